@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Errors of the shared helpers: file I/O with the OS's reason and what to do about it.
+public enum BasicsError: Error, CustomStringConvertible, Equatable {
+    case io(path: String, errno: Int32, action: String)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let code, let action):
+            let reason = String(cString: strerror(code))
+            return "\(path): cannot \(action): \(reason)\(ioHint(code))"
+        }
+    }
+}
+
+/// A one-line hint for the errno values users can act on.
+public func ioHint(_ code: Int32) -> String {
+    switch code {
+    case ENOSPC, EDQUOT: return " (the disk is full: free some space and run the command again)"
+    case EACCES, EPERM: return " (check the file's permissions)"
+    case ENOENT: return " (check the path)"
+    case EROFS: return " (the file system is read-only: choose another --home)"
+    default: return ""
+    }
+}
