@@ -1,0 +1,96 @@
+// The tracker database: one SQLite file in WAL mode, shared by the CLI, workers and readers.
+// Opening applies the pending migrations (migrations/*.sql, embedded at build time) inside one
+// BEGIN IMMEDIATE transaction, so when many processes open a new database at once, exactly one
+// of them migrates and the others see the finished schema.
+import Basics
+import Foundation
+import GRDB
+
+public final class TrackerDB: Sendable {
+    public let path: String
+    public let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String, busyTimeout: TimeInterval = 30) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.foreignKeysEnabled = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+        try migrate()
+    }
+
+    /// Opens `<home>/tracker.sqlite`, creating the workspace folder if needed.
+    public convenience init(home: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.cannotOpen(path: home, reason: "cannot create the workspace folder: \(error.localizedDescription)")
+        }
+        try self.init(path: home + "/tracker.sqlite")
+    }
+
+    /// The migrations this build carries, in order.
+    public static var migrations: [(name: String, sql: String)] { EmbeddedMigrations.all }
+
+    private func migrate() throws {
+        let known = Self.migrations
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try db.execute(
+                        sql: """
+                            CREATE TABLE IF NOT EXISTS schemaMigration (
+                              name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,
+                              appliedAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                            ) STRICT
+                            """)
+                    let applied = try Dictionary(
+                        uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, sha256 FROM schemaMigration")
+                            .map { ($0["name"] as String, $0["sha256"] as String) })
+                    let unknown = Set(applied.keys).subtracting(known.map(\.name))
+                    if !unknown.isEmpty { throw StoreError.unknownMigrations(names: unknown.sorted()) }
+                    for m in known {
+                        let sum = SHA256.hex(Array(m.sql.utf8))
+                        if let done = applied[m.name] {
+                            if done != sum { throw StoreError.migrationEdited(name: m.name) }
+                            continue
+                        }
+                        try db.execute(sql: m.sql)
+                        try db.execute(
+                            sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
+                    }
+                    return .commit
+                }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Names of the applied migrations, in order.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM schemaMigration ORDER BY name") }
+    }
+
+    /// The journal mode SQLite reports ("wal").
+    public func journalMode() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+}
+
+/// Timestamps are stored as ISO 8601 text in UTC with milliseconds, like SQLite's strftime default.
+public func isoNow() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
+}
