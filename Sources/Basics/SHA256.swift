@@ -38,10 +38,9 @@ public struct SHA256: Sendable {
             pendingCount += take
             p += take
             n -= take
-            if pendingCount == 64 {
-                pending.withUnsafeBytes { compress($0.baseAddress!) }
-                pendingCount = 0
-            }
+            if pendingCount < 64 { return }
+            pending.withUnsafeBytes { compress($0.baseAddress!) }
+            pendingCount = 0
         }
         while n >= 64 {
             compress(p)

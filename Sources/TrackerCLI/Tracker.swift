@@ -1,8 +1,12 @@
+// The `tracker` executable: a thin layer over the library modules, one file per subcommand.
 import ArgumentParser
 
 @main
 struct Tracker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracker",
-        abstract: "Compare attention mechanisms on small language models, end to end, on CPUs.")
+        abstract: "Compare attention mechanisms on small language models, end to end, on CPUs.",
+        discussion: "State lives in a workspace folder: --home DIR, else $TRACKER_HOME, else ./.tracker.",
+        version: "0.1.0",
+        subcommands: [IngestCommand.self, CorpusCommand.self])
 }

@@ -1,0 +1,28 @@
+// A document's identity: the first 16 bytes of its SHA-256. Exact duplicates share a key, and the
+// train/val split is a pure function of the key, so the split never depends on document order.
+import Basics
+
+struct DocumentKey: Hashable, Comparable {
+    let hi: UInt64
+    let lo: UInt64
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        var h = SHA256()
+        h.update(bytes)
+        let d = h.finalize()
+        var a: UInt64 = 0, b: UInt64 = 0
+        for i in 0..<8 { a = a << 8 | UInt64(d[i]) }
+        for i in 8..<16 { b = b << 8 | UInt64(d[i]) }
+        hi = a
+        lo = b
+    }
+
+    /// True when the document belongs to the validation split: its hash, read as a fraction of
+    /// 2^64, is below `fraction`.
+    func isValidation(fraction: Double) -> Bool {
+        guard fraction > 0 else { return false }
+        return Double(hi) / 18_446_744_073_709_551_616.0 < fraction
+    }
+
+    static func < (a: DocumentKey, b: DocumentKey) -> Bool { (a.hi, a.lo) < (b.hi, b.lo) }
+}

@@ -1,0 +1,79 @@
+// Settings of one `tracker ingest`, and what it reports when done.
+import Basics
+import Corpus
+
+public struct IngestOptions: Sendable {
+    /// Corpus name; defaults to the first path's file name without its extensions.
+    public var name: String?
+    /// Vocabulary size: 256 byte tokens + merges + 1 special token (<|endoftext|>).
+    public var vocabSize = 8192
+    /// Share of documents (by document hash) that go to the validation split.
+    public var valFraction = 0.005
+    /// Which entries become documents, size caps, UTF-8 repair.
+    public var corpus = CorpusOptions()
+    /// Worker threads for counting and encoding.
+    public var threads = Parallelism.defaultThreads
+    /// Tokens per shard file before a new one is started (at a document boundary).
+    public var shardTokens = 100_000_000
+    /// Re-ingest even when the same sources and settings were ingested before.
+    public var force = false
+    /// Only read the sources and report what would be ingested (no tokenizer, shards or rows).
+    public var dryRun = false
+
+    public init() {}
+
+    /// The settings that determine the output; their hash is part of the corpus fingerprint.
+    var fingerprintSettings: [String: String] {
+        [
+            "format": "tracker-ingest-v1",
+            "tokenizer": "bpe-byte-level-gpt2-v1",
+            "vocabSize": "\(vocabSize)",
+            "valFraction": "\(valFraction)",
+            "include": corpus.include.joined(separator: "\u{1F}"),
+            "exclude": corpus.exclude.joined(separator: "\u{1F}"),
+            "maxDocumentBytes": "\(corpus.maxDocumentBytes)",
+            "repairInvalidUTF8": "\(corpus.repairInvalidUTF8)",
+            "continueOnError": "\(corpus.continueOnError)",
+            "shardTokens": "\(shardTokens)",
+        ]
+    }
+}
+
+/// The final summary of an ingest, printed as text or JSON.
+public struct IngestSummary: Codable, Sendable {
+    public struct ShardInfo: Codable, Sendable {
+        public var split: String
+        public var path: String
+        public var tokens: Int64
+        public var documents: Int64
+        public var sha256: String
+    }
+
+    /// "ingested", "unchanged" (same sources and settings were ingested before) or "dry-run".
+    public var status: String
+    public var corpus: String
+    public var corpusId: Int64?
+    public var sources: Int
+    public var sourceBytes: Int64
+    public var documents: Int64
+    public var trainDocuments: Int64
+    public var valDocuments: Int64
+    public var bytes: Int64
+    public var skipped: Int64
+    public var invalid: Int64
+    public var repaired: Int64
+    public var duplicates: Int64
+    public var trainTokens: Int64
+    public var valTokens: Int64
+    public var bytesPerToken: Double
+    public var vocabSize: Int
+    public var uniqueWords: Int
+    public var tokenizerPath: String?
+    public var tokenizerSHA256: String?
+    public var shards: [ShardInfo]
+    /// Seconds per stage: hash, read+count, train, encode+write, record.
+    public var seconds: [String: Double]
+    public var totalSeconds: Double
+    public var peakMemoryBytes: Int64
+    public var warnings: [String]
+}

@@ -1,0 +1,265 @@
+// `tracker ingest`: sources -> checksums -> documents -> BPE tokenizer -> token shards -> database.
+//
+// Two streaming passes over the sources keep memory bounded by the number of unique words, not
+// the corpus size: pass 1 counts pre-token words (on every worker thread), pass 2 encodes and
+// writes the shards. Everything is written under a staging folder and moved into place only when
+// complete; the database rows are inserted last, in one transaction. Any failure removes the
+// staging folder, so there are never partial rows or half-written shards.
+import BPE
+import Basics
+import Corpus
+import Foundation
+import Shards
+import Store
+
+public final class IngestPipeline {
+    public let home: String
+    public let db: TrackerDB
+    /// Draw progress bars on stderr (only when it is a terminal).
+    public var showProgress = ProgressBar.terminalAttached
+
+    public init(home: String, db: TrackerDB) {
+        self.home = home
+        self.db = db
+    }
+
+    public func run(paths: [String], options: IngestOptions) throws -> IngestSummary {
+        let start = DispatchTime.now()
+        guard options.vocabSize >= 257 else { throw IngestError.vocabularyTooSmall(options.vocabSize) }
+        guard options.valFraction >= 0, options.valFraction < 1 else { throw IngestError.badValFraction(options.valFraction) }
+        let name = options.name ?? Self.defaultName(for: paths)
+        guard Self.isValidName(name) else { throw IngestError.badName(name) }
+
+        let sources = try CorpusScanner.sources(for: paths)
+        guard !sources.isEmpty else { throw IngestError.noSources(paths: paths) }
+        let totalBytes = sources.reduce(Int64(0)) { $0 + $1.size }
+        var seconds: [String: Double] = [:]
+
+        // 1. Checksums of the sources, which with the settings identify the corpus.
+        var t = DispatchTime.now()
+        let checksums = try hashSources(sources, threads: options.threads)
+        let fingerprint = Self.fingerprint(checksums: checksums, settings: options.fingerprintSettings)
+        seconds["hash"] = secondsSince(t)
+
+        if !options.dryRun, let existing = try db.corpus(fingerprint: fingerprint) {
+            if !options.force {
+                try verifyFiles(existing)
+                return unchangedSummary(existing, seconds: seconds, start: start)
+            }
+        }
+
+        // 2. Pass 1: read, deduplicate, split, count pre-token words on every thread.
+        t = DispatchTime.now()
+        var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
+        let (pass1, counter) = try countWords(stream, threads: options.threads, totalBytes: totalBytes, dryRun: options.dryRun)
+        seconds["read+count"] = secondsSince(t)
+        guard pass1.documents > 0 else {
+            throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
+        }
+        if options.dryRun {
+            return summary(
+                status: "dry-run", name: name, pass: pass1, sources: sources, uniqueWords: counter?.uniqueWords ?? 0,
+                options: options, seconds: seconds, start: start)
+        }
+        if options.valFraction > 0 && pass1.valDocuments == 0 && pass1.documents >= 2 {
+            stream.forcedValidation = pass1.smallestKey
+        }
+
+        // 3. Train the tokenizer on every kept document.
+        t = DispatchTime.now()
+        let trainer = try BPETrainer(vocabSize: options.vocabSize)
+        let bar = showProgress ? ProgressBar("train", total: Int64(options.vocabSize - 257), unit: .items("merges")) : nil
+        let tokenizer = trainer.train(counter!, progress: { done, _ in bar?.set(Int64(done)) })
+        bar?.finish()
+        seconds["train"] = secondsSince(t)
+
+        // 4. Pass 2: encode and write shards into a staging folder.
+        t = DispatchTime.now()
+        let id = "\(name)-\(fingerprint.prefix(12))"
+        let staging = "\(home)/.staging-\(id)-\(getpid())"
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: staging)
+        do {
+            try fm.createDirectory(atPath: staging + "/shards", withIntermediateDirectories: true)
+        } catch {
+            throw BasicsError.io(path: staging, errno: errno, action: "create the staging folder")
+        }
+        defer { try? fm.removeItem(atPath: staging) }
+
+        let tokenizerJSON = tokenizer.tokenizerJSON()
+        let tokenizerSHA = SHA256.hex(Array(tokenizerJSON))
+        try writeFile(tokenizerJSON, to: staging + "/tokenizer.json")
+        let writer = SplitWriters(
+            folder: staging + "/shards", tokenizer: tokenizer, tokenizerSHA256: tokenizerSHA,
+            shardTokens: options.shardTokens)
+        let pass2: PassCounts
+        do {
+            pass2 = try encode(stream, tokenizer: tokenizer, writer: writer, threads: options.threads, totalBytes: totalBytes)
+            try writer.finish()
+        } catch {
+            writer.discard()
+            throw error
+        }
+        seconds["encode+write"] = secondsSince(t)
+        precondition(pass2.documents == pass1.documents, "pass 2 saw other documents than pass 1")
+
+        // 5. Move files into place, then record everything in one transaction.
+        t = DispatchTime.now()
+        let tokenizerRel = "tokenizers/\(id).json"
+        let shardsRel = "shards/\(id)"
+        let shardRecords = writer.written(relativeTo: shardsRel)
+        try fm.createDirectory(atPath: home + "/tokenizers", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: home + "/shards", withIntermediateDirectories: true)
+        try? fm.removeItem(atPath: "\(home)/\(shardsRel)")
+        try? fm.removeItem(atPath: "\(home)/\(tokenizerRel)")
+        try fm.moveItem(atPath: staging + "/tokenizer.json", toPath: "\(home)/\(tokenizerRel)")
+        try fm.moveItem(atPath: staging + "/shards", toPath: "\(home)/\(shardsRel)")
+        var record = makeRecord(
+            name: name, fingerprint: fingerprint, options: options, pass: pass2, sources: sources,
+            checksums: checksums, tokenizerPath: tokenizerRel, tokenizerSHA256: tokenizerSHA,
+            vocabSize: tokenizer.vocabSize, shards: shardRecords, seconds: seconds)
+        do {
+            record = try db.record(record, replacingFingerprint: options.force)
+        } catch {
+            try? fm.removeItem(atPath: "\(home)/\(shardsRel)")
+            try? fm.removeItem(atPath: "\(home)/\(tokenizerRel)")
+            throw error
+        }
+        seconds["record"] = secondsSince(t)
+
+        var s = summary(
+            status: "ingested", name: name, pass: pass2, sources: sources, uniqueWords: counter!.uniqueWords,
+            options: options, seconds: seconds, start: start)
+        s.corpusId = record.corpus.id
+        s.vocabSize = tokenizer.vocabSize
+        s.tokenizerPath = "\(home)/\(tokenizerRel)"
+        s.tokenizerSHA256 = tokenizerSHA
+        s.shards = record.shards.map {
+            .init(split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents, sha256: $0.sha256)
+        }
+        s.trainTokens = record.shards.filter { $0.split == "train" }.reduce(0) { $0 + $1.tokens }
+        s.valTokens = record.shards.filter { $0.split == "val" }.reduce(0) { $0 + $1.tokens }
+        let tokens = s.trainTokens + s.valTokens - s.documents  // without the separators
+        s.bytesPerToken = tokens > 0 ? Double(s.bytes) / Double(tokens) : 0
+        return s
+    }
+
+    // MARK: - Stages
+
+    private func hashSources(_ sources: [SourceFile], threads: Int) throws -> [(sha256: String, size: Int64)] {
+        let total = sources.reduce(Int64(0)) { $0 + $1.size }
+        let bar = showProgress ? ProgressBar("checksum", total: total, unit: .bytes) : nil
+        let slots = ResultSlots<Result<(sha256: String, size: Int64), Error>>(count: sources.count)
+        parallelFor(sources.count, threads: threads) { i in
+            slots[i] = Result { try FileHashing.sha256(path: sources[i].path) }.map { ($0.hex, $0.size) }
+            bar?.advance(sources[i].size)
+        }
+        bar?.finish()
+        return try slots.values.map { try $0!.get() }
+    }
+
+    private func countWords(
+        _ stream: DocumentStream, threads: Int, totalBytes: Int64, dryRun: Bool
+    ) throws -> (PassCounts, WordCounter?) {
+        let bar = showProgress ? ProgressBar(dryRun ? "read" : "read+count", total: totalBytes, unit: .bytes) : nil
+        defer { bar?.finish() }
+        if dryRun {
+            return (try stream.run(progress: bar) { _, _ in }, nil)
+        }
+        let workers = max(1, threads)
+        let counters = (0..<workers).map { _ in WordCounter() }
+        let queue = BoundedQueue<DocumentBatch>(capacity: 2 * workers)
+        let shared = UncheckedSendable(counters)
+        let join = startThreads(workers, name: "count") { w in
+            while let batch = queue.pop() {
+                for i in 0..<batch.count { batch.withDocument(i) { shared.value[w].add(document: $0) } }
+            }
+        }
+        var batch = DocumentBatch()
+        let result = Result {
+            try stream.run(progress: bar) { doc, isVal in
+                batch.append(doc, isValidation: isVal)
+                if batch.bytes.count >= 1 << 20 {
+                    queue.push(batch)
+                    batch = DocumentBatch()
+                }
+            }
+        }
+        queue.push(batch)
+        queue.close()
+        join()
+        for c in counters.dropFirst() { counters[0].merge(c) }
+        return (try result.get(), counters[0])
+    }
+
+    private func encode(
+        _ stream: DocumentStream, tokenizer: Tokenizer, writer: SplitWriters, threads: Int, totalBytes: Int64
+    ) throws -> PassCounts {
+        let bar = showProgress ? ProgressBar("encode", total: totalBytes, unit: .bytes) : nil
+        defer { bar?.finish() }
+        let encoder = BatchEncoder(tokenizer: tokenizer, threads: threads)
+        var batch = DocumentBatch()
+        let counts = try stream.run(progress: bar) { doc, isVal in
+            batch.append(doc, isValidation: isVal)
+            if batch.bytes.count >= 4 << 20 {
+                try encoder.encode(batch, into: writer)
+                batch = DocumentBatch()
+            }
+        }
+        try encoder.encode(batch, into: writer)
+        return counts
+    }
+
+    private func verifyFiles(_ c: IngestedCorpus) throws {
+        let fm = FileManager.default
+        for rel in [c.tokenizer.path] + c.shards.map(\.path) {
+            let attrs = try? fm.attributesOfItem(atPath: "\(home)/\(rel)")
+            if attrs == nil { throw IngestError.filesMissing(corpus: c.corpus.name, path: "\(home)/\(rel)") }
+        }
+        for s in c.shards {
+            let size = (try? fm.attributesOfItem(atPath: "\(home)/\(s.path)")[.size] as? Int64) ?? -1
+            if size != s.size { throw IngestError.filesMissing(corpus: c.corpus.name, path: "\(home)/\(s.path)") }
+        }
+    }
+
+    // MARK: - Names and fingerprints
+
+    /// The first path's file name without archive extensions: `corpora/bundled.tar.xz` -> `bundled`.
+    public static func defaultName(for paths: [String]) -> String {
+        var base = URL(fileURLWithPath: paths.first ?? "corpus").standardized.lastPathComponent
+        let exts = [".gz", ".xz", ".bz2", ".zst", ".tgz", ".tar", ".zip", ".7z", ".jsonl", ".ndjson", ".txt"]
+        var changed = true
+        while changed {
+            changed = false
+            for e in exts where base.hasSuffix(e) && base.count > e.count {
+                base.removeLast(e.count)
+                changed = true
+            }
+        }
+        let cleaned = String(base.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "-" }.prefix(64))
+        return cleaned.isEmpty || cleaned.hasPrefix(".") ? "corpus" : cleaned
+    }
+
+    static func isValidName(_ n: String) -> Bool {
+        !n.isEmpty && n.count <= 64 && !n.hasPrefix(".")
+            && n.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    static func fingerprint(checksums: [(sha256: String, size: Int64)], settings: [String: String]) -> String {
+        var text = checksums.map { "\($0.sha256) \($0.size)" }.joined(separator: "\n")
+        text += "\n--\n" + settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n")
+        return SHA256.hex(Array(text.utf8))
+    }
+}
+
+/// Wraps a non-Sendable value whose users guarantee disjoint access from threads.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+func writeFile(_ data: Data, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: data) else {
+        throw BasicsError.io(path: path, errno: errno == 0 ? EIO : errno, action: "write")
+    }
+}

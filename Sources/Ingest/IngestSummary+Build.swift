@@ -1,0 +1,78 @@
+// Turning the passes' counters into database records and the printed summary.
+import Basics
+import Corpus
+import Foundation
+import Store
+
+extension IngestPipeline {
+    func makeRecord(
+        name: String, fingerprint: String, options: IngestOptions, pass: PassCounts, sources: [SourceFile],
+        checksums: [(sha256: String, size: Int64)], tokenizerPath: String, tokenizerSHA256: String,
+        vocabSize: Int, shards: [ShardRecord], seconds: [String: Double]
+    ) -> IngestedCorpus {
+        let settings = jsonString(options.fingerprintSettings)
+        let stats = jsonString(pass.stats)
+        let corpus = CorpusRecord(
+            name: name, fingerprint: fingerprint, settings: settings, documents: pass.documents,
+            trainDocuments: pass.trainDocuments, valDocuments: pass.valDocuments, bytes: pass.bytes,
+            skipped: pass.stats.skippedTotal, invalid: pass.stats.invalidUTF8Total,
+            repaired: pass.stats.repairedUTF8, duplicates: pass.duplicates, stats: stats)
+        let sourceRecords = sources.indices.map { i in
+            CorpusSourceRecord(
+                path: URL(fileURLWithPath: sources[i].path).standardized.path, sha256: checksums[i].sha256, size: checksums[i].size,
+                documents: pass.perSource[i].documents, bytes: pass.perSource[i].bytes)
+        }
+        let tokenizerSettings = jsonString([
+            "kind": "byte-level BPE, GPT-2 pre-tokenizer",
+            "specialTokens": "<|endoftext|>",
+            "tieBreak": "highest count, then smallest (left id, right id)",
+            "trainedOn": "all kept documents (train and val)",
+        ])
+        let tokenizer = TokenizerRecord(
+            kind: "bpe-byte-level-gpt2", vocabSize: Int64(vocabSize), settings: tokenizerSettings,
+            sha256: tokenizerSHA256, path: tokenizerPath)
+        return IngestedCorpus(corpus: corpus, sources: sourceRecords, tokenizer: tokenizer, shards: shards)
+    }
+
+    func summary(
+        status: String, name: String, pass: PassCounts, sources: [SourceFile], uniqueWords: Int,
+        options: IngestOptions, seconds: [String: Double], start: DispatchTime
+    ) -> IngestSummary {
+        IngestSummary(
+            status: status, corpus: name, corpusId: nil, sources: sources.count,
+            sourceBytes: sources.reduce(0) { $0 + $1.size }, documents: pass.documents,
+            trainDocuments: pass.trainDocuments, valDocuments: pass.valDocuments, bytes: pass.bytes,
+            skipped: pass.stats.skippedTotal, invalid: pass.stats.invalidUTF8Total, repaired: pass.stats.repairedUTF8,
+            duplicates: pass.duplicates, trainTokens: 0, valTokens: 0, bytesPerToken: 0, vocabSize: options.vocabSize,
+            uniqueWords: uniqueWords, tokenizerPath: nil, tokenizerSHA256: nil, shards: [], seconds: seconds,
+            totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
+            warnings: pass.stats.warnings)
+    }
+
+    func unchangedSummary(_ c: IngestedCorpus, seconds: [String: Double], start: DispatchTime) -> IngestSummary {
+        let train = c.shards.filter { $0.split == "train" }.reduce(Int64(0)) { $0 + $1.tokens }
+        let val = c.shards.filter { $0.split == "val" }.reduce(Int64(0)) { $0 + $1.tokens }
+        let tokens = train + val - c.corpus.documents
+        return IngestSummary(
+            status: "unchanged", corpus: c.corpus.name, corpusId: c.corpus.id, sources: c.sources.count,
+            sourceBytes: c.sources.reduce(0) { $0 + $1.size }, documents: c.corpus.documents,
+            trainDocuments: c.corpus.trainDocuments, valDocuments: c.corpus.valDocuments, bytes: c.corpus.bytes,
+            skipped: c.corpus.skipped, invalid: c.corpus.invalid, repaired: c.corpus.repaired,
+            duplicates: c.corpus.duplicates, trainTokens: train, valTokens: val,
+            bytesPerToken: tokens > 0 ? Double(c.corpus.bytes) / Double(tokens) : 0,
+            vocabSize: Int(c.tokenizer.vocabSize), uniqueWords: 0, tokenizerPath: "\(home)/\(c.tokenizer.path)",
+            tokenizerSHA256: c.tokenizer.sha256,
+            shards: c.shards.map {
+                .init(split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents, sha256: $0.sha256)
+            },
+            seconds: seconds, totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
+            warnings: [])
+    }
+}
+
+/// Canonical JSON (sorted keys) of an encodable value.
+func jsonString<T: Encodable>(_ value: T) -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+}

@@ -1,0 +1,131 @@
+// `tracker ingest PATH...`: archives or folders -> tokenizer + train/val shards, recorded in the database.
+import ArgumentParser
+import Basics
+import Corpus
+import Foundation
+import Ingest
+import Store
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Read text corpora, train a byte-level BPE tokenizer, and write train/val token shards.",
+        discussion: """
+            PATH is an archive (tar, tar.gz/.tgz, tar.xz, tar.bz2, tar.zst, zip, 7z), a single \
+            .gz/.xz/.bz2/.zst file, a plain text or .jsonl file, or a folder of them. Nothing is \
+            unpacked to disk. Running the same ingest again (same files, same settings) does no work.
+
+            Examples:
+              tracker ingest corpora/bundled.tar.xz
+              tracker ingest ~/texts --name mytexts --vocab-size 16384 --include '*.txt'
+            """)
+
+    @OptionGroup var workspace: WorkspaceOptions
+
+    @Argument(help: "Archives, text files or folders to read.", completion: .file())
+    var paths: [String]
+
+    @Option(help: "Corpus name (default: the first path's name without extensions).")
+    var name: String?
+
+    @Option(help: "Vocabulary size: 256 bytes + merges + <|endoftext|>.")
+    var vocabSize = 8192
+
+    @Option(help: "Share of documents (chosen by document hash) kept for validation.")
+    var valFraction = 0.005
+
+    @Option(name: .customLong("include"), help: ArgumentHelp("Only read entries matching this glob (repeatable).", valueName: "glob"))
+    var include: [String] = []
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip entries matching this glob (repeatable).", valueName: "glob"))
+    var exclude: [String] = []
+
+    @Flag(name: .customLong("repair-utf8"), help: "Repair invalid UTF-8 with U+FFFD instead of skipping the document.")
+    var repairUTF8 = false
+
+    @Option(help: ArgumentHelp("Largest document kept, in MiB; larger entries are skipped.", valueName: "MiB"))
+    var maxDocumentMiB = 64
+
+    @Flag(help: "Keep going past a corrupt archive (it is reported as a warning).")
+    var continueOnError = false
+
+    @Option(help: "Tokens per shard file.")
+    var shardTokens = 100_000_000
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Re-ingest even if the same files and settings were ingested before.")
+    var force = false
+
+    @Flag(help: "Only read the sources and report what would be ingested.")
+    var dryRun = false
+
+    @Option(help: "Output: a text summary, or JSON on stdout.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if vocabSize < 257 {
+            throw ValidationError("--vocab-size \(vocabSize) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)")
+        }
+        if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
+        if maxDocumentMiB < 1 { throw ValidationError("--max-document-mib must be at least 1") }
+        if shardTokens < 1024 { throw ValidationError("--shard-tokens must be at least 1024") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        var options = IngestOptions()
+        options.name = name
+        options.vocabSize = vocabSize
+        options.valFraction = valFraction
+        options.corpus.include = include
+        options.corpus.exclude = exclude
+        options.corpus.repairInvalidUTF8 = repairUTF8
+        options.corpus.maxDocumentBytes = maxDocumentMiB << 20
+        options.corpus.continueOnError = continueOnError
+        options.shardTokens = shardTokens
+        options.threads = threads ?? Parallelism.defaultThreads
+        options.force = force
+        options.dryRun = dryRun
+
+        let home = workspace.resolvedHome
+        let summary = try withCLIErrors {
+            let db = try TrackerDB(home: home)
+            return try IngestPipeline(home: home, db: db).run(paths: paths, options: options)
+        }
+        switch format {
+        case .json: print(try prettyJSON(summary))
+        case .text: print(IngestReport.text(summary))
+        }
+    }
+}
+
+/// The human summary printed at the end of an ingest.
+enum IngestReport {
+    static func text(_ s: IngestSummary) -> String {
+        var lines: [String] = []
+        switch s.status {
+        case "unchanged":
+            lines.append("corpus '\(s.corpus)' (id \(s.corpusId ?? 0)) was already ingested from these files with these settings: nothing to do")
+        case "dry-run":
+            lines.append("dry run: would ingest corpus '\(s.corpus)' (nothing written)")
+        default:
+            lines.append("ingested corpus '\(s.corpus)' (id \(s.corpusId ?? 0))")
+        }
+        lines.append("  sources     \(s.sources) files, \(Format.bytes(s.sourceBytes))")
+        lines.append("  documents   \(s.documents) kept (train \(s.trainDocuments), val \(s.valDocuments)), \(Format.bytes(s.bytes))")
+        lines.append("  dropped     \(s.duplicates) duplicates, \(s.skipped) skipped entries, \(s.invalid) invalid UTF-8 (\(s.repaired) repaired)")
+        if s.status != "dry-run" {
+            lines.append("  tokens      train \(s.trainTokens), val \(s.valTokens); \(String(format: "%.2f", s.bytesPerToken)) bytes/token, vocabulary \(s.vocabSize)")
+            if let t = s.tokenizerPath { lines.append("  tokenizer   \(t)") }
+            for sh in s.shards { lines.append("  shard       \(sh.path) (\(sh.tokens) tokens, sha256 \(sh.sha256.prefix(12)))") }
+        }
+        let order = ["hash", "read+count", "train", "encode+write", "record"]
+        let stages = order.compactMap { k in s.seconds[k].map { "\(k) \(Format.duration($0))" } }
+        lines.append("  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), peak memory \(Format.bytes(s.peakMemoryBytes))")
+        for w in s.warnings.prefix(20) { lines.append("  warning     \(w)") }
+        if s.warnings.count > 20 { lines.append("  warning     ... and \(s.warnings.count - 20) more (see --format json)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,176 @@
+// End to end through the library: folders and archives -> tokenizer + shards + rows, and every
+// failure leaving nothing behind.
+import BPE
+import Basics
+import Foundation
+import Shards
+import Store
+import Testing
+
+@testable import Ingest
+
+private func tempDir(_ tag: String) -> String {
+    let d = NSTemporaryDirectory() + "ingest-\(tag)-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A small folder corpus: `count` distinct English-like documents plus one exact duplicate.
+private func makeCorpus(count: Int = 60) throws -> (dir: String, docs: [String]) {
+    let dir = tempDir("src")
+    let words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat", "runs", "far", "away",
+                 "while", "it's", "raining", "in", "Paris", "42", "times", "café", "naïve", "über"]
+    var rng = SplitMix64(seed: 7)
+    var docs: [String] = []
+    for i in 0..<count {
+        let n = 20 + Int(rng.next() % 60)
+        let text = (0..<n).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ")
+        let doc = "Document \(i).\n\(text).\n"
+        docs.append(doc)
+        try doc.write(toFile: "\(dir)/doc\(String(format: "%03d", i)).txt", atomically: true, encoding: .utf8)
+    }
+    try docs[3].write(toFile: "\(dir)/zz-duplicate.txt", atomically: true, encoding: .utf8)
+    return (dir, docs)
+}
+
+private func options(vocab: Int = 300, threads: Int = 2) -> IngestOptions {
+    var o = IngestOptions()
+    o.vocabSize = vocab
+    o.valFraction = 0.1
+    o.threads = threads
+    return o
+}
+
+/// The documents of a shard, decoded back to text (each is preceded by <|endoftext|>).
+private func documents(in path: String, tokenizer: Tokenizer) throws -> [String] {
+    let r = try ShardReader(path: path, expectVocabSize: tokenizer.vocabSize)
+    var docs: [String] = []
+    var current: [UInt32] = []
+    for i in 0..<r.tokenCount {
+        let t = r[i]
+        if t == tokenizer.eotId {
+            if i > 0 { docs.append(String(decoding: tokenizer.decode(current), as: UTF8.self)) }
+            current = []
+        } else {
+            current.append(t)
+        }
+    }
+    #expect(r[0] == tokenizer.eotId)
+    docs.append(String(decoding: tokenizer.decode(current), as: UTF8.self))
+    return docs
+}
+
+struct IngestPipelineTests {
+    @Test func ingestsAFolderEndToEnd() throws {
+        let (dir, docs) = try makeCorpus()
+        let home = tempDir("home")
+        let db = try TrackerDB(home: home)
+        let s = try IngestPipeline(home: home, db: db).run(paths: [dir], options: options())
+        #expect(s.status == "ingested")
+        #expect(s.documents == Int64(docs.count))
+        #expect(s.duplicates == 1)
+        #expect(s.trainDocuments + s.valDocuments == s.documents)
+        #expect(s.valDocuments > 0 && s.trainDocuments > 0)
+        #expect(s.bytesPerToken > 1)
+
+        // Shards decode back to exactly the documents, each once, split by hash.
+        let tokenizer = try Tokenizer.load(tokenizerJSON: Data(contentsOf: URL(fileURLWithPath: s.tokenizerPath!)))
+        var decoded: [String] = []
+        for shard in s.shards {
+            let d = try documents(in: shard.path, tokenizer: tokenizer)
+            #expect(Int64(d.count) == shard.documents)
+            decoded += d
+            #expect(try FileHashing.sha256(path: shard.path).hex == shard.sha256)
+        }
+        #expect(decoded.sorted() == docs.sorted())
+
+        // The database names exactly what was written.
+        let c = try #require(try db.corpus(named: s.corpus))
+        #expect(c.corpus.documents == s.documents && c.corpus.duplicates == 1)
+        #expect(c.sources.count == docs.count + 1)
+        #expect(c.shards.map(\.split) == ["train", "val"])
+        #expect(c.tokenizer.sha256 == s.tokenizerSHA256)
+        #expect(try FileHashing.sha256(path: s.tokenizerPath!).hex == c.tokenizer.sha256)
+    }
+
+    @Test func sameIngestTwiceDoesNoWork() throws {
+        let (dir, _) = try makeCorpus(count: 20)
+        let home = tempDir("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        let first = try pipeline.run(paths: [dir], options: options())
+        let second = try pipeline.run(paths: [dir], options: options())
+        #expect(second.status == "unchanged")
+        #expect(second.corpusId == first.corpusId)
+        #expect(second.shards.map(\.sha256) == first.shards.map(\.sha256))
+        var forced = options()
+        forced.force = true
+        let third = try pipeline.run(paths: [dir], options: forced)
+        #expect(third.status == "ingested")
+        #expect(third.shards.map(\.sha256) == first.shards.map(\.sha256))
+        #expect(try pipeline.db.corpora().count == 1)
+        // Another vocabulary is another corpus.
+        let other = try pipeline.run(paths: [dir], options: options(vocab: 280))
+        #expect(other.status == "ingested" && other.corpusId != first.corpusId)
+    }
+
+    @Test func outputDoesNotDependOnThreads() throws {
+        let (dir, _) = try makeCorpus()
+        var hashes: [[String]] = []
+        for threads in [1, 2, 3] {
+            let home = tempDir("home")
+            let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [dir], options: options(threads: threads))
+            hashes.append([s.tokenizerSHA256!] + s.shards.map(\.sha256))
+        }
+        #expect(hashes[0] == hashes[1] && hashes[1] == hashes[2])
+    }
+
+    @Test func dryRunWritesNothing() throws {
+        let (dir, docs) = try makeCorpus(count: 10)
+        let home = tempDir("home")
+        var o = options()
+        o.dryRun = true
+        let db = try TrackerDB(home: home)
+        let s = try IngestPipeline(home: home, db: db).run(paths: [dir], options: o)
+        #expect(s.status == "dry-run" && s.documents == Int64(docs.count))
+        #expect(try db.corpora().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: home + "/shards"))
+    }
+
+    @Test func failuresLeaveNoRowsAndNoFiles() throws {
+        let home = tempDir("home")
+        let db = try TrackerDB(home: home)
+        let pipeline = IngestPipeline(home: home, db: db)
+        // A truncated archive.
+        let (dir, _) = try makeCorpus(count: 30)
+        let archive = tempDir("arc") + "/corpus.tar.gz"
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["czf", archive, "-C", dir, "."]
+        try tar.run()
+        tar.waitUntilExit()
+        let data = try Data(contentsOf: URL(fileURLWithPath: archive))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: archive))
+        let e = #expect(throws: (any Error).self) { try pipeline.run(paths: [archive], options: options()) }
+        #expect("\(e!)".contains("corpus.tar.gz"))
+        // Only binary files.
+        let bin = tempDir("bin")
+        try Data((0..<4096).map { UInt8($0 % 256) }).write(to: URL(fileURLWithPath: bin + "/blob.dat"))
+        #expect(throws: IngestError.self) { try pipeline.run(paths: [bin], options: options()) }
+        // An empty folder, a path that does not exist, a vocabulary that is too small.
+        #expect(throws: (any Error).self) { try pipeline.run(paths: [tempDir("empty")], options: options()) }
+        #expect(throws: (any Error).self) { try pipeline.run(paths: ["/nonexistent/corpus"], options: options()) }
+        #expect(throws: IngestError.self) { try pipeline.run(paths: [dir], options: options(vocab: 256)) }
+
+        #expect(try db.corpora().isEmpty)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
+        #expect(left.filter { !$0.hasPrefix("tracker.sqlite") }.isEmpty, "left behind: \(left)")
+    }
+
+    @Test func defaultNames() {
+        #expect(IngestPipeline.defaultName(for: ["corpora/bundled.tar.xz"]) == "bundled")
+        #expect(IngestPipeline.defaultName(for: ["/data/web.jsonl.gz"]) == "web")
+        #expect(IngestPipeline.defaultName(for: ["/data/my books/"]) == "my-books")
+        #expect(IngestPipeline.isValidName("a.b_c-1"))
+        #expect(!IngestPipeline.isValidName("../x"))
+    }
+}
