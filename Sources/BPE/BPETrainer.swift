@@ -1,0 +1,185 @@
+// The fast BPE trainer: incremental merges over unique words with a lazy-refresh max-heap, the
+// algorithm of HF tokenizers' `BpeTrainer::do_train` and karpathy/rustbpe. Its merges equal the
+// naive recount-everything trainer in Tests/BPETests/ReferenceTrainer.swift, merge for merge,
+// and HF's on the same documents (Tests/BPETests/HuggingFaceParityTests.swift).
+
+/// Learns byte-level BPE merges from counted pre-token words.
+///
+/// Each step merges the adjacent token pair with the highest total count, where a word that
+/// occurs c times and holds the pair k times (overlaps included: "aaa" holds (a, a) twice)
+/// adds k·c. **Tie-break rule: the highest count wins; among equal counts, the smallest
+/// (left id, right id) pair, compared left id first.** This is HF tokenizers' `Merge` order,
+/// and with HF's base id order (`ByteLevel.idOfByte`) it gives HF's merges. A merge rewrites
+/// each word left to right without overlaps ("aaa" with (a, a) becomes "aa a"). Merge i makes
+/// token 256 + i; special tokens take the last ids. Training stops early when no pair is left.
+public struct BPETrainer: Sendable {
+    /// The requested vocabulary size V: 256 bytes + merges + special tokens.
+    public let vocabSize: Int
+    /// Special tokens, given ids V - specialTokens.count ..< V in this order.
+    public let specialTokens: [String]
+
+    /// Number of merges a full training run learns.
+    public var mergeTarget: Int { vocabSize - 256 - specialTokens.count }
+
+    public init(vocabSize: Int, specialTokens: [String] = ["<|endoftext|>"]) throws {
+        let minimum = 256 + specialTokens.count
+        guard vocabSize >= minimum else {
+            throw BPEError.vocabularyTooSmall(requested: vocabSize, minimum: minimum)
+        }
+        var seen = Set<String>()
+        for token in specialTokens where token.isEmpty || !seen.insert(token).inserted {
+            throw BPEError.invalidSpecialToken(token)
+        }
+        self.vocabSize = vocabSize
+        self.specialTokens = specialTokens
+    }
+
+    /// Learns the merges from `counts` and returns the tokenizer they define.
+    /// `progress(mergesDone, mergesTotal)` is called now and then, and once at the end.
+    public func train(_ counts: WordCounter, progress: ((Int, Int) -> Void)? = nil) -> Tokenizer {
+        var learner = MergeLearner(counts)
+        let merges = learner.learn(mergeTarget, progress: progress)
+        return Tokenizer(validMerges: merges, specialTokens: specialTokens)
+    }
+}
+
+/// The training state: every distinct word as a run of token ids, and per pair its count and
+/// the words that may hold it (a superset: words lose pairs, lists are never pruned).
+struct MergeLearner {
+    var symbols: [UInt32] = []
+    var wordStart: [Int] = []
+    var wordLength: [Int32] = []
+    var wordCount: [Int64] = []
+
+    var pairIndex = PairMap(minimumCapacity: 1 << 16)
+    var pairKeys: [UInt64] = []
+    var pairCounts: [Int64] = []
+    var pairWords: [[UInt32]] = []
+
+    init(_ counter: WordCounter) {
+        let table = counter.table
+        symbols.reserveCapacity(table.arenaCount)
+        let idOfByte = ByteLevel.idOfByte
+        for index in 0..<table.count {
+            let e = table.entries[index]
+            guard e.length >= 2 else { continue }  // a one-byte word holds no pair
+            wordStart.append(symbols.count)
+            wordLength.append(Int32(e.length))
+            wordCount.append(e.value)
+            for b in table.key(e) { symbols.append(idOfByte[Int(b)]) }
+        }
+        countPairs()
+    }
+
+    /// Counts every adjacent pair of every word and records which words hold it.
+    private mutating func countPairs() {
+        for w in 0..<wordStart.count {
+            let start = wordStart[w]
+            let c = wordCount[w]
+            for j in start..<(start + Int(wordLength[w]) - 1) {
+                let p = pairSlot(pairKey(symbols[j], symbols[j + 1]))
+                pairCounts[p] += c
+                if pairWords[p].last != UInt32(w) { pairWords[p].append(UInt32(w)) }
+            }
+        }
+    }
+
+    /// The slot of a pair, created with count 0 if new.
+    @inline(__always)
+    private mutating func pairSlot(_ key: UInt64) -> Int {
+        let next = Int32(pairKeys.count)
+        let (slot, inserted) = pairIndex.getOrInsert(key) { next }
+        if inserted {
+            pairKeys.append(key)
+            pairCounts.append(0)
+            pairWords.append([])
+        }
+        return Int(slot)
+    }
+
+    /// Runs up to `target` merges and returns them as (left, right) id pairs.
+    mutating func learn(_ target: Int, progress: ((Int, Int) -> Void)?) -> [(UInt32, UInt32)] {
+        var candidates: [MergeCandidate] = []
+        for p in 0..<pairKeys.count where pairCounts[p] > 0 {
+            candidates.append(MergeCandidate(count: pairCounts[p], key: pairKeys[p], pair: Int32(p)))
+        }
+        var heap = PairHeap(candidates)
+        var merges: [(UInt32, UInt32)] = []
+        merges.reserveCapacity(max(0, target))
+        let every = max(1, target / 100)
+        while merges.count < target, let top = heap.pop() {
+            let p = Int(top.pair)
+            let current = pairCounts[p]
+            if current != top.count {
+                // Stale: the count fell since the push. Re-queue with today's count.
+                if current > 0 {
+                    heap.push(MergeCandidate(count: current, key: top.key, pair: top.pair))
+                }
+                continue
+            }
+            let left = UInt32(truncatingIfNeeded: top.key >> 32)
+            let right = UInt32(truncatingIfNeeded: top.key)
+            let newId = UInt32(256 + merges.count)
+            merges.append((left, right))
+            let firstNewPair = pairKeys.count
+            let words = pairWords[p]
+            pairWords[p] = []
+            for w in words { mergeWord(Int(w), left, right, newId) }
+            pairCounts[p] = 0
+            // Every pair with a positive change holds the new token, so it is new in this step.
+            for q in firstNewPair..<pairKeys.count where pairCounts[q] > 0 {
+                heap.push(MergeCandidate(count: pairCounts[q], key: pairKeys[q], pair: Int32(q)))
+            }
+            if let progress, merges.count % every == 0 { progress(merges.count, target) }
+        }
+        progress?(merges.count, target)
+        return merges
+    }
+
+    /// Replaces (left, right) by `newId` in word `w`, left to right without overlaps, and
+    /// moves the counts of the neighbouring pairs (HF's `Word::merge` changes).
+    @inline(__always)
+    private mutating func mergeWord(_ w: Int, _ left: UInt32, _ right: UInt32, _ newId: UInt32) {
+        let start = wordStart[w]
+        let n = Int(wordLength[w])
+        let c = wordCount[w]
+        var read = 0
+        var write = 0
+        while read < n {
+            let s = symbols[start + read]
+            if s == left && read + 1 < n && symbols[start + read + 1] == right {
+                if write > 0 {
+                    let before = symbols[start + write - 1]
+                    pairCounts[existingSlot(pairKey(before, left))] -= c
+                    addOccurrence(pairKey(before, newId), c, w)
+                }
+                if read + 2 < n {
+                    let after = symbols[start + read + 2]
+                    pairCounts[existingSlot(pairKey(right, after))] -= c
+                    addOccurrence(pairKey(newId, after), c, w)
+                }
+                symbols[start + write] = newId
+                read += 2
+            } else {
+                symbols[start + write] = s
+                read += 1
+            }
+            write += 1
+        }
+        wordLength[w] = Int32(write)
+    }
+
+    @inline(__always)
+    private func existingSlot(_ key: UInt64) -> Int {
+        let slot = pairIndex.get(key)
+        assert(slot >= 0, "a pair that occurs must have been counted")
+        return Int(slot)
+    }
+
+    @inline(__always)
+    private mutating func addOccurrence(_ key: UInt64, _ c: Int64, _ w: Int) {
+        let p = pairSlot(key)
+        pairCounts[p] += c
+        if pairWords[p].last != UInt32(w) { pairWords[p].append(UInt32(w)) }
+    }
+}

@@ -1,0 +1,90 @@
+// Parity with HF tokenizers (python `tokenizers`, skipped when python3 cannot import it):
+// the BpeTrainer (ByteLevel, add_prefix_space False, GPT-2 regex, full byte alphabet, no special
+// tokens, vocab_size V - 1) learns our merges, merge for merge; and `Tokenizer.from_file` on our
+// tokenizer.json encodes texts to our ids. The bundled corpus will join these documents later.
+import BPE
+import Foundation
+import Testing
+
+private let trainScript = """
+    import json, sys
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    docs = json.load(open(sys.argv[1], encoding="utf-8"))
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    trainer = trainers.BpeTrainer(vocab_size=int(sys.argv[2]) - 1, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(docs, trainer)
+    merges = json.loads(tok.to_str())["model"]["merges"]
+    print(json.dumps([m if isinstance(m, list) else m.split(" ") for m in merges]))
+    """
+
+private let encodeScript = """
+    import json, sys
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(sys.argv[1])
+    texts = json.load(open(sys.argv[2], encoding="utf-8"))
+    print(json.dumps([tok.encode(t).ids for t in texts]))
+    """
+
+@Suite(.enabled(if: pythonHasTokenizers, "python3 cannot import tokenizers"))
+struct HuggingFaceParityTests {
+    /// HF's merges for `documents` at vocabulary size V (HF trains V - 1 without the special).
+    func huggingFaceMerges(_ documents: [String], vocabSize: Int) throws -> [[String]] {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("docs.json")
+        try JSONSerialization.data(withJSONObject: documents).write(to: file)
+        let out = try runPython(trainScript, [file.path, String(vocabSize)])
+        return try JSONSerialization.jsonObject(with: out) as! [[String]]
+    }
+
+    func ourMerges(_ documents: [String], vocabSize: Int) throws -> [[String]] {
+        let tokenizer = try BPETrainer(vocabSize: vocabSize).train(countWords(documents))
+        return tokenizer.merges.map { [tokenizer.tokenString($0.0), tokenizer.tokenString($0.1)] }
+    }
+
+    @Test func sameMergesOnEdgeCases() throws {
+        var documents = try fixtureDocuments("edge_cases.txt")
+        documents.append("aaabdaaabac")
+        var rng = SeededGenerator(seed: 11)
+        documents += (0..<8).map { _ in randomSmallAlphabetText(80, &rng) }
+        documents += (0..<8).map { _ in randomText(40, &rng) }
+        let ours = try ourMerges(documents, vocabSize: 256 + 500 + 1)
+        #expect(ours == (try huggingFaceMerges(documents, vocabSize: 256 + 500 + 1)))
+    }
+
+    @Test func sameMergesOnEnglishText() throws {
+        let dir = "/usr/share/common-licenses"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let documents = names.sorted().compactMap { name -> String? in
+            try? String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8)
+        }
+        try #require(!documents.isEmpty, "no English documents in \(dir)")
+        let ours = try ourMerges(documents, vocabSize: 2048)
+        #expect(ours.count == 2048 - 257)
+        #expect(ours == (try huggingFaceMerges(documents, vocabSize: 2048)))
+    }
+
+    @Test func huggingFaceLoadsOurFileAndGivesOurIds() throws {
+        let documents = try fixtureDocuments("edge_cases.txt")
+        var rng = SeededGenerator(seed: 13)
+        let tokenizer = try BPETrainer(vocabSize: 256 + 300 + 1).train(
+            countWords(documents + (0..<20).map { _ in randomText(40, &rng) }))
+        var texts = documents + ["", "Hello world", "  spaces  ", "It's 1,234.5!"]
+        texts += (0..<20).map { _ in randomText(30, &rng) }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("tokenizer.json")
+        try tokenizer.tokenizerJSON().write(to: file)
+        let textsFile = dir.appendingPathComponent("texts.json")
+        try JSONSerialization.data(withJSONObject: texts).write(to: textsFile)
+        let out = try runPython(encodeScript, [file.path, textsFile.path])
+        let theirs = try JSONSerialization.jsonObject(with: out) as! [[Int]]
+        for (text, ids) in zip(texts, theirs) {
+            #expect(tokenizer.encode(text).map(Int.init) == ids, "\(text)")
+        }
+        let loaded = try Tokenizer.load(tokenizerJSON: Data(contentsOf: file))
+        #expect(loaded.tokenizerJSON() == tokenizer.tokenizerJSON())
+    }
+}
