@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages), one system-library target each
@@ -29,6 +30,12 @@ let package = Package(
         .target(name: "BPE", dependencies: ["Basics"]),
         .target(name: "Shards", dependencies: ["Basics"]),
 
+        // MARK: - Engine: kernels -> attention variants -> model -> training
+        .target(name: "Kernels", dependencies: ["CBLAS", "Basics"]),
+        .target(name: "Attention", dependencies: ["Kernels", "Basics"]),
+        .target(name: "Model", dependencies: ["Kernels", "Attention", "Basics"]),
+        .target(name: "Training", dependencies: ["Model", "Kernels", "Shards", "Basics"]),
+
         // MARK: - Bookkeeping
         .target(
             name: "Store",
@@ -41,9 +48,13 @@ let package = Package(
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
-                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics",
+                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
+
+        // MARK: - Test helpers (plain library: gradient checks, tolerances; no Testing import)
+        .target(name: "TestSupport", dependencies: ["Kernels", "Basics"], path: "Tests/TestSupport"),
 
         // MARK: - Tests (one per module)
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
@@ -57,6 +68,20 @@ let package = Package(
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
-        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store"]),
+        .testTarget(
+            name: "KernelsTests", dependencies: ["Kernels", "TestSupport", "Basics"], resources: [.copy("Golden")]),
+        .testTarget(
+            name: "AttentionTests",
+            dependencies: [
+                "Attention", "Kernels", "TestSupport", "Basics",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Golden")]),
+        .testTarget(
+            name: "ModelTests", dependencies: ["Model", "Attention", "Kernels", "TestSupport", "Basics"],
+            resources: [.copy("Golden")]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"]),
+        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )

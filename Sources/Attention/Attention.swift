@@ -1,0 +1,1 @@
+// Attention: see Package.swift

@@ -1,0 +1,1 @@
+// Helpers for tests: gradient checks and tolerances.
