@@ -137,6 +137,11 @@ public final class IngestPipeline {
         s.shards = record.shards.map {
             .init(split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents, sha256: $0.sha256)
         }
+        if tokenizer.vocabSize < options.vocabSize {
+            s.warnings.insert(
+                "the corpus allowed only \(tokenizer.vocabSize - 257) merges: the vocabulary is \(tokenizer.vocabSize), not \(options.vocabSize) (ingest more text or pass a smaller --vocab-size)",
+                at: 0)
+        }
         s.trainTokens = record.shards.filter { $0.split == "train" }.reduce(0) { $0 + $1.tokens }
         s.valTokens = record.shards.filter { $0.split == "val" }.reduce(0) { $0 + $1.tokens }
         let tokens = s.trainTokens + s.valTokens - s.documents  // without the separators
