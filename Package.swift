@@ -41,6 +41,9 @@ let package = Package(
             name: "Store",
             dependencies: ["Basics", .product(name: "GRDB", package: "GRDB.swift")]),
 
+        .target(name: "Scheduler", dependencies: ["Store", "Basics"]),
+        .target(name: "Report", dependencies: ["Store", "Basics"]),
+
         // MARK: - Pipelines that join the stages
         .target(name: "Ingest", dependencies: ["Corpus", "BPE", "Shards", "Store", "Basics"]),
 
@@ -49,6 +52,7 @@ let package = Package(
             name: "TrackerCLI",
             dependencies: [
                 "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention",
+                "Scheduler", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
@@ -82,6 +86,8 @@ let package = Package(
             resources: [.copy("Golden")]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )

@@ -61,12 +61,12 @@ public final class ProgressBar: @unchecked Sendable {
         if finished { lock.unlock(); return }
         finished = true
         if let t = total { done = max(done, t) }
-        let line = render(now: Date())
+        let line = render(now: Date(), final: true)
         lock.unlock()
         writeStderr("\r\u{1B}[2K" + line + "\n")
     }
 
-    private func render(now: Date) -> String {
+    private func render(now: Date, final: Bool = false) -> String {
         let elapsed = max(now.timeIntervalSince(start), 1e-9)
         let rate = Double(done) / elapsed
         var s = label.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
@@ -78,7 +78,7 @@ public final class ProgressBar: @unchecked Sendable {
             s += String(format: "%3.0f%% ", frac * 100)
             s += amount(done) + "/" + amount(t)
             let eta = rate > 0 ? Double(t - done) / rate : 0
-            s += "  " + rateText(rate) + "  ETA " + Format.duration(max(0, eta))
+            s += "  " + rateText(rate) + (final ? "  in " + Format.duration(elapsed) : "  ETA " + Format.duration(max(0, eta)))
         } else {
             s += amount(done) + "  " + rateText(rate) + "  " + Format.duration(elapsed)
         }
