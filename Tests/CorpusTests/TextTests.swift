@@ -118,3 +118,21 @@ import Testing
         [UInt8]([0x61, 0x00, 0x62]).withUnsafeBytes { #expect(ContentKind.looksBinary($0)) }
     }
 }
+
+extension TextTests {
+    /// The word-at-a-time sniff agrees with a byte loop on random mixes of text and control bytes.
+    @Test func sniffMatchesByteLoop() {
+        var state: UInt64 = 99
+        for round in 0..<2000 {
+            let n = round % 64
+            let bytes: [UInt8] = (0..<n).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let r = UInt8(truncatingIfNeeded: state >> 56)
+                return r < 200 ? 0x61 : [0, 0x01, 0x09, 0x0A, 0x1B, 0x1F, 0x7F, 0x80, 0xFF][Int(r) % 9]
+            }
+            let control = bytes.filter { ($0 < 0x20 && ![0x09, 0x0A, 0x0C, 0x0D, 0x1B].contains($0)) || $0 == 0x7F }
+            let expected = bytes.contains(0) || control.count * 10 > n
+            bytes.withUnsafeBytes { #expect(ContentKind.looksBinary($0) == expected, "\(bytes)") }
+        }
+    }
+}
