@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""Float64 numpy reference of every attention variant in shared/spec/attention.md §1.
+
+Per head: the forward and the analytic backward exactly as derived in the spec (no autograd):
+  softmax_rope   §1a  causal softmax, half-split RoPE on q and k
+  softmax_nope   §1h  causal softmax, no positional information
+  alibi          §1h  softmax with bias -m_h (i - j); slopes incl. non-power-of-2 head counts
+  stick_breaking §1b  log-space stick-breaking, remainder current|bias|none, attend_current
+  forgetting     §1d  FoX: softmax with bias c_i - c_j, c = cumsum(log f); dlog_f
+  sigmoid        §1g  sigmoid(s q.k + b) without normalisation, RoPE on q and k; db
+  aaren          §1e  one learned query per head; RNN form, prefix scan, O(T d) backward
+  retnet         §1f  retention with decay gamma_h; parallel, recurrent and chunkwise forms
+and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
+over each group.
+
+Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
+log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias").
+Gradients are those of the scalar loss sum(out * dout).
+
+`python3 reference.py --check` runs every self-check: finite differences against each analytic
+backward, the alternative forms against the parallel form, and the spec's property checks.
+"""
+import sys
+
+import numpy as np
+
+ROPE_BASE = 10000.0
+
+
+# ---------------------------------------------------------------- elementwise helpers (§0)
+
+def softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def sigmoid(x):
+    return np.exp(-softplus(-x))
+
+
+def log_sigmoid(x):
+    return -softplus(-x)
+
+
+# ---------------------------------------------------------------- RoPE (§1a, half-split)
+
+def rope_tables(T, d, base=ROPE_BASE, pos0=0):
+    m = np.arange(d // 2)
+    angle = (pos0 + np.arange(T))[:, None] * base ** (-2.0 * m / d)[None, :]
+    return np.cos(angle), np.sin(angle)
+
+
+def rope(x, base=ROPE_BASE, pos0=0):
+    """x [T, d] rotated by angle p * theta_m at position p = pos0 + row."""
+    T, d = x.shape
+    c, s = rope_tables(T, d, base, pos0)
+    x1, x2 = x[:, :d // 2], x[:, d // 2:]
+    return np.concatenate([x1 * c - x2 * s, x2 * c + x1 * s], -1)
+
+
+def rope_back(g, base=ROPE_BASE, pos0=0):
+    """The transpose of `rope`: rotation by the negative angle."""
+    T, d = g.shape
+    c, s = rope_tables(T, d, base, pos0)
+    g1, g2 = g[:, :d // 2], g[:, d // 2:]
+    return np.concatenate([g1 * c + g2 * s, g2 * c - g1 * s], -1)
+
+
+def causal_mask(T, strict=False):
+    return np.tril(np.ones((T, T), dtype=bool), -1 if strict else 0)
+
+
+# ---------------------------------------------------------------- softmax family
+
+def softmax_core(q, k, v, dout, bias, s):
+    """Causal softmax attention with an additive logit bias [T,T]; returns out, dq, dk, dv, dS."""
+    T = q.shape[0]
+    mask = causal_mask(T)
+    S = np.where(mask, s * q @ k.T + bias, -np.inf)
+    P = np.exp(S - S.max(-1, keepdims=True))
+    P /= P.sum(-1, keepdims=True)
+    out = P @ v
+    dv = P.T @ dout                                   # out = P V
+    dP = dout @ v.T
+    D = (dout * out).sum(-1, keepdims=True)           # D_i = dO_i . O_i
+    dS = P * (dP - D)                                 # masked entries have P = 0
+    return out, s * dS @ k, s * dS.T @ q, dv, dS
+
+
+def alibi_slopes(H):
+    """m_h for heads 0..H-1 (Press et al.): geometric for powers of two, else interleaved."""
+    def power_of_two(n):
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (h + 1) for h in range(n)]
+    c = 1 << (H.bit_length() - 1)
+    if c == H:
+        return np.array(power_of_two(H))
+    return np.array(power_of_two(c) + power_of_two(2 * c)[0::2][:H - c])
+
+
+def head_softmax_rope(q, k, v, dout, ctx):
+    base = ctx["options"].get("rope_base", ROPE_BASE)
+    s = 1 / np.sqrt(q.shape[1])
+    out, dqr, dkr, dv, _ = softmax_core(rope(q, base), rope(k, base), v, dout, 0.0, s)
+    return out, dict(dq=rope_back(dqr, base), dk=rope_back(dkr, base), dv=dv)
+
+
+def head_softmax_nope(q, k, v, dout, ctx):
+    out, dq, dk, dv, _ = softmax_core(q, k, v, dout, 0.0, 1 / np.sqrt(q.shape[1]))
+    return out, dict(dq=dq, dk=dk, dv=dv)
+
+
+def head_alibi(q, k, v, dout, ctx):
+    T = q.shape[0]
+    slope = alibi_slopes(ctx["H"])[ctx["h"]]
+    i = np.arange(T)
+    bias = -slope * (i[:, None] - i[None, :])
+    out, dq, dk, dv, _ = softmax_core(q, k, v, dout, bias, 1 / np.sqrt(q.shape[1]))
+    return out, dict(dq=dq, dk=dk, dv=dv)
+
+
+def head_forgetting(q, k, v, dout, ctx):
+    log_f = ctx["log_f"]
+    c = np.cumsum(log_f)                              # c_i = sum_{l<=i} log f_l
+    bias = c[:, None] - c[None, :]
+    out, dq, dk, dv, dS = softmax_core(q, k, v, dout, bias, 1 / np.sqrt(q.shape[1]))
+    dc = dS.sum(1) - dS.sum(0)                        # S_ij depends on +c_i and -c_j
+    dlog_f = np.cumsum(dc[::-1])[::-1]                # d log f_l = sum_{i>=l} dc_i
+    return out, dict(dq=dq, dk=dk, dv=dv, dlog_f=dlog_f)
+
+
+# ---------------------------------------------------------------- stick-breaking (§1b)
+
+def stick_breaking_weights(q, k, attend_current):
+    """Returns z, allowed, A and rem of the log-space forward."""
+    T, d = q.shape
+    allowed = causal_mask(T, strict=not attend_current)
+    z = q @ k.T / np.sqrt(d)
+    SP = np.where(allowed, softplus(z), 0.0)
+    R = np.cumsum(SP[:, ::-1], axis=1)[:, ::-1]       # R_ij = sum_{m>=j} SP_im
+    A = np.exp(np.where(allowed, z - R, -np.inf))
+    rem = np.exp(-R[:, 0])
+    return z, allowed, A, rem
+
+
+def remainder_value(v, ctx):
+    mode = ctx["options"]["remainder"]
+    if mode == "current":
+        return v
+    if mode == "bias":
+        return np.broadcast_to(ctx["remainder_bias"], v.shape)
+    assert mode == "none", mode
+    return np.zeros_like(v)
+
+
+def head_stick_breaking(q, k, v, dout, ctx):
+    opts = ctx["options"]
+    s = 1 / np.sqrt(q.shape[1])
+    z, allowed, A, rem = stick_breaking_weights(q, k, opts["attend_current"])
+    Rv = remainder_value(v, ctx)
+    out = A @ v + rem[:, None] * Rv
+    G = np.where(allowed, dout @ v.T, 0.0)            # G_ij = dO_i . v_j
+    rho = (dout * Rv).sum(-1)                         # rho_i = dO_i . Rv_i
+    C = np.cumsum(G * A, axis=1)                      # C_im = sum_{j<=m} G_ij A_ij
+    dZ = np.where(allowed, A * G - sigmoid(z) * (C + (rho * rem)[:, None]), 0.0)
+    grads = dict(dq=s * dZ @ k, dk=s * dZ.T @ q, dv=A.T @ dout)
+    if opts["remainder"] == "current":
+        grads["dv"] = grads["dv"] + rem[:, None] * dout
+    if opts["remainder"] == "bias":
+        grads["dremainder_bias"] = (rem[:, None] * dout).sum(0)
+    return out, grads
+
+
+def stick_breaking_decode(q, k, v, ctx):
+    """Streaming form: per query walk the keys newest-first, accumulating a = sum log(1-beta)."""
+    T, d = q.shape
+    cur = ctx["options"]["attend_current"]
+    Rv = remainder_value(v, ctx)
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        a, acc = 0.0, np.zeros(v.shape[1])
+        for j in range(i if cur else i - 1, -1, -1):
+            zij = q[i] @ k[j] / np.sqrt(d)
+            acc += np.exp(log_sigmoid(zij) + a) * v[j]
+            a -= softplus(zij)
+        out[i] = acc + np.exp(a) * Rv[i]
+    return out
+
+
+# ---------------------------------------------------------------- sigmoid attention (§1g)
+
+def head_sigmoid(q, k, v, dout, ctx):
+    opts = ctx["options"]
+    base = opts.get("rope_base", ROPE_BASE)
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    qr, kr = rope(q, base), rope(k, base)
+    mask = causal_mask(T)
+    P = np.where(mask, sigmoid(s * qr @ kr.T + opts["bias"]), 0.0)
+    out = P @ v
+    dS = (dout @ v.T) * P * (1 - P)                   # masked entries have P = 0
+    grads = dict(dq=rope_back(s * dS @ kr, base), dk=rope_back(s * dS.T @ qr, base), dv=P.T @ dout,
+                 dbias=dS.sum())
+    return out, grads
+
+
+# ---------------------------------------------------------------- Aaren (§1e)
+
+def aaren_scale(q, ctx):
+    return 1 / np.sqrt(q.shape[1]) if ctx["options"].get("scale", True) else 1.0
+
+
+def head_aaren(q, k, v, dout, ctx):
+    """q [1,d]. Forward by the RNN form; backward O(T d) with one global max."""
+    s = aaren_scale(q, ctx)
+    out = aaren_rnn(q, k, v, s)
+    sc = s * k @ q[0]                                 # s_i = s q . k_i
+    e = np.exp(sc - sc.max())
+    Z = np.cumsum(e)
+    g = dout / Z[:, None]                             # g_t = dO_t / Z_t
+    gamma = (dout * out).sum(-1) / Z                  # gamma_t = dO_t . o_t / Z_t
+    G = np.cumsum(g[::-1], axis=0)[::-1]              # sum_{t>=j} g_t
+    Gam = np.cumsum(gamma[::-1])[::-1]
+    dv = e[:, None] * G
+    ds = e * ((v * G).sum(-1) - Gam)
+    return out, dict(dq=(s * ds @ k)[None, :], dk=s * ds[:, None] * q[0][None, :], dv=dv)
+
+
+def aaren_rnn(q, k, v, s):
+    """State (m, u, w): running max, sum of exponentials, weighted sum of values."""
+    T, dv = v.shape
+    m, u, w = -np.inf, 0.0, np.zeros(dv)
+    out = np.zeros((T, dv))
+    for t in range(T):
+        st = s * q[0] @ k[t]
+        m2 = max(m, st)
+        u = u * np.exp(m - m2) + np.exp(st - m2)
+        w = w * np.exp(m - m2) + np.exp(st - m2) * v[t]
+        m = m2
+        out[t] = w / u
+    return out
+
+
+def aaren_combine(a, b):
+    ma, ua, wa = a
+    mb, ub, wb = b
+    m = max(ma, mb)
+    return m, ua * np.exp(ma - m) + ub * np.exp(mb - m), wa * np.exp(ma - m) + wb * np.exp(mb - m)
+
+
+def aaren_scan(q, k, v, s):
+    """Hillis-Steele inclusive prefix scan over the leaves (s_i, 1, v_i)."""
+    T = k.shape[0]
+    items = [(s * q[0] @ k[i], 1.0, v[i].copy()) for i in range(T)]
+    step = 1
+    while step < T:
+        items = [aaren_combine(items[i - step], items[i]) if i >= step else items[i] for i in range(T)]
+        step *= 2
+    return np.array([w / u for _, u, w in items])
+
+
+# ---------------------------------------------------------------- RetNet retention (§1f)
+
+def retnet_gammas(H, options):
+    g = options.get("gammas")
+    return np.array(g, dtype=np.float64) if g is not None else 1 - 2.0 ** (-5 - np.arange(H))
+
+
+def retnet_decay(T, gamma):
+    i = np.arange(T)
+    return np.where(causal_mask(T), gamma ** np.maximum(i[:, None] - i[None, :], 0), 0.0)
+
+
+def head_retnet(q, k, v, dout, ctx):
+    gamma = retnet_gammas(ctx["H"], ctx["options"])[ctx["h"]]
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    qr, kr = rope(q), rope(k)
+    Dm = retnet_decay(T, gamma)
+    A = s * (qr @ kr.T) * Dm
+    out = A @ v
+    dA = (dout @ v.T) * Dm
+    return out, dict(dq=rope_back(s * dA @ kr), dk=rope_back(s * dA.T @ qr), dv=A.T @ dout)
+
+
+def retnet_recurrent(q, k, v, dout, gamma):
+    """S_n = gamma S_{n-1} + k_n^T v_n, o_n = s q_n S_n; backward by the reverse-time recursion."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    qr, kr = rope(q), rope(k)
+    S = np.zeros((d, v.shape[1]))
+    states, out = [], np.zeros((T, v.shape[1]))
+    for n in range(T):
+        S = gamma * S + np.outer(kr[n], v[n])
+        states.append(S)
+        out[n] = s * qr[n] @ S
+    dS = np.zeros_like(S)
+    dqr, dkr, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    for n in range(T - 1, -1, -1):
+        dS = gamma * dS + s * np.outer(qr[n], dout[n])
+        dkr[n] = dS @ v[n]
+        dv[n] = kr[n] @ dS
+        dqr[n] = s * states[n] @ dout[n]
+    return out, dict(dq=rope_back(dqr), dk=rope_back(dkr), dv=dv)
+
+
+def retnet_chunkwise(q, k, v, gamma, B):
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    qr, kr = rope(q), rope(k)
+    S = np.zeros((d, v.shape[1]))
+    out = np.zeros((T, v.shape[1]))
+    for c0 in range(0, T, B):
+        Qc, Kc, Vc = qr[c0:c0 + B], kr[c0:c0 + B], v[c0:c0 + B]
+        n = Qc.shape[0]
+        j = np.arange(n)
+        inner = (s * Qc @ Kc.T * retnet_decay(n, gamma)) @ Vc
+        cross = s * (Qc @ S) * (gamma ** (j + 1))[:, None]
+        out[c0:c0 + n] = inner + cross
+        S = gamma ** n * S + (Kc * (gamma ** (n - 1 - j))[:, None]).T @ Vc
+    return out
+
+
+# ---------------------------------------------------------------- multi-head driver (§1i)
+
+HEADS = {
+    "softmax_rope": head_softmax_rope,
+    "softmax_nope": head_softmax_nope,
+    "alibi": head_alibi,
+    "stick_breaking": head_stick_breaking,
+    "forgetting": head_forgetting,
+    "sigmoid": head_sigmoid,
+    "aaren": head_aaren,
+    "retnet": head_retnet,
+}
+
+
+def run(variant, inp):
+    """Forward and backward over all heads; returns out, dq, dk, dv and the extra gradients."""
+    q, k, v, dout = inp["q"], inp["k"], inp["v"], inp["dout"]
+    H, Hkv = q.shape[0], k.shape[0]
+    assert H % Hkv == 0, (H, Hkv)
+    group = H // Hkv
+    res = dict(out=np.zeros(dout.shape), dq=np.zeros(q.shape), dk=np.zeros(k.shape),
+               dv=np.zeros(v.shape))
+    for h in range(H):
+        g = h // group
+        ctx = dict(h=h, H=H, options=inp["options"])
+        if "log_f" in inp:
+            ctx["log_f"] = inp["log_f"][h]
+        if "remainder_bias" in inp:
+            ctx["remainder_bias"] = inp["remainder_bias"][h]
+        out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
+        res["out"][h] = out
+        res["dq"][h] = grads["dq"]
+        res["dk"][g] += grads["dk"]                   # dK_g = sum over the group's query heads
+        res["dv"][g] += grads["dv"]
+        for name in ("dlog_f", "dremainder_bias"):
+            if name in grads:
+                res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
+        if "dbias" in grads:
+            res["dbias"] = res.get("dbias", 0.0) + grads["dbias"]
+    return res
+
+
+def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
+    inp = dict(q=rng.normal(size=(H, 1 if variant == "aaren" else T, d)) * qscale,
+               k=rng.normal(size=(Hkv, T, d)), v=rng.normal(size=(Hkv, T, dv)),
+               dout=rng.normal(size=(H, T, dv)), options=dict(options))
+    if variant == "forgetting":
+        inp["log_f"] = log_sigmoid(rng.normal(size=(H, T)) + 1.0)
+    if variant == "stick_breaking" and options.get("remainder") == "bias":
+        inp["remainder_bias"] = rng.normal(size=(H, dv))
+    return inp
+
+
+# ---------------------------------------------------------------- self-checks
+
+def loss(variant, inp):
+    return float((run(variant, inp)["out"] * inp["dout"]).sum())
+
+
+def rel_error(analytic, numeric):
+    """max |a - n| over the tensor, relative to the tensor's largest numeric entry (floored at
+    1e-3, so an exactly-zero gradient such as dq at T = 1 is compared against the rounding noise
+    of the difference quotient, about 1e-10, instead of dividing by zero)."""
+    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+    return float(np.abs(analytic - numeric).max() / max(np.abs(numeric).max(), 1e-3))
+
+
+def finite_difference(variant, inp, name, eps=1e-5):
+    if name == "bias":
+        holder, key = inp["options"], "bias"
+        base = holder[key]
+        holder[key] = base + eps
+        plus = loss(variant, inp)
+        holder[key] = base - eps
+        minus = loss(variant, inp)
+        holder[key] = base
+        return (plus - minus) / (2 * eps)
+    x = inp[name]
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + eps
+        plus = loss(variant, inp)
+        x[idx] = old - eps
+        minus = loss(variant, inp)
+        x[idx] = old
+        g[idx] = (plus - minus) / (2 * eps)
+    return g
+
+
+def differentiable_inputs(variant, inp):
+    names = ["q", "k", "v"]
+    for extra in ("log_f", "remainder_bias"):
+        if extra in inp:
+            names.append(extra)
+    if variant == "sigmoid":
+        names.append("bias")
+    return names
+
+
+def check_gradients(variant, inp, label):
+    res = run(variant, inp)
+    worst = 0.0
+    for name in differentiable_inputs(variant, inp):
+        err = rel_error(res["d" + name], finite_difference(variant, inp, name))
+        assert err < 1e-6, f"{label}: d{name} relative error {err:.2e}"
+        worst = max(worst, err)
+    return worst
+
+
+def check_causality(variant, inp, label):
+    base = run(variant, inp)["out"]
+    T = inp["k"].shape[1]
+    for t in range(1, T):
+        pert = {key: (val.copy() if isinstance(val, np.ndarray) else val) for key, val in inp.items()}
+        for name in ("q", "k", "v", "log_f"):
+            if name in pert and pert[name].shape[1] == T:
+                pert[name][:, t:] += 1.0
+        out = run(variant, pert)["out"]
+        assert np.abs(out[:, :t] - base[:, :t]).max() < 1e-12, f"{label}: causality at t={t}"
+
+
+def check_gqa_equals_repeated(variant, inp, label):
+    H, Hkv = inp["q"].shape[0], inp["k"].shape[0]
+    rep = dict(inp)
+    rep["k"], rep["v"] = np.repeat(inp["k"], H // Hkv, 0), np.repeat(inp["v"], H // Hkv, 0)
+    a, b = run(variant, inp), run(variant, rep)
+    assert np.abs(a["out"] - b["out"]).max() < 1e-12, label
+    assert np.abs(a["dq"] - b["dq"]).max() < 1e-12, label
+    for name in ("dk", "dv"):
+        summed = b[name].reshape(Hkv, H // Hkv, *b[name].shape[1:]).sum(1)
+        assert np.abs(a[name] - summed).max() < 1e-12, f"{label}: {name}"
+
+
+def sb_modes():
+    return [(rem, cur) for rem in ("current", "bias", "none") for cur in (False, True)]
+
+
+def variant_configs():
+    """(variant, options) pairs covering every mode the spec names."""
+    cfgs = [("softmax_rope", {"rope_base": 10000}), ("softmax_rope", {"rope_base": 100}),
+            ("softmax_nope", {}), ("alibi", {}), ("forgetting", {}), ("sigmoid", {"bias": -np.log(8)}),
+            ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
+            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]})]
+    cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
+    return cfgs
+
+
+def check_all():
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for variant, opts in variant_configs():
+        for H, Hkv, T, d, dv in [(4, 4, 6, 4, 3), (4, 2, 5, 4, 2), (4, 1, 4, 2, 3), (4, 4, 1, 4, 2)]:
+            label = f"{variant}{opts} H={H} Hkv={Hkv} T={T}"
+            inp = random_inputs(rng, variant, H, Hkv, T, d, dv, opts)
+            worst = max(worst, check_gradients(variant, inp, label))
+            if variant != "aaren" or T > 1:
+                check_causality(variant, inp, label)
+            check_gqa_equals_repeated(variant, inp, label)
+            res = run(variant, inp)
+            assert np.all(np.isfinite(res["out"])), label
+    print(f"gradients: every analytic backward matches central differences (worst {worst:.1e})")
+    print("causality: perturbing positions >= t never changes out[<t]; GQA == MHA with repeated kv")
+    check_forms(rng)
+    check_properties(rng)
+    print("all reference checks passed")
+
+
+def check_forms(rng):
+    T, d, dv = 9, 4, 3
+    q, k, v, dout = (rng.normal(size=(T, n)) for n in (d, d, dv, dv))
+    for rem, cur in sb_modes():
+        ctx = dict(h=0, H=1, options=dict(remainder=rem, attend_current=cur),
+                   remainder_bias=rng.normal(size=dv))
+        out, _ = head_stick_breaking(q, k, v, dout, ctx)
+        assert np.abs(out - stick_breaking_decode(q, k, v, ctx)).max() < 1e-12, (rem, cur)
+    for scale in (True, False):
+        s = aaren_scale(q, dict(options=dict(scale=scale)))
+        q1 = q[:1]
+        rnn, scan = aaren_rnn(q1, k, v, s), aaren_scan(q1, k, v, s)
+        ref = softmax_core(np.repeat(q1, T, 0), k, v, dout, 0.0, s)
+        assert np.abs(rnn - scan).max() < 1e-12 and np.abs(rnn - ref[0]).max() < 1e-12
+        out, g = head_aaren(q1, k, v, dout, dict(options=dict(scale=scale)))
+        assert np.abs(g["dq"][0] - ref[1].sum(0)).max() < 1e-12, "aaren dq vs softmax backward"
+        assert np.abs(g["dk"] - ref[2]).max() < 1e-12 and np.abs(g["dv"] - ref[3]).max() < 1e-12
+    for gamma in (0.5, 0.96875, 0.999):
+        ctx = dict(h=0, H=1, options=dict(gammas=[gamma]))
+        out, g = head_retnet(q, k, v, dout, ctx)
+        rout, rg = retnet_recurrent(q, k, v, dout, gamma)
+        assert np.abs(out - rout).max() < 1e-12, gamma
+        for name in ("dq", "dk", "dv"):
+            assert np.abs(g[name] - rg[name]).max() < 1e-12, (gamma, name)
+        for B in (1, 2, 4, 5, 9):
+            assert np.abs(out - retnet_chunkwise(q, k, v, gamma, B)).max() < 1e-12, (gamma, B)
+    log_f = log_sigmoid(rng.normal(size=T))
+    c = np.cumsum(log_f)
+    out, _ = head_forgetting(q, k, v, dout, dict(log_f=log_f))
+    for i in range(T):                                # streaming: a KV cache that stores c_j
+        logits = q[i] @ k[:i + 1].T / np.sqrt(d) + c[i] - c[:i + 1]
+        p = np.exp(logits - logits.max())
+        assert np.abs(out[i] - p @ v[:i + 1] / p.sum()).max() < 1e-12
+    print("forms: stick-breaking decode loop, Aaren RNN/scan/softmax, RetNet recurrent (fwd+bwd) "
+          "and chunkwise (B=1,2,4,5,9), FoX KV-cache decode all equal the parallel forms")
+
+
+def check_properties(rng):
+    T, d, dv = 8, 4, 3
+    q, k, v, dout = (rng.normal(size=(T, n)) for n in (d, d, dv, dv))
+    for cur in (False, True):
+        for scale in (1.0, 100.0):
+            _, allowed, A, rem = stick_breaking_weights(q * scale, k, cur)
+            assert np.all(A >= 0) and np.all(A.sum(1) <= 1 + 1e-12)
+            assert np.abs(A.sum(1) + rem - 1).max() < 1e-12
+            assert np.all(np.isfinite(A)) and np.all(A[~allowed] == 0)
+    ctx = dict(options=dict(remainder="current", attend_current=False))
+    out, _ = head_stick_breaking(q, k, v, dout, ctx)
+    assert np.abs(out[0] - v[0]).max() < 1e-15, "o_0 = v_0 with remainder to the current token"
+    big = head_stick_breaking(q * 300, k, v, dout, ctx)
+    assert all(np.all(np.isfinite(x)) for x in [big[0], *big[1].values()]), "|z| in the hundreds"
+
+    fox = head_forgetting(q, k, v, dout, dict(log_f=np.zeros(T)))
+    nope = head_softmax_nope(q, k, v, dout, {})
+    assert np.abs(fox[0] - nope[0]).max() < 1e-14, "FoX with log f = 0 is softmax NoPE"
+    for name in ("dq", "dk", "dv"):
+        assert np.abs(fox[1][name] - nope[1][name]).max() < 1e-14
+    fox_b0 = head_forgetting(q, k, v, dout, dict(log_f=log_sigmoid(np.zeros(T))))
+    assert np.abs(fox_b0[0] - nope[0]).max() > 1e-3, "gate bias 0 (f = 0.5) is not softmax"
+    assert abs(head_forgetting(q, k, v, dout, dict(log_f=log_sigmoid(rng.normal(size=T))))[1]
+               ["dlog_f"][0]) < 1e-14, "d log f_0 = 0"
+
+    assert np.allclose(alibi_slopes(8), [2.0 ** -(h + 1) for h in range(8)])
+    assert np.allclose(alibi_slopes(6), [1 / 4, 1 / 16, 1 / 64, 1 / 256, 1 / 2, 1 / 8])
+    assert np.allclose(alibi_slopes(3), [1 / 16, 1 / 256, 1 / 4])
+    assert np.allclose(alibi_slopes(1), [1 / 256])
+
+    x, y = rng.normal(size=(1, d)), rng.normal(size=(1, d))
+    dots = [rope(x, pos0=i)[0] @ rope(y, pos0=j)[0] for i, j in [(3, 1), (7, 5), (12, 10)]]
+    assert np.ptp(dots) < 1e-12, "RoPE scores depend only on i - j"
+
+    assert np.allclose(retnet_gammas(4, {}), [0.96875, 0.984375, 0.9921875, 0.99609375])
+    print("properties: stick-breaking A >= 0, rows <= 1, rows + rem = 1, o_0 = v_0, finite at "
+          "|z| ~ 300; FoX(log f = 0) == NoPE, d log f_0 = 0; ALiBi slopes; RoPE relative; gammas")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        check_all()
+    else:
+        print("usage: reference.py --check   (generate.py writes the golden JSON)")
+        sys.exit(2)
