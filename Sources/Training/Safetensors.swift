@@ -1,0 +1,205 @@
+// The safetensors file format (huggingface/safetensors), written and read here for F32 tensors:
+//   8 bytes   little-endian UInt64 N, the header length
+//   N bytes   UTF-8 JSON: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+//             ..., "__metadata__": {"key": "string", ...}}, padded with spaces so data starts
+//             8-byte aligned
+//   data      the tensors back to back, little-endian; offsets are relative to the data start
+// Files are written to `<path>.tmp`, fsynced and renamed into place (then the folder is fsynced),
+// so a crash never leaves a half-written file under the final name. Reading maps the file.
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Basics
+import Foundation
+
+/// One tensor to write: a name, a shape and `shape.reduce(1, *)` floats.
+public struct SafetensorsEntry {
+    public var name: String
+    public var shape: [Int]
+    public var data: UnsafeBufferPointer<Float>
+    public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
+        precondition(shape.reduce(1, *) == data.count, "\(name): shape \(shape) does not hold \(data.count) values")
+        self.name = name
+        self.shape = shape
+        self.data = data
+    }
+}
+
+public enum Safetensors {
+    /// Writes `tensors` (in this order) and `metadata` atomically to `path`.
+    public static func write(path: String, tensors: [SafetensorsEntry], metadata: [String: String]) throws {
+        let header = headerBytes(tensors: tensors, metadata: metadata)
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw TrainingError.io(.io(path: tmp, errno: errno, action: "create")) }
+        var ok = false
+        defer {
+            if !ok {
+                close(fd)
+                unlink(tmp)
+            }
+        }
+        var length = UInt64(header.count).littleEndian
+        try withUnsafeBytes(of: &length) { try writeAll(fd, $0, path: tmp) }
+        try header.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
+        for t in tensors where t.data.count > 0 {
+            try writeAll(fd, UnsafeRawBufferPointer(t.data), path: tmp)
+        }
+        guard fsync(fd) == 0 else { throw TrainingError.io(.io(path: tmp, errno: errno, action: "fsync")) }
+        close(fd)
+        ok = true
+        guard rename(tmp, path) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw TrainingError.io(.io(path: path, errno: e, action: "rename into place"))
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    /// The JSON header, padded with spaces to make 8 + N a multiple of 8.
+    static func headerBytes(tensors: [SafetensorsEntry], metadata: [String: String]) -> [UInt8] {
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+        }
+        var offset = 0
+        var seen = Set<String>()
+        for t in tensors {
+            precondition(t.name != "__metadata__" && seen.insert(t.name).inserted, "duplicate tensor name \(t.name)")
+            let end = offset + 4 * t.data.count
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            parts.append(
+                "\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var bytes = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        while (8 + bytes.count) % 8 != 0 { bytes.append(0x20) }
+        return bytes
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
+        var off = 0
+        while off < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + off, min(raw.count - off, 1 << 26))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TrainingError.io(.io(path: path, errno: errno, action: "write"))
+            }
+            off += n
+        }
+    }
+}
+
+/// A safetensors file mapped for reading; F32 tensors only.
+public final class SafetensorsFile: @unchecked Sendable {
+    public struct Info: Equatable, Sendable {
+        public var shape: [Int]
+        public var range: Range<Int>
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let path: String
+    public let metadata: [String: String]
+    /// Tensors by name, with shape and byte range inside the data section.
+    public let tensors: [String: Info]
+    private let base: UnsafeRawPointer
+    private let size: Int
+    private let dataStart: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TrainingError.io(.io(path: path, errno: errno, action: "open")) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw TrainingError.io(.io(path: path, errno: errno, action: "stat")) }
+        size = Int(st.st_size)
+        guard size >= 8 else { throw TrainingError.badCheckpoint(path: path, reason: "\(size) bytes is too small") }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw TrainingError.io(.io(path: path, errno: errno, action: "mmap"))
+        }
+        base = UnsafeRawPointer(p)
+        do {
+            (metadata, tensors, dataStart) = try Self.parse(base: base, size: size, path: path)
+        } catch {
+            munmap(p, size)
+            throw error
+        }
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    private static func parse(base: UnsafeRawPointer, size: Int, path: String) throws
+        -> ([String: String], [String: Info], Int)
+    {
+        func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
+        let n = Int(UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)))
+        guard n > 0, n <= size - 8 else { throw bad("header length \(n) does not fit in \(size) bytes") }
+        let json = Data(bytes: base + 8, count: n)
+        guard let root = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+            throw bad("the header is not a JSON object")
+        }
+        var metadata: [String: String] = [:]
+        var tensors: [String: Info] = [:]
+        let dataSize = size - 8 - n
+        for (name, value) in root {
+            if name == "__metadata__" {
+                guard let m = value as? [String: String] else { throw bad("__metadata__ must map strings to strings") }
+                metadata = m
+                continue
+            }
+            guard let t = value as? [String: Any], let dtype = t["dtype"] as? String,
+                let shape = t["shape"] as? [Int], let offsets = t["data_offsets"] as? [Int], offsets.count == 2
+            else { throw bad("tensor '\(name)' lacks dtype, shape or data_offsets") }
+            guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype); only F32 is supported") }
+            let info = Info(shape: shape, range: offsets[0]..<max(offsets[0], offsets[1]))
+            guard offsets[0] >= 0, offsets[1] <= dataSize, info.range.count == 4 * info.count,
+                shape.allSatisfy({ $0 >= 0 })
+            else { throw bad("tensor '\(name)' has offsets \(offsets) that do not match shape \(shape)") }
+            tensors[name] = info
+        }
+        return (metadata, tensors, 8 + n)
+    }
+
+    /// Copies tensor `name` into `out` (which must hold exactly its element count).
+    public func copy(_ name: String, into out: UnsafeMutableBufferPointer<Float>) throws {
+        guard let info = tensors[name] else {
+            throw TrainingError.badCheckpoint(path: path, reason: "tensor '\(name)' is missing")
+        }
+        guard info.count == out.count else {
+            throw TrainingError.checkpointMismatch(
+                path: path, reason: "tensor '\(name)' holds \(info.count) values, the model expects \(out.count)")
+        }
+        if info.count > 0 { memcpy(out.baseAddress!, base + dataStart + info.range.lowerBound, info.range.count) }
+    }
+
+    /// Tensor `name` as a new array.
+    public func array(_ name: String) throws -> [Float] {
+        let n = tensors[name]?.count ?? 0
+        var out = [Float](repeating: 0, count: n)
+        try out.withUnsafeMutableBufferPointer { try copy(name, into: $0) }
+        return out
+    }
+}

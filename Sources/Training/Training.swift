@@ -1,1 +1,0 @@
-// Training: see Package.swift
