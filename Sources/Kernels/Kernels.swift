@@ -1,1 +1,0 @@
-// Kernels: see Package.swift

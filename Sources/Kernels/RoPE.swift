@@ -1,0 +1,75 @@
+// Rotary position embedding (Su et al. 2021, arXiv 2104.09864), half-split ("rotate_half",
+// GPT-NeoX/Llama) convention of shared/spec/attention.md §1a: for m < hs/2 and position p,
+//   x'[m]      = x[m] cos(p θ_m) - x[m+hs/2] sin(p θ_m)
+//   x'[m+hs/2] = x[m+hs/2] cos(p θ_m) + x[m] sin(p θ_m),   θ_m = base^(-2m/hs).
+// Angles are computed in Double once per call into (T, hs/2) tables, then shared by every head.
+import Foundation
+
+/// Fills cos/sin (T, hs/2) for positions pos0 ..< pos0+T.
+public func ropeTables(
+    cos: UnsafeMutablePointer<Float>,  // (T, hs/2)
+    sin: UnsafeMutablePointer<Float>,  // (T, hs/2)
+    T: Int, hs: Int, pos0: Int = 0, base: Double = 10_000
+) {
+    let half = hs / 2
+    for t in 0..<T {
+        let p = Double(pos0 + t)
+        for m in 0..<half {
+            let angle = p * pow(base, -2 * Double(m) / Double(hs))
+            cos[t * half + m] = Float(Foundation.cos(angle))
+            sin[t * half + m] = Float(Foundation.sin(angle))
+        }
+    }
+}
+
+/// Rotates `heads` vectors of size hs per (b,t) row; out may alias inp. Rows are `inpStride` /
+/// `outStride` floats apart, so q and k can be read straight out of a fused qkv buffer.
+public func ropeForward(
+    out: UnsafeMutablePointer<Float>,  // (B, T, heads, hs) with row stride outStride
+    inp: UnsafePointer<Float>,  // (B, T, heads, hs) with row stride inpStride
+    cos: UnsafePointer<Float>,  // (T, hs/2)
+    sin: UnsafePointer<Float>,  // (T, hs/2)
+    B: Int, T: Int, heads: Int, hs: Int, outStride: Int, inpStride: Int
+) {
+    let half = hs / 2
+    for b in 0..<B {
+        for t in 0..<T {
+            let c = cos + t * half, s = sin + t * half
+            for h in 0..<heads {
+                let x = inp + (b * T + t) * inpStride + h * hs
+                let o = out + (b * T + t) * outStride + h * hs
+                for m in 0..<half {
+                    let x1 = x[m], x2 = x[m + half]
+                    o[m] = x1 * c[m] - x2 * s[m]
+                    o[m + half] = x2 * c[m] + x1 * s[m]
+                }
+            }
+        }
+    }
+}
+
+/// dinp += Rᵀ dout (rotation by the negative angle).
+public func ropeBackward(
+    dinp: UnsafeMutablePointer<Float>,  // (B, T, heads, hs) with row stride dinpStride
+    dout: UnsafePointer<Float>,  // (B, T, heads, hs) with row stride doutStride
+    cos: UnsafePointer<Float>,  // (T, hs/2)
+    sin: UnsafePointer<Float>,  // (T, hs/2)
+    B: Int, T: Int, heads: Int, hs: Int, dinpStride: Int, doutStride: Int
+) {
+    let half = hs / 2
+    for b in 0..<B {
+        for t in 0..<T {
+            let c = cos + t * half, s = sin + t * half
+            for h in 0..<heads {
+                let g = dout + (b * T + t) * doutStride + h * hs
+                let d = dinp + (b * T + t) * dinpStride + h * hs
+                for m in 0..<half {
+                    // forward was: o[m] = x1 c - x2 s ; o[m+half] = x2 c + x1 s
+                    let g1 = g[m], g2 = g[m + half]
+                    d[m] += g1 * c[m] + g2 * s[m]
+                    d[m + half] += g2 * c[m] - g1 * s[m]
+                }
+            }
+        }
+    }
+}

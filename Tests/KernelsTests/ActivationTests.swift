@@ -1,0 +1,83 @@
+// GELU, SwiGLU, residual and embedding: golden values, gradient checks, vector exp/tanh accuracy.
+import Foundation
+import Kernels
+import TestSupport
+import Testing
+
+struct ActivationTests {
+    @Test func vectorExpIsAccurate() {
+        var worst = 0.0
+        var x: Float = -87
+        while x < 88 {
+            let got = Double(vexp(Vec8(repeating: x))[0])
+            worst = max(worst, abs(got - exp(Double(x))) / exp(Double(x)))
+            x += 0.0137
+        }
+        #expect(worst < 2e-7)
+        #expect(vexp(Vec8(repeating: -1e4))[0] < 1e-37)
+        #expect(vtanh(Vec8(repeating: 50))[0] == 1)
+        #expect(vtanh(Vec8(repeating: -50))[0] == -1)
+    }
+
+    @Test func geluGolden() {
+        let g = KernelGolden["gelu"]
+        let N = g.dim("N")
+        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N), dx = Floats(N)
+        geluForward(out: out.p, inp: x.p, N: N)
+        geluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N)
+        #expect(scaledError(out.p, g.values("out")) < 1e-6)
+        #expect(scaledError(dx.p, g.values("dinp")) < 1e-6)
+    }
+
+    @Test func swigluGolden() {
+        let g = KernelGolden["swiglu"]
+        let (N, H) = (g.dim("N"), g.dim("H"))
+        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N * H), dx = Floats(2 * N * H)
+        swigluForward(out: out.p, inp: x.p, N: N, H: H)
+        swigluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N, H: H)
+        #expect(scaledError(out.p, g.values("out")) < 1e-6)
+        #expect(scaledError(dx.p, g.values("dinp")) < 1e-6)
+    }
+
+    @Test func geluAndSwigluGradientCheck() {
+        var rng = TestRandom(seed: 9)
+        let N = 19, H = 11
+        let x = Floats(normal: N, scale: 2, rng: &rng), dout = Floats(normal: N, rng: &rng)
+        let out = Floats(N), dx = Floats(N)
+        geluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N)
+        #expect(GradientCheck.maxError(of: x.p, count: N, analytic: dx.p, eps: 1e-2, precise: true) {
+            geluForward(out: out.p, inp: x.p, N: N)
+            return weightedSum(out.p, dout.p, N)
+        } < 2e-3)
+        let h = Floats(normal: 2 * 2 * H, scale: 2, rng: &rng), dh = Floats(2 * 2 * H)
+        let dsw = Floats(normal: 2 * H, rng: &rng), sw = Floats(2 * H)
+        swigluBackward(dinp: dh.p, inp: h.p, dout: dsw.p, N: 2, H: H)
+        #expect(GradientCheck.maxError(of: h.p, count: h.count, analytic: dh.p, eps: 1e-2, precise: true) {
+            swigluForward(out: sw.p, inp: h.p, N: 2, H: H)
+            return weightedSum(sw.p, dsw.p, 2 * H)
+        } < 2e-3)
+    }
+
+    @Test func residualAddsAndSplitsGradient() {
+        let a = Floats([1, 2, 3]), b = Floats([10, 20, 30]), out = Floats(3)
+        residualForward(out: out.p, a: a.p, b: b.p, N: 3)
+        #expect(out.array == [11, 22, 33])
+        let da = Floats([1, 1, 1]), db = Floats(3), dout = Floats([0.5, -1, 2])
+        residualBackward(da: da.p, db: db.p, dout: dout.p, N: 3)
+        #expect(da.array == [1.5, 0, 3])
+        #expect(db.array == [0.5, -1, 2])
+    }
+
+    @Test func embeddingGolden() {
+        let g = KernelGolden["embedding"]
+        let (BT, C, V) = (g.dim("BT"), g.dim("C"), g.dim("V"))
+        let wte = g.floats("wte"), dout = g.floats("dout"), tokens = g.ints("tokens")
+        let out = Floats(BT * C), dwte = Floats(V * C)
+        tokens.withUnsafeBufferPointer { tok in
+            embeddingForward(out: out.p, tokens: tok.baseAddress!, wte: wte.p, BT: BT, C: C)
+            embeddingBackward(dwte: dwte.p, dout: dout.p, tokens: tok.baseAddress!, BT: BT, C: C)
+        }
+        #expect(scaledError(out.p, g.values("out")) < 1e-7)
+        #expect(scaledError(dwte.p, g.values("dwte")) < 1e-6)
+    }
+}
