@@ -60,13 +60,12 @@ struct MergeLearner {
         let table = counter.table
         symbols.reserveCapacity(table.arenaCount)
         let idOfByte = ByteLevel.idOfByte
-        for index in 0..<table.count {
-            let e = table.entries[index]
-            guard e.length >= 2 else { continue }  // a one-byte word holds no pair
+        table.forEach { word, count in
+            guard word.count >= 2 else { return }  // a one-byte word holds no pair
             wordStart.append(symbols.count)
-            wordLength.append(Int32(e.length))
-            wordCount.append(e.value)
-            for b in table.key(e) { symbols.append(idOfByte[Int(b)]) }
+            wordLength.append(Int32(word.count))
+            wordCount.append(count)
+            for b in word { symbols.append(idOfByte[Int(b)]) }
         }
         countPairs()
     }

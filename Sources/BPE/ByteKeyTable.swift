@@ -2,17 +2,21 @@
 // arena. It backs the word counter (word -> count) and the encoder's cache (word -> tokens).
 // Why not `[String: Int]` or `[[UInt8]: Int]`: each key there is its own allocation and hashing
 // goes through the generic Hasher; with tens of millions of lookups that dominates training.
+// Each slot holds the key's first 8 bytes, so a lookup of a word of up to 8 bytes (most words)
+// touches one cache line and never the arena.
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Hashes `count` bytes at `p` (8 bytes per step, multiply-xorshift mixing).
+/// Hash and first-8-bytes prefix (little-endian, zero padded) of `count` bytes at `p`.
 @inline(__always)
-func hashBytes(_ p: UnsafeRawPointer, _ count: Int) -> UInt64 {
+func hashKey(_ p: UnsafeRawPointer, _ count: Int) -> (hash: UInt64, prefix: UInt64) {
     var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: count &+ 1)
+    var prefix: UInt64 = 0
     var i = 0
     while i + 8 <= count {
         let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        if i == 0 { prefix = w }
         h = (h ^ w) &* 0xFF51_AFD7_ED55_8CCD
         h ^= h >> 29
         i += 8
@@ -25,27 +29,29 @@ func hashBytes(_ p: UnsafeRawPointer, _ count: Int) -> UInt64 {
             shift += 8
             i += 1
         }
+        if count < 8 { prefix = w }
         h = (h ^ w) &* 0xC4CE_B9FE_1A85_EC53
     }
     h ^= h >> 32
     h = h &* 0xD6E8_FEB8_6659_FD93
     h ^= h >> 32
-    return h
+    return (h, prefix)
 }
 
-/// Byte-string keys (stored in an arena) mapped to Int64 values; entries keep insertion order.
+/// Byte-string keys (stored in an arena) mapped to Int64 values, in open-addressed slots.
 final class ByteKeyTable {
-    struct Entry {
+    struct Slot {
+        /// The key's first 8 bytes.
+        var prefix: UInt64
+        /// (hash high 32 bits) << 32 | key length; 0 marks an empty slot.
+        var meta: UInt64
+        /// Where the key's bytes start in the arena.
         var offset: Int
-        var length: Int
         var value: Int64
     }
 
-    /// slot = (hash tag << 32) | (entry index + 1); 0 is empty.
-    private(set) var slots: UnsafeMutablePointer<UInt64>
+    private(set) var slots: UnsafeMutablePointer<Slot>
     private(set) var capacity: Int
-    private(set) var entries: UnsafeMutablePointer<Entry>
-    private var entryCapacity: Int
     private(set) var count = 0
     private(set) var arena: UnsafeMutablePointer<UInt8>
     private var arenaCapacity: Int
@@ -56,76 +62,78 @@ final class ByteKeyTable {
         while c < capacity { c <<= 1 }
         self.capacity = c
         slots = .allocate(capacity: c)
-        slots.initialize(repeating: 0, count: c)
-        entryCapacity = c / 2
-        entries = .allocate(capacity: entryCapacity)
-        arenaCapacity = c * 8
+        slots.initialize(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: c)
+        arenaCapacity = c * 4
         arena = .allocate(capacity: arenaCapacity)
     }
 
     deinit {
         slots.deallocate()
-        entries.deallocate()
         arena.deallocate()
     }
 
     /// Forgets every key but keeps the memory.
     func removeAll() {
-        slots.update(repeating: 0, count: capacity)
+        slots.update(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: capacity)
         count = 0
         arenaCount = 0
     }
 
-    /// The bytes of entry `e`.
     @inline(__always)
-    func key(_ e: Entry) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: arena + e.offset, count: e.length)
+    static func meta(_ hash: UInt64, _ length: Int) -> UInt64 {
+        (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length) | 1 << 31
     }
 
-    /// The entry index of the key if present, else `-(slot + 1)` for the empty slot to insert at.
+    /// The slot index of the key if present, else `-(slot + 1)` for the empty slot to fill.
     @inline(__always)
-    func probe(_ p: UnsafeRawPointer, _ length: Int, hash h: UInt64) -> Int {
-        let tag = h >> 32
+    func probe(_ p: UnsafeRawPointer, _ length: Int, hash h: UInt64, prefix: UInt64) -> Int {
+        let meta = ByteKeyTable.meta(h, length)
         var i = Int(truncatingIfNeeded: h) & (capacity - 1)
         while true {
             let s = slots[i]
-            if s == 0 { return -(i + 1) }
-            if s >> 32 == tag {
-                let index = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                let e = entries[index]
-                if e.length == length && memcmp(arena + e.offset, p, length) == 0 { return index }
+            if s.meta == meta && s.prefix == prefix
+                && (length <= 8 || memcmp(arena + s.offset + 8, p + 8, length - 8) == 0)
+            {
+                return i
             }
+            if s.meta == 0 { return -(i + 1) }
             i = (i + 1) & (capacity - 1)
         }
     }
 
-    /// Adds `delta` to the key's value (inserting it with `delta`); returns the entry index.
+    /// Adds `delta` to the key's value, inserting the key with value `delta` if absent.
     @inline(__always)
-    @discardableResult
-    func add(_ p: UnsafeRawPointer, _ length: Int, _ delta: Int64) -> Int {
-        let h = hashBytes(p, length)
-        let found = probe(p, length, hash: h)
+    func add(_ p: UnsafeRawPointer, _ length: Int, _ delta: Int64) {
+        let (h, prefix) = hashKey(p, length)
+        let found = probe(p, length, hash: h, prefix: prefix)
         if found >= 0 {
-            entries[found].value &+= delta
-            return found
+            slots[found].value &+= delta
+        } else {
+            insert(p, length, delta, hash: h, prefix: prefix, slot: -found - 1)
         }
-        return insert(p, length, delta, hash: h, slot: -found - 1)
     }
 
-    /// Inserts a key known to be absent at the empty slot `slot` found for hash `h`.
-    @discardableResult
-    func insert(_ p: UnsafeRawPointer, _ length: Int, _ value: Int64, hash h: UInt64, slot: Int)
-        -> Int
-    {
+    /// Inserts a key known to be absent at the empty slot `slot` that `probe` returned.
+    func insert(
+        _ p: UnsafeRawPointer, _ length: Int, _ value: Int64, hash h: UInt64, prefix: UInt64,
+        slot: Int
+    ) {
         if arenaCount + length > arenaCapacity { growArena(minimum: arenaCount + length) }
         (arena + arenaCount).update(from: p.assumingMemoryBound(to: UInt8.self), count: length)
-        if count == entryCapacity { growEntries() }
-        entries[count] = Entry(offset: arenaCount, length: length, value: value)
+        slots[slot] = Slot(
+            prefix: prefix, meta: ByteKeyTable.meta(h, length), offset: arenaCount, value: value)
         arenaCount += length
-        slots[slot] = (h >> 32) << 32 | UInt64(count + 1)
         count += 1
         if count * 2 > capacity { rehash(capacity * 2) }
-        return count - 1
+    }
+
+    /// Calls `body(key, value)` for every entry, in slot order.
+    func forEach(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
+        for i in 0..<capacity where slots[i].meta != 0 {
+            let s = slots[i]
+            let length = Int(truncatingIfNeeded: s.meta & 0x7FFF_FFFF)
+            body(UnsafeRawBufferPointer(start: arena + s.offset, count: length), s.value)
+        }
     }
 
     private func growArena(minimum: Int) {
@@ -138,26 +146,20 @@ final class ByteKeyTable {
         arenaCapacity = c
     }
 
-    private func growEntries() {
-        let c = entryCapacity * 2
-        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: c)
-        bigger.moveInitialize(from: entries, count: count)
-        entries.deallocate()
-        entries = bigger
-        entryCapacity = c
-    }
-
     private func rehash(_ newCapacity: Int) {
-        slots.deallocate()
+        let old = slots
+        let oldCapacity = capacity
         capacity = newCapacity
         slots = .allocate(capacity: newCapacity)
-        slots.initialize(repeating: 0, count: newCapacity)
-        for index in 0..<count {
-            let e = entries[index]
-            let h = hashBytes(arena + e.offset, e.length)
+        slots.initialize(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: newCapacity)
+        for j in 0..<oldCapacity where old[j].meta != 0 {
+            let s = old[j]
+            let length = Int(truncatingIfNeeded: s.meta & 0x7FFF_FFFF)
+            let h = hashKey(arena + s.offset, length).hash
             var i = Int(truncatingIfNeeded: h) & (capacity - 1)
-            while slots[i] != 0 { i = (i + 1) & (capacity - 1) }
-            slots[i] = (h >> 32) << 32 | UInt64(index + 1)
+            while slots[i].meta != 0 { i = (i + 1) & (capacity - 1) }
+            slots[i] = s
         }
+        old.deallocate()
     }
 }

@@ -45,10 +45,10 @@ public final class Encoder {
             ids.append(contentsOf: scratch)
             return
         }
-        let h = hashBytes(p, length)
-        let found = cache.probe(p, length, hash: h)
+        let (h, prefix) = hashKey(p, length)
+        let found = cache.probe(p, length, hash: h, prefix: prefix)
         if found >= 0 {
-            let value = cache.entries[found].value
+            let value = cache.slots[found].value
             let offset = Int(value >> 16)
             let count = Int(value & 0xFFFF)
             cachedTokens.withUnsafeBufferPointer { ids.append(contentsOf: $0[offset..<offset + count]) }
@@ -59,11 +59,11 @@ public final class Encoder {
         if cache.count >= Encoder.maxCachedWords {
             cache.removeAll()
             cachedTokens.removeAll(keepingCapacity: true)
-            _ = cache.add(p, length, Int64(cachedTokens.count) << 16 | Int64(scratch.count))
+            cache.add(p, length, Int64(cachedTokens.count) << 16 | Int64(scratch.count))
         } else {
             cache.insert(
                 p, length, Int64(cachedTokens.count) << 16 | Int64(scratch.count), hash: h,
-                slot: -found - 1)
+                prefix: prefix, slot: -found - 1)
         }
         cachedTokens.append(contentsOf: scratch)
     }

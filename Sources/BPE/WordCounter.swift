@@ -35,11 +35,7 @@ public final class WordCounter: @unchecked Sendable {
 
     /// Adds every count of `other` into this counter (`other` is left unchanged).
     public func merge(_ other: WordCounter) {
-        let source = other.table
-        for index in 0..<source.count {
-            let e = source.entries[index]
-            table.add(source.arena + e.offset, e.length, e.value)
-        }
+        other.table.forEach { word, count in table.add(word.baseAddress!, word.count, count) }
     }
 
     /// Number of distinct words seen.
@@ -48,16 +44,13 @@ public final class WordCounter: @unchecked Sendable {
     /// Total number of words seen.
     public var totalWords: Int64 {
         var total: Int64 = 0
-        for index in 0..<table.count { total += table.entries[index].value }
+        table.forEach { total += $1 }
         return total
     }
 
-    /// Calls `body(word, count)` for every distinct word, in first-seen order.
+    /// Calls `body(word, count)` for every distinct word, in no particular order.
     public func forEachWord(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
-        for index in 0..<table.count {
-            let e = table.entries[index]
-            body(table.key(e), e.value)
-        }
+        table.forEach(body)
     }
 
     /// Counts `documentCount` documents on `threads` threads, one counter per thread, merged at

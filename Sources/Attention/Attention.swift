@@ -1,1 +1,0 @@
-// Attention: see Package.swift
