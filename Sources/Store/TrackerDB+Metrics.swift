@@ -1,0 +1,131 @@
+// The one write path for metrics (MLflow's log_batch idea): a batch of points goes in one short
+// BEGIN IMMEDIATE transaction through one cached INSERT OR REPLACE statement, NaN is stored as
+// value NULL + isNaN 1 (SQLite turns NaN into NULL), and metricSummary is upserted once per
+// (run, key) of the batch. Appends update the summary incrementally; a batch that rewrites steps
+// at or before the summary's last step (a resumed run re-logging after its checkpoint, an
+// import) recomputes that key's summary from the metric table, so it always equals a
+// recomputation.
+import GRDB
+
+extension TrackerDB {
+    /// Writes `points` in one transaction. A (runId, key, step) logged again replaces the earlier
+    /// value; within one batch the last point for a step wins.
+    public func logMetrics(_ points: [MetricPoint]) throws {
+        if points.isEmpty { return }
+        try pool.write { db in try Self.logMetrics(points, in: db) }
+    }
+
+    /// The same write path inside a caller's transaction (import writes runs and metrics together).
+    public static func logMetrics(_ points: [MetricPoint], in db: Database) throws {
+        if points.isEmpty { return }
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO metric (runId, key, step, value, isNaN, time) VALUES (?, ?, ?, ?, ?, ?)")
+        var groups: [SeriesKey: BatchSummary] = [:]
+        for p in points {
+            let nan = p.value.isNaN
+            try insert.execute(arguments: [p.runId, p.key, p.step, nan ? nil : p.value, nan ? 1 : 0, p.time])
+            groups[SeriesKey(runId: p.runId, key: p.key), default: BatchSummary()].add(p)
+        }
+        for (series, batch) in groups {
+            try updateSummary(series, batch, db)
+        }
+    }
+
+    /// A metric's history for one run, by step, NaN restored.
+    public func metrics(runId: Int64, key: String) throws -> [MetricPoint] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT step, value, isNaN, time FROM metric WHERE runId = ? AND key = ? ORDER BY step",
+                arguments: [runId, key]
+            ).map { row in
+                let isNaN: Bool = row["isNaN"]
+                let value: Double? = row["value"]
+                return MetricPoint(runId: runId, key: key, step: row["step"], value: isNaN ? .nan : value!, time: row["time"])
+            }
+        }
+    }
+
+    /// The metric keys a run has logged, sorted.
+    public func metricKeys(runId: Int64) throws -> [String] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
+        }
+    }
+
+    /// The summaries of one run's metrics, by key.
+    public func metricSummaries(runId: Int64) throws -> [MetricSummaryRecord] {
+        try pool.read { db in
+            try MetricSummaryRecord.filter(Column("runId") == runId).order(Column("key")).fetchAll(db)
+        }
+    }
+
+    /// The summary recomputed from the metric table (what metricSummary must equal).
+    public func recomputedSummary(runId: Int64, key: String) throws -> MetricSummaryRecord? {
+        try pool.read { db in try Self.recompute(SeriesKey(runId: runId, key: key), db) }
+    }
+
+    // MARK: - Summary maintenance
+
+    struct SeriesKey: Hashable {
+        var runId: Int64
+        var key: String
+    }
+
+    /// What one batch contributes to one series: steps deduplicated, last point per step wins.
+    struct BatchSummary {
+        var byStep: [Int64: Double] = [:]
+        var minStep = Int64.max
+
+        mutating func add(_ p: MetricPoint) {
+            byStep[p.step] = p.value
+            minStep = Swift.min(minStep, p.step)
+        }
+    }
+
+    private static func updateSummary(_ s: SeriesKey, _ batch: BatchSummary, _ db: Database) throws {
+        let old = try MetricSummaryRecord.fetchOne(
+            db, sql: "SELECT * FROM metricSummary WHERE runId = ? AND key = ?", arguments: [s.runId, s.key])
+        let summary: MetricSummaryRecord?
+        if let old, batch.minStep <= old.lastStep {
+            summary = try recompute(s, db)
+        } else {
+            let (lastStep, last) = batch.byStep.max { $0.key < $1.key }!
+            var lo = old?.min
+            var hi = old?.max
+            for v in batch.byStep.values where !v.isNaN {
+                lo = Swift.min(lo ?? v, v)
+                hi = Swift.max(hi ?? v, v)
+            }
+            summary = MetricSummaryRecord(
+                runId: s.runId, key: s.key, lastStep: lastStep, last: last.isNaN ? nil : last, lastIsNaN: last.isNaN,
+                min: lo, max: hi, count: (old?.count ?? 0) + Int64(batch.byStep.count))
+        }
+        if let summary {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min, summary.max,
+                summary.count,
+            ])
+        }
+    }
+
+    static func recompute(_ s: SeriesKey, _ db: Database) throws -> MetricSummaryRecord? {
+        guard
+            let agg = try Row.fetchOne(
+                db,
+                sql: "SELECT min(value) AS lo, max(value) AS hi, count(*) AS n FROM metric WHERE runId = ? AND key = ?",
+                arguments: [s.runId, s.key]),
+            let last = try Row.fetchOne(
+                db,
+                sql: "SELECT step, value, isNaN FROM metric WHERE runId = ? AND key = ? ORDER BY step DESC LIMIT 1",
+                arguments: [s.runId, s.key])
+        else { return nil }
+        return MetricSummaryRecord(
+            runId: s.runId, key: s.key, lastStep: last["step"], last: last["value"], lastIsNaN: last["isNaN"],
+            min: agg["lo"], max: agg["hi"], count: agg["n"])
+    }
+}

@@ -1,0 +1,223 @@
+// Writes and reads of experiments and runs outside the queue's life cycle: creating an
+// experiment and its runs (deduplicated by config hash), typed parameters, tags, provenance,
+// artifacts. All SQL lives in the Store so that a second store (PostgreSQL, for a shared
+// cluster) can be added behind these same calls without reshaping the Scheduler or the CLI.
+import Foundation
+import GRDB
+
+extension TrackerDB {
+    // MARK: - Experiments
+
+    /// Creates the experiment `name`, or updates its source and spec; returns it with its id.
+    public func upsertExperiment(name: String, source: String?, spec: String) throws -> ExperimentRecord {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO experiment (name, source, spec) VALUES (?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET source = excluded.source, spec = excluded.spec
+                    """, arguments: [name, source, spec])
+            return try ExperimentRecord.filter(Column("name") == name).fetchOne(db)!
+        }
+    }
+
+    public func experiment(named name: String) throws -> ExperimentRecord? {
+        try pool.read { db in try ExperimentRecord.filter(Column("name") == name).fetchOne(db) }
+    }
+
+    public func experiments() throws -> [ExperimentRecord] {
+        try pool.read { db in try ExperimentRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    // MARK: - Runs
+
+    /// Inserts a run with its parameters and tags, and its first state event; returns it with its id.
+    /// Used for enqueued runs and, with a terminal `state` and origin 'import', for imported ones.
+    public func createRun(_ run: RunRecord, params: [String: ParamValue] = [:], tags: [String: String] = [:]) throws
+        -> RunRecord
+    {
+        try pool.write { db in try Self.createRun(run, params: params, tags: tags, in: db) }
+    }
+
+    /// `createRun` inside a caller's transaction.
+    public static func createRun(
+        _ run: RunRecord, params: [String: ParamValue], tags: [String: String], in db: Database
+    ) throws -> RunRecord {
+        var r = run
+        r.id = nil
+        try r.insert(db)
+        try setParams(runId: r.id!, params, in: db)
+        try setTags(runId: r.id!, tags, in: db)
+        try recordEvent(runId: r.id!, from: nil, to: r.state, worker: nil, detail: r.origin == "import" ? "imported" : nil, db)
+        return r
+    }
+
+    /// One run to enqueue: the row, its typed parameters and tags.
+    public struct PlannedRun: Sendable {
+        public var run: RunRecord
+        public var params: [String: ParamValue]
+        public var tags: [String: String]
+        public init(run: RunRecord, params: [String: ParamValue], tags: [String: String] = [:]) {
+            self.run = run; self.params = params; self.tags = tags
+        }
+    }
+
+    /// Enqueues `planned` into experiment `experimentId` in one transaction. A run whose config hash
+    /// already exists in the experiment (in any state) is skipped unless `force`.
+    public func enqueue(_ planned: [PlannedRun], experimentId: Int64, force: Bool) throws
+        -> (enqueued: [RunRecord], skipped: [RunRecord])
+    {
+        try pool.write { db in
+            var enqueued: [RunRecord] = []
+            var skipped: [RunRecord] = []
+            for p in planned {
+                if !force,
+                    let existing = try RunRecord.fetchOne(
+                        db, sql: "SELECT * FROM run WHERE experimentId = ? AND configHash = ? ORDER BY id DESC LIMIT 1",
+                        arguments: [experimentId, p.run.configHash])
+                {
+                    skipped.append(existing)
+                    continue
+                }
+                var r = p.run
+                r.experimentId = experimentId
+                r.state = .queued
+                enqueued.append(try Self.createRun(r, params: p.params, tags: p.tags, in: db))
+            }
+            return (enqueued, skipped)
+        }
+    }
+
+    public func run(id: Int64) throws -> RunRecord? {
+        try pool.read { db in try RunRecord.fetchOne(db, key: id) }
+    }
+
+    /// Runs of one experiment (or every run), oldest first.
+    public func runs(experimentId: Int64? = nil) throws -> [RunRecord] {
+        try pool.read { db in
+            var q = RunRecord.order(Column("id"))
+            if let experimentId { q = q.filter(Column("experimentId") == experimentId) }
+            return try q.fetchAll(db)
+        }
+    }
+
+    /// Records where and with what code and data a run executes (set when it starts).
+    public func setProvenance(
+        runId: Int64, codeVersion: String?, codeDirty: Bool?, machine: String?, corpusId: Int64?, lineage: String?
+    ) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE run SET codeVersion = ?, codeDirty = ?, machine = ?,
+                      corpusId = coalesce(?, corpusId), lineage = coalesce(?, lineage) WHERE id = ?
+                    """, arguments: [codeVersion, codeDirty, machine, corpusId, lineage, runId])
+        }
+    }
+
+    // MARK: - Parameters and tags
+
+    public func setParams(runId: Int64, _ params: [String: ParamValue]) throws {
+        try pool.write { db in try Self.setParams(runId: runId, params, in: db) }
+    }
+
+    public static func setParams(runId: Int64, _ params: [String: ParamValue], in db: Database) throws {
+        let stmt = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO runParam (runId, key, type, num, text) VALUES (?, ?, ?, ?, ?)")
+        for (key, value) in params.sorted(by: { $0.key < $1.key }) {
+            let num: Double? =
+                switch value {
+                case .int(let v): Double(v)
+                case .real(let v): v
+                case .bool(let v): v ? 1 : 0
+                case .text: nil
+                }
+            let text: String? = if case .text(let s) = value { s } else { nil }
+            try stmt.execute(arguments: [runId, key, value.typeName, num, text])
+        }
+    }
+
+    /// A run's parameters, typed as stored.
+    public func params(runId: Int64) throws -> [String: ParamValue] {
+        try pool.read { db in
+            var out: [String: ParamValue] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, type, num, text FROM runParam WHERE runId = ?", arguments: [runId]) {
+                let num: Double? = row["num"]
+                let value: ParamValue =
+                    switch row["type"] as String {
+                    case "int": .int(Int64(num ?? 0))
+                    case "real": .real(num ?? .nan)
+                    case "bool": .bool((num ?? 0) != 0)
+                    default: .text(row["text"] ?? "")
+                    }
+                out[row["key"]] = value
+            }
+            return out
+        }
+    }
+
+    public func setTags(runId: Int64, _ tags: [String: String]) throws {
+        try pool.write { db in try Self.setTags(runId: runId, tags, in: db) }
+    }
+
+    public static func setTags(runId: Int64, _ tags: [String: String], in db: Database) throws {
+        for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
+            try RunTagRecord(runId: runId, key: key, value: value).save(db)
+        }
+    }
+
+    public func tags(runId: Int64) throws -> [String: String] {
+        try pool.read { db in
+            Dictionary(
+                uniqueKeysWithValues: try RunTagRecord.filter(Column("runId") == runId).fetchAll(db).map { ($0.key, $0.value) })
+        }
+    }
+
+    // MARK: - Artifacts
+
+    /// Records a file a run produced (path relative to the workspace); returns it with its id.
+    public func addArtifact(_ artifact: ArtifactRecord) throws -> ArtifactRecord {
+        try pool.write { db in
+            var a = artifact
+            a.id = nil
+            try a.insert(db)
+            return a
+        }
+    }
+
+    /// A run's artifacts of one kind (or all), by step then id.
+    public func artifacts(runId: Int64, kind: String? = nil) throws -> [ArtifactRecord] {
+        try pool.read { db in
+            var q = ArtifactRecord.filter(Column("runId") == runId)
+            if let kind { q = q.filter(Column("kind") == kind) }
+            return try q.order(Column("step"), Column("id")).fetchAll(db)
+        }
+    }
+
+    /// The checkpoint with the highest step, the one a resumed run starts from.
+    public func latestCheckpoint(runId: Int64) throws -> ArtifactRecord? {
+        try pool.read { db in
+            try ArtifactRecord.fetchOne(
+                db, sql: "SELECT * FROM artifact WHERE runId = ? AND kind = 'checkpoint' ORDER BY step DESC, id DESC LIMIT 1",
+                arguments: [runId])
+        }
+    }
+
+    public func deleteArtifacts(ids: [Int64]) throws {
+        if ids.isEmpty { return }
+        try pool.write { db in _ = try ArtifactRecord.deleteAll(db, keys: ids) }
+    }
+
+    // MARK: - Events
+
+    /// A run's state history, oldest first.
+    public func events(runId: Int64) throws -> [RunEventRecord] {
+        try pool.read { db in try RunEventRecord.filter(Column("runId") == runId).order(Column("id")).fetchAll(db) }
+    }
+
+    static func recordEvent(
+        runId: Int64, from: RunState?, to: RunState, worker: String?, detail: String?, _ db: Database
+    ) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO runEvent (runId, fromState, toState, worker, detail) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [runId, from, to, worker, detail])
+    }
+}
