@@ -1,0 +1,87 @@
+// An experiment: experiments/NAME.toml read into a value tree, split into the base run config
+// (the `tracker train --config` sections) and the two sections that are not part of a run:
+// [sweep] (see Sweep.swift) and [experiment] (description, priority, max_attempts). `plans()`
+// turns it into the runs to enqueue: each with a readable name, its resolved config as
+// canonical JSON + sha256, and every leaf typed for runParam.
+import Foundation
+import Store
+
+public struct ExperimentSpec: Sendable {
+    public var name: String
+    public var base: ConfigValue
+    public var sweep: Sweep
+    public var description: String?
+    public var priority: Int64 = 0
+    public var maxAttempts: Int64 = 3
+    /// The whole file as read, canonical JSON (stored as experiment.spec).
+    public var specJSON: String
+
+    /// Splits `tree` (the experiment file's top-level table).
+    public init(name: String, tree: ConfigValue) throws {
+        guard var top = tree.table else { throw SchedulerError.badConfig(key: name, reason: "an experiment file is a table") }
+        self.name = name
+        specJSON = try tree.canonicalJSON()
+        if let s = top.removeValue(forKey: "sweep") {
+            guard let t = s.table else { throw SchedulerError.badSweep(key: "sweep", reason: "use a [sweep] table") }
+            sweep = try Sweep(table: t)
+        } else {
+            sweep = Sweep()
+        }
+        if let e = top.removeValue(forKey: "experiment") {
+            guard let t = e.table else { throw SchedulerError.badConfig(key: "experiment", reason: "use an [experiment] table") }
+            for (key, value) in t.sorted(by: { $0.key < $1.key }) {
+                switch (key, value) {
+                case ("description", .text(let d)): description = d
+                case ("priority", .int(let p)): priority = p
+                case ("max_attempts", .int(let m)) where m >= 1: maxAttempts = m
+                default:
+                    throw SchedulerError.badConfig(
+                        key: "experiment.\(key)",
+                        reason: "[experiment] accepts description (text), priority (integer) and max_attempts (integer >= 1)")
+                }
+            }
+        }
+        base = .table(top)
+    }
+
+    /// One run to enqueue.
+    public struct Plan: Sendable {
+        public var name: String
+        public var config: ConfigValue
+        public var json: String
+        public var sha256: String
+        public var params: [String: ParamValue]
+    }
+
+    /// The runs of the sweep, in its deterministic order. A swept key must name a value or a new
+    /// leaf of an existing section of the base config ("train.lr" needs [train]); the run config
+    /// decoder then rejects unknown keys, so a typo ("train.lrr") fails at enqueue time.
+    public func plans() throws -> [Plan] {
+        let swept = sweep.grid.map(\.key) + sweep.random.map(\.key) + (sweep.seeds.isEmpty ? [] : [sweep.seedKey])
+        for key in swept where base.value(at: key) == nil {
+            let parent = key.split(separator: ".").dropLast().joined(separator: ".")
+            if parent.isEmpty || base.value(at: parent)?.table == nil {
+                throw SchedulerError.badSweep(
+                    key: key, reason: "no section '\(parent)' in the base config; add it (with defaults) first")
+            }
+        }
+        return try sweep.points().map { point in
+            var config = base
+            for o in point.overrides { try config.set(o.key, to: o.value) }
+            let json = try config.canonicalJSON()
+            return Plan(
+                name: point.nameParts.isEmpty ? "base" : point.nameParts.joined(separator: "-"), config: config,
+                json: json, sha256: try config.sha256(), params: try config.flattened())
+        }
+    }
+
+    /// The plans as rows for `TrackerDB.enqueue`.
+    public func plannedRuns() throws -> [TrackerDB.PlannedRun] {
+        try plans().map { p in
+            TrackerDB.PlannedRun(
+                run: RunRecord(
+                    name: p.name, config: p.json, configHash: p.sha256, priority: priority, maxAttempts: maxAttempts),
+                params: p.params)
+        }
+    }
+}

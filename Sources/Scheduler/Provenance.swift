@@ -1,0 +1,63 @@
+// Where a run came from: the code (git commit + dirty flag of the checkout the process runs in),
+// the machine (host, cores, memory, OS) and the data (corpus fingerprint, tokenizer and shard
+// hashes, from the Store's record of the ingest). Recorded on the run row when it starts.
+import Foundation
+import Store
+
+public enum Provenance {
+    /// The git commit of the current directory's checkout and whether it has local changes, or
+    /// (nil, nil) outside a git checkout or without git.
+    public static func codeVersion(directory: String = FileManager.default.currentDirectoryPath) -> (commit: String?, dirty: Bool?) {
+        guard let head = git(["rev-parse", "HEAD"], in: directory), head.count >= 40 else { return (nil, nil) }
+        let status = git(["status", "--porcelain", "--untracked-files=no"], in: directory)
+        return (head, status.map { !$0.isEmpty })
+    }
+
+    /// Host, cores, memory and OS as canonical JSON.
+    public static func machineJSON() -> String {
+        let info = ProcessInfo.processInfo
+        let machine: ConfigValue = .table([
+            "host": .text(info.hostName),
+            "cores": .int(Int64(info.activeProcessorCount)),
+            "memoryBytes": .int(Int64(clamping: info.physicalMemory)),
+            "os": .text(info.operatingSystemVersionString),
+        ])
+        return (try? machine.canonicalJSON()) ?? "{}"
+    }
+
+    /// The corpus a run config names ([data] corpus = "NAME") and its lineage JSON, if it is ingested.
+    public static func lineage(config: ConfigValue, db: TrackerDB) throws -> (corpusId: Int64?, json: String?) {
+        let name: String
+        switch config.value(at: "data.corpus") {
+        case .text(let n): name = n
+        case .int(let id): name = String(id)
+        default: return (nil, nil)
+        }
+        guard let c = try db.corpus(named: name) else { return (nil, nil) }
+        let tree: ConfigValue = .table([
+            "corpus": .text(c.corpus.name),
+            "corpusFingerprint": .text(c.corpus.fingerprint),
+            "tokenizerSha256": .text(c.tokenizer.sha256),
+            "tokenizerPath": .text(c.tokenizer.path),
+            "shards": .array(
+                c.shards.map { .table(["split": .text($0.split), "path": .text($0.path), "sha256": .text($0.sha256)]) }),
+        ])
+        return (c.corpus.id, try tree.canonicalJSON())
+    }
+
+    /// Runs git with a 5 s budget; nil when it fails or is missing.
+    private static func git(_ args: [String], in directory: String) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", directory] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

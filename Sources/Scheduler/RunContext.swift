@@ -1,0 +1,83 @@
+// What `tracker train --run ID` needs from the tracker to execute one queued run: the resolved
+// config JSON stored on the run row, the checkpoint to resume from (the run's checkpoint
+// artifact with the highest step, if its file still exists), where to write new checkpoints,
+// and how to record them and the metrics. A resumed run re-logs the steps after its checkpoint;
+// the metric write path replaces those steps, so the history stays duplicate-free.
+import Basics
+import Foundation
+import Store
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public struct RunContext: Sendable {
+    public let db: TrackerDB
+    public let home: String
+    public let run: RunRecord
+    public var runId: Int64 { run.id! }
+    /// The resolved run config, canonical JSON (decode it as the `--config` TOML's sections).
+    public var configJSON: String { run.config }
+    /// Absolute path of the checkpoint to resume from, nil for a fresh start.
+    public let resumeCheckpointPath: String?
+    /// The step of that checkpoint.
+    public let resumeStep: Int64?
+    /// Folder for this run's checkpoints (created): <home>/runs/<id>/checkpoints.
+    public let checkpointDir: String
+    /// The worker process that started this run (from $TRACKER_WORKER_PID), if any.
+    public let workerPid: Int32?
+
+    /// Loads run `runId` from the workspace database at `home`.
+    public static func load(home: String, runId: Int64) throws -> RunContext {
+        let db = try TrackerDB(home: home)
+        guard let run = try db.run(id: runId) else { throw SchedulerError.noSuchRun(runId) }
+        var resume: String?
+        var step: Int64?
+        if let ck = try db.latestCheckpoint(runId: runId) {
+            let path = ck.path.hasPrefix("/") ? ck.path : home + "/" + ck.path
+            if FileManager.default.fileExists(atPath: path) {
+                resume = path
+                step = ck.step
+            }
+        }
+        let dir = "\(home)/runs/\(runId)/checkpoints"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw SchedulerError.io(path: dir, reason: "cannot create the checkpoint folder: \(error.localizedDescription)")
+        }
+        let worker = ProcessInfo.processInfo.environment["TRACKER_WORKER_PID"].flatMap { Int32($0) }
+        return RunContext(db: db, home: home, run: run, resumeCheckpointPath: resume, resumeStep: step, checkpointDir: dir, workerPid: worker)
+    }
+
+    /// The file name for the checkpoint at `step` inside `checkpointDir`.
+    public func checkpointPath(step: Int) -> String {
+        checkpointDir + "/" + String(format: "step-%08d.ckpt", step)
+    }
+
+    /// Records a checkpoint file the run just wrote (size and sha256 read from the file); call it
+    /// after the file is complete (renamed into place), so a resume never picks a partial file.
+    @discardableResult
+    public func recordCheckpoint(path: String, step: Int) throws -> ArtifactRecord {
+        try recordArtifact(kind: "checkpoint", path: path, step: step)
+    }
+
+    /// Records any file the run produced, with the path stored relative to the workspace.
+    @discardableResult
+    public func recordArtifact(kind: String, path: String, step: Int?) throws -> ArtifactRecord {
+        let (sha, size) = try FileHashing.sha256(path: path)
+        let relative = path.hasPrefix(home + "/") ? String(path.dropFirst(home.count + 1)) : path
+        return try db.addArtifact(
+            ArtifactRecord(runId: runId, kind: kind, step: step.map(Int64.init), path: relative, size: size, sha256: sha))
+    }
+
+    /// A buffered metric writer for this run's database (close it when training ends).
+    public func makeMetricWriter() -> MetricWriter { MetricWriter(db: db) }
+
+    /// True when the worker that started this run has died (this process was re-parented): the
+    /// run will be recovered and resumed elsewhere, so this process should stop.
+    public var workerIsGone: Bool {
+        guard let workerPid else { return false }
+        return getppid() != workerPid
+    }
+}

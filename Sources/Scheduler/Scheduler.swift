@@ -1,1 +1,0 @@
-// Scheduler: see Package.swift

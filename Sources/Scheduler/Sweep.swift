@@ -1,0 +1,187 @@
+// Sweep expansion: a base config times a grid over dotted keys, times seeded random samples,
+// times a list of seeds, in one deterministic order (grid keys sorted, the last key varying
+// fastest; then sample index; then seed). Random samples are drawn once, from SplitMix64 seeded
+// by [sweep.random] seed, keys in sorted order, so the same file always gives the same runs and
+// sample i is the same point for every grid cell (paired comparisons).
+//
+//   [sweep]
+//   "model.attention.variant" = ["softmax_rope", "stick_breaking"]
+//   "train.lr" = [1e-3, 3e-3]
+//   seeds = [1, 2, 3]                     # sets seed_key (default "train.seed")
+//   [sweep.random]
+//   count = 8
+//   seed = 0
+//   "train.lr" = { log_uniform = [1e-4, 1e-2] }   # also uniform, int_uniform, choice = [...]
+import Basics
+import Foundation
+import Store
+
+public struct Sweep: Sendable, Equatable {
+    /// How one key of [sweep.random] is drawn.
+    public enum Distribution: Sendable, Equatable {
+        case uniform(Double, Double)
+        case logUniform(Double, Double)
+        case intUniform(Int64, Int64)
+        case choice([ConfigValue])
+
+        func sample(_ rng: inout SplitMix64) -> ConfigValue {
+            switch self {
+            case .uniform(let lo, let hi): return .real(lo + (hi - lo) * unit(&rng))
+            case .logUniform(let lo, let hi): return .real(exp(log(lo) + (log(hi) - log(lo)) * unit(&rng)))
+            case .intUniform(let lo, let hi): return .int(lo + Int64(rng.next() % UInt64(hi - lo + 1)))
+            case .choice(let values): return values[Int(rng.next() % UInt64(values.count))]
+            }
+        }
+
+        /// A uniform double in [0, 1) from the top 53 bits.
+        private func unit(_ rng: inout SplitMix64) -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+    }
+
+    public var grid: [(key: String, values: [ConfigValue])] = []
+    public var seeds: [Int64] = []
+    public var seedKey = "train.seed"
+    public var randomCount = 0
+    public var randomSeed: UInt64 = 0
+    public var random: [(key: String, distribution: Distribution)] = []
+
+    public init() {}
+
+    public static func == (a: Sweep, b: Sweep) -> Bool {
+        a.grid.map(\.key) == b.grid.map(\.key) && a.grid.map(\.values) == b.grid.map(\.values) && a.seeds == b.seeds
+            && a.seedKey == b.seedKey && a.randomCount == b.randomCount && a.randomSeed == b.randomSeed
+            && a.random.map(\.key) == b.random.map(\.key) && a.random.map(\.distribution) == b.random.map(\.distribution)
+    }
+
+    /// Reads a [sweep] table.
+    public init(table: [String: ConfigValue]) throws {
+        for (key, value) in table.sorted(by: { $0.key < $1.key }) {
+            switch key {
+            case "seeds":
+                guard case .array(let a) = value, !a.isEmpty else { throw SchedulerError.badSweep(key: key, reason: "use a non-empty list of integers, e.g. [1, 2, 3]") }
+                seeds = try a.map {
+                    guard case .int(let s) = $0 else { throw SchedulerError.badSweep(key: key, reason: "seeds must be integers") }
+                    return s
+                }
+            case "seed_key":
+                guard case .text(let k) = value, !k.isEmpty else { throw SchedulerError.badSweep(key: key, reason: "use a dotted key, e.g. \"train.seed\"") }
+                seedKey = k
+            case "random":
+                guard let t = value.table else { throw SchedulerError.badSweep(key: key, reason: "use a [sweep.random] table") }
+                try readRandom(t)
+            default:
+                guard case .array(let values) = value, !values.isEmpty else {
+                    throw SchedulerError.badSweep(key: key, reason: "a grid axis is a non-empty list, e.g. \"train.lr\" = [1e-3, 3e-3]")
+                }
+                grid.append((key, values))
+            }
+        }
+        let keys = grid.map(\.key) + random.map(\.key) + (seeds.isEmpty ? [] : [seedKey])
+        if let dup = Dictionary(grouping: keys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw SchedulerError.badSweep(key: dup, reason: "swept twice (in the grid, [sweep.random] or as the seed key); sweep it once")
+        }
+    }
+
+    private mutating func readRandom(_ t: [String: ConfigValue]) throws {
+        for (key, value) in t.sorted(by: { $0.key < $1.key }) {
+            switch (key, value) {
+            case ("count", .int(let n)) where n >= 1: randomCount = Int(n)
+            case ("seed", .int(let s)): randomSeed = UInt64(bitPattern: s)
+            case ("count", _), ("seed", _):
+                throw SchedulerError.badSweep(key: "random.\(key)", reason: "use an integer (count at least 1)")
+            default:
+                random.append((key, try Self.distribution(key, value)))
+            }
+        }
+        if randomCount == 0 { throw SchedulerError.badSweep(key: "random.count", reason: "say how many samples to draw, e.g. count = 8") }
+        if random.isEmpty { throw SchedulerError.badSweep(key: "random", reason: "name at least one key to sample") }
+    }
+
+    private static func distribution(_ key: String, _ value: ConfigValue) throws -> Distribution {
+        let hint = "use { uniform = [lo, hi] }, { log_uniform = [lo, hi] }, { int_uniform = [lo, hi] } or { choice = [...] }"
+        guard let t = value.table, t.count == 1, let (kind, arg) = t.first else {
+            throw SchedulerError.badSweep(key: "random.\(key)", reason: hint)
+        }
+        func bounds() throws -> (Double, Double) {
+            guard case .array(let a) = arg, a.count == 2, let lo = a[0].number, let hi = a[1].number, lo < hi else {
+                throw SchedulerError.badSweep(key: "random.\(key)", reason: "\(kind) needs [lo, hi] with lo < hi")
+            }
+            return (lo, hi)
+        }
+        switch kind {
+        case "uniform":
+            let (lo, hi) = try bounds()
+            return .uniform(lo, hi)
+        case "log_uniform":
+            let (lo, hi) = try bounds()
+            guard lo > 0 else { throw SchedulerError.badSweep(key: "random.\(key)", reason: "log_uniform needs lo > 0") }
+            return .logUniform(lo, hi)
+        case "int_uniform":
+            guard case .array(let a) = arg, a.count == 2, case .int(let lo) = a[0], case .int(let hi) = a[1], lo <= hi else {
+                throw SchedulerError.badSweep(key: "random.\(key)", reason: "int_uniform needs integer [lo, hi] with lo <= hi")
+            }
+            return .intUniform(lo, hi)
+        case "choice":
+            guard case .array(let a) = arg, !a.isEmpty else {
+                throw SchedulerError.badSweep(key: "random.\(key)", reason: "choice needs a non-empty list")
+            }
+            return .choice(a)
+        default:
+            throw SchedulerError.badSweep(key: "random.\(key)", reason: "unknown distribution '\(kind)'; \(hint)")
+        }
+    }
+
+    /// One point of the sweep: the values it sets and the parts of its readable name.
+    public struct Point: Sendable, Equatable {
+        public var overrides: [(key: String, value: ConfigValue)]
+        public var nameParts: [String]
+
+        public static func == (a: Point, b: Point) -> Bool {
+            a.overrides.map(\.key) == b.overrides.map(\.key) && a.overrides.map(\.value) == b.overrides.map(\.value)
+                && a.nameParts == b.nameParts
+        }
+    }
+
+    /// Every point, in the deterministic order described at the top of the file.
+    public func points() -> [Point] {
+        var cells: [Point] = [Point(overrides: [], nameParts: [])]
+        for axis in grid {
+            cells = cells.flatMap { cell in
+                axis.values.map { v in
+                    Point(overrides: cell.overrides + [(axis.key, v)], nameParts: cell.nameParts + [Self.label(axis.key, v)])
+                }
+            }
+        }
+        if randomCount > 0 {
+            var rng = SplitMix64(seed: randomSeed)
+            let samples = (0..<randomCount).map { _ in random.map { ($0.key, $0.distribution.sample(&rng)) } }
+            cells = cells.flatMap { cell in
+                samples.enumerated().map { i, s in
+                    Point(overrides: cell.overrides + s, nameParts: cell.nameParts + ["r\(i)"])
+                }
+            }
+        }
+        if !seeds.isEmpty {
+            cells = cells.flatMap { cell in
+                seeds.map { s in Point(overrides: cell.overrides + [(seedKey, .int(s))], nameParts: cell.nameParts + ["seed\(s)"]) }
+            }
+        }
+        return cells
+    }
+
+    /// 'stick_breaking' for text, 'lr0.003' for numbers (last part of the key + value).
+    static func label(_ key: String, _ value: ConfigValue) -> String {
+        if case .text(let s) = value { return s }
+        return (key.split(separator: ".").last.map(String.init) ?? key) + value.shortDescription
+    }
+}
+
+extension ConfigValue {
+    /// Ints and reals as Double.
+    var number: Double? {
+        switch self {
+        case .int(let v): Double(v)
+        case .real(let v): v
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,213 @@
+// A worker drains the run queue: recover runs whose lease expired, claim the next run, start it
+// through an Executor, renew the lease by heartbeat while it runs, act on cancel requests, a
+// stop signal or a deadline, and record how it ended. One loop polls everything every
+// `pollInterval`, so there is no second thread racing on the run's bookkeeping.
+//
+// Outcomes: exit 0 -> succeeded; other exit or a signal -> failed (exitCode/signal, error = the
+// last line of the run's log); cancel requested -> cancelled; worker stopped (SIGINT/SIGTERM,
+// deadline) -> released back to queued to resume later; lease lost -> the run is left to
+// whoever recovered it.
+import Foundation
+import Store
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public struct WorkerOptions: Sendable {
+    public var home: String
+    /// Exit when no queued run is left (else wait for work).
+    public var untilEmpty = false
+    /// Exit after this many runs.
+    public var maxRuns: Int?
+    /// Only claim runs of this experiment.
+    public var experimentId: Int64?
+    /// Unix time after which no run is started and the current one is stopped and released.
+    public var deadline: Double?
+    /// Lease length and heartbeat period, in seconds (a run is recovered when its lease expires).
+    public var lease: TimeInterval = 15
+    public var heartbeatInterval: TimeInterval = 2
+    public var pollInterval: TimeInterval = 0.1
+    public var idleInterval: TimeInterval = 1
+    /// After forwarding a stop signal, how long the run may take to checkpoint before SIGKILL.
+    public var stopGrace: TimeInterval = 60
+    /// The command for a run: default `<this executable> train --run ID --home HOME`.
+    public var command: (@Sendable (RunRecord) -> [String])?
+    /// The worker id; default 'host:pid'.
+    public var workerId: String?
+
+    public init(home: String) { self.home = home }
+}
+
+public struct WorkerSummary: Sendable {
+    public var finished: [(runId: Int64, state: RunState)] = []
+    /// The signal that stopped the worker, if one did.
+    public var stoppedBy: Int32?
+    public var hitDeadline = false
+}
+
+public final class Worker: @unchecked Sendable {
+    public let db: TrackerDB
+    public let options: WorkerOptions
+    public let executor: Executor
+    public let id: String
+    /// Returns the signal that asks the worker to stop, if one arrived (a SignalWatcher in the CLI).
+    private let stopSignal: @Sendable () -> Int32?
+    private let code = Provenance.codeVersion()
+    private let machine = Provenance.machineJSON()
+
+    public init(
+        db: TrackerDB, options: WorkerOptions, executor: Executor = LocalProcessExecutor(),
+        stopSignal: @escaping @Sendable () -> Int32? = { nil }
+    ) {
+        self.db = db
+        self.options = options
+        self.executor = executor
+        self.stopSignal = stopSignal
+        id = options.workerId ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+    }
+
+    /// Runs until the queue is empty (with untilEmpty), maxRuns, a stop signal or the deadline.
+    public func run() throws -> WorkerSummary {
+        var summary = WorkerSummary()
+        try db.registerWorker(id: id, host: ProcessInfo.processInfo.hostName, pid: getpid())
+        defer { try? db.removeWorker(id: id) }
+        var lastBeat = 0.0
+        while true {
+            if let s = stopSignal() { summary.stoppedBy = s; break }
+            if pastDeadline { summary.hitDeadline = true; break }
+            if let max = options.maxRuns, summary.finished.count >= max { break }
+            _ = try db.recoverExpiredLeases()
+            if let run = try db.claimNextRun(worker: id, lease: options.lease, experimentId: options.experimentId) {
+                let end = try execute(run)
+                if let state = end.state { summary.finished.append((run.id!, state)) }
+                if end.stopped != nil { summary.stoppedBy = end.stopped; break }
+                if end.deadline { summary.hitDeadline = true; break }
+                continue
+            }
+            if options.untilEmpty { break }
+            if now - lastBeat >= options.heartbeatInterval {
+                try db.workerHeartbeat(id: id)
+                lastBeat = now
+            }
+            Thread.sleep(forTimeInterval: options.idleInterval)
+        }
+        return summary
+    }
+
+    private var now: Double { Date().timeIntervalSince1970 }
+    private var pastDeadline: Bool { options.deadline.map { now >= $0 } ?? false }
+
+    private struct End {
+        var state: RunState?
+        var stopped: Int32?
+        var deadline = false
+    }
+
+    /// Runs one claimed run to its end and records the outcome.
+    private func execute(_ run: RunRecord) throws -> End {
+        let runId = run.id!
+        try recordProvenance(run)
+        let logDir = options.home + "/logs/runs"
+        try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        let logPath = "\(logDir)/\(runId).log"
+        appendLine(logPath, "== \(isoNow()) attempt \(run.attempts) of \(run.maxAttempts) on worker \(id)")
+        let command =
+            options.command?(run) ?? [currentExecutablePath(), "train", "--run", String(runId), "--home", options.home]
+        let env = ["TRACKER_RUN_ID": String(runId), "TRACKER_HOME": options.home, "TRACKER_WORKER_PID": String(getpid())]
+        let handle: RunHandle
+        do {
+            handle = try executor.spawn(runId: runId, command: command, environment: env, logPath: logPath)
+        } catch {
+            try db.transition(runId: runId, from: .running, to: .failed, worker: id, error: "\(error)")
+            return End(state: .failed)
+        }
+
+        var lastBeat = now
+        var cancelSent = false
+        var stopSent: Int32?
+        var deadlineHit = false
+        var killAt = Double.infinity
+        var outcome: RunOutcome?
+        while outcome == nil {
+            Thread.sleep(forTimeInterval: options.pollInterval)
+            outcome = try executor.poll(handle)
+            if outcome != nil { break }
+            if now - lastBeat >= options.heartbeatInterval {
+                let status = try db.heartbeat(runId: runId, worker: id, lease: options.lease)
+                lastBeat = now
+                if !status.held {
+                    // Someone recovered the run (this worker stalled past its lease): stop and leave it.
+                    executor.signal(handle, SIGKILL)
+                    while try executor.poll(handle) == nil { Thread.sleep(forTimeInterval: options.pollInterval) }
+                    return End(state: nil)
+                }
+                if status.cancelRequested && !cancelSent && stopSent == nil {
+                    cancelSent = true
+                    executor.signal(handle, SIGTERM)
+                    killAt = now + options.stopGrace
+                }
+            }
+            if stopSent == nil && !cancelSent {
+                if let s = stopSignal() {
+                    stopSent = s
+                } else if pastDeadline {
+                    stopSent = SIGTERM
+                    deadlineHit = true
+                }
+                if let s = stopSent {
+                    executor.signal(handle, s)
+                    killAt = now + options.stopGrace
+                }
+            }
+            if now >= killAt {
+                executor.signal(handle, SIGKILL)
+                killAt = .infinity
+            }
+        }
+
+        let (exitCode, signal): (Int64?, Int64?) =
+            switch outcome! {
+            case .exited(let c): (Int64(c), nil)
+            case .signaled(let s): (nil, Int64(s))
+            }
+        if cancelSent {
+            try db.transition(
+                runId: runId, from: .running, to: .cancelled, worker: id, exitCode: exitCode, signal: signal,
+                error: "cancelled while running")
+            return End(state: .cancelled)
+        }
+        if let s = stopSent {
+            let why = deadlineHit ? "deadline reached" : "worker received signal \(s)"
+            try db.transition(runId: runId, from: .running, to: .queued, worker: id, detail: "\(why); released to resume later")
+            return End(state: nil, stopped: deadlineHit ? nil : s, deadline: deadlineHit)
+        }
+        if exitCode == 0 {
+            try db.transition(runId: runId, from: .running, to: .succeeded, worker: id, exitCode: 0)
+            return End(state: .succeeded)
+        }
+        let why =
+            LocalProcessExecutor.lastLine(of: logPath).flatMap { $0.hasPrefix("== ") ? nil : $0 }
+            ?? (signal.map { "killed by signal \($0)" } ?? "exited with status \(exitCode ?? -1)")
+        try db.transition(runId: runId, from: .running, to: .failed, worker: id, exitCode: exitCode, signal: signal, error: why)
+        return End(state: .failed)
+    }
+
+    private func recordProvenance(_ run: RunRecord) throws {
+        var lineage: (corpusId: Int64?, json: String?) = (nil, nil)
+        if let tree = try? ConfigValue(json: run.config) {
+            lineage = (try? Provenance.lineage(config: tree, db: db)) ?? (nil, nil)
+        }
+        try db.setProvenance(
+            runId: run.id!, codeVersion: code.commit, codeDirty: code.dirty, machine: machine, corpusId: lineage.corpusId,
+            lineage: lineage.json)
+    }
+
+    private func appendLine(_ path: String, _ line: String) {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { return }
+        h.seekToEndOfFile()
+        h.write(Data((line + "\n").utf8))
+        try? h.close()
+    }
+}

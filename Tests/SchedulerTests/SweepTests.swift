@@ -1,0 +1,116 @@
+// Sweep expansion: grid order, seeds, seeded random samples, names, canonical JSON and typed
+// parameters, and the errors a bad [sweep] gives.
+import Foundation
+import Store
+import Testing
+
+@testable import Scheduler
+
+/// A base config in the shape of `tracker train --config` files.
+let baseTree: ConfigValue = .table([
+    "data": .table(["corpus": .text("bundled")]),
+    "model": .table([
+        "layers": .int(2), "channels": .int(64),
+        "attention": .table(["variant": .text("softmax_rope")]),
+    ]),
+    "train": .table(["steps": .int(100), "lr": .real(3e-3), "seed": .int(1337)]),
+])
+
+func spec(_ sweep: [String: ConfigValue], experiment: [String: ConfigValue]? = nil) throws -> ExperimentSpec {
+    var t = baseTree.table!
+    t["sweep"] = .table(sweep)
+    if let experiment { t["experiment"] = .table(experiment) }
+    return try ExperimentSpec(name: "test", tree: .table(t))
+}
+
+struct SweepTests {
+    @Test func gridIsCartesianInSortedKeyOrderWithSeedsLast() throws {
+        let s = try spec([
+            "train.lr": .array([.real(1e-3), .real(3e-3)]),
+            "model.attention.variant": .array([.text("softmax_rope"), .text("stick_breaking")]),
+            "seeds": .array([.int(1), .int(2)]),
+        ])
+        let plans = try s.plans()
+        #expect(plans.map(\.name) == [
+            "softmax_rope-lr0.001-seed1", "softmax_rope-lr0.001-seed2", "softmax_rope-lr0.003-seed1",
+            "softmax_rope-lr0.003-seed2", "stick_breaking-lr0.001-seed1", "stick_breaking-lr0.001-seed2",
+            "stick_breaking-lr0.003-seed1", "stick_breaking-lr0.003-seed2",
+        ])
+        #expect(Set(plans.map(\.sha256)).count == 8)
+        #expect(plans[5].config.value(at: "train.seed") == .int(2))
+        #expect(plans[5].config.value(at: "model.attention.variant") == .text("stick_breaking"))
+        // Deterministic: the same spec expands to the same runs, byte for byte.
+        let again = try s.plans()
+        #expect(again.map(\.json) == plans.map(\.json))
+    }
+
+    @Test func canonicalJSONSortsKeysAndKeepsTypes() throws {
+        let plan = try #require(try spec([:]).plans().first)
+        #expect(plan.name == "base")
+        #expect(plan.json == #"{"data":{"corpus":"bundled"},"model":{"attention":{"variant":"softmax_rope"},"channels":64,"layers":2},"train":{"lr":0.003,"seed":1337,"steps":100}}"#)
+        #expect(plan.sha256.count == 64)
+        #expect(plan.params["train.lr"] == .real(0.003))
+        #expect(plan.params["train.steps"] == .int(100))
+        #expect(plan.params["model.attention.variant"] == .text("softmax_rope"))
+        #expect(plan.params.count == 7)
+        // JSON read back gives the same tree for these values.
+        #expect(try ConfigValue(json: plan.json) == plan.config)
+    }
+
+    @Test func randomSamplesAreSeededAndInRange() throws {
+        let sweep: [String: ConfigValue] = [
+            "random": .table([
+                "count": .int(8), "seed": .int(7),
+                "train.lr": .table(["log_uniform": .array([.real(1e-4), .real(1e-2)])]),
+                "model.layers": .table(["int_uniform": .array([.int(1), .int(4)])]),
+                "model.attention.variant": .table(["choice": .array([.text("a"), .text("b")])]),
+            ]),
+            "seeds": .array([.int(1), .int(2)]),
+        ]
+        let a = try spec(sweep).plans()
+        let b = try spec(sweep).plans()
+        #expect(a.count == 16)
+        #expect(a.map(\.json) == b.map(\.json))
+        #expect(a[0].name == "r0-seed1" && a[15].name == "r7-seed2")
+        // The same sample for both seeds.
+        #expect(a[0].config.value(at: "train.lr") == a[1].config.value(at: "train.lr"))
+        for p in a {
+            guard case .real(let lr) = p.config.value(at: "train.lr"), case .int(let layers) = p.config.value(at: "model.layers")
+            else { Issue.record("types changed"); continue }
+            #expect(lr >= 1e-4 && lr <= 1e-2)
+            #expect((1...4).contains(layers))
+        }
+        #expect(Set(a.map { $0.config.value(at: "train.lr") }).count == 8)
+        var other = sweep
+        other["random"] = .table(sweep["random"]!.table!.merging(["seed": .int(8)]) { $1 })
+        #expect(try spec(other).plans().map(\.json) != a.map(\.json))
+    }
+
+    @Test func experimentSectionSetsPriorityAndAttempts() throws {
+        let s = try spec(["seeds": .array([.int(1)])], experiment: ["priority": .int(5), "max_attempts": .int(2)])
+        let rows = try s.plannedRuns()
+        #expect(rows.count == 1 && rows[0].run.priority == 5 && rows[0].run.maxAttempts == 2)
+        #expect(s.base.table?["experiment"] == nil && s.base.table?["sweep"] == nil)
+    }
+
+    @Test func badSweepsAreRejectedWithTheKey() throws {
+        let cases: [[String: ConfigValue]] = [
+            ["train.lr": .real(1e-3)],
+            ["train.lr": .array([])],
+            ["nosuch.section.key": .array([.int(1)])],
+            ["seeds": .array([.text("x")])],
+            ["random": .table(["train.lr": .table(["uniform": .array([.real(1), .real(1e-3)])])])],
+            ["random": .table(["count": .int(2), "train.lr": .table(["gauss": .array([.real(0), .real(1)])])])],
+            ["seeds": .array([.int(1)]), "train.seed": .array([.int(1)])],
+        ]
+        for c in cases {
+            #expect(throws: SchedulerError.self, "\(c)") { try spec(c).plans() }
+        }
+    }
+
+    @Test func nonFiniteNumbersAreNotConfigs() throws {
+        var tree = baseTree
+        try tree.set("train.lr", to: .real(.infinity))
+        #expect(throws: SchedulerError.self) { try tree.canonicalJSON() }
+    }
+}

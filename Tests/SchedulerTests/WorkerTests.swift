@@ -1,0 +1,126 @@
+// The worker with fake runs (/bin/sh commands): outcomes, error lines, cancel, stop signals and
+// deadlines release the run, and provenance is recorded.
+import Foundation
+import Store
+import Testing
+
+@testable import Scheduler
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A worker whose runs execute `script` with /bin/sh.
+func shellWorker(_ db: TrackerDB, home: String, _ script: String, configure: (inout WorkerOptions) -> Void = { _ in },
+                 stop: @escaping @Sendable () -> Int32? = { nil }) -> Worker {
+    var o = WorkerOptions(home: home)
+    o.untilEmpty = true
+    o.heartbeatInterval = 0.2
+    o.pollInterval = 0.02
+    o.stopGrace = 5
+    o.command = { _ in ["/bin/sh", "-c", script] }
+    configure(&o)
+    return Worker(db: db, options: o, stopSignal: stop)
+}
+
+/// A flag a test flips from another thread.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int32?
+    func set(_ v: Int32) { lock.lock(); value = v; lock.unlock() }
+    var get: Int32? { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+struct WorkerTests {
+    @Test func failingChildEndsAsFailedWithItsExitCodeAndLastLine() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1)[0]
+        let summary = try shellWorker(db, home: home, "echo starting; echo 'boom: out of cheese' >&2; exit 3").run()
+        #expect(summary.finished.map(\.state) == [.failed])
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .failed && r.exitCode == 3 && r.signal == nil && r.error == "boom: out of cheese")
+        #expect(r.finishedAt != nil && r.worker == nil && r.machine?.contains("cores") == true)
+        #expect(try db.events(runId: run.id!).map(\.toState) == [.queued, .running, .failed])
+    }
+
+    @Test func succeedingChildsAndEnvironment() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let runs = try enqueueSeeds(db, 3)
+        let summary = try shellWorker(db, home: home, #"test "$TRACKER_RUN_ID" -gt 0 && test "$TRACKER_HOME" = "\#(home)""#).run()
+        #expect(summary.finished.map(\.runId) == runs.map(\.id!))
+        #expect(summary.finished.allSatisfy { $0.state == .succeeded })
+        #expect(try db.stateCounts() == [.succeeded: 3])
+    }
+
+    @Test func childKilledBySignalFails() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1)[0]
+        _ = try shellWorker(db, home: home, "kill -9 $$").run()
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .failed && r.signal == 9 && r.exitCode == nil && r.error == "killed by signal 9")
+    }
+
+    @Test func maxRunsStopsTheWorker() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        try enqueueSeeds(db, 3)
+        let summary = try shellWorker(db, home: home, "true") { $0.maxRuns = 2 }.run()
+        #expect(summary.finished.count == 2)
+        #expect(try db.stateCounts() == [.succeeded: 2, .queued: 1])
+    }
+
+    @Test func cancelRequestStopsTheRunningChild() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1)[0]
+        let worker = shellWorker(db, home: home, "sleep 30")
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = try? db.cancel(runIds: [run.id!]) }
+        let start = Date()
+        let summary = try worker.run()
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(summary.finished.map(\.state) == [.cancelled])
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .cancelled && r.signal == Int64(SIGTERM))
+    }
+
+    @Test func stopSignalReleasesTheRunWithoutUsingAnAttempt() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 2)[0]
+        let flag = Flag()
+        let worker = shellWorker(db, home: home, "sleep 30", stop: { flag.get })
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { flag.set(SIGTERM) }
+        let summary = try worker.run()
+        #expect(summary.stoppedBy == SIGTERM && summary.finished.isEmpty)
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .queued && r.attempts == 0 && r.worker == nil && r.leaseExpiresAt == nil)
+        #expect(try db.events(runId: run.id!).last?.detail?.contains("released") == true)
+        #expect(try db.liveWorkers(within: 60).isEmpty)
+    }
+
+    @Test func deadlineStopsAndLeavesTheRestQueued() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        try enqueueSeeds(db, 3)
+        let worker = shellWorker(db, home: home, "sleep 30") { $0.deadline = Date().timeIntervalSince1970 + 0.5 }
+        let summary = try worker.run()
+        #expect(summary.hitDeadline && summary.finished.isEmpty)
+        #expect(try db.stateCounts() == [.queued: 3])
+    }
+
+    @Test func staleRunIsRecoveredAndResumedUnderTheSameId() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1)[0]
+        // A worker that died: it claimed the run with a lease that has already run out.
+        _ = try db.claimNextRun(worker: "ghost:1", lease: -1)
+        let summary = try shellWorker(db, home: home, "true").run()
+        #expect(summary.finished.map(\.runId) == [run.id!])
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded && r.attempts == 2)
+        #expect(try db.events(runId: run.id!).map(\.toState) == [.queued, .running, .crashed, .queued, .running, .succeeded])
+    }
+}
