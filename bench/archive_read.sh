@@ -35,33 +35,39 @@ cd "$WORK"
 sync
 cat corpus/*/* corpus.tar.xz corpus.tar.gz corpus.zip >/dev/null  # warm the page cache
 
-# best_of CMD...: the fastest wall time of $RUNS runs, in seconds.
+# best_of CMD...: "wall cpu" of the run with the fastest wall time of $RUNS runs, in seconds
+# (cpu = user + system; on a shared machine it is steadier than the wall time).
 best_of() {
-    local best=""
+    local best="" t
     for _ in $(seq "$RUNS"); do
-        local t0 t1
-        t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
-        best=$(python3 -c "import sys; a=float(sys.argv[1])-float(sys.argv[2]); b=sys.argv[3]; print(a if not b or a < float(b) else float(b))" "$t1" "$t0" "$best")
+        /usr/bin/time -f "%e %U %S" -o "$WORK/.time" "$@" >/dev/null 2>&1
+        t=$(awk '{printf "%.3f %.3f", $1, $2 + $3}' "$WORK/.time")
+        if [[ -z $best ]] || awk -v a="${t%% *}" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then best=$t; fi
     done
     echo "$best"
 }
 docs() { "$BIN" scan "$1" --format json 2>/dev/null | python3 -c "import json,sys; s=json.load(sys.stdin)['stats']; print(s['documents'], s['documentBytes'])"; }
 
-plain=$(best_of "$BIN" scan corpus)
+read -r plain plain_cpu < <(best_of "$BIN" scan corpus)
 read -r plain_docs plain_bytes < <(docs corpus)
-printf '%-14s %9s %7s %12s %9s %10s %8s %12s\n' input "size MB" docs "text MB" "best s" "text MB/s" ratio "floor s"
-row() {  # name seconds floor
-    local name=$1 secs=$2 floor=$3 size d b
+printf '%-14s %8s %6s %8s %7s %7s %9s %6s %6s %8s %9s\n' input "size MB" docs "text MB" "wall s" "cpu s" "text MB/s" ratio "cpu r" "floor s" "floor cpu"
+row() {  # name "wall cpu" "floor-wall floor-cpu"
+    local name=$1 size d b
     size=$(du -sb --apparent-size "$name" | cut -f1)
     read -r d b < <(docs "$name")
     python3 -c "import sys
-n,size,d,b,s,p,f=sys.argv[1],int(sys.argv[2]),sys.argv[3],int(sys.argv[4]),float(sys.argv[5]),float(sys.argv[6]),float(sys.argv[7])
-print(f'{n:<14} {size/1e6:9.1f} {d:>7} {b/1e6:12.1f} {s:9.3f} {b/1e6/s:10.1f} {s/p:8.2f} {f:12.3f}')" \
-        "$name" "$size" "$d" "$b" "$secs" "$plain" "$floor"
-    if [[ $d != "$plain_docs" || $b != "$plain_bytes" ]]; then echo "  MISMATCH: $name gives $d docs / $b bytes, the folder $plain_docs / $plain_bytes" >&2; fi
+n, size, d, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+(w, c), (pw, pc), (fw, fc) = (map(float, a.split()) for a in sys.argv[5:8])
+print(f'{n:<14} {size/1e6:8.1f} {d:>6} {b/1e6:8.1f} {w:7.3f} {c:7.3f} {b/1e6/w:9.1f} {w/pw:6.2f} {c/pc:6.2f} {fw:8.3f} {fc:9.3f}')" \
+        "$name" "$size" "$d" "$b" "$2" "$plain $plain_cpu" "$3"
+    if [[ $d != "$plain_docs" || $b != "$plain_bytes" ]]; then
+        echo "  MISMATCH: $name gives $d docs / $b bytes, the folder $plain_docs / $plain_bytes" >&2
+    fi
 }
-row corpus "$plain" "$(best_of sh -c 'cat corpus/*/*')"
+row corpus "$plain $plain_cpu" "$(best_of sh -c 'cat corpus/*/*')"
 row corpus.tar.xz "$(best_of "$BIN" scan corpus.tar.xz)" "$(best_of xz -dc corpus.tar.xz)"
 row corpus.tar.gz "$(best_of "$BIN" scan corpus.tar.gz)" "$(best_of gzip -dc corpus.tar.gz)"
 row corpus.zip "$(best_of "$BIN" scan corpus.zip)" "$(best_of unzip -p corpus.zip)"
-echo "ratio = best scan time / best scan time of the plain folder; floor = best time of the bare decompressor (or cat) alone"
+echo "ratio, cpu r: scan wall and cpu time over the plain folder's. floor: the bare decompressor (cat for the"
+echo "folder) writing to /dev/null, wall and cpu; a one-thread reader cannot beat its cpu time."
+echo "Load average now: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -20,11 +20,14 @@ public struct CorpusOptions: Sendable {
     public var expansionSlackBytes: Int64
     /// At most this many warnings are kept per source (all of them are counted).
     public var maxWarnings: Int
+    /// Decompress archives on a second thread while this one checks and hands out documents.
+    public var readAheadThread: Bool
 
     public init(
         include: [String] = [], exclude: [String] = [], maxDocumentBytes: Int = 64 << 20,
         repairInvalidUTF8: Bool = false, continueOnError: Bool = false, skipBinary: Bool = true,
-        maxExpansionRatio: Int64 = 200, expansionSlackBytes: Int64 = 256 << 20, maxWarnings: Int = 100
+        maxExpansionRatio: Int64 = 200, expansionSlackBytes: Int64 = 256 << 20, maxWarnings: Int = 100,
+        readAheadThread: Bool = true
     ) {
         precondition(maxDocumentBytes > 0, "maxDocumentBytes must be positive")
         precondition(maxExpansionRatio > 0 && expansionSlackBytes >= 0, "expansion limits must be positive")
@@ -37,6 +40,7 @@ public struct CorpusOptions: Sendable {
         self.maxExpansionRatio = maxExpansionRatio
         self.expansionSlackBytes = expansionSlackBytes
         self.maxWarnings = maxWarnings
+        self.readAheadThread = readAheadThread
     }
 }
 

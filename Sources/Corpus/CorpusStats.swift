@@ -29,7 +29,8 @@ public struct CorpusStats: Sendable, Codable, Equatable {
     public var invalidUTF8Repaired = 0
     /// Sources that failed and were recorded as warnings (`continueOnError`).
     public var failedSources = 0
-    /// Bytes read from disk (compressed size), and bytes of entry data after decompression.
+    /// Bytes read from disk (compressed size), and bytes of entry data after decompression (with
+    /// the read-ahead thread, including the tails of oversized or binary entries it read ahead).
     public var compressedBytes: Int64 = 0
     public var uncompressedBytes: Int64 = 0
     /// Every warning is counted; the first `maxWarnings` per source are kept.

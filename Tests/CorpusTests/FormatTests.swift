@@ -12,13 +12,13 @@ import Testing
         ("tree.zip", .zip, .none), ("tree.7z", .sevenZip, .none),
     ]
 
-    @Test(arguments: archives.map(\.0))
-    func archiveFormats(_ name: String) throws {
+    @Test(arguments: archives.map(\.0), [true, false])
+    func archiveFormats(_ name: String, readAhead: Bool) throws {
         let dir = TempDir()
         defer { dir.remove() }
         let (_, format, filter) = Self.archives.first { $0.0 == name }!
         let path = Fixtures.archive(dir.file(name), format: format, filter: filter, Fixtures.tree)
-        let (docs, stats) = try readAll(path)
+        let (docs, stats) = try readAll(path, CorpusOptions(readAheadThread: readAhead))
         #expect(Dictionary(uniqueKeysWithValues: docs.map { ($0.entry, $0.text) }) == Fixtures.treeDocuments)
         #expect(docs.map(\.entry) == ["docs/a.txt", "docs/deep/b.md", "notes.jsonl#L1", "notes.jsonl#L2", "zeta.txt"])
         #expect(docs.allSatisfy { $0.source == path })
@@ -97,6 +97,39 @@ import Testing
             }
         }
         #expect(texts == ["Y", "Z", "B", "inner"])
+    }
+
+    /// Documents bigger than the read-ahead blocks, JSONL spanning blocks, skips and oversized
+    /// entries: the read-ahead thread gives exactly what a single thread gives.
+    @Test func readAheadMatchesSingleThread() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        var entries: [FixtureEntry] = []
+        for i in 0..<30 {
+            let size = [10, 300_000, 700_000, 1 << 18][i % 4]
+            entries.append(.file("doc\(i).txt", String(repeating: "line \(i) of text\n", count: size / 16)))
+            if i % 7 == 0 { entries.append(.file("skip\(i).png", "x")) }
+        }
+        let lines = (0..<40_000).map { "{\"text\": \"jsonl line \($0)\"}" }.joined(separator: "\n")
+        entries.append(.file("big.jsonl", lines))
+        let path = Fixtures.archive(dir.file("big.tar.gz"), format: .tar, filter: .gzip, entries)
+        for limit in [64 << 20, 500_000] {
+            let (single, singleStats) = try readAll(path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: false))
+            var (threaded, threadedStats) = try readAll(path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: true))
+            #expect(single == threaded)
+            // Read-ahead also decompresses the tails of skipped documents, which a single thread skips.
+            #expect(threadedStats.uncompressedBytes >= singleStats.uncompressedBytes)
+            threadedStats.uncompressedBytes = singleStats.uncompressedBytes
+            #expect(singleStats == threadedStats)
+            #expect(single.count > 40_000)
+        }
+        var stopped = 0
+        #expect(throws: CancellationError.self) {
+            _ = try CorpusScanner.read(SourceFile(path: path, size: 0), options: CorpusOptions(), progress: nil) { _ in
+                stopped += 1
+                if stopped == 3 { throw CancellationError() }
+            }
+        }
     }
 
     @Test func progressReportsCompressedBytes() throws {
