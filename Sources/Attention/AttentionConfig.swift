@@ -1,0 +1,121 @@
+// The run config's `[model.attention]` table: a variant name plus free-form scalar options, decoded
+// with defaults (synthesized Codable ignores property defaults, architecture.md §1). Each variant
+// reads its options through `OptionReader`, which turns unknown names into an error.
+
+/// A scalar config value, encoded as a bare JSON/TOML scalar.
+public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    case bool(Bool), int(Int), double(Double), string(String)
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Bool.self) {
+            self = .bool(v)
+        } else if let v = try? c.decode(Int.self) {
+            self = .int(v)
+        } else if let v = try? c.decode(Double.self) {
+            self = .double(v)
+        } else {
+            self = .string(try c.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .bool(let v): try c.encode(v)
+        case .int(let v): try c.encode(v)
+        case .double(let v): try c.encode(v)
+        case .string(let v): try c.encode(v)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bool(let v): return "\(v)"
+        case .int(let v): return "\(v)"
+        case .double(let v): return "\(v)"
+        case .string(let v): return "\"\(v)\""
+        }
+    }
+}
+
+/// Which attention variant a model uses, and its options.
+public struct AttentionConfig: Codable, Sendable, Equatable {
+    /// Registry name, e.g. "softmax_rope".
+    public var variant: String = "softmax_rope"
+    /// Variant-specific options; unknown names are rejected when the variant is built.
+    public var options: [String: ConfigValue] = [:]
+
+    public init(variant: String = "softmax_rope", options: [String: ConfigValue] = [:]) {
+        self.variant = variant
+        self.options = options
+    }
+
+    private enum CodingKeys: String, CodingKey { case variant, options }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        variant = try c.decodeIfPresent(String.self, forKey: .variant) ?? "softmax_rope"
+        options = try c.decodeIfPresent([String: ConfigValue].self, forKey: .options) ?? [:]
+    }
+}
+
+/// Reads a variant's options with defaults; `finish()` throws on any option that was not read.
+public struct OptionReader {
+    private let options: [String: ConfigValue]
+    private let variant: String
+    private var known: [String] = []
+
+    public init(_ options: [String: ConfigValue], variant: String) {
+        self.options = options
+        self.variant = variant
+    }
+
+    public mutating func double(_ name: String, default value: Double) throws -> Double {
+        known.append(name)
+        switch options[name] {
+        case nil: return value
+        case .double(let v): return v
+        case .int(let v): return Double(v)
+        case let other?: throw typeError(name, "a number", other)
+        }
+    }
+
+    public mutating func int(_ name: String, default value: Int) throws -> Int {
+        known.append(name)
+        switch options[name] {
+        case nil: return value
+        case .int(let v): return v
+        case let other?: throw typeError(name, "an integer", other)
+        }
+    }
+
+    public mutating func bool(_ name: String, default value: Bool) throws -> Bool {
+        known.append(name)
+        switch options[name] {
+        case nil: return value
+        case .bool(let v): return v
+        case let other?: throw typeError(name, "true or false", other)
+        }
+    }
+
+    public mutating func string(_ name: String, default value: String) throws -> String {
+        known.append(name)
+        switch options[name] {
+        case nil: return value
+        case .string(let v): return v
+        case let other?: throw typeError(name, "a string", other)
+        }
+    }
+
+    /// Throws for the first option (in sorted order) that no read asked for.
+    public func finish() throws {
+        for name in options.keys.sorted() where !known.contains(name) {
+            throw AttentionError.unknownOption(variant: variant, option: name, known: known.sorted())
+        }
+    }
+
+    private func typeError(_ name: String, _ expected: String, _ got: ConfigValue) -> AttentionError {
+        .optionType(variant: variant, option: name, expected: expected, got: got)
+    }
+}

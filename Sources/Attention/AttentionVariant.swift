@@ -1,0 +1,143 @@
+// The extension point for attention: a variant owns only the per-head map (q, k, v[, x]) -> out
+// of shared/spec/attention.md §0, forward and backward, including its positional encoding. The
+// layer around it (qkv = x·Wqkvᵀ before, out·Woᵀ after, the residual) lives in Model.
+// Design (architecture.md §3.5): one file per variant, registered in AttentionRegistry; buffers
+// are flat Float arenas carved by the variant itself, so the Model allocates without knowing
+// what is inside (per-layer parameters, per-call saved state for backward, per-call scratch,
+// a per-sequence decode cache). MQA/GQA: query head h reads kv head h / (NH/NKV) (§1i).
+import Basics
+import Foundation
+import Kernels
+
+/// Sizes fixed by the model: NH query heads, NKV kv heads, head size hs, layer width C.
+public struct AttentionShape: Sendable, Equatable {
+    public var heads: Int  // NH
+    public var kvHeads: Int  // NKV, divides NH
+    public var headSize: Int  // hs
+    public var channels: Int  // C, width of the layer input x (for gates)
+    public var context: Int  // training context T (e.g. for a -log T bias)
+
+    public init(heads: Int, kvHeads: Int, headSize: Int, channels: Int, context: Int) {
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headSize = headSize
+        self.channels = channels
+        self.context = context
+    }
+
+    /// Floats per token in the fused qkv buffer: [q (NH*hs) | k (NKV*hs) | v (NKV*hs)].
+    public var qkvWidth: Int { (heads + 2 * kvHeads) * headSize }
+    /// Floats per token of the variant's output, (NH*hs).
+    public var outWidth: Int { heads * headSize }
+    /// Query heads per kv head.
+    public var groupSize: Int { heads / kvHeads }
+}
+
+/// Pointers and sizes of one batched call; the same struct serves forward and backward.
+public struct AttentionIO {
+    public var B: Int, T: Int
+    /// Position of token t = 0 (tokens are at pos0 ..< pos0+T).
+    public var pos0: Int
+    public var qkv: UnsafePointer<Float>  // (B, T, qkvWidth)
+    public var x: UnsafePointer<Float>  // (B, T, C) the layer input (after the norm)
+    public var out: UnsafeMutablePointer<Float>  // (B, T, outWidth), written by forward
+    public var params: UnsafePointer<Float>  // (parameterCount) this layer's variant parameters
+    public var saved: UnsafeMutablePointer<Float>  // (savedCount(B:T:)) kept from forward to backward
+    public var scratch: UnsafeMutablePointer<Float>  // (scratchCount(B:T:)) free between calls
+
+    public init(
+        B: Int, T: Int, pos0: Int = 0, qkv: UnsafePointer<Float>, x: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, params: UnsafePointer<Float>,
+        saved: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        (self.B, self.T, self.pos0, self.qkv, self.x, self.out) = (B, T, pos0, qkv, x, out)
+        (self.params, self.saved, self.scratch) = (params, saved, scratch)
+    }
+}
+
+/// Gradients one backward call accumulates into (+=, like every backward in Kernels).
+public struct AttentionGrads {
+    public var dout: UnsafePointer<Float>  // (B, T, outWidth)
+    public var dqkv: UnsafeMutablePointer<Float>  // (B, T, qkvWidth)
+    public var dx: UnsafeMutablePointer<Float>  // (B, T, C)
+    public var dparams: UnsafeMutablePointer<Float>  // (parameterCount)
+
+    public init(
+        dout: UnsafePointer<Float>, dqkv: UnsafeMutablePointer<Float>,
+        dx: UnsafeMutablePointer<Float>, dparams: UnsafeMutablePointer<Float>
+    ) {
+        (self.dout, self.dqkv, self.dx, self.dparams) = (dout, dqkv, dx, dparams)
+    }
+}
+
+/// One decode step for a single sequence against the variant's cache.
+public struct AttentionStep {
+    /// Position of this token; the cache holds positions 0 ..< position.
+    public var position: Int
+    public var qkv: UnsafePointer<Float>  // (qkvWidth)
+    public var x: UnsafePointer<Float>  // (C)
+    public var out: UnsafeMutablePointer<Float>  // (outWidth)
+    public var params: UnsafePointer<Float>  // (parameterCount)
+    public var cache: UnsafeMutablePointer<Float>  // (cacheCount(maxTokens:))
+    public var scratch: UnsafeMutablePointer<Float>  // (decodeScratchCount(maxTokens:))
+
+    public init(
+        position: Int, qkv: UnsafePointer<Float>, x: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, params: UnsafePointer<Float>,
+        cache: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        (self.position, self.qkv, self.x, self.out) = (position, qkv, x, out)
+        (self.params, self.cache, self.scratch) = (params, cache, scratch)
+    }
+}
+
+/// How one layer mixes information across time.
+public protocol AttentionVariant: Sendable {
+    /// Registry key stored in run configs, e.g. "softmax_rope"; never rename.
+    static var name: String { get }
+    /// Reads options (unknown names throw, see OptionReader) and checks the shape.
+    init(options: [String: ConfigValue], shape: AttentionShape) throws
+
+    var shape: AttentionShape { get }
+    /// Extra learned tensors per layer with offsets relative to the variant's block, e.g. FoX's
+    /// gate "fgate.weight" (NH, C) and "fgate.bias" (NH). Empty for softmax_rope.
+    var parameters: [TensorSpec] { get }
+    /// Floats that forward leaves for backward (per layer).
+    func savedCount(B: Int, T: Int) -> Int
+    /// Floats of temporary memory one forward or backward call needs (shared across layers).
+    func scratchCount(B: Int, T: Int) -> Int
+    /// Initialises the extra parameters (default: matrices N(0, 0.02), vectors 0).
+    func initialize(params: UnsafeMutablePointer<Float>, rng: inout SplitMix64)
+
+    /// Writes io.out and io.saved.
+    func forward(_ io: AttentionIO)
+    /// Accumulates into grads after `forward(io)` with the same io (out and saved intact).
+    func backward(_ io: AttentionIO, _ grads: AttentionGrads)
+
+    /// Floats of the per-layer decode cache for sequences of up to maxTokens.
+    func cacheCount(maxTokens: Int) -> Int
+    /// Floats of temporary memory one decode step needs.
+    func decodeScratchCount(maxTokens: Int) -> Int
+    /// Appends this token to the cache and writes its output; equals `forward` at that position.
+    func decode(_ step: AttentionStep)
+}
+
+extension AttentionVariant {
+    public var parameters: [TensorSpec] { [] }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    public func initialize(params: UnsafeMutablePointer<Float>, rng: inout SplitMix64) {
+        for spec in parameters {
+            for i in 0..<spec.count {
+                params[spec.offset + i] = spec.shape.count >= 2 ? 0.02 * standardNormal(&rng) : 0
+            }
+        }
+    }
+}
+
+/// A standard normal sample (Box-Muller on 53-bit uniforms); the one used for all initialisation.
+public func standardNormal(_ rng: inout SplitMix64) -> Float {
+    let u1 = Double(rng.next() >> 11 + 1) / Double(1 << 53)
+    let u2 = Double(rng.next() >> 11) / Double(1 << 53)
+    return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+}

@@ -1,0 +1,209 @@
+// Causal softmax attention with half-split RoPE on q and k (Vaswani et al. 2017; Su et al. 2021,
+// arXiv 2104.09864), shared/spec/attention.md §1a, with MQA/GQA (§1i).
+//   S = s·R(pos)q·R(pos)kᵀ (j <= i), P = softmax_j(S), O = P V, s = 1/sqrt(hs).
+// Fast path, flash-style (Dao et al. 2022, arXiv 2205.14135, without the online rescaling because
+// a whole causal row fits in memory): per (b, head), query rows go in tiles of `tile` rows; one
+// sgemm gives the tile's scores against keys 0..<end-of-tile only (the masked upper triangle beyond
+// the tile is never computed), a vectorised exp turns them into P, and one sgemm gives O. Only the
+// per-row logsumexp is saved; backward recomputes P tile by tile, so memory beyond the tile is O(T)
+// per row. The naive loop oracle lives in Tests/AttentionTests/Reference.
+import Basics
+import Foundation
+import Kernels
+
+public struct SoftmaxRoPE: AttentionVariant {
+    public static let name = "softmax_rope"
+    public let shape: AttentionShape
+    /// RoPE base (θ_m = base^(-2m/hs)); option "rope_base", default 10000.
+    public let ropeBase: Double
+    /// Query rows per BLAS tile; option "tile" (speed only, the math is unchanged), default 64.
+    public let tile: Int
+
+    public init(options: [String: ConfigValue], shape: AttentionShape) throws {
+        var reader = OptionReader(options, variant: Self.name)
+        ropeBase = try reader.double("rope_base", default: 10_000)
+        tile = try reader.int("tile", default: 64)
+        try reader.finish()
+        guard ropeBase > 1 else {
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "rope_base", reason: "must be greater than 1")
+        }
+        guard tile >= 1 else {
+            throw AttentionError.invalidOption(variant: Self.name, option: "tile", reason: "must be positive")
+        }
+        guard shape.headSize % 2 == 0 else {
+            throw AttentionError.invalidShape(
+                "softmax_rope rotates pairs, so the head size (channels / heads = \(shape.headSize)) must be even")
+        }
+        self.shape = shape
+    }
+
+    /// Offsets of the saved buffers: qr (B,T,NH,hs), kr (B,T,NKV,hs), lse (B,NH,T), cos, sin (T,hs/2).
+    private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, sin: Int, end: Int) {
+        let kr = B * T * shape.heads * shape.headSize
+        let lse = kr + B * T * shape.kvHeads * shape.headSize
+        let cos = lse + B * shape.heads * T
+        let sin = cos + T * shape.headSize / 2
+        return (kr, lse, cos, sin, sin + T * shape.headSize / 2)
+    }
+
+    public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end }
+
+    /// S and dP tiles (tile, T), dQr (tile, hs), dKr (T, hs).
+    public func scratchCount(B: Int, T: Int) -> Int {
+        2 * tile * T + tile * shape.headSize + T * shape.headSize
+    }
+
+    // MARK: - Forward
+
+    public func forward(_ io: AttentionIO) {
+        let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let layout = savedLayout(B: B, T: T)
+        let qr = io.saved  // (B, T, NH, hs)
+        let kr = io.saved + layout.kr  // (B, T, NKV, hs)
+        let cos = io.saved + layout.cos, sin = io.saved + layout.sin  // (T, hs/2)
+        ropeTables(cos: cos, sin: sin, T: T, hs: hs, pos0: io.pos0, base: ropeBase)
+        ropeForward(out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
+                    outStride: NH * hs, inpStride: W)
+        ropeForward(out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
+                    outStride: NKV * hs, inpStride: W)
+        let scale = 1 / Float(hs).squareRoot()
+        let S = io.scratch  // (tile, T) scores, then probabilities, of one tile
+        for b in 0..<B {
+            for h in 0..<NH {
+                let g = h / shape.groupSize
+                let q = qr + b * T * NH * hs + h * hs  // rows NH*hs apart
+                let k = kr + b * T * NKV * hs + g * hs  // rows NKV*hs apart
+                let v = io.qkv + b * T * W + (NH + NKV) * hs + g * hs  // rows W apart
+                let o = io.out + b * T * NH * hs + h * hs  // rows NH*hs apart
+                let lse = io.saved + layout.lse + (b * NH + h) * T  // (T)
+                var i0 = 0
+                while i0 < T {
+                    let R = min(tile, T - i0), N = i0 + R  // rows i0..<N see keys 0..<N at most
+                    // S (R,N) = s · q[i0..<N] · k[0..<N]ᵀ
+                    BLAS.gemm(transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
+                              lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: S, ldc: N)
+                    for r in 0..<R {
+                        let row = S + r * N, n = i0 + r + 1  // query i0+r sees keys 0..<n
+                        let m = rowMax(row, n)
+                        let sum = expShiftSum(row, n, shift: m)
+                        scaleInPlace(row, n, by: 1 / sum)
+                        (row + n).update(repeating: 0, count: N - n)
+                        lse[i0 + r] = m + log(sum)
+                    }
+                    // O[i0..<N] (R,hs) = P (R,N) · v[0..<N]
+                    BLAS.gemm(M: R, N: hs, K: N, A: S, lda: N, B: v, ldb: W, beta: 0,
+                              C: o + i0 * NH * hs, ldc: NH * hs)
+                    i0 += R
+                }
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
+        let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let layout = savedLayout(B: B, T: T)
+        let cos = io.saved + layout.cos, sin = io.saved + layout.sin, half = hs / 2
+        let scale = 1 / Float(hs).squareRoot()
+        let P = io.scratch  // (tile, T)
+        let dS = P + tile * T  // (tile, T) dP, then dS in place
+        let dQ = dS + tile * T  // (tile, hs) gradient of the rotated queries of one tile
+        let dK = dQ + tile * hs  // (T, hs) gradient of the rotated keys of one kv head
+        for b in 0..<B {
+            for g in 0..<NKV {
+                let k = io.saved + layout.kr + b * T * NKV * hs + g * hs
+                let v = io.qkv + b * T * W + (NH + NKV) * hs + g * hs
+                let dv = grads.dqkv + b * T * W + (NH + NKV) * hs + g * hs
+                dK.update(repeating: 0, count: T * hs)
+                for h in g * shape.groupSize..<(g + 1) * shape.groupSize {
+                    let q = io.saved + b * T * NH * hs + h * hs
+                    let o = io.out + b * T * NH * hs + h * hs
+                    let dO = grads.dout + b * T * NH * hs + h * hs
+                    let lse = io.saved + layout.lse + (b * NH + h) * T
+                    var i0 = 0
+                    while i0 < T {
+                        let R = min(tile, T - i0), N = i0 + R
+                        // recompute P (R,N) = exp(s q kᵀ - lse), zero where j > i
+                        BLAS.gemm(transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
+                                  lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: P, ldc: N)
+                        for r in 0..<R {
+                            let row = P + r * N, n = i0 + r + 1
+                            _ = expShiftSum(row, n, shift: lse[i0 + r])
+                            (row + n).update(repeating: 0, count: N - n)
+                        }
+                        // forward was: O = P v ; so dP (R,N) = dO vᵀ and dv += Pᵀ dO
+                        BLAS.gemm(transB: true, M: R, N: N, K: hs, A: dO + i0 * NH * hs, lda: NH * hs,
+                                  B: v, ldb: W, beta: 0, C: dS, ldc: N)
+                        BLAS.gemm(transA: true, M: N, N: hs, K: R, A: P, lda: N, B: dO + i0 * NH * hs,
+                                  ldb: NH * hs, beta: 1, C: dv, ldc: W)
+                        // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
+                        for r in 0..<R {
+                            let i = i0 + r
+                            let D = dot(dO + i * NH * hs, o + i * NH * hs, hs)
+                            softmaxBackwardRow(dS + r * N, P + r * N, D, N)
+                        }
+                        // forward was: S = s q kᵀ ; so dq = s dS k and dk += s dSᵀ q
+                        BLAS.gemm(M: R, N: hs, K: N, alpha: scale, A: dS, lda: N, B: k, ldb: NKV * hs,
+                                  beta: 0, C: dQ, ldc: hs)
+                        BLAS.gemm(transA: true, M: N, N: hs, K: R, alpha: scale, A: dS, lda: N,
+                                  B: q + i0 * NH * hs, ldb: NH * hs, beta: 1, C: dK, ldc: hs)
+                        // forward was: qr = R(pos) q
+                        ropeBackward(dinp: grads.dqkv + (b * T + i0) * W + h * hs, dout: dQ,
+                                     cos: cos + i0 * half, sin: sin + i0 * half, B: 1, T: R, heads: 1,
+                                     hs: hs, dinpStride: W, doutStride: hs)
+                        i0 += R
+                    }
+                }
+                // forward was: kr = R(pos) k (summed over the query heads of the group)
+                ropeBackward(dinp: grads.dqkv + b * T * W + NH * hs + g * hs, dout: dK, cos: cos,
+                             sin: sin, B: 1, T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+            }
+        }
+    }
+
+    // MARK: - Decode
+
+    /// Per token: rotated k (NKV*hs) then v (NKV*hs).
+    public func cacheCount(maxTokens: Int) -> Int { maxTokens * 2 * shape.kvHeads * shape.headSize }
+
+    /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
+    public func decodeScratchCount(maxTokens: Int) -> Int {
+        shape.headSize + shape.heads * shape.headSize + maxTokens
+    }
+
+    public func decode(_ step: AttentionStep) {
+        let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
+        let p = step.position, rowWidth = 2 * NKV * hs
+        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
+        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
+        let row = step.cache + p * rowWidth
+        ropeForward(out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
+                    outStride: NH * hs, inpStride: NH * hs)
+        ropeForward(out: row, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV,
+                    hs: hs, outStride: NKV * hs, inpStride: NKV * hs)
+        (row + NKV * hs).update(from: step.qkv + (NH + NKV) * hs, count: NKV * hs)
+        let scale = 1 / Float(hs).squareRoot()
+        for h in 0..<NH {
+            let g = h / shape.groupSize
+            for j in 0...p {
+                scores[j] = scale * dot(qr + h * hs, step.cache + j * rowWidth + g * hs, hs)
+            }
+            let m = rowMax(scores, p + 1)
+            let inv = 1 / expShiftSum(scores, p + 1, shift: m)
+            let o = step.out + h * hs
+            o.update(repeating: 0, count: hs)
+            for j in 0...p {
+                let w = scores[j] * inv
+                let vj = step.cache + j * rowWidth + NKV * hs + g * hs
+                for d in 0..<hs { o[d] += w * vj[d] }
+            }
+        }
+    }
+}
+
+/// dS[j] = P[j] * (dP[j] - D) over n entries, in place on dP (P is 0 on masked entries).
+func softmaxBackwardRow(_ dP: UnsafeMutablePointer<Float>, _ P: UnsafePointer<Float>, _ D: Float, _ n: Int) {
+    for j in 0..<n { dP[j] = P[j] * (dP[j] - D) }
+}

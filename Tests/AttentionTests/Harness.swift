@@ -1,0 +1,64 @@
+// Owns every buffer one attention layer call needs, so tests can run any registered variant.
+import Attention
+import Basics
+import Foundation
+import Kernels
+import TestSupport
+
+final class Harness {
+    let variant: any AttentionVariant
+    let B: Int, T: Int, pos0: Int
+    let qkv: Floats, x: Floats, params: Floats, out: Floats, saved: Floats, scratch: Floats
+    var shape: AttentionShape { variant.shape }
+
+    init(_ name: String, B: Int, T: Int, NH: Int, NKV: Int, hs: Int, C: Int = 8, pos0: Int = 0,
+         options: [String: ConfigValue] = [:], seed: UInt64 = 1, qkvScale: Float = 1) throws {
+        let shape = AttentionShape(heads: NH, kvHeads: NKV, headSize: hs, channels: C, context: T)
+        variant = try AttentionRegistry.make(AttentionConfig(variant: name, options: options), shape: shape)
+        (self.B, self.T, self.pos0) = (B, T, pos0)
+        var rng = TestRandom(seed: seed)
+        qkv = Floats(normal: B * T * shape.qkvWidth, scale: qkvScale, rng: &rng)
+        x = Floats(normal: B * T * C, rng: &rng)
+        params = Floats(variant.parameterCount)
+        var initRNG = SplitMix64(seed: seed)
+        variant.initialize(params: params.p, rng: &initRNG)
+        for i in 0..<params.count { params[i] += 0.1 * rng.normal() }
+        out = Floats(B * T * shape.outWidth)
+        saved = Floats(variant.savedCount(B: B, T: T))
+        scratch = Floats(variant.scratchCount(B: B, T: T))
+    }
+
+    var io: AttentionIO {
+        AttentionIO(B: B, T: T, pos0: pos0, qkv: qkv.p, x: x.p, out: out.p, params: params.p,
+                    saved: saved.p, scratch: scratch.p)
+    }
+
+    func forward() { variant.forward(io) }
+
+    /// Runs forward then backward for dout; returns (dqkv, dx, dparams).
+    func gradients(dout: Floats) -> (Floats, Floats, Floats) {
+        let dqkv = Floats(qkv.count), dx = Floats(x.count), dp = Floats(params.count)
+        forward()
+        variant.backward(io, AttentionGrads(dout: dout.p, dqkv: dqkv.p, dx: dx.p, dparams: dp.p))
+        return (dqkv, dx, dp)
+    }
+
+    /// sum(out * dout) after a fresh forward, in Double.
+    func loss(_ dout: Floats) -> Double {
+        forward()
+        return weightedSum(out.p, dout.p, out.count)
+    }
+
+    /// Decodes the B=0 sequence token by token; returns outputs (T, outWidth).
+    func decodeAll() -> Floats {
+        let result = Floats(T * shape.outWidth)
+        let cache = Floats(variant.cacheCount(maxTokens: pos0 + T))
+        let scratch = Floats(variant.decodeScratchCount(maxTokens: pos0 + T))
+        for t in 0..<T {
+            variant.decode(AttentionStep(
+                position: pos0 + t, qkv: qkv.p + t * shape.qkvWidth, x: x.p + t * shape.channels,
+                out: result.p + t * shape.outWidth, params: params.p, cache: cache.p, scratch: scratch.p))
+        }
+        return result
+    }
+}
