@@ -49,7 +49,7 @@ struct ScanCommand: ParsableCommand {
             print(try prettyJSON(result))
         case .text:
             printSummary(result)
-            fflush(stdout)
+            fflush(nil)
             let shown = result.stats.warnings.prefix(20)
             for warning in shown { writeStderr("warning: \(warning)\n") }
             if result.stats.warningCount > shown.count {
