@@ -1,1 +1,0 @@
-// Model: see Package.swift

@@ -1,0 +1,105 @@
+// The model's shape, as stored in run configs and checkpoints (nanoGPT's GPTConfig, one comment per
+// field). Decoding fills missing keys with the defaults below (synthesized Codable would not,
+// architecture.md §1); `validate()` is the one place that checks a config before anything is built.
+import Attention
+
+public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
+public enum NormKind: String, Codable, Sendable { case rmsnorm, layernorm }
+
+public struct ModelConfig: Codable, Sendable, Equatable {
+    /// Vocabulary size V, from the tokenizer (required).
+    public var vocabSize: Int
+    /// Residual width C.
+    public var channels = 256
+    /// Number of transformer blocks L.
+    public var layers = 4
+    /// Query heads NH; head size hs = C / NH.
+    public var heads = 4
+    /// Key/value heads NKV: nil = heads (MHA), 1 = MQA, 1 < k < heads = GQA; must divide heads.
+    public var kvHeads: Int? = nil
+    /// Training context T.
+    public var context = 256
+    /// MLP: GELU (hidden 4C) or SwiGLU (hidden 8C/3 rounded up to a multiple of 32).
+    public var mlp = MLPKind.gelu
+    /// Norm before each sublayer and at the end: RMSNorm (weight) or LayerNorm (weight, bias).
+    public var norm = NormKind.rmsnorm
+    /// Whether the LM head reuses the token embedding (V, C).
+    public var tiedEmbeddings = true
+    /// Attention variant and its options.
+    public var attention = AttentionConfig()
+    /// Seed of the deterministic parameter initialisation.
+    public var initSeed: UInt64 = 1337
+
+    public init(
+        vocabSize: Int, channels: Int = 256, layers: Int = 4, heads: Int = 4, kvHeads: Int? = nil,
+        context: Int = 256, mlp: MLPKind = .gelu, norm: NormKind = .rmsnorm,
+        tiedEmbeddings: Bool = true, attention: AttentionConfig = AttentionConfig(),
+        initSeed: UInt64 = 1337
+    ) {
+        (self.vocabSize, self.channels, self.layers, self.heads) = (vocabSize, channels, layers, heads)
+        (self.kvHeads, self.context, self.mlp, self.norm) = (kvHeads, context, mlp, norm)
+        (self.tiedEmbeddings, self.attention, self.initSeed) = (tiedEmbeddings, attention, initSeed)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case vocabSize, channels, layers, heads, kvHeads, context, mlp, norm, tiedEmbeddings
+        case attention, initSeed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfig(vocabSize: 0)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels) ?? d.channels
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads)
+        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
+        mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
+        norm = try c.decodeIfPresent(NormKind.self, forKey: .norm) ?? d.norm
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
+        attention = try c.decodeIfPresent(AttentionConfig.self, forKey: .attention) ?? d.attention
+        initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
+    }
+
+    /// Head size hs = C / NH.
+    public var headSize: Int { channels / heads }
+    /// NKV with the nil default resolved.
+    public var kvHeadCount: Int { kvHeads ?? heads }
+    /// MLP hidden width H (the fc matrix is (H, C) for GELU, (2H, C) for SwiGLU).
+    public var mlpHidden: Int {
+        switch mlp {
+        case .gelu: return 4 * channels
+        case .swiglu: return (8 * channels / 3 + 31) / 32 * 32
+        }
+    }
+
+    /// The attention layer shape this config implies.
+    public var attentionShape: AttentionShape {
+        AttentionShape(heads: heads, kvHeads: kvHeadCount, headSize: headSize, channels: channels,
+                       context: context)
+    }
+
+    /// Throws ModelError naming the field to fix.
+    public func validate() throws {
+        func check(_ ok: Bool, _ field: String, _ message: String) throws {
+            if !ok { throw ModelError.invalidConfig(field: field, message: message) }
+        }
+        try check(vocabSize >= 2, "vocabSize", "must be at least 2 (got \(vocabSize)); take it from the tokenizer")
+        try check(channels >= 1, "channels", "must be positive (got \(channels))")
+        try check(layers >= 1, "layers", "must be positive (got \(layers))")
+        try check(heads >= 1, "heads", "must be positive (got \(heads))")
+        try check(channels % heads == 0, "heads",
+                  "must divide channels (\(channels) is not a multiple of \(heads)); e.g. heads = \(channels / 64 > 0 ? channels / 64 : 1)")
+        try check(context >= 1, "context", "must be positive (got \(context))")
+        if let k = kvHeads {
+            try check(k >= 1 && heads % k == 0, "kvHeads",
+                      "must divide heads (\(heads)); use 1 for MQA, a divisor for GQA, or leave it out for MHA")
+        }
+        do {
+            _ = try AttentionRegistry.make(attention, shape: attentionShape)
+        } catch let error as AttentionError {
+            throw ModelError.attention(error)
+        }
+    }
+}

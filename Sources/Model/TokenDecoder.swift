@@ -1,0 +1,85 @@
+// Token-by-token generation with a per-layer KV cache (the variant's decode cache): the same
+// block math as LanguageModel.forward for one token at a time, so its logits equal the parallel
+// forward's at every position (tested). Batch 1; one TokenDecoder per thread.
+// (Named TokenDecoder, not Decoder: a public `Decoder` here would shadow Swift.Decoder in every
+// file that imports Model and break its Codable code.)
+import Attention
+import Kernels
+
+public final class TokenDecoder: @unchecked Sendable {
+    public let model: LanguageModel
+    public let maxTokens: Int
+    /// Tokens consumed since the last reset.
+    public private(set) var position = 0
+    let caches: UnsafeMutablePointer<Float>
+    let cacheStride: Int
+    let buffer: UnsafeMutablePointer<Float>
+    let x, ln, stats, qkv, atty, fch, act, logits, scratch: UnsafeMutablePointer<Float>
+
+    init(model: LanguageModel, maxTokens: Int) {
+        precondition(maxTokens >= 1, "a decoder needs maxTokens >= 1")
+        self.model = model
+        self.maxTokens = maxTokens
+        let config = model.config, variant = model.attention
+        let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
+        cacheStride = variant.cacheCount(maxTokens: maxTokens)
+        caches = .allocate(capacity: max(1, cacheStride * config.layers))
+        caches.initialize(repeating: 0, count: max(1, cacheStride * config.layers))
+        let sizes = [C, C, 2, variant.shape.qkvWidth, variant.shape.outWidth, 2 * H, H, V,
+                     variant.decodeScratchCount(maxTokens: maxTokens)]
+        buffer = .allocate(capacity: sizes.reduce(0, +))
+        buffer.initialize(repeating: 0, count: sizes.reduce(0, +))
+        var offsets: [UnsafeMutablePointer<Float>] = []
+        var n = 0
+        for s in sizes {
+            offsets.append(buffer + n)
+            n += s
+        }
+        (x, ln, stats, qkv, atty, fch, act, logits, scratch) =
+            (offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5], offsets[6], offsets[7], offsets[8])
+    }
+
+    deinit {
+        caches.deallocate()
+        buffer.deallocate()
+    }
+
+    /// Forgets the sequence; the next token is at position 0.
+    public func reset() { position = 0 }
+
+    /// Feeds one token; returns the logits (V) for the token after it. Valid until the next call.
+    public func next(token: Int32) -> UnsafeBufferPointer<Float> {
+        let m = model, config = model.config
+        let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
+        let F = config.mlp == .gelu ? H : 2 * H, W = m.attention.shape.qkvWidth, A = m.attention.shape.outWidth
+        precondition(position < maxTokens, "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
+        precondition(token >= 0 && Int(token) < V, "\(KernelsError.tokenOutOfRange(token: token, vocabSize: V))")
+        var tok = token
+        embeddingForward(out: x, tokens: &tok, wte: m.w(m.layout.wte), BT: 1, C: C)
+        for l in 0..<config.layers {
+            let o = m.layout.blocks[l]
+            m.normForward(ln, stats, stats + 1, x, o.norm1Weight, o.norm1Bias, 1)
+            matmulForward(out: qkv, inp: ln, weight: m.w(o.wqkv), bias: nil, BT: 1, C: C, OC: W)
+            m.attention.decode(AttentionStep(
+                position: position, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
+                cache: caches + l * cacheStride, scratch: scratch))
+            BLAS.gemm(transB: true, M: 1, N: C, K: A, A: atty, lda: A, B: m.w(o.wo), ldb: A, beta: 1, C: x, ldc: C)
+            m.normForward(ln, stats, stats + 1, x, o.norm2Weight, o.norm2Bias, 1)
+            matmulForward(out: fch, inp: ln, weight: m.w(o.wfc), bias: nil, BT: 1, C: C, OC: F)
+            switch config.mlp {
+            case .gelu: geluForward(out: act, inp: fch, N: H)
+            case .swiglu: swigluForward(out: act, inp: fch, N: 1, H: H)
+            }
+            BLAS.gemm(transB: true, M: 1, N: C, K: H, A: act, lda: H, B: m.w(o.wproj), ldb: H, beta: 1, C: x, ldc: C)
+        }
+        m.normForward(ln, stats, stats + 1, x, m.layout.normFWeight, m.layout.normFBias, 1)
+        matmulForward(out: logits, inp: ln, weight: m.w(m.layout.lmHead), bias: nil, BT: 1, C: C, OC: V)
+        position += 1
+        return UnsafeBufferPointer(start: logits, count: V)
+    }
+}
+
+extension LanguageModel {
+    /// A decoder with a KV cache for up to maxTokens positions.
+    public func makeDecoder(maxTokens: Int) -> TokenDecoder { TokenDecoder(model: self, maxTokens: maxTokens) }
+}
