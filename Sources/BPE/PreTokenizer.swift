@@ -93,10 +93,9 @@ public enum PreTokenizer {
 
     /// The pieces of `text` as strings (for tests and tools; the hot paths use `forEachPiece`).
     public static func pieces(_ text: String) -> [String] {
-        var utf8 = Array(text.utf8)
+        let utf8 = Array(text.utf8)
         var out: [String] = []
-        utf8.withUnsafeMutableBytes { raw in
-            let bytes = UnsafeRawBufferPointer(raw)
+        utf8.withUnsafeBytes { bytes in
             forEachPiece(bytes) { start, end in
                 out.append(String(decoding: bytes[start..<end], as: UTF8.self))
             }

@@ -1,0 +1,193 @@
+// `tracker tokenizer train|encode`: trains a byte-level BPE tokenizer on text files and writes
+// HF tokenizer.json; encodes files with one and reports the speed. Each file is one document.
+// The reader is deliberately tiny (plain files and folders); archives go through `tracker ingest`.
+import ArgumentParser
+import BPE
+import Basics
+import Foundation
+
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Train a byte-level BPE tokenizer, or measure encoding with one.",
+        subcommands: [Train.self, Encode.self])
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train on text files (each file one document) and write tokenizer.json.")
+
+        @Argument(help: "Text files or folders (walked recursively).")
+        var paths: [String]
+
+        @Option(help: "Vocabulary size: 256 bytes + merges + 1 special token (<|endoftext|>).")
+        var vocabSize = 8192
+
+        @Option(help: ArgumentHelp("Where to write tokenizer.json.", valueName: "file"))
+        var output: String
+
+        @Option(help: "Worker threads (default: $TRACKER_THREADS, else all cores).")
+        var threads: Int?
+
+        @Option(help: "Output: text or json.")
+        var format: OutputFormat = .text
+
+        func validate() throws {
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            let trainer = try withCLIErrors { try BPETrainer(vocabSize: vocabSize) }
+            let files = try withCLIErrors { try documentFiles(paths) }
+            let workers = threads ?? Parallelism.defaultThreads
+            let start = Date()
+            let failures = FailureLog()
+            let bytes = ByteTally()
+            let counts = WordCounter.count(documentCount: files.count, threads: workers) { i, body in
+                guard let data = FileManager.default.contents(atPath: files[i]) else {
+                    failures.add(files[i])
+                    return
+                }
+                bytes.add(data.count)
+                data.withUnsafeBytes { body($0) }
+            }
+            if let failed = failures.first {
+                throw CLIError(description: "\(failed): cannot read the file (check its permissions)")
+            }
+            let counted = Date()
+            let bar = ProgressBar("merges", total: Int64(trainer.mergeTarget), unit: .items("merges"))
+            let tokenizer = trainer.train(counts) { done, _ in bar.set(Int64(done)) }
+            bar.finish()
+            let trained = Date()
+            try withCLIErrors {
+                try tokenizer.tokenizerJSON().write(to: URL(fileURLWithPath: output), options: .atomic)
+            }
+            let report = TrainReport(
+                documents: files.count, bytes: bytes.total, uniqueWords: counts.uniqueWords,
+                merges: tokenizer.merges.count, vocabSize: tokenizer.vocabSize, threads: workers,
+                countSeconds: counted.timeIntervalSince(start),
+                mergeSeconds: trained.timeIntervalSince(counted),
+                seconds: trained.timeIntervalSince(start), output: output)
+            switch format {
+            case .json: print(try prettyJSON(report))
+            case .text:
+                print("documents    \(report.documents) (\(Format.bytes(Int64(report.bytes))))")
+                print("words        \(report.uniqueWords) distinct")
+                print("vocabulary   \(report.vocabSize) (\(report.merges) merges)")
+                print("time         count \(fmt(report.countSeconds)) s + merges "
+                    + "\(fmt(report.mergeSeconds)) s = \(fmt(report.seconds)) s on \(workers) threads")
+                print("wrote        \(output)")
+            }
+        }
+    }
+
+    struct Encode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Encode text files with a tokenizer.json and report the speed.",
+            discussion: "Files are read into memory first; only the encoding is timed.")
+
+        @Option(help: ArgumentHelp("The tokenizer.json to use.", valueName: "file"))
+        var tokenizer: String
+
+        @Argument(help: "Text files or folders (walked recursively).")
+        var paths: [String]
+
+        @Option(help: "Worker threads (default: $TRACKER_THREADS, else all cores).")
+        var threads: Int?
+
+        @Option(help: ArgumentHelp("Also write the ids, one JSON array per document and line.", valueName: "file"))
+        var ids: String?
+
+        @Option(help: "Output: text or json.")
+        var format: OutputFormat = .text
+
+        func run() throws {
+            let loaded = try withCLIErrors {
+                try Tokenizer.load(tokenizerJSON: Data(contentsOf: URL(fileURLWithPath: tokenizer)))
+            }
+            let files = try withCLIErrors { try documentFiles(paths) }
+            var documents: [[UInt8]] = []
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw CLIError(description: "\(file): cannot read the file (check its permissions)")
+                }
+                documents.append([UInt8](data))
+            }
+            let workers = threads ?? Parallelism.defaultThreads
+            let start = Date()
+            let encoded = encodeDocuments(loaded, documents, threads: workers)
+            let seconds = Date().timeIntervalSince(start)
+            if let ids {
+                let lines = encoded.map { "[" + $0.map(String.init).joined(separator: ",") + "]\n" }
+                try withCLIErrors {
+                    try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: ids), options: .atomic)
+                }
+            }
+            let bytes = documents.reduce(0) { $0 + $1.count }
+            let report = EncodeReport(
+                documents: documents.count, bytes: bytes, tokens: encoded.reduce(0) { $0 + $1.count },
+                threads: workers, seconds: seconds,
+                megabytesPerSecond: Double(bytes) / 1e6 / max(seconds, 1e-9))
+            switch format {
+            case .json: print(try prettyJSON(report))
+            case .text:
+                print("documents    \(report.documents) (\(Format.bytes(Int64(bytes))))")
+                print("tokens       \(report.tokens) (\(fmt(Double(bytes) / Double(max(report.tokens, 1)))) bytes per token)")
+                print("time         \(fmt(seconds)) s on \(workers) threads, \(fmt(report.megabytesPerSecond)) MB/s")
+            }
+        }
+    }
+}
+
+private struct TrainReport: Encodable {
+    let documents: Int, bytes: Int, uniqueWords: Int, merges: Int, vocabSize: Int, threads: Int
+    let countSeconds: Double, mergeSeconds: Double, seconds: Double, output: String
+}
+
+private struct EncodeReport: Encodable {
+    let documents: Int, bytes: Int, tokens: Int, threads: Int, seconds: Double
+    let megabytesPerSecond: Double
+}
+
+private func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
+
+/// The regular files under `paths` (a file stands for itself, a folder is walked), sorted.
+private func documentFiles(_ paths: [String]) throws -> [String] {
+    var files: [String] = []
+    let fm = FileManager.default
+    for path in paths {
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIError(description: "\(path): no such file or folder (check the path)")
+        }
+        guard isDirectory.boolValue else {
+            files.append(path)
+            continue
+        }
+        let root = URL(fileURLWithPath: path)
+        let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
+        var found: [String] = []
+        while let url = walker?.nextObject() as? URL {
+            if (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
+                found.append(url.path)
+            }
+        }
+        files += found.sorted()
+    }
+    return files
+}
+
+/// Paths that could not be read, collected from worker threads.
+private final class FailureLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var paths: [String] = []
+    func add(_ path: String) { lock.withLock { paths.append(path) } }
+    var first: String? { lock.withLock { paths.first } }
+}
+
+/// A byte total summed from worker threads.
+private final class ByteTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sum = 0
+    func add(_ n: Int) { lock.withLock { sum += n } }
+    var total: Int { lock.withLock { sum } }
+}

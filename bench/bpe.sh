@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks tracker's BPE against the references on ~50 MB of English text from Debian packages
+# (KJV bible via `bible`, the Jargon File, the Devil's Dictionary, FOLDOC and GCIDE, each once):
+#   training (pre-tokenize + count + merges) vs HF tokenizers' BpeTrainer, V = 8192 and 32768,
+#     on 2 threads and on 1 (RAYON_NUM_THREADS / TRACKER_THREADS / --threads), merges compared;
+#   encoding vs tiktoken built from our merges, on 2 threads and on 1, ids compared on a sample.
+# Prints a table with the ratios. Usage: bench/bpe.sh  (env: BPE_BENCH_DIR, SCRATCH_PATH,
+# BPE_BENCH_VOCABS, TRACKER_BIN to use an already built binary instead of building).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${BPE_BENCH_DIR:-/tmp/tracker-bpe-bench}
+SCRATCH=${SCRATCH_PATH:-.build-release}
+VOCABS=${BPE_BENCH_VOCABS:-"8192 32768"}
+PY="python3 bench/bpe_reference.py"
+mkdir -p "$WORK"
+
+# 1. The English sources (Debian packages) and the reference libraries.
+need=()
+command -v bible >/dev/null || need+=(bible-kjv)
+[ -f /usr/share/doc/jargon-text/jargon.txt.gz ] || need+=(jargon-text)
+[ -f /usr/share/dictd/devil.dict.dz ] || need+=(dict-devil)
+[ -f /usr/share/dictd/foldoc.dict.dz ] || need+=(dict-foldoc)
+[ -f /usr/share/dictd/gcide.dict.dz ] || need+=(dict-gcide)
+if ((${#need[@]})); then
+    echo "installing ${need[*]}" >&2
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -c "import tokenizers, tiktoken" || { echo "pip install tokenizers tiktoken first" >&2; exit 1; }
+
+# 2. The corpus: documents of ~64 KB cut at blank lines, one file each.
+if [ ! -d "$WORK/corpus" ]; then
+    echo "assembling the corpus in $WORK/corpus" >&2
+    $PY corpus "$WORK/corpus.tmp" && mv "$WORK/corpus.tmp" "$WORK/corpus"
+fi
+
+# 3. tracker in release.
+if [ -z "${TRACKER_BIN:-}" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
+    TRACKER_BIN="$SCRATCH/release/tracker"
+fi
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# 4. Training.
+results="$WORK/results.jsonl"
+: >"$results"
+for V in $VOCABS; do
+    for T in 2 1; do
+        echo "train V=$V threads=$T" >&2
+        ours=$(TRACKER_THREADS=$T "$TRACKER_BIN" tokenizer train "$WORK/corpus" --vocab-size "$V" \
+            --output "$WORK/ours-$V.json" --threads "$T" --format json | field seconds)
+        hf=$(RAYON_NUM_THREADS=$T RAYON_RS_NUM_CPUS=$T $PY hf-train "$WORK/corpus" "$V" \
+            "$WORK/hf-$V.json" | field seconds)
+        same=$($PY same-merges "$WORK/ours-$V.json" "$WORK/hf-$V.json" | field identical)
+        echo "{\"kind\": \"train\", \"vocab\": $V, \"threads\": $T, \"ours\": $ours, \"hf\": $hf, \"identical\": \"$same\"}" >>"$results"
+    done
+done
+
+# 5. Encoding with the largest vocabulary; ids checked against tiktoken on a sample first.
+V=${VOCABS##* }
+rm -rf "$WORK/sample" && mkdir -p "$WORK/sample"
+ls "$WORK/corpus" | awk 'NR % 40 == 1' | while read -r f; do cp "$WORK/corpus/$f" "$WORK/sample/"; done
+"$TRACKER_BIN" tokenizer encode --tokenizer "$WORK/ours-$V.json" "$WORK/sample" --ids "$WORK/sample-ids.jsonl" >/dev/null
+same=$($PY same-ids "$WORK/ours-$V.json" "$WORK/sample" "$WORK/sample-ids.jsonl" | field identical)
+for T in 2 1; do
+    echo "encode V=$V threads=$T" >&2
+    ours=$(TRACKER_THREADS=$T "$TRACKER_BIN" tokenizer encode --tokenizer "$WORK/ours-$V.json" \
+        "$WORK/corpus" --threads "$T" --format json | field megabytesPerSecond)
+    tik=$(RAYON_NUM_THREADS=$T $PY tiktoken-encode "$WORK/ours-$V.json" "$WORK/corpus" "$T" \
+        | field megabytesPerSecond)
+    echo "{\"kind\": \"encode\", \"vocab\": $V, \"threads\": $T, \"ours\": $ours, \"tiktoken\": $tik, \"identical\": \"$same\"}" >>"$results"
+done
+
+echo "corpus: $(du -sb "$WORK/corpus" | cut -f1) bytes in $(ls "$WORK/corpus" | wc -l) documents; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+$PY table "$results"
