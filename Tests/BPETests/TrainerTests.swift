@@ -17,6 +17,23 @@ import Testing
         #expect(tokenizer.eotId == 259)
     }
 
+    /// The word table of HF's `test_train` (trainer.rs): 're' (3), then 'are' and 'is' tie at 2
+    /// and the smaller pair (a = 64, re = 256) < (i = 72, s = 82) goes first, as in HF.
+    @Test func huggingFaceWordTable() throws {
+        let table: [(String, Int64)] = [
+            ("roses", 1), ("are", 2), ("red", 1), ("voilets", 1), ("blue", 1), ("BERT", 1),
+            ("is", 2), ("big", 1), ("and", 1), ("so", 1), ("GPT-2", 1),
+        ]
+        let counter = WordCounter()
+        for (word, count) in table {
+            Array(word.utf8).withUnsafeBytes { counter.add(word: $0, count: count) }
+        }
+        let tokenizer = try BPETrainer(vocabSize: 256 + 3 + 1).train(counter)
+        #expect(tokenizer.merges.map { [$0.0, $0.1] } == [[81, 68], [64, 256], [72, 82]])
+        #expect(tokenizer.merges.map { tokenizer.tokenString($0.0) + tokenizer.tokenString($0.1) }
+            == ["re", "are", "is"])
+    }
+
     @Test func baseIdsFollowByteLevelOrder() {
         #expect(ByteLevel.idOfByte == ReferenceTrainer.idOfByte)
         #expect(ByteLevel.idOfByte[Int(UInt8(ascii: "!"))] == 0)
