@@ -1,0 +1,41 @@
+// `tracker cancel RUN|EXPERIMENT...`: queued runs are cancelled at once; running runs get a
+// cancel request, and their worker stops the run (SIGTERM, then SIGKILL after a grace period)
+// and records it as cancelled.
+import ArgumentParser
+import Foundation
+import Scheduler
+import Store
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel runs, by run id or by experiment name.",
+        discussion: """
+            Examples:
+              tracker cancel 42
+              tracker cancel attention-sweep
+            """)
+
+    @OptionGroup var workspace: WorkspaceOptions
+
+    @Argument(help: "Run ids or experiment names.")
+    var targets: [String]
+
+    func run() throws {
+        try withCLIErrors {
+            let db = try TrackerDB(home: workspace.resolvedHome)
+            var ids: [Int64] = []
+            for t in targets {
+                if let id = Int64(t) {
+                    guard try db.run(id: id) != nil else { throw SchedulerError.noSuchRun(id) }
+                    ids.append(id)
+                } else {
+                    guard let e = try db.experiment(named: t) else { throw SchedulerError.noSuchExperiment(t) }
+                    ids += try db.runs(experimentId: e.id!).filter { !$0.state.isTerminal }.map { $0.id! }
+                }
+            }
+            let (cancelled, requested) = try db.cancel(runIds: ids)
+            print("cancelled \(cancelled) queued run(s); asked the workers of \(requested) running run(s) to stop them")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// `tracker status`: the queue by state, live workers with their run and last heartbeat, and the
+// most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
+// whose worker died shows up as re-queued (or crashed for good) here.
+import ArgumentParser
+import Foundation
+import Scheduler
+import Store
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the run queue, live workers and recent failures.")
+
+    @OptionGroup var workspace: WorkspaceOptions
+
+    @Option(help: ArgumentHelp("Only this experiment (name or id).", valueName: "name"))
+    var experiment: String?
+
+    @Option(help: "Output: a text summary, or JSON on stdout.")
+    var format: OutputFormat = .text
+
+    struct Status: Encodable {
+        struct Worker: Encodable {
+            var id: String
+            var runId: Int64?
+            var runName: String?
+            var secondsSinceHeartbeat: Double
+        }
+        struct Failure: Encodable {
+            var runId: Int64
+            var name: String
+            var state: String
+            var exitCode: Int64?
+            var signal: Int64?
+            var finishedAt: String?
+            var error: String?
+        }
+        var counts: [String: Int]
+        var recovered: [Int64]
+        var workers: [Worker]
+        var recentFailures: [Failure]
+    }
+
+    func run() throws {
+        try withCLIErrors {
+            let db = try TrackerDB(home: workspace.resolvedHome)
+            let recovered = try db.recoverExpiredLeases()
+            let experimentId = try experiment.map { try WorkerCommand.experimentId($0, db) }
+            let counts = try db.stateCounts(experimentId: experimentId)
+            let now = Date().timeIntervalSince1970
+            let workers = try db.liveWorkers(within: 30).map { w in
+                Status.Worker(
+                    id: w.id, runId: w.runId, runName: try w.runId.flatMap { try db.run(id: $0)?.name },
+                    secondsSinceHeartbeat: (now - w.heartbeatAt).rounded(toPlaces: 1))
+            }
+            let failures = try db.recentFailures(limit: 5).filter { experimentId == nil || $0.experimentId == experimentId }.map {
+                Status.Failure(
+                    runId: $0.id!, name: $0.name, state: $0.state.rawValue, exitCode: $0.exitCode, signal: $0.signal,
+                    finishedAt: $0.finishedAt, error: $0.error)
+            }
+            let status = Status(
+                counts: Dictionary(uniqueKeysWithValues: RunState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+                recovered: recovered.map { $0.id! }, workers: workers, recentFailures: failures)
+            if format == .json {
+                print(try prettyJSON(status))
+                return
+            }
+            print("queue: " + RunState.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
+            if !recovered.isEmpty {
+                print("recovered \(recovered.count) run(s) whose worker stopped sending heartbeats: "
+                    + recovered.map { "#\($0.id!) -> \($0.state.rawValue)" }.joined(separator: ", "))
+            }
+            print("workers: \(workers.isEmpty ? "none alive" : "")")
+            for w in workers {
+                let run = w.runId.map { "run #\($0) \(w.runName ?? "")" } ?? "idle"
+                print("  \(w.id)  \(run)  heartbeat \(w.secondsSinceHeartbeat)s ago")
+            }
+            if !failures.isEmpty {
+                print("recent failures:")
+                for f in failures {
+                    let how = f.exitCode.map { "exit \($0)" } ?? f.signal.map { "signal \($0)" } ?? f.state
+                    print("  #\(f.runId) \(f.name)  \(f.state) (\(how))  \(f.finishedAt ?? "")  \(f.error ?? "")")
+                }
+            }
+        }
+    }
+}
+
+extension Double {
+    func rounded(toPlaces p: Int) -> Double {
+        let m = pow(10, Double(p))
+        return (self * m).rounded() / m
+    }
+}
