@@ -1,0 +1,140 @@
+// `tracker report --compare`: runs side by side with only the parameters that differ, their final
+// and best metrics, mean ± std over seeds per group, the length-generalisation ('lengen/...') and
+// task ('task/...') tables, and loss curves of the best few runs or groups.
+import Store
+
+/// What `tracker report --compare` compares and how.
+public struct CompareQuery: Sendable {
+    public var selection: RunSelection
+    /// Parameter keys that define a group; nil groups by every differing key except `train.seed`.
+    public var groupBy: [String]?
+    public var chartMetrics: [String]
+    public var logScale: Bool
+    /// Series per chart; the best by final val/loss (else train/loss) are kept.
+    public var maxSeries: Int
+
+    public init(
+        selection: RunSelection, groupBy: [String]? = nil, chartMetrics: [String] = [MetricKey.trainLoss, MetricKey.valLoss],
+        logScale: Bool = false, maxSeries: Int = 8
+    ) {
+        self.selection = selection; self.groupBy = groupBy; self.chartMetrics = chartMetrics
+        self.logScale = logScale; self.maxSeries = maxSeries
+    }
+}
+
+extension Reports {
+    public static func compare(_ reader: RunReader, _ query: CompareQuery) throws -> ReportDocument {
+        let runs = try reader.summaries(query.selection)
+        if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
+        let differing = Statistics.differingParams(runs)
+        let groupKeys = query.groupBy ?? differing.filter { $0 != RunSummary.seedKey }
+        let groups = Statistics.group(runs, by: groupKeys)
+        let grouped = groups.count < runs.count
+        var sections: [ReportSection] = []
+
+        let metricColumns = ["final train/loss", "final val/loss", "best val/loss", "val/bpb", "tokens/s"]
+        let metricValues: [(NumberStyle, (RunSummary) -> Double?)] = [
+            (.fixed(4), { $0.metrics[MetricKey.trainLoss]?.last }), (.fixed(4), { $0.metrics[MetricKey.valLoss]?.last }),
+            (.fixed(4), { $0.metrics[MetricKey.valLoss]?.min }), (.fixed(4), { $0.metrics[MetricKey.valBPB]?.last }),
+            (.count, { $0.metrics[MetricKey.tokensPerSecond]?.last }),
+        ]
+        let runRows = runs.map { r -> [Cell] in
+            [.text(r.name), .int(r.id)] + differing.map { paramCell(r.params[$0]) } + [.text(r.state)]
+                + metricValues.map { style, f in number(f(r), style) }
+        }
+        sections.append(.table(ReportTable(
+            title: "Runs", columns: ["run", "id"] + differing + ["state"] + metricColumns, rows: runRows)))
+        if differing.isEmpty { sections.append(.note("all runs have the same parameters")) }
+
+        if grouped {
+            let rows = groups.map { g -> [Cell] in
+                g.values.map(paramCell) + [.int(Int64(g.runs.count))] + metricValues.map { style, f in g.aggregate(style, f) }
+            }
+            let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
+            sections.append(.table(ReportTable(
+                title: "Groups: mean ± std over runs (\(by))", columns: groupKeys + ["runs"] + metricColumns, rows: rows)))
+        }
+
+        for prefix in ["lengen", "task"] {
+            for family in metricFamilies(runs, prefix: prefix) {
+                sections.append(.table(familyTable(family, runs: runs, groups: grouped ? groups : nil)))
+            }
+        }
+
+        let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
+        let shown = Array(ranked.prefix(max(1, query.maxSeries)))
+        let histories = try reader.histories(runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
+        for metric in query.chartMetrics {
+            let series = shown.compactMap { s -> ReportChart.Series? in
+                let curves = s.runs.prefix(16).compactMap { histories[$0.id]?[metric] }
+                return curves.isEmpty ? nil : ReportChart.Series(name: s.label, points: Statistics.meanCurve(curves))
+            }
+            if series.isEmpty { continue }
+            let what = grouped ? "group means" : "runs"
+            sections.append(.chart(ReportChart(
+                title: "Loss curves: \(metric) (\(what))", metric: metric, series: series, logScale: query.logScale)))
+        }
+        if ranked.count > shown.count {
+            sections.append(.note("curves show the \(shown.count) best of \(ranked.count) \(grouped ? "groups" : "runs") by final loss"))
+        }
+        let title = "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
+            + " (\(describe(query.selection)))"
+        return ReportDocument(title: title, sections: sections)
+    }
+
+    /// Chart candidates (a run, or a group's runs), best final val/loss (else train/loss) first.
+    static func rankedSeries(runs: [RunSummary], groups: [RunGroup]?) -> [(label: String, runs: [RunSummary])] {
+        let candidates = groups.map { $0.map { (label: $0.label, runs: $0.runs) } } ?? runs.map { (label: $0.name, runs: [$0]) }
+        func score(_ runs: [RunSummary]) -> Double {
+            let values = runs.compactMap { $0.metrics[MetricKey.valLoss]?.last ?? $0.metrics[MetricKey.trainLoss]?.last }
+            let m = Statistics.meanStd(values)?.mean ?? .infinity
+            return m.isNaN ? .infinity : m
+        }
+        let scored = candidates.enumerated().map { (i: $0.offset, score: score($0.element.runs), c: $0.element) }
+        return scored.sorted { $0.score != $1.score ? $0.score < $1.score : $0.i < $1.i }.map(\.c)
+    }
+
+    /// Metric families under a prefix: 'lengen/loss/4x/[2L,4L)' belongs to 'lengen/loss' with the
+    /// column '4x [2L,4L)'. Columns are ordered by their numbers (factor, then bucket start).
+    static func metricFamilies(_ runs: [RunSummary], prefix: String) -> [(name: String, columns: [(key: String, label: String)])] {
+        var keys = Set<String>()
+        for r in runs { for k in r.metrics.keys where k.hasPrefix(prefix + "/") { keys.insert(k) } }
+        var families: [String: [(key: String, label: String)]] = [:]
+        for key in keys {
+            let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let name = parts.prefix(2).joined(separator: "/")
+            let label = parts.count > 2 ? parts.dropFirst(2).joined(separator: " ") : parts.last!
+            families[name, default: []].append((key, label))
+        }
+        return families.keys.sorted().map { name in
+            (name, families[name]!.sorted { a, b in
+                let x = orderKey(a.label), y = orderKey(b.label)
+                return x != y ? x.lexicographicallyPrecedes(y) : a.label < b.label
+            })
+        }
+    }
+
+    /// Numbers read from a column label: '4x [2L,4L)' gives [4, 2] ('L' alone counts as 1).
+    static func orderKey(_ label: String) -> [Double] {
+        label.split(separator: " ").map { part in
+            var s = Substring(part)
+            if s.hasPrefix("[") || s.hasPrefix("(") { s = s.dropFirst().prefix { $0 != "," } }
+            let digits = s.prefix { $0.isNumber || $0 == "." }
+            if let v = Double(digits) { return v }
+            return s.hasPrefix("L") ? 1 : .infinity
+        }
+    }
+
+    static func familyTable(
+        _ family: (name: String, columns: [(key: String, label: String)]), runs: [RunSummary], groups: [RunGroup]?
+    ) -> ReportTable {
+        let style: NumberStyle = family.name.contains("acc") ? .fixed(3) : .fixed(4)
+        let columns = family.columns.map(\.label)
+        if let groups {
+            let rows = groups.map { g in [Cell.text(g.label)] + family.columns.map { c in g.aggregate(style) { $0.metrics[c.key]?.last } } }
+            return ReportTable(title: "\(family.name) (final, mean ± std)", columns: ["group"] + columns, rows: rows)
+        }
+        let rows = runs.map { r in [Cell.text(r.name)] + family.columns.map { c in number(r.metrics[c.key]?.last, style) } }
+        return ReportTable(title: "\(family.name) (final)", columns: ["run"] + columns, rows: rows)
+    }
+}

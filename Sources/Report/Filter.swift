@@ -1,0 +1,261 @@
+// The --where language: a hand-written tokenizer and recursive-descent parser. Grammar, lowest
+// precedence first (so `a or b and not c` reads `a or (b and (not c))`):
+//
+//   expr       := andExpr ("or" andExpr)*
+//   andExpr    := notExpr ("and" notExpr)*
+//   notExpr    := "not" notExpr | "(" expr ")" | comparison
+//   comparison := field ("=" | "!=" | "<" | "<=" | ">" | ">=" | "~") literal
+//   literal    := number | "string" | 'string' | true | false
+//
+// A field is a parameter (`train.lr`), a tag (`tag.note`), a run column (`run.name`, `run.state`,
+// `run.id`, `run.experiment`, `run.origin`) or a metric (any name with a '/', e.g. `val/loss.min`;
+// `.last` is the default; names with other characters go in backticks: `lengen/loss/4x/[0,L)`.max).
+// `~` is substring match. The AST is compiled to parameterised SQL in FilterSQL.swift.
+
+/// A parsed --where expression.
+public indirect enum Filter: Sendable, Equatable {
+    case and(Filter, Filter)
+    case or(Filter, Filter)
+    case not(Filter)
+    case compare(Field, Comparison, Literal)
+
+    /// Parses `text`, throwing `ReportError.badFilter` with the 1-based column of the bad token.
+    public static func parse(_ text: String) throws -> Filter {
+        var parser = FilterParser(text: text, tokens: try FilterTokenizer.tokens(text))
+        return try parser.parseAll()
+    }
+}
+
+/// What a comparison reads.
+public enum Field: Sendable, Equatable, Hashable {
+    case param(String)
+    case tag(String)
+    case run(RunColumn)
+    case metric(String, MetricField)
+
+    public enum RunColumn: String, Sendable, CaseIterable { case name, state, id, experiment, origin }
+    public enum MetricField: String, Sendable, CaseIterable { case last, min, max }
+
+    /// Reads a field name the way --where and --sort spell it; nil when a `run.` column is unknown.
+    public static func named(_ name: String, quoted: Bool = false) -> Field? {
+        if !quoted, name.hasPrefix("tag."), name.count > 4 { return .tag(String(name.dropFirst(4))) }
+        if !quoted, name.hasPrefix("run.") {
+            return RunColumn(rawValue: String(name.dropFirst(4))).map { .run($0) }
+        }
+        if name.contains("/") {
+            for f in MetricField.allCases where name.hasSuffix("." + f.rawValue) {
+                return .metric(String(name.dropLast(f.rawValue.count + 1)), f)
+            }
+            return .metric(name, .last)
+        }
+        return .param(name)
+    }
+}
+
+public enum Comparison: String, Sendable, CaseIterable {
+    case equal = "=", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    case contains = "~"
+}
+
+public enum Literal: Sendable, Equatable {
+    case number(Double)
+    case string(String)
+}
+
+/// One token with the 1-based column where it starts.
+struct FilterToken: Equatable {
+    enum Kind: Equatable {
+        case identifier(String, quoted: Bool)
+        case number(Double)
+        case string(String)
+        case op(Comparison)
+        case open, close, and, or, not, boolean(Bool), end
+    }
+    let kind: Kind
+    let column: Int
+}
+
+enum FilterTokenizer {
+    static func tokens(_ text: String) throws -> [FilterToken] {
+        let chars = Array(text)
+        var out: [FilterToken] = []
+        var i = 0
+        func fail(_ message: String, at column: Int) -> ReportError {
+            .badFilter(expression: text, column: column, message: message)
+        }
+        while i < chars.count {
+            let c = chars[i], column = i + 1
+            if c.isWhitespace { i += 1; continue }
+            if c == "(" { out.append(.init(kind: .open, column: column)); i += 1; continue }
+            if c == ")" { out.append(.init(kind: .close, column: column)); i += 1; continue }
+            if "=<>!~".contains(c) {
+                let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
+                if let op = Comparison(rawValue: two) {
+                    out.append(.init(kind: .op(op), column: column)); i += 2; continue
+                }
+                if c == "=" && two == "==" { out.append(.init(kind: .op(.equal), column: column)); i += 2; continue }
+                guard let op = Comparison(rawValue: String(c)) else {
+                    throw fail("'!' must be followed by '=' (use 'not' to negate)", at: column)
+                }
+                out.append(.init(kind: .op(op), column: column)); i += 1; continue
+            }
+            if c == "\"" || c == "'" {
+                var s = "", j = i + 1, closed = false
+                while j < chars.count {
+                    if chars[j] == "\\", j + 1 < chars.count { s.append(chars[j + 1]); j += 2; continue }
+                    if chars[j] == c { closed = true; break }
+                    s.append(chars[j]); j += 1
+                }
+                if !closed { throw fail("unterminated string (close it with \(c))", at: column) }
+                out.append(.init(kind: .string(s), column: column)); i = j + 1; continue
+            }
+            if c.isNumber || c == "-" || c == "." {
+                var j = i + 1
+                while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
+                    || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E"))
+                {
+                    j += 1
+                }
+                let s = String(chars[i..<j])
+                guard let v = Double(s), v.isFinite else { throw fail("'\(s)' is not a number", at: column) }
+                out.append(.init(kind: .number(v), column: column)); i = j; continue
+            }
+            if c == "`" {
+                guard let close = chars[(i + 1)...].firstIndex(of: "`") else {
+                    throw fail("unterminated `quoted name` (close it with `)", at: column)
+                }
+                var name = String(chars[(i + 1)..<close]), j = close + 1
+                while j < chars.count, isNameCharacter(chars[j]) { name.append(chars[j]); j += 1 }
+                out.append(.init(kind: .identifier(name, quoted: true), column: column)); i = j; continue
+            }
+            if c.isLetter || c == "_" {
+                var j = i + 1
+                while j < chars.count, isNameCharacter(chars[j]) { j += 1 }
+                let word = String(chars[i..<j])
+                let kind: FilterToken.Kind
+                switch word.lowercased() {
+                case "and": kind = .and
+                case "or": kind = .or
+                case "not": kind = .not
+                case "true": kind = .boolean(true)
+                case "false": kind = .boolean(false)
+                default: kind = .identifier(word, quoted: false)
+                }
+                out.append(.init(kind: kind, column: column)); i = j; continue
+            }
+            throw fail("unexpected character '\(c)'", at: column)
+        }
+        out.append(.init(kind: .end, column: chars.count + 1))
+        return out
+    }
+
+    static func isNameCharacter(_ c: Character) -> Bool {
+        c.isLetter || c.isNumber || c == "_" || c == "." || c == "/" || c == "-"
+    }
+}
+
+struct FilterParser {
+    let text: String
+    let tokens: [FilterToken]
+    var position = 0
+
+    init(text: String, tokens: [FilterToken]) { self.text = text; self.tokens = tokens }
+
+    var current: FilterToken { tokens[position] }
+
+    func fail(_ message: String, _ token: FilterToken? = nil) -> ReportError {
+        .badFilter(expression: text, column: (token ?? current).column, message: message)
+    }
+
+    mutating func parseAll() throws -> Filter {
+        if current.kind == .end { throw fail("empty expression: expected a comparison such as train.lr < 0.003") }
+        let e = try parseOr()
+        if current.kind != .end { throw fail("expected 'and', 'or' or the end, found \(describe(current))") }
+        return e
+    }
+
+    mutating func parseOr() throws -> Filter {
+        var left = try parseAnd()
+        while current.kind == .or {
+            position += 1
+            left = .or(left, try parseAnd())
+        }
+        return left
+    }
+
+    mutating func parseAnd() throws -> Filter {
+        var left = try parseNot()
+        while current.kind == .and {
+            position += 1
+            left = .and(left, try parseNot())
+        }
+        return left
+    }
+
+    mutating func parseNot() throws -> Filter {
+        switch current.kind {
+        case .not:
+            position += 1
+            return .not(try parseNot())
+        case .open:
+            let open = current
+            position += 1
+            let inner = try parseOr()
+            guard current.kind == .close else {
+                throw fail("expected ')' to close the '(' at column \(open.column), found \(describe(current))")
+            }
+            position += 1
+            return inner
+        default:
+            return try parseComparison()
+        }
+    }
+
+    mutating func parseComparison() throws -> Filter {
+        let fieldToken = current
+        guard case .identifier(let name, let quoted) = fieldToken.kind else {
+            throw fail("expected a parameter, tag or metric name, found \(describe(current))")
+        }
+        guard let field = Field.named(name, quoted: quoted) else {
+            let known = Field.RunColumn.allCases.map { "run.\($0.rawValue)" }.joined(separator: ", ")
+            throw fail("unknown run column '\(name)' (known: \(known))", fieldToken)
+        }
+        position += 1
+        guard case .op(let op) = current.kind else {
+            throw fail("expected a comparison (= != < <= > >= ~) after '\(name)', found \(describe(current))")
+        }
+        position += 1
+        let valueToken = current
+        let literal: Literal
+        switch valueToken.kind {
+        case .number(let v): literal = .number(v)
+        case .string(let s): literal = .string(s)
+        case .boolean(let b): literal = .number(b ? 1 : 0)
+        default: throw fail("expected a number or a quoted string after '\(op.rawValue)', found \(describe(current))")
+        }
+        position += 1
+        if op == .contains, case .number = literal {
+            throw fail("'~' matches a substring: put the value in quotes", valueToken)
+        }
+        if case .metric = field, case .string = literal {
+            throw fail("metric '\(name)' compares with numbers, not strings", valueToken)
+        }
+        return .compare(field, op, literal)
+    }
+
+    func describe(_ t: FilterToken) -> String {
+        switch t.kind {
+        case .identifier(let s, _): return "'\(s)'"
+        case .number(let v): return "'\(formatShortest(v))'"
+        case .string(let s): return "\"\(s)\""
+        case .op(let op): return "'\(op.rawValue)'"
+        case .open: return "'('"
+        case .close: return "')'"
+        case .and: return "'and'"
+        case .or: return "'or'"
+        case .not: return "'not'"
+        case .boolean(let b): return "'\(b)'"
+        case .end: return "the end of the expression"
+        }
+    }
+}

@@ -1,0 +1,143 @@
+// The format-independent shape of every report: a title and a list of sections (tables, charts,
+// notes) whose cells keep their numbers typed. Renderers turn it into table, CSV, Markdown, JSON
+// or HTML text, so all five formats always show the same facts.
+import Basics
+
+/// The output formats every report supports.
+public enum ReportFormat: String, Sendable, CaseIterable {
+    case table, csv, json, markdown, html
+}
+
+/// How a number is shown to a person (CSV and JSON always get the full value).
+public enum NumberStyle: Sendable, Equatable {
+    case fixed(Int)
+    case count
+    case duration
+    case shortest
+}
+
+/// One table cell.
+public enum Cell: Sendable, Equatable {
+    case text(String)
+    case int(Int64)
+    case number(Double, NumberStyle)
+    /// A mean with its sample standard deviation (nil when there is one value).
+    case meanStd(Double, Double?, NumberStyle)
+    case missing
+
+    var isNumeric: Bool {
+        switch self {
+        case .int, .number, .meanStd: return true
+        case .text, .missing: return false
+        }
+    }
+
+    /// The value as a person reads it in a table: nan/inf spelled out, missing as "-".
+    public var display: String {
+        switch self {
+        case .text(let s): return s
+        case .int(let v): return String(v)
+        case .number(let v, let style): return Self.format(v, style)
+        case .meanStd(let m, let s, let style):
+            guard let s else { return Self.format(m, style) }
+            return Self.format(m, style) + " ± " + Self.format(s, style)
+        case .missing: return "-"
+        }
+    }
+
+    static func format(_ v: Double, _ style: NumberStyle) -> String {
+        if !v.isFinite { return formatShortest(v) }
+        switch style {
+        case .fixed(let digits): return formatFixed(v, digits)
+        case .count: return formatCount(v)
+        case .duration: return formatDuration(v)
+        case .shortest: return formatShortest(v)
+        }
+    }
+}
+
+/// A titled table; numeric columns are right-aligned in text formats.
+public struct ReportTable: Sendable, Equatable {
+    public var title: String
+    public var columns: [String]
+    public var rows: [[Cell]]
+
+    public init(title: String, columns: [String], rows: [[Cell]]) {
+        self.title = title; self.columns = columns; self.rows = rows
+    }
+
+    /// A column is numeric when every non-missing cell in it is a number.
+    func isNumericColumn(_ i: Int) -> Bool {
+        var any = false
+        for row in rows {
+            switch row[i] {
+            case .missing: continue
+            case let c where c.isNumeric: any = true
+            default: return false
+            }
+        }
+        return any
+    }
+}
+
+/// Curves of one metric over steps, one series per run or group.
+public struct ReportChart: Sendable, Equatable {
+    public struct Series: Sendable, Equatable {
+        public var name: String
+        public var points: [HistoryPoint]
+        public init(name: String, points: [HistoryPoint]) { self.name = name; self.points = points }
+    }
+    public var title: String
+    public var metric: String
+    public var series: [Series]
+    public var logScale: Bool
+
+    public init(title: String, metric: String, series: [Series], logScale: Bool = false) {
+        self.title = title; self.metric = metric; self.series = series; self.logScale = logScale
+    }
+}
+
+public enum ReportSection: Sendable, Equatable {
+    case table(ReportTable)
+    case chart(ReportChart)
+    case note(String)
+}
+
+public struct ReportDocument: Sendable, Equatable {
+    public var title: String
+    public var sections: [ReportSection]
+
+    public init(title: String, sections: [ReportSection]) { self.title = title; self.sections = sections }
+
+    /// The document in `format`; `color` adds ANSI colours to terminal charts (table format only).
+    public func render(_ format: ReportFormat, color: Bool = false) -> String {
+        switch format {
+        case .table: return TextRenderer.table(self, color: color)
+        case .csv: return TextRenderer.csv(self)
+        case .markdown: return TextRenderer.markdown(self)
+        case .json: return JSONRenderer.render(self)
+        case .html: return HTMLRenderer.render(self)
+        }
+    }
+}
+
+// MARK: - Number formatting
+
+func formatFixed(_ v: Double, _ digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (abs(v) * scale).rounded()
+    guard rounded < 1e15 else { return formatShortest(v) }
+    let whole = Int64(rounded)
+    let sign = v < 0 && whole != 0 ? "-" : ""
+    if digits == 0 { return sign + String(whole) }
+    let s = Int64(scale)
+    let frac = String(whole % s)
+    return sign + String(whole / s) + "." + String(repeating: "0", count: digits - frac.count) + frac
+}
+
+func formatCount(_ v: Double) -> String {
+    abs(v) >= 100 ? Format.count(Int64(v.rounded())) : formatFixed(v, 2)
+}
+
+func formatDuration(_ s: Double) -> String { Format.duration(s) }

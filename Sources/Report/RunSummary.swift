@@ -1,0 +1,76 @@
+// What a report knows about one run without reading its metric history: the run row, its typed
+// parameters (Store's ParamValue), tags, and the per-key summaries the write path keeps in
+// metricSummary.
+import Store
+
+extension ParamValue {
+    /// The value in its number column (int, real, bool as 0/1), nil for text.
+    var number: Double? {
+        switch self {
+        case .int(let v): return Double(v)
+        case .real(let v): return v
+        case .bool(let v): return v ? 1 : 0
+        case .text: return nil
+        }
+    }
+}
+
+/// One metricSummary row: the last logged value and the extremes over non-NaN values.
+public struct MetricStat: Sendable, Equatable {
+    public var lastStep: Int64
+    /// NaN when the last value logged was NaN.
+    public var last: Double
+    public var min: Double?
+    public var max: Double?
+    public var count: Int64
+
+    public init(lastStep: Int64, last: Double, min: Double?, max: Double?, count: Int64) {
+        self.lastStep = lastStep; self.last = last; self.min = min; self.max = max; self.count = count
+    }
+}
+
+/// One run at a glance.
+public struct RunSummary: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var experiment: String?
+    public var state: String
+    public var origin: String
+    /// Seconds from the first claim to the end (or to now while running); nil if never started.
+    public var duration: Double?
+    public var params: [String: ParamValue]
+    public var tags: [String: String]
+    public var metrics: [String: MetricStat]
+
+    public init(
+        id: Int64, name: String, experiment: String?, state: String, origin: String = "local",
+        duration: Double?, params: [String: ParamValue] = [:], tags: [String: String] = [:],
+        metrics: [String: MetricStat] = [:]
+    ) {
+        self.id = id; self.name = name; self.experiment = experiment; self.state = state
+        self.origin = origin; self.duration = duration; self.params = params; self.tags = tags
+        self.metrics = metrics
+    }
+
+    /// The attention variant, the parameter every comparison is about.
+    public var variant: String? { params[Self.variantKey]?.description }
+
+    public static let variantKey = "model.attention.variant"
+    public static let seedKey = "train.seed"
+}
+
+/// Metric keys the run table and comparisons show.
+public enum MetricKey {
+    public static let trainLoss = "train/loss"
+    public static let valLoss = "val/loss"
+    public static let valBPB = "val/bpb"
+    public static let tokensPerSecond = "train/tokensPerSecond"
+}
+
+/// The shortest text that reads back as the same Double, with nan/inf/-inf spelled out.
+public func formatShortest(_ v: Double) -> String {
+    if v.isNaN { return "nan" }
+    if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+    return "\(v)"
+}

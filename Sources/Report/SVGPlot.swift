@@ -1,0 +1,122 @@
+// Loss curves as a standalone inline SVG: axes with "nice" ticks (1, 2, 5 x 10^k; decades on a
+// log scale), light grid lines, one polyline per series (broken at NaN or infinite values) and a
+// legend in the top-right corner, where falling loss curves leave room. No scripts, no fonts.
+import Foundation
+
+enum SVGPlot {
+    static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"]
+    static let width = 880.0, height = 360.0
+    static let left = 64.0, right = 16.0, top = 14.0, bottom = 44.0
+
+    static func render(_ chart: ReportChart, logScale: Bool) -> String {
+        var c = chart
+        c.logScale = logScale
+        guard let scale = ChartScale(c) else {
+            return "<p class=\"empty\">no finite values of \(HTMLRenderer.escape(chart.metric)) to plot</p>"
+        }
+        let plotW = width - left - right, plotH = height - top - bottom
+        func px(_ step: Int64) -> Double { left + scale.x(step) * plotW }
+        func py(_ t: Double) -> Double { top + (1 - t) * plotH }
+        var svg = "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTMLRenderer.escape(chart.title))\">"
+        svg += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" class=\"plot\"/>"
+        for (value, label) in yTicks(scale) {
+            guard let t = scale.y(value), t >= -1e-9, t <= 1 + 1e-9 else { continue }
+            let y = n(py(t))
+            svg += "<line x1=\"\(n(left))\" y1=\"\(y)\" x2=\"\(n(width - right))\" y2=\"\(y)\" class=\"grid\"/>"
+            svg += "<text x=\"\(n(left - 6))\" y=\"\(y)\" class=\"ytick\">\(label)</text>"
+        }
+        for step in xTicks(scale.minStep, scale.maxStep) {
+            let x = n(px(step))
+            svg += "<line x1=\"\(x)\" y1=\"\(n(top))\" x2=\"\(x)\" y2=\"\(n(top + plotH))\" class=\"grid\"/>"
+            svg += "<text x=\"\(x)\" y=\"\(n(top + plotH + 16))\" class=\"xtick\">\(step)</text>"
+        }
+        svg += "<line x1=\"\(n(left))\" y1=\"\(n(top + plotH))\" x2=\"\(n(width - right))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
+        svg += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
+        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 6))\" class=\"xlabel\">step</text>"
+        let yLabel = HTMLRenderer.escape(chart.metric) + (logScale ? " (log)" : "")
+        svg += "<text transform=\"translate(14 \(n(top + plotH / 2))) rotate(-90)\" class=\"ylabel\">\(yLabel)</text>"
+        for (i, series) in chart.series.enumerated() {
+            let color = palette[i % palette.count]
+            var segment: [String] = []
+            func flush() {
+                if segment.count == 1 {
+                    let xy = segment[0].split(separator: ",")
+                    svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(color)\"/>"
+                } else if segment.count > 1 {
+                    svg += "<polyline points=\"\(segment.joined(separator: " "))\" stroke=\"\(color)\" class=\"curve\"/>"
+                }
+                segment = []
+            }
+            for p in series.points {
+                guard let t = scale.y(p.value) else { flush(); continue }
+                segment.append("\(n(px(p.step))),\(n(py(t)))")
+            }
+            flush()
+        }
+        svg += legend(chart.series.map(\.name), plotRight: width - right)
+        return svg + "</svg>"
+    }
+
+    static func legend(_ names: [String], plotRight: Double) -> String {
+        if names.isEmpty { return "" }
+        let longest = Double(names.map(\.count).max() ?? 0)
+        let boxW = min(360, 34 + longest * 6.6), rowH = 16.0, boxH = 8 + rowH * Double(names.count)
+        let x0 = plotRight - boxW - 8, y0 = top + 8
+        var out = "<g class=\"legend\"><rect x=\"\(n(x0))\" y=\"\(n(y0))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" rx=\"3\"/>"
+        for (i, name) in names.enumerated() {
+            let y = y0 + 4 + rowH * Double(i) + rowH / 2
+            out += "<line x1=\"\(n(x0 + 8))\" y1=\"\(n(y))\" x2=\"\(n(x0 + 26))\" y2=\"\(n(y))\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"3\"/>"
+            out += "<text x=\"\(n(x0 + 32))\" y=\"\(n(y))\">\(HTMLRenderer.escape(name))</text>"
+        }
+        return out + "</g>"
+    }
+
+    /// Tick values and labels covering the value range.
+    static func yTicks(_ scale: ChartScale) -> [(Double, String)] {
+        let lo = scale.value(at: 0), hi = scale.value(at: 1)
+        if scale.log {
+            var ticks: [Double] = []
+            var decade = pow(10, floor(log10(lo)))
+            while decade <= hi * 1.0001 {
+                for m in [1.0, 2, 5] where decade * m >= lo * 0.9999 && decade * m <= hi * 1.0001 { ticks.append(decade * m) }
+                decade *= 10
+            }
+            if ticks.count < 2 { ticks = [lo, hi] }
+            return ticks.map { ($0, label($0)) }
+        }
+        let step = niceStep((hi - lo) / 5)
+        var v = ceil(lo / step) * step, out: [(Double, String)] = []
+        let digits = max(0, Int(-floor(log10(step))))
+        while v <= hi + step * 1e-6 {
+            out.append((v, formatFixed(v, digits)))
+            v += step
+        }
+        return out
+    }
+
+    static func label(_ v: Double) -> String {
+        v >= 1 ? formatShortest(v) : formatFixed(v, max(0, Int(-floor(log10(v)))))
+    }
+
+    static func xTicks(_ lo: Int64, _ hi: Int64) -> [Int64] {
+        if hi <= lo { return [lo] }
+        let step = max(1, Int64(niceStep(Double(hi - lo) / 6)))
+        var v = (lo + step - 1) / step * step, out: [Int64] = []
+        while v <= hi { out.append(v); v += step }
+        return out
+    }
+
+    /// The 1, 2 or 5 x 10^k nearest above `raw`.
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw > 0, raw.isFinite else { return 1 }
+        let p = pow(10, floor(log10(raw)))
+        let f = raw / p
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p
+    }
+
+    /// A coordinate with at most one decimal.
+    static func n(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
+}

@@ -1,0 +1,74 @@
+// The arithmetic of comparisons: which parameters differ among runs, grouping runs that differ
+// only by seed (or by chosen keys), mean and sample standard deviation, and mean curves.
+import Store
+
+public enum Statistics {
+    /// Sample mean and standard deviation (n - 1); the deviation is nil for a single value.
+    /// A NaN among the values (a diverged run) makes both NaN: it is never silently dropped.
+    public static func meanStd(_ values: [Double]) -> (mean: Double, std: Double?)? {
+        guard !values.isEmpty else { return nil }
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard values.count > 1 else { return (mean, nil) }
+        let sq = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+        return (mean, (sq / Double(values.count - 1)).squareRoot())
+    }
+
+    /// Parameter keys whose value is not the same in every run (a key some runs lack differs too),
+    /// sorted by key.
+    public static func differingParams(_ runs: [RunSummary]) -> [String] {
+        guard let first = runs.first else { return [] }
+        var keys = Set<String>()
+        for r in runs { keys.formUnion(r.params.keys) }
+        return keys.filter { key in
+            let v = first.params[key]
+            return runs.contains { $0.params[key] != v }
+        }.sorted()
+    }
+
+    /// Runs grouped by their values of `keys`, groups in order of their first run.
+    public static func group(_ runs: [RunSummary], by keys: [String]) -> [RunGroup] {
+        var order: [[ParamValue?]] = []
+        var members: [[ParamValue?]: [RunSummary]] = [:]
+        for r in runs {
+            let k = keys.map { r.params[$0] }
+            if members[k] == nil { order.append(k) }
+            members[k, default: []].append(r)
+        }
+        return order.map { RunGroup(keys: keys, values: $0, runs: members[$0]!) }
+    }
+
+    /// The mean of several histories at each step that at least one of them logged.
+    public static func meanCurve(_ curves: [[HistoryPoint]]) -> [HistoryPoint] {
+        if curves.count == 1 { return curves[0] }
+        var sums: [Int64: (Double, Int)] = [:]
+        for curve in curves {
+            for p in curve {
+                let s = sums[p.step] ?? (0, 0)
+                sums[p.step] = (s.0 + p.value, s.1 + 1)
+            }
+        }
+        return sums.keys.sorted().map { HistoryPoint(step: $0, value: sums[$0]!.0 / Double(sums[$0]!.1)) }
+    }
+}
+
+/// Runs that share the values of the grouping keys (typically: the same config but the seed).
+public struct RunGroup: Sendable {
+    public var keys: [String]
+    public var values: [ParamValue?]
+    public var runs: [RunSummary]
+
+    /// "variant=stick_breaking lr=0.003": each key by its last dotted component.
+    public var label: String {
+        if keys.isEmpty { return "all runs" }
+        return zip(keys, values).map { key, value in
+            let short = key.split(separator: ".").last.map(String.init) ?? key
+            return "\(short)=\(value?.description ?? "-")"
+        }.joined(separator: " ")
+    }
+
+    /// Mean ± std over the group's runs of a per-run number; missing values are left out.
+    public func aggregate(_ style: NumberStyle = .fixed(4), _ value: (RunSummary) -> Double?) -> Cell {
+        guard let s = Statistics.meanStd(runs.compactMap(value)) else { return .missing }
+        return .meanStd(s.mean, s.std, style)
+    }
+}
