@@ -3,14 +3,14 @@
 # folder packed as .tar.xz, .tar.gz and .zip (best of 3 each), next to the bare decompression
 # floor (xz -dc, gzip -dc, unzip -p), and prints the ratio of each archive to the plain folder.
 # Usage: bench/archive_read.sh   (BENCH_DIR=dir moves the ~150 MB of scratch files; RUNS=n;
-#        SKIP_BUILD=1 reuses the last release build)
+#        SKIP_BUILD=1 reuses the last release build; TRACKER_BIN=path uses that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-bench-archive}
 RUNS=${RUNS:-3}
 
-[[ ${SKIP_BUILD:-0} == 1 ]] || swift build -c release --scratch-path .build-release --product tracker >&2
-BIN=$PWD/.build-release/release/tracker
+BIN=${TRACKER_BIN:-$PWD/.build-release/release/tracker}
+[[ -n ${TRACKER_BIN:-} || ${SKIP_BUILD:-0} == 1 ]] || swift build -c release --scratch-path .build-release --product tracker >&2
 
 # The corpus: public-domain and freely licensed English text from Debian packages, each source
 # split at line boundaries into ~16 kB files so the folder holds thousands of documents.
@@ -65,9 +65,14 @@ print(f'{n:<14} {size/1e6:8.1f} {d:>6} {b/1e6:8.1f} {w:7.3f} {c:7.3f} {b/1e6/w:9
     fi
 }
 row corpus "$plain $plain_cpu" "$(best_of sh -c 'cat corpus/*/*')"
-row corpus.tar.xz "$(best_of "$BIN" scan corpus.tar.xz)" "$(best_of xz -dc corpus.tar.xz)"
-row corpus.tar.gz "$(best_of "$BIN" scan corpus.tar.gz)" "$(best_of gzip -dc corpus.tar.gz)"
-row corpus.zip "$(best_of "$BIN" scan corpus.zip)" "$(best_of unzip -p corpus.zip)"
+xz_floor=$(best_of xz -dc corpus.tar.xz) gz_floor=$(best_of gzip -dc corpus.tar.gz) zip_floor=$(best_of unzip -p corpus.zip)
+row corpus.tar.xz "$(best_of "$BIN" scan corpus.tar.xz)" "$xz_floor"
+row corpus.tar.gz "$(best_of "$BIN" scan corpus.tar.gz)" "$gz_floor"
+row corpus.zip "$(best_of "$BIN" scan corpus.zip)" "$zip_floor"
+echo "the same with --single-thread (no read-ahead thread):"
+row corpus.tar.xz "$(best_of "$BIN" scan --single-thread corpus.tar.xz)" "$xz_floor"
+row corpus.tar.gz "$(best_of "$BIN" scan --single-thread corpus.tar.gz)" "$gz_floor"
+row corpus.zip "$(best_of "$BIN" scan --single-thread corpus.zip)" "$zip_floor"
 echo "ratio, cpu r: scan wall and cpu time over the plain folder's. floor: the bare decompressor (cat for the"
 echo "folder) writing to /dev/null, wall and cpu; a one-thread reader cannot beat its cpu time."
 echo "Load average now: $(cut -d' ' -f1-3 /proc/loadavg)"

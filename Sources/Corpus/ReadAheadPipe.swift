@@ -12,7 +12,7 @@ struct ReadAheadPipe: ItemStream {
     private var offset = 0
     private var inDocument = false
 
-    init(walker: ArchiveWalker, progress: ((Int64) -> Void)?, blockSize: Int = 256 << 10, blockCount: Int = 8) {
+    init(walker: ArchiveWalker, progress: ((Int64) -> Void)?, blockSize: Int = 64 << 10, blockCount: Int = 32) {
         self.shared = Shared(walker: walker, blockSize: blockSize, blockCount: blockCount)
         self.progress = progress
         let shared = self.shared
@@ -91,6 +91,13 @@ struct ReadAheadPipe: ItemStream {
 
     enum Event {
         case item(ArchiveItem), data(ByteBuffer), end, entryFailed(String), failed(any Error), done
+
+        var isFinal: Bool {
+            switch self {
+            case .failed, .done: return true
+            default: return false
+            }
+        }
     }
 
     /// The state both threads touch, under one condition lock.
@@ -98,6 +105,7 @@ struct ReadAheadPipe: ItemStream {
         private let walker: ArchiveWalker
         private let blockSize: Int
         private let maxEvents = 256
+        private let wakeBatch = 32
         private let condition = NSCondition()
         private var events: [(Event, Int64)] = []
         private var head = 0
@@ -106,6 +114,9 @@ struct ReadAheadPipe: ItemStream {
         private let blockCount: Int
         private var cancelled = false
         private var finished = false
+        /// Who sleeps on the condition: signalling only then keeps the threads out of the kernel.
+        private var consumerWaiting = false
+        private var producerWaiting = false
 
         init(walker: ArchiveWalker, blockSize: Int, blockCount: Int) {
             self.walker = walker
@@ -161,31 +172,36 @@ struct ReadAheadPipe: ItemStream {
             let compressed = walker.compressedBytes
             condition.lock()
             defer { condition.unlock() }
-            while !cancelled && events.count - head >= maxEvents { condition.wait() }
+            while !cancelled && events.count - head >= maxEvents { producerWait() }
             if cancelled { return false }
             events.append((event, compressed))
-            condition.broadcast()
+            // Wake a sleeping consumer for a batch, not per event (it is usually the faster side).
+            if consumerWaiting && (events.count - head >= wakeBatch || event.isFinal) { condition.broadcast() }
             return true
         }
 
         func pop() -> (Event, Int64) {
             condition.lock()
             defer { condition.unlock() }
-            while head == events.count { condition.wait() }
+            while head == events.count {
+                consumerWaiting = true
+                condition.wait()
+                consumerWaiting = false
+            }
             let e = events[head]
             head += 1
             if head > 1024 && head * 2 > events.count {
                 events.removeFirst(head)
                 head = 0
             }
-            condition.broadcast()
+            if producerWaiting { condition.broadcast() }
             return e
         }
 
         private func takeBlock() -> ByteBuffer? {
             condition.lock()
             defer { condition.unlock() }
-            while !cancelled && free.isEmpty && blocksMade == blockCount { condition.wait() }
+            while !cancelled && free.isEmpty && blocksMade == blockCount { producerWait() }
             if cancelled { return nil }
             if let b = free.popLast() { return b }
             blocksMade += 1
@@ -195,8 +211,16 @@ struct ReadAheadPipe: ItemStream {
         func giveBack(_ b: ByteBuffer) {
             condition.lock()
             free.append(b)
-            condition.broadcast()
+            if producerWaiting { condition.broadcast() }
             condition.unlock()
+        }
+
+        /// Sleeps until the consumer frees room (called with the lock held).
+        private func producerWait() {
+            if consumerWaiting { condition.broadcast() }
+            producerWaiting = true
+            condition.wait()
+            producerWaiting = false
         }
 
         func cancelAndWait() {

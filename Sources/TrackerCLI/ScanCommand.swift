@@ -29,6 +29,9 @@ struct ScanCommand: ParsableCommand {
     @Flag(name: .customLong("continue-on-error"), help: "Report a damaged archive as a warning and go on.")
     var continueOnError = false
 
+    @Flag(name: .customLong("single-thread"), help: "Decompress archives on the reading thread (no read-ahead thread).")
+    var singleThread = false
+
     @Option(name: .customLong("max-document-mb"), help: "Skip documents larger than this many MiB.")
     var maxDocumentMB = 64
 
@@ -42,7 +45,7 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         let options = CorpusOptions(
             include: include, exclude: exclude, maxDocumentBytes: maxDocumentMB << 20,
-            repairInvalidUTF8: repairUTF8, continueOnError: continueOnError)
+            repairInvalidUTF8: repairUTF8, continueOnError: continueOnError, readAheadThread: !singleThread)
         let result = try withCLIErrors { try scan(options) }
         switch format {
         case .json:
