@@ -46,10 +46,17 @@ public struct BPETrainer: Sendable {
 /// The training state: every distinct word as a run of token ids, and per pair its count and
 /// the words that may hold it (a superset: words lose pairs, lists are never pruned).
 struct MergeLearner {
+    /// Where a word's ids start in `symbols`, how many it has now, and how often it occurs;
+    /// kept in one 16-byte record because visiting a word is a cache miss (the merge loop is
+    /// memory-bound: one record and one run of symbols per visit).
+    struct Word {
+        var start: UInt32
+        var length: UInt32
+        var count: Int64
+    }
+
     var symbols: [UInt32] = []
-    var wordStart: [Int] = []
-    var wordLength: [Int32] = []
-    var wordCount: [Int64] = []
+    var words: [Word] = []
 
     var pairIndex = PairMap(minimumCapacity: 1 << 16)
     var pairKeys: [UInt64] = []
@@ -62,9 +69,8 @@ struct MergeLearner {
         let idOfByte = ByteLevel.idOfByte
         table.forEach { word, count in
             guard word.count >= 2 else { return }  // a one-byte word holds no pair
-            wordStart.append(symbols.count)
-            wordLength.append(Int32(word.count))
-            wordCount.append(count)
+            precondition(symbols.count + word.count < Int(UInt32.max), "word table beyond 4 GB")
+            words.append(Word(start: UInt32(symbols.count), length: UInt32(word.count), count: count))
             for b in word { symbols.append(idOfByte[Int(b)]) }
         }
         countPairs()
@@ -72,10 +78,10 @@ struct MergeLearner {
 
     /// Counts every adjacent pair of every word and records which words hold it.
     private mutating func countPairs() {
-        for w in 0..<wordStart.count {
-            let start = wordStart[w]
-            let c = wordCount[w]
-            for j in start..<(start + Int(wordLength[w]) - 1) {
+        for w in 0..<words.count {
+            let start = Int(words[w].start)
+            let c = words[w].count
+            for j in start..<(start + Int(words[w].length) - 1) {
                 let p = pairSlot(pairKey(symbols[j], symbols[j + 1]))
                 pairCounts[p] += c
                 if pairWords[p].last != UInt32(w) { pairWords[p].append(UInt32(w)) }
@@ -121,9 +127,9 @@ struct MergeLearner {
             let newId = UInt32(256 + merges.count)
             merges.append((left, right))
             let firstNewPair = pairKeys.count
-            let words = pairWords[p]
+            let holders = pairWords[p]
             pairWords[p] = []
-            for w in words { mergeWord(Int(w), left, right, newId) }
+            for w in holders { mergeWord(Int(w), left, right, newId) }
             pairCounts[p] = 0
             // Every pair with a positive change holds the new token, so it is new in this step.
             for q in firstNewPair..<pairKeys.count where pairCounts[q] > 0 {
@@ -139,9 +145,10 @@ struct MergeLearner {
     /// moves the counts of the neighbouring pairs (HF's `Word::merge` changes).
     @inline(__always)
     private mutating func mergeWord(_ w: Int, _ left: UInt32, _ right: UInt32, _ newId: UInt32) {
-        let start = wordStart[w]
-        let n = Int(wordLength[w])
-        let c = wordCount[w]
+        let word = words[w]
+        let start = Int(word.start)
+        let n = Int(word.length)
+        let c = word.count
         var read = 0
         var write = 0
         while read < n {
@@ -165,7 +172,7 @@ struct MergeLearner {
             }
             write += 1
         }
-        wordLength[w] = Int32(write)
+        words[w].length = UInt32(write)
     }
 
     @inline(__always)
