@@ -18,6 +18,7 @@ struct ReadAheadPipe: ItemStream {
         let shared = self.shared
         let thread = Thread { shared.produce() }
         thread.name = "corpus-read-ahead"
+        thread.stackSize = 4 << 20  // libarchive's decoders run here, not on a small default stack
         thread.start()
     }
 
