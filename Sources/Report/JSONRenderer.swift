@@ -34,6 +34,15 @@ enum JSON {
         }
     }
 
+    /// One line, no spaces: the form of import lines and canonical configs (with sorted keys).
+    func compact() -> String {
+        switch self {
+        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
+        case .object(let fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
+        default: return render()
+        }
+    }
+
     static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {

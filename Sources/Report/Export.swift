@@ -1,0 +1,110 @@
+// `tracker export RUN`: a run's data for other tools. Three files per run, named after it:
+//   NAME.metrics.csv  run,key,step,value — every logged point, NaN/inf spelled 'nan', 'inf', '-inf'
+//   NAME.config.json  the run row's facts, its resolved config, typed params and tags
+//   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips
+import Foundation
+import GRDB
+import Store
+
+/// What one export wrote.
+public struct ExportedRun: Sendable, Equatable {
+    public var run: String
+    public var files: [String]
+    public var points: Int
+}
+
+public enum Exporter {
+    /// Writes the three files for each run into `directory` (created if needed).
+    public static func export(_ reader: RunReader, runs refs: [String], to directory: String) throws -> [ExportedRun] {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ReportError.cannotWrite(path: directory, reason: error.localizedDescription)
+        }
+        var out: [ExportedRun] = []
+        for ref in refs {
+            let id = try reader.resolve(ref)
+            guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else { throw ReportError.runNotFound(ref) }
+            let config = try reader.read { db in try String.fetchOne(db, sql: "SELECT config FROM run WHERE id = ?", arguments: [id]) }
+            let points = try reader.histories(runIds: [id], keys: run.metrics.keys.sorted())[id] ?? [:]
+            let base = directory + "/" + fileName(run.name)
+            let files = [base + ".metrics.csv", base + ".config.json", base + ".jsonl"]
+            try write(metricsCSV(run, points), to: files[0])
+            try write(configJSON(run, config: config), to: files[1])
+            try write(importLines(run, points), to: files[2])
+            out.append(ExportedRun(run: run.name, files: files, points: points.values.reduce(0) { $0 + $1.count }))
+        }
+        return out
+    }
+
+    static func metricsCSV(_ run: RunSummary, _ points: [String: [HistoryPoint]]) -> String {
+        var out = "run,key,step,value\n"
+        let name = TextRenderer.csvField(run.name)
+        for key in points.keys.sorted() {
+            let k = TextRenderer.csvField(key)
+            for p in points[key]! { out += "\(name),\(k),\(p.step),\(formatShortest(p.value))\n" }
+        }
+        return out
+    }
+
+    static func configJSON(_ run: RunSummary, config: String?) -> String {
+        let resolved = config.flatMap { try? JSONValue.parse($0) }.map(json) ?? .null
+        return JSON.object([
+            ("run", .string(run.name)), ("id", .number(Double(run.id))), ("experiment", run.experiment.map(JSON.string) ?? .null),
+            ("state", .string(run.state)), ("origin", .string(run.origin)), ("config", resolved),
+            ("params", params(run.params)),
+            ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
+        ]).render() + "\n"
+    }
+
+    static func importLines(_ run: RunSummary, _ points: [String: [HistoryPoint]]) -> String {
+        var lines = [JSON.object([
+            ("run", .string(run.name)), ("params", params(run.params)),
+            ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
+        ]).compact()]
+        var bySteps: [Int64: [(String, Double)]] = [:]
+        for (key, series) in points { for p in series { bySteps[p.step, default: []].append((key, p.value)) } }
+        for step in bySteps.keys.sorted() {
+            let metrics = bySteps[step]!.sorted { $0.0 < $1.0 }.map { ($0.0, JSON.number(orString: $0.1)) }
+            lines.append(JSON.object([("run", .string(run.name)), ("step", .number(Double(step))), ("metrics", .object(metrics))]).compact())
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func params(_ p: [String: ParamValue]) -> JSON {
+        .object(p.keys.sorted().map { key in
+            switch p[key]! {
+            case .int(let v): return (key, .number(Double(v)))
+            case .real(let v): return (key, .number(orString: v))
+            case .bool(let v): return (key, .bool(v))
+            case .text(let v): return (key, .string(v))
+            }
+        })
+    }
+
+    static func json(_ v: JSONValue) -> JSON {
+        switch v {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .number(Double(i))
+        case .real(let d): return .number(d)
+        case .text(let s): return .string(s)
+        case .array(let a): return .array(a.map(json))
+        case .object(let o): return .object(o.keys.sorted().map { ($0, json(o[$0]!)) })
+        }
+    }
+
+    /// A run name as a file name: path separators and other awkward characters become '_'.
+    static func fileName(_ name: String) -> String {
+        let s = String(name.map { $0.isLetter || $0.isNumber || "-_.=+".contains($0) ? $0 : "_" })
+        return s.isEmpty || s.hasPrefix(".") ? "run" + s : s
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw ReportError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// `tracker import FILE.jsonl`: records runs trained elsewhere (a PyTorch baseline, say) so they
+// sit in the same tables as local runs. Each line is one JSON object:
+//   {"run": "name", "params": {...}, "tags": {...}, "experiment": "optional"}   declares a run
+//   {"run": "name", "step": N, "metrics": {"train/loss": 2.3, "val/loss": "nan"}, "time": optional}
+// Nested params are flattened to dotted keys; metric values are numbers or "nan"/"inf"/"-inf".
+// The whole file is checked before anything is written (an error names its line), then written
+// in one transaction through the Store's run creation and batched metric write path. A run is
+// identified by name among imported runs, so importing the same file again updates that run and
+// replaces its steps instead of duplicating it.
+import Foundation
+import GRDB
+import Store
+import Basics
+
+/// What an import did.
+public struct ImportSummary: Sendable, Equatable {
+    public var created: [String]
+    public var updated: [String]
+    public var points: Int
+}
+
+public enum Importer {
+    struct PlannedRun {
+        var name: String
+        var experiment: String?
+        var params: [String: ParamValue] = [:]
+        var paramsJSON: [(String, JSON)] = []
+        var tags: [String: String] = [:]
+        var points: [(step: Int64, key: String, value: Double, time: Double?)] = []
+    }
+
+    /// Imports the JSON lines in `text`; `file` names the source in error messages.
+    public static func importLines(_ text: String, file: String, into db: TrackerDB, now: Double = Date().timeIntervalSince1970) throws -> ImportSummary {
+        let runs = try plan(text, file: file)
+        do {
+            return try db.pool.write { db in try write(runs, now: now, db) }
+        } catch let e as ReportError {
+            throw e
+        } catch {
+            throw ReportError.database("\(error)")
+        }
+    }
+
+    public static func importFile(_ path: String, into db: TrackerDB) throws -> ImportSummary {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ReportError.cannotRead(path: path, reason: error.localizedDescription)
+        }
+        return try importLines(text, file: path, into: db)
+    }
+
+    static func plan(_ text: String, file: String) throws -> [PlannedRun] {
+        var runs: [PlannedRun] = [], index: [String: Int] = [:]
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            func fail(_ message: String) -> ReportError { .badImportLine(file: file, line: n + 1, message: message) }
+            guard let value = try? JSONValue.parse(line) else { throw fail("not valid JSON") }
+            guard case .object(let o) = value else { throw fail("expected a JSON object") }
+            guard case .text(let name)? = o["run"], !name.isEmpty else { throw fail("missing \"run\": the run's name as a string") }
+            let unknown = Set(o.keys).subtracting(["run", "params", "tags", "experiment", "step", "metrics", "time"])
+            if let key = unknown.sorted().first { throw fail("unknown field \"\(key)\"") }
+            if index[name] == nil { index[name] = runs.count; runs.append(PlannedRun(name: name)) }
+            let i = index[name]!
+            if o["step"] != nil || o["metrics"] != nil {
+                if o["params"] != nil || o["tags"] != nil { throw fail("put params and tags on their own line, not with metrics") }
+                guard case .int(let step)? = o["step"], step >= 0 else { throw fail("\"step\" must be a non-negative integer") }
+                guard case .object(let metrics)? = o["metrics"], !metrics.isEmpty else { throw fail("\"metrics\" must be a non-empty object of numbers") }
+                var time: Double?
+                switch o["time"] {
+                case nil: break
+                case .int(let t)?: time = Double(t)
+                case .real(let t)?: time = t
+                default: throw fail("\"time\" must be unix seconds")
+                }
+                for key in metrics.keys.sorted() {
+                    guard let v = number(metrics[key]!) else { throw fail("metric \"\(key)\" must be a number or \"nan\", \"inf\", \"-inf\"") }
+                    if !key.contains("/") { throw fail("metric key \"\(key)\" must look like 'split/name', e.g. 'train/loss'") }
+                    runs[i].points.append((step, key, v, time))
+                }
+                continue
+            }
+            if o["time"] != nil { throw fail("\"time\" belongs on a metrics line") }
+            if let e = o["experiment"] {
+                guard case .text(let name) = e, !name.isEmpty else { throw fail("\"experiment\" must be a name") }
+                runs[i].experiment = name
+            }
+            if let p = o["params"] {
+                guard case .object = p else { throw fail("\"params\" must be an object") }
+                for (key, leaf) in p.leaves() {
+                    switch leaf {
+                    case .bool(let b): runs[i].params[key] = .bool(b)
+                    case .int(let v): runs[i].params[key] = .int(v)
+                    case .real(let v): runs[i].params[key] = .real(v)
+                    case .text(let s): runs[i].params[key] = .text(s)
+                    case .null: continue
+                    case .array, .object: continue
+                    }
+                }
+                runs[i].paramsJSON = Exporter.json(p).objectFields
+            }
+            if let t = o["tags"] {
+                guard case .object(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
+                for (key, v) in tags {
+                    switch v {
+                    case .text(let s): runs[i].tags[key] = s
+                    case .int, .real, .bool: runs[i].tags[key] = v.cell.display
+                    default: throw fail("tag \"\(key)\" must be a string")
+                    }
+                }
+            }
+        }
+        return runs
+    }
+
+    static func number(_ v: JSONValue) -> Double? {
+        switch v {
+        case .int(let i): return Double(i)
+        case .real(let d): return d
+        case .text(let s):
+            switch s.lowercased() {
+            case "nan": return .nan
+            case "inf", "+inf", "infinity": return .infinity
+            case "-inf", "-infinity": return -.infinity
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    static func write(_ runs: [PlannedRun], now: Double, _ db: Database) throws -> ImportSummary {
+        var summary = ImportSummary(created: [], updated: [], points: 0)
+        var points: [MetricPoint] = []
+        for r in runs {
+            let config = JSON.object(r.paramsJSON).compact()
+            var experimentId: Int64?
+            if let name = r.experiment {
+                experimentId = try Int64.fetchOne(db, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
+                if experimentId == nil {
+                    try db.execute(sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}')", arguments: [name])
+                    experimentId = db.lastInsertedRowID
+                }
+            }
+            let id: Int64
+            if let existing = try Int64.fetchOne(
+                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1", arguments: [r.name])
+            {
+                id = existing
+                if !r.paramsJSON.isEmpty {
+                    try db.execute(
+                        sql: "UPDATE run SET config = ?, configHash = ?, experimentId = coalesce(?, experimentId) WHERE id = ?",
+                        arguments: [config, SHA256.hex(Array(config.utf8)), experimentId, id])
+                }
+                try TrackerDB.setParams(runId: id, r.params, in: db)
+                try TrackerDB.setTags(runId: id, r.tags, in: db)
+                summary.updated.append(r.name)
+            } else {
+                let record = RunRecord(
+                    experimentId: experimentId, name: r.name, config: config, configHash: SHA256.hex(Array(config.utf8)),
+                    state: .succeeded, origin: "import")
+                id = try TrackerDB.createRun(record, params: r.params, tags: r.tags, in: db).id!
+                summary.created.append(r.name)
+            }
+            points += r.points.map { MetricPoint(runId: id, key: $0.key, step: $0.step, value: $0.value, time: $0.time ?? now) }
+        }
+        try TrackerDB.logMetrics(points, in: db)
+        summary.points = points.count
+        return summary
+    }
+}
+
+extension JSON {
+    var objectFields: [(String, JSON)] {
+        if case .object(let f) = self { return f }
+        return []
+    }
+}
