@@ -8,5 +8,7 @@ struct Tracker: ParsableCommand {
         abstract: "Compare attention mechanisms on small language models, end to end, on CPUs.",
         discussion: "State lives in a workspace folder: --home DIR, else $TRACKER_HOME, else ./.tracker.",
         version: "0.1.0",
-        subcommands: [IngestCommand.self, CorpusCommand.self])
+        subcommands: [
+            IngestCommand.self, CorpusCommand.self, ScanCommand.self, TokenizerCommand.self,
+        ])
 }
