@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmarks tracker's metric store against MLflow's tracking store on its SQLite backend, side by
+# side on this machine, and prints a table with the ratios:
+#   batched writes   - points/s: our logMetrics (batches of 1000) vs MlflowClient.log_batch (1000)
+#   one call a step  - steps/s: our MetricWriter log + flush per step vs MlflowClient.log_metric
+#   8 writers        - 8 processes writing batches into their own runs while one process reads:
+#                      points/s and "database is locked" errors (target: 0 for us)
+#   CLI start        - `tracker --version` vs `mlflow --version` (hyperfine when installed)
+# Targets: >= 250,000 points/s batched, 8 writers with zero lock errors, CLI start < 20 ms.
+# Usage: bench/tracker_vs_mlflow.sh  (env: TRACKER_BIN to use a built binary, SCRATCH_PATH,
+# BENCH_DIR, POINTS / MLFLOW_POINTS (batched), STEPS / MLFLOW_STEPS, WRITER_POINTS
+# (per writer; MLflow writers write a 25th of it). MLflow is ~100x slower, so it gets fewer points:
+# the table compares rates.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${BENCH_DIR:-/tmp/tracker-mlflow-bench}
+SCRATCH=${SCRATCH_PATH:-.build-release}
+POINTS=${POINTS:-1000000}
+MLFLOW_POINTS=${MLFLOW_POINTS:-20000}
+STEPS=${STEPS:-2000}
+MLFLOW_STEPS=${MLFLOW_STEPS:-300}
+WRITER_POINTS=${WRITER_POINTS:-50000}
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
+command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
+if [ -z "${TRACKER_BIN:-}" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
+    TRACKER_BIN="$SCRATCH/release/tracker"
+fi
+T() { "$TRACKER_BIN" bench-store --home "$WORK/$1" "${@:2}"; }
+M() { python3 bench/tracker_vs_mlflow.py "$@"; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+echo "batched writes..." >&2
+ours_batched=$(T batched --mode batched --points "$POINTS" --batch 1000)
+theirs_batched=$(M batched "$WORK/mlflow-batched" "$MLFLOW_POINTS" 1000)
+echo "one call per step..." >&2
+ours_step=$(T per-step --mode per-step --steps "$STEPS" --keys 1)
+theirs_step=$(M per-step "$WORK/mlflow-step" "$MLFLOW_STEPS")
+echo "log call latency..." >&2
+ours_log=$(T log --mode log --points 1000000)
+echo "8 writers + a reader..." >&2
+ours_writers=$(T writers --mode writers --processes 8 --points "$WRITER_POINTS" --batch 1000)
+theirs_writers=$(M writers "$WORK/mlflow-writers" 8 "$((WRITER_POINTS / 25))" 1000)
+
+echo "CLI start..." >&2
+start_ms() {
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --warmup 3 --runs "$2" --export-json "$WORK/hf.json" "$1" >/dev/null 2>&1
+        python3 -c "import json; print(json.load(open('$WORK/hf.json'))['results'][0]['mean'] * 1000)"
+    else
+        python3 -c "
+import subprocess, time, shlex
+t = []
+for _ in range($2):
+    s = time.perf_counter(); subprocess.run(shlex.split('$1'), capture_output=True); t.append(time.perf_counter() - s)
+print(sum(t) / len(t) * 1000)"
+    fi
+}
+ours_start=$(start_ms "$TRACKER_BIN --version" 50)
+theirs_start=$(start_ms "mlflow --version" 5)
+
+python3 - "$ours_batched" "$theirs_batched" "$ours_step" "$theirs_step" "$ours_writers" "$theirs_writers" \
+    "$ours_start" "$theirs_start" "$ours_log" <<'PY'
+import json, sys
+ob, mb, os_, ms, ow, mw = (json.loads(a) for a in sys.argv[1:7])
+ost, mst = float(sys.argv[7]), float(sys.argv[8])
+ol = json.loads(sys.argv[9])
+rows = [
+    ("batched writes (points/s)", ob["pointsPerSecond"], mb["pointsPerSecond"], True, ">= 250,000"),
+    ("one call per step (steps/s)", os_["stepsPerSecond"], ms["stepsPerSecond"], True, ""),
+    ("8 writers + reader (points/s)", ow["pointsPerSecond"], mw["pointsPerSecond"], True, ""),
+    ("8 writers: lock errors", ow["writerLockErrors"] + ow["readerLockErrors"],
+     mw["writerLockErrors"] + mw["readerLockErrors"], None, "0"),
+    ("CLI start (ms)", ost, mst, False, "< 20"),
+]
+print(f"{'measurement':32} {'tracker':>14} {'mlflow':>14} {'ratio':>9}  target")
+for name, us, them, higher_better, target in rows:
+    if higher_better is None:
+        ratio = "-"
+    else:
+        r = (us / them) if higher_better else (them / us)
+        ratio = f"{r:.1f}x"
+    fmt = (lambda v: f"{v:,.0f}") if us >= 100 or them >= 100 else (lambda v: f"{v:,.2f}")
+    print(f"{name:32} {fmt(us):>14} {fmt(them):>14} {ratio:>9}  {target}")
+print(f"\nMetricWriter.log latency: p50 {ol['p50us']:.2f} us, p99 {ol['p99us']:.2f} us, max {ol['maxus']:.0f} us "
+      f"({int(ol['points']):,} calls; target p99 < 1000 us)")
+print(f"ratios: how many times better tracker is (higher rate, or shorter time). MLflow writers wrote "
+      f"{int(mw['points']):,} points, tracker's {int(ow['points']):,}.")
+PY
