@@ -71,22 +71,24 @@ enum SVGPlot {
         return out + "</g>"
     }
 
-    /// Tick values and labels covering the value range.
+    /// Tick values and labels covering the value range. On a log scale: 1-2-5 per decade, else
+    /// every integer multiple per decade, else (a range inside one decade) evenly spaced values.
     static func yTicks(_ scale: ChartScale) -> [(Double, String)] {
         let lo = scale.value(at: 0), hi = scale.value(at: 1)
         if scale.log {
-            var ticks: [Double] = []
-            var decade = pow(10, floor(log10(lo)))
-            while decade <= hi * 1.0001 {
-                for m in [1.0, 2, 5] where decade * m >= lo * 0.9999 && decade * m <= hi * 1.0001 { ticks.append(decade * m) }
-                decade *= 10
+            for multiples in [[1.0, 2, 5], [1.0, 2, 3, 4, 5, 6, 7, 8, 9]] {
+                var ticks: [Double] = []
+                var decade = pow(10, floor(log10(lo)))
+                while decade <= hi * 1.0001 {
+                    for m in multiples where decade * m >= lo * 0.9999 && decade * m <= hi * 1.0001 { ticks.append(decade * m) }
+                    decade *= 10
+                }
+                if ticks.count >= 3 { return ticks.map { ($0, label($0)) } }
             }
-            if ticks.count < 2 { ticks = [lo, hi] }
-            return ticks.map { ($0, label($0)) }
         }
-        let step = niceStep((hi - lo) / 5)
+        let step = niceStep((hi - lo) / 6)
         var v = ceil(lo / step) * step, out: [(Double, String)] = []
-        let digits = max(0, Int(-floor(log10(step))))
+        let digits = max(0, Int(-floor(log10(step) + 1e-9)))
         while v <= hi + step * 1e-6 {
             out.append((v, formatFixed(v, digits)))
             v += step
@@ -95,7 +97,7 @@ enum SVGPlot {
     }
 
     static func label(_ v: Double) -> String {
-        v >= 1 ? formatShortest(v) : formatFixed(v, max(0, Int(-floor(log10(v)))))
+        v >= 1 ? formatFixed(v, 0) : formatFixed(v, max(0, Int(-floor(log10(v) + 1e-9))))
     }
 
     static func xTicks(_ lo: Int64, _ hi: Int64) -> [Int64] {
@@ -111,7 +113,7 @@ enum SVGPlot {
         guard raw > 0, raw.isFinite else { return 1 }
         let p = pow(10, floor(log10(raw)))
         let f = raw / p
-        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p
+        return (f <= 1.001 ? 1 : f <= 2.001 ? 2 : f <= 5.001 ? 5 : 10) * p
     }
 
     /// A coordinate with at most one decimal.

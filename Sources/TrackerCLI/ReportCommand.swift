@@ -1,0 +1,111 @@
+// `tracker report`: the run table (filter, sort, limit), one run whole (`tracker report RUN`), or a
+// comparison (`--compare RUN...` / `--compare --experiment NAME`), in any of five formats.
+import ArgumentParser
+import Foundation
+import Report
+import Store
+
+extension ReportFormat: ExpressibleByArgument {}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Show runs at a glance, one run whole, or compare runs.",
+        discussion: """
+            tracker report [--experiment NAME] [--state S] [--where EXPR] [--sort KEY [--desc]] [--limit N]
+            tracker report RUN
+            tracker report --compare RUN... | --compare --experiment NAME [--group-by KEY]
+
+            --where compares parameters (train.lr), tags (tag.note), run columns (run.name, run.state,
+            run.id, run.experiment, run.origin) and metrics (val/loss, val/loss.min, val/loss.max; names
+            with other characters in backticks: `lengen/loss/4x/[2L,4L)`.last) with = != < <= > >= and
+            ~ (substring), joined by and / or / not and parentheses:
+              --where 'model.attention.variant = "stick_breaking" and train.lr < 0.003 and val/loss.min < 4.2'
+            """)
+
+    @OptionGroup var workspace: WorkspaceOptions
+
+    @Argument(help: "Runs by name or id: one shows that run whole; with --compare, the runs to compare.")
+    var runs: [String] = []
+
+    @Flag(help: "Compare the runs named, or the runs selected by --experiment/--state/--where.")
+    var compare = false
+
+    @Option(help: ArgumentHelp("Only runs of this experiment.", valueName: "name"))
+    var experiment: String?
+
+    @Option(help: ArgumentHelp("Only runs in this state (queued, running, succeeded, failed, cancelled, crashed).", valueName: "state"))
+    var state: String?
+
+    @Option(name: .customLong("where"), help: ArgumentHelp("Filter expression over params, tags and metrics (see above).", valueName: "expr"))
+    var filter: String?
+
+    @Option(help: ArgumentHelp("Sort by a column, parameter, tag or metric (id, name, duration, train.lr, val/loss.min).", valueName: "key"))
+    var sort: String?
+
+    @Flag(help: "Sort in descending order.")
+    var desc = false
+
+    @Option(help: "Show at most this many runs.")
+    var limit: Int?
+
+    @Option(
+        name: .customLong("group-by"),
+        help: ArgumentHelp("With --compare: group by these parameters (repeat or comma-separate); default: every differing parameter but train.seed.", valueName: "key"))
+    var groupBy: [String] = []
+
+    @Option(help: ArgumentHelp("Output format: table, csv, json, markdown or html.", valueName: "format"))
+    var format: ReportFormat = .table
+
+    @Flag(name: .customLong("log-y"), help: "Draw loss curves on a log scale.")
+    var logY = false
+
+    @Option(name: .customLong("metric"), help: ArgumentHelp("Metric to chart (repeatable); default train/loss and val/loss.", valueName: "key"))
+    var chartMetrics: [String] = []
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    static let states = ["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
+
+    func validate() throws {
+        if let state, !Self.states.contains(state) {
+            throw ValidationError("--state must be one of \(Self.states.joined(separator: ", ")), not '\(state)'")
+        }
+        if !groupBy.isEmpty && !compare { throw ValidationError("--group-by only applies with --compare") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let text = try withCLIErrors { () throws -> String in
+            let db = try TrackerDB(home: workspace.resolvedHome)
+            let reader = RunReader(db: db)
+            let filterExpr = try filter.map(Filter.parse)
+            let metrics = chartMetrics.isEmpty ? ["train/loss", "val/loss"] : chartMetrics
+            let doc: ReportDocument
+            if compare {
+                let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)
+                let keys = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                doc = try Reports.compare(
+                    reader, CompareQuery(selection: selection, groupBy: keys.isEmpty ? nil : keys, chartMetrics: metrics, logScale: logY))
+            } else if runs.count == 1 && experiment == nil && state == nil && filter == nil {
+                doc = try Reports.run(reader, runs[0], chartMetrics: metrics, logScale: logY)
+            } else {
+                let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)
+                doc = try Reports.runList(reader, RunListQuery(selection: selection, sort: sort, descending: desc, limit: limit))
+            }
+            let color = output == nil && format == .table && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            return doc.render(format, color: color)
+        }
+        if let output {
+            do {
+                try (text.hasSuffix("\n") ? text : text + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError(description: "cannot write \(output): \(error.localizedDescription)")
+            }
+            print("wrote \(output)")
+        } else {
+            print(text)
+        }
+    }
+}
