@@ -111,11 +111,13 @@ public struct OptionReader {
     /// Throws for the first option (in sorted order) that no read asked for.
     public func finish() throws {
         for name in options.keys.sorted() where !known.contains(name) {
-            throw AttentionError.unknownOption(variant: variant, option: name, known: known.sorted())
+            throw AttentionError.unknownOption(
+                variant: variant, option: name, known: known.sorted())
         }
     }
 
-    private func typeError(_ name: String, _ expected: String, _ got: ConfigValue) -> AttentionError {
+    private func typeError(_ name: String, _ expected: String, _ got: ConfigValue) -> AttentionError
+    {
         .optionType(variant: variant, option: name, expected: expected, got: got)
     }
 }

@@ -14,7 +14,8 @@ public enum AttentionError: Error, CustomStringConvertible, Equatable {
             return "unknown attention variant '\(name)'; set model.attention.variant to one of: "
                 + known.joined(separator: ", ")
         case .unknownOption(let variant, let option, let known):
-            let list = known.isEmpty ? "it takes no options" : "it takes: " + known.joined(separator: ", ")
+            let list =
+                known.isEmpty ? "it takes no options" : "it takes: " + known.joined(separator: ", ")
             return "attention variant '\(variant)' has no option '\(option)' (\(list)); "
                 + "remove it from model.attention.options or check its spelling"
         case .optionType(let variant, let option, let expected, let got):

@@ -42,7 +42,7 @@ public struct AttentionIO {
     public var x: UnsafePointer<Float>  // (B, T, C) the layer input (after the norm)
     public var out: UnsafeMutablePointer<Float>  // (B, T, outWidth), written by forward
     public var params: UnsafePointer<Float>  // (parameterCount) this layer's variant parameters
-    public var saved: UnsafeMutablePointer<Float>  // (savedCount(B:T:)) kept from forward to backward
+    public var saved: UnsafeMutablePointer<Float>  // (savedCount(B:T:)) forward -> backward
     public var scratch: UnsafeMutablePointer<Float>  // (scratchCount(B:T:)) free between calls
 
     public init(

@@ -29,16 +29,20 @@ public struct SoftmaxRoPE: AttentionVariant {
                 variant: Self.name, option: "rope_base", reason: "must be greater than 1")
         }
         guard tile >= 1 else {
-            throw AttentionError.invalidOption(variant: Self.name, option: "tile", reason: "must be positive")
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "tile", reason: "must be positive")
         }
         guard shape.headSize % 2 == 0 else {
             throw AttentionError.invalidShape(
-                "softmax_rope rotates pairs, so the head size (channels / heads = \(shape.headSize)) must be even")
+                "softmax_rope rotates pairs, so the head size (channels / heads = "
+                    + "\(shape.headSize)) must be even"
+            )
         }
         self.shape = shape
     }
 
-    /// Offsets of the saved buffers: qr (B,T,NH,hs), kr (B,T,NKV,hs), lse (B,NH,T), cos, sin (T,hs/2).
+    /// Offsets of the saved buffers: qr (B,T,NH,hs), kr (B,T,NKV,hs), lse (B,NH,T),
+    /// cos and sin (T,hs/2).
     private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, sin: Int, end: Int) {
         let kr = B * T * shape.heads * shape.headSize
         let lse = kr + B * T * shape.kvHeads * shape.headSize
@@ -57,16 +61,20 @@ public struct SoftmaxRoPE: AttentionVariant {
     // MARK: - Forward
 
     public func forward(_ io: AttentionIO) {
-        let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let (B, T, NH, NKV, hs, W) = (
+            io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth
+        )
         let layout = savedLayout(B: B, T: T)
         let qr = io.saved  // (B, T, NH, hs)
         let kr = io.saved + layout.kr  // (B, T, NKV, hs)
         let cos = io.saved + layout.cos, sin = io.saved + layout.sin  // (T, hs/2)
         ropeTables(cos: cos, sin: sin, T: T, hs: hs, pos0: io.pos0, base: ropeBase)
-        ropeForward(out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
-                    outStride: NH * hs, inpStride: W)
-        ropeForward(out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
-                    outStride: NKV * hs, inpStride: W)
+        ropeForward(
+            out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
+            outStride: NH * hs, inpStride: W)
+        ropeForward(
+            out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
+            outStride: NKV * hs, inpStride: W)
         let scale = 1 / Float(hs).squareRoot()
         let S = io.scratch  // (tile, T) scores, then probabilities, of one tile
         for b in 0..<B {
@@ -81,8 +89,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                 while i0 < T {
                     let R = min(tile, T - i0), N = i0 + R  // rows i0..<N see keys 0..<N at most
                     // S (R,N) = s · q[i0..<N] · k[0..<N]ᵀ
-                    BLAS.gemm(transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
-                              lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: S, ldc: N)
+                    BLAS.gemm(
+                        transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
+                        lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: S, ldc: N)
                     for r in 0..<R {
                         let row = S + r * N, n = i0 + r + 1  // query i0+r sees keys 0..<n
                         let m = rowMax(row, n)
@@ -92,8 +101,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                         lse[i0 + r] = m + log(sum)
                     }
                     // O[i0..<N] (R,hs) = P (R,N) · v[0..<N]
-                    BLAS.gemm(M: R, N: hs, K: N, A: S, lda: N, B: v, ldb: W, beta: 0,
-                              C: o + i0 * NH * hs, ldc: NH * hs)
+                    BLAS.gemm(
+                        M: R, N: hs, K: N, A: S, lda: N, B: v, ldb: W, beta: 0,
+                        C: o + i0 * NH * hs, ldc: NH * hs)
                     i0 += R
                 }
             }
@@ -103,7 +113,9 @@ public struct SoftmaxRoPE: AttentionVariant {
     // MARK: - Backward
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
-        let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let (B, T, NH, NKV, hs, W) = (
+            io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth
+        )
         let layout = savedLayout(B: B, T: T)
         let cos = io.saved + layout.cos, sin = io.saved + layout.sin, half = hs / 2
         let scale = 1 / Float(hs).squareRoot()
@@ -126,18 +138,21 @@ public struct SoftmaxRoPE: AttentionVariant {
                     while i0 < T {
                         let R = min(tile, T - i0), N = i0 + R
                         // recompute P (R,N) = exp(s q kᵀ - lse), zero where j > i
-                        BLAS.gemm(transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
-                                  lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: P, ldc: N)
+                        BLAS.gemm(
+                            transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
+                            lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: P, ldc: N)
                         for r in 0..<R {
                             let row = P + r * N, n = i0 + r + 1
                             _ = expShiftSum(row, n, shift: lse[i0 + r])
                             (row + n).update(repeating: 0, count: N - n)
                         }
                         // forward was: O = P v ; so dP (R,N) = dO vᵀ and dv += Pᵀ dO
-                        BLAS.gemm(transB: true, M: R, N: N, K: hs, A: dO + i0 * NH * hs, lda: NH * hs,
-                                  B: v, ldb: W, beta: 0, C: dS, ldc: N)
-                        BLAS.gemm(transA: true, M: N, N: hs, K: R, A: P, lda: N, B: dO + i0 * NH * hs,
-                                  ldb: NH * hs, beta: 1, C: dv, ldc: W)
+                        BLAS.gemm(
+                            transB: true, M: R, N: N, K: hs, A: dO + i0 * NH * hs, lda: NH * hs,
+                            B: v, ldb: W, beta: 0, C: dS, ldc: N)
+                        BLAS.gemm(
+                            transA: true, M: N, N: hs, K: R, A: P, lda: N, B: dO + i0 * NH * hs,
+                            ldb: NH * hs, beta: 1, C: dv, ldc: W)
                         // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
                         for r in 0..<R {
                             let i = i0 + r
@@ -145,20 +160,24 @@ public struct SoftmaxRoPE: AttentionVariant {
                             softmaxBackwardRow(dS + r * N, P + r * N, D, N)
                         }
                         // forward was: S = s q kᵀ ; so dq = s dS k and dk += s dSᵀ q
-                        BLAS.gemm(M: R, N: hs, K: N, alpha: scale, A: dS, lda: N, B: k, ldb: NKV * hs,
-                                  beta: 0, C: dQ, ldc: hs)
-                        BLAS.gemm(transA: true, M: N, N: hs, K: R, alpha: scale, A: dS, lda: N,
-                                  B: q + i0 * NH * hs, ldb: NH * hs, beta: 1, C: dK, ldc: hs)
+                        BLAS.gemm(
+                            M: R, N: hs, K: N, alpha: scale, A: dS, lda: N, B: k, ldb: NKV * hs,
+                            beta: 0, C: dQ, ldc: hs)
+                        BLAS.gemm(
+                            transA: true, M: N, N: hs, K: R, alpha: scale, A: dS, lda: N,
+                            B: q + i0 * NH * hs, ldb: NH * hs, beta: 1, C: dK, ldc: hs)
                         // forward was: qr = R(pos) q
-                        ropeBackward(dinp: grads.dqkv + (b * T + i0) * W + h * hs, dout: dQ,
-                                     cos: cos + i0 * half, sin: sin + i0 * half, B: 1, T: R, heads: 1,
-                                     hs: hs, dinpStride: W, doutStride: hs)
+                        ropeBackward(
+                            dinp: grads.dqkv + (b * T + i0) * W + h * hs, dout: dQ,
+                            cos: cos + i0 * half, sin: sin + i0 * half, B: 1, T: R, heads: 1,
+                            hs: hs, dinpStride: W, doutStride: hs)
                         i0 += R
                     }
                 }
                 // forward was: kr = R(pos) k (summed over the query heads of the group)
-                ropeBackward(dinp: grads.dqkv + b * T * W + NH * hs + g * hs, dout: dK, cos: cos,
-                             sin: sin, B: 1, T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                ropeBackward(
+                    dinp: grads.dqkv + b * T * W + NH * hs + g * hs, dout: dK, cos: cos,
+                    sin: sin, B: 1, T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
             }
         }
     }
@@ -179,10 +198,12 @@ public struct SoftmaxRoPE: AttentionVariant {
         let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
         ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
         let row = step.cache + p * rowWidth
-        ropeForward(out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-                    outStride: NH * hs, inpStride: NH * hs)
-        ropeForward(out: row, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV,
-                    hs: hs, outStride: NKV * hs, inpStride: NKV * hs)
+        ropeForward(
+            out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
+            outStride: NH * hs, inpStride: NH * hs)
+        ropeForward(
+            out: row, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV,
+            hs: hs, outStride: NKV * hs, inpStride: NKV * hs)
         (row + NKV * hs).update(from: step.qkv + (NH + NKV) * hs, count: NKV * hs)
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
@@ -204,6 +225,8 @@ public struct SoftmaxRoPE: AttentionVariant {
 }
 
 /// dS[j] = P[j] * (dP[j] - D) over n entries, in place on dP (P is 0 on masked entries).
-func softmaxBackwardRow(_ dP: UnsafeMutablePointer<Float>, _ P: UnsafePointer<Float>, _ D: Float, _ n: Int) {
+func softmaxBackwardRow(
+    _ dP: UnsafeMutablePointer<Float>, _ P: UnsafePointer<Float>, _ D: Float, _ n: Int
+) {
     for j in 0..<n { dP[j] = P[j] * (dP[j] - D) }
 }

@@ -1,7 +1,8 @@
 // Softmax cross-entropy. The plain pair (llm.c's softmax_forward + crossentropy_forward /
 // crossentropy_softmax_backward) works on full logits and is the oracle. `fusedClassifier` is the
 // fast path (llm.c's CUDA fused_classifier idea, on CPU): it walks the rows in chunks, computing
-// logits = x·Wᵀ for the chunk only, softmax, loss, dlogits, then dW += dlogitsᵀx and dx += dlogits·W,
+// logits = x·Wᵀ for the chunk only, softmax, loss, dlogits, then dW += dlogitsᵀx and
+// dx += dlogits·W,
 // so the full (BT, V) logits never exist. Targets of -1 are ignored (no loss, no gradient).
 import Foundation
 
@@ -69,8 +70,9 @@ public func fusedClassifier(
         let R = min(chunk, BT - r0)
         let x = inp + r0 * C
         // logits (R,V) = x (R,C) · weight (V,C)ᵀ
-        BLAS.gemm(transB: true, M: R, N: V, K: C, A: x, lda: C, B: weight, ldb: C, beta: 0,
-                  C: scratch, ldc: V)
+        BLAS.gemm(
+            transB: true, M: R, N: V, K: C, A: x, lda: C, B: weight, ldb: C, beta: 0,
+            C: scratch, ldc: V)
         for r in 0..<R {
             let row = scratch + r * V
             let y = Int(targets[r0 + r])
@@ -90,12 +92,14 @@ public func fusedClassifier(
             row[y] -= dlossScale
         }
         if let dinp {  // dinp (R,C) += dlogits (R,V) · weight (V,C)
-            BLAS.gemm(M: R, N: C, K: V, A: scratch, lda: V, B: weight, ldb: C, beta: 1,
-                      C: dinp + r0 * C, ldc: C)
+            BLAS.gemm(
+                M: R, N: C, K: V, A: scratch, lda: V, B: weight, ldb: C, beta: 1,
+                C: dinp + r0 * C, ldc: C)
         }
         if let dweight {  // dweight (V,C) += dlogitsᵀ (V,R) · x (R,C)
-            BLAS.gemm(transA: true, M: V, N: C, K: R, A: scratch, lda: V, B: x, ldb: C, beta: 1,
-                      C: dweight, ldc: C)
+            BLAS.gemm(
+                transA: true, M: V, N: C, K: R, A: scratch, lda: V, B: x, ldb: C, beta: 1,
+                C: dweight, ldc: C)
         }
         r0 += R
     }

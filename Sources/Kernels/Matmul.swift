@@ -11,7 +11,8 @@ public func matmulForward(
     BT: Int, C: Int, OC: Int
 ) {
     BLAS.gemm(
-        transB: true, M: BT, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C, beta: 0, C: out, ldc: OC
+        transB: true, M: BT, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C, beta: 0, C: out,
+        ldc: OC
     )
     if let bias {
         for r in 0..<BT {

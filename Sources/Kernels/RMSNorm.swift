@@ -36,7 +36,8 @@ public func rmsNormBackward(
         let g = dout + r * C
         let d = dinp + r * C
         let s = rstd[r]
-        // forward was: o[i] = x[i] * s * w[i], s = (mean(x²) + eps)^(-1/2), ds/dx[j] = -s³ x[j] / C
+        // forward was: o[i] = x[i] * s * w[i], s = (mean(x²) + eps)^(-1/2);
+        // ds/dx[j] = -s³ x[j] / C
         var wgx: Float = 0
         for i in 0..<C { wgx += weight[i] * g[i] * x[i] }
         let k = s * s * wgx / Float(C)

@@ -12,10 +12,11 @@ public func ropeTables(
     T: Int, hs: Int, pos0: Int = 0, base: Double = 10_000
 ) {
     let half = hs / 2
+    let theta = (0..<half).map { pow(base, -2 * Double($0) / Double(hs)) }
     for t in 0..<T {
         let p = Double(pos0 + t)
         for m in 0..<half {
-            let angle = p * pow(base, -2 * Double(m) / Double(hs))
+            let angle = p * theta[m]
             cos[t * half + m] = Float(Foundation.cos(angle))
             sin[t * half + m] = Float(Foundation.sin(angle))
         }

@@ -1,6 +1,7 @@
 // The model's shape, as stored in run configs and checkpoints (nanoGPT's GPTConfig, one comment per
 // field). Decoding fills missing keys with the defaults below (synthesized Codable would not,
-// architecture.md §1); `validate()` is the one place that checks a config before anything is built.
+// architecture.md §1); `validate()` is the one place that checks a config before anything is
+// built.
 import Attention
 
 public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
@@ -36,7 +37,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         tiedEmbeddings: Bool = true, attention: AttentionConfig = AttentionConfig(),
         initSeed: UInt64 = 1337
     ) {
-        (self.vocabSize, self.channels, self.layers, self.heads) = (vocabSize, channels, layers, heads)
+        (self.vocabSize, self.channels, self.layers, self.heads) = (
+            vocabSize, channels, layers, heads
+        )
         (self.kvHeads, self.context, self.mlp, self.norm) = (kvHeads, context, mlp, norm)
         (self.tiedEmbeddings, self.attention, self.initSeed) = (tiedEmbeddings, attention, initSeed)
     }
@@ -57,7 +60,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         norm = try c.decodeIfPresent(NormKind.self, forKey: .norm) ?? d.norm
-        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
+        tiedEmbeddings =
+            try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
         attention = try c.decodeIfPresent(AttentionConfig.self, forKey: .attention) ?? d.attention
         initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
     }
@@ -76,8 +80,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     /// The attention layer shape this config implies.
     public var attentionShape: AttentionShape {
-        AttentionShape(heads: heads, kvHeads: kvHeadCount, headSize: headSize, channels: channels,
-                       context: context)
+        AttentionShape(
+            heads: heads, kvHeads: kvHeadCount, headSize: headSize, channels: channels,
+            context: context)
     }
 
     /// Throws ModelError naming the field to fix.
@@ -85,16 +90,24 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         func check(_ ok: Bool, _ field: String, _ message: String) throws {
             if !ok { throw ModelError.invalidConfig(field: field, message: message) }
         }
-        try check(vocabSize >= 2, "vocabSize", "must be at least 2 (got \(vocabSize)); take it from the tokenizer")
+        try check(
+            vocabSize >= 2, "vocabSize",
+            "must be at least 2 (got \(vocabSize)); take it from the tokenizer")
         try check(channels >= 1, "channels", "must be positive (got \(channels))")
         try check(layers >= 1, "layers", "must be positive (got \(layers))")
         try check(heads >= 1, "heads", "must be positive (got \(heads))")
-        try check(channels % heads == 0, "heads",
-                  "must divide channels (\(channels) is not a multiple of \(heads)); e.g. heads = \(channels / 64 > 0 ? channels / 64 : 1)")
+        try check(
+            channels % heads == 0, "heads",
+            "must divide channels (\(channels) is not a multiple of \(heads)); "
+                + "e.g. heads = \(max(1, channels / 64))"
+        )
         try check(context >= 1, "context", "must be positive (got \(context))")
         if let k = kvHeads {
-            try check(k >= 1 && heads % k == 0, "kvHeads",
-                      "must divide heads (\(heads)); use 1 for MQA, a divisor for GQA, or leave it out for MHA")
+            try check(
+                k >= 1 && heads % k == 0, "kvHeads",
+                "must divide heads (\(heads)); use 1 for MQA, a divisor for GQA, "
+                    + "or leave it out for MHA"
+            )
         }
         do {
             _ = try AttentionRegistry.make(attention, shape: attentionShape)

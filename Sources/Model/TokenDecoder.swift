@@ -25,8 +25,10 @@ public final class TokenDecoder: @unchecked Sendable {
         cacheStride = variant.cacheCount(maxTokens: maxTokens)
         caches = .allocate(capacity: max(1, cacheStride * config.layers))
         caches.initialize(repeating: 0, count: max(1, cacheStride * config.layers))
-        let sizes = [C, C, 2, variant.shape.qkvWidth, variant.shape.outWidth, 2 * H, H, V,
-                     variant.decodeScratchCount(maxTokens: maxTokens)]
+        let sizes = [
+            C, C, 2, variant.shape.qkvWidth, variant.shape.outWidth, 2 * H, H, V,
+            variant.decodeScratchCount(maxTokens: maxTokens),
+        ]
         buffer = .allocate(capacity: sizes.reduce(0, +))
         buffer.initialize(repeating: 0, count: sizes.reduce(0, +))
         var offsets: [UnsafeMutablePointer<Float>] = []
@@ -36,7 +38,10 @@ public final class TokenDecoder: @unchecked Sendable {
             n += s
         }
         (x, ln, stats, qkv, atty, fch, act, logits, scratch) =
-            (offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5], offsets[6], offsets[7], offsets[8])
+            (
+                offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5], offsets[6],
+                offsets[7], offsets[8]
+            )
     }
 
     deinit {
@@ -51,29 +56,40 @@ public final class TokenDecoder: @unchecked Sendable {
     public func next(token: Int32) -> UnsafeBufferPointer<Float> {
         let m = model, config = model.config
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
-        let F = config.mlp == .gelu ? H : 2 * H, W = m.attention.shape.qkvWidth, A = m.attention.shape.outWidth
-        precondition(position < maxTokens, "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
-        precondition(token >= 0 && Int(token) < V, "\(KernelsError.tokenOutOfRange(token: token, vocabSize: V))")
+        let F = config.mlp == .gelu ? H : 2 * H, W = m.attention.shape.qkvWidth,
+            A = m.attention.shape.outWidth
+        precondition(
+            position < maxTokens,
+            "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
+        precondition(
+            token >= 0 && Int(token) < V,
+            "\(KernelsError.tokenOutOfRange(token: token, vocabSize: V))")
         var tok = token
         embeddingForward(out: x, tokens: &tok, wte: m.w(m.layout.wte), BT: 1, C: C)
         for l in 0..<config.layers {
             let o = m.layout.blocks[l]
             m.normForward(ln, stats, stats + 1, x, o.norm1Weight, o.norm1Bias, 1)
             matmulForward(out: qkv, inp: ln, weight: m.w(o.wqkv), bias: nil, BT: 1, C: C, OC: W)
-            m.attention.decode(AttentionStep(
-                position: position, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
-                cache: caches + l * cacheStride, scratch: scratch))
-            BLAS.gemm(transB: true, M: 1, N: C, K: A, A: atty, lda: A, B: m.w(o.wo), ldb: A, beta: 1, C: x, ldc: C)
+            m.attention.decode(
+                AttentionStep(
+                    position: position, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
+                    cache: caches + l * cacheStride, scratch: scratch))
+            BLAS.gemm(
+                transB: true, M: 1, N: C, K: A, A: atty, lda: A, B: m.w(o.wo), ldb: A, beta: 1,
+                C: x, ldc: C)
             m.normForward(ln, stats, stats + 1, x, o.norm2Weight, o.norm2Bias, 1)
             matmulForward(out: fch, inp: ln, weight: m.w(o.wfc), bias: nil, BT: 1, C: C, OC: F)
             switch config.mlp {
             case .gelu: geluForward(out: act, inp: fch, N: H)
             case .swiglu: swigluForward(out: act, inp: fch, N: 1, H: H)
             }
-            BLAS.gemm(transB: true, M: 1, N: C, K: H, A: act, lda: H, B: m.w(o.wproj), ldb: H, beta: 1, C: x, ldc: C)
+            BLAS.gemm(
+                transB: true, M: 1, N: C, K: H, A: act, lda: H, B: m.w(o.wproj), ldb: H, beta: 1,
+                C: x, ldc: C)
         }
         m.normForward(ln, stats, stats + 1, x, m.layout.normFWeight, m.layout.normFBias, 1)
-        matmulForward(out: logits, inp: ln, weight: m.w(m.layout.lmHead), bias: nil, BT: 1, C: C, OC: V)
+        matmulForward(
+            out: logits, inp: ln, weight: m.w(m.layout.lmHead), bias: nil, BT: 1, C: C, OC: V)
         position += 1
         return UnsafeBufferPointer(start: logits, count: V)
     }
@@ -81,5 +97,7 @@ public final class TokenDecoder: @unchecked Sendable {
 
 extension LanguageModel {
     /// A decoder with a KV cache for up to maxTokens positions.
-    public func makeDecoder(maxTokens: Int) -> TokenDecoder { TokenDecoder(model: self, maxTokens: maxTokens) }
+    public func makeDecoder(maxTokens: Int) -> TokenDecoder {
+        TokenDecoder(model: self, maxTokens: maxTokens)
+    }
 }

@@ -9,7 +9,9 @@ public final class Workspace: @unchecked Sendable {
     public let batch: Int  // B
     public let time: Int  // T
     /// Per-position losses of the last forward with targets, (B*T); 0 where the target is -1.
-    public var losses: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: base + losses_, count: batch * time) }
+    public var losses: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: base + losses_, count: batch * time)
+    }
     /// Floats held by this workspace.
     public let floatCount: Int
 
@@ -29,7 +31,7 @@ public final class Workspace: @unchecked Sendable {
     var hasGradients = false
     var tokens: UnsafeMutablePointer<Int32>
 
-    static let classifierChunk = 128
+    static let classifierChunk = 256
 
     init(config: ModelConfig, variant: any AttentionVariant, batch B: Int, time T: Int) {
         precondition(B >= 1 && T >= 1, "workspace needs batch >= 1 and time >= 1")

@@ -11,10 +11,13 @@ final class Harness {
     let qkv: Floats, x: Floats, params: Floats, out: Floats, saved: Floats, scratch: Floats
     var shape: AttentionShape { variant.shape }
 
-    init(_ name: String, B: Int, T: Int, NH: Int, NKV: Int, hs: Int, C: Int = 8, pos0: Int = 0,
-         options: [String: ConfigValue] = [:], seed: UInt64 = 1, qkvScale: Float = 1) throws {
+    init(
+        _ name: String, B: Int, T: Int, NH: Int, NKV: Int, hs: Int, C: Int = 8, pos0: Int = 0,
+        options: [String: ConfigValue] = [:], seed: UInt64 = 1, qkvScale: Float = 1
+    ) throws {
         let shape = AttentionShape(heads: NH, kvHeads: NKV, headSize: hs, channels: C, context: T)
-        variant = try AttentionRegistry.make(AttentionConfig(variant: name, options: options), shape: shape)
+        variant = try AttentionRegistry.make(
+            AttentionConfig(variant: name, options: options), shape: shape)
         (self.B, self.T, self.pos0) = (B, T, pos0)
         var rng = TestRandom(seed: seed)
         qkv = Floats(normal: B * T * shape.qkvWidth, scale: qkvScale, rng: &rng)
@@ -29,8 +32,9 @@ final class Harness {
     }
 
     var io: AttentionIO {
-        AttentionIO(B: B, T: T, pos0: pos0, qkv: qkv.p, x: x.p, out: out.p, params: params.p,
-                    saved: saved.p, scratch: scratch.p)
+        AttentionIO(
+            B: B, T: T, pos0: pos0, qkv: qkv.p, x: x.p, out: out.p, params: params.p,
+            saved: saved.p, scratch: scratch.p)
     }
 
     func forward() { variant.forward(io) }
@@ -55,9 +59,12 @@ final class Harness {
         let cache = Floats(variant.cacheCount(maxTokens: pos0 + T))
         let scratch = Floats(variant.decodeScratchCount(maxTokens: pos0 + T))
         for t in 0..<T {
-            variant.decode(AttentionStep(
-                position: pos0 + t, qkv: qkv.p + t * shape.qkvWidth, x: x.p + t * shape.channels,
-                out: result.p + t * shape.outWidth, params: params.p, cache: cache.p, scratch: scratch.p))
+            variant.decode(
+                AttentionStep(
+                    position: pos0 + t, qkv: qkv.p + t * shape.qkvWidth,
+                    x: x.p + t * shape.channels,
+                    out: result.p + t * shape.outWidth, params: params.p, cache: cache.p,
+                    scratch: scratch.p))
         }
         return result
     }

@@ -8,16 +8,18 @@ import Testing
 
 struct SoftmaxRoPETests {
     static let golden: [String: GoldenCase] = {
-        let url = Bundle.module.url(forResource: "attention", withExtension: "json", subdirectory: "Golden")!
+        let url = Bundle.module.url(
+            forResource: "attention", withExtension: "json", subdirectory: "Golden")!
         return try! Golden.load(url)
     }()
 
     @Test(arguments: ["mha", "gqa_offset", "mqa"])
     func golden(name: String) throws {
         let g = Self.golden[name]!
-        let h = try Harness("softmax_rope", B: g.dim("B"), T: g.dim("T"), NH: g.dim("NH"),
-                            NKV: g.dim("NKV"), hs: g.dim("hs"), pos0: g.dim("pos0"),
-                            options: ["tile": .int(3)])
+        let h = try Harness(
+            "softmax_rope", B: g.dim("B"), T: g.dim("T"), NH: g.dim("NH"),
+            NKV: g.dim("NKV"), hs: g.dim("hs"), pos0: g.dim("pos0"),
+            options: ["tile": .int(3)])
         h.qkv.p.update(from: g.floats("qkv").p, count: h.qkv.count)
         let (dqkv, _, _) = h.gradients(dout: g.floats("dout"))
         #expect(scaledError(h.out.p, g.values("out")) < 1e-5)
@@ -27,13 +29,15 @@ struct SoftmaxRoPETests {
     @Test(arguments: [(1, 1), (5, 2), (64, 64), (7, 1000)])
     func tiledMatchesNaive(shape: (Int, Int)) throws {
         let (T, tile) = shape
-        let h = try Harness("softmax_rope", B: 2, T: T, NH: 6, NKV: 2, hs: 6, pos0: 2,
-                            options: ["tile": .int(tile)], seed: UInt64(T))
+        let h = try Harness(
+            "softmax_rope", B: 2, T: T, NH: 6, NKV: 2, hs: 6, pos0: 2,
+            options: ["tile": .int(tile)], seed: UInt64(T))
         var rng = TestRandom(seed: 3)
         let dout = Floats(normal: h.out.count, rng: &rng)
         let (dqkv, _, _) = h.gradients(dout: dout)
-        let ref = NaiveSoftmaxRoPE.run(qkv: h.qkv.array, dout: dout.array, B: 2, T: T, NH: 6, NKV: 2,
-                                       hs: 6, pos0: 2)
+        let ref = NaiveSoftmaxRoPE.run(
+            qkv: h.qkv.array, dout: dout.array, B: 2, T: T, NH: 6, NKV: 2,
+            hs: 6, pos0: 2)
         #expect(scaledError(h.out.p, ref.out) < 1e-5)
         #expect(scaledError(dqkv.p, ref.dqkv) < 1e-5)
     }
@@ -80,26 +84,36 @@ struct SoftmaxRoPETests {
     @Test func optionsAreChecked() {
         let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 8)
         #expect(throws: AttentionError.self) {
-            try AttentionRegistry.make(AttentionConfig(options: ["rope_bse": .double(500)]), shape: shape)
+            try AttentionRegistry.make(
+                AttentionConfig(options: ["rope_bse": .double(500)]), shape: shape)
         }
         #expect(throws: AttentionError.self) {
-            try AttentionRegistry.make(AttentionConfig(options: ["rope_base": .string("x")]), shape: shape)
+            try AttentionRegistry.make(
+                AttentionConfig(options: ["rope_base": .string("x")]), shape: shape)
         }
         #expect(throws: AttentionError.self) {
             try AttentionRegistry.make(AttentionConfig(variant: "nope"), shape: shape)
         }
         let odd = AttentionShape(heads: 3, kvHeads: 2, headSize: 4, channels: 12, context: 8)
-        #expect(throws: AttentionError.self) { try AttentionRegistry.make(AttentionConfig(), shape: odd) }
-        let made = try? AttentionRegistry.make(AttentionConfig(options: ["rope_base": .int(500)]), shape: shape)
+        #expect(throws: AttentionError.self) {
+            try AttentionRegistry.make(AttentionConfig(), shape: odd)
+        }
+        let made = try? AttentionRegistry.make(
+            AttentionConfig(options: ["rope_base": .int(500)]), shape: shape)
         #expect((made as? SoftmaxRoPE)?.ropeBase == 500)
     }
 
     @Test func configDecodesWithDefaults() throws {
         let empty = try JSONDecoder().decode(AttentionConfig.self, from: Data("{}".utf8))
         #expect(empty == AttentionConfig())
-        let json = #"{"variant":"softmax_rope","options":{"rope_base":500000,"flag":true,"x":1.5,"s":"a"}}"#
+        let json =
+            #"{"variant":"softmax_rope","options":{"rope_base":500000,"flag":true,"x":1.5,"s":"a"}}"#
         let c = try JSONDecoder().decode(AttentionConfig.self, from: Data(json.utf8))
-        #expect(c.options == ["rope_base": .int(500000), "flag": .bool(true), "x": .double(1.5), "s": .string("a")])
+        #expect(
+            c.options == [
+                "rope_base": .int(500000), "flag": .bool(true), "x": .double(1.5),
+                "s": .string("a"),
+            ])
         let again = try JSONDecoder().decode(AttentionConfig.self, from: JSONEncoder().encode(c))
         #expect(again == c)
     }

@@ -11,20 +11,27 @@ struct VariantTests {
     @Test(arguments: AttentionRegistry.names)
     func gradientCheck(name: String) throws {
         for (NH, NKV) in Self.headLayouts {
-            let h = try Harness(name, B: 2, T: 6, NH: NH, NKV: NKV, hs: 4, pos0: 1,
-                                options: ["tile": .int(4)].filter { _ in name == "softmax_rope" })
+            let h = try Harness(
+                name, B: 2, T: 6, NH: NH, NKV: NKV, hs: 4, pos0: 1,
+                options: ["tile": .int(4)].filter { _ in name == "softmax_rope" })
             var rng = TestRandom(seed: 99)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, dx, dp) = h.gradients(dout: dout)
             let loss = { h.loss(dout) }
-            #expect(GradientCheck.maxError(of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p,
-                                           eps: 1e-2, samples: 80, precise: true, loss: loss) < 2e-3,
-                    "dqkv NH=\(NH) NKV=\(NKV)")
-            #expect(GradientCheck.maxError(of: h.x.p, count: h.x.count, analytic: dx.p, eps: 1e-2,
-                                           precise: true, loss: loss) < 2e-3, "dx")
+            #expect(
+                GradientCheck.maxError(
+                    of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p,
+                    eps: 1e-2, samples: 80, precise: true, loss: loss) < 2e-3,
+                "dqkv NH=\(NH) NKV=\(NKV)")
+            #expect(
+                GradientCheck.maxError(
+                    of: h.x.p, count: h.x.count, analytic: dx.p, eps: 1e-2,
+                    precise: true, loss: loss) < 2e-3, "dx")
             if h.params.count > 0 {
-                #expect(GradientCheck.maxError(of: h.params.p, count: h.params.count, analytic: dp.p,
-                                               eps: 1e-2, precise: true, loss: loss) < 2e-3, "dparams")
+                #expect(
+                    GradientCheck.maxError(
+                        of: h.params.p, count: h.params.count, analytic: dp.p,
+                        eps: 1e-2, precise: true, loss: loss) < 2e-3, "dparams")
             }
         }
     }

@@ -32,7 +32,8 @@ struct ActivationTests {
     @Test func swigluGolden() {
         let g = KernelGolden["swiglu"]
         let (N, H) = (g.dim("N"), g.dim("H"))
-        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N * H), dx = Floats(2 * N * H)
+        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N * H),
+            dx = Floats(2 * N * H)
         swigluForward(out: out.p, inp: x.p, N: N, H: H)
         swigluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N, H: H)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
@@ -45,17 +46,21 @@ struct ActivationTests {
         let x = Floats(normal: N, scale: 2, rng: &rng), dout = Floats(normal: N, rng: &rng)
         let out = Floats(N), dx = Floats(N)
         geluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N)
-        #expect(GradientCheck.maxError(of: x.p, count: N, analytic: dx.p, eps: 1e-2, precise: true) {
-            geluForward(out: out.p, inp: x.p, N: N)
-            return weightedSum(out.p, dout.p, N)
-        } < 2e-3)
+        #expect(
+            GradientCheck.maxError(of: x.p, count: N, analytic: dx.p, eps: 1e-2, precise: true) {
+                geluForward(out: out.p, inp: x.p, N: N)
+                return weightedSum(out.p, dout.p, N)
+            } < 2e-3)
         let h = Floats(normal: 2 * 2 * H, scale: 2, rng: &rng), dh = Floats(2 * 2 * H)
         let dsw = Floats(normal: 2 * H, rng: &rng), sw = Floats(2 * H)
         swigluBackward(dinp: dh.p, inp: h.p, dout: dsw.p, N: 2, H: H)
-        #expect(GradientCheck.maxError(of: h.p, count: h.count, analytic: dh.p, eps: 1e-2, precise: true) {
-            swigluForward(out: sw.p, inp: h.p, N: 2, H: H)
-            return weightedSum(sw.p, dsw.p, 2 * H)
-        } < 2e-3)
+        #expect(
+            GradientCheck.maxError(
+                of: h.p, count: h.count, analytic: dh.p, eps: 1e-2, precise: true
+            ) {
+                swigluForward(out: sw.p, inp: h.p, N: 2, H: H)
+                return weightedSum(sw.p, dsw.p, 2 * H)
+            } < 2e-3)
     }
 
     @Test func residualAddsAndSplitsGradient() {

@@ -10,7 +10,8 @@ struct CrossEntropyTests {
         -> (Double, Floats, Floats, Floats)
     {
         let BT = targets.count
-        let losses = Floats(BT), dx = Floats(BT * C), dw = Floats(V * C), scratch = Floats(chunk * V)
+        let losses = Floats(BT), dx = Floats(BT * C), dw = Floats(V * C),
+            scratch = Floats(chunk * V)
         let total = targets.withUnsafeBufferPointer { t in
             let n = countTargets(t.baseAddress!, BT: BT)
             return fusedClassifier(
@@ -25,8 +26,9 @@ struct CrossEntropyTests {
     func fusedMatchesGolden(chunk: Int) {
         let g = KernelGolden["crossentropy"]
         let (C, V) = (g.dim("C"), g.dim("V"))
-        let (loss, losses, dx, dw) = fused(g.floats("inp"), g.floats("weight"), g.ints("targets"),
-                                           C: C, V: V, chunk: chunk)
+        let (loss, losses, dx, dw) = fused(
+            g.floats("inp"), g.floats("weight"), g.ints("targets"),
+            C: C, V: V, chunk: chunk)
         #expect(abs(loss - g.values("loss")[0]) < 1e-5)
         #expect(scaledError(losses.p, g.values("losses")) < 1e-5)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-5)
@@ -44,13 +46,16 @@ struct CrossEntropyTests {
         let dlosses = Floats([Float](repeating: 1 / Float(BT - 1), count: BT))
         matmulForward(out: logits.p, inp: x.p, weight: w.p, bias: nil, BT: BT, C: C, OC: V)
         targets.withUnsafeBufferPointer { t in
-            softmaxCrossEntropyForward(losses: plainLosses.p, probs: probs.p, logits: logits.p,
-                                       targets: t.baseAddress!, BT: BT, V: V)
-            softmaxCrossEntropyBackward(dlogits: dlogits.p, dlosses: dlosses.p, probs: probs.p,
-                                        targets: t.baseAddress!, BT: BT, V: V)
+            softmaxCrossEntropyForward(
+                losses: plainLosses.p, probs: probs.p, logits: logits.p,
+                targets: t.baseAddress!, BT: BT, V: V)
+            softmaxCrossEntropyBackward(
+                dlogits: dlogits.p, dlosses: dlosses.p, probs: probs.p,
+                targets: t.baseAddress!, BT: BT, V: V)
         }
-        matmulBackward(dinp: pdx.p, dweight: pdw.p, dbias: nil, dout: dlogits.p, inp: x.p, weight: w.p,
-                       BT: BT, C: C, OC: V)
+        matmulBackward(
+            dinp: pdx.p, dweight: pdw.p, dbias: nil, dout: dlogits.p, inp: x.p, weight: w.p,
+            BT: BT, C: C, OC: V)
         #expect(plainLosses[4] == 0 && losses[4] == 0)
         #expect(scaledError(losses.p, plainLosses.p, BT) < 1e-5)
         #expect(scaledError(dx.p, pdx.p, BT * C) < 1e-5)
@@ -64,9 +69,13 @@ struct CrossEntropyTests {
         let targets: [Int32] = [2, -1, 6, 0, 2]
         let (_, _, dx, dw) = fused(x, w, targets, C: C, V: V, chunk: 2)
         let loss = { fused(x, w, targets, C: C, V: V, chunk: 2).0 }
-        #expect(GradientCheck.maxError(of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
-                                       precise: true, loss: loss) < 2e-3)
-        #expect(GradientCheck.maxError(of: w.p, count: w.count, analytic: dw.p, eps: 1e-2,
-                                       precise: true, loss: loss) < 2e-3)
+        #expect(
+            GradientCheck.maxError(
+                of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
+                precise: true, loss: loss) < 2e-3)
+        #expect(
+            GradientCheck.maxError(
+                of: w.p, count: w.count, analytic: dw.p, eps: 1e-2,
+                precise: true, loss: loss) < 2e-3)
     }
 }

@@ -4,7 +4,8 @@ import TestSupport
 
 enum KernelGolden {
     static let cases: [String: GoldenCase] = {
-        let url = Bundle.module.url(forResource: "kernels", withExtension: "json", subdirectory: "Golden")!
+        let url = Bundle.module.url(
+            forResource: "kernels", withExtension: "json", subdirectory: "Golden")!
         return try! Golden.load(url)
     }()
 

@@ -19,13 +19,15 @@ struct MatmulTests {
     @Test func golden() {
         let g = KernelGolden["matmul"]
         let (BT, C, OC) = (g.dim("BT"), g.dim("C"), g.dim("OC"))
-        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"), dout = g.floats("dout")
+        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"),
+            dout = g.floats("dout")
         let out = Floats(BT * OC)
         matmulForward(out: out.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
         let dx = Floats(BT * C), dw = Floats(OC * C), db = Floats(OC)
-        matmulBackward(dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
-                       BT: BT, C: C, OC: OC)
+        matmulBackward(
+            dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
+            BT: BT, C: C, OC: OC)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-6)
         #expect(scaledError(dw.p, g.values("dweight")) < 1e-6)
         #expect(scaledError(db.p, g.values("dbias")) < 1e-6)
@@ -37,11 +39,13 @@ struct MatmulTests {
         let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: OC * C, rng: &rng)
         let dout = Floats(normal: BT * OC, rng: &rng)
         let once = Floats(OC * C), twice = Floats(OC * C)
-        matmulBackward(dinp: nil, dweight: once.p, dbias: nil, dout: dout.p, inp: x.p, weight: w.p,
-                       BT: BT, C: C, OC: OC)
+        matmulBackward(
+            dinp: nil, dweight: once.p, dbias: nil, dout: dout.p, inp: x.p, weight: w.p,
+            BT: BT, C: C, OC: OC)
         for _ in 0..<2 {
-            matmulBackward(dinp: nil, dweight: twice.p, dbias: nil, dout: dout.p, inp: x.p,
-                           weight: w.p, BT: BT, C: C, OC: OC)
+            matmulBackward(
+                dinp: nil, dweight: twice.p, dbias: nil, dout: dout.p, inp: x.p,
+                weight: w.p, BT: BT, C: C, OC: OC)
         }
         for i in 0..<OC * C { #expect(abs(twice[i] - 2 * once[i]) < 1e-5) }
     }
@@ -53,8 +57,9 @@ struct MatmulTests {
         let b = Floats(normal: OC, rng: &rng), dout = Floats(normal: BT * OC, rng: &rng)
         let out = Floats(BT * OC)
         let dx = Floats(BT * C), dw = Floats(OC * C), db = Floats(OC)
-        matmulBackward(dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
-                       BT: BT, C: C, OC: OC)
+        matmulBackward(
+            dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
+            BT: BT, C: C, OC: OC)
         let loss = {
             matmulForward(out: out.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
             return weightedSum(out.p, dout.p, BT * OC)

@@ -10,8 +10,9 @@ struct NormTests {
         let x = g.floats("inp"), w = g.floats("weight"), dout = g.floats("dout")
         let out = Floats(BT * C), rstd = Floats(BT), dx = Floats(BT * C), dw = Floats(C)
         rmsNormForward(out: out.p, rstd: rstd.p, inp: x.p, weight: w.p, BT: BT, C: C)
-        rmsNormBackward(dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
-                        BT: BT, C: C)
+        rmsNormBackward(
+            dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
+            BT: BT, C: C)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
         #expect(scaledError(rstd.p, g.values("rstd")) < 1e-6)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-5)
@@ -21,13 +22,16 @@ struct NormTests {
     @Test func layerNormGolden() {
         let g = KernelGolden["layernorm"]
         let (BT, C) = (g.dim("BT"), g.dim("C"))
-        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"), dout = g.floats("dout")
+        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"),
+            dout = g.floats("dout")
         let out = Floats(BT * C), mean = Floats(BT), rstd = Floats(BT)
         let dx = Floats(BT * C), dw = Floats(C), db = Floats(C)
-        layerNormForward(out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
-                         BT: BT, C: C)
-        layerNormBackward(dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
-                          mean: mean.p, rstd: rstd.p, BT: BT, C: C)
+        layerNormForward(
+            out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
+            BT: BT, C: C)
+        layerNormBackward(
+            dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
+            mean: mean.p, rstd: rstd.p, BT: BT, C: C)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-5)
         #expect(scaledError(dw.p, g.values("dweight")) < 1e-5)
@@ -41,14 +45,17 @@ struct NormTests {
         let dout = Floats(normal: BT * C, rng: &rng)
         let out = Floats(BT * C), rstd = Floats(BT), dx = Floats(BT * C), dw = Floats(C)
         rmsNormForward(out: out.p, rstd: rstd.p, inp: x.p, weight: w.p, BT: BT, C: C)
-        rmsNormBackward(dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
-                        BT: BT, C: C)
+        rmsNormBackward(
+            dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
+            BT: BT, C: C)
         let loss = {
             rmsNormForward(out: out.p, rstd: rstd.p, inp: x.p, weight: w.p, BT: BT, C: C)
             return weightedSum(out.p, dout.p, BT * C)
         }
-        #expect(GradientCheck.maxError(of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
-                                       precise: true, loss: loss) < 2e-3)
+        #expect(
+            GradientCheck.maxError(
+                of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
+                precise: true, loss: loss) < 2e-3)
         #expect(GradientCheck.maxError(of: w.p, count: w.count, analytic: dw.p, loss: loss) < 2e-3)
     }
 
@@ -59,17 +66,22 @@ struct NormTests {
         let b = Floats(normal: C, rng: &rng), dout = Floats(normal: BT * C, rng: &rng)
         let out = Floats(BT * C), mean = Floats(BT), rstd = Floats(BT)
         let dx = Floats(BT * C), dw = Floats(C), db = Floats(C)
-        layerNormForward(out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
-                         BT: BT, C: C)
-        layerNormBackward(dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
-                          mean: mean.p, rstd: rstd.p, BT: BT, C: C)
+        layerNormForward(
+            out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
+            BT: BT, C: C)
+        layerNormBackward(
+            dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
+            mean: mean.p, rstd: rstd.p, BT: BT, C: C)
         let loss = {
-            layerNormForward(out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p,
-                             bias: b.p, BT: BT, C: C)
+            layerNormForward(
+                out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p,
+                bias: b.p, BT: BT, C: C)
             return weightedSum(out.p, dout.p, BT * C)
         }
-        #expect(GradientCheck.maxError(of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
-                                       precise: true, loss: loss) < 2e-3)
+        #expect(
+            GradientCheck.maxError(
+                of: x.p, count: x.count, analytic: dx.p, eps: 1e-2,
+                precise: true, loss: loss) < 2e-3)
         #expect(GradientCheck.maxError(of: w.p, count: w.count, analytic: dw.p, loss: loss) < 2e-3)
         #expect(GradientCheck.maxError(of: b.p, count: b.count, analytic: db.p, loss: loss) < 2e-3)
     }

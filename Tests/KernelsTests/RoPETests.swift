@@ -1,4 +1,5 @@
-// RoPE: golden half-split rotation at a position offset, gradient check, relative-position property.
+// RoPE: golden half-split rotation at a position offset, gradient check, relative-position
+// property.
 import Kernels
 import TestSupport
 import Testing
@@ -6,15 +7,19 @@ import Testing
 struct RoPETests {
     @Test func golden() {
         let g = KernelGolden["rope"]
-        let (B, T, H, hs, pos0) = (g.dim("B"), g.dim("T"), g.dim("heads"), g.dim("hs"), g.dim("pos0"))
+        let (B, T, H, hs, pos0) = (
+            g.dim("B"), g.dim("T"), g.dim("heads"), g.dim("hs"), g.dim("pos0")
+        )
         let x = g.floats("inp"), dout = g.floats("dout")
         let cos = Floats(T * hs / 2), sin = Floats(T * hs / 2)
         ropeTables(cos: cos.p, sin: sin.p, T: T, hs: hs, pos0: pos0)
         let out = Floats(x.count), dx = Floats(x.count)
-        ropeForward(out: out.p, inp: x.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
-                    outStride: H * hs, inpStride: H * hs)
-        ropeBackward(dinp: dx.p, dout: dout.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
-                     dinpStride: H * hs, doutStride: H * hs)
+        ropeForward(
+            out: out.p, inp: x.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
+            outStride: H * hs, inpStride: H * hs)
+        ropeBackward(
+            dinp: dx.p, dout: dout.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
+            dinpStride: H * hs, doutStride: H * hs)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-6)
     }
@@ -26,11 +31,13 @@ struct RoPETests {
         func rotatedDot(_ i: Int, _ j: Int) -> Float {
             let c = Floats(hs / 2), s = Floats(hs / 2), qr = Floats(hs), kr = Floats(hs)
             ropeTables(cos: c.p, sin: s.p, T: 1, hs: hs, pos0: i)
-            ropeForward(out: qr.p, inp: q.p, cos: c.p, sin: s.p, B: 1, T: 1, heads: 1, hs: hs,
-                        outStride: hs, inpStride: hs)
+            ropeForward(
+                out: qr.p, inp: q.p, cos: c.p, sin: s.p, B: 1, T: 1, heads: 1, hs: hs,
+                outStride: hs, inpStride: hs)
             ropeTables(cos: c.p, sin: s.p, T: 1, hs: hs, pos0: j)
-            ropeForward(out: kr.p, inp: k.p, cos: c.p, sin: s.p, B: 1, T: 1, heads: 1, hs: hs,
-                        outStride: hs, inpStride: hs)
+            ropeForward(
+                out: kr.p, inp: k.p, cos: c.p, sin: s.p, B: 1, T: 1, heads: 1, hs: hs,
+                outStride: hs, inpStride: hs)
             return dot(qr.p, kr.p, hs)
         }
         #expect(abs(rotatedDot(7, 3) - rotatedDot(104, 100)) < 1e-4)
@@ -40,14 +47,18 @@ struct RoPETests {
         let (B, T, H, hs) = (2, 3, 2, 6)
         var rng = TestRandom(seed: 4)
         let x = Floats(normal: B * T * H * hs, rng: &rng), dout = Floats(normal: x.count, rng: &rng)
-        let cos = Floats(T * hs / 2), sin = Floats(T * hs / 2), out = Floats(x.count), dx = Floats(x.count)
+        let cos = Floats(T * hs / 2), sin = Floats(T * hs / 2), out = Floats(x.count),
+            dx = Floats(x.count)
         ropeTables(cos: cos.p, sin: sin.p, T: T, hs: hs, pos0: 5)
-        ropeBackward(dinp: dx.p, dout: dout.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
-                     dinpStride: H * hs, doutStride: H * hs)
-        #expect(GradientCheck.maxError(of: x.p, count: x.count, analytic: dx.p) {
-            ropeForward(out: out.p, inp: x.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
-                        outStride: H * hs, inpStride: H * hs)
-            return weightedSum(out.p, dout.p, x.count)
-        } < 1e-3)
+        ropeBackward(
+            dinp: dx.p, dout: dout.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
+            dinpStride: H * hs, doutStride: H * hs)
+        #expect(
+            GradientCheck.maxError(of: x.p, count: x.count, analytic: dx.p) {
+                ropeForward(
+                    out: out.p, inp: x.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
+                    outStride: H * hs, inpStride: H * hs)
+                return weightedSum(out.p, dout.p, x.count)
+            } < 1e-3)
     }
 }

@@ -9,7 +9,8 @@ import Testing
 
 struct LanguageModelTests {
     static let golden: [String: GoldenCase] = {
-        let url = Bundle.module.url(forResource: "model", withExtension: "json", subdirectory: "Golden")!
+        let url = Bundle.module.url(
+            forResource: "model", withExtension: "json", subdirectory: "Golden")!
         return try! Golden.load(url)
     }()
 
@@ -19,7 +20,8 @@ struct LanguageModelTests {
         let config = ModelConfig(
             vocabSize: g.dim("V"), channels: g.dim("C"), layers: g.dim("L"), heads: g.dim("NH"),
             kvHeads: g.dim("NKV"), context: g.dim("T"), mlp: g.dim("swiglu") == 1 ? .swiglu : .gelu,
-            norm: g.dim("layernorm") == 1 ? .layernorm : .rmsnorm, tiedEmbeddings: g.dim("tied") == 1)
+            norm: g.dim("layernorm") == 1 ? .layernorm : .rmsnorm,
+            tiedEmbeddings: g.dim("tied") == 1)
         let model = try LanguageModel(config: config)
         for spec in model.tensors {
             let values = g.values("param." + spec.name)
@@ -59,7 +61,9 @@ struct LanguageModelTests {
         }
     }
 
-    @Test(arguments: [ModelConfig.tiny(), .tiny(mlp: .swiglu, norm: .layernorm, tied: false, kvHeads: 1)])
+    @Test(arguments: [
+        ModelConfig.tiny(), .tiny(mlp: .swiglu, norm: .layernorm, tied: false, kvHeads: 1),
+    ])
     func decodeMatchesForward(config: ModelConfig) throws {
         let model = try LanguageModel(config: config)
         scrambleParameters(model, seed: 5)
@@ -86,7 +90,8 @@ struct LanguageModelTests {
         let model = try LanguageModel(config: config)
         let (tokens, targets) = batch(B: 2, T: 8, V: 16, seed: 4)
         let ws = model.makeWorkspace(batch: 2, time: 8)
-        let grads = Floats(model.parameterCount), m = Floats(model.parameterCount), v = Floats(model.parameterCount)
+        let grads = Floats(model.parameterCount), m = Floats(model.parameterCount),
+            v = Floats(model.parameterCount)
         var first: Float = 0, last: Float = 0
         for step in 1...150 {
             grads.zero()
@@ -116,7 +121,11 @@ struct LanguageModelTests {
             let grads = Floats(model.parameterCount)
             losses.append(model.forward(ws, tokens: tokens, targets: targets))
             model.backward(ws, grads: grads.p)
-            if firstGrads.isEmpty { firstGrads = grads.array } else { #expect(grads.array == firstGrads) }
+            if firstGrads.isEmpty {
+                firstGrads = grads.array
+            } else {
+                #expect(grads.array == firstGrads)
+            }
         }
         #expect(losses[0].bitPattern == losses[1].bitPattern)
         var other = config
@@ -161,7 +170,9 @@ struct LanguageModelTests {
         #expect(offset == model.parameterCount)
         let names = model.tensors.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.contains("blocks.1.attn.wqkv") && names.contains("lm_head") && names.contains("norm_f.bias"))
+        #expect(
+            names.contains("blocks.1.attn.wqkv") && names.contains("lm_head")
+                && names.contains("norm_f.bias"))
         let wqkv = model.tensors.first { $0.name == "blocks.0.attn.wqkv" }!
         #expect(wqkv.shape == [(2 + 2 * 1) * 4, 8])
         #expect(model.flopsPerToken > 6 * Double(model.parameterCount - 11 * 8 * 2))

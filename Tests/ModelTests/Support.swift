@@ -9,8 +9,9 @@ extension ModelConfig {
         mlp: MLPKind = .gelu, norm: NormKind = .rmsnorm, tied: Bool = true, kvHeads: Int? = nil,
         V: Int = 11, C: Int = 8, L: Int = 2, NH: Int = 2, T: Int = 5
     ) -> ModelConfig {
-        ModelConfig(vocabSize: V, channels: C, layers: L, heads: NH, kvHeads: kvHeads, context: T,
-                    mlp: mlp, norm: norm, tiedEmbeddings: tied)
+        ModelConfig(
+            vocabSize: V, channels: C, layers: L, heads: NH, kvHeads: kvHeads, context: T,
+            mlp: mlp, norm: norm, tiedEmbeddings: tied)
     }
 }
 
@@ -40,7 +41,9 @@ func batch(B: Int, T: Int, V: Int, seed: UInt64) -> (tokens: [Int32], targets: [
 }
 
 /// Mean loss over counted targets, summed in Double from the per-position losses.
-func meanLoss(_ model: LanguageModel, _ ws: Workspace, _ tokens: [Int32], _ targets: [Int32]) -> Double {
+func meanLoss(_ model: LanguageModel, _ ws: Workspace, _ tokens: [Int32], _ targets: [Int32])
+    -> Double
+{
     _ = model.evaluate(ws, tokens: tokens, targets: targets)
     let n = targets.filter { $0 >= 0 }.count
     return ws.losses.reduce(0.0) { $0 + Double($1) } / Double(n)

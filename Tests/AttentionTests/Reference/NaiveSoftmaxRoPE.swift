@@ -40,11 +40,15 @@ enum NaiveSoftmaxRoPE {
                     let z = e.reduce(0, +)
                     for j in 0...i { P[i][j] = e[j] / z }
                     for d in 0..<hs {
-                        out[(b * T + i) * NH * hs + h * hs + d] = (0...i).reduce(0) { $0 + P[i][$1] * v[$1][d] }
+                        out[(b * T + i) * NH * hs + h * hs + d] = (0...i).reduce(0) {
+                            $0 + P[i][$1] * v[$1][d]
+                        }
                     }
                 }
                 guard let dout else { continue }
-                let dO = (0..<T).map { t in (0..<hs).map { Double(dout[(b * T + t) * NH * hs + h * hs + $0]) } }
+                let dO = (0..<T).map { t in
+                    (0..<hs).map { Double(dout[(b * T + t) * NH * hs + h * hs + $0]) }
+                }
                 var dq = [[Double]](repeating: [Double](repeating: 0, count: hs), count: T)
                 var dk = dq
                 for i in 0..<T {
