@@ -134,7 +134,15 @@ public final class Worker: @unchecked Sendable {
             outcome = try executor.poll(handle)
             if outcome != nil { break }
             if now - lastBeat >= options.heartbeatInterval {
-                let status = try db.heartbeat(runId: runId, worker: id, lease: options.lease)
+                let status: TrackerDB.LeaseStatus
+                do {
+                    status = try db.heartbeat(runId: runId, worker: id, lease: options.lease)
+                } catch {
+                    // A missed beat is not fatal: the lease outlasts several heartbeat periods.
+                    FileHandle.standardError.write(Data("worker \(id): heartbeat for run \(runId) failed: \(error)\n".utf8))
+                    lastBeat = now
+                    continue
+                }
                 lastBeat = now
                 if !status.held {
                     // Someone recovered the run (this worker stalled past its lease): stop and leave it.

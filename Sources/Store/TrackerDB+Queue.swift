@@ -102,7 +102,12 @@ extension TrackerDB {
     /// goes back to the queue under the same id while attempts < maxAttempts. Returns the runs found,
     /// as they are afterwards.
     public func recoverExpiredLeases(now: Double = Date().timeIntervalSince1970) throws -> [RunRecord] {
-        try pool.write { db in
+        // Every worker and supervisor calls this often: look with a read first, write only when needed.
+        let any = try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running' AND leaseExpiresAt < ?)", arguments: [now]) ?? false
+        }
+        if !any { return [] }
+        return try pool.write { db in
             let stale = try RunRecord.fetchAll(
                 db, sql: "SELECT * FROM run WHERE state = 'running' AND leaseExpiresAt < ? ORDER BY id", arguments: [now])
             var out: [RunRecord] = []

@@ -49,14 +49,19 @@ struct ResumeEndToEndTests {
         let first = try startTracker(worker, log: "\(home)/worker1.log")
         let midway = try waitFor(240) {
             let logged = try db.metricSummaries(runId: run.id!).first { $0.key == "train/loss" }?.lastStep ?? 0
-            return logged >= 25 && !(try db.artifacts(runId: run.id!, kind: "checkpoint").isEmpty)
+            let checkpoints = try db.artifacts(runId: run.id!, kind: "checkpoint")
+            return logged >= 25 && !checkpoints.isEmpty
         }
         #expect(midway, "the run did not get past step 25 with a checkpoint")
         kill(first, SIGKILL)
         _ = waitExit(first)
 
         // The lease runs out; recovery puts the run back in the queue under the same id.
-        #expect(try waitFor(30) { try db.recoverExpiredLeases().contains { $0.id == run.id && $0.state == .queued } || (try db.run(id: run.id!)?.state == .queued) })
+        let requeued = try waitFor(30) {
+            _ = try db.recoverExpiredLeases()
+            return try db.run(id: run.id!)?.state == .queued
+        }
+        #expect(requeued)
         let second = try startTracker(worker, log: "\(home)/worker2.log")
         #expect(waitExit(second, timeout: 400) == 0)
 
@@ -67,7 +72,8 @@ struct ResumeEndToEndTests {
         let history = try db.metrics(runId: run.id!, key: "train/loss")
         #expect(history.map(\.step) == (1...Int64(steps)).map { $0 })
         let summary = try #require(try db.metricSummaries(runId: run.id!).first { $0.key == "train/loss" })
-        #expect(summary == (try db.recomputedSummary(runId: run.id!, key: "train/loss")))
+        let recomputed = try db.recomputedSummary(runId: run.id!, key: "train/loss")
+        #expect(summary == recomputed)
         #expect(summary.count == Int64(steps))
     }
 }
