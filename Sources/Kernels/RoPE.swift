@@ -12,11 +12,13 @@ public func ropeTables(
     T: Int, hs: Int, pos0: Int = 0, base: Double = 10_000
 ) {
     let half = hs / 2
-    let theta = (0..<half).map { pow(base, -2 * Double($0) / Double(hs)) }
+    let ratio = pow(base, -2 / Double(hs))  // θ_m = ratio^m, built by multiplication: no allocation
     for t in 0..<T {
         let p = Double(pos0 + t)
+        var theta = 1.0
         for m in 0..<half {
-            let angle = p * theta[m]
+            let angle = p * theta
+            theta *= ratio
             cos[t * half + m] = Float(Foundation.cos(angle))
             sin[t * half + m] = Float(Foundation.sin(angle))
         }

@@ -86,3 +86,18 @@ struct ActivationTests {
         #expect(scaledError(dwte.p, g.values("dwte")) < 1e-6)
     }
 }
+
+struct EmbeddingGradientTests {
+    @Test func gradientCheck() {
+        let (V, C) = (5, 3)
+        let tokens: [Int32] = [4, 0, 4, 2]
+        var rng = TestRandom(seed: 12)
+        let wte = Floats(normal: V * C, rng: &rng), dout = Floats(normal: tokens.count * C, rng: &rng)
+        let out = Floats(tokens.count * C), dwte = Floats(V * C)
+        embeddingBackward(dwte: dwte.p, dout: dout.p, tokens: tokens, BT: tokens.count, C: C)
+        #expect(GradientCheck.maxError(of: wte.p, count: wte.count, analytic: dwte.p) {
+            embeddingForward(out: out.p, tokens: tokens, wte: wte.p, BT: tokens.count, C: C)
+            return weightedSum(out.p, dout.p, out.count)
+        } < 1e-3)
+    }
+}
