@@ -10,5 +10,8 @@ struct Tracker: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             IngestCommand.self, CorpusCommand.self, ScanCommand.self, TokenizerCommand.self,
+            RunCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
+            ReportCommand.self, ExportCommand.self, ImportCommand.self, NightlyCommand.self,
+            BenchStoreCommand.self,
         ])
 }
