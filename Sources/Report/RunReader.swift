@@ -42,29 +42,35 @@ public struct RunReader: Sendable {
             while let row = try rows.next() {
                 let id: Int64 = row[0]
                 index[id] = runs.count
-                runs.append(RunSummary(id: id, name: row[1], experiment: row[2], state: row[3], origin: row[4], duration: row[5]))
+                let run = RunSummary(id: id, name: row[1], experiment: row[2], state: row[3], origin: row[4], duration: row[5])
+                run.params.reserveCapacity(16)
+                run.metrics.reserveCapacity(8)
+                runs.append(run)
+            }
+            // Rows of each table come in primary-key order, so consecutive rows share a run.
+            var lastId: Int64 = -1, last: RunSummary?
+            func run(_ id: Int64) -> RunSummary? {
+                if id != lastId { lastId = id; last = index[id].map { runs[$0] } }
+                return last
             }
             if runs.isEmpty { return runs }
             let ids = "SELECT r.id \(from)"
             let params = try Row.fetchCursor(
                 db, sql: "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", arguments: args)
             while let row = try params.next() {
-                guard let i = index[row[0]] else { continue }
-                runs[i].params[row[1]] = Self.param(type: row[2], num: row[3], text: row[4])
+                run(row[0])?.params[row[1]] = Self.param(type: row[2], num: row[3], text: row[4])
             }
             let tags = try Row.fetchCursor(db, sql: "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", arguments: args)
             while let row = try tags.next() {
-                guard let i = index[row[0]] else { continue }
-                runs[i].tags[row[1]] = row[2]
+                run(row[0])?.tags[row[1]] = row[2]
             }
             let stats = try Row.fetchCursor(
                 db, sql: "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
                 arguments: args)
             while let row = try stats.next() {
-                guard let i = index[row[0]] else { continue }
                 let isNaN: Bool = row[4]
                 let last: Double? = row[3]
-                runs[i].metrics[row[1]] = MetricStat(
+                run(row[0])?.metrics[row[1]] = MetricStat(
                     lastStep: row[2], last: isNaN ? .nan : (last ?? .nan), min: row[5], max: row[6], count: row[7])
             }
             return runs

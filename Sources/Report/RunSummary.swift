@@ -29,8 +29,10 @@ public struct MetricStat: Sendable, Equatable {
     }
 }
 
-/// One run at a glance.
-public struct RunSummary: Sendable, Equatable {
+/// One run at a glance. A class, not a struct: comparisons pass thousands of runs through
+/// grouping and aggregation closures, and copying a struct with seven reference fields each time
+/// cost more than the SQL that loaded them.
+public final class RunSummary {
     public var id: Int64
     public var name: String
     public var experiment: String?

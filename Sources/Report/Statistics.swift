@@ -16,13 +16,23 @@ public enum Statistics {
     /// Parameter keys whose value is not the same in every run (a key some runs lack differs too),
     /// sorted by key.
     public static func differingParams(_ runs: [RunSummary]) -> [String] {
-        guard let first = runs.first else { return [] }
-        var keys = Set<String>()
-        for r in runs { keys.formUnion(r.params.keys) }
-        return keys.filter { key in
-            let v = first.params[key]
-            return runs.contains { $0.params[key] != v }
-        }.sorted()
+        guard let base = runs.first?.params else { return [] }
+        var differing = Set<String>()
+        for r in runs.dropFirst() {
+            var shared = 0
+            for (key, value) in r.params {
+                if let b = base[key] {
+                    shared += 1
+                    if b != value { differing.insert(key) }
+                } else {
+                    differing.insert(key)
+                }
+            }
+            if shared < base.count {
+                for key in base.keys where r.params[key] == nil { differing.insert(key) }
+            }
+        }
+        return differing.sorted()
     }
 
     /// Runs grouped by their values of `keys`, groups in order of their first run.
@@ -52,7 +62,7 @@ public enum Statistics {
 }
 
 /// Runs that share the values of the grouping keys (typically: the same config but the seed).
-public struct RunGroup: Sendable {
+public struct RunGroup {
     public var keys: [String]
     public var values: [ParamValue?]
     public var runs: [RunSummary]

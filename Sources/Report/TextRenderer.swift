@@ -22,25 +22,40 @@ enum TextRenderer {
         return parts.joined(separator: "\n\n")
     }
 
-    /// Columns separated by two spaces, numbers right-aligned, header underlined.
+    /// Columns separated by two spaces, numbers right-aligned, header underlined. Widths count
+    /// Unicode scalars (every character we print is one column wide), which is much cheaper than
+    /// counting grapheme clusters over tens of thousands of cells.
     static func alignedTable(_ t: ReportTable) -> String {
         if t.rows.isEmpty { return "(none)" }
         let cells = t.rows.map { $0.map(\.display) }
+        let lengths = cells.map { $0.map(\.unicodeScalars.count) }
         let numeric = t.columns.indices.map(t.isNumericColumn)
         let widths = t.columns.indices.map { i in
-            max(t.columns[i].count, cells.map { $0[i].count }.max() ?? 0)
+            max(t.columns[i].unicodeScalars.count, lengths.map { $0[i] }.max() ?? 0)
         }
-        func line(_ r: [String]) -> String {
-            var out = ""
+        let lineWidth = widths.reduce(0, +) + 2 * widths.count
+        var out = ""
+        out.reserveCapacity((cells.count + 2) * (lineWidth + 1) * 2)
+        func append(_ r: [String], _ lens: [Int]) {
             for i in r.indices {
-                let pad = String(repeating: " ", count: widths[i] - r[i].count)
+                let pad = widths[i] - lens[i]
                 if i > 0 { out += "  " }
-                out += numeric[i] ? pad + r[i] : r[i] + (i == r.count - 1 ? "" : pad)
+                if numeric[i] {
+                    for _ in 0..<pad { out += " " }
+                    out += r[i]
+                } else {
+                    out += r[i]
+                    if i < r.count - 1 { for _ in 0..<pad { out += " " } }
+                }
             }
-            return out
         }
-        let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
-        return ([line(t.columns), rule] + cells.map(line)).joined(separator: "\n")
+        append(t.columns, t.columns.map(\.unicodeScalars.count))
+        out += "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+        for (r, lens) in zip(cells, lengths) {
+            out += "\n"
+            append(r, lens)
+        }
+        return out
     }
 
     // MARK: - CSV

@@ -31,7 +31,7 @@ struct StatisticsTests {
     }
 
     @Test func groupsKeepFirstSeenOrderAndAggregate() {
-        var runs = [
+        let runs = [
             run(1, ["v": .text("sb"), "train.seed": .int(1)]), run(2, ["v": .text("fox"), "train.seed": .int(1)]),
             run(3, ["v": .text("sb"), "train.seed": .int(2)]),
         ]

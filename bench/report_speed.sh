@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Times `tracker report --compare --experiment sweep` over 100 and 10,000 runs (each with 11
+# params, a tag, 200 steps x 4 metrics and 4 length/task metrics), side by side with MLflow's
+# search_runs over the same runs in an MLflow SQLite store, and prints a table with the ratios.
+# Our database is filled through `tracker import`, i.e. Store's batched metric write path.
+# Targets: compare < 50 ms at 100 runs, < 250 ms at 10,000 runs; CLI start < 20 ms.
+# Usage: bench/report_speed.sh   (env: TRACKER_BIN to use a built binary, SCRATCH_PATH,
+# BENCH_DIR, SIZES="100 10000", STEPS=200, RUNS_HF=20 hyperfine runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${BENCH_DIR:-/tmp/tracker-report-bench}
+SCRATCH=${SCRATCH_PATH:-.build-release}
+SIZES=${SIZES:-"100 10000"}
+STEPS=${STEPS:-200}
+RUNS_HF=${RUNS_HF:-20}
+mkdir -p "$WORK"
+
+python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
+command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
+if [ -z "${TRACKER_BIN:-}" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
+    TRACKER_BIN="$SCRATCH/release/tracker"
+fi
+DATA() { python3 bench/report_speed_data.py "$@"; }
+
+# Mean wall time in ms of a command (hyperfine when installed, else a Python loop).
+mean_ms() {
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --warmup 3 --runs "$2" --export-json "$WORK/hf.json" "$1" >/dev/null 2>&1
+        python3 -c "import json; print('%.1f' % (json.load(open('$WORK/hf.json'))['results'][0]['mean'] * 1000))"
+    else
+        python3 -c "
+import subprocess, time, shlex
+t = []
+for _ in range($2):
+    s = time.perf_counter(); subprocess.run(shlex.split('''$1'''), capture_output=True); t.append(time.perf_counter() - s)
+print('%.1f' % (sum(t) / len(t) * 1000))"
+    fi
+}
+
+rows=()
+for n in $SIZES; do
+    home="$WORK/tracker-$n" mlflow_db="$WORK/mlflow-$n.db"
+    if [ ! -f "$home/tracker.sqlite" ]; then
+        echo "filling $n runs through tracker import..." >&2
+        rm -rf "$WORK/jsonl-$n" "$home"
+        DATA jsonl "$WORK/jsonl-$n" "$n" "$STEPS"
+        start=$(date +%s.%N)
+        "$TRACKER_BIN" import --home "$home" "$WORK"/jsonl-"$n"/*.jsonl >/dev/null
+        echo "  import: $(python3 -c "print('%.1f' % ($(date +%s.%N) - $start))") s" >&2
+        rm -rf "$WORK/jsonl-$n"
+    fi
+    if [ ! -f "$mlflow_db" ]; then
+        echo "filling $n runs into an MLflow store..." >&2
+        DATA mlflow "$mlflow_db" "$n" "$STEPS"
+    fi
+    echo "timing $n runs..." >&2
+    ours=$(mean_ms "$TRACKER_BIN report --home $home --compare --experiment sweep" "$RUNS_HF")
+    ours_list=$(mean_ms "$TRACKER_BIN report --home $home --experiment sweep" "$RUNS_HF")
+    calls=()
+    for _ in 1 2 3; do calls+=("$(DATA search "$mlflow_db" | python3 -c "import json,sys; print(json.load(sys.stdin)['seconds'] * 1000)")"); done
+    theirs_call=$(python3 -c "import sys; v = sorted(map(float, sys.argv[1:])); print('%.1f' % v[len(v) // 2])" "${calls[@]}")
+    theirs_proc=$(mean_ms "python3 bench/report_speed_data.py search $mlflow_db" 3)
+    rows+=("$n|$ours|$ours_list|$theirs_call|$theirs_proc")
+done
+start_ms=$(mean_ms "$TRACKER_BIN --help" "$RUNS_HF")
+
+echo
+echo "| runs | tracker report --compare (whole process) | tracker report (run table) | MLflow search_runs (call only) | MLflow search_runs (python process) | MLflow call / ours |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for r in "${rows[@]}"; do
+    IFS='|' read -r n ours list call proc <<<"$r"
+    ratio=$(python3 -c "print('%.1fx' % ($call / $ours))")
+    echo "| $n | $ours ms | $list ms | $call ms | $proc ms | $ratio |"
+done
+echo
+echo "CLI start (tracker --help): $start_ms ms (target < 20 ms)"
