@@ -84,7 +84,9 @@ for name, us, them, higher_better, target in rows:
         ratio = f"{r:.1f}x"
     fmt = (lambda v: f"{v:,.0f}") if us >= 100 or them >= 100 else (lambda v: f"{v:,.2f}")
     print(f"{name:32} {fmt(us):>14} {fmt(them):>14} {ratio:>9}  {target}")
-print(f"\nMetricWriter.log latency: p50 {ol['p50us']:.2f} us, p99 {ol['p99us']:.2f} us, max {ol['maxus']:.0f} us "
+print(f"\ntracker batched on CPU time: {ob['pointsPerCPUSecond']:,.0f} points per CPU second "
+      f"(wall {ob['seconds']:.2f} s, CPU {ob['cpuSeconds']:.2f} s; differs from the wall rate when the machine is busy)")
+print(f"MetricWriter.log latency: p50 {ol['p50us']:.2f} us, p99 {ol['p99us']:.2f} us, max {ol['maxus']:.0f} us "
       f"({int(ol['points']):,} calls; target p99 < 1000 us)")
 print(f"ratios: how many times better tracker is (higher rate, or shorter time). MLflow writers wrote "
       f"{int(mw['points']):,} points, tracker's {int(ow['points']):,}.")

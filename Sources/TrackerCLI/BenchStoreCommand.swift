@@ -37,6 +37,8 @@ struct BenchStoreCommand: ParsableCommand {
         switch mode {
         case "batched":
             let run = try newRun(db, "batched")
+            let names = (0..<keys).map { "k\($0)" }
+            let cpu0 = Self.cpuSeconds()
             let t = Date()
             var step: Int64 = 0
             var written = 0
@@ -44,13 +46,15 @@ struct BenchStoreCommand: ParsableCommand {
                 let n = min(batch, points - written)
                 let now = Date().timeIntervalSince1970
                 try db.logMetrics((0..<n).map { i in
-                    MetricPoint(runId: run, key: "k\(i % keys)", step: step + Int64(i / keys), value: Double(i), time: now)
+                    MetricPoint(runId: run, key: names[i % keys], step: step + Int64(i / keys), value: Double(i), time: now)
                 })
                 step += Int64((n + keys - 1) / keys)
                 written += n
             }
             let s = Date().timeIntervalSince(t)
-            out = ["points": Double(points), "seconds": s, "pointsPerSecond": Double(points) / s]
+            let cpu = Self.cpuSeconds() - cpu0
+            out = ["points": Double(points), "seconds": s, "pointsPerSecond": Double(points) / s, "cpuSeconds": cpu,
+                   "pointsPerCPUSecond": Double(points) / cpu]
         case "per-step":
             let run = try newRun(db, "per-step")
             let writer = MetricWriter(db: db)
@@ -87,6 +91,13 @@ struct BenchStoreCommand: ParsableCommand {
 
     private func newRun(_ db: TrackerDB, _ name: String) throws -> Int64 {
         try db.createRun(RunRecord(name: "bench-\(name)-\(getpid())", config: "{}", configHash: UUID().uuidString)).id!
+    }
+
+    /// User + system CPU time of this process (the wall-clock rate suffers on a busy machine).
+    static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func isLockError(_ error: Error) -> Bool {
