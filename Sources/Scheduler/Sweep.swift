@@ -156,7 +156,7 @@ public struct Sweep: Sendable, Equatable {
             let samples = (0..<randomCount).map { _ in random.map { ($0.key, $0.distribution.sample(&rng)) } }
             cells = cells.flatMap { cell in
                 samples.enumerated().map { i, s in
-                    Point(overrides: cell.overrides + s, nameParts: cell.nameParts + ["r\(i)"])
+                    Point(overrides: cell.overrides + s, nameParts: cell.nameParts + ["r\(i)"] + s.map { Self.label($0.0, $0.1) })
                 }
             }
         }

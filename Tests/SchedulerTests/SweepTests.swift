@@ -71,7 +71,9 @@ struct SweepTests {
         let b = try spec(sweep).plans()
         #expect(a.count == 16)
         #expect(a.map(\.json) == b.map(\.json))
-        #expect(a[0].name == "r0-seed1" && a[15].name == "r7-seed2")
+        // Names carry the sample index and its values, e.g. r0-a-layers3-lr0.000597-seed1.
+        #expect(a[0].name.hasPrefix("r0-") && a[0].name.hasSuffix("-seed1") && a[0].name.contains("-lr"))
+        #expect(a[15].name.hasPrefix("r7-") && a[15].name.hasSuffix("-seed2"))
         // The same sample for both seeds.
         #expect(a[0].config.value(at: "train.lr") == a[1].config.value(at: "train.lr"))
         for p in a {
