@@ -1,7 +1,10 @@
 // A pre-norm decoder-only transformer over flat arenas, in llm.c's gpt2_forward/gpt2_backward
 // order: x = wte[tokens]; per block x += Wo·Attn(Norm1(x)), x += MLP(Norm2(x)); Norm_f; tied (or
 // separate) LM head with the fused chunked cross-entropy. Positions come from the attention
-// variant (RoPE inside softmax_rope). forward/backward are single-threaded and touch only the
+// variant (RoPE inside softmax_rope). How the core is applied over a sequence is the config's
+// Schedule (plain: once over the whole sequence; staircase: rows, attention.md §1c), so forward,
+// backward and makeWorkspace dispatch to it; the core and head pieces below are what schedules
+// call. forward/backward are single-threaded and touch only the
 // caller's Workspace and gradient buffer, so several threads can share one model's parameters.
 @_exported import Attention
 import Basics
@@ -14,6 +17,8 @@ public final class LanguageModel: @unchecked Sendable {
     public let parameters: UnsafeMutableBufferPointer<Float>
     /// The attention variant every block uses.
     public let attention: any AttentionVariant
+    /// How the core is applied over a sequence (config.schedule).
+    public let schedule: any Schedule
     let layout: ParameterLayout
 
     /// Validates the config, allocates the arena and initialises it from `config.initSeed`:
@@ -23,6 +28,7 @@ public final class LanguageModel: @unchecked Sendable {
         try config.validate()
         self.config = config
         attention = try AttentionRegistry.make(config.attention, shape: config.attentionShape)
+        schedule = try ScheduleRegistry.make(config.schedule, config: config)
         layout = ParameterLayout(config, variant: attention)
         parameters = .allocate(capacity: layout.count)
         parameters.initialize(repeating: 0)
@@ -52,18 +58,28 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// Activations and scratch for one thread; `time` may exceed `config.context`.
     public func makeWorkspace(batch: Int, time: Int) -> Workspace {
-        Workspace(config: config, variant: attention, batch: batch, time: time)
+        schedule.makeWorkspace(self, batch: batch, time: time)
     }
 
     /// Training FLOPs (forward + backward) per token at config.context: 6 N over the matmul
     /// weights (LM head included, embedding lookup excluded) + 6 L T C for causal attention
     /// (QKᵀ and PV at half the T² pairs, backward twice the forward; PaLM appendix B, causal).
-    public var flopsPerToken: Double {
-        let (C, L, V, T) = (config.channels, config.layers, config.vocabSize, config.context)
+    /// Schedules that apply the core several times per token scale it (the staircase by N).
+    public var flopsPerToken: Double { schedule.flopsPerToken(self) }
+
+    /// flopsPerToken of the plain schedule.
+    public var plainFlopsPerToken: Double {
+        let f = plainFlops(span: config.context)
+        return f.core + f.head
+    }
+
+    /// Training FLOPs per token of one core pass whose causal attention spans `span` tokens, and
+    /// of the LM head.
+    func plainFlops(span T: Int) -> (core: Double, head: Double) {
+        let (C, L, V) = (config.channels, config.layers, config.vocabSize)
         let s = attention.shape, H = config.mlpHidden
         let perBlock = s.qkvWidth * C + C * s.outWidth + (config.mlp == .gelu ? 2 : 3) * H * C
-        let n = Double(L * perBlock + V * C)
-        return 6 * n + 6 * Double(L * T * s.outWidth)
+        return (6 * Double(L * perBlock) + 6 * Double(L * T * s.outWidth), 6 * Double(V * C))
     }
 
     @inline(__always) func w(_ offset: Int) -> UnsafeMutablePointer<Float> {
@@ -93,31 +109,65 @@ public final class LanguageModel: @unchecked Sendable {
         _ ws: Workspace, tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?,
         gradients: Bool
     ) -> Float {
-        let (B, T, C, V) = (ws.batch, ws.time, config.channels, config.vocabSize)
+        schedule.forward(
+            self, ws, tokens: tokens, targets: targets, gradients: gradients, state: nil)
+    }
+
+    /// The plain schedule: embeddings, the core over the whole sequence at positions 0..<T, head.
+    func plainForward(
+        _ ws: Workspace, tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?,
+        gradients: Bool
+    ) -> Float {
+        let (B, T, C) = (ws.batch, ws.time, config.channels)
+        checkTokens(tokens, count: B * T)
+        ws.tokens.update(from: tokens, count: B * T)
+        embeddingForward(out: ws.p(ws.resid[0]), tokens: tokens, wte: w(layout.wte), BT: B * T, C: C)
+        coreForward(ws, time: T, pos0: 0, memory: nil)
+        return headForward(ws, targets: targets, gradients: gradients)
+    }
+
+    func checkTokens(_ tokens: UnsafePointer<Int32>, count: Int) {
+        for i in 0..<count {
+            precondition(
+                tokens[i] >= 0 && Int(tokens[i]) < config.vocabSize,
+                "\(KernelsError.tokenOutOfRange(token: tokens[i], vocabSize: config.vocabSize))")
+        }
+    }
+
+    /// The L-layer core on B rows of T tokens at positions pos0 ..< pos0+T: reads the layer-0
+    /// inputs from ws.resid[0] (B,T,C), leaves every layer's input in ws.resid[l] and the
+    /// final-layer states (before the final norm) in ws.resid[L]. With memory, layer l attends
+    /// over [memory.layers[l]; row] with the memory at positions pos0-Tm ..< pos0; the memory
+    /// tokens' own outputs are dropped, so they skip the rest of the block.
+    func coreForward(_ ws: Workspace, time T: Int, pos0: Int, memory: CoreMemory?) {
+        let (B, C) = (ws.batch, config.channels)
+        let Tm = memory?.tokens ?? 0, Tc = T + Tm
+        precondition(T <= ws.time && Tm <= ws.memory, "row does not fit its workspace")
         let BT = B * T, H = config.mlpHidden, F = config.mlp == .gelu ? H : 2 * H
         let W = attention.shape.qkvWidth, A = attention.shape.outWidth
-        for i in 0..<BT {
-            precondition(
-                tokens[i] >= 0 && Int(tokens[i]) < V,
-                "\(KernelsError.tokenOutOfRange(token: tokens[i], vocabSize: V))")
-        }
-        ws.tokens.update(from: tokens, count: BT)
-        embeddingForward(out: ws.p(ws.resid[0]), tokens: tokens, wte: w(layout.wte), BT: BT, C: C)
         for l in 0..<config.layers {
             let o = layout.blocks[l]
             let resid = ws.p(ws.resid[l]), residMid = ws.p(ws.residMid[l])
+            var xin = resid
+            if let memory, Tm > 0 {
+                xin = ws.p(ws.xcat[l])
+                copyRows(B, Tm, C, from: memory.layers[l], Tm, 0, to: xin, Tc, 0)
+                copyRows(B, T, C, from: resid, T, 0, to: xin, Tc, Tm)
+            }
             normForward(
-                ws.p(ws.ln1[l]), ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), resid, o.norm1Weight,
-                o.norm1Bias, BT)
+                ws.p(ws.ln1[l]), ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), xin, o.norm1Weight,
+                o.norm1Bias, B * Tc)
             matmulForward(
-                out: ws.p(ws.qkv[l]), inp: ws.p(ws.ln1[l]), weight: w(o.wqkv), bias: nil, BT: BT,
-                C: C, OC: W)
-            attention.forward(attentionIO(ws, l))
+                out: ws.p(ws.qkv[l]), inp: ws.p(ws.ln1[l]), weight: w(o.wqkv), bias: nil,
+                BT: B * Tc, C: C, OC: W)
+            attention.forward(attentionIO(ws, l, time: Tc, pos0: pos0 - Tm))
+            let atty = rowAtty(ws, l, T: T, Tm: Tm)
+            if Tm > 0 { copyRows(B, T, A, from: ws.p(ws.atty[l]), Tc, Tm, to: atty, T, 0) }
             // residMid (BT,C) = resid + atty (BT,A) · wo (C,A)ᵀ: the residual add rides on
             // sgemm's beta = 1
             residMid.update(from: resid, count: BT * C)
             BLAS.gemm(
-                transB: true, M: BT, N: C, K: A, A: ws.p(ws.atty[l]), lda: A, B: w(o.wo), ldb: A,
+                transB: true, M: BT, N: C, K: A, A: atty, lda: A, B: w(o.wo), ldb: A,
                 beta: 1, C: residMid, ldc: C)
             normForward(
                 ws.p(ws.ln2[l]), ws.p(ws.ln2Mean[l]), ws.p(ws.ln2Rstd[l]), residMid, o.norm2Weight,
@@ -135,9 +185,20 @@ public final class LanguageModel: @unchecked Sendable {
                 transB: true, M: BT, N: C, K: H, A: ws.p(ws.act[l]), lda: H, B: w(o.wproj), ldb: H,
                 beta: 1, C: next, ldc: C)
         }
-        let final = ws.p(ws.resid[config.layers])
+    }
+
+    /// The row tokens' attention output of layer l: atty itself without memory, else attyRow.
+    func rowAtty(_ ws: Workspace, _ l: Int, T: Int, Tm: Int) -> UnsafeMutablePointer<Float> {
+        Tm > 0 ? ws.p(ws.attyRow[l]) : ws.p(ws.atty[l])
+    }
+
+    /// Final norm and LM head over ws.final (B, ws.time, C). With targets it returns the mean
+    /// loss and fills ws.losses (and, with gradients, dlnf and dHead for `headBackward`).
+    func headForward(_ ws: Workspace, targets: UnsafePointer<Int32>?, gradients: Bool) -> Float {
+        let (B, T, C, V) = (ws.batch, ws.time, config.channels, config.vocabSize)
+        let BT = B * T
         normForward(
-            ws.p(ws.lnf), ws.p(ws.lnfMean), ws.p(ws.lnfRstd), final, layout.normFWeight,
+            ws.p(ws.lnf), ws.p(ws.lnfMean), ws.p(ws.lnfRstd), ws.p(ws.final), layout.normFWeight,
             layout.normFBias, BT)
         ws.hasGradients = false
         guard let targets else { return .nan }
@@ -156,11 +217,10 @@ public final class LanguageModel: @unchecked Sendable {
         return count > 0 ? Float(total / Double(count)) : 0
     }
 
-    func attentionIO(_ ws: Workspace, _ l: Int) -> AttentionIO {
+    func attentionIO(_ ws: Workspace, _ l: Int, time: Int, pos0: Int) -> AttentionIO {
         AttentionIO(
-            B: ws.batch, T: ws.time, qkv: ws.p(ws.qkv[l]), x: ws.p(ws.ln1[l]),
-            out: ws.p(ws.atty[l]),
-            params: w(layout.blocks[l].attn), saved: ws.p(ws.saved[l]),
+            B: ws.batch, T: time, pos0: pos0, qkv: ws.p(ws.qkv[l]), x: ws.p(ws.ln1[l]),
+            out: ws.p(ws.atty[l]), params: w(layout.blocks[l].attn), saved: ws.p(ws.saved[l]),
             scratch: ws.p(ws.attnScratch))
     }
 
@@ -188,28 +248,55 @@ public final class LanguageModel: @unchecked Sendable {
         precondition(
             ws.hasGradients,
             "backward needs a preceding forward(_:tokens:targets:) with targets on this workspace")
-        let (B, T, C, V) = (ws.batch, ws.time, config.channels, config.vocabSize)
-        let BT = B * T, H = config.mlpHidden, F = config.mlp == .gelu ? H : 2 * H
-        let W = attention.shape.qkvWidth, A = attention.shape.outWidth
-        let dresid = ws.p(ws.dresid), dln = ws.p(ws.dln), datty = ws.p(ws.datty)
-        let dqkv = ws.p(ws.dqkv), dfch = ws.p(ws.dfch), dact = ws.p(ws.dact)
+        schedule.backward(self, ws, grads: grads)
+    }
+
+    /// The plain schedule's backward: head, core, embeddings.
+    func plainBackward(_ ws: Workspace, grads: UnsafeMutablePointer<Float>) {
+        headBackward(ws, grads: grads)
+        coreBackward(ws, time: ws.time, pos0: 0, memory: nil, grads: grads)
+        let BT = ws.batch * ws.time
+        embeddingBackward(
+            dwte: grads + layout.wte, dout: ws.p(ws.dresid), tokens: ws.tokens, BT: BT,
+            C: config.channels)
+    }
+
+    /// Adds the head's parameter gradients into grads and writes d(ws.final) into ws.dresid.
+    func headBackward(_ ws: Workspace, grads: UnsafeMutablePointer<Float>) {
+        let (BT, C, V) = (ws.batch * ws.time, config.channels, config.vocabSize)
         // forward was: logits = lnf · headᵀ (the fused classifier left dlnf and dHead)
         let head = grads + layout.lmHead, dHead = ws.p(ws.dHead)
         for i in 0..<V * C { head[i] += dHead[i] }
         // forward was: lnf = Norm_f(resid[L])
-        dresid.update(repeating: 0, count: BT * C)
+        ws.p(ws.dresid).update(repeating: 0, count: BT * C)
         normBackward(
-            dresid, grads, ws.p(ws.dlnf), ws.p(ws.resid[config.layers]), layout.normFWeight,
-            layout.normFBias,
-            ws.p(ws.lnfMean), ws.p(ws.lnfRstd), BT)
+            ws.p(ws.dresid), grads, ws.p(ws.dlnf), ws.p(ws.final), layout.normFWeight,
+            layout.normFBias, ws.p(ws.lnfMean), ws.p(ws.lnfRstd), BT)
+    }
+
+    /// Backward of `coreForward` with the same arguments: ws.dresid holds d(resid[L]) on entry
+    /// and d(resid[0]) on exit; weight gradients are added into grads. `extra(l)` (l < L), if
+    /// given, is added into d(resid[l]) (the row's layer-l inputs used elsewhere, e.g. as another
+    /// row's memory). With memory, ws.dMemory[l] receives d(memory.layers[l]).
+    func coreBackward(
+        _ ws: Workspace, time T: Int, pos0: Int, memory: CoreMemory?,
+        grads: UnsafeMutablePointer<Float>,
+        extra: ((Int) -> UnsafePointer<Float>?)? = nil
+    ) {
+        let (B, C) = (ws.batch, config.channels)
+        let Tm = memory?.tokens ?? 0, Tc = T + Tm
+        let BT = B * T, H = config.mlpHidden, F = config.mlp == .gelu ? H : 2 * H
+        let W = attention.shape.qkvWidth, A = attention.shape.outWidth
+        let dresid = ws.p(ws.dresid), dln = ws.p(ws.dln), datty = ws.p(ws.datty)
+        let dqkv = ws.p(ws.dqkv), dfch = ws.p(ws.dfch), dact = ws.p(ws.dact)
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let o = layout.blocks[l]
+            if l + 1 < config.layers, let e = extra?(l + 1) { addInto(dresid, e, BT * C) }
             // forward was: resid[l+1] = residMid + act · wprojᵀ (dresid passes to residMid as is)
             dact.update(repeating: 0, count: BT * H)
             matmulBackward(
                 dinp: dact, dweight: grads + o.wproj, dbias: nil, dout: dresid,
-                inp: ws.p(ws.act[l]),
-                weight: w(o.wproj), BT: BT, C: H, OC: C)
+                inp: ws.p(ws.act[l]), weight: w(o.wproj), BT: BT, C: H, OC: C)
             // forward was: act = gelu(fch) or swiglu(fch)
             dfch.update(repeating: 0, count: BT * F)
             switch config.mlp {
@@ -228,25 +315,40 @@ public final class LanguageModel: @unchecked Sendable {
             // forward was: residMid = resid + atty · woᵀ
             datty.update(repeating: 0, count: BT * A)
             matmulBackward(
-                dinp: datty, dweight: grads + o.wo, dbias: nil, dout: dresid, inp: ws.p(ws.atty[l]),
-                weight: w(o.wo), BT: BT, C: A, OC: C)
-            // forward was: atty = Attn(qkv, x = ln1)
-            dqkv.update(repeating: 0, count: BT * W)
-            dln.update(repeating: 0, count: BT * C)
+                dinp: datty, dweight: grads + o.wo, dbias: nil, dout: dresid,
+                inp: rowAtty(ws, l, T: T, Tm: Tm), weight: w(o.wo), BT: BT, C: A, OC: C)
+            // forward was: atty = Attn(qkv, x = ln1), over [memory; row] with memory
+            var dattyAll = datty
+            if Tm > 0 {
+                dattyAll = ws.p(ws.dattyCat)
+                dattyAll.update(repeating: 0, count: B * Tc * A)
+                copyRows(B, T, A, from: datty, T, 0, to: dattyAll, Tc, Tm)
+            }
+            dqkv.update(repeating: 0, count: B * Tc * W)
+            dln.update(repeating: 0, count: B * Tc * C)
             attention.backward(
-                attentionIO(ws, l),
-                AttentionGrads(dout: datty, dqkv: dqkv, dx: dln, dparams: grads + o.attn))
+                attentionIO(ws, l, time: Tc, pos0: pos0 - Tm),
+                AttentionGrads(dout: dattyAll, dqkv: dqkv, dx: dln, dparams: grads + o.attn))
             // forward was: qkv = ln1 · wqkvᵀ
             matmulBackward(
                 dinp: dln, dweight: grads + o.wqkv, dbias: nil, dout: dqkv, inp: ws.p(ws.ln1[l]),
-                weight: w(o.wqkv), BT: BT, C: C, OC: W)
-            // forward was: ln1 = Norm1(resid)
-            normBackward(
-                dresid, grads, dln, ws.p(ws.resid[l]), o.norm1Weight, o.norm1Bias,
-                ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), BT)
+                weight: w(o.wqkv), BT: B * Tc, C: C, OC: W)
+            // forward was: ln1 = Norm1(x), x = resid or [memory; resid]
+            if Tm > 0 {
+                let dx = ws.p(ws.dxcat)
+                dx.update(repeating: 0, count: B * Tc * C)
+                normBackward(
+                    dx, grads, dln, ws.p(ws.xcat[l]), o.norm1Weight, o.norm1Bias,
+                    ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), B * Tc)
+                copyRows(B, Tm, C, from: dx, Tc, 0, to: ws.p(ws.dMemory[l]), Tm, 0)
+                addRows(B, T, C, from: dx, Tc, Tm, to: dresid, T, 0)
+            } else {
+                normBackward(
+                    dresid, grads, dln, ws.p(ws.resid[l]), o.norm1Weight, o.norm1Bias,
+                    ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), BT)
+            }
         }
-        // forward was: resid[0] = wte[tokens]
-        embeddingBackward(dwte: grads + layout.wte, dout: dresid, tokens: ws.tokens, BT: BT, C: C)
+        if let e = extra?(0) { addInto(dresid, e, BT * C) }
     }
 
     func normBackward(

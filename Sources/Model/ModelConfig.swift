@@ -30,23 +30,26 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var attention = AttentionConfig()
     /// Seed of the deterministic parameter initialisation.
     public var initSeed: UInt64 = 1337
+    /// How the core is applied over a sequence: "plain", "staircase", "ladder" (Schedule.swift).
+    public var schedule = ScheduleConfig()
 
     public init(
         vocabSize: Int, channels: Int = 256, layers: Int = 4, heads: Int = 4, kvHeads: Int? = nil,
         context: Int = 256, mlp: MLPKind = .gelu, norm: NormKind = .rmsnorm,
         tiedEmbeddings: Bool = true, attention: AttentionConfig = AttentionConfig(),
-        initSeed: UInt64 = 1337
+        initSeed: UInt64 = 1337, schedule: ScheduleConfig = ScheduleConfig()
     ) {
         (self.vocabSize, self.channels, self.layers, self.heads) = (
             vocabSize, channels, layers, heads
         )
         (self.kvHeads, self.context, self.mlp, self.norm) = (kvHeads, context, mlp, norm)
         (self.tiedEmbeddings, self.attention, self.initSeed) = (tiedEmbeddings, attention, initSeed)
+        self.schedule = schedule
     }
 
     private enum CodingKeys: String, CodingKey {
         case vocabSize, channels, layers, heads, kvHeads, context, mlp, norm, tiedEmbeddings
-        case attention, initSeed
+        case attention, initSeed, schedule
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +67,25 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
         attention = try c.decodeIfPresent(AttentionConfig.self, forKey: .attention) ?? d.attention
         initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
+        schedule = try c.decodeIfPresent(ScheduleConfig.self, forKey: .schedule) ?? d.schedule
+    }
+
+    /// Encodes every field; the schedule only when it is not plain, so configs written before
+    /// schedules existed encode unchanged.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(channels, forKey: .channels)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(heads, forKey: .heads)
+        try c.encodeIfPresent(kvHeads, forKey: .kvHeads)
+        try c.encode(context, forKey: .context)
+        try c.encode(mlp, forKey: .mlp)
+        try c.encode(norm, forKey: .norm)
+        try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
+        try c.encode(attention, forKey: .attention)
+        try c.encode(initSeed, forKey: .initSeed)
+        if schedule != ScheduleConfig() { try c.encode(schedule, forKey: .schedule) }
     }
 
     /// Head size hs = C / NH.
@@ -114,5 +136,6 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         } catch let error as AttentionError {
             throw ModelError.attention(error)
         }
+        _ = try ScheduleRegistry.make(schedule, config: self)
     }
 }

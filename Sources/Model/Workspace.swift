@@ -1,6 +1,10 @@
 // Per-thread activations and scratch, llm.c's ActivationTensors: one arena carved into named
 // slices for a fixed (B, T), reused every step and never zeroed wholesale (forward overwrites what
 // it reads later; backward zeroes only the few gradient buffers it accumulates into).
+// Two extras for schedules (attention.md §1c): a core run may prepend up to `memory` detached
+// memory tokens per layer (keys/values only: they go through norm1, qkv and attention, not the
+// MLP), and a workspace may hold no core layers at all (the staircase's sequence-level head, whose
+// rows run in workspaces of their own, kept in `scheduleStorage`).
 import Attention
 import Kernels
 
@@ -8,6 +12,10 @@ import Kernels
 public final class Workspace: @unchecked Sendable {
     public let batch: Int  // B
     public let time: Int  // T
+    /// Memory tokens a core run can prepend at every layer (0 for the plain schedule).
+    public let memory: Int
+    /// Model width C.
+    public let channels: Int
     /// Per-position losses of the last forward with targets, (B*T); 0 where the target is -1.
     public var losses: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: base + losses_, count: batch * time)
@@ -18,46 +26,66 @@ public final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     /// Per layer: resid (input), ln1, ln1 mean/rstd, qkv, atty, attention saved, residMid, ln2,
     /// ln2 mean/rstd, fch, act. resid has L+1 entries (the last is the final residual stream).
+    /// ln1 .. saved span memory + time tokens per sequence; the rest span time tokens.
     var resid: [Int] = [], ln1: [Int] = [], ln1Mean: [Int] = [], ln1Rstd: [Int] = []
     var qkv: [Int] = [], atty: [Int] = [], saved: [Int] = [], residMid: [Int] = []
     var ln2: [Int] = [], ln2Mean: [Int] = [], ln2Rstd: [Int] = [], fch: [Int] = [], act: [Int] = []
+    /// With memory only, per layer: xcat (B, Tm+T, C) = [memory inputs; resid], attyRow (B,T,A)
+    /// the row part of atty, dMemory (B, Tm, C) the gradient of the memory inputs.
+    var xcat: [Int] = [], attyRow: [Int] = [], dMemory: [Int] = []
     var lnf = 0, lnfMean = 0, lnfRstd = 0, losses_ = 0
     /// Gradient scratch: dlnf (BT,C) from the fused classifier, dHead (V,C) its head gradient,
     /// dresid, dln, datty (BT,C), dqkv (BT,W), dfch (BT,F), dact (BT,H), the classifier's logits
-    /// chunk (chunk,V), the attention variant's scratch.
+    /// chunk (chunk,V), the attention variant's scratch; with memory dattyCat and dxcat.
     var dlnf = 0, dHead = 0, dresid = 0, dln = 0, datty = 0, dqkv = 0, dfch = 0, dact = 0
-    var logits = 0, attnScratch = 0
+    var logits = 0, attnScratch = 0, dattyCat = 0, dxcat = 0
     /// Whether the last forward prepared gradients (dlnf, dHead) for backward.
     var hasGradients = false
     var tokens: UnsafeMutablePointer<Int32>
+    /// A schedule's own per-thread state (the staircase's row workspaces).
+    var scheduleStorage: AnyObject?
 
     static let classifierChunk = 256
 
-    init(config: ModelConfig, variant: any AttentionVariant, batch B: Int, time T: Int) {
-        precondition(B >= 1 && T >= 1, "workspace needs batch >= 1 and time >= 1")
-        (batch, time) = (B, T)
-        let (C, V, L, H) = (config.channels, config.vocabSize, config.layers, config.mlpHidden)
+    /// The final residual stream resid[L] (B, T, C): the core's output, the head's input.
+    var final: Int { resid[resid.count - 1] }
+
+    init(
+        config: ModelConfig, variant: any AttentionVariant, batch B: Int, time T: Int,
+        memory Tm: Int = 0, layers: Int? = nil
+    ) {
+        precondition(B >= 1 && T >= 1 && Tm >= 0, "workspace needs batch >= 1 and time >= 1")
+        (batch, time, memory, channels) = (B, T, Tm, config.channels)
+        let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
+        let L = layers ?? config.layers
         let F = config.mlp == .gelu ? H : 2 * H
         let W = variant.shape.qkvWidth, A = variant.shape.outWidth, BT = B * T
+        let BTc = B * (T + Tm)
         var n = 0
         func take(_ count: Int) -> Int {
             defer { n += (count + 15) / 16 * 16 }  // 64-byte aligned slices
             return n
         }
         for _ in 0..<L {
-            resid.append(take(BT * C)); ln1.append(take(BT * C))
-            ln1Mean.append(take(BT)); ln1Rstd.append(take(BT))
-            qkv.append(take(BT * W)); atty.append(take(BT * A))
-            saved.append(take(variant.savedCount(B: B, T: T))); residMid.append(take(BT * C))
+            resid.append(take(BT * C)); ln1.append(take(BTc * C))
+            ln1Mean.append(take(BTc)); ln1Rstd.append(take(BTc))
+            qkv.append(take(BTc * W)); atty.append(take(BTc * A))
+            saved.append(take(variant.savedCount(B: B, T: T + Tm))); residMid.append(take(BT * C))
             ln2.append(take(BT * C)); ln2Mean.append(take(BT)); ln2Rstd.append(take(BT))
             fch.append(take(BT * F)); act.append(take(BT * H))
+            if Tm > 0 {
+                xcat.append(take(BTc * C)); attyRow.append(take(BT * A))
+                dMemory.append(take(B * Tm * C))
+            }
         }
         resid.append(take(BT * C))
         lnf = take(BT * C); lnfMean = take(BT); lnfRstd = take(BT); losses_ = take(BT)
-        dlnf = take(BT * C); dHead = take(V * C); dresid = take(BT * C); dln = take(BT * C)
-        datty = take(BT * A); dqkv = take(BT * W); dfch = take(BT * F); dact = take(BT * H)
+        dlnf = take(BT * C); dHead = take(V * C); dresid = take(BT * C)
+        dln = take(BTc * C); datty = take(BT * A); dqkv = take(BTc * W)
+        dfch = take(BT * F); dact = take(BT * H)
+        if Tm > 0 { dattyCat = take(BTc * A); dxcat = take(BTc * C) }
         logits = take(Self.classifierChunk * V)
-        attnScratch = take(variant.scratchCount(B: B, T: T))
+        attnScratch = take(L > 0 ? variant.scratchCount(B: B, T: T + Tm) : 0)
         floatCount = n
         base = .allocate(capacity: n)
         base.initialize(repeating: 0, count: n)
