@@ -59,7 +59,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Every key [train] accepts.
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
 
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: any Swift.Decoder) throws {
         try ConfigKeys.check(decoder, valid: Self.keys, section: "train")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TrainConfig()
@@ -125,7 +125,7 @@ public enum ConfigKeys {
     }
 
     /// Throws `TrainingError.unknownKey` for the first key (in sorted order) not in `valid`.
-    public static func check(_ decoder: Decoder, valid: [String], section: String) throws {
+    public static func check(_ decoder: any Swift.Decoder, valid: [String], section: String) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         let known = Set(valid)
         if let key = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {

@@ -1,0 +1,140 @@
+// Checkpoints as safetensors, in two files per step so the weights stay a plain model file:
+//   step-000100.safetensors        the parameters under their TensorSpec names (readable by
+//                                  Python safetensors / PyTorch), metadata: format, step, the
+//                                  ModelConfig and TrainConfig as JSON, plus what the caller adds
+//   step-000100.state.safetensors  what resuming needs: AdamW m and v (flat, P floats each),
+//                                  metadata: step, optimizer steps, the data loader's seed and
+//                                  batch count (the loader's batches are a pure function of those,
+//                                  so they are the whole RNG state of training)
+// The state file is written first and the weights last, each atomically, so a step whose weights
+// file exists is complete. Resuming checks that both files name the same step and model.
+import Foundation
+import Kernels
+import Model
+
+public enum Checkpoint {
+    public static let weightsFormat = "tracker-weights-1"
+    public static let stateFormat = "tracker-train-state-1"
+
+    /// `step-000100.safetensors`.
+    public static func fileName(step: Int) -> String { String(format: "step-%06d.safetensors", step) }
+
+    /// The optimizer-state file that goes with a weights file.
+    public static func statePath(forWeights path: String) -> String {
+        (path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path) + ".state.safetensors"
+    }
+
+    /// The weights file of the highest step in `directory` (a run folder or its checkpoints/).
+    public static func latest(in directory: String) -> String? {
+        for dir in [directory + "/checkpoints", directory] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            let weights = names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") && !$0.contains(".state.") }
+            if let best = weights.max() { return dir + "/" + best }
+        }
+        return nil
+    }
+
+    /// Writes the model's parameters under their tensor names.
+    public static func writeWeights(model: LanguageModel, path: String, metadata: [String: String]) throws {
+        let base = UnsafeBufferPointer(model.parameters)
+        let entries = model.tensors.map { t in
+            SafetensorsEntry(
+                name: t.name, shape: t.shape, data: UnsafeBufferPointer(rebasing: base[t.offset..<(t.offset + t.count)]))
+        }
+        var meta = metadata
+        meta["format"] = weightsFormat
+        meta["model_config"] = try jsonString(model.config)
+        try Safetensors.write(path: path, tensors: entries, metadata: meta)
+    }
+
+    /// Builds a model from a weights file (its ModelConfig is in the metadata) and loads the weights.
+    public static func loadModel(path: String) throws -> (model: LanguageModel, metadata: [String: String]) {
+        let file = try SafetensorsFile(path: path)
+        guard file.metadata["format"] == weightsFormat, let json = file.metadata["model_config"] else {
+            throw TrainingError.badCheckpoint(path: path, reason: "no tracker model config in its metadata")
+        }
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        } catch {
+            throw TrainingError.badCheckpoint(path: path, reason: "its model config does not decode: \(error)")
+        }
+        let model = try LanguageModel(config: config)
+        try copyWeights(from: file, into: model)
+        return (model, file.metadata)
+    }
+
+    static func copyWeights(from file: SafetensorsFile, into model: LanguageModel) throws {
+        for t in model.tensors {
+            guard file.tensors[t.name]?.shape == t.shape else {
+                throw TrainingError.checkpointMismatch(
+                    path: file.path,
+                    reason: "tensor '\(t.name)' has shape \(file.tensors[t.name]?.shape ?? []), the model expects \(t.shape)")
+            }
+            try file.copy(t.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[t.offset..<(t.offset + t.count)]))
+        }
+    }
+
+    static func jsonString<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+}
+
+extension Trainer {
+    /// Saves weights and optimizer state for the current step into `directory`; returns the
+    /// weights path. `metadata` is added to the weights file (e.g. the resolved run config).
+    @discardableResult
+    public func saveCheckpoint(directory: String, metadata: [String: String] = [:]) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/" + Checkpoint.fileName(step: step)
+        let position = source.position
+        let stateMeta = [
+            "format": Checkpoint.stateFormat, "step": "\(step)", "adamw_t": "\(optimizer.t)",
+            "loader_seed": "\(position.seed)", "loader_batches": "\(position.batches)",
+            "parameters": "\(model.parameterCount)",
+        ]
+        let P = model.parameterCount
+        try Safetensors.write(
+            path: Checkpoint.statePath(forWeights: path),
+            tensors: [
+                SafetensorsEntry(name: "adamw.m", shape: [P], data: UnsafeBufferPointer(optimizer.m)),
+                SafetensorsEntry(name: "adamw.v", shape: [P], data: UnsafeBufferPointer(optimizer.v)),
+            ],
+            metadata: stateMeta)
+        var meta = metadata
+        meta["step"] = "\(step)"
+        meta["train_config"] = try Checkpoint.jsonString(config)
+        try Checkpoint.writeWeights(model: model, path: path, metadata: meta)
+        return path
+    }
+
+    /// Restores weights, optimizer state, step and data position from a checkpoint written by
+    /// `saveCheckpoint` for the same model config.
+    public func loadCheckpoint(_ path: String) throws {
+        let weights = try SafetensorsFile(path: path)
+        let statePath = Checkpoint.statePath(forWeights: path)
+        guard FileManager.default.fileExists(atPath: statePath) else {
+            throw TrainingError.badCheckpoint(path: path, reason: "its optimizer state \(statePath) is missing")
+        }
+        let state = try SafetensorsFile(path: statePath)
+        guard weights.metadata["format"] == Checkpoint.weightsFormat, state.metadata["format"] == Checkpoint.stateFormat
+        else { throw TrainingError.badCheckpoint(path: path, reason: "not written by tracker train") }
+        guard let s = weights.metadata["step"], s == state.metadata["step"], let savedStep = Int(s),
+            let t = state.metadata["adamw_t"].flatMap(Int.init),
+            let seed = state.metadata["loader_seed"].flatMap(UInt64.init),
+            let batches = state.metadata["loader_batches"].flatMap(Int.init)
+        else { throw TrainingError.badCheckpoint(path: path, reason: "weights and optimizer state are from different steps") }
+        let expected = try Checkpoint.jsonString(model.config)
+        guard weights.metadata["model_config"] == expected else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "it was trained with another model config")
+        }
+        try Checkpoint.copyWeights(from: weights, into: model)
+        try state.copy("adamw.m", into: optimizer.m)
+        try state.copy("adamw.v", into: optimizer.v)
+        optimizer.t = t
+        step = savedStep
+        source.seek(to: DataLoaderState(seed: seed, batches: batches))
+    }
+}

@@ -1,0 +1,114 @@
+// The whole run around `Trainer.trainStep`: metrics every log_every steps, evaluation every
+// eval_every steps and at the end, checkpoints every checkpoint_every steps and at the end, a
+// divergence check, and the summary numbers (throughput, MFU, final losses).
+import Basics
+import Foundation
+
+/// What a finished run reports.
+public struct TrainingOutcome: Sendable, Codable, Equatable {
+    public var steps: Int
+    /// Loss of the last step.
+    public var finalTrainLoss: Double
+    /// The final evaluation, when there was a validation split.
+    public var finalVal: EvalResult?
+    /// Training tokens per second over all steps after the first (the first pays page faults).
+    public var tokensPerSecond: Double
+    /// Model FLOPs utilisation against `peakFlops`, when known.
+    public var mfu: Double?
+    public var peakFlops: Double?
+    /// Wall-clock seconds of the whole loop, evaluations and checkpoints included.
+    public var seconds: Double
+    public var checkpoints: [String]
+}
+
+public final class TrainingLoop {
+    public let trainer: Trainer
+    public let validation: EvalWindows?
+    public let tokenByteLengths: [Int32]?
+    /// Batches for the final evaluation; 0 means every validation window.
+    public var finalEvalBatches = 0
+    public var sink: MetricSink?
+    /// Where checkpoints go; nil writes none.
+    public var checkpointDirectory: String?
+    /// Added to every checkpoint's metadata (e.g. the resolved run config).
+    public var checkpointMetadata: [String: String] = [:]
+    /// FLOP/s that MFU is measured against.
+    public var peakFlops: Double?
+    /// Called after each checkpoint is complete on disk, with its weights path and step.
+    public var onCheckpoint: ((String, Int) throws -> Void)?
+
+    public init(trainer: Trainer, validation: EvalWindows?, tokenByteLengths: [Int32]?) {
+        self.trainer = trainer
+        self.validation = validation
+        self.tokenByteLengths = tokenByteLengths
+    }
+
+    /// Trains until `trainer.config.steps` (continuing from `trainer.step` after a resume).
+    public func run() throws -> TrainingOutcome {
+        let config = trainer.config
+        let start = DispatchTime.now()
+        let flopsPerToken = trainer.model.flopsPerToken
+        var checkpoints: [String] = []
+        var last: StepStats?
+        var steadyTokens = 0, steadySeconds = 0.0
+        var windowTokens = 0, windowSeconds = 0.0
+        let firstStep = trainer.step
+        do {
+            while trainer.step < config.steps {
+                let s = trainer.trainStep()
+                last = s
+                if s.step > firstStep + 1 || config.steps - firstStep == 1 {
+                    steadyTokens += s.tokens
+                    steadySeconds += s.seconds
+                }
+                windowTokens += s.tokens
+                windowSeconds += s.seconds
+                guard s.loss.isFinite else { throw TrainingError.diverged(step: s.step, loss: s.loss) }
+                let isLast = s.step == config.steps
+                if s.step % config.logEvery == 0 || isLast {
+                    let tps = Double(windowTokens) / max(windowSeconds, 1e-9)
+                    var m = [
+                        "train/loss": s.loss, "train/lr": s.lr, "train/gradNorm": s.gradNorm,
+                        "train/tokensPerSecond": tps,
+                    ]
+                    if let peakFlops { m["train/mfu"] = flopsPerToken * tps / peakFlops }
+                    sink?.log(step: s.step, metrics: m)
+                    windowTokens = 0
+                    windowSeconds = 0
+                }
+                if let validation, !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {
+                    let r = trainer.evaluate(validation, batches: config.evalBatches, tokenByteLengths: tokenByteLengths)
+                    sink?.log(step: s.step, metrics: r.metrics())
+                }
+                if let dir = checkpointDirectory, !isLast, config.checkpointEvery > 0,
+                    s.step % config.checkpointEvery == 0
+                {
+                    checkpoints.append(try checkpoint(dir))
+                }
+            }
+            var finalVal: EvalResult?
+            if let validation {
+                let batches = finalEvalBatches > 0 ? finalEvalBatches : Int.max
+                let r = trainer.evaluate(validation, batches: batches, tokenByteLengths: tokenByteLengths)
+                sink?.log(step: trainer.step, metrics: r.metrics())
+                finalVal = r
+            }
+            if let dir = checkpointDirectory { checkpoints.append(try checkpoint(dir)) }
+            let tps = Double(steadyTokens) / max(steadySeconds, 1e-9)
+            sink?.finish(error: nil)
+            return TrainingOutcome(
+                steps: trainer.step, finalTrainLoss: last?.loss ?? .nan, finalVal: finalVal,
+                tokensPerSecond: tps, mfu: peakFlops.map { flopsPerToken * tps / $0 }, peakFlops: peakFlops,
+                seconds: secondsSince(start), checkpoints: checkpoints)
+        } catch {
+            sink?.finish(error: error)
+            throw error
+        }
+    }
+
+    private func checkpoint(_ directory: String) throws -> String {
+        let path = try trainer.saveCheckpoint(directory: directory, metadata: checkpointMetadata)
+        try onCheckpoint?(path, trainer.step)
+        return path
+    }
+}
