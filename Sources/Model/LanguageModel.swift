@@ -121,7 +121,8 @@ public final class LanguageModel: @unchecked Sendable {
         let (B, T, C) = (ws.batch, ws.time, config.channels)
         checkTokens(tokens, count: B * T)
         ws.tokens.update(from: tokens, count: B * T)
-        embeddingForward(out: ws.p(ws.resid[0]), tokens: tokens, wte: w(layout.wte), BT: B * T, C: C)
+        embeddingForward(
+            out: ws.p(ws.resid[0]), tokens: tokens, wte: w(layout.wte), BT: B * T, C: C)
         coreForward(ws, time: T, pos0: 0, memory: nil)
         return headForward(ws, targets: targets, gradients: gradients)
     }

@@ -92,7 +92,8 @@ public enum ScheduleRegistry {
         guard let type = schedules.first(where: { $0.name == config.name }) else {
             throw ModelError.invalidConfig(
                 field: "schedule.name",
-                message: "unknown schedule \"\(config.name)\"; known: \(names.joined(separator: ", "))")
+                message:
+                    "unknown schedule \"\(config.name)\"; known: \(names.joined(separator: ", "))")
         }
         return try type.init(options: config.options, config: model)
     }
@@ -124,8 +125,9 @@ public struct Plain: Schedule {
         model.plainForward(ws, tokens: tokens, targets: targets, gradients: gradients)
     }
 
-    public func backward(_ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>)
-    {
+    public func backward(
+        _ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>
+    ) {
         model.plainBackward(ws, grads: grads)
     }
 

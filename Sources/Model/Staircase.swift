@@ -50,7 +50,8 @@ public struct Staircase: Schedule {
         case .string("global"): cache = .global
         case .int(let k) where k >= 0: cache = k == 0 ? .none : .chunks(k)
         case let other?:
-            throw fail("cache", "must be \"none\", \"global\" or a number of chunks >= 0 (got \(other))")
+            throw fail(
+                "cache", "must be \"none\", \"global\" or a number of chunks >= 0 (got \(other))")
         }
         for name in options.keys.sorted() where !["chunk", "steps", "cache"].contains(name) {
             throw fail(name, "unknown staircase option; known: cache, chunk, steps")
@@ -82,7 +83,8 @@ public struct Staircase: Schedule {
         _ model: LanguageModel, _ ws: Workspace, tokens: UnsafePointer<Int32>,
         targets: UnsafePointer<Int32>?, gradients: Bool, state: ScheduleState?
     ) -> Float {
-        run(model, ws, tokens: tokens, targets: targets, gradients: gradients, state: state,
+        run(
+            model, ws, tokens: tokens, targets: targets, gradients: gradients, state: state,
             commit: state != nil)
     }
 
@@ -111,7 +113,8 @@ public struct Staircase: Schedule {
             let x = row.ws.p(row.ws.resid[0]), Tr = plan.length
             if r > 0 {
                 let prev = buffers.plans[r - 1], out = buffers.rows[r - 1].ws
-                copyRows(B, plan.backward, D, from: out.p(out.final), prev.length,
+                copyRows(
+                    B, plan.backward, D, from: out.p(out.final), prev.length,
                     plan.start - prev.start, to: x, Tr, 0)
             }
             if plan.hasForward {
@@ -127,7 +130,8 @@ public struct Staircase: Schedule {
                 row.ws, time: Tr, pos0: P + plan.start, memory: memory(plan, row))
             let c = r - N + 1
             if c >= 0 && c < n {
-                copyRows(B, min(C, T - c * C), D, from: row.ws.p(row.ws.final), Tr, 0,
+                copyRows(
+                    B, min(C, T - c * C), D, from: row.ws.p(row.ws.final), Tr, 0,
                     to: ws.p(ws.final), T, c * C)
             }
         }
@@ -142,18 +146,21 @@ public struct Staircase: Schedule {
     func memory(_ plan: RowPlan, _ row: StaircaseRow) -> CoreMemory? {
         guard plan.memoryTokens > 0 else { return nil }
         return CoreMemory(
-            tokens: plan.memoryTokens, layers: (0..<row.layers).map { UnsafePointer(row.memIn($0)) })
+            tokens: plan.memoryTokens, layers: (0..<row.layers).map { UnsafePointer(row.memIn($0)) }
+        )
     }
 
-    public func backward(_ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>)
-    {
+    public func backward(
+        _ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>
+    ) {
         let buffers = ws.scheduleStorage as! StaircaseBuffers
         let (B, T, D, L) = (ws.batch, ws.time, model.config.channels, model.config.layers)
         let C = buffers.chunk, n = buffers.chunks, N = steps, plans = buffers.plans
         model.headBackward(ws, grads: grads)
         for r in plans.indices { buffers.rows[r].zeroExtras() }
         for c in 0..<n {  // the loss gradient of each chunk's pass-N state, in its finishing row
-            copyRows(B, min(C, T - c * C), D, from: ws.p(ws.dresid), T, c * C,
+            copyRows(
+                B, min(C, T - c * C), D, from: ws.p(ws.dresid), T, c * C,
                 to: buffers.rows[c + N - 1].extra(L), plans[c + N - 1].length, 0)
         }
         let dwte = grads + model.layout.wte
@@ -166,7 +173,8 @@ public struct Staircase: Schedule {
                 grads: grads, extra: { l in UnsafePointer(row.extra(l)) })
             if r > 0 {  // backward tokens: to the previous row's outputs
                 let prev = plans[r - 1]
-                addRows(B, plan.backward, D, from: dx, Tr, 0,
+                addRows(
+                    B, plan.backward, D, from: dx, Tr, 0,
                     to: buffers.rows[r - 1].extra(L), prev.length, plan.start - prev.start)
             }
             if plan.hasForward {
@@ -180,7 +188,8 @@ public struct Staircase: Schedule {
             for (source, offset, tokens) in plan.memory {  // cached chunks of this call
                 guard case .localChunk(let c) = source else { continue }
                 for l in 0..<L {
-                    addRows(B, tokens, D, from: row.ws.p(row.ws.dMemory[l]), plan.memoryTokens,
+                    addRows(
+                        B, tokens, D, from: row.ws.p(row.ws.dMemory[l]), plan.memoryTokens,
                         offset, to: buffers.rows[c + N - 1].extra(l), plans[c + N - 1].length, 0)
                 }
             }
@@ -221,8 +230,9 @@ public struct Ladder: Schedule {
         staircase.forward(
             model, ws, tokens: tokens, targets: targets, gradients: gradients, state: state)
     }
-    public func backward(_ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>)
-    {
+    public func backward(
+        _ model: LanguageModel, _ ws: Workspace, grads: UnsafeMutablePointer<Float>
+    ) {
         staircase.backward(model, ws, grads: grads)
     }
     public func makeGenerator(_ model: LanguageModel, maxTokens: Int) -> any TokenGenerator {

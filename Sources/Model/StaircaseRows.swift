@@ -148,11 +148,15 @@ extension Staircase {
                 switch source {
                 case .streamChunk(let i):
                     stream.cache[i].layers[l].withUnsafeBufferPointer {
-                        copyRows(B, tokens, channels, from: $0.baseAddress!, tokens, 0, to: dst, Tm, offset)
+                        copyRows(
+                            B, tokens, channels, from: $0.baseAddress!, tokens, 0, to: dst, Tm,
+                            offset)
                     }
                 case .streamRow(let i):
                     stream.trailing[i].layers[l].withUnsafeBufferPointer {
-                        copyRows(B, tokens, channels, from: $0.baseAddress!, tokens, 0, to: dst, Tm, offset)
+                        copyRows(
+                            B, tokens, channels, from: $0.baseAddress!, tokens, 0, to: dst, Tm,
+                            offset)
                     }
                 case .localChunk(let c):
                     let source = buffers.rows[c + steps - 1]
@@ -172,7 +176,8 @@ extension Staircase {
         func take(_ row: StaircaseRow, _ l: Int, _ count: Int, _ length: Int) -> [Float] {
             var out = [Float](repeating: 0, count: B * count * channels)
             out.withUnsafeMutableBufferPointer {
-                copyRows(B, count, channels, from: row.ws.p(row.ws.resid[l]), length, 0,
+                copyRows(
+                    B, count, channels, from: row.ws.p(row.ws.resid[l]), length, 0,
                     to: $0.baseAddress!, count, 0)
             }
             return out
@@ -181,7 +186,8 @@ extension Staircase {
             for c in 0..<n {
                 let row = buffers.rows[c + N - 1], length = buffers.plans[c + N - 1].length
                 stream.cache.append(
-                    CachedChunk(chunk: g0 + c, tokens: C,
+                    CachedChunk(
+                        chunk: g0 + c, tokens: C,
                         layers: (0..<L).map { take(row, $0, C, length) }))
             }
             // rows of the next call still need chunks finished up to N-1 rows back
@@ -192,7 +198,8 @@ extension Staircase {
             let r = n + s, plan = buffers.plans[r], row = buffers.rows[r]
             let new = (0..<L).map { take(row, $0, plan.length, plan.length) }
             guard r < stream.trailing.count else {
-                trailing.append(TrailingRow(firstChunk: g0 + plan.lo, tokens: plan.length, layers: new))
+                trailing.append(
+                    TrailingRow(firstChunk: g0 + plan.lo, tokens: plan.length, layers: new))
                 continue
             }
             let old = stream.trailing[r], tokens = old.tokens + plan.length
@@ -201,11 +208,13 @@ extension Staircase {
                 var joined = [Float](repeating: 0, count: B * tokens * channels)
                 joined.withUnsafeMutableBufferPointer { dst in
                     old.layers[l].withUnsafeBufferPointer {
-                        copyRows(B, old.tokens, channels, from: $0.baseAddress!, old.tokens, 0,
+                        copyRows(
+                            B, old.tokens, channels, from: $0.baseAddress!, old.tokens, 0,
                             to: dst.baseAddress!, tokens, 0)
                     }
                     new[l].withUnsafeBufferPointer {
-                        copyRows(B, plan.length, channels, from: $0.baseAddress!, plan.length, 0,
+                        copyRows(
+                            B, plan.length, channels, from: $0.baseAddress!, plan.length, 0,
                             to: dst.baseAddress!, tokens, old.tokens)
                     }
                 }

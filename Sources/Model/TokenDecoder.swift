@@ -96,7 +96,9 @@ public final class TokenDecoder: @unchecked Sendable {
 }
 
 extension LanguageModel {
-    /// A decoder with a KV cache for up to maxTokens positions.
+    /// A decoder with a KV cache for up to maxTokens positions. It runs the core once per token
+    /// (the plain schedule) whatever config.schedule says; `makeGenerator(maxTokens:)` follows
+    /// the schedule.
     public func makeDecoder(maxTokens: Int) -> TokenDecoder {
         TokenDecoder(model: self, maxTokens: maxTokens)
     }

@@ -22,7 +22,9 @@ struct StaircaseGolden: Decodable {
         case value(Double), list([Nested])
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let v = try? c.decode(Double.self) { self = .value(v) } else {
+            if let v = try? c.decode(Double.self) {
+                self = .value(v)
+            } else {
                 self = .list(try c.decode([Nested].self))
             }
         }

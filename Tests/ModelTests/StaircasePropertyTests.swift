@@ -23,7 +23,9 @@ func stairModel(
     return model
 }
 
-func stairOptions(_ C: Int, _ N: Int, _ cache: ConfigValue = .string("none")) -> [String: ConfigValue] {
+func stairOptions(_ C: Int, _ N: Int, _ cache: ConfigValue = .string("none")) -> [String:
+    ConfigValue]
+{
     ["chunk": .int(C), "steps": .int(N), "cache": cache]
 }
 
@@ -50,7 +52,8 @@ struct StaircasePropertyTests {
         else { return }
         let (B, T) = (2, 9)
         let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 7)
-        let wsP = plain.makeWorkspace(batch: B, time: T), wsS = stair.makeWorkspace(batch: B, time: T)
+        let wsP = plain.makeWorkspace(batch: B, time: T),
+            wsS = stair.makeWorkspace(batch: B, time: T)
         let lossP = plain.forward(wsP, tokens: tokens, targets: targets)
         let lossS = stair.forward(wsS, tokens: tokens, targets: targets)
         #expect(abs(lossP - lossS) < 1e-5, "\(variant)")
@@ -93,7 +96,8 @@ struct StaircasePropertyTests {
     }
 
     static let causalSchedules: [(Int, Int, ConfigValue)] = [
-        (2, 2, .string("none")), (3, 3, .string("none")), (2, 2, .string("global")), (2, 3, .int(1)),
+        (2, 2, .string("none")), (3, 3, .string("none")), (2, 2, .string("global")),
+        (2, 3, .int(1)),
     ]
 
     @Test(arguments: variants)
@@ -108,7 +112,8 @@ struct StaircasePropertyTests {
                 var changed = tokens
                 for i in t..<tokens.count { changed[i] = (changed[i] + 1) % 11 }
                 let moved = forwardStates(model, changed)
-                #expect(maxDiff(Array(base[..<(t * 8)]), Array(moved[..<(t * 8)])) == 0,
+                #expect(
+                    maxDiff(Array(base[..<(t * 8)]), Array(moved[..<(t * 8)])) == 0,
                     "\(variant) C \(C) N \(N) \(cache) t \(t)")
                 #expect(maxDiff(Array(base[(t * 8)...]), Array(moved[(t * 8)...])) > 0)
             }
@@ -152,16 +157,21 @@ struct StaircasePropertyTests {
             let whole = model.makeWorkspace(batch: B, time: T)
             model.forward(whole, tokens: tokens, targets: targets)
             let ws = model.makeWorkspace(batch: B, time: M), state = model.makeState(batch: B)
+            let grads = Floats(model.parameterCount)
             for s in stride(from: 0, to: T, by: M) {
                 let seg = (0..<B).flatMap { b in tokens[(b * T + s)..<(b * T + s + M)] }
                 let tgt = (0..<B).flatMap { b in targets[(b * T + s)..<(b * T + s + M)] }
-                model.evaluate(ws, tokens: seg, targets: tgt, state: state)
+                model.forward(ws, tokens: seg, targets: tgt, state: state)
+                grads.zero()
+                model.backward(ws, grads: grads.p)  // truncated BPTT: memory is detached
+                #expect(grads.array.allSatisfy { $0.isFinite } && grads.array.contains { $0 != 0 })
                 for b in 0..<B {
                     let got = Array(ws.states[(b * M * 8)..<((b + 1) * M * 8)])
                     let want = Array(whole.states[((b * T + s) * 8)..<((b * T + s + M) * 8)])
                     #expect(maxDiff(got, want) < 1e-4, "\(variant) C \(C) N \(N) \(cache) M \(M)")
                     #expect(
-                        maxDiff(Array(ws.losses[(b * M)..<((b + 1) * M)]),
+                        maxDiff(
+                            Array(ws.losses[(b * M)..<((b + 1) * M)]),
                             Array(whole.losses[(b * T + s)..<(b * T + s + M)])) < 1e-4)
                 }
             }
