@@ -4,7 +4,11 @@
 public enum AttentionRegistry {
     /// Every variant. Tests iterate this list, so a new variant is tested for free.
     public static let variants: [any AttentionVariant.Type] = [
-        SoftmaxRoPE.self
+        SoftmaxRoPE.self,
+        SoftmaxNoPE.self,
+        ALiBi.self,
+        Forgetting.self,
+        Sigmoid.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -13,9 +13,11 @@ final class Harness {
 
     init(
         _ name: String, B: Int, T: Int, NH: Int, NKV: Int, hs: Int, C: Int = 8, pos0: Int = 0,
-        options: [String: ConfigValue] = [:], seed: UInt64 = 1, qkvScale: Float = 1
+        options: [String: ConfigValue] = [:], seed: UInt64 = 1, qkvScale: Float = 1,
+        context: Int? = nil
     ) throws {
-        let shape = AttentionShape(heads: NH, kvHeads: NKV, headSize: hs, channels: C, context: T)
+        let shape = AttentionShape(
+            heads: NH, kvHeads: NKV, headSize: hs, channels: C, context: context ?? T)
         variant = try AttentionRegistry.make(
             AttentionConfig(variant: name, options: options), shape: shape)
         (self.B, self.T, self.pos0) = (B, T, pos0)
@@ -67,5 +69,68 @@ final class Harness {
                     scratch: scratch.p))
         }
         return result
+    }
+}
+
+/// One `<variant>-<case>.json` of Golden/ (format in Golden/README.md): head-major tensors
+/// flattened row-major, e.g. q (H, T, d).
+struct VariantGolden {
+    let H: Int, Hkv: Int, T: Int, d: Int, dv: Int
+    let input: [String: [Float]]
+    let output: [String: [Double]]
+    let options: [String: Double]
+    let dbias: Double?
+
+    init(_ variant: String, _ name: String) throws {
+        let url = Bundle.module.url(
+            forResource: "\(variant)-\(name)", withExtension: "json", subdirectory: "Golden")!
+        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let shapes = root["shapes"] as! [String: Int]
+        (H, Hkv, T, d, dv) = (shapes["H"]!, shapes["Hkv"]!, shapes["T"]!, shapes["d"]!, shapes["dv"]!)
+        func flat(_ x: Any) -> [Double] {
+            if let a = x as? [Any] { return a.flatMap(flat) }
+            return [(x as! NSNumber).doubleValue]
+        }
+        var inp = root["input"] as! [String: Any], out = root["output"] as! [String: Any]
+        options = (inp.removeValue(forKey: "options") as! [String: Any]).compactMapValues {
+            ($0 as? NSNumber)?.doubleValue
+        }
+        dbias = (out.removeValue(forKey: "dbias") as? NSNumber)?.doubleValue
+        input = inp.mapValues { flat($0).map { Float($0) } }
+        output = out.mapValues(flat)
+    }
+}
+
+/// max |a - b| / max(max |b|, 1e-2): the error relative to the reference tensor's scale (the floor
+/// keeps tensors that are exactly 0 in exact arithmetic, e.g. dq at T = 1, at Float rounding).
+func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    let err = zip(a, b).reduce(0.0) { max($0, abs(Double($1.0) - $1.1)) }
+    return err / max(b.reduce(0.0) { max($0, abs($1)) }, 1e-2)
+}
+
+/// Relative errors (out, dqkv, dx, dparams) of a harness's forward and backward against an oracle.
+func errors(_ h: Harness, dout: Floats, against ref: NaiveBiasedAttention.Result)
+    -> (Double, Double, Double, Double)
+{
+    let (dqkv, dx, dp) = h.gradients(dout: dout)
+    let dpErr = dp.count == 0 ? 0 : relativeError(dp.array, ref.dparams)
+    return (relativeError(h.out.array, ref.out), relativeError(dqkv.array, ref.dqkv),
+            relativeError(dx.array, ref.dx), dpErr)
+}
+
+extension Harness {
+    /// scaledError of the token-by-token decode of sequence 0 against a fresh forward.
+    func decodeError() -> Double {
+        forward()
+        let stepped = decodeAll()
+        return withExtendedLifetime(stepped) { scaledError(stepped.p, out.p, T * shape.outWidth) }
+    }
+
+    /// The oracle on this harness's inputs.
+    func naive(_ spec: NaiveBiasedAttention.Spec, dout: Floats) -> NaiveBiasedAttention.Result {
+        NaiveBiasedAttention.run(
+            spec, qkv: qkv.array, x: x.array, params: params.array, dout: dout.array, B: B, T: T,
+            NH: shape.heads, NKV: shape.kvHeads, hs: shape.headSize, C: shape.channels, pos0: pos0)
     }
 }

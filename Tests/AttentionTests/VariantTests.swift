@@ -1,5 +1,6 @@
 // Generic tests every registered attention variant must pass (architecture.md §3.9): gradient
-// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward.
+// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward,
+// GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size.
 import Attention
 import Kernels
 import TestSupport
@@ -8,12 +9,20 @@ import Testing
 struct VariantTests {
     static let headLayouts = [(2, 2), (4, 2), (3, 1)]  // (NH, NKV): MHA, GQA, MQA
 
+    /// ["tile": n] if the variant takes a "tile" option (rows per BLAS tile), else no options.
+    static func tiled(_ name: String, _ tile: Int) -> [String: ConfigValue] {
+        let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 8)
+        let options: [String: ConfigValue] = ["tile": .int(tile)]
+        let config = AttentionConfig(variant: name, options: options)
+        return (try? AttentionRegistry.make(config, shape: shape)) == nil ? [:] : options
+    }
+
     @Test(arguments: AttentionRegistry.names)
     func gradientCheck(name: String) throws {
         for (NH, NKV) in Self.headLayouts {
             let h = try Harness(
                 name, B: 2, T: 6, NH: NH, NKV: NKV, hs: 4, pos0: 1,
-                options: ["tile": .int(4)].filter { _ in name == "softmax_rope" })
+                options: Self.tiled(name, 4))
             var rng = TestRandom(seed: 99)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, dx, dp) = h.gradients(dout: dout)
@@ -67,10 +76,67 @@ struct VariantTests {
     @Test(arguments: AttentionRegistry.names)
     func decodeMatchesForward(name: String) throws {
         for (NH, NKV) in [(2, 2), (4, 1)] {
-            let h = try Harness(name, B: 1, T: 6, NH: NH, NKV: NKV, hs: 8)
-            h.forward()
-            let stepped = h.decodeAll()
-            #expect(scaledError(stepped.p, h.out.p, h.out.count) < 1e-5, "NH=\(NH) NKV=\(NKV)")
+            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8)
+            #expect(h.decodeError() < 1e-5, "NH=\(NH) NKV=\(NKV)")
+        }
+    }
+
+    @Test(arguments: AttentionRegistry.names)
+    func groupedEqualsMultiHeadWithRepeatedKV(name: String) throws {
+        let (B, T, NH, NKV, hs) = (2, 5, 4, 2, 4)
+        let gqa = try Harness(name, B: B, T: T, NH: NH, NKV: NKV, hs: hs, pos0: 2)
+        let mha = try Harness(name, B: B, T: T, NH: NH, NKV: NH, hs: hs, pos0: 2)
+        let (Wg, Wm, group) = (gqa.shape.qkvWidth, mha.shape.qkvWidth, NH / NKV)
+        mha.params.p.update(from: gqa.params.p, count: gqa.params.count)
+        mha.x.p.update(from: gqa.x.p, count: gqa.x.count)
+        for r in 0..<B * T {
+            let src = gqa.qkv.p + r * Wg, dst = mha.qkv.p + r * Wm
+            dst.update(from: src, count: NH * hs)
+            for h in 0..<NH {
+                (dst + (NH + h) * hs).update(from: src + (NH + h / group) * hs, count: hs)
+                (dst + (2 * NH + h) * hs).update(from: src + (NH + NKV + h / group) * hs, count: hs)
+            }
+        }
+        var rng = TestRandom(seed: 8)
+        let dout = Floats(normal: gqa.out.count, rng: &rng)
+        let (dg, dxg, dpg) = gqa.gradients(dout: dout)
+        let (dm, dxm, dpm) = mha.gradients(dout: dout)
+        #expect(scaledError(gqa.out.p, mha.out.p, gqa.out.count) < 1e-6)
+        #expect(scaledError(dxg.p, dxm.p, dxg.count) < 1e-5)
+        #expect(scaledError(dpg.p, dpm.p, dpg.count) < 1e-5)
+        for r in 0..<B * T {  // dq equal; dK, dV of a kv head = the sum over its query heads
+            #expect(scaledError(dg.p + r * Wg, dm.p + r * Wm, NH * hs) < 1e-5)
+            for g in 0..<NKV {
+                for d in 0..<hs {
+                    for (gOff, mOff) in [(NH, NH), (NH + NKV, 2 * NH)] {
+                        let sum = (0..<group).reduce(Float(0)) {
+                            $0 + dm[r * Wm + (mOff + g * group + $1) * hs + d]
+                        }
+                        #expect(abs(dg[r * Wg + (gOff + g) * hs + d] - sum) < 1e-5)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: AttentionRegistry.names)
+    func tileSizeDoesNotChangeResults(name: String) throws {
+        guard !Self.tiled(name, 3).isEmpty else { return }
+        var results: [(Floats, Floats, Floats, Floats)] = []
+        for tile in [64, 3, 1] {
+            let h = try Harness(
+                name, B: 2, T: 11, NH: 4, NKV: 2, hs: 6, pos0: 3, options: Self.tiled(name, tile))
+            var rng = TestRandom(seed: 4)
+            let dout = Floats(normal: h.out.count, rng: &rng)
+            let (dqkv, dx, dp) = h.gradients(dout: dout)
+            results.append((h.out, dqkv, dx, dp))
+        }
+        for (out, dqkv, dx, dp) in results.dropFirst() {
+            let ref = results[0]
+            #expect(scaledError(out.p, ref.0.p, out.count) < 1e-5)
+            #expect(scaledError(dqkv.p, ref.1.p, dqkv.count) < 1e-5)
+            #expect(scaledError(dx.p, ref.2.p, dx.count) < 1e-5)
+            #expect(scaledError(dp.p, ref.3.p, dp.count) < 1e-5)
         }
     }
 }

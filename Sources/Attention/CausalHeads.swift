@@ -1,0 +1,230 @@
+// Runs a TileKernel (CausalTiles.swift) over every (b, h) of one layer call on the fused qkv
+// buffer, with optional half-split RoPE on q and k (shared/spec/attention.md §1a), and MQA/GQA
+// (§1i): query head h reads kv head h / groupSize; dK, dV are summed over the group. Also the
+// head-major core of the `tracker attention` interface (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv)),
+// used by the variants' public `core` functions and the golden tests.
+import Foundation
+import Kernels
+
+/// Rotated copies of q (B,T,NH,hs) and k (B,T,NKV,hs) and the tables cos, sin (T, hs/2).
+struct RotatedQK {
+    var qr: UnsafeMutablePointer<Float>, kr: UnsafeMutablePointer<Float>
+    var cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+    var base: Double
+}
+
+struct HeadDriver {
+    let shape: AttentionShape
+    let tile: Int
+
+    /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating.
+    func scratchCount(T: Int, rope: Bool) -> Int {
+        TileKernel.scratchCount(tile: tile, T: T) + (rope ? 2 * T * shape.headSize : 0)
+    }
+
+    private func head(
+        _ io: AttentionIO, _ b: Int, _ h: Int, lse: UnsafeMutablePointer<Float>?, rope: RotatedQK?
+    ) -> TileHead {
+        let (T, NH, NKV, hs, W) = (io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let g = h / shape.groupSize, row = io.qkv + b * T * W
+        var head = TileHead(
+            T: T, d: hs, dv: hs, q: row + h * hs, ldq: W, k: row + (NH + g) * hs, ldk: W,
+            v: row + (NH + NKV + g) * hs, ldv: W, o: io.out + b * T * NH * hs + h * hs,
+            ldo: NH * hs, lse: lse.map { $0 + (b * NH + h) * T })
+        if let rope {
+            (head.q, head.ldq) = (UnsafePointer(rope.qr + b * T * NH * hs + h * hs), NH * hs)
+            (head.k, head.ldk) = (UnsafePointer(rope.kr + b * T * NKV * hs + g * hs), NKV * hs)
+        }
+        return head
+    }
+
+    // MARK: - Forward
+
+    /// Writes io.out; lse (B, NH, T) for softmax maps; fills rope's buffers first if given.
+    func forward(
+        _ io: AttentionIO, lse: UnsafeMutablePointer<Float>?, rope: RotatedQK?,
+        kernel: (_ b: Int, _ h: Int) -> TileKernel
+    ) {
+        let (B, T, NH, NKV, hs, W) =
+            (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        if let rope {
+            ropeTables(cos: rope.cos, sin: rope.sin, T: T, hs: hs, pos0: io.pos0, base: rope.base)
+            ropeForward(
+                out: rope.qr, inp: io.qkv, cos: rope.cos, sin: rope.sin, B: B, T: T, heads: NH,
+                hs: hs, outStride: NH * hs, inpStride: W)
+            ropeForward(
+                out: rope.kr, inp: io.qkv + NH * hs, cos: rope.cos, sin: rope.sin, B: B, T: T,
+                heads: NKV, hs: hs, outStride: NKV * hs, inpStride: W)
+        }
+        for b in 0..<B {
+            for h in 0..<NH {
+                kernel(b, h).forward(head(io, b, h, lse: lse, rope: rope), scratch: io.scratch)
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    /// Accumulates into grads.dqkv (and dc (B, NH, T) if given); returns Σ dS over all heads.
+    @discardableResult
+    func backward(
+        _ io: AttentionIO, _ grads: AttentionGrads, lse: UnsafeMutablePointer<Float>?,
+        rope: RotatedQK?, dc: UnsafeMutablePointer<Double>? = nil,
+        kernel: (_ b: Int, _ h: Int) -> TileKernel
+    ) -> Double {
+        let (B, T, NH, NKV, hs, W) =
+            (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let dQ = io.scratch + TileKernel.scratchCount(tile: tile, T: T), dK = dQ + T * hs
+        var db = 0.0
+        for b in 0..<B {
+            let drow = grads.dqkv + b * T * W
+            for g in 0..<NKV {
+                if rope != nil { dK.update(repeating: 0, count: T * hs) }
+                for h in g * shape.groupSize..<(g + 1) * shape.groupSize {
+                    var tg = TileGrads(
+                        dO: grads.dout + b * T * NH * hs + h * hs, lddo: NH * hs,
+                        dq: drow + h * hs, lddq: W, dk: drow + (NH + g) * hs, lddk: W,
+                        dv: drow + (NH + NKV + g) * hs, lddv: W, dc: dc.map { $0 + (b * NH + h) * T })
+                    if rope != nil {
+                        dQ.update(repeating: 0, count: T * hs)
+                        (tg.dq, tg.lddq, tg.dk, tg.lddk) = (dQ, hs, dK, hs)
+                    }
+                    db += kernel(b, h).backward(
+                        head(io, b, h, lse: lse, rope: rope), tg, scratch: io.scratch)
+                    if let rope {  // forward was: qr = R(pos) q
+                        ropeBackward(
+                            dinp: drow + h * hs, dout: dQ, cos: rope.cos, sin: rope.sin, B: 1, T: T,
+                            heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                    }
+                }
+                if let rope {  // forward was: kr = R(pos) k, summed over the group
+                    ropeBackward(
+                        dinp: drow + (NH + g) * hs, dout: dK, cos: rope.cos, sin: rope.sin, B: 1,
+                        T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                }
+            }
+        }
+        return db
+    }
+}
+
+/// x[l] = Σ_{i >= l} x[i] over n entries (FoX: d log f_l = Σ_{i>=l} dc_i).
+func reverseCumsum(_ x: UnsafeMutablePointer<Double>, _ n: Int) {
+    var acc = 0.0
+    for l in stride(from: n - 1, through: 0, by: -1) {
+        acc += x[l]
+        x[l] = acc
+    }
+}
+
+/// Output of a variant's head-major core; gradients are of sum(out * dout), empty without dout.
+public struct AttentionCoreResult: Sendable {
+    public var out: [Float]  // (H, T, dv)
+    public var dq: [Float] = [], dk: [Float] = [], dv: [Float] = []  // like q, k, v
+    public var dlogF: [Float] = []  // (H, T), forgetting only
+    public var dbias: Double = 0  // sigmoid only
+}
+
+enum HeadMajorCore {
+    /// q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv); ALiBi slopes (H), FoX log_f (H,T),
+    /// RoPE base for rotating variants.
+    static func run(
+        q: [Float], k: [Float], v: [Float], dout: [Float]?, H: Int, Hkv: Int, T: Int, d: Int,
+        dv: Int, map: RowMap, slopes: [Double]? = nil, logF: [Float]? = nil,
+        ropeBase: Double? = nil
+    ) -> AttentionCoreResult {
+        precondition(Hkv >= 1 && H % Hkv == 0, "Hkv must divide H")
+        precondition(q.count == H * T * d && k.count == Hkv * T * d && v.count == Hkv * T * dv)
+        precondition(logF.map { $0.count == H * T } ?? true)
+        precondition((dout?.count ?? H * T * dv) == H * T * dv)
+        let buffers = CoreBuffers()
+        defer { buffers.free() }
+        let (qr, kr, vv) = (buffers.copy(q), buffers.copy(k), buffers.copy(v))
+        let cos = buffers.zeros(T * d / 2), sin = buffers.zeros(T * d / 2)
+        if let ropeBase {
+            ropeTables(cos: cos, sin: sin, T: T, hs: d, base: ropeBase)
+            ropeForward(
+                out: qr, inp: qr, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d, outStride: d,
+                inpStride: d)
+            ropeForward(
+                out: kr, inp: kr, cos: cos, sin: sin, B: Hkv, T: T, heads: 1, hs: d,
+                outStride: d, inpStride: d)
+        }
+        let c = UnsafeMutablePointer<Double>.allocate(capacity: 2 * H * T + 1)
+        defer { c.deallocate() }
+        let dc = c + H * T
+        c.initialize(repeating: 0, count: 2 * H * T + 1)
+        if let logF {
+            for h in 0..<H {
+                var acc = 0.0
+                for t in 0..<T {
+                    acc += Double(logF[h * T + t])
+                    c[h * T + t] = acc
+                }
+            }
+        }
+        let out = buffers.zeros(H * T * dv), lse = buffers.zeros(H * T)
+        let scratch = buffers.zeros(TileKernel.scratchCount(tile: 64, T: T))
+        let dO = dout.map { buffers.copy($0) }
+        let dq = buffers.zeros(H * T * d), dk = buffers.zeros(Hkv * T * d)
+        let dvv = buffers.zeros(Hkv * T * dv)
+        var dbias = 0.0
+        for h in 0..<H {
+            let g = h / (H / Hkv)
+            var kernel = TileKernel(scale: 1 / Float(d).squareRoot(), map: map, tile: 64)
+            if let slopes { kernel.bias = .linear(Float(slopes[h])) }
+            if logF != nil { kernel.bias = .cumulative(c + h * T) }
+            let head = TileHead(
+                T: T, d: d, dv: dv, q: qr + h * T * d, ldq: d, k: kr + g * T * d, ldk: d,
+                v: vv + g * T * dv, ldv: dv, o: out + h * T * dv, ldo: dv, lse: lse + h * T)
+            kernel.forward(head, scratch: scratch)
+            guard let dO else { continue }
+            let grads = TileGrads(
+                dO: dO + h * T * dv, lddo: dv, dq: dq + h * T * d, lddq: d, dk: dk + g * T * d,
+                lddk: d, dv: dvv + g * T * dv, lddv: dv, dc: dc + h * T)
+            dbias += kernel.backward(head, grads, scratch: scratch)
+        }
+        var result = AttentionCoreResult(out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
+        guard dO != nil else { return result }
+        if ropeBase != nil {  // forward was: qr = R(pos) q, kr = R(pos) k
+            let dq0 = buffers.zeros(H * T * d), dk0 = buffers.zeros(Hkv * T * d)
+            ropeBackward(
+                dinp: dq0, dout: dq, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d,
+                dinpStride: d, doutStride: d)
+            ropeBackward(
+                dinp: dk0, dout: dk, cos: cos, sin: sin, B: Hkv, T: T, heads: 1, hs: d,
+                dinpStride: d, doutStride: d)
+            dq.update(from: dq0, count: H * T * d)
+            dk.update(from: dk0, count: Hkv * T * d)
+        }
+        result.dq = Array(UnsafeBufferPointer(start: dq, count: H * T * d))
+        result.dk = Array(UnsafeBufferPointer(start: dk, count: Hkv * T * d))
+        result.dv = Array(UnsafeBufferPointer(start: dvv, count: Hkv * T * dv))
+        result.dbias = dbias
+        if logF != nil {
+            for h in 0..<H { reverseCumsum(dc + h * T, T) }
+            result.dlogF = (0..<H * T).map { Float(dc[$0]) }
+        }
+        return result
+    }
+}
+
+/// Float buffers of one core call, freed together.
+private final class CoreBuffers {
+    private var all: [UnsafeMutablePointer<Float>] = []
+
+    func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        p.initialize(repeating: 0, count: max(n, 1))
+        all.append(p)
+        return p
+    }
+
+    func copy(_ a: [Float]) -> UnsafeMutablePointer<Float> {
+        let p = zeros(a.count)
+        p.update(from: a, count: a.count)
+        return p
+    }
+
+    func free() { for p in all { p.deallocate() } }
+}

@@ -1,0 +1,205 @@
+// The tile engine shared by softmax_nope, alibi, forgetting and sigmoid (shared/spec/attention.md
+// §1d, §1g, §1h, §1i): per query head, rows go in tiles of `tile` queries; one sgemm gives the
+// tile's logits against keys 0..<end-of-tile, a hook adds the variant's bias b_ij (ALiBi -m(i-j),
+// FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
+// (softmax saving only the logsumexp, or sigmoid(S + b)), and one sgemm gives O. Backward
+// recomputes the weights tile by tile (flash-style, as SoftmaxRoPE; Dao et al., arXiv 2205.14135).
+import Foundation
+import Kernels
+
+/// How a row of logits becomes attention weights.
+enum RowMap {
+    case softmax
+    case sigmoid(Float)  // P = sigmoid(S + b), no normalisation
+}
+
+/// The additive logit bias b_ij of a head.
+enum LogitBias {
+    case none
+    case linear(Float)  // ALiBi: -m (i - j)
+    case cumulative(UnsafePointer<Double>)  // FoX: c_i - c_j, c (T) in Double
+}
+
+/// NoPE length scaling: logits of the query at position p times max(1, log(p+1) / log(T_train)).
+struct LengthScale {
+    var pos0: Int
+    var invLogTrain: Double
+    func factor(_ i: Int) -> Float { Float(max(1, log(Double(pos0 + i + 1)) * invLogTrain)) }
+}
+
+/// One head's operands; rows are `ld*` floats apart. lse (T) is used by softmax only.
+struct TileHead {
+    var T: Int, d: Int, dv: Int
+    var q: UnsafePointer<Float>, ldq: Int
+    var k: UnsafePointer<Float>, ldk: Int
+    var v: UnsafePointer<Float>, ldv: Int
+    var o: UnsafeMutablePointer<Float>, ldo: Int
+    var lse: UnsafeMutablePointer<Float>?
+}
+
+/// Where one head's backward accumulates (+=). dc (T) collects d c_i for FoX.
+struct TileGrads {
+    var dO: UnsafePointer<Float>, lddo: Int
+    var dq: UnsafeMutablePointer<Float>, lddq: Int
+    var dk: UnsafeMutablePointer<Float>, lddk: Int
+    var dv: UnsafeMutablePointer<Float>, lddv: Int
+    var dc: UnsafeMutablePointer<Double>?
+}
+
+struct TileKernel {
+    var scale: Float
+    var map: RowMap = .softmax
+    var bias: LogitBias = .none
+    var lengthScale: LengthScale? = nil
+    var tile: Int
+
+    /// Floats of scratch for one head: weights and dP tiles (tile, T).
+    static func scratchCount(tile: Int, T: Int) -> Int { 2 * min(tile, T) * T }
+
+    /// S (R, N) = scale · q[i0..<N] · k[0..<N]ᵀ, times the row scale, plus the bias (for j <= i).
+    private func logits(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>) {
+        let N = i0 + R
+        BLAS.gemm(
+            transB: true, M: R, N: N, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
+            B: h.k, ldb: h.ldk, beta: 0, C: S, ldc: N)
+        for r in 0..<R {
+            let i = i0 + r, row = S + r * N, n = i + 1
+            if let lengthScale { scaleInPlace(row, n, by: lengthScale.factor(i)) }
+            switch bias {
+            case .none: break
+            case .linear(let m): for j in 0..<n { row[j] += m * Float(j - i) }
+            case .cumulative(let c):
+                let ci = c[i]
+                for j in 0..<n { row[j] += Float(ci - c[j]) }
+            }
+        }
+    }
+
+    /// Weights of rows i0..<i0+R in place on their logits, zero beyond the diagonal.
+    private func weights(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>,
+                         recompute: Bool) {
+        let N = i0 + R
+        for r in 0..<R {
+            let row = S + r * N, n = i0 + r + 1
+            switch map {
+            case .softmax where recompute:
+                _ = expShiftSum(row, n, shift: h.lse![i0 + r])
+            case .softmax:
+                let m = rowMax(row, n)
+                let sum = expShiftSum(row, n, shift: m)
+                scaleInPlace(row, n, by: 1 / sum)
+                h.lse![i0 + r] = m + log(sum)
+            case .sigmoid(let b): sigmoidInPlace(row, n, shift: b)
+            }
+            (row + n).update(repeating: 0, count: N - n)
+        }
+    }
+
+    // MARK: - Forward
+
+    func forward(_ h: TileHead, scratch S: UnsafeMutablePointer<Float>) {
+        var i0 = 0
+        while i0 < h.T {
+            let R = min(tile, h.T - i0), N = i0 + R
+            logits(h, i0, R, S)
+            weights(h, i0, R, S, recompute: false)
+            // O[i0..<N] (R, dv) = P (R, N) · v[0..<N]
+            BLAS.gemm(
+                M: R, N: h.dv, K: N, A: S, lda: N, B: h.v, ldb: h.ldv, beta: 0,
+                C: h.o + i0 * h.ldo, ldc: h.ldo)
+            i0 += R
+        }
+    }
+
+    // MARK: - Backward
+
+    /// Accumulates dq, dk, dv (and dc); returns Σ dS, the gradient of a sigmoid bias b.
+    @discardableResult
+    func backward(_ h: TileHead, _ g: TileGrads, scratch: UnsafeMutablePointer<Float>) -> Double {
+        let P = scratch, dS = scratch + min(tile, h.T) * h.T
+        var db = 0.0
+        var i0 = 0
+        while i0 < h.T {
+            let R = min(tile, h.T - i0), N = i0 + R
+            logits(h, i0, R, P)
+            weights(h, i0, R, P, recompute: true)
+            // forward was: O = P v ; so dP (R, N) = dO vᵀ and dv += Pᵀ dO
+            BLAS.gemm(
+                transB: true, M: R, N: N, K: h.dv, A: g.dO + i0 * g.lddo, lda: g.lddo, B: h.v,
+                ldb: h.ldv, beta: 0, C: dS, ldc: N)
+            BLAS.gemm(
+                transA: true, M: N, N: h.dv, K: R, A: P, lda: N, B: g.dO + i0 * g.lddo,
+                ldb: g.lddo, beta: 1, C: g.dv, ldc: g.lddv)
+            for r in 0..<R {
+                let i = i0 + r, p = P + r * N, ds = dS + r * N
+                switch map {
+                case .softmax:
+                    // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
+                    let D = dot(g.dO + i * g.lddo, h.o + i * h.ldo, h.dv)
+                    for j in 0..<N { ds[j] = p[j] * (ds[j] - D) }
+                case .sigmoid:
+                    // forward was: P = sigmoid(S + b) ; so dS = dP P (1 - P), db = Σ dS
+                    var sum: Float = 0
+                    for j in 0..<N {
+                        ds[j] *= p[j] * (1 - p[j])
+                        sum += ds[j]
+                    }
+                    db += Double(sum)
+                }
+                if let dc = g.dc {
+                    // forward was: S_ij += c_i - c_j
+                    var rowSum = 0.0
+                    for j in 0...i {
+                        rowSum += Double(ds[j])
+                        dc[j] -= Double(ds[j])
+                    }
+                    dc[i] += rowSum
+                }
+                if let lengthScale { scaleInPlace(ds, N, by: lengthScale.factor(i)) }
+            }
+            // forward was: S = s q kᵀ ; so dq += s dS k and dk += s dSᵀ q
+            BLAS.gemm(
+                M: R, N: h.d, K: N, alpha: scale, A: dS, lda: N, B: h.k, ldb: h.ldk, beta: 1,
+                C: g.dq + i0 * g.lddq, ldc: g.lddq)
+            BLAS.gemm(
+                transA: true, M: N, N: h.d, K: R, alpha: scale, A: dS, lda: N,
+                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk, ldc: g.lddk)
+            i0 += R
+        }
+        return db
+    }
+
+    // MARK: - Decode
+
+    /// out (dv) = Σ_j w_j v_j over n cached tokens, w = map(scores) with scores already biased.
+    func decodeRow(
+        scores: UnsafeMutablePointer<Float>, n: Int, v: UnsafePointer<Float>, ldv: Int, dv: Int,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        var norm: Float = 1
+        switch map {
+        case .softmax: norm = 1 / expShiftSum(scores, n, shift: rowMax(scores, n))
+        case .sigmoid(let b): sigmoidInPlace(scores, n, shift: b)
+        }
+        out.update(repeating: 0, count: dv)
+        for j in 0..<n {
+            let w = scores[j] * norm, vj = v + j * ldv
+            for e in 0..<dv { out[e] += w * vj[e] }
+        }
+    }
+}
+
+/// x[j] = sigmoid(x[j] + b) = 1 / (1 + e^-(x[j] + b)) for j < n; finite for any finite input.
+func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift b: Float) {
+    var j = 0
+    while j + 8 <= n {
+        let raw = UnsafeMutableRawPointer(x + j)
+        let e = vexp(-(raw.loadUnaligned(as: Vec8.self) + b))
+        raw.storeBytes(of: 1 / (1 + e), as: Vec8.self)
+        j += 8
+    }
+    while j < n {
+        x[j] = 1 / (1 + fastExp(-(x[j] + b)))
+        j += 1
+    }
+}

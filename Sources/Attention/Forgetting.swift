@@ -1,0 +1,220 @@
+// Forgetting Transformer, FoX (Lin, Nikishin, He, Courville 2025, arXiv 2503.02130),
+// shared/spec/attention.md §1d, with MQA/GQA (§1i; gates stay per query head):
+//   log f_t = logsigmoid(w_h·x_t + b_h),  c_i = Σ_{l<=i} log f_l (Double),
+//   S_ij = s q_i·k_j + (c_i - c_j) (j <= i),  P = softmax_j(S),  O = P V.
+// Backward: dc_i = Σ_j dS_ij - Σ_i' dS_i'i, d log f_l = Σ_{i>=l} dc_i, d(w·x + b) = d log f (1 - f).
+// NoPE by default; option rope adds half-split RoPE (base 500000). Tiled path: CausalTiles.swift.
+import Basics
+import Foundation
+import Kernels
+
+public struct Forgetting: AttentionVariant {
+    public static let name = "forgetting"
+    public let shape: AttentionShape
+    /// Option "rope", default false (the reference `use_rope: false`).
+    public let rope: Bool
+    /// Option "rope_base", default 500000 (used only with rope).
+    public let ropeBase: Double
+    /// Option "gate_bias_init", default 0 (f = 0.5 at init, as the reference `_initialize_weights`;
+    /// the spec marks this uncertain: the reference comment says an outer init overwrites it).
+    public let gateBiasInit: Double
+    /// Query rows per BLAS tile; option "tile" (speed only), default 64.
+    public let tile: Int
+
+    public init(options: [String: ConfigValue], shape: AttentionShape) throws {
+        var reader = OptionReader(options, variant: Self.name)
+        rope = try reader.bool("rope", default: false)
+        ropeBase = try reader.double("rope_base", default: 500_000)
+        gateBiasInit = try reader.double("gate_bias_init", default: 0)
+        tile = try reader.int("tile", default: 64)
+        try reader.finish()
+        guard tile >= 1 else {
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "tile", reason: "must be positive")
+        }
+        guard ropeBase > 1 else {
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "rope_base", reason: "must be greater than 1")
+        }
+        guard !rope || shape.headSize % 2 == 0 else {
+            throw AttentionError.invalidShape(
+                "forgetting with rope rotates pairs, so the head size (\(shape.headSize)) must be even")
+        }
+        self.shape = shape
+    }
+
+    /// fgate.weight (NH, C) then fgate.bias (NH).
+    public var parameters: [TensorSpec] {
+        var layout = LayoutBuilder()
+        layout.add("fgate.weight", [shape.heads, shape.channels])
+        layout.add("fgate.bias", [shape.heads])
+        return layout.tensors
+    }
+
+    public func initialize(params: UnsafeMutablePointer<Float>, rng: inout SplitMix64) {
+        let (NH, C) = (shape.heads, shape.channels)
+        for i in 0..<NH * C { params[i] = 0.02 * standardNormal(&rng) }
+        for h in 0..<NH { params[NH * C + h] = Float(gateBiasInit) }
+    }
+
+    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
+
+    /// Saved: log f (B,NH,T), lse (B,NH,T), then with rope qr (B,T,NH,hs), kr (B,T,NKV,hs), cos, sin.
+    private func savedLayout(B: Int, T: Int) -> (lse: Int, qr: Int, kr: Int, cos: Int, end: Int) {
+        let (NH, hs) = (shape.heads, shape.headSize)
+        let qr = 2 * B * NH * T
+        guard rope else { return (B * NH * T, qr, qr, qr, qr) }
+        let kr = qr + B * T * NH * hs, cos = kr + B * T * shape.kvHeads * hs
+        return (B * NH * T, qr, kr, cos, cos + T * hs)
+    }
+
+    public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end }
+
+    /// The driver's tiles (and dQ, dK), then c and dc (B, NH, T) in Double.
+    public func scratchCount(B: Int, T: Int) -> Int {
+        driver.scratchCount(T: T, rope: rope) + 4 * B * shape.heads * T + 2
+    }
+
+    private func rotated(_ io: AttentionIO) -> RotatedQK? {
+        guard rope else { return nil }
+        let l = savedLayout(B: io.B, T: io.T)
+        return RotatedQK(
+            qr: io.saved + l.qr, kr: io.saved + l.kr, cos: io.saved + l.cos,
+            sin: io.saved + l.cos + io.T * shape.headSize / 2, base: ropeBase)
+    }
+
+    /// c = cumsum(log f) per (b, h) in Double, in the scratch after the driver's part, then body.
+    private func withCumsum(_ io: AttentionIO, _ body: (UnsafeMutablePointer<Double>) -> Void) {
+        let n = io.B * shape.heads * io.T, logF = UnsafePointer(io.saved)
+        let raw = UnsafeMutableRawPointer(io.scratch + driver.scratchCount(T: io.T, rope: rope))
+        raw.alignedUp(for: Double.self).withMemoryRebound(to: Double.self, capacity: 2 * n) { c in
+            for r in 0..<io.B * shape.heads {
+                var acc = 0.0
+                for t in 0..<io.T {
+                    acc += Double(logF[r * io.T + t])
+                    c[r * io.T + t] = acc
+                }
+            }
+            body(c)
+        }
+    }
+
+    private func kernel(_ c: UnsafeMutablePointer<Double>, _ b: Int, _ h: Int, T: Int) -> TileKernel {
+        TileKernel(
+            scale: 1 / Float(shape.headSize).squareRoot(),
+            bias: .cumulative(c + (b * shape.heads + h) * T), tile: tile)
+    }
+
+    // MARK: - Forward
+
+    public func forward(_ io: AttentionIO) {
+        let (B, T, NH, C) = (io.B, io.T, shape.heads, shape.channels)
+        let logF = io.saved, lse = io.saved + savedLayout(B: B, T: T).lse
+        for b in 0..<B {
+            for t in 0..<T {
+                for h in 0..<NH {
+                    // log f = logsigmoid(z) = min(z, 0) - log1p(e^-|z|), z = w_h·x_t + b_h
+                    let z = dot(io.x + (b * T + t) * C, io.params + h * C, C) + io.params[NH * C + h]
+                    logF[(b * NH + h) * T + t] = min(z, 0) - log1p(exp(-abs(z)))
+                }
+            }
+        }
+        withCumsum(io) { c in
+            driver.forward(io, lse: lse, rope: rotated(io)) { b, h in kernel(c, b, h, T: T) }
+        }
+    }
+
+    // MARK: - Backward
+
+    public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
+        let (B, T, NH, C) = (io.B, io.T, shape.heads, shape.channels)
+        let logF = io.saved, lse = io.saved + savedLayout(B: B, T: T).lse
+        withCumsum(io) { c in
+            let dc = c + B * NH * T
+            dc.update(repeating: 0, count: B * NH * T)
+            driver.backward(io, grads, lse: lse, rope: rotated(io), dc: dc) { b, h in
+                kernel(c, b, h, T: T)
+            }
+            for b in 0..<B {
+                for h in 0..<NH {
+                    let r = (b * NH + h) * T
+                    // forward was: c = cumsum(log f) ; so d log f_l = Σ_{i>=l} dc_i
+                    reverseCumsum(dc + r, T)
+                    for t in 0..<T {
+                        // forward was: log f = logsigmoid(z) ; so dz = d log f (1 - f)
+                        let dz = Float(dc[r + t]) * (1 - exp(logF[r + t]))
+                        let x = io.x + (b * T + t) * C, dx = grads.dx + (b * T + t) * C
+                        let w = io.params + h * C, dw = grads.dparams + h * C
+                        // forward was: z = w_h·x_t + b_h
+                        for i in 0..<C {
+                            dw[i] += dz * x[i]
+                            dx[i] += dz * w[i]
+                        }
+                        grads.dparams[NH * C + h] += dz
+                    }
+                }
+            }
+        }
+    }
+
+    /// The head-major core with log f given: q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), log_f (H,T),
+    /// dout (H,T,dv) -> out, dq, dk, dv, dlog_f. RoPE (half-split) only if ropeBase is given.
+    public static func core(
+        q: [Float], k: [Float], v: [Float], logF: [Float], dout: [Float]?, H: Int, Hkv: Int,
+        T: Int, d: Int, dv: Int, ropeBase: Double? = nil
+    ) -> AttentionCoreResult {
+        HeadMajorCore.run(
+            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, map: .softmax,
+            logF: logF, ropeBase: ropeBase)
+    }
+
+    // MARK: - Decode
+
+    /// Per token: k (NKV*hs, rotated with rope), v (NKV*hs), c (NH Doubles = 2 NH floats).
+    public func cacheCount(maxTokens: Int) -> Int { maxTokens * rowWidth }
+
+    private var rowWidth: Int { 2 * shape.kvHeads * shape.headSize + 2 * shape.heads }
+
+    /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
+    public func decodeScratchCount(maxTokens: Int) -> Int {
+        shape.headSize + shape.heads * shape.headSize + maxTokens
+    }
+
+    public func decode(_ step: AttentionStep) {
+        let (NH, NKV, hs, C) = (shape.heads, shape.kvHeads, shape.headSize, shape.channels)
+        let p = step.position, width = rowWidth, row = step.cache + p * width
+        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
+        func c(_ j: Int, _ h: Int) -> Double {
+            UnsafeRawPointer(step.cache + j * width + 2 * NKV * hs)
+                .loadUnaligned(fromByteOffset: 8 * h, as: Double.self)
+        }
+        for h in 0..<NH {  // c_p = c_{p-1} + log f_p
+            let z = dot(step.x, step.params + h * C, C) + step.params[NH * C + h]
+            let cp = (p > 0 ? c(p - 1, h) : 0) + Double(min(z, 0) - log1p(exp(-abs(z))))
+            UnsafeMutableRawPointer(row + 2 * NKV * hs).storeBytes(
+                of: cp, toByteOffset: 8 * h, as: Double.self)
+        }
+        qr.update(from: step.qkv, count: NH * hs)
+        row.update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
+        if rope {
+            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
+            ropeForward(
+                out: qr, inp: qr, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
+                outStride: NH * hs, inpStride: NH * hs)
+            ropeForward(
+                out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
+                outStride: NKV * hs, inpStride: NKV * hs)
+        }
+        let kernel = TileKernel(scale: 1 / Float(hs).squareRoot(), tile: tile)
+        for h in 0..<NH {
+            let g = h / shape.groupSize, cp = c(p, h)
+            for j in 0...p {
+                let qk = dot(qr + h * hs, step.cache + j * width + g * hs, hs)
+                scores[j] = kernel.scale * qk + Float(cp - c(j, h))
+            }
+            kernel.decodeRow(
+                scores: scores, n: p + 1, v: step.cache + NKV * hs + g * hs, ldv: width, dv: hs,
+                out: step.out + h * hs)
+        }
+    }
+}
