@@ -9,6 +9,9 @@ public enum AttentionRegistry {
         ALiBi.self,
         Forgetting.self,
         Sigmoid.self,
+        StickBreaking.self,
+        Aaren.self,
+        RetNet.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }
