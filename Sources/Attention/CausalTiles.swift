@@ -53,8 +53,8 @@ struct TileKernel {
     var lengthScale: LengthScale? = nil
     var tile: Int
 
-    /// Floats of scratch for one head: weights and dP tiles (tile, T).
-    static func scratchCount(tile: Int, T: Int) -> Int { 2 * min(tile, T) * T }
+    /// Floats of scratch for one head: weights and dP tiles (tile, T), column sums (T).
+    static func scratchCount(tile: Int, T: Int) -> Int { 2 * min(tile, T) * T + T }
 
     /// S (R, N) = scale · q[i0..<N] · k[0..<N]ᵀ, times the row scale, plus the bias (for j <= i).
     private func logits(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>) {
@@ -116,13 +116,14 @@ struct TileKernel {
     /// Accumulates dq, dk, dv (and dc); returns Σ dS, the gradient of a sigmoid bias b.
     @discardableResult
     func backward(_ h: TileHead, _ g: TileGrads, scratch: UnsafeMutablePointer<Float>) -> Double {
-        let P = scratch, dS = scratch + min(tile, h.T) * h.T
+        let P = scratch, dS = scratch + min(tile, h.T) * h.T, colSum = dS + min(tile, h.T) * h.T
         var db = 0.0
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0), N = i0 + R
             logits(h, i0, R, P)
             weights(h, i0, R, P, recompute: true)
+            if g.dc != nil { colSum.update(repeating: 0, count: N) }
             // forward was: O = P v ; so dP (R, N) = dO vᵀ and dv += Pᵀ dO
             BLAS.gemm(
                 transB: true, M: R, N: N, K: h.dv, A: g.dO + i0 * g.lddo, lda: g.lddo, B: h.v,
@@ -139,24 +140,13 @@ struct TileKernel {
                     for j in 0..<N { ds[j] = p[j] * (ds[j] - D) }
                 case .sigmoid:
                     // forward was: P = sigmoid(S + b) ; so dS = dP P (1 - P), db = Σ dS
-                    var sum: Float = 0
-                    for j in 0..<N {
-                        ds[j] *= p[j] * (1 - p[j])
-                        sum += ds[j]
-                    }
-                    db += Double(sum)
+                    db += Double(sigmoidBackwardRow(ds, p, N))
                 }
-                if let dc = g.dc {
-                    // forward was: S_ij += c_i - c_j
-                    var rowSum = 0.0
-                    for j in 0...i {
-                        rowSum += Double(ds[j])
-                        dc[j] -= Double(ds[j])
-                    }
-                    dc[i] += rowSum
-                }
+                // forward was: S_ij += c_i - c_j ; so dc_i += Σ_j dS_ij, dc_j -= Σ_i dS_ij
+                if let dc = g.dc { dc[i] += Double(accumulateRow(colSum, ds, N)) }
                 if let lengthScale { scaleInPlace(ds, N, by: lengthScale.factor(i)) }
             }
+            if let dc = g.dc { for j in 0..<N { dc[j] -= Double(colSum[j]) } }
             // forward was: S = s q kᵀ ; so dq += s dS k and dk += s dSᵀ q
             BLAS.gemm(
                 M: R, N: h.d, K: N, alpha: scale, A: dS, lda: N, B: h.k, ldb: h.ldk, beta: 1,
@@ -202,4 +192,49 @@ func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift b: Float) 
         x[j] = 1 / (1 + fastExp(-(x[j] + b)))
         j += 1
     }
+}
+
+/// dS[j] = dP[j] P[j] (1 - P[j]) in place over n entries; returns Σ dS.
+func sigmoidBackwardRow(
+    _ dS: UnsafeMutablePointer<Float>, _ P: UnsafePointer<Float>, _ n: Int
+) -> Float {
+    var j = 0
+    var acc = Vec8(repeating: 0)
+    while j + 8 <= n {
+        let raw = UnsafeMutableRawPointer(dS + j)
+        let p = UnsafeRawPointer(P + j).loadUnaligned(as: Vec8.self)
+        let d = raw.loadUnaligned(as: Vec8.self) * p * (1 - p)
+        raw.storeBytes(of: d, as: Vec8.self)
+        acc += d
+        j += 8
+    }
+    var sum = acc.sum()
+    while j < n {
+        dS[j] *= P[j] * (1 - P[j])
+        sum += dS[j]
+        j += 1
+    }
+    return sum
+}
+
+/// acc[j] += x[j] for j < n; returns Σ x.
+func accumulateRow(
+    _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int
+) -> Float {
+    var j = 0
+    var sum = Vec8(repeating: 0)
+    while j + 8 <= n {
+        let raw = UnsafeMutableRawPointer(acc + j)
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: Vec8.self)
+        raw.storeBytes(of: raw.loadUnaligned(as: Vec8.self) + v, as: Vec8.self)
+        sum += v
+        j += 8
+    }
+    var total = sum.sum()
+    while j < n {
+        acc[j] += x[j]
+        total += x[j]
+        j += 1
+    }
+    return total
 }
