@@ -117,11 +117,12 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
 /// The check behind "unknown keys are an error": reads every key of a keyed container.
 public enum ConfigKeys {
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// A coding key for any string, to list or read keys not known in advance.
+    public struct AnyKey: CodingKey {
+        public var stringValue: String
+        public var intValue: Int? { nil }
+        public init(stringValue: String) { self.stringValue = stringValue }
+        public init?(intValue: Int) { nil }
     }
 
     /// Throws `TrainingError.unknownKey` for the first key (in sorted order) not in `valid`.

@@ -102,6 +102,9 @@ public final class Trainer: @unchecked Sendable {
         targets.deallocate()
     }
 
+    /// Worker threads splitting each micro-batch.
+    public var workerCount: Int { rows.count }
+
     /// Tokens consumed by one optimizer step.
     public var tokensPerStep: Int { B * T * config.gradAccum }
 

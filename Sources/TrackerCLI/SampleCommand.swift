@@ -1,0 +1,93 @@
+// `tracker sample RUN-DIR-OR-CHECKPOINT --prompt "..."`: loads a checkpoint's weights, encodes the
+// prompt with the run's tokenizer, and generates with the model's KV-cache decoder.
+import ArgumentParser
+import BPE
+import Basics
+import Foundation
+import Model
+import Training
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate text from a trained checkpoint.",
+        discussion: """
+            Examples:
+              tracker sample .tracker/runs/quickstart-20260101-120000 --prompt "In the beginning"
+              tracker sample run/checkpoints/step-000500.safetensors --tokens 100 --temperature 0 --format json
+            """)
+
+    @Argument(help: "A run folder (its last checkpoint is used) or a step-*.safetensors file.")
+    var path: String
+
+    @Option(help: "Text to continue.")
+    var prompt = ""
+
+    @Option(help: "Tokens to generate (at most the model's context minus the prompt).")
+    var tokens = 200
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature = 0.8
+
+    @Option(help: "Sample among the k most likely tokens; 0 keeps all.")
+    var topK = 40
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 1337
+
+    @Option(help: ArgumentHelp("tokenizer.json to use (default: the one recorded in the checkpoint).", valueName: "file"))
+    var tokenizer: String?
+
+    @Option(help: "Output: the text, or JSON on stdout.")
+    var format: OutputFormat = .text
+
+    struct Result: Codable {
+        var checkpoint: String
+        var prompt: String
+        var completion: String
+        var promptTokens: Int
+        var generatedTokens: Int
+        var tokensPerSecond: Double
+    }
+
+    func validate() throws {
+        if tokens < 1 { throw ValidationError("--tokens must be at least 1") }
+        if temperature < 0 { throw ValidationError("--temperature must be 0 (greedy) or positive") }
+        if topK < 0 { throw ValidationError("--top-k must be 0 (all tokens) or positive") }
+    }
+
+    func run() throws {
+        let result = try withCLIErrors { () throws -> Result in
+            let checkpoint = try TrainCommand.checkpointPath(path)
+            let (model, metadata) = try Checkpoint.loadModel(path: checkpoint)
+            guard let tokenizerPath = tokenizer ?? metadata["tokenizer"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+                throw CLIError(description: "\(checkpoint) names no tokenizer: pass --tokenizer FILE")
+            }
+            let tok = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+            guard tok.vocabSize == model.config.vocabSize else {
+                throw CLIError(description: "\(tokenizerPath) has \(tok.vocabSize) tokens but the model has \(model.config.vocabSize): pass the run's tokenizer")
+            }
+            var ids: [UInt32] = []
+            var text = prompt
+            text.withUTF8 { tok.makeEncoder().encode(UnsafeRawBufferPointer($0), into: &ids) }
+            var options = SamplingOptions()
+            options.maxNewTokens = tokens
+            options.temperature = temperature
+            options.topK = topK
+            options.seed = seed
+            options.stopToken = Int32(tok.eotId)
+            let start = DispatchTime.now()
+            let promptIds = ids.isEmpty ? [Int32(tok.eotId)] : ids.map { Int32($0) }
+            let out = Sampler.generate(model: model, prompt: promptIds, options: options)
+            let seconds = secondsSince(start)
+            let completion = String(decoding: tok.decode(out.filter { $0 != Int32(tok.eotId) }.map { UInt32($0) }), as: UTF8.self)
+            return Result(
+                checkpoint: checkpoint, prompt: prompt, completion: completion, promptTokens: promptIds.count,
+                generatedTokens: out.count, tokensPerSecond: Double(promptIds.count + out.count) / max(seconds, 1e-9))
+        }
+        switch format {
+        case .json: print(try prettyJSON(result))
+        case .text: print(result.prompt + result.completion)
+        }
+    }
+}

@@ -1,0 +1,293 @@
+// The run config of `tracker train`: a TOML file (or the resolved JSON a queued run stores) with
+// [data], [model] (+ [model.attention], [model.schedule]), [train] and [eval]. TOML is parsed by
+// TOMLKit into a JSON tree and decoded by the same Codable types as the JSON, so both spellings
+// of a run mean the same thing. Missing keys take defaults, unknown keys fail with the list of
+// valid ones, and every range is checked before any work starts. README "Training configuration"
+// documents every key.
+import Foundation
+import Model
+import TOMLKit
+import Training
+
+/// One run's settings, as written in the file (the vocabulary comes from the tokenizer later).
+struct TrainRunConfig: Codable, Equatable {
+    var data = DataSection()
+    var model = ModelSection()
+    var train = TrainConfig()
+    var eval = EvalSection()
+
+    /// Tables a base-run file may hold; [experiment] and [sweep] belong to `tracker run`.
+    static let sections = ["data", "model", "train", "eval", "experiment", "sweep"]
+
+    init() {}
+
+    enum CodingKeys: String, CodingKey { case data, model, train, eval }
+
+    init(from decoder: any Swift.Decoder) throws {
+        try ConfigKeys.check(decoder, valid: Self.sections, section: "")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        data = try c.decodeIfPresent(DataSection.self, forKey: .data) ?? DataSection()
+        model = try c.decodeIfPresent(ModelSection.self, forKey: .model) ?? ModelSection()
+        train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
+        eval = try c.decodeIfPresent(EvalSection.self, forKey: .eval) ?? EvalSection()
+    }
+
+    /// Checks every section that can be checked without the tokenizer.
+    func validate() throws {
+        try train.validate()
+        try eval.validate()
+        if let task = data.task {
+            _ = try model.modelConfig(vocabSize: try task.makeTask(context: model.context).vocabSize)
+        } else {
+            try data.validate()
+            _ = try model.modelConfig(vocabSize: 256)
+        }
+    }
+}
+
+/// [data]: which ingested corpus to train on, or a synthetic task.
+struct DataSection: Codable, Equatable {
+    /// Corpus name (or id) as recorded by `tracker ingest`.
+    var corpus = "bundled"
+    /// A synthetic task instead of a corpus (Tasks/TaskOptions.swift).
+    var task: TaskOptions?
+
+    init() {}
+
+    init(from decoder: any Swift.Decoder) throws {
+        try ConfigKeys.check(decoder, valid: ["corpus"] + TaskOptions.configKeys, section: "data")
+        let c = try decoder.container(keyedBy: ConfigKeys.AnyKey.self)
+        corpus = try c.decodeIfPresent(String.self, forKey: .init(stringValue: "corpus")) ?? "bundled"
+        task = c.contains(.init(stringValue: "task")) ? try TaskOptions(from: decoder) : nil
+    }
+
+    func encode(to encoder: any Swift.Encoder) throws {
+        if let task { try task.encode(to: encoder) }
+        var c = encoder.container(keyedBy: ConfigKeys.AnyKey.self)
+        try c.encode(corpus, forKey: .init(stringValue: "corpus"))
+    }
+
+    func validate() throws {
+        if corpus.isEmpty {
+            throw TrainingError.invalidConfig(key: "data.corpus", value: "\"\"", hint: "name an ingested corpus, e.g. \"bundled\"")
+        }
+    }
+}
+
+/// [eval]: the final evaluation (periodic ones are set in [train]).
+struct EvalSection: Codable, Equatable {
+    /// Validation batches for the final evaluation; 0 means the whole validation split.
+    var finalBatches = 0
+
+    init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable { case finalBatches = "final_batches" }
+
+    init(from decoder: any Swift.Decoder) throws {
+        try ConfigKeys.check(decoder, valid: CodingKeys.allCases.map(\.rawValue), section: "eval")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        finalBatches = try c.decodeIfPresent(Int.self, forKey: .finalBatches) ?? 0
+    }
+
+    func validate() throws {
+        if finalBatches < 0 {
+            throw TrainingError.invalidConfig(key: "eval.final_batches", value: "\(finalBatches)", hint: "use 0 for the whole split")
+        }
+    }
+}
+
+/// [model] in snake_case (ModelConfig's fields), with [model.attention] (`variant` + options) and
+/// [model.schedule] (`name` + options).
+struct ModelSection: Codable, Equatable {
+    var channels = 256
+    var layers = 4
+    var heads = 4
+    var kvHeads: Int?
+    var context = 256
+    var mlp = "gelu"
+    var norm = "rmsnorm"
+    var tiedEmbeddings = true
+    var initSeed: UInt64 = 1337
+    var attention = AttentionConfig()
+    var schedule = ScheduleConfig()
+
+    init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case channels, layers, heads, kvHeads = "kv_heads", context, mlp, norm
+        case tiedEmbeddings = "tied_embeddings", initSeed = "init_seed", attention, schedule
+    }
+
+    init(from decoder: any Swift.Decoder) throws {
+        try ConfigKeys.check(decoder, valid: CodingKeys.allCases.map(\.rawValue), section: "model")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelSection()
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels) ?? d.channels
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads)
+        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
+        mlp = try c.decodeIfPresent(String.self, forKey: .mlp) ?? d.mlp
+        norm = try c.decodeIfPresent(String.self, forKey: .norm) ?? d.norm
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
+        initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
+        if let t = try c.decodeIfPresent(NamedOptions.self, forKey: .attention) {
+            attention = AttentionConfig(variant: t.name ?? d.attention.variant, options: t.options)
+        }
+        if let t = try c.decodeIfPresent(NamedOptions.self, forKey: .schedule) {
+            schedule = ScheduleConfig(name: t.name ?? d.schedule.name, options: t.options)
+        }
+    }
+
+    func encode(to encoder: any Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(channels, forKey: .channels)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(heads, forKey: .heads)
+        try c.encodeIfPresent(kvHeads, forKey: .kvHeads)
+        try c.encode(context, forKey: .context)
+        try c.encode(mlp, forKey: .mlp)
+        try c.encode(norm, forKey: .norm)
+        try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
+        try c.encode(initSeed, forKey: .initSeed)
+        try c.encode(NamedOptions(nameKey: "variant", name: attention.variant, options: attention.options), forKey: .attention)
+        if schedule != ScheduleConfig() {
+            try c.encode(NamedOptions(nameKey: "name", name: schedule.name, options: schedule.options), forKey: .schedule)
+        }
+    }
+
+    /// The ModelConfig for a tokenizer of `vocabSize` tokens, validated.
+    func modelConfig(vocabSize: Int) throws -> ModelConfig {
+        guard let mlpKind = MLPKind(rawValue: mlp) else {
+            throw TrainingError.invalidConfig(key: "model.mlp", value: "\"\(mlp)\"", hint: "use \"gelu\" or \"swiglu\"")
+        }
+        guard let normKind = NormKind(rawValue: norm) else {
+            throw TrainingError.invalidConfig(key: "model.norm", value: "\"\(norm)\"", hint: "use \"rmsnorm\" or \"layernorm\"")
+        }
+        let config = ModelConfig(
+            vocabSize: vocabSize, channels: channels, layers: layers, heads: heads, kvHeads: kvHeads,
+            context: context, mlp: mlpKind, norm: normKind, tiedEmbeddings: tiedEmbeddings,
+            attention: attention, initSeed: initSeed, schedule: schedule)
+        try config.validate()
+        return config
+    }
+}
+
+/// A table like [model.attention]: one naming key (`variant` or `name`), every other key an option.
+struct NamedOptions: Codable, Equatable {
+    var nameKey = "variant"
+    var name: String?
+    var options: [String: ConfigValue] = [:]
+
+    init(nameKey: String, name: String?, options: [String: ConfigValue]) {
+        self.nameKey = nameKey
+        self.name = name
+        self.options = options
+    }
+
+    init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: ConfigKeys.AnyKey.self)
+        for key in c.allKeys {
+            if key.stringValue == "variant" || key.stringValue == "name" {
+                nameKey = key.stringValue
+                name = try c.decode(String.self, forKey: key)
+            } else {
+                options[key.stringValue] = try c.decode(ConfigValue.self, forKey: key)
+            }
+        }
+    }
+
+    func encode(to encoder: any Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: ConfigKeys.AnyKey.self)
+        if let name { try c.encode(name, forKey: .init(stringValue: nameKey)) }
+        for (k, v) in options { try c.encode(v, forKey: .init(stringValue: k)) }
+    }
+}
+
+enum TrainConfigFile {
+    /// Reads a `.toml` file, or a `.json` resolved config (e.g. a run folder's config.json).
+    static func load(path: String) throws -> TrainRunConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CLIError(description: "cannot read the config file \(path): \(error.localizedDescription)")
+        }
+        do {
+            return path.hasSuffix(".json") ? try decode(json: Data(text.utf8)) : try decode(toml: text)
+        } catch let e as TOMLParseError {
+            throw CLIError(description: "\(path) is not valid TOML: \(e.description) (\(e.source.begin))")
+        } catch {
+            throw CLIError(description: "\(path): \(error)")
+        }
+    }
+
+    static func decode(toml: String) throws -> TrainRunConfig {
+        let table = try TOMLTable(string: toml)
+        let data = try JSONSerialization.data(withJSONObject: try jsonObject(table, path: ""))
+        return try decode(json: data)
+    }
+
+    /// Decodes and validates a run config from JSON.
+    static func decode(json: Data) throws -> TrainRunConfig {
+        let config: TrainRunConfig
+        do {
+            config = try JSONDecoder().decode(TrainRunConfig.self, from: json)
+        } catch let e as DecodingError {
+            throw readable(e)
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Canonical JSON (sorted keys), as stored in config.json and run rows.
+    static func canonicalJSON(_ config: TrainRunConfig) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(config), as: UTF8.self)
+    }
+
+    /// TOML value -> JSONSerialization object. Dates and times are not run settings.
+    static func jsonObject(_ value: TOMLValueConvertible, path: String) throws -> Any {
+        switch value.type {
+        case .table:
+            let t = value.table!
+            var out: [String: Any] = [:]
+            for key in t.keys { out[key] = try jsonObject(t[key]!, path: path.isEmpty ? key : path + "." + key) }
+            return out
+        case .array: return try value.array!.enumerated().map { try jsonObject($0.element, path: "\(path)[\($0.offset)]") }
+        case .string: return value.string!
+        case .int: return value.int!
+        case .double: return value.double!
+        case .bool: return value.bool!
+        case .date, .time, .dateTime:
+            throw TrainingError.wrongType(key: path, expected: "a number, string or boolean (not a date)")
+        }
+    }
+
+    /// A DecodingError as one line naming the key.
+    static func readable(_ e: DecodingError) -> Error {
+        func key(_ path: [any CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case .typeMismatch(let type, let ctx):
+            return TrainingError.wrongType(key: key(ctx.codingPath), expected: describe(type))
+        case .valueNotFound(let type, let ctx):
+            return TrainingError.wrongType(key: key(ctx.codingPath), expected: describe(type))
+        case .keyNotFound(let k, let ctx):
+            return TrainingError.wrongType(key: key(ctx.codingPath + [k]), expected: "present")
+        case .dataCorrupted(let ctx):
+            return TrainingError.wrongType(key: key(ctx.codingPath), expected: "valid (\(ctx.debugDescription))")
+        @unknown default:
+            return e
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is UInt64.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default: return "a table or value of type \(type)"
+        }
+    }
+}

@@ -1,0 +1,112 @@
+// Everything `tracker train` sets up before the loop: the corpus (through the Store) or synthetic
+// task, the tokenizer's vocabulary and byte lengths, the model, the trainer, the validation
+// windows, and the summary printed at the end.
+import BPE
+import Basics
+import Foundation
+import Model
+import Shards
+import Store
+import Training
+
+/// The data a run trains on, resolved from [data].
+struct TrainData {
+    var source: BatchSource
+    var validation: EvalWindows?
+    var vocabSize: Int
+    /// UTF-8 length of each token (special tokens 0), for bits per byte.
+    var tokenByteLengths: [Int32]?
+    var tokenizerPath: String?
+
+    /// Opens the corpus' shards and tokenizer, or builds the synthetic task.
+    static func load(_ config: TrainRunConfig, home: String) throws -> TrainData {
+        let T = config.model.context, B = config.train.batch
+        if let options = config.data.task {
+            let task = try options.makeTask(context: T)
+            let loader = TaskLoader(task: task, batch: B, time: options.trainLength(context: T), seed: config.train.seed)
+            return TrainData(source: loader, validation: nil, vocabSize: task.vocabSize, tokenByteLengths: nil, tokenizerPath: nil)
+        }
+        let db = try TrackerDB(home: home)
+        guard let corpus = try db.corpus(named: config.data.corpus) else {
+            throw CLIError(
+                description: "no corpus named '\(config.data.corpus)' in \(home): ingest it first, "
+                    + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`")
+        }
+        let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
+        let tokenizer = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+        let V = tokenizer.vocabSize
+        func shards(_ split: String) throws -> [ShardReader] {
+            try corpus.shards.filter { $0.split == split }.map {
+                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, checkTokens: false)
+            }
+        }
+        let loader = try DataLoader(shards: try shards("train"), batch: B, time: T, seed: config.train.seed)
+        let val = try shards("val")
+        var windows: EvalWindows?
+        if !val.isEmpty {
+            do {
+                windows = try EvalWindows(shards: val, time: T)
+            } catch {
+                writeStderr("warning: \(error); training without evaluation\n")
+            }
+        }
+        let lengths = (0..<V).map { Int32(tokenizer.isSpecial(UInt32($0)) ? 0 : tokenizer.bytes(of: UInt32($0)).count) }
+        return TrainData(
+            source: loader, validation: windows,
+            vocabSize: V, tokenByteLengths: lengths, tokenizerPath: tokenizerPath)
+    }
+
+    static func absolute(_ path: String, home: String) -> String { path.hasPrefix("/") ? path : home + "/" + path }
+}
+
+/// The JSON summary of `tracker train --format json`.
+struct TrainSummary: Codable {
+    var runDirectory: String
+    var steps: Int
+    var parameters: Int
+    var finalTrainLoss: Double
+    var valLoss: Double?
+    var valPerplexity: Double?
+    var valBitsPerByte: Double?
+    var tokensPerSecond: Double
+    var mfu: Double?
+    var peakFlops: Double?
+    var peakMemoryBytes: Int64
+    var seconds: Double
+    var checkpoints: [String]
+    var model: ModelConfig
+
+    init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
+        self.runDirectory = runDirectory
+        steps = outcome.steps
+        parameters = model.parameterCount
+        finalTrainLoss = outcome.finalTrainLoss
+        valLoss = outcome.finalVal?.loss
+        valPerplexity = outcome.finalVal?.perplexity
+        valBitsPerByte = outcome.finalVal?.bitsPerByte
+        tokensPerSecond = outcome.tokensPerSecond
+        mfu = outcome.mfu
+        peakFlops = outcome.peakFlops
+        peakMemoryBytes = ProcessStats.peakRSSBytes()
+        seconds = outcome.seconds
+        checkpoints = outcome.checkpoints
+        self.model = model.config
+    }
+
+    var text: String {
+        var lines = ["trained \(Format.count(Int64(parameters))) parameters for \(steps) steps in \(Format.duration(seconds))"]
+        lines.append(String(format: "  train loss  %.4f", finalTrainLoss))
+        if let valLoss {
+            var s = String(format: "  val loss    %.4f  ppl %.2f", valLoss, valPerplexity ?? .nan)
+            if let valBitsPerByte { s += String(format: "  bits/byte %.4f", valBitsPerByte) }
+            lines.append(s)
+        }
+        var speed = "  speed       \(Format.count(Int64(tokensPerSecond))) tokens/s"
+        if let mfu, let peakFlops { speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9) }
+        lines.append(speed)
+        lines.append("  memory      \(Format.bytes(peakMemoryBytes)) peak")
+        lines.append("  run         \(runDirectory)")
+        if let last = checkpoints.last { lines.append("  checkpoint  \(last)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Training speed: tracker's engine against the same model in PyTorch (eager, fp32, 2 threads),
+# side by side on the bundled corpus (vocabulary 8192), in one run:
+#   A: C 256, L 4, NH 4, T 256, B 8        B: C 512, L 8, NH 8, T 512, B 4
+# then step time against context 256..2048 on A's model (B x T = 4096 tokens per step).
+# MFU for both is against tracker's measured 2-thread OpenBLAS sgemm peak (1024^3, best of 5),
+# reported by `tracker train` as peakFlops. Usage: bash bench/train_speed.sh [steps]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${1:-30}
+OUT=bench/out/train_speed
+HOME_DIR=$OUT/home
+mkdir -p "$OUT"
+
+echo "== release build" >&2
+swift build -c release --scratch-path .build-release --product tracker >&2
+TRACKER=.build-release/release/tracker
+
+echo "== PyTorch (CPU wheel from PyPI)" >&2
+python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch numpy \
+  || python3 -m pip install -q --break-system-packages torch numpy
+
+if [ ! -f "$HOME_DIR/tracker.sqlite" ]; then
+  echo "== ingest the bundled corpus (vocabulary 8192)" >&2
+  "$TRACKER" ingest corpora/bundled.tar.xz --home "$HOME_DIR" --vocab-size 8192 --format json > "$OUT/ingest.json"
+fi
+SHARD=$(ls "$HOME_DIR"/shards/*/train_*.bin 2>/dev/null | head -1 || true)
+[ -n "$SHARD" ] || SHARD=$(find "$HOME_DIR" -name 'train_*.bin' | head -1)
+
+# config NAME C L NH T B -> writes $OUT/NAME.toml
+config() {
+  cat > "$OUT/$1.toml" <<TOML
+[data]
+corpus = "bundled"
+[model]
+channels = $2
+layers = $3
+heads = $4
+context = $5
+[train]
+steps = $STEPS
+batch = $6
+lr = 3e-3
+min_lr = 3e-4
+warmup = 10
+eval_every = 0
+log_every = 5
+[eval]
+final_batches = 1
+TOML
+}
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
+
+PEAK=""
+run_pair() { # NAME C L NH T B
+  config "$@"
+  "$TRACKER" train --config "$OUT/$1.toml" --home "$HOME_DIR" --format json ${PEAK:+--peak-gflops $PEAK} \
+    > "$OUT/$1.tracker.json" 2> "$OUT/$1.tracker.log"
+  if [ -z "$PEAK" ]; then PEAK=$(python3 -c "import json; print(json.load(open('$OUT/$1.tracker.json'))['peakFlops']/1e9)"); fi
+  python3 bench/train_speed.py --vocab 8192 --channels "$2" --layers "$3" --heads "$4" --context "$5" \
+    --batch "$6" --steps "$STEPS" --shard "$SHARD" --peak-flops "$(python3 -c "print($PEAK*1e9)")" \
+    > "$OUT/$1.torch.json"
+}
+
+echo "== config A and B" >&2
+run_pair A 256 4 4 256 8
+run_pair B 512 8 8 512 4
+for T in 256 512 1024 2048; do run_pair "ctx$T" 256 4 4 "$T" $((4096 / T)); done
+
+python3 - "$OUT" "$PEAK" <<'PY'
+import json, sys
+out, peak = sys.argv[1], float(sys.argv[2])
+def load(n):
+    return json.load(open(f"{out}/{n}.tracker.json")), json.load(open(f"{out}/{n}.torch.json"))
+print(f"sgemm peak (OpenBLAS, 2 threads, 1024^3): {peak:.1f} GFLOP/s")
+print(f"{'config':8} {'tracker tok/s':>14} {'torch tok/s':>12} {'ratio':>6} {'tracker MFU':>12} {'torch MFU':>10} {'tracker RSS':>12} {'torch RSS':>10}")
+for n in ["A", "B"]:
+    t, p = load(n)
+    print(f"{n:8} {t['tokensPerSecond']:14.0f} {p['tokensPerSecond']:12.0f} {t['tokensPerSecond']/p['tokensPerSecond']:6.2f}"
+          f" {100*t['mfu']:11.1f}% {100*p['mfu']:9.1f}% {t['peakMemoryBytes']/2**20:10.0f}MiB {p['peakMemoryBytes']/2**20:8.0f}MiB")
+print()
+print("context sweep (model A, B x T = 4096 tokens per step): step time in ms")
+print(f"{'T':>6} {'B':>3} {'tracker':>9} {'torch':>9} {'ratio':>6}")
+for T in [256, 512, 1024, 2048]:
+    t, p = load(f"ctx{T}")
+    ts, ps = 4096 / t["tokensPerSecond"] * 1000, p["stepSeconds"] * 1000
+    print(f"{T:6} {4096 // T:3} {ts:9.1f} {ps:9.1f} {ps / ts:6.2f}")
+PY
