@@ -123,4 +123,30 @@ struct WorkerTests {
         #expect(r.state == .succeeded && r.attempts == 2)
         #expect(try db.events(runId: run.id!).map(\.toState) == [.queued, .running, .crashed, .queued, .running, .succeeded])
     }
+
+    @Test func runRecordsCodeMachineAndCorpusLineage() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let corpus = try db.record(
+            IngestedCorpus(
+                corpus: CorpusRecord(
+                    name: "bundled", fingerprint: "fp-bundled", settings: "{}", documents: 3, trainDocuments: 2,
+                    valDocuments: 1, bytes: 100, skipped: 0, invalid: 0, repaired: 0, duplicates: 0, stats: "{}"),
+                sources: [], tokenizer: TokenizerRecord(kind: "bpe", vocabSize: 300, settings: "{}", sha256: "tok-sha", path: "t.json"),
+                shards: [ShardRecord(split: "train", ordinal: 0, path: "shards/t.bin", tokens: 9, documents: 2, size: 1042, sha256: "shard-sha")]))
+        let run = try enqueueSeeds(db, 1)[0]
+        _ = try shellWorker(db, home: home, "true").run()
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.corpusId == corpus.corpus.id)
+        let lineage = try ConfigValue(json: try #require(r.lineage))
+        #expect(lineage.value(at: "corpusFingerprint") == .text("fp-bundled"))
+        #expect(lineage.value(at: "tokenizerSha256") == .text("tok-sha"))
+        #expect(lineage.value(at: "shards") == .array([.table(["split": .text("train"), "path": .text("shards/t.bin"), "sha256": .text("shard-sha")])]))
+        let machine = try ConfigValue(json: try #require(r.machine))
+        #expect(machine.value(at: "cores") != nil && machine.value(at: "host") != nil && machine.value(at: "memoryBytes") != nil)
+        // The tests run inside the repository's git checkout (the worker's current directory).
+        let code = Provenance.codeVersion()
+        #expect(r.codeVersion == code.commit && r.codeDirty == code.dirty)
+        #expect(Provenance.codeVersion(directory: "/").commit == nil)
+    }
 }
