@@ -27,7 +27,7 @@ public struct ALiBi: AttentionVariant {
         slopes = Self.slopes(heads: shape.heads)
     }
 
-    /// The slopes of Press et al. for H heads (H = 8: 1/2, 1/4, ..., 1/256; H = 3: 1/16, 1/256, 1/4).
+    /// The slopes of Press et al. for H heads (H = 8: 1/2, ..., 1/256; H = 3: 1/16, 1/256, 1/4).
     public static func slopes(heads H: Int) -> [Double] {
         precondition(H >= 1, "ALiBi needs at least one head")
         func powerOfTwo(_ n: Int) -> [Double] {
@@ -87,11 +87,14 @@ public struct ALiBi: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let p = step.position, rowWidth = 2 * NKV * hs, scores = step.scratch
+        let p = step.position
+        let rowWidth = 2 * NKV * hs
+        let scores = step.scratch
         (step.cache + p * rowWidth).update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
-            let g = h / shape.groupSize, m = Float(slopes[h])
+            let g = h / shape.groupSize
+            let m = Float(slopes[h])
             for j in 0...p {
                 let qk = dot(step.qkv + h * hs, step.cache + j * rowWidth + g * hs, hs)
                 scores[j] = scale * qk + m * Float(j - p)

@@ -26,7 +26,8 @@ struct HeadDriver {
         _ io: AttentionIO, _ b: Int, _ h: Int, lse: UnsafeMutablePointer<Float>?, rope: RotatedQK?
     ) -> TileHead {
         let (T, NH, NKV, hs, W) = (io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
-        let g = h / shape.groupSize, row = io.qkv + b * T * W
+        let g = h / shape.groupSize
+        let row = io.qkv + b * T * W
         var head = TileHead(
             T: T, d: hs, dv: hs, q: row + h * hs, ldq: W, k: row + (NH + g) * hs, ldk: W,
             v: row + (NH + NKV + g) * hs, ldv: W, o: io.out + b * T * NH * hs + h * hs,
@@ -74,7 +75,8 @@ struct HeadDriver {
     ) -> Double {
         let (B, T, NH, NKV, hs, W) =
             (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
-        let dQ = io.scratch + TileKernel.scratchCount(tile: tile, T: T), dK = dQ + T * hs
+        let dQ = io.scratch + TileKernel.scratchCount(tile: tile, T: T)
+        let dK = dQ + T * hs
         var db = 0.0
         for b in 0..<B {
             let drow = grads.dqkv + b * T * W
@@ -84,7 +86,8 @@ struct HeadDriver {
                     var tg = TileGrads(
                         dO: grads.dout + b * T * NH * hs + h * hs, lddo: NH * hs,
                         dq: drow + h * hs, lddq: W, dk: drow + (NH + g) * hs, lddk: W,
-                        dv: drow + (NH + NKV + g) * hs, lddv: W, dc: dc.map { $0 + (b * NH + h) * T })
+                        dv: drow + (NH + NKV + g) * hs, lddv: W,
+                        dc: dc.map { $0 + (b * NH + h) * T })
                     if rope != nil {
                         dQ.update(repeating: 0, count: T * hs)
                         (tg.dq, tg.lddq, tg.dk, tg.lddk) = (dQ, hs, dK, hs)
@@ -140,7 +143,8 @@ enum HeadMajorCore {
         let buffers = CoreBuffers()
         defer { buffers.free() }
         let (qr, kr, vv) = (buffers.copy(q), buffers.copy(k), buffers.copy(v))
-        let cos = buffers.zeros(T * d / 2), sin = buffers.zeros(T * d / 2)
+        let cos = buffers.zeros(T * d / 2)
+        let sin = buffers.zeros(T * d / 2)
         if let ropeBase {
             ropeTables(cos: cos, sin: sin, T: T, hs: d, base: ropeBase)
             ropeForward(
@@ -163,10 +167,12 @@ enum HeadMajorCore {
                 }
             }
         }
-        let out = buffers.zeros(H * T * dv), lse = buffers.zeros(H * T)
+        let out = buffers.zeros(H * T * dv)
+        let lse = buffers.zeros(H * T)
         let scratch = buffers.zeros(TileKernel.scratchCount(tile: 64, T: T))
         let dO = dout.map { buffers.copy($0) }
-        let dq = buffers.zeros(H * T * d), dk = buffers.zeros(Hkv * T * d)
+        let dq = buffers.zeros(H * T * d)
+        let dk = buffers.zeros(Hkv * T * d)
         let dvv = buffers.zeros(Hkv * T * dv)
         var dbias = 0.0
         for h in 0..<H {
@@ -184,10 +190,12 @@ enum HeadMajorCore {
                 lddk: d, dv: dvv + g * T * dv, lddv: dv, dc: dc + h * T)
             dbias += kernel.backward(head, grads, scratch: scratch)
         }
-        var result = AttentionCoreResult(out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
+        var result = AttentionCoreResult(
+            out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
         guard dO != nil else { return result }
         if ropeBase != nil {  // forward was: qr = R(pos) q, kr = R(pos) k
-            let dq0 = buffers.zeros(H * T * d), dk0 = buffers.zeros(Hkv * T * d)
+            let dq0 = buffers.zeros(H * T * d)
+            let dk0 = buffers.zeros(Hkv * T * d)
             ropeBackward(
                 dinp: dq0, dout: dq, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d,
                 dinpStride: d, doutStride: d)

@@ -63,7 +63,9 @@ struct TileKernel {
             transB: true, M: R, N: N, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
             B: h.k, ldb: h.ldk, beta: 0, C: S, ldc: N)
         for r in 0..<R {
-            let i = i0 + r, row = S + r * N, n = i + 1
+            let i = i0 + r
+            let row = S + r * N
+            let n = i + 1
             if let lengthScale { scaleInPlace(row, n, by: lengthScale.factor(i)) }
             switch bias {
             case .none: break
@@ -76,11 +78,14 @@ struct TileKernel {
     }
 
     /// Weights of rows i0..<i0+R in place on their logits, zero beyond the diagonal.
-    private func weights(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>,
-                         recompute: Bool) {
+    private func weights(
+        _ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>,
+        recompute: Bool
+    ) {
         let N = i0 + R
         for r in 0..<R {
-            let row = S + r * N, n = i0 + r + 1
+            let row = S + r * N
+            let n = i0 + r + 1
             switch map {
             case .softmax where recompute:
                 _ = expShiftSum(row, n, shift: h.lse![i0 + r])
@@ -100,7 +105,8 @@ struct TileKernel {
     func forward(_ h: TileHead, scratch S: UnsafeMutablePointer<Float>) {
         var i0 = 0
         while i0 < h.T {
-            let R = min(tile, h.T - i0), N = i0 + R
+            let R = min(tile, h.T - i0)
+            let N = i0 + R
             logits(h, i0, R, S)
             weights(h, i0, R, S, recompute: false)
             // O[i0..<N] (R, dv) = P (R, N) · v[0..<N]
@@ -116,11 +122,14 @@ struct TileKernel {
     /// Accumulates dq, dk, dv (and dc); returns Σ dS, the gradient of a sigmoid bias b.
     @discardableResult
     func backward(_ h: TileHead, _ g: TileGrads, scratch: UnsafeMutablePointer<Float>) -> Double {
-        let P = scratch, dS = scratch + min(tile, h.T) * h.T, colSum = dS + min(tile, h.T) * h.T
+        let P = scratch
+        let dS = scratch + min(tile, h.T) * h.T
+        let colSum = dS + min(tile, h.T) * h.T
         var db = 0.0
         var i0 = 0
         while i0 < h.T {
-            let R = min(tile, h.T - i0), N = i0 + R
+            let R = min(tile, h.T - i0)
+            let N = i0 + R
             logits(h, i0, R, P)
             weights(h, i0, R, P, recompute: true)
             if g.dc != nil { colSum.update(repeating: 0, count: N) }
@@ -132,7 +141,9 @@ struct TileKernel {
                 transA: true, M: N, N: h.dv, K: R, A: P, lda: N, B: g.dO + i0 * g.lddo,
                 ldb: g.lddo, beta: 1, C: g.dv, ldc: g.lddv)
             for r in 0..<R {
-                let i = i0 + r, p = P + r * N, ds = dS + r * N
+                let i = i0 + r
+                let p = P + r * N
+                let ds = dS + r * N
                 switch map {
                 case .softmax:
                     // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
@@ -173,7 +184,8 @@ struct TileKernel {
         }
         out.update(repeating: 0, count: dv)
         for j in 0..<n {
-            let w = scores[j] * norm, vj = v + j * ldv
+            let w = scores[j] * norm
+            let vj = v + j * ldv
             for e in 0..<dv { out[e] += w * vj[e] }
         }
     }

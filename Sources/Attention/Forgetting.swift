@@ -2,7 +2,7 @@
 // shared/spec/attention.md §1d, with MQA/GQA (§1i; gates stay per query head):
 //   log f_t = logsigmoid(w_h·x_t + b_h),  c_i = Σ_{l<=i} log f_l (Double),
 //   S_ij = s q_i·k_j + (c_i - c_j) (j <= i),  P = softmax_j(S),  O = P V.
-// Backward: dc_i = Σ_j dS_ij - Σ_i' dS_i'i, d log f_l = Σ_{i>=l} dc_i, d(w·x + b) = d log f (1 - f).
+// Backward: dc_i = Σ_j dS_ij - Σ_i' dS_i'i, d log f_l = Σ_{i>=l} dc_i, dz = d log f (1 - f).
 // NoPE by default; option rope adds half-split RoPE (base 500000). Tiled path: CausalTiles.swift.
 import Basics
 import Foundation
@@ -38,7 +38,9 @@ public struct Forgetting: AttentionVariant {
         }
         guard !rope || shape.headSize % 2 == 0 else {
             throw AttentionError.invalidShape(
-                "forgetting with rope rotates pairs, so the head size (\(shape.headSize)) must be even")
+                "forgetting with rope rotates pairs, so the head size (\(shape.headSize)) "
+                    + "must be even"
+            )
         }
         self.shape = shape
     }
@@ -59,12 +61,14 @@ public struct Forgetting: AttentionVariant {
 
     private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
 
-    /// Saved: log f (B,NH,T), lse (B,NH,T), then with rope qr (B,T,NH,hs), kr (B,T,NKV,hs), cos, sin.
+    /// Saved: log f (B,NH,T), lse (B,NH,T), then with rope qr (B,T,NH,hs), kr (B,T,NKV,hs),
+    /// cos, sin (T, hs/2).
     private func savedLayout(B: Int, T: Int) -> (lse: Int, qr: Int, kr: Int, cos: Int, end: Int) {
         let (NH, hs) = (shape.heads, shape.headSize)
         let qr = 2 * B * NH * T
         guard rope else { return (B * NH * T, qr, qr, qr, qr) }
-        let kr = qr + B * T * NH * hs, cos = kr + B * T * shape.kvHeads * hs
+        let kr = qr + B * T * NH * hs
+        let cos = kr + B * T * shape.kvHeads * hs
         return (B * NH * T, qr, kr, cos, cos + T * hs)
     }
 
@@ -85,7 +89,8 @@ public struct Forgetting: AttentionVariant {
 
     /// c = cumsum(log f) per (b, h) in Double, in the scratch after the driver's part, then body.
     private func withCumsum(_ io: AttentionIO, _ body: (UnsafeMutablePointer<Double>) -> Void) {
-        let n = io.B * shape.heads * io.T, logF = UnsafePointer(io.saved)
+        let n = io.B * shape.heads * io.T
+        let logF = UnsafePointer(io.saved)
         let raw = UnsafeMutableRawPointer(io.scratch + driver.scratchCount(T: io.T, rope: rope))
         raw.alignedUp(for: Double.self).withMemoryRebound(to: Double.self, capacity: 2 * n) { c in
             for r in 0..<io.B * shape.heads {
@@ -99,7 +104,8 @@ public struct Forgetting: AttentionVariant {
         }
     }
 
-    private func kernel(_ c: UnsafeMutablePointer<Double>, _ b: Int, _ h: Int, T: Int) -> TileKernel {
+    private func kernel(_ c: UnsafeMutablePointer<Double>, _ b: Int, _ h: Int, T: Int) -> TileKernel
+    {
         TileKernel(
             scale: 1 / Float(shape.headSize).squareRoot(),
             bias: .cumulative(c + (b * shape.heads + h) * T), tile: tile)
@@ -109,12 +115,14 @@ public struct Forgetting: AttentionVariant {
 
     public func forward(_ io: AttentionIO) {
         let (B, T, NH, C) = (io.B, io.T, shape.heads, shape.channels)
-        let logF = io.saved, lse = io.saved + savedLayout(B: B, T: T).lse
+        let logF = io.saved
+        let lse = io.saved + savedLayout(B: B, T: T).lse
         for b in 0..<B {
             for t in 0..<T {
                 for h in 0..<NH {
                     // log f = logsigmoid(z) = min(z, 0) - log1p(e^-|z|), z = w_h·x_t + b_h
-                    let z = dot(io.x + (b * T + t) * C, io.params + h * C, C) + io.params[NH * C + h]
+                    let z =
+                        dot(io.x + (b * T + t) * C, io.params + h * C, C) + io.params[NH * C + h]
                     logF[(b * NH + h) * T + t] = min(z, 0) - log1p(exp(-abs(z)))
                 }
             }
@@ -128,7 +136,8 @@ public struct Forgetting: AttentionVariant {
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
         let (B, T, NH, C) = (io.B, io.T, shape.heads, shape.channels)
-        let logF = io.saved, lse = io.saved + savedLayout(B: B, T: T).lse
+        let logF = io.saved
+        let lse = io.saved + savedLayout(B: B, T: T).lse
         withCumsum(io) { c in
             let dc = c + B * NH * T
             dc.update(repeating: 0, count: B * NH * T)
@@ -143,8 +152,10 @@ public struct Forgetting: AttentionVariant {
                     for t in 0..<T {
                         // forward was: log f = logsigmoid(z) ; so dz = d log f (1 - f)
                         let dz = Float(dc[r + t]) * (1 - exp(logF[r + t]))
-                        let x = io.x + (b * T + t) * C, dx = grads.dx + (b * T + t) * C
-                        let w = io.params + h * C, dw = grads.dparams + h * C
+                        let x = io.x + (b * T + t) * C
+                        let dx = grads.dx + (b * T + t) * C
+                        let w = io.params + h * C
+                        let dw = grads.dparams + h * C
                         // forward was: z = w_h·x_t + b_h
                         for i in 0..<C {
                             dw[i] += dz * x[i]
@@ -182,8 +193,13 @@ public struct Forgetting: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs, C) = (shape.heads, shape.kvHeads, shape.headSize, shape.channels)
-        let p = step.position, width = rowWidth, row = step.cache + p * width
-        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
+        let p = step.position
+        let width = rowWidth
+        let row = step.cache + p * width
+        let cos = step.scratch
+        let sin = cos + hs / 2
+        let qr = sin + hs / 2
+        let scores = qr + NH * hs
         func c(_ j: Int, _ h: Int) -> Double {
             UnsafeRawPointer(step.cache + j * width + 2 * NKV * hs)
                 .loadUnaligned(fromByteOffset: 8 * h, as: Double.self)
@@ -207,7 +223,8 @@ public struct Forgetting: AttentionVariant {
         }
         let kernel = TileKernel(scale: 1 / Float(hs).squareRoot(), tile: tile)
         for h in 0..<NH {
-            let g = h / shape.groupSize, cp = c(p, h)
+            let g = h / shape.groupSize
+            let cp = c(p, h)
             for j in 0...p {
                 let qk = dot(qr + h * hs, step.cache + j * width + g * hs, hs)
                 scores[j] = kernel.scale * qk + Float(cp - c(j, h))

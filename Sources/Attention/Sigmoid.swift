@@ -46,7 +46,8 @@ public struct Sigmoid: AttentionVariant {
         }
         guard !rope || shape.headSize % 2 == 0 else {
             throw AttentionError.invalidShape(
-                "sigmoid with rope rotates pairs, so the head size (\(shape.headSize)) must be even")
+                "sigmoid with rope rotates pairs, so the head size (\(shape.headSize)) must be even"
+            )
         }
         self.shape = shape
     }
@@ -123,8 +124,13 @@ public struct Sigmoid: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let p = step.position, rowWidth = 2 * NKV * hs, row = step.cache + p * rowWidth
-        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
+        let p = step.position
+        let rowWidth = 2 * NKV * hs
+        let row = step.cache + p * rowWidth
+        let cos = step.scratch
+        let sin = cos + hs / 2
+        let qr = sin + hs / 2
+        let scores = qr + NH * hs
         qr.update(from: step.qkv, count: NH * hs)
         row.update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
         if rope {

@@ -36,7 +36,8 @@ public struct SoftmaxNoPE: AttentionVariant {
     private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
 
     private func kernel(pos0: Int) -> TileKernel {
-        let scale = lengthScale
+        let scale =
+            lengthScale
             ? LengthScale(pos0: pos0, invLogTrain: 1 / log(Double(shape.context))) : nil
         return TileKernel(
             scale: 1 / Float(shape.headSize).squareRoot(), lengthScale: scale, tile: tile)
@@ -82,7 +83,9 @@ public struct SoftmaxNoPE: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let p = step.position, rowWidth = 2 * NKV * hs, scores = step.scratch
+        let p = step.position
+        let rowWidth = 2 * NKV * hs
+        let scores = step.scratch
         (step.cache + p * rowWidth).update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
         let kernel = kernel(pos0: p)
         let scale = kernel.scale * (kernel.lengthScale?.factor(0) ?? 1)

@@ -27,12 +27,15 @@ struct ForgettingTests {
     @Test func zeroLogForgetEqualsNoPE() {
         let (H, Hkv, T, d, dv) = (4, 2, 9, 4, 3)
         var rng = TestRandom(seed: 12)
-        let q = Floats(normal: H * T * d, rng: &rng).array, k = Floats(normal: Hkv * T * d, rng: &rng).array
-        let v = Floats(normal: Hkv * T * dv, rng: &rng).array, dout = Floats(normal: H * T * dv, rng: &rng).array
+        let q = Floats(normal: H * T * d, rng: &rng).array
+        let k = Floats(normal: Hkv * T * d, rng: &rng).array
+        let v = Floats(normal: Hkv * T * dv, rng: &rng).array
+        let dout = Floats(normal: H * T * dv, rng: &rng).array
         let fox = Forgetting.core(
             q: q, k: k, v: v, logF: [Float](repeating: 0, count: H * T), dout: dout, H: H, Hkv: Hkv,
             T: T, d: d, dv: dv)
-        let nope = SoftmaxNoPE.core(q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv)
+        let nope = SoftmaxNoPE.core(
+            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv)
         #expect(fox.out == nope.out && fox.dq == nope.dq && fox.dk == nope.dk && fox.dv == nope.dv)
         let half = Forgetting.core(  // gate bias 0 is f = 0.5, not softmax
             q: q, k: k, v: v, logF: [Float](repeating: -log(2), count: H * T), dout: nil, H: H,
@@ -50,8 +53,9 @@ struct ForgettingTests {
             let dout = Floats(normal: h.out.count, rng: &rng)
             let spec = NaiveBiasedAttention.Spec(ropeBase: rope ? 500_000 : nil, forgetGates: true)
             let (out, dqkv, dx, dp) = errors(h, dout: dout, against: h.naive(spec, dout: dout))
-            #expect(out < 1e-5 && dqkv < 1e-5 && dx < 1e-5 && dp < 1e-5,
-                    "NH=\(NH) out \(out) dqkv \(dqkv) dx \(dx) dparams \(dp)")
+            #expect(
+                out < 1e-5 && dqkv < 1e-5 && dx < 1e-5 && dp < 1e-5,
+                "NH=\(NH) out \(out) dqkv \(dqkv) dx \(dx) dparams \(dp)")
         }
     }
 
@@ -63,7 +67,10 @@ struct ForgettingTests {
         let dout = Floats(normal: h.out.count, rng: &rng)
         let (dqkv, dx, dp) = h.gradients(dout: dout)
         let loss = { h.loss(dout) }
-        for (x, n, g) in [(h.qkv.p, h.qkv.count, dqkv.p), (h.x.p, h.x.count, dx.p), (h.params.p, h.params.count, dp.p)] {
+        for (x, n, g) in [
+            (h.qkv.p, h.qkv.count, dqkv.p), (h.x.p, h.x.count, dx.p),
+            (h.params.p, h.params.count, dp.p),
+        ] {
             let err = GradientCheck.maxError(
                 of: x, count: n, analytic: g, eps: 1e-2, samples: 80, precise: true, loss: loss)
             #expect(err < 2e-3)
@@ -106,7 +113,8 @@ struct ForgettingTests {
         #expect(!foxPlain.rope && foxPlain.ropeBase == 500_000 && foxPlain.gateBiasInit == 0)
         #expect(throws: AttentionError.self) {
             try AttentionRegistry.make(
-                AttentionConfig(variant: "forgetting", options: ["rope": .string("yes")]), shape: shape)
+                AttentionConfig(variant: "forgetting", options: ["rope": .string("yes")]),
+                shape: shape)
         }
     }
 }

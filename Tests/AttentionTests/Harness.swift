@@ -86,7 +86,8 @@ struct VariantGolden {
             forResource: "\(variant)-\(name)", withExtension: "json", subdirectory: "Golden")!
         let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let shapes = root["shapes"] as! [String: Int]
-        (H, Hkv, T, d, dv) = (shapes["H"]!, shapes["Hkv"]!, shapes["T"]!, shapes["d"]!, shapes["dv"]!)
+        (H, Hkv, T) = (shapes["H"]!, shapes["Hkv"]!, shapes["T"]!)
+        (d, dv) = (shapes["d"]!, shapes["dv"]!)
         func flat(_ x: Any) -> [Double] {
             if let a = x as? [Any] { return a.flatMap(flat) }
             return [(x as! NSNumber).doubleValue]

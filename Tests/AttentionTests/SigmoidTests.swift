@@ -31,9 +31,11 @@ struct SigmoidTests {
             var rng = TestRandom(seed: 3)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let spec = NaiveBiasedAttention.Spec(
-                map: .sigmoid(-1.25), ropeBase: rope ? 10_000 : nil, learnedBias: bias == .string("learned"))
+                map: .sigmoid(-1.25), ropeBase: rope ? 10_000 : nil,
+                learnedBias: bias == .string("learned"))
             let (out, dqkv, _, dp) = errors(h, dout: dout, against: h.naive(spec, dout: dout))
-            #expect(out < 1e-5 && dqkv < 1e-5 && dp < 1e-5, "\(bias) out \(out) dqkv \(dqkv) db \(dp)")
+            #expect(
+                out < 1e-5 && dqkv < 1e-5 && dp < 1e-5, "\(bias) out \(out) dqkv \(dqkv) db \(dp)")
         }
     }
 
@@ -47,11 +49,14 @@ struct SigmoidTests {
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, _, dp) = h.gradients(dout: dout)
             let loss = { h.loss(dout) }
-            #expect(GradientCheck.maxError(
-                of: h.params.p, count: 1, analytic: dp.p, eps: 1e-2, precise: true, loss: loss) < 2e-3)
-            #expect(GradientCheck.maxError(
-                of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, eps: 1e-2, samples: 60,
-                precise: true, loss: loss) < 2e-3)
+            #expect(
+                GradientCheck.maxError(
+                    of: h.params.p, count: 1, analytic: dp.p, eps: 1e-2, precise: true, loss: loss)
+                    < 2e-3)
+            #expect(
+                GradientCheck.maxError(
+                    of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, eps: 1e-2, samples: 60,
+                    precise: true, loss: loss) < 2e-3)
         }
     }
 
@@ -66,11 +71,14 @@ struct SigmoidTests {
         let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 64)
         func make(_ options: [String: ConfigValue]) throws -> Sigmoid {
             try #require(
-                try AttentionRegistry.make(AttentionConfig(variant: "sigmoid", options: options), shape: shape)
+                try AttentionRegistry.make(
+                    AttentionConfig(variant: "sigmoid", options: options), shape: shape)
                     as? Sigmoid)
         }
         let plain = try make([:])
-        #expect(!plain.learnedBias && plain.bias == -log(64.0) && plain.rope && plain.ropeBase == 10_000)
+        #expect(
+            !plain.learnedBias && plain.bias == -log(64.0) && plain.rope && plain.ropeBase == 10_000
+        )
         #expect(plain.parameters.isEmpty)
         #expect(try make(["bias": .int(-2)]).bias == -2)
         let learned = try make(["bias": .string("learned")])

@@ -36,7 +36,8 @@ struct SoftmaxNoPETests {
     }
 
     @Test func lengthScaleIsIdentityInsideTrainingContext() throws {
-        let plain = try Harness("softmax_nope", B: 1, T: 8, NH: 2, NKV: 1, hs: 4, pos0: 2, context: 10)
+        let plain = try Harness(
+            "softmax_nope", B: 1, T: 8, NH: 2, NKV: 1, hs: 4, pos0: 2, context: 10)
         let scaled = try Harness(
             "softmax_nope", B: 1, T: 8, NH: 2, NKV: 1, hs: 4, pos0: 2,
             options: ["length_scale": .bool(true)], context: 10)
@@ -69,7 +70,8 @@ struct SoftmaxNoPETests {
                 AttentionConfig(variant: "softmax_nope", options: ["length_scale": .int(1)]),
                 shape: shape)
         }
-        let made = try? AttentionRegistry.make(AttentionConfig(variant: "softmax_nope"), shape: shape)
+        let made = try? AttentionRegistry.make(
+            AttentionConfig(variant: "softmax_nope"), shape: shape)
         #expect((made as? SoftmaxNoPE)?.lengthScale == false)
     }
 }

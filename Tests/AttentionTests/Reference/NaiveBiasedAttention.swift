@@ -22,25 +22,38 @@ enum NaiveBiasedAttention {
         _ spec: Spec, qkv: [Float], x: [Float], params: [Float], dout: [Float], B: Int, T: Int,
         NH: Int, NKV: Int, hs: Int, C: Int, pos0: Int
     ) -> Result {
-        let W = (NH + 2 * NKV) * hs, group = NH / NKV, s = 1 / Double(hs).squareRoot()
+        let W = (NH + 2 * NKV) * hs
+        let group = NH / NKV
+        let s = 1 / Double(hs).squareRoot()
         var res = Result(
-            out: .init(repeating: 0, count: B * T * NH * hs), dqkv: .init(repeating: 0, count: B * T * W),
-            dx: .init(repeating: 0, count: x.count), dparams: .init(repeating: 0, count: params.count))
+            out: .init(repeating: 0, count: B * T * NH * hs),
+            dqkv: .init(repeating: 0, count: B * T * W),
+            dx: .init(repeating: 0, count: x.count),
+            dparams: .init(repeating: 0, count: params.count))
         func vec(_ b: Int, _ t: Int, _ off: Int) -> [Double] {
             let v = (0..<hs).map { Double(qkv[(b * T + t) * W + off + $0]) }
             return spec.ropeBase.map { NaiveSoftmaxRoPE.rotate(v, pos0 + t, base: $0) } ?? v
         }
-        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+        func dot(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         var sigmoidBias = 0.0
-        if case .sigmoid(let b) = spec.map { sigmoidBias = spec.learnedBias ? Double(params[0]) : b }
+        if case .sigmoid(let b) = spec.map {
+            sigmoidBias = spec.learnedBias ? Double(params[0]) : b
+        }
         for b in 0..<B {
             for h in 0..<NH {
                 let g = h / group
                 let q = (0..<T).map { vec(b, $0, h * hs) }
                 let k = (0..<T).map { vec(b, $0, (NH + g) * hs) }
-                let v = (0..<T).map { t in (0..<hs).map { Double(qkv[(b * T + t) * W + (NH + NKV + g) * hs + $0]) } }
-                let dO = (0..<T).map { t in (0..<hs).map { Double(dout[(b * T + t) * NH * hs + h * hs + $0]) } }
-                var logF = [Double](repeating: 0, count: T), c = logF
+                let v = (0..<T).map { t in
+                    (0..<hs).map { Double(qkv[(b * T + t) * W + (NH + NKV + g) * hs + $0]) }
+                }
+                let dO = (0..<T).map { t in
+                    (0..<hs).map { Double(dout[(b * T + t) * NH * hs + h * hs + $0]) }
+                }
+                var logF = [Double](repeating: 0, count: T)
+                var c = logF
                 if spec.forgetGates {
                     for t in 0..<T {
                         let xt = (0..<C).map { Double(x[(b * T + t) * C + $0]) }
@@ -54,21 +67,27 @@ enum NaiveBiasedAttention {
                 var P = [[Double]](repeating: [Double](repeating: 0, count: T), count: T)
                 for i in 0..<T {
                     let L = (0...i).map { j in
-                        lam[i] * s * dot(q[i], k[j]) + c[i] - c[j] - (spec.slopes?[h] ?? 0) * Double(i - j)
+                        lam[i] * s * dot(q[i], k[j]) + c[i] - c[j] - (spec.slopes?[h] ?? 0)
+                            * Double(i - j)
                     }
                     switch spec.map {
                     case .softmax:
-                        let m = L.max()!, e = L.map { exp($0 - m) }, z = e.reduce(0, +)
+                        let m = L.max()!
+                        let e = L.map { exp($0 - m) }
+                        let z = e.reduce(0, +)
                         for j in 0...i { P[i][j] = e[j] / z }
                     case .sigmoid:
                         for j in 0...i { P[i][j] = 1 / (1 + exp(-(L[j] + sigmoidBias))) }
                     }
                     for d in 0..<hs {
-                        res.out[(b * T + i) * NH * hs + h * hs + d] = (0...i).reduce(0) { $0 + P[i][$1] * v[$1][d] }
+                        res.out[(b * T + i) * NH * hs + h * hs + d] = (0...i).reduce(0) {
+                            $0 + P[i][$1] * v[$1][d]
+                        }
                     }
                 }
                 var dq = [[Double]](repeating: [Double](repeating: 0, count: hs), count: T)
-                var dk = dq, dc = [Double](repeating: 0, count: T)
+                var dk = dq
+                var dc = [Double](repeating: 0, count: T)
                 for i in 0..<T {
                     let dP = (0...i).map { dot(dO[i], v[$0]) }
                     let D = (0...i).reduce(0) { $0 + P[i][$1] * dP[$1] }
@@ -79,15 +98,22 @@ enum NaiveBiasedAttention {
                         dc[i] += dS
                         dc[j] -= dS
                         for d in 0..<hs {
-                            res.dqkv[(b * T + j) * W + (NH + NKV + g) * hs + d] += P[i][j] * dO[i][d]
+                            res.dqkv[(b * T + j) * W + (NH + NKV + g) * hs + d] +=
+                                P[i][j] * dO[i][d]
                             dq[i][d] += lam[i] * s * dS * k[j][d]
                             dk[j][d] += lam[i] * s * dS * q[i][d]
                         }
                     }
                 }
                 for t in 0..<T {
-                    let rq = spec.ropeBase.map { NaiveSoftmaxRoPE.rotate(dq[t], pos0 + t, base: $0, inverse: true) } ?? dq[t]
-                    let rk = spec.ropeBase.map { NaiveSoftmaxRoPE.rotate(dk[t], pos0 + t, base: $0, inverse: true) } ?? dk[t]
+                    let rq =
+                        spec.ropeBase.map {
+                            NaiveSoftmaxRoPE.rotate(dq[t], pos0 + t, base: $0, inverse: true)
+                        } ?? dq[t]
+                    let rk =
+                        spec.ropeBase.map {
+                            NaiveSoftmaxRoPE.rotate(dk[t], pos0 + t, base: $0, inverse: true)
+                        } ?? dk[t]
                     for d in 0..<hs {
                         res.dqkv[(b * T + t) * W + h * hs + d] += rq[d]
                         res.dqkv[(b * T + t) * W + (NH + g) * hs + d] += rk[d]
