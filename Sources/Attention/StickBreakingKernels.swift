@@ -56,17 +56,23 @@ struct StickBreakingKernel {
                       lda: x.ks, B: x.q + i0 * x.qs, ldb: x.qs, beta: 0, C: At + j0 * P, ldc: P)
             for j in stride(from: j1 - 1, through: j0, by: -1) {
                 // query row r sees key j iff r >= first
-                let first = Float(j - i0 + (attendCurrent ? 0 : 1))
+                let first = j - i0 + (attendCurrent ? 0 : 1)
                 let row = At + j * P
                 for c in stride(from: 0, to: P, by: 8) {
                     let z = loadVec(row + c)
-                    let masked = lane + Float(c) .< first
-                    var acc = loadVec(rem + c)
-                    let (sp, s) = softplusSigmoid(z)
-                    acc += sp.replacing(with: 0, where: masked)
+                    let (sp, y) = softplus(z)
+                    if first <= c {  // every row of this lane group sees key j
+                        let acc = loadVec(rem + c) + sp
+                        storeVec(vexp(z - acc), row + c)
+                        storeVec(acc, rem + c)
+                        if let sig { storeVec(sigmoid(z, y), sig + j * P + c) }
+                        continue
+                    }
+                    let masked = lane + Float(c) .< Float(first)
+                    let acc = loadVec(rem + c) + sp.replacing(with: 0, where: masked)
                     storeVec(vexp(z - acc).replacing(with: 0, where: masked), row + c)
                     storeVec(acc, rem + c)
-                    if let sig { storeVec(s.replacing(with: 0, where: masked), sig + j * P + c) }
+                    if let sig { storeVec(sigmoid(z, y).replacing(with: 0, where: masked), sig + j * P + c) }
                 }
             }
             j1 = j0
@@ -152,10 +158,10 @@ struct StickBreakingKernel {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
 }
 
-/// (softplus(z), σ(z)) lane-wise from one exp: y = e^-|z|, softplus = max(z, 0) + log1p(y),
-/// σ = 1/(1+y) or y/(1+y). log1p(y) = 2 atanh(y/(2+y)), an odd series in t = y/(2+y) <= 1/3
-/// to t^15 (relative error ~1e-8, no cancellation for small y).
-@inline(__always) private func softplusSigmoid(_ z: Vec8) -> (Vec8, Vec8) {
+/// (softplus(z), y = e^-|z|) lane-wise: softplus = max(z, 0) + log1p(y), with
+/// log1p(y) = 2 atanh(y/(2+y)), an odd series in t = y/(2+y) <= 1/3 to t^15 (relative error
+/// ~1e-8, no cancellation for small y).
+@inline(__always) private func softplus(_ z: Vec8) -> (Vec8, Vec8) {
     let negative = z .< 0
     let y = vexp((-z).replacing(with: z, where: negative))
     let t = y / (2 + y), t2 = t * t
@@ -167,8 +173,13 @@ struct StickBreakingKernel {
     p = p * t2 + 1.0 / 5
     p = p * t2 + 1.0 / 3
     p = p * t2 + 1
+    return (z.replacing(with: 0, where: negative) + 2 * t * p, y)
+}
+
+/// σ(z) from y = e^-|z|: 1/(1+y) for z >= 0, y/(1+y) otherwise.
+@inline(__always) private func sigmoid(_ z: Vec8, _ y: Vec8) -> Vec8 {
     let inv = 1 / (1 + y)
-    return (z.replacing(with: 0, where: negative) + 2 * t * p, inv.replacing(with: y * inv, where: negative))
+    return inv.replacing(with: y * inv, where: z .< 0)
 }
 
 extension StickBreaking {

@@ -120,8 +120,9 @@ struct StickBreakingTests {
             for i in 0..<T {
                 let row = A[i * T..<(i + 1) * T]
                 #expect(row.allSatisfy { $0 >= 0 && $0.isFinite })
-                #expect(row.reduce(0, +) <= 1 + 1e-6)
-                #expect(abs(row.reduce(0, +) + rem[i] - 1) < 1e-5, "rows + remainder = 1")
+                let total: Float = row.reduce(0, +)
+                #expect(total <= 1 + 1e-6)
+                #expect(abs(total + rem[i] - 1) < 1e-5, "rows + remainder = 1")
                 let firstMasked = attendCurrent ? i + 1 : i
                 #expect(row.dropFirst(firstMasked).allSatisfy { $0 == 0 }, "masked keys get 0")
             }
@@ -149,7 +150,8 @@ struct StickBreakingTests {
             let r = StickBreaking.compute(q: q, k: k, v: v, remainderBias: [Float](repeating: 1, count: 6), dout: dout,
                                           heads: 2, kvHeads: 2, T: T, d: d, dv: 3, remainder: m.remainder,
                                           attendCurrent: m.attendCurrent)
-            #expect((r.out + r.dq + r.dk + r.dv + r.dremainderBias).allSatisfy { $0.isFinite }, "\(m)")
+            let all: [[Float]] = [r.out, r.dq, r.dk, r.dv, r.dremainderBias]
+            #expect(all.allSatisfy { $0.allSatisfy(\.isFinite) }, "\(m)")
         }
     }
 
