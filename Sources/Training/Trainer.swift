@@ -137,14 +137,15 @@ public final class Trainer: @unchecked Sendable {
         let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: W)
         defer { partial.deallocate() }
         pool.run { w in
-            let g0 = grads[0].baseAddress!
-            var sumSq = 0.0
-            for i in paramRanges[w] {
-                var g = g0[i] * weights[0]
-                for k in 1..<W { g += grads[k][i] * weights[k] }
-                g0[i] = g
-                sumSq += Double(g) * Double(g)
+            let r = paramRanges[w]
+            let g0 = grads[0].baseAddress!, w0 = weights[0]
+            for i in r { g0[i] *= w0 }
+            for k in 1..<W {
+                let gk = grads[k].baseAddress!, wk = weights[k]
+                for i in r { g0[i] += gk[i] * wk }
             }
+            var sumSq = 0.0
+            for i in r { sumSq += Double(g0[i]) * Double(g0[i]) }
             partial[w] = sumSq
         }
         let norm = partial.reduce(0, +).squareRoot()
