@@ -6,7 +6,6 @@ import Foundation
 import Scheduler
 import Store
 import TOMLKit
-import Training
 
 enum ExperimentFile {
     /// Loads and validates an experiment file; the experiment name is the file stem.
@@ -36,26 +35,9 @@ enum ExperimentFile {
         return (spec, plans)
     }
 
-    /// Decodes and validates one resolved run config as the trainer will.
-    ///
-    /// The full `tracker train --config` decoder (TrainConfigFile) replaces this section-by-section
-    /// check once it lands; until then [train] is checked with Training's own decoder and
-    /// validator, and the other sections must at least be tables.
+    /// Decodes and validates one resolved run config exactly as `tracker train --run` will.
     static func validateRunConfig(json: String) throws {
-        let tree = try Scheduler.ConfigValue(json: json)
-        guard let top = tree.table else { throw CLIError(description: "a run config is a table") }
-        let known = ["data", "model", "train", "eval"]
-        for key in top.keys.sorted() where !known.contains(key) {
-            throw CLIError(description: "unknown section [\(key)] (a run config has [\(known.joined(separator: "], ["))], plus [sweep] and [experiment])")
-        }
-        for key in known where top[key] != nil && top[key]?.table == nil {
-            throw CLIError(description: "[\(key)] must be a table")
-        }
-        if let train = top["train"] {
-            let data = Data(try train.canonicalJSON().utf8)
-            let config = try JSONDecoder().decode(TrainConfig.self, from: data)
-            try config.validate()
-        }
+        _ = try TrainConfigFile.decode(json: Data(json.utf8))
     }
 
     /// TOML -> ConfigValue. Dates and times are not run settings and are refused.
