@@ -61,7 +61,7 @@ class GPT(nn.Module):
         for b in self.blocks:
             x = b(x, self.cos[:T], self.sin[:T])
         logits = F.linear(self.norm_f(x), self.wte.weight)  # tied head
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
 
 
 def flops_per_token(V, C, L, T):

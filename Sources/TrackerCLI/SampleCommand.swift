@@ -17,7 +17,9 @@ struct SampleCommand: ParsableCommand {
               tracker sample run/checkpoints/step-000500.safetensors --tokens 100 --temperature 0 --format json
             """)
 
-    @Argument(help: "A run folder (its last checkpoint is used) or a step-*.safetensors file.")
+    @OptionGroup var workspace: WorkspaceOptions
+
+    @Argument(help: "A run folder (its last checkpoint is used), a run name under <home>/runs, or a step-*.safetensors file.")
     var path: String
 
     @Option(help: "Text to continue.")
@@ -58,7 +60,9 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         let result = try withCLIErrors { () throws -> Result in
-            let checkpoint = try TrainCommand.checkpointPath(path)
+            let inHome = workspace.resolvedHome + "/runs/" + path
+            let local = FileManager.default.fileExists(atPath: path) || !FileManager.default.fileExists(atPath: inHome)
+            let checkpoint = try TrainCommand.checkpointPath(local ? path : inHome)
             let (model, metadata) = try Checkpoint.loadModel(path: checkpoint)
             guard let tokenizerPath = tokenizer ?? metadata["tokenizer"].flatMap({ $0.isEmpty ? nil : $0 }) else {
                 throw CLIError(description: "\(checkpoint) names no tokenizer: pass --tokenizer FILE")
