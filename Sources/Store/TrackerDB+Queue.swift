@@ -22,7 +22,7 @@ extension TrackerDB {
                     sql: """
                         UPDATE run SET state = 'running', worker = ?, attempts = attempts + 1, leaseExpiresAt = ?,
                           heartbeatAt = ?, startedAt = coalesce(startedAt, ?), finishedAt = NULL,
-                          exitCode = NULL, signal = NULL
+                          exitCode = NULL, signal = NULL, error = NULL
                         WHERE id = (SELECT id FROM run WHERE state = 'queued' AND attempts < maxAttempts
                                       AND cancelRequested = 0 AND (?5 IS NULL OR experimentId = ?5)
                                     ORDER BY priority DESC, id LIMIT 1)
@@ -124,7 +124,8 @@ extension TrackerDB {
                         detail: "retry \(r.attempts + 1) of \(r.maxAttempts), resuming from the last checkpoint", db)
                     try db.execute(sql: "UPDATE run SET finishedAt = NULL WHERE id = ?", arguments: [r.id])
                 }
-                try db.execute(sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt < ?", arguments: [r.worker, now - 60])
+                // Its worker has sent nothing since its last heartbeat for this run: it is gone.
+                try db.execute(sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt <= ?", arguments: [r.worker, r.heartbeatAt])
                 out.append(try RunRecord.fetchOne(db, key: r.id!)!)
             }
             return out
@@ -211,7 +212,6 @@ extension TrackerDB {
                 db,
                 sql: """
                     SELECT * FROM run WHERE state IN ('failed', 'crashed')
-                       OR id IN (SELECT runId FROM runEvent WHERE toState = 'crashed')
                     ORDER BY coalesce(finishedAt, enqueuedAt) DESC, id DESC LIMIT ?
                     """, arguments: [limit])
         }

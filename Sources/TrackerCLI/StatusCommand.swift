@@ -48,7 +48,7 @@ struct StatusCommand: ParsableCommand {
             let experimentId = try experiment.map { try WorkerCommand.experimentId($0, db) }
             let counts = try db.stateCounts(experimentId: experimentId)
             let now = Date().timeIntervalSince1970
-            let workers = try db.liveWorkers(within: 30).map { w in
+            let workers = try db.liveWorkers(within: 10).map { w in
                 Status.Worker(
                     id: w.id, runId: w.runId, runName: try w.runId.flatMap { try db.run(id: $0)?.name },
                     secondsSinceHeartbeat: (now - w.heartbeatAt).rounded(toPlaces: 1))
