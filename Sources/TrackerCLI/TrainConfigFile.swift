@@ -74,23 +74,43 @@ struct DataSection: Codable, Equatable {
     }
 }
 
-/// [eval]: the final evaluation (periodic ones are set in [train]).
+/// [eval]: the final evaluation (periodic ones are set in [train]) and length generalisation.
 struct EvalSection: Codable, Equatable {
     /// Validation batches for the final evaluation; 0 means the whole validation split.
     var finalBatches = 0
+    /// Corpus runs: factors f of the training context evaluated on validation windows of f*T
+    /// tokens (lengen/loss/<f>x/<bucket>); empty turns it off. Tasks use [data] eval_lengths.
+    var lengths = [1, 2, 4, 8]
+    /// Batches of `batch` windows per length factor.
+    var lengthBatches = 4
+    /// Also evaluate the lengths at every periodic evaluation (default: the final one only).
+    var lengthsEveryEval = false
 
     init() {}
-    enum CodingKeys: String, CodingKey, CaseIterable { case finalBatches = "final_batches" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case finalBatches = "final_batches", lengths, lengthBatches = "length_batches"
+        case lengthsEveryEval = "lengths_every_eval"
+    }
 
     init(from decoder: any Swift.Decoder) throws {
         try ConfigKeys.check(decoder, valid: CodingKeys.allCases.map(\.rawValue), section: "eval")
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        finalBatches = try c.decodeIfPresent(Int.self, forKey: .finalBatches) ?? 0
+        let d = EvalSection()
+        finalBatches = try c.decodeIfPresent(Int.self, forKey: .finalBatches) ?? d.finalBatches
+        lengths = try c.decodeIfPresent([Int].self, forKey: .lengths) ?? d.lengths
+        lengthBatches = try c.decodeIfPresent(Int.self, forKey: .lengthBatches) ?? d.lengthBatches
+        lengthsEveryEval = try c.decodeIfPresent(Bool.self, forKey: .lengthsEveryEval) ?? d.lengthsEveryEval
     }
 
     func validate() throws {
         if finalBatches < 0 {
             throw TrainingError.invalidConfig(key: "eval.final_batches", value: "\(finalBatches)", hint: "use 0 for the whole split")
+        }
+        if lengths.contains(where: { !(1...64).contains($0) }) {
+            throw TrainingError.invalidConfig(key: "eval.lengths", value: "\(lengths)", hint: "list factors of the context from 1 to 64, e.g. [1, 2, 4, 8]")
+        }
+        if lengthBatches < 1 {
+            throw TrainingError.invalidConfig(key: "eval.length_batches", value: "\(lengthBatches)", hint: "use at least 1")
         }
     }
 }

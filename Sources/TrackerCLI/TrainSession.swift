@@ -56,6 +56,24 @@ struct TrainData {
             vocabSize: V, tokenByteLengths: lengths, tokenizerPath: tokenizerPath)
     }
 
+    /// Task accuracy by position bucket (synthetic tasks) or length generalisation on the
+    /// validation shards (corpora), as [data] and [eval] ask.
+    func attachEvaluations(_ loop: TrainingLoop, _ config: TrainRunConfig) {
+        loop.onNote = { writeStderr("note: \($0)\n") }
+        if let options = config.data.task, let loader = source as? TaskLoader {
+            let T = config.model.context
+            loop.taskEvaluation = TaskEvaluator(
+                task: loader.task, trainLength: options.trainLength(context: T),
+                lengths: options.evaluationLengths(context: T), episodes: options.evalEpisodes,
+                seed: config.train.seed)
+        } else if let validation, !config.eval.lengths.isEmpty {
+            loop.lengthEvaluation = LengthEvaluator(
+                shards: validation.shards, trainLength: validation.T, factors: config.eval.lengths,
+                batches: config.eval.lengthBatches)
+            loop.lengthAtEvalSteps = config.eval.lengthsEveryEval
+        }
+    }
+
     static func absolute(_ path: String, home: String) -> String { path.hasPrefix("/") ? path : home + "/" + path }
 }
 
@@ -74,6 +92,8 @@ struct TrainSummary: Codable {
     var peakMemoryBytes: Int64
     var seconds: Double
     var checkpoints: [String]
+    /// Final task accuracy (`task/...`) and length-generalisation (`lengen/...`) metrics.
+    var evaluation: [String: Double]?
     var model: ModelConfig
 
     init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
@@ -90,6 +110,7 @@ struct TrainSummary: Codable {
         peakMemoryBytes = ProcessStats.peakRSSBytes()
         seconds = outcome.seconds
         checkpoints = outcome.checkpoints
+        evaluation = outcome.finalExtra
         self.model = model.config
     }
 
@@ -104,6 +125,9 @@ struct TrainSummary: Codable {
         var speed = "  speed       \(Format.count(Int64(tokensPerSecond))) tokens/s"
         if let mfu, let peakFlops { speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9) }
         lines.append(speed)
+        for key in (evaluation ?? [:]).keys.sorted() where !key.contains("[") {
+            lines.append(String(format: "  %@  %.4f", key as NSString, evaluation![key]!))
+        }
         lines.append("  memory      \(Format.bytes(peakMemoryBytes)) peak")
         lines.append("  run         \(runDirectory)")
         if let last = checkpoints.last { lines.append("  checkpoint  \(last)") }

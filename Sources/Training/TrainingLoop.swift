@@ -19,6 +19,8 @@ public struct TrainingOutcome: Sendable, Codable, Equatable {
     /// Wall-clock seconds of the whole loop, evaluations and checkpoints included.
     public var seconds: Double
     public var checkpoints: [String]
+    /// The final length-generalisation and task metrics (`lengen/...`, `task/...`), when evaluated.
+    public var finalExtra: [String: Double]? = nil
 }
 
 public final class TrainingLoop {
@@ -36,6 +38,14 @@ public final class TrainingLoop {
     public var peakFlops: Double?
     /// Called after each checkpoint is complete on disk, with its weights path and step.
     public var onCheckpoint: ((String, Int) throws -> Void)?
+    /// Length generalisation on the validation shards: at the end, and at eval steps when
+    /// `lengthAtEvalSteps`.
+    public var lengthEvaluation: LengthEvaluator?
+    public var lengthAtEvalSteps = false
+    /// Synthetic-task accuracy by position bucket: at eval steps and at the end.
+    public var taskEvaluation: TaskEvaluator?
+    /// Receives notes such as length factors skipped because their window does not fit.
+    public var onNote: ((String) -> Void)?
 
     public init(trainer: Trainer, validation: EvalWindows?, tokenByteLengths: [Int32]?) {
         self.trainer = trainer
@@ -80,6 +90,10 @@ public final class TrainingLoop {
                     let r = trainer.evaluate(validation, batches: config.evalBatches, tokenByteLengths: tokenByteLengths)
                     sink?.log(step: s.step, metrics: r.metrics())
                 }
+                if !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {
+                    let m = extraMetrics(final: false)
+                    if !m.isEmpty { sink?.log(step: s.step, metrics: m) }
+                }
                 if let dir = checkpointDirectory, !isLast, config.checkpointEvery > 0,
                     s.step % config.checkpointEvery == 0
                 {
@@ -93,17 +107,33 @@ public final class TrainingLoop {
                 sink?.log(step: trainer.step, metrics: r.metrics())
                 finalVal = r
             }
+            let extra = extraMetrics(final: true)
+            if !extra.isEmpty { sink?.log(step: trainer.step, metrics: extra) }
             if let dir = checkpointDirectory { checkpoints.append(try checkpoint(dir)) }
             let tps = Double(steadyTokens) / max(steadySeconds, 1e-9)
             sink?.finish(error: nil)
             return TrainingOutcome(
                 steps: trainer.step, finalTrainLoss: last?.loss ?? .nan, finalVal: finalVal,
                 tokensPerSecond: tps, mfu: peakFlops.map { flopsPerToken * tps / $0 }, peakFlops: peakFlops,
-                seconds: secondsSince(start), checkpoints: checkpoints)
+                seconds: secondsSince(start), checkpoints: checkpoints, finalExtra: extra.isEmpty ? nil : extra)
         } catch {
             sink?.finish(error: error)
             throw error
         }
+    }
+
+    /// Task metrics, and length metrics at the end (or every eval step when asked for).
+    func extraMetrics(final: Bool) -> [String: Double] {
+        var m: [String: Double] = [:]
+        if let taskEvaluation { m.merge(taskEvaluation.metrics(trainer)) { a, _ in a } }
+        if let lengthEvaluation, final || lengthAtEvalSteps {
+            let (lengths, skipped) = lengthEvaluation.metrics(trainer)
+            m.merge(lengths) { a, _ in a }
+            if final {
+                for s in skipped { onNote?("length evaluation: skipped \(s.factor)x: \(s.reason)") }
+            }
+        }
+        return m
     }
 
     private func checkpoint(_ directory: String) throws -> String {

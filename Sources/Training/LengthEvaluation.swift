@@ -1,0 +1,114 @@
+// Length generalisation on a corpus (shared/spec/attention.md §2.3: "report the metrics by
+// position bucket [0,L), [L,2L), [2L,4L), [4L,8L)"): the model trained on windows of L tokens is
+// run on validation windows of f*L tokens for each factor f (1, 2, 4, 8 by default), and the
+// per-position losses are averaged by bucket, logged as `lengen/loss/<f>x/<bucket>` plus the
+// whole window's `lengen/loss/<f>x`. A factor whose window does not fit the validation shards is
+// skipped and named in `skipped` (the caller prints a note). Windows are the first `batches`
+// batches of B consecutive non-overlapping windows, so every evaluation sees the same tokens.
+import Foundation
+import Model
+import Shards
+
+/// One factor's result.
+public struct LengthResult: Sendable, Equatable {
+    public var factor: Int
+    public var length: Int
+    /// Mean NLL per bucket (sums and counts).
+    public var buckets: PositionBuckets
+    /// Targets and summed NLL over the whole windows.
+    public var tokens = 0
+    public var nll = 0.0
+
+    public var loss: Double { tokens > 0 ? nll / Double(tokens) : .nan }
+
+    public func metrics() -> [String: Double] {
+        var m = buckets.metrics(prefix: "lengen/loss", length: length)
+        if tokens > 0 { m["lengen/loss/\(factor)x"] = loss }
+        return m
+    }
+}
+
+public struct LengthEvaluator: Sendable {
+    public let shards: [ShardReader]
+    /// The training window length L.
+    public let trainLength: Int
+    public let factors: [Int]
+    /// Batches of B windows per factor.
+    public let batches: Int
+
+    public init(shards: [ShardReader], trainLength: Int, factors: [Int], batches: Int) {
+        precondition(trainLength > 0 && batches > 0 && factors.allSatisfy { $0 > 0 })
+        self.shards = shards
+        self.trainLength = trainLength
+        self.factors = factors
+        self.batches = batches
+    }
+
+    /// Results of the factors that fit, and the factors skipped with the reason.
+    public func evaluate(_ trainer: Trainer) -> (results: [LengthResult], skipped: [(factor: Int, reason: String)]) {
+        var results: [LengthResult] = [], skipped: [(Int, String)] = []
+        for f in factors {
+            let T = f * trainLength
+            let windows: EvalWindows
+            do {
+                windows = try EvalWindows(shards: shards, time: T)
+            } catch {
+                let longest = shards.map(\.tokenCount).max() ?? 0
+                skipped.append((f, "a window of \(T) tokens does not fit the validation shards (longest \(longest) tokens)"))
+                continue
+            }
+            results.append(evaluate(trainer, windows: windows, factor: f))
+        }
+        return (results, skipped)
+    }
+
+    public func metrics(_ trainer: Trainer) -> (metrics: [String: Double], skipped: [(factor: Int, reason: String)]) {
+        let (results, skipped) = evaluate(trainer)
+        var m: [String: Double] = [:]
+        for r in results { m.merge(r.metrics()) { a, _ in a } }
+        return (m, skipped)
+    }
+
+    func evaluate(_ trainer: Trainer, windows: EvalWindows, factor f: Int) -> LengthResult {
+        let model = trainer.model, B = trainer.B, rows = trainer.rows, T = windows.T
+        let workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: T)) }
+        let inputs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        let targets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
+        let partial = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: rows.count)
+        partial.initialize(repeating: [])
+        defer {
+            inputs.deallocate()
+            targets.deallocate()
+            partial.deallocate()
+        }
+        var result = LengthResult(factor: f, length: T, buckets: PositionBuckets(trainLength: trainLength))
+        let n = min(batches, (windows.count + B - 1) / B)
+        for batch in 0..<n {
+            for r in 0..<B {
+                let j = batch * B + r
+                let x = inputs.baseAddress! + r * T, y = targets.baseAddress! + r * T
+                if j < windows.count {
+                    windows.fill(window: j, inputs: x, targets: y)
+                } else {
+                    x.update(repeating: 0, count: T)
+                    y.update(repeating: -1, count: T)
+                }
+            }
+            trainer.pool.run { w in
+                let r = rows[w], ws = workspaces[w].value
+                _ = model.evaluate(
+                    ws, tokens: inputs.baseAddress! + r.lowerBound * T, targets: targets.baseAddress! + r.lowerBound * T)
+                partial[w] = Array(ws.losses)
+            }
+            for (w, r) in rows.enumerated() {
+                let y = Array(targets[(r.lowerBound * T)..<(r.upperBound * T)])
+                result.buckets.addLosses(partial[w], targets: y, time: T)
+                for i in y.indices where y[i] >= 0 {
+                    result.tokens += 1
+                    result.nll += Double(partial[w][i])
+                }
+            }
+        }
+        return result
+    }
+}
