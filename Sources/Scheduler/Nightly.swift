@@ -128,7 +128,7 @@ public final class NightlyLog: @unchecked Sendable {
 }
 
 public enum CheckpointRetention {
-    /// Deletes the checkpoints (files and artifact rows) of finished or queued runs that the rule
+    /// Deletes the checkpoints (files, their companions, and artifact rows) of finished or queued runs that the rule
     /// does not keep: the `keepLast` highest steps, plus the one whose step has the best (lowest)
     /// `bestMetric` value at or before it. Running runs are left alone. Returns the paths deleted.
     public static func prune(db: TrackerDB, home: String, rule: NightlyConfig.Retention) throws -> [String] {
@@ -142,11 +142,11 @@ public enum CheckpointRetention {
             let drop = ordered.filter { !keep.contains($0.id!) }
             for a in drop {
                 let path = a.path.hasPrefix("/") ? a.path : home + "/" + a.path
-                if FileManager.default.fileExists(atPath: path) {
+                for file in [path] + companions(of: path) where FileManager.default.fileExists(atPath: file) {
                     do {
-                        try FileManager.default.removeItem(atPath: path)
+                        try FileManager.default.removeItem(atPath: file)
                     } catch {
-                        throw SchedulerError.io(path: path, reason: "cannot delete an old checkpoint: \(error.localizedDescription)")
+                        throw SchedulerError.io(path: file, reason: "cannot delete an old checkpoint: \(error.localizedDescription)")
                     }
                 }
                 deleted.append(a.path)
@@ -154,6 +154,16 @@ public enum CheckpointRetention {
             try db.deleteArtifacts(ids: drop.map { $0.id! })
         }
         return deleted
+    }
+
+    /// Files written with a checkpoint that share its stem (step-000050.state.safetensors, the
+    /// optimizer state beside step-000050.safetensors).
+    static func companions(of path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let prefix = url.deletingPathExtension().lastPathComponent + "."
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix(prefix) && $0 != url.lastPathComponent }.sorted().map { dir + "/" + $0 }
     }
 
     /// The checkpoint whose step has the lowest metric value logged at or before it.
