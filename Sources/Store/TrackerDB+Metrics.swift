@@ -95,14 +95,25 @@ extension TrackerDB {
         var key: String
     }
 
-    /// What one batch contributes to one series: steps deduplicated, last point per step wins.
+    /// What one batch contributes to one series, in logging order. Steps usually arrive strictly
+    /// increasing, and then they are already distinct; otherwise the last point per step wins.
     struct BatchSummary {
-        var byStep: [Int64: Double] = [:]
-        var minStep = Int64.max
+        var points: [(step: Int64, value: Double)] = []
+        var increasing = true
 
         mutating func add(_ p: MetricPoint) {
-            byStep[p.step] = p.value
-            minStep = Swift.min(minStep, p.step)
+            if let last = points.last, p.step <= last.step { increasing = false }
+            points.append((p.step, p.value))
+        }
+
+        var minStep: Int64 { increasing ? points[0].step : points.map(\.step).min()! }
+
+        /// One (step, value) per distinct step, the last logged value for each.
+        var distinct: [(step: Int64, value: Double)] {
+            if increasing { return points }
+            var byStep: [Int64: Double] = [:]
+            for p in points { byStep[p.step] = p.value }
+            return byStep.map { ($0.key, $0.value) }
         }
     }
 
@@ -113,16 +124,17 @@ extension TrackerDB {
         if let old, batch.minStep <= old.lastStep {
             summary = try recompute(s, db)
         } else {
-            let (lastStep, last) = batch.byStep.max { $0.key < $1.key }!
+            let points = batch.distinct
+            let (lastStep, last) = points.max { $0.step < $1.step }!
             var lo = old?.min
             var hi = old?.max
-            for v in batch.byStep.values where !v.isNaN {
+            for (_, v) in points where !v.isNaN {
                 lo = Swift.min(lo ?? v, v)
                 hi = Swift.max(hi ?? v, v)
             }
             summary = MetricSummaryRecord(
                 runId: s.runId, key: s.key, lastStep: lastStep, last: last.isNaN ? nil : last, lastIsNaN: last.isNaN,
-                min: lo, max: hi, count: (old?.count ?? 0) + Int64(batch.byStep.count))
+                min: lo, max: hi, count: (old?.count ?? 0) + Int64(points.count))
         }
         if let summary {
             try db.cachedStatement(
