@@ -7,6 +7,9 @@
 // the tile is never computed), a vectorised exp turns them into P, and one sgemm gives O. Only the
 // per-row logsumexp is saved; backward recomputes P tile by tile, so memory beyond the tile is O(T)
 // per row. The naive loop oracle lives in Tests/AttentionTests/Reference.
+// Option "window" W > 0 (sliding-window attention, attention.md §2.3 T1): query i sees keys
+// max(0, i-W+1) ... i only; a tile's scores then span keys from its first row's window start, so
+// the cost is O(T (W + tile)) instead of O(T²).
 import Basics
 import Foundation
 import Kernels
@@ -18,15 +21,22 @@ public struct SoftmaxRoPE: AttentionVariant {
     public let ropeBase: Double
     /// Query rows per BLAS tile; option "tile" (speed only, the math is unchanged), default 64.
     public let tile: Int
+    /// Keys each query sees, itself included; option "window", default 0 (all earlier keys).
+    public let window: Int
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         ropeBase = try reader.double("rope_base", default: 10_000)
         tile = try reader.int("tile", default: 64)
+        window = try reader.int("window", default: 0)
         try reader.finish()
         guard ropeBase > 1 else {
             throw AttentionError.invalidOption(
                 variant: Self.name, option: "rope_base", reason: "must be greater than 1")
+        }
+        guard window >= 0 else {
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "window", reason: "must be 0 (no window) or positive")
         }
         guard tile >= 1 else {
             throw AttentionError.invalidOption(
@@ -58,6 +68,9 @@ public struct SoftmaxRoPE: AttentionVariant {
         2 * tile * T + tile * shape.headSize + T * shape.headSize
     }
 
+    /// The first key query i sees.
+    @inline(__always) func firstKey(_ i: Int) -> Int { window > 0 ? max(0, i - window + 1) : 0 }
+
     // MARK: - Forward
 
     public func forward(_ io: AttentionIO) {
@@ -87,22 +100,25 @@ public struct SoftmaxRoPE: AttentionVariant {
                 let lse = io.saved + layout.lse + (b * NH + h) * T  // (T)
                 var i0 = 0
                 while i0 < T {
-                    let R = min(tile, T - i0), N = i0 + R  // rows i0..<N see keys 0..<N at most
-                    // S (R,N) = s · q[i0..<N] · k[0..<N]ᵀ
+                    // rows i0..<i0+R see keys k0..<k0+N at most
+                    let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
+                    // S (R,N) = s · q[i0..<i0+R] · k[k0..<k0+N]ᵀ
                     BLAS.gemm(
                         transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
-                        lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: S, ldc: N)
+                        lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: S, ldc: N)
                     for r in 0..<R {
-                        let row = S + r * N, n = i0 + r + 1  // query i0+r sees keys 0..<n
-                        let m = rowMax(row, n)
-                        let sum = expShiftSum(row, n, shift: m)
-                        scaleInPlace(row, n, by: 1 / sum)
+                        // query i0+r sees columns lo..<n
+                        let row = S + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
+                        let m = rowMax(row + lo, n - lo)
+                        let sum = expShiftSum(row + lo, n - lo, shift: m)
+                        scaleInPlace(row + lo, n - lo, by: 1 / sum)
+                        row.update(repeating: 0, count: lo)
                         (row + n).update(repeating: 0, count: N - n)
                         lse[i0 + r] = m + log(sum)
                     }
-                    // O[i0..<N] (R,hs) = P (R,N) · v[0..<N]
+                    // O[i0..<i0+R] (R,hs) = P (R,N) · v[k0..<k0+N]
                     BLAS.gemm(
-                        M: R, N: hs, K: N, A: S, lda: N, B: v, ldb: W, beta: 0,
+                        M: R, N: hs, K: N, A: S, lda: N, B: v + k0 * W, ldb: W, beta: 0,
                         C: o + i0 * NH * hs, ldc: NH * hs)
                     i0 += R
                 }
@@ -136,23 +152,25 @@ public struct SoftmaxRoPE: AttentionVariant {
                     let lse = io.saved + layout.lse + (b * NH + h) * T
                     var i0 = 0
                     while i0 < T {
-                        let R = min(tile, T - i0), N = i0 + R
-                        // recompute P (R,N) = exp(s q kᵀ - lse), zero where j > i
+                        let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
+                        // recompute P (R,N) = exp(s q kᵀ - lse) over keys k0..<k0+N, zero where
+                        // j > i or j is before the window
                         BLAS.gemm(
                             transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
-                            lda: NH * hs, B: k, ldb: NKV * hs, beta: 0, C: P, ldc: N)
+                            lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: P, ldc: N)
                         for r in 0..<R {
-                            let row = P + r * N, n = i0 + r + 1
-                            _ = expShiftSum(row, n, shift: lse[i0 + r])
+                            let row = P + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
+                            _ = expShiftSum(row + lo, n - lo, shift: lse[i0 + r])
+                            row.update(repeating: 0, count: lo)
                             (row + n).update(repeating: 0, count: N - n)
                         }
                         // forward was: O = P v ; so dP (R,N) = dO vᵀ and dv += Pᵀ dO
                         BLAS.gemm(
                             transB: true, M: R, N: N, K: hs, A: dO + i0 * NH * hs, lda: NH * hs,
-                            B: v, ldb: W, beta: 0, C: dS, ldc: N)
+                            B: v + k0 * W, ldb: W, beta: 0, C: dS, ldc: N)
                         BLAS.gemm(
                             transA: true, M: N, N: hs, K: R, A: P, lda: N, B: dO + i0 * NH * hs,
-                            ldb: NH * hs, beta: 1, C: dv, ldc: W)
+                            ldb: NH * hs, beta: 1, C: dv + k0 * W, ldc: W)
                         // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
                         for r in 0..<R {
                             let i = i0 + r
@@ -161,11 +179,11 @@ public struct SoftmaxRoPE: AttentionVariant {
                         }
                         // forward was: S = s q kᵀ ; so dq = s dS k and dk += s dSᵀ q
                         BLAS.gemm(
-                            M: R, N: hs, K: N, alpha: scale, A: dS, lda: N, B: k, ldb: NKV * hs,
-                            beta: 0, C: dQ, ldc: hs)
+                            M: R, N: hs, K: N, alpha: scale, A: dS, lda: N, B: k + k0 * NKV * hs,
+                            ldb: NKV * hs, beta: 0, C: dQ, ldc: hs)
                         BLAS.gemm(
                             transA: true, M: N, N: hs, K: R, alpha: scale, A: dS, lda: N,
-                            B: q + i0 * NH * hs, ldb: NH * hs, beta: 1, C: dK, ldc: hs)
+                            B: q + i0 * NH * hs, ldb: NH * hs, beta: 1, C: dK + k0 * hs, ldc: hs)
                         // forward was: qr = R(pos) q
                         ropeBackward(
                             dinp: grads.dqkv + (b * T + i0) * W + h * hs, dout: dQ,
@@ -208,14 +226,15 @@ public struct SoftmaxRoPE: AttentionVariant {
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
             let g = h / shape.groupSize
-            for j in 0...p {
+            let j0 = firstKey(p), n = p + 1 - j0
+            for j in j0...p {
                 scores[j] = scale * dot(qr + h * hs, step.cache + j * rowWidth + g * hs, hs)
             }
-            let m = rowMax(scores, p + 1)
-            let inv = 1 / expShiftSum(scores, p + 1, shift: m)
+            let m = rowMax(scores + j0, n)
+            let inv = 1 / expShiftSum(scores + j0, n, shift: m)
             let o = step.out + h * hs
             o.update(repeating: 0, count: hs)
-            for j in 0...p {
+            for j in j0...p {
                 let w = scores[j] * inv
                 let vj = step.cache + j * rowWidth + NKV * hs + g * hs
                 for d in 0..<hs { o[d] += w * vj[d] }
