@@ -146,19 +146,26 @@ struct NightlyCommand: ParsableCommand {
         if !problems.isEmpty { throw CLIError(description: "nightly finished with problems: " + problems.joined(separator: "; ")) }
     }
 
-    /// REPORT CALL SITE: the night's report comes from the Report module's renderers (one run
-    /// table per experiment, rendered to Markdown and HTML), so nightly and `tracker report`
-    /// always show the same facts.
+    /// The night's report: one document with, for each nightly experiment, the same comparison
+    /// `tracker report --compare --experiment NAME` prints (differing parameters, groups over
+    /// seeds, length-generalisation and task tables, loss curves), rendered once as Markdown and
+    /// once as a single self-contained HTML page.
     static func renderReport(db: TrackerDB, experiments: [String], day: String) throws -> (markdown: String, html: String) {
         let reader = RunReader(db: db)
-        var markdown = "# tracker nightly \(day)\n\n"
-        var html = ""
+        var sections: [ReportSection] = []
         for name in experiments {
-            let doc = try Reports.runList(reader, RunListQuery(selection: RunSelection(experiment: name)))
-            markdown += doc.render(.markdown) + "\n"
-            html += doc.render(.html) + "\n"
+            let selection = RunSelection(experiment: name)
+            let doc: ReportDocument
+            do {
+                doc = try Reports.compare(reader, CompareQuery(selection: selection))
+            } catch {
+                doc = try Reports.runList(reader, RunListQuery(selection: selection))
+            }
+            sections.append(.note("Experiment \(name): \(doc.title)"))
+            sections += doc.sections
         }
-        return (markdown, html)
+        let night = ReportDocument(title: "tracker nightly \(day)", sections: sections)
+        return (night.render(.markdown), night.render(.html))
     }
 
     /// An experiments entry: a path ending in .toml, or a name under experiments/.
