@@ -89,6 +89,9 @@ struct TrainCommand: ParsableCommand {
         loop.checkpointMetadata = ["run_config": configJSON, "tokenizer": data.tokenizerPath ?? ""]
         loop.peakFlops = peak
         loop.onCheckpoint = onCheckpoint
+        let stop = TrainStopSignal()
+        stop.install()
+        loop.shouldStop = { stop.signal != 0 }
         data.attachEvaluations(loop, cfg)
         var sinks: [MetricSink] = [
             ConsoleSink(totalSteps: cfg.train.steps), try JSONLinesSink(path: dir + "/metrics.jsonl"),

@@ -21,6 +21,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case noCheckpoint(path: String)
     /// The loss became NaN or infinite.
     case diverged(step: Int, loss: Double)
+    /// Stopped by a signal (SIGINT/SIGTERM) after checkpointing at `step`.
+    case interrupted(step: Int, checkpoint: String?)
     /// File I/O failed.
     case io(BasicsError)
 
@@ -48,6 +50,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
                 + "or a .safetensors file"
         case .diverged(let step, let loss):
             return "training diverged at step \(step) (loss \(loss)): lower [train] lr, or raise warmup"
+        case .interrupted(let step, let checkpoint):
+            return "interrupted at step \(step)"
+                + (checkpoint.map { "; checkpoint saved to \($0): continue with --resume" } ?? " (no checkpoint directory)")
         case .io(let e):
             return e.description
         }

@@ -46,6 +46,9 @@ public final class TrainingLoop {
     public var taskEvaluation: TaskEvaluator?
     /// Receives notes such as length factors skipped because their window does not fit.
     public var onNote: ((String) -> Void)?
+    /// Polled after every step; when it returns true (a SIGINT/SIGTERM arrived), the loop writes a
+    /// checkpoint and throws `TrainingError.interrupted`, so the run can be resumed from there.
+    public var shouldStop: (() -> Bool)?
 
     public init(trainer: Trainer, validation: EvalWindows?, tokenByteLengths: [Int32]?) {
         self.trainer = trainer
@@ -63,6 +66,7 @@ public final class TrainingLoop {
         var steadyTokens = 0, steadySeconds = 0.0
         var windowTokens = 0, windowSeconds = 0.0
         let firstStep = trainer.step
+        var checkpointedStep = -1
         do {
             while trainer.step < config.steps {
                 let s = trainer.trainStep()
@@ -98,6 +102,14 @@ public final class TrainingLoop {
                     s.step % config.checkpointEvery == 0
                 {
                     checkpoints.append(try checkpoint(dir))
+                    checkpointedStep = s.step
+                }
+                if !isLast, shouldStop?() == true {
+                    var saved: String?
+                    if let dir = checkpointDirectory {
+                        saved = checkpointedStep == s.step ? checkpoints.last : try checkpoint(dir)
+                    }
+                    throw TrainingError.interrupted(step: s.step, checkpoint: saved)
                 }
             }
             var finalVal: EvalResult?
