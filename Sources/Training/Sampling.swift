@@ -27,7 +27,7 @@ public enum Sampler {
         if prompt.count >= context { prompt = Array(prompt.suffix(context - 1)) }
         let budget = min(options.maxNewTokens, context - prompt.count)
         if budget <= 0 { return [] }
-        let decoder = model.makeDecoder(maxTokens: prompt.count + budget)
+        let decoder = model.makeGenerator(maxTokens: prompt.count + budget)  // schedule-aware (staircase too)
         decoder.reset()
         var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
         for t in prompt { logits = decoder.next(token: t) }
