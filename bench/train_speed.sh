@@ -51,6 +51,7 @@ eval_every = 0
 log_every = 5
 [eval]
 final_batches = 1
+lengths = [1]
 TOML
 }
 
