@@ -2,6 +2,7 @@
 // HF tokenizer.json; encodes files with one and reports the speed. Each file is one document.
 // The reader is deliberately tiny (plain files and folders); archives go through `tracker ingest`.
 import ArgumentParser
+import Corpus
 import BPE
 import Basics
 import Foundation
@@ -150,30 +151,10 @@ private struct EncodeReport: Encodable {
 
 private func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
 
-/// The regular files under `paths` (a file stands for itself, a folder is walked), sorted.
+/// The regular files under `paths` (a file stands for itself, a folder is walked), sorted:
+/// the same listing `tracker ingest` uses, with its errors for missing or unreadable paths.
 private func documentFiles(_ paths: [String]) throws -> [String] {
-    var files: [String] = []
-    let fm = FileManager.default
-    for path in paths {
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CLIError(description: "\(path): no such file or folder (check the path)")
-        }
-        guard isDirectory.boolValue else {
-            files.append(path)
-            continue
-        }
-        let root = URL(fileURLWithPath: path)
-        let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
-        var found: [String] = []
-        while let url = walker?.nextObject() as? URL {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-                found.append(url.path)
-            }
-        }
-        files += found.sorted()
-    }
-    return files
+    try CorpusScanner.sources(for: paths).map(\.path)
 }
 
 /// Paths that could not be read, collected from worker threads.
