@@ -28,12 +28,16 @@ public struct StickBreaking: AttentionVariant {
     public let attendCurrent: Bool
     /// Query rows per tile; option "tile" (speed only), default 64.
     public let tile: Int
+    /// Option "early_stop" (default true): a tile stops walking back once every row's stick is
+    /// below e^-30. false visits every key: the same values within float32, the worst-case cost.
+    public let earlyStop: Bool
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         let mode = try reader.string("remainder", default: "current")
         attendCurrent = try reader.bool("attend_current", default: false)
         tile = try reader.int("tile", default: 64)
+        earlyStop = try reader.bool("early_stop", default: true)
         try reader.finish()
         guard let remainder = Remainder(rawValue: mode) else {
             throw AttentionError.invalidOption(
@@ -61,7 +65,8 @@ public struct StickBreaking: AttentionVariant {
     public func scratchCount(B: Int, T: Int) -> Int { StickBreakingKernel.scratchCount(T: T, tile: tile) }
 
     private var kernel: StickBreakingKernel {
-        StickBreakingKernel(d: shape.headSize, dv: shape.headSize, attendCurrent: attendCurrent, tile: tile)
+        StickBreakingKernel(
+            d: shape.headSize, dv: shape.headSize, attendCurrent: attendCurrent, tile: tile, earlyStop: earlyStop)
     }
 
     /// Operands of query head h of batch row b inside the fused qkv buffer (rows W apart).
@@ -121,7 +126,8 @@ public struct StickBreaking: AttentionVariant {
     public func decodeScratchCount(maxTokens: Int) -> Int { 0 }
 
     /// Walks the keys newest-first accumulating a = Σ log(1 - β) (§1b streaming form); stops once
-    /// a < -30, where the rest of the stick (< 1e-13) is below float resolution.
+    /// a < -30, where the rest of the stick (< 1e-13) is below float resolution (unless early_stop
+    /// is false).
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position, rowWidth = 2 * NKV * hs
@@ -133,7 +139,8 @@ public struct StickBreaking: AttentionVariant {
             o.update(repeating: 0, count: hs)
             var a: Float = 0  // log of the stick left
             var j = attendCurrent ? p : p - 1
-            while j >= 0 && a > -30 {
+            let stop: Float = earlyStop ? -30 : -.infinity
+            while j >= 0 && a > stop {
                 let z = scale * dot(q, step.cache + j * rowWidth + g * hs, hs)
                 let sp = Self.softplus(z)
                 let w = exp(z - sp + a)  // log A = log σ(z) + a

@@ -9,6 +9,7 @@ import Kernels
 
 struct StickBreakingKernel {
     let d: Int, dv: Int, attendCurrent: Bool, tile: Int
+    var earlyStop = true
 
     /// One query head's operands; rows are `*s` floats apart. rv = remainder values (rows rvs
     /// apart; rvs = 0 repeats one bias vector), nil for "none".
@@ -76,7 +77,7 @@ struct StickBreakingKernel {
                 }
             }
             j1 = j0
-            if (0..<R).allSatisfy({ rem[$0] > 30 }) { break }
+            if earlyStop && (0..<R).allSatisfy({ rem[$0] > 30 }) { break }
         }
         for c in stride(from: 0, to: P, by: 8) { storeVec(vexp(-loadVec(rem + c)), rem + c) }
         return j1

@@ -109,6 +109,26 @@ struct StickBreakingTests {
         }
     }
 
+    /// early_stop = false visits every key; with sticks that run out within a few keys (large
+    /// logits) the default stops early, and both give the same outputs, gradients and decode.
+    @Test func earlyStopChangesNothingButCost() throws {
+        var results: [[Float]] = []
+        for early in [true, false] {
+            let h = try Harness("stick_breaking", B: 1, T: 200, NH: 2, NKV: 1, hs: 8, options: ["early_stop": .bool(early)],
+                                seed: 5, qkvScale: 4)
+            var rng = TestRandom(seed: 9)
+            let dout = Floats(normal: h.out.count, rng: &rng)
+            let (dqkv, _, _) = h.gradients(dout: dout)
+            results.append(h.out.array + dqkv.array)
+            let stepped = h.decodeAll()
+            #expect(scaledError(stepped.p, h.out.p, h.out.count) < 1e-5, "decode, early_stop=\(early)")
+        }
+        #expect(maxRelativeError(results[0], results[1]) < 1e-5)
+        #expect(throws: (any Error).self) {
+            try Harness("stick_breaking", B: 1, T: 4, NH: 1, NKV: 1, hs: 4, options: ["early_stop": .int(3)])
+        }
+    }
+
     @Test(arguments: [false, true])
     func weightsAreAStickBreaking(attendCurrent: Bool) {
         let (T, d) = (13, 4)
