@@ -119,6 +119,11 @@ public struct LocalProcessExecutor: Executor {
 }
 
 /// The path of the running executable (/proc/self/exe), so workers and runs use the same build.
+/// When that file was replaced while this process runs (a rebuild during a long `tracker worker`),
+/// the link reads "PATH (deleted)": the link itself still executes the build this process runs.
 public func currentExecutablePath() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+        return CommandLine.arguments[0]
+    }
+    return path.hasSuffix(" (deleted)") ? "/proc/self/exe" : path
 }
