@@ -1,8 +1,11 @@
 // Read-only queries behind every report: which runs a selection names, their summaries (run row,
 // typed params, tags, metricSummary), metric histories for charts and exports, and one run whole.
-// Each call reads in one transaction, so a report never mixes two states of the database.
+// Each call reads in one transaction (summaries: see there), so a report never mixes two states
+// of a run.
 import Foundation
+import Basics
 import GRDB
+import GRDBSQLite
 import Store
 
 /// Which runs a report covers: `--experiment`, `--state`, `--where`, or runs named on the command line.
@@ -24,14 +27,18 @@ public struct RunReader: Sendable {
 
     public init(db: TrackerDB) { self.db = db }
 
-    /// Summaries of the selected runs, in id order.
+    /// Summaries of the selected runs, in id order. The run rows are read first; then params and
+    /// tags, and metric summaries, are read at the same time on two connections (WAL readers), each
+    /// stepping SQLite's C API with interned keys: for 10,000 runs that is 200,000 rows, and GRDB's
+    /// Row boxing and a fresh String per key cost most of a comparison (perf). The child rows come
+    /// from transactions a moment later than the run rows: parameters never change once a run
+    /// exists, and a run that appeared in between is left out (its rows find no run).
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
-        try read { db in
+        let (runs, ids, args) = try read { db -> ([RunSummary], String, StatementArguments) in
             let condition = try Self.condition(db, selection)
             let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
             let args = StatementArguments(condition.arguments)
             var runs: [RunSummary] = []
-            var index: [Int64: Int] = [:]
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
@@ -40,41 +47,50 @@ public struct RunReader: Sendable {
                     \(from) ORDER BY r.id
                     """, arguments: args)
             while let row = try rows.next() {
-                let id: Int64 = row[0]
-                index[id] = runs.count
-                let run = RunSummary(id: id, name: row[1], experiment: row[2], state: row[3], origin: row[4], duration: row[5])
+                let run = RunSummary(id: row[0], name: row[1], experiment: row[2], state: row[3], origin: row[4], duration: row[5])
                 run.params.reserveCapacity(16)
                 run.metrics.reserveCapacity(8)
                 runs.append(run)
             }
-            // Rows of each table come in primary-key order, so consecutive rows share a run.
-            var lastId: Int64 = -1, last: RunSummary?
-            func run(_ id: Int64) -> RunSummary? {
-                if id != lastId { lastId = id; last = index[id].map { runs[$0] } }
-                return last
-            }
-            if runs.isEmpty { return runs }
-            let ids = "SELECT r.id \(from)"
-            let params = try Row.fetchCursor(
-                db, sql: "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", arguments: args)
-            while let row = try params.next() {
-                run(row[0])?.params[row[1]] = Self.param(type: row[2], num: row[3], text: row[4])
-            }
-            let tags = try Row.fetchCursor(db, sql: "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", arguments: args)
-            while let row = try tags.next() {
-                run(row[0])?.tags[row[1]] = row[2]
-            }
-            let stats = try Row.fetchCursor(
-                db, sql: "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
-                arguments: args)
-            while let row = try stats.next() {
-                let isNaN: Bool = row[4]
-                let last: Double? = row[3]
-                run(row[0])?.metrics[row[1]] = MetricStat(
-                    lastStep: row[2], last: isNaN ? .nan : (last ?? .nan), min: row[5], max: row[6], count: row[7])
-            }
-            return runs
+            return (runs, "SELECT r.id \(from)", args)
         }
+        if runs.isEmpty { return runs }
+        let lookup = RunLookup(runs)
+        let failures = ResultSlots<any Error>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            do {
+                try read { db in
+                    var find = lookup, keys = KeyInterner()
+                    if part == 0 {
+                        try Self.step(db, "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", args) { s in
+                            guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
+                            let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
+                            r.params[keys.text(s, 1) ?? ""] = Self.param(type: keys.text(s, 2) ?? "text", num: num, text: Self.string(s, 4))
+                        }
+                        try Self.step(db, "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", args) { s in
+                            find.run(sqlite3_column_int64(s, 0))?.tags[keys.text(s, 1) ?? ""] = Self.string(s, 2) ?? ""
+                        }
+                    } else {
+                        try Self.step(
+                            db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
+                            args
+                        ) { s in
+                            guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
+                            func real(_ i: Int32) -> Double? {
+                                sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
+                            }
+                            r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
+                                lastStep: sqlite3_column_int64(s, 2), last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
+                                min: real(5), max: real(6), count: sqlite3_column_int64(s, 7))
+                        }
+                    }
+                }
+            } catch {
+                failures[part] = error
+            }
+        }
+        if let error = failures.values.compactMap({ $0 }).first { throw error }
+        return runs
     }
 
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
@@ -83,19 +99,29 @@ public struct RunReader: Sendable {
         return try read { db in
             var out: [Int64: [String: [HistoryPoint]]] = [:]
             let marks = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT runId, key, step, value, isNaN FROM metric
-                    WHERE runId IN (\(marks(runIds.count))) AND key IN (\(marks(keys.count))) ORDER BY runId, key, step
-                    """,
-                arguments: StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue)))
-            while let row = try rows.next() {
-                let isNaN: Bool = row[4]
-                let value: Double? = row[3]
-                out[row[0], default: [:]][row[1], default: []].append(
-                    HistoryPoint(step: row[2], value: isNaN ? .nan : (value ?? .nan)))
+            var keyIndex = KeyInterner()
+            var runId: Int64 = -1, key = "", points: [HistoryPoint] = []
+            func flush() {
+                if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
+                points.removeAll(keepingCapacity: true)
             }
+            try Self.step(
+                db,
+                """
+                SELECT runId, key, step, value, isNaN FROM metric
+                WHERE runId IN (\(marks(runIds.count))) AND key IN (\(marks(keys.count))) ORDER BY runId, key, step
+                """,
+                StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
+            ) { s in
+                let id = sqlite3_column_int64(s, 0), k = keyIndex.text(s, 1) ?? ""
+                if id != runId || k != key {
+                    flush()
+                    (runId, key) = (id, k)
+                }
+                let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
+                points.append(HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
+            }
+            flush()
             return out
         }
     }
@@ -148,6 +174,31 @@ public struct RunReader: Sendable {
         return .all(parts)
     }
 
+    /// Runs `sql` and calls `row` with the raw statement on each row. The statement is GRDB's,
+    /// inside GRDB's read transaction, so GRDB still owns its life cycle.
+    static func step(
+        _ db: Database, _ sql: String, _ arguments: StatementArguments, _ row: (OpaquePointer) throws -> Void
+    ) throws {
+        let statement = try db.makeStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            try row(s)
+        }
+    }
+
+    /// Column i as a String (nil for NULL).
+    static func string(_ s: OpaquePointer, _ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(s, i) else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i))), as: UTF8.self)
+    }
+
     static func param(type: String, num: Double?, text: String?) -> ParamValue {
         switch type {
         case "int": return .int(Int64(num ?? 0))
@@ -155,6 +206,57 @@ public struct RunReader: Sendable {
         case "bool": return .bool((num ?? 0) != 0)
         default: return .text(text ?? "")
         }
+    }
+}
+
+/// Finds the summary of a run id; rows arrive grouped by run, so the last answer is tried first.
+/// Shared by the two reading threads, which fill different fields of each summary.
+private struct RunLookup: @unchecked Sendable {
+    let runs: [RunSummary]
+    let index: [Int64: Int]
+    var lastId: Int64 = -1, last: RunSummary?
+
+    init(_ runs: [RunSummary]) {
+        self.runs = runs
+        var index: [Int64: Int] = [:]
+        index.reserveCapacity(runs.count)
+        for (i, r) in runs.enumerated() { index[r.id] = i }
+        self.index = index
+    }
+
+    mutating func run(_ id: Int64) -> RunSummary? {
+        if id != lastId { lastId = id; last = index[id].map { runs[$0] } }
+        return last
+    }
+}
+
+/// Hands out one String per distinct column text (parameter and metric keys repeat in every
+/// run): an FNV-1a hash of the bytes finds earlier ones, compared with memcmp, so a repeated key
+/// costs no allocation.
+struct KeyInterner {
+    private var first: [UInt64: Int] = [:]
+    private var entries: [(start: Int, count: Int, string: String, next: Int)] = []
+    private var storage: [UInt8] = []
+
+    /// Column i as a String (nil for NULL), shared with every earlier equal value.
+    mutating func text(_ s: OpaquePointer, _ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(s, i) else { return nil }
+        let n = Int(sqlite3_column_bytes(s, i))
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for j in 0..<n { h = (h ^ UInt64(p[j])) &* 0x100_0000_01b3 }
+        var e = first[h] ?? -1
+        while e >= 0 {
+            let (start, count) = (entries[e].start, entries[e].count)
+            if count == n && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + start, p, n) == 0 }) {
+                return entries[e].string
+            }
+            e = entries[e].next
+        }
+        let string = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        entries.append((storage.count, n, string, first[h] ?? -1))
+        first[h] = entries.count - 1
+        storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        return string
     }
 }
 
