@@ -25,6 +25,10 @@ struct StatusCommand: ParsableCommand {
             var runId: Int64?
             var runName: String?
             var secondsSinceHeartbeat: Double
+            /// Progress of its run: the last logged step, the configured steps, the last train loss.
+            var step: Int64?
+            var steps: Int64?
+            var trainLoss: Double?
         }
         struct Failure: Encodable {
             var runId: Int64
@@ -49,9 +53,16 @@ struct StatusCommand: ParsableCommand {
             let counts = try db.stateCounts(experimentId: experimentId)
             let now = Date().timeIntervalSince1970
             let workers = try db.liveWorkers(within: 10).map { w in
-                Status.Worker(
+                var worker = Status.Worker(
                     id: w.id, runId: w.runId, runName: try w.runId.flatMap { try db.run(id: $0)?.name },
                     secondsSinceHeartbeat: (now - w.heartbeatAt).rounded(toPlaces: 1))
+                if let runId = w.runId {
+                    let loss = try db.metricSummaries(runId: runId).first { $0.key == "train/loss" }
+                    worker.step = loss?.lastStep
+                    worker.trainLoss = loss.map { $0.lastIsNaN ? .nan : ($0.last ?? .nan) }
+                    if case .int(let n)? = try db.params(runId: runId)["train.steps"] { worker.steps = n }
+                }
+                return worker
             }
             let failures = try db.recentFailures(limit: 5).filter { experimentId == nil || $0.experimentId == experimentId }.map {
                 Status.Failure(
@@ -73,7 +84,12 @@ struct StatusCommand: ParsableCommand {
             print("workers: \(workers.isEmpty ? "none alive" : "")")
             for w in workers {
                 let run = w.runId.map { "run #\($0) \(w.runName ?? "")" } ?? "idle"
-                print("  \(w.id)  \(run)  heartbeat \(w.secondsSinceHeartbeat)s ago")
+                var progress = ""
+                if let step = w.step {
+                    progress = "  step \(step)" + (w.steps.map { "/\($0)" } ?? "")
+                    if let loss = w.trainLoss { progress += String(format: "  train/loss %.4f", loss) }
+                }
+                print("  \(w.id)  \(run)\(progress)  heartbeat \(w.secondsSinceHeartbeat)s ago")
             }
             if !failures.isEmpty {
                 print("recent failures:")

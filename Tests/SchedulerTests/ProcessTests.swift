@@ -137,6 +137,25 @@ struct ProcessTests {
         #expect(try db.liveWorkers(within: 60).isEmpty)
     }
 
+    @Test func statusShowsTheRunningRunsProgress() throws {
+        let home = tempHome("proc-status")
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1)[0]
+        try db.setParams(runId: run.id!, ["train.steps": .int(120)])
+        let pid = try startTracker(["worker", "--home", home, "--command", "sleep 30"], log: "\(home)/w.log")
+        defer { kill(pid, SIGTERM); _ = waitExit(pid, timeout: 20) }
+        #expect(try waitFor { try db.run(id: run.id!)?.state == .running })
+        try db.logMetrics([MetricPoint(runId: run.id!, key: "train/loss", step: 42, value: 2.5, time: 1)])
+        let r = try tracker(["status", "--home", home, "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let worker = try #require((json?["workers"] as? [[String: Any]])?.first)
+        #expect(worker["runId"] as? Int == Int(run.id!))
+        #expect(worker["step"] as? Int == 42 && worker["steps"] as? Int == 120 && worker["trainLoss"] as? Double == 2.5)
+        let text = try tracker(["status", "--home", home])
+        #expect(text.out.contains("step 42/120  train/loss 2.5000"), "\(text.out)")
+    }
+
     @Test func runCommandReportsAFailingRun() throws {
         let home = tempHome("proc-run")
         let file = try writeExperiment(home)
