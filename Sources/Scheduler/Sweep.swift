@@ -145,9 +145,10 @@ public struct Sweep: Sendable, Equatable {
     public func points() -> [Point] {
         var cells: [Point] = [Point(overrides: [], nameParts: [])]
         for axis in grid {
+            let labels = Self.labels(axis.key, axis.values)
             cells = cells.flatMap { cell in
-                axis.values.map { v in
-                    Point(overrides: cell.overrides + [(axis.key, v)], nameParts: cell.nameParts + [Self.label(axis.key, v)])
+                zip(axis.values, labels).map { v, label in
+                    Point(overrides: cell.overrides + [(axis.key, v)], nameParts: cell.nameParts + [label])
                 }
             }
         }
@@ -168,6 +169,35 @@ public struct Sweep: Sendable, Equatable {
         return cells
     }
 
+    /// The name part of each value of one grid axis. Scalars: `label`. Tables (a whole `model`
+    /// per point): the leaves that differ among the axis' tables, text values first, e.g.
+    /// 'staircase-chunk4-steps2' and 'window8'; a table with none of them is KEY + its 1-based index.
+    static func labels(_ key: String, _ values: [ConfigValue]) -> [String] {
+        guard values.contains(where: { $0.table != nil }) else { return values.map { label(key, $0) } }
+        let leaves = values.map { v -> [String: ConfigValue] in
+            var out: [String: ConfigValue] = [:]
+            func walk(_ prefix: String, _ v: ConfigValue) {
+                if let t = v.table {
+                    for (k, x) in t { walk(prefix.isEmpty ? k : prefix + "." + k, x) }
+                } else {
+                    out[prefix] = v
+                }
+            }
+            walk("", v)
+            return out
+        }
+        let keys = Set(leaves.flatMap(\.keys)).filter { k in Set(leaves.map { $0[k] }).count > 1 }
+        let last = key.split(separator: ".").last.map(String.init) ?? key
+        return leaves.enumerated().map { i, leaf in
+            let present = keys.filter { leaf[$0] != nil }.sorted { a, b in
+                let (ta, tb) = (leaf[a]!.isText, leaf[b]!.isText)
+                return ta != tb ? ta : a < b
+            }
+            let parts = present.map { label($0, leaf[$0]!) }
+            return parts.isEmpty ? "\(last)\(i + 1)" : parts.joined(separator: "-")
+        }
+    }
+
     /// 'stick_breaking' for text, 'lr0.003' for numbers (last part of the key + value).
     static func label(_ key: String, _ value: ConfigValue) -> String {
         if case .text(let s) = value { return s }
@@ -176,6 +206,8 @@ public struct Sweep: Sendable, Equatable {
 }
 
 extension ConfigValue {
+    var isText: Bool { if case .text = self { true } else { false } }
+
     /// Ints and reals as Double.
     var number: Double? {
         switch self {

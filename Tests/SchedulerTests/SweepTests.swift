@@ -44,6 +44,25 @@ struct SweepTests {
         #expect(again.map(\.json) == plans.map(\.json))
     }
 
+    /// Whole tables as sweep values are named by the leaves that differ among them.
+    @Test func tableValuesAreNamedByTheirDifferingLeaves() throws {
+        func model(_ attention: [String: ConfigValue], _ schedule: [String: ConfigValue]? = nil) -> ConfigValue {
+            var t: [String: ConfigValue] = ["layers": .int(2), "attention": .table(attention)]
+            if let schedule { t["schedule"] = .table(schedule) }
+            return .table(t)
+        }
+        let rope: [String: ConfigValue] = ["variant": .text("softmax_rope")]
+        let window: [String: ConfigValue] = ["variant": .text("softmax_rope"), "window": .int(8)]
+        let s = try spec(["model": .array([
+            model(rope, ["name": .text("staircase"), "chunk": .int(4), "steps": .int(2)]),
+            model(window), model(rope),
+            model(window, ["name": .text("ladder"), "steps": .int(2)]),
+        ])])
+        let plans = try s.plans()
+        #expect(plans.map(\.name) == ["staircase-chunk4-steps2", "window8", "model3", "ladder-window8-steps2"])
+        #expect(plans[0].config.value(at: "model.schedule.chunk") == .int(4))
+    }
+
     @Test func canonicalJSONSortsKeysAndKeepsTypes() throws {
         let plan = try #require(try spec([:]).plans().first)
         #expect(plan.name == "base")
