@@ -19,8 +19,6 @@ let package = Package(
         // MARK: - C libraries (Debian -dev packages), one system-library target each
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
-        .systemLibrary(
-            name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // MARK: - Foundations shared by every stage
         .target(name: "Basics"),
@@ -31,7 +29,8 @@ let package = Package(
         .target(name: "Shards", dependencies: ["Basics"]),
 
         // MARK: - Engine: kernels -> attention variants -> model -> training
-        .target(name: "Kernels", dependencies: ["CBLAS", "Basics"]),
+        // OpenBLAS is loaded at run time (Kernels/BLAS.swift), so it is not a link dependency.
+        .target(name: "Kernels", dependencies: ["Basics"]),
         .target(name: "Attention", dependencies: ["Kernels", "Basics"]),
         .target(name: "Model", dependencies: ["Kernels", "Attention", "Basics"]),
         .target(name: "Training", dependencies: ["Model", "Kernels", "Shards", "Basics"]),

@@ -1,17 +1,24 @@
 // BLAS: the one door to OpenBLAS. Row-major sgemm with llm.c's weight layout (OC, C), and the
 // thread count. The trainer runs two workers that each call single-threaded BLAS, so the engine
 // sets `BLAS.setThreads(1)` before training; see ggml-blas.cpp for the same CblasRowMajor usage.
-import CBLAS
+//
+// OpenBLAS is opened with dlopen on first use instead of being linked: a linked OpenBLAS starts
+// its thread pool when the process loads, and those threads spin (sched_yield) for about 0.1 s
+// on the other core, which every command paid, `tracker --help` and `tracker report` included,
+// though only training, sampling and the attention command multiply matrices.
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 public enum BLAS {
     /// Sets the number of OpenBLAS threads for every later call in this process.
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "BLAS thread count must be at least 1")
-        openblas_set_num_threads(Int32(n))
+        OpenBLAS.shared.setThreads?(Int32(n))
     }
 
     /// The number of threads OpenBLAS will use.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static var threads: Int { Int(OpenBLAS.shared.getThreads?() ?? 1) }
 
     /// C (M,N) = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is (M,K): A is (M,K) with leading dimension lda, or (K,M) if transA.
@@ -23,8 +30,56 @@ public enum BLAS {
         beta: Float, C: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if M == 0 || N == 0 { return }
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        OpenBLAS.shared.sgemm(
+            OpenBLAS.rowMajor, transA ? OpenBLAS.trans : OpenBLAS.noTrans, transB ? OpenBLAS.trans : OpenBLAS.noTrans,
             Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
     }
+}
+
+/// The OpenBLAS entry points, resolved once from the shared library (32-bit integer interface,
+/// Debian's libopenblas0).
+@usableFromInline
+struct OpenBLAS: @unchecked Sendable {
+    @usableFromInline typealias SGEMM = @convention(c) (
+        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
+        Float, UnsafeMutablePointer<Float>?, Int32
+    ) -> Void
+
+    // cblas.h: CBLAS_ORDER and CBLAS_TRANSPOSE values.
+    @usableFromInline static let rowMajor: Int32 = 101
+    @usableFromInline static let noTrans: Int32 = 111
+    @usableFromInline static let trans: Int32 = 112
+
+    @usableFromInline let sgemm: SGEMM
+    let setThreads: (@convention(c) (Int32) -> Void)?
+    let getThreads: (@convention(c) () -> Int32)?
+
+    /// Library names tried in order: OpenBLAS's soname, its development link, the generic BLAS
+    /// (which has no thread control).
+    static let libraries = ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"]
+
+    @usableFromInline static let shared: OpenBLAS = {
+        var errors: [String] = []
+        for name in libraries {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL) else {
+                errors.append(String(cString: dlerror()))
+                continue
+            }
+            guard let sgemm = dlsym(handle, "cblas_sgemm") else {
+                errors.append("\(name) has no cblas_sgemm")
+                continue
+            }
+            return OpenBLAS(
+                sgemm: unsafeBitCast(sgemm, to: SGEMM.self),
+                setThreads: dlsym(handle, "openblas_set_num_threads").map {
+                    unsafeBitCast($0, to: (@convention(c) (Int32) -> Void).self)
+                },
+                getThreads: dlsym(handle, "openblas_get_num_threads").map {
+                    unsafeBitCast($0, to: (@convention(c) () -> Int32).self)
+                })
+        }
+        fatalError(
+            "tracker needs OpenBLAS to multiply matrices and could not load it (\(errors.joined(separator: "; "))): "
+                + "install it, e.g. `apt-get install libopenblas0`")
+    }()
 }
