@@ -18,6 +18,9 @@ public final class TrackerDB: Sendable {
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Reads go through a memory map instead of a pread and a copy per page: a
+            // 10,000-run comparison reads some 4,000 pages (WAL frames are still read as before).
+            try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -42,6 +45,14 @@ public final class TrackerDB: Sendable {
 
     private func migrate() throws {
         let known = Self.migrations
+        // The common case, an up-to-date database, needs only a read: no write lock, no WAL write.
+        let upToDate = try? pool.read { db -> Bool in
+            let applied = try Row.fetchAll(db, sql: "SELECT name, sha256 FROM schemaMigration ORDER BY rowid")
+            return applied.count == known.count && zip(applied, known).allSatisfy { row, m in
+                row["name"] as String == m.name && row["sha256"] as String == SHA256.hex(Array(m.sql.utf8))
+            }
+        }
+        if upToDate == true { return }
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
