@@ -10,11 +10,11 @@
 #   staircase:chunk=64,steps=2       softmax_rope core under the staircase, N = 2; its "cost" is
 #                                    softmax_rope's training tokens/s over its own, next to the
 #                                    FLOP ratio the model computes (N x core over a 2C span + head)
-# Usage: bash bench/attention_speed.sh [timed steps per case, default 3]
+# Usage: bash bench/attention_speed.sh [timed steps per case, default 5; the median counts]
 #        CASES=... CONTEXTS=... bash bench/attention_speed.sh   (see `tracker bench-attention --help`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${1:-3}
+STEPS=${1:-5}
 OUT=bench/out/attention_speed
 mkdir -p "$OUT"
 

@@ -1,9 +1,10 @@
 // `tracker bench-attention` (hidden): the measurements behind bench/attention_speed.sh. For each
 // attention case (a variant with its options, or a schedule around softmax_rope) and each
 // context T it builds the same model with random weights, trains it on random tokens with the
-// real trainer (both workers, B x T tokens per step, a warm-up step first) and generates T
-// tokens with the schedule's own decoder (KV cache, recurrent state or staircase rows). Each
-// (case, T) prints one JSON line on stdout; the script turns them into the table.
+// real trainer (both workers, B x T tokens per step, a warm-up step first, then the median of the
+// timed steps) and generates T tokens with the schedule's own decoder (KV cache, recurrent state
+// or staircase rows; the median of passes repeated for at least 1.5 s). Each (case, T) prints
+// one JSON line on stdout; the script turns them into the table.
 import ArgumentParser
 import Attention
 import Basics
@@ -21,7 +22,7 @@ struct BenchAttentionCommand: ParsableCommand {
     var cases = "softmax_rope,softmax_nope,alibi,stick_breaking,stick_breaking:early_stop=false,forgetting,"
         + "sigmoid,aaren,retnet,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
     @Option(help: "Contexts, comma separated.") var contexts = "256,512,1024,2048"
-    @Option(help: "Timed training steps after one warm-up step.") var steps = 3
+    @Option(help: "Timed training steps after one warm-up step (the median counts).") var steps = 5
     @Option(help: "Tokens per training step (batch = tokens / T).") var tokensPerStep = 4096
     @Option(help: "Tokens generated per context: 0 = the whole context.") var generate = 0
     @Option var vocab = 8192
@@ -118,25 +119,37 @@ struct BenchAttentionCommand: ParsableCommand {
         (train.batch, train.steps, train.warmup, train.evalEvery) = (B, steps + 1, 1, 0)
         let source = RandomTokens(B: B, T: T, vocab: vocab)
         let threads = BLAS.threads
-        var seconds = 0.0
+        var stepSeconds: [Double] = []
         do {
             let trainer = try Trainer(model: model, config: train, source: source)
             trainer.trainStep()
-            for _ in 0..<steps { seconds += trainer.trainStep().seconds }
+            for _ in 0..<steps { stepSeconds.append(trainer.trainStep().seconds) }
         }
         BLAS.setThreads(threads)  // generation as `tracker sample` runs it
         let count = generate > 0 ? min(generate, T) : T
         let decoder = model.makeGenerator(maxTokens: count)
-        decoder.reset()
         var rng = SplitMix64(seed: 7)
-        let start = DispatchTime.now()
-        for _ in 0..<count { _ = decoder.next(token: Int32(rng.next() % UInt64(vocab))) }
-        let genSeconds = secondsSince(start)
+        var passSeconds: [Double] = []
+        let begin = DispatchTime.now()
+        repeat {  // whole passes of `count` tokens, for at least 1.5 s (at most 5 passes)
+            decoder.reset()
+            let start = DispatchTime.now()
+            for _ in 0..<count { _ = decoder.next(token: Int32(rng.next() % UInt64(vocab))) }
+            passSeconds.append(secondsSince(start))
+        } while secondsSince(begin) < 1.5 && passSeconds.count < 5
+        let seconds = Self.median(stepSeconds), genSeconds = Self.median(passSeconds)
         return Line(
             label: c.label, variant: c.variant, schedule: c.schedule.name, context: T, batch: B,
-            trainTokensPerSecond: Double(steps * B * T) / seconds, generatedTokens: count,
+            trainTokensPerSecond: Double(B * T) / seconds, generatedTokens: count,
             generateTokensPerSecond: Double(count) / genSeconds, flopsPerToken: model.flopsPerToken,
             passes: model.schedule.passes)
+    }
+}
+
+extension BenchAttentionCommand {
+    static func median(_ x: [Double]) -> Double {
+        let s = x.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
 
