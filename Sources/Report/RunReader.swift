@@ -27,14 +27,15 @@ public struct RunReader: Sendable {
 
     public init(db: TrackerDB) { self.db = db }
 
-    /// Summaries of the selected runs, in id order. The run rows are read first; then params and
-    /// tags, and metric summaries, are read at the same time on two connections (WAL readers), each
-    /// stepping SQLite's C API with interned keys: for 10,000 runs that is 200,000 rows, and GRDB's
-    /// Row boxing and a fresh String per key cost most of a comparison (perf). The child rows come
-    /// from transactions a moment later than the run rows: parameters never change once a run
-    /// exists, and a run that appeared in between is left out (its rows find no run).
+    /// Summaries of the selected runs, in id order. Every table is stepped with SQLite's C API and
+    /// interned keys: for 10,000 runs that is 200,000 rows, and GRDB's Row boxing and a fresh
+    /// String per key cost most of a comparison (perf). Up to `concurrentFrom` runs, everything is
+    /// one read transaction. Past it, the run rows are read first, then params and tags, and
+    /// metric summaries, at the same time on two connections (WAL readers): those transactions
+    /// start a moment after the first, but parameters never change once a run exists, and a run
+    /// that appeared in between is left out (its rows find no run).
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
-        let (runs, ids, args) = try read { db -> ([RunSummary], String, StatementArguments) in
+        let (runs, ids, args, done) = try read { db -> ([RunSummary], String, StatementArguments, Bool) in
             let condition = try Self.condition(db, selection)
             let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
             let args = StatementArguments(condition.arguments)
@@ -56,45 +57,57 @@ public struct RunReader: Sendable {
                     duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
                 runs.append(run)
             }
-            return (runs, "SELECT r.id \(from)", args)
+            let ids = "SELECT r.id \(from)"
+            if runs.isEmpty || runs.count >= Self.concurrentFrom { return (runs, ids, args, runs.isEmpty) }
+            let lookup = RunLookup(runs)
+            for part in 0..<2 { try Self.readChildren(part, db, ids, args, lookup) }
+            return (runs, ids, args, true)
         }
-        if runs.isEmpty { return runs }
+        if done { return runs }
         let lookup = RunLookup(runs)
         let failures = ResultSlots<any Error>(count: 2)
         DispatchQueue.concurrentPerform(iterations: 2) { part in
             do {
-                try read { db in
-                    var find = lookup, keys = KeyInterner()
-                    if part == 0 {
-                        try Self.step(db, "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", args) { s in
-                            guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
-                            let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
-                            r.params[keys.text(s, 1) ?? ""] = Self.param(type: keys.text(s, 2) ?? "text", num: num, text: Self.string(s, 4))
-                        }
-                        try Self.step(db, "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", args) { s in
-                            find.run(sqlite3_column_int64(s, 0))?.tags[keys.text(s, 1) ?? ""] = Self.string(s, 2) ?? ""
-                        }
-                    } else {
-                        try Self.step(
-                            db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
-                            args
-                        ) { s in
-                            guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
-                            func real(_ i: Int32) -> Double? {
-                                sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
-                            }
-                            r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
-                                lastStep: sqlite3_column_int64(s, 2), last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
-                                min: real(5), max: real(6), count: sqlite3_column_int64(s, 7))
-                        }
-                    }
-                }
+                try read { db in try Self.readChildren(part, db, ids, args, lookup) }
             } catch {
                 failures[part] = error
             }
         }
         if let error = failures.values.compactMap({ $0 }).first { throw error }
         return runs
+    }
+
+    /// Selections of at least this many runs read their params and metric summaries on two threads.
+    static let concurrentFrom = 2000
+
+    /// Part 0: params and tags; part 1: metric summaries; each row finds its run through lookup.
+    private static func readChildren(
+        _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ lookup: RunLookup
+    ) throws {
+        var find = lookup, keys = KeyInterner()
+        if part == 0 {
+            try Self.step(db, "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", args) { s in
+                guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
+                let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
+                r.params[keys.text(s, 1) ?? ""] = Self.param(typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4))
+            }
+            try Self.step(db, "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", args) { s in
+                find.run(sqlite3_column_int64(s, 0))?.tags[keys.text(s, 1) ?? ""] = Self.string(s, 2) ?? ""
+            }
+        } else {
+            try Self.step(
+                db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
+                args
+            ) { s in
+                guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
+                func real(_ i: Int32) -> Double? {
+                    sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
+                }
+                r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
+                    lastStep: sqlite3_column_int64(s, 2), last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
+                    min: real(5), max: real(6), count: sqlite3_column_int64(s, 7))
+            }
+        }
     }
 
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
@@ -203,6 +216,17 @@ public struct RunReader: Sendable {
         return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i))), as: UTF8.self)
     }
 
+    /// The value from the type column's first letter ('i'nt, 'r'eal, 'b'ool, else text): the
+    /// CHECK constraint allows only those four words.
+    static func param(typeInitial: UInt8, num: Double?, text: String?) -> ParamValue {
+        switch typeInitial {
+        case UInt8(ascii: "i"): return .int(Int64(num ?? 0))
+        case UInt8(ascii: "r"): return .real(num ?? .nan)
+        case UInt8(ascii: "b"): return .bool((num ?? 0) != 0)
+        default: return .text(text ?? "")
+        }
+    }
+
     static func param(type: String, num: Double?, text: String?) -> ParamValue {
         switch type {
         case "int": return .int(Int64(num ?? 0))
@@ -235,11 +259,12 @@ private struct RunLookup: @unchecked Sendable {
 }
 
 /// Hands out one String per distinct column text (parameter and metric keys repeat in every
-/// run): an FNV-1a hash of the bytes finds earlier ones, compared with memcmp, so a repeated key
-/// costs no allocation.
+/// run): an FNV-1a hash of the bytes indexes an open-addressing table of earlier texts, compared
+/// with memcmp, so a repeated key costs neither an allocation nor Swift's (seeded SipHash)
+/// dictionary hashing, which showed in the profile of a 10,000-run comparison.
 struct KeyInterner {
-    private var first: [UInt64: Int] = [:]
-    private var entries: [(start: Int, count: Int, string: String, next: Int)] = []
+    private var slots = [Int32](repeating: -1, count: 64)  // entry index or -1; power of two
+    private var entries: [(hash: UInt64, start: Int, count: Int, string: String)] = []
     private var storage: [UInt8] = []
 
     /// Column i as a String (nil for NULL), shared with every earlier equal value.
@@ -248,19 +273,34 @@ struct KeyInterner {
         let n = Int(sqlite3_column_bytes(s, i))
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for j in 0..<n { h = (h ^ UInt64(p[j])) &* 0x100_0000_01b3 }
-        var e = first[h] ?? -1
-        while e >= 0 {
-            let (start, count) = (entries[e].start, entries[e].count)
-            if count == n && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + start, p, n) == 0 }) {
-                return entries[e].string
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while slots[slot] >= 0 {
+            let e = entries[Int(slots[slot])]
+            if e.hash == h && e.count == n
+                && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + e.start, p, n) == 0 })
+            {
+                return e.string
             }
-            e = entries[e].next
+            slot = (slot + 1) & mask
         }
         let string = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        entries.append((storage.count, n, string, first[h] ?? -1))
-        first[h] = entries.count - 1
+        slots[slot] = Int32(entries.count)
+        entries.append((h, storage.count, n, string))
         storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        if entries.count * 2 > slots.count { grow() }
         return string
+    }
+
+    /// Doubles the table and re-inserts every entry.
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (i, e) in entries.enumerated() {
+            var slot = Int(truncatingIfNeeded: e.hash) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(i)
+        }
     }
 }
 

@@ -67,6 +67,37 @@ struct RunListTests {
                 """)
     }
 
+    /// Hundreds of distinct keys (the key interner grows past its first table) and more runs than
+    /// the threshold for reading on two connections come back exactly as written.
+    @Test func summariesKeepEveryKeyAcrossManyRuns() throws {
+        let db = try TrackerDB(home: Fixture.tempDir())
+        let runs = RunReader.concurrentFrom + 3, keys = 300
+        try db.pool.write { db in
+            try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'many', '{}')")
+            for id in 1...runs {
+                try db.execute(
+                    sql: "INSERT INTO run (id, experimentId, name, config, configHash, state) VALUES (?, 1, ?, '{}', ?, 'queued')",
+                    arguments: [id, "r\(id)", "h\(id)"])
+                let k = id % keys
+                try db.execute(
+                    sql: "INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, 'int', ?, NULL), (?, 'shared', 'text', NULL, ?)",
+                    arguments: [id, "p\(k)", id, id, "v\(k)"])
+                try db.execute(
+                    sql: "INSERT INTO metricSummary (runId, key, lastStep, last, min, max, count) VALUES (?, ?, 1, ?, 0, 9, 1)",
+                    arguments: [id, "m\(k)", Double(id) / 2])
+            }
+        }
+        for selection in [RunSelection(experiment: "many"), RunSelection(runs: ["r1", "r2", "r301"])] {
+            let summaries = try RunReader(db: db).summaries(selection)
+            #expect(summaries.count == (selection.runs.isEmpty ? runs : 3))
+            for r in summaries {
+                let k = Int(r.id) % keys
+                #expect(r.params == ["p\(k)": .int(r.id), "shared": .text("v\(k)")], "run \(r.id)")
+                #expect(r.metrics["m\(k)"]?.last == Double(r.id) / 2 && r.metrics.count == 1, "run \(r.id)")
+            }
+        }
+    }
+
     @Test func everyRunShowsTheParamsThatDifferAmongThem() throws {
         let doc = try list(RunListQuery())
         guard case .table(let t) = doc.sections[0] else { Issue.record("no table"); return }
