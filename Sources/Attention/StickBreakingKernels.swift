@@ -194,12 +194,12 @@ extension StickBreaking {
     public static func compute(
         q: [Float], k: [Float], v: [Float], remainderBias: [Float] = [], dout: [Float]?,
         heads H: Int, kvHeads: Int, T: Int, d: Int, dv: Int, remainder: Remainder = .current,
-        attendCurrent: Bool = false, tile: Int = 64
+        attendCurrent: Bool = false, tile: Int = 64, earlyStop: Bool = true
     ) -> Result {
         precondition(kvHeads >= 1 && H % kvHeads == 0 && tile >= 1, "kvHeads must divide heads")
         precondition(q.count == H * T * d && k.count == kvHeads * T * d && v.count == kvHeads * T * dv)
         precondition(remainder != .bias || remainderBias.count == H * dv, "remainderBias is [H][dv]")
-        let kernel = StickBreakingKernel(d: d, dv: dv, attendCurrent: attendCurrent, tile: tile)
+        let kernel = StickBreakingKernel(d: d, dv: dv, attendCurrent: attendCurrent, tile: tile, earlyStop: earlyStop)
         var r = Result(out: .init(repeating: 0, count: H * T * dv), dq: [], dk: [], dv: [], dremainderBias: [])
         if dout != nil {
             (r.dq, r.dk, r.dv) = (.init(repeating: 0, count: q.count), .init(repeating: 0, count: k.count),

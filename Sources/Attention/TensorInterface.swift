@@ -87,6 +87,7 @@ public enum TensorInterface {
             let remainder = try reader.string("remainder", default: "current")
             let attendCurrent = try reader.bool("attend_current", default: false)
             let tile = try reader.int("tile", default: 64)
+            let earlyStop = try reader.bool("early_stop", default: true)
             guard let mode = StickBreaking.Remainder(rawValue: remainder) else {
                 throw AttentionError.invalidOption(variant: variant, option: "remainder", reason: "must be current, bias or none")
             }
@@ -99,7 +100,7 @@ public enum TensorInterface {
             }
             let r = StickBreaking.compute(
                 q: q, k: k, v: v, remainderBias: rb, dout: dout, heads: H, kvHeads: Hkv, T: T, d: d, dv: dv,
-                remainder: mode, attendCurrent: attendCurrent, tile: max(1, tile))
+                remainder: mode, attendCurrent: attendCurrent, tile: max(1, tile), earlyStop: earlyStop)
             core = AttentionCoreResult(out: r.out, dq: r.dq, dk: r.dk, dv: r.dv)
             emit("dremainder_bias", r.dremainderBias, [H, dv])
         case "aaren":
