@@ -226,15 +226,6 @@ public struct RunReader: Sendable {
         default: return .text(text ?? "")
         }
     }
-
-    static func param(type: String, num: Double?, text: String?) -> ParamValue {
-        switch type {
-        case "int": return .int(Int64(num ?? 0))
-        case "real": return .real(num ?? .nan)
-        case "bool": return .bool((num ?? 0) != 0)
-        default: return .text(text ?? "")
-        }
-    }
 }
 
 /// Finds the summary of a run id; rows arrive grouped by run, so the last answer is tried first.
