@@ -79,17 +79,59 @@ public final class AdamW: @unchecked Sendable {
         params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, range: Range<Int>,
         lr: Double, gradScale: Float
     ) {
+        apply(params: params, grads: grads, clear: nil, range: range, lr: lr, gradScale: gradScale)
+    }
+
+    /// `update`, then grads[range] = 0, in the same pass (the trainer's next step accumulates
+    /// into zeroed gradients; clearing them here saves walking 4 bytes per parameter again).
+    public func updateAndClear(
+        params: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, range: Range<Int>,
+        lr: Double, gradScale: Float
+    ) {
+        apply(params: params, grads: grads, clear: grads, range: range, lr: lr, gradScale: gradScale)
+    }
+
+    /// Eight lanes at a time, each lane the same float operations in the same order as the scalar
+    /// tail, so the result does not depend on where a range starts (AdamWTests checks this).
+    @inline(__always)
+    private func apply(
+        params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, clear: UnsafeMutablePointer<Float>?,
+        range: Range<Int>, lr: Double, gradScale: Float
+    ) {
+        typealias V8 = SIMD8<Float>
         let step = Double(t + 1)
         let b1 = Float(settings.beta1), b2 = Float(settings.beta2)
         let bc1 = Float(1 - pow(settings.beta1, step))
         let bc2 = Float(1 - pow(settings.beta2, step))
         let eps = Float(settings.eps), lrf = Float(lr)
         let m = self.m.baseAddress!, v = self.v.baseAddress!
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
+        @inline(__always) func store(_ x: V8, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self)
+        }
         for seg in segments {
             let lo = max(range.lowerBound, seg.offset), hi = min(range.upperBound, seg.offset + seg.count)
             if lo >= hi { continue }
             let wd = seg.decay ? Float(settings.weightDecay) : 0
-            for i in lo..<hi {
+            let (vb1, vc1, vb2, vc2) = (V8(repeating: b1), V8(repeating: 1 - b1), V8(repeating: b2), V8(repeating: 1 - b2))
+            let (vbc1, vbc2, veps, vlr, vwd) = (
+                V8(repeating: bc1), V8(repeating: bc2), V8(repeating: eps), V8(repeating: lrf), V8(repeating: wd)
+            )
+            var i = lo
+            while i + 8 <= hi {
+                let g = load(grads + i) * gradScale
+                let mi = vb1 * load(m + i) + vc1 * g
+                let vi = vb2 * load(v + i) + vc2 * g * g
+                store(mi, m + i)
+                store(vi, v + i)
+                let mHat = mi / vbc1
+                let vHat = vi / vbc2
+                let p = load(params + i)
+                store(p - vlr * (mHat / (vHat.squareRoot() + veps) + vwd * p), params + i)
+                if let clear { store(V8(), clear + i) }
+                i += 8
+            }
+            while i < hi {
                 let g = grads[i] * gradScale
                 let mi = b1 * m[i] + (1 - b1) * g
                 let vi = b2 * v[i] + (1 - b2) * g * g
@@ -98,6 +140,8 @@ public final class AdamW: @unchecked Sendable {
                 let mHat = mi / bc1
                 let vHat = vi / bc2
                 params[i] -= lrf * (mHat / (vHat.squareRoot() + eps) + wd * params[i])
+                clear?[i] = 0
+                i += 1
             }
         }
     }

@@ -2,7 +2,7 @@
 // decoupled weight decay on the first segment only, gradients pre-scaled by 0.5.
 import Foundation
 import Testing
-import Training
+@testable import Training
 
 // Output of `python3 Tests/TrainingTests/golden_adamw.py`.
 let paramsAfterStep1: [Double] = [4.895000001585e-01, -3.096999998212e-01, 1.098999996987e-01, 8.091999998643e-01, -1.188800001605e+00, 4.000000014215e-02, -9.999999772048e-03, 2.009999999787e+00]
@@ -46,6 +46,73 @@ struct AdamWTests {
         #expect(opt.t == 3)
         #expect(close(Array(opt.m), mAfter3))
         #expect(close(Array(opt.v), vAfter3))
+    }
+
+    /// The eight-lane loop against the scalar formula written out here, bit for bit, over
+    /// segments and ranges that start and end off lane boundaries; updateAndClear zeroes exactly
+    /// its range of the gradients.
+    @Test func lanesMatchScalarFormula() {
+        let P = 1003
+        let settings = AdamWSettings(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+        let segments = [
+            ParameterSegment(offset: 3, count: 500, decay: true), ParameterSegment(offset: 611, count: 390, decay: true),
+        ]
+        let fast = AdamW(count: P, segments: segments, settings: settings)
+        let decay = (0..<P).map { i in segments.contains { i >= $0.offset && i < $0.offset + $0.count } }
+        var params = (0..<P).map { Float(sin(Double($0))) }, expected = params
+        var m = [Float](repeating: 0, count: P), v = m
+        for step in 1...3 {
+            var g = (0..<P).map { Float(cos(1.7 * Double($0 + step))) }
+            let lr: Float = 1e-2, scale: Float = 0.7
+            let bc1 = Float(1 - pow(0.9, Double(step))), bc2 = Float(1 - pow(0.95, Double(step)))
+            let (b1, b2) = (Float(0.9), Float(0.95))
+            for i in 0..<P {
+                let gi = g[i] * scale
+                m[i] = b1 * m[i] + (1 - b1) * gi
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                let wd: Float = decay[i] ? 0.1 : 0
+                expected[i] -= lr * ((m[i] / bc1) / ((v[i] / bc2).squareRoot() + 1e-8) + wd * expected[i])
+            }
+            params.withUnsafeMutableBufferPointer { p in
+                g.withUnsafeMutableBufferPointer { gp in
+                    for r in [0..<13, 13..<500, 500..<1003] {
+                        fast.updateAndClear(
+                            params: p.baseAddress!, grads: gp.baseAddress!, range: r, lr: Double(lr), gradScale: scale)
+                    }
+                }
+            }
+            fast.finishStep()
+            #expect(params == expected, "step \(step)")
+            #expect(g.allSatisfy { $0 == 0 })
+        }
+        #expect(Array(fast.m) == m)
+        #expect(Array(fast.v) == v)
+    }
+
+    /// The trainer's gradient reduction: a weighted sum into the first buffer, the others zeroed,
+    /// and the sum of squares, over a range off lane boundaries.
+    @Test func gradientReduction() {
+        let P = 2100
+        let bufs = (0..<3).map { k in
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: P)
+            for i in 0..<P { b[i] = Float(k + 1) * Float(sin(Double(i))) }
+            return b
+        }
+        defer { for b in bufs { b.deallocate() } }
+        let weights: [Float] = [0.5, 0.25, 0.25]
+        let range = 5..<2093
+        let sumSq = sumGradients(bufs, weights: weights, range: range)
+        var exact = 0.0
+        for i in range {
+            let s = Float(sin(Double(i)))
+            let want = s * 0.5 + 2 * s * 0.25 + 3 * s * 0.25
+            #expect(bufs[0][i] == want)
+            #expect(bufs[1][i] == 0 && bufs[2][i] == 0)
+            exact += Double(want) * Double(want)
+        }
+        #expect(abs(sumSq - exact) <= 1e-6 * exact)
+        #expect(bufs[1][4] != 0 && bufs[2][2093] != 0)  // outside the range: untouched
+        #expect(bufs[0][0] == Float(sin(0.0)) && bufs[0][2099] == Float(sin(2099.0)))
     }
 
     @Test func segmentsCoverTheArena() {
