@@ -52,7 +52,8 @@ public func countTargets(_ targets: UnsafePointer<Int32>, BT: Int) -> Int {
 
 /// LM head + softmax + cross-entropy, forward and (if dinp/dweight are given) backward, in row
 /// chunks. Writes losses (BT); accumulates dinp += dL/dinp and dweight += dL/dweight, where
-/// L = dlossScale * sum of losses (pass 1/count for a mean). Returns the sum of losses.
+/// L = dlossScale * sum of losses (pass 1/count for a mean), or with `accumulate` false
+/// overwrites them (no need to zero them first). Returns the sum of losses.
 public func fusedClassifier(
     losses: UnsafeMutablePointer<Float>,  // (BT)
     dinp: UnsafeMutablePointer<Float>?,  // (BT, C)
@@ -62,7 +63,7 @@ public func fusedClassifier(
     weight: UnsafePointer<Float>,  // (V, C)
     targets: UnsafePointer<Int32>,  // (BT)
     dlossScale: Float,
-    BT: Int, C: Int, V: Int, chunk: Int
+    BT: Int, C: Int, V: Int, chunk: Int, accumulate: Bool = true
 ) -> Double {
     var total = 0.0
     var r0 = 0
@@ -93,13 +94,13 @@ public func fusedClassifier(
         }
         if let dinp {  // dinp (R,C) += dlogits (R,V) · weight (V,C)
             BLAS.gemm(
-                M: R, N: C, K: V, A: scratch, lda: V, B: weight, ldb: C, beta: 1,
+                M: R, N: C, K: V, A: scratch, lda: V, B: weight, ldb: C, beta: accumulate ? 1 : 0,
                 C: dinp + r0 * C, ldc: C)
         }
         if let dweight {  // dweight (V,C) += dlogitsᵀ (V,R) · x (R,C)
             BLAS.gemm(
-                transA: true, M: V, N: C, K: R, A: scratch, lda: V, B: x, ldb: C, beta: 1,
-                C: dweight, ldc: C)
+                transA: true, M: V, N: C, K: R, A: scratch, lda: V, B: x, ldb: C,
+                beta: accumulate || r0 > 0 ? 1 : 0, C: dweight, ldc: C)
         }
         r0 += R
     }

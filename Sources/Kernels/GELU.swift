@@ -25,12 +25,12 @@ public func geluForward(
     }
 }
 
-/// dinp (N) += gelu'(inp) * dout.
+/// dinp (N) += gelu'(inp) * dout, or = when `accumulate` is false (dinp may then hold anything).
 public func geluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N)
     inp: UnsafePointer<Float>,  // (N)
     dout: UnsafePointer<Float>,  // (N)
-    N: Int
+    N: Int, accumulate: Bool = true
 ) {
     // forward was: out = 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x³)
     @inline(__always) func grad(_ x: Vec8) -> Vec8 {
@@ -39,12 +39,20 @@ public func geluBackward(
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
     }
     var i = 0
-    while i + 8 <= N {
-        store8(load8(dinp + i) + grad(load8(inp + i)) * load8(dout + i), dinp + i)
-        i += 8
+    if accumulate {
+        while i + 8 <= N {
+            store8(load8(dinp + i) + grad(load8(inp + i)) * load8(dout + i), dinp + i)
+            i += 8
+        }
+    } else {
+        while i + 8 <= N {
+            store8(grad(load8(inp + i)) * load8(dout + i), dinp + i)
+            i += 8
+        }
     }
     while i < N {
-        dinp[i] += grad(Vec8(repeating: inp[i]))[0] * dout[i]
+        let d = grad(Vec8(repeating: inp[i]))[0] * dout[i]
+        dinp[i] = accumulate ? dinp[i] + d : d
         i += 1
     }
 }

@@ -39,7 +39,9 @@ public func matmulForwardNaive(
     }
 }
 
-/// Accumulates dinp, dweight and dbias; any of them may be nil when not needed.
+/// Accumulates dinp, dweight and dbias; any of them may be nil when not needed. With
+/// `accumulate` false, dinp is overwritten instead (it may then hold anything); dweight and dbias
+/// always accumulate (they are the step's parameter gradients).
 public func matmulBackward(
     dinp: UnsafeMutablePointer<Float>?,  // (BT, C)
     dweight: UnsafeMutablePointer<Float>?,  // (OC, C)
@@ -47,11 +49,13 @@ public func matmulBackward(
     dout: UnsafePointer<Float>,  // (BT, OC)
     inp: UnsafePointer<Float>,  // (BT, C)
     weight: UnsafePointer<Float>,  // (OC, C)
-    BT: Int, C: Int, OC: Int
+    BT: Int, C: Int, OC: Int, accumulate: Bool = true
 ) {
     // forward was: out[r, o] = sum_i inp[r, i] * weight[o, i] + bias[o]
     if let dinp {  // dinp (BT,C) += dout (BT,OC) · weight (OC,C)
-        BLAS.gemm(M: BT, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: 1, C: dinp, ldc: C)
+        BLAS.gemm(
+            M: BT, N: C, K: OC, A: dout, lda: OC, B: weight, ldb: C, beta: accumulate ? 1 : 0, C: dinp,
+            ldc: C)
     }
     if let dweight {  // dweight (OC,C) += doutᵀ (OC,BT) · inp (BT,C)
         BLAS.gemm(

@@ -24,12 +24,12 @@ public func swigluForward(
     }
 }
 
-/// dinp (N,2H) += [d silu(a) * b, silu(a)] * dout.
+/// dinp (N,2H) += [d silu(a) * b, silu(a)] * dout, or = when `accumulate` is false.
 public func swigluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N, 2H)
     inp: UnsafePointer<Float>,  // (N, 2H)
     dout: UnsafePointer<Float>,  // (N, H)
-    N: Int, H: Int
+    N: Int, H: Int, accumulate: Bool = true
 ) {
     for r in 0..<N {
         let a = inp + r * 2 * H
@@ -43,14 +43,16 @@ public func swigluBackward(
             let x = load8(a + i)
             let sg = 1 / (1 + vexp(-x))
             let gi = load8(g + i)
-            store8(load8(da + i) + gi * load8(b + i) * sg * (1 + x * (1 - sg)), da + i)
-            store8(load8(db + i) + gi * x * sg, db + i)
+            let dai = gi * load8(b + i) * sg * (1 + x * (1 - sg)), dbi = gi * x * sg
+            store8(accumulate ? load8(da + i) + dai : dai, da + i)
+            store8(accumulate ? load8(db + i) + dbi : dbi, db + i)
             i += 8
         }
         while i < H {
             let sg = 1 / (1 + fastExp(-a[i]))
-            da[i] += g[i] * b[i] * sg * (1 + a[i] * (1 - sg))
-            db[i] += g[i] * a[i] * sg
+            let dai = g[i] * b[i] * sg * (1 + a[i] * (1 - sg)), dbi = g[i] * a[i] * sg
+            da[i] = accumulate ? da[i] + dai : dai
+            db[i] = accumulate ? db[i] + dbi : dbi
             i += 1
         }
     }

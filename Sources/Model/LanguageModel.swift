@@ -204,16 +204,12 @@ public final class LanguageModel: @unchecked Sendable {
         ws.hasGradients = false
         guard let targets else { return .nan }
         let count = countTargets(targets, BT: BT)
-        if gradients {
-            ws.p(ws.dlnf).update(repeating: 0, count: BT * C)
-            ws.p(ws.dHead).update(repeating: 0, count: V * C)
-        }
         let total = fusedClassifier(
             losses: ws.p(ws.losses_), dinp: gradients ? ws.p(ws.dlnf) : nil,
             dweight: gradients ? ws.p(ws.dHead) : nil,
             scratch: ws.p(ws.logits), inp: ws.p(ws.lnf), weight: w(layout.lmHead), targets: targets,
             dlossScale: count > 0 ? 1 / Float(count) : 0, BT: BT, C: C, V: V,
-            chunk: Workspace.classifierChunk)
+            chunk: Workspace.classifierChunk, accumulate: false)
         ws.hasGradients = gradients
         return count > 0 ? Float(total / Double(count)) : 0
     }
@@ -294,30 +290,29 @@ public final class LanguageModel: @unchecked Sendable {
             let o = layout.blocks[l]
             if l + 1 < config.layers, let e = extra?(l + 1) { addInto(dresid, e, BT * C) }
             // forward was: resid[l+1] = residMid + act · wprojᵀ (dresid passes to residMid as is)
-            dact.update(repeating: 0, count: BT * H)
+            // (gradient buffers written whole are overwritten, not zeroed and accumulated into)
             matmulBackward(
                 dinp: dact, dweight: grads + o.wproj, dbias: nil, dout: dresid,
-                inp: ws.p(ws.act[l]), weight: w(o.wproj), BT: BT, C: H, OC: C)
+                inp: ws.p(ws.act[l]), weight: w(o.wproj), BT: BT, C: H, OC: C, accumulate: false)
             // forward was: act = gelu(fch) or swiglu(fch)
-            dfch.update(repeating: 0, count: BT * F)
             switch config.mlp {
-            case .gelu: geluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT * H)
-            case .swiglu: swigluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT, H: H)
+            case .gelu:
+                geluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT * H, accumulate: false)
+            case .swiglu:
+                swigluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT, H: H, accumulate: false)
             }
             // forward was: fch = ln2 · wfcᵀ
-            dln.update(repeating: 0, count: BT * C)
             matmulBackward(
                 dinp: dln, dweight: grads + o.wfc, dbias: nil, dout: dfch, inp: ws.p(ws.ln2[l]),
-                weight: w(o.wfc), BT: BT, C: C, OC: F)
+                weight: w(o.wfc), BT: BT, C: C, OC: F, accumulate: false)
             // forward was: ln2 = Norm2(residMid)
             normBackward(
                 dresid, grads, dln, ws.p(ws.residMid[l]), o.norm2Weight, o.norm2Bias,
                 ws.p(ws.ln2Mean[l]), ws.p(ws.ln2Rstd[l]), BT)
             // forward was: residMid = resid + atty · woᵀ
-            datty.update(repeating: 0, count: BT * A)
             matmulBackward(
                 dinp: datty, dweight: grads + o.wo, dbias: nil, dout: dresid,
-                inp: rowAtty(ws, l, T: T, Tm: Tm), weight: w(o.wo), BT: BT, C: A, OC: C)
+                inp: rowAtty(ws, l, T: T, Tm: Tm), weight: w(o.wo), BT: BT, C: A, OC: C, accumulate: false)
             // forward was: atty = Attn(qkv, x = ln1), over [memory; row] with memory
             var dattyAll = datty
             if Tm > 0 {
