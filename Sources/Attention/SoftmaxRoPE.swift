@@ -7,6 +7,10 @@
 // the tile is never computed), a vectorised exp turns them into P, and one sgemm gives O. Only the
 // per-row logsumexp is saved; backward recomputes P tile by tile, so memory beyond the tile is O(T)
 // per row. The naive loop oracle lives in Tests/AttentionTests/Reference.
+// Option "probs_cache_mib" (default 64): when a layer's tiles of P fit in that many MiB, forward
+// keeps them and backward reuses them instead of recomputing q kᵀ and its exp (one of backward's
+// five sgemms per tile). At context 512 that is 9 MiB per layer and 2 sequences, and about 1.5%
+// of a training step; longer contexts fall back to the O(T) recompute. 0 always recomputes.
 // Option "window" W > 0 (sliding-window attention, attention.md §2.3 T1): query i sees keys
 // max(0, i-W+1) ... i only; a tile's scores then span keys from its first row's window start, so
 // the cost is O(T (W + tile)) instead of O(T²).
@@ -23,13 +27,21 @@ public struct SoftmaxRoPE: AttentionVariant {
     public let tile: Int
     /// Keys each query sees, itself included; option "window", default 0 (all earlier keys).
     public let window: Int
+    /// Bytes per layer forward may spend keeping P for backward; option "probs_cache_mib".
+    public let probsCacheBytes: Int
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         ropeBase = try reader.double("rope_base", default: 10_000)
         tile = try reader.int("tile", default: 64)
         window = try reader.int("window", default: 0)
+        let cacheMiB = try reader.int("probs_cache_mib", default: 64)
         try reader.finish()
+        guard cacheMiB >= 0 else {
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "probs_cache_mib", reason: "must be 0 (always recompute) or positive")
+        }
+        probsCacheBytes = cacheMiB << 20
         guard ropeBase > 1 else {
             throw AttentionError.invalidOption(
                 variant: Self.name, option: "rope_base", reason: "must be greater than 1")
@@ -52,14 +64,34 @@ public struct SoftmaxRoPE: AttentionVariant {
     }
 
     /// Offsets of the saved buffers: qr (B,T,NH,hs), kr (B,T,NKV,hs), lse (B,NH,T),
-    /// cos and sin (T,hs/2).
-    private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, sin: Int, end: Int) {
+    /// cos and sin (T,hs/2), then P's tiles of every (b, head) if they fit the cache budget
+    /// (`probs` is nil when backward recomputes them).
+    private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, sin: Int, probs: Int?, end: Int) {
         let kr = B * T * shape.heads * shape.headSize
         let lse = kr + B * T * shape.kvHeads * shape.headSize
         let cos = lse + B * shape.heads * T
         let sin = cos + T * shape.headSize / 2
-        return (kr, lse, cos, sin, sin + T * shape.headSize / 2)
+        let probs = sin + T * shape.headSize / 2
+        let count = B * shape.heads * probsPerHead(T: T)
+        guard count > 0, count * MemoryLayout<Float>.size <= probsCacheBytes else {
+            return (kr, lse, cos, sin, nil, probs)
+        }
+        return (kr, lse, cos, sin, probs, probs + count)
     }
+
+    /// Floats of one (b, head)'s P tiles: tile by tile, R rows of N keys each.
+    func probsPerHead(T: Int) -> Int {
+        var total = 0, i0 = 0
+        while i0 < T {
+            let R = min(tile, T - i0)
+            total += R * (i0 + R - firstKey(i0))
+            i0 += R
+        }
+        return total
+    }
+
+    /// Whether forward keeps P for backward at this shape (speed only).
+    public func cachesProbabilities(B: Int, T: Int) -> Bool { savedLayout(B: B, T: T).probs != nil }
 
     public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end }
 
@@ -89,7 +121,7 @@ public struct SoftmaxRoPE: AttentionVariant {
             out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
             outStride: NKV * hs, inpStride: W)
         let scale = 1 / Float(hs).squareRoot()
-        let S = io.scratch  // (tile, T) scores, then probabilities, of one tile
+        let perHead = probsPerHead(T: T)
         for b in 0..<B {
             for h in 0..<NH {
                 let g = h / shape.groupSize
@@ -98,10 +130,14 @@ public struct SoftmaxRoPE: AttentionVariant {
                 let v = io.qkv + b * T * W + (NH + NKV) * hs + g * hs  // rows W apart
                 let o = io.out + b * T * NH * hs + h * hs  // rows NH*hs apart
                 let lse = io.saved + layout.lse + (b * NH + h) * T  // (T)
+                // each tile's scores, then probabilities: kept for backward, or in scratch
+                var tileP = layout.probs.map { io.saved + $0 + (b * NH + h) * perHead }
                 var i0 = 0
                 while i0 < T {
                     // rows i0..<i0+R see keys k0..<k0+N at most
                     let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
+                    let S = tileP ?? io.scratch
+                    tileP = tileP.map { $0 + R * N }
                     // S (R,N) = s · q[i0..<i0+R] · k[k0..<k0+N]ᵀ
                     BLAS.gemm(
                         transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
@@ -135,8 +171,8 @@ public struct SoftmaxRoPE: AttentionVariant {
         let layout = savedLayout(B: B, T: T)
         let cos = io.saved + layout.cos, sin = io.saved + layout.sin, half = hs / 2
         let scale = 1 / Float(hs).squareRoot()
-        let P = io.scratch  // (tile, T)
-        let dS = P + tile * T  // (tile, T) dP, then dS in place
+        let perHead = probsPerHead(T: T)
+        let dS = io.scratch + tile * T  // (tile, T) dP, then dS in place
         let dQ = dS + tile * T  // (tile, hs) gradient of the rotated queries of one tile
         let dK = dQ + tile * hs  // (T, hs) gradient of the rotated keys of one kv head
         for b in 0..<B {
@@ -150,19 +186,25 @@ public struct SoftmaxRoPE: AttentionVariant {
                     let o = io.out + b * T * NH * hs + h * hs
                     let dO = grads.dout + b * T * NH * hs + h * hs
                     let lse = io.saved + layout.lse + (b * NH + h) * T
+                    var kept = layout.probs.map { io.saved + $0 + (b * NH + h) * perHead }
                     var i0 = 0
                     while i0 < T {
                         let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
-                        // recompute P (R,N) = exp(s q kᵀ - lse) over keys k0..<k0+N, zero where
-                        // j > i or j is before the window
-                        BLAS.gemm(
-                            transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
-                            lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: P, ldc: N)
-                        for r in 0..<R {
-                            let row = P + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
-                            _ = expShiftSum(row + lo, n - lo, shift: lse[i0 + r])
-                            row.update(repeating: 0, count: lo)
-                            (row + n).update(repeating: 0, count: N - n)
+                        let P = kept ?? io.scratch  // (R,N)
+                        if let p = kept {
+                            kept = p + R * N
+                        } else {
+                            // recompute P (R,N) = exp(s q kᵀ - lse) over keys k0..<k0+N, zero
+                            // where j > i or j is before the window
+                            BLAS.gemm(
+                                transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
+                                lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: P, ldc: N)
+                            for r in 0..<R {
+                                let row = P + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
+                                _ = expShiftSum(row + lo, n - lo, shift: lse[i0 + r])
+                                row.update(repeating: 0, count: lo)
+                                (row + n).update(repeating: 0, count: N - n)
+                            }
                         }
                         // forward was: O = P v ; so dP (R,N) = dO vᵀ and dv += Pᵀ dO
                         BLAS.gemm(

@@ -42,6 +42,34 @@ struct SoftmaxRoPETests {
         #expect(scaledError(dqkv.p, ref.dqkv) < 1e-5)
     }
 
+    /// Backward reuses the probabilities forward kept (probs_cache_mib > 0) or recomputes them
+    /// (0): the same outputs and gradients either way, with and without a window.
+    @Test(arguments: [0, 7])
+    func keptProbabilitiesMatchRecomputed(window: Int) throws {
+        var results: [[Float]] = []
+        for mib in [64, 0] {
+            let h = try Harness(
+                "softmax_rope", B: 2, T: 37, NH: 4, NKV: 2, hs: 6, pos0: 1,
+                options: ["tile": .int(5), "window": .int(window), "probs_cache_mib": .int(mib)], seed: 4)
+            #expect((h.variant as? SoftmaxRoPE)?.cachesProbabilities(B: 2, T: 37) == (mib > 0))
+            var rng = TestRandom(seed: 6)
+            let dout = Floats(normal: h.out.count, rng: &rng)
+            let (dqkv, _, _) = h.gradients(dout: dout)
+            results.append(h.out.array + dqkv.array)
+        }
+        #expect(maxRelativeError(results[0], results[1]) < 1e-5)
+        // a budget too small for the tiles falls back to recomputing
+        let shape = AttentionShape(heads: 8, kvHeads: 8, headSize: 64, channels: 512, context: 4096)
+        let v = try #require(
+            try AttentionRegistry.make(AttentionConfig(options: ["probs_cache_mib": .int(1)]), shape: shape)
+                as? SoftmaxRoPE)
+        #expect(v.cachesProbabilities(B: 1, T: 64))
+        #expect(!v.cachesProbabilities(B: 1, T: 4096))
+        #expect(throws: AttentionError.self) {
+            try AttentionRegistry.make(AttentionConfig(options: ["probs_cache_mib": .int(-1)]), shape: shape)
+        }
+    }
+
     @Test func groupedEqualsMultiHeadWithRepeatedKV() throws {
         let (B, T, NH, NKV, hs) = (2, 5, 4, 2, 4)
         let gqa = try Harness("softmax_rope", B: B, T: T, NH: NH, NKV: NKV, hs: hs)
