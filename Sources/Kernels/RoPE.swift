@@ -3,6 +3,7 @@
 //   x'[m]      = x[m] cos(p θ_m) - x[m+hs/2] sin(p θ_m)
 //   x'[m+hs/2] = x[m+hs/2] cos(p θ_m) + x[m] sin(p θ_m),   θ_m = base^(-2m/hs).
 // Angles are computed in Double once per call into (T, hs/2) tables, then shared by every head.
+// The rotations go eight pairs at a time (the same float operations as the scalar tail).
 import Foundation
 
 /// Fills cos/sin (T, hs/2) for positions pos0 ..< pos0+T.
@@ -41,10 +42,18 @@ public func ropeForward(
             for h in 0..<heads {
                 let x = inp + (b * T + t) * inpStride + h * hs
                 let o = out + (b * T + t) * outStride + h * hs
-                for m in 0..<half {
+                var m = 0
+                while m + 8 <= half {
+                    let x1 = load8(x + m), x2 = load8(x + m + half), cm = load8(c + m), sm = load8(s + m)
+                    store8(x1 * cm - x2 * sm, o + m)
+                    store8(x2 * cm + x1 * sm, o + m + half)
+                    m += 8
+                }
+                while m < half {
                     let x1 = x[m], x2 = x[m + half]
                     o[m] = x1 * c[m] - x2 * s[m]
                     o[m + half] = x2 * c[m] + x1 * s[m]
+                    m += 1
                 }
             }
         }
@@ -66,11 +75,19 @@ public func ropeBackward(
             for h in 0..<heads {
                 let g = dout + (b * T + t) * doutStride + h * hs
                 let d = dinp + (b * T + t) * dinpStride + h * hs
-                for m in 0..<half {
-                    // forward was: o[m] = x1 c - x2 s ; o[m+half] = x2 c + x1 s
+                // forward was: o[m] = x1 c - x2 s ; o[m+half] = x2 c + x1 s
+                var m = 0
+                while m + 8 <= half {
+                    let g1 = load8(g + m), g2 = load8(g + m + half), cm = load8(c + m), sm = load8(s + m)
+                    store8(load8(d + m) + (g1 * cm + g2 * sm), d + m)
+                    store8(load8(d + m + half) + (g2 * cm - g1 * sm), d + m + half)
+                    m += 8
+                }
+                while m < half {
                     let g1 = g[m], g2 = g[m + half]
                     d[m] += g1 * c[m] + g2 * s[m]
                     d[m + half] += g2 * c[m] - g1 * s[m]
+                    m += 1
                 }
             }
         }

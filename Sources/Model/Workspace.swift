@@ -45,7 +45,9 @@ public final class Workspace: @unchecked Sendable {
     /// A schedule's own per-thread state (the staircase's row workspaces).
     var scheduleStorage: AnyObject?
 
-    static let classifierChunk = 256
+    /// Rows per classifier chunk: 512 rows keep the head's sgemms near their full rate (K = 512
+    /// for dW += dlogitsᵀx) while the (chunk, V) logits stay a fraction of the full (BT, V).
+    static let classifierChunk = 512
 
     /// The final residual stream resid[L] (B, T, C): the core's output, the head's input.
     var final: Int { resid[resid.count - 1] }
@@ -84,7 +86,7 @@ public final class Workspace: @unchecked Sendable {
         dln = take(BTc * C); datty = take(BT * A); dqkv = take(BTc * W)
         dfch = take(BT * F); dact = take(BT * H)
         if Tm > 0 { dattyCat = take(BTc * A); dxcat = take(BTc * C) }
-        logits = take(Self.classifierChunk * V)
+        logits = take(min(Self.classifierChunk, BT) * V)
         attnScratch = take(L > 0 ? variant.scratchCount(B: B, T: T + Tm) : 0)
         floatCount = n
         base = .allocate(capacity: n)
