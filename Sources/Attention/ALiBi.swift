@@ -12,12 +12,15 @@ public struct ALiBi: AttentionVariant {
     public let shape: AttentionShape
     /// Query rows per BLAS tile; option "tile" (speed only), default 64.
     public let tile: Int
+    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    public let probsCacheBytes: Int
     /// m_h per query head.
     public let slopes: [Double]
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         tile = try reader.int("tile", default: 64)
+        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
         try reader.finish()
         guard tile >= 1 else {
             throw AttentionError.invalidOption(
@@ -40,7 +43,7 @@ public struct ALiBi: AttentionVariant {
         return powerOfTwo(c) + extra.prefix(H - c)
     }
 
-    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
+    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile, probsCacheBytes: probsCacheBytes) }
 
     private func kernel(_ h: Int) -> TileKernel {
         TileKernel(
@@ -48,21 +51,23 @@ public struct ALiBi: AttentionVariant {
             tile: tile)
     }
 
-    /// lse (B, NH, T).
-    public func savedCount(B: Int, T: Int) -> Int { B * shape.heads * T }
+    /// lse (B, NH, T), then the kept weights if they fit.
+    public func savedCount(B: Int, T: Int) -> Int { B * shape.heads * T + driver.probsCount(B: B, T: T) }
 
     public func scratchCount(B: Int, T: Int) -> Int { driver.scratchCount(T: T, rope: false) }
 
     // MARK: - Forward
 
     public func forward(_ io: AttentionIO) {
-        driver.forward(io, lse: io.saved, rope: nil) { _, h in kernel(h) }
+        let probs = driver.probs(io, at: io.B * shape.heads * io.T)  // after lse (B, NH, T)
+        driver.forward(io, lse: io.saved, rope: nil, probs: probs) { _, h in kernel(h) }
     }
 
     // MARK: - Backward
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
-        driver.backward(io, grads, lse: io.saved, rope: nil) { _, h in kernel(h) }
+        let probs = driver.probs(io, at: io.B * shape.heads * io.T)
+        driver.backward(io, grads, lse: io.saved, rope: nil, probs: probs) { _, h in kernel(h) }
     }
 
     /// The head-major core (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv)).

@@ -121,3 +121,31 @@ public struct OptionReader {
         .optionType(variant: variant, option: name, expected: expected, got: got)
     }
 }
+
+extension OptionReader {
+    /// Option "probs_cache_mib" (speed only; default 64): the MiB per layer call that forward may
+    /// spend keeping the attention weights of its causal tiles, so that backward reuses them
+    /// instead of recomputing q kᵀ, the bias and the row map. Beyond the budget (long contexts),
+    /// backward recomputes them tile by tile (flash-style, O(T) memory per row); 0 always does.
+    /// Returns the budget in bytes.
+    public mutating func probsCacheBytes(variant: String) throws -> Int {
+        let mib = try int("probs_cache_mib", default: 64)
+        guard mib >= 0 else {
+            throw AttentionError.invalidOption(
+                variant: variant, option: "probs_cache_mib", reason: "must be 0 (always recompute) or positive")
+        }
+        return mib << 20
+    }
+}
+
+/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys
+/// `firstKey(i0) ..< i0 + R`.
+func causalTileFloats(T: Int, tile: Int, firstKey: (Int) -> Int = { _ in 0 }) -> Int {
+    var total = 0, i0 = 0
+    while i0 < T {
+        let R = min(tile, T - i0)
+        total += R * (i0 + R - firstKey(i0))
+        i0 += R
+    }
+    return total
+}

@@ -44,14 +44,24 @@ public struct AttentionIO {
     public var params: UnsafePointer<Float>  // (parameterCount) this layer's variant parameters
     public var saved: UnsafeMutablePointer<Float>  // (savedCount(B:T:)) forward -> backward
     public var scratch: UnsafeMutablePointer<Float>  // (scratchCount(B:T:)) free between calls
+    /// Floats allocated at `saved`, when more than savedCount(B:T:) (a workspace sized for a
+    /// longer T); nil means exactly savedCount(B:T:). Optional caches (kept attention weights)
+    /// are used only if they fit here: savedCount need not grow with T once a cache stops
+    /// fitting its budget.
+    public var savedCapacity: Int?
 
     public init(
         B: Int, T: Int, pos0: Int = 0, qkv: UnsafePointer<Float>, x: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, params: UnsafePointer<Float>,
-        saved: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        saved: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, savedCapacity: Int? = nil
     ) {
         (self.B, self.T, self.pos0, self.qkv, self.x, self.out) = (B, T, pos0, qkv, x, out)
-        (self.params, self.saved, self.scratch) = (params, saved, scratch)
+        (self.params, self.saved, self.scratch, self.savedCapacity) = (params, saved, scratch, savedCapacity)
+    }
+
+    /// Whether `count` floats at offset `offset` of `saved` are inside its allocation.
+    public func savedHasRoom(at offset: Int, count: Int) -> Bool {
+        savedCapacity.map { offset + count <= $0 } ?? true
     }
 }
 

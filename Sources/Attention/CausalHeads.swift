@@ -16,6 +16,29 @@ struct RotatedQK {
 struct HeadDriver {
     let shape: AttentionShape
     let tile: Int
+    /// Bytes per layer call forward may spend keeping every head's weights for backward.
+    let probsCacheBytes: Int
+
+    /// Floats of kept weights for a (B, T) call, (B, NH) heads of causal tiles; 0 when they do
+    /// not fit the budget (backward then recomputes them).
+    func probsCount(B: Int, T: Int) -> Int {
+        let count = B * shape.heads * causalTileFloats(T: T, tile: tile)
+        return count > 0 && count * MemoryLayout<Float>.size <= probsCacheBytes ? count : 0
+    }
+
+    /// Where this call keeps its weights, at offset `offset` of io.saved: nil when they do not
+    /// fit the budget or the saved buffer. Forward and backward of one call get the same answer.
+    func probs(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? {
+        let count = probsCount(B: io.B, T: io.T)
+        return count > 0 && io.savedHasRoom(at: offset, count: count) ? io.saved + offset : nil
+    }
+
+    /// The kept weights of head (b, h), if this call keeps them at `probs`.
+    private func headProbs(_ probs: UnsafeMutablePointer<Float>?, _ io: AttentionIO, _ b: Int, _ h: Int)
+        -> UnsafeMutablePointer<Float>?
+    {
+        probs.map { $0 + (b * shape.heads + h) * causalTileFloats(T: io.T, tile: tile) }
+    }
 
     /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating.
     func scratchCount(T: Int, rope: Bool) -> Int {
@@ -41,10 +64,11 @@ struct HeadDriver {
 
     // MARK: - Forward
 
-    /// Writes io.out; lse (B, NH, T) for softmax maps; fills rope's buffers first if given.
+    /// Writes io.out; lse (B, NH, T) for softmax maps; fills rope's buffers first if given;
+    /// keeps the weights at `probs` (from `probs(_:at:)`) if given.
     func forward(
         _ io: AttentionIO, lse: UnsafeMutablePointer<Float>?, rope: RotatedQK?,
-        kernel: (_ b: Int, _ h: Int) -> TileKernel
+        probs: UnsafeMutablePointer<Float>?, kernel: (_ b: Int, _ h: Int) -> TileKernel
     ) {
         let (B, T, NH, NKV, hs, W) =
             (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
@@ -59,7 +83,9 @@ struct HeadDriver {
         }
         for b in 0..<B {
             for h in 0..<NH {
-                kernel(b, h).forward(head(io, b, h, lse: lse, rope: rope), scratch: io.scratch)
+                var th = head(io, b, h, lse: lse, rope: rope)
+                th.probs = headProbs(probs, io, b, h)
+                kernel(b, h).forward(th, scratch: io.scratch)
             }
         }
     }
@@ -70,7 +96,7 @@ struct HeadDriver {
     @discardableResult
     func backward(
         _ io: AttentionIO, _ grads: AttentionGrads, lse: UnsafeMutablePointer<Float>?,
-        rope: RotatedQK?, dc: UnsafeMutablePointer<Double>? = nil,
+        rope: RotatedQK?, probs: UnsafeMutablePointer<Float>?, dc: UnsafeMutablePointer<Double>? = nil,
         kernel: (_ b: Int, _ h: Int) -> TileKernel
     ) -> Double {
         let (B, T, NH, NKV, hs, W) =
@@ -92,8 +118,9 @@ struct HeadDriver {
                         dQ.update(repeating: 0, count: T * hs)
                         (tg.dq, tg.lddq, tg.dk, tg.lddk) = (dQ, hs, dK, hs)
                     }
-                    db += kernel(b, h).backward(
-                        head(io, b, h, lse: lse, rope: rope), tg, scratch: io.scratch)
+                    var th = head(io, b, h, lse: lse, rope: rope)
+                    th.probs = headProbs(probs, io, b, h)
+                    db += kernel(b, h).backward(th, tg, scratch: io.scratch)
                     if let rope {  // forward was: qr = R(pos) q
                         ropeBackward(
                             dinp: drow + h * hs, dout: dQ, cos: rope.cos, sin: rope.sin, B: 1, T: T,

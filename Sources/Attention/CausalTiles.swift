@@ -3,7 +3,8 @@
 // tile's logits against keys 0..<end-of-tile, a hook adds the variant's bias b_ij (ALiBi -m(i-j),
 // FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
 // (softmax saving only the logsumexp, or sigmoid(S + b)), and one sgemm gives O. Backward
-// recomputes the weights tile by tile (flash-style, as SoftmaxRoPE; Dao et al., arXiv 2205.14135).
+// reuses the weights if forward kept them (`TileHead.probs`, the variants' "probs_cache_mib"),
+// else recomputes them tile by tile (flash-style, as SoftmaxRoPE; Dao et al., arXiv 2205.14135).
 import Foundation
 import Kernels
 
@@ -35,6 +36,9 @@ struct TileHead {
     var v: UnsafePointer<Float>, ldv: Int
     var o: UnsafeMutablePointer<Float>, ldo: Int
     var lse: UnsafeMutablePointer<Float>?
+    /// Where forward keeps the weights, tile after tile (R x (i0 + R) each), for backward; nil to
+    /// recompute them.
+    var probs: UnsafeMutablePointer<Float>? = nil
 }
 
 /// Where one head's backward accumulates (+=). dc (T) collects d c_i for FoX.
@@ -102,11 +106,14 @@ struct TileKernel {
 
     // MARK: - Forward
 
-    func forward(_ h: TileHead, scratch S: UnsafeMutablePointer<Float>) {
+    func forward(_ h: TileHead, scratch: UnsafeMutablePointer<Float>) {
+        var kept = h.probs
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
             let N = i0 + R
+            let S = kept ?? scratch
+            kept = kept.map { $0 + R * N }
             logits(h, i0, R, S)
             weights(h, i0, R, S, recompute: false)
             // O[i0..<N] (R, dv) = P (R, N) · v[0..<N]
@@ -122,7 +129,7 @@ struct TileKernel {
     /// Accumulates dq, dk, dv (and dc); returns Σ dS, the gradient of a sigmoid bias b.
     @discardableResult
     func backward(_ h: TileHead, _ g: TileGrads, scratch: UnsafeMutablePointer<Float>) -> Double {
-        let P = scratch
+        var kept = h.probs
         let dS = scratch + min(tile, h.T) * h.T
         let colSum = dS + min(tile, h.T) * h.T
         var db = 0.0
@@ -130,8 +137,13 @@ struct TileKernel {
         while i0 < h.T {
             let R = min(tile, h.T - i0)
             let N = i0 + R
-            logits(h, i0, R, P)
-            weights(h, i0, R, P, recompute: true)
+            let P = kept ?? scratch
+            if let p = kept {
+                kept = p + R * N
+            } else {
+                logits(h, i0, R, P)
+                weights(h, i0, R, P, recompute: true)
+            }
             if g.dc != nil { colSum.update(repeating: 0, count: N) }
             // forward was: O = P v ; so dP (R, N) = dO vᵀ and dv += Pᵀ dO
             BLAS.gemm(

@@ -20,6 +20,8 @@ public struct Forgetting: AttentionVariant {
     public let gateBiasInit: Double
     /// Query rows per BLAS tile; option "tile" (speed only), default 64.
     public let tile: Int
+    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    public let probsCacheBytes: Int
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
@@ -27,6 +29,7 @@ public struct Forgetting: AttentionVariant {
         ropeBase = try reader.double("rope_base", default: 500_000)
         gateBiasInit = try reader.double("gate_bias_init", default: 0)
         tile = try reader.int("tile", default: 64)
+        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
         try reader.finish()
         guard tile >= 1 else {
             throw AttentionError.invalidOption(
@@ -59,10 +62,10 @@ public struct Forgetting: AttentionVariant {
         for h in 0..<NH { params[NH * C + h] = Float(gateBiasInit) }
     }
 
-    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
+    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile, probsCacheBytes: probsCacheBytes) }
 
     /// Saved: log f (B,NH,T), lse (B,NH,T), then with rope qr (B,T,NH,hs), kr (B,T,NKV,hs),
-    /// cos, sin (T, hs/2).
+    /// cos, sin (T, hs/2); `end` is where the kept weights go (if they fit).
     private func savedLayout(B: Int, T: Int) -> (lse: Int, qr: Int, kr: Int, cos: Int, end: Int) {
         let (NH, hs) = (shape.heads, shape.headSize)
         let qr = 2 * B * NH * T
@@ -72,7 +75,7 @@ public struct Forgetting: AttentionVariant {
         return (B * NH * T, qr, kr, cos, cos + T * hs)
     }
 
-    public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end }
+    public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end + driver.probsCount(B: B, T: T) }
 
     /// The driver's tiles (and dQ, dK), then c and dc (B, NH, T) in Double.
     public func scratchCount(B: Int, T: Int) -> Int {
@@ -128,7 +131,10 @@ public struct Forgetting: AttentionVariant {
             }
         }
         withCumsum(io) { c in
-            driver.forward(io, lse: lse, rope: rotated(io)) { b, h in kernel(c, b, h, T: T) }
+            let probs = driver.probs(io, at: savedLayout(B: B, T: T).end)
+            driver.forward(io, lse: lse, rope: rotated(io), probs: probs) { b, h in
+                kernel(c, b, h, T: T)
+            }
         }
     }
 
@@ -141,7 +147,8 @@ public struct Forgetting: AttentionVariant {
         withCumsum(io) { c in
             let dc = c + B * NH * T
             dc.update(repeating: 0, count: B * NH * T)
-            driver.backward(io, grads, lse: lse, rope: rotated(io), dc: dc) { b, h in
+            let probs = driver.probs(io, at: savedLayout(B: B, T: T).end)
+            driver.backward(io, grads, lse: lse, rope: rotated(io), probs: probs, dc: dc) { b, h in
                 kernel(c, b, h, T: T)
             }
             for b in 0..<B {

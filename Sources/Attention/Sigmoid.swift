@@ -19,12 +19,15 @@ public struct Sigmoid: AttentionVariant {
     public let bias: Double
     /// Query rows per BLAS tile; option "tile" (speed only), default 64.
     public let tile: Int
+    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    public let probsCacheBytes: Int
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         rope = try reader.bool("rope", default: true)
         ropeBase = try reader.double("rope_base", default: 10_000)
         tile = try reader.int("tile", default: 64)
+        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
         let defaultBias = -log(Double(max(shape.context, 1)))
         if case .string = options["bias"] {
             guard try reader.string("bias", default: "learned") == "learned" else {
@@ -61,7 +64,7 @@ public struct Sigmoid: AttentionVariant {
         if learnedBias { params[0] = Float(bias) }
     }
 
-    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
+    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile, probsCacheBytes: probsCacheBytes) }
 
     private func kernel(_ params: UnsafePointer<Float>) -> TileKernel {
         TileKernel(
@@ -69,8 +72,11 @@ public struct Sigmoid: AttentionVariant {
             map: .sigmoid(learnedBias ? params[0] : Float(bias)), tile: tile)
     }
 
-    /// With rope: qr (B,T,NH,hs), kr (B,T,NKV,hs), cos, sin (T, hs/2); nothing otherwise.
-    public func savedCount(B: Int, T: Int) -> Int {
+    /// With rope: qr (B,T,NH,hs), kr (B,T,NKV,hs), cos, sin (T, hs/2); then the kept weights
+    /// if they fit.
+    public func savedCount(B: Int, T: Int) -> Int { ropeCount(B: B, T: T) + driver.probsCount(B: B, T: T) }
+
+    private func ropeCount(B: Int, T: Int) -> Int {
         rope ? B * T * (shape.heads + shape.kvHeads) * shape.headSize + T * shape.headSize : 0
     }
 
@@ -87,14 +93,16 @@ public struct Sigmoid: AttentionVariant {
 
     public func forward(_ io: AttentionIO) {
         let kernel = kernel(io.params)
-        driver.forward(io, lse: nil, rope: rotated(io)) { _, _ in kernel }
+        let probs = driver.probs(io, at: ropeCount(B: io.B, T: io.T))
+        driver.forward(io, lse: nil, rope: rotated(io), probs: probs) { _, _ in kernel }
     }
 
     // MARK: - Backward
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
         let kernel = kernel(io.params)
-        let db = driver.backward(io, grads, lse: nil, rope: rotated(io)) { _, _ in kernel }
+        let probs = driver.probs(io, at: ropeCount(B: io.B, T: io.T))
+        let db = driver.backward(io, grads, lse: nil, rope: rotated(io), probs: probs) { _, _ in kernel }
         // forward was: P = sigmoid(S + b) with one b for every head
         if learnedBias { grads.dparams[0] += Float(db) }
     }

@@ -15,11 +15,14 @@ public struct SoftmaxNoPE: AttentionVariant {
     public let lengthScale: Bool
     /// Query rows per BLAS tile; option "tile" (speed only), default 64.
     public let tile: Int
+    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    public let probsCacheBytes: Int
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
         lengthScale = try reader.bool("length_scale", default: false)
         tile = try reader.int("tile", default: 64)
+        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
         try reader.finish()
         guard tile >= 1 else {
             throw AttentionError.invalidOption(
@@ -33,7 +36,7 @@ public struct SoftmaxNoPE: AttentionVariant {
         self.shape = shape
     }
 
-    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile) }
+    private var driver: HeadDriver { HeadDriver(shape: shape, tile: tile, probsCacheBytes: probsCacheBytes) }
 
     private func kernel(pos0: Int) -> TileKernel {
         let scale =
@@ -43,8 +46,8 @@ public struct SoftmaxNoPE: AttentionVariant {
             scale: 1 / Float(shape.headSize).squareRoot(), lengthScale: scale, tile: tile)
     }
 
-    /// lse (B, NH, T).
-    public func savedCount(B: Int, T: Int) -> Int { B * shape.heads * T }
+    /// lse (B, NH, T), then the kept weights if they fit.
+    public func savedCount(B: Int, T: Int) -> Int { B * shape.heads * T + driver.probsCount(B: B, T: T) }
 
     public func scratchCount(B: Int, T: Int) -> Int { driver.scratchCount(T: T, rope: false) }
 
@@ -52,14 +55,16 @@ public struct SoftmaxNoPE: AttentionVariant {
 
     public func forward(_ io: AttentionIO) {
         let kernel = kernel(pos0: io.pos0)
-        driver.forward(io, lse: io.saved, rope: nil) { _, _ in kernel }
+        let probs = driver.probs(io, at: io.B * shape.heads * io.T)  // after lse (B, NH, T)
+        driver.forward(io, lse: io.saved, rope: nil, probs: probs) { _, _ in kernel }
     }
 
     // MARK: - Backward
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
         let kernel = kernel(pos0: io.pos0)
-        driver.backward(io, grads, lse: io.saved, rope: nil) { _, _ in kernel }
+        let probs = driver.probs(io, at: io.B * shape.heads * io.T)
+        driver.backward(io, grads, lse: io.saved, rope: nil, probs: probs) { _, _ in kernel }
     }
 
     /// The head-major core (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv)), λ = 1.

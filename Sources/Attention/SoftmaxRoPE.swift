@@ -35,13 +35,8 @@ public struct SoftmaxRoPE: AttentionVariant {
         ropeBase = try reader.double("rope_base", default: 10_000)
         tile = try reader.int("tile", default: 64)
         window = try reader.int("window", default: 0)
-        let cacheMiB = try reader.int("probs_cache_mib", default: 64)
+        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
         try reader.finish()
-        guard cacheMiB >= 0 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "probs_cache_mib", reason: "must be 0 (always recompute) or positive")
-        }
-        probsCacheBytes = cacheMiB << 20
         guard ropeBase > 1 else {
             throw AttentionError.invalidOption(
                 variant: Self.name, option: "rope_base", reason: "must be greater than 1")
@@ -64,31 +59,25 @@ public struct SoftmaxRoPE: AttentionVariant {
     }
 
     /// Offsets of the saved buffers: qr (B,T,NH,hs), kr (B,T,NKV,hs), lse (B,NH,T),
-    /// cos and sin (T,hs/2), then P's tiles of every (b, head) if they fit the cache budget
-    /// (`probs` is nil when backward recomputes them).
-    private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, sin: Int, probs: Int?, end: Int) {
+    /// cos and sin (T,hs/2), then P's tiles of every (b, head) if they fit the cache budget and
+    /// the `capacity` floats allocated (`probs` is nil when backward recomputes them).
+    private func savedLayout(B: Int, T: Int, capacity: Int? = nil)
+        -> (kr: Int, lse: Int, cos: Int, sin: Int, probs: Int?, end: Int)
+    {
         let kr = B * T * shape.heads * shape.headSize
         let lse = kr + B * T * shape.kvHeads * shape.headSize
         let cos = lse + B * shape.heads * T
         let sin = cos + T * shape.headSize / 2
         let probs = sin + T * shape.headSize / 2
         let count = B * shape.heads * probsPerHead(T: T)
-        guard count > 0, count * MemoryLayout<Float>.size <= probsCacheBytes else {
+        guard count > 0, count * MemoryLayout<Float>.size <= probsCacheBytes, probs + count <= capacity ?? .max else {
             return (kr, lse, cos, sin, nil, probs)
         }
         return (kr, lse, cos, sin, probs, probs + count)
     }
 
     /// Floats of one (b, head)'s P tiles: tile by tile, R rows of N keys each.
-    func probsPerHead(T: Int) -> Int {
-        var total = 0, i0 = 0
-        while i0 < T {
-            let R = min(tile, T - i0)
-            total += R * (i0 + R - firstKey(i0))
-            i0 += R
-        }
-        return total
-    }
+    func probsPerHead(T: Int) -> Int { causalTileFloats(T: T, tile: tile, firstKey: firstKey) }
 
     /// Whether forward keeps P for backward at this shape (speed only).
     public func cachesProbabilities(B: Int, T: Int) -> Bool { savedLayout(B: B, T: T).probs != nil }
@@ -109,7 +98,7 @@ public struct SoftmaxRoPE: AttentionVariant {
         let (B, T, NH, NKV, hs, W) = (
             io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth
         )
-        let layout = savedLayout(B: B, T: T)
+        let layout = savedLayout(B: B, T: T, capacity: io.savedCapacity)
         let qr = io.saved  // (B, T, NH, hs)
         let kr = io.saved + layout.kr  // (B, T, NKV, hs)
         let cos = io.saved + layout.cos, sin = io.saved + layout.sin  // (T, hs/2)
@@ -168,7 +157,7 @@ public struct SoftmaxRoPE: AttentionVariant {
         let (B, T, NH, NKV, hs, W) = (
             io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth
         )
-        let layout = savedLayout(B: B, T: T)
+        let layout = savedLayout(B: B, T: T, capacity: io.savedCapacity)
         let cos = io.saved + layout.cos, sin = io.saved + layout.sin, half = hs / 2
         let scale = 1 / Float(hs).squareRoot()
         let perHead = probsPerHead(T: T)

@@ -218,7 +218,7 @@ public final class LanguageModel: @unchecked Sendable {
         AttentionIO(
             B: ws.batch, T: time, pos0: pos0, qkv: ws.p(ws.qkv[l]), x: ws.p(ws.ln1[l]),
             out: ws.p(ws.atty[l]), params: w(layout.blocks[l].attn), saved: ws.p(ws.saved[l]),
-            scratch: ws.p(ws.attnScratch))
+            scratch: ws.p(ws.attnScratch), savedCapacity: ws.savedCount)
     }
 
     func normForward(

@@ -49,6 +49,10 @@ public final class Workspace: @unchecked Sendable {
     /// for dW += dlogitsᵀx) while the (chunk, V) logits stay a fraction of the full (BT, V).
     static let classifierChunk = 512
 
+    /// Floats of each layer's attention `saved` buffer (the variant's count at the full T + Tm;
+    /// calls over fewer tokens get this as their `savedCapacity`).
+    let savedCount: Int
+
     /// The final residual stream resid[L] (B, T, C): the core's output, the head's input.
     var final: Int { resid[resid.count - 1] }
 
@@ -58,6 +62,7 @@ public final class Workspace: @unchecked Sendable {
     ) {
         precondition(B >= 1 && T >= 1 && Tm >= 0, "workspace needs batch >= 1 and time >= 1")
         (batch, time, memory, channels) = (B, T, Tm, config.channels)
+        savedCount = variant.savedCount(B: B, T: T + Tm)
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
         let L = layers ?? config.layers
         let F = config.mlp == .gelu ? H : 2 * H
@@ -72,7 +77,7 @@ public final class Workspace: @unchecked Sendable {
             resid.append(take(BT * C)); ln1.append(take(BTc * C))
             ln1Mean.append(take(BTc)); ln1Rstd.append(take(BTc))
             qkv.append(take(BTc * W)); atty.append(take(BTc * A))
-            saved.append(take(variant.savedCount(B: B, T: T + Tm))); residMid.append(take(BT * C))
+            saved.append(take(savedCount)); residMid.append(take(BT * C))
             ln2.append(take(BT * C)); ln2Mean.append(take(BT)); ln2Rstd.append(take(BT))
             fch.append(take(BT * F)); act.append(take(BT * H))
             if Tm > 0 {
