@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-bench-archive}
 RUNS=${RUNS:-3}
 
-BIN=${TRACKER_BIN:-$PWD/.build-release/release/tracker}
-[[ -n ${TRACKER_BIN:-} || ${SKIP_BUILD:-0} == 1 ]] || swift build -c release --scratch-path .build-release --product tracker >&2
+source bench/lib.sh
+use_release_binary
+BIN=$TRACKER_BIN
 
 # The corpus: public-domain and freely licensed English text from Debian packages, each source
 # split at line boundaries into ~16 kB files so the folder holds thousands of documents.

@@ -18,13 +18,9 @@ STEPS=${1:-5}
 OUT=bench/out/attention_speed
 mkdir -p "$OUT"
 
-if [ -n "${TRACKER_BIN:-}" ]; then
-  TRACKER=$TRACKER_BIN   # an already built release binary
-else
-  echo "== release build" >&2
-  swift build -c release --scratch-path .build-release --product tracker >&2
-  TRACKER=.build-release/release/tracker
-fi
+source bench/lib.sh
+use_release_binary
+TRACKER=$TRACKER_BIN
 
 ARGS=(--steps "$STEPS")
 [ -n "${CASES:-}" ] && ARGS+=(--cases "$CASES")

@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BPE_BENCH_DIR:-/tmp/tracker-bpe-bench}
-SCRATCH=${SCRATCH_PATH:-.build-release}
 VOCABS=${BPE_BENCH_VOCABS:-"8192 32768"}
 PY="python3 bench/bpe_reference.py"
 mkdir -p "$WORK"
@@ -34,10 +33,8 @@ if [ ! -d "$WORK/corpus" ]; then
 fi
 
 # 3. tracker in release.
-if [ -z "${TRACKER_BIN:-}" ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
-    TRACKER_BIN="$SCRATCH/release/tracker"
-fi
+source bench/lib.sh
+use_release_binary
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 # 4. Training.

@@ -9,10 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-bench-archive}
 RUNS=${RUNS:-2}
-if [[ -z ${TRACKER_BIN:-} ]]; then
-    swift build -c release --scratch-path .build-release --product tracker >&2
-    TRACKER_BIN=$PWD/.build-release/release/tracker
-fi
+source bench/lib.sh
+use_release_binary
 [[ -f $WORK/.corpus-done ]] || SKIP_BUILD=1 TRACKER_BIN=$TRACKER_BIN RUNS=1 bash bench/archive_read.sh >/dev/null
 
 # ingest SOURCE -> "wall_seconds peak_rss_bytes unique_words documents bytes"

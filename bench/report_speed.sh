@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-report-bench}
-SCRATCH=${SCRATCH_PATH:-.build-release}
 SIZES=${SIZES:-"100 10000"}
 STEPS=${STEPS:-200}
 RUNS_HF=${RUNS_HF:-20}
@@ -17,10 +16,8 @@ mkdir -p "$WORK"
 
 python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
 command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
-if [ -z "${TRACKER_BIN:-}" ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
-    TRACKER_BIN="$SCRATCH/release/tracker"
-fi
+source bench/lib.sh
+use_release_binary
 DATA() { python3 bench/report_speed_data.py "$@"; }
 
 # Mean wall time in ms of a command (hyperfine when installed, else a Python loop).

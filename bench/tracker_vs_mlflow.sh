@@ -14,7 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-mlflow-bench}
-SCRATCH=${SCRATCH_PATH:-.build-release}
 POINTS=${POINTS:-1000000}
 MLFLOW_POINTS=${MLFLOW_POINTS:-20000}
 STEPS=${STEPS:-2000}
@@ -24,10 +23,8 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
 command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
-if [ -z "${TRACKER_BIN:-}" ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product tracker >&2
-    TRACKER_BIN="$SCRATCH/release/tracker"
-fi
+source bench/lib.sh
+use_release_binary
 T() { "$TRACKER_BIN" bench-store --home "$WORK/$1" "${@:2}"; }
 M() { python3 bench/tracker_vs_mlflow.py "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }

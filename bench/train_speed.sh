@@ -12,13 +12,9 @@ OUT=bench/out/train_speed
 HOME_DIR=$OUT/home
 mkdir -p "$OUT"
 
-if [ -n "${TRACKER_BIN:-}" ]; then
-  TRACKER=$TRACKER_BIN   # an already built release binary
-else
-  echo "== release build" >&2
-  swift build -c release --scratch-path .build-release --product tracker >&2
-  TRACKER=.build-release/release/tracker
-fi
+source bench/lib.sh
+use_release_binary
+TRACKER=$TRACKER_BIN
 
 echo "== PyTorch (CPU wheel from PyPI)" >&2
 python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch numpy \
