@@ -1,5 +1,6 @@
 // `tracker nightly`: the unattended batch for cron. Under an exclusive lock on <home>/nightly.lock
 // it ingests new archives from the corpora folder, enqueues the nightly experiments, runs them
+// (theirs only, one experiment after the other; other queued runs are left to `tracker worker`)
 // with local workers within a time budget (at the deadline running runs are released and the
 // rest stay queued for tomorrow), writes the night's report (Markdown and HTML), prunes old
 // checkpoints, and logs everything to <home>/logs/nightly-YYYYMMDD.log. A second copy started
@@ -107,18 +108,26 @@ struct NightlyCommand: ParsableCommand {
             experiments.append(e)
         }
 
-        // 3. Run within the budget.
+        // 3. Run the nightly experiments' runs within the budget, one experiment after another.
         log.line("running with \(settings.workers) worker(s) until \(Date(timeIntervalSince1970: deadline))")
-        var workers = LocalWorkers(home: home, count: settings.workers, deadline: deadline)
-        if let command { workers.workerArguments += ["--command", command] }
-        var lastLine = ""
-        let result = try workers.run(db: db, signals: signals) { snapshot in
-            let line = RunCommand.describe(snapshot)
-            if line != lastLine { log.line(line) }
-            lastLine = line
+        for e in experiments {
+            var workers = LocalWorkers(home: home, count: settings.workers, experimentId: e.id!, deadline: deadline)
+            if let command { workers.workerArguments += ["--command", command] }
+            var lastLine = ""
+            let result = try workers.run(db: db, signals: signals) { snapshot in
+                let line = "\(e.name): " + RunCommand.describe(snapshot)
+                if line != lastLine { log.line(line) }
+                lastLine = line
+            }
+            if let s = result.interruptedBy {
+                problems.append("interrupted by signal \(s)")
+                break
+            }
+            if result.hitDeadline {
+                log.line("time budget reached: unfinished runs stay queued")
+                break
+            }
         }
-        if result.hitDeadline { log.line("time budget reached: unfinished runs stay queued") }
-        if let s = result.interruptedBy { problems.append("interrupted by signal \(s)") }
         let ids = Set(experiments.map { $0.id! })
         let failed = try db.runs().filter {
             ids.contains($0.experimentId ?? -1) && ($0.state == .failed || $0.state == .crashed) && ($0.finishedAt ?? "") >= startISO

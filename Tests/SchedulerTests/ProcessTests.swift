@@ -195,6 +195,28 @@ struct ProcessTests {
         #expect(try TrackerDB(home: home).stateCounts() == [.succeeded: 1])
     }
 
+    /// The nightly job runs its own experiments' runs; a run some other experiment left queued
+    /// stays queued for `tracker worker`.
+    @Test func nightlyRunsOnlyItsExperiments() throws {
+        let home = tempHome("proc-nightly-only")
+        let other = try writeExperiment(home, name: "other", seeds: 1)
+        let queued = try tracker(["run", other, "--home", home, "--no-wait"])
+        #expect(queued.status == 0 && queued.out.contains("enqueued 1 run(s)"), "\(queued.err)")
+        let exp = try writeExperiment(home, name: "mine", seeds: 2)
+        try """
+        experiments = ["\(exp)"]
+        time_budget_minutes = 5
+        corpora_dir = "\(home)/no-corpora"
+        """.write(toFile: "\(home)/nightly.toml", atomically: true, encoding: .utf8)
+        let r = try tracker(["nightly", "--home", home, "--config", "\(home)/nightly.toml", "--command", "true"])
+        #expect(r.status == 0, "\(r.err)")
+        let db = try TrackerDB(home: home)
+        let byExperiment = Dictionary(grouping: try db.runs(), by: { $0.experimentId ?? -1 })
+        let states = byExperiment.values.map { Set($0.map(\.state)) }
+        #expect(states.contains([.succeeded]) && states.contains([.queued]), "\(states)")
+        #expect(try db.stateCounts() == [.succeeded: 2, .queued: 1])
+    }
+
     @Test func eightWriterProcessesAndAReaderSeeNoLockErrors() throws {
         let home = tempHome("proc-writers")
         let r = try tracker(["bench-store", "--home", home, "--mode", "writers", "--processes", "8", "--points", "20000", "--batch", "500"])
