@@ -1,10 +1,10 @@
-// The run config's `[model.attention]` table: a variant name plus free-form scalar options, decoded
+// The run config's `[model.attention]` table: a variant name plus free-form options, decoded
 // with defaults (synthesized Codable ignores property defaults, architecture.md §1). Each variant
 // reads its options through `OptionReader`, which turns unknown names into an error.
 
-/// A scalar config value, encoded as a bare JSON/TOML scalar.
+/// An option value, encoded as a bare JSON/TOML scalar, or a list of numbers (RetNet's `gammas`).
 public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
-    case bool(Bool), int(Int), double(Double), string(String)
+    case bool(Bool), int(Int), double(Double), string(String), numbers([Double])
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -14,6 +14,8 @@ public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
             self = .int(v)
         } else if let v = try? c.decode(Double.self) {
             self = .double(v)
+        } else if let v = try? c.decode([Double].self) {
+            self = .numbers(v)
         } else {
             self = .string(try c.decode(String.self))
         }
@@ -26,6 +28,7 @@ public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
         case .int(let v): try c.encode(v)
         case .double(let v): try c.encode(v)
         case .string(let v): try c.encode(v)
+        case .numbers(let v): try c.encode(v)
         }
     }
 
@@ -35,6 +38,7 @@ public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
         case .int(let v): return "\(v)"
         case .double(let v): return "\(v)"
         case .string(let v): return "\"\(v)\""
+        case .numbers(let v): return "[" + v.map { "\($0)" }.joined(separator: ", ") + "]"
         }
     }
 }
@@ -96,6 +100,25 @@ public struct OptionReader {
         case nil: return value
         case .bool(let v): return v
         case let other?: throw typeError(name, "true or false", other)
+        }
+    }
+
+    /// A list of numbers: given as a list, as one number, or as a comma-separated string ("0.9,
+    /// 0.99", the form older run configs used); nil if the option is absent.
+    public mutating func numbers(_ name: String) throws -> [Double]? {
+        known.append(name)
+        switch options[name] {
+        case nil: return nil
+        case .numbers(let v): return v
+        case .double(let v): return [v]
+        case .int(let v): return [Double(v)]
+        case .string(let s):
+            let parsed = s.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                throw typeError(name, "a list of numbers", .string(s))
+            }
+            return parsed.compactMap { $0 }
+        case let other?: throw typeError(name, "a list of numbers", other)
         }
     }
 

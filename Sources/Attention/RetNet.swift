@@ -12,8 +12,8 @@ import Kernels
 public struct RetNet: AttentionVariant {
     public static let name = "retnet"
     public let shape: AttentionShape
-    /// Decay per query head; option "gammas", a comma-separated list of NH numbers in (0, 1]
-    /// (e.g. "0.5, 0.9"), default 1 - 2^(-5-h).
+    /// Decay per query head; option "gammas", a list of NH numbers in (0, 1] (e.g. [0.5, 0.9];
+    /// the comma string "0.5, 0.9" of older configs also reads), default 1 - 2^(-5-h).
     public let gammas: [Double]
     /// Option "group_norm": RMS-normalise each head's output (default true).
     public let groupNorm: Bool
@@ -22,18 +22,16 @@ public struct RetNet: AttentionVariant {
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, variant: Self.name)
-        let list = try reader.string("gammas", default: "")
+        let given = try reader.numbers("gammas")
         groupNorm = try reader.bool("group_norm", default: true)
         ropeBase = try reader.double("rope_base", default: 10_000)
         tile = try reader.int("tile", default: 64)
         try reader.finish()
-        let parsed = list.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        gammas = list.isEmpty ? Self.defaultGammas(shape.heads) : parsed.compactMap { $0 }
-        guard parsed.allSatisfy({ $0 != nil }), gammas.count == shape.heads,
-              gammas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+        gammas = given ?? Self.defaultGammas(shape.heads)
+        guard gammas.count == shape.heads, gammas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
             throw AttentionError.invalidOption(
                 variant: Self.name, option: "gammas",
-                reason: "must list \(shape.heads) numbers in (0, 1], one per head, e.g. \"0.9, 0.99\"")
+                reason: "must list \(shape.heads) numbers in (0, 1], one per head, e.g. [0.9, 0.99]")
         }
         guard ropeBase > 1, tile >= 1, shape.headSize % 2 == 0 else {
             throw AttentionError.invalidOption(variant: Self.name, option: "rope_base/tile",

@@ -108,14 +108,11 @@ public enum TensorInterface {
             let r = Aaren.compute(query: q, k: k, v: v, dout: dout, heads: H, kvHeads: Hkv, T: T, d: d, dv: dv, scale: scale)
             core = AttentionCoreResult(out: r.out, dq: r.dquery, dk: r.dk, dv: r.dv)
         case "retnet":
-            let gammas = try reader.string("gammas", default: "")
+            let list = try reader.numbers("gammas") ?? []
             let norm = try reader.bool("group_norm", default: false)
             let base = try reader.double("rope_base", default: 10_000)
-            let list = try gammas.isEmpty ? [] : gammas.split(separator: ",").map { s -> Double in
-                guard let g = Double(s.trimmingCharacters(in: .whitespaces)), g > 0, g <= 1 else {
-                    throw AttentionError.invalidOption(variant: variant, option: "gammas", reason: "must be numbers in (0, 1], one per head")
-                }
-                return g
+            guard list.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+                throw AttentionError.invalidOption(variant: variant, option: "gammas", reason: "must be numbers in (0, 1], one per head")
             }
             guard list.isEmpty || list.count == H else {
                 throw AttentionError.invalidOption(variant: variant, option: "gammas", reason: "needs one value per query head (\(H))")
@@ -168,7 +165,7 @@ extension ConfigValue {
         } else if let s = value as? String {
             self = .string(s)
         } else if let list = value as? [NSNumber] {
-            self = .string(list.map { "\($0.doubleValue)" }.joined(separator: ","))
+            self = .numbers(list.map(\.doubleValue))
         } else {
             return nil
         }

@@ -94,4 +94,18 @@ struct RetNetTests {
         let c = try RetNet(options: ["gammas": .string(" 0.5 , 0.25 ")], shape: shape)
         #expect(c.gammas == [0.5, 0.25])
     }
+
+    /// gammas as a list, or as the comma string of older configs; wrong counts, ranges and types
+    /// are errors.
+    @Test func gammasReadAsAListOrACommaString() throws {
+        let shape = AttentionShape(heads: 2, kvHeads: 2, headSize: 8, channels: 16, context: 8)
+        func make(_ v: ConfigValue) throws -> RetNet? {
+            try AttentionRegistry.make(AttentionConfig(variant: "retnet", options: ["gammas": v]), shape: shape) as? RetNet
+        }
+        #expect(try make(.numbers([0.9, 0.99]))?.gammas == [0.9, 0.99])
+        #expect(try make(.string("0.9, 0.99"))?.gammas == [0.9, 0.99])
+        for bad: ConfigValue in [.numbers([0.9]), .string("0.9, x"), .numbers([0.9, 1.5]), .bool(true)] {
+            #expect(throws: AttentionError.self, "\(bad)") { try make(bad) }
+        }
+    }
 }

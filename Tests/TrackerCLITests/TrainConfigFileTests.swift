@@ -43,6 +43,22 @@ struct TrainConfigFileTests {
         #expect(m.vocabSize == 300 && m.channels == 64 && m.kvHeads == 2 && m.mlp == .swiglu && !m.tiedEmbeddings)
     }
 
+    /// A list-valued option (RetNet's gammas) reads from TOML and survives the canonical JSON.
+    @Test func listOptionsReadFromTOML() throws {
+        let c = try TrainConfigFile.decode(toml: """
+            [model]
+            channels = 16
+            heads = 2
+            [model.attention]
+            variant = "retnet"
+            gammas = [0.9, 0.99]
+            """)
+        #expect(c.model.attention.options["gammas"] == .numbers([0.9, 0.99]))
+        let json = try TrainConfigFile.canonicalJSON(c)
+        #expect(try TrainConfigFile.decode(json: Data(json.utf8)) == c)
+        #expect(try c.model.modelConfig(vocabSize: 50).attention.options == ["gammas": .numbers([0.9, 0.99])])
+    }
+
     @Test func canonicalJSONRoundTrips() throws {
         let c = try TrainConfigFile.decode(toml: "[model]\nlayers = 3\n[train]\nsteps = 5\n")
         let json = try TrainConfigFile.canonicalJSON(c)
