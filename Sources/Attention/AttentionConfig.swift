@@ -104,11 +104,12 @@ public struct OptionReader {
     }
 
     /// A list of numbers: given as a list, as one number, or as a comma-separated string ("0.9,
-    /// 0.99", the form older run configs used); nil if the option is absent.
+    /// 0.99", the form older run configs used); nil if the option is absent or an empty string.
     public mutating func numbers(_ name: String) throws -> [Double]? {
         known.append(name)
         switch options[name] {
         case nil: return nil
+        case .string(let s) where s.allSatisfy(\.isWhitespace): return nil
         case .numbers(let v): return v
         case .double(let v): return [v]
         case .int(let v): return [Double(v)]
@@ -159,6 +160,11 @@ extension OptionReader {
         }
         return mib << 20
     }
+}
+
+/// Whether `floats` kept attention weights fit a `probs_cache_mib` budget of `budgetBytes`.
+func probsFit(_ floats: Int, budgetBytes: Int) -> Bool {
+    floats > 0 && floats * MemoryLayout<Float>.size <= budgetBytes
 }
 
 /// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys

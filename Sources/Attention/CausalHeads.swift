@@ -23,7 +23,7 @@ struct HeadDriver {
     /// not fit the budget (backward then recomputes them).
     func probsCount(B: Int, T: Int) -> Int {
         let count = B * shape.heads * causalTileFloats(T: T, tile: tile)
-        return count > 0 && count * MemoryLayout<Float>.size <= probsCacheBytes ? count : 0
+        return probsFit(count, budgetBytes: probsCacheBytes) ? count : 0
     }
 
     /// Where this call keeps its weights, at offset `offset` of io.saved: nil when they do not

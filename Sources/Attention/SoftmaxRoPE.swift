@@ -4,13 +4,12 @@
 // Fast path, flash-style (Dao et al. 2022, arXiv 2205.14135, without the online rescaling because
 // a whole causal row fits in memory): per (b, head), query rows go in tiles of `tile` rows; one
 // sgemm gives the tile's scores against keys 0..<end-of-tile only (the masked upper triangle beyond
-// the tile is never computed), a vectorised exp turns them into P, and one sgemm gives O. Only the
-// per-row logsumexp is saved; backward recomputes P tile by tile, so memory beyond the tile is O(T)
-// per row. The naive loop oracle lives in Tests/AttentionTests/Reference.
-// Option "probs_cache_mib" (default 64): when a layer's tiles of P fit in that many MiB, forward
-// keeps them and backward reuses them instead of recomputing q kᵀ and its exp (one of backward's
-// five sgemms per tile). At context 512 that is 9 MiB per layer and 2 sequences, and about 1.5%
-// of a training step; longer contexts fall back to the O(T) recompute. 0 always recomputes.
+// the tile is never computed), a vectorised exp turns them into P, and one sgemm gives O. Option
+// "probs_cache_mib" (default 64): when a layer's tiles of P fit in that many MiB (context 512, 2
+// sequences and 8 heads take 9 MiB), forward keeps them and backward reuses them instead of
+// recomputing q kᵀ and its exp (one of backward's five sgemms per tile). Otherwise only the
+// per-row logsumexp is saved and backward recomputes P tile by tile, so memory beyond the tile is
+// O(T) per row. The naive loop oracle lives in Tests/AttentionTests/Reference.
 // Option "window" W > 0 (sliding-window attention, attention.md §2.3 T1): query i sees keys
 // max(0, i-W+1) ... i only; a tile's scores then span keys from its first row's window start, so
 // the cost is O(T (W + tile)) instead of O(T²).
@@ -70,7 +69,7 @@ public struct SoftmaxRoPE: AttentionVariant {
         let sin = cos + T * shape.headSize / 2
         let probs = sin + T * shape.headSize / 2
         let count = B * shape.heads * probsPerHead(T: T)
-        guard count > 0, count * MemoryLayout<Float>.size <= probsCacheBytes, probs + count <= capacity ?? .max else {
+        guard probsFit(count, budgetBytes: probsCacheBytes), probs + count <= capacity ?? .max else {
             return (kr, lse, cos, sin, nil, probs)
         }
         return (kr, lse, cos, sin, probs, probs + count)

@@ -7,15 +7,15 @@
 
 public typealias Vec8 = SIMD8<Float>
 
+/// Eight floats from p (any alignment).
 @inline(__always)
-@usableFromInline
-func load8(_ p: UnsafePointer<Float>) -> Vec8 {
+public func load8(_ p: UnsafePointer<Float>) -> Vec8 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec8.self)
 }
 
+/// Eight floats to p (any alignment).
 @inline(__always)
-@usableFromInline
-func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
+public func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
 }
 

@@ -3,6 +3,7 @@
 // decoupled weight decay on the segments marked `decay` only (matrices, not norms or biases).
 // The update is split by index range so the trainer's worker threads each update one half.
 import Foundation
+import Kernels
 
 /// A run of parameters that share the weight-decay flag (one tensor, usually).
 public struct ParameterSegment: Sendable, Equatable {
@@ -98,17 +99,13 @@ public final class AdamW: @unchecked Sendable {
         params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, clear: UnsafeMutablePointer<Float>?,
         range: Range<Int>, lr: Double, gradScale: Float
     ) {
-        typealias V8 = SIMD8<Float>
+        typealias V8 = Vec8
         let step = Double(t + 1)
         let b1 = Float(settings.beta1), b2 = Float(settings.beta2)
         let bc1 = Float(1 - pow(settings.beta1, step))
         let bc2 = Float(1 - pow(settings.beta2, step))
         let eps = Float(settings.eps), lrf = Float(lr)
         let m = self.m.baseAddress!, v = self.v.baseAddress!
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
-        @inline(__always) func store(_ x: V8, _ p: UnsafeMutablePointer<Float>) {
-            UnsafeMutableRawPointer(p).storeBytes(of: x, as: V8.self)
-        }
         for seg in segments {
             let lo = max(range.lowerBound, seg.offset), hi = min(range.upperBound, seg.offset + seg.count)
             if lo >= hi { continue }
@@ -119,16 +116,16 @@ public final class AdamW: @unchecked Sendable {
             )
             var i = lo
             while i + 8 <= hi {
-                let g = load(grads + i) * gradScale
-                let mi = vb1 * load(m + i) + vc1 * g
-                let vi = vb2 * load(v + i) + vc2 * g * g
-                store(mi, m + i)
-                store(vi, v + i)
+                let g = load8(grads + i) * gradScale
+                let mi = vb1 * load8(m + i) + vc1 * g
+                let vi = vb2 * load8(v + i) + vc2 * g * g
+                store8(mi, m + i)
+                store8(vi, v + i)
                 let mHat = mi / vbc1
                 let vHat = vi / vbc2
-                let p = load(params + i)
-                store(p - vlr * (mHat / (vHat.squareRoot() + veps) + vwd * p), params + i)
-                if let clear { store(V8(), clear + i) }
+                let p = load8(params + i)
+                store8(p - vlr * (mHat / (vHat.squareRoot() + veps) + vwd * p), params + i)
+                if let clear { store8(V8(), clear + i) }
                 i += 8
             }
             while i < hi {

@@ -159,21 +159,20 @@ public final class Trainer: @unchecked Sendable {
 /// lanes over blocks of 1024 and the blocks in Double, in a fixed order: deterministic, and within
 /// about 1e-7 of an all-Double sum.
 func sumGradients(_ grads: [UnsafeMutableBufferPointer<Float>], weights: [Float], range: Range<Int>) -> Double {
-    typealias V8 = SIMD8<Float>
     let g0 = grads[0].baseAddress!, w0 = weights[0]
     let rest = grads.dropFirst().map { $0.baseAddress! }, restWeights = Array(weights.dropFirst())
     var sumSq = 0.0
     var i = range.lowerBound
     while i < range.upperBound {
         let end = min(i + 1024, range.upperBound)
-        var acc = V8()
+        var acc = Vec8()
         while i + 8 <= end {
-            var g = UnsafeRawPointer(g0 + i).loadUnaligned(as: V8.self) * w0
+            var g = load8(g0 + i) * w0
             for k in rest.indices {
-                g += UnsafeRawPointer(rest[k] + i).loadUnaligned(as: V8.self) * restWeights[k]
-                UnsafeMutableRawPointer(rest[k] + i).storeBytes(of: V8(), as: V8.self)
+                g += load8(rest[k] + i) * restWeights[k]
+                store8(Vec8(), rest[k] + i)
             }
-            UnsafeMutableRawPointer(g0 + i).storeBytes(of: g, as: V8.self)
+            store8(g, g0 + i)
             acc += g * g
             i += 8
         }

@@ -104,6 +104,7 @@ struct RetNetTests {
         }
         #expect(try make(.numbers([0.9, 0.99]))?.gammas == [0.9, 0.99])
         #expect(try make(.string("0.9, 0.99"))?.gammas == [0.9, 0.99])
+        #expect(try make(.string(""))?.gammas == RetNet.defaultGammas(2))  // older configs' "no list"
         for bad: ConfigValue in [.numbers([0.9]), .string("0.9, x"), .numbers([0.9, 1.5]), .bool(true)] {
             #expect(throws: AttentionError.self, "\(bad)") { try make(bad) }
         }
