@@ -50,7 +50,8 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["Basics"], swiftSettings: engineSettings),
         .target(name: "Attention", dependencies: ["Kernels", "Basics"], swiftSettings: engineSettings),
         .target(name: "Model", dependencies: ["Kernels", "Attention", "Basics"], swiftSettings: engineSettings),
-        .target(name: "Training", dependencies: ["Model", "Kernels", "Shards", "Basics"], swiftSettings: engineSettings),
+        .target(
+            name: "Training", dependencies: ["Model", "Kernels", "Shards", "Basics"], swiftSettings: engineSettings),
 
         // MARK: - Bookkeeping
         .target(
@@ -87,7 +88,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
+        .testTarget(
+            name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
         .testTarget(
             name: "KernelsTests", dependencies: ["Kernels", "TestSupport", "Basics"], resources: [.copy("Golden")]),
         .testTarget(

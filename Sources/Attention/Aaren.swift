@@ -43,9 +43,10 @@ public struct Aaren: AttentionVariant {
         let g = h / shape.groupSize
         let base = io.qkv + b * T * W
         let saved = io.saved + 3 * (b * NH + h) * T
-        return .init(query: io.params + h * hs, k: base + (NH + g) * hs, ks: W, v: base + (NH + NKV + g) * hs,
-                     vs: W, out: io.out + b * T * NH * hs + h * hs, os: NH * hs,
-                     s: saved, m: saved + T, u: saved + 2 * T)
+        return .init(
+            query: io.params + h * hs, k: base + (NH + g) * hs, ks: W, v: base + (NH + NKV + g) * hs,
+            vs: W, out: io.out + b * T * NH * hs + h * hs, os: NH * hs,
+            s: saved, m: saved + T, u: saved + 2 * T)
     }
 
     // MARK: - Forward
@@ -85,12 +86,15 @@ public struct Aaren: AttentionVariant {
         let scale = kernel.scale
         for h in 0..<NH {
             let g = h / shape.groupSize
-            let state = step.cache + h * (2 + hs), w = state + 2
+            let state = step.cache + h * (2 + hs)
+            let w = state + 2
             if step.position == 0 { (state[0], state[1]) = (-.infinity, 0) }
-            let k = step.qkv + (NH + g) * hs, v = step.qkv + (NH + NKV + g) * hs
+            let k = step.qkv + (NH + g) * hs
+            let v = step.qkv + (NH + NKV + g) * hs
             let st = scale * dot(step.params + h * hs, k, hs)
             let m = max(state[0], st)
-            let decay = step.position == 0 ? 0 : exp(state[0] - m), e = exp(st - m)
+            let decay = step.position == 0 ? 0 : exp(state[0] - m)
+            let e = exp(st - m)
             state[0] = m
             state[1] = state[1] * decay + e
             let o = step.out + h * hs
@@ -123,14 +127,17 @@ struct AarenKernel {
 
     /// w: scratch (dv), the running weighted sum.
     func forward(_ x: Head, T: Int, w: UnsafeMutablePointer<Float>) {
-        var m = -Float.infinity, u: Float = 0
+        var m = -Float.infinity
+        var u: Float = 0
         w.update(repeating: 0, count: dv)
         for t in 0..<T {
             let st = scale * dot(x.query, x.k + t * x.ks, d)
             let m2 = max(m, st)
-            let decay = t == 0 ? 0 : exp(m - m2), e = exp(st - m2)
+            let decay = t == 0 ? 0 : exp(m - m2)
+            let e = exp(st - m2)
             u = u * decay + e
-            let v = x.v + t * x.vs, o = x.out + t * x.os
+            let v = x.v + t * x.vs
+            let o = x.out + t * x.os
             for c in 0..<dv {
                 w[c] = w[c] * decay + e * v[c]
                 o[c] = w[c] / u
@@ -145,8 +152,11 @@ struct AarenKernel {
         G.update(repeating: 0, count: dv)
         var gam: Float = 0  // Σ_{t>=j} e^{m_j - m_t} dO_t·o_t / u_t
         for j in stride(from: T - 1, through: 0, by: -1) {
-            let f = j == T - 1 ? 0 : exp(x.m[j] - x.m[j + 1]), inv = 1 / x.u[j]
-            let dO = g.dout + j * g.dos, v = x.v + j * x.vs, dvj = g.dv + j * g.dvs
+            let f = j == T - 1 ? 0 : exp(x.m[j] - x.m[j + 1])
+            let inv = 1 / x.u[j]
+            let dO = g.dout + j * g.dos
+            let v = x.v + j * x.vs
+            let dvj = g.dv + j * g.dvs
             gam = dot(dO, x.out + j * x.os, dv) * inv + f * gam
             let e = exp(x.s[j] - x.m[j])
             var vG: Float = 0
@@ -158,7 +168,8 @@ struct AarenKernel {
             }
             // forward was: s_j = scale q·k_j, entering o_t through e^{s_j} in w_t and u_t
             let ds = scale * e * (vG - gam)
-            let k = x.k + j * x.ks, dk = g.dk + j * g.dks
+            let k = x.k + j * x.ks
+            let dk = g.dk + j * g.dks
             for c in 0..<d {
                 g.dquery[c] += ds * k[c]
                 dk[c] += ds * x.query[c]
@@ -184,29 +195,49 @@ extension Aaren {
         let kernel = AarenKernel(d: d, dv: dv, scale: scale ? 1 / Float(d).squareRoot() : 1)
         var r = Result(out: .init(repeating: 0, count: H * T * dv), dquery: [], dk: [], dv: [])
         if dout != nil {
-            (r.dquery, r.dk, r.dv) = (.init(repeating: 0, count: query.count),
-                                      .init(repeating: 0, count: k.count), .init(repeating: 0, count: v.count))
+            (r.dquery, r.dk, r.dv) = (
+                .init(repeating: 0, count: query.count),
+                .init(repeating: 0, count: k.count), .init(repeating: 0, count: v.count)
+            )
         }
-        var saved = [Float](repeating: 0, count: 3 * T), scratch = [Float](repeating: 0, count: dv)
-        query.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { v in
-        saved.withUnsafeMutableBufferPointer { sv in r.out.withUnsafeMutableBufferPointer { out in
-        scratch.withUnsafeMutableBufferPointer { w in
-            for h in 0..<H {
-                let g = h / (H / kvHeads), sp = sv.baseAddress!
-                let head = AarenKernel.Head(query: q.baseAddress! + h * d, k: k.baseAddress! + g * T * d, ks: d,
-                                            v: v.baseAddress! + g * T * dv, vs: dv,
-                                            out: out.baseAddress! + h * T * dv, os: dv, s: sp, m: sp + T, u: sp + 2 * T)
-                kernel.forward(head, T: T, w: w.baseAddress!)
-                guard let dout else { continue }
-                dout.withUnsafeBufferPointer { dO in r.dquery.withUnsafeMutableBufferPointer { dq in
-                r.dk.withUnsafeMutableBufferPointer { dk in r.dv.withUnsafeMutableBufferPointer { dvv in
-                    let grads = AarenKernel.Grads(
-                        dout: dO.baseAddress! + h * T * dv, dos: dv, dquery: dq.baseAddress! + h * d,
-                        dk: dk.baseAddress! + g * T * d, dks: d, dv: dvv.baseAddress! + g * T * dv, dvs: dv)
-                    kernel.backward(head, grads, T: T, scratch: w.baseAddress!)
-                } } } }
+        var saved = [Float](repeating: 0, count: 3 * T)
+        var scratch = [Float](repeating: 0, count: dv)
+        query.withUnsafeBufferPointer { q in
+            k.withUnsafeBufferPointer { k in
+                v.withUnsafeBufferPointer { v in
+                    saved.withUnsafeMutableBufferPointer { sv in
+                        r.out.withUnsafeMutableBufferPointer { out in
+                            scratch.withUnsafeMutableBufferPointer { w in
+                                for h in 0..<H {
+                                    let g = h / (H / kvHeads)
+                                    let sp = sv.baseAddress!
+                                    let head = AarenKernel.Head(
+                                        query: q.baseAddress! + h * d, k: k.baseAddress! + g * T * d, ks: d,
+                                        v: v.baseAddress! + g * T * dv, vs: dv,
+                                        out: out.baseAddress! + h * T * dv, os: dv, s: sp, m: sp + T, u: sp + 2 * T)
+                                    kernel.forward(head, T: T, w: w.baseAddress!)
+                                    guard let dout else { continue }
+                                    dout.withUnsafeBufferPointer { dO in
+                                        r.dquery.withUnsafeMutableBufferPointer { dq in
+                                            r.dk.withUnsafeMutableBufferPointer { dk in
+                                                r.dv.withUnsafeMutableBufferPointer { dvv in
+                                                    let grads = AarenKernel.Grads(
+                                                        dout: dO.baseAddress! + h * T * dv, dos: dv,
+                                                        dquery: dq.baseAddress! + h * d,
+                                                        dk: dk.baseAddress! + g * T * d, dks: d,
+                                                        dv: dvv.baseAddress! + g * T * dv, dvs: dv)
+                                                    kernel.backward(head, grads, T: T, scratch: w.baseAddress!)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-        } } } } } }
+        }
         return r
     }
 }

@@ -4,7 +4,11 @@
 
 /// An option value, encoded as a bare JSON/TOML scalar, or a list of numbers (RetNet's `gammas`).
 public enum ConfigValue: Codable, Sendable, Equatable, CustomStringConvertible {
-    case bool(Bool), int(Int), double(Double), string(String), numbers([Double])
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case numbers([Double])
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -140,8 +144,7 @@ public struct OptionReader {
         }
     }
 
-    private func typeError(_ name: String, _ expected: String, _ got: ConfigValue) -> AttentionError
-    {
+    private func typeError(_ name: String, _ expected: String, _ got: ConfigValue) -> AttentionError {
         .optionType(variant: variant, option: name, expected: expected, got: got)
     }
 }
@@ -170,7 +173,8 @@ func probsFit(_ floats: Int, budgetBytes: Int) -> Bool {
 /// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys
 /// `firstKey(i0) ..< i0 + R`.
 func causalTileFloats(T: Int, tile: Int, firstKey: (Int) -> Int = { _ in 0 }) -> Int {
-    var total = 0, i0 = 0
+    var total = 0
+    var i0 = 0
     while i0 < T {
         let R = min(tile, T - i0)
         total += R * (i0 + R - firstKey(i0))

@@ -107,8 +107,7 @@ public struct Forgetting: AttentionVariant {
         }
     }
 
-    private func kernel(_ c: UnsafeMutablePointer<Double>, _ b: Int, _ h: Int, T: Int) -> TileKernel
-    {
+    private func kernel(_ c: UnsafeMutablePointer<Double>, _ b: Int, _ h: Int, T: Int) -> TileKernel {
         TileKernel(
             scale: 1 / Float(shape.headSize).squareRoot(),
             bias: .cumulative(c + (b * shape.heads + h) * T), tile: tile)

@@ -34,8 +34,9 @@ public struct RetNet: AttentionVariant {
                 reason: "must list \(shape.heads) numbers in (0, 1], one per head, e.g. [0.9, 0.99]")
         }
         guard ropeBase > 1, tile >= 1, shape.headSize % 2 == 0 else {
-            throw AttentionError.invalidOption(variant: Self.name, option: "rope_base/tile",
-                                               reason: "need rope_base > 1, tile >= 1 and an even head size")
+            throw AttentionError.invalidOption(
+                variant: Self.name, option: "rope_base/tile",
+                reason: "need rope_base > 1, tile >= 1 and an even head size")
         }
         self.shape = shape
     }
@@ -45,7 +46,9 @@ public struct RetNet: AttentionVariant {
     /// Offsets of saved: qr (B,T,NH,hs), kr (B,T,NKV,hs), rstd (B,T,NH), cos, sin (T,hs/2).
     private func savedLayout(B: Int, T: Int) -> (kr: Int, rstd: Int, cos: Int, sin: Int, end: Int) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let kr = B * T * NH * hs, rstd = kr + B * T * NKV * hs, cos = rstd + B * T * NH
+        let kr = B * T * NH * hs
+        let rstd = kr + B * T * NKV * hs
+        let cos = rstd + B * T * NH
         return (kr, rstd, cos, cos + T * hs / 2, cos + T * hs)
     }
 
@@ -59,12 +62,17 @@ public struct RetNet: AttentionVariant {
     public func forward(_ io: AttentionIO) {
         let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
         let L = savedLayout(B: B, T: T)
-        let qr = io.saved, kr = io.saved + L.kr, cos = io.saved + L.cos, sin = io.saved + L.sin
+        let qr = io.saved
+        let kr = io.saved + L.kr
+        let cos = io.saved + L.cos
+        let sin = io.saved + L.sin
         ropeTables(cos: cos, sin: sin, T: T, hs: hs, pos0: io.pos0, base: ropeBase)
-        ropeForward(out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
-                    outStride: NH * hs, inpStride: W)
-        ropeForward(out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
-                    outStride: NKV * hs, inpStride: W)
+        ropeForward(
+            out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
+            outStride: NH * hs, inpStride: W)
+        ropeForward(
+            out: kr, inp: io.qkv + NH * hs, cos: cos, sin: sin, B: B, T: T, heads: NKV, hs: hs,
+            outStride: NKV * hs, inpStride: W)
         let decay = io.scratch + 2 * tile * T
         for h in 0..<NH {
             RetentionKernel.fillDecay(decay, gamma: gammas[h], T: T)
@@ -88,8 +96,12 @@ public struct RetNet: AttentionVariant {
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
         let (B, T, NH, NKV, hs, W) = (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
         let L = savedLayout(B: B, T: T)
-        let cos = io.saved + L.cos, sin = io.saved + L.sin
-        let decay = io.scratch + 2 * tile * T, dQ = decay + T, dK = dQ + T * hs, dO = dK + T * hs  // (T, hs)
+        let cos = io.saved + L.cos
+        let sin = io.saved + L.sin
+        let decay = io.scratch + 2 * tile * T
+        let dQ = decay + T
+        let dK = dQ + T * hs
+        let dO = dK + T * hs  // (T, hs)
         for b in 0..<B {
             for g in 0..<NKV {
                 dK.update(repeating: 0, count: T * hs)
@@ -99,26 +111,32 @@ public struct RetNet: AttentionVariant {
                         q: io.saved + b * T * NH * hs + h * hs, qs: NH * hs,
                         k: io.saved + L.kr + b * T * NKV * hs + g * hs, ks: NKV * hs,
                         v: io.qkv + b * T * W + (NH + NKV + g) * hs, vs: W)
-                    var dy = grads.dout + b * T * NH * hs + h * hs, dys = NH * hs
+                    var dy = grads.dout + b * T * NH * hs + h * hs
+                    var dys = NH * hs
                     if groupNorm {
                         // forward was: y = O rstd ; so dO = rstd (dy - y (dy·y)/hs)
-                        let rstd = io.saved + L.rstd + b * T * NH + h, y = io.out + b * T * NH * hs + h * hs
+                        let rstd = io.saved + L.rstd + b * T * NH + h
+                        let y = io.out + b * T * NH * hs + h * hs
                         for t in 0..<T {
-                            RetentionKernel.normBackward(dO: dO + t * hs, dy: dy + t * dys, dys: 0, y: y + t * dys,
-                                                         ys: 0, rstd: rstd + t * NH, T: 1, n: hs)
+                            RetentionKernel.normBackward(
+                                dO: dO + t * hs, dy: dy + t * dys, dys: 0, y: y + t * dys,
+                                ys: 0, rstd: rstd + t * NH, T: 1, n: hs)
                         }
                         (dy, dys) = (UnsafePointer(dO), hs)
                     }
                     dQ.update(repeating: 0, count: T * hs)
-                    kernel.backward(head, decay: decay, dout: dy, dos: dys, dq: dQ, dqs: hs, dk: dK, dks: hs,
-                                    dv: grads.dqkv + b * T * W + (NH + NKV + g) * hs, dvs: W, T: T, scratch: io.scratch)
+                    kernel.backward(
+                        head, decay: decay, dout: dy, dos: dys, dq: dQ, dqs: hs, dk: dK, dks: hs,
+                        dv: grads.dqkv + b * T * W + (NH + NKV + g) * hs, dvs: W, T: T, scratch: io.scratch)
                     // forward was: qr = R(pos) q
-                    ropeBackward(dinp: grads.dqkv + b * T * W + h * hs, dout: dQ, cos: cos, sin: sin, B: 1, T: T,
-                                 heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                    ropeBackward(
+                        dinp: grads.dqkv + b * T * W + h * hs, dout: dQ, cos: cos, sin: sin, B: 1, T: T,
+                        heads: 1, hs: hs, dinpStride: W, doutStride: hs)
                 }
                 // forward was: kr = R(pos) k (summed over the query heads of the group)
-                ropeBackward(dinp: grads.dqkv + b * T * W + (NH + g) * hs, dout: dK, cos: cos, sin: sin, B: 1,
-                             T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                ropeBackward(
+                    dinp: grads.dqkv + b * T * W + (NH + g) * hs, dout: dK, cos: cos, sin: sin, B: 1,
+                    T: T, heads: 1, hs: hs, dinpStride: W, doutStride: hs)
             }
         }
     }
@@ -133,18 +151,27 @@ public struct RetNet: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, kr = qr + NH * hs
+        let cos = step.scratch
+        let sin = cos + hs / 2
+        let qr = sin + hs / 2
+        let kr = qr + NH * hs
         if step.position == 0 { step.cache.update(repeating: 0, count: cacheCount(maxTokens: 1)) }
         ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: step.position, base: ropeBase)
-        ropeForward(out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-                    outStride: NH * hs, inpStride: NH * hs)
-        ropeForward(out: kr, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
-                    outStride: NKV * hs, inpStride: NKV * hs)
+        ropeForward(
+            out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
+            outStride: NH * hs, inpStride: NH * hs)
+        ropeForward(
+            out: kr, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
+            outStride: NKV * hs, inpStride: NKV * hs)
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
-            let g = h / shape.groupSize, gamma = Float(gammas[h])
-            let S = step.cache + h * hs * hs, k = kr + g * hs, v = step.qkv + (NH + NKV + g) * hs
-            let q = qr + h * hs, o = step.out + h * hs
+            let g = h / shape.groupSize
+            let gamma = Float(gammas[h])
+            let S = step.cache + h * hs * hs
+            let k = kr + g * hs
+            let v = step.qkv + (NH + NKV + g) * hs
+            let q = qr + h * hs
+            let o = step.out + h * hs
             o.update(repeating: 0, count: hs)
             for a in 0..<hs {
                 // S = γ S + kᵀ v ; o = s q S

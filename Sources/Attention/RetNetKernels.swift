@@ -26,11 +26,14 @@ struct RetentionKernel {
     }
 
     /// S (R, N) = s q[i0..<i0+R] kᵀ ∘ D with zeros where j > i.
-    private func scores(_ x: Head, i0: Int, R: Int, decay: UnsafePointer<Float>, T: Int,
-                        S: UnsafeMutablePointer<Float>) {
+    private func scores(
+        _ x: Head, i0: Int, R: Int, decay: UnsafePointer<Float>, T: Int,
+        S: UnsafeMutablePointer<Float>
+    ) {
         let N = i0 + R
-        BLAS.gemm(transB: true, M: R, N: N, K: d, alpha: 1 / Float(d).squareRoot(), A: x.q + i0 * x.qs,
-                  lda: x.qs, B: x.k, ldb: x.ks, beta: 0, C: S, ldc: N)
+        BLAS.gemm(
+            transB: true, M: R, N: N, K: d, alpha: 1 / Float(d).squareRoot(), A: x.q + i0 * x.qs,
+            lda: x.qs, B: x.k, ldb: x.ks, beta: 0, C: S, ldc: N)
         for r in 0..<R {
             let i = i0 + r
             decayRow(S + r * N, decay + T - 1 - i, i + 1)
@@ -45,10 +48,13 @@ struct RetentionKernel {
     // MARK: - Forward
 
     /// out (T, dv) rows os apart; scratch (tile * T).
-    func forward(_ x: Head, decay: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, os: Int, T: Int,
-                 scratch: UnsafeMutablePointer<Float>) {
+    func forward(
+        _ x: Head, decay: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, os: Int, T: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         for i0 in stride(from: 0, to: T, by: tile) {
-            let R = min(tile, T - i0), N = i0 + R
+            let R = min(tile, T - i0)
+            let N = i0 + R
             scores(x, i0: i0, R: R, decay: decay, T: T, S: scratch)
             // O[i0..<N] (R, dv) = A (R, N) v[0..<N]
             BLAS.gemm(M: R, N: dv, K: N, A: scratch, lda: N, B: x.v, ldb: x.vs, beta: 0, C: out + i0 * os, ldc: os)
@@ -58,13 +64,17 @@ struct RetentionKernel {
     // MARK: - Backward
 
     /// Accumulates dq, dk (gradients of the rotated q, k) and dv; scratch (2 * tile * T).
-    func backward(_ x: Head, decay: UnsafePointer<Float>, dout: UnsafePointer<Float>, dos: Int,
-                  dq: UnsafeMutablePointer<Float>, dqs: Int, dk: UnsafeMutablePointer<Float>, dks: Int,
-                  dv dV: UnsafeMutablePointer<Float>, dvs: Int, T: Int, scratch: UnsafeMutablePointer<Float>) {
+    func backward(
+        _ x: Head, decay: UnsafePointer<Float>, dout: UnsafePointer<Float>, dos: Int,
+        dq: UnsafeMutablePointer<Float>, dqs: Int, dk: UnsafeMutablePointer<Float>, dks: Int,
+        dv dV: UnsafeMutablePointer<Float>, dvs: Int, T: Int, scratch: UnsafeMutablePointer<Float>
+    ) {
         let scale = 1 / Float(d).squareRoot()
-        let A = scratch, dA = scratch + tile * T
+        let A = scratch
+        let dA = scratch + tile * T
         for i0 in stride(from: 0, to: T, by: tile) {
-            let R = min(tile, T - i0), N = i0 + R
+            let R = min(tile, T - i0)
+            let N = i0 + R
             let dO = dout + i0 * dos
             scores(x, i0: i0, R: R, decay: decay, T: T, S: A)
             // forward was: O = A v ; so dv += Aᵀ dO and dA = dO vᵀ (∘ D from A = s q kᵀ ∘ D)
@@ -76,16 +86,20 @@ struct RetentionKernel {
                 (dA + r * N + i + 1).update(repeating: 0, count: N - i - 1)
             }
             // forward was: A = s q kᵀ ∘ D ; so dq += s (dA∘D) k and dk += s (dA∘D)ᵀ q
-            BLAS.gemm(M: R, N: d, K: N, alpha: scale, A: dA, lda: N, B: x.k, ldb: x.ks, beta: 1,
-                      C: dq + i0 * dqs, ldc: dqs)
-            BLAS.gemm(transA: true, M: N, N: d, K: R, alpha: scale, A: dA, lda: N, B: x.q + i0 * x.qs,
-                      ldb: x.qs, beta: 1, C: dk, ldc: dks)
+            BLAS.gemm(
+                M: R, N: d, K: N, alpha: scale, A: dA, lda: N, B: x.k, ldb: x.ks, beta: 1,
+                C: dq + i0 * dqs, ldc: dqs)
+            BLAS.gemm(
+                transA: true, M: N, N: d, K: R, alpha: scale, A: dA, lda: N, B: x.q + i0 * x.qs,
+                ldb: x.qs, beta: 1, C: dk, ldc: dks)
         }
     }
 
     /// Per-row RMS norm in place, y = o / sqrt(mean(o²) + eps) (no gain: Wo absorbs it); rstd (T).
-    static func normForward(_ o: UnsafeMutablePointer<Float>, os: Int, rstd: UnsafeMutablePointer<Float>,
-                            T: Int, n: Int) {
+    static func normForward(
+        _ o: UnsafeMutablePointer<Float>, os: Int, rstd: UnsafeMutablePointer<Float>,
+        T: Int, n: Int
+    ) {
         for t in 0..<T {
             let row = o + t * os
             let r = 1 / (dot(row, row, n) / Float(n) + normEpsilon).squareRoot()
@@ -95,10 +109,14 @@ struct RetentionKernel {
     }
 
     /// dO (T, n) = rstd (dy - y (dy·y)/n), the gradient before the norm, from y and rstd only.
-    static func normBackward(dO: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, dys: Int,
-                             y: UnsafePointer<Float>, ys: Int, rstd: UnsafePointer<Float>, T: Int, n: Int) {
+    static func normBackward(
+        dO: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, dys: Int,
+        y: UnsafePointer<Float>, ys: Int, rstd: UnsafePointer<Float>, T: Int, n: Int
+    ) {
         for t in 0..<T {
-            let g = dy + t * dys, yt = y + t * ys, r = rstd[t]
+            let g = dy + t * dys
+            let yt = y + t * ys
+            let r = rstd[t]
             let gy = dot(g, yt, n) / Float(n)
             for c in 0..<n { dO[t * n + c] = r * (g[c] - yt[c] * gy) }
         }
@@ -140,13 +158,16 @@ extension RetNet {
         let sin = cos + T * d / 2
         ropeTables(cos: cos, sin: sin, T: T, hs: d, pos0: pos0, base: ropeBase)
         ropeForward(out: qr, inp: q, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d, outStride: d, inpStride: d)
-        ropeForward(out: kr, inp: k, cos: cos, sin: sin, B: kvHeads, T: T, heads: 1, hs: d, outStride: d,
-                    inpStride: d)
+        ropeForward(
+            out: kr, inp: k, cos: cos, sin: sin, B: kvHeads, T: T, heads: 1, hs: d, outStride: d,
+            inpStride: d)
         v.withUnsafeBufferPointer { vp in
             for h in 0..<H {
-                let g = h / (H / kvHeads), o = out + h * T * dv
-                let head = RetentionKernel.Head(q: qr + h * T * d, qs: d, k: kr + g * T * d, ks: d,
-                                                v: vp.baseAddress! + g * T * dv, vs: dv)
+                let g = h / (H / kvHeads)
+                let o = out + h * T * dv
+                let head = RetentionKernel.Head(
+                    q: qr + h * T * d, qs: d, k: kr + g * T * d, ks: d,
+                    v: vp.baseAddress! + g * T * dv, vs: dv)
                 RetentionKernel.fillDecay(decay, gamma: gam[h], T: T)
                 kernel.forward(head, decay: decay, out: o, os: dv, T: T, scratch: S)
                 if groupNorm { RetentionKernel.normForward(o, os: dv, rstd: rstd, T: T, n: dv) }
@@ -157,8 +178,9 @@ extension RetNet {
                         RetentionKernel.normBackward(dO: dOraw, dy: g0, dys: dv, y: o, ys: dv, rstd: rstd, T: T, n: dv)
                         g0 = UnsafePointer(dOraw)
                     }
-                    kernel.backward(head, decay: decay, dout: g0, dos: dv, dq: dqr + h * T * d, dqs: d,
-                                    dk: dkr + g * T * d, dks: d, dv: dvv + g * T * dv, dvs: dv, T: T, scratch: S)
+                    kernel.backward(
+                        head, decay: decay, dout: g0, dos: dv, dq: dqr + h * T * d, dqs: d,
+                        dk: dkr + g * T * d, dks: d, dv: dvv + g * T * dv, dvs: dv, T: T, scratch: S)
                 }
             }
         }
@@ -166,10 +188,12 @@ extension RetNet {
         guard dout != nil else { return r }
         r.dv = Array(UnsafeBufferPointer(start: dvv, count: v.count))
         (r.dq, r.dk) = (.init(repeating: 0, count: q.count), .init(repeating: 0, count: k.count))
-        ropeBackward(dinp: &r.dq, dout: dqr, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d, dinpStride: d,
-                     doutStride: d)
-        ropeBackward(dinp: &r.dk, dout: dkr, cos: cos, sin: sin, B: kvHeads, T: T, heads: 1, hs: d,
-                     dinpStride: d, doutStride: d)
+        ropeBackward(
+            dinp: &r.dq, dout: dqr, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d, dinpStride: d,
+            doutStride: d)
+        ropeBackward(
+            dinp: &r.dk, dout: dkr, cos: cos, sin: sin, B: kvHeads, T: T, heads: 1, hs: d,
+            dinpStride: d, doutStride: d)
         return r
     }
 

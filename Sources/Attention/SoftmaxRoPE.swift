@@ -100,7 +100,8 @@ public struct SoftmaxRoPE: AttentionVariant {
         let layout = savedLayout(B: B, T: T, capacity: io.savedCapacity)
         let qr = io.saved  // (B, T, NH, hs)
         let kr = io.saved + layout.kr  // (B, T, NKV, hs)
-        let cos = io.saved + layout.cos, sin = io.saved + layout.sin  // (T, hs/2)
+        let cos = io.saved + layout.cos
+        let sin = io.saved + layout.sin  // (T, hs/2)
         ropeTables(cos: cos, sin: sin, T: T, hs: hs, pos0: io.pos0, base: ropeBase)
         ropeForward(
             out: qr, inp: io.qkv, cos: cos, sin: sin, B: B, T: T, heads: NH, hs: hs,
@@ -123,7 +124,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                 var i0 = 0
                 while i0 < T {
                     // rows i0..<i0+R see keys k0..<k0+N at most
-                    let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
+                    let R = min(tile, T - i0)
+                    let k0 = firstKey(i0)
+                    let N = i0 + R - k0
                     let S = tileP ?? io.scratch
                     tileP = tileP.map { $0 + R * N }
                     // S (R,N) = s · q[i0..<i0+R] · k[k0..<k0+N]ᵀ
@@ -132,7 +135,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                         lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: S, ldc: N)
                     for r in 0..<R {
                         // query i0+r sees columns lo..<n
-                        let row = S + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
+                        let row = S + r * N
+                        let lo = firstKey(i0 + r) - k0
+                        let n = i0 + r + 1 - k0
                         let m = rowMax(row + lo, n - lo)
                         let sum = expShiftSum(row + lo, n - lo, shift: m)
                         scaleInPlace(row + lo, n - lo, by: 1 / sum)
@@ -157,7 +162,9 @@ public struct SoftmaxRoPE: AttentionVariant {
             io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth
         )
         let layout = savedLayout(B: B, T: T, capacity: io.savedCapacity)
-        let cos = io.saved + layout.cos, sin = io.saved + layout.sin, half = hs / 2
+        let cos = io.saved + layout.cos
+        let sin = io.saved + layout.sin
+        let half = hs / 2
         let scale = 1 / Float(hs).squareRoot()
         let perHead = probsPerHead(T: T)
         let dS = io.scratch + tile * T  // (tile, T) dP, then dS in place
@@ -177,7 +184,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                     var kept = layout.probs.map { io.saved + $0 + (b * NH + h) * perHead }
                     var i0 = 0
                     while i0 < T {
-                        let R = min(tile, T - i0), k0 = firstKey(i0), N = i0 + R - k0
+                        let R = min(tile, T - i0)
+                        let k0 = firstKey(i0)
+                        let N = i0 + R - k0
                         let P = kept ?? io.scratch  // (R,N)
                         if let p = kept {
                             kept = p + R * N
@@ -188,7 +197,9 @@ public struct SoftmaxRoPE: AttentionVariant {
                                 transB: true, M: R, N: N, K: hs, alpha: scale, A: q + i0 * NH * hs,
                                 lda: NH * hs, B: k + k0 * NKV * hs, ldb: NKV * hs, beta: 0, C: P, ldc: N)
                             for r in 0..<R {
-                                let row = P + r * N, lo = firstKey(i0 + r) - k0, n = i0 + r + 1 - k0
+                                let row = P + r * N
+                                let lo = firstKey(i0 + r) - k0
+                                let n = i0 + r + 1 - k0
                                 _ = expShiftSum(row + lo, n - lo, shift: lse[i0 + r])
                                 row.update(repeating: 0, count: lo)
                                 (row + n).update(repeating: 0, count: N - n)
@@ -242,8 +253,12 @@ public struct SoftmaxRoPE: AttentionVariant {
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let p = step.position, rowWidth = 2 * NKV * hs
-        let cos = step.scratch, sin = cos + hs / 2, qr = sin + hs / 2, scores = qr + NH * hs
+        let p = step.position
+        let rowWidth = 2 * NKV * hs
+        let cos = step.scratch
+        let sin = cos + hs / 2
+        let qr = sin + hs / 2
+        let scores = qr + NH * hs
         ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
         let row = step.cache + p * rowWidth
         ropeForward(
@@ -256,7 +271,8 @@ public struct SoftmaxRoPE: AttentionVariant {
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
             let g = h / shape.groupSize
-            let j0 = firstKey(p), n = p + 1 - j0
+            let j0 = firstKey(p)
+            let n = p + 1 - j0
             for j in j0...p {
                 scores[j] = scale * dot(qr + h * hs, step.cache + j * rowWidth + g * hs, hs)
             }

@@ -75,11 +75,12 @@ public struct StickBreaking: AttentionVariant {
         let g = h / shape.groupSize
         let base = io.qkv + b * T * W
         let v = base + (NH + NKV + g) * hs
-        let rv: (UnsafePointer<Float>, Int)? = switch remainder {
-        case .current: (v, W)
-        case .bias: (io.params + h * hs, 0)
-        case .none: nil
-        }
+        let rv: (UnsafePointer<Float>, Int)? =
+            switch remainder {
+            case .current: (v, W)
+            case .bias: (io.params + h * hs, 0)
+            case .none: nil
+            }
         return .init(q: base + h * hs, qs: W, k: base + (NH + g) * hs, ks: W, v: v, vs: W, rv: rv)
     }
 
@@ -90,8 +91,9 @@ public struct StickBreaking: AttentionVariant {
         for b in 0..<io.B {
             for h in 0..<NH {
                 // out (T, hs) of head h, rows NH*hs apart
-                kernel.forward(head(io, b: b, h: h), out: io.out + b * io.T * NH * hs + h * hs, os: NH * hs,
-                               T: io.T, scratch: io.scratch)
+                kernel.forward(
+                    head(io, b: b, h: h), out: io.out + b * io.T * NH * hs + h * hs, os: NH * hs,
+                    T: io.T, scratch: io.scratch)
             }
         }
     }
@@ -105,11 +107,12 @@ public struct StickBreaking: AttentionVariant {
                 let g = h / shape.groupSize
                 let base = grads.dqkv + b * T * W
                 let dv = base + (NH + NKV + g) * hs
-                let drv: (UnsafeMutablePointer<Float>, Int)? = switch remainder {
-                case .current: (dv, W)
-                case .bias: (grads.dparams + h * hs, 0)
-                case .none: nil
-                }
+                let drv: (UnsafeMutablePointer<Float>, Int)? =
+                    switch remainder {
+                    case .current: (dv, W)
+                    case .bias: (grads.dparams + h * hs, 0)
+                    case .none: nil
+                    }
                 let dHead = StickBreakingKernel.Grads(
                     dout: grads.dout + b * T * NH * hs + h * hs, dos: NH * hs, dq: base + h * hs, dqs: W,
                     dk: base + (NH + g) * hs, dks: W, dv: dv, dvs: W, drv: drv)
@@ -130,12 +133,14 @@ public struct StickBreaking: AttentionVariant {
     /// is false).
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
-        let p = step.position, rowWidth = 2 * NKV * hs
+        let p = step.position
+        let rowWidth = 2 * NKV * hs
         (step.cache + p * rowWidth).update(from: step.qkv + NH * hs, count: rowWidth)
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<NH {
             let g = h / shape.groupSize
-            let q = step.qkv + h * hs, o = step.out + h * hs
+            let q = step.qkv + h * hs
+            let o = step.out + h * hs
             o.update(repeating: 0, count: hs)
             var a: Float = 0  // log of the stick left
             var j = attendCurrent ? p : p - 1
@@ -150,12 +155,14 @@ public struct StickBreaking: AttentionVariant {
                 j -= 1
             }
             let vOffset: Int = p * rowWidth + (NKV + g) * hs
-            let current = UnsafePointer(step.cache + vOffset), bias = step.params + h * hs
-            let rv: UnsafePointer<Float>? = switch remainder {
-            case .current: current
-            case .bias: bias
-            case .none: nil
-            }
+            let current = UnsafePointer(step.cache + vOffset)
+            let bias = step.params + h * hs
+            let rv: UnsafePointer<Float>? =
+                switch remainder {
+                case .current: current
+                case .bias: bias
+                case .none: nil
+                }
             if let rv {
                 let rem = exp(a)
                 for d in 0..<hs { o[d] += rem * rv[d] }

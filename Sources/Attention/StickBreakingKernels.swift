@@ -45,16 +45,19 @@ struct StickBreakingKernel {
     /// rem (P) = exp(-Σ softplus); sig (N, P) = σ(z), 0 where masked, if given. Returns j0: key
     /// blocks are visited newest first and the walk stops once every row's stick is below e^-30
     /// (the keys before j0 would add < 1e-13 of weight, below float resolution).
-    func weights(_ x: Head, i0: Int, R: Int, P: Int, At: UnsafeMutablePointer<Float>,
-                 rem: UnsafeMutablePointer<Float>, sig: UnsafeMutablePointer<Float>?) -> Int {
+    func weights(
+        _ x: Head, i0: Int, R: Int, P: Int, At: UnsafeMutablePointer<Float>,
+        rem: UnsafeMutablePointer<Float>, sig: UnsafeMutablePointer<Float>?
+    ) -> Int {
         rem.update(repeating: 0, count: P)  // running Σ_{m>=j} softplus(z_im), per row
         let lane = Vec8(0, 1, 2, 3, 4, 5, 6, 7)
         var j1 = keyCount(i0: i0, R: R)
         while j1 > 0 {
             let j0 = max(0, j1 - keyBlock)
             // At[j0..<j1] (j1-j0, R) = s k[j0..<j1] q[i0..<i0+R]ᵀ
-            BLAS.gemm(transB: true, M: j1 - j0, N: R, K: d, alpha: 1 / Float(d).squareRoot(), A: x.k + j0 * x.ks,
-                      lda: x.ks, B: x.q + i0 * x.qs, ldb: x.qs, beta: 0, C: At + j0 * P, ldc: P)
+            BLAS.gemm(
+                transB: true, M: j1 - j0, N: R, K: d, alpha: 1 / Float(d).squareRoot(), A: x.k + j0 * x.ks,
+                lda: x.ks, B: x.q + i0 * x.qs, ldb: x.qs, beta: 0, C: At + j0 * P, ldc: P)
             for j in stride(from: j1 - 1, through: j0, by: -1) {
                 // query row r sees key j iff r >= first
                 let first = j - i0 + (attendCurrent ? 0 : 1)
@@ -86,23 +89,29 @@ struct StickBreakingKernel {
     // MARK: - Forward
 
     /// out (T, dv), rows os apart.
-    func forward(_ x: Head, out: UnsafeMutablePointer<Float>, os: Int, T: Int,
-                 scratch: UnsafeMutablePointer<Float>) {
+    func forward(
+        _ x: Head, out: UnsafeMutablePointer<Float>, os: Int, T: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         let P = Self.lanes(tile)
-        let At = scratch, rem = scratch + 3 * T * P  // (T, P), (P)
+        let At = scratch
+        let rem = scratch + 3 * T * P  // (T, P), (P)
         for i0 in stride(from: 0, to: T, by: tile) {
-            let R = min(tile, T - i0), N = keyCount(i0: i0, R: R)
+            let R = min(tile, T - i0)
+            let N = keyCount(i0: i0, R: R)
             let j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: nil)
             if N > 0 {
                 // O[i0..<i0+R] (R, dv) = Aᵀ (R, N-j0) v[j0..<N]
-                BLAS.gemm(transA: true, M: R, N: dv, K: N - j0, A: At + j0 * P, lda: P, B: x.v + j0 * x.vs,
-                          ldb: x.vs, beta: 0, C: out + i0 * os, ldc: os)
+                BLAS.gemm(
+                    transA: true, M: R, N: dv, K: N - j0, A: At + j0 * P, lda: P, B: x.v + j0 * x.vs,
+                    ldb: x.vs, beta: 0, C: out + i0 * os, ldc: os)
             } else {
                 for r in 0..<R { (out + (i0 + r) * os).update(repeating: 0, count: dv) }
             }
             guard let (rv, rvs) = x.rv else { continue }
             for r in 0..<R {
-                let o = out + (i0 + r) * os, src = rv + (i0 + r) * rvs
+                let o = out + (i0 + r) * os
+                let src = rv + (i0 + r) * rvs
                 for e in 0..<dv { o[e] += rem[r] * src[e] }
             }
         }
@@ -111,13 +120,19 @@ struct StickBreakingKernel {
     // MARK: - Backward
 
     func backward(_ x: Head, _ g: Grads, T: Int, scratch: UnsafeMutablePointer<Float>) {
-        let P = Self.lanes(tile), scale = 1 / Float(d).squareRoot()
-        let At = scratch, sig = At + T * P, dZ = sig + T * P  // (T, P) each
-        let rem = dZ + T * P, rho = rem + P  // (P) each
+        let P = Self.lanes(tile)
+        let scale = 1 / Float(d).squareRoot()
+        let At = scratch
+        let sig = At + T * P
+        let dZ = sig + T * P  // (T, P) each
+        let rem = dZ + T * P
+        let rho = rem + P  // (P) each
         for i0 in stride(from: 0, to: T, by: tile) {
-            let R = min(tile, T - i0), N = keyCount(i0: i0, R: R)
+            let R = min(tile, T - i0)
+            let N = keyCount(i0: i0, R: R)
             let dO = g.dout + i0 * g.dos
-            let j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: sig), M = N - j0
+            let j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: sig)
+            let M = N - j0
             // forward was: o_i += rem_i Rv_i ; so ρ_i = rem_i dO_i·Rv_i and dRv_i += rem_i dO_i
             for r in 0..<R {
                 rho[r] = 0
@@ -128,25 +143,30 @@ struct StickBreakingKernel {
             }
             guard N > 0 else { continue }
             // forward was: O = Aᵀ v (keys j0..<N) ; so G_t (M, R) = v dOᵀ and dv += A_t dO
-            BLAS.gemm(transB: true, M: M, N: R, K: dv, A: x.v + j0 * x.vs, lda: x.vs, B: dO, ldb: g.dos, beta: 0,
-                      C: dZ + j0 * P, ldc: P)
-            BLAS.gemm(M: M, N: dv, K: R, A: At + j0 * P, lda: P, B: dO, ldb: g.dos, beta: 1, C: g.dv + j0 * g.dvs,
-                      ldc: g.dvs)
+            BLAS.gemm(
+                transB: true, M: M, N: R, K: dv, A: x.v + j0 * x.vs, lda: x.vs, B: dO, ldb: g.dos, beta: 0,
+                C: dZ + j0 * P, ldc: P)
+            BLAS.gemm(
+                M: M, N: dv, K: R, A: At + j0 * P, lda: P, B: dO, ldb: g.dos, beta: 1, C: g.dv + j0 * g.dvs,
+                ldc: g.dvs)
             // forward was: log A = z - revcumsum softplus(z) ; so dZ = A G - σ (C + ρ), C = cumsum(G A)
             for c in stride(from: 0, to: P, by: 8) { storeVec(Vec8(repeating: 0), rem + c) }
             for j in j0..<N {
                 for c in stride(from: 0, to: P, by: 8) {
-                    let a = loadVec(At + j * P + c), gv = loadVec(dZ + j * P + c)
+                    let a = loadVec(At + j * P + c)
+                    let gv = loadVec(dZ + j * P + c)
                     let C = loadVec(rem + c) + a * gv
                     storeVec(C, rem + c)
                     storeVec(a * gv - loadVec(sig + j * P + c) * (C + loadVec(rho + c)), dZ + j * P + c)
                 }
             }
             // forward was: z = s k qᵀ ; so dq += s dZᵀ k and dk += s dZ q
-            BLAS.gemm(transA: true, M: R, N: d, K: M, alpha: scale, A: dZ + j0 * P, lda: P, B: x.k + j0 * x.ks,
-                      ldb: x.ks, beta: 1, C: g.dq + i0 * g.dqs, ldc: g.dqs)
-            BLAS.gemm(M: M, N: d, K: R, alpha: scale, A: dZ + j0 * P, lda: P, B: x.q + i0 * x.qs, ldb: x.qs,
-                      beta: 1, C: g.dk + j0 * g.dks, ldc: g.dks)
+            BLAS.gemm(
+                transA: true, M: R, N: d, K: M, alpha: scale, A: dZ + j0 * P, lda: P, B: x.k + j0 * x.ks,
+                ldb: x.ks, beta: 1, C: g.dq + i0 * g.dqs, ldc: g.dqs)
+            BLAS.gemm(
+                M: M, N: d, K: R, alpha: scale, A: dZ + j0 * P, lda: P, B: x.q + i0 * x.qs, ldb: x.qs,
+                beta: 1, C: g.dk + j0 * g.dks, ldc: g.dks)
         }
     }
 }
@@ -165,7 +185,8 @@ struct StickBreakingKernel {
 @inline(__always) private func softplus(_ z: Vec8) -> (Vec8, Vec8) {
     let negative = z .< 0
     let y = vexp((-z).replacing(with: z, where: negative))
-    let t = y / (2 + y), t2 = t * t
+    let t = y / (2 + y)
+    let t2 = t * t
     var p = Vec8(repeating: 1.0 / 15)
     p = p * t2 + 1.0 / 13
     p = p * t2 + 1.0 / 11
@@ -202,66 +223,95 @@ extension StickBreaking {
         let kernel = StickBreakingKernel(d: d, dv: dv, attendCurrent: attendCurrent, tile: tile, earlyStop: earlyStop)
         var r = Result(out: .init(repeating: 0, count: H * T * dv), dq: [], dk: [], dv: [], dremainderBias: [])
         if dout != nil {
-            (r.dq, r.dk, r.dv) = (.init(repeating: 0, count: q.count), .init(repeating: 0, count: k.count),
-                                  .init(repeating: 0, count: v.count))
+            (r.dq, r.dk, r.dv) = (
+                .init(repeating: 0, count: q.count), .init(repeating: 0, count: k.count),
+                .init(repeating: 0, count: v.count)
+            )
             r.dremainderBias = .init(repeating: 0, count: remainder == .bias ? H * dv : 0)
         }
         var scratch = [Float](repeating: 0, count: StickBreakingKernel.scratchCount(T: T, tile: tile))
-        q.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { v in
-        remainderBias.withUnsafeBufferPointer { rb in scratch.withUnsafeMutableBufferPointer { s in
-            for h in 0..<H {
-                let g = h / (H / kvHeads)
-                let vg = v.baseAddress! + g * T * dv
-                let rv: (UnsafePointer<Float>, Int)? = switch remainder {
-                case .current: (vg, dv)
-                case .bias: (rb.baseAddress! + h * dv, 0)
-                case .none: nil
-                }
-                let head = StickBreakingKernel.Head(q: q.baseAddress! + h * T * d, qs: d,
-                                                    k: k.baseAddress! + g * T * d, ks: d, v: vg, vs: dv, rv: rv)
-                r.out.withUnsafeMutableBufferPointer {
-                    kernel.forward(head, out: $0.baseAddress! + h * T * dv, os: dv, T: T, scratch: s.baseAddress!)
-                }
-                guard let dout else { continue }
-                dout.withUnsafeBufferPointer { dO in r.dq.withUnsafeMutableBufferPointer { dq in
-                r.dk.withUnsafeMutableBufferPointer { dk in r.dv.withUnsafeMutableBufferPointer { dvv in
-                r.dremainderBias.withUnsafeMutableBufferPointer { db in
-                    let drv: (UnsafeMutablePointer<Float>, Int)? = switch remainder {
-                    case .current: (dvv.baseAddress! + g * T * dv, dv)
-                    case .bias: (db.baseAddress! + h * dv, 0)
-                    case .none: nil
+        q.withUnsafeBufferPointer { q in
+            k.withUnsafeBufferPointer { k in
+                v.withUnsafeBufferPointer { v in
+                    remainderBias.withUnsafeBufferPointer { rb in
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            for h in 0..<H {
+                                let g = h / (H / kvHeads)
+                                let vg = v.baseAddress! + g * T * dv
+                                let rv: (UnsafePointer<Float>, Int)? =
+                                    switch remainder {
+                                    case .current: (vg, dv)
+                                    case .bias: (rb.baseAddress! + h * dv, 0)
+                                    case .none: nil
+                                    }
+                                let head = StickBreakingKernel.Head(
+                                    q: q.baseAddress! + h * T * d, qs: d,
+                                    k: k.baseAddress! + g * T * d, ks: d, v: vg, vs: dv, rv: rv)
+                                r.out.withUnsafeMutableBufferPointer {
+                                    kernel.forward(
+                                        head, out: $0.baseAddress! + h * T * dv, os: dv, T: T, scratch: s.baseAddress!)
+                                }
+                                guard let dout else { continue }
+                                dout.withUnsafeBufferPointer { dO in
+                                    r.dq.withUnsafeMutableBufferPointer { dq in
+                                        r.dk.withUnsafeMutableBufferPointer { dk in
+                                            r.dv.withUnsafeMutableBufferPointer { dvv in
+                                                r.dremainderBias.withUnsafeMutableBufferPointer { db in
+                                                    let drv: (UnsafeMutablePointer<Float>, Int)? =
+                                                        switch remainder {
+                                                        case .current: (dvv.baseAddress! + g * T * dv, dv)
+                                                        case .bias: (db.baseAddress! + h * dv, 0)
+                                                        case .none: nil
+                                                        }
+                                                    let grads = StickBreakingKernel.Grads(
+                                                        dout: dO.baseAddress! + h * T * dv, dos: dv,
+                                                        dq: dq.baseAddress! + h * T * d, dqs: d,
+                                                        dk: dk.baseAddress! + g * T * d, dks: d,
+                                                        dv: dvv.baseAddress! + g * T * dv, dvs: dv,
+                                                        drv: drv)
+                                                    kernel.backward(head, grads, T: T, scratch: s.baseAddress!)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                    let grads = StickBreakingKernel.Grads(
-                        dout: dO.baseAddress! + h * T * dv, dos: dv, dq: dq.baseAddress! + h * T * d, dqs: d,
-                        dk: dk.baseAddress! + g * T * d, dks: d, dv: dvv.baseAddress! + g * T * dv, dvs: dv,
-                        drv: drv)
-                    kernel.backward(head, grads, T: T, scratch: s.baseAddress!)
-                } } } } }
+                }
             }
-        } } } } }
+        }
         return r
     }
 
     /// Debug view of the fast path's weights for one head: A (T, T) row-major (query i, key j)
     /// and rem (T), from the same tiled kernel the forward uses.
-    public static func weights(q: [Float], k: [Float], T: Int, d: Int, attendCurrent: Bool = false,
-                               tile: Int = 64) -> (A: [Float], rem: [Float]) {
+    public static func weights(
+        q: [Float], k: [Float], T: Int, d: Int, attendCurrent: Bool = false,
+        tile: Int = 64
+    ) -> (A: [Float], rem: [Float]) {
         let kernel = StickBreakingKernel(d: d, dv: 1, attendCurrent: attendCurrent, tile: tile)
         let P = StickBreakingKernel.lanes(tile)
-        var A = [Float](repeating: 0, count: T * T), rem = [Float](repeating: 0, count: T)
-        var At = [Float](repeating: 0, count: T * P), remTile = [Float](repeating: 0, count: P)
-        q.withUnsafeBufferPointer { q in k.withUnsafeBufferPointer { k in
-            let head = StickBreakingKernel.Head(q: q.baseAddress!, qs: d, k: k.baseAddress!, ks: d,
-                                                v: k.baseAddress!, vs: d, rv: nil)
-            for i0 in stride(from: 0, to: T, by: tile) {
-                let R = min(tile, T - i0), N = kernel.keyCount(i0: i0, R: R)
-                let j0 = kernel.weights(head, i0: i0, R: R, P: P, At: &At, rem: &remTile, sig: nil)
-                for r in 0..<R {
-                    rem[i0 + r] = remTile[r]
-                    for j in j0..<N { A[(i0 + r) * T + j] = At[j * P + r] }
+        var A = [Float](repeating: 0, count: T * T)
+        var rem = [Float](repeating: 0, count: T)
+        var At = [Float](repeating: 0, count: T * P)
+        var remTile = [Float](repeating: 0, count: P)
+        q.withUnsafeBufferPointer { q in
+            k.withUnsafeBufferPointer { k in
+                let head = StickBreakingKernel.Head(
+                    q: q.baseAddress!, qs: d, k: k.baseAddress!, ks: d,
+                    v: k.baseAddress!, vs: d, rv: nil)
+                for i0 in stride(from: 0, to: T, by: tile) {
+                    let R = min(tile, T - i0)
+                    let N = kernel.keyCount(i0: i0, R: R)
+                    let j0 = kernel.weights(head, i0: i0, R: R, P: P, At: &At, rem: &remTile, sig: nil)
+                    for r in 0..<R {
+                        rem[i0 + r] = remTile[r]
+                        for j in j0..<N { A[(i0 + r) * T + j] = At[j * P + r] }
+                    }
                 }
             }
-        } }
+        }
         return (A, rem)
     }
 }

@@ -39,11 +39,14 @@ public enum TensorInterface {
             throw AttentionError.unknownVariant(variant, known: variants)
         }
         let isAaren = variant == "aaren"
-        let H = input.q.count, Hkv = input.k.count
+        let H = input.q.count
+        let Hkv = input.k.count
         let T = input.k.first?.count ?? 0
         let d = input.q.first?.first?.count ?? 0
         let dv = input.v.first?.first?.count ?? 0
-        guard H > 0, Hkv > 0, T > 0, d > 0, dv > 0 else { throw shapeError("q, k and v must be non-empty [heads][T][dim]") }
+        guard H > 0, Hkv > 0, T > 0, d > 0, dv > 0 else {
+            throw shapeError("q, k and v must be non-empty [heads][T][dim]")
+        }
         guard H % Hkv == 0 else { throw shapeError("k has \(Hkv) heads, which must divide the \(H) query heads") }
         let q = try flatten(input.q, "q", [H, isAaren ? 1 : T, d])
         let k = try flatten(input.k, "k", [Hkv, T, d])
@@ -67,13 +70,16 @@ public enum TensorInterface {
         case "alibi":
             core = ALiBi.core(q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv)
         case "forgetting":
-            guard let lf = input.logF else { throw shapeError("forgetting needs \"log_f\": [H][T], the log forget gates") }
+            guard let lf = input.logF else {
+                throw shapeError("forgetting needs \"log_f\": [H][T], the log forget gates")
+            }
             let logF = try flatten2(lf, "log_f", [H, T])
             let rope = try reader.bool("rope", default: false)
             let base = try reader.double("rope_base", default: 500_000)
             _ = try reader.double("gate_bias_init", default: 0)
             core = Forgetting.core(
-                q: q, k: k, v: v, logF: logF, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, ropeBase: rope ? base : nil)
+                q: q, k: k, v: v, logF: logF, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv,
+                ropeBase: rope ? base : nil)
             emit("dlog_f", core.dlogF, [H, T])
         case "sigmoid":
             let bias = try reader.double("bias", default: -Foundation.log(Double(T)))
@@ -89,7 +95,8 @@ public enum TensorInterface {
             let tile = try reader.int("tile", default: 64)
             let earlyStop = try reader.bool("early_stop", default: true)
             guard let mode = StickBreaking.Remainder(rawValue: remainder) else {
-                throw AttentionError.invalidOption(variant: variant, option: "remainder", reason: "must be current, bias or none")
+                throw AttentionError.invalidOption(
+                    variant: variant, option: "remainder", reason: "must be current, bias or none")
             }
             var rb: [Float] = []
             if mode == .bias {
@@ -105,17 +112,20 @@ public enum TensorInterface {
             emit("dremainder_bias", r.dremainderBias, [H, dv])
         case "aaren":
             let scale = try reader.bool("scale", default: true)
-            let r = Aaren.compute(query: q, k: k, v: v, dout: dout, heads: H, kvHeads: Hkv, T: T, d: d, dv: dv, scale: scale)
+            let r = Aaren.compute(
+                query: q, k: k, v: v, dout: dout, heads: H, kvHeads: Hkv, T: T, d: d, dv: dv, scale: scale)
             core = AttentionCoreResult(out: r.out, dq: r.dquery, dk: r.dk, dv: r.dv)
         case "retnet":
             let list = try reader.numbers("gammas") ?? []
             let norm = try reader.bool("group_norm", default: false)
             let base = try reader.double("rope_base", default: 10_000)
             guard list.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
-                throw AttentionError.invalidOption(variant: variant, option: "gammas", reason: "must be numbers in (0, 1], one per head")
+                throw AttentionError.invalidOption(
+                    variant: variant, option: "gammas", reason: "must be numbers in (0, 1], one per head")
             }
             guard list.isEmpty || list.count == H else {
-                throw AttentionError.invalidOption(variant: variant, option: "gammas", reason: "needs one value per query head (\(H))")
+                throw AttentionError.invalidOption(
+                    variant: variant, option: "gammas", reason: "needs one value per query head (\(H))")
             }
             let r = RetNet.compute(
                 q: q, k: k, v: v, dout: dout, heads: H, kvHeads: Hkv, T: T, d: d, dv: dv, gammas: list,
@@ -128,7 +138,10 @@ public enum TensorInterface {
         out.tensors.insert(contentsOf: [("out", [H, T, dv], core.out)], at: 0)
         if dout != nil {
             out.tensors.insert(
-                contentsOf: [("dq", [H, isAaren ? 1 : T, d], core.dq), ("dk", [Hkv, T, d], core.dk), ("dv", [Hkv, T, dv], core.dv)],
+                contentsOf: [
+                    ("dq", [H, isAaren ? 1 : T, d], core.dq), ("dk", [Hkv, T, d], core.dk),
+                    ("dv", [Hkv, T, dv], core.dv),
+                ],
                 at: 1)
         }
         return out
@@ -139,7 +152,8 @@ public enum TensorInterface {
     }
 
     private static func flatten(_ x: [[[Double]]], _ name: String, _ shape: [Int]) throws -> [Float] {
-        guard x.count == shape[0], x.allSatisfy({ $0.count == shape[1] && $0.allSatisfy { $0.count == shape[2] } }) else {
+        guard x.count == shape[0], x.allSatisfy({ $0.count == shape[1] && $0.allSatisfy { $0.count == shape[2] } })
+        else {
             throw shapeError("\"\(name)\" must have shape [\(shape.map(String.init).joined(separator: "]["))]")
         }
         let flat = x.flatMap { $0.flatMap { $0 } }

@@ -10,7 +10,8 @@ public enum ByteLevel {
         var map = [UInt32](repeating: 0, count: 256)
         var next: UInt32 = 256
         for b in 0..<256 {
-            let printable = (33...126).contains(b) || (161...172).contains(b)
+            let printable =
+                (33...126).contains(b) || (161...172).contains(b)
                 || (174...255).contains(b)
             if printable {
                 map[b] = UInt32(b)

@@ -45,8 +45,7 @@ struct PairMap: Sendable {
 
     /// The value for `key`; if absent, stores `make()` first. `inserted` tells which happened.
     @inline(__always)
-    mutating func getOrInsert(_ key: UInt64, _ make: () -> Int32) -> (value: Int32, inserted: Bool)
-    {
+    mutating func getOrInsert(_ key: UInt64, _ make: () -> Int32) -> (value: Int32, inserted: Bool) {
         var i = PairMap.slot(key, mask)
         while true {
             let stored = keys[i]

@@ -1,8 +1,9 @@
+import Foundation
+
 // Checksums of whole files, read in 1 MiB blocks so memory stays flat for any size.
 #if canImport(Glibc)
     import Glibc
 #endif
-import Foundation
 
 public enum FileHashing {
     /// SHA-256 (hex) and size of the file at `path`.

@@ -1,12 +1,16 @@
+import Foundation
+
 // Progress for long work: one bar per stage on a terminal (stderr), with throughput and ETA,
 // redrawn at most 10 times a second; silent when stderr is not a terminal (cron, pipes, tests).
 #if canImport(Glibc)
     import Glibc
 #endif
-import Foundation
 
 /// What a stage counts: bytes are shown as MB/s, items as items/s.
-public enum ProgressUnit: Sendable { case bytes, items(String) }
+public enum ProgressUnit: Sendable {
+    case bytes
+    case items(String)
+}
 
 /// A thread-safe progress bar for one stage. `advance` is cheap enough to call per document.
 public final class ProgressBar: @unchecked Sendable {
@@ -33,7 +37,9 @@ public final class ProgressBar: @unchecked Sendable {
     }
 
     public func setTotal(_ t: Int64?) {
-        lock.lock(); total = t; lock.unlock()
+        lock.lock()
+        total = t
+        lock.unlock()
     }
 
     public func advance(_ n: Int64) {
@@ -50,7 +56,9 @@ public final class ProgressBar: @unchecked Sendable {
 
     public func set(_ value: Int64) {
         guard enabled else { return }
-        lock.lock(); let d = value - done; lock.unlock()
+        lock.lock()
+        let d = value - done
+        lock.unlock()
         advance(d)
     }
 
@@ -58,7 +66,10 @@ public final class ProgressBar: @unchecked Sendable {
     public func finish() {
         guard enabled else { return }
         lock.lock()
-        if finished { lock.unlock(); return }
+        if finished {
+            lock.unlock()
+            return
+        }
         finished = true
         if let t = total { done = max(done, t) }
         let line = render(now: Date(), final: true)
@@ -78,7 +89,9 @@ public final class ProgressBar: @unchecked Sendable {
             s += String(format: "%3.0f%% ", frac * 100)
             s += amount(done) + "/" + amount(t)
             let eta = rate > 0 ? Double(t - done) / rate : 0
-            s += "  " + rateText(rate) + (final ? "  in " + Format.duration(elapsed) : "  ETA " + Format.duration(max(0, eta)))
+            s +=
+                "  " + rateText(rate)
+                + (final ? "  in " + Format.duration(elapsed) : "  ETA " + Format.duration(max(0, eta)))
         } else {
             s += amount(done) + "  " + rateText(rate) + "  " + Format.duration(elapsed)
         }
@@ -127,7 +140,8 @@ public enum Format {
     public static func duration(_ s: Double) -> String {
         if s < 1 { return String(format: "%.0f ms", s * 1000) }
         if s < 60 { return String(format: "%.1f s", s) }
-        let m = Int(s) / 60, sec = Int(s) % 60
+        let m = Int(s) / 60
+        let sec = Int(s) % 60
         if m < 60 { return "\(m)m\(String(format: "%02d", sec))s" }
         return "\(m / 60)h\(String(format: "%02d", m % 60))m"
     }

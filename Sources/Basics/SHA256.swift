@@ -103,7 +103,8 @@ public struct SHA256: Sendable {
                     if i < 16 {
                         wi = ws[i]
                     } else {
-                        let w15 = ws[(i - 15) & 15], w2 = ws[(i - 2) & 15]
+                        let w15 = ws[(i - 15) & 15]
+                        let w2 = ws[(i - 2) & 15]
                         let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
                         let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
                         wi = ws[i & 15] &+ s0 &+ ws[(i - 7) & 15] &+ s1
@@ -115,8 +116,14 @@ public struct SHA256: Sendable {
                     let S0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
                     let maj = (a & b) ^ (a & c) ^ (b & c)
                     let t2 = S0 &+ maj
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
+                    h = g
+                    g = f
+                    f = e
+                    e = d &+ t1
+                    d = c
+                    c = b
+                    b = a
+                    a = t1 &+ t2
                 }
             }
         }

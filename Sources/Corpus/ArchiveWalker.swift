@@ -1,3 +1,5 @@
+import CArchive
+
 // Walks an archive or a compressed stream with libarchive, entirely in memory (never
 // archive_write_disk, so `../` and absolute entry paths are harmless): classifies each entry
 // (document, or skipped and why), hands out document data in big blocks, and guards against
@@ -5,7 +7,6 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import CArchive
 
 /// An entry libarchive could not decode (encrypted, bad checksum) while the archive can go on.
 struct EntryFailure: Error {
@@ -47,8 +48,10 @@ final class ArchiveWalker: ItemStream {
     private var ended = false
 
     /// Opens the archive at `fd` (which the caller closes after the walker is gone).
-    init(fd: Int32, fileSize: Int64, kind: SourceKind, options: CorpusOptions, path: String,
-         progress: ((Int64) -> Void)?) throws {
+    init(
+        fd: Int32, fileSize: Int64, kind: SourceKind, options: CorpusOptions, path: String,
+        progress: ((Int64) -> Void)?
+    ) throws {
         guard let a = archive_read_new() else { fatalError("libarchive: out of memory") }
         self.a = a
         self.path = path
@@ -101,7 +104,9 @@ final class ArchiveWalker: ItemStream {
             let name = entryName(entry)
             previous = name
             current = name
-            if r == ARCHIVE_WARN { pending.append(.warning(name: name, message: "libarchive warning: \(Self.message(a))")) }
+            if r == ARCHIVE_WARN {
+                pending.append(.warning(name: name, message: "libarchive warning: \(Self.message(a))"))
+            }
             guard let item = try classify(entry, name: name, failed: r == ARCHIVE_FAILED) else { continue }
             pending.append(item)
             return pending.removeFirst()
@@ -111,7 +116,8 @@ final class ArchiveWalker: ItemStream {
     /// Decides what to do with an entry; nil for folders, which are not entries of their own.
     private func classify(_ entry: OpaquePointer, name: String, failed: Bool) throws -> ArchiveItem? {
         if failed {
-            return .skipped(.unreadable, name: name, warning: "unreadable entry (libarchive: \(Self.message(a))), skipped")
+            return .skipped(
+                .unreadable, name: name, warning: "unreadable entry (libarchive: \(Self.message(a))), skipped")
         }
         let type = UInt32(archive_entry_filetype(entry)) & 0o170000
         if type == 0o040000 { return nil }
@@ -121,14 +127,20 @@ final class ArchiveWalker: ItemStream {
             return .skipped(.nonRegular, name: name, warning: "\(kind) skipped (only regular files are read)")
         }
         if name.hasPrefix("/") || name.split(separator: "/").contains("..") {
-            pending.append(.warning(name: name, message: "absolute or ../ entry path: harmless (nothing is written to disk), read as text"))
+            pending.append(
+                .warning(
+                    name: name,
+                    message: "absolute or ../ entry path: harmless (nothing is written to disk), read as text"))
         }
         if !filter.accepts(name) { return .skipped(.filtered, name: name, warning: nil) }
         let ext = ContentKind.fileExtension(name)
         if archive_format(a) == ARCHIVE_FORMAT_RAW && ContentKind.archiveExtensions.contains(ext) {
-            throw CorpusError.corruptArchive(path: path, entry: nil, detail: "the compressed stream holds no readable \(ext) archive")
+            throw CorpusError.corruptArchive(
+                path: path, entry: nil, detail: "the compressed stream holds no readable \(ext) archive")
         }
-        if options.skipBinary && (ContentKind.binaryExtensions.contains(ext) || ContentKind.archiveExtensions.contains(ext)) {
+        if options.skipBinary
+            && (ContentKind.binaryExtensions.contains(ext) || ContentKind.archiveExtensions.contains(ext))
+        {
             return .skipped(.binaryName, name: name, warning: nil)
         }
         let hint = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : 0

@@ -96,7 +96,8 @@ enum ContentKind {
     static func looksBinary(_ head: UnsafeRawBufferPointer) -> Bool {
         guard let base = head.baseAddress else { return false }
         let n = head.count
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
         var control = 0
         var i = 0
         while i < n {

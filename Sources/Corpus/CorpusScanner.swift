@@ -57,7 +57,8 @@ public enum CorpusScanner {
         if got < 0 { throw CorpusError.io(path: path, reason: String(cString: strerror(errno))) }
         let kind = ContentKind.detect(UnsafeRawBufferPointer(start: buffer.base, count: got), name: path)
         if kind != .plain {
-            try ArchiveReader.read(fd: fd, fileSize: Int64(st.st_size), kind: kind, emitter: emitter, progress: progress, body: body)
+            try ArchiveReader.read(
+                fd: fd, fileSize: Int64(st.st_size), kind: kind, emitter: emitter, progress: progress, body: body)
             return
         }
         emitter.stats.entriesSeen += 1

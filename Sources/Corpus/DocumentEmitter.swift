@@ -130,8 +130,9 @@ final class DocumentEmitter {
                 if discarding {
                     discarding = false
                 } else {
-                    try emitLine(UnsafeRawBufferPointer(start: buffer.base + start, count: nl - start),
-                                 entry: entry, line: line, body: body)
+                    try emitLine(
+                        UnsafeRawBufferPointer(start: buffer.base + start, count: nl - start),
+                        entry: entry, line: line, body: body)
                 }
                 start = nl + 1
                 scanned = start
@@ -144,8 +145,10 @@ final class DocumentEmitter {
             try emitLine(buffer.bytes, entry: entry, line: line, body: body)
         }
         if badLines > 0 {
-            warn(entry, "\(badLines) JSONL line(s) skipped (first: \(firstBadLine)); "
-                + "each line must be an object with a string \"text\" field")
+            warn(
+                entry,
+                "\(badLines) JSONL line(s) skipped (first: \(firstBadLine)); "
+                    + "each line must be an object with a string \"text\" field")
         }
     }
 

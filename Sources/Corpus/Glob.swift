@@ -31,7 +31,8 @@ public struct Glob: Sendable, Hashable {
 
     /// Backtracking match of p[pi...] against s[si...] (patterns are short, paths are short).
     private static func match(_ p: [UInt8], _ pi: Int, _ s: [UInt8], _ si: Int) -> Bool {
-        var pi = pi, si = si
+        var pi = pi
+        var si = si
         while pi < p.count {
             let c = p[pi]
             if c == star {

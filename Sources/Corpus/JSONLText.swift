@@ -38,7 +38,10 @@ enum JSONLText {
                 try s.skipValue()
             }
             s.skipSpace()
-            if s.peek == UInt8(ascii: ",") { s.i += 1; continue }
+            if s.peek == UInt8(ascii: ",") {
+                s.i += 1
+                continue
+            }
             guard s.peek == UInt8(ascii: "}") else { throw .malformed }
             break
         }
@@ -72,7 +75,9 @@ enum JSONLText {
             i += 1
             while i < p.count {
                 switch p[i] {
-                case UInt8(ascii: "\""): i += 1; return
+                case UInt8(ascii: "\""):
+                    i += 1
+                    return
                 case UInt8(ascii: "\\"): i += 2
                 default: i += 1
                 }
@@ -89,11 +94,16 @@ enum JSONLText {
                 var depth = 0
                 while i < p.count {
                     switch p[i] {
-                    case UInt8(ascii: "\""): try skipString(); continue
+                    case UInt8(ascii: "\""):
+                        try skipString()
+                        continue
                     case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
                     case UInt8(ascii: "}"), UInt8(ascii: "]"):
                         depth -= 1
-                        if depth == 0 { i += 1; return }
+                        if depth == 0 {
+                            i += 1
+                            return
+                        }
                     default: break
                     }
                     i += 1
@@ -105,7 +115,9 @@ enum JSONLText {
                     let c = p[i]
                     if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || c == 0x20
                         || c == 0x09 || c == 0x0A || c == 0x0D
-                    { break }
+                    {
+                        break
+                    }
                     i += 1
                 }
                 if i == start { throw .malformed }

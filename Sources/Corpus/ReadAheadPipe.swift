@@ -91,7 +91,12 @@ struct ReadAheadPipe: ItemStream {
     }
 
     enum Event {
-        case item(ArchiveItem), data(ByteBuffer), end, entryFailed(String), failed(any Error), done
+        case item(ArchiveItem)
+        case data(ByteBuffer)
+        case end
+        case entryFailed(String)
+        case failed(any Error)
+        case done
 
         var isFinal: Bool {
             switch self {

@@ -56,16 +56,25 @@ enum UTF8Validation {
     private static func sequence(_ base: UnsafeRawPointer, _ n: Int, _ i: Int) -> (valid: Bool, length: Int) {
         let lead = base.load(fromByteOffset: i, as: UInt8.self)
         var need = 0
-        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        var lo: UInt8 = 0x80
+        var hi: UInt8 = 0xBF
         switch lead {
         case 0x00...0x7F: return (true, 1)
         case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lo = 0xA0
+        case 0xE0:
+            need = 2
+            lo = 0xA0
         case 0xE1...0xEC, 0xEE, 0xEF: need = 2
-        case 0xED: need = 2; hi = 0x9F
-        case 0xF0: need = 3; lo = 0x90
+        case 0xED:
+            need = 2
+            hi = 0x9F
+        case 0xF0:
+            need = 3
+            lo = 0x90
         case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; hi = 0x8F
+        case 0xF4:
+            need = 3
+            hi = 0x8F
         default: return (false, 1)
         }
         var j = 1

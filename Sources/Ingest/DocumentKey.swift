@@ -10,7 +10,8 @@ struct DocumentKey: Hashable, Comparable {
         var h = SHA256()
         h.update(bytes)
         let d = h.finalize()
-        var a: UInt64 = 0, b: UInt64 = 0
+        var a: UInt64 = 0
+        var b: UInt64 = 0
         for i in 0..<8 { a = a << 8 | UInt64(d[i]) }
         for i in 8..<16 { b = b << 8 | UInt64(d[i]) }
         hi = a

@@ -10,9 +10,11 @@ public enum IngestError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noSources(let paths):
-            return "no files found in \(paths.joined(separator: ", ")): pass archives, text files or folders that contain them"
+            return
+                "no files found in \(paths.joined(separator: ", ")): pass archives, text files or folders that contain them"
         case .nothingUsable(let paths, let detail):
-            return "no usable text documents in \(paths.joined(separator: ", ")) (\(detail)): check --include/--exclude, or pass --repair-utf8 for text with invalid UTF-8"
+            return
+                "no usable text documents in \(paths.joined(separator: ", ")) (\(detail)): check --include/--exclude, or pass --repair-utf8 for text with invalid UTF-8"
         case .vocabularyTooSmall(let v):
             return "--vocab-size \(v) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)"
         case .badValFraction(let f):
@@ -20,7 +22,8 @@ public enum IngestError: Error, CustomStringConvertible {
         case .badName(let n):
             return "corpus name '\(n)' must be 1-64 characters of letters, digits, '.', '_' or '-'"
         case .filesMissing(let corpus, let path):
-            return "corpus '\(corpus)' is recorded but \(path) is missing or changed: run the same ingest with --force to rebuild it"
+            return
+                "corpus '\(corpus)' is recorded but \(path) is missing or changed: run the same ingest with --force to rebuild it"
         }
     }
 }

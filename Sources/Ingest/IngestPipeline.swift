@@ -26,7 +26,9 @@ public final class IngestPipeline {
     public func run(paths: [String], options: IngestOptions) throws -> IngestSummary {
         let start = DispatchTime.now()
         guard options.vocabSize >= 257 else { throw IngestError.vocabularyTooSmall(options.vocabSize) }
-        guard options.valFraction >= 0, options.valFraction < 1 else { throw IngestError.badValFraction(options.valFraction) }
+        guard options.valFraction >= 0, options.valFraction < 1 else {
+            throw IngestError.badValFraction(options.valFraction)
+        }
         let name = options.name ?? Self.defaultName(for: paths)
         guard Self.isValidName(name) else { throw IngestError.badName(name) }
 
@@ -51,7 +53,8 @@ public final class IngestPipeline {
         // 2. Pass 1: read, deduplicate, split, count pre-token words on every thread.
         t = DispatchTime.now()
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
-        let (pass1, counter) = try countWords(stream, threads: options.threads, totalBytes: totalBytes, dryRun: options.dryRun)
+        let (pass1, counter) = try countWords(
+            stream, threads: options.threads, totalBytes: totalBytes, dryRun: options.dryRun)
         seconds["read+count"] = secondsSince(t)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
@@ -68,7 +71,8 @@ public final class IngestPipeline {
         // 3. Train the tokenizer on every kept document.
         t = DispatchTime.now()
         let trainer = try BPETrainer(vocabSize: options.vocabSize)
-        let bar = showProgress ? ProgressBar("train", total: Int64(options.vocabSize - 257), unit: .items("merges")) : nil
+        let bar =
+            showProgress ? ProgressBar("train", total: Int64(options.vocabSize - 257), unit: .items("merges")) : nil
         let tokenizer = trainer.train(counter!, progress: { done, _ in bar?.set(Int64(done)) })
         bar?.finish()
         seconds["train"] = secondsSince(t)
@@ -94,7 +98,8 @@ public final class IngestPipeline {
             shardTokens: options.shardTokens)
         let pass2: PassCounts
         do {
-            pass2 = try encode(stream, tokenizer: tokenizer, writer: writer, threads: options.threads, totalBytes: totalBytes)
+            pass2 = try encode(
+                stream, tokenizer: tokenizer, writer: writer, threads: options.threads, totalBytes: totalBytes)
             try writer.finish()
         } catch {
             writer.discard()
@@ -135,7 +140,9 @@ public final class IngestPipeline {
         s.tokenizerPath = "\(home)/\(tokenizerRel)"
         s.tokenizerSHA256 = tokenizerSHA
         s.shards = record.shards.map {
-            .init(split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents, sha256: $0.sha256)
+            .init(
+                split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents,
+                sha256: $0.sha256)
         }
         if tokenizer.vocabSize < options.vocabSize {
             s.warnings.insert(
@@ -247,7 +254,9 @@ public final class IngestPipeline {
 
     static func isValidName(_ n: String) -> Bool {
         !n.isEmpty && n.count <= 64 && !n.hasPrefix(".")
-            && n.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+            && n.unicodeScalars.allSatisfy {
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+            }
     }
 
     static func fingerprint(checksums: [(sha256: String, size: Int64)], settings: [String: String]) -> String {

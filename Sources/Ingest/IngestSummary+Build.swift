@@ -19,7 +19,8 @@ extension IngestPipeline {
             repaired: pass.stats.repairedUTF8, duplicates: pass.duplicates, stats: stats)
         let sourceRecords = sources.indices.map { i in
             CorpusSourceRecord(
-                path: URL(fileURLWithPath: sources[i].path).standardized.path, sha256: checksums[i].sha256, size: checksums[i].size,
+                path: URL(fileURLWithPath: sources[i].path).standardized.path, sha256: checksums[i].sha256,
+                size: checksums[i].size,
                 documents: pass.perSource[i].documents, bytes: pass.perSource[i].bytes)
         }
         let tokenizerSettings = jsonString([
@@ -63,7 +64,9 @@ extension IngestPipeline {
             vocabSize: Int(c.tokenizer.vocabSize), uniqueWords: 0, tokenizerPath: "\(home)/\(c.tokenizer.path)",
             tokenizerSHA256: c.tokenizer.sha256,
             shards: c.shards.map {
-                .init(split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents, sha256: $0.sha256)
+                .init(
+                    split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents,
+                    sha256: $0.sha256)
             },
             seconds: seconds, totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
             warnings: [])

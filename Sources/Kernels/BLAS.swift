@@ -40,10 +40,11 @@ public enum BLAS {
 /// Debian's libopenblas0).
 @usableFromInline
 struct OpenBLAS: @unchecked Sendable {
-    @usableFromInline typealias SGEMM = @convention(c) (
-        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
-        Float, UnsafeMutablePointer<Float>?, Int32
-    ) -> Void
+    @usableFromInline typealias SGEMM =
+        @convention(c) (
+            Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
+            Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
 
     // cblas.h: CBLAS_ORDER and CBLAS_TRANSPOSE values.
     @usableFromInline static let rowMajor: Int32 = 101

@@ -42,7 +42,8 @@ public func layerNormBackward(
         let x = inp + r * C
         let g = dout + r * C
         let d = dinp + r * C
-        let m = mean[r], s = rstd[r]
+        let m = mean[r]
+        let s = rstd[r]
         // forward was: norm[i] = (x[i] - m) * s ; o[i] = norm[i] * w[i] + b[i]
         var dnormMean: Float = 0
         var dnormNormMean: Float = 0

@@ -38,19 +38,24 @@ public func ropeForward(
     let half = hs / 2
     for b in 0..<B {
         for t in 0..<T {
-            let c = cos + t * half, s = sin + t * half
+            let c = cos + t * half
+            let s = sin + t * half
             for h in 0..<heads {
                 let x = inp + (b * T + t) * inpStride + h * hs
                 let o = out + (b * T + t) * outStride + h * hs
                 var m = 0
                 while m + 8 <= half {
-                    let x1 = load8(x + m), x2 = load8(x + m + half), cm = load8(c + m), sm = load8(s + m)
+                    let x1 = load8(x + m)
+                    let x2 = load8(x + m + half)
+                    let cm = load8(c + m)
+                    let sm = load8(s + m)
                     store8(x1 * cm - x2 * sm, o + m)
                     store8(x2 * cm + x1 * sm, o + m + half)
                     m += 8
                 }
                 while m < half {
-                    let x1 = x[m], x2 = x[m + half]
+                    let x1 = x[m]
+                    let x2 = x[m + half]
                     o[m] = x1 * c[m] - x2 * s[m]
                     o[m + half] = x2 * c[m] + x1 * s[m]
                     m += 1
@@ -71,20 +76,25 @@ public func ropeBackward(
     let half = hs / 2
     for b in 0..<B {
         for t in 0..<T {
-            let c = cos + t * half, s = sin + t * half
+            let c = cos + t * half
+            let s = sin + t * half
             for h in 0..<heads {
                 let g = dout + (b * T + t) * doutStride + h * hs
                 let d = dinp + (b * T + t) * dinpStride + h * hs
                 // forward was: o[m] = x1 c - x2 s ; o[m+half] = x2 c + x1 s
                 var m = 0
                 while m + 8 <= half {
-                    let g1 = load8(g + m), g2 = load8(g + m + half), cm = load8(c + m), sm = load8(s + m)
+                    let g1 = load8(g + m)
+                    let g2 = load8(g + m + half)
+                    let cm = load8(c + m)
+                    let sm = load8(s + m)
                     store8(load8(d + m) + (g1 * cm + g2 * sm), d + m)
                     store8(load8(d + m + half) + (g2 * cm - g1 * sm), d + m + half)
                     m += 8
                 }
                 while m < half {
-                    let g1 = g[m], g2 = g[m + half]
+                    let g1 = g[m]
+                    let g2 = g[m + half]
                     d[m] += g1 * c[m] + g2 * s[m]
                     d[m + half] += g2 * c[m] - g1 * s[m]
                     m += 1

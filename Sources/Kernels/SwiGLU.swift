@@ -43,14 +43,16 @@ public func swigluBackward(
             let x = load8(a + i)
             let sg = 1 / (1 + vexp(-x))
             let gi = load8(g + i)
-            let dai = gi * load8(b + i) * sg * (1 + x * (1 - sg)), dbi = gi * x * sg
+            let dai = gi * load8(b + i) * sg * (1 + x * (1 - sg))
+            let dbi = gi * x * sg
             store8(accumulate ? load8(da + i) + dai : dai, da + i)
             store8(accumulate ? load8(db + i) + dbi : dbi, db + i)
             i += 8
         }
         while i < H {
             let sg = 1 / (1 + fastExp(-a[i]))
-            let dai = g[i] * b[i] * sg * (1 + a[i] * (1 - sg)), dbi = g[i] * a[i] * sg
+            let dai = g[i] * b[i] * sg * (1 + a[i] * (1 - sg))
+            let dbi = g[i] * a[i] * sg
             da[i] = accumulate ? da[i] + dai : dai
             db[i] = accumulate ? db[i] + dbi : dbi
             i += 1

@@ -22,7 +22,8 @@ public func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
 /// e^x lane-wise; inputs below -87.3 give ~1e-38 (not 0), above 88.3 give ~2e38.
 @inline(__always)
 public func vexp(_ x: Vec8) -> Vec8 {
-    let lo = Vec8(repeating: -87.3), hi = Vec8(repeating: 88.3)
+    let lo = Vec8(repeating: -87.3)
+    let hi = Vec8(repeating: 88.3)
     var xc = x
     xc.replace(with: lo, where: x .< lo)
     xc.replace(with: hi, where: x .> hi)

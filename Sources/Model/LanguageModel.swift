@@ -77,7 +77,8 @@ public final class LanguageModel: @unchecked Sendable {
     /// of the LM head.
     func plainFlops(span T: Int) -> (core: Double, head: Double) {
         let (C, L, V) = (config.channels, config.layers, config.vocabSize)
-        let s = attention.shape, H = config.mlpHidden
+        let s = attention.shape
+        let H = config.mlpHidden
         let perBlock = s.qkvWidth * C + C * s.outWidth + (config.mlp == .gelu ? 2 : 3) * H * C
         return (6 * Double(L * perBlock) + 6 * Double(L * T * s.outWidth), 6 * Double(V * C))
     }
@@ -142,13 +143,18 @@ public final class LanguageModel: @unchecked Sendable {
     /// tokens' own outputs are dropped, so they skip the rest of the block.
     func coreForward(_ ws: Workspace, time T: Int, pos0: Int, memory: CoreMemory?) {
         let (B, C) = (ws.batch, config.channels)
-        let Tm = memory?.tokens ?? 0, Tc = T + Tm
+        let Tm = memory?.tokens ?? 0
+        let Tc = T + Tm
         precondition(T <= ws.time && Tm <= ws.memory, "row does not fit its workspace")
-        let BT = B * T, H = config.mlpHidden, F = config.mlp == .gelu ? H : 2 * H
-        let W = attention.shape.qkvWidth, A = attention.shape.outWidth
+        let BT = B * T
+        let H = config.mlpHidden
+        let F = config.mlp == .gelu ? H : 2 * H
+        let W = attention.shape.qkvWidth
+        let A = attention.shape.outWidth
         for l in 0..<config.layers {
             let o = layout.blocks[l]
-            let resid = ws.p(ws.resid[l]), residMid = ws.p(ws.residMid[l])
+            let resid = ws.p(ws.resid[l])
+            let residMid = ws.p(ws.residMid[l])
             var xin = resid
             if let memory, Tm > 0 {
                 xin = ws.p(ws.xcat[l])
@@ -262,7 +268,8 @@ public final class LanguageModel: @unchecked Sendable {
     func headBackward(_ ws: Workspace, grads: UnsafeMutablePointer<Float>) {
         let (BT, C, V) = (ws.batch * ws.time, config.channels, config.vocabSize)
         // forward was: logits = lnf · headᵀ (the fused classifier left dlnf and dHead)
-        let head = grads + layout.lmHead, dHead = ws.p(ws.dHead)
+        let head = grads + layout.lmHead
+        let dHead = ws.p(ws.dHead)
         for i in 0..<V * C { head[i] += dHead[i] }
         // forward was: lnf = Norm_f(resid[L])
         ws.p(ws.dresid).update(repeating: 0, count: BT * C)
@@ -281,11 +288,19 @@ public final class LanguageModel: @unchecked Sendable {
         extra: ((Int) -> UnsafePointer<Float>?)? = nil
     ) {
         let (B, C) = (ws.batch, config.channels)
-        let Tm = memory?.tokens ?? 0, Tc = T + Tm
-        let BT = B * T, H = config.mlpHidden, F = config.mlp == .gelu ? H : 2 * H
-        let W = attention.shape.qkvWidth, A = attention.shape.outWidth
-        let dresid = ws.p(ws.dresid), dln = ws.p(ws.dln), datty = ws.p(ws.datty)
-        let dqkv = ws.p(ws.dqkv), dfch = ws.p(ws.dfch), dact = ws.p(ws.dact)
+        let Tm = memory?.tokens ?? 0
+        let Tc = T + Tm
+        let BT = B * T
+        let H = config.mlpHidden
+        let F = config.mlp == .gelu ? H : 2 * H
+        let W = attention.shape.qkvWidth
+        let A = attention.shape.outWidth
+        let dresid = ws.p(ws.dresid)
+        let dln = ws.p(ws.dln)
+        let datty = ws.p(ws.datty)
+        let dqkv = ws.p(ws.dqkv)
+        let dfch = ws.p(ws.dfch)
+        let dact = ws.p(ws.dact)
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let o = layout.blocks[l]
             if l + 1 < config.layers, let e = extra?(l + 1) { addInto(dresid, e, BT * C) }

@@ -43,7 +43,8 @@ public struct Staircase: Schedule {
             case let other?: throw fail(name, "must be a positive integer (got \(other))")
             }
         }
-        let chunk = try int("chunk", 64), steps = try int("steps", 2)
+        let chunk = try int("chunk", 64)
+        let steps = try int("steps", 2)
         var cache = Cache.none
         switch options["cache"] {
         case nil, .string("none"): cache = .none
@@ -95,7 +96,8 @@ public struct Staircase: Schedule {
         targets: UnsafePointer<Int32>?, gradients: Bool, state: ScheduleState?, commit: Bool
     ) -> Float {
         let (B, T, D) = (ws.batch, ws.time, model.config.channels)
-        let C = chunk == 0 ? T : chunk, P = state?.position ?? 0
+        let C = chunk == 0 ? T : chunk
+        let P = state?.position ?? 0
         precondition(P % C == 0, "a stream continues at a chunk boundary (position \(P), C \(C))")
         precondition(!commit || T % C == 0, "segments of a stream must be whole chunks of \(C)")
         model.checkTokens(tokens, count: B * T)
@@ -103,16 +105,19 @@ public struct Staircase: Schedule {
         let buffers = ws.scheduleStorage as? StaircaseBuffers ?? StaircaseBuffers()
         ws.scheduleStorage = buffers
         let stream = state?.storage as? StaircaseStream ?? StaircaseStream()
-        let n = (T + C - 1) / C, N = steps
+        let n = (T + C - 1) / C
+        let N = steps
         buffers.plans = plan(T: T, C: C, g0: P / C, stream: stream)
         (buffers.chunk, buffers.chunks, buffers.position) = (C, n, P)
         let wte = model.w(model.layout.wte)
         for (r, plan) in buffers.plans.enumerated() {
             let row = buffers.row(
                 r, model, batch: B, time: min(T, N * C), memory: plan.memoryTokens)
-            let x = row.ws.p(row.ws.resid[0]), Tr = plan.length
+            let x = row.ws.p(row.ws.resid[0])
+            let Tr = plan.length
             if r > 0 {
-                let prev = buffers.plans[r - 1], out = buffers.rows[r - 1].ws
+                let prev = buffers.plans[r - 1]
+                let out = buffers.rows[r - 1].ws
                 copyRows(
                     B, plan.backward, D, from: out.p(out.final), prev.length,
                     plan.start - prev.start, to: x, Tr, 0)
@@ -155,7 +160,10 @@ public struct Staircase: Schedule {
     ) {
         let buffers = ws.scheduleStorage as! StaircaseBuffers
         let (B, T, D, L) = (ws.batch, ws.time, model.config.channels, model.config.layers)
-        let C = buffers.chunk, n = buffers.chunks, N = steps, plans = buffers.plans
+        let C = buffers.chunk
+        let n = buffers.chunks
+        let N = steps
+        let plans = buffers.plans
         model.headBackward(ws, grads: grads)
         for r in plans.indices { buffers.rows[r].zeroExtras() }
         for c in 0..<n {  // the loss gradient of each chunk's pass-N state, in its finishing row
@@ -165,7 +173,9 @@ public struct Staircase: Schedule {
         }
         let dwte = grads + model.layout.wte
         for r in plans.indices.reversed() {
-            let plan = plans[r], row = buffers.rows[r], Tr = plan.length
+            let plan = plans[r]
+            let row = buffers.rows[r]
+            let Tr = plan.length
             let dx = row.ws.p(row.ws.dresid)
             dx.update(from: row.extra(L), count: B * Tr * D)
             model.coreBackward(

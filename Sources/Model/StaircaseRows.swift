@@ -92,7 +92,8 @@ final class StaircaseBuffers {
         -> StaircaseRow
     {
         if r < rows.count, rows[r].ws.time >= time, rows[r].ws.memory >= memory { return rows[r] }
-        var t = time, m = memory
+        var t = time
+        var m = memory
         if r < rows.count { (t, m) = (max(t, rows[r].ws.time), max(m, rows[r].ws.memory)) }
         if m > 0 { m = max(m, 1 << (Int.bitWidth - (m - 1).leadingZeroBitCount)) }
         let new = StaircaseRow(model, batch: batch, time: t, memory: m)
@@ -104,11 +105,14 @@ final class StaircaseBuffers {
 extension Staircase {
     /// The rows of a call over T tokens at chunk size C, starting at global chunk g0.
     func plan(T: Int, C: Int, g0: Int, stream: StaircaseStream) -> [RowPlan] {
-        let n = (T + C - 1) / C, N = steps
+        let n = (T + C - 1) / C
+        let N = steps
         var plans: [RowPlan] = []
         for r in 0..<(n + N - 1) {
-            let lo = max(0, r - N + 1), hi = min(r, n - 1)
-            let start = lo * C, end = min((hi + 1) * C, T)
+            let lo = max(0, r - N + 1)
+            let hi = min(r, n - 1)
+            let start = lo * C
+            let end = min((hi + 1) * C, T)
             let hasForward = r < n
             var plan = RowPlan(
                 lo: lo, hi: hi, start: start, length: end - start,
@@ -171,7 +175,10 @@ extension Staircase {
     /// Advances the stream past a call of n full chunks: caches this call's finished chunks and
     /// keeps the trailing rows' per-layer inputs (detached copies).
     func commit(_ stream: StaircaseStream, buffers: StaircaseBuffers, batch B: Int, channels: Int) {
-        let n = buffers.chunks, N = steps, C = buffers.chunk, g0 = buffers.position / C
+        let n = buffers.chunks
+        let N = steps
+        let C = buffers.chunk
+        let g0 = buffers.position / C
         let L = buffers.rows[0].layers
         func take(_ row: StaircaseRow, _ l: Int, _ count: Int, _ length: Int) -> [Float] {
             var out = [Float](repeating: 0, count: B * count * channels)
@@ -184,7 +191,8 @@ extension Staircase {
         }
         if cache != .none {
             for c in 0..<n {
-                let row = buffers.rows[c + N - 1], length = buffers.plans[c + N - 1].length
+                let row = buffers.rows[c + N - 1]
+                let length = buffers.plans[c + N - 1].length
                 stream.cache.append(
                     CachedChunk(
                         chunk: g0 + c, tokens: C,
@@ -195,14 +203,17 @@ extension Staircase {
         }
         var trailing: [TrailingRow] = []
         for s in 0..<(N - 1) {
-            let r = n + s, plan = buffers.plans[r], row = buffers.rows[r]
+            let r = n + s
+            let plan = buffers.plans[r]
+            let row = buffers.rows[r]
             let new = (0..<L).map { take(row, $0, plan.length, plan.length) }
             guard r < stream.trailing.count else {
                 trailing.append(
                     TrailingRow(firstChunk: g0 + plan.lo, tokens: plan.length, layers: new))
                 continue
             }
-            let old = stream.trailing[r], tokens = old.tokens + plan.length
+            let old = stream.trailing[r]
+            let tokens = old.tokens + plan.length
             var layers: [[Float]] = []
             for l in 0..<L {
                 var joined = [Float](repeating: 0, count: B * tokens * channels)

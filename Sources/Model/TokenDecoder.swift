@@ -20,7 +20,8 @@ public final class TokenDecoder: @unchecked Sendable {
         precondition(maxTokens >= 1, "a decoder needs maxTokens >= 1")
         self.model = model
         self.maxTokens = maxTokens
-        let config = model.config, variant = model.attention
+        let config = model.config
+        let variant = model.attention
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
         cacheStride = variant.cacheCount(maxTokens: maxTokens)
         caches = .allocate(capacity: max(1, cacheStride * config.layers))
@@ -54,10 +55,12 @@ public final class TokenDecoder: @unchecked Sendable {
 
     /// Feeds one token; returns the logits (V) for the token after it. Valid until the next call.
     public func next(token: Int32) -> UnsafeBufferPointer<Float> {
-        let m = model, config = model.config
+        let m = model
+        let config = model.config
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
-        let F = config.mlp == .gelu ? H : 2 * H, W = m.attention.shape.qkvWidth,
-            A = m.attention.shape.outWidth
+        let F = config.mlp == .gelu ? H : 2 * H
+        let W = m.attention.shape.qkvWidth
+        let A = m.attention.shape.outWidth
         precondition(
             position < maxTokens,
             "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")

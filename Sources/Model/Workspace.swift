@@ -66,7 +66,9 @@ public final class Workspace: @unchecked Sendable {
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
         let L = layers ?? config.layers
         let F = config.mlp == .gelu ? H : 2 * H
-        let W = variant.shape.qkvWidth, A = variant.shape.outWidth, BT = B * T
+        let W = variant.shape.qkvWidth
+        let A = variant.shape.outWidth
+        let BT = B * T
         let BTc = B * (T + Tm)
         var n = 0
         func take(_ count: Int) -> Int {
@@ -74,23 +76,42 @@ public final class Workspace: @unchecked Sendable {
             return n
         }
         for _ in 0..<L {
-            resid.append(take(BT * C)); ln1.append(take(BTc * C))
-            ln1Mean.append(take(BTc)); ln1Rstd.append(take(BTc))
-            qkv.append(take(BTc * W)); atty.append(take(BTc * A))
-            saved.append(take(savedCount)); residMid.append(take(BT * C))
-            ln2.append(take(BT * C)); ln2Mean.append(take(BT)); ln2Rstd.append(take(BT))
-            fch.append(take(BT * F)); act.append(take(BT * H))
+            resid.append(take(BT * C))
+            ln1.append(take(BTc * C))
+            ln1Mean.append(take(BTc))
+            ln1Rstd.append(take(BTc))
+            qkv.append(take(BTc * W))
+            atty.append(take(BTc * A))
+            saved.append(take(savedCount))
+            residMid.append(take(BT * C))
+            ln2.append(take(BT * C))
+            ln2Mean.append(take(BT))
+            ln2Rstd.append(take(BT))
+            fch.append(take(BT * F))
+            act.append(take(BT * H))
             if Tm > 0 {
-                xcat.append(take(BTc * C)); attyRow.append(take(BT * A))
+                xcat.append(take(BTc * C))
+                attyRow.append(take(BT * A))
                 dMemory.append(take(B * Tm * C))
             }
         }
         resid.append(take(BT * C))
-        lnf = take(BT * C); lnfMean = take(BT); lnfRstd = take(BT); losses_ = take(BT)
-        dlnf = take(BT * C); dHead = take(V * C); dresid = take(BT * C)
-        dln = take(BTc * C); datty = take(BT * A); dqkv = take(BTc * W)
-        dfch = take(BT * F); dact = take(BT * H)
-        if Tm > 0 { dattyCat = take(BTc * A); dxcat = take(BTc * C) }
+        lnf = take(BT * C)
+        lnfMean = take(BT)
+        lnfRstd = take(BT)
+        losses_ = take(BT)
+        dlnf = take(BT * C)
+        dHead = take(V * C)
+        dresid = take(BT * C)
+        dln = take(BTc * C)
+        datty = take(BT * A)
+        dqkv = take(BTc * W)
+        dfch = take(BT * F)
+        dact = take(BT * H)
+        if Tm > 0 {
+            dattyCat = take(BTc * A)
+            dxcat = take(BTc * C)
+        }
         logits = take(min(Self.classifierChunk, BT) * V)
         attnScratch = take(L > 0 ? variant.scratchCount(B: B, T: T + Tm) : 0)
         floatCount = n

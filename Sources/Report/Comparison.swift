@@ -14,11 +14,15 @@ public struct CompareQuery: Sendable {
     public var maxSeries: Int
 
     public init(
-        selection: RunSelection, groupBy: [String]? = nil, chartMetrics: [String] = [MetricKey.trainLoss, MetricKey.valLoss],
+        selection: RunSelection, groupBy: [String]? = nil,
+        chartMetrics: [String] = [MetricKey.trainLoss, MetricKey.valLoss],
         logScale: Bool = false, maxSeries: Int = 8
     ) {
-        self.selection = selection; self.groupBy = groupBy; self.chartMetrics = chartMetrics
-        self.logScale = logScale; self.maxSeries = maxSeries
+        self.selection = selection
+        self.groupBy = groupBy
+        self.chartMetrics = chartMetrics
+        self.logScale = logScale
+        self.maxSeries = maxSeries
     }
 }
 
@@ -34,7 +38,8 @@ extension Reports {
 
         let metricColumns = ["final train/loss", "final val/loss", "best val/loss", "val/bpb", "tokens/s"]
         let metricValues: [(NumberStyle, (RunSummary) -> Double?)] = [
-            (.fixed(4), { $0.metrics[MetricKey.trainLoss]?.last }), (.fixed(4), { $0.metrics[MetricKey.valLoss]?.last }),
+            (.fixed(4), { $0.metrics[MetricKey.trainLoss]?.last }),
+            (.fixed(4), { $0.metrics[MetricKey.valLoss]?.last }),
             (.fixed(4), { $0.metrics[MetricKey.valLoss]?.min }), (.fixed(4), { $0.metrics[MetricKey.valBPB]?.last }),
             (.count, { $0.metrics[MetricKey.tokensPerSecond]?.last }),
         ]
@@ -46,17 +51,23 @@ extension Reports {
             for (style, f) in metricValues { row.append(number(f(r), style)) }
             return row
         }
-        sections.append(.table(ReportTable(
-            title: "Runs", columns: ["run", "id"] + differing + ["state"] + metricColumns, rows: runRows)))
+        sections.append(
+            .table(
+                ReportTable(
+                    title: "Runs", columns: ["run", "id"] + differing + ["state"] + metricColumns, rows: runRows)))
         if differing.isEmpty { sections.append(.note("all runs have the same parameters")) }
 
         if grouped {
             let rows = groups.map { g -> [Cell] in
-                g.values.map(paramCell) + [.int(Int64(g.runs.count))] + metricValues.map { style, f in g.aggregate(style, f) }
+                g.values.map(paramCell) + [.int(Int64(g.runs.count))]
+                    + metricValues.map { style, f in g.aggregate(style, f) }
             }
             let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
-            sections.append(.table(ReportTable(
-                title: "Groups: mean ± std over runs (\(by))", columns: groupKeys + ["runs"] + metricColumns, rows: rows)))
+            sections.append(
+                .table(
+                    ReportTable(
+                        title: "Groups: mean ± std over runs (\(by))", columns: groupKeys + ["runs"] + metricColumns,
+                        rows: rows)))
         }
 
         for prefix in ["lengen", "task"] {
@@ -67,7 +78,8 @@ extension Reports {
 
         let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
         let shown = Array(ranked.prefix(max(1, query.maxSeries)))
-        let histories = try reader.histories(runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
+        let histories = try reader.histories(
+            runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
         for metric in query.chartMetrics {
             let series = shown.compactMap { s -> ReportChart.Series? in
                 let curves = s.runs.prefix(16).compactMap { histories[$0.id]?[metric] }
@@ -75,22 +87,32 @@ extension Reports {
             }
             if series.isEmpty { continue }
             let what = grouped ? "group means" : "runs"
-            sections.append(.chart(ReportChart(
-                title: "Loss curves: \(metric) (\(what))", metric: metric, series: series, logScale: query.logScale)))
+            sections.append(
+                .chart(
+                    ReportChart(
+                        title: "Loss curves: \(metric) (\(what))", metric: metric, series: series,
+                        logScale: query.logScale)))
         }
         if ranked.count > shown.count {
-            sections.append(.note("curves show the \(shown.count) best of \(ranked.count) \(grouped ? "groups" : "runs") by final loss"))
+            sections.append(
+                .note(
+                    "curves show the \(shown.count) best of \(ranked.count) \(grouped ? "groups" : "runs") by final loss"
+                ))
         }
-        let title = "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
+        let title =
+            "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
             + " (\(describe(query.selection)))"
         return ReportDocument(title: title, sections: sections)
     }
 
     /// Chart candidates (a run, or a group's runs), best final val/loss (else train/loss) first.
     static func rankedSeries(runs: [RunSummary], groups: [RunGroup]?) -> [(label: String, runs: [RunSummary])] {
-        let candidates = groups.map { $0.map { (label: $0.label, runs: $0.runs) } } ?? runs.map { (label: $0.name, runs: [$0]) }
+        let candidates =
+            groups.map { $0.map { (label: $0.label, runs: $0.runs) } } ?? runs.map { (label: $0.name, runs: [$0]) }
         func score(_ runs: [RunSummary]) -> Double {
-            let values = runs.compactMap { $0.metrics[MetricKey.valLoss]?.last ?? $0.metrics[MetricKey.trainLoss]?.last }
+            let values = runs.compactMap {
+                $0.metrics[MetricKey.valLoss]?.last ?? $0.metrics[MetricKey.trainLoss]?.last
+            }
             let m = Statistics.meanStd(values)?.mean ?? .infinity
             return m.isNaN ? .infinity : m
         }
@@ -100,7 +122,9 @@ extension Reports {
 
     /// Metric families under a prefix: 'lengen/loss/4x/[2L,4L)' belongs to 'lengen/loss' with the
     /// column '4x [2L,4L)'. Columns are ordered by their numbers (factor, then bucket start).
-    static func metricFamilies(_ runs: [RunSummary], prefix: String) -> [(name: String, columns: [(key: String, label: String)])] {
+    static func metricFamilies(_ runs: [RunSummary], prefix: String) -> [(
+        name: String, columns: [(key: String, label: String)]
+    )] {
         var keys = Set<String>()
         let head = prefix + "/"
         for r in runs { for k in r.metrics.keys where k.hasPrefix(head) { keys.insert(k) } }
@@ -112,10 +136,14 @@ extension Reports {
             families[name, default: []].append((key, label))
         }
         return families.keys.sorted().map { name in
-            (name, families[name]!.sorted { a, b in
-                let x = orderKey(a.label), y = orderKey(b.label)
-                return x != y ? x.lexicographicallyPrecedes(y) : a.label < b.label
-            })
+            (
+                name,
+                families[name]!.sorted { a, b in
+                    let x = orderKey(a.label)
+                    let y = orderKey(b.label)
+                    return x != y ? x.lexicographicallyPrecedes(y) : a.label < b.label
+                }
+            )
         }
     }
 
@@ -136,10 +164,14 @@ extension Reports {
         let style: NumberStyle = family.name.contains("acc") ? .fixed(3) : .fixed(4)
         let columns = family.columns.map(\.label)
         if let groups {
-            let rows = groups.map { g in [Cell.text(g.label)] + family.columns.map { c in g.aggregate(style) { $0.metrics[c.key]?.last } } }
+            let rows = groups.map { g in
+                [Cell.text(g.label)] + family.columns.map { c in g.aggregate(style) { $0.metrics[c.key]?.last } }
+            }
             return ReportTable(title: "\(family.name) (final, mean ± std)", columns: ["group"] + columns, rows: rows)
         }
-        let rows = runs.map { r in [Cell.text(r.name)] + family.columns.map { c in number(r.metrics[c.key]?.last, style) } }
+        let rows = runs.map { r in
+            [Cell.text(r.name)] + family.columns.map { c in number(r.metrics[c.key]?.last, style) }
+        }
         return ReportTable(title: "\(family.name) (final)", columns: ["run"] + columns, rows: rows)
     }
 }

@@ -24,8 +24,12 @@ public enum Exporter {
         var out: [ExportedRun] = []
         for ref in refs {
             let id = try reader.resolve(ref)
-            guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else { throw ReportError.runNotFound(ref) }
-            let config = try reader.read { db in try String.fetchOne(db, sql: "SELECT config FROM run WHERE id = ?", arguments: [id]) }
+            guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else {
+                throw ReportError.runNotFound(ref)
+            }
+            let config = try reader.read { db in
+                try String.fetchOne(db, sql: "SELECT config FROM run WHERE id = ?", arguments: [id])
+            }
             let points = try reader.histories(runIds: [id], keys: run.metrics.keys.sorted())[id] ?? [:]
             let base = directory + "/" + fileName(run.name)
             let files = [base + ".metrics.csv", base + ".config.json", base + ".jsonl"]
@@ -50,7 +54,8 @@ public enum Exporter {
     static func configJSON(_ run: RunSummary, config: String?) -> String {
         let resolved = config.flatMap { try? JSONValue.parse($0) }.map(json) ?? .null
         return JSON.object([
-            ("run", .string(run.name)), ("id", .number(Double(run.id))), ("experiment", run.experiment.map(JSON.string) ?? .null),
+            ("run", .string(run.name)), ("id", .number(Double(run.id))),
+            ("experiment", run.experiment.map(JSON.string) ?? .null),
             ("state", .string(run.state)), ("origin", .string(run.origin)), ("config", resolved),
             ("params", params(run.params)),
             ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
@@ -58,28 +63,34 @@ public enum Exporter {
     }
 
     static func importLines(_ run: RunSummary, _ points: [String: [HistoryPoint]]) -> String {
-        var lines = [JSON.object([
-            ("run", .string(run.name)), ("params", params(run.params)),
-            ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
-        ]).compact()]
+        var lines = [
+            JSON.object([
+                ("run", .string(run.name)), ("params", params(run.params)),
+                ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
+            ]).compact()
+        ]
         var bySteps: [Int64: [(String, Double)]] = [:]
         for (key, series) in points { for p in series { bySteps[p.step, default: []].append((key, p.value)) } }
         for step in bySteps.keys.sorted() {
             let metrics = bySteps[step]!.sorted { $0.0 < $1.0 }.map { ($0.0, JSON.number(orString: $0.1)) }
-            lines.append(JSON.object([("run", .string(run.name)), ("step", .number(Double(step))), ("metrics", .object(metrics))]).compact())
+            lines.append(
+                JSON.object([
+                    ("run", .string(run.name)), ("step", .number(Double(step))), ("metrics", .object(metrics)),
+                ]).compact())
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     static func params(_ p: [String: ParamValue]) -> JSON {
-        .object(p.keys.sorted().map { key in
-            switch p[key]! {
-            case .int(let v): return (key, .number(Double(v)))
-            case .real(let v): return (key, .number(orString: v))
-            case .bool(let v): return (key, .bool(v))
-            case .text(let v): return (key, .string(v))
-            }
-        })
+        .object(
+            p.keys.sorted().map { key in
+                switch p[key]! {
+                case .int(let v): return (key, .number(Double(v)))
+                case .real(let v): return (key, .number(orString: v))
+                case .bool(let v): return (key, .bool(v))
+                case .text(let v): return (key, .string(v))
+                }
+            })
     }
 
     static func json(_ v: JSONValue) -> JSON {

@@ -53,7 +53,12 @@ public enum Field: Sendable, Equatable, Hashable {
 }
 
 public enum Comparison: String, Sendable, CaseIterable {
-    case equal = "=", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    case equal = "="
+    case notEqual = "!="
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
     case contains = "~"
 }
 
@@ -69,7 +74,9 @@ struct FilterToken: Equatable {
         case number(Double)
         case string(String)
         case op(Comparison)
-        case open, close, and, or, not, boolean(Bool), end
+        case open, close, and, or, not
+        case boolean(Bool)
+        case end
     }
     let kind: Kind
     let column: Int
@@ -84,49 +91,90 @@ enum FilterTokenizer {
             .badFilter(expression: text, column: column, message: message)
         }
         while i < chars.count {
-            let c = chars[i], column = i + 1
-            if c.isWhitespace { i += 1; continue }
-            if c == "(" { out.append(.init(kind: .open, column: column)); i += 1; continue }
-            if c == ")" { out.append(.init(kind: .close, column: column)); i += 1; continue }
+            let c = chars[i]
+            let column = i + 1
+            if c.isWhitespace {
+                i += 1
+                continue
+            }
+            if c == "(" {
+                out.append(.init(kind: .open, column: column))
+                i += 1
+                continue
+            }
+            if c == ")" {
+                out.append(.init(kind: .close, column: column))
+                i += 1
+                continue
+            }
             if "=<>!~".contains(c) {
                 let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
                 if let op = Comparison(rawValue: two) {
-                    out.append(.init(kind: .op(op), column: column)); i += 2; continue
+                    out.append(.init(kind: .op(op), column: column))
+                    i += 2
+                    continue
                 }
-                if c == "=" && two == "==" { out.append(.init(kind: .op(.equal), column: column)); i += 2; continue }
+                if c == "=" && two == "==" {
+                    out.append(.init(kind: .op(.equal), column: column))
+                    i += 2
+                    continue
+                }
                 guard let op = Comparison(rawValue: String(c)) else {
                     throw fail("'!' must be followed by '=' (use 'not' to negate)", at: column)
                 }
-                out.append(.init(kind: .op(op), column: column)); i += 1; continue
+                out.append(.init(kind: .op(op), column: column))
+                i += 1
+                continue
             }
             if c == "\"" || c == "'" {
-                var s = "", j = i + 1, closed = false
+                var s = ""
+                var j = i + 1
+                var closed = false
                 while j < chars.count {
-                    if chars[j] == "\\", j + 1 < chars.count { s.append(chars[j + 1]); j += 2; continue }
-                    if chars[j] == c { closed = true; break }
-                    s.append(chars[j]); j += 1
+                    if chars[j] == "\\", j + 1 < chars.count {
+                        s.append(chars[j + 1])
+                        j += 2
+                        continue
+                    }
+                    if chars[j] == c {
+                        closed = true
+                        break
+                    }
+                    s.append(chars[j])
+                    j += 1
                 }
                 if !closed { throw fail("unterminated string (close it with \(c))", at: column) }
-                out.append(.init(kind: .string(s), column: column)); i = j + 1; continue
+                out.append(.init(kind: .string(s), column: column))
+                i = j + 1
+                continue
             }
             if c.isNumber || c == "-" || c == "." {
                 var j = i + 1
-                while j < chars.count, chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
-                    || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E"))
+                while j < chars.count,
+                    chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
+                        || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E"))
                 {
                     j += 1
                 }
                 let s = String(chars[i..<j])
                 guard let v = Double(s), v.isFinite else { throw fail("'\(s)' is not a number", at: column) }
-                out.append(.init(kind: .number(v), column: column)); i = j; continue
+                out.append(.init(kind: .number(v), column: column))
+                i = j
+                continue
             }
             if c == "`" {
                 guard let close = chars[(i + 1)...].firstIndex(of: "`") else {
                     throw fail("unterminated `quoted name` (close it with `)", at: column)
                 }
-                var name = String(chars[(i + 1)..<close]), j = close + 1
-                while j < chars.count, isNameCharacter(chars[j]) { name.append(chars[j]); j += 1 }
-                out.append(.init(kind: .identifier(name, quoted: true), column: column)); i = j; continue
+                var name = String(chars[(i + 1)..<close])
+                var j = close + 1
+                while j < chars.count, isNameCharacter(chars[j]) {
+                    name.append(chars[j])
+                    j += 1
+                }
+                out.append(.init(kind: .identifier(name, quoted: true), column: column))
+                i = j
+                continue
             }
             if c.isLetter || c == "_" {
                 var j = i + 1
@@ -141,7 +189,9 @@ enum FilterTokenizer {
                 case "false": kind = .boolean(false)
                 default: kind = .identifier(word, quoted: false)
                 }
-                out.append(.init(kind: kind, column: column)); i = j; continue
+                out.append(.init(kind: kind, column: column))
+                i = j
+                continue
             }
             throw fail("unexpected character '\(c)'", at: column)
         }
@@ -159,7 +209,10 @@ struct FilterParser {
     let tokens: [FilterToken]
     var position = 0
 
-    init(text: String, tokens: [FilterToken]) { self.text = text; self.tokens = tokens }
+    init(text: String, tokens: [FilterToken]) {
+        self.text = text
+        self.tokens = tokens
+    }
 
     var current: FilterToken { tokens[position] }
 

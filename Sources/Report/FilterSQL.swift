@@ -8,12 +8,16 @@ public struct SQLCondition: Sendable {
     public var sql: String
     public var arguments: [DatabaseValue]
 
-    public init(sql: String, arguments: [DatabaseValue] = []) { self.sql = sql; self.arguments = arguments }
+    public init(sql: String, arguments: [DatabaseValue] = []) {
+        self.sql = sql
+        self.arguments = arguments
+    }
 
     /// Conditions joined with AND; an empty list is always true.
     public static func all(_ parts: [SQLCondition]) -> SQLCondition {
         if parts.isEmpty { return SQLCondition(sql: "1") }
-        return SQLCondition(sql: parts.map { "(\($0.sql))" }.joined(separator: " AND "), arguments: parts.flatMap(\.arguments))
+        return SQLCondition(
+            sql: parts.map { "(\($0.sql))" }.joined(separator: " AND "), arguments: parts.flatMap(\.arguments))
     }
 }
 
@@ -23,10 +27,12 @@ extension Filter {
     public func sql() -> SQLCondition {
         switch self {
         case .and(let a, let b):
-            let x = a.sql(), y = b.sql()
+            let x = a.sql()
+            let y = b.sql()
             return SQLCondition(sql: "(\(x.sql)) AND (\(y.sql))", arguments: x.arguments + y.arguments)
         case .or(let a, let b):
-            let x = a.sql(), y = b.sql()
+            let x = a.sql()
+            let y = b.sql()
             return SQLCondition(sql: "(\(x.sql)) OR (\(y.sql))", arguments: x.arguments + y.arguments)
         case .not(let a):
             let x = a.sql()
@@ -40,8 +46,12 @@ extension Filter {
         let value: DatabaseValue
         let isNumber: Bool
         switch literal {
-        case .number(let v): value = v.databaseValue; isNumber = true
-        case .string(let s): value = s.databaseValue; isNumber = false
+        case .number(let v):
+            value = v.databaseValue
+            isNumber = true
+        case .string(let s):
+            value = s.databaseValue
+            isNumber = false
         }
         func test(_ column: String) -> String {
             op == .contains ? "instr(\(column), ?) > 0" : "\(column) \(op.rawValue) ?"

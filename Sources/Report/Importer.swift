@@ -1,3 +1,4 @@
+import Basics
 // `tracker import FILE.jsonl`: records runs trained elsewhere (a PyTorch baseline, say) so they
 // sit in the same tables as local runs. Each line is one JSON object:
 //   {"run": "name", "params": {...}, "tags": {...}, "experiment": "optional"}   declares a run
@@ -10,7 +11,6 @@
 import Foundation
 import GRDB
 import Store
-import Basics
 
 /// What an import did.
 public struct ImportSummary: Sendable, Equatable {
@@ -30,7 +30,9 @@ public enum Importer {
     }
 
     /// Imports the JSON lines in `text`; `file` names the source in error messages.
-    public static func importLines(_ text: String, file: String, into db: TrackerDB, now: Double = Date().timeIntervalSince1970) throws -> ImportSummary {
+    public static func importLines(
+        _ text: String, file: String, into db: TrackerDB, now: Double = Date().timeIntervalSince1970
+    ) throws -> ImportSummary {
         let runs = try plan(text, file: file)
         do {
             return try db.pool.write { db in try write(runs, now: now, db) }
@@ -52,22 +54,34 @@ public enum Importer {
     }
 
     static func plan(_ text: String, file: String) throws -> [PlannedRun] {
-        var runs: [PlannedRun] = [], index: [String: Int] = [:]
+        var runs: [PlannedRun] = []
+        var index: [String: Int] = [:]
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             func fail(_ message: String) -> ReportError { .badImportLine(file: file, line: n + 1, message: message) }
             guard let value = try? JSONValue.parse(line) else { throw fail("not valid JSON") }
             guard case .object(let o) = value else { throw fail("expected a JSON object") }
-            guard case .text(let name)? = o["run"], !name.isEmpty else { throw fail("missing \"run\": the run's name as a string") }
+            guard case .text(let name)? = o["run"], !name.isEmpty else {
+                throw fail("missing \"run\": the run's name as a string")
+            }
             let unknown = Set(o.keys).subtracting(["run", "params", "tags", "experiment", "step", "metrics", "time"])
             if let key = unknown.sorted().first { throw fail("unknown field \"\(key)\"") }
-            if index[name] == nil { index[name] = runs.count; runs.append(PlannedRun(name: name)) }
+            if index[name] == nil {
+                index[name] = runs.count
+                runs.append(PlannedRun(name: name))
+            }
             let i = index[name]!
             if o["step"] != nil || o["metrics"] != nil {
-                if o["params"] != nil || o["tags"] != nil { throw fail("put params and tags on their own line, not with metrics") }
-                guard case .int(let step)? = o["step"], step >= 0 else { throw fail("\"step\" must be a non-negative integer") }
-                guard case .object(let metrics)? = o["metrics"], !metrics.isEmpty else { throw fail("\"metrics\" must be a non-empty object of numbers") }
+                if o["params"] != nil || o["tags"] != nil {
+                    throw fail("put params and tags on their own line, not with metrics")
+                }
+                guard case .int(let step)? = o["step"], step >= 0 else {
+                    throw fail("\"step\" must be a non-negative integer")
+                }
+                guard case .object(let metrics)? = o["metrics"], !metrics.isEmpty else {
+                    throw fail("\"metrics\" must be a non-empty object of numbers")
+                }
                 var time: Double?
                 switch o["time"] {
                 case nil: break
@@ -76,8 +90,12 @@ public enum Importer {
                 default: throw fail("\"time\" must be unix seconds")
                 }
                 for key in metrics.keys.sorted() {
-                    guard let v = number(metrics[key]!) else { throw fail("metric \"\(key)\" must be a number or \"nan\", \"inf\", \"-inf\"") }
-                    if !key.contains("/") { throw fail("metric key \"\(key)\" must look like 'split/name', e.g. 'train/loss'") }
+                    guard let v = number(metrics[key]!) else {
+                        throw fail("metric \"\(key)\" must be a number or \"nan\", \"inf\", \"-inf\"")
+                    }
+                    if !key.contains("/") {
+                        throw fail("metric key \"\(key)\" must look like 'split/name', e.g. 'train/loss'")
+                    }
                     runs[i].points.append((step, key, v, time))
                 }
                 continue
@@ -137,20 +155,24 @@ public enum Importer {
             let config = JSON.object(r.paramsJSON).compact()
             var experimentId: Int64?
             if let name = r.experiment {
-                experimentId = try Int64.fetchOne(db, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
+                experimentId = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
                 if experimentId == nil {
-                    try db.execute(sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}')", arguments: [name])
+                    try db.execute(
+                        sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}')", arguments: [name])
                     experimentId = db.lastInsertedRowID
                 }
             }
             let id: Int64
             if let existing = try Int64.fetchOne(
-                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1", arguments: [r.name])
+                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1",
+                arguments: [r.name])
             {
                 id = existing
                 if !r.paramsJSON.isEmpty {
                     try db.execute(
-                        sql: "UPDATE run SET config = ?, configHash = ?, experimentId = coalesce(?, experimentId) WHERE id = ?",
+                        sql:
+                            "UPDATE run SET config = ?, configHash = ?, experimentId = coalesce(?, experimentId) WHERE id = ?",
                         arguments: [config, SHA256.hex(Array(config.utf8)), experimentId, id])
                 }
                 try TrackerDB.setParams(runId: id, r.params, in: db)
@@ -158,12 +180,15 @@ public enum Importer {
                 summary.updated.append(r.name)
             } else {
                 let record = RunRecord(
-                    experimentId: experimentId, name: r.name, config: config, configHash: SHA256.hex(Array(config.utf8)),
+                    experimentId: experimentId, name: r.name, config: config,
+                    configHash: SHA256.hex(Array(config.utf8)),
                     state: .succeeded, origin: "import")
                 id = try TrackerDB.createRun(record, params: r.params, tags: r.tags, in: db).id!
                 summary.created.append(r.name)
             }
-            points += r.points.map { MetricPoint(runId: id, key: $0.key, step: $0.step, value: $0.value, time: $0.time ?? now) }
+            points += r.points.map {
+                MetricPoint(runId: id, key: $0.key, step: $0.step, value: $0.value, time: $0.time ?? now)
+            }
         }
         try TrackerDB.logMetrics(points, in: db)
         summary.points = points.count

@@ -15,7 +15,8 @@ enum JSON {
     static func number(orString v: Double) -> JSON { v.isFinite ? .number(v) : .string(formatShortest(v)) }
 
     func render(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent + 1), end = String(repeating: "  ", count: indent)
+        let pad = String(repeating: "  ", count: indent + 1)
+        let end = String(repeating: "  ", count: indent)
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -29,7 +30,8 @@ enum JSON {
             return "[\n" + items.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
         case .object(let fields):
             if fields.isEmpty { return "{}" }
-            return "{\n" + fields.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent + 1) }
+            return "{\n"
+                + fields.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent + 1) }
                 .joined(separator: ",\n") + "\n" + end + "}"
         }
     }
@@ -38,7 +40,8 @@ enum JSON {
     func compact() -> String {
         switch self {
         case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
-        case .object(let fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
+        case .object(let fields):
+            return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
         default: return render()
         }
     }
@@ -79,12 +82,22 @@ enum JSONRenderer {
             return .object([
                 ("kind", .string("chart")), ("title", .string(c.title)), ("metric", .string(c.metric)),
                 ("logScale", .bool(c.logScale)),
-                ("series", .array(c.series.map { s in
-                    .object([
-                        ("name", .string(s.name)),
-                        ("points", .array(s.points.map { .array([.number(Double($0.step)), .number(orString: $0.value)]) })),
-                    ])
-                })),
+                (
+                    "series",
+                    .array(
+                        c.series.map { s in
+                            .object([
+                                ("name", .string(s.name)),
+                                (
+                                    "points",
+                                    .array(
+                                        s.points.map {
+                                            .array([.number(Double($0.step)), .number(orString: $0.value)])
+                                        })
+                                ),
+                            ])
+                        })
+                ),
             ])
         case .note(let n):
             return .object([("kind", .string("note")), ("text", .string(n))])
@@ -96,7 +109,8 @@ enum JSONRenderer {
         case .text(let s): return .string(s)
         case .int(let v): return .number(Double(v))
         case .number(let v, _): return .number(orString: v)
-        case .meanStd(let m, let s, _): return .object([("mean", .number(orString: m)), ("std", s.map { .number(orString: $0) } ?? .null)])
+        case .meanStd(let m, let s, _):
+            return .object([("mean", .number(orString: m)), ("std", s.map { .number(orString: $0) } ?? .null)])
         case .missing: return .null
         }
     }

@@ -63,7 +63,9 @@ public struct ReportTable: Sendable, Equatable {
     public var rows: [[Cell]]
 
     public init(title: String, columns: [String], rows: [[Cell]]) {
-        self.title = title; self.columns = columns; self.rows = rows
+        self.title = title
+        self.columns = columns
+        self.rows = rows
     }
 
     /// A column is numeric when every non-missing cell in it is a number.
@@ -85,7 +87,10 @@ public struct ReportChart: Sendable, Equatable {
     public struct Series: Sendable, Equatable {
         public var name: String
         public var points: [HistoryPoint]
-        public init(name: String, points: [HistoryPoint]) { self.name = name; self.points = points }
+        public init(name: String, points: [HistoryPoint]) {
+            self.name = name
+            self.points = points
+        }
     }
     public var title: String
     public var metric: String
@@ -93,7 +98,10 @@ public struct ReportChart: Sendable, Equatable {
     public var logScale: Bool
 
     public init(title: String, metric: String, series: [Series], logScale: Bool = false) {
-        self.title = title; self.metric = metric; self.series = series; self.logScale = logScale
+        self.title = title
+        self.metric = metric
+        self.series = series
+        self.logScale = logScale
     }
 }
 
@@ -107,7 +115,10 @@ public struct ReportDocument: Sendable, Equatable {
     public var title: String
     public var sections: [ReportSection]
 
-    public init(title: String, sections: [ReportSection]) { self.title = title; self.sections = sections }
+    public init(title: String, sections: [ReportSection]) {
+        self.title = title
+        self.sections = sections
+    }
 
     /// The document in `format`; `color` adds ANSI colours to terminal charts (table format only).
     public func render(_ format: ReportFormat, color: Bool = false) -> String {

@@ -22,7 +22,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
             let caret = String(repeating: " ", count: max(0, column - 1)) + "^"
             return "--where: \(message) at column \(column)\n  \(expression)\n  \(caret)"
         case .badSortKey(let key):
-            return "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"
+            return
+                "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"
         case .runNotFound(let run):
             return "no run named or numbered '\(run)' (list runs with `tracker report`)"
         case .ambiguousRun(let name, let ids):
@@ -33,7 +34,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .noRuns(let what):
             return "no runs match \(what); loosen --experiment, --state or --where"
         case .badImportLine(let file, let line, let message):
-            return "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"
+            return
+                "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"
         case .cannotRead(let path, let reason):
             return "cannot read \(path): \(reason)"
         case .cannotWrite(let path, let reason):

@@ -11,8 +11,13 @@ public struct RunListQuery: Sendable {
     public var descending: Bool
     public var limit: Int?
 
-    public init(selection: RunSelection = RunSelection(), sort: String? = nil, descending: Bool = false, limit: Int? = nil) {
-        self.selection = selection; self.sort = sort; self.descending = descending; self.limit = limit
+    public init(
+        selection: RunSelection = RunSelection(), sort: String? = nil, descending: Bool = false, limit: Int? = nil
+    ) {
+        self.selection = selection
+        self.sort = sort
+        self.descending = descending
+        self.limit = limit
     }
 }
 
@@ -49,7 +54,9 @@ public enum Reports {
 
     static func text(_ s: String?) -> Cell { s.map(Cell.text) ?? .missing }
 
-    static func number(_ v: Double?, _ style: NumberStyle = .fixed(4)) -> Cell { v.map { .number($0, style) } ?? .missing }
+    static func number(_ v: Double?, _ style: NumberStyle = .fixed(4)) -> Cell {
+        v.map { .number($0, style) } ?? .missing
+    }
 
     static func paramCell(_ v: ParamValue?) -> Cell {
         switch v {
@@ -118,7 +125,9 @@ public enum Reports {
         case .run(let column):
             return try sortExtractor(column == .id ? "id" : column.rawValue, runs)
         case .param(let k):
-            guard runs.isEmpty || runs.contains(where: { $0.params[k] != nil }) else { throw ReportError.badSortKey(key) }
+            guard runs.isEmpty || runs.contains(where: { $0.params[k] != nil }) else {
+                throw ReportError.badSortKey(key)
+            }
             return { r in
                 guard let v = r.params[k] else { return nil }
                 return v.number.map(SortValue.number) ?? .text(v.description)
@@ -127,7 +136,9 @@ public enum Reports {
             guard runs.isEmpty || runs.contains(where: { $0.tags[k] != nil }) else { throw ReportError.badSortKey(key) }
             return { $0.tags[k].map(SortValue.text) }
         case .metric(let k, let stat):
-            guard runs.isEmpty || runs.contains(where: { $0.metrics[k] != nil }) else { throw ReportError.badSortKey(key) }
+            guard runs.isEmpty || runs.contains(where: { $0.metrics[k] != nil }) else {
+                throw ReportError.badSortKey(key)
+            }
             return { r in
                 guard let m = r.metrics[k] else { return nil }
                 switch stat {

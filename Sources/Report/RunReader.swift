@@ -1,9 +1,9 @@
+import Basics
 // Read-only queries behind every report: which runs a selection names, their summaries (run row,
 // typed params, tags, metricSummary), metric histories for charts and exports, and one run whole.
 // Each call reads in one transaction (summaries: see there), so a report never mixes two states
 // of a run.
 import Foundation
-import Basics
 import GRDB
 import GRDBSQLite
 import Store
@@ -17,7 +17,10 @@ public struct RunSelection: Sendable {
     public var runs: [String]
 
     public init(experiment: String? = nil, state: String? = nil, filter: Filter? = nil, runs: [String] = []) {
-        self.experiment = experiment; self.state = state; self.filter = filter; self.runs = runs
+        self.experiment = experiment
+        self.state = state
+        self.filter = filter
+        self.runs = runs
     }
 }
 
@@ -84,19 +87,22 @@ public struct RunReader: Sendable {
     private static func readChildren(
         _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ lookup: RunLookup
     ) throws {
-        var find = lookup, keys = KeyInterner()
+        var find = lookup
+        var keys = KeyInterner()
         if part == 0 {
             try Self.step(db, "SELECT runId, key, type, num, text FROM runParam WHERE runId IN (\(ids))", args) { s in
                 guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
                 let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
-                r.params[keys.text(s, 1) ?? ""] = Self.param(typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4))
+                r.params[keys.text(s, 1) ?? ""] = Self.param(
+                    typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4))
             }
             try Self.step(db, "SELECT runId, key, value FROM runTag WHERE runId IN (\(ids))", args) { s in
                 find.run(sqlite3_column_int64(s, 0))?.tags[keys.text(s, 1) ?? ""] = Self.string(s, 2) ?? ""
             }
         } else {
             try Self.step(
-                db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
+                db,
+                "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary WHERE runId IN (\(ids))",
                 args
             ) { s in
                 guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
@@ -104,7 +110,8 @@ public struct RunReader: Sendable {
                     sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
                 }
                 r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
-                    lastStep: sqlite3_column_int64(s, 2), last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
+                    lastStep: sqlite3_column_int64(s, 2),
+                    last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
                     min: real(5), max: real(6), count: sqlite3_column_int64(s, 7))
             }
         }
@@ -117,7 +124,9 @@ public struct RunReader: Sendable {
             var out: [Int64: [String: [HistoryPoint]]] = [:]
             let marks = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
             var keyIndex = KeyInterner()
-            var runId: Int64 = -1, key = "", points: [HistoryPoint] = []
+            var runId: Int64 = -1
+            var key = ""
+            var points: [HistoryPoint] = []
             func flush() {
                 if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
                 points.removeAll(keepingCapacity: true)
@@ -130,13 +139,15 @@ public struct RunReader: Sendable {
                 """,
                 StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
             ) { s in
-                let id = sqlite3_column_int64(s, 0), k = keyIndex.text(s, 1) ?? ""
+                let id = sqlite3_column_int64(s, 0)
+                let k = keyIndex.text(s, 1) ?? ""
                 if id != runId || k != key {
                     flush()
                     (runId, key) = (id, k)
                 }
                 let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
-                points.append(HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
+                points.append(
+                    HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
             }
             flush()
             return out
@@ -176,7 +187,8 @@ public struct RunReader: Sendable {
     static func condition(_ db: Database, _ s: RunSelection) throws -> SQLCondition {
         var parts: [SQLCondition] = []
         if let name = s.experiment {
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiment WHERE name = ?", arguments: [name]) == true else {
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiment WHERE name = ?", arguments: [name]) == true
+            else {
                 throw ReportError.experimentNotFound(name)
             }
             parts.append(SQLCondition(sql: "e.name = ?", arguments: [name.databaseValue]))
@@ -204,7 +216,8 @@ public struct RunReader: Sendable {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
             try row(s)
         }
@@ -244,7 +257,10 @@ private struct RunLookup: @unchecked Sendable {
     }
 
     mutating func run(_ id: Int64) -> RunSummary? {
-        if id != lastId { lastId = id; last = index[id].map { runs[$0] } }
+        if id != lastId {
+            lastId = id
+            last = index[id].map { runs[$0] }
+        }
         return last
     }
 }
@@ -299,5 +315,8 @@ struct KeyInterner {
 public struct HistoryPoint: Sendable, Equatable {
     public var step: Int64
     public var value: Double
-    public init(step: Int64, value: Double) { self.step = step; self.value = value }
+    public init(step: Int64, value: Double) {
+        self.step = step
+        self.value = value
+    }
 }

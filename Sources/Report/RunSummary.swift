@@ -25,7 +25,11 @@ public struct MetricStat: Sendable, Equatable {
     public var count: Int64
 
     public init(lastStep: Int64, last: Double, min: Double?, max: Double?, count: Int64) {
-        self.lastStep = lastStep; self.last = last; self.min = min; self.max = max; self.count = count
+        self.lastStep = lastStep
+        self.last = last
+        self.min = min
+        self.max = max
+        self.count = count
     }
 }
 
@@ -49,8 +53,14 @@ public final class RunSummary {
         duration: Double?, params: [String: ParamValue] = [:], tags: [String: String] = [:],
         metrics: [String: MetricStat] = [:]
     ) {
-        self.id = id; self.name = name; self.experiment = experiment; self.state = state
-        self.origin = origin; self.duration = duration; self.params = params; self.tags = tags
+        self.id = id
+        self.name = name
+        self.experiment = experiment
+        self.state = state
+        self.origin = origin
+        self.duration = duration
+        self.params = params
+        self.tags = tags
         self.metrics = metrics
     }
 

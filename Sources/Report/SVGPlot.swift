@@ -14,10 +14,12 @@ enum SVGPlot {
         guard let scale = ChartScale(c) else {
             return "<p class=\"empty\">no finite values of \(HTMLRenderer.escape(chart.metric)) to plot</p>"
         }
-        let plotW = width - left - right, plotH = height - top - bottom
+        let plotW = width - left - right
+        let plotH = height - top - bottom
         func px(_ step: Int64) -> Double { left + scale.x(step) * plotW }
         func py(_ t: Double) -> Double { top + (1 - t) * plotH }
-        var svg = "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTMLRenderer.escape(chart.title))\">"
+        var svg =
+            "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTMLRenderer.escape(chart.title))\">"
         svg += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" class=\"plot\"/>"
         for (value, label) in yTicks(scale) {
             guard let t = scale.y(value), t >= -1e-9, t <= 1 + 1e-9 else { continue }
@@ -30,7 +32,8 @@ enum SVGPlot {
             svg += "<line x1=\"\(x)\" y1=\"\(n(top))\" x2=\"\(x)\" y2=\"\(n(top + plotH))\" class=\"grid\"/>"
             svg += "<text x=\"\(x)\" y=\"\(n(top + plotH + 16))\" class=\"xtick\">\(step)</text>"
         }
-        svg += "<line x1=\"\(n(left))\" y1=\"\(n(top + plotH))\" x2=\"\(n(width - right))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
+        svg +=
+            "<line x1=\"\(n(left))\" y1=\"\(n(top + plotH))\" x2=\"\(n(width - right))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
         svg += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
         svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 6))\" class=\"xlabel\">step</text>"
         let yLabel = HTMLRenderer.escape(chart.metric) + (logScale ? " (log)" : "")
@@ -43,12 +46,16 @@ enum SVGPlot {
                     let xy = segment[0].split(separator: ",")
                     svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(color)\"/>"
                 } else if segment.count > 1 {
-                    svg += "<polyline points=\"\(segment.joined(separator: " "))\" stroke=\"\(color)\" class=\"curve\"/>"
+                    svg +=
+                        "<polyline points=\"\(segment.joined(separator: " "))\" stroke=\"\(color)\" class=\"curve\"/>"
                 }
                 segment = []
             }
             for p in series.points {
-                guard let t = scale.y(p.value) else { flush(); continue }
+                guard let t = scale.y(p.value) else {
+                    flush()
+                    continue
+                }
                 segment.append("\(n(px(p.step))),\(n(py(t)))")
             }
             flush()
@@ -60,12 +67,17 @@ enum SVGPlot {
     static func legend(_ names: [String], plotRight: Double) -> String {
         if names.isEmpty { return "" }
         let longest = Double(names.map(\.count).max() ?? 0)
-        let boxW = min(360, 34 + longest * 6.6), rowH = 16.0, boxH = 8 + rowH * Double(names.count)
-        let x0 = plotRight - boxW - 8, y0 = top + 8
-        var out = "<g class=\"legend\"><rect x=\"\(n(x0))\" y=\"\(n(y0))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" rx=\"3\"/>"
+        let boxW = min(360, 34 + longest * 6.6)
+        let rowH = 16.0
+        let boxH = 8 + rowH * Double(names.count)
+        let x0 = plotRight - boxW - 8
+        let y0 = top + 8
+        var out =
+            "<g class=\"legend\"><rect x=\"\(n(x0))\" y=\"\(n(y0))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" rx=\"3\"/>"
         for (i, name) in names.enumerated() {
             let y = y0 + 4 + rowH * Double(i) + rowH / 2
-            out += "<line x1=\"\(n(x0 + 8))\" y1=\"\(n(y))\" x2=\"\(n(x0 + 26))\" y2=\"\(n(y))\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"3\"/>"
+            out +=
+                "<line x1=\"\(n(x0 + 8))\" y1=\"\(n(y))\" x2=\"\(n(x0 + 26))\" y2=\"\(n(y))\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"3\"/>"
             out += "<text x=\"\(n(x0 + 32))\" y=\"\(n(y))\">\(HTMLRenderer.escape(name))</text>"
         }
         return out + "</g>"
@@ -74,20 +86,24 @@ enum SVGPlot {
     /// Tick values and labels covering the value range. On a log scale: 1-2-5 per decade, else
     /// every integer multiple per decade, else (a range inside one decade) evenly spaced values.
     static func yTicks(_ scale: ChartScale) -> [(Double, String)] {
-        let lo = scale.value(at: 0), hi = scale.value(at: 1)
+        let lo = scale.value(at: 0)
+        let hi = scale.value(at: 1)
         if scale.log {
             for multiples in [[1.0, 2, 5], [1.0, 2, 3, 4, 5, 6, 7, 8, 9]] {
                 var ticks: [Double] = []
                 var decade = pow(10, floor(log10(lo)))
                 while decade <= hi * 1.0001 {
-                    for m in multiples where decade * m >= lo * 0.9999 && decade * m <= hi * 1.0001 { ticks.append(decade * m) }
+                    for m in multiples where decade * m >= lo * 0.9999 && decade * m <= hi * 1.0001 {
+                        ticks.append(decade * m)
+                    }
                     decade *= 10
                 }
                 if ticks.count >= 3 { return ticks.map { ($0, label($0)) } }
             }
         }
         let step = niceStep((hi - lo) / 6)
-        var v = ceil(lo / step) * step, out: [(Double, String)] = []
+        var v = ceil(lo / step) * step
+        var out: [(Double, String)] = []
         let digits = max(0, Int(-floor(log10(step) + 1e-9)))
         while v <= hi + step * 1e-6 {
             out.append((v, formatFixed(v, digits)))
@@ -103,8 +119,12 @@ enum SVGPlot {
     static func xTicks(_ lo: Int64, _ hi: Int64) -> [Int64] {
         if hi <= lo { return [lo] }
         let step = max(1, Int64(niceStep(Double(hi - lo) / 6)))
-        var v = (lo + step - 1) / step * step, out: [Int64] = []
-        while v <= hi { out.append(v); v += step }
+        var v = (lo + step - 1) / step * step
+        var out: [Int64] = []
+        while v <= hi {
+            out.append(v)
+            v += step
+        }
         return out
     }
 

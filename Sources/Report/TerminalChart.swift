@@ -12,14 +12,19 @@ enum TerminalChart {
     static func render(_ chart: ReportChart, color: Bool) -> String {
         let scale = ChartScale(chart)
         guard let scale else { return "(no finite values of \(chart.metric) to plot)" }
-        let dotsX = width * 2, dotsY = height * 4
+        let dotsX = width * 2
+        let dotsY = height * 4
         var bits = [UInt8](repeating: 0, count: width * height)
         var owner = [Int](repeating: -1, count: width * height)
         var endRows: [Int: [Int]] = [:]
         for (s, series) in chart.series.enumerated() {
-            var previous: (Int, Int)?, lastRow: Int?
+            var previous: (Int, Int)?
+            var lastRow: Int?
             for p in series.points {
-                guard let y = scale.y(p.value) else { previous = nil; continue }
+                guard let y = scale.y(p.value) else {
+                    previous = nil
+                    continue
+                }
                 let dx = Int((scale.x(p.step) * Double(dotsX - 1)).rounded())
                 let dy = Int(((1 - y) * Double(dotsY - 1)).rounded())
                 for (x, yy) in line(from: previous ?? (dx, dy), to: (dx, dy)) {
@@ -37,7 +42,13 @@ enum TerminalChart {
         var out: [String] = []
         for row in 0..<height {
             var label = ""
-            if row == 0 { label = labels[0] } else if row == height / 2 { label = labels[1] } else if row == height - 1 { label = labels[2] }
+            if row == 0 {
+                label = labels[0]
+            } else if row == height / 2 {
+                label = labels[1]
+            } else if row == height - 1 {
+                label = labels[2]
+            }
             var text = String(repeating: " ", count: labelWidth - label.count) + label + (label.isEmpty ? " │" : " ┤")
             for col in 0..<width {
                 let cell = row * width + col
@@ -53,7 +64,8 @@ enum TerminalChart {
         }
         let pad = String(repeating: " ", count: labelWidth + 1)
         out.append(pad + "└" + String(repeating: "─", count: width))
-        let first = "step \(scale.minStep)", last = "\(scale.maxStep)"
+        let first = "step \(scale.minStep)"
+        let last = "\(scale.maxStep)"
         out.append(pad + " " + first + String(repeating: " ", count: max(1, width - first.count - last.count)) + last)
         let nameWidth = chart.series.map(\.name.count).max() ?? 0
         for (s, series) in chart.series.enumerated() {
@@ -69,21 +81,32 @@ enum TerminalChart {
 
     /// The braille bit for dot column `x` (0-1) and row `y` (0-3) of a character.
     static func dotBit(_ x: Int, _ y: Int) -> UInt8 {
-        let left: [UInt8] = [0x01, 0x02, 0x04, 0x40], right: [UInt8] = [0x08, 0x10, 0x20, 0x80]
+        let left: [UInt8] = [0x01, 0x02, 0x04, 0x40]
+        let right: [UInt8] = [0x08, 0x10, 0x20, 0x80]
         return x == 0 ? left[y] : right[y]
     }
 
     /// The dots of a straight segment, endpoints included (Bresenham).
     static func line(from a: (Int, Int), to b: (Int, Int)) -> [(Int, Int)] {
         var (x, y) = a
-        let dx = abs(b.0 - x), dy = -abs(b.1 - y), sx = x < b.0 ? 1 : -1, sy = y < b.1 ? 1 : -1
-        var err = dx + dy, out: [(Int, Int)] = []
+        let dx = abs(b.0 - x)
+        let dy = -abs(b.1 - y)
+        let sx = x < b.0 ? 1 : -1
+        let sy = y < b.1 ? 1 : -1
+        var err = dx + dy
+        var out: [(Int, Int)] = []
         while true {
             out.append((x, y))
             if x == b.0 && y == b.1 { return out }
             let e2 = 2 * err
-            if e2 >= dy { err += dy; x += sx }
-            if e2 <= dx { err += dx; y += sy }
+            if e2 >= dy {
+                err += dy
+                x += sx
+            }
+            if e2 <= dx {
+                err += dx
+                y += sy
+            }
         }
     }
 
@@ -93,7 +116,8 @@ enum TerminalChart {
         let n = 24
         let points = series.points.compactMap { p in scale.y(p.value).map { (x: scale.x(p.step), y: $0) } }
         guard let first = points.first, let last = points.last else { return String(repeating: " ", count: n) }
-        var out = "", j = 0
+        var out = ""
+        var j = 0
         for i in 0..<n {
             let x = (Double(i) + 0.5) / Double(n)
             if points.count == 1 || x < first.x - 0.5 / Double(n) || x > last.x + 0.5 / Double(n) {
@@ -101,7 +125,8 @@ enum TerminalChart {
                 continue
             }
             while j + 1 < points.count - 1 && points[j + 1].x < x { j += 1 }
-            let a = points[j], b = points[min(j + 1, points.count - 1)]
+            let a = points[j]
+            let b = points[min(j + 1, points.count - 1)]
             let t = b.x > a.x ? min(1, max(0, (x - a.x) / (b.x - a.x))) : 0
             out.append(blocks[min(7, max(0, Int((a.y + t * (b.y - a.y)) * 7.999)))])
         }
@@ -122,9 +147,14 @@ struct ChartScale {
         log = chart.logScale
         minStep = points.map(\.step).min() ?? 0
         maxStep = points.map(\.step).max() ?? 0
-        var l = log ? log10(lo) : lo, h = log ? log10(hi) : hi
-        if h - l < 1e-12 { l -= 0.5; h += 0.5 }
-        low = l; high = h
+        var l = log ? log10(lo) : lo
+        var h = log ? log10(hi) : hi
+        if h - l < 1e-12 {
+            l -= 0.5
+            h += 0.5
+        }
+        low = l
+        high = h
     }
 
     func x(_ step: Int64) -> Double {

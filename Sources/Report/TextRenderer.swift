@@ -31,12 +31,14 @@ enum TextRenderer {
     /// UTF-8 bytes (a 10,000-run table has over 100,000 cells).
     static func alignedTable(_ t: ReportTable) -> String {
         if t.rows.isEmpty { return "(none)" }
-        let n = t.columns.count, rows = t.rows
+        let n = t.columns.count
+        let rows = t.rows
         // Formatting the cells is most of the work: two threads each take half the rows.
         let parts = rows.count >= 2000 ? 2 : 1
         let slots = ResultSlots<(cells: [String], lengths: [Int])>(count: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            var cells: [String] = [], lengths: [Int] = []
+            var cells: [String] = []
+            var lengths: [Int] = []
             let range = (rows.count * part / parts)..<(rows.count * (part + 1) / parts)
             cells.reserveCapacity(range.count * n)
             lengths.reserveCapacity(range.count * n)
@@ -50,8 +52,12 @@ enum TextRenderer {
             }
             slots[part] = (cells, lengths)
         }
-        var cells = t.columns, lengths = t.columns.map(scalarCount)
-        for part in slots.values { cells += part!.cells; lengths += part!.lengths }
+        var cells = t.columns
+        var lengths = t.columns.map(scalarCount)
+        for part in slots.values {
+            cells += part!.cells
+            lengths += part!.lengths
+        }
         let numeric = t.columns.indices.map(t.isNumericColumn)
         var widths = [Int](repeating: 0, count: n)
         for (i, len) in lengths.enumerated() { widths[i % n] = max(widths[i % n], len) }
@@ -61,8 +67,12 @@ enum TextRenderer {
         let space = UInt8(ascii: " ")
         func append(row r: Int) {
             for i in 0..<n {
-                let s = cells[r * n + i], pad = widths[i] - lengths[r * n + i]
-                if i > 0 { out.append(space); out.append(space) }
+                let s = cells[r * n + i]
+                let pad = widths[i] - lengths[r * n + i]
+                if i > 0 {
+                    out.append(space)
+                    out.append(space)
+                }
                 if numeric[i] { out.append(contentsOf: repeatElement(space, count: pad)) }
                 out.append(contentsOf: s.utf8)
                 if !numeric[i] && i < n - 1 { out.append(contentsOf: repeatElement(space, count: pad)) }
@@ -71,7 +81,10 @@ enum TextRenderer {
         append(row: 0)
         out.append(UInt8(ascii: "\n"))
         for i in 0..<n {
-            if i > 0 { out.append(space); out.append(space) }
+            if i > 0 {
+                out.append(space)
+                out.append(space)
+            }
             out.append(contentsOf: repeatElement(UInt8(ascii: "-"), count: widths[i]))
         }
         for r in 1...t.rows.count {
@@ -101,7 +114,9 @@ enum TextRenderer {
         for t in tables {
             var lines: [String] = []
             if tables.count > 1 { lines.append("# " + t.title) }
-            let split = t.columns.indices.map { i in t.rows.contains { if case .meanStd = $0[i] { true } else { false } } }
+            let split = t.columns.indices.map { i in
+                t.rows.contains { if case .meanStd = $0[i] { true } else { false } }
+            }
             var header: [String] = []
             for (i, name) in t.columns.enumerated() {
                 header.append(name)
@@ -176,7 +191,9 @@ enum TextRenderer {
         var out = ""
         for c in s {
             switch c {
-            case "|", "*", "`", "<", ">", "\\": out.append("\\"); out.append(c)
+            case "|", "*", "`", "<", ">", "\\":
+                out.append("\\")
+                out.append(c)
             case "\n": out.append(" ")
             default: out.append(c)
             }

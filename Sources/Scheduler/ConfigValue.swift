@@ -36,12 +36,15 @@ public indirect enum ConfigValue: Sendable, Equatable, Hashable {
     public mutating func set(_ dottedKey: String, to value: ConfigValue) throws {
         let parts = dottedKey.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if parts.contains(where: \.isEmpty) {
-            throw SchedulerError.badConfig(key: dottedKey, reason: "a dotted key needs non-empty parts, like \"train.lr\"")
+            throw SchedulerError.badConfig(
+                key: dottedKey, reason: "a dotted key needs non-empty parts, like \"train.lr\"")
         }
         try Self.set(&self, parts[...], value, fullKey: dottedKey)
     }
 
-    private static func set(_ node: inout ConfigValue, _ parts: ArraySlice<String>, _ value: ConfigValue, fullKey: String) throws {
+    private static func set(
+        _ node: inout ConfigValue, _ parts: ArraySlice<String>, _ value: ConfigValue, fullKey: String
+    ) throws {
         guard var t = node.table else {
             throw SchedulerError.badConfig(key: fullKey, reason: "a part of this key is a value, not a table")
         }
@@ -74,7 +77,8 @@ public indirect enum ConfigValue: Sendable, Equatable, Hashable {
         case .int(let v): out += String(v)
         case .real(let v):
             guard v.isFinite else {
-                throw SchedulerError.badConfig(key: path, reason: "\(v) is not a finite number; configs hold finite numbers only")
+                throw SchedulerError.badConfig(
+                    key: path, reason: "\(v) is not a finite number; configs hold finite numbers only")
             }
             out += v.description
         case .bool(let v): out += v ? "true" : "false"
@@ -88,7 +92,8 @@ public indirect enum ConfigValue: Sendable, Equatable, Hashable {
             out += "]"
         case .table(let t):
             out += "{"
-            for (i, key) in t.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated() {
+            for (i, key) in t.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated()
+            {
                 if i > 0 { out += "," }
                 Self.writeString(key, into: &out)
                 out += ":"

@@ -37,7 +37,9 @@ public protocol Executor: Sendable {
 public struct LocalProcessExecutor: Executor {
     public init() {}
 
-    public func spawn(runId: Int64, command: [String], environment: [String: String], logPath: String) throws -> RunHandle {
+    public func spawn(runId: Int64, command: [String], environment: [String: String], logPath: String) throws
+        -> RunHandle
+    {
         precondition(!command.isEmpty, "empty command")
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -69,7 +71,8 @@ public struct LocalProcessExecutor: Executor {
 
     /// posix_spawn of `command` (argv[0] is a path, or a name looked up in PATH), stdin from
     /// /dev/null, stdout and stderr appended to `output`, in a new process group.
-    public static func spawnProcess(_ command: [String], environment: [String: String], output: String) throws -> pid_t {
+    public static func spawnProcess(_ command: [String], environment: [String: String], output: String) throws -> pid_t
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -91,7 +94,8 @@ public struct LocalProcessExecutor: Executor {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] =
+            environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for p in argv { free(p) }
             for p in envp { free(p) }

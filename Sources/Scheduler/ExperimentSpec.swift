@@ -18,7 +18,9 @@ public struct ExperimentSpec: Sendable {
 
     /// Splits `tree` (the experiment file's top-level table).
     public init(name: String, tree: ConfigValue) throws {
-        guard var top = tree.table else { throw SchedulerError.badConfig(key: name, reason: "an experiment file is a table") }
+        guard var top = tree.table else {
+            throw SchedulerError.badConfig(key: name, reason: "an experiment file is a table")
+        }
         self.name = name
         specJSON = try tree.canonicalJSON()
         if let s = top.removeValue(forKey: "sweep") {
@@ -28,7 +30,9 @@ public struct ExperimentSpec: Sendable {
             sweep = Sweep()
         }
         if let e = top.removeValue(forKey: "experiment") {
-            guard let t = e.table else { throw SchedulerError.badConfig(key: "experiment", reason: "use an [experiment] table") }
+            guard let t = e.table else {
+                throw SchedulerError.badConfig(key: "experiment", reason: "use an [experiment] table")
+            }
             for (key, value) in t.sorted(by: { $0.key < $1.key }) {
                 switch (key, value) {
                 case ("description", .text(let d)): description = d
@@ -37,7 +41,9 @@ public struct ExperimentSpec: Sendable {
                 default:
                     throw SchedulerError.badConfig(
                         key: "experiment.\(key)",
-                        reason: "[experiment] accepts description (text), priority (integer) and max_attempts (integer >= 1)")
+                        reason:
+                            "[experiment] accepts description (text), priority (integer) and max_attempts (integer >= 1)"
+                    )
                 }
             }
         }

@@ -23,7 +23,10 @@ public struct LocalWorkers {
     public var pollInterval: TimeInterval = 1
 
     public init(home: String, count: Int, experimentId: Int64? = nil, deadline: Double? = nil) {
-        self.home = home; self.count = count; self.experimentId = experimentId; self.deadline = deadline
+        self.home = home
+        self.count = count
+        self.experimentId = experimentId
+        self.deadline = deadline
     }
 
     /// What the supervisor sees at each poll.
@@ -52,7 +55,9 @@ public struct LocalWorkers {
             if let deadline { args += ["--deadline", String(deadline)] }
             args += workerArguments
             let log = "\(logDir)/worker-\(Int(Date().timeIntervalSince1970))-\(getpid())-\(spawnBudget).log"
-            alive.append(try LocalProcessExecutor.spawnProcess(args, environment: ProcessInfo.processInfo.environment, output: log))
+            alive.append(
+                try LocalProcessExecutor.spawnProcess(
+                    args, environment: ProcessInfo.processInfo.environment, output: log))
             spawnBudget -= 1
         }
         for _ in 0..<count { try spawn() }
@@ -81,7 +86,8 @@ public struct LocalWorkers {
                 }
                 while alive.count < count && queued > alive.count && spawnBudget > 0 { try spawn() }
                 if alive.isEmpty && queued > 0 && spawnBudget <= 0 {
-                    throw SchedulerError.io(path: logDir, reason: "workers keep exiting while runs are queued; see the worker-*.log files")
+                    throw SchedulerError.io(
+                        path: logDir, reason: "workers keep exiting while runs are queued; see the worker-*.log files")
                 }
             }
             Thread.sleep(forTimeInterval: pollInterval)

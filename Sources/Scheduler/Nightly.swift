@@ -38,7 +38,9 @@ public struct NightlyConfig: Sendable, Equatable {
             switch (key, value) {
             case ("experiments", .array(let a)):
                 experiments = try a.map {
-                    guard case .text(let s) = $0 else { throw SchedulerError.badNightly(key: key, reason: "list experiment files as strings") }
+                    guard case .text(let s) = $0 else {
+                        throw SchedulerError.badNightly(key: key, reason: "list experiment files as strings")
+                    }
                     return s
                 }
             case ("time_budget_minutes", let v) where (v.number ?? 0) > 0: timeBudgetMinutes = v.number!
@@ -51,10 +53,14 @@ public struct NightlyConfig: Sendable, Equatable {
             default:
                 throw SchedulerError.badNightly(
                     key: key,
-                    reason: "unknown key or bad value (keys: experiments, time_budget_minutes > 0, workers >= 1, corpora_dir, vocab_size >= 257, report_dir, force, [retention])")
+                    reason:
+                        "unknown key or bad value (keys: experiments, time_budget_minutes > 0, workers >= 1, corpora_dir, vocab_size >= 257, report_dir, force, [retention])"
+                )
             }
         }
-        if experiments.isEmpty { throw SchedulerError.badNightly(key: "experiments", reason: "name at least one experiment file") }
+        if experiments.isEmpty {
+            throw SchedulerError.badNightly(key: "experiments", reason: "name at least one experiment file")
+        }
     }
 
     private mutating func readRetention(_ r: [String: ConfigValue]) throws {
@@ -66,7 +72,9 @@ public struct NightlyConfig: Sendable, Equatable {
             default:
                 throw SchedulerError.badNightly(
                     key: "retention.\(key)",
-                    reason: "use keep_last (integer >= 1: a released run resumes from its last checkpoint), keep_best (bool), best_metric (metric key)")
+                    reason:
+                        "use keep_last (integer >= 1: a released run resumes from its last checkpoint), keep_best (bool), best_metric (metric key)"
+                )
             }
         }
     }
@@ -81,9 +89,13 @@ public final class FileLock {
     public init(path: String) throws {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SchedulerError.io(path: path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))") }
+        if fd < 0 {
+            throw SchedulerError.io(
+                path: path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
             close(fd)
             throw SchedulerError.lockHeld(path: path, holder: holder.map { "pid \($0)" } ?? "another process")
         }
@@ -113,7 +125,9 @@ public final class NightlyLog: @unchecked Sendable {
         self.path = path
         try? FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
     }
@@ -138,7 +152,9 @@ public enum CheckpointRetention {
             if checkpoints.count <= rule.keepLast { continue }
             let ordered = checkpoints.sorted { ($0.step ?? -1, $0.id!) < ($1.step ?? -1, $1.id!) }
             var keep = Set(ordered.suffix(rule.keepLast).map { $0.id! })
-            if rule.keepBest, let best = try best(ordered, runId: run.id!, metric: rule.bestMetric, db: db) { keep.insert(best) }
+            if rule.keepBest, let best = try best(ordered, runId: run.id!, metric: rule.bestMetric, db: db) {
+                keep.insert(best)
+            }
             let drop = ordered.filter { !keep.contains($0.id!) }
             for a in drop {
                 let path = a.path.hasPrefix("/") ? a.path : home + "/" + a.path
@@ -146,7 +162,8 @@ public enum CheckpointRetention {
                     do {
                         try FileManager.default.removeItem(atPath: file)
                     } catch {
-                        throw SchedulerError.io(path: file, reason: "cannot delete an old checkpoint: \(error.localizedDescription)")
+                        throw SchedulerError.io(
+                            path: file, reason: "cannot delete an old checkpoint: \(error.localizedDescription)")
                     }
                 }
                 deleted.append(a.path)

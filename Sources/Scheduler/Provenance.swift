@@ -7,7 +7,9 @@ import Store
 public enum Provenance {
     /// The git commit of the current directory's checkout and whether it has local changes, or
     /// (nil, nil) outside a git checkout or without git.
-    public static func codeVersion(directory: String = FileManager.default.currentDirectoryPath) -> (commit: String?, dirty: Bool?) {
+    public static func codeVersion(directory: String = FileManager.default.currentDirectoryPath) -> (
+        commit: String?, dirty: Bool?
+    ) {
         guard let head = git(["rev-parse", "HEAD"], in: directory), head.count >= 40 else { return (nil, nil) }
         let status = git(["status", "--porcelain", "--untracked-files=no"], in: directory)
         return (head, status.map { !$0.isEmpty })

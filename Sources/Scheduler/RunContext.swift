@@ -44,10 +44,13 @@ public struct RunContext: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw SchedulerError.io(path: dir, reason: "cannot create the checkpoint folder: \(error.localizedDescription)")
+            throw SchedulerError.io(
+                path: dir, reason: "cannot create the checkpoint folder: \(error.localizedDescription)")
         }
         let worker = ProcessInfo.processInfo.environment["TRACKER_WORKER_PID"].flatMap { Int32($0) }
-        return RunContext(db: db, home: home, run: run, resumeCheckpointPath: resume, resumeStep: step, checkpointDir: dir, workerPid: worker)
+        return RunContext(
+            db: db, home: home, run: run, resumeCheckpointPath: resume, resumeStep: step, checkpointDir: dir,
+            workerPid: worker)
     }
 
     /// The file name for the checkpoint at `step` inside `checkpointDir`.
@@ -68,7 +71,8 @@ public struct RunContext: Sendable {
         let (sha, size) = try FileHashing.sha256(path: path)
         let relative = path.hasPrefix(home + "/") ? String(path.dropFirst(home.count + 1)) : path
         return try db.addArtifact(
-            ArtifactRecord(runId: runId, kind: kind, step: step.map(Int64.init), path: relative, size: size, sha256: sha))
+            ArtifactRecord(
+                runId: runId, kind: kind, step: step.map(Int64.init), path: relative, size: size, sha256: sha))
     }
 
     /// A buffered metric writer for this run's database (close it when training ends).

@@ -49,7 +49,8 @@ public struct Sweep: Sendable, Equatable {
     public static func == (a: Sweep, b: Sweep) -> Bool {
         a.grid.map(\.key) == b.grid.map(\.key) && a.grid.map(\.values) == b.grid.map(\.values) && a.seeds == b.seeds
             && a.seedKey == b.seedKey && a.randomCount == b.randomCount && a.randomSeed == b.randomSeed
-            && a.random.map(\.key) == b.random.map(\.key) && a.random.map(\.distribution) == b.random.map(\.distribution)
+            && a.random.map(\.key) == b.random.map(\.key)
+            && a.random.map(\.distribution) == b.random.map(\.distribution)
     }
 
     /// Reads a [sweep] table.
@@ -57,27 +58,37 @@ public struct Sweep: Sendable, Equatable {
         for (key, value) in table.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "seeds":
-                guard case .array(let a) = value, !a.isEmpty else { throw SchedulerError.badSweep(key: key, reason: "use a non-empty list of integers, e.g. [1, 2, 3]") }
+                guard case .array(let a) = value, !a.isEmpty else {
+                    throw SchedulerError.badSweep(key: key, reason: "use a non-empty list of integers, e.g. [1, 2, 3]")
+                }
                 seeds = try a.map {
-                    guard case .int(let s) = $0 else { throw SchedulerError.badSweep(key: key, reason: "seeds must be integers") }
+                    guard case .int(let s) = $0 else {
+                        throw SchedulerError.badSweep(key: key, reason: "seeds must be integers")
+                    }
                     return s
                 }
             case "seed_key":
-                guard case .text(let k) = value, !k.isEmpty else { throw SchedulerError.badSweep(key: key, reason: "use a dotted key, e.g. \"train.seed\"") }
+                guard case .text(let k) = value, !k.isEmpty else {
+                    throw SchedulerError.badSweep(key: key, reason: "use a dotted key, e.g. \"train.seed\"")
+                }
                 seedKey = k
             case "random":
-                guard let t = value.table else { throw SchedulerError.badSweep(key: key, reason: "use a [sweep.random] table") }
+                guard let t = value.table else {
+                    throw SchedulerError.badSweep(key: key, reason: "use a [sweep.random] table")
+                }
                 try readRandom(t)
             default:
                 guard case .array(let values) = value, !values.isEmpty else {
-                    throw SchedulerError.badSweep(key: key, reason: "a grid axis is a non-empty list, e.g. \"train.lr\" = [1e-3, 3e-3]")
+                    throw SchedulerError.badSweep(
+                        key: key, reason: "a grid axis is a non-empty list, e.g. \"train.lr\" = [1e-3, 3e-3]")
                 }
                 grid.append((key, values))
             }
         }
         let keys = grid.map(\.key) + random.map(\.key) + (seeds.isEmpty ? [] : [seedKey])
         if let dup = Dictionary(grouping: keys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-            throw SchedulerError.badSweep(key: dup, reason: "swept twice (in the grid, [sweep.random] or as the seed key); sweep it once")
+            throw SchedulerError.badSweep(
+                key: dup, reason: "swept twice (in the grid, [sweep.random] or as the seed key); sweep it once")
         }
     }
 
@@ -92,12 +103,15 @@ public struct Sweep: Sendable, Equatable {
                 random.append((key, try Self.distribution(key, value)))
             }
         }
-        if randomCount == 0 { throw SchedulerError.badSweep(key: "random.count", reason: "say how many samples to draw, e.g. count = 8") }
+        if randomCount == 0 {
+            throw SchedulerError.badSweep(key: "random.count", reason: "say how many samples to draw, e.g. count = 8")
+        }
         if random.isEmpty { throw SchedulerError.badSweep(key: "random", reason: "name at least one key to sample") }
     }
 
     private static func distribution(_ key: String, _ value: ConfigValue) throws -> Distribution {
-        let hint = "use { uniform = [lo, hi] }, { log_uniform = [lo, hi] }, { int_uniform = [lo, hi] } or { choice = [...] }"
+        let hint =
+            "use { uniform = [lo, hi] }, { log_uniform = [lo, hi] }, { int_uniform = [lo, hi] } or { choice = [...] }"
         guard let t = value.table, t.count == 1, let (kind, arg) = t.first else {
             throw SchedulerError.badSweep(key: "random.\(key)", reason: hint)
         }
@@ -113,11 +127,15 @@ public struct Sweep: Sendable, Equatable {
             return .uniform(lo, hi)
         case "log_uniform":
             let (lo, hi) = try bounds()
-            guard lo > 0 else { throw SchedulerError.badSweep(key: "random.\(key)", reason: "log_uniform needs lo > 0") }
+            guard lo > 0 else {
+                throw SchedulerError.badSweep(key: "random.\(key)", reason: "log_uniform needs lo > 0")
+            }
             return .logUniform(lo, hi)
         case "int_uniform":
-            guard case .array(let a) = arg, a.count == 2, case .int(let lo) = a[0], case .int(let hi) = a[1], lo <= hi else {
-                throw SchedulerError.badSweep(key: "random.\(key)", reason: "int_uniform needs integer [lo, hi] with lo <= hi")
+            guard case .array(let a) = arg, a.count == 2, case .int(let lo) = a[0], case .int(let hi) = a[1], lo <= hi
+            else {
+                throw SchedulerError.badSweep(
+                    key: "random.\(key)", reason: "int_uniform needs integer [lo, hi] with lo <= hi")
             }
             return .intUniform(lo, hi)
         case "choice":
@@ -157,13 +175,17 @@ public struct Sweep: Sendable, Equatable {
             let samples = (0..<randomCount).map { _ in random.map { ($0.key, $0.distribution.sample(&rng)) } }
             cells = cells.flatMap { cell in
                 samples.enumerated().map { i, s in
-                    Point(overrides: cell.overrides + s, nameParts: cell.nameParts + ["r\(i)"] + s.map { Self.label($0.0, $0.1) })
+                    Point(
+                        overrides: cell.overrides + s,
+                        nameParts: cell.nameParts + ["r\(i)"] + s.map { Self.label($0.0, $0.1) })
                 }
             }
         }
         if !seeds.isEmpty {
             cells = cells.flatMap { cell in
-                seeds.map { s in Point(overrides: cell.overrides + [(seedKey, .int(s))], nameParts: cell.nameParts + ["seed\(s)"]) }
+                seeds.map { s in
+                    Point(overrides: cell.overrides + [(seedKey, .int(s))], nameParts: cell.nameParts + ["seed\(s)"])
+                }
             }
         }
         return cells

@@ -74,15 +74,27 @@ public final class Worker: @unchecked Sendable {
         defer { try? db.removeWorker(id: id) }
         var lastBeat = 0.0
         while true {
-            if let s = stopSignal() { summary.stoppedBy = s; break }
-            if pastDeadline { summary.hitDeadline = true; break }
+            if let s = stopSignal() {
+                summary.stoppedBy = s
+                break
+            }
+            if pastDeadline {
+                summary.hitDeadline = true
+                break
+            }
             if let max = options.maxRuns, summary.finished.count >= max { break }
             _ = try db.recoverExpiredLeases()
             if let run = try db.claimNextRun(worker: id, lease: options.lease, experimentId: options.experimentId) {
                 let end = try execute(run)
                 if let state = end.state { summary.finished.append((run.id!, state)) }
-                if end.stopped != nil { summary.stoppedBy = end.stopped; break }
-                if end.deadline { summary.hitDeadline = true; break }
+                if end.stopped != nil {
+                    summary.stoppedBy = end.stopped
+                    break
+                }
+                if end.deadline {
+                    summary.hitDeadline = true
+                    break
+                }
                 continue
             }
             if options.untilEmpty { break }
@@ -114,7 +126,9 @@ public final class Worker: @unchecked Sendable {
         appendLine(logPath, "== \(isoNow()) attempt \(run.attempts) of \(run.maxAttempts) on worker \(id)")
         let command =
             options.command?(run) ?? [currentExecutablePath(), "train", "--run", String(runId), "--home", options.home]
-        let env = ["TRACKER_RUN_ID": String(runId), "TRACKER_HOME": options.home, "TRACKER_WORKER_PID": String(getpid())]
+        let env = [
+            "TRACKER_RUN_ID": String(runId), "TRACKER_HOME": options.home, "TRACKER_WORKER_PID": String(getpid()),
+        ]
         let handle: RunHandle
         do {
             handle = try executor.spawn(runId: runId, command: command, environment: env, logPath: logPath)
@@ -139,7 +153,8 @@ public final class Worker: @unchecked Sendable {
                     status = try db.heartbeat(runId: runId, worker: id, lease: options.lease)
                 } catch {
                     // A missed beat is not fatal: the lease outlasts several heartbeat periods.
-                    FileHandle.standardError.write(Data("worker \(id): heartbeat for run \(runId) failed: \(error)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("worker \(id): heartbeat for run \(runId) failed: \(error)\n".utf8))
                     lastBeat = now
                     continue
                 }
@@ -187,7 +202,8 @@ public final class Worker: @unchecked Sendable {
         }
         if let s = stopSent {
             let why = deadlineHit ? "deadline reached" : "worker received signal \(s)"
-            try db.transition(runId: runId, from: .running, to: .queued, worker: id, detail: "\(why); released to resume later")
+            try db.transition(
+                runId: runId, from: .running, to: .queued, worker: id, detail: "\(why); released to resume later")
             return End(state: nil, stopped: deadlineHit ? nil : s, deadline: deadlineHit)
         }
         if exitCode == 0 {
@@ -197,7 +213,8 @@ public final class Worker: @unchecked Sendable {
         let why =
             LocalProcessExecutor.lastLine(of: logPath).flatMap { $0.hasPrefix("== ") ? nil : $0 }
             ?? (signal.map { "killed by signal \($0)" } ?? "exited with status \(exitCode ?? -1)")
-        try db.transition(runId: runId, from: .running, to: .failed, worker: id, exitCode: exitCode, signal: signal, error: why)
+        try db.transition(
+            runId: runId, from: .running, to: .failed, worker: id, exitCode: exitCode, signal: signal, error: why)
         return End(state: .failed)
     }
 
@@ -207,12 +224,15 @@ public final class Worker: @unchecked Sendable {
             lineage = (try? Provenance.lineage(config: tree, db: db)) ?? (nil, nil)
         }
         try db.setProvenance(
-            runId: run.id!, codeVersion: code.commit, codeDirty: code.dirty, machine: machine, corpusId: lineage.corpusId,
+            runId: run.id!, codeVersion: code.commit, codeDirty: code.dirty, machine: machine,
+            corpusId: lineage.corpusId,
             lineage: lineage.json)
     }
 
     private func appendLine(_ path: String, _ line: String) {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         guard let h = FileHandle(forWritingAtPath: path) else { return }
         h.seekToEndOfFile()
         h.write(Data((line + "\n").utf8))

@@ -18,19 +18,24 @@ public enum ShardError: Error, CustomStringConvertible, Equatable {
         case .tooSmall(let p, let size):
             return "\(p): \(size) bytes is too small for a token shard (header is 1024 bytes): \(rebuild)"
         case .badMagic(let p, let found):
-            return "\(p): not a token shard (magic \(found), expected \(ShardHeader.magic)): pass a .bin written by `tracker ingest` or llm.c"
+            return
+                "\(p): not a token shard (magic \(found), expected \(ShardHeader.magic)): pass a .bin written by `tracker ingest` or llm.c"
         case .badVersion(let p, let found):
             return "\(p): unsupported shard version \(found) (1 = uint16 tokens, 2 = uint32): \(rebuild)"
         case .sizeMismatch(let p, let expected, let actual):
-            return "\(p): file is \(actual) bytes but its header promises \(expected): the file is truncated or was modified; \(rebuild)"
+            return
+                "\(p): file is \(actual) bytes but its header promises \(expected): the file is truncated or was modified; \(rebuild)"
         case .tokenOutOfRange(let p, let i, let t, let v):
-            return "\(p): token \(t) at index \(i) is outside the vocabulary of \(v): the shard belongs to another tokenizer; \(rebuild)"
+            return
+                "\(p): token \(t) at index \(i) is outside the vocabulary of \(v): the shard belongs to another tokenizer; \(rebuild)"
         case .vocabularyMismatch(let p, let shard, let expected):
-            return "\(p): shard was written for a vocabulary of \(shard), but the model uses \(expected): use the shards of the run's tokenizer or re-run `tracker ingest`"
+            return
+                "\(p): shard was written for a vocabulary of \(shard), but the model uses \(expected): use the shards of the run's tokenizer or re-run `tracker ingest`"
         case .vocabularyTooLarge(let v):
             return "vocabulary of \(v) does not fit in 32-bit tokens"
         case .tokenizerMismatch(let p, let shard, let expected):
-            return "\(p): shard was written for tokenizer \(shard.prefix(12)), but the run uses \(expected.prefix(12)): re-run `tracker ingest` for this tokenizer"
+            return
+                "\(p): shard was written for tokenizer \(shard.prefix(12)), but the run uses \(expected.prefix(12)): re-run `tracker ingest` for this tokenizer"
         case .io(let e):
             return e.description
         }

@@ -1,9 +1,10 @@
+import Basics
+
 // A memory-mapped shard. Opening checks magic, version, file size against the token count,
 // and (optionally) that every token is inside the vocabulary.
 #if canImport(Glibc)
     import Glibc
 #endif
-import Basics
 
 public final class ShardReader: @unchecked Sendable {
     public let path: String

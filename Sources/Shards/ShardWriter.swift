@@ -1,10 +1,11 @@
+import Basics
+
 // Writes one shard: tokens stream into `<path>.tmp`, the header is patched with the final count,
 // the file is fsynced and renamed into place, so a crash or a full disk never leaves a
 // half-written shard under the final name.
 #if canImport(Glibc)
     import Glibc
 #endif
-import Basics
 
 public final class ShardWriter {
     public let path: String

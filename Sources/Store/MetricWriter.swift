@@ -37,7 +37,8 @@ public final class MetricWriter: @unchecked Sendable {
     }
 
     /// Buffers one point; never touches the database. `time` defaults to now (unix seconds).
-    public func log(runId: Int64, key: String, step: Int64, value: Double, time: Double = Date().timeIntervalSince1970) {
+    public func log(runId: Int64, key: String, step: Int64, value: Double, time: Double = Date().timeIntervalSince1970)
+    {
         append(CollectionOfOne(MetricPoint(runId: runId, key: key, step: step, value: value, time: time)))
     }
 

@@ -23,10 +23,20 @@ public struct CorpusRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         trainDocuments: Int64, valDocuments: Int64, bytes: Int64, skipped: Int64, invalid: Int64,
         repaired: Int64, duplicates: Int64, stats: String, createdAt: String = isoNow()
     ) {
-        self.id = id; self.name = name; self.fingerprint = fingerprint; self.settings = settings
-        self.documents = documents; self.trainDocuments = trainDocuments; self.valDocuments = valDocuments
-        self.bytes = bytes; self.skipped = skipped; self.invalid = invalid; self.repaired = repaired
-        self.duplicates = duplicates; self.stats = stats; self.createdAt = createdAt
+        self.id = id
+        self.name = name
+        self.fingerprint = fingerprint
+        self.settings = settings
+        self.documents = documents
+        self.trainDocuments = trainDocuments
+        self.valDocuments = valDocuments
+        self.bytes = bytes
+        self.skipped = skipped
+        self.invalid = invalid
+        self.repaired = repaired
+        self.duplicates = duplicates
+        self.stats = stats
+        self.createdAt = createdAt
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -42,9 +52,16 @@ public struct CorpusSourceRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var documents: Int64
     public var bytes: Int64
 
-    public init(id: Int64? = nil, corpusId: Int64 = 0, path: String, sha256: String, size: Int64, documents: Int64, bytes: Int64) {
-        self.id = id; self.corpusId = corpusId; self.path = path; self.sha256 = sha256
-        self.size = size; self.documents = documents; self.bytes = bytes
+    public init(
+        id: Int64? = nil, corpusId: Int64 = 0, path: String, sha256: String, size: Int64, documents: Int64, bytes: Int64
+    ) {
+        self.id = id
+        self.corpusId = corpusId
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+        self.documents = documents
+        self.bytes = bytes
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -65,8 +82,14 @@ public struct TokenizerRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
         id: Int64? = nil, corpusId: Int64 = 0, kind: String, vocabSize: Int64, settings: String,
         sha256: String, path: String, createdAt: String = isoNow()
     ) {
-        self.id = id; self.corpusId = corpusId; self.kind = kind; self.vocabSize = vocabSize
-        self.settings = settings; self.sha256 = sha256; self.path = path; self.createdAt = createdAt
+        self.id = id
+        self.corpusId = corpusId
+        self.kind = kind
+        self.vocabSize = vocabSize
+        self.settings = settings
+        self.sha256 = sha256
+        self.path = path
+        self.createdAt = createdAt
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -89,9 +112,16 @@ public struct ShardRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         id: Int64? = nil, corpusId: Int64 = 0, tokenizerId: Int64 = 0, split: String, ordinal: Int64,
         path: String, tokens: Int64, documents: Int64, size: Int64, sha256: String
     ) {
-        self.id = id; self.corpusId = corpusId; self.tokenizerId = tokenizerId; self.split = split
-        self.ordinal = ordinal; self.path = path; self.tokens = tokens; self.documents = documents
-        self.size = size; self.sha256 = sha256
+        self.id = id
+        self.corpusId = corpusId
+        self.tokenizerId = tokenizerId
+        self.split = split
+        self.ordinal = ordinal
+        self.path = path
+        self.tokens = tokens
+        self.documents = documents
+        self.size = size
+        self.sha256 = sha256
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -12,7 +12,11 @@ public struct ExperimentRecord: Codable, Sendable, Equatable, FetchableRecord, M
     public var createdAt: String
 
     public init(id: Int64? = nil, name: String, source: String? = nil, spec: String, createdAt: String = isoNow()) {
-        self.id = id; self.name = name; self.source = source; self.spec = spec; self.createdAt = createdAt
+        self.id = id
+        self.name = name
+        self.source = source
+        self.spec = spec
+        self.createdAt = createdAt
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -56,13 +60,31 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         codeVersion: String? = nil, codeDirty: Bool? = nil, machine: String? = nil, corpusId: Int64? = nil,
         lineage: String? = nil, origin: String = "local"
     ) {
-        self.id = id; self.experimentId = experimentId; self.name = name; self.config = config
-        self.configHash = configHash; self.state = state; self.priority = priority; self.attempts = attempts
-        self.maxAttempts = maxAttempts; self.cancelRequested = cancelRequested; self.worker = worker
-        self.leaseExpiresAt = leaseExpiresAt; self.heartbeatAt = heartbeatAt; self.enqueuedAt = enqueuedAt
-        self.startedAt = startedAt; self.finishedAt = finishedAt; self.exitCode = exitCode; self.signal = signal
-        self.error = error; self.codeVersion = codeVersion; self.codeDirty = codeDirty; self.machine = machine
-        self.corpusId = corpusId; self.lineage = lineage; self.origin = origin
+        self.id = id
+        self.experimentId = experimentId
+        self.name = name
+        self.config = config
+        self.configHash = configHash
+        self.state = state
+        self.priority = priority
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.cancelRequested = cancelRequested
+        self.worker = worker
+        self.leaseExpiresAt = leaseExpiresAt
+        self.heartbeatAt = heartbeatAt
+        self.enqueuedAt = enqueuedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.exitCode = exitCode
+        self.signal = signal
+        self.error = error
+        self.codeVersion = codeVersion
+        self.codeDirty = codeDirty
+        self.machine = machine
+        self.corpusId = corpusId
+        self.lineage = lineage
+        self.origin = origin
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
@@ -110,7 +132,11 @@ public struct MetricPoint: Sendable, Equatable {
     public var time: Double
 
     public init(runId: Int64, key: String, step: Int64, value: Double, time: Double) {
-        self.runId = runId; self.key = key; self.step = step; self.value = value; self.time = time
+        self.runId = runId
+        self.key = key
+        self.step = step
+        self.value = value
+        self.time = time
     }
 
     /// Equal when every field is equal, counting NaN as equal to NaN (for round-trip checks).
@@ -136,8 +162,14 @@ public struct MetricSummaryRecord: Codable, Sendable, Equatable, FetchableRecord
         runId: Int64, key: String, lastStep: Int64, last: Double?, lastIsNaN: Bool, min: Double?, max: Double?,
         count: Int64
     ) {
-        self.runId = runId; self.key = key; self.lastStep = lastStep; self.last = last; self.lastIsNaN = lastIsNaN
-        self.min = min; self.max = max; self.count = count
+        self.runId = runId
+        self.key = key
+        self.lastStep = lastStep
+        self.last = last
+        self.lastIsNaN = lastIsNaN
+        self.min = min
+        self.max = max
+        self.count = count
     }
 
     /// The last value with NaN restored.
@@ -159,8 +191,14 @@ public struct ArtifactRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         id: Int64? = nil, runId: Int64?, kind: String, step: Int64? = nil, path: String, size: Int64, sha256: String,
         createdAt: String = isoNow()
     ) {
-        self.id = id; self.runId = runId; self.kind = kind; self.step = step; self.path = path; self.size = size
-        self.sha256 = sha256; self.createdAt = createdAt
+        self.id = id
+        self.runId = runId
+        self.kind = kind
+        self.step = step
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.createdAt = createdAt
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -9,11 +9,14 @@ public enum StoreError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason):
-            return "cannot open the tracker database \(path): \(reason) (check --home / $TRACKER_HOME and free disk space)"
+            return
+                "cannot open the tracker database \(path): \(reason) (check --home / $TRACKER_HOME and free disk space)"
         case .migrationEdited(let name):
-            return "migration \(name) differs from the one already applied to this database: migrations are append-only; restore the file and add a new one"
+            return
+                "migration \(name) differs from the one already applied to this database: migrations are append-only; restore the file and add a new one"
         case .unknownMigrations(let names):
-            return "the database has migrations this build does not know (\(names.joined(separator: ", "))): it was written by a newer tracker; upgrade tracker"
+            return
+                "the database has migrations this build does not know (\(names.joined(separator: ", "))): it was written by a newer tracker; upgrade tracker"
         case .notFound(let what, let name):
             return "no \(what) named '\(name)' (list them with `tracker corpus list`)"
         case .sqlite(let message):

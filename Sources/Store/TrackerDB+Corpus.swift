@@ -9,8 +9,12 @@ public struct IngestedCorpus: Sendable, Equatable {
     public var tokenizer: TokenizerRecord
     public var shards: [ShardRecord]
 
-    public init(corpus: CorpusRecord, sources: [CorpusSourceRecord], tokenizer: TokenizerRecord, shards: [ShardRecord]) {
-        self.corpus = corpus; self.sources = sources; self.tokenizer = tokenizer; self.shards = shards
+    public init(corpus: CorpusRecord, sources: [CorpusSourceRecord], tokenizer: TokenizerRecord, shards: [ShardRecord])
+    {
+        self.corpus = corpus
+        self.sources = sources
+        self.tokenizer = tokenizer
+        self.shards = shards
     }
 }
 
@@ -66,7 +70,8 @@ extension TrackerDB {
     /// Every tokenizer and shard path recorded, relative to the workspace (for clean-up checks).
     public func shards(corpusId: Int64) throws -> [ShardRecord] {
         try pool.read { db in
-            try ShardRecord.filter(Column("corpusId") == corpusId).order(Column("split"), Column("ordinal")).fetchAll(db)
+            try ShardRecord.filter(Column("corpusId") == corpusId).order(Column("split"), Column("ordinal")).fetchAll(
+                db)
         }
     }
 

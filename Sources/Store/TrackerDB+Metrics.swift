@@ -40,7 +40,8 @@ extension TrackerDB {
             ).map { row in
                 let isNaN: Bool = row["isNaN"]
                 let value: Double? = row["value"]
-                return MetricPoint(runId: runId, key: key, step: row["step"], value: isNaN ? .nan : value!, time: row["time"])
+                return MetricPoint(
+                    runId: runId, key: key, step: row["step"], value: isNaN ? .nan : value!, time: row["time"])
             }
         }
     }
@@ -48,7 +49,8 @@ extension TrackerDB {
     /// The metric keys a run has logged, sorted.
     public func metricKeys(runId: Int64) throws -> [String] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
+            try String.fetchAll(
+                db, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
         }
     }
 
@@ -84,7 +86,8 @@ extension TrackerDB {
             return sqlite3_step(stmt)
         }
         if rc != SQLITE_DONE {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 

@@ -12,7 +12,9 @@ public typealias StateCounts = [RunState: Int]
 extension TrackerDB {
     /// Claims the queued run with the highest priority, then the lowest id, for `worker`.
     /// - Parameter experimentId: only runs of this experiment, when given.
-    public func claimNextRun(worker: String, lease: TimeInterval, experimentId: Int64? = nil, now: Double = Date().timeIntervalSince1970)
+    public func claimNextRun(
+        worker: String, lease: TimeInterval, experimentId: Int64? = nil, now: Double = Date().timeIntervalSince1970
+    )
         throws -> RunRecord?
     {
         try pool.write { db in
@@ -29,8 +31,10 @@ extension TrackerDB {
                         RETURNING *
                         """, arguments: [worker, now + lease, now, isoNow(), experimentId])
             else { return nil }
-            try Self.recordEvent(runId: run.id!, from: .queued, to: .running, worker: worker, detail: "attempt \(run.attempts)", db)
-            try db.execute(sql: "UPDATE worker SET runId = ?, heartbeatAt = ? WHERE id = ?", arguments: [run.id, now, worker])
+            try Self.recordEvent(
+                runId: run.id!, from: .queued, to: .running, worker: worker, detail: "attempt \(run.attempts)", db)
+            try db.execute(
+                sql: "UPDATE worker SET runId = ?, heartbeatAt = ? WHERE id = ?", arguments: [run.id, now, worker])
             return run
         }
     }
@@ -104,12 +108,15 @@ extension TrackerDB {
     public func recoverExpiredLeases(now: Double = Date().timeIntervalSince1970) throws -> [RunRecord] {
         // Every worker and supervisor calls this often: look with a read first, write only when needed.
         let any = try pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running' AND leaseExpiresAt < ?)", arguments: [now]) ?? false
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running' AND leaseExpiresAt < ?)",
+                arguments: [now]) ?? false
         }
         if !any { return [] }
         return try pool.write { db in
             let stale = try RunRecord.fetchAll(
-                db, sql: "SELECT * FROM run WHERE state = 'running' AND leaseExpiresAt < ? ORDER BY id", arguments: [now])
+                db, sql: "SELECT * FROM run WHERE state = 'running' AND leaseExpiresAt < ? ORDER BY id",
+                arguments: [now])
             var out: [RunRecord] = []
             for r in stale {
                 let why = "lease expired: worker \(r.worker ?? "?") missed its heartbeat"
@@ -125,7 +132,8 @@ extension TrackerDB {
                     try db.execute(sql: "UPDATE run SET finishedAt = NULL WHERE id = ?", arguments: [r.id])
                 }
                 // Its worker has sent nothing since its last heartbeat for this run: it is gone.
-                try db.execute(sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt <= ?", arguments: [r.worker, r.heartbeatAt])
+                try db.execute(
+                    sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt <= ?", arguments: [r.worker, r.heartbeatAt])
                 out.append(try RunRecord.fetchOne(db, key: r.id!)!)
             }
             return out
@@ -150,7 +158,8 @@ extension TrackerDB {
                     }
                 case .running:
                     try db.execute(sql: "UPDATE run SET cancelRequested = 1 WHERE id = ?", arguments: [id])
-                    try Self.recordEvent(runId: id, from: .running, to: .running, worker: r.worker, detail: "cancel requested", db)
+                    try Self.recordEvent(
+                        runId: id, from: .running, to: .running, worker: r.worker, detail: "cancel requested", db)
                     requested += 1
                 case .succeeded, .failed, .cancelled:
                     break
@@ -163,7 +172,8 @@ extension TrackerDB {
     // MARK: - Workers
 
     /// Registers (or refreshes) a live worker.
-    public func registerWorker(id: String, host: String, pid: Int32, now: Double = Date().timeIntervalSince1970) throws {
+    public func registerWorker(id: String, host: String, pid: Int32, now: Double = Date().timeIntervalSince1970) throws
+    {
         try pool.write { db in
             try db.execute(
                 sql: """
@@ -174,7 +184,9 @@ extension TrackerDB {
     }
 
     public func workerHeartbeat(id: String, now: Double = Date().timeIntervalSince1970) throws {
-        try pool.write { db in try db.execute(sql: "UPDATE worker SET heartbeatAt = ? WHERE id = ?", arguments: [now, id]) }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE worker SET heartbeatAt = ? WHERE id = ?", arguments: [now, id])
+        }
     }
 
     public func removeWorker(id: String) throws {
@@ -185,7 +197,8 @@ extension TrackerDB {
     public func liveWorkers(within: TimeInterval, now: Double = Date().timeIntervalSince1970) throws -> [WorkerRecord] {
         try pool.read { db in
             try WorkerRecord.fetchAll(
-                db, sql: "SELECT * FROM worker WHERE heartbeatAt >= ? ORDER BY startedAt, id", arguments: [now - within])
+                db, sql: "SELECT * FROM worker WHERE heartbeatAt >= ? ORDER BY startedAt, id", arguments: [now - within]
+            )
         }
     }
 
@@ -222,7 +235,8 @@ extension TrackerDB {
         if runIds.isEmpty { return [:] }
         return try pool.read { db in
             var out: [Int64: Double] = [:]
-            let rows = try MetricSummaryRecord.filter(runIds.contains(Column("runId")) && Column("key") == key).fetchAll(db)
+            let rows = try MetricSummaryRecord.filter(runIds.contains(Column("runId")) && Column("key") == key)
+                .fetchAll(db)
             for s in rows { out[s.runId] = s.lastValue }
             return out
         }

@@ -47,7 +47,8 @@ extension TrackerDB {
         try r.insert(db)
         try setParams(runId: r.id!, params, in: db)
         try setTags(runId: r.id!, tags, in: db)
-        try recordEvent(runId: r.id!, from: nil, to: r.state, worker: nil, detail: r.origin == "import" ? "imported" : nil, db)
+        try recordEvent(
+            runId: r.id!, from: nil, to: r.state, worker: nil, detail: r.origin == "import" ? "imported" : nil, db)
         return r
     }
 
@@ -57,7 +58,9 @@ extension TrackerDB {
         public var params: [String: ParamValue]
         public var tags: [String: String]
         public init(run: RunRecord, params: [String: ParamValue], tags: [String: String] = [:]) {
-            self.run = run; self.params = params; self.tags = tags
+            self.run = run
+            self.params = params
+            self.tags = tags
         }
     }
 
@@ -139,7 +142,9 @@ extension TrackerDB {
     public func params(runId: Int64) throws -> [String: ParamValue] {
         try pool.read { db in
             var out: [String: ParamValue] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, type, num, text FROM runParam WHERE runId = ?", arguments: [runId]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT key, type, num, text FROM runParam WHERE runId = ?", arguments: [runId])
+            {
                 let num: Double? = row["num"]
                 let value: ParamValue =
                     switch row["type"] as String {
@@ -167,7 +172,9 @@ extension TrackerDB {
     public func tags(runId: Int64) throws -> [String: String] {
         try pool.read { db in
             Dictionary(
-                uniqueKeysWithValues: try RunTagRecord.filter(Column("runId") == runId).fetchAll(db).map { ($0.key, $0.value) })
+                uniqueKeysWithValues: try RunTagRecord.filter(Column("runId") == runId).fetchAll(db).map {
+                    ($0.key, $0.value)
+                })
         }
     }
 
@@ -196,7 +203,9 @@ extension TrackerDB {
     public func latestCheckpoint(runId: Int64) throws -> ArtifactRecord? {
         try pool.read { db in
             try ArtifactRecord.fetchOne(
-                db, sql: "SELECT * FROM artifact WHERE runId = ? AND kind = 'checkpoint' ORDER BY step DESC, id DESC LIMIT 1",
+                db,
+                sql:
+                    "SELECT * FROM artifact WHERE runId = ? AND kind = 'checkpoint' ORDER BY step DESC, id DESC LIMIT 1",
                 arguments: [runId])
         }
     }

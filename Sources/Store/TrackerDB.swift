@@ -35,7 +35,8 @@ public final class TrackerDB: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         } catch {
-            throw StoreError.cannotOpen(path: home, reason: "cannot create the workspace folder: \(error.localizedDescription)")
+            throw StoreError.cannotOpen(
+                path: home, reason: "cannot create the workspace folder: \(error.localizedDescription)")
         }
         try self.init(path: home + "/tracker.sqlite")
     }
@@ -48,9 +49,10 @@ public final class TrackerDB: Sendable {
         // The common case, an up-to-date database, needs only a read: no write lock, no WAL write.
         let upToDate = try? pool.read { db -> Bool in
             let applied = try Row.fetchAll(db, sql: "SELECT name, sha256 FROM schemaMigration ORDER BY rowid")
-            return applied.count == known.count && zip(applied, known).allSatisfy { row, m in
-                row["name"] as String == m.name && row["sha256"] as String == SHA256.hex(Array(m.sql.utf8))
-            }
+            return applied.count == known.count
+                && zip(applied, known).allSatisfy { row, m in
+                    row["name"] as String == m.name && row["sha256"] as String == SHA256.hex(Array(m.sql.utf8))
+                }
         }
         if upToDate == true { return }
         do {

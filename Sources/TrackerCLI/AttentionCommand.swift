@@ -67,19 +67,26 @@ enum TensorJSON {
         } catch {
             throw CLIError(description: "\(name): not valid JSON (\(error.localizedDescription))")
         }
-        guard let root = any as? [String: Any] else { throw CLIError(description: "\(name): the top level must be an object") }
+        guard let root = any as? [String: Any] else {
+            throw CLIError(description: "\(name): the top level must be an object")
+        }
         let known: Set<String> = ["q", "k", "v", "dout", "options", "log_f", "remainder_bias"]
         if let extra = root.keys.sorted().first(where: { !known.contains($0) }) {
-            throw CLIError(description: "\(name): unknown key \"\(extra)\" (known: \(known.sorted().joined(separator: ", ")))")
+            throw CLIError(
+                description: "\(name): unknown key \"\(extra)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
         func tensor3(_ key: String) throws -> [[[Double]]]? {
             guard let v = root[key] else { return nil }
-            guard let a = v as? [[[NSNumber]]] else { throw CLIError(description: "\(name): \"\(key)\" must be a 3-level nested array of numbers") }
+            guard let a = v as? [[[NSNumber]]] else {
+                throw CLIError(description: "\(name): \"\(key)\" must be a 3-level nested array of numbers")
+            }
             return a.map { $0.map { $0.map(\.doubleValue) } }
         }
         func tensor2(_ key: String) throws -> [[Double]]? {
             guard let v = root[key] else { return nil }
-            guard let a = v as? [[NSNumber]] else { throw CLIError(description: "\(name): \"\(key)\" must be a 2-level nested array of numbers") }
+            guard let a = v as? [[NSNumber]] else {
+                throw CLIError(description: "\(name): \"\(key)\" must be a 2-level nested array of numbers")
+            }
             return a.map { $0.map(\.doubleValue) }
         }
         guard let q = try tensor3("q"), let k = try tensor3("k"), let v = try tensor3("v") else {
@@ -87,10 +94,14 @@ enum TensorJSON {
         }
         var options: [String: ConfigValue] = [:]
         if let raw = root["options"] {
-            guard let dict = raw as? [String: Any] else { throw CLIError(description: "\(name): \"options\" must be an object") }
+            guard let dict = raw as? [String: Any] else {
+                throw CLIError(description: "\(name): \"options\" must be an object")
+            }
             for (key, value) in dict {
                 guard let v = ConfigValue(jsonValue: value) else {
-                    throw CLIError(description: "\(name): option \"\(key)\" must be a number, a string, true/false or a list of numbers")
+                    throw CLIError(
+                        description:
+                            "\(name): option \"\(key)\" must be a number, a string, true/false or a list of numbers")
                 }
                 options[key] = v
             }

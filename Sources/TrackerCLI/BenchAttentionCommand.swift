@@ -19,7 +19,8 @@ struct BenchAttentionCommand: ParsableCommand {
         shouldDisplay: false)
 
     @Option(help: "Cases: a variant name, NAME:key=value,key=value for options, or staircase:chunk=C,steps=N.")
-    var cases = "softmax_rope,softmax_nope,alibi,stick_breaking,stick_breaking:early_stop=false,forgetting,"
+    var cases =
+        "softmax_rope,softmax_nope,alibi,stick_breaking,stick_breaking:early_stop=false,forgetting,"
         + "sigmoid,aaren,retnet,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
     @Option(help: "Contexts, comma separated.") var contexts = "256,512,1024,2048"
     @Option(help: "Timed training steps after one warm-up step (the median counts).") var steps = 5
@@ -68,7 +69,9 @@ struct BenchAttentionCommand: ParsableCommand {
         var out: [Case] = []
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             if let eq = item.firstIndex(of: "="), !item.contains(":") {
-                guard var last = out.popLast() else { throw CLIError(description: "--cases: option '\(item)' before any name") }
+                guard var last = out.popLast() else {
+                    throw CLIError(description: "--cases: option '\(item)' before any name")
+                }
                 try add(String(item[..<eq]), String(item[item.index(after: eq)...]), to: &last)
                 last.label += ",\(item)"
                 out.append(last)
@@ -80,13 +83,16 @@ struct BenchAttentionCommand: ParsableCommand {
                 c.schedule = ScheduleConfig(name: parts[0])
             } else {
                 guard AttentionRegistry.names.contains(parts[0]) else {
-                    throw CLIError(description: "--cases: unknown variant or schedule '\(parts[0])'; variants: "
-                        + AttentionRegistry.names.joined(separator: ", "))
+                    throw CLIError(
+                        description: "--cases: unknown variant or schedule '\(parts[0])'; variants: "
+                            + AttentionRegistry.names.joined(separator: ", "))
                 }
                 c.variant = parts[0]
             }
             if parts.count == 2 {
-                guard let eq = parts[1].firstIndex(of: "=") else { throw CLIError(description: "--cases: '\(item)' needs key=value") }
+                guard let eq = parts[1].firstIndex(of: "=") else {
+                    throw CLIError(description: "--cases: '\(item)' needs key=value")
+                }
                 try add(String(parts[1][..<eq]), String(parts[1][parts[1].index(after: eq)...]), to: &c)
             }
             out.append(c)
@@ -96,8 +102,9 @@ struct BenchAttentionCommand: ParsableCommand {
 
     static func add(_ key: String, _ text: String, to c: inout Case) throws {
         let value: ConfigValue =
-            if let i = Int(text) { .int(i) } else if let d = Double(text) { .double(d) }
-            else if let b = Bool(text) { .bool(b) } else { .string(text) }
+            if let i = Int(text) { .int(i) } else if let d = Double(text) { .double(d) } else if let b = Bool(text) {
+                .bool(b)
+            } else { .string(text) }
         if key == "kv_heads" {
             guard case .int(let k) = value else { throw CLIError(description: "--cases: kv_heads must be an integer") }
             c.kvHeads = k
@@ -137,7 +144,8 @@ struct BenchAttentionCommand: ParsableCommand {
             for _ in 0..<count { _ = decoder.next(token: Int32(rng.next() % UInt64(vocab))) }
             passSeconds.append(secondsSince(start))
         } while secondsSince(begin) < 1.5 && passSeconds.count < 5
-        let seconds = Self.median(stepSeconds), genSeconds = Self.median(passSeconds)
+        let seconds = Self.median(stepSeconds)
+        let genSeconds = Self.median(passSeconds)
         return Line(
             label: c.label, variant: c.variant, schedule: c.schedule.name, context: T, batch: B,
             trainTokensPerSecond: Double(B * T) / seconds, generatedTokens: count,

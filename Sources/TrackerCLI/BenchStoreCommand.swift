@@ -45,16 +45,20 @@ struct BenchStoreCommand: ParsableCommand {
             while written < points {
                 let n = min(batch, points - written)
                 let now = Date().timeIntervalSince1970
-                try db.logMetrics((0..<n).map { i in
-                    MetricPoint(runId: run, key: names[i % keys], step: step + Int64(i / keys), value: Double(i), time: now)
-                })
+                try db.logMetrics(
+                    (0..<n).map { i in
+                        MetricPoint(
+                            runId: run, key: names[i % keys], step: step + Int64(i / keys), value: Double(i), time: now)
+                    })
                 step += Int64((n + keys - 1) / keys)
                 written += n
             }
             let s = Date().timeIntervalSince(t)
             let cpu = Self.cpuSeconds() - cpu0
-            out = ["points": Double(points), "seconds": s, "pointsPerSecond": Double(points) / s, "cpuSeconds": cpu,
-                   "pointsPerCPUSecond": Double(points) / cpu]
+            out = [
+                "points": Double(points), "seconds": s, "pointsPerSecond": Double(points) / s, "cpuSeconds": cpu,
+                "pointsPerCPUSecond": Double(points) / cpu,
+            ]
         case "per-step":
             let run = try newRun(db, "per-step")
             let writer = MetricWriter(db: db)
@@ -65,7 +69,10 @@ struct BenchStoreCommand: ParsableCommand {
             }
             let s = Date().timeIntervalSince(t)
             try writer.close()
-            out = ["steps": Double(steps), "seconds": s, "stepsPerSecond": Double(steps) / s, "pointsPerSecond": Double(steps * keys) / s]
+            out = [
+                "steps": Double(steps), "seconds": s, "stepsPerSecond": Double(steps) / s,
+                "pointsPerSecond": Double(steps * keys) / s,
+            ]
         case "log":
             let run = try newRun(db, "log")
             let writer = MetricWriter(db: db)
@@ -78,7 +85,10 @@ struct BenchStoreCommand: ParsableCommand {
             }
             try writer.close()
             lat.sort()
-            out = ["points": Double(points), "p50us": lat[lat.count / 2], "p99us": lat[lat.count * 99 / 100], "maxus": lat.last!]
+            out = [
+                "points": Double(points), "p50us": lat[lat.count / 2], "p99us": lat[lat.count * 99 / 100],
+                "maxus": lat.last!,
+            ]
         case "write":
             out = try writeChild(db)
         case "writers":
@@ -120,7 +130,7 @@ struct BenchStoreCommand: ParsableCommand {
             do {
                 try db.logMetrics(batchPoints)
                 written += n
-            } catch where Self.isLockError(error) {
+            } catch  where Self.isLockError(error) {
                 lockErrors += 1
             }
         }
@@ -133,8 +143,13 @@ struct BenchStoreCommand: ParsableCommand {
         var pids: [pid_t] = []
         let t = Date()
         for i in 0..<processes {
-            let args = [exe, "bench-store", "--home", home, "--mode", "write", "--points", String(points), "--batch", String(batch)]
-            pids.append(try LocalProcessExecutor.spawnProcess(args, environment: ProcessInfo.processInfo.environment, output: "\(home)/writer-\(i).json"))
+            let args = [
+                exe, "bench-store", "--home", home, "--mode", "write", "--points", String(points), "--batch",
+                String(batch),
+            ]
+            pids.append(
+                try LocalProcessExecutor.spawnProcess(
+                    args, environment: ProcessInfo.processInfo.environment, output: "\(home)/writer-\(i).json"))
         }
         var reads = 0
         var readerLockErrors = 0
@@ -143,7 +158,7 @@ struct BenchStoreCommand: ParsableCommand {
             do {
                 for r in try db.runs() { _ = try db.metricSummaries(runId: r.id!) }
                 reads += 1
-            } catch where Self.isLockError(error) {
+            } catch  where Self.isLockError(error) {
                 readerLockErrors += 1
             }
             alive.removeAll { pid in

@@ -29,7 +29,8 @@ struct CorpusCommand: ParsableCommand {
             var rows = [["id", "name", "documents", "bytes", "train/val docs", "created"]]
             for c in corpora {
                 rows.append([
-                    "\(c.id ?? 0)", c.name, "\(c.documents)", Format.bytes(c.bytes), "\(c.trainDocuments)/\(c.valDocuments)",
+                    "\(c.id ?? 0)", c.name, "\(c.documents)", Format.bytes(c.bytes),
+                    "\(c.trainDocuments)/\(c.valDocuments)",
                     String(c.createdAt.prefix(19)).replacingOccurrences(of: "T", with: " "),
                 ])
             }
@@ -38,7 +39,8 @@ struct CorpusCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one corpus: sources, tokenizer, shards, checksums.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one corpus: sources, tokenizer, shards, checksums.")
         @OptionGroup var workspace: WorkspaceOptions
         @Argument(help: "Corpus name (the newest with that name) or id.") var name: String
         @Option(help: "Output: text, or JSON on stdout.") var format: OutputFormat = .text
@@ -46,23 +48,33 @@ struct CorpusCommand: ParsableCommand {
         func run() throws {
             let home = workspace.resolvedHome
             let found = try withCLIErrors { try TrackerDB(home: home).corpus(named: name) }
-            guard let c = found else { throw CLIError(description: StoreError.notFound(what: "corpus", name: name).description) }
+            guard let c = found else {
+                throw CLIError(description: StoreError.notFound(what: "corpus", name: name).description)
+            }
             if format == .json {
                 print(try prettyJSON(CorpusView(c)))
                 return
             }
             var out = ["corpus \(c.corpus.name) (id \(c.corpus.id ?? 0)), ingested \(c.corpus.createdAt)"]
             out.append("  fingerprint \(c.corpus.fingerprint)")
-            out.append("  documents   \(c.corpus.documents) (train \(c.corpus.trainDocuments), val \(c.corpus.valDocuments)), \(Format.bytes(c.corpus.bytes))")
-            out.append("  dropped     \(c.corpus.duplicates) duplicates, \(c.corpus.skipped) skipped, \(c.corpus.invalid) invalid UTF-8 (\(c.corpus.repaired) repaired)")
+            out.append(
+                "  documents   \(c.corpus.documents) (train \(c.corpus.trainDocuments), val \(c.corpus.valDocuments)), \(Format.bytes(c.corpus.bytes))"
+            )
+            out.append(
+                "  dropped     \(c.corpus.duplicates) duplicates, \(c.corpus.skipped) skipped, \(c.corpus.invalid) invalid UTF-8 (\(c.corpus.repaired) repaired)"
+            )
             out.append("  settings    \(c.corpus.settings)")
             out.append("sources:")
-            for s in c.sources { out.append("  \(s.path)  \(Format.bytes(s.size))  \(s.documents) docs  sha256 \(s.sha256)") }
+            for s in c.sources {
+                out.append("  \(s.path)  \(Format.bytes(s.size))  \(s.documents) docs  sha256 \(s.sha256)")
+            }
             out.append("tokenizer:")
-            out.append("  \(home)/\(c.tokenizer.path)  vocabulary \(c.tokenizer.vocabSize)  sha256 \(c.tokenizer.sha256)")
+            out.append(
+                "  \(home)/\(c.tokenizer.path)  vocabulary \(c.tokenizer.vocabSize)  sha256 \(c.tokenizer.sha256)")
             out.append("shards:")
             for s in c.shards {
-                out.append("  \(s.split) \(home)/\(s.path)  \(s.tokens) tokens  \(s.documents) docs  sha256 \(s.sha256)")
+                out.append(
+                    "  \(s.split) \(home)/\(s.path)  \(s.tokens) tokens  \(s.documents) docs  sha256 \(s.sha256)")
             }
             print(out.joined(separator: "\n"))
         }
@@ -75,7 +87,12 @@ struct CorpusView: Encodable {
     let sources: [CorpusSourceRecord]
     let tokenizer: TokenizerRecord
     let shards: [ShardRecord]
-    init(_ c: IngestedCorpus) { corpus = c.corpus; sources = c.sources; tokenizer = c.tokenizer; shards = c.shards }
+    init(_ c: IngestedCorpus) {
+        corpus = c.corpus
+        sources = c.sources
+        tokenizer = c.tokenizer
+        shards = c.shards
+    }
 }
 
 /// Left-aligned columns separated by two spaces, header underlined.

@@ -30,7 +30,9 @@ struct ImportCommand: ParsableCommand {
         for file in files {
             let s = try withCLIErrors { try Importer.importFile(file, into: db) }
             let runs = s.created.count + s.updated.count
-            print("\(file): \(runs) run\(runs == 1 ? "" : "s") (\(s.created.count) new, \(s.updated.count) updated), \(s.points) metric points")
+            print(
+                "\(file): \(runs) run\(runs == 1 ? "" : "s") (\(s.created.count) new, \(s.updated.count) updated), \(s.points) metric points"
+            )
         }
     }
 }

@@ -34,10 +34,14 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Share of documents (chosen by document hash) kept for validation.")
     var valFraction = 0.005
 
-    @Option(name: .customLong("include"), help: ArgumentHelp("Only read entries matching this glob (repeatable).", valueName: "glob"))
+    @Option(
+        name: .customLong("include"),
+        help: ArgumentHelp("Only read entries matching this glob (repeatable).", valueName: "glob"))
     var include: [String] = []
 
-    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip entries matching this glob (repeatable).", valueName: "glob"))
+    @Option(
+        name: .customLong("exclude"),
+        help: ArgumentHelp("Skip entries matching this glob (repeatable).", valueName: "glob"))
     var exclude: [String] = []
 
     @Flag(name: .customLong("repair-utf8"), help: "Repair invalid UTF-8 with U+FFFD instead of skipping the document.")
@@ -66,7 +70,8 @@ struct IngestCommand: ParsableCommand {
 
     func validate() throws {
         if vocabSize < 257 {
-            throw ValidationError("--vocab-size \(vocabSize) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)")
+            throw ValidationError(
+                "--vocab-size \(vocabSize) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)")
         }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
         if maxDocumentMiB < 1 { throw ValidationError("--max-document-mib must be at least 1") }
@@ -107,25 +112,39 @@ enum IngestReport {
         var lines: [String] = []
         switch s.status {
         case "unchanged":
-            lines.append("corpus '\(s.corpus)' (id \(s.corpusId ?? 0)) was already ingested from these files with these settings: nothing to do")
+            lines.append(
+                "corpus '\(s.corpus)' (id \(s.corpusId ?? 0)) was already ingested from these files with these settings: nothing to do"
+            )
         case "dry-run":
             lines.append("dry run: would ingest corpus '\(s.corpus)' (nothing written)")
         default:
             lines.append("ingested corpus '\(s.corpus)' (id \(s.corpusId ?? 0))")
         }
         lines.append("  sources     \(s.sources) files, \(Format.bytes(s.sourceBytes))")
-        lines.append("  documents   \(s.documents) kept (train \(s.trainDocuments), val \(s.valDocuments)), \(Format.bytes(s.bytes))")
-        lines.append("  dropped     \(s.duplicates) duplicates, \(s.skipped) skipped entries, \(s.invalid) invalid UTF-8 (\(s.repaired) repaired)")
+        lines.append(
+            "  documents   \(s.documents) kept (train \(s.trainDocuments), val \(s.valDocuments)), \(Format.bytes(s.bytes))"
+        )
+        lines.append(
+            "  dropped     \(s.duplicates) duplicates, \(s.skipped) skipped entries, \(s.invalid) invalid UTF-8 (\(s.repaired) repaired)"
+        )
         if s.status != "dry-run" {
-            lines.append("  tokens      train \(s.trainTokens), val \(s.valTokens); \(String(format: "%.2f", s.bytesPerToken)) bytes/token, vocabulary \(s.vocabSize)")
+            lines.append(
+                "  tokens      train \(s.trainTokens), val \(s.valTokens); \(String(format: "%.2f", s.bytesPerToken)) bytes/token, vocabulary \(s.vocabSize)"
+            )
             if let t = s.tokenizerPath { lines.append("  tokenizer   \(t)") }
-            for sh in s.shards { lines.append("  shard       \(sh.path) (\(sh.tokens) tokens, sha256 \(sh.sha256.prefix(12)))") }
+            for sh in s.shards {
+                lines.append("  shard       \(sh.path) (\(sh.tokens) tokens, sha256 \(sh.sha256.prefix(12)))")
+            }
         }
         let order = ["hash", "read+count", "train", "encode+write", "record"]
         let stages = order.compactMap { k in s.seconds[k].map { "\(k) \(Format.duration($0))" } }
-        lines.append("  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), peak memory \(Format.bytes(s.peakMemoryBytes))")
+        lines.append(
+            "  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), peak memory \(Format.bytes(s.peakMemoryBytes))"
+        )
         for w in s.warnings.prefix(20) { lines.append("  warning     \(w)") }
-        if s.warnings.count > 20 { lines.append("  warning     ... and \(s.warnings.count - 20) more (see --format json)") }
+        if s.warnings.count > 20 {
+            lines.append("  warning     ... and \(s.warnings.count - 20) more (see --format json)")
+        }
         return lines.joined(separator: "\n")
     }
 }

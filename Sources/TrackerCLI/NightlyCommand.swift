@@ -38,7 +38,8 @@ struct NightlyCommand: ParsableCommand {
     @Flag(help: "Only check the nightly config and its experiment files, then exit.")
     var check = false
 
-    @Option(help: ArgumentHelp("Workers run this shell command instead of `tracker train --run ID`.", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp("Workers run this shell command instead of `tracker train --run ID`.", visibility: .hidden))
     var command: String?
 
     func run() throws {
@@ -130,7 +131,8 @@ struct NightlyCommand: ParsableCommand {
         }
         let ids = Set(experiments.map { $0.id! })
         let failed = try db.runs().filter {
-            ids.contains($0.experimentId ?? -1) && ($0.state == .failed || $0.state == .crashed) && ($0.finishedAt ?? "") >= startISO
+            ids.contains($0.experimentId ?? -1) && ($0.state == .failed || $0.state == .crashed)
+                && ($0.finishedAt ?? "") >= startISO
         }
         for r in failed { log.line("run #\(r.id!) \(r.name) \(r.state.rawValue): \(r.error ?? "")") }
         if !failed.isEmpty { problems.append("\(failed.count) run(s) failed") }
@@ -150,16 +152,22 @@ struct NightlyCommand: ParsableCommand {
 
         // 5. Retention.
         let deleted = try CheckpointRetention.prune(db: db, home: home, rule: settings.retention)
-        log.line("retention: deleted \(deleted.count) old checkpoint(s) (keep last \(settings.retention.keepLast)\(settings.retention.keepBest ? " + best \(settings.retention.bestMetric)" : ""))")
+        log.line(
+            "retention: deleted \(deleted.count) old checkpoint(s) (keep last \(settings.retention.keepLast)\(settings.retention.keepBest ? " + best \(settings.retention.bestMetric)" : ""))"
+        )
 
-        if !problems.isEmpty { throw CLIError(description: "nightly finished with problems: " + problems.joined(separator: "; ")) }
+        if !problems.isEmpty {
+            throw CLIError(description: "nightly finished with problems: " + problems.joined(separator: "; "))
+        }
     }
 
     /// The night's report: one document with, for each nightly experiment, the same comparison
     /// `tracker report --compare --experiment NAME` prints (differing parameters, groups over
     /// seeds, length-generalisation and task tables, loss curves), rendered once as Markdown and
     /// once as a single self-contained HTML page.
-    static func renderReport(db: TrackerDB, experiments: [String], day: String) throws -> (markdown: String, html: String) {
+    static func renderReport(db: TrackerDB, experiments: [String], day: String) throws -> (
+        markdown: String, html: String
+    ) {
         let reader = RunReader(db: db)
         var sections: [ReportSection] = []
         for name in experiments {
@@ -187,7 +195,8 @@ struct NightlyCommand: ParsableCommand {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw CLIError(description: "cannot read the nightly config \(path): \(error.localizedDescription) (pass --config)")
+            throw CLIError(
+                description: "cannot read the nightly config \(path): \(error.localizedDescription) (pass --config)")
         }
         do {
             return try ExperimentFile.convert(try TOMLTable(string: text), path: "")

@@ -34,13 +34,20 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only runs of this experiment.", valueName: "name"))
     var experiment: String?
 
-    @Option(help: ArgumentHelp("Only runs in this state (queued, running, succeeded, failed, cancelled, crashed).", valueName: "state"))
+    @Option(
+        help: ArgumentHelp(
+            "Only runs in this state (queued, running, succeeded, failed, cancelled, crashed).", valueName: "state"))
     var state: String?
 
-    @Option(name: .customLong("where"), help: ArgumentHelp("Filter expression over params, tags and metrics (see above).", valueName: "expr"))
+    @Option(
+        name: .customLong("where"),
+        help: ArgumentHelp("Filter expression over params, tags and metrics (see above).", valueName: "expr"))
     var filter: String?
 
-    @Option(help: ArgumentHelp("Sort by a column, parameter, tag or metric (id, name, duration, train.lr, val/loss.min).", valueName: "key"))
+    @Option(
+        help: ArgumentHelp(
+            "Sort by a column, parameter, tag or metric (id, name, duration, train.lr, val/loss.min).", valueName: "key"
+        ))
     var sort: String?
 
     @Flag(help: "Sort in descending order.")
@@ -51,7 +58,9 @@ struct ReportCommand: ParsableCommand {
 
     @Option(
         name: .customLong("group-by"),
-        help: ArgumentHelp("With --compare: group by these parameters (repeat or comma-separate); default: every differing parameter but train.seed.", valueName: "key"))
+        help: ArgumentHelp(
+            "With --compare: group by these parameters (repeat or comma-separate); default: every differing parameter but train.seed.",
+            valueName: "key"))
     var groupBy: [String] = []
 
     @Option(help: ArgumentHelp("Output format: table, csv, json, markdown or html.", valueName: "format"))
@@ -60,7 +69,9 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: .customLong("log-y"), help: "Draw loss curves on a log scale.")
     var logY = false
 
-    @Option(name: .customLong("metric"), help: ArgumentHelp("Metric to chart (repeatable); default train/loss and val/loss.", valueName: "key"))
+    @Option(
+        name: .customLong("metric"),
+        help: ArgumentHelp("Metric to chart (repeatable); default train/loss and val/loss.", valueName: "key"))
     var chartMetrics: [String] = []
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of stdout.", valueName: "file"))
@@ -87,14 +98,20 @@ struct ReportCommand: ParsableCommand {
                 let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)
                 let keys = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 doc = try Reports.compare(
-                    reader, CompareQuery(selection: selection, groupBy: keys.isEmpty ? nil : keys, chartMetrics: metrics, logScale: logY))
+                    reader,
+                    CompareQuery(
+                        selection: selection, groupBy: keys.isEmpty ? nil : keys, chartMetrics: metrics, logScale: logY)
+                )
             } else if runs.count == 1 && experiment == nil && state == nil && filter == nil {
                 doc = try Reports.run(reader, runs[0], chartMetrics: metrics, logScale: logY)
             } else {
                 let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)
-                doc = try Reports.runList(reader, RunListQuery(selection: selection, sort: sort, descending: desc, limit: limit))
+                doc = try Reports.runList(
+                    reader, RunListQuery(selection: selection, sort: sort, descending: desc, limit: limit))
             }
-            let color = output == nil && format == .table && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            let color =
+                output == nil && format == .table && isatty(1) == 1
+                && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             return doc.render(format, color: color)
         }
         if let output {

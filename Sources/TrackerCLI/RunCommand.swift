@@ -43,7 +43,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the runs the sweep expands to, without enqueueing.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("Workers run this shell command instead of `tracker train --run ID`.", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp("Workers run this shell command instead of `tracker train --run ID`.", visibility: .hidden))
     var command: String?
 
     @Option(help: ArgumentHelp("Workers' lease length in seconds.", visibility: .hidden))
@@ -69,7 +70,9 @@ struct RunCommand: ParsableCommand {
             if let priority { for i in rows.indices { rows[i].run.priority = priority } }
             let (enqueued, skipped) = try db.enqueue(rows, experimentId: experiment.id!, force: force)
             var line = "experiment \(spec.name): enqueued \(enqueued.count) run(s)"
-            if !skipped.isEmpty { line += ", \(skipped.count) already in the experiment (use --force to run them again)" }
+            if !skipped.isEmpty {
+                line += ", \(skipped.count) already in the experiment (use --force to run them again)"
+            }
             print(line)
             if noWait { return }
 
@@ -77,21 +80,30 @@ struct RunCommand: ParsableCommand {
             let display = ProgressLine()
             var launcher = LocalWorkers(home: home, count: workers, experimentId: experiment.id)
             if let command { launcher.workerArguments += ["--command", command] }
-            if let lease { launcher.workerArguments += ["--lease", String(lease), "--heartbeat", String(max(0.2, lease / 5))] }
+            if let lease {
+                launcher.workerArguments += ["--lease", String(lease), "--heartbeat", String(max(0.2, lease / 5))]
+            }
             let result = try launcher.run(db: db, signals: signals) { display.show(Self.describe($0)) }
             display.finish()
             let finished = try db.runs(experimentId: experiment.id!).filter { mine.contains($0.id!) }
             print(Self.summary(finished))
             if let s = result.interruptedBy {
-                throw CLIError(description: "interrupted by signal \(s): unfinished runs are back in the queue (resume with `tracker worker --until-empty`)")
+                throw CLIError(
+                    description:
+                        "interrupted by signal \(s): unfinished runs are back in the queue (resume with `tracker worker --until-empty`)"
+                )
             }
             let bad = finished.filter { $0.state == .failed || $0.state == .crashed }
-            if !bad.isEmpty { throw SchedulerError.runsFailed(count: bad.count, names: bad.map { "#\($0.id!) \($0.name)" }) }
+            if !bad.isEmpty {
+                throw SchedulerError.runsFailed(count: bad.count, names: bad.map { "#\($0.id!) \($0.name)" })
+            }
         }
     }
 
     static func describe(_ s: LocalWorkers.Snapshot) -> String {
-        let done = (s.counts[.succeeded] ?? 0) + (s.counts[.failed] ?? 0) + (s.counts[.cancelled] ?? 0) + (s.counts[.crashed] ?? 0)
+        let done =
+            (s.counts[.succeeded] ?? 0) + (s.counts[.failed] ?? 0) + (s.counts[.cancelled] ?? 0)
+            + (s.counts[.crashed] ?? 0)
         var text = "runs: \(done) done, \(s.counts[.running] ?? 0) running, \(s.counts[.queued] ?? 0) queued"
         if let f = s.counts[.failed], f > 0 { text += ", \(f) failed" }
         for (run, loss) in s.running.prefix(4) {

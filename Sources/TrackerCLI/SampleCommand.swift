@@ -19,7 +19,8 @@ struct SampleCommand: ParsableCommand {
 
     @OptionGroup var workspace: WorkspaceOptions
 
-    @Argument(help: "A run folder (its last checkpoint is used), a run name under <home>/runs, or a step-*.safetensors file.")
+    @Argument(
+        help: "A run folder (its last checkpoint is used), a run name under <home>/runs, or a step-*.safetensors file.")
     var path: String
 
     @Option(help: "Text to continue.")
@@ -37,7 +38,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Random seed for sampling.")
     var seed: UInt64 = 1337
 
-    @Option(help: ArgumentHelp("tokenizer.json to use (default: the one recorded in the checkpoint).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("tokenizer.json to use (default: the one recorded in the checkpoint).", valueName: "file"))
     var tokenizer: String?
 
     @Option(help: "Output: the text, or JSON on stdout.")
@@ -69,7 +71,10 @@ struct SampleCommand: ParsableCommand {
             }
             let tok = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
             guard tok.vocabSize == model.config.vocabSize else {
-                throw CLIError(description: "\(tokenizerPath) has \(tok.vocabSize) tokens but the model has \(model.config.vocabSize): pass the run's tokenizer")
+                throw CLIError(
+                    description:
+                        "\(tokenizerPath) has \(tok.vocabSize) tokens but the model has \(model.config.vocabSize): pass the run's tokenizer"
+                )
             }
             var ids: [UInt32] = []
             var text = prompt
@@ -84,7 +89,8 @@ struct SampleCommand: ParsableCommand {
             let promptIds = ids.isEmpty ? [Int32(tok.eotId)] : ids.map { Int32($0) }
             let out = Sampler.generate(model: model, prompt: promptIds, options: options)
             let seconds = secondsSince(start)
-            let completion = String(decoding: tok.decode(out.filter { $0 != Int32(tok.eotId) }.map { UInt32($0) }), as: UTF8.self)
+            let completion = String(
+                decoding: tok.decode(out.filter { $0 != Int32(tok.eotId) }.map { UInt32($0) }), as: UTF8.self)
             return Result(
                 checkpoint: checkpoint, prompt: prompt, completion: completion, promptTokens: promptIds.count,
                 generatedTokens: out.count, tokensPerSecond: Double(promptIds.count + out.count) / max(seconds, 1e-9))

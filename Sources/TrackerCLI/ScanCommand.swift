@@ -17,10 +17,14 @@ struct ScanCommand: ParsableCommand {
     @Argument(help: "Archives, files or folders to read.")
     var paths: [String]
 
-    @Option(name: .customLong("include"), help: ArgumentHelp("Read only entries matching this glob (repeatable).", valueName: "glob"))
+    @Option(
+        name: .customLong("include"),
+        help: ArgumentHelp("Read only entries matching this glob (repeatable).", valueName: "glob"))
     var include: [String] = []
 
-    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip entries matching this glob (repeatable).", valueName: "glob"))
+    @Option(
+        name: .customLong("exclude"),
+        help: ArgumentHelp("Skip entries matching this glob (repeatable).", valueName: "glob"))
     var exclude: [String] = []
 
     @Flag(name: .customLong("repair-utf8"), help: "Keep documents with invalid UTF-8, replacing bad bytes with U+FFFD.")
@@ -56,7 +60,8 @@ struct ScanCommand: ParsableCommand {
             let shown = result.stats.warnings.prefix(20)
             for warning in shown { writeStderr("warning: \(warning)\n") }
             if result.stats.warningCount > shown.count {
-                writeStderr("... and \(result.stats.warningCount - shown.count) more warnings (--format json lists more)\n")
+                writeStderr(
+                    "... and \(result.stats.warningCount - shown.count) more warnings (--format json lists more)\n")
             }
         }
     }
@@ -81,7 +86,9 @@ struct ScanCommand: ParsableCommand {
 
     private func printSummary(_ r: ScanResult) {
         let s = r.stats
-        print("sources      \(r.sources) (\(Format.bytes(r.sourceBytes)) on disk, \(Format.bytes(s.uncompressedBytes)) unpacked)")
+        print(
+            "sources      \(r.sources) (\(Format.bytes(r.sourceBytes)) on disk, \(Format.bytes(s.uncompressedBytes)) unpacked)"
+        )
         print("entries      \(s.entriesSeen)")
         print("documents    \(s.documents) (\(Format.bytes(s.documentBytes)) of UTF-8 text)")
         let skips: [(String, Int)] = [
@@ -95,8 +102,10 @@ struct ScanCommand: ParsableCommand {
         if s.invalidUTF8Repaired > 0 { print("repaired     \(s.invalidUTF8Repaired) documents with invalid UTF-8") }
         if s.failedSources > 0 { print("failed       \(s.failedSources) sources (see warnings)") }
         print("warnings     \(s.warningCount)")
-        print(String(format: "elapsed      %.3f s, %.1f MB/s of text, %.1f MB/s of source",
-                     r.seconds, r.textMBPerSecond, r.sourceMBPerSecond))
+        print(
+            String(
+                format: "elapsed      %.3f s, %.1f MB/s of text, %.1f MB/s of source",
+                r.seconds, r.textMBPerSecond, r.sourceMBPerSecond))
     }
 }
 

@@ -64,7 +64,9 @@ struct StatusCommand: ParsableCommand {
                 }
                 return worker
             }
-            let failures = try db.recentFailures(limit: 5).filter { experimentId == nil || $0.experimentId == experimentId }.map {
+            let failures = try db.recentFailures(limit: 5).filter {
+                experimentId == nil || $0.experimentId == experimentId
+            }.map {
                 Status.Failure(
                     runId: $0.id!, name: $0.name, state: $0.state.rawValue, exitCode: $0.exitCode, signal: $0.signal,
                     finishedAt: $0.finishedAt, error: $0.error)
@@ -78,8 +80,9 @@ struct StatusCommand: ParsableCommand {
             }
             print("queue: " + RunState.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
             if !recovered.isEmpty {
-                print("recovered \(recovered.count) run(s) whose worker stopped sending heartbeats: "
-                    + recovered.map { "#\($0.id!) -> \($0.state.rawValue)" }.joined(separator: ", "))
+                print(
+                    "recovered \(recovered.count) run(s) whose worker stopped sending heartbeats: "
+                        + recovered.map { "#\($0.id!) -> \($0.state.rawValue)" }.joined(separator: ", "))
             }
             print("workers: \(workers.isEmpty ? "none alive" : "")")
             for w in workers {

@@ -26,7 +26,9 @@ final class StoreSink: MetricSink {
     func log(step: Int, metrics: [String: Double]) {
         if closed { return }
         if context.workerIsGone {
-            writeStderr("run \(context.runId): its worker (pid \(context.workerPid ?? 0)) is gone; stopping so the run can be resumed from its last checkpoint\n")
+            writeStderr(
+                "run \(context.runId): its worker (pid \(context.workerPid ?? 0)) is gone; stopping so the run can be resumed from its last checkpoint\n"
+            )
             finish(error: nil)
             exit(75)
         }

@@ -2,9 +2,9 @@
 // HF tokenizer.json; encodes files with one and reports the speed. Each file is one document.
 // The reader is deliberately tiny (plain files and folders); archives go through `tracker ingest`.
 import ArgumentParser
-import Corpus
 import BPE
 import Basics
+import Corpus
 import Foundation
 
 struct TokenizerCommand: ParsableCommand {
@@ -74,8 +74,9 @@ struct TokenizerCommand: ParsableCommand {
                 print("documents    \(report.documents) (\(Format.bytes(Int64(report.bytes))))")
                 print("words        \(report.uniqueWords) distinct")
                 print("vocabulary   \(report.vocabSize) (\(report.merges) merges)")
-                print("time         count \(fmt(report.countSeconds)) s + merges "
-                    + "\(fmt(report.mergeSeconds)) s = \(fmt(report.seconds)) s on \(workers) threads")
+                print(
+                    "time         count \(fmt(report.countSeconds)) s + merges "
+                        + "\(fmt(report.mergeSeconds)) s = \(fmt(report.seconds)) s on \(workers) threads")
                 print("wrote        \(output)")
             }
         }
@@ -132,7 +133,9 @@ struct TokenizerCommand: ParsableCommand {
             case .json: print(try prettyJSON(report))
             case .text:
                 print("documents    \(report.documents) (\(Format.bytes(Int64(bytes))))")
-                print("tokens       \(report.tokens) (\(fmt(Double(bytes) / Double(max(report.tokens, 1)))) bytes per token)")
+                print(
+                    "tokens       \(report.tokens) (\(fmt(Double(bytes) / Double(max(report.tokens, 1)))) bytes per token)"
+                )
                 print("time         \(fmt(seconds)) s on \(workers) threads, \(fmt(report.megabytesPerSecond)) MB/s")
             }
         }

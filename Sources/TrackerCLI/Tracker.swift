@@ -12,6 +12,7 @@ struct Tracker: ParsableCommand {
             IngestCommand.self, CorpusCommand.self, ScanCommand.self, TokenizerCommand.self,
             RunCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
             ReportCommand.self, ExportCommand.self, ImportCommand.self, NightlyCommand.self,
-            TrainCommand.self, SampleCommand.self, AttentionCommand.self, BenchStoreCommand.self, BenchAttentionCommand.self,
+            TrainCommand.self, SampleCommand.self, AttentionCommand.self, BenchStoreCommand.self,
+            BenchAttentionCommand.self,
         ])
 }

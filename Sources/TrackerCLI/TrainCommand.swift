@@ -28,7 +28,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run config: a .toml file, or a run folder's config.json.", valueName: "file"))
     var config: String?
 
-    @Option(name: .customLong("run"), help: ArgumentHelp("Train queued run ID (what `tracker worker` starts).", valueName: "id"))
+    @Option(
+        name: .customLong("run"),
+        help: ArgumentHelp("Train queued run ID (what `tracker worker` starts).", valueName: "id"))
     var runId: Int64?
 
     @Option(help: "Run name for the run folder (default: the config file's name).")
@@ -37,7 +39,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from a checkpoint file, or the last one of a run folder.", valueName: "path"))
     var resume: String?
 
-    @Option(help: ArgumentHelp("Measure MFU against this many GFLOP/s instead of a measured sgemm peak.", valueName: "gflops"))
+    @Option(
+        help: ArgumentHelp(
+            "Measure MFU against this many GFLOP/s instead of a measured sgemm peak.", valueName: "gflops"))
     var peakGflops: Double?
 
     @Option(help: "Output: a text summary, or JSON on stdout.")
@@ -45,7 +49,9 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if (config == nil) == (runId == nil) { throw ValidationError("pass exactly one of --config FILE or --run ID") }
-        if runId != nil && resume != nil { throw ValidationError("--resume is for --config runs; queued runs resume by themselves") }
+        if runId != nil && resume != nil {
+            throw ValidationError("--resume is for --config runs; queued runs resume by themselves")
+        }
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
     }
 

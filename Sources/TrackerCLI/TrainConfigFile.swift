@@ -69,7 +69,8 @@ struct DataSection: Codable, Equatable {
 
     func validate() throws {
         if corpus.isEmpty {
-            throw TrainingError.invalidConfig(key: "data.corpus", value: "\"\"", hint: "name an ingested corpus, e.g. \"bundled\"")
+            throw TrainingError.invalidConfig(
+                key: "data.corpus", value: "\"\"", hint: "name an ingested corpus, e.g. \"bundled\"")
         }
     }
 }
@@ -88,7 +89,9 @@ struct EvalSection: Codable, Equatable {
 
     init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case finalBatches = "final_batches", lengths, lengthBatches = "length_batches"
+        case finalBatches = "final_batches"
+        case lengths
+        case lengthBatches = "length_batches"
         case lengthsEveryEval = "lengths_every_eval"
     }
 
@@ -104,13 +107,17 @@ struct EvalSection: Codable, Equatable {
 
     func validate() throws {
         if finalBatches < 0 {
-            throw TrainingError.invalidConfig(key: "eval.final_batches", value: "\(finalBatches)", hint: "use 0 for the whole split")
+            throw TrainingError.invalidConfig(
+                key: "eval.final_batches", value: "\(finalBatches)", hint: "use 0 for the whole split")
         }
         if lengths.contains(where: { !(1...64).contains($0) }) {
-            throw TrainingError.invalidConfig(key: "eval.lengths", value: "\(lengths)", hint: "list factors of the context from 1 to 64, e.g. [1, 2, 4, 8]")
+            throw TrainingError.invalidConfig(
+                key: "eval.lengths", value: "\(lengths)",
+                hint: "list factors of the context from 1 to 64, e.g. [1, 2, 4, 8]")
         }
         if lengthBatches < 1 {
-            throw TrainingError.invalidConfig(key: "eval.length_batches", value: "\(lengthBatches)", hint: "use at least 1")
+            throw TrainingError.invalidConfig(
+                key: "eval.length_batches", value: "\(lengthBatches)", hint: "use at least 1")
         }
     }
 }
@@ -133,8 +140,12 @@ struct ModelSection: Codable, Equatable {
     init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case channels, layers, heads, kvHeads = "kv_heads", context, mlp, norm
-        case tiedEmbeddings = "tied_embeddings", initSeed = "init_seed", attention, schedule
+        case channels, layers, heads
+        case kvHeads = "kv_heads"
+        case context, mlp, norm
+        case tiedEmbeddings = "tied_embeddings"
+        case initSeed = "init_seed"
+        case attention, schedule
     }
 
     init(from decoder: any Swift.Decoder) throws {
@@ -169,9 +180,11 @@ struct ModelSection: Codable, Equatable {
         try c.encode(norm, forKey: .norm)
         try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
         try c.encode(initSeed, forKey: .initSeed)
-        try c.encode(NamedOptions(nameKey: "variant", name: attention.variant, options: attention.options), forKey: .attention)
+        try c.encode(
+            NamedOptions(nameKey: "variant", name: attention.variant, options: attention.options), forKey: .attention)
         if schedule != ScheduleConfig() {
-            try c.encode(NamedOptions(nameKey: "name", name: schedule.name, options: schedule.options), forKey: .schedule)
+            try c.encode(
+                NamedOptions(nameKey: "name", name: schedule.name, options: schedule.options), forKey: .schedule)
         }
     }
 
@@ -181,7 +194,8 @@ struct ModelSection: Codable, Equatable {
             throw TrainingError.invalidConfig(key: "model.mlp", value: "\"\(mlp)\"", hint: "use \"gelu\" or \"swiglu\"")
         }
         guard let normKind = NormKind(rawValue: norm) else {
-            throw TrainingError.invalidConfig(key: "model.norm", value: "\"\(norm)\"", hint: "use \"rmsnorm\" or \"layernorm\"")
+            throw TrainingError.invalidConfig(
+                key: "model.norm", value: "\"\(norm)\"", hint: "use \"rmsnorm\" or \"layernorm\"")
         }
         let config = ModelConfig(
             vocabSize: vocabSize, channels: channels, layers: layers, heads: heads, kvHeads: kvHeads,
@@ -274,7 +288,8 @@ enum TrainConfigFile {
             var out: [String: Any] = [:]
             for key in t.keys { out[key] = try jsonObject(t[key]!, path: path.isEmpty ? key : path + "." + key) }
             return out
-        case .array: return try value.array!.enumerated().map { try jsonObject($0.element, path: "\(path)[\($0.offset)]") }
+        case .array:
+            return try value.array!.enumerated().map { try jsonObject($0.element, path: "\(path)[\($0.offset)]") }
         case .string: return value.string!
         case .int: return value.int!
         case .double: return value.double!

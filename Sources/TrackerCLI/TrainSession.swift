@@ -20,11 +20,14 @@ struct TrainData {
 
     /// Opens the corpus' shards and tokenizer, or builds the synthetic task.
     static func load(_ config: TrainRunConfig, home: String) throws -> TrainData {
-        let T = config.model.context, B = config.train.batch
+        let T = config.model.context
+        let B = config.train.batch
         if let options = config.data.task {
             let task = try options.makeTask(context: T)
-            let loader = TaskLoader(task: task, batch: B, time: options.trainLength(context: T), seed: config.train.seed)
-            return TrainData(source: loader, validation: nil, vocabSize: task.vocabSize, tokenByteLengths: nil, tokenizerPath: nil)
+            let loader = TaskLoader(
+                task: task, batch: B, time: options.trainLength(context: T), seed: config.train.seed)
+            return TrainData(
+                source: loader, validation: nil, vocabSize: task.vocabSize, tokenByteLengths: nil, tokenizerPath: nil)
         }
         let db = try TrackerDB(home: home)
         guard let corpus = try db.corpus(named: config.data.corpus) else {
@@ -115,7 +118,9 @@ struct TrainSummary: Codable {
     }
 
     var text: String {
-        var lines = ["trained \(Format.count(Int64(parameters))) parameters for \(steps) steps in \(Format.duration(seconds))"]
+        var lines = [
+            "trained \(Format.count(Int64(parameters))) parameters for \(steps) steps in \(Format.duration(seconds))"
+        ]
         lines.append(String(format: "  train loss  %.4f", finalTrainLoss))
         if let valLoss {
             var s = String(format: "  val loss    %.4f  ppl %.2f", valLoss, valPerplexity ?? .nan)
@@ -123,7 +128,9 @@ struct TrainSummary: Codable {
             lines.append(s)
         }
         var speed = "  speed       \(Format.count(Int64(tokensPerSecond))) tokens/s"
-        if let mfu, let peakFlops { speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9) }
+        if let mfu, let peakFlops {
+            speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9)
+        }
         lines.append(speed)
         for key in (evaluation ?? [:]).keys.sorted() where !key.contains("[") {
             lines.append(String(format: "  %@  %.4f", key as NSString, evaluation![key]!))

@@ -34,7 +34,8 @@ final class TrainStopSignal: @unchecked Sendable {
         if first { received = sig }
         lock.unlock()
         if first {
-            writeStderr("\nsignal \(sig): checkpointing after this step, then stopping (send it again to stop at once)\n")
+            writeStderr(
+                "\nsignal \(sig): checkpointing after this step, then stopping (send it again to stop at once)\n")
         } else {
             exit(128 + sig)
         }

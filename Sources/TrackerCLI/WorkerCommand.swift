@@ -32,7 +32,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only claim runs of this experiment (name or id).", valueName: "name"))
     var experiment: String?
 
-    @Option(help: ArgumentHelp("Unix time after which no run starts and the current run is released.", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp("Unix time after which no run starts and the current run is released.", visibility: .hidden))
     var deadline: Double?
 
     @Option(help: ArgumentHelp("Lease length in seconds.", visibility: .hidden))
@@ -41,7 +42,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Heartbeat period in seconds.", visibility: .hidden))
     var heartbeat: Double = 2
 
-    @Option(help: ArgumentHelp("Seconds a stopped run may take to checkpoint before it is killed.", visibility: .hidden))
+    @Option(
+        help: ArgumentHelp("Seconds a stopped run may take to checkpoint before it is killed.", visibility: .hidden))
     var stopGrace: Double = 60
 
     @Option(
@@ -52,7 +54,9 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         if let maxRuns, maxRuns < 1 { throw ValidationError("--max-runs must be at least 1") }
-        if !(lease > heartbeat && heartbeat > 0) { throw ValidationError("--lease must be longer than --heartbeat (> 0)") }
+        if !(lease > heartbeat && heartbeat > 0) {
+            throw ValidationError("--lease must be longer than --heartbeat (> 0)")
+        }
     }
 
     func run() throws {
@@ -74,7 +78,9 @@ struct WorkerCommand: ParsableCommand {
             let summary = try worker.run()
             let done = Dictionary(grouping: summary.finished, by: \.state).mapValues(\.count)
             let parts = RunState.allCases.compactMap { s in done[s].map { "\($0) \(s.rawValue)" } }
-            var line = "worker \(worker.id): \(summary.finished.count) run(s)" + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
+            var line =
+                "worker \(worker.id): \(summary.finished.count) run(s)"
+                + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
             if let s = summary.stoppedBy { line += "; stopped by signal \(s), run released to the queue" }
             if summary.hitDeadline { line += "; deadline reached" }
             writeStderr(line + "\n")

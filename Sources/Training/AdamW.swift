@@ -101,16 +101,22 @@ public final class AdamW: @unchecked Sendable {
     ) {
         typealias V8 = Vec8
         let step = Double(t + 1)
-        let b1 = Float(settings.beta1), b2 = Float(settings.beta2)
+        let b1 = Float(settings.beta1)
+        let b2 = Float(settings.beta2)
         let bc1 = Float(1 - pow(settings.beta1, step))
         let bc2 = Float(1 - pow(settings.beta2, step))
-        let eps = Float(settings.eps), lrf = Float(lr)
-        let m = self.m.baseAddress!, v = self.v.baseAddress!
+        let eps = Float(settings.eps)
+        let lrf = Float(lr)
+        let m = self.m.baseAddress!
+        let v = self.v.baseAddress!
         for seg in segments {
-            let lo = max(range.lowerBound, seg.offset), hi = min(range.upperBound, seg.offset + seg.count)
+            let lo = max(range.lowerBound, seg.offset)
+            let hi = min(range.upperBound, seg.offset + seg.count)
             if lo >= hi { continue }
             let wd = seg.decay ? Float(settings.weightDecay) : 0
-            let (vb1, vc1, vb2, vc2) = (V8(repeating: b1), V8(repeating: 1 - b1), V8(repeating: b2), V8(repeating: 1 - b2))
+            let (vb1, vc1, vb2, vc2) = (
+                V8(repeating: b1), V8(repeating: 1 - b1), V8(repeating: b2), V8(repeating: 1 - b2)
+            )
             let (vbc1, vbc2, veps, vlr, vwd) = (
                 V8(repeating: bc1), V8(repeating: bc2), V8(repeating: eps), V8(repeating: lrf), V8(repeating: wd)
             )
@@ -147,7 +153,8 @@ public final class AdamW: @unchecked Sendable {
     public func finishStep() { t += 1 }
 
     /// One whole step on the calling thread.
-    public func step(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Double, gradScale: Float = 1) {
+    public func step(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Double, gradScale: Float = 1)
+    {
         update(params: params, grads: grads, range: 0..<count, lr: lr, gradScale: gradScale)
         finishStep()
     }

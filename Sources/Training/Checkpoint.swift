@@ -28,7 +28,9 @@ public enum Checkpoint {
     public static func latest(in directory: String) -> String? {
         for dir in [directory + "/checkpoints", directory] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            let weights = names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") && !$0.contains(".state.") }
+            let weights = names.filter {
+                $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") && !$0.contains(".state.")
+            }
             if let best = weights.max() { return dir + "/" + best }
         }
         return nil
@@ -39,7 +41,8 @@ public enum Checkpoint {
         let base = UnsafeBufferPointer(model.parameters)
         let entries = model.tensors.map { t in
             SafetensorsEntry(
-                name: t.name, shape: t.shape, data: UnsafeBufferPointer(rebasing: base[t.offset..<(t.offset + t.count)]))
+                name: t.name, shape: t.shape, data: UnsafeBufferPointer(rebasing: base[t.offset..<(t.offset + t.count)])
+            )
         }
         var meta = metadata
         meta["format"] = weightsFormat
@@ -69,9 +72,12 @@ public enum Checkpoint {
             guard file.tensors[t.name]?.shape == t.shape else {
                 throw TrainingError.checkpointMismatch(
                     path: file.path,
-                    reason: "tensor '\(t.name)' has shape \(file.tensors[t.name]?.shape ?? []), the model expects \(t.shape)")
+                    reason:
+                        "tensor '\(t.name)' has shape \(file.tensors[t.name]?.shape ?? []), the model expects \(t.shape)"
+                )
             }
-            try file.copy(t.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[t.offset..<(t.offset + t.count)]))
+            try file.copy(
+                t.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[t.offset..<(t.offset + t.count)]))
         }
     }
 
@@ -125,7 +131,10 @@ extension Trainer {
             let t = state.metadata["adamw_t"].flatMap(Int.init),
             let seed = state.metadata["loader_seed"].flatMap(UInt64.init),
             let batches = state.metadata["loader_batches"].flatMap(Int.init)
-        else { throw TrainingError.badCheckpoint(path: path, reason: "weights and optimizer state are from different steps") }
+        else {
+            throw TrainingError.badCheckpoint(
+                path: path, reason: "weights and optimizer state are from different steps")
+        }
         let expected = try Checkpoint.jsonString(model.config)
         guard weights.metadata["model_config"] == expected else {
             throw TrainingError.checkpointMismatch(path: path, reason: "it was trained with another model config")

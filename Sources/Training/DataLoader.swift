@@ -73,7 +73,8 @@ public final class DataLoader: @unchecked Sendable {
     }
 
     private func locate(_ u: Int) -> (shard: Int, offset: Int) {
-        var lo = 0, hi = shards.count - 1
+        var lo = 0
+        var hi = shards.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if starts[mid] <= u { lo = mid } else { hi = mid - 1 }

@@ -31,13 +31,16 @@ extension Trainer {
         precondition(windows.T == T, "evaluation windows must be \(T) tokens long")
         let W = rows.count
         let n = min(batches, (windows.count + B - 1) / B)
-        var nll = 0.0, tokens = 0, bytes = 0
+        var nll = 0.0
+        var tokens = 0
+        var bytes = 0
         let sums = UnsafeMutableBufferPointer<(Double, Int, Int)>.allocate(capacity: W)
         defer { sums.deallocate() }
         for batch in 0..<n {
             for r in 0..<B {
                 let j = batch * B + r
-                let x = inputs.baseAddress! + r * T, y = targets.baseAddress! + r * T
+                let x = inputs.baseAddress! + r * T
+                let y = targets.baseAddress! + r * T
                 if j < windows.count {
                     windows.fill(window: j, inputs: x, targets: y)
                 } else {

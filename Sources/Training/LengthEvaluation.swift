@@ -46,7 +46,8 @@ public struct LengthEvaluator: Sendable {
 
     /// Results of the factors that fit, and the factors skipped with the reason.
     public func evaluate(_ trainer: Trainer) -> (results: [LengthResult], skipped: [(factor: Int, reason: String)]) {
-        var results: [LengthResult] = [], skipped: [(Int, String)] = []
+        var results: [LengthResult] = []
+        var skipped: [(Int, String)] = []
         for f in factors {
             let T = f * trainLength
             let windows: EvalWindows
@@ -54,7 +55,8 @@ public struct LengthEvaluator: Sendable {
                 windows = try EvalWindows(shards: shards, time: T)
             } catch {
                 let longest = shards.map(\.tokenCount).max() ?? 0
-                skipped.append((f, "a window of \(T) tokens does not fit the validation shards (longest \(longest) tokens)"))
+                skipped.append(
+                    (f, "a window of \(T) tokens does not fit the validation shards (longest \(longest) tokens)"))
                 continue
             }
             results.append(evaluate(trainer, windows: windows, factor: f))
@@ -70,7 +72,10 @@ public struct LengthEvaluator: Sendable {
     }
 
     func evaluate(_ trainer: Trainer, windows: EvalWindows, factor f: Int) -> LengthResult {
-        let model = trainer.model, B = trainer.B, rows = trainer.rows, T = windows.T
+        let model = trainer.model
+        let B = trainer.B
+        let rows = trainer.rows
+        let T = windows.T
         let workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: T)) }
         let inputs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
         let targets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
@@ -86,7 +91,8 @@ public struct LengthEvaluator: Sendable {
         for batch in 0..<n {
             for r in 0..<B {
                 let j = batch * B + r
-                let x = inputs.baseAddress! + r * T, y = targets.baseAddress! + r * T
+                let x = inputs.baseAddress! + r * T
+                let y = targets.baseAddress! + r * T
                 if j < windows.count {
                     windows.fill(window: j, inputs: x, targets: y)
                 } else {
@@ -95,9 +101,11 @@ public struct LengthEvaluator: Sendable {
                 }
             }
             trainer.pool.run { w in
-                let r = rows[w], ws = workspaces[w].value
+                let r = rows[w]
+                let ws = workspaces[w].value
                 _ = model.evaluate(
-                    ws, tokens: inputs.baseAddress! + r.lowerBound * T, targets: targets.baseAddress! + r.lowerBound * T)
+                    ws, tokens: inputs.baseAddress! + r.lowerBound * T, targets: targets.baseAddress! + r.lowerBound * T
+                )
                 partial[w] = Array(ws.losses)
             }
             for (w, r) in rows.enumerated() {

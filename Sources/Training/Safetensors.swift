@@ -1,3 +1,6 @@
+import Basics
+import Foundation
+
 // The safetensors file format (huggingface/safetensors), written and read here for F32 tensors:
 //   8 bytes   little-endian UInt64 N, the header length
 //   N bytes   UTF-8 JSON: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
@@ -9,8 +12,6 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import Basics
-import Foundation
 
 /// One tensor to write: a name, a shape and `shape.reduce(1, *)` floats.
 public struct SafetensorsEntry {

@@ -69,7 +69,9 @@ public struct TaskEvaluator: Sendable {
 
     /// `episodes` rows of `length` tokens in batches of the trainer's B rows, split over its workers.
     public func evaluate(_ trainer: Trainer, length T: Int) -> TaskLengthResult {
-        let model = trainer.model, B = trainer.B, rows = trainer.rows
+        let model = trainer.model
+        let B = trainer.B
+        let rows = trainer.rows
         let loader = TaskLoader.evaluation(task: task, batch: B, time: T, seed: seed)
         let workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: T)) }
         let head = HeadWeights(model)
@@ -91,8 +93,10 @@ public struct TaskEvaluator: Sendable {
             let used = min(B, episodes - done)
             if used < B { (targets.baseAddress! + used * T).update(repeating: -1, count: (B - used) * T) }
             trainer.pool.run { w in
-                let r = rows[w], ws = workspaces[w].value
-                let x = inputs.baseAddress! + r.lowerBound * T, y = targets.baseAddress! + r.lowerBound * T
+                let r = rows[w]
+                let ws = workspaces[w].value
+                let x = inputs.baseAddress! + r.lowerBound * T
+                let y = targets.baseAddress! + r.lowerBound * T
                 _ = model.evaluate(ws, tokens: x, targets: y)
                 let n = r.count * T
                 partial[w] = Outputs(
@@ -141,7 +145,8 @@ struct HeadWeights: @unchecked Sendable {
 
     /// argmax over the vocabulary of head(norm(states[i])) for rows i in 0..<rows.
     func argmax(states: UnsafeBufferPointer<Float>, rows n: Int) -> [Int32] {
-        let C = model.config.channels, V = model.config.vocabSize
+        let C = model.config.channels
+        let V = model.config.vocabSize
         let normed = UnsafeMutablePointer<Float>.allocate(capacity: n * C)
         let stats = UnsafeMutablePointer<Float>.allocate(capacity: 2 * n)
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: n * V)

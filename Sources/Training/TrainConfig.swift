@@ -50,10 +50,21 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case steps, batch, gradAccum = "grad_accum", lr, minLR = "min_lr", warmup
-        case decaySteps = "decay_steps", weightDecay = "weight_decay", beta1, beta2, eps
-        case gradClip = "grad_clip", seed, evalEvery = "eval_every", evalBatches = "eval_batches"
-        case checkpointEvery = "checkpoint_every", logEvery = "log_every", threads
+        case steps, batch
+        case gradAccum = "grad_accum"
+        case lr
+        case minLR = "min_lr"
+        case warmup
+        case decaySteps = "decay_steps"
+        case weightDecay = "weight_decay"
+        case beta1, beta2, eps
+        case gradClip = "grad_clip"
+        case seed
+        case evalEvery = "eval_every"
+        case evalBatches = "eval_batches"
+        case checkpointEvery = "checkpoint_every"
+        case logEvery = "log_every"
+        case threads
     }
 
     /// Every key [train] accepts.

@@ -122,9 +122,10 @@ public final class Trainer: @unchecked Sendable {
             pool.run { w in
                 let r = rows[w]
                 let ws = workspaces[w].value
-                losses[w] = Double(model.forward(
-                    ws, tokens: inputs.baseAddress! + r.lowerBound * T,
-                    targets: targets.baseAddress! + r.lowerBound * T))
+                losses[w] = Double(
+                    model.forward(
+                        ws, tokens: inputs.baseAddress! + r.lowerBound * T,
+                        targets: targets.baseAddress! + r.lowerBound * T))
                 model.backward(ws, grads: grads[w].baseAddress!)
             }
             for w in 0..<W { loss += losses[w] * Double(rows[w].count) / Double(B) }
@@ -159,8 +160,10 @@ public final class Trainer: @unchecked Sendable {
 /// lanes over blocks of 1024 and the blocks in Double, in a fixed order: deterministic, and within
 /// about 1e-7 of an all-Double sum.
 func sumGradients(_ grads: [UnsafeMutableBufferPointer<Float>], weights: [Float], range: Range<Int>) -> Double {
-    let g0 = grads[0].baseAddress!, w0 = weights[0]
-    let rest = grads.dropFirst().map { $0.baseAddress! }, restWeights = Array(weights.dropFirst())
+    let g0 = grads[0].baseAddress!
+    let w0 = weights[0]
+    let rest = grads.dropFirst().map { $0.baseAddress! }
+    let restWeights = Array(weights.dropFirst())
     var sumSq = 0.0
     var i = range.lowerBound
     while i < range.upperBound {

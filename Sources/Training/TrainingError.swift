@@ -52,7 +52,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training diverged at step \(step) (loss \(loss)): lower [train] lr, or raise warmup"
         case .interrupted(let step, let checkpoint):
             return "interrupted at step \(step)"
-                + (checkpoint.map { "; checkpoint saved to \($0): continue with --resume" } ?? " (no checkpoint directory)")
+                + (checkpoint.map { "; checkpoint saved to \($0): continue with --resume" }
+                    ?? " (no checkpoint directory)")
         case .io(let e):
             return e.description
         }

@@ -63,8 +63,10 @@ public final class TrainingLoop {
         let flopsPerToken = trainer.model.flopsPerToken
         var checkpoints: [String] = []
         var last: StepStats?
-        var steadyTokens = 0, steadySeconds = 0.0
-        var windowTokens = 0, windowSeconds = 0.0
+        var steadyTokens = 0
+        var steadySeconds = 0.0
+        var windowTokens = 0
+        var windowSeconds = 0.0
         let firstStep = trainer.step
         var checkpointedStep = -1
         do {
@@ -91,7 +93,8 @@ public final class TrainingLoop {
                     windowSeconds = 0
                 }
                 if let validation, !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {
-                    let r = trainer.evaluate(validation, batches: config.evalBatches, tokenByteLengths: tokenByteLengths)
+                    let r = trainer.evaluate(
+                        validation, batches: config.evalBatches, tokenByteLengths: tokenByteLengths)
                     sink?.log(step: s.step, metrics: r.metrics())
                 }
                 if !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {

@@ -11,8 +11,9 @@ struct AarenTests {
     @Test(arguments: ["scaled", "unscaled", "gqa", "t1"])
     func golden(name: String) throws {
         let g = try HeadGolden("aaren-" + name)
-        let r = Aaren.compute(query: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!,
-                              heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv, scale: name != "unscaled")
+        let r = Aaren.compute(
+            query: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!,
+            heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv, scale: name != "unscaled")
         #expect(maxRelativeError(r.out, g.output["out"]!) < 1e-4)
         #expect(maxRelativeError(r.dquery, g.output["dq"]!) < 1e-4)
         #expect(maxRelativeError(r.dk, g.output["dk"]!) < 1e-4)
@@ -27,12 +28,16 @@ struct AarenTests {
         func rows(_ n: Int, _ w: Int, _ s: Float = 1) -> [[Double]] {
             (0..<n).map { _ in (0..<w).map { _ in Double(s * rng.normal()) } }
         }
-        let query = rows(1, d)[0], k = rows(T, d, spread), v = rows(T, dv), dout = rows(T, dv)
+        let query = rows(1, d)[0]
+        let k = rows(T, d, spread)
+        let v = rows(T, dv)
+        let dout = rows(T, dv)
         for scaled in [true, false] {
             let s = scaled ? 1 / Double(d).squareRoot() : 1
-            let r = Aaren.compute(query: query.map(Float.init), k: k.joined().map(Float.init),
-                                  v: v.joined().map(Float.init), dout: dout.joined().map(Float.init),
-                                  heads: 1, kvHeads: 1, T: T, d: d, dv: dv, scale: scaled)
+            let r = Aaren.compute(
+                query: query.map(Float.init), k: k.joined().map(Float.init),
+                v: v.joined().map(Float.init), dout: dout.joined().map(Float.init),
+                heads: 1, kvHeads: 1, T: T, d: d, dv: dv, scale: scaled)
             let scan = NaiveAaren.scan(query: query, k: k, v: v, scale: s)
             let soft = NaiveAaren.softmax(query: query, k: k, v: v, dout: dout, scale: s)
             #expect(maxRelativeError(r.out, Array(scan.joined())) < 1e-5, "RNN == prefix scan")
@@ -51,10 +56,12 @@ struct AarenTests {
         let k = (0..<T).map { t in (0..<d).map { _ in Double(rng.normal()) * 100 * Double(t % 7 + 1) } }
         let v = (0..<T).map { _ in (0..<dv).map { _ in Double(rng.normal()) } }
         let dout = (0..<T).map { _ in (0..<dv).map { _ in Double(rng.normal()) } }
-        let r = Aaren.compute(query: query.map(Float.init), k: k.joined().map(Float.init), v: v.joined().map(Float.init),
-                              dout: dout.joined().map(Float.init), heads: 1, kvHeads: 1, T: T, d: d, dv: dv)
-        let soft = NaiveAaren.softmax(query: query, k: k.map { $0.map { Double(Float($0)) } }, v: v, dout: dout,
-                                      scale: 0.5)
+        let r = Aaren.compute(
+            query: query.map(Float.init), k: k.joined().map(Float.init), v: v.joined().map(Float.init),
+            dout: dout.joined().map(Float.init), heads: 1, kvHeads: 1, T: T, d: d, dv: dv)
+        let soft = NaiveAaren.softmax(
+            query: query, k: k.map { $0.map { Double(Float($0)) } }, v: v, dout: dout,
+            scale: 0.5)
         let all: [[Float]] = [r.out, r.dquery, r.dk, r.dv]
         #expect(all.allSatisfy { $0.allSatisfy(\.isFinite) })
         #expect(maxRelativeError(r.out, Array(soft.out.joined())) < 1e-4)
@@ -68,8 +75,9 @@ struct AarenTests {
         let dout = Floats(normal: h.out.count, rng: &rng)
         let (dqkv, _, dp) = h.gradients(dout: dout)
         let (q, k, v) = h.headMajor()
-        let r = Aaren.compute(query: h.params.array + h.params.array, k: k, v: v, dout: h.headMajor(out: dout.array),
-                              heads: 8, kvHeads: 4, T: 7, d: 4, dv: 4)
+        let r = Aaren.compute(
+            query: h.params.array + h.params.array, k: k, v: v, dout: h.headMajor(out: dout.array),
+            heads: 8, kvHeads: 4, T: 7, d: 4, dv: 4)
         #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-6)
         let zeroQ = [Float](repeating: 0, count: q.count)
         #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: zeroQ, dk: r.dk, dv: r.dv)) < 1e-6)

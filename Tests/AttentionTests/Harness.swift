@@ -43,7 +43,9 @@ final class Harness {
 
     /// Runs forward then backward for dout; returns (dqkv, dx, dparams).
     func gradients(dout: Floats) -> (Floats, Floats, Floats) {
-        let dqkv = Floats(qkv.count), dx = Floats(x.count), dp = Floats(params.count)
+        let dqkv = Floats(qkv.count)
+        let dx = Floats(x.count)
+        let dp = Floats(params.count)
         forward()
         variant.backward(io, AttentionGrads(dout: dout.p, dqkv: dqkv.p, dx: dx.p, dparams: dp.p))
         return (dqkv, dx, dp)
@@ -92,7 +94,8 @@ struct VariantGolden {
             if let a = x as? [Any] { return a.flatMap(flat) }
             return [(x as! NSNumber).doubleValue]
         }
-        var inp = root["input"] as! [String: Any], out = root["output"] as! [String: Any]
+        var inp = root["input"] as! [String: Any]
+        var out = root["output"] as! [String: Any]
         options = (inp.removeValue(forKey: "options") as! [String: Any]).compactMapValues {
             ($0 as? NSNumber)?.doubleValue
         }
@@ -116,8 +119,10 @@ func errors(_ h: Harness, dout: Floats, against ref: NaiveBiasedAttention.Result
 {
     let (dqkv, dx, dp) = h.gradients(dout: dout)
     let dpErr = dp.count == 0 ? 0 : relativeError(dp.array, ref.dparams)
-    return (relativeError(h.out.array, ref.out), relativeError(dqkv.array, ref.dqkv),
-            relativeError(dx.array, ref.dx), dpErr)
+    return (
+        relativeError(h.out.array, ref.out), relativeError(dqkv.array, ref.dqkv),
+        relativeError(dx.array, ref.dx), dpErr
+    )
 }
 
 extension Harness {

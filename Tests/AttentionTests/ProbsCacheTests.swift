@@ -50,14 +50,18 @@ struct ProbsCacheTests {
         let saved = Floats(long + 4096, value: sentinel)
         var rng = TestRandom(seed: 1)
         let T = 64
-        let qkv = Floats(normal: T * shape.qkvWidth, rng: &rng), x = Floats(normal: T * 8, rng: &rng)
-        let params = Floats(variant.parameterCount), out = Floats(T * shape.outWidth)
+        let qkv = Floats(normal: T * shape.qkvWidth, rng: &rng)
+        let x = Floats(normal: T * 8, rng: &rng)
+        let params = Floats(variant.parameterCount)
+        let out = Floats(T * shape.outWidth)
         let scratch = Floats(variant.scratchCount(B: 1, T: 1024))
         let io = AttentionIO(
             B: 1, T: T, qkv: qkv.p, x: x.p, out: out.p, params: params.p, saved: saved.p, scratch: scratch.p,
             savedCapacity: long)
         variant.forward(io)
-        let dqkv = Floats(qkv.count), dx = Floats(x.count), dp = Floats(params.count)
+        let dqkv = Floats(qkv.count)
+        let dx = Floats(x.count)
+        let dp = Floats(params.count)
         let dout = Floats(normal: out.count, rng: &rng)
         variant.backward(io, AttentionGrads(dout: dout.p, dqkv: dqkv.p, dx: dx.p, dparams: dp.p))
         #expect((long..<saved.count).allSatisfy { saved[$0] == sentinel }, "wrote past savedCapacity")
@@ -66,7 +70,9 @@ struct ProbsCacheTests {
         let io2 = AttentionIO(
             B: 1, T: T, qkv: qkv.p, x: x.p, out: out.p, params: params.p, saved: own.p, scratch: scratch.p)
         let out1 = out.array
-        let dqkv2 = Floats(qkv.count), dx2 = Floats(x.count), dp2 = Floats(params.count)
+        let dqkv2 = Floats(qkv.count)
+        let dx2 = Floats(x.count)
+        let dp2 = Floats(params.count)
         variant.forward(io2)
         variant.backward(io2, AttentionGrads(dout: dout.p, dqkv: dqkv2.p, dx: dx2.p, dparams: dp2.p))
         #expect(maxRelativeError(out1 + dqkv.array, out.array + dqkv2.array) < 1e-5)

@@ -12,9 +12,10 @@ struct RetNetTests {
     func golden(name: String) throws {
         let g = try HeadGolden("retnet-" + name)
         for tile in [64, 2] {
-            let r = RetNet.compute(q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!,
-                                   heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv,
-                                   gammas: name == "gammas" ? [0.5, 0.9] : [], tile: tile)
+            let r = RetNet.compute(
+                q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!,
+                heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv,
+                gammas: name == "gammas" ? [0.5, 0.9] : [], tile: tile)
             #expect(maxRelativeError(r.out, g.output["out"]!) < 1e-4)
             #expect(maxRelativeError(r.dq, g.output["dq"]!) < 1e-4)
             #expect(maxRelativeError(r.dk, g.output["dk"]!) < 1e-4)
@@ -30,8 +31,9 @@ struct RetNetTests {
         func rows(_ w: Int) -> [[Double]] { (0..<T).map { _ in (0..<w).map { _ in Double(rng.normal()) } } }
         let (q, k, v, dout) = (rows(d), rows(d), rows(dv), rows(dv))
         let flat = { (x: [[Double]]) in x.joined().map(Float.init) }
-        let r = RetNet.compute(q: flat(q), k: flat(k), v: flat(v), dout: flat(dout), heads: 1, kvHeads: 1, T: T, d: d,
-                               dv: dv, gammas: [gamma], tile: 5)
+        let r = RetNet.compute(
+            q: flat(q), k: flat(k), v: flat(v), dout: flat(dout), heads: 1, kvHeads: 1, T: T, d: d,
+            dv: dv, gammas: [gamma], tile: 5)
         let rot = { (x: [[Double]], inverse: Bool) in
             x.indices.map { NaiveSoftmaxRoPE.rotate(x[$0], $0, base: 10_000, inverse: inverse) }
         }
@@ -49,14 +51,16 @@ struct RetNetTests {
 
     @Test(arguments: [true, false])
     func layerMatchesTensorEntryPoint(groupNorm: Bool) throws {
-        let h = try Harness("retnet", B: 2, T: 9, NH: 4, NKV: 2, hs: 4, pos0: 5,
-                            options: ["group_norm": .bool(groupNorm), "tile": .int(4), "gammas": .string("0.5,0.8, 0.9,1")])
+        let h = try Harness(
+            "retnet", B: 2, T: 9, NH: 4, NKV: 2, hs: 4, pos0: 5,
+            options: ["group_norm": .bool(groupNorm), "tile": .int(4), "gammas": .string("0.5,0.8, 0.9,1")])
         var rng = TestRandom(seed: 6)
         let dout = Floats(normal: h.out.count, rng: &rng)
         let (dqkv, _, _) = h.gradients(dout: dout)
         let (q, k, v) = h.headMajor()
-        let r = RetNet.compute(q: q, k: k, v: v, dout: h.headMajor(out: dout.array), heads: 8, kvHeads: 4, T: 9, d: 4,
-                               dv: 4, gammas: [0.5, 0.8, 0.9, 1, 0.5, 0.8, 0.9, 1], pos0: 5, groupNorm: groupNorm)
+        let r = RetNet.compute(
+            q: q, k: k, v: v, dout: h.headMajor(out: dout.array), heads: 8, kvHeads: 4, T: 9, d: 4,
+            dv: 4, gammas: [0.5, 0.8, 0.9, 1, 0.5, 0.8, 0.9, 1], pos0: 5, groupNorm: groupNorm)
         #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-5)
         #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: r.dq, dk: r.dk, dv: r.dv)) < 1e-5)
     }
@@ -64,18 +68,22 @@ struct RetNetTests {
     @Test func gradientCheckWithoutNormAndCustomGammas() throws {
         for (NH, NKV) in [(2, 2), (4, 2), (3, 1)] {
             let gammas = (0..<NH).map { String(0.6 + 0.1 * Double($0)) }.joined(separator: ",")
-            let h = try Harness("retnet", B: 2, T: 6, NH: NH, NKV: NKV, hs: 4, pos0: 2,
-                                options: ["group_norm": .bool(false), "gammas": .string(gammas)])
+            let h = try Harness(
+                "retnet", B: 2, T: 6, NH: NH, NKV: NKV, hs: 4, pos0: 2,
+                options: ["group_norm": .bool(false), "gammas": .string(gammas)])
             var rng = TestRandom(seed: 9)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, _, _) = h.gradients(dout: dout)
-            #expect(GradientCheck.maxError(of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, samples: 80,
-                                           precise: true, loss: { h.loss(dout) }) < 2e-3, "NH=\(NH) NKV=\(NKV)")
+            #expect(
+                GradientCheck.maxError(
+                    of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, samples: 80,
+                    precise: true, loss: { h.loss(dout) }) < 2e-3, "NH=\(NH) NKV=\(NKV)")
         }
     }
 
     @Test func decodeMatchesForwardWithoutNorm() throws {
-        let h = try Harness("retnet", B: 1, T: 10, NH: 4, NKV: 2, hs: 8, options: ["group_norm": .bool(false), "tile": .int(3)])
+        let h = try Harness(
+            "retnet", B: 1, T: 10, NH: 4, NKV: 2, hs: 8, options: ["group_norm": .bool(false), "tile": .int(3)])
         h.forward()
         let stepped = h.decodeAll()
         #expect(scaledError(stepped.p, h.out.p, h.out.count) < 1e-5)
@@ -83,8 +91,10 @@ struct RetNetTests {
 
     @Test func optionsAreChecked() throws {
         let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 8)
-        for bad: [String: ConfigValue] in [["gammas": .string("0.5")], ["gammas": .string("0.5,x")],
-                                           ["gammas": .string("0.5,1.5")], ["gammas": .double(0.5)], ["decay": .int(1)]] {
+        for bad: [String: ConfigValue] in [
+            ["gammas": .string("0.5")], ["gammas": .string("0.5,x")],
+            ["gammas": .string("0.5,1.5")], ["gammas": .double(0.5)], ["decay": .int(1)],
+        ] {
             #expect(throws: AttentionError.self) {
                 try AttentionRegistry.make(AttentionConfig(variant: "retnet", options: bad), shape: shape)
             }
@@ -100,7 +110,8 @@ struct RetNetTests {
     @Test func gammasReadAsAListOrACommaString() throws {
         let shape = AttentionShape(heads: 2, kvHeads: 2, headSize: 8, channels: 16, context: 8)
         func make(_ v: ConfigValue) throws -> RetNet? {
-            try AttentionRegistry.make(AttentionConfig(variant: "retnet", options: ["gammas": v]), shape: shape) as? RetNet
+            try AttentionRegistry.make(AttentionConfig(variant: "retnet", options: ["gammas": v]), shape: shape)
+                as? RetNet
         }
         #expect(try make(.numbers([0.9, 0.99]))?.gammas == [0.9, 0.99])
         #expect(try make(.string("0.9, 0.99"))?.gammas == [0.9, 0.99])

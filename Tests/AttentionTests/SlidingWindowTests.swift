@@ -40,9 +40,11 @@ struct SlidingWindowTests {
         let h = try Harness(
             "softmax_rope", B: 1, T: T, NH: NH, NKV: NH, hs: hs, options: ["window": .int(W), "tile": .int(5)])
         h.forward()
-        let width = h.shape.qkvWidth, outWidth = h.shape.outWidth
+        let width = h.shape.qkvWidth
+        let outWidth = h.shape.outWidth
         for i in 0..<T {
-            let start = max(0, i - W + 1), n = i - start + 1
+            let start = max(0, i - W + 1)
+            let n = i - start + 1
             let full = try Harness("softmax_rope", B: 1, T: n, NH: NH, NKV: NH, hs: hs, pos0: start)
             full.qkv.p.update(from: h.qkv.p + start * width, count: n * width)
             full.forward()

@@ -76,7 +76,8 @@ struct SoftmaxRoPETests {
         let mha = try Harness("softmax_rope", B: B, T: T, NH: NH, NKV: NH, hs: hs)
         let (Wg, Wm) = (gqa.shape.qkvWidth, mha.shape.qkvWidth)
         for r in 0..<B * T {
-            let src = gqa.qkv.p + r * Wg, dst = mha.qkv.p + r * Wm
+            let src = gqa.qkv.p + r * Wg
+            let dst = mha.qkv.p + r * Wm
             dst.update(from: src, count: NH * hs)
             for h in 0..<NH {
                 let g = h / (NH / NKV)

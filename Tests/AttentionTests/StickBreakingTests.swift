@@ -15,16 +15,21 @@ struct StickBreakingTests {
     static let modes: [Mode] = StickBreaking.Remainder.allCases.flatMap { r in [false, true].map { (r, $0) } }
 
     static func options(_ m: Mode, tile: Int? = nil) -> [String: ConfigValue] {
-        var o: [String: ConfigValue] = ["remainder": .string(m.remainder.rawValue), "attend_current": .bool(m.attendCurrent)]
+        var o: [String: ConfigValue] = [
+            "remainder": .string(m.remainder.rawValue), "attend_current": .bool(m.attendCurrent),
+        ]
         if let tile { o["tile"] = .int(tile) }
         return o
     }
 
-    @Test(arguments: ["current-exclusive", "current-inclusive", "bias-exclusive", "bias-inclusive",
-                      "none-exclusive", "none-inclusive", "gqa", "bias-gqa", "t1", "bias-t1"])
+    @Test(arguments: [
+        "current-exclusive", "current-inclusive", "bias-exclusive", "bias-inclusive",
+        "none-exclusive", "none-inclusive", "gqa", "bias-gqa", "t1", "bias-t1",
+    ])
     func golden(name: String) throws {
         let g = try HeadGolden("stick_breaking-" + name)
-        let remainder: StickBreaking.Remainder = name.hasPrefix("bias") ? .bias : name.hasPrefix("none") ? .none : .current
+        let remainder: StickBreaking.Remainder =
+            name.hasPrefix("bias") ? .bias : name.hasPrefix("none") ? .none : .current
         for tile in [64, 3] {
             let r = StickBreaking.compute(
                 q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, remainderBias: g.input["remainder_bias"] ?? [],
@@ -44,14 +49,18 @@ struct StickBreakingTests {
         let (H, Hkv, d, dv) = (4, 2, 6, 5)
         var rng = TestRandom(seed: UInt64(T * 100 + tile))
         func normal(_ n: Int) -> [Float] { (0..<n).map { _ in rng.normal() } }
-        let (q, k, v, bias, dout) = (normal(H * T * d), normal(Hkv * T * d), normal(Hkv * T * dv), normal(H * dv),
-                                     normal(H * T * dv))
+        let (q, k, v, bias, dout) = (
+            normal(H * T * d), normal(Hkv * T * d), normal(Hkv * T * dv), normal(H * dv),
+            normal(H * T * dv)
+        )
         for m in Self.modes {
-            let r = StickBreaking.compute(q: q, k: k, v: v, remainderBias: bias, dout: dout, heads: H, kvHeads: Hkv,
-                                          T: T, d: d, dv: dv, remainder: m.remainder, attendCurrent: m.attendCurrent,
-                                          tile: tile)
-            let n = NaiveStickBreaking.run(q: q, k: k, v: v, bias: bias, dout: dout, H: H, Hkv: Hkv, T: T, d: d,
-                                           dv: dv, remainder: m.remainder.rawValue, attendCurrent: m.attendCurrent)
+            let r = StickBreaking.compute(
+                q: q, k: k, v: v, remainderBias: bias, dout: dout, heads: H, kvHeads: Hkv,
+                T: T, d: d, dv: dv, remainder: m.remainder, attendCurrent: m.attendCurrent,
+                tile: tile)
+            let n = NaiveStickBreaking.run(
+                q: q, k: k, v: v, bias: bias, dout: dout, H: H, Hkv: Hkv, T: T, d: d,
+                dv: dv, remainder: m.remainder.rawValue, attendCurrent: m.attendCurrent)
             let label = "\(m) T=\(T) tile=\(tile)"
             #expect(maxRelativeError(r.out, n.out) < 1e-5, "out \(label)")
             #expect(maxRelativeError(r.dq, n.dq) < 1e-4 && maxRelativeError(r.dk, n.dk) < 1e-4, "dq dk \(label)")
@@ -63,15 +72,17 @@ struct StickBreakingTests {
     /// The variant (fused qkv, parameters) computes exactly what the tensor entry point does.
     @Test func layerMatchesTensorEntryPoint() throws {
         for m in Self.modes {
-            let h = try Harness("stick_breaking", B: 2, T: 9, NH: 4, NKV: 2, hs: 4, pos0: 3, options: Self.options(m, tile: 4))
+            let h = try Harness(
+                "stick_breaking", B: 2, T: 9, NH: 4, NKV: 2, hs: 4, pos0: 3, options: Self.options(m, tile: 4))
             var rng = TestRandom(seed: 11)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, _, dp) = h.gradients(dout: dout)
             let (q, k, v) = h.headMajor()
             let bias = m.remainder == .bias ? h.params.array + h.params.array : []
-            let r = StickBreaking.compute(q: q, k: k, v: v, remainderBias: bias, dout: h.headMajor(out: dout.array),
-                                          heads: 8, kvHeads: 4, T: 9, d: 4, dv: 4, remainder: m.remainder,
-                                          attendCurrent: m.attendCurrent)
+            let r = StickBreaking.compute(
+                q: q, k: k, v: v, remainderBias: bias, dout: h.headMajor(out: dout.array),
+                heads: 8, kvHeads: 4, T: 9, d: 4, dv: 4, remainder: m.remainder,
+                attendCurrent: m.attendCurrent)
             #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-6, "\(m)")
             #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: r.dq, dk: r.dk, dv: r.dv)) < 1e-6, "\(m)")
             if m.remainder == .bias {
@@ -89,12 +100,16 @@ struct StickBreakingTests {
                 let dout = Floats(normal: h.out.count, rng: &rng)
                 let (dqkv, _, dp) = h.gradients(dout: dout)
                 let loss = { h.loss(dout) }
-                #expect(GradientCheck.maxError(of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, samples: 80,
-                                               precise: true, loss: loss) < 2e-3, "dqkv \(m) NH=\(NH) NKV=\(NKV)")
+                #expect(
+                    GradientCheck.maxError(
+                        of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p, samples: 80,
+                        precise: true, loss: loss) < 2e-3, "dqkv \(m) NH=\(NH) NKV=\(NKV)")
                 if m.remainder == .bias {
                     #expect(h.params.count == NH * 4)
-                    #expect(GradientCheck.maxError(of: h.params.p, count: h.params.count, analytic: dp.p,
-                                                   precise: true, loss: loss) < 2e-3, "dbias \(m)")
+                    #expect(
+                        GradientCheck.maxError(
+                            of: h.params.p, count: h.params.count, analytic: dp.p,
+                            precise: true, loss: loss) < 2e-3, "dbias \(m)")
                 }
             }
         }
@@ -114,8 +129,9 @@ struct StickBreakingTests {
     @Test func earlyStopChangesNothingButCost() throws {
         var results: [[Float]] = []
         for early in [true, false] {
-            let h = try Harness("stick_breaking", B: 1, T: 200, NH: 2, NKV: 1, hs: 8, options: ["early_stop": .bool(early)],
-                                seed: 5, qkvScale: 4)
+            let h = try Harness(
+                "stick_breaking", B: 1, T: 200, NH: 2, NKV: 1, hs: 8, options: ["early_stop": .bool(early)],
+                seed: 5, qkvScale: 4)
             var rng = TestRandom(seed: 9)
             let dout = Floats(normal: h.out.count, rng: &rng)
             let (dqkv, _, _) = h.gradients(dout: dout)
@@ -152,7 +168,8 @@ struct StickBreakingTests {
     @Test func firstOutputIsFirstValueWithRemainderToCurrent() throws {
         let h = try Harness("stick_breaking", B: 2, T: 5, NH: 2, NKV: 1, hs: 4)
         h.forward()
-        let W = h.shape.qkvWidth, NH = 2
+        let W = h.shape.qkvWidth
+        let NH = 2
         for b in 0..<2 {
             for head in 0..<NH {
                 for c in 0..<4 { #expect(h.out[b * 5 * NH * 4 + head * 4 + c] == h.qkv[b * 5 * W + (NH + 1) * 4 + c]) }
@@ -164,12 +181,14 @@ struct StickBreakingTests {
         let (T, d) = (16, 4)
         var rng = TestRandom(seed: 5)
         let q = (0..<2 * T * d).map { _ in 300 * rng.normal() }
-        let k = (0..<2 * T * d).map { _ in rng.normal() }, v = (0..<2 * T * 3).map { _ in rng.normal() }
+        let k = (0..<2 * T * d).map { _ in rng.normal() }
+        let v = (0..<2 * T * 3).map { _ in rng.normal() }
         let dout = (0..<2 * T * 3).map { _ in rng.normal() }
         for m in Self.modes {
-            let r = StickBreaking.compute(q: q, k: k, v: v, remainderBias: [Float](repeating: 1, count: 6), dout: dout,
-                                          heads: 2, kvHeads: 2, T: T, d: d, dv: 3, remainder: m.remainder,
-                                          attendCurrent: m.attendCurrent)
+            let r = StickBreaking.compute(
+                q: q, k: k, v: v, remainderBias: [Float](repeating: 1, count: 6), dout: dout,
+                heads: 2, kvHeads: 2, T: T, d: d, dv: 3, remainder: m.remainder,
+                attendCurrent: m.attendCurrent)
             let all: [[Float]] = [r.out, r.dq, r.dk, r.dv, r.dremainderBias]
             #expect(all.allSatisfy { $0.allSatisfy(\.isFinite) }, "\(m)")
         }
@@ -177,7 +196,9 @@ struct StickBreakingTests {
 
     @Test func optionsAreChecked() throws {
         let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 8)
-        for bad: [String: ConfigValue] in [["remainder": .string("rest")], ["attend_current": .int(1)], ["window": .int(3)]] {
+        for bad: [String: ConfigValue] in [
+            ["remainder": .string("rest")], ["attend_current": .int(1)], ["window": .int(3)],
+        ] {
             #expect(throws: AttentionError.self) {
                 try AttentionRegistry.make(AttentionConfig(variant: "stick_breaking", options: bad), shape: shape)
             }

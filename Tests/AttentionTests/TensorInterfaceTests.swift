@@ -66,12 +66,14 @@ struct TensorInterfaceTests {
         }
         let e = #expect(throws: AttentionError.self) {
             try TensorInterface.run(
-                variant: "forgetting", TensorInput(q: q, k: q, v: q, dout: nil, options: [:], logF: nil, remainderBias: nil))
+                variant: "forgetting",
+                TensorInput(q: q, k: q, v: q, dout: nil, options: [:], logF: nil, remainderBias: nil))
         }
         #expect(e?.description.contains("log_f") == true)
         let u = #expect(throws: AttentionError.self) {
             try TensorInterface.run(
-                variant: "alibi", TensorInput(q: q, k: q, v: q, dout: nil, options: ["slope": .double(1)], logF: nil, remainderBias: nil))
+                variant: "alibi",
+                TensorInput(q: q, k: q, v: q, dout: nil, options: ["slope": .double(1)], logF: nil, remainderBias: nil))
         }
         #expect(u?.description.contains("slope") == true)
     }

@@ -90,7 +90,8 @@ struct VariantTests {
         mha.params.p.update(from: gqa.params.p, count: gqa.params.count)
         mha.x.p.update(from: gqa.x.p, count: gqa.x.count)
         for r in 0..<B * T {
-            let src = gqa.qkv.p + r * Wg, dst = mha.qkv.p + r * Wm
+            let src = gqa.qkv.p + r * Wg
+            let dst = mha.qkv.p + r * Wm
             dst.update(from: src, count: NH * hs)
             for h in 0..<NH {
                 (dst + (NH + h) * hs).update(from: src + (NH + h / group) * hs, count: hs)

@@ -1,10 +1,11 @@
+import Foundation
+import PropertyBased
+import Testing
+
 // Encoding: decode(encode(s)) == s for any text and any bytes (property tests, tiktoken style),
 // the scan and heap merge paths agree, long repetitive input, plain-text special tokens, and
 // document-parallel encoding that keeps the order.
 @testable import BPE
-import Foundation
-import PropertyBased
-import Testing
 
 @Suite struct EncoderTests {
     static let tokenizer: Tokenizer = {

@@ -6,8 +6,10 @@ import Testing
 
 @Suite struct PreTokenizerTests {
     @Test func splitsLikeGPT2() {
-        #expect(PreTokenizer.pieces("Hello world! It's 42.") == [
-            "Hello", " world", "!", " It", "'s", " 42", "."])
+        #expect(
+            PreTokenizer.pieces("Hello world! It's 42.") == [
+                "Hello", " world", "!", " It", "'s", " 42", ".",
+            ])
         #expect(PreTokenizer.pieces("a  b\n\nc   ") == ["a", " ", " b", "\n", "\n", "c", "   "])
         #expect(PreTokenizer.pieces("x\r\ny") == ["x", "\r", "\n", "y"])
         #expect(PreTokenizer.pieces("") == [])

@@ -30,8 +30,9 @@ import Testing
         }
         let tokenizer = try BPETrainer(vocabSize: 256 + 3 + 1).train(counter)
         #expect(tokenizer.merges.map { [$0.0, $0.1] } == [[81, 68], [64, 256], [72, 82]])
-        #expect(tokenizer.merges.map { tokenizer.tokenString($0.0) + tokenizer.tokenString($0.1) }
-            == ["re", "are", "is"])
+        #expect(
+            tokenizer.merges.map { tokenizer.tokenString($0.0) + tokenizer.tokenString($0.1) }
+                == ["re", "are", "is"])
     }
 
     @Test func baseIdsFollowByteLevelOrder() {

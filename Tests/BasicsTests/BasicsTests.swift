@@ -7,8 +7,10 @@ struct SHA256Tests {
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
     ])
     func fipsVectors(input: String, expected: String) {
         #expect(SHA256.hex(Array(input.utf8)) == expected)
@@ -36,7 +38,8 @@ struct SHA256Tests {
     @Test func fileHashMatchesSha256sum() throws {
         let path = NSTemporaryDirectory() + "sha-\(UUID().uuidString)"
         var rng = SplitMix64(seed: 2)
-        try Data((0..<3_000_001).map { _ in UInt8(truncatingIfNeeded: rng.next()) }).write(to: URL(fileURLWithPath: path))
+        try Data((0..<3_000_001).map { _ in UInt8(truncatingIfNeeded: rng.next()) }).write(
+            to: URL(fileURLWithPath: path))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
         p.arguments = [path]

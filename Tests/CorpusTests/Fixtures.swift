@@ -8,7 +8,12 @@ import Testing
 
 /// One entry of a fixture archive.
 struct FixtureEntry {
-    enum Kind { case file, directory, symlink(String), hardlink(String), fifo }
+    enum Kind {
+        case file, directory
+        case symlink(String)
+        case hardlink(String)
+        case fifo
+    }
     var path: String
     var data: [UInt8] = []
     var kind: Kind = .file

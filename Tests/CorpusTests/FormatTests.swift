@@ -48,7 +48,8 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let path = Fixtures.archive(
-            dir.file("data.jsonl.gz"), format: .raw, filter: .gzip, [.file("x", "{\"text\":\"a\"}\n{\"text\":\"b\"}\n")])
+            dir.file("data.jsonl.gz"), format: .raw, filter: .gzip, [.file("x", "{\"text\":\"a\"}\n{\"text\":\"b\"}\n")]
+        )
         let (docs, _) = try readAll(path)
         #expect(docs.map(\.entry) == ["data.jsonl#L1", "data.jsonl#L2"])
         #expect(docs.map(\.text) == ["a", "b"])
@@ -86,7 +87,9 @@ import Testing
         dir.write("corpus/a/z.txt", "Z")
         dir.write("corpus/a/y.md", "Y")
         Fixtures.archive(dir.file("corpus/c.tar.gz"), format: .tar, filter: .gzip, [.file("inner.txt", "inner")])
-        let sources = try CorpusScanner.sources(for: [dir.file("corpus"), dir.file("corpus/b.txt"), dir.file("corpus/")])
+        let sources = try CorpusScanner.sources(for: [
+            dir.file("corpus"), dir.file("corpus/b.txt"), dir.file("corpus/"),
+        ])
         let names = sources.map { String($0.path.dropFirst(dir.path.count + 1)) }
         #expect(names == ["corpus/a/y.md", "corpus/a/z.txt", "corpus/b.txt", "corpus/c.tar.gz"])
         #expect(sources[0].size == 1)
@@ -114,8 +117,10 @@ import Testing
         entries.append(.file("big.jsonl", lines))
         let path = Fixtures.archive(dir.file("big.tar.gz"), format: .tar, filter: .gzip, entries)
         for limit in [64 << 20, 500_000] {
-            let (single, singleStats) = try readAll(path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: false))
-            var (threaded, threadedStats) = try readAll(path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: true))
+            let (single, singleStats) = try readAll(
+                path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: false))
+            var (threaded, threadedStats) = try readAll(
+                path, CorpusOptions(maxDocumentBytes: limit, readAheadThread: true))
             #expect(single == threaded)
             // Read-ahead also decompresses the tails of skipped documents, which a single thread skips.
             #expect(threadedStats.uncompressedBytes >= singleStats.uncompressedBytes)
@@ -165,6 +170,14 @@ final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [[String]]
     init(count: Int) { values = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ v: [String]) { lock.lock(); values[i] = v; lock.unlock() }
-    func get(_ i: Int) -> [String] { lock.lock(); defer { lock.unlock() }; return values[i] }
+    func set(_ i: Int, _ v: [String]) {
+        lock.lock()
+        values[i] = v
+        lock.unlock()
+    }
+    func get(_ i: Int) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return values[i]
+    }
 }

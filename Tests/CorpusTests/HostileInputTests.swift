@@ -13,10 +13,11 @@ import Testing
         var state: UInt64 = 42
         for i in 0..<300 {
             // Random letters compress poorly, so half the file is well inside the entry data.
-            let text = String((0..<2000).map { _ -> Character in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Character(Unicode.Scalar(UInt8(97 + (state >> 33) % 26)))
-            })
+            let text = String(
+                (0..<2000).map { _ -> Character in
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    return Character(Unicode.Scalar(UInt8(97 + (state >> 33) % 26)))
+                })
             entries.append(.file("doc\(i).txt", text))
         }
         let whole = Fixtures.archive(dir.file("whole.tar.gz"), format: .tar, filter: .gzip, entries)
@@ -69,7 +70,9 @@ import Testing
         #expect {
             _ = try readAll(bomb, options)
         } throws: { error in
-            guard let error = error as? CorpusError, case .compressionBomb(let path, _, _, _) = error else { return false }
+            guard let error = error as? CorpusError, case .compressionBomb(let path, _, _, _) = error else {
+                return false
+            }
             return path == bomb && error.description.contains("compression bomb")
         }
         let (_, relaxed) = try readAll(bomb, CorpusOptions(maxDocumentBytes: 1 << 20))
@@ -79,14 +82,16 @@ import Testing
     @Test func linksDevicesAndEscapingPaths() throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let path = Fixtures.archive(dir.file("links.tar"), format: .tar, [
-            .file("real.txt", "real"),
-            FixtureEntry(path: "link.txt", kind: .symlink("/etc/passwd")),
-            FixtureEntry(path: "hard.txt", kind: .hardlink("real.txt")),
-            FixtureEntry(path: "pipe", kind: .fifo),
-            .file("../evil.txt", "evil"),
-            .file("/abs/path.txt", "absolute"),
-        ])
+        let path = Fixtures.archive(
+            dir.file("links.tar"), format: .tar,
+            [
+                .file("real.txt", "real"),
+                FixtureEntry(path: "link.txt", kind: .symlink("/etc/passwd")),
+                FixtureEntry(path: "hard.txt", kind: .hardlink("real.txt")),
+                FixtureEntry(path: "pipe", kind: .fifo),
+                .file("../evil.txt", "evil"),
+                .file("/abs/path.txt", "absolute"),
+            ])
         let (docs, stats) = try readAll(path)
         #expect(docs.map(\.text) == ["real", "evil", "absolute"])
         #expect(stats.skippedNonRegular == 3)
@@ -99,13 +104,15 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let nested = Fixtures.archive(dir.file("n.tar.gz"), format: .tar, filter: .gzip, [.file("x.txt", "x")])
-        let path = Fixtures.archive(dir.file("mixed.zip"), format: .zip, [
-            .file("text.txt", "text"),
-            .file("photo.png", bytes: [0x89, 0x50, 0x4E, 0x47]),
-            .file("nested.tar.gz", bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: nested)))),
-            .file("blob.dat", bytes: Array("abc".utf8) + [0, 1, 2] + Array(repeating: 65, count: 9000)),
-            .file("controls.txt", bytes: Array(repeating: 0x01, count: 50) + Array(repeating: 65, count: 50)),
-        ])
+        let path = Fixtures.archive(
+            dir.file("mixed.zip"), format: .zip,
+            [
+                .file("text.txt", "text"),
+                .file("photo.png", bytes: [0x89, 0x50, 0x4E, 0x47]),
+                .file("nested.tar.gz", bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: nested)))),
+                .file("blob.dat", bytes: Array("abc".utf8) + [0, 1, 2] + Array(repeating: 65, count: 9000)),
+                .file("controls.txt", bytes: Array(repeating: 0x01, count: 50) + Array(repeating: 65, count: 50)),
+            ])
         let (docs, stats) = try readAll(path)
         #expect(docs.map(\.entry) == ["text.txt"])
         #expect(stats.skippedBinaryName == 2 && stats.skippedBinaryContent == 2)
@@ -134,11 +141,13 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         let big = String(repeating: "x", count: 5000)
-        let path = Fixtures.archive(dir.file("sizes.tar.xz"), format: .tar, filter: .xz, [
-            .file("small.txt", "small"),
-            .file("big.txt", big),
-            .file("lines.jsonl", "{\"text\":\"ok\"}\n{\"text\":\"\(big)\"}\n{\"text\":\"after\"}\n"),
-        ])
+        let path = Fixtures.archive(
+            dir.file("sizes.tar.xz"), format: .tar, filter: .xz,
+            [
+                .file("small.txt", "small"),
+                .file("big.txt", big),
+                .file("lines.jsonl", "{\"text\":\"ok\"}\n{\"text\":\"\(big)\"}\n{\"text\":\"after\"}\n"),
+            ])
         let (docs, stats) = try readAll(path, CorpusOptions(maxDocumentBytes: 1000))
         #expect(docs.map(\.text) == ["small", "ok", "after"])
         #expect(docs.map(\.entry) == ["small.txt", "lines.jsonl#L1", "lines.jsonl#L3"])
@@ -152,7 +161,8 @@ import Testing
         let dir = TempDir()
         defer { dir.remove() }
         for (name, format, filter) in [
-            ("empty.tar.gz", ArchiveFormat.tar, ArchiveFilter.gzip), ("empty.zip", .zip, .none), ("empty.tar", .tar, .none),
+            ("empty.tar.gz", ArchiveFormat.tar, ArchiveFilter.gzip), ("empty.zip", .zip, .none),
+            ("empty.tar", .tar, .none),
         ] {
             let path = Fixtures.archive(dir.file(name), format: format, filter: filter, [])
             let (docs, stats) = try readAll(path)
@@ -188,8 +198,10 @@ import Testing
         defer { dir.remove() }
         let path = Fixtures.archive(dir.file("t.tar"), format: .tar, Fixtures.tree)
         #expect(throws: Stop.self) {
-            _ = try CorpusScanner.read(SourceFile(path: path, size: 0), options: CorpusOptions(continueOnError: true),
-                                       progress: nil) { _ in throw Stop() }
+            _ = try CorpusScanner.read(
+                SourceFile(path: path, size: 0), options: CorpusOptions(continueOnError: true),
+                progress: nil
+            ) { _ in throw Stop() }
         }
     }
 }

@@ -31,11 +31,13 @@ import Testing
     @Test func utf8AgreesWithSwiftDecoder() {
         var state: UInt64 = 7
         func next() -> UInt8 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return UInt8(truncatingIfNeeded: state >> 56)
         }
-        let interesting: [UInt8] = [0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xA0, 0xED, 0x9F, 0xEF,
-                                    0xF0, 0x90, 0xF4, 0x8F, 0xF5, 0xFF]
+        let interesting: [UInt8] = [
+            0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xA0, 0xED, 0x9F, 0xEF,
+            0xF0, 0x90, 0xF4, 0x8F, 0xF5, 0xFF,
+        ]
         for round in 0..<3000 {
             let n = round % 40
             let bytes: [UInt8] = (0..<n).map { _ in
@@ -93,7 +95,9 @@ import Testing
     @Test func jsonlFileCountsBadLines() throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let path = dir.write("mixed.ndjson", """
+        let path = dir.write(
+            "mixed.ndjson",
+            """
             {"text": "one"}
 
             not json
@@ -106,10 +110,11 @@ import Testing
         #expect(docs.map(\.text) == ["one", "two", "three"])
         #expect(docs.map(\.entry) == ["#L1", "#L5", "#L7"])
         #expect(stats.skippedJSONLLines == 2 && stats.skippedEmpty == 1)
-        #expect(stats.warnings == [
-            "\(path): 2 JSONL line(s) skipped (first: line 3: not a JSON object); "
-                + "each line must be an object with a string \"text\" field"
-        ])
+        #expect(
+            stats.warnings == [
+                "\(path): 2 JSONL line(s) skipped (first: line 3: not a JSON object); "
+                    + "each line must be an object with a string \"text\" field"
+            ])
     }
 
     @Test func sniffing() {
@@ -126,7 +131,7 @@ extension TextTests {
         for round in 0..<2000 {
             let n = round % 64
             let bytes: [UInt8] = (0..<n).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 let r = UInt8(truncatingIfNeeded: state >> 56)
                 return r < 200 ? 0x61 : [0, 0x01, 0x09, 0x0A, 0x1B, 0x1F, 0x7F, 0x80, 0xFF][Int(r) % 9]
             }

@@ -18,8 +18,10 @@ private func tempDir(_ tag: String) -> String {
 /// A small folder corpus: `count` distinct English-like documents plus one exact duplicate.
 private func makeCorpus(count: Int = 60) throws -> (dir: String, docs: [String]) {
     let dir = tempDir("src")
-    let words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat", "runs", "far", "away",
-                 "while", "it's", "raining", "in", "Paris", "42", "times", "café", "naïve", "über"]
+    let words = [
+        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat", "runs", "far", "away",
+        "while", "it's", "raining", "in", "Paris", "42", "times", "café", "naïve", "über",
+    ]
     var rng = SplitMix64(seed: 7)
     var docs: [String] = []
     for i in 0..<count {
@@ -118,7 +120,8 @@ struct IngestPipelineTests {
         var hashes: [[String]] = []
         for threads in [1, 2, 3] {
             let home = tempDir("home")
-            let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [dir], options: options(threads: threads))
+            let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
+                paths: [dir], options: options(threads: threads))
             hashes.append([s.tokenizerSHA256!] + s.shards.map(\.sha256))
         }
         #expect(hashes[0] == hashes[1] && hashes[1] == hashes[2])

@@ -22,7 +22,10 @@ struct ActivationTests {
     @Test func geluGolden() {
         let g = KernelGolden["gelu"]
         let N = g.dim("N")
-        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N), dx = Floats(N)
+        let x = g.floats("inp")
+        let dout = g.floats("dout")
+        let out = Floats(N)
+        let dx = Floats(N)
         geluForward(out: out.p, inp: x.p, N: N)
         geluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
@@ -32,8 +35,10 @@ struct ActivationTests {
     @Test func swigluGolden() {
         let g = KernelGolden["swiglu"]
         let (N, H) = (g.dim("N"), g.dim("H"))
-        let x = g.floats("inp"), dout = g.floats("dout"), out = Floats(N * H),
-            dx = Floats(2 * N * H)
+        let x = g.floats("inp")
+        let dout = g.floats("dout")
+        let out = Floats(N * H)
+        let dx = Floats(2 * N * H)
         swigluForward(out: out.p, inp: x.p, N: N, H: H)
         swigluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N, H: H)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
@@ -42,17 +47,22 @@ struct ActivationTests {
 
     @Test func geluAndSwigluGradientCheck() {
         var rng = TestRandom(seed: 9)
-        let N = 19, H = 11
-        let x = Floats(normal: N, scale: 2, rng: &rng), dout = Floats(normal: N, rng: &rng)
-        let out = Floats(N), dx = Floats(N)
+        let N = 19
+        let H = 11
+        let x = Floats(normal: N, scale: 2, rng: &rng)
+        let dout = Floats(normal: N, rng: &rng)
+        let out = Floats(N)
+        let dx = Floats(N)
         geluBackward(dinp: dx.p, inp: x.p, dout: dout.p, N: N)
         #expect(
             GradientCheck.maxError(of: x.p, count: N, analytic: dx.p, eps: 1e-2, precise: true) {
                 geluForward(out: out.p, inp: x.p, N: N)
                 return weightedSum(out.p, dout.p, N)
             } < 2e-3)
-        let h = Floats(normal: 2 * 2 * H, scale: 2, rng: &rng), dh = Floats(2 * 2 * H)
-        let dsw = Floats(normal: 2 * H, rng: &rng), sw = Floats(2 * H)
+        let h = Floats(normal: 2 * 2 * H, scale: 2, rng: &rng)
+        let dh = Floats(2 * 2 * H)
+        let dsw = Floats(normal: 2 * H, rng: &rng)
+        let sw = Floats(2 * H)
         swigluBackward(dinp: dh.p, inp: h.p, dout: dsw.p, N: 2, H: H)
         #expect(
             GradientCheck.maxError(
@@ -64,10 +74,14 @@ struct ActivationTests {
     }
 
     @Test func residualAddsAndSplitsGradient() {
-        let a = Floats([1, 2, 3]), b = Floats([10, 20, 30]), out = Floats(3)
+        let a = Floats([1, 2, 3])
+        let b = Floats([10, 20, 30])
+        let out = Floats(3)
         residualForward(out: out.p, a: a.p, b: b.p, N: 3)
         #expect(out.array == [11, 22, 33])
-        let da = Floats([1, 1, 1]), db = Floats(3), dout = Floats([0.5, -1, 2])
+        let da = Floats([1, 1, 1])
+        let db = Floats(3)
+        let dout = Floats([0.5, -1, 2])
         residualBackward(da: da.p, db: db.p, dout: dout.p, N: 3)
         #expect(da.array == [1.5, 0, 3])
         #expect(db.array == [0.5, -1, 2])
@@ -76,8 +90,11 @@ struct ActivationTests {
     @Test func embeddingGolden() {
         let g = KernelGolden["embedding"]
         let (BT, C, V) = (g.dim("BT"), g.dim("C"), g.dim("V"))
-        let wte = g.floats("wte"), dout = g.floats("dout"), tokens = g.ints("tokens")
-        let out = Floats(BT * C), dwte = Floats(V * C)
+        let wte = g.floats("wte")
+        let dout = g.floats("dout")
+        let tokens = g.ints("tokens")
+        let out = Floats(BT * C)
+        let dwte = Floats(V * C)
         tokens.withUnsafeBufferPointer { tok in
             embeddingForward(out: out.p, tokens: tok.baseAddress!, wte: wte.p, BT: BT, C: C)
             embeddingBackward(dwte: dwte.p, dout: dout.p, tokens: tok.baseAddress!, BT: BT, C: C)
@@ -92,12 +109,15 @@ struct EmbeddingGradientTests {
         let (V, C) = (5, 3)
         let tokens: [Int32] = [4, 0, 4, 2]
         var rng = TestRandom(seed: 12)
-        let wte = Floats(normal: V * C, rng: &rng), dout = Floats(normal: tokens.count * C, rng: &rng)
-        let out = Floats(tokens.count * C), dwte = Floats(V * C)
+        let wte = Floats(normal: V * C, rng: &rng)
+        let dout = Floats(normal: tokens.count * C, rng: &rng)
+        let out = Floats(tokens.count * C)
+        let dwte = Floats(V * C)
         embeddingBackward(dwte: dwte.p, dout: dout.p, tokens: tokens, BT: tokens.count, C: C)
-        #expect(GradientCheck.maxError(of: wte.p, count: wte.count, analytic: dwte.p) {
-            embeddingForward(out: out.p, tokens: tokens, wte: wte.p, BT: tokens.count, C: C)
-            return weightedSum(out.p, dout.p, out.count)
-        } < 1e-3)
+        #expect(
+            GradientCheck.maxError(of: wte.p, count: wte.count, analytic: dwte.p) {
+                embeddingForward(out: out.p, tokens: tokens, wte: wte.p, BT: tokens.count, C: C)
+                return weightedSum(out.p, dout.p, out.count)
+            } < 1e-3)
     }
 }

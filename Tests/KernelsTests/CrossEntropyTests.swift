@@ -10,8 +10,10 @@ struct CrossEntropyTests {
         -> (Double, Floats, Floats, Floats)
     {
         let BT = targets.count
-        let losses = Floats(BT), dx = Floats(BT * C), dw = Floats(V * C),
-            scratch = Floats(chunk * V)
+        let losses = Floats(BT)
+        let dx = Floats(BT * C)
+        let dw = Floats(V * C)
+        let scratch = Floats(chunk * V)
         let total = targets.withUnsafeBufferPointer { t in
             let n = countTargets(t.baseAddress!, BT: BT)
             return fusedClassifier(
@@ -38,11 +40,16 @@ struct CrossEntropyTests {
     @Test func fusedMatchesPlainPath() {
         let (BT, C, V) = (9, 5, 13)
         var rng = TestRandom(seed: 21)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: V * C, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: V * C, rng: &rng)
         let targets: [Int32] = (0..<BT).map { $0 == 4 ? -1 : Int32(rng.int(0..<V)) }
         let (_, losses, dx, dw) = fused(x, w, targets, C: C, V: V, chunk: 4)
-        let logits = Floats(BT * V), probs = Floats(BT * V), plainLosses = Floats(BT)
-        let dlogits = Floats(BT * V), pdx = Floats(BT * C), pdw = Floats(V * C)
+        let logits = Floats(BT * V)
+        let probs = Floats(BT * V)
+        let plainLosses = Floats(BT)
+        let dlogits = Floats(BT * V)
+        let pdx = Floats(BT * C)
+        let pdw = Floats(V * C)
         let dlosses = Floats([Float](repeating: 1 / Float(BT - 1), count: BT))
         matmulForward(out: logits.p, inp: x.p, weight: w.p, bias: nil, BT: BT, C: C, OC: V)
         targets.withUnsafeBufferPointer { t in
@@ -65,7 +72,8 @@ struct CrossEntropyTests {
     @Test func gradientCheck() {
         let (BT, C, V) = (5, 4, 7)
         var rng = TestRandom(seed: 8)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: V * C, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: V * C, rng: &rng)
         let targets: [Int32] = [2, -1, 6, 0, 2]
         let (_, _, dx, dw) = fused(x, w, targets, C: C, V: V, chunk: 2)
         let loss = { fused(x, w, targets, C: C, V: V, chunk: 2).0 }

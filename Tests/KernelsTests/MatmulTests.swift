@@ -8,9 +8,11 @@ struct MatmulTests {
     func blasMatchesNaive(shape: (Int, Int, Int)) {
         let (BT, C, OC) = shape
         var rng = TestRandom(seed: 7)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: OC * C, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: OC * C, rng: &rng)
         let b = Floats(normal: OC, rng: &rng)
-        let fast = Floats(BT * OC), slow = Floats(BT * OC)
+        let fast = Floats(BT * OC)
+        let slow = Floats(BT * OC)
         matmulForward(out: fast.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
         matmulForwardNaive(out: slow.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
         #expect(scaledError(fast.p, slow.p, BT * OC) < 1e-5)
@@ -19,12 +21,16 @@ struct MatmulTests {
     @Test func golden() {
         let g = KernelGolden["matmul"]
         let (BT, C, OC) = (g.dim("BT"), g.dim("C"), g.dim("OC"))
-        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"),
-            dout = g.floats("dout")
+        let x = g.floats("inp")
+        let w = g.floats("weight")
+        let b = g.floats("bias")
+        let dout = g.floats("dout")
         let out = Floats(BT * OC)
         matmulForward(out: out.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
-        let dx = Floats(BT * C), dw = Floats(OC * C), db = Floats(OC)
+        let dx = Floats(BT * C)
+        let dw = Floats(OC * C)
+        let db = Floats(OC)
         matmulBackward(
             dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
             BT: BT, C: C, OC: OC)
@@ -36,9 +42,11 @@ struct MatmulTests {
     @Test func backwardAccumulates() {
         let (BT, C, OC) = (3, 4, 5)
         var rng = TestRandom(seed: 3)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: OC * C, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: OC * C, rng: &rng)
         let dout = Floats(normal: BT * OC, rng: &rng)
-        let once = Floats(OC * C), twice = Floats(OC * C)
+        let once = Floats(OC * C)
+        let twice = Floats(OC * C)
         matmulBackward(
             dinp: nil, dweight: once.p, dbias: nil, dout: dout.p, inp: x.p, weight: w.p,
             BT: BT, C: C, OC: OC)
@@ -53,10 +61,14 @@ struct MatmulTests {
     @Test func gradientCheck() {
         let (BT, C, OC) = (4, 5, 3)
         var rng = TestRandom(seed: 11)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: OC * C, rng: &rng)
-        let b = Floats(normal: OC, rng: &rng), dout = Floats(normal: BT * OC, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: OC * C, rng: &rng)
+        let b = Floats(normal: OC, rng: &rng)
+        let dout = Floats(normal: BT * OC, rng: &rng)
         let out = Floats(BT * OC)
-        let dx = Floats(BT * C), dw = Floats(OC * C), db = Floats(OC)
+        let dx = Floats(BT * C)
+        let dw = Floats(OC * C)
+        let db = Floats(OC)
         matmulBackward(
             dinp: dx.p, dweight: dw.p, dbias: db.p, dout: dout.p, inp: x.p, weight: w.p,
             BT: BT, C: C, OC: OC)

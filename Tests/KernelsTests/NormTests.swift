@@ -7,8 +7,13 @@ struct NormTests {
     @Test func rmsNormGolden() {
         let g = KernelGolden["rmsnorm"]
         let (BT, C) = (g.dim("BT"), g.dim("C"))
-        let x = g.floats("inp"), w = g.floats("weight"), dout = g.floats("dout")
-        let out = Floats(BT * C), rstd = Floats(BT), dx = Floats(BT * C), dw = Floats(C)
+        let x = g.floats("inp")
+        let w = g.floats("weight")
+        let dout = g.floats("dout")
+        let out = Floats(BT * C)
+        let rstd = Floats(BT)
+        let dx = Floats(BT * C)
+        let dw = Floats(C)
         rmsNormForward(out: out.p, rstd: rstd.p, inp: x.p, weight: w.p, BT: BT, C: C)
         rmsNormBackward(
             dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
@@ -22,10 +27,16 @@ struct NormTests {
     @Test func layerNormGolden() {
         let g = KernelGolden["layernorm"]
         let (BT, C) = (g.dim("BT"), g.dim("C"))
-        let x = g.floats("inp"), w = g.floats("weight"), b = g.floats("bias"),
-            dout = g.floats("dout")
-        let out = Floats(BT * C), mean = Floats(BT), rstd = Floats(BT)
-        let dx = Floats(BT * C), dw = Floats(C), db = Floats(C)
+        let x = g.floats("inp")
+        let w = g.floats("weight")
+        let b = g.floats("bias")
+        let dout = g.floats("dout")
+        let out = Floats(BT * C)
+        let mean = Floats(BT)
+        let rstd = Floats(BT)
+        let dx = Floats(BT * C)
+        let dw = Floats(C)
+        let db = Floats(C)
         layerNormForward(
             out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
             BT: BT, C: C)
@@ -41,9 +52,13 @@ struct NormTests {
     @Test func rmsNormGradientCheck() {
         let (BT, C) = (3, 7)
         var rng = TestRandom(seed: 5)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: C, rng: &rng)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: C, rng: &rng)
         let dout = Floats(normal: BT * C, rng: &rng)
-        let out = Floats(BT * C), rstd = Floats(BT), dx = Floats(BT * C), dw = Floats(C)
+        let out = Floats(BT * C)
+        let rstd = Floats(BT)
+        let dx = Floats(BT * C)
+        let dw = Floats(C)
         rmsNormForward(out: out.p, rstd: rstd.p, inp: x.p, weight: w.p, BT: BT, C: C)
         rmsNormBackward(
             dinp: dx.p, dweight: dw.p, dout: dout.p, inp: x.p, weight: w.p, rstd: rstd.p,
@@ -62,10 +77,16 @@ struct NormTests {
     @Test func layerNormGradientCheck() {
         let (BT, C) = (3, 7)
         var rng = TestRandom(seed: 6)
-        let x = Floats(normal: BT * C, rng: &rng), w = Floats(normal: C, rng: &rng)
-        let b = Floats(normal: C, rng: &rng), dout = Floats(normal: BT * C, rng: &rng)
-        let out = Floats(BT * C), mean = Floats(BT), rstd = Floats(BT)
-        let dx = Floats(BT * C), dw = Floats(C), db = Floats(C)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: C, rng: &rng)
+        let b = Floats(normal: C, rng: &rng)
+        let dout = Floats(normal: BT * C, rng: &rng)
+        let out = Floats(BT * C)
+        let mean = Floats(BT)
+        let rstd = Floats(BT)
+        let dx = Floats(BT * C)
+        let dw = Floats(C)
+        let db = Floats(C)
         layerNormForward(
             out: out.p, mean: mean.p, rstd: rstd.p, inp: x.p, weight: w.p, bias: b.p,
             BT: BT, C: C)

@@ -10,10 +10,13 @@ struct RoPETests {
         let (B, T, H, hs, pos0) = (
             g.dim("B"), g.dim("T"), g.dim("heads"), g.dim("hs"), g.dim("pos0")
         )
-        let x = g.floats("inp"), dout = g.floats("dout")
-        let cos = Floats(T * hs / 2), sin = Floats(T * hs / 2)
+        let x = g.floats("inp")
+        let dout = g.floats("dout")
+        let cos = Floats(T * hs / 2)
+        let sin = Floats(T * hs / 2)
         ropeTables(cos: cos.p, sin: sin.p, T: T, hs: hs, pos0: pos0)
-        let out = Floats(x.count), dx = Floats(x.count)
+        let out = Floats(x.count)
+        let dx = Floats(x.count)
         ropeForward(
             out: out.p, inp: x.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,
             outStride: H * hs, inpStride: H * hs)
@@ -27,9 +30,13 @@ struct RoPETests {
     @Test func dotProductDependsOnlyOnDistance() {
         let hs = 8
         var rng = TestRandom(seed: 2)
-        let q = Floats(normal: hs, rng: &rng), k = Floats(normal: hs, rng: &rng)
+        let q = Floats(normal: hs, rng: &rng)
+        let k = Floats(normal: hs, rng: &rng)
         func rotatedDot(_ i: Int, _ j: Int) -> Float {
-            let c = Floats(hs / 2), s = Floats(hs / 2), qr = Floats(hs), kr = Floats(hs)
+            let c = Floats(hs / 2)
+            let s = Floats(hs / 2)
+            let qr = Floats(hs)
+            let kr = Floats(hs)
             ropeTables(cos: c.p, sin: s.p, T: 1, hs: hs, pos0: i)
             ropeForward(
                 out: qr.p, inp: q.p, cos: c.p, sin: s.p, B: 1, T: 1, heads: 1, hs: hs,
@@ -46,9 +53,12 @@ struct RoPETests {
     @Test func gradientCheck() {
         let (B, T, H, hs) = (2, 3, 2, 6)
         var rng = TestRandom(seed: 4)
-        let x = Floats(normal: B * T * H * hs, rng: &rng), dout = Floats(normal: x.count, rng: &rng)
-        let cos = Floats(T * hs / 2), sin = Floats(T * hs / 2), out = Floats(x.count),
-            dx = Floats(x.count)
+        let x = Floats(normal: B * T * H * hs, rng: &rng)
+        let dout = Floats(normal: x.count, rng: &rng)
+        let cos = Floats(T * hs / 2)
+        let sin = Floats(T * hs / 2)
+        let out = Floats(x.count)
+        let dx = Floats(x.count)
         ropeTables(cos: cos.p, sin: sin.p, T: T, hs: hs, pos0: 5)
         ropeBackward(
             dinp: dx.p, dout: dout.p, cos: cos.p, sin: sin.p, B: B, T: T, heads: H, hs: hs,

@@ -90,9 +90,11 @@ struct LanguageModelTests {
         let model = try LanguageModel(config: config)
         let (tokens, targets) = batch(B: 2, T: 8, V: 16, seed: 4)
         let ws = model.makeWorkspace(batch: 2, time: 8)
-        let grads = Floats(model.parameterCount), m = Floats(model.parameterCount),
-            v = Floats(model.parameterCount)
-        var first: Float = 0, last: Float = 0
+        let grads = Floats(model.parameterCount)
+        let m = Floats(model.parameterCount)
+        let v = Floats(model.parameterCount)
+        var first: Float = 0
+        var last: Float = 0
         for step in 1...150 {
             grads.zero()
             last = model.forward(ws, tokens: tokens, targets: targets)
@@ -102,7 +104,8 @@ struct LanguageModelTests {
             for i in 0..<model.parameterCount {
                 m[i] = b1 * m[i] + (1 - b1) * grads[i]
                 v[i] = b2 * v[i] + (1 - b2) * grads[i] * grads[i]
-                let mh = m[i] / (1 - pow(b1, Float(step))), vh = v[i] / (1 - pow(b2, Float(step)))
+                let mh = m[i] / (1 - pow(b1, Float(step)))
+                let vh = v[i] / (1 - pow(b2, Float(step)))
                 model.parameters[i] -= lr * mh / (vh.squareRoot() + 1e-8)
             }
         }

@@ -19,7 +19,8 @@ struct StaircaseGolden: Decodable {
         let logits: [[Double]]
     }
     enum Nested: Decodable {
-        case value(Double), list([Nested])
+        case value(Double)
+        case list([Nested])
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
             if let v = try? c.decode(Double.self) {
@@ -69,8 +70,10 @@ struct StaircaseOracleTests {
 
     @Test(arguments: names)
     func passNStates(name: String) throws {
-        let g = StaircaseGolden.shared, c = g.cases[name]!
-        let T = c.tokens.count, D = 8
+        let g = StaircaseGolden.shared
+        let c = g.cases[name]!
+        let T = c.tokens.count
+        let D = 8
         let model = try g.model(for: c.schedule, context: T)
         let expected = c.states.flatMap { $0 }
         var got: [Float] = []
@@ -94,7 +97,8 @@ struct StaircaseOracleTests {
 
     @Test(arguments: names)
     func generationLogits(name: String) throws {
-        let g = StaircaseGolden.shared, c = g.cases[name]!
+        let g = StaircaseGolden.shared
+        let c = g.cases[name]!
         let model = try g.model(for: c.schedule, context: c.tokens.count)
         let generator = model.makeGenerator(maxTokens: c.tokens.count)
         for (t, token) in c.tokens.enumerated() {

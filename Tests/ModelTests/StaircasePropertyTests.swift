@@ -52,13 +52,14 @@ struct StaircasePropertyTests {
         else { return }
         let (B, T) = (2, 9)
         let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 7)
-        let wsP = plain.makeWorkspace(batch: B, time: T),
-            wsS = stair.makeWorkspace(batch: B, time: T)
+        let wsP = plain.makeWorkspace(batch: B, time: T)
+        let wsS = stair.makeWorkspace(batch: B, time: T)
         let lossP = plain.forward(wsP, tokens: tokens, targets: targets)
         let lossS = stair.forward(wsS, tokens: tokens, targets: targets)
         #expect(abs(lossP - lossS) < 1e-5, "\(variant)")
         #expect(maxDiff(Array(wsP.states), Array(wsS.states)) < 1e-4, "\(variant)")
-        let gP = Floats(plain.parameterCount), gS = Floats(stair.parameterCount)
+        let gP = Floats(plain.parameterCount)
+        let gS = Floats(stair.parameterCount)
         plain.backward(wsP, grads: gP.p)
         stair.backward(wsS, grads: gS.p)
         #expect(scaledError(gS.p, gP.p, gP.count) < 1e-4, "\(variant)")
@@ -152,11 +153,13 @@ struct StaircasePropertyTests {
             guard let model = stairModel(variant, "staircase", stairOptions(C, N, cache)) else {
                 return
             }
-            let B = 2, T = 12
+            let B = 2
+            let T = 12
             let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 9)
             let whole = model.makeWorkspace(batch: B, time: T)
             model.forward(whole, tokens: tokens, targets: targets)
-            let ws = model.makeWorkspace(batch: B, time: M), state = model.makeState(batch: B)
+            let ws = model.makeWorkspace(batch: B, time: M)
+            let state = model.makeState(batch: B)
             let grads = Floats(model.parameterCount)
             for s in stride(from: 0, to: T, by: M) {
                 let seg = (0..<B).flatMap { b in tokens[(b * T + s)..<(b * T + s + M)] }

@@ -10,12 +10,14 @@ struct FilterTests {
     let note = Filter.compare(.tag("note"), .contains, .string("baseline"))
 
     @Test func andBindsTighterThanOr() throws {
-        let e = try Filter.parse(#"model.attention.variant = "stick_breaking" or train.lr < 0.003 and tag.note ~ "baseline""#)
+        let e = try Filter.parse(
+            #"model.attention.variant = "stick_breaking" or train.lr < 0.003 and tag.note ~ "baseline""#)
         #expect(e == .or(sb, .and(lr, note)))
     }
 
     @Test func parenthesesAndNot() throws {
-        let e = try Filter.parse(#"not (model.attention.variant = 'stick_breaking' or train.lr < 3e-3) and not not tag.note ~ "baseline""#)
+        let e = try Filter.parse(
+            #"not (model.attention.variant = 'stick_breaking' or train.lr < 3e-3) and not not tag.note ~ "baseline""#)
         #expect(e == .and(.not(.or(sb, lr)), .not(.not(note))))
     }
 
@@ -28,10 +30,13 @@ struct FilterTests {
         #expect(Field.named("run.nope") == nil)
         #expect(Field.named("train.lr") == .param("train.lr"))
         let q = try Filter.parse("`task/acc/1x/[0,L)`.min >= 0.5 and model.n_layer != 4 and train.compile = false")
-        #expect(q == .and(.and(
-            .compare(.metric("task/acc/1x/[0,L)", .min), .greaterOrEqual, .number(0.5)),
-            .compare(.param("model.n_layer"), .notEqual, .number(4))),
-            .compare(.param("train.compile"), .equal, .number(0))))
+        #expect(
+            q
+                == .and(
+                    .and(
+                        .compare(.metric("task/acc/1x/[0,L)", .min), .greaterOrEqual, .number(0.5)),
+                        .compare(.param("model.n_layer"), .notEqual, .number(4))),
+                    .compare(.param("train.compile"), .equal, .number(0))))
     }
 
     func error(_ text: String) -> ReportError? {
@@ -41,17 +46,27 @@ struct FilterTests {
     }
 
     @Test func errorsPointAtTheBadToken() {
-        #expect(error("train.lr < and x = 1") == .badFilter(
-            expression: "train.lr < and x = 1", column: 12, message: "expected a number or a quoted string after '<', found 'and'"))
-        #expect(error("(train.lr < 1") == .badFilter(
-            expression: "(train.lr < 1", column: 14, message: "expected ')' to close the '(' at column 1, found the end of the expression"))
-        #expect(error(#"tag.note = "open"#)?.description == """
-            --where: unterminated string (close it with ") at column 12
-              tag.note = "open
-                         ^
-            """)
-        #expect(error("train.lr 3") == .badFilter(
-            expression: "train.lr 3", column: 10, message: "expected a comparison (= != < <= > >= ~) after 'train.lr', found '3'"))
+        #expect(
+            error("train.lr < and x = 1")
+                == .badFilter(
+                    expression: "train.lr < and x = 1", column: 12,
+                    message: "expected a number or a quoted string after '<', found 'and'"))
+        #expect(
+            error("(train.lr < 1")
+                == .badFilter(
+                    expression: "(train.lr < 1", column: 14,
+                    message: "expected ')' to close the '(' at column 1, found the end of the expression"))
+        #expect(
+            error(#"tag.note = "open"#)?.description == """
+                --where: unterminated string (close it with ") at column 12
+                  tag.note = "open
+                             ^
+                """)
+        #expect(
+            error("train.lr 3")
+                == .badFilter(
+                    expression: "train.lr 3", column: 10,
+                    message: "expected a comparison (= != < <= > >= ~) after 'train.lr', found '3'"))
         #expect(error("val/loss < \"x\"")?.description.contains("compares with numbers") == true)
         #expect(error("tag.note ~ 3")?.description.contains("put the value in quotes") == true)
         #expect(error("train.lr < 1 train.seed = 2")?.description.contains("column 14") == true)
@@ -67,7 +82,10 @@ struct FilterTests {
         let sql = e.sql()
         #expect(!sql.sql.contains(attack))
         #expect(!sql.sql.contains("--"))
-        #expect(sql.arguments == ["note".databaseValue, attack.databaseValue, "val/loss'--".databaseValue, 2.0.databaseValue])
+        #expect(
+            sql.arguments == [
+                "note".databaseValue, attack.databaseValue, "val/loss'--".databaseValue, 2.0.databaseValue,
+            ])
         #expect(sql.sql.components(separatedBy: "?").count - 1 == sql.arguments.count)
     }
 }

@@ -19,11 +19,21 @@ enum Fixture {
     }
 
     static let runs: [Run] = [
-        Run(name: "softmax_rope-seed1", variant: "softmax_rope", seed: 1, lr: 0.003, finalVal: 3.2, state: "succeeded", note: "baseline", minutes: 12),
-        Run(name: "softmax_rope-seed2", variant: "softmax_rope", seed: 2, lr: 0.003, finalVal: 3.3, state: "succeeded", note: "baseline", minutes: 13),
-        Run(name: "stick_breaking-seed1", variant: "stick_breaking", seed: 1, lr: 0.003, finalVal: 3.0, state: "succeeded", note: "new", minutes: 15),
-        Run(name: "stick_breaking-seed2", variant: "stick_breaking", seed: 2, lr: 0.003, finalVal: 3.1, state: "succeeded", note: "new", minutes: 16),
-        Run(name: "forgetting-seed1", variant: "forgetting", seed: 1, lr: 0.01, finalVal: .nan, state: "failed", note: "diverged", minutes: 3),
+        Run(
+            name: "softmax_rope-seed1", variant: "softmax_rope", seed: 1, lr: 0.003, finalVal: 3.2, state: "succeeded",
+            note: "baseline", minutes: 12),
+        Run(
+            name: "softmax_rope-seed2", variant: "softmax_rope", seed: 2, lr: 0.003, finalVal: 3.3, state: "succeeded",
+            note: "baseline", minutes: 13),
+        Run(
+            name: "stick_breaking-seed1", variant: "stick_breaking", seed: 1, lr: 0.003, finalVal: 3.0,
+            state: "succeeded", note: "new", minutes: 15),
+        Run(
+            name: "stick_breaking-seed2", variant: "stick_breaking", seed: 2, lr: 0.003, finalVal: 3.1,
+            state: "succeeded", note: "new", minutes: 16),
+        Run(
+            name: "forgetting-seed1", variant: "forgetting", seed: 1, lr: 0.01, finalVal: .nan, state: "failed",
+            note: "diverged", minutes: 3),
     ]
 
     static func tempDir() -> String {
@@ -39,7 +49,8 @@ enum Fixture {
             try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'sweep', '{}')")
             for (i, r) in runs.enumerated() {
                 let id = Int64(i + 1)
-                let config = #"{"model":{"attention":{"variant":"\#(r.variant)"},"dModel":64},"train":{"lr":\#(r.lr),"seed":\#(r.seed)}}"#
+                let config =
+                    #"{"model":{"attention":{"variant":"\#(r.variant)"},"dModel":64},"train":{"lr":\#(r.lr),"seed":\#(r.seed)}}"#
                 let finished = String(format: "2025-01-01T00:%02d:00.000Z", r.minutes)
                 try db.execute(
                     sql: """
@@ -48,28 +59,38 @@ enum Fixture {
                         VALUES (?, 1, ?, ?, ?, ?, 1, '2024-12-31T23:59:00.000Z', '2025-01-01T00:00:00.000Z', ?, 'abc1234', 0,
                           '{"tokenizer":{"sha256":"t0k"},"shards":[{"path":"shards/train_000.bin","sha256":"s0"}]}', ?)
                         """,
-                    arguments: [id, r.name, config, "hash\(id)", r.state, finished, r.state == "failed" ? "loss is NaN at step 100" : nil])
+                    arguments: [
+                        id, r.name, config, "hash\(id)", r.state, finished,
+                        r.state == "failed" ? "loss is NaN at step 100" : nil,
+                    ])
                 let params: [(String, String, Double?, String?)] = [
                     ("model.attention.variant", "text", nil, r.variant), ("model.dModel", "int", 64, nil),
-                    ("train.lr", "real", r.lr, nil), ("train.seed", "int", Double(r.seed), nil), ("train.compile", "bool", 1, nil),
+                    ("train.lr", "real", r.lr, nil), ("train.seed", "int", Double(r.seed), nil),
+                    ("train.compile", "bool", 1, nil),
                 ]
                 for p in params {
                     try db.execute(
-                        sql: "INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, ?, ?, ?)", arguments: [id, p.0, p.1, p.2, p.3])
+                        sql: "INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [id, p.0, p.1, p.2, p.3])
                 }
-                try db.execute(sql: "INSERT INTO runTag (runId, key, value) VALUES (?, 'note', ?)", arguments: [id, r.note])
+                try db.execute(
+                    sql: "INSERT INTO runTag (runId, key, value) VALUES (?, 'note', ?)", arguments: [id, r.note])
                 try insertMetrics(db, runId: id, run: r)
                 try db.execute(
-                    sql: "INSERT INTO runEvent (runId, time, fromState, toState, worker) VALUES (?, '2024-12-31T23:59:00.000Z', NULL, 'queued', NULL)",
+                    sql:
+                        "INSERT INTO runEvent (runId, time, fromState, toState, worker) VALUES (?, '2024-12-31T23:59:00.000Z', NULL, 'queued', NULL)",
                     arguments: [id])
                 try db.execute(
-                    sql: "INSERT INTO runEvent (runId, time, fromState, toState, worker) VALUES (?, '2025-01-01T00:00:00.000Z', 'queued', 'running', 'box:42')",
+                    sql:
+                        "INSERT INTO runEvent (runId, time, fromState, toState, worker) VALUES (?, '2025-01-01T00:00:00.000Z', 'queued', 'running', 'box:42')",
                     arguments: [id])
                 try db.execute(
-                    sql: "INSERT INTO runEvent (runId, time, fromState, toState, worker, detail) VALUES (?, ?, 'running', ?, 'box:42', ?)",
+                    sql:
+                        "INSERT INTO runEvent (runId, time, fromState, toState, worker, detail) VALUES (?, ?, 'running', ?, 'box:42', ?)",
                     arguments: [id, finished, r.state, r.state == "failed" ? "exit 1" : nil])
                 try db.execute(
-                    sql: "INSERT INTO artifact (runId, kind, step, path, size, sha256) VALUES (?, 'checkpoint', 100, ?, 1048576, 'c0ffee')",
+                    sql:
+                        "INSERT INTO artifact (runId, kind, step, path, size, sha256) VALUES (?, 'checkpoint', 100, ?, 1048576, 'c0ffee')",
                     arguments: [id, "runs/\(id)/step100.safetensors"])
             }
             try db.execute(

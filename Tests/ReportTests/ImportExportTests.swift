@@ -21,16 +21,20 @@ struct ImportExportTests {
         let summary = try Importer.importLines(baseline, file: "b.jsonl", into: db, now: 1000)
         #expect(summary == ImportSummary(created: ["torch-softmax", "torch-other"], updated: [], points: 6))
         let reader = RunReader(db: db)
-        let runs = try reader.summaries(RunSelection(filter: try Filter.parse(#"run.origin = "import" and tag.source = "pytorch""#)))
+        let runs = try reader.summaries(
+            RunSelection(filter: try Filter.parse(#"run.origin = "import" and tag.source = "pytorch""#)))
         #expect(runs.map(\.name) == ["torch-softmax"])
         let r = runs[0]
-        #expect(r.params == [
-            "model.attention.variant": .text("softmax"), "model.nLayer": .int(4), "train.lr": .real(0.003), "compiled": .bool(true),
-        ])
+        #expect(
+            r.params == [
+                "model.attention.variant": .text("softmax"), "model.nLayer": .int(4), "train.lr": .real(0.003),
+                "compiled": .bool(true),
+            ])
         #expect(r.state == "succeeded")
         #expect(r.metrics["val/loss"] == MetricStat(lastStep: 100, last: 3.3, min: 3.3, max: 5.4, count: 2))
         #expect(r.metrics["val/bpb"]!.last.isNaN)
-        let other = try reader.summaries(RunSelection(experiment: "sweep", filter: try Filter.parse("run.origin = \"import\"")))
+        let other = try reader.summaries(
+            RunSelection(experiment: "sweep", filter: try Filter.parse("run.origin = \"import\"")))
         #expect(other.map(\.name) == ["torch-other"])
         #expect(other[0].metrics["val/loss"]!.last == .infinity)
         #expect(try db.events(runId: r.id).map(\.detail) == ["imported"])
@@ -42,7 +46,8 @@ struct ImportExportTests {
         let changed = baseline.replacingOccurrences(of: #""val/loss": 3.3"#, with: #""val/loss": 3.25"#)
         let again = try Importer.importLines(changed, file: "b.jsonl", into: db)
         #expect(again.created == [] && again.updated == ["torch-softmax", "torch-other"])
-        let runs = try RunReader(db: db).summaries(RunSelection(filter: try Filter.parse(#"run.name ~ "torch-s" or run.name = "torch-other""#)))
+        let runs = try RunReader(db: db).summaries(
+            RunSelection(filter: try Filter.parse(#"run.name ~ "torch-s" or run.name = "torch-other""#)))
         #expect(runs.count == 2)
         #expect(runs[0].metrics["val/loss"] == MetricStat(lastStep: 100, last: 3.25, min: 3.25, max: 5.4, count: 2))
     }
@@ -64,7 +69,10 @@ struct ImportExportTests {
                 _ = try Importer.importLines(text, file: "x.jsonl", into: db)
                 Issue.record("accepted: \(text)")
             } catch let e as ReportError {
-                guard case .badImportLine(let file, let l, let m) = e else { Issue.record("\(e)"); continue }
+                guard case .badImportLine(let file, let l, let m) = e else {
+                    Issue.record("\(e)")
+                    continue
+                }
                 #expect(file == "x.jsonl" && l == line && m.contains(message), "\(e)")
                 #expect(e.description.hasPrefix("x.jsonl:\(line): "))
             }
@@ -81,7 +89,9 @@ struct ImportExportTests {
         #expect(csv.hasPrefix("run,key,step,value\nforgetting-seed1,\"lengen/loss/1x/[0,L)\",100,nan\n"))
         #expect(csv.contains("forgetting-seed1,train/loss,90,4.025\nforgetting-seed1,train/loss,100,inf\n"))
         #expect(csv.contains("forgetting-seed1,val/loss,100,nan\n"))
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out[0].files[1]))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out[0].files[1])))
+            as! [String: Any]
         #expect((config["config"] as? [String: Any])?["train"] as? [String: Double] == ["lr": 0.01, "seed": 1])
         #expect((config["params"] as? [String: Any])?["train.compile"] as? Bool == true)
         #expect(config["state"] as? String == "failed")
@@ -91,7 +101,11 @@ struct ImportExportTests {
         #expect(imported.created == ["forgetting-seed1"] && imported.points == 20)
         let back = try Exporter.export(RunReader(db: fresh), runs: ["forgetting-seed1"], to: dir + "/b")
         #expect(try String(contentsOfFile: back[0].files[0], encoding: .utf8) == csv)
-        #expect(try String(contentsOfFile: back[0].files[2], encoding: .utf8) == String(contentsOfFile: out[0].files[2], encoding: .utf8))
-        #expect(try RunReader(db: fresh).summaries(RunSelection()).first?.params == RunReader(db: db).summaries(RunSelection(runs: ["5"])).first?.params)
+        #expect(
+            try String(contentsOfFile: back[0].files[2], encoding: .utf8)
+                == String(contentsOfFile: out[0].files[2], encoding: .utf8))
+        #expect(
+            try RunReader(db: fresh).summaries(RunSelection()).first?.params
+                == RunReader(db: db).summaries(RunSelection(runs: ["5"])).first?.params)
     }
 }

@@ -6,37 +6,55 @@ import Testing
 @testable import Report
 
 struct RenderTests {
-    let doc = ReportDocument(title: "t", sections: [
-        .table(ReportTable(title: "numbers", columns: ["name", "loss", "speed", "agg"], rows: [
-            [.text("a,\"b\""), .number(.nan, .fixed(4)), .number(.infinity, .count), .meanStd(1, 0.5, .fixed(2))],
-            [.text("c|d"), .number(-.infinity, .fixed(4)), .number(12345, .count), .meanStd(2, nil, .fixed(2))],
-            [.text("e"), .missing, .number(3.25, .fixed(4)), .missing],
-        ])),
-        .chart(ReportChart(title: "curve", metric: "val/loss", series: [
-            .init(name: "one", points: [.init(step: 0, value: 4), .init(step: 5, value: .nan), .init(step: 10, value: 2)]),
-            .init(name: "two", points: [.init(step: 0, value: 5), .init(step: 10, value: 3)]),
-        ])),
-        .note("a <note> & more"),
-    ])
+    let doc = ReportDocument(
+        title: "t",
+        sections: [
+            .table(
+                ReportTable(
+                    title: "numbers", columns: ["name", "loss", "speed", "agg"],
+                    rows: [
+                        [
+                            .text("a,\"b\""), .number(.nan, .fixed(4)), .number(.infinity, .count),
+                            .meanStd(1, 0.5, .fixed(2)),
+                        ],
+                        [
+                            .text("c|d"), .number(-.infinity, .fixed(4)), .number(12345, .count),
+                            .meanStd(2, nil, .fixed(2)),
+                        ],
+                        [.text("e"), .missing, .number(3.25, .fixed(4)), .missing],
+                    ])),
+            .chart(
+                ReportChart(
+                    title: "curve", metric: "val/loss",
+                    series: [
+                        .init(
+                            name: "one",
+                            points: [.init(step: 0, value: 4), .init(step: 5, value: .nan), .init(step: 10, value: 2)]),
+                        .init(name: "two", points: [.init(step: 0, value: 5), .init(step: 10, value: 3)]),
+                    ])),
+            .note("a <note> & more"),
+        ])
 
     @Test func textSpellsOutNaNAndInfinity() {
         guard case .table(let t) = doc.sections[0] else { return }
-        #expect(TextRenderer.alignedTable(t) == """
-            name   loss   speed          agg
-            -----  ----  ------  -----------
-            a,"b"   nan     inf  1.00 ± 0.50
-            c|d    -inf   12.3k         2.00
-            e         -  3.2500            -
-            """)
+        #expect(
+            TextRenderer.alignedTable(t) == """
+                name   loss   speed          agg
+                -----  ----  ------  -----------
+                a,"b"   nan     inf  1.00 ± 0.50
+                c|d    -inf   12.3k         2.00
+                e         -  3.2500            -
+                """)
     }
 
     @Test func csvQuotesAndSplitsMeanStd() {
-        #expect(doc.render(.csv) == #"""
-            name,loss,speed,agg,agg std
-            "a,""b""",nan,inf,1,0.5
-            c|d,-inf,12345,2,
-            e,,3.25,,
-            """#)
+        #expect(
+            doc.render(.csv) == #"""
+                name,loss,speed,agg,agg std
+                "a,""b""",nan,inf,1,0.5
+                c|d,-inf,12345,2,
+                e,,3.25,,
+                """#)
     }
 
     @Test func markdownEscapesPipes() {
@@ -64,7 +82,8 @@ struct RenderTests {
 
     @Test func terminalChartHasAxesEndsAndLegend() {
         guard case .chart(let c) = doc.sections[1] else { return }
-        let lines = TerminalChart.render(c, color: false).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = TerminalChart.render(c, color: false).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         #expect(lines.count == TerminalChart.height + 4)
         #expect(lines[0].hasPrefix("5.00 ┤"))
         #expect(lines[TerminalChart.height - 1].hasPrefix("2.00 ┤"))
@@ -76,13 +95,16 @@ struct RenderTests {
     }
 
     @Test func htmlIsSelfContainedAndBalanced() throws {
-        let fixture = try Reports.compare(RunReader(db: try Fixture.database()), CompareQuery(selection: RunSelection(experiment: "sweep")))
+        let fixture = try Reports.compare(
+            RunReader(db: try Fixture.database()), CompareQuery(selection: RunSelection(experiment: "sweep")))
         for html in [doc.render(.html), fixture.render(.html)] {
             #expect(html.hasPrefix("<!DOCTYPE html>"))
             #expect(html.contains("<svg"))
             #expect(html.contains("<polyline"))
             #expect(!html.lowercased().contains("http:") && !html.lowercased().contains("https:"))
-            #expect(!html.lowercased().contains("<script") && !html.contains("<link") && !html.contains("@import") && !html.contains("url("))
+            #expect(
+                !html.lowercased().contains("<script") && !html.contains("<link") && !html.contains("@import")
+                    && !html.contains("url("))
             #expect(try unbalancedTags(html) == [])
         }
         #expect(doc.render(.html).contains("a &lt;note&gt; &amp; more"))
@@ -91,17 +113,25 @@ struct RenderTests {
     /// Tags left open or closed out of order; void elements and self-closing tags are ignored.
     func unbalancedTags(_ html: String) throws -> [String] {
         let void: Set<String> = ["meta", "input", "br", "img", "hr", "link", "!doctype"]
-        var stack: [String] = [], problems: [String] = []
+        var stack: [String] = []
+        var problems: [String] = []
         var rest = Substring(html)
         while let open = rest.firstIndex(of: "<") {
-            guard let close = rest[open...].firstIndex(of: ">") else { problems.append("unclosed <"); break }
+            guard let close = rest[open...].firstIndex(of: ">") else {
+                problems.append("unclosed <")
+                break
+            }
             let tag = rest[rest.index(after: open)..<close]
             rest = rest[rest.index(after: close)...]
             if tag.hasSuffix("/") { continue }
             let name = tag.split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map { $0.lowercased() } ?? ""
             if name.hasPrefix("/") {
                 let n = String(name.dropFirst())
-                if stack.last == n { stack.removeLast() } else { problems.append("</\(n)> closes <\(stack.last ?? "nothing")>") }
+                if stack.last == n {
+                    stack.removeLast()
+                } else {
+                    problems.append("</\(n)> closes <\(stack.last ?? "nothing")>")
+                }
             } else if !void.contains(name) {
                 stack.append(name)
             }

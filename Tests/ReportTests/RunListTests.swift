@@ -71,19 +71,23 @@ struct RunListTests {
     /// the threshold for reading on two connections come back exactly as written.
     @Test func summariesKeepEveryKeyAcrossManyRuns() throws {
         let db = try TrackerDB(home: Fixture.tempDir())
-        let runs = RunReader.concurrentFrom + 3, keys = 300
+        let runs = RunReader.concurrentFrom + 3
+        let keys = 300
         try db.pool.write { db in
             try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'many', '{}')")
             for id in 1...runs {
                 try db.execute(
-                    sql: "INSERT INTO run (id, experimentId, name, config, configHash, state) VALUES (?, 1, ?, '{}', ?, 'queued')",
+                    sql:
+                        "INSERT INTO run (id, experimentId, name, config, configHash, state) VALUES (?, 1, ?, '{}', ?, 'queued')",
                     arguments: [id, "r\(id)", "h\(id)"])
                 let k = id % keys
                 try db.execute(
-                    sql: "INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, 'int', ?, NULL), (?, 'shared', 'text', NULL, ?)",
+                    sql:
+                        "INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, 'int', ?, NULL), (?, 'shared', 'text', NULL, ?)",
                     arguments: [id, "p\(k)", id, id, "v\(k)"])
                 try db.execute(
-                    sql: "INSERT INTO metricSummary (runId, key, lastStep, last, min, max, count) VALUES (?, ?, 1, ?, 0, 9, 1)",
+                    sql:
+                        "INSERT INTO metricSummary (runId, key, lastStep, last, min, max, count) VALUES (?, ?, 1, ?, 0, 9, 1)",
                     arguments: [id, "m\(k)", Double(id) / 2])
             }
         }
@@ -100,25 +104,44 @@ struct RunListTests {
 
     @Test func everyRunShowsTheParamsThatDifferAmongThem() throws {
         let doc = try list(RunListQuery())
-        guard case .table(let t) = doc.sections[0] else { Issue.record("no table"); return }
-        #expect(t.columns == [
-            "experiment", "run", "id", "variant", "state", "model.dModel", "train.compile", "train.lr", "train.seed",
-            "best val/loss", "final val/loss", "val/bpb", "tokens/s", "duration",
-        ])
-        #expect(t.rows.last!.map(\.display) == ["-", "pytorch-baseline", "6", "softmax", "succeeded", "-", "-", "-", "-", "3.2500", "3.2500", "-", "-", "-"])
+        guard case .table(let t) = doc.sections[0] else {
+            Issue.record("no table")
+            return
+        }
+        #expect(
+            t.columns == [
+                "experiment", "run", "id", "variant", "state", "model.dModel", "train.compile", "train.lr",
+                "train.seed",
+                "best val/loss", "final val/loss", "val/bpb", "tokens/s", "duration",
+            ])
+        #expect(
+            t.rows.last!.map(\.display) == [
+                "-", "pytorch-baseline", "6", "softmax", "succeeded", "-", "-", "-", "-", "3.2500", "3.2500", "-", "-",
+                "-",
+            ])
     }
 
     @Test func sortsWithMissingAndNaNLast() throws {
         let sweep = RunSelection(experiment: "sweep")
-        #expect(try names(RunListQuery(selection: sweep, sort: "val/loss", limit: nil)) == [
-            "stick_breaking-seed1", "stick_breaking-seed2", "softmax_rope-seed1", "softmax_rope-seed2", "forgetting-seed1",
-        ])
-        #expect(try names(RunListQuery(selection: sweep, sort: "val/loss.min", descending: true)).first == "forgetting-seed1")
-        #expect(try names(RunListQuery(selection: sweep, sort: "train.lr", descending: true, limit: 2)) == [
-            "forgetting-seed1", "softmax_rope-seed1",
-        ])
-        #expect(try names(RunListQuery(sort: "name", limit: 3)) == ["forgetting-seed1", "pytorch-baseline", "softmax_rope-seed1"])
-        #expect(try names(RunListQuery(selection: sweep, sort: "duration", descending: true)).first == "stick_breaking-seed2")
+        #expect(
+            try names(RunListQuery(selection: sweep, sort: "val/loss", limit: nil)) == [
+                "stick_breaking-seed1", "stick_breaking-seed2", "softmax_rope-seed1", "softmax_rope-seed2",
+                "forgetting-seed1",
+            ])
+        #expect(
+            try names(RunListQuery(selection: sweep, sort: "val/loss.min", descending: true)).first
+                == "forgetting-seed1")
+        #expect(
+            try names(RunListQuery(selection: sweep, sort: "train.lr", descending: true, limit: 2)) == [
+                "forgetting-seed1", "softmax_rope-seed1",
+            ])
+        #expect(
+            try names(RunListQuery(sort: "name", limit: 3)) == [
+                "forgetting-seed1", "pytorch-baseline", "softmax_rope-seed1",
+            ])
+        #expect(
+            try names(RunListQuery(selection: sweep, sort: "duration", descending: true)).first
+                == "stick_breaking-seed2")
         #expect(throws: ReportError.badSortKey("train.nope")) { try list(RunListQuery(sort: "train.nope")) }
     }
 
@@ -129,20 +152,32 @@ struct RunListTests {
 
     @Test func selectsByStateAndWhere() throws {
         #expect(try names(RunListQuery(selection: RunSelection(state: "failed"))) == ["forgetting-seed1"])
-        let filter = try Filter.parse(#"model.attention.variant = "stick_breaking" and train.lr < 0.005 and val/loss.min < 3.05 and tag.note ~ "ne""#)
+        let filter = try Filter.parse(
+            #"model.attention.variant = "stick_breaking" and train.lr < 0.005 and val/loss.min < 3.05 and tag.note ~ "ne""#
+        )
         #expect(try names(RunListQuery(selection: RunSelection(filter: filter))) == ["stick_breaking-seed1"])
-        let either = try Filter.parse(#"not (tag.note = "baseline" or run.state = "failed") and run.experiment = "sweep""#)
-        #expect(try names(RunListQuery(selection: RunSelection(filter: either))) == ["stick_breaking-seed1", "stick_breaking-seed2"])
+        let either = try Filter.parse(
+            #"not (tag.note = "baseline" or run.state = "failed") and run.experiment = "sweep""#)
+        #expect(
+            try names(RunListQuery(selection: RunSelection(filter: either))) == [
+                "stick_breaking-seed1", "stick_breaking-seed2",
+            ])
         let lengen = try Filter.parse("`lengen/loss/4x/[2L,4L)`.max > 3.9 and train.compile = true")
-        #expect(try names(RunListQuery(selection: RunSelection(filter: lengen))) == ["softmax_rope-seed1", "softmax_rope-seed2"])
-        #expect(throws: ReportError.experimentNotFound("nope")) { try list(RunListQuery(selection: RunSelection(experiment: "nope"))) }
+        #expect(
+            try names(RunListQuery(selection: RunSelection(filter: lengen))) == [
+                "softmax_rope-seed1", "softmax_rope-seed2",
+            ])
+        #expect(throws: ReportError.experimentNotFound("nope")) {
+            try list(RunListQuery(selection: RunSelection(experiment: "nope")))
+        }
     }
 
     @Test func injectionAttemptsStayLiteral() throws {
         for attack in [#"x' OR 1=1 --"#, #"'; DROP TABLE run; --"#, #"%"#, #"_"#] {
             let quoted = "\"" + attack.replacingOccurrences(of: "\"", with: "\\\"") + "\""
             for expr in ["model.attention.variant = \(quoted)", "tag.note ~ \(quoted)", "run.name = \(quoted)"] {
-                #expect(try names(RunListQuery(selection: RunSelection(filter: try Filter.parse(expr)))).isEmpty, "\(expr)")
+                #expect(
+                    try names(RunListQuery(selection: RunSelection(filter: try Filter.parse(expr)))).isEmpty, "\(expr)")
             }
         }
         #expect(try names(RunListQuery()).count == 6)

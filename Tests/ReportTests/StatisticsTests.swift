@@ -47,8 +47,9 @@ struct StatisticsTests {
     @Test func meanCurveAveragesEachStep() {
         let a = [HistoryPoint(step: 0, value: 4), HistoryPoint(step: 10, value: 2)]
         let b = [HistoryPoint(step: 0, value: 6), HistoryPoint(step: 20, value: 1)]
-        #expect(Statistics.meanCurve([a, b]) == [
-            HistoryPoint(step: 0, value: 5), HistoryPoint(step: 10, value: 2), HistoryPoint(step: 20, value: 1),
-        ])
+        #expect(
+            Statistics.meanCurve([a, b]) == [
+                HistoryPoint(step: 0, value: 5), HistoryPoint(step: 10, value: 2), HistoryPoint(step: 20, value: 1),
+            ])
     }
 }

@@ -8,16 +8,20 @@ import Testing
 
 struct NightlyTests {
     @Test func configReadsEveryKeyAndRefusesUnknownOnes() throws {
-        let c = try NightlyConfig(tree: .table([
-            "experiments": .array([.text("nightly-smoke")]), "time_budget_minutes": .int(30), "workers": .int(2),
-            "report_dir": .text("r"), "retention": .table(["keep_last": .int(3), "keep_best": .bool(false)]),
-        ]))
+        let c = try NightlyConfig(
+            tree: .table([
+                "experiments": .array([.text("nightly-smoke")]), "time_budget_minutes": .int(30), "workers": .int(2),
+                "report_dir": .text("r"), "retention": .table(["keep_last": .int(3), "keep_best": .bool(false)]),
+            ]))
         #expect(c.experiments == ["nightly-smoke"] && c.timeBudgetMinutes == 30 && c.workers == 2 && c.reportDir == "r")
         #expect(c.retention.keepLast == 3 && !c.retention.keepBest && c.retention.bestMetric == "val/loss")
-        #expect(throws: SchedulerError.self) { try NightlyConfig(tree: .table(["experiments": .array([.text("x")]), "budget": .int(1)])) }
+        #expect(throws: SchedulerError.self) {
+            try NightlyConfig(tree: .table(["experiments": .array([.text("x")]), "budget": .int(1)]))
+        }
         #expect(throws: SchedulerError.self) { try NightlyConfig(tree: .table(["experiments": .array([])])) }
         #expect(throws: SchedulerError.self) {
-            try NightlyConfig(tree: .table(["experiments": .array([.text("x")]), "retention": .table(["keep_last": .int(0)])]))
+            try NightlyConfig(
+                tree: .table(["experiments": .array([.text("x")]), "retention": .table(["keep_last": .int(0)])]))
         }
     }
 
@@ -46,19 +50,21 @@ struct NightlyTests {
             try context.recordCheckpoint(path: path, step: step)
         }
         // val/loss is lowest at step 2.
-        try db.logMetrics([3.0, 1.0, 2.0, 2.5, 2.2].enumerated().map {
-            MetricPoint(runId: run.id!, key: "val/loss", step: Int64($0.offset + 1), value: $0.element, time: 0)
-        })
+        try db.logMetrics(
+            [3.0, 1.0, 2.0, 2.5, 2.2].enumerated().map {
+                MetricPoint(runId: run.id!, key: "val/loss", step: Int64($0.offset + 1), value: $0.element, time: 0)
+            })
         var rule = NightlyConfig.Retention()
         rule.keepLast = 2
         let deleted = try CheckpointRetention.prune(db: db, home: home, rule: rule)
         #expect(deleted.count == 2)
         #expect(try db.artifacts(runId: run.id!, kind: "checkpoint").map(\.step) == [2, 4, 5])
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
-        #expect(files == [
-            "step-00000002.ckpt", "step-00000002.state.ckpt", "step-00000004.ckpt", "step-00000004.state.ckpt",
-            "step-00000005.ckpt", "step-00000005.state.ckpt",
-        ])
+        #expect(
+            files == [
+                "step-00000002.ckpt", "step-00000002.state.ckpt", "step-00000004.ckpt", "step-00000004.state.ckpt",
+                "step-00000005.ckpt", "step-00000005.state.ckpt",
+            ])
         #expect(try context.db.latestCheckpoint(runId: run.id!)?.step == 5)
     }
 }

@@ -40,19 +40,22 @@ func tracker(_ args: [String], cwd: String = repoPath) throws -> Exit {
     var env = ProcessInfo.processInfo.environment
     env["TRACKER_NO_PROGRESS"] = "1"
     p.environment = env
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Exit(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    return Exit(
+        status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
 }
 
 /// Starts tracker in the background, output to a file.
 func startTracker(_ args: [String], log: String) throws -> pid_t {
-    try LocalProcessExecutor.spawnProcess([trackerPath] + args, environment: ProcessInfo.processInfo.environment, output: log)
+    try LocalProcessExecutor.spawnProcess(
+        [trackerPath] + args, environment: ProcessInfo.processInfo.environment, output: log)
 }
 
 func waitExit(_ pid: pid_t, timeout: Double = 60) -> Int32? {
@@ -101,7 +104,8 @@ struct ProcessTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".toml") }.sorted()
         #expect(files.contains("nightly.toml") && files.count >= 2)
         for f in files {
-            let r = f == "nightly.toml"
+            let r =
+                f == "nightly.toml"
                 ? try tracker(["nightly", "--config", "experiments/nightly.toml", "--check"])
                 : try tracker(["run", "experiments/\(f)", "--dry-run"])
             #expect(r.status == 0, "\(f): \(r.err)")
@@ -113,7 +117,8 @@ struct ProcessTests {
         let db = try TrackerDB(home: home)
         let runs = try enqueueSeeds(db, 24)
         let pids = try (0..<4).map { i in
-            try startTracker(["worker", "--home", home, "--until-empty", "--command", "true"], log: "\(home)/w\(i).log")
+            try startTracker(
+                ["worker", "--home", home, "--until-empty", "--command", "true"], log: "\(home)/w\(i).log")
         }
         for pid in pids { #expect(waitExit(pid) == 0) }
         #expect(try db.stateCounts() == [.succeeded: runs.count])
@@ -143,7 +148,10 @@ struct ProcessTests {
         let run = try enqueueSeeds(db, 1)[0]
         try db.setParams(runId: run.id!, ["train.steps": .int(120)])
         let pid = try startTracker(["worker", "--home", home, "--command", "sleep 30"], log: "\(home)/w.log")
-        defer { kill(pid, SIGTERM); _ = waitExit(pid, timeout: 20) }
+        defer {
+            kill(pid, SIGTERM)
+            _ = waitExit(pid, timeout: 20)
+        }
         #expect(try waitFor { try db.run(id: run.id!)?.state == .running })
         try db.logMetrics([MetricPoint(runId: run.id!, key: "train/loss", step: 42, value: 2.5, time: 1)])
         let r = try tracker(["status", "--home", home, "--format", "json"])
@@ -159,12 +167,15 @@ struct ProcessTests {
     @Test func runCommandReportsAFailingRun() throws {
         let home = tempHome("proc-run")
         let file = try writeExperiment(home)
-        let r = try tracker(["run", file, "--home", home, "--workers", "2", "--command", "echo 'bad thing' >&2; exit 3"])
+        let r = try tracker([
+            "run", file, "--home", home, "--workers", "2", "--command", "echo 'bad thing' >&2; exit 3",
+        ])
         #expect(r.status != 0)
         #expect(r.err.contains("2 run(s) did not succeed"), "\(r.err)")
         let db = try TrackerDB(home: home)
         let runs = try db.runs()
-        #expect(runs.count == 2 && runs.allSatisfy { $0.state == .failed && $0.exitCode == 3 && $0.error == "bad thing" })
+        #expect(
+            runs.count == 2 && runs.allSatisfy { $0.state == .failed && $0.exitCode == 3 && $0.error == "bad thing" })
         // Enqueueing again adds nothing; --force adds both again.
         let again = try tracker(["run", file, "--home", home, "--no-wait"])
         #expect(again.status == 0 && again.out.contains("enqueued 0 run(s), 2 already"))
@@ -184,13 +195,21 @@ struct ProcessTests {
         corpora_dir = "\(home)/no-corpora"
         """.write(toFile: "\(home)/nightly.toml", atomically: true, encoding: .utf8)
         let first = try startTracker(
-            ["nightly", "--home", home, "--config", "\(home)/nightly.toml", "--command", "sleep 3"], log: "\(home)/first.log")
-        #expect(waitFor { ((try? String(contentsOfFile: "\(home)/nightly.lock", encoding: .utf8)) ?? "").hasPrefix("\(first)") })
+            ["nightly", "--home", home, "--config", "\(home)/nightly.toml", "--command", "sleep 3"],
+            log: "\(home)/first.log")
+        #expect(
+            waitFor {
+                ((try? String(contentsOfFile: "\(home)/nightly.lock", encoding: .utf8)) ?? "").hasPrefix("\(first)")
+            })
         let second = try tracker(["nightly", "--home", home, "--config", "\(home)/nightly.toml", "--command", "true"])
         #expect(second.status == 75)
         #expect(second.err.contains("another nightly run is in progress"), "\(second.err)")
-        #expect(waitExit(first, timeout: 60) == 0, "\((try? String(contentsOfFile: "\(home)/first.log", encoding: .utf8)) ?? "")")
-        let logs = try FileManager.default.contentsOfDirectory(atPath: home + "/logs").filter { $0.hasPrefix("nightly-") }
+        #expect(
+            waitExit(first, timeout: 60) == 0,
+            "\((try? String(contentsOfFile: "\(home)/first.log", encoding: .utf8)) ?? "")")
+        let logs = try FileManager.default.contentsOfDirectory(atPath: home + "/logs").filter {
+            $0.hasPrefix("nightly-")
+        }
         #expect(logs.count == 1)
         #expect(try TrackerDB(home: home).stateCounts() == [.succeeded: 1])
     }
@@ -219,7 +238,10 @@ struct ProcessTests {
 
     @Test func eightWriterProcessesAndAReaderSeeNoLockErrors() throws {
         let home = tempHome("proc-writers")
-        let r = try tracker(["bench-store", "--home", home, "--mode", "writers", "--processes", "8", "--points", "20000", "--batch", "500"])
+        let r = try tracker([
+            "bench-store", "--home", home, "--mode", "writers", "--processes", "8", "--points", "20000", "--batch",
+            "500",
+        ])
         #expect(r.status == 0, "\(r.err)")
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         #expect(obj["writerLockErrors"] as? Double == 0)

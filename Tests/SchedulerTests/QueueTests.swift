@@ -17,7 +17,9 @@ func tempHome(_ tag: String = "sched") -> String {
 func enqueueSeeds(_ db: TrackerDB, _ n: Int, experiment: String = "exp", priority: Int64 = 0, maxAttempts: Int64 = 3)
     throws -> [RunRecord]
 {
-    let s = try spec(["seeds": .array((1...n).map { .int(Int64($0)) })], experiment: ["priority": .int(priority), "max_attempts": .int(maxAttempts)])
+    let s = try spec(
+        ["seeds": .array((1...n).map { .int(Int64($0)) })],
+        experiment: ["priority": .int(priority), "max_attempts": .int(maxAttempts)])
     let e = try db.upsertExperiment(name: experiment, source: nil, spec: s.specJSON)
     return try db.enqueue(try s.plannedRuns(), experimentId: e.id!, force: false).enqueued
 }
@@ -26,8 +28,16 @@ func enqueueSeeds(_ db: TrackerDB, _ n: Int, experiment: String = "exp", priorit
 final class Claims: @unchecked Sendable {
     private let lock = NSLock()
     private var ids: [Int64] = []
-    func add(_ id: Int64) { lock.lock(); ids.append(id); lock.unlock() }
-    var all: [Int64] { lock.lock(); defer { lock.unlock() }; return ids }
+    func add(_ id: Int64) {
+        lock.lock()
+        ids.append(id)
+        lock.unlock()
+    }
+    var all: [Int64] {
+        lock.lock()
+        defer { lock.unlock() }
+        return ids
+    }
 }
 
 struct QueueTests {
@@ -44,7 +54,9 @@ struct QueueTests {
         #expect(try db.runs(experimentId: e.id!).count == 4)
         // Every leaf is stored typed.
         let params = try db.params(runId: first.enqueued[1].id!)
-        #expect(params["train.seed"] == .int(2) && params["train.lr"] == .real(0.003) && params["data.corpus"] == .text("bundled"))
+        #expect(
+            params["train.seed"] == .int(2) && params["train.lr"] == .real(0.003)
+                && params["data.corpus"] == .text("bundled"))
     }
 
     @Test func claimTakesHighestPriorityThenOldest() throws {
@@ -55,7 +67,8 @@ struct QueueTests {
         #expect(order == high.map(\.id!) + low.map(\.id!))
         #expect(try db.claimNextRun(worker: "w", lease: 15) == nil)
         let r = try #require(try db.run(id: order[0]))
-        #expect(r.state == .running && r.worker == "w" && r.attempts == 1 && r.startedAt != nil && r.leaseExpiresAt != nil)
+        #expect(
+            r.state == .running && r.worker == "w" && r.attempts == 1 && r.startedAt != nil && r.leaseExpiresAt != nil)
     }
 
     @Test func concurrentThreadsNeverClaimTheSameRun() throws {
@@ -80,7 +93,9 @@ struct QueueTests {
         ]
         for from in RunState.allCases {
             for to in RunState.allCases {
-                #expect(RunState.allowed(from: from, to: to) == expected.contains("\(from.rawValue)>\(to.rawValue)"), "\(from) -> \(to)")
+                #expect(
+                    RunState.allowed(from: from, to: to) == expected.contains("\(from.rawValue)>\(to.rawValue)"),
+                    "\(from) -> \(to)")
             }
         }
         #expect(RunState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled])

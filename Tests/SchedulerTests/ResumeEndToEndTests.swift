@@ -18,7 +18,9 @@ struct ResumeEndToEndTests {
     @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .timeLimit(.minutes(10)))
     func killedWorkersRunResumesAndCompletes() throws {
         let home = tempHome("e2e-resume")
-        let ingest = try tracker(["ingest", repoPath + "/corpora/bundled.tar.xz", "--home", home, "--name", "bundled", "--vocab-size", "512"])
+        let ingest = try tracker([
+            "ingest", repoPath + "/corpora/bundled.tar.xz", "--home", home, "--name", "bundled", "--vocab-size", "512",
+        ])
         #expect(ingest.status == 0, "\(ingest.err)")
         // The trainer is built like the tests: debug trains ~10 steps/s here, release ~400.
         #if DEBUG

@@ -31,11 +31,12 @@ struct SweepTests {
             "seeds": .array([.int(1), .int(2)]),
         ])
         let plans = try s.plans()
-        #expect(plans.map(\.name) == [
-            "softmax_rope-lr0.001-seed1", "softmax_rope-lr0.001-seed2", "softmax_rope-lr0.003-seed1",
-            "softmax_rope-lr0.003-seed2", "stick_breaking-lr0.001-seed1", "stick_breaking-lr0.001-seed2",
-            "stick_breaking-lr0.003-seed1", "stick_breaking-lr0.003-seed2",
-        ])
+        #expect(
+            plans.map(\.name) == [
+                "softmax_rope-lr0.001-seed1", "softmax_rope-lr0.001-seed2", "softmax_rope-lr0.003-seed1",
+                "softmax_rope-lr0.003-seed2", "stick_breaking-lr0.001-seed1", "stick_breaking-lr0.001-seed2",
+                "stick_breaking-lr0.003-seed1", "stick_breaking-lr0.003-seed2",
+            ])
         #expect(Set(plans.map(\.sha256)).count == 8)
         #expect(plans[5].config.value(at: "train.seed") == .int(2))
         #expect(plans[5].config.value(at: "model.attention.variant") == .text("stick_breaking"))
@@ -53,11 +54,13 @@ struct SweepTests {
         }
         let rope: [String: ConfigValue] = ["variant": .text("softmax_rope")]
         let window: [String: ConfigValue] = ["variant": .text("softmax_rope"), "window": .int(8)]
-        let s = try spec(["model": .array([
-            model(rope, ["name": .text("staircase"), "chunk": .int(4), "steps": .int(2)]),
-            model(window), model(rope),
-            model(window, ["name": .text("ladder"), "steps": .int(2)]),
-        ])])
+        let s = try spec([
+            "model": .array([
+                model(rope, ["name": .text("staircase"), "chunk": .int(4), "steps": .int(2)]),
+                model(window), model(rope),
+                model(window, ["name": .text("ladder"), "steps": .int(2)]),
+            ])
+        ])
         let plans = try s.plans()
         #expect(plans.map(\.name) == ["staircase-chunk4-steps2", "window8", "model3", "ladder-window8-steps2"])
         #expect(plans[0].config.value(at: "model.schedule.chunk") == .int(4))
@@ -66,7 +69,10 @@ struct SweepTests {
     @Test func canonicalJSONSortsKeysAndKeepsTypes() throws {
         let plan = try #require(try spec([:]).plans().first)
         #expect(plan.name == "base")
-        #expect(plan.json == #"{"data":{"corpus":"bundled"},"model":{"attention":{"variant":"softmax_rope"},"channels":64,"layers":2},"train":{"lr":0.003,"seed":1337,"steps":100}}"#)
+        #expect(
+            plan.json
+                == #"{"data":{"corpus":"bundled"},"model":{"attention":{"variant":"softmax_rope"},"channels":64,"layers":2},"train":{"lr":0.003,"seed":1337,"steps":100}}"#
+        )
         #expect(plan.sha256.count == 64)
         #expect(plan.params["train.lr"] == .real(0.003))
         #expect(plan.params["train.steps"] == .int(100))
@@ -96,8 +102,12 @@ struct SweepTests {
         // The same sample for both seeds.
         #expect(a[0].config.value(at: "train.lr") == a[1].config.value(at: "train.lr"))
         for p in a {
-            guard case .real(let lr) = p.config.value(at: "train.lr"), case .int(let layers) = p.config.value(at: "model.layers")
-            else { Issue.record("types changed"); continue }
+            guard case .real(let lr) = p.config.value(at: "train.lr"),
+                case .int(let layers) = p.config.value(at: "model.layers")
+            else {
+                Issue.record("types changed")
+                continue
+            }
             #expect(lr >= 1e-4 && lr <= 1e-2)
             #expect((1...4).contains(layers))
         }

@@ -11,8 +11,10 @@ import Testing
 #endif
 
 /// A worker whose runs execute `script` with /bin/sh.
-func shellWorker(_ db: TrackerDB, home: String, _ script: String, configure: (inout WorkerOptions) -> Void = { _ in },
-                 stop: @escaping @Sendable () -> Int32? = { nil }) -> Worker {
+func shellWorker(
+    _ db: TrackerDB, home: String, _ script: String, configure: (inout WorkerOptions) -> Void = { _ in },
+    stop: @escaping @Sendable () -> Int32? = { nil }
+) -> Worker {
     var o = WorkerOptions(home: home)
     o.untilEmpty = true
     o.heartbeatInterval = 0.2
@@ -27,8 +29,16 @@ func shellWorker(_ db: TrackerDB, home: String, _ script: String, configure: (in
 final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Int32?
-    func set(_ v: Int32) { lock.lock(); value = v; lock.unlock() }
-    var get: Int32? { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ v: Int32) {
+        lock.lock()
+        value = v
+        lock.unlock()
+    }
+    var get: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
 }
 
 struct WorkerTests {
@@ -48,7 +58,9 @@ struct WorkerTests {
         let home = tempHome()
         let db = try TrackerDB(home: home)
         let runs = try enqueueSeeds(db, 3)
-        let summary = try shellWorker(db, home: home, #"test "$TRACKER_RUN_ID" -gt 0 && test "$TRACKER_HOME" = "\#(home)""#).run()
+        let summary = try shellWorker(
+            db, home: home, #"test "$TRACKER_RUN_ID" -gt 0 && test "$TRACKER_HOME" = "\#(home)""#
+        ).run()
         #expect(summary.finished.map(\.runId) == runs.map(\.id!))
         #expect(summary.finished.allSatisfy { $0.state == .succeeded })
         #expect(try db.stateCounts() == [.succeeded: 3])
@@ -121,7 +133,10 @@ struct WorkerTests {
         #expect(summary.finished.map(\.runId) == [run.id!])
         let r = try #require(try db.run(id: run.id!))
         #expect(r.state == .succeeded && r.attempts == 2)
-        #expect(try db.events(runId: run.id!).map(\.toState) == [.queued, .running, .crashed, .queued, .running, .succeeded])
+        #expect(
+            try db.events(runId: run.id!).map(\.toState) == [
+                .queued, .running, .crashed, .queued, .running, .succeeded,
+            ])
     }
 
     @Test func runRecordsCodeMachineAndCorpusLineage() throws {
@@ -132,8 +147,14 @@ struct WorkerTests {
                 corpus: CorpusRecord(
                     name: "bundled", fingerprint: "fp-bundled", settings: "{}", documents: 3, trainDocuments: 2,
                     valDocuments: 1, bytes: 100, skipped: 0, invalid: 0, repaired: 0, duplicates: 0, stats: "{}"),
-                sources: [], tokenizer: TokenizerRecord(kind: "bpe", vocabSize: 300, settings: "{}", sha256: "tok-sha", path: "t.json"),
-                shards: [ShardRecord(split: "train", ordinal: 0, path: "shards/t.bin", tokens: 9, documents: 2, size: 1042, sha256: "shard-sha")]))
+                sources: [],
+                tokenizer: TokenizerRecord(
+                    kind: "bpe", vocabSize: 300, settings: "{}", sha256: "tok-sha", path: "t.json"),
+                shards: [
+                    ShardRecord(
+                        split: "train", ordinal: 0, path: "shards/t.bin", tokens: 9, documents: 2, size: 1042,
+                        sha256: "shard-sha")
+                ]))
         let run = try enqueueSeeds(db, 1)[0]
         _ = try shellWorker(db, home: home, "true").run()
         let r = try #require(try db.run(id: run.id!))
@@ -141,9 +162,15 @@ struct WorkerTests {
         let lineage = try ConfigValue(json: try #require(r.lineage))
         #expect(lineage.value(at: "corpusFingerprint") == .text("fp-bundled"))
         #expect(lineage.value(at: "tokenizerSha256") == .text("tok-sha"))
-        #expect(lineage.value(at: "shards") == .array([.table(["split": .text("train"), "path": .text("shards/t.bin"), "sha256": .text("shard-sha")])]))
+        #expect(
+            lineage.value(at: "shards")
+                == .array([
+                    .table(["split": .text("train"), "path": .text("shards/t.bin"), "sha256": .text("shard-sha")])
+                ]))
         let machine = try ConfigValue(json: try #require(r.machine))
-        #expect(machine.value(at: "cores") != nil && machine.value(at: "host") != nil && machine.value(at: "memoryBytes") != nil)
+        #expect(
+            machine.value(at: "cores") != nil && machine.value(at: "host") != nil
+                && machine.value(at: "memoryBytes") != nil)
         // The tests run inside the repository's git checkout (the worker's current directory).
         let code = Provenance.codeVersion()
         #expect(r.codeVersion == code.commit && r.codeDirty == code.dirty)

@@ -72,7 +72,9 @@ struct ShardTests {
         _ = try writeShard(path, tokens: Array(repeating: 5, count: 100), vocab: 300)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(1024 + 150).write(to: URL(fileURLWithPath: path))
-        #expect(throws: ShardError.sizeMismatch(path: path, expected: 1224, actual: 1174)) { try ShardReader(path: path) }
+        #expect(throws: ShardError.sizeMismatch(path: path, expected: 1224, actual: 1174)) {
+            try ShardReader(path: path)
+        }
         try data.prefix(10).write(to: URL(fileURLWithPath: path))
         #expect(throws: ShardError.tooSmall(path: path, size: 10)) { try ShardReader(path: path) }
     }

@@ -21,7 +21,10 @@ struct MetricWriteTests {
         let db = try makeDB()
         let run = try makeRun(db)
         let values: [Double] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-300, .greatestFiniteMagnitude, 3.25]
-        let points = values.enumerated().map { MetricPoint(runId: run, key: "train/loss", step: Int64($0.offset), value: $0.element, time: 100 + Double($0.offset)) }
+        let points = values.enumerated().map {
+            MetricPoint(
+                runId: run, key: "train/loss", step: Int64($0.offset), value: $0.element, time: 100 + Double($0.offset))
+        }
         try db.logMetrics(points)
         let back = try db.metrics(runId: run, key: "train/loss")
         #expect(back.count == points.count)
@@ -46,9 +49,11 @@ struct MetricWriteTests {
     @Test func relogReplacesWithoutDuplicates() throws {
         let db = try makeDB()
         let run = try makeRun(db)
-        try db.logMetrics((0..<10).map { MetricPoint(runId: run, key: "train/loss", step: $0, value: Double($0), time: 0) })
+        try db.logMetrics(
+            (0..<10).map { MetricPoint(runId: run, key: "train/loss", step: $0, value: Double($0), time: 0) })
         // A resumed run re-logs steps 5...12 with new values.
-        try db.logMetrics((5..<13).map { MetricPoint(runId: run, key: "train/loss", step: $0, value: -Double($0), time: 1) })
+        try db.logMetrics(
+            (5..<13).map { MetricPoint(runId: run, key: "train/loss", step: $0, value: -Double($0), time: 1) })
         let back = try db.metrics(runId: run, key: "train/loss")
         #expect(back.map(\.step) == Array(0..<13))
         #expect(back[7].value == -7)
@@ -80,7 +85,9 @@ struct MetricWriteTests {
             let points = (0..<n).map { _ -> MetricPoint in
                 let special = Int.random(in: 0..<20, using: &rng)
                 let value: Double =
-                    special == 0 ? .nan : special == 1 ? .infinity : special == 2 ? -.infinity : Double.random(in: -5...5, using: &rng)
+                    special == 0
+                    ? .nan
+                    : special == 1 ? .infinity : special == 2 ? -.infinity : Double.random(in: -5...5, using: &rng)
                 return MetricPoint(
                     runId: runs.randomElement(using: &rng)!, key: keys.randomElement(using: &rng)!,
                     step: Int64.random(in: 0..<60, using: &rng), value: value, time: 0)

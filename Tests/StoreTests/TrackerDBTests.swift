@@ -50,7 +50,9 @@ struct TrackerDBTests {
     @Test func newerDatabaseIsRefused() throws {
         let home = tempDir()
         let db = try TrackerDB(home: home)
-        try db.pool.write { try $0.execute(sql: "INSERT INTO schemaMigration (name, sha256) VALUES ('9999_future.sql', 'x')") }
+        try db.pool.write {
+            try $0.execute(sql: "INSERT INTO schemaMigration (name, sha256) VALUES ('9999_future.sql', 'x')")
+        }
         let error = #expect(throws: StoreError.self) { try TrackerDB(home: home) }
         #expect(error?.description.contains("upgrade tracker") == true)
     }
@@ -65,7 +67,8 @@ struct TrackerDBTests {
             tokenizer: TokenizerRecord(kind: "bpe", vocabSize: 300, settings: "{}", sha256: "bb", path: "t.json"),
             shards: [
                 ShardRecord(split: "val", ordinal: 0, path: "v.bin", tokens: 5, documents: 1, size: 1034, sha256: "cc"),
-                ShardRecord(split: "train", ordinal: 0, path: "t.bin", tokens: 9, documents: 2, size: 1042, sha256: "dd"),
+                ShardRecord(
+                    split: "train", ordinal: 0, path: "t.bin", tokens: 9, documents: 2, size: 1042, sha256: "dd"),
             ])
         let saved = try db.record(ingest)
         let loaded = try #require(try db.corpus(named: "tiny"))
@@ -79,7 +82,9 @@ struct TrackerDBTests {
         // ...unless it replaces the old one, whose rows go with it.
         _ = try db.record(ingest, replacingFingerprint: true)
         let counts = try db.pool.read { d in
-            try ["corpus", "corpusSource", "tokenizer", "shard"].map { try Int.fetchOne(d, sql: "SELECT count(*) FROM \($0)")! }
+            try ["corpus", "corpusSource", "tokenizer", "shard"].map {
+                try Int.fetchOne(d, sql: "SELECT count(*) FROM \($0)")!
+            }
         }
         #expect(counts == [1, 1, 1, 2])
     }

@@ -77,7 +77,8 @@ public func weightedSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ 
 
 /// max |a - b| / max(1, max |b|): an error relative to the reference's scale.
 public func scaledError(_ a: UnsafePointer<Float>, _ b: [Double]) -> Double {
-    var err = 0.0, scale = 1.0
+    var err = 0.0
+    var scale = 1.0
     for i in 0..<b.count {
         err = max(err, abs(Double(a[i]) - b[i]))
         scale = max(scale, abs(b[i]))
@@ -104,7 +105,8 @@ public enum GradientCheck {
             var rng = TestRandom(seed: UInt64(count))
             indices = (0..<samples).map { _ in rng.int(0..<count) }
         }
-        var err = 0.0, scale = floor
+        var err = 0.0
+        var scale = floor
         for i in indices {
             let x0 = x[i]
             func f(_ d: Float) -> Double {

@@ -5,15 +5,20 @@ import Testing
 struct AttentionCommandTests {
     @Test(arguments: ["forgetting-gqa.json", "sigmoid-basic.json", "aaren-gqa.json", "softmax_rope-mqa.json"])
     func goldenThroughTheBinary(file: String) throws {
-        let golden = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: repoRoot + "/Tests/AttentionTests/Golden/" + file))) as! [String: Any]
+        let golden =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: repoRoot + "/Tests/AttentionTests/Golden/" + file)))
+            as! [String: Any]
         let dir = tempDir("attn")
         try JSONSerialization.data(withJSONObject: golden["input"]!).write(to: URL(fileURLWithPath: dir + "/in.json"))
         let r = try runTracker([
-            "attention", "--variant", golden["variant"] as! String, "--input", dir + "/in.json", "--output", dir + "/out.json",
+            "attention", "--variant", golden["variant"] as! String, "--input", dir + "/in.json", "--output",
+            dir + "/out.json",
         ])
         #expect(r.status == 0, "\(r.stderr)")
-        let out = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out.json"))) as! [String: Any]
+        let out =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out.json")))
+            as! [String: Any]
         let expected = golden["output"] as! [String: Any]
         #expect(Set(out.keys) == Set(expected.keys))
         func flat(_ v: Any) -> [Double] {
@@ -21,7 +26,8 @@ struct AttentionCommandTests {
             return (v as? [Any] ?? []).flatMap(flat)
         }
         for (k, v) in expected {
-            let a = flat(out[k] ?? []), b = flat(v)
+            let a = flat(out[k] ?? [])
+            let b = flat(v)
             #expect(a.count == b.count)
             let scale = max(b.map(abs).max() ?? 0, 1e-2)
             #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * scale }, "\(file): \(k)")
@@ -30,7 +36,8 @@ struct AttentionCommandTests {
 
     @Test func badShapesAreOneLineErrors() throws {
         let dir = tempDir("attn")
-        try #"{"q": [[[1, 2]]], "k": [[[1, 2], [3, 4]]], "v": [[[1, 2]]]}"#.write(toFile: dir + "/in.json", atomically: true, encoding: .utf8)
+        try #"{"q": [[[1, 2]]], "k": [[[1, 2], [3, 4]]], "v": [[[1, 2]]]}"#.write(
+            toFile: dir + "/in.json", atomically: true, encoding: .utf8)
         let r = try runTracker(["attention", "--variant", "alibi", "--input", dir + "/in.json"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("shape"))

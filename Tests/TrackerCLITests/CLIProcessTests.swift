@@ -6,7 +6,8 @@ import Testing
 /// The `tracker` binary built next to this test bundle.
 let trackerBinary: String = {
     let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tracker").path,
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tracker")
+            .path,
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent(".build/debug/tracker").path,
     ]
@@ -31,7 +32,8 @@ func runTracker(_ args: [String], environment: [String: String] = [:]) throws ->
     env["TRACKER_NO_PROGRESS"] = "1"
     for (k, v) in environment { env[k] = v }
     p.environment = env
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
@@ -40,7 +42,8 @@ func runTracker(_ args: [String], environment: [String: String] = [:]) throws ->
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return ProcessResult(
-        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }
 
 func tempDir(_ tag: String) -> String {
@@ -52,12 +55,16 @@ func tempDir(_ tag: String) -> String {
 func sqlite(_ db: String, _ sql: String) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall())", db, sql]
+    p.arguments = [
+        "python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall())", db,
+        sql,
+    ]
     let out = Pipe()
     p.standardOutput = out
     try p.run()
     p.waitUntilExit()
-    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+        in: .whitespacesAndNewlines)
 }
 
 @Suite(.serialized) struct CLIProcessTests {
@@ -79,7 +86,9 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
             #expect(r.stdout.contains("no corpora yet"))
         }
         let applied = try sqlite(home + "/tracker.sqlite", "SELECT count(*) FROM schemaMigration")
-        let files = try FileManager.default.contentsOfDirectory(atPath: repoRoot + "/migrations").filter { $0.hasSuffix(".sql") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: repoRoot + "/migrations").filter {
+            $0.hasSuffix(".sql")
+        }
         #expect(applied == "[(\(files.count),)]")
         #expect(try sqlite(home + "/tracker.sqlite", "PRAGMA journal_mode") == "[('wal',)]")
     }
@@ -91,7 +100,9 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
             try "Text number \(i): the cat sat on the mat, and the dog barked \(i * 7) times.\n"
                 .write(toFile: "\(src)/t\(i).txt", atomically: true, encoding: .utf8)
         }
-        let first = try runTracker(["ingest", src, "--home", home, "--vocab-size", "300", "--name", "tiny", "--format", "json"])
+        let first = try runTracker([
+            "ingest", src, "--home", home, "--vocab-size", "300", "--name", "tiny", "--format", "json",
+        ])
         #expect(first.status == 0, "\(first.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: Any]
         #expect(json["status"] as? String == "ingested")
@@ -115,7 +126,9 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
         try "hello world\n".write(toFile: src + "/a.txt", atomically: true, encoding: .utf8)
         let r = try runTracker(args.map { $0 == "SRC" ? src : $0 } + ["--home", home])
         #expect(r.status != 0)
-        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") && !$0.isEmpty }
+        let lines = r.stderr.split(separator: "\n").filter {
+            !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") && !$0.isEmpty
+        }
         #expect(lines.count == 1, "\(r.stderr)")
         #expect(r.stderr.contains(mentions))
     }
@@ -123,7 +136,10 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
     @Test func truncatedArchiveFailsCleanly() throws {
         let home = tempDir("trunc")
         let src = tempDir("src")
-        for i in 0..<40 { try String(repeating: "line \(i) of text\n", count: 200).write(toFile: "\(src)/f\(i).txt", atomically: true, encoding: .utf8) }
+        for i in 0..<40 {
+            try String(repeating: "line \(i) of text\n", count: 200).write(
+                toFile: "\(src)/f\(i).txt", atomically: true, encoding: .utf8)
+        }
         let archive = tempDir("arc") + "/c.tar.xz"
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/bin/tar")
@@ -144,6 +160,14 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
 final class ResultBox: @unchecked Sendable {
     private var items: [Int: Result<ProcessResult, Error>] = [:]
     private let lock = NSLock()
-    func set(_ i: Int, _ r: Result<ProcessResult, Error>) { lock.lock(); items[i] = r; lock.unlock() }
-    func get(_ i: Int) -> Result<ProcessResult, Error> { lock.lock(); defer { lock.unlock() }; return items[i]! }
+    func set(_ i: Int, _ r: Result<ProcessResult, Error>) {
+        lock.lock()
+        items[i] = r
+        lock.unlock()
+    }
+    func get(_ i: Int) -> Result<ProcessResult, Error> {
+        lock.lock()
+        defer { lock.unlock() }
+        return items[i]!
+    }
 }

@@ -15,26 +15,27 @@ struct TrainConfigFileTests {
     }
 
     @Test func sectionsDecode() throws {
-        let c = try TrainConfigFile.decode(toml: """
-            [data]
-            corpus = "mine"
-            [model]
-            channels = 64
-            layers = 2
-            kv_heads = 2
-            tied_embeddings = false
-            mlp = "swiglu"
-            [model.attention]
-            variant = "softmax_rope"
-            [train]
-            steps = 10
-            lr = 1e-3
-            min_lr = 0
-            grad_accum = 4
-            seed = 7
-            [eval]
-            final_batches = 3
-            """)
+        let c = try TrainConfigFile.decode(
+            toml: """
+                [data]
+                corpus = "mine"
+                [model]
+                channels = 64
+                layers = 2
+                kv_heads = 2
+                tied_embeddings = false
+                mlp = "swiglu"
+                [model.attention]
+                variant = "softmax_rope"
+                [train]
+                steps = 10
+                lr = 1e-3
+                min_lr = 0
+                grad_accum = 4
+                seed = 7
+                [eval]
+                final_batches = 3
+                """)
         #expect(c.data.corpus == "mine" && c.model.channels == 64 && c.model.kvHeads == 2)
         #expect(!c.model.tiedEmbeddings && c.model.mlp == "swiglu")
         #expect(c.train.steps == 10 && c.train.lr == 1e-3 && c.train.minLR == 0 && c.train.gradAccum == 4)
@@ -45,14 +46,15 @@ struct TrainConfigFileTests {
 
     /// A list-valued option (RetNet's gammas) reads from TOML and survives the canonical JSON.
     @Test func listOptionsReadFromTOML() throws {
-        let c = try TrainConfigFile.decode(toml: """
-            [model]
-            channels = 16
-            heads = 2
-            [model.attention]
-            variant = "retnet"
-            gammas = [0.9, 0.99]
-            """)
+        let c = try TrainConfigFile.decode(
+            toml: """
+                [model]
+                channels = 16
+                heads = 2
+                [model.attention]
+                variant = "retnet"
+                gammas = [0.9, 0.99]
+                """)
         #expect(c.model.attention.options["gammas"] == .numbers([0.9, 0.99]))
         let json = try TrainConfigFile.canonicalJSON(c)
         #expect(try TrainConfigFile.decode(json: Data(json.utf8)) == c)

@@ -2,14 +2,30 @@
 // decoupled weight decay on the first segment only, gradients pre-scaled by 0.5.
 import Foundation
 import Testing
+
 @testable import Training
 
 // Output of `python3 Tests/TrainingTests/golden_adamw.py`.
-let paramsAfterStep1: [Double] = [4.895000001585e-01, -3.096999998212e-01, 1.098999996987e-01, 8.091999998643e-01, -1.188800001605e+00, 4.000000014215e-02, -9.999999772048e-03, 2.009999999787e+00]
-let paramsAfterStep2: [Double] = [4.843102049925e-01, -3.117831559476e-01, 1.143897341489e-01, 8.135021002377e-01, -1.191610760978e+00, 3.500142639808e-02, -1.018493230955e-02, 2.014755852322e+00]
-let paramsAfterStep3: [Double] = [4.660325272047e-01, -3.029841556972e-01, 1.330468199815e-01, 8.143239055670e-01, -1.205504865042e+00, 2.054780795326e-02, 9.550463530667e-04, 2.033744026681e+00]
-let mAfter3: [Double] = [1.505961278081e-01, -8.341626119614e-02, -1.952236405611e-01, -2.102792680264e-02, 1.839737470970e-01, 1.194534490108e-01, -1.200664325655e-01, -1.836887114644e-01]
-let vAfter3: [Double] = [5.880277597325e-02, 8.087175524238e-02, 8.300573404455e-02, 5.727959691372e-02, 9.923449490114e-02, 5.305926977740e-02, 9.023843444303e-02, 7.269684585306e-02]
+let paramsAfterStep1: [Double] = [
+    4.895000001585e-01, -3.096999998212e-01, 1.098999996987e-01, 8.091999998643e-01, -1.188800001605e+00,
+    4.000000014215e-02, -9.999999772048e-03, 2.009999999787e+00,
+]
+let paramsAfterStep2: [Double] = [
+    4.843102049925e-01, -3.117831559476e-01, 1.143897341489e-01, 8.135021002377e-01, -1.191610760978e+00,
+    3.500142639808e-02, -1.018493230955e-02, 2.014755852322e+00,
+]
+let paramsAfterStep3: [Double] = [
+    4.660325272047e-01, -3.029841556972e-01, 1.330468199815e-01, 8.143239055670e-01, -1.205504865042e+00,
+    2.054780795326e-02, 9.550463530667e-04, 2.033744026681e+00,
+]
+let mAfter3: [Double] = [
+    1.505961278081e-01, -8.341626119614e-02, -1.952236405611e-01, -2.102792680264e-02, 1.839737470970e-01,
+    1.194534490108e-01, -1.200664325655e-01, -1.836887114644e-01,
+]
+let vAfter3: [Double] = [
+    5.880277597325e-02, 8.087175524238e-02, 8.300573404455e-02, 5.727959691372e-02, 9.923449490114e-02,
+    5.305926977740e-02, 9.023843444303e-02, 7.269684585306e-02,
+]
 
 struct AdamWTests {
     func grads(step: Int) -> [Float] {
@@ -55,16 +71,21 @@ struct AdamWTests {
         let P = 1003
         let settings = AdamWSettings(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
         let segments = [
-            ParameterSegment(offset: 3, count: 500, decay: true), ParameterSegment(offset: 611, count: 390, decay: true),
+            ParameterSegment(offset: 3, count: 500, decay: true),
+            ParameterSegment(offset: 611, count: 390, decay: true),
         ]
         let fast = AdamW(count: P, segments: segments, settings: settings)
         let decay = (0..<P).map { i in segments.contains { i >= $0.offset && i < $0.offset + $0.count } }
-        var params = (0..<P).map { Float(sin(Double($0))) }, expected = params
-        var m = [Float](repeating: 0, count: P), v = m
+        var params = (0..<P).map { Float(sin(Double($0))) }
+        var expected = params
+        var m = [Float](repeating: 0, count: P)
+        var v = m
         for step in 1...3 {
             var g = (0..<P).map { Float(cos(1.7 * Double($0 + step))) }
-            let lr: Float = 1e-2, scale: Float = 0.7
-            let bc1 = Float(1 - pow(0.9, Double(step))), bc2 = Float(1 - pow(0.95, Double(step)))
+            let lr: Float = 1e-2
+            let scale: Float = 0.7
+            let bc1 = Float(1 - pow(0.9, Double(step)))
+            let bc2 = Float(1 - pow(0.95, Double(step)))
             let (b1, b2) = (Float(0.9), Float(0.95))
             for i in 0..<P {
                 let gi = g[i] * scale
@@ -118,7 +139,9 @@ struct AdamWTests {
     @Test func segmentsCoverTheArena() {
         let opt = AdamW(
             count: 10,
-            segments: [ParameterSegment(offset: 6, count: 2, decay: true), ParameterSegment(offset: 2, count: 3, decay: true)],
+            segments: [
+                ParameterSegment(offset: 6, count: 2, decay: true), ParameterSegment(offset: 2, count: 3, decay: true),
+            ],
             settings: AdamWSettings())
         #expect(opt.segments.map(\.offset) == [0, 2, 5, 6, 8])
         #expect(opt.segments.map(\.count).reduce(0, +) == 10)

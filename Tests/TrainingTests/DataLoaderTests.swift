@@ -17,9 +17,11 @@ struct DataLoaderTests {
     }
 
     func batches(_ loader: DataLoader, _ n: Int) -> [[Int32]] {
-        let B = loader.B, T = loader.T
+        let B = loader.B
+        let T = loader.T
         var out: [[Int32]] = []
-        var x = [Int32](repeating: 0, count: B * T), y = x
+        var x = [Int32](repeating: 0, count: B * T)
+        var y = x
         for _ in 0..<n {
             loader.next(inputs: &x, targets: &y)
             out.append(x + y)
@@ -29,12 +31,14 @@ struct DataLoaderTests {
 
     @Test func windowsAreConsecutiveAndTargetsShiftedByOne() throws {
         let loader = try DataLoader(shards: try shards(), batch: 4, time: 16, seed: 7)
-        var x = [Int32](repeating: 0, count: 64), y = x
+        var x = [Int32](repeating: 0, count: 64)
+        var y = x
         var firsts = Set<Int32>()
         for _ in 0..<50 {
             loader.next(inputs: &x, targets: &y)
             for b in 0..<4 {
-                let row = Array(x[(b * 16)..<(b * 16 + 16)]), tgt = Array(y[(b * 16)..<(b * 16 + 16)])
+                let row = Array(x[(b * 16)..<(b * 16 + 16)])
+                let tgt = Array(y[(b * 16)..<(b * 16 + 16)])
                 #expect(zip(row, row.dropFirst()).allSatisfy { $1 == $0 + 1 }, "window crosses a shard: \(row)")
                 #expect(zip(row, tgt).allSatisfy { $1 == $0 + 1 })
                 #expect((0...283).contains(row[0]) || (1000...1183).contains(row[0]))
@@ -60,13 +64,15 @@ struct DataLoaderTests {
 
     @Test func startsAreRoughlyUniform() throws {
         let loader = try DataLoader(shards: try shards(), batch: 8, time: 16, seed: 1)
-        var x = [Int32](repeating: 0, count: 128), y = x
+        var x = [Int32](repeating: 0, count: 128)
+        var y = x
         var inFirst = 0
         for _ in 0..<500 {
             loader.next(inputs: &x, targets: &y)
             for b in 0..<8 where x[b * 16] < 300 { inFirst += 1 }
         }
-        let share = Double(inFirst) / 4000, expected = 284.0 / 468.0
+        let share = Double(inFirst) / 4000
+        let expected = 284.0 / 468.0
         #expect(abs(share - expected) < 0.03)
     }
 
@@ -80,7 +86,8 @@ struct DataLoaderTests {
     @Test func evalWindowsTileTheShardsInOrder() throws {
         let w = try EvalWindows(shards: try shards(), time: 16)
         #expect(w.count == 299 / 16 + 199 / 16)
-        var x = [Int32](repeating: 0, count: 16), y = x
+        var x = [Int32](repeating: 0, count: 16)
+        var y = x
         w.fill(window: 0, inputs: &x, targets: &y)
         #expect(x == (0..<16).map(Int32.init) && y == (1..<17).map(Int32.init))
         w.fill(window: 18, inputs: &x, targets: &y)

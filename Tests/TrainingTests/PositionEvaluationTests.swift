@@ -6,6 +6,7 @@ import Foundation
 import Model
 import Shards
 import Testing
+
 @testable import Training
 
 struct PositionEvaluationTests {
@@ -30,7 +31,8 @@ struct PositionEvaluationTests {
         #expect(results.map(\.factor) == [1, 2, 4, 8])
         #expect(skipped.map(\.factor) == [64])
         for r in results {
-            let sum = r.buckets.sums.reduce(0, +), count = r.buckets.counts.reduce(0, +)
+            let sum = r.buckets.sums.reduce(0, +)
+            let count = r.buckets.counts.reduce(0, +)
             #expect(count == r.tokens && abs(sum - r.nll) < 1e-6 * max(1, abs(r.nll)))
             let filled = r.buckets.counts.map { $0 > 0 }
             #expect(filled == (0..<4).map { $0 <= r.factor.trailingZeroBitCount })
@@ -39,9 +41,10 @@ struct PositionEvaluationTests {
         let plain = trainer.evaluate(try EvalWindows(shards: [val], time: 8), batches: 3, tokenByteLengths: nil)
         #expect(abs(results[0].loss - plain.loss) < 1e-9 && results[0].tokens == plain.tokens)
         let (metrics, _) = evaluator.metrics(trainer)
-        #expect(Set(metrics.keys).isSuperset(of: [
-            "lengen/loss/1x", "lengen/loss/1x/[0,L)", "lengen/loss/8x/[4L,8L)", "lengen/loss/2x/[L,2L)",
-        ]))
+        #expect(
+            Set(metrics.keys).isSuperset(of: [
+                "lengen/loss/1x", "lengen/loss/1x/[0,L)", "lengen/loss/8x/[4L,8L)", "lengen/loss/2x/[L,2L)",
+            ]))
         #expect(!metrics.keys.contains { $0.hasPrefix("lengen/loss/64x") })
     }
 
@@ -81,11 +84,13 @@ struct PositionEvaluationTests {
         let loader = TaskLoader(task: task, batch: 2, time: 8, seed: 5)
         let trainer = try tinyTrainer(vocab: task.vocabSize, context: 8, source: loader)
         trainer.trainStep()
-        let model = trainer.model, T = 20
+        let model = trainer.model
+        let T = 20
         var rng = SplitMix64(seed: 9)
         let episode = loader.nextBatch().inputs.prefix(8) + task.generate(length: 12, rng: &rng).inputs
         let ws = model.makeWorkspace(batch: 1, time: T)
-        let tokens = Array(episode), targets = [Int32](repeating: 0, count: T)
+        let tokens = Array(episode)
+        let targets = [Int32](repeating: 0, count: T)
         _ = model.evaluate(ws, tokens: tokens, targets: targets)
         let predictions = HeadWeights(model).argmax(states: ws.states, rows: T)
         let decoder = model.makeDecoder(maxTokens: T)

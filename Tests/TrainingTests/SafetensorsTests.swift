@@ -50,7 +50,9 @@ struct SafetensorsTests {
         #expect(f.tensors["nothing"]?.shape == [0, 3])
         #expect(throws: TrainingError.self) { try f.array("missing") }
         var wrong = [Float](repeating: 0, count: 3)
-        #expect(throws: TrainingError.self) { try wrong.withUnsafeMutableBufferPointer { try f.copy("nothing", into: $0) } }
+        #expect(throws: TrainingError.self) {
+            try wrong.withUnsafeMutableBufferPointer { try f.copy("nothing", into: $0) }
+        }
     }
 
     @Test func layoutIsAlignedAndLittleEndian() throws {
@@ -63,7 +65,8 @@ struct SafetensorsTests {
         let header = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
         #expect(header.hasPrefix("{\"__metadata__\":{"))
         #expect(header.contains("\"blocks.0.attn.qkv\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]}"))
-        let first = UInt32(bytes[8 + n]) | UInt32(bytes[9 + n]) << 8 | UInt32(bytes[10 + n]) << 16 | UInt32(bytes[11 + n]) << 24
+        let first =
+            UInt32(bytes[8 + n]) | UInt32(bytes[9 + n]) << 8 | UInt32(bytes[10 + n]) << 16 | UInt32(bytes[11 + n]) << 24
         #expect(Float(bitPattern: first) == -3)
     }
 

@@ -4,6 +4,7 @@
 // vocabularies and the draw distributions.
 import Basics
 import Testing
+
 @testable import Training
 
 struct TasksGeneratorTests {
@@ -51,7 +52,9 @@ struct TasksGeneratorTests {
     ) {
         #expect(e.inputs.first == RepeatedRecallTask.bos && e.targets.first == -1)
         var mem: [Int32: Int32] = [:]
-        var i = 1, gets = 0, masked = 0
+        var i = 1
+        var gets = 0
+        var masked = 0
         var expected = [Int32](repeating: -1, count: e.count)
         while i < e.count {
             let tok = e.inputs[i]
@@ -88,7 +91,8 @@ struct TasksGeneratorTests {
         #expect(task.vocabSize == 26)
         #expect(task.vocabulary.prefix(3) == ["BOS", "?", "K0"] && task.vocabulary.last == "V15")
         var rng = SplitMix64(seed: 3)
-        var gets = 0, masked = 0
+        var gets = 0
+        var masked = 0
         for n in 0..<600 {
             let T = [64, 65, 66, 256][n % 4]
             let e = task.generate(length: T, rng: &rng)
@@ -104,10 +108,12 @@ struct TasksGeneratorTests {
     @Test func recallItemMix() throws {
         let task = try RepeatedRecallTask()
         var rng = SplitMix64(seed: 4)
-        var sets = 0, getItems = 0
+        var sets = 0
+        var getItems = 0
         for _ in 0..<400 {
             let e = task.generate(length: 256, rng: &rng)
-            var keys = Set<Int32>(), i = 1
+            var keys = Set<Int32>()
+            var i = 1
             while i < e.count {
                 if keys.count >= 2 {
                     if e.inputs[i] == RepeatedRecallTask.query { getItems += 1 } else { sets += 1 }
@@ -115,7 +121,8 @@ struct TasksGeneratorTests {
                 if e.inputs[i] == RepeatedRecallTask.query {
                     i += 3
                 } else {
-                    keys.insert(e.inputs[i]); i += 2
+                    keys.insert(e.inputs[i])
+                    i += 2
                 }
             }
         }
@@ -132,8 +139,11 @@ struct TasksGeneratorTests {
     ) {
         let names = task.vocabulary
         var targets = [Int32](repeating: -1, count: tokens.count)
-        var env: [String: Int] = [:], assigned = Set<String>()
-        var statements = 0, programs = 0, i = 0
+        var env: [String: Int] = [:]
+        var assigned = Set<String>()
+        var statements = 0
+        var programs = 0
+        var i = 0
         func number(_ s: String) -> Int32 { Int32(names.firstIndex(of: s)!) }
         while i < tokens.count {
             let w = names[Int(tokens[i])]
@@ -148,7 +158,8 @@ struct TasksGeneratorTests {
             }
             var stmt: [String] = []
             while i < tokens.count, names[Int(tokens[i])] != ";" {
-                stmt.append(names[Int(tokens[i])]); i += 1
+                stmt.append(names[Int(tokens[i])])
+                i += 1
             }
             guard i < tokens.count else { break }
             statements += 1

@@ -4,6 +4,7 @@
 import Basics
 import Foundation
 import Testing
+
 @testable import Training
 
 struct TasksLoaderTests {
@@ -25,7 +26,8 @@ struct TasksLoaderTests {
         #expect(draw(resumed, 2) == Array(a[4...]))
         #expect(resumed.state == TaskLoaderState(seed: 9, batches: 6))
 
-        var x = [Int32](repeating: 0, count: 96), y = x
+        var x = [Int32](repeating: 0, count: 96)
+        var y = x
         let viaPointers = TaskLoader(task: task, batch: 3, time: 32, seed: 9)
         viaPointers.next(inputs: &x, targets: &y)
         #expect(x == a[0].inputs && y == a[0].targets)
@@ -50,7 +52,8 @@ struct TasksLoaderTests {
             let tgt = batches.flatMap { Array($0.targets[(b * 20)..<(b * 20 + 20)]) }
             let ends = row.indices.filter { row[$0] == task.endToken }
             #expect(ends.count >= 5)
-            let first = ends[0] + 1, last = ends[ends.count - 1] + 1
+            let first = ends[0] + 1
+            let last = ends[ends.count - 1] + 1
             let (expected, programs) = TasksGeneratorTests().interpret(
                 Array(row[first..<last]), task)
             #expect(programs == ends.count - 1, "whole programs between the first and last END")

@@ -33,7 +33,9 @@ struct TrainerTests {
             let loader = try DataLoader(shards: [shard], batch: 4, time: 16, seed: c.seed)
             return losses(try Trainer(model: model, config: c, source: loader), 8)
         }
-        let a = try run(seed: 5), b = try run(seed: 5), c = try run(seed: 6)
+        let a = try run(seed: 5)
+        let b = try run(seed: 5)
+        let c = try run(seed: 6)
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
         #expect(a != c)
     }
@@ -42,9 +44,11 @@ struct TrainerTests {
         func run(threads: Int) throws -> [Double] {
             let model = try LanguageModel(config: tinyModelConfig(vocab: 32))
             let source = FixedBatchSource(B: 4, T: 16, vocab: 32, seed: 9)
-            return losses(try Trainer(model: model, config: quickTrainConfig(steps: 5, threads: threads), source: source), 5)
+            return losses(
+                try Trainer(model: model, config: quickTrainConfig(steps: 5, threads: threads), source: source), 5)
         }
-        let one = try run(threads: 1), two = try run(threads: 2)
+        let one = try run(threads: 1)
+        let two = try run(threads: 2)
         for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "\(one) vs \(two)") }
     }
 
@@ -57,7 +61,8 @@ struct TrainerTests {
             return losses(try Trainer(model: model, config: c, source: source), 4)
         }
         // The same batch twice averages to that batch: accumulation must not scale the update.
-        let one = try run(accum: 1), two = try run(accum: 2)
+        let one = try run(accum: 1)
+        let two = try run(accum: 2)
         for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "\(one) vs \(two)") }
     }
 
@@ -84,6 +89,7 @@ struct TrainerTests {
         #expect(abs(after.bitsPerByte! - after.loss / log(2.0)) < 1e-9)
         #expect(abs(after.perplexity - exp(after.loss)) < 1e-9)
         let margin = slow ? 0.5 : 0.05
-        #expect(after.loss < data.unigramEntropy - margin, "val loss \(after.loss), unigram entropy \(data.unigramEntropy)")
+        #expect(
+            after.loss < data.unigramEntropy - margin, "val loss \(after.loss), unigram entropy \(data.unigramEntropy)")
     }
 }

@@ -34,8 +34,9 @@ struct TrainingLoopTests {
         #expect(sink.records.allSatisfy { $0.metrics.values.allSatisfy(\.isFinite) })
         #expect(sink.finished)
         #expect(outcome.steps == 6 && outcome.checkpoints.count == 2)
-        #expect(outcome.checkpoints.map { ($0 as NSString).lastPathComponent }
-            == ["step-000004.safetensors", "step-000006.safetensors"])
+        #expect(
+            outcome.checkpoints.map { ($0 as NSString).lastPathComponent }
+                == ["step-000004.safetensors", "step-000006.safetensors"])
         let final = try #require(outcome.finalVal)
         #expect(final.tokens == (400 - 1) / 16 * 16)
         #expect(abs(final.bitsPerByte! - final.loss / (2 * log(2.0))) < 1e-9)

@@ -33,9 +33,13 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     public init(task: String) { self.task = task }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case task, episodeLength = "episode_length", evalLengths = "eval_lengths"
-        case evalEpisodes = "eval_episodes", positions, moves, keys, values
-        case setProbability = "set_probability", variables, statements
+        case task
+        case episodeLength = "episode_length"
+        case evalLengths = "eval_lengths"
+        case evalEpisodes = "eval_episodes"
+        case positions, moves, keys, values
+        case setProbability = "set_probability"
+        case variables, statements
     }
 
     /// Every key the task settings use in `[data]`.

@@ -9,10 +9,14 @@ extension Harness {
     /// (q, k, v, dout-shaped) head-major copies of this harness's qkv.
     func headMajor() -> (q: [Float], k: [Float], v: [Float]) {
         let (NH, NKV, hs, W) = (shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
-        var q = [Float](), k = [Float](), v = [Float]()
+        var q = [Float]()
+        var k = [Float]()
+        var v = [Float]()
         for b in 0..<B {
             for h in 0..<NH { for t in 0..<T { for c in 0..<hs { q.append(qkv[(b * T + t) * W + h * hs + c]) } } }
-            for g in 0..<NKV { for t in 0..<T { for c in 0..<hs { k.append(qkv[(b * T + t) * W + (NH + g) * hs + c]) } } }
+            for g in 0..<NKV {
+                for t in 0..<T { for c in 0..<hs { k.append(qkv[(b * T + t) * W + (NH + g) * hs + c]) } }
+            }
             for g in 0..<NKV {
                 for t in 0..<T { for c in 0..<hs { v.append(qkv[(b * T + t) * W + (NH + NKV + g) * hs + c]) } }
             }
@@ -24,7 +28,9 @@ extension Harness {
     func headMajor(out x: [Float]) -> [Float] {
         let (NH, hs) = (shape.heads, shape.headSize)
         var r = [Float]()
-        for b in 0..<B { for h in 0..<NH { for t in 0..<T { for c in 0..<hs { r.append(x[(b * T + t) * NH * hs + h * hs + c]) } } } }
+        for b in 0..<B {
+            for h in 0..<NH { for t in 0..<T { for c in 0..<hs { r.append(x[(b * T + t) * NH * hs + h * hs + c]) } } }
+        }
         return r
     }
 

@@ -15,7 +15,9 @@ enum NaiveAaren {
             items = items.indices.map { i in
                 guard i >= step else { return items[i] }
                 let (a, b) = (items[i - step], items[i])
-                let m = max(a.m, b.m), fa = exp(a.m - m), fb = exp(b.m - m)
+                let m = max(a.m, b.m)
+                let fa = exp(a.m - m)
+                let fb = exp(b.m - m)
                 return (m, a.u * fa + b.u * fb, zip(a.w, b.w).map { $0.0 * fa + $0.1 * fb })
             }
             step *= 2
@@ -28,14 +30,18 @@ enum NaiveAaren {
     static func softmax(query: [Double], k: [[Double]], v: [[Double]], dout: [[Double]], scale: Double)
         -> (out: [[Double]], dquery: [Double], dk: [[Double]], dv: [[Double]])
     {
-        let T = k.count, d = query.count, dv = v[0].count
-        var out = [[Double]](), dquery = [Double](repeating: 0, count: d)
+        let T = k.count
+        let d = query.count
+        let dv = v[0].count
+        var out = [[Double]]()
+        var dquery = [Double](repeating: 0, count: d)
         var dk = [[Double]](repeating: [Double](repeating: 0, count: d), count: T)
         var dV = [[Double]](repeating: [Double](repeating: 0, count: dv), count: T)
         let S = k.map { scale * dot(query, $0) }
         for t in 0..<T {
             let m = S[0...t].max()!
-            let e = S[0...t].map { exp($0 - m) }, z = e.reduce(0, +)
+            let e = S[0...t].map { exp($0 - m) }
+            let z = e.reduce(0, +)
             let P = e.map { $0 / z }
             let o = (0..<dv).map { c in (0...t).reduce(0) { $0 + P[$1] * v[$1][c] } }
             out.append(o)
@@ -59,16 +65,22 @@ enum NaiveRetNet {
     static func recurrent(q: [[Double]], k: [[Double]], v: [[Double]], dout: [[Double]], gamma: Double)
         -> (out: [[Double]], dq: [[Double]], dk: [[Double]], dv: [[Double]])
     {
-        let T = q.count, d = q[0].count, dv = v[0].count, s = 1 / Double(d).squareRoot()
+        let T = q.count
+        let d = q[0].count
+        let dv = v[0].count
+        let s = 1 / Double(d).squareRoot()
         var S = [[Double]](repeating: [Double](repeating: 0, count: dv), count: d)
-        var states = [[[Double]]](), out = [[Double]]()
+        var states = [[[Double]]]()
+        var out = [[Double]]()
         for n in 0..<T {
             for a in 0..<d { for c in 0..<dv { S[a][c] = gamma * S[a][c] + k[n][a] * v[n][c] } }
             states.append(S)
             out.append((0..<dv).map { c in s * (0..<d).reduce(0) { $0 + q[n][$1] * S[$1][c] } })
         }
         var dS = [[Double]](repeating: [Double](repeating: 0, count: dv), count: d)
-        var dq = [[Double]](repeating: [], count: T), dk = dq, dV = dq
+        var dq = [[Double]](repeating: [], count: T)
+        var dk = dq
+        var dV = dq
         for n in stride(from: T - 1, through: 0, by: -1) {
             for a in 0..<d { for c in 0..<dv { dS[a][c] = gamma * dS[a][c] + s * q[n][a] * dout[n][c] } }
             dk[n] = (0..<d).map { a in (0..<dv).reduce(0) { $0 + dS[a][$1] * v[n][$1] } }
@@ -80,19 +92,23 @@ enum NaiveRetNet {
 
     /// Chunks of B: O = (s Q Kᵀ ∘ D) V inside + s (Q S) γ^(j+1) across; S = γ^B S + (K γ^(B-1-j))ᵀ V.
     static func chunkwise(q: [[Double]], k: [[Double]], v: [[Double]], gamma: Double, B: Int) -> [[Double]] {
-        let T = q.count, d = q[0].count, dv = v[0].count, s = 1 / Double(d).squareRoot()
+        let T = q.count
+        let d = q[0].count
+        let dv = v[0].count
+        let s = 1 / Double(d).squareRoot()
         var S = [[Double]](repeating: [Double](repeating: 0, count: dv), count: d)
         var out = [[Double]]()
         for c0 in stride(from: 0, to: T, by: B) {
             let n = min(B, T - c0)
             for j in 0..<n {
                 let i = c0 + j
-                out.append((0..<dv).map { c in
-                    let inner = (0...j).reduce(0.0) { acc, m in
-                        acc + s * NaiveAaren.dot(q[i], k[c0 + m]) * pow(gamma, Double(j - m)) * v[c0 + m][c]
-                    }
-                    return inner + s * (0..<d).reduce(0) { $0 + q[i][$1] * S[$1][c] } * pow(gamma, Double(j + 1))
-                })
+                out.append(
+                    (0..<dv).map { c in
+                        let inner = (0...j).reduce(0.0) { acc, m in
+                            acc + s * NaiveAaren.dot(q[i], k[c0 + m]) * pow(gamma, Double(j - m)) * v[c0 + m][c]
+                        }
+                        return inner + s * (0..<d).reduce(0) { $0 + q[i][$1] * S[$1][c] } * pow(gamma, Double(j + 1))
+                    })
             }
             for a in 0..<d {
                 for c in 0..<dv {

@@ -5,7 +5,10 @@
 import Foundation
 
 enum NaiveBiasedAttention {
-    enum Map { case softmax, sigmoid(Double) }
+    enum Map {
+        case softmax
+        case sigmoid(Double)
+    }
 
     struct Spec {
         var map: Map = .softmax

@@ -5,7 +5,8 @@ import Foundation
 enum NaiveSoftmaxRoPE {
     /// Rotates x (hs) at position p in Double; inverse = true rotates by -angle.
     static func rotate(_ x: [Double], _ p: Int, base: Double, inverse: Bool = false) -> [Double] {
-        let hs = x.count, half = hs / 2
+        let hs = x.count
+        let half = hs / 2
         var y = x
         for m in 0..<half {
             let a = Double(p) * pow(base, -2 * Double(m) / Double(hs)) * (inverse ? -1 : 1)
@@ -20,7 +21,9 @@ enum NaiveSoftmaxRoPE {
         qkv: [Float], dout: [Float]?, B: Int, T: Int, NH: Int, NKV: Int, hs: Int, pos0: Int,
         base: Double = 10_000
     ) -> (out: [Double], dqkv: [Double]) {
-        let W = (NH + 2 * NKV) * hs, group = NH / NKV, s = 1 / Double(hs).squareRoot()
+        let W = (NH + 2 * NKV) * hs
+        let group = NH / NKV
+        let s = 1 / Double(hs).squareRoot()
         var out = [Double](repeating: 0, count: B * T * NH * hs)
         var dqkv = [Double](repeating: 0, count: B * T * W)
         func vec(_ b: Int, _ t: Int, _ off: Int) -> [Double] {

@@ -11,7 +11,8 @@ enum NaiveStickBreaking {
 
     /// One head: A (T, T) and rem (T) by the product form.
     static func weights(q: [[Double]], k: [[Double]], attendCurrent: Bool) -> ([[Double]], [Double]) {
-        let T = q.count, s = 1 / Double(q[0].count).squareRoot()
+        let T = q.count
+        let s = 1 / Double(q[0].count).squareRoot()
         var A = [[Double]](repeating: [Double](repeating: 0, count: T), count: T)
         var rem = [Double](repeating: 1, count: T)
         for i in 0..<T {
@@ -27,15 +28,18 @@ enum NaiveStickBreaking {
     }
 
     /// All heads: q [H][T][d], k [Hkv][T][d], v [Hkv][T][dv], bias [H][dv], dout [H][T][dv].
-    static func run(q: [Float], k: [Float], v: [Float], bias: [Float], dout: [Float], H: Int, Hkv: Int,
-                    T: Int, d: Int, dv: Int, remainder: String, attendCurrent: Bool) -> Result {
+    static func run(
+        q: [Float], k: [Float], v: [Float], bias: [Float], dout: [Float], H: Int, Hkv: Int,
+        T: Int, d: Int, dv: Int, remainder: String, attendCurrent: Bool
+    ) -> Result {
         func rows(_ x: [Float], _ head: Int, _ n: Int) -> [[Double]] {
             (0..<T).map { t in (0..<n).map { Double(x[(head * T + t) * n + $0]) } }
         }
         let s = 1 / Double(d).squareRoot()
-        var r = Result(out: .init(repeating: 0, count: H * T * dv), dq: .init(repeating: 0, count: q.count),
-                       dk: .init(repeating: 0, count: k.count), dv: .init(repeating: 0, count: v.count),
-                       db: .init(repeating: 0, count: bias.count))
+        var r = Result(
+            out: .init(repeating: 0, count: H * T * dv), dq: .init(repeating: 0, count: q.count),
+            dk: .init(repeating: 0, count: k.count), dv: .init(repeating: 0, count: v.count),
+            db: .init(repeating: 0, count: bias.count))
         for h in 0..<H {
             let g = h / (H / Hkv)
             let (Q, K, V, dO) = (rows(q, h, d), rows(k, g, d), rows(v, g, dv), rows(dout, h, dv))
