@@ -6,6 +6,7 @@
 // Every variant runs inside every schedule: schedules only call the core (LanguageModel's
 // coreForward/coreBackward) and never look inside a layer.
 import Attention
+import Basics
 import Kernels
 
 /// The run config's `[model.schedule]` table: a schedule name plus scalar options.

@@ -12,6 +12,7 @@
 // back to their finishing row (so N=1 + global cache is exactly the plain transformer, values and
 // gradients); memory from earlier calls (cache and trailing rows) is detached.
 import Attention
+import Basics
 import Kernels
 
 public struct Staircase: Schedule {

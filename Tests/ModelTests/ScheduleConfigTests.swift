@@ -1,5 +1,7 @@
-// ScheduleConfig inside ModelConfig: decoding with defaults, the encoded form of plain configs
-// (unchanged), staircase/ladder options and validation messages naming the field.
+// ScheduleConfig inside ModelConfig: decoding with defaults (also the nested `options` form of
+// older checkpoints), the encoded form, staircase/ladder options and validation messages naming
+// the field.
+import Basics
 import Foundation
 import Model
 import Testing
@@ -10,7 +12,7 @@ struct ScheduleConfigTests {
             ModelConfig.self, from: Data(#"{"vocabSize": 9}"#.utf8))
         #expect(plain.schedule == ScheduleConfig(name: "plain"))
         let encoded = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
-        #expect(!encoded.contains("schedule"), "plain configs encode as before schedules")
+        #expect(encoded.contains(#""schedule":{"name":"plain"}"#), "the resolved config names its schedule")
         let json = #"""
             {"vocabSize": 9, "schedule": {"name": "staircase",
              "options": {"chunk": 4, "steps": 3, "cache": "global"}}}
