@@ -15,12 +15,8 @@ struct ModelConfigTests {
         let table = try JSONDecoder().decode(
             ModelConfig.self, from: Data(#"{"channels": 64, "kv_heads": 2, "mlp": "swiglu"}"#.utf8))
         #expect(table.vocabSize == 0 && table.channels == 64 && table.kvHeads == 2 && table.mlp == .swiglu)
-        #expect(
-            throws: ModelError.invalidConfig(
-                field: "vocab_size", message: "must be at least 2 (got 0); take it from the tokenizer")
-        ) {
-            try table.validate()
-        }
+        let missing = #expect(throws: ModelError.self) { try table.validate() }
+        #expect(missing.map { "\($0)" }?.hasPrefix("model.vocab_size: ") == true)
         #expect(try table.resolved(vocabSize: 300).vocabSize == 300)
         #expect(throws: ConfigError.self) {
             try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"chanels": 64}"#.utf8))
