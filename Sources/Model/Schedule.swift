@@ -112,7 +112,7 @@ public struct Plain: Schedule {
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first {
             throw ModelError.invalidConfig(
-                field: "schedule.options.\(name)", message: "the plain schedule has no options")
+                field: "schedule.\(name)", message: "the plain schedule has no options")
         }
     }
 

@@ -35,7 +35,7 @@ public struct Staircase: Schedule {
     /// Options: `chunk` (C, default 64), `steps` (N, default 2), `cache` ("none" | "global" | k).
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         func fail(_ name: String, _ message: String) -> ModelError {
-            .invalidConfig(field: "schedule.options.\(name)", message: message)
+            .invalidConfig(field: "schedule.\(name)", message: message)
         }
         func int(_ name: String, _ value: Int) throws -> Int {
             switch options[name] {
@@ -239,7 +239,7 @@ public struct Ladder: Schedule {
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first(where: { $0 != "steps" }) {
             throw ModelError.invalidConfig(
-                field: "schedule.options.\(name)", message: "unknown ladder option; known: steps")
+                field: "schedule.\(name)", message: "unknown ladder option; known: steps")
         }
         let s = try Staircase(options: options, config: config)
         staircase = Staircase(chunk: 0, steps: s.steps)

@@ -52,11 +52,11 @@ struct ScheduleConfigTests {
         }
         #expect(field("staircase", ["chunk": .int(8)]) == nil)
         #expect(field("stairs", [:]) == "schedule.name")
-        #expect(field("staircase", ["chunk": .int(0)]) == "schedule.options.chunk")
-        #expect(field("staircase", ["steps": .string("2")]) == "schedule.options.steps")
-        #expect(field("staircase", ["cache": .string("all")]) == "schedule.options.cache")
-        #expect(field("staircase", ["span": .int(2)]) == "schedule.options.span")
-        #expect(field("ladder", ["chunk": .int(2)]) == "schedule.options.chunk")
-        #expect(field("plain", ["chunk": .int(2)]) == "schedule.options.chunk")
+        #expect(field("staircase", ["chunk": .int(0)]) == "schedule.chunk")
+        #expect(field("staircase", ["steps": .string("2")]) == "schedule.steps")
+        #expect(field("staircase", ["cache": .string("all")]) == "schedule.cache")
+        #expect(field("staircase", ["span": .int(2)]) == "schedule.span")
+        #expect(field("ladder", ["chunk": .int(2)]) == "schedule.chunk")
+        #expect(field("plain", ["chunk": .int(2)]) == "schedule.chunk")
     }
 }
