@@ -52,5 +52,38 @@ struct TrainSessionTests {
         longer.train.steps = 6
         let resumed = try session.train(longer, name: "t1-more", resume: summary.runDirectory)
         #expect(resumed.steps == 6)
+
+        // A checkpoint written before the one spelling (camelCase, nested options) still resumes.
+        try Self.rewriteInOlderSpelling(checkpoint, model.config)
+        #expect(try Checkpoint.loadModel(path: checkpoint).model.config == summary.model)
+        let fromOld = try session.train(longer, name: "t1-old", resume: checkpoint)
+        #expect(fromOld.steps == 6 && fromOld.finalTrainLoss == resumed.finalTrainLoss)
+    }
+
+    /// Rewrites a weights file with its model config in the form checkpoints held before.
+    static func rewriteInOlderSpelling(_ path: String, _ c: ModelConfig) throws {
+        let file = try SafetensorsFile(path: path)
+        var metadata = file.metadata
+        metadata["model_config"] = try ConfigValue.table([
+            "vocabSize": .int(c.vocabSize), "channels": .int(c.channels), "layers": .int(c.layers),
+            "heads": .int(c.heads), "context": .int(c.context), "mlp": .string(c.mlp.rawValue),
+            "norm": .string(c.norm.rawValue), "tiedEmbeddings": .bool(c.tiedEmbeddings),
+            "initSeed": .int(Int(c.initSeed)),
+            "attention": .table(["variant": .string(c.attention.variant), "options": .table(c.attention.options)]),
+        ]).canonicalJSON()
+        let arrays = try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.array($0)) }
+        try withEntries(arrays[...]) { try Safetensors.write(path: path, tensors: $0, metadata: metadata) }
+    }
+
+    /// Keeps every array's storage alive while `body` writes them.
+    static func withEntries(
+        _ arrays: ArraySlice<(String, [Int], [Float])>, _ done: [SafetensorsEntry] = [],
+        _ body: ([SafetensorsEntry]) throws -> Void
+    ) throws {
+        guard let (name, shape, values) = arrays.first else { return try body(done) }
+        try values.withUnsafeBufferPointer { buffer in
+            try withEntries(
+                arrays.dropFirst(), done + [SafetensorsEntry(name: name, shape: shape, data: buffer)], body)
+        }
     }
 }
