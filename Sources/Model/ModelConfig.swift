@@ -6,6 +6,7 @@
 // place that checks a config before anything is built.
 import Attention
 import Basics
+import Foundation
 
 public enum MLPKind: String, Codable, Sendable, CaseIterable { case gelu, swiglu }
 public enum NormKind: String, Codable, Sendable, CaseIterable { case rmsnorm, layernorm }
@@ -50,12 +51,31 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.schedule = schedule
     }
 
-    /// The one copy of this config with `vocabSize` set (from the tokenizer), validated.
+    /// This config with `vocabSize` set (from the tokenizer) and every option at its value,
+    /// validated: the config a model is built from and a checkpoint stores.
     public func resolved(vocabSize: Int) throws -> ModelConfig {
         var c = self
         c.vocabSize = vocabSize
         try c.validate()
+        return try c.withResolvedOptions()
+    }
+
+    /// This config with every schedule option at its value, defaults included, so a later change
+    /// of a default does not change what a stored config means. (Attention options still hold
+    /// what the config gave; their defaults live in the variants.)
+    public func withResolvedOptions() throws -> ModelConfig {
+        var c = self
+        c.schedule = try ScheduleRegistry.resolved(schedule, config: self)
         return c
+    }
+
+    /// Whether two configs build the same model (options compared with their defaults resolved,
+    /// numbers whatever their spelling, 500 or 500.0).
+    public func buildsSameModel(as other: ModelConfig) -> Bool {
+        guard let a = try? withResolvedOptions(), let b = try? other.withResolvedOptions() else { return false }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(a)) == (try? encoder.encode(b))
     }
 
     // MARK: - The one spelling: the run config's [model] table

@@ -32,6 +32,16 @@ public struct Staircase: Schedule {
     public let cache: Cache
     public var passes: Int { steps }
 
+    public var options: [String: ConfigValue] {
+        let cached: ConfigValue =
+            switch cache {
+            case .none: .string("none")
+            case .global: .string("global")
+            case .chunks(let k): .int(k)
+            }
+        return ["chunk": .int(chunk), "steps": .int(steps), "cache": cached]
+    }
+
     /// Options: `chunk` (C, default 64), `steps` (N, default 2), `cache` ("none" | "global" | k).
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         func fail(_ name: String, _ message: String) -> ModelError {
@@ -235,6 +245,7 @@ public struct Ladder: Schedule {
     public static let name = "ladder"
     public let staircase: Staircase
     public var passes: Int { staircase.steps }
+    public var options: [String: ConfigValue] { ["steps": .int(staircase.steps)] }
 
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first(where: { $0 != "steps" }) {

@@ -173,17 +173,25 @@ public enum TrainConfigFile {
         return config
     }
 
-    /// Canonical JSON (sorted keys, every key), as stored in config.json and checkpoints.
+    /// The resolved config (every key, schedule options included) as canonical JSON with sorted
+    /// keys, as stored in config.json and checkpoints.
     public static func canonicalJSON(_ config: TrainRunConfig) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try e.encode(config), as: UTF8.self)
+        return String(decoding: try e.encode(try resolved(config)), as: UTF8.self)
     }
 
     /// The resolved config as a value tree: every key of every section with its value, defaults
     /// included (what a queued run stores, and hashes to tell runs apart).
     public static func resolvedTree(_ config: TrainRunConfig) throws -> ConfigValue {
-        try JSONDecoder().decode(ConfigValue.self, from: JSONEncoder().encode(config))
+        try JSONDecoder().decode(ConfigValue.self, from: JSONEncoder().encode(try resolved(config)))
+    }
+
+    /// `config` with the options of its model resolved (the sections' own keys always encode).
+    static func resolved(_ config: TrainRunConfig) throws -> TrainRunConfig {
+        var c = config
+        c.model = try c.model.withResolvedOptions()
+        return c
     }
 
     /// A DecodingError as one line naming the key.

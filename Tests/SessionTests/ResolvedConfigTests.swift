@@ -61,6 +61,26 @@ struct ResolvedConfigTests {
         #expect(try db.params(runId: enqueued[0].id!)["train.batch"] == .int(Int64(TrainConfig().batch)))
     }
 
+    @Test func scheduleOptionsAreStoredWithTheirDefaults() throws {
+        let home = tempHome("schedule")
+        let path = try writeExperiment(home, experiment + "\n[model.schedule]\nname = \"staircase\"\nchunk = 4\n")
+        let (_, plans) = try ExperimentFile.load(path: path)
+        let schedule = try #require(plans[0].config.value(at: "model.schedule"))
+        #expect(
+            schedule
+                == .table([
+                    "name": .string("staircase"), "chunk": .int(4), "steps": .int(2), "cache": .string("none"),
+                ]))
+        let config = try TrainConfigFile.decode(json: Data(plans[0].json.utf8))
+        #expect(try config.model.resolved(vocabSize: 300).schedule.options["steps"] == .int(2))
+        // Left at its default or written out, the schedule builds the same model.
+        var partial = config.model
+        partial.schedule.options = ["chunk": .int(4)]
+        #expect(partial.buildsSameModel(as: config.model))
+        partial.schedule.options["steps"] = .int(3)
+        #expect(!partial.buildsSameModel(as: config.model))
+    }
+
     @Test func rerunningTheFileEnqueuesNothing() throws {
         let home = tempHome("rerun")
         let path = try writeExperiment(home)
