@@ -57,9 +57,13 @@ import Testing
         var root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         var model = try #require(root["model"] as? [String: Any])
         var vocab = try #require(model["vocab"] as? [String: Int])
-        let merges = try #require(model["merges"] as? [[String]])
+        var merges = try #require(model["merges"] as? [[String]])
+        // A last merge joins "qq", a token no merge makes, and "t" into the next id.
+        merges.append(["qq", "t"])
+        model["merges"] = merges
+        vocab["qqt"] = 256 + merges.count - 1
         for id in [-1, Int(UInt32.max) + 5, 10_000] {
-            vocab[merges[0][0]] = id
+            vocab["qq"] = id
             model["vocab"] = vocab
             root["model"] = model
             let bad = try JSONSerialization.data(withJSONObject: root)
