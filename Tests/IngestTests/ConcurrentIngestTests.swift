@@ -86,4 +86,59 @@ struct ConcurrentIngestTests {
             #expect(left.isEmpty, "attempt \(attempt): left behind \(left)")
         }
     }
+
+    /// While another ingest holds the corpus' lock, a second one says so and waits; when the lock
+    /// is released it finds the corpus recorded. Rebuilds alternate between two places.
+    @Test func aSecondIngestWaitsForTheLockThenFindsTheCorpus() throws {
+        let source = NSTemporaryDirectory() + "wait-src-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        for i in 0..<30 {
+            try "Document \(i): some words, then more words \(i * 3).\n".write(
+                toFile: "\(source)/d\(i).txt", atomically: true, encoding: .utf8)
+        }
+        let home = NSTemporaryDirectory() + "wait-home-\(UUID().uuidString)"
+        var o = IngestOptions()
+        o.vocabSize = 280
+        o.threads = 1
+        o.name = "waiting"
+        let first = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [source], options: o)
+        #expect(first.shards.allSatisfy { $0.path.contains("/shards/waiting-") && !$0.path.contains("-2/") })
+        let fingerprint = try #require(try TrackerDB(home: home).corpora().first?.fingerprint)
+
+        let held = try IngestLock(home: home, fingerprint: fingerprint, onWait: nil)
+        let waiting = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let result = Results()
+        let options = o
+        Thread {
+            let r = Result {
+                let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+                pipeline.onWait = { note in
+                    #expect(note.contains("waiting for it to finish") && note.contains("pid \(getpid())"))
+                    waiting.signal()
+                }
+                return try pipeline.run(paths: [source], options: options).status
+            }
+            result.lock.withLock { result.results[0] = r }
+            finished.signal()
+        }.start()
+        // It says it waits (the bound only keeps a broken lock from hanging the suite).
+        #expect(waiting.wait(timeout: .now() + 120) == .success)
+        held.release()
+        finished.wait()
+        #expect(try result.lock.withLock { result.results[0] }?.get() == "unchanged")
+
+        // --force writes beside the recorded files, then drops them: NAME-FP-2, then NAME-FP again.
+        o.force = true
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        let second = try pipeline.run(paths: [source], options: o)
+        #expect(second.shards.allSatisfy { $0.path.contains("-2/") } && second.tokenizerPath!.hasSuffix("-2.json"))
+        #expect(second.shards.map(\.sha256) == first.shards.map(\.sha256))
+        for path in first.shards.map(\.path) + [first.tokenizerPath!] {
+            #expect(!FileManager.default.fileExists(atPath: path), "\(path) was left behind")
+        }
+        let third = try pipeline.run(paths: [source], options: o)
+        #expect(third.shards.map(\.path) == first.shards.map(\.path) && third.tokenizerPath == first.tokenizerPath)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/shards").count == 1)
+    }
 }
