@@ -40,7 +40,7 @@ struct ArchiveFuzzTests {
         let seed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: seedPath)))
         // Small caps, so a mutation that inflates the data is cut off early.
         let maxDocument = 4096
-        var mutator = ByteMutator(seed: UInt64(name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
+        var mutator = Mutator(seed: UInt64(name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         var read = 0
         var failed = 0
         let path = dir.file(name)

@@ -27,7 +27,7 @@ struct ShardFuzzTests {
         let seed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: seedPath)))
         let sha = try FileHashing.sha256(path: seedPath).hex
 
-        var mutator = ByteMutator(seed: UInt64(vocab))
+        var mutator = Mutator(seed: UInt64(vocab))
         var opened = 0
         var failures: [String: Int] = [:]
         let path = dir + "/fuzz.bin"
@@ -62,11 +62,11 @@ struct ShardFuzzTests {
     /// The header parser alone, on random and mutated 1024-byte blocks (no file needed).
     @Test func headerDecodeNeverTraps() throws {
         let header = ShardHeader(tokenCount: 12, vocabSize: 50_257, eotId: 50_256, documents: 2, tokenizerSHA256: [])
-        var mutator = ByteMutator(seed: 99)
+        var mutator = Mutator(seed: 99)
         for n in 0..<5000 {
             let input =
                 n % 10 == 0
-                ? (0..<(mutator.below(1100))).map { _ in UInt8(mutator.below(256)) }
+                ? (0..<(mutator.int(1100))).map { _ in UInt8(mutator.int(256)) }
                 : mutator.mutate(header.encoded(), focus: 0..<24)
             do {
                 let h = try input.withUnsafeBytes { try ShardHeader.decode($0, path: "h.bin") }
