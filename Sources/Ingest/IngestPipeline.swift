@@ -142,8 +142,6 @@ public final class IngestPipeline {
         }
     }
 
-    // MARK: - Stages
-
     private func hashSources(_ sources: [SourceFile], threads: Int) throws -> [(sha256: String, size: Int64)] {
         let total = sources.reduce(Int64(0)) { $0 + $1.size }
         let bar = showProgress ? ProgressBar("checksum", total: total, unit: .bytes) : nil
