@@ -1,5 +1,5 @@
 /// Why an ingest stopped, with what to do about it. Nothing is recorded and no shard is left behind.
-public enum IngestError: Error, CustomStringConvertible {
+public enum IngestError: Error, CustomStringConvertible, Equatable {
     case noSources(paths: [String])
     case nothingUsable(paths: [String], detail: String)
     case badValFraction(Double)

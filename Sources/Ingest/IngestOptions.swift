@@ -29,8 +29,8 @@ public struct IngestOptions: Sendable {
         guard valFraction >= 0, valFraction < 1 else { throw IngestError.badValFraction(valFraction) }
         try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
         try IngestLimits.check("--threads", threads, in: IngestLimits.threads)
-        let bytes = IngestLimits.maxDocumentMiB.lowerBound << 20...IngestLimits.maxDocumentMiB.upperBound << 20
-        try IngestLimits.check("max document bytes", corpus.maxDocumentBytes, in: bytes)
+        let bytes = 1...IngestLimits.maxDocumentMiB.upperBound << 20
+        try IngestLimits.check("corpus.maxDocumentBytes", corpus.maxDocumentBytes, in: bytes)
     }
 
     /// The settings that determine the output; their hash is part of the corpus fingerprint.
