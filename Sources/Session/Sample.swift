@@ -27,7 +27,7 @@ public enum CheckpointSampler {
         guard let tokenizerPath = tokenizer ?? metadata["tokenizer"].flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw SessionError.tokenizer("\(checkpoint) names no tokenizer: pass --tokenizer FILE")
         }
-        let tok = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+        let tok = try Tokenizer.load(path: tokenizerPath)
         guard tok.vocabSize == model.config.vocabSize else {
             throw SessionError.tokenizer(
                 "\(tokenizerPath) has \(tok.vocabSize) tokens but the model has \(model.config.vocabSize): "

@@ -34,11 +34,11 @@ public struct TrainData {
             throw SessionError.noCorpus(name: config.data.corpus, home: home)
         }
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
-        let tokenizer = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+        let tokenizer = try Tokenizer.load(path: tokenizerPath)
         let V = tokenizer.vocabSize
         func shards(_ split: String) throws -> [ShardReader] {
             try corpus.shards.filter { $0.split == split }.map {
-                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, checkTokens: false)
+                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, expectSHA256: $0.sha256)
             }
         }
         let loader = try DataLoader(shards: try shards("train"), batch: B, time: T, seed: config.train.seed)
