@@ -6,6 +6,7 @@
 //   out: {"out", "dq", "dk", "dv"} plus "dlog_f", "dremainder_bias" or "dbias" where they apply.
 // Options are named as in the run config. The map is the variant's core: RetNet's per-head norm is
 // off unless `group_norm` is true, and sigmoid's `bias` is the number b (its gradient is "dbias").
+import Basics
 import Foundation
 
 public struct TensorInput: Sendable {

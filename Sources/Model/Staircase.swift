@@ -12,6 +12,7 @@
 // back to their finishing row (so N=1 + global cache is exactly the plain transformer, values and
 // gradients); memory from earlier calls (cache and trailing rows) is detached.
 import Attention
+import Basics
 import Kernels
 
 public struct Staircase: Schedule {
@@ -31,10 +32,20 @@ public struct Staircase: Schedule {
     public let cache: Cache
     public var passes: Int { steps }
 
+    public var options: [String: ConfigValue] {
+        let cached: ConfigValue =
+            switch cache {
+            case .none: .string("none")
+            case .global: .string("global")
+            case .chunks(let k): .int(k)
+            }
+        return ["chunk": .int(chunk), "steps": .int(steps), "cache": cached]
+    }
+
     /// Options: `chunk` (C, default 64), `steps` (N, default 2), `cache` ("none" | "global" | k).
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         func fail(_ name: String, _ message: String) -> ModelError {
-            .invalidConfig(field: "schedule.options.\(name)", message: message)
+            .invalidConfig(field: "schedule.\(name)", message: message)
         }
         func int(_ name: String, _ value: Int) throws -> Int {
             switch options[name] {
@@ -234,11 +245,12 @@ public struct Ladder: Schedule {
     public static let name = "ladder"
     public let staircase: Staircase
     public var passes: Int { staircase.steps }
+    public var options: [String: ConfigValue] { ["steps": .int(staircase.steps)] }
 
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first(where: { $0 != "steps" }) {
             throw ModelError.invalidConfig(
-                field: "schedule.options.\(name)", message: "unknown ladder option; known: steps")
+                field: "schedule.\(name)", message: "unknown ladder option; known: steps")
         }
         let s = try Staircase(options: options, config: config)
         staircase = Staircase(chunk: 0, steps: s.steps)

@@ -2,6 +2,7 @@
 // the learning-rate schedule, clipping, evaluation and checkpoint cadence. Missing keys take the
 // defaults below (decodeIfPresent: synthesized Codable would ignore them), unknown keys are an
 // error that lists the valid ones, and `validate()` checks every range in one place.
+import Basics
 import Foundation
 
 public struct TrainConfig: Codable, Sendable, Equatable {
@@ -136,25 +137,5 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         }
         if !counts.contains(logEvery) { throw bad("log_every", logEvery, "log at least every step (1)") }
         if !(1...64).contains(threads) { throw bad("threads", threads, "use 1 to 64 threads (2 on 2 cores)") }
-    }
-}
-
-/// The check behind "unknown keys are an error": reads every key of a keyed container.
-public enum ConfigKeys {
-    /// A coding key for any string, to list or read keys not known in advance.
-    public struct AnyKey: CodingKey {
-        public var stringValue: String
-        public var intValue: Int? { nil }
-        public init(stringValue: String) { self.stringValue = stringValue }
-        public init?(intValue: Int) { nil }
-    }
-
-    /// Throws `TrainingError.unknownKey` for the first key (in sorted order) not in `valid`.
-    public static func check(_ decoder: any Swift.Decoder, valid: [String], section: String) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(valid)
-        if let key = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw TrainingError.unknownKey(key: key, section: section, valid: valid)
-        }
     }
 }

@@ -5,8 +5,6 @@ import Basics
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A config value is out of range; `hint` says what would be accepted.
     case invalidConfig(key: String, value: String, hint: String)
-    /// A config table holds a key the engine does not know.
-    case unknownKey(key: String, section: String, valid: [String])
     /// A config value has the wrong type.
     case wrongType(key: String, expected: String)
     /// No shards, or shards too short for one window of T+1 tokens.
@@ -32,9 +30,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidConfig(let key, let value, let hint):
             return "config: \(key) = \(value) is invalid: \(hint)"
-        case .unknownKey(let key, let section, let valid):
-            let place = section.isEmpty ? "at the top level" : "in [\(section)]"
-            return "config: unknown key '\(key)' \(place); valid keys: \(valid.joined(separator: ", "))"
         case .wrongType(let key, let expected):
             return "config: \(key) must be \(expected)"
         case .notEnoughTokens(let split, let tokens, let needed):

@@ -1,5 +1,6 @@
 // The `tracker attention` tensor interface against every committed golden file: the same JSON
 // shape goes in, and out comes "out" and every gradient of the float64 reference.
+import Basics
 import Foundation
 import Testing
 

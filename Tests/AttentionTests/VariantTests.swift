@@ -2,6 +2,7 @@
 // check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward,
 // GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size.
 import Attention
+import Basics
 import Kernels
 import TestSupport
 import Testing

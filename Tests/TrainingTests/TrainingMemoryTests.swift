@@ -75,7 +75,7 @@ struct TrainingMemoryTests {
     }
 
     @Test(arguments: [
-        ("channels", 1 << 62), ("layers", 1_000_000_000), ("context", 100_000_000_000), ("vocabSize", Int(UInt32.max)),
+        ("channels", 1 << 62), ("layers", 1_000_000_000), ("context", 100_000_000_000), ("vocab_size", Int(UInt32.max)),
         ("heads", 1 << 40),
     ])
     func absurdModelSizesAreRangeErrors(field: String, value: Int) throws {
