@@ -13,6 +13,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case badRun(path: String, run: String, message: String)
     /// [data] names a corpus the workspace does not hold.
     case noCorpus(name: String, home: String)
+    /// `--resume` with a config that changes what is trained (the keys named).
+    case resumeChangesConfig(dir: String, keys: [String])
     /// A checkpoint that names no tokenizer, or a tokenizer that does not fit the model.
     case tokenizer(String)
 
@@ -29,6 +31,10 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .noCorpus(let name, let home):
             return "no corpus named '\(name)' in \(home): ingest it first, "
                 + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`"
+        case .resumeChangesConfig(let dir, let keys):
+            return "the config differs from \(dir)/config.json in \(keys.joined(separator: ", ")): resume with "
+                + "the run's own config (--config \(dir)/config.json) or start a new run; a resume may change "
+                + "only evaluation keys ([eval], train.eval_every, train.eval_batches, data.eval_*)"
         case .tokenizer(let message):
             return message
         }

@@ -75,6 +75,15 @@ public struct TrainData {
         }
     }
 
+    /// The window lengths the evaluations of `config` run at, whose workspaces live beside the
+    /// trainer's (for the memory estimate made before anything is allocated).
+    public func evaluationTimes(_ config: TrainRunConfig) -> [Int] {
+        let T = config.model.context
+        if let options = config.data.task { return options.evaluationLengths(context: T) }
+        guard let validation else { return [] }
+        return config.eval.lengths.map { $0 * validation.T }
+    }
+
     static func absolute(_ path: String, home: String) -> String { path.hasPrefix("/") ? path : home + "/" + path }
 }
 

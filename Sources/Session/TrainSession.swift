@@ -24,12 +24,25 @@ public struct TrainSession {
         self.peakFlops = peakFlops
     }
 
-    /// `tracker train --config`: trains `config` into a new run folder named `name`-timestamp.
+    /// `tracker train --config`: trains `config` into a new run folder named `name`-timestamp
+    /// (a suffix -2, -3, ... when another run took that name in the same second). With `resume`,
+    /// continues the run in the folder its checkpoint belongs to (`name` is then the folder's),
+    /// refusing a config that changed anything but evaluation keys.
     public func train(
         _ config: TrainRunConfig, name: String, resume: String? = nil
     ) throws -> TrainSummary {
-        let dir = home + "/runs/" + name + "-" + Self.timestamp()
-        return try train(config, runDirectory: dir, resumeFrom: try resume.map(Self.checkpointPath))
+        guard let resume else {
+            let dir = try RunFolder.create(in: home + "/runs", name: name, timestamp: Self.timestamp())
+            return try train(config, runDirectory: dir, resumeFrom: nil)
+        }
+        let checkpoint = try Self.checkpointPath(resume)
+        guard let dir = RunFolder.owner(ofCheckpoint: checkpoint) else {
+            // A checkpoint file outside any run folder: its history continues in a new folder.
+            let dir = try RunFolder.create(in: home + "/runs", name: name, timestamp: Self.timestamp())
+            return try train(config, runDirectory: dir, resumeFrom: checkpoint)
+        }
+        try RunFolder.checkResume(dir, config: config)
+        return try train(config, runDirectory: dir, resumeFrom: checkpoint)
     }
 
     /// A queued run: config from the database, checkpoints recorded, metrics to the store.
@@ -50,12 +63,17 @@ public struct TrainSession {
     ) throws -> TrainSummary {
         let data = try TrainData.load(config, home: home)
         let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
+        try TrainingMemory(
+            model: modelConfig, train: config.train, time: data.source.T,
+            evaluationTimes: data.evaluationTimes(config)
+        ).check()
         let configJSON = try writeRunFolder(dir, config)
         let peak = peakFlops ?? PeakFlops.measure(threads: config.train.threads)
         let model = try LanguageModel(config: modelConfig)
         let trainer = try Trainer(model: model, config: config.train, source: data.source)
         if let resumeFrom {
             try trainer.loadCheckpoint(resumeFrom)
+            try RunFolder.dropMetrics(in: dir, after: trainer.step)
             writeStderr("resumed from \(resumeFrom) at step \(trainer.step)\n")
         }
         let loop = TrainingLoop(trainer: trainer, validation: data.validation, tokenByteLengths: data.tokenByteLengths)
@@ -84,6 +102,7 @@ public struct TrainSession {
     private func writeRunFolder(_ dir: String, _ config: TrainRunConfig) throws -> String {
         try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
         let json = try TrainConfigFile.canonicalJSON(config)
+        try RunFolder.recordConfigChange(in: dir, to: json)
         try Data((json + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
         return json
     }

@@ -48,16 +48,20 @@ struct TrainSessionTests {
         let stored = try ConfigValue(json: try #require(metadata["model_config"]))
         #expect(stored.value(at: "attention") == (try ConfigValue(json: written)).value(at: "model.attention"))
 
-        var longer = config
-        longer.train.steps = 6
-        let resumed = try session.train(longer, name: "t1-more", resume: summary.runDirectory)
-        #expect(resumed.steps == 6)
-
-        // A checkpoint written before the one spelling (camelCase, nested options) still resumes.
-        try Self.rewriteInOlderSpelling(checkpoint, model.config)
-        #expect(try Checkpoint.loadModel(path: checkpoint).model.config == summary.model)
-        let fromOld = try session.train(longer, name: "t1-old", resume: checkpoint)
-        #expect(fromOld.steps == 6 && fromOld.finalTrainLoss == resumed.finalTrainLoss)
+        // Resuming continues in the same folder; with the same config it ends where an
+        // uninterrupted run ends, and the old camelCase spelling of checkpoints still resumes.
+        var six = config
+        six.train.steps = 6
+        six.train.checkpointEvery = 4
+        let whole = try session.train(six, name: "six")
+        let atFour = whole.runDirectory + "/checkpoints/" + Checkpoint.fileName(step: 4)
+        let resumed = try session.train(six, name: "ignored", resume: atFour)
+        #expect(resumed.runDirectory == whole.runDirectory)
+        #expect(resumed.steps == 6 && resumed.finalTrainLoss == whole.finalTrainLoss)
+        try Self.rewriteInOlderSpelling(atFour, model.config)
+        #expect(try Checkpoint.loadModel(path: atFour).model.config == summary.model)
+        let fromOld = try session.train(six, name: "ignored", resume: atFour)
+        #expect(fromOld.steps == 6 && fromOld.finalTrainLoss == whole.finalTrainLoss)
     }
 
     /// Rewrites a weights file with its model config in the form checkpoints held before.
