@@ -60,6 +60,8 @@ let package = Package(
 
         .target(name: "Scheduler", dependencies: ["Store", "Basics"]),
         .target(name: "Report", dependencies: ["Store", "Basics"]),
+        // Slurm's commands (sbatch, squeue, sacct, scontrol, scancel): runner, parsers, scripts.
+        .target(name: "SlurmKit", dependencies: ["Basics"]),
 
         // MARK: - Pipelines that join the stages
         .target(name: "Ingest", dependencies: ["Corpus", "BPE", "Shards", "Store", "Basics"]),
@@ -107,6 +109,9 @@ let package = Package(
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
+        .testTarget(
+            name: "SlurmKitTests", dependencies: ["SlurmKit"], exclude: ["Fixtures/record.sh"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )
