@@ -108,13 +108,13 @@ start() {
   [ "$(id -u)" -eq 0 ] || svc_die "run as root: the single-node cluster runs its daemons as root"
   install_missing
   local d="${TRACKER_SLURM_DIR:-}"
-  [ -n "$d" ] || d="$(mktemp -d /tmp/tracker-slurm.XXXXXX)"
-  mkdir -p "$d"
-  if svc_alive "$d/slurmctld.pidof"; then svc_die "a cluster already runs from $d: stop it first"; fi
+  if [ -n "$d" ] && svc_alive "$d/slurmctld.pidof"; then svc_die "a cluster already runs from $d: stop it first"; fi
   local ctld_port="${TRACKER_SLURM_CTLD_PORT:-$(svc_free_port)}"
   local slurmd_port="${TRACKER_SLURM_SLURMD_PORT:-$(svc_free_port "$ctld_port")}"
   svc_port_free "$ctld_port" || svc_die "port $ctld_port is in use: set TRACKER_SLURM_CTLD_PORT to a free one"
   svc_port_free "$slurmd_port" || svc_die "port $slurmd_port is in use: set TRACKER_SLURM_SLURMD_PORT to a free one"
+  [ -n "$d" ] || d="$(mktemp -d /tmp/tracker-slurm.XXXXXX)"
+  mkdir -p "$d"
   write_config "$d" "$ctld_port" "$slurmd_port" "${TRACKER_SLURM_CPUS:-$(nproc)}" \
     "${TRACKER_SLURM_MAX_ARRAY_SIZE:-1001}"
   export TRACKER_SLURM_DIR="$d" SLURM_CONF="$d/slurm.conf"
@@ -165,9 +165,11 @@ stop() {
     timeout 10 scancel --full --user="$(id -un)" >/dev/null 2>&1 || true
     svc_wait_for 15 sh -c '[ -z "$(squeue -h -t running,completing -o %i)" ]' || svc_log "jobs still running at stop"
   fi
-  svc_stop_pid slurmd "$d/slurmd.pidof"
-  svc_stop_pid slurmctld "$d/slurmctld.pidof"
-  svc_stop_pid munged "$d/munged.pidof"
+  # the daemons take a second or two each to shut down: stop them side by side
+  svc_stop_pid slurmd "$d/slurmd.pidof" &
+  svc_stop_pid slurmctld "$d/slurmctld.pidof" &
+  svc_stop_pid munged "$d/munged.pidof" &
+  wait
   svc_timing stop_total "$(svc_since "$t0")"
   if [ "${TRACKER_SLURM_KEEP:-0}" = 1 ]; then svc_log "kept $d"; else rm -rf "$d"; fi
   return 0
