@@ -46,6 +46,10 @@ public struct SlurmJobRecord: Hashable, Sendable {
     /// How many times Slurm restarted the job (requeues).
     public var restarts: Int { fields["Restarts"].flatMap { Int($0) } ?? 0 }
 
+    /// Slurm's NO_VAL: the array's own record once none of its tasks is pending any more
+    /// (`ArrayTaskId=4294967294`); it stands for the array as a whole (plain `JOBID`).
+    static let noTask = "4294967294"
+
     /// One status per job or array task the record stands for.
     public func statuses() throws -> [SlurmJobStatus] {
         guard let raw = rawJobID, let state = fields["JobState"] else {
@@ -54,7 +58,9 @@ public struct SlurmJobRecord: Hashable, Sendable {
                 expected: "JobId= and JobState= fields")
         }
         let ids: [SlurmJobID]
-        if let array = fields["ArrayJobId"].flatMap({ Int($0) }), let tasks = fields["ArrayTaskId"] {
+        if let array = fields["ArrayJobId"].flatMap({ Int($0) }), let tasks = fields["ArrayTaskId"],
+            tasks != Self.noTask
+        {
             ids = try expandTaskRanges(tasks).map { SlurmJobID(job: array, task: $0) }
         } else {
             ids = [SlurmJobID(job: raw)]
@@ -109,6 +115,20 @@ public enum SlurmParse {
                 SlurmJobStatus(id: $0, stateText: String(words[0]), exitCode: exit, cancelledBy: by)
             }
         }
+    }
+
+    /// What one squeue answer (`latest(squeue(...))`) says about task `task` of array `array`:
+    /// its own line; or, once the array's pending tasks were cancelled together
+    /// (`scancel --state=PENDING A`), the array's own final line `A|CANCELLED|...`; nil when
+    /// squeue does not list it (a pending task cancelled on its own vanishes, and a task that
+    /// ended more than MinJobAge ago is forgotten). Nil or a final outcome: Slurm no longer runs
+    /// it, and the store says how it ended.
+    public static func taskStatus(_ statuses: [SlurmJobID: SlurmJobStatus], array: Int, task: Int) -> SlurmJobStatus? {
+        let id = SlurmJobID(job: array, task: task)
+        if let own = statuses[id] { return own }
+        guard var whole = statuses[SlurmJobID(job: array)], whole.outcome.isFinal else { return nil }
+        whole.id = id
+        return whole
     }
 
     /// The last status of each id (a later line is a later end of the same job).

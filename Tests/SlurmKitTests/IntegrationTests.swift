@@ -64,4 +64,52 @@ import Testing
             #expect(throws: SlurmError.accountingDisabled) { try slurm.sacct(jobs: [array]) }
         }
     }
+
+    @Test func cancelAndRequeueTasks() throws {
+        guard let env = clusterEnvironment() else { return }
+        let slurm = ProcessSlurmCommands(environment: env)
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // one task at a time: task 0 runs, tasks 1 and 2 wait
+        let spec = SlurmJobSpec(
+            name: "slurmkit-cancel", partition: env["TRACKER_SLURM_PARTITION"], taskCount: 3, maxParallel: 1,
+            output: dir.path + "/%A_%a.out", command: ["/bin/bash", "-c", "sleep 300", "worker"])
+        let scriptPath = dir.path + "/job.sh"
+        try spec.script(for: SlurmArrayChunk(offset: 0, count: 3)).write(
+            toFile: scriptPath, atomically: true, encoding: .utf8)
+        let array = try slurm.sbatch(scriptPath: scriptPath).jobID
+        let ids = (0..<3).map { SlurmJobID(job: array, task: $0) }
+        defer { try? slurm.scancel([SlurmJobID(job: array)], pendingOnly: false) }
+
+        func states() throws -> [SlurmJobID: SlurmJobStatus] { SlurmParse.latest(try slurm.squeue(jobs: [array])) }
+        func waitFor(_ what: String, _ done: ([SlurmJobID: SlurmJobStatus]) -> Bool) throws -> [SlurmJobID:
+            SlurmJobStatus]
+        {
+            let deadline = ContinuousClock.now + .seconds(60)
+            var last = try states()
+            while !done(last) && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.3)
+                last = try states()
+            }
+            #expect(done(last), "\(what): \(last.values.map { "\($0.id) \($0.stateText)" }.sorted())")
+            return last
+        }
+
+        func outcomes(_ s: [SlurmJobID: SlurmJobStatus]) -> [SlurmOutcome?] {
+            (0..<3).map { SlurmParse.taskStatus(s, array: array, task: $0)?.outcome }
+        }
+        _ = try waitFor("task 0 running") { outcomes($0) == [.running, .queued, .queued] }
+        // a pending task cancelled on its own vanishes from squeue
+        try slurm.scancel([ids[2]], pendingOnly: false)
+        _ = try waitFor("task 2 gone") { outcomes($0) == [.running, .queued, nil] }
+        // cancelling every pending task leaves the array's own record CANCELLED; the running task stays
+        try slurm.scancel([SlurmJobID(job: array)], pendingOnly: true)
+        _ = try waitFor("pending tasks cancelled") { outcomes($0) == [.running, .cancelled, .cancelled] }
+        // the worker's requeue after a checkpoint: back to the queue, one restart
+        try slurm.requeue(ids[0])
+        _ = try waitFor("task 0 requeued") { [.queued, .requeued].contains(outcomes($0)[0]) }
+        #expect(try slurm.showJob(ids[0]).map(\.restarts) == [1])
+        try slurm.scancel([ids[0]], pendingOnly: false)
+        _ = try waitFor("all cancelled") { outcomes($0) == [.cancelled, .cancelled, .cancelled] }
+    }
 }

@@ -56,7 +56,7 @@ import Testing
     @Test func foldedPendingRangesExpand() throws {
         let s = try SlurmParse.squeue(fixture("squeue-array-ranges.txt"))
         #expect(s.map(\.id.description) == ["6_1", "6_2", "6_3", "6_4", "6_5", "6_0"])
-        #expect(s.first?.reason == "Resources")
+        #expect(s.map(\.outcome) == [.queued, .queued, .queued, .queued, .queued, .running])
         let p = try SlurmParse.squeue(fixture("squeue-array-pending-range.txt"))
         #expect(p.map(\.id.description) == ["8_0", "8_1", "8_2"])
     }
@@ -78,12 +78,32 @@ import Testing
         #expect(requeued == [SlurmJobStatus(id: SlurmJobID(job: 9), stateText: "PENDING", reason: "BeginTime")])
         #expect(try SlurmParse.squeue(fixture("squeue-suspended.txt")).map(\.outcome) == [.suspended])
         #expect(try SlurmParse.squeue(fixture("squeue-requeue-hold.txt")).map(\.outcome) == [.running])
-        // the preempted job (13) goes RUNNING -> COMPLETING -> PENDING (BeginTime) while 14 runs
+        // the preempted job (13) is requeued: RUNNING, then PENDING (BeginTime) while 14 runs
         let timeline = try fixture("squeue-preemption-timeline.txt").components(separatedBy: "\n\n")
-            .filter { !$0.isEmpty }.map { try SlurmParse.latest(SlurmParse.squeue($0))[SlurmJobID(job: 13)]?.state }
-        #expect(timeline.first == .running)
-        #expect(timeline.contains(.completing))
-        #expect(timeline.last == .pending)
+            .filter { !$0.isEmpty }.map { try SlurmParse.latest(SlurmParse.squeue($0)) }
+        let low = timeline.map { $0[SlurmJobID(job: 13)]?.outcome }
+        let high = timeline.map { $0[SlurmJobID(job: 14)]?.outcome }
+        #expect(low.first == .running && high.first == .queued)
+        #expect(
+            timeline.contains {
+                $0[SlurmJobID(job: 13)]?.reason == "BeginTime" && $0[SlurmJobID(job: 14)]?.outcome == .running
+            })
+        #expect(low.last == .queued && high.last == .completed)
+    }
+
+    @Test func drainingAnArray() throws {
+        // array 15, one task at a time: 15_0 runs; 15_2 is cancelled alone, then every pending task
+        let before = SlurmParse.latest(try SlurmParse.squeue(fixture("squeue-drain-0-before.txt")))
+        #expect(
+            (0..<3).map { SlurmParse.taskStatus(before, array: 15, task: $0)?.outcome } == [.running, .queued, .queued])
+        let one = SlurmParse.latest(try SlurmParse.squeue(fixture("squeue-drain-1-task-cancelled.txt")))
+        #expect(one.count == 2)  // the cancelled pending task is simply gone
+        #expect((0..<3).map { SlurmParse.taskStatus(one, array: 15, task: $0)?.outcome } == [.running, .queued, nil])
+        let all = SlurmParse.latest(try SlurmParse.squeue(fixture("squeue-drain-2-pending-cancelled.txt")))
+        #expect(all[SlurmJobID(job: 15)]?.outcome == .cancelled)  // the array's own record
+        let tasks = (0..<3).map { SlurmParse.taskStatus(all, array: 15, task: $0) }
+        #expect(tasks.map { $0?.outcome } == [.running, .cancelled, .cancelled])
+        #expect(tasks.map { $0?.id.description } == ["15_0", "15_1", "15_2"])
     }
 
     @Test func handWrittenFailureStates() throws {
@@ -102,7 +122,7 @@ import Testing
 @Suite struct SacctParserTests {
     @Test func completionFileByRawID() throws {
         let rows = try SlurmParse.sacct(fixture("sacct-c.txt"))
-        #expect(rows.count == 16)
+        #expect(rows.count == 18)
         #expect(rows.allSatisfy { $0.id.task == nil })
         let last = SlurmParse.latest(rows)
         #expect(last[SlurmJobID(job: 4)]?.exitCode == SlurmExitCode(code: 3))
@@ -170,7 +190,7 @@ import Testing
         let records = try SlurmParse.jobs(fixture("scontrol-show-job-array-pending.txt"))
         let s = try records.flatMap { try $0.statuses() }
         #expect(s.map(\.id.description) == ["6_1", "6_2", "6_3", "6_4", "6_5", "6_0"])
-        #expect(s.first?.reason == "Resources")
+        #expect(s.map(\.state) == [.pending, .pending, .pending, .pending, .pending, .running])
         #expect(records.first?.fields["ArrayTaskThrottle"] == "2")
     }
 
@@ -186,6 +206,12 @@ import Testing
         #expect(timeout.fields["Command"]?.hasSuffix("sleeper.sh 200") == true)  // a value with a space
         let hold = try #require(try SlurmParse.jobs(fixture("scontrol-show-job-requeue-hold.txt")).first)
         #expect(hold.fields["Reason"] == "job_requeued_in_held_state")
+    }
+
+    @Test func drainedArrayRecordStandsForTheArray() throws {
+        let s = try SlurmParse.jobs(fixture("scontrol-show-job-drained.txt")).flatMap { try $0.statuses() }
+        #expect(s.map(\.id.description) == ["15", "15_0"])
+        #expect(s.map(\.outcome) == [.cancelled, .running])
     }
 
     @Test func handWrittenNodeFailureAndOOM() throws {

@@ -96,11 +96,12 @@ scancel --state=PENDING "$pending"
 
 # a job that requeues itself (what a worker does on USR1): REQUEUED, then PENDING (BeginTime)
 requeued="$(sbatch --parsable --requeue --open-mode=append -o /dev/null requeue_self.sh)"
-for i in $(seq 1 100); do
+for i in $(seq 1 600); do
   s="$(state_of "$requeued")"
   case "$s" in PENDING | REQUEUED) [ "$(scontrol -o show job "$requeued" | grep -o 'Restarts=[0-9]*')" = Restarts=1 ] && break ;; esac
   sleep 0.1
 done
+[ "$i" -lt 600 ] || { echo "record.sh: job $requeued did not requeue itself within 60 s" >&2; exit 1; }
 "${SQ[@]}" -j "$requeued" >"$F/squeue-requeued.txt"
 scontrol -o show job "$requeued" >"$F/scontrol-show-job-requeued.txt"
 scancel "$requeued"
@@ -143,7 +144,22 @@ done
 scancel "$low"
 wait_gone_from_running "$low"
 
-all="$(ids "$timeout_id" "$outcomes" "$throttled" "$pending" "$requeued" "$suspended" "$low" "$high")"
+# cancelling pending array tasks: a task cancelled on its own vanishes from squeue; cancelling
+# all pending tasks at once leaves the array's own record, printed as plain JOBID
+drain="$(sbatch --parsable --array=0-2%1 -o /dev/null sleeper.sh 300)"
+wait_state "${drain}_0" 30 RUNNING
+"${SQ[@]}" -j "$drain" >"$F/squeue-drain-0-before.txt"
+scancel "${drain}_2"
+sleep 1
+"${SQ[@]}" -j "$drain" >"$F/squeue-drain-1-task-cancelled.txt"
+scancel --state=PENDING "$drain"
+sleep 1
+"${SQ[@]}" -j "$drain" >"$F/squeue-drain-2-pending-cancelled.txt"
+scontrol -o show job "$drain" >"$F/scontrol-show-job-drained.txt"
+scancel "$drain"
+wait_gone_from_running "$drain"
+
+all="$(ids "$timeout_id" "$outcomes" "$throttled" "$pending" "$requeued" "$suspended" "$low" "$high" "$drain")"
 "${SQ[@]}" -j "$all" >"$F/squeue-finished.txt"
 scontrol show job "$outcomes" >"$F/scontrol-show-job-array-finished.txt"
 scontrol -o show job "$timeout_id" >"$F/scontrol-show-job-timeout.txt"
