@@ -2,6 +2,10 @@
 // and the real implementation runs the binaries.
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The Slurm commands tracker runs. Array tasks are always addressed as `A_T`: the array's own
 /// id is also the raw id of one of its tasks, so `42` would reach every task of array 42.
 public protocol SlurmCommands: Sendable {
@@ -121,62 +125,116 @@ public struct ProcessSlurmCommands: SlurmCommands {
 
 /// Output of a finished child process.
 struct ProcessResult: Sendable {
+    /// The exit code, or 128 + the signal that killed it.
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Collects what a pipe delivers until EOF, on a thread of its own.
-private final class PipeReader: @unchecked Sendable {
+/// Collects what a file descriptor delivers until EOF, on a thread of its own (not a dispatch
+/// or Swift concurrency thread: those may all be busy with other work, e.g. a training step).
+private final class FDReader: @unchecked Sendable {
+    private let lock = NSLock()
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    init(_ fd: Int32) {
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                lock.withLock { data.append(contentsOf: buffer[0..<n]) }
+            }
+            close(fd)
             done.signal()
         }
     }
 
-    func text() -> String {
-        done.wait()
-        return String(decoding: data, as: UTF8.self)
+    /// What was read, after EOF or after `grace` (a grandchild may keep the pipe open).
+    func text(grace: Double = 2) -> String {
+        _ = done.wait(timeout: .now() + grace)
+        return lock.withLock { String(decoding: data, as: UTF8.self) }
     }
 }
 
-/// Runs `path args` with stdin from /dev/null; stopped with SIGTERM (then SIGKILL 2 s later)
-/// when it outlives `timeout`.
+/// Runs `path args` (posix_spawn; stdin from /dev/null, default signal handlers, no blocked
+/// signals) and waits for it with waitpid on the calling thread; stops it with SIGTERM (then
+/// SIGKILL 2 s later) when it outlives `timeout`.
 func runProcess(
     _ path: String, _ args: [String], environment: [String: String], timeout: Duration, command: String
 ) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = args
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    do {
-        try process.run()
-    } catch {
-        throw SlurmError.failed(
-            command: command, status: 127, message: "cannot start \(path): check that it is an executable file")
+    var out: [Int32] = [-1, -1]
+    var err: [Int32] = [-1, -1]
+    guard pipe(&out) == 0 else { throw spawnError(command, "cannot create a pipe", errno) }
+    guard pipe(&err) == 0 else {
+        let code = errno
+        close(out[0])
+        close(out[1])
+        throw spawnError(command, "cannot create a pipe", code)
     }
-    let stdout = PipeReader(out.fileHandleForReading)
-    let stderr = PipeReader(err.fileHandleForReading)
-    let seconds = timeout.seconds
-    if exited.wait(timeout: .now() + seconds) == .timedOut {
-        process.terminate()
-        if exited.wait(timeout: .now() + 2) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            exited.wait()
+    // other children spawned meanwhile must not inherit the pipes (pipe2 is not imported)
+    for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE] { sigaddset(&defaults, sig) }
+    posix_spawnattr_setsigdefault(&attr, &defaults)
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] =
+        environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+    close(out[1])
+    close(err[1])
+    guard rc == 0 else {
+        close(out[0])
+        close(err[0])
+        throw spawnError(command, "cannot start \(path)", rc)
+    }
+    let stdout = FDReader(out[0])
+    let stderr = FDReader(err[0])
+
+    let deadline = ContinuousClock.now + timeout
+    var terminatedAt: ContinuousClock.Instant?
+    var status: Int32 = 0
+    while true {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { break }
+        if r < 0 && errno != EINTR { throw spawnError(command, "cannot wait for \(path)", errno) }
+        let now = ContinuousClock.now
+        if let t = terminatedAt {
+            if now - t >= .seconds(2) { kill(pid, SIGKILL) }
+        } else if now >= deadline {
+            kill(pid, SIGTERM)
+            terminatedAt = now
         }
-        _ = (stdout.text(), stderr.text())
-        throw SlurmError.timedOut(command: command, seconds: Int(seconds.rounded(.up)))
+        usleep(5_000)
     }
-    return ProcessResult(status: process.terminationStatus, stdout: stdout.text(), stderr: stderr.text())
+    let output = (stdout.text(), stderr.text())
+    if terminatedAt != nil { throw SlurmError.timedOut(command: command, seconds: Int(timeout.seconds.rounded(.up))) }
+    let low = status & 0x7f  // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import
+    return ProcessResult(status: low == 0 ? (status >> 8) & 0xff : 128 + low, stdout: output.0, stderr: output.1)
+}
+
+private func spawnError(_ command: String, _ what: String, _ code: Int32) -> SlurmError {
+    .failed(command: command, status: 127, message: "\(what): \(String(cString: strerror(code)))")
 }

@@ -48,6 +48,21 @@ import Testing
         #expect(SlurmError.missingCommand("squeue").description.contains("slurm-client"))
     }
 
+    @Test func binaryThatCannotRun() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("squeue").path
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data([0, 1, 2, 3]), attributes: [.posixPermissions: 0o755]))
+        #expect {
+            try commands(dir).squeue(jobs: [1])
+        } throws: { error in
+            guard case .failed(_, let status, let message) = error as? SlurmError else { return false }
+            return status == 127 && message.hasPrefix("cannot start \(path)")
+        }
+    }
+
     @Test func controllerDown() throws {
         let dir = try fakeBinaries([
             "scontrol":
