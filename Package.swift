@@ -109,9 +109,7 @@ let package = Package(
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
-        .testTarget(
-            name: "SlurmKitTests", dependencies: ["SlurmKit"], exclude: ["Fixtures/record.sh"],
-            resources: [.copy("Fixtures")]),
+        .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )
