@@ -202,7 +202,13 @@ func runProcess(
         envp.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+    var rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+    // ETXTBSY: a file just written is still open for writing in a child another thread is
+    // spawning at this moment; that child closes it at its exec, so try again briefly
+    for _ in 0..<100 where rc == ETXTBSY {
+        usleep(10_000)
+        rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+    }
     close(out[1])
     close(err[1])
     guard rc == 0 else {
