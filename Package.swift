@@ -61,6 +61,8 @@ let package = Package(
 
         .target(name: "Scheduler", dependencies: ["Store", "Basics"]),
         .target(name: "Report", dependencies: ["Store", "Basics"]),
+        // Slurm's commands (sbatch, squeue, sacct, scontrol, scancel): runner, parsers, scripts.
+        .target(name: "SlurmKit", dependencies: ["Basics"]),
 
         // MARK: - Pipelines that join the stages
         .target(name: "Ingest", dependencies: ["Corpus", "BPE", "Shards", "Store", "Basics"]),
@@ -118,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "SessionTests",
             dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics"]),
+        .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )
