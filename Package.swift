@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
-                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention",
+                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention", "Kernels",
                 "Scheduler", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

@@ -4,6 +4,7 @@
 // of a run mean the same thing. Missing keys take defaults, unknown keys fail with the list of
 // valid ones, and every range is checked before any work starts. README "Training configuration"
 // documents every key.
+import Attention
 import Foundation
 import Model
 import TOMLKit

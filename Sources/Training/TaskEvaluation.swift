@@ -10,6 +10,7 @@
 //   lengen/loss/<f>x/<bucket> mean NLL by bucket
 // Streaming tasks (T2) are evaluated the same way: each row is the start of a fresh stream.
 import Foundation
+import Kernels
 import Model
 
 /// One evaluation length's sums.

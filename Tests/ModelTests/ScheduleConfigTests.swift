@@ -1,5 +1,6 @@
 // ScheduleConfig inside ModelConfig: decoding with defaults, the encoded form of plain configs
 // (unchanged), staircase/ladder options and validation messages naming the field.
+import Attention
 import Foundation
 import Model
 import Testing

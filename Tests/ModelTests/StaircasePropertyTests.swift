@@ -2,7 +2,9 @@
 // N=1 + global cache == plain (values and gradients), ladder == core applied N times, N=1 without
 // cache == chunk-local transformer, causality, finite-difference gradients through the rows,
 // segments with carried memory == the whole stream, generation == forward.
+import Attention
 import Foundation
+import Kernels
 import TestSupport
 import Testing
 
