@@ -82,7 +82,7 @@ public indirect enum ConfigValue: Sendable, Equatable, Hashable {
             }
             out += v.description
         case .bool(let v): out += v ? "true" : "false"
-        case .text(let s): Self.writeString(s, into: &out)
+        case .text(let s): JSONText.appendQuoted(s, to: &out)
         case .array(let a):
             out += "["
             for (i, v) in a.enumerated() {
@@ -95,30 +95,12 @@ public indirect enum ConfigValue: Sendable, Equatable, Hashable {
             for (i, key) in t.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated()
             {
                 if i > 0 { out += "," }
-                Self.writeString(key, into: &out)
+                JSONText.appendQuoted(key, to: &out)
                 out += ":"
                 try t[key]!.write(into: &out, path: path.isEmpty ? key : path + "." + key)
             }
             out += "}"
         }
-    }
-
-    static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 
     // MARK: - Typed leaves

@@ -5,6 +5,7 @@
 // valid ones, and every range is checked before any work starts. README "Training configuration"
 // documents every key.
 import Attention
+import Basics
 import Foundation
 import Model
 import TOMLKit
@@ -276,9 +277,7 @@ enum TrainConfigFile {
 
     /// Canonical JSON (sorted keys), as stored in config.json and run rows.
     static func canonicalJSON(_ config: TrainRunConfig) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try e.encode(config), as: UTF8.self)
+        String(decoding: try JSONText.encoder(pretty: true).encode(config), as: UTF8.self)
     }
 
     /// TOML value -> JSONSerialization object. Dates and times are not run settings.

@@ -66,7 +66,7 @@ public enum Safetensors {
     static func headerBytes(tensors: [SafetensorsEntry], metadata: [String: String]) -> [UInt8] {
         var parts: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            let fields = metadata.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(metadata[$0]!))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
@@ -76,28 +76,13 @@ public enum Safetensors {
             let end = offset + 4 * t.data.count
             let shape = t.shape.map(String.init).joined(separator: ",")
             parts.append(
-                "\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+                "\(JSONText.quoted(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
+            )
             offset = end
         }
         var bytes = Array(("{" + parts.joined(separator: ",") + "}").utf8)
         while (8 + bytes.count) % 8 != 0 { bytes.append(0x20) }
         return bytes
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 
     private static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
