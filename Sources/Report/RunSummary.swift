@@ -1,6 +1,7 @@
 // What a report knows about one run without reading its metric history: the run row, its typed
 // parameters (Store's ParamValue), tags, and the per-key summaries the write path keeps in
 // metricSummary.
+import Basics
 import Store
 
 extension ParamValue {
@@ -65,18 +66,7 @@ public final class RunSummary {
     }
 
     /// The attention variant, the parameter every comparison is about.
-    public var variant: String? { params[Self.variantKey]?.description }
-
-    public static let variantKey = "model.attention.variant"
-    public static let seedKey = "train.seed"
-}
-
-/// Metric keys the run table and comparisons show.
-public enum MetricKey {
-    public static let trainLoss = "train/loss"
-    public static let valLoss = "val/loss"
-    public static let valBPB = "val/bpb"
-    public static let tokensPerSecond = "train/tokensPerSecond"
+    public var variant: String? { params[ConfigKey.attentionVariant]?.description }
 }
 
 /// The shortest text that reads back as the same Double, with nan/inf/-inf spelled out.

@@ -1,6 +1,7 @@
 // The pieces of `tracker nightly` that do not need the CLI: its config (experiments/nightly.toml),
 // the exclusive lock that makes a second copy exit at once, a log that goes to a file and
 // stderr, and checkpoint retention (keep the last K checkpoints of each run plus its best one).
+import Basics
 import Foundation
 import Store
 
@@ -25,7 +26,7 @@ public struct NightlyConfig: Sendable, Equatable {
     public struct Retention: Sendable, Equatable {
         public var keepLast = 2
         public var keepBest = true
-        public var bestMetric = "val/loss"
+        public var bestMetric = MetricKey.valLoss
         public init() {}
     }
 

@@ -2,6 +2,7 @@
 // most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
 // whose worker died shows up as re-queued (or crashed for good) here.
 import ArgumentParser
+import Basics
 import Foundation
 import Scheduler
 import Store
@@ -57,10 +58,10 @@ struct StatusCommand: ParsableCommand {
                     id: w.id, runId: w.runId, runName: try w.runId.flatMap { try db.run(id: $0)?.name },
                     secondsSinceHeartbeat: (now - w.heartbeatAt).rounded(toPlaces: 1))
                 if let runId = w.runId {
-                    let loss = try db.metricSummaries(runId: runId).first { $0.key == "train/loss" }
+                    let loss = try db.metricSummaries(runId: runId).first { $0.key == MetricKey.trainLoss }
                     worker.step = loss?.lastStep
                     worker.trainLoss = loss.map { $0.lastIsNaN ? .nan : ($0.last ?? .nan) }
-                    if case .int(let n)? = try db.params(runId: runId)["train.steps"] { worker.steps = n }
+                    if case .int(let n)? = try db.params(runId: runId)[ConfigKey.steps] { worker.steps = n }
                 }
                 return worker
             }
