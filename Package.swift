@@ -87,7 +87,8 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
+        .testTarget(
+            name: "StoreTests", dependencies: ["Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
         .testTarget(
@@ -106,7 +107,9 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
+        .testTarget(
+            name: "ReportTests",
+            dependencies: ["Report", "Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )

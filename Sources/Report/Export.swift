@@ -2,8 +2,8 @@
 //   NAME.metrics.csv  run,key,step,value — every logged point, NaN/inf spelled 'nan', 'inf', '-inf'
 //   NAME.config.json  the run row's facts, its resolved config, typed params and tags
 //   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips
+import Basics
 import Foundation
-import GRDB
 import Store
 
 /// What one export wrote.
@@ -25,11 +25,9 @@ public enum Exporter {
         for ref in refs {
             let id = try reader.resolve(ref)
             guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else {
-                throw ReportError.runNotFound(ref)
+                throw StoreError.runNotFound(ref)
             }
-            let config = try reader.read { db in
-                try String.fetchOne(db, sql: "SELECT config FROM run WHERE id = ?", arguments: [id])
-            }
+            let config = try reader.detail(id).run.config
             let points = try reader.histories(runIds: [id], keys: run.metrics.keys.sorted())[id] ?? [:]
             let base = directory + "/" + fileName(run.name)
             let files = [base + ".metrics.csv", base + ".config.json", base + ".jsonl"]
@@ -51,8 +49,8 @@ public enum Exporter {
         return out
     }
 
-    static func configJSON(_ run: RunSummary, config: String?) -> String {
-        let resolved = config.flatMap { try? JSONValue.parse($0) }.map(json) ?? .null
+    static func configJSON(_ run: RunSummary, config: String) -> String {
+        let resolved = (try? JSONValue.parse(config)).map(JSON.init) ?? .null
         return JSON.object([
             ("run", .string(run.name)), ("id", .number(Double(run.id))),
             ("experiment", run.experiment.map(JSON.string) ?? .null),
@@ -91,18 +89,6 @@ public enum Exporter {
                 case .text(let v): return (key, .string(v))
                 }
             })
-    }
-
-    static func json(_ v: JSONValue) -> JSON {
-        switch v {
-        case .null: return .null
-        case .bool(let b): return .bool(b)
-        case .int(let i): return .number(Double(i))
-        case .real(let d): return .number(d)
-        case .text(let s): return .string(s)
-        case .array(let a): return .array(a.map(json))
-        case .object(let o): return .object(o.keys.sorted().map { ($0, json(o[$0]!)) })
-        }
     }
 
     /// A run name as a file name: path separators and other awkward characters become '_'.

@@ -5,50 +5,6 @@
 
 import Basics
 
-/// A JSON value with insertion-ordered objects.
-enum JSON {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSON])
-    case object([(String, JSON)])
-
-    static func number(orString v: Double) -> JSON { v.isFinite ? .number(v) : .string(formatShortest(v)) }
-
-    func render(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent + 1)
-        let end = String(repeating: "  ", count: indent)
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let v): return formatShortest(v)
-        case .string(let s): return JSONText.quoted(s)
-        case .array(let items):
-            if items.isEmpty { return "[]" }
-            if items.allSatisfy({ if case .number = $0 { true } else { false } }) {
-                return "[" + items.map { $0.render() }.joined(separator: ", ") + "]"
-            }
-            return "[\n" + items.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
-        case .object(let fields):
-            if fields.isEmpty { return "{}" }
-            return "{\n"
-                + fields.map { pad + JSONText.quoted($0.0) + ": " + $0.1.render(indent: indent + 1) }
-                .joined(separator: ",\n") + "\n" + end + "}"
-        }
-    }
-
-    /// One line, no spaces: the form of import lines and canonical configs (with sorted keys).
-    func compact() -> String {
-        switch self {
-        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
-        case .object(let fields):
-            return "{" + fields.map { JSONText.quoted($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
-        default: return render()
-        }
-    }
-}
-
 enum JSONRenderer {
     static func render(_ doc: ReportDocument) -> String {
         JSON.object([("title", .string(doc.title)), ("sections", .array(doc.sections.map(section)))]).render()

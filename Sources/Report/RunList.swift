@@ -55,6 +55,8 @@ public enum Reports {
 
     static func text(_ s: String?) -> Cell { s.map(Cell.text) ?? .missing }
 
+    static func int(_ v: Int64?) -> Cell { v.map(Cell.int) ?? .missing }
+
     static func number(_ v: Double?, _ style: NumberStyle = .fixed(4)) -> Cell {
         v.map { .number($0, style) } ?? .missing
     }

@@ -2,7 +2,7 @@
 // (JSONSerialization on Linux does not), used to flatten run configs and to read import files.
 import Foundation
 
-enum JSONValue: Decodable, Equatable {
+public enum JSONValue: Decodable, Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -11,7 +11,7 @@ enum JSONValue: Decodable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
@@ -40,12 +40,12 @@ enum JSONValue: Decodable, Equatable {
         self = .object(try c.decode([String: JSONValue].self))
     }
 
-    static func parse(_ text: String) throws -> JSONValue {
+    public static func parse(_ text: String) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
     }
 
     /// Leaves as dotted keys ('model.attention.variant', 'shards[0].path'), sorted by key.
-    func leaves(prefix: String = "") -> [(key: String, value: JSONValue)] {
+    public func leaves(prefix: String = "") -> [(key: String, value: JSONValue)] {
         switch self {
         case .object(let d):
             return d.keys.sorted().flatMap { d[$0]!.leaves(prefix: prefix.isEmpty ? $0 : prefix + "." + $0) }
@@ -53,17 +53,6 @@ enum JSONValue: Decodable, Equatable {
             return a.enumerated().flatMap { $0.element.leaves(prefix: prefix + "[\($0.offset)]") }
         default:
             return [(prefix, self)]
-        }
-    }
-
-    var cell: Cell {
-        switch self {
-        case .null: return .missing
-        case .bool(let b): return .text(b ? "true" : "false")
-        case .int(let i): return .int(i)
-        case .real(let d): return .number(d, .shortest)
-        case .text(let s): return .text(s)
-        case .array, .object: return .missing
         }
     }
 }
