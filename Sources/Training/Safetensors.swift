@@ -40,25 +40,19 @@ public enum Safetensors {
                 unlink(tmp)
             }
         }
-        var length = UInt64(header.count).littleEndian
-        try withUnsafeBytes(of: &length) { try writeAll(fd, $0, path: tmp) }
-        try header.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
-        for t in tensors where t.data.count > 0 {
-            try writeAll(fd, UnsafeRawBufferPointer(t.data), path: tmp)
-        }
-        guard fsync(fd) == 0 else { throw TrainingError.io(.io(path: tmp, errno: errno, action: "fsync")) }
-        close(fd)
-        ok = true
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw TrainingError.io(.io(path: path, errno: e, action: "rename into place"))
-        }
-        let dir = (path as NSString).deletingLastPathComponent
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        do {
+            var length = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &length) { try AtomicFile.writeAll(fd, $0, path: tmp) }
+            try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: tmp) }
+            for t in tensors where t.data.count > 0 {
+                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(t.data), path: tmp)
+            }
+            try AtomicFile.sync(fd, temporary: tmp)
+            close(fd)
+            ok = true
+            try AtomicFile.moveIntoPlace(tmp, path)
+        } catch let e as BasicsError {
+            throw TrainingError.io(e)
         }
     }
 
@@ -85,17 +79,6 @@ public enum Safetensors {
         return bytes
     }
 
-    private static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
-        var off = 0
-        while off < raw.count {
-            let n = Glibc.write(fd, raw.baseAddress! + off, min(raw.count - off, 1 << 26))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TrainingError.io(.io(path: path, errno: errno, action: "write"))
-            }
-            off += n
-        }
-    }
 }
 
 /// A safetensors file mapped for reading; F32 tensors only.
