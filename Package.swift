@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
-                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention",
+                "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention", "Kernels",
                 "Scheduler", "Report", "Session",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -97,7 +97,8 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
+        .testTarget(
+            name: "StoreTests", dependencies: ["Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
         .testTarget(
@@ -116,7 +117,9 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
+        .testTarget(
+            name: "ReportTests",
+            dependencies: ["Report", "Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "SessionTests",
             dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics"]),

@@ -3,6 +3,7 @@
 // pre-tokenizer (add_prefix_space false, GPT-2 regex) and decoder, and the special tokens as
 // added tokens at the end of the vocabulary. `Tokenizer.from_file` loads what we write and
 // gives our ids; the writer is hand-rolled so the bytes are deterministic (vocab in id order).
+import Basics
 import Foundation
 
 extension Tokenizer {
@@ -12,7 +13,7 @@ extension Tokenizer {
         s += "  \"added_tokens\": ["
         for (k, token) in specialTokens.enumerated() {
             s += k == 0 ? "\n" : ",\n"
-            s += "    {\"id\": \(256 + merges.count + k), \"content\": \(jsonString(token)), "
+            s += "    {\"id\": \(256 + merges.count + k), \"content\": \(JSONText.quoted(token)), "
             s += "\"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
             s += "\"normalized\": false, \"special\": true}"
         }
@@ -29,12 +30,12 @@ extension Tokenizer {
         s += "    \"vocab\": {"
         for id in 0..<vocabSize {
             s += id == 0 ? "\n      " : ",\n      "
-            s += "\(jsonString(tokenString(UInt32(id)))): \(id)"
+            s += "\(JSONText.quoted(tokenString(UInt32(id)))): \(id)"
         }
         s += "\n    },\n    \"merges\": ["
         for (i, (left, right)) in merges.enumerated() {
             s += i == 0 ? "\n      " : ",\n      "
-            s += "[\(jsonString(tokenString(left))), \(jsonString(tokenString(right)))]"
+            s += "[\(JSONText.quoted(tokenString(left))), \(JSONText.quoted(tokenString(right)))]"
         }
         s += merges.isEmpty ? "]\n  }\n}\n" : "\n    ]\n  }\n}\n"
         return Data(s.utf8)
@@ -128,26 +129,4 @@ extension Tokenizer {
         }
         return try Tokenizer(merges: merges, specialTokens: specials.map(\.1))
     }
-}
-
-/// A JSON string literal for `s`.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

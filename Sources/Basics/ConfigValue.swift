@@ -174,7 +174,7 @@ extension ConfigValue {
             }
             out += v.description
         case .bool(let v): out += v ? "true" : "false"
-        case .string(let s): Self.writeString(s, into: &out)
+        case .string(let s): JSONText.appendQuoted(s, to: &out)
         case .array(let a):
             out += "["
             for (i, v) in a.enumerated() {
@@ -187,7 +187,7 @@ extension ConfigValue {
             for (i, key) in t.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated()
             {
                 if i > 0 { out += "," }
-                Self.writeString(key, into: &out)
+                JSONText.appendQuoted(key, to: &out)
                 out += ":"
                 try t[key]!.write(into: &out, path: path.isEmpty ? key : path + "." + key)
             }
@@ -195,23 +195,6 @@ extension ConfigValue {
         }
     }
 
-    static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
-    }
 }
 
 // MARK: - Codable (JSON)

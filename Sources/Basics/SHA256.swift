@@ -66,7 +66,7 @@ public struct SHA256: Sendable {
         return s.flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (24 - 8 * UInt32($0))) } }
     }
 
-    public mutating func finalizeHex() -> String { hexString(finalize()) }
+    public mutating func finalizeHex() -> String { Hex.string(finalize()) }
 
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4,
@@ -132,16 +132,4 @@ public struct SHA256: Sendable {
             state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h
         )
     }
-}
-
-/// Lowercase hex of a byte array.
-public func hexString<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -104,7 +104,5 @@ extension IngestPipeline {
 
 /// Canonical JSON (sorted keys) of an encodable value.
 func jsonString<T: Encodable>(_ value: T) -> String {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    (try? JSONText.encoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
 }

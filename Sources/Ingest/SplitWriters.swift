@@ -33,10 +33,7 @@ final class SplitWriters {
         if let w = open[split] { return w }
         let ordinal = ordinals[split, default: 0]
         let file = String(format: "%@_%06d.bin", split.rawValue, ordinal)
-        let sha = stride(from: 0, to: 64, by: 2).map { i -> UInt8 in
-            let s = tokenizerSHA256.utf8.dropFirst(i).prefix(2)
-            return UInt8(String(decoding: s, as: UTF8.self), radix: 16) ?? 0
-        }
+        let sha = Hex.bytes(tokenizerSHA256) ?? [UInt8](repeating: 0, count: 32)
         let w = try ShardWriter(
             path: "\(folder)/\(file)", vocabSize: tokenizer.vocabSize, eotId: tokenizer.eotId, tokenizerSHA256: sha)
         open[split] = w

@@ -6,10 +6,10 @@
 // backward and makeWorkspace dispatch to it; the core and head pieces below are what schedules
 // call. forward/backward are single-threaded and touch only the
 // caller's Workspace and gradient buffer, so several threads can share one model's parameters.
-@_exported import Attention
+import Attention
 import Basics
 import Foundation
-@_exported import Kernels
+import Kernels
 
 public final class LanguageModel: @unchecked Sendable {
     public let config: ModelConfig

@@ -1,6 +1,7 @@
 // `tracker report --compare`: runs side by side with only the parameters that differ, their final
 // and best metrics, mean ± std over seeds per group, the length-generalisation ('lengen/...') and
 // task ('task/...') tables, and loss curves of the best few runs or groups.
+import Basics
 import Store
 
 /// What `tracker report --compare` compares and how.
@@ -31,7 +32,7 @@ extension Reports {
         let runs = try reader.summaries(query.selection)
         if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
         let differing = Statistics.differingParams(runs)
-        let groupKeys = query.groupBy ?? differing.filter { $0 != RunSummary.seedKey }
+        let groupKeys = query.groupBy ?? differing.filter { $0 != ConfigKey.seed }
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
         var sections: [ReportSection] = []
@@ -70,7 +71,7 @@ extension Reports {
                         rows: rows)))
         }
 
-        for prefix in ["lengen", "task"] {
+        for prefix in MetricKey.familyPrefixes {
             for family in metricFamilies(runs, prefix: prefix) {
                 sections.append(.table(familyTable(family, runs: runs, groups: grouped ? groups : nil)))
             }

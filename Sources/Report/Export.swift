@@ -4,7 +4,6 @@
 //   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips
 import Basics
 import Foundation
-import GRDB
 import Store
 
 /// What one export wrote.
@@ -26,11 +25,9 @@ public enum Exporter {
         for ref in refs {
             let id = try reader.resolve(ref)
             guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else {
-                throw ReportError.runNotFound(ref)
+                throw StoreError.runNotFound(ref)
             }
-            let config = try reader.read { db in
-                try String.fetchOne(db, sql: "SELECT config FROM run WHERE id = ?", arguments: [id])
-            }
+            let config = try reader.detail(id).run.config
             let points = try reader.histories(runIds: [id], keys: run.metrics.keys.sorted())[id] ?? [:]
             let base = directory + "/" + fileName(run.name)
             let files = [base + ".metrics.csv", base + ".config.json", base + ".jsonl"]
@@ -53,7 +50,7 @@ public enum Exporter {
     }
 
     static func configJSON(_ run: RunSummary, config: String?) -> String {
-        let resolved = config.flatMap { try? ConfigValue(json: $0) }.map(json) ?? .null
+        let resolved = config.flatMap { try? ConfigValue(json: $0) }.map(JSON.init) ?? .null
         return JSON.object([
             ("run", .string(run.name)), ("id", .number(Double(run.id))),
             ("experiment", run.experiment.map(JSON.string) ?? .null),
@@ -92,18 +89,6 @@ public enum Exporter {
                 case .text(let v): return (key, .string(v))
                 }
             })
-    }
-
-    static func json(_ v: ConfigValue) -> JSON {
-        switch v {
-        case .null: return .null
-        case .bool(let b): return .bool(b)
-        case .int(let i): return .number(Double(i))
-        case .double(let d): return .number(d)
-        case .string(let s): return .string(s)
-        case .array(let a): return .array(a.map(json))
-        case .table(let o): return .object(o.keys.sorted().map { ($0, json(o[$0]!)) })
-        }
     }
 
     /// A run name as a file name: path separators and other awkward characters become '_'.

@@ -10,61 +10,18 @@
 // A field is a parameter (`train.lr`), a tag (`tag.note`), a run column (`run.name`, `run.state`,
 // `run.id`, `run.experiment`, `run.origin`) or a metric (any name with a '/', e.g. `val/loss.min`;
 // `.last` is the default; names with other characters go in backticks: `lengen/loss/4x/[0,L)`.max).
-// `~` is substring match. The AST is compiled to parameterised SQL in FilterSQL.swift.
+// `~` is substring match. The AST (Filter, Field, Comparison, Literal) is Store's, which compiles it
+// to parameterised SQL (Store/RunFilter.swift).
 
-/// A parsed --where expression.
-public indirect enum Filter: Sendable, Equatable {
-    case and(Filter, Filter)
-    case or(Filter, Filter)
-    case not(Filter)
-    case compare(Field, Comparison, Literal)
+import Basics
+import Store
 
+extension Filter {
     /// Parses `text`, throwing `ReportError.badFilter` with the 1-based column of the bad token.
     public static func parse(_ text: String) throws -> Filter {
         var parser = FilterParser(text: text, tokens: try FilterTokenizer.tokens(text))
         return try parser.parseAll()
     }
-}
-
-/// What a comparison reads.
-public enum Field: Sendable, Equatable, Hashable {
-    case param(String)
-    case tag(String)
-    case run(RunColumn)
-    case metric(String, MetricField)
-
-    public enum RunColumn: String, Sendable, CaseIterable { case name, state, id, experiment, origin }
-    public enum MetricField: String, Sendable, CaseIterable { case last, min, max }
-
-    /// Reads a field name the way --where and --sort spell it; nil when a `run.` column is unknown.
-    public static func named(_ name: String, quoted: Bool = false) -> Field? {
-        if !quoted, name.hasPrefix("tag."), name.count > 4 { return .tag(String(name.dropFirst(4))) }
-        if !quoted, name.hasPrefix("run.") {
-            return RunColumn(rawValue: String(name.dropFirst(4))).map { .run($0) }
-        }
-        if name.contains("/") {
-            for f in MetricField.allCases where name.hasSuffix("." + f.rawValue) {
-                return .metric(String(name.dropLast(f.rawValue.count + 1)), f)
-            }
-            return .metric(name, .last)
-        }
-        return .param(name)
-    }
-}
-
-public enum Comparison: String, Sendable, CaseIterable {
-    case equal = "="
-    case notEqual = "!="
-    case less = "<"
-    case lessOrEqual = "<="
-    case greater = ">"
-    case greaterOrEqual = ">="
-    case contains = "~"
-}
-
-public enum Literal: Sendable, Equatable {
-    case number(Double)
-    case string(String)
 }
 
 /// One token with the 1-based column where it starts.

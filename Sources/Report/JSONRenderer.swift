@@ -3,67 +3,7 @@
 // cannot hold, become the strings "nan", "inf", "-inf"; a mean ± std is {"mean": m, "std": s}).
 // Written by hand so the key order is the report's own and the output is byte-for-byte stable.
 
-/// A JSON value with insertion-ordered objects.
-enum JSON {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSON])
-    case object([(String, JSON)])
-
-    static func number(orString v: Double) -> JSON { v.isFinite ? .number(v) : .string(formatShortest(v)) }
-
-    func render(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent + 1)
-        let end = String(repeating: "  ", count: indent)
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let v): return formatShortest(v)
-        case .string(let s): return Self.quote(s)
-        case .array(let items):
-            if items.isEmpty { return "[]" }
-            if items.allSatisfy({ if case .number = $0 { true } else { false } }) {
-                return "[" + items.map { $0.render() }.joined(separator: ", ") + "]"
-            }
-            return "[\n" + items.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
-        case .object(let fields):
-            if fields.isEmpty { return "{}" }
-            return "{\n"
-                + fields.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent + 1) }
-                .joined(separator: ",\n") + "\n" + end + "}"
-        }
-    }
-
-    /// One line, no spaces: the form of import lines and canonical configs (with sorted keys).
-    func compact() -> String {
-        switch self {
-        case .array(let items): return "[" + items.map { $0.compact() }.joined(separator: ",") + "]"
-        case .object(let fields):
-            return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.compact() }.joined(separator: ",") + "}"
-        default: return render()
-        }
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
-}
+import Basics
 
 enum JSONRenderer {
     static func render(_ doc: ReportDocument) -> String {

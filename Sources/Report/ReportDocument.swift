@@ -2,6 +2,7 @@
 // notes) whose cells keep their numbers typed. Renderers turn it into table, CSV, Markdown, JSON
 // or HTML text, so all five formats always show the same facts.
 import Basics
+import Store
 
 /// The output formats every report supports.
 public enum ReportFormat: String, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
-// Why a report, export or import could not be produced, worded so the user knows what to do next.
+// Why a report or export could not be produced, worded so the user knows what to do next (what
+// the Store could not read, a run that does not exist say, is a StoreError).
 
 /// Every error the Report module throws.
 public enum ReportError: Error, CustomStringConvertible, Equatable {
@@ -6,15 +7,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     case badFilter(expression: String, column: Int, message: String)
     /// A `--sort` key that names nothing.
     case badSortKey(String)
-    case runNotFound(String)
-    case ambiguousRun(name: String, ids: [Int64])
-    case experimentNotFound(String)
     case noRuns(String)
-    /// A line of an import file that cannot be used; `line` is 1-based.
-    case badImportLine(file: String, line: Int, message: String)
-    case cannotRead(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
-    case database(String)
 
     public var description: String {
         switch self {
@@ -24,24 +18,10 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .badSortKey(let key):
             return
                 "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"
-        case .runNotFound(let run):
-            return "no run named or numbered '\(run)' (list runs with `tracker report`)"
-        case .ambiguousRun(let name, let ids):
-            let list = ids.map(String.init).joined(separator: ", ")
-            return "several runs are named '\(name)' (ids \(list)); name the run by its id"
-        case .experimentNotFound(let name):
-            return "no experiment named '\(name)' (list runs with `tracker report` to see the experiments)"
         case .noRuns(let what):
             return "no runs match \(what); loosen --experiment, --state or --where"
-        case .badImportLine(let file, let line, let message):
-            return
-                "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"
-        case .cannotRead(let path, let reason):
-            return "cannot read \(path): \(reason)"
         case .cannotWrite(let path, let reason):
             return "cannot write \(path): \(reason) (check the folder exists and is writable)"
-        case .database(let message):
-            return "database error while reporting: \(message)"
         }
     }
 }

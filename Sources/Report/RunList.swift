@@ -1,5 +1,6 @@
 // `tracker report`: the selected runs at a glance, one row each, with only the parameters that
 // differ among them, the loss and speed numbers that matter, sorted and limited as asked.
+import Basics
 import Store
 
 /// What `tracker report` lists and in what order.
@@ -28,7 +29,7 @@ public enum Reports {
         if let key = query.sort { runs = try sorted(runs, by: key, descending: query.descending) }
         let total = runs.count
         if let limit = query.limit, limit < runs.count { runs = Array(runs.prefix(max(0, limit))) }
-        let differing = Statistics.differingParams(runs).filter { $0 != RunSummary.variantKey }
+        let differing = Statistics.differingParams(runs).filter { $0 != ConfigKey.attentionVariant }
         var columns = ["experiment", "run", "id", "variant", "state"] + differing
         columns += ["best val/loss", "final val/loss", "val/bpb", "tokens/s", "duration"]
         let rows = runs.map { r -> [Cell] in
@@ -53,6 +54,8 @@ public enum Reports {
     }
 
     static func text(_ s: String?) -> Cell { s.map(Cell.text) ?? .missing }
+
+    static func int(_ v: Int64?) -> Cell { v.map(Cell.int) ?? .missing }
 
     static func number(_ v: Double?, _ style: NumberStyle = .fixed(4)) -> Cell {
         v.map { .number($0, style) } ?? .missing

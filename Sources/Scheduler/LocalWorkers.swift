@@ -3,6 +3,7 @@
 // down only its own process, and each worker is exactly what a user would start by hand or from
 // cron. This supervisor starts them, recovers expired leases while they run, starts a new worker
 // when one dies while work is left, forwards SIGINT/SIGTERM, and reports progress every second.
+import Basics
 import Foundation
 import Store
 
@@ -73,7 +74,7 @@ public struct LocalWorkers {
             _ = try db.recoverExpiredLeases()
             let counts = try db.stateCounts(experimentId: experimentId)
             let runs = try db.runs(experimentId: experimentId).filter { $0.state == .running }
-            let losses = try db.lastValues(key: "train/loss", runIds: runs.map { $0.id! })
+            let losses = try db.lastValues(key: MetricKey.trainLoss, runIds: runs.map { $0.id! })
             progress(Snapshot(counts: counts, running: runs.map { ($0, losses[$0.id!]) }, workersAlive: alive.count))
             let queued = counts[.queued] ?? 0
             let running = counts[.running] ?? 0

@@ -26,7 +26,7 @@ public struct NightlyConfig: Sendable, Equatable {
     public struct Retention: Sendable, Equatable {
         public var keepLast = 2
         public var keepBest = true
-        public var bestMetric = "val/loss"
+        public var bestMetric = MetricKey.valLoss
         public init() {}
     }
 

@@ -39,7 +39,7 @@ public struct Sweep: Sendable, Equatable {
 
     public var grid: [(key: String, values: [ConfigValue])] = []
     public var seeds: [Int] = []
-    public var seedKey = "train.seed"
+    public var seedKey = ConfigKey.seed
     public var randomCount = 0
     public var randomSeed: UInt64 = 0
     public var random: [(key: String, distribution: Distribution)] = []

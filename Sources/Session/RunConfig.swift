@@ -176,9 +176,7 @@ public enum TrainConfigFile {
     /// The resolved config (every key, schedule options included) as canonical JSON with sorted
     /// keys, as stored in config.json and checkpoints.
     public static func canonicalJSON(_ config: TrainRunConfig) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try e.encode(try resolved(config)), as: UTF8.self)
+        String(decoding: try JSONText.encoder(pretty: true).encode(try resolved(config)), as: UTF8.self)
     }
 
     /// The resolved config as a value tree: every key of every section with its value, defaults

@@ -71,15 +71,7 @@ public final class ShardWriter {
     }
 
     private func writeAll(_ raw: UnsafeRawBufferPointer) throws {
-        var off = 0
-        while off < raw.count {
-            let n = write(fd, raw.baseAddress! + off, raw.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ShardError.io(.io(path: tmpPath, errno: errno, action: "write"))
-            }
-            off += n
-        }
+        do { try AtomicFile.writeAll(fd, raw, path: tmpPath) } catch { throw ShardError.io(error) }
     }
 
     /// Patches the header, fsyncs and renames the file into place. Returns the header written.
@@ -94,13 +86,13 @@ public final class ShardWriter {
         guard n == ShardHeader.byteCount else {
             throw ShardError.io(.io(path: tmpPath, errno: n < 0 ? errno : EIO, action: "write the header of"))
         }
-        guard fsync(fd) == 0 else { throw ShardError.io(.io(path: tmpPath, errno: errno, action: "fsync")) }
-        close(fd)
-        closed = true
-        guard rename(tmpPath, path) == 0 else {
-            let e = errno
-            unlink(tmpPath)
-            throw ShardError.io(.io(path: path, errno: e, action: "rename into place"))
+        do {
+            try AtomicFile.sync(fd, temporary: tmpPath)
+            close(fd)
+            closed = true
+            try AtomicFile.moveIntoPlace(tmpPath, path)
+        } catch {
+            throw ShardError.io(error)
         }
         return header
     }

@@ -1,5 +1,5 @@
 /// Why the tracker database could not be used, with what to do about it.
-public enum StoreError: Error, CustomStringConvertible {
+public enum StoreError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     /// A reader was pointed at a folder that holds no workspace.
     case noWorkspace(home: String)
@@ -11,6 +11,12 @@ public enum StoreError: Error, CustomStringConvertible {
     case unknownMigrations(names: [String])
     case notFound(what: String, name: String)
     case sqlite(String)
+    case runNotFound(String)
+    case ambiguousRun(name: String, ids: [Int64])
+    case experimentNotFound(String)
+    /// A line of an import file that cannot be used; `line` is 1-based.
+    case badImportLine(file: String, line: Int, message: String)
+    case cannotRead(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -35,6 +41,18 @@ public enum StoreError: Error, CustomStringConvertible {
             return "no \(what) named '\(name)' (list them with `tracker corpus list`)"
         case .sqlite(let message):
             return "database error: \(message)"
+        case .runNotFound(let run):
+            return "no run named or numbered '\(run)' (list runs with `tracker report`)"
+        case .ambiguousRun(let name, let ids):
+            let list = ids.map(String.init).joined(separator: ", ")
+            return "several runs are named '\(name)' (ids \(list)); name the run by its id"
+        case .experimentNotFound(let name):
+            return "no experiment named '\(name)' (list runs with `tracker report` to see the experiments)"
+        case .badImportLine(let file, let line, let message):
+            return
+                "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"
+        case .cannotRead(let path, let reason):
+            return "cannot read \(path): \(reason)"
         }
     }
 }

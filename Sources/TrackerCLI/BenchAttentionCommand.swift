@@ -48,7 +48,7 @@ struct BenchAttentionCommand: ParsableCommand {
             for spec in try Self.parseCases(cases) {
                 for T in Ts {
                     let line = try measure(spec, T: T)
-                    let data = try JSONEncoder().encode(line)
+                    let data = try JSONText.encoder().encode(line)
                     print(String(decoding: data, as: UTF8.self))
                     fflush(nil)
                 }

@@ -1,10 +1,10 @@
 // Small helpers shared by the subcommands: JSON output and turning library errors into one line.
 import ArgumentParser
+import Basics
 import Foundation
 
 func prettyJSON<T: Encodable>(_ value: T) throws -> String {
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let e = JSONText.encoder(pretty: true)
     e.nonConformingFloatEncodingStrategy = .convertToString(
         positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try e.encode(value), as: UTF8.self)

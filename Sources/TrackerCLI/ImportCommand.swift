@@ -1,7 +1,6 @@
 // `tracker import FILE.jsonl`: record runs trained elsewhere (origin 'import') through the same
 // batched write path as training; importing the same file again updates instead of duplicating.
 import ArgumentParser
-import Report
 import Store
 
 struct ImportCommand: ParsableCommand {

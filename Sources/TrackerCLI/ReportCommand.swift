@@ -1,6 +1,7 @@
 // `tracker report`: the run table (filter, sort, limit), one run whole (`tracker report RUN`), or a
 // comparison (`--compare RUN...` / `--compare --experiment NAME`), in any of five formats.
 import ArgumentParser
+import Basics
 import Foundation
 import Report
 import Store
@@ -92,7 +93,7 @@ struct ReportCommand: ParsableCommand {
             let db = try TrackerDB(home: workspace.resolvedHome, access: .readOnly)
             let reader = RunReader(db: db)
             let filterExpr = try filter.map(Filter.parse)
-            let metrics = chartMetrics.isEmpty ? ["train/loss", "val/loss"] : chartMetrics
+            let metrics = chartMetrics.isEmpty ? [MetricKey.trainLoss, MetricKey.valLoss] : chartMetrics
             let doc: ReportDocument
             if compare {
                 let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)

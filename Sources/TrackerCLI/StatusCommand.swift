@@ -59,10 +59,10 @@ struct StatusCommand: ParsableCommand {
                     id: w.id, runId: w.runId, runName: try w.runId.flatMap { try db.run(id: $0)?.name },
                     secondsSinceHeartbeat: (now - w.heartbeatAt).rounded(toPlaces: 1))
                 if let runId = w.runId {
-                    let loss = try db.metricSummaries(runId: runId).first { $0.key == "train/loss" }
+                    let loss = try db.metricSummaries(runId: runId).first { $0.key == MetricKey.trainLoss }
                     worker.step = loss?.lastStep
                     worker.trainLoss = loss.map { $0.lastIsNaN ? .nan : ($0.last ?? .nan) }
-                    if case .int(let n)? = try db.params(runId: runId)["train.steps"] { worker.steps = n }
+                    if case .int(let n)? = try db.params(runId: runId)[ConfigKey.steps] { worker.steps = n }
                 }
                 return worker
             }

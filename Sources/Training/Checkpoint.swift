@@ -8,6 +8,7 @@
 //                                  so they are the whole RNG state of training)
 // The state file is written first and the weights last, each atomically, so a step whose weights
 // file exists is complete. Resuming checks that both files name the same step and model.
+import Basics
 import Foundation
 import Kernels
 import Model
@@ -82,9 +83,7 @@ public enum Checkpoint {
     }
 
     static func jsonString<T: Encodable>(_ value: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return String(decoding: try e.encode(value), as: UTF8.self)
+        String(decoding: try JSONText.encoder().encode(value), as: UTF8.self)
     }
 }
 

@@ -20,19 +20,19 @@ public final class ConsoleSink: MetricSink {
     }
 
     public func log(step: Int, metrics: [String: Double]) {
-        if let loss = metrics["val/loss"] {
+        if let loss = metrics[MetricKey.valLoss] {
             var text = String(format: "step %d/%d  val loss %.4f", step, totalSteps, loss)
-            if let ppl = metrics["val/ppl"] { text += String(format: "  ppl %.2f", ppl) }
-            if let bpb = metrics["val/bpb"] { text += String(format: "  bpb %.4f", bpb) }
+            if let ppl = metrics[MetricKey.valPerplexity] { text += String(format: "  ppl %.2f", ppl) }
+            if let bpb = metrics[MetricKey.valBPB] { text += String(format: "  bpb %.4f", bpb) }
             emit(text, permanent: true)
         }
-        guard let loss = metrics["train/loss"] else { return }
+        guard let loss = metrics[MetricKey.trainLoss] else { return }
         if firstStep == nil { firstStep = step }
         var text = String(format: "step %d/%d  loss %.4f", step, totalSteps, loss)
-        if let lr = metrics["train/lr"] { text += String(format: "  lr %.2e", lr) }
-        if let norm = metrics["train/gradNorm"] { text += String(format: "  |g| %.3f", norm) }
-        if let tps = metrics["train/tokensPerSecond"] { text += "  " + Format.count(Int64(tps)) + " tok/s" }
-        if let mfu = metrics["train/mfu"] { text += String(format: "  MFU %.1f%%", mfu * 100) }
+        if let lr = metrics[MetricKey.trainLR] { text += String(format: "  lr %.2e", lr) }
+        if let norm = metrics[MetricKey.trainGradNorm] { text += String(format: "  |g| %.3f", norm) }
+        if let tps = metrics[MetricKey.tokensPerSecond] { text += "  " + Format.count(Int64(tps)) + " tok/s" }
+        if let mfu = metrics[MetricKey.trainMFU] { text += String(format: "  MFU %.1f%%", mfu * 100) }
         let elapsed = Date().timeIntervalSince(start)
         let done = step - (firstStep ?? step) + 1
         if done > 0 && step < totalSteps {

@@ -3,6 +3,7 @@
 // which makes models with different tokenizers comparable (special tokens count 0 bytes, so an
 // end-of-text prediction costs loss but adds no bytes). Sums are in Double, per position, from
 // the model's per-position losses; padded rows (target -1) count nowhere.
+import Basics
 import Foundation
 import Model
 
@@ -16,10 +17,10 @@ public struct EvalResult: Sendable, Equatable, Codable {
     public var tokens: Int
     public var bytes: Int
 
-    /// The metrics under `split/` keys: loss, ppl, bpb.
-    public func metrics(split: String = "val") -> [String: Double] {
-        var m = ["\(split)/loss": loss, "\(split)/ppl": perplexity]
-        if let bitsPerByte { m["\(split)/bpb"] = bitsPerByte }
+    /// The validation metrics: val/loss, val/ppl and, when token byte lengths are known, val/bpb.
+    public func metrics() -> [String: Double] {
+        var m = [MetricKey.valLoss: loss, MetricKey.valPerplexity: perplexity]
+        if let bitsPerByte { m[MetricKey.valBPB] = bitsPerByte }
         return m
     }
 }

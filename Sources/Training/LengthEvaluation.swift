@@ -5,6 +5,7 @@
 // whole window's `lengen/loss/<f>x`. A factor whose window does not fit the validation shards is
 // skipped and named in `skipped` (the caller prints a note). Windows are the first `batches`
 // batches of B consecutive non-overlapping windows, so every evaluation sees the same tokens.
+import Basics
 import Foundation
 import Model
 import Shards
@@ -22,8 +23,8 @@ public struct LengthResult: Sendable, Equatable {
     public var loss: Double { tokens > 0 ? nll / Double(tokens) : .nan }
 
     public func metrics() -> [String: Double] {
-        var m = buckets.metrics(prefix: "lengen/loss", length: length)
-        if tokens > 0 { m["lengen/loss/\(factor)x"] = loss }
+        var m = buckets.metrics(prefix: MetricKey.lengenLoss, length: length)
+        if tokens > 0 { m["\(MetricKey.lengenLoss)/\(factor)x"] = loss }
         return m
     }
 }

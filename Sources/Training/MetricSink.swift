@@ -80,7 +80,7 @@ public final class JSONLinesSink: MetricSink {
     public func log(step: Int, metrics: [String: Double]) {
         var fields = ["\"step\":\(step)", "\"elapsed\":\(Self.number(Date().timeIntervalSince(start)))"]
         for key in metrics.keys.sorted() {
-            fields.append("\(Safetensors.jsonString(key)):\(Self.number(metrics[key]!))")
+            fields.append("\(JSONText.quoted(key)):\(Self.number(metrics[key]!))")
         }
         handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
     }

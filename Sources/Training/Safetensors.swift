@@ -40,25 +40,19 @@ public enum Safetensors {
                 unlink(tmp)
             }
         }
-        var length = UInt64(header.count).littleEndian
-        try withUnsafeBytes(of: &length) { try writeAll(fd, $0, path: tmp) }
-        try header.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
-        for t in tensors where t.data.count > 0 {
-            try writeAll(fd, UnsafeRawBufferPointer(t.data), path: tmp)
-        }
-        guard fsync(fd) == 0 else { throw TrainingError.io(.io(path: tmp, errno: errno, action: "fsync")) }
-        close(fd)
-        ok = true
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw TrainingError.io(.io(path: path, errno: e, action: "rename into place"))
-        }
-        let dir = (path as NSString).deletingLastPathComponent
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        do {
+            var length = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &length) { try AtomicFile.writeAll(fd, $0, path: tmp) }
+            try header.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: tmp) }
+            for t in tensors where t.data.count > 0 {
+                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(t.data), path: tmp)
+            }
+            try AtomicFile.sync(fd, temporary: tmp)
+            close(fd)
+            ok = true
+            try AtomicFile.moveIntoPlace(tmp, path)
+        } catch let e as BasicsError {
+            throw TrainingError.io(e)
         }
     }
 
@@ -66,7 +60,7 @@ public enum Safetensors {
     static func headerBytes(tensors: [SafetensorsEntry], metadata: [String: String]) -> [UInt8] {
         var parts: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            let fields = metadata.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(metadata[$0]!))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
@@ -76,7 +70,8 @@ public enum Safetensors {
             let end = offset + 4 * t.data.count
             let shape = t.shape.map(String.init).joined(separator: ",")
             parts.append(
-                "\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+                "\(JSONText.quoted(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
+            )
             offset = end
         }
         var bytes = Array(("{" + parts.joined(separator: ",") + "}").utf8)
@@ -84,33 +79,6 @@ public enum Safetensors {
         return bytes
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
-
-    private static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
-        var off = 0
-        while off < raw.count {
-            let n = Glibc.write(fd, raw.baseAddress! + off, min(raw.count - off, 1 << 26))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TrainingError.io(.io(path: path, errno: errno, action: "write"))
-            }
-            off += n
-        }
-    }
 }
 
 /// A safetensors file mapped for reading; F32 tensors only.

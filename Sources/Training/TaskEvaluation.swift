@@ -9,7 +9,9 @@
 //   task/loss/<f>x           mean NLL over every targeted position
 //   lengen/loss/<f>x/<bucket> mean NLL by bucket
 // Streaming tasks (T2) are evaluated the same way: each row is the start of a fresh stream.
+import Basics
 import Foundation
+import Kernels
 import Model
 
 /// One evaluation length's sums.
@@ -27,11 +29,11 @@ public struct TaskLengthResult: Sendable, Equatable {
 
     public func metrics() -> [String: Double] {
         let factor = PositionBuckets.factorLabel(length: length, trainLength: accuracy.trainLength)
-        var m = accuracy.metrics(prefix: "task/acc", length: length)
-        m.merge(loss.metrics(prefix: "lengen/loss", length: length)) { a, _ in a }
+        var m = accuracy.metrics(prefix: MetricKey.taskAccuracy, length: length)
+        m.merge(loss.metrics(prefix: MetricKey.lengenLoss, length: length)) { a, _ in a }
         if targets > 0 {
-            m["task/acc/\(factor)"] = overallAccuracy
-            m["task/loss/\(factor)"] = overallLoss
+            m["\(MetricKey.taskAccuracy)/\(factor)"] = overallAccuracy
+            m["\(MetricKey.taskLoss)/\(factor)"] = overallLoss
         }
         return m
     }

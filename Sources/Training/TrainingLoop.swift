@@ -84,10 +84,10 @@ public final class TrainingLoop {
                 if s.step % config.logEvery == 0 || isLast {
                     let tps = Double(windowTokens) / max(windowSeconds, 1e-9)
                     var m = [
-                        "train/loss": s.loss, "train/lr": s.lr, "train/gradNorm": s.gradNorm,
-                        "train/tokensPerSecond": tps,
+                        MetricKey.trainLoss: s.loss, MetricKey.trainLR: s.lr, MetricKey.trainGradNorm: s.gradNorm,
+                        MetricKey.tokensPerSecond: tps,
                     ]
-                    if let peakFlops { m["train/mfu"] = flopsPerToken * tps / peakFlops }
+                    if let peakFlops { m[MetricKey.trainMFU] = flopsPerToken * tps / peakFlops }
                     sink?.log(step: s.step, metrics: m)
                     windowTokens = 0
                     windowSeconds = 0

@@ -1,6 +1,7 @@
 // ScheduleConfig inside ModelConfig: decoding with defaults (also the nested `options` form of
 // older checkpoints), the encoded form, staircase/ladder options and validation messages naming
 // the field.
+import Attention
 import Basics
 import Foundation
 import Model

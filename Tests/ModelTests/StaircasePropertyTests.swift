@@ -2,8 +2,10 @@
 // N=1 + global cache == plain (values and gradients), ladder == core applied N times, N=1 without
 // cache == chunk-local transformer, causality, finite-difference gradients through the rows,
 // segments with carried memory == the whole stream, generation == forward.
+import Attention
 import Basics
 import Foundation
+import Kernels
 import TestSupport
 import Testing
 

@@ -127,6 +127,6 @@ struct CompareTests {
             t["Metrics"]!.rows.first { $0[0].display == "val/loss" }!.map(\.display) == [
                 "val/loss", "100", "3", "3", "5", "3",
             ])
-        #expect(throws: ReportError.runNotFound("nope")) { try Reports.run(reader, "nope") }
+        #expect(throws: StoreError.runNotFound("nope")) { try Reports.run(reader, "nope") }
     }
 }

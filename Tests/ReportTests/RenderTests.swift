@@ -1,6 +1,7 @@
 // Renderers: NaN and infinities spelled out everywhere, CSV quoting, JSON structure, a terminal
 // chart, and an HTML page that is self-contained and well-formed.
 import Foundation
+import Store
 import Testing
 
 @testable import Report

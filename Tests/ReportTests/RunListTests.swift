@@ -1,9 +1,9 @@
-// `tracker report` over the fixture: the exact table, CSV and Markdown, sorting, limits, and
-// selection by experiment, state and --where.
-import Store
 import Testing
 
 @testable import Report
+// `tracker report` over the fixture: the exact table, CSV and Markdown, sorting, limits, and
+// selection by experiment, state and --where.
+@testable import Store
 
 struct RunListTests {
     let reader: RunReader
@@ -167,7 +167,7 @@ struct RunListTests {
             try names(RunListQuery(selection: RunSelection(filter: lengen))) == [
                 "softmax_rope-seed1", "softmax_rope-seed2",
             ])
-        #expect(throws: ReportError.experimentNotFound("nope")) {
+        #expect(throws: StoreError.experimentNotFound("nope")) {
             try list(RunListQuery(selection: RunSelection(experiment: "nope")))
         }
     }

@@ -1,6 +1,7 @@
 // Runs store their resolved config (every key with its value), attention options are spelled the
 // same in config.json, checkpoint metadata and the database, and re-running an experiment file
 // does not enqueue its runs again, also against runs enqueued before configs were resolved.
+import Attention
 import Basics
 import Foundation
 import Model

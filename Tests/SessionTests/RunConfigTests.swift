@@ -1,5 +1,6 @@
 // `tracker train` run configs: TOML decoding with defaults, unknown keys and bad values named,
 // JSON round trip, and every experiments/*.toml in the repository decoding as a base run.
+import Attention
 import Basics
 import Foundation
 import Model

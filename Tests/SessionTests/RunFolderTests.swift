@@ -1,6 +1,7 @@
 // Every `tracker train --config` run gets its own folder, and a resumed run continues in its
 // folder: a config that changes what is trained is refused, an evaluation change is recorded,
 // and metrics.jsonl holds every step once.
+import Attention
 import Basics
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 // The training run as a library: a few steps of a synthetic task through TrainSession, the run
 // folder it writes (config.json = the resolved config), a checkpoint whose model config spells
 // the attention options as the run config does, and a resumed run that continues from it.
+import Attention
 import Basics
 import Foundation
 import Model

@@ -3,6 +3,7 @@
 // per-position predictions (argmax), targets and losses, shared by the evaluator and the tasks.
 // Keys follow the tracker's convention: `task/acc/<factor>x/[0,L)` for accuracy and
 // `lengen/loss/<factor>x/[L,2L)` for loss, where factor = evaluated length / L.
+import Basics
 
 /// Sums and counts per bucket; positions at or beyond 8L and targets of -1 are left out.
 public struct PositionBuckets: Sendable, Equatable {
@@ -81,7 +82,7 @@ public struct PositionBuckets: Sendable, Equatable {
     ) -> [String: Double] {
         var b = PositionBuckets(trainLength: L)
         b.addAccuracy(predictions: predictions, targets: targets, time: T)
-        return b.metrics(prefix: "task/acc", length: T)
+        return b.metrics(prefix: MetricKey.taskAccuracy, length: T)
     }
 
     /// `lengen/loss/<factor>x/<bucket>` mean losses of one evaluation at length T.
@@ -92,7 +93,7 @@ public struct PositionBuckets: Sendable, Equatable {
     {
         var b = PositionBuckets(trainLength: L)
         b.addLosses(losses, targets: targets, time: T)
-        return b.metrics(prefix: "lengen/loss", length: T)
+        return b.metrics(prefix: MetricKey.lengenLoss, length: T)
     }
 
     /// The argmax of each row of logits (N, V), first index on ties.

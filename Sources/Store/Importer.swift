@@ -1,4 +1,3 @@
-import Basics
 // `tracker import FILE.jsonl`: records runs trained elsewhere (a PyTorch baseline, say) so they
 // sit in the same tables as local runs. Each line is one JSON object:
 //   {"run": "name", "params": {...}, "tags": {...}, "experiment": "optional"}   declares a run
@@ -8,15 +7,21 @@ import Basics
 // in one transaction through the Store's run creation and batched metric write path. A run is
 // identified by name among imported runs, so importing the same file again updates that run and
 // replaces its steps instead of duplicating it.
+import Basics
 import Foundation
 import GRDB
-import Store
 
 /// What an import did.
 public struct ImportSummary: Sendable, Equatable {
     public var created: [String]
     public var updated: [String]
     public var points: Int
+
+    public init(created: [String], updated: [String], points: Int) {
+        self.created = created
+        self.updated = updated
+        self.points = points
+    }
 }
 
 public enum Importer {
@@ -36,10 +41,10 @@ public enum Importer {
         let runs = try plan(text, file: file)
         do {
             return try db.pool.write { db in try write(runs, now: now, db) }
-        } catch let e as ReportError {
+        } catch let e as StoreError {
             throw e
         } catch {
-            throw ReportError.database("\(error)")
+            throw StoreError.sqlite("\(error)")
         }
     }
 
@@ -48,7 +53,7 @@ public enum Importer {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ReportError.cannotRead(path: path, reason: error.localizedDescription)
+            throw StoreError.cannotRead(path: path, reason: error.localizedDescription)
         }
         return try importLines(text, file: path, into: db)
     }
@@ -59,7 +64,7 @@ public enum Importer {
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
-            func fail(_ message: String) -> ReportError { .badImportLine(file: file, line: n + 1, message: message) }
+            func fail(_ message: String) -> StoreError { .badImportLine(file: file, line: n + 1, message: message) }
             guard let value = try? ConfigValue(json: line) else { throw fail("not valid JSON") }
             guard case .table(let o) = value else { throw fail("expected a JSON object") }
             guard case .string(let name)? = o["run"], !name.isEmpty else {
@@ -118,14 +123,16 @@ public enum Importer {
                     case .array, .table: continue
                     }
                 }
-                runs[i].paramsJSON = Exporter.json(p).objectFields
+                runs[i].paramsJSON = JSON(p).objectFields
             }
             if let t = o["tags"] {
                 guard case .table(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
                 for (key, v) in tags {
                     switch v {
                     case .string(let s): runs[i].tags[key] = s
-                    case .int, .double, .bool: runs[i].tags[key] = v.cell.display
+                    case .int(let n): runs[i].tags[key] = String(n)
+                    case .double(let d): runs[i].tags[key] = formatShortest(d)
+                    case .bool(let b): runs[i].tags[key] = b ? "true" : "false"
                     default: throw fail("tag \"\(key)\" must be a string")
                     }
                 }
@@ -194,12 +201,5 @@ public enum Importer {
         try TrackerDB.logMetrics(points, in: db)
         summary.points = points.count
         return summary
-    }
-}
-
-extension JSON {
-    var objectFields: [(String, JSON)] {
-        if case .object(let f) = self { return f }
-        return []
     }
 }

@@ -1,11 +1,11 @@
-// What a report knows about one run without reading its metric history: the run row, its typed
-// parameters (Store's ParamValue), tags, and the per-key summaries the write path keeps in
-// metricSummary.
-import Store
+// What reports read about runs (RunReader): one run without its metric history (the run row,
+// its typed parameters, tags, and the per-key summaries the write path keeps in metricSummary),
+// and points of a metric history.
+import Basics
 
 extension ParamValue {
     /// The value in its number column (int, real, bool as 0/1), nil for text.
-    var number: Double? {
+    public var number: Double? {
         switch self {
         case .int(let v): return Double(v)
         case .real(let v): return v
@@ -65,24 +65,15 @@ public final class RunSummary {
     }
 
     /// The attention variant, the parameter every comparison is about.
-    public var variant: String? { params[Self.variantKey]?.description }
-
-    public static let variantKey = "model.attention.variant"
-    public static let seedKey = "train.seed"
+    public var variant: String? { params[ConfigKey.attentionVariant]?.description }
 }
 
-/// Metric keys the run table and comparisons show.
-public enum MetricKey {
-    public static let trainLoss = "train/loss"
-    public static let valLoss = "val/loss"
-    public static let valBPB = "val/bpb"
-    public static let tokensPerSecond = "train/tokensPerSecond"
-}
-
-/// The shortest text that reads back as the same Double, with nan/inf/-inf spelled out.
-public func formatShortest(_ v: Double) -> String {
-    if v.isNaN { return "nan" }
-    if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-    if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
-    return "\(v)"
+/// One logged value of a metric history.
+public struct HistoryPoint: Sendable, Equatable {
+    public var step: Int64
+    public var value: Double
+    public init(step: Int64, value: Double) {
+        self.step = step
+        self.value = value
+    }
 }

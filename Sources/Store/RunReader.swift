@@ -1,12 +1,11 @@
-import Basics
 // Read-only queries behind every report: which runs a selection names, their summaries (run row,
 // typed params, tags, metricSummary), metric histories for charts and exports, and one run whole.
 // Each call reads in one transaction (summaries: see there), so a report never mixes two states
-// of a run.
+// of a run. Reports read only through this API: no SQL outside Store.
+import Basics
 import Foundation
 import GRDB
 import GRDBSQLite
-import Store
 
 /// Which runs a report covers: `--experiment`, `--state`, `--where`, or runs named on the command line.
 public struct RunSelection: Sendable {
@@ -159,13 +158,33 @@ public struct RunReader: Sendable {
         try read { db in try Self.resolve(db, ref) }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
+    /// One run whole: its row with the experiment's and corpus's names, its artifacts (by kind,
+    /// step) and its state history, read in one transaction.
+    public func detail(_ id: Int64) throws -> RunDetail {
+        try read { db in
+            guard let run = try RunRecord.fetchOne(db, key: id) else { throw StoreError.runNotFound(String(id)) }
+            let experiment = try run.experimentId.flatMap {
+                try String.fetchOne(db, sql: "SELECT name FROM experiment WHERE id = ?", arguments: [$0])
+            }
+            let corpus = try run.corpusId.flatMap { try CorpusRecord.fetchOne(db, key: $0) }
+            let artifacts = try ArtifactRecord.fetchAll(
+                db, sql: "SELECT * FROM artifact WHERE runId = ? ORDER BY kind, step, id", arguments: [id])
+            let events = try RunEventRecord.fetchAll(
+                db, sql: "SELECT * FROM runEvent WHERE runId = ? ORDER BY id", arguments: [id])
+            return RunDetail(
+                run: run, experiment: experiment, corpusName: corpus?.name, corpusFingerprint: corpus?.fingerprint,
+                artifacts: artifacts, events: events)
+        }
+    }
+
+    /// Runs `body` in one read transaction; errors that are not the Store's own become `.sqlite`.
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try db.pool.read(body)
-        } catch let e as ReportError {
+        } catch let e as StoreError {
             throw e
         } catch {
-            throw ReportError.database("\(error)")
+            throw StoreError.sqlite("\(error)")
         }
     }
 
@@ -179,9 +198,9 @@ public struct RunReader: Sendable {
             let imported = try Int64.fetchAll(
                 db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'local' ORDER BY id", arguments: [ref])
             if imported.count == 1 { return imported[0] }
-            throw ReportError.ambiguousRun(name: ref, ids: ids)
+            throw StoreError.ambiguousRun(name: ref, ids: ids)
         }
-        throw ReportError.runNotFound(ref)
+        throw StoreError.runNotFound(ref)
     }
 
     static func condition(_ db: Database, _ s: RunSelection) throws -> SQLCondition {
@@ -189,7 +208,7 @@ public struct RunReader: Sendable {
         if let name = s.experiment {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiment WHERE name = ?", arguments: [name]) == true
             else {
-                throw ReportError.experimentNotFound(name)
+                throw StoreError.experimentNotFound(name)
             }
             parts.append(SQLCondition(sql: "e.name = ?", arguments: [name.databaseValue]))
         }
@@ -311,12 +330,12 @@ struct KeyInterner {
     }
 }
 
-/// One logged value of a metric history.
-public struct HistoryPoint: Sendable, Equatable {
-    public var step: Int64
-    public var value: Double
-    public init(step: Int64, value: Double) {
-        self.step = step
-        self.value = value
-    }
+/// One run whole, for `tracker report RUN` and exports.
+public struct RunDetail: Sendable {
+    public var run: RunRecord
+    public var experiment: String?
+    public var corpusName: String?
+    public var corpusFingerprint: String?
+    public var artifacts: [ArtifactRecord]
+    public var events: [RunEventRecord]
 }

@@ -1,0 +1,45 @@
+// Files written so that a crash or a full disk never leaves a half-written file under its final
+// name: the bytes go to a temporary file next to it, which is fsynced, closed and renamed into
+// place, and the folder is fsynced so the rename itself survives a crash. Shards and checkpoints
+// are written this way.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public enum AtomicFile {
+    /// Writes all of `raw` to `fd` (the file at `path`), in chunks of at most 64 MiB, retrying
+    /// short writes and writes interrupted by a signal.
+    public static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws(BasicsError) {
+        var off = 0
+        while off < raw.count {
+            let n = write(fd, raw.baseAddress! + off, min(raw.count - off, 1 << 26))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, errno: errno, action: "write")
+            }
+            off += n
+        }
+    }
+
+    /// Flushes the temporary file open as `fd` (at `temporary`) to disk; the caller closes it.
+    public static func sync(_ fd: Int32, temporary: String) throws(BasicsError) {
+        guard fsync(fd) == 0 else { throw .io(path: temporary, errno: errno, action: "fsync") }
+    }
+
+    /// Renames the synced and closed `temporary` file over `path` and fsyncs the folder; when the
+    /// rename fails the temporary file is removed.
+    public static func moveIntoPlace(_ temporary: String, _ path: String) throws(BasicsError) {
+        guard rename(temporary, path) == 0 else {
+            let e = errno
+            unlink(temporary)
+            throw .io(path: path, errno: e, action: "rename into place")
+        }
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+}

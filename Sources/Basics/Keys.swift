@@ -1,0 +1,32 @@
+// The names runs are stored and compared under, spelled once: metric keys (`split/name`, logged
+// by training, filtered and charted by reports) and the config keys that reports, sweeps and
+// status read by name (dotted paths into a run's config, as stored in runParam).
+
+/// Metric keys. Length-generalisation and task metrics are families: a prefix, then the length
+/// factor (and a position bucket), e.g. `lengen/loss/4x` or `task/acc/2x/[L,2L)`.
+public enum MetricKey {
+    public static let trainLoss = "train/loss"
+    public static let trainLR = "train/lr"
+    public static let trainGradNorm = "train/gradNorm"
+    public static let tokensPerSecond = "train/tokensPerSecond"
+    public static let trainMFU = "train/mfu"
+    public static let valLoss = "val/loss"
+    public static let valPerplexity = "val/ppl"
+    public static let valBPB = "val/bpb"
+    /// Loss by position at lengths beyond training (`lengen/loss/<factor>x[/<bucket>]`).
+    public static let lengenLoss = "lengen/loss"
+    /// Task accuracy and loss (`task/acc/<factor>[/<bucket>]`, `task/loss/<factor>`).
+    public static let taskAccuracy = "task/acc"
+    public static let taskLoss = "task/loss"
+    /// The split part of the family keys above, which comparisons show as one table per family.
+    public static let familyPrefixes = ["lengen", "task"]
+}
+
+/// Config keys read by name outside the config types themselves.
+public enum ConfigKey {
+    /// The attention variant, the parameter every comparison is about.
+    public static let attentionVariant = "model.attention.variant"
+    /// The training seed: sweeps vary it, comparisons average over it.
+    public static let seed = "train.seed"
+    public static let steps = "train.steps"
+}
