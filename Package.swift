@@ -74,7 +74,7 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 
-        // MARK: - Test helpers (plain library: gradient checks, tolerances; no Testing import)
+        // MARK: - Test helpers (gradient checks, golden files; the `.slow` tag and `.requires` traits)
         .target(name: "TestSupport", dependencies: ["Kernels", "Basics"], path: "Tests/TestSupport"),
 
         // MARK: - Tests (one per module)
@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "BPETests",
             dependencies: [
-                "BPE", "Basics", .product(name: "PropertyBased", package: "swift-property-based"),
+                "BPE", "Basics", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
@@ -105,8 +105,8 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
             exclude: ["golden_adamw.py"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
-        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
+        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "TestSupport"]),
     ]
 )
