@@ -84,7 +84,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // MARK: - Test helpers (plain library: gradient checks, tolerances; no Testing import)
+        // MARK: - Test helpers (gradient checks, golden files; the `.slow` tag and `.requires` traits)
         .target(name: "TestSupport", dependencies: ["Kernels", "Basics"], path: "Tests/TestSupport"),
 
         // MARK: - Tests (one per module)
@@ -116,14 +116,14 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
             exclude: ["golden_adamw.py"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",
             dependencies: ["Report", "Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "SessionTests",
             dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics"]),
-        .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
+        .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "TestSupport"]),
     ]
 )

@@ -1,8 +1,8 @@
 // stick_breaking: golden vectors (all 6 modes, GQA, T = 1), the tiled kernel against the naive
 // product-form oracle, the layer path against the tensor entry point, gradient checks of every mode
 // with GQA/MQA and the remainder bias, decode == forward per mode, the spec's properties of A and
-// stability at |z| in the hundreds, and options. A release timing against softmax_rope runs only
-// with ATTENTION_TIMING=1.
+// stability at |z| in the hundreds, and options. Its speed against softmax_rope is measured by
+// bench/stick_breaking_speed.sh, not here.
 import Attention
 import Basics
 import Foundation
@@ -211,26 +211,5 @@ struct StickBreakingTests {
         var rng = SplitMix64(seed: 1)
         b.initialize(params: p.p, rng: &rng)
         #expect(p.array.allSatisfy { $0 == 0 })
-    }
-
-    /// Forward+backward time against softmax_rope (release build; printed, never asserted).
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["ATTENTION_TIMING"] != nil))
-    func timing() throws {
-        BLAS.setThreads(1)
-        print("T      softmax_rope ms  stick_breaking ms  ratio (speed sb/softmax)")
-        for T in [256, 512, 1024, 2048] {
-            var ms: [Double] = []
-            for name in ["softmax_rope", "stick_breaking"] {
-                let h = try Harness(name, B: 1, T: T, NH: 4, NKV: 4, hs: 64, C: 256)
-                var rng = TestRandom(seed: 1)
-                let dout = Floats(normal: h.out.count, rng: &rng)
-                _ = h.gradients(dout: dout)
-                let reps = max(1, 4096 / T)
-                let start = DispatchTime.now().uptimeNanoseconds
-                for _ in 0..<reps { _ = h.gradients(dout: dout) }
-                ms.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(reps))
-            }
-            print(String(format: "%-6d %15.2f %18.2f %8.2f", T, ms[0], ms[1], ms[0] / ms[1]))
-        }
     }
 }

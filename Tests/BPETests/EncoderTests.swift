@@ -11,7 +11,7 @@ import Testing
     static let tokenizer: Tokenizer = {
         var rng = SeededGenerator(seed: 3)
         var documents = (0..<30).map { _ in randomText(40, &rng) }
-        documents += (try? fixtureDocuments("edge_cases.txt")) ?? []
+        do { documents += try fixtureDocuments("edge_cases.txt") } catch { Issue.record(error) }
         return try! BPETrainer(vocabSize: 256 + 400 + 1).train(countWords(documents))
     }()
 

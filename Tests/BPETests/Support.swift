@@ -3,6 +3,7 @@
 // python3 for the HF tokenizers comparisons.
 import BPE
 import Foundation
+import TestSupport
 
 /// SplitMix64: small, seeded, reproducible.
 struct SeededGenerator: RandomNumberGenerator {
@@ -45,7 +46,8 @@ func randomSmallAlphabetText(_ count: Int, _ rng: inout SeededGenerator) -> Stri
 /// A fixture file's text.
 func fixture(_ name: String) throws -> String {
     guard let url = Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil) else {
-        throw CocoaError(.fileNoSuchFile)
+        throw MissingRequirement(
+            description: "the fixture Tests/BPETests/Fixtures/\(name) is missing: restore it with git")
     }
     return try String(contentsOf: url, encoding: .utf8)
 }
@@ -110,7 +112,7 @@ func runPython(_ script: String, _ arguments: [String]) throws -> Data {
 }
 
 /// True if `python3` can import HF `tokenizers`.
-let pythonHasTokenizers: Bool = (try? runPython("import tokenizers", [])) != nil
+let pythonHasTokenizers = pythonCanImport("tokenizers")
 
 /// A fresh temporary directory.
 func temporaryDirectory() throws -> URL {

@@ -165,7 +165,7 @@ struct IngestPipelineTests {
         #expect(throws: IngestError.self) { try pipeline.run(paths: [dir], options: options(vocab: 256)) }
 
         #expect(try db.corpora().isEmpty)
-        let left = (try? FileManager.default.contentsOfDirectory(atPath: home)) ?? []
+        let left = try FileManager.default.contentsOfDirectory(atPath: home)
         #expect(left.filter { !$0.hasPrefix("tracker.sqlite") }.isEmpty, "left behind: \(left)")
     }
 

@@ -11,17 +11,17 @@ import Testing
 
 @testable import Model
 
-/// A tiny model of the given variant and schedule with scrambled parameters (nil if the variant
-/// cannot be built at this shape: it is then skipped, see `variants`).
+/// A tiny model of the given variant and schedule with scrambled parameters (every variant must
+/// build at this shape: a variant that cannot fails the tests, see `variants`).
 func stairModel(
     _ variant: String, _ name: String, _ options: [String: ConfigValue], T: Int = 9,
     seed: UInt64 = 5
-) -> LanguageModel? {
+) throws -> LanguageModel {
     let config = ModelConfig(
         vocabSize: 11, channels: 8, layers: 2, heads: 2, context: T,
         attention: AttentionConfig(variant: variant),
         schedule: ScheduleConfig(name: name, options: options))
-    guard let model = try? LanguageModel(config: config) else { return nil }
+    let model = try LanguageModel(config: config)
     scrambleParameters(model, seed: seed)
     return model
 }
@@ -44,15 +44,14 @@ func maxDiff(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 struct StaircasePropertyTests {
-    /// Every registered variant (others are adding variants: a variant that cannot be built at
-    /// this tiny shape is skipped by `stairModel`).
+    /// Every registered variant (others are adding variants: each must build at this tiny shape,
+    /// or `stairModel` throws and the test fails).
     static let variants = AttentionRegistry.names
 
     @Test(arguments: variants)
     func n1GlobalCacheEqualsPlain(variant: String) throws {
-        guard let plain = stairModel(variant, "plain", [:]),
-            let stair = stairModel(variant, "staircase", stairOptions(2, 1, .string("global")))
-        else { return }
+        let plain = try stairModel(variant, "plain", [:])
+        let stair = try stairModel(variant, "staircase", stairOptions(2, 1, .string("global")))
         let (B, T) = (2, 9)
         let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 7)
         let wsP = plain.makeWorkspace(batch: B, time: T)
@@ -70,7 +69,7 @@ struct StaircasePropertyTests {
 
     @Test func ladderIsCoreAppliedNTimes() throws {
         for N in [2, 3] {
-            let ladder = stairModel("softmax_rope", "ladder", ["steps": .int(N)])!
+            let ladder = try stairModel("softmax_rope", "ladder", ["steps": .int(N)])
             let tokens: [Int32] = [1, 5, 2, 9, 3, 3, 0, 7]
             let got = forwardStates(ladder, tokens)
             let ws = Workspace(
@@ -83,14 +82,14 @@ struct StaircasePropertyTests {
                 ws.p(ws.resid[0]).update(from: ws.p(ws.final), count: tokens.count * 8)
             }
             #expect(maxDiff(got, Array(ws.states)) < 1e-5)
-            let big = stairModel("softmax_rope", "staircase", stairOptions(20, N))!
+            let big = try stairModel("softmax_rope", "staircase", stairOptions(20, N))
             #expect(maxDiff(got, forwardStates(big, tokens)) < 1e-6, "C >= T is the ladder")
         }
     }
 
     @Test func n1WithoutCacheIsChunkLocal() throws {
-        let stair = stairModel("softmax_rope", "staircase", stairOptions(3, 1))!
-        let plain = stairModel("softmax_rope", "plain", [:])!
+        let stair = try stairModel("softmax_rope", "staircase", stairOptions(3, 1))
+        let plain = try stairModel("softmax_rope", "plain", [:])
         let tokens: [Int32] = [1, 5, 2, 9, 3, 3, 0, 7, 4]
         let got = forwardStates(stair, tokens)
         for c in 0..<3 {  // RoPE is relative, so a chunk alone at position 0 gives the same
@@ -107,9 +106,7 @@ struct StaircasePropertyTests {
     @Test(arguments: variants)
     func causality(variant: String) throws {
         for (C, N, cache) in Self.causalSchedules {
-            guard let model = stairModel(variant, "staircase", stairOptions(C, N, cache)) else {
-                return
-            }
+            let model = try stairModel(variant, "staircase", stairOptions(C, N, cache))
             let tokens: [Int32] = [1, 5, 2, 9, 3, 3, 0, 7, 4, 10, 6, 8]
             let base = forwardStates(model, tokens)
             for t in [1, 5, 9] {
@@ -128,7 +125,7 @@ struct StaircasePropertyTests {
         stairOptions(2, 3, .int(1)), stairOptions(3, 2, .string("global")), stairOptions(2, 2),
     ])
     func finiteDifferenceGradients(options: [String: ConfigValue]) throws {
-        let model = stairModel("softmax_rope", "staircase", options, T: 7)!
+        let model = try stairModel("softmax_rope", "staircase", options, T: 7)
         let (B, T) = (2, 7)
         let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 3)
         let ws = model.makeWorkspace(batch: B, time: T)
@@ -153,9 +150,7 @@ struct StaircasePropertyTests {
     @Test(arguments: variants)
     func segmentsEqualWholeStream(variant: String) throws {
         for (C, N, cache, M) in Self.segmentSchedules {
-            guard let model = stairModel(variant, "staircase", stairOptions(C, N, cache)) else {
-                return
-            }
+            let model = try stairModel(variant, "staircase", stairOptions(C, N, cache))
             let B = 2
             let T = 12
             let (tokens, targets) = batch(B: B, T: T, V: 11, seed: 9)
@@ -187,9 +182,7 @@ struct StaircasePropertyTests {
     @Test(arguments: variants)
     func generationEqualsForward(variant: String) throws {
         for (C, N, cache) in Self.causalSchedules {
-            guard let model = stairModel(variant, "staircase", stairOptions(C, N, cache)) else {
-                return
-            }
+            let model = try stairModel(variant, "staircase", stairOptions(C, N, cache))
             let tokens: [Int32] = [1, 5, 2, 9, 3, 3, 0, 7, 4, 10, 6]
             let targets: [Int32] = Array(tokens.dropFirst()) + [2]
             let ws = model.makeWorkspace(batch: 1, time: tokens.count)

@@ -37,7 +37,10 @@ struct RenderTests {
         ])
 
     @Test func textSpellsOutNaNAndInfinity() {
-        guard case .table(let t) = doc.sections[0] else { return }
+        guard case .table(let t) = doc.sections[0] else {
+            Issue.record("section 0 is not a table")
+            return
+        }
         #expect(
             TextRenderer.alignedTable(t) == """
                 name   loss   speed          agg
@@ -82,7 +85,10 @@ struct RenderTests {
     }
 
     @Test func terminalChartHasAxesEndsAndLegend() {
-        guard case .chart(let c) = doc.sections[1] else { return }
+        guard case .chart(let c) = doc.sections[1] else {
+            Issue.record("section 1 is not a chart")
+            return
+        }
         let lines = TerminalChart.render(c, color: false).split(separator: "\n", omittingEmptySubsequences: false).map(
             String.init)
         #expect(lines.count == TerminalChart.height + 4)

@@ -13,7 +13,10 @@ struct RunListTests {
     func list(_ query: RunListQuery) throws -> ReportDocument { try Reports.runList(reader, query) }
 
     func names(_ query: RunListQuery) throws -> [String] {
-        guard case .table(let t) = try list(query).sections[0] else { return [] }
+        guard case .table(let t) = try list(query).sections[0] else {
+            Issue.record("no table")
+            return []
+        }
         let i = t.columns.firstIndex(of: "run")!
         return t.rows.map { $0[i].display }
     }

@@ -1,9 +1,10 @@
 // The real `tracker` executable in real processes: shipped experiment files validate, worker
 // processes never claim the same run, SIGTERM releases a worker's run, `tracker run` reports a
 // failing run, two nightly jobs cannot overlap, and 8 writer processes + a reader see no lock
-// errors. Skipped when the binary is not built next to the tests.
+// errors. Needs the binary built next to the tests (see `.requires`).
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 @testable import Scheduler
@@ -97,7 +98,7 @@ func writeExperiment(_ dir: String, name: String = "tiny", seeds: Int = 2) throw
     return path
 }
 
-@Suite(.serialized, .enabled(if: trackerBuilt, "the tracker binary is not built next to the tests"))
+@Suite(.serialized, .tags(.slow), .requires("the tracker binary built next to the tests (swift build)", trackerBuilt))
 struct ProcessTests {
     @Test func shippedExperimentFilesValidate() throws {
         let dir = repoPath + "/experiments"

@@ -1,9 +1,9 @@
 // End to end with the real trainer: kill -9 the worker in the middle of a run; the run's lease
 // expires, it is re-queued under the same id, a second worker resumes it from its last
-// checkpoint, and it completes with a complete, duplicate-free metric history. Enabled once
-// `tracker train` has its `--run ID` mode.
+// checkpoint, and it completes with a complete, duplicate-free metric history.
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 @testable import Scheduler
@@ -12,10 +12,10 @@ import Testing
     import Glibc
 #endif
 
-let trainerHasRunMode: Bool = trackerBuilt && ((try? tracker(["train", "--help"]))?.out.contains("--run") ?? false)
-
 struct ResumeEndToEndTests {
-    @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .timeLimit(.minutes(10)))
+    @Test(
+        .tags(.slow), .requires("the tracker binary built next to the tests (swift build)", trackerBuilt),
+        .timeLimit(.minutes(10)))
     func killedWorkersRunResumesAndCompletes() throws {
         let home = tempHome("e2e-resume")
         let ingest = try tracker([

@@ -1,18 +1,11 @@
 // The bundled corpus through `tracker ingest`, checked against Hugging Face `tokenizers` trained
 // on the same documents: the merge lists must be identical, merge for merge, and HF must encode
-// the corpus's own text to the ids in our shards. Skipped when python3 cannot import tokenizers.
+// the corpus's own text to the ids in our shards. Needs python3 with tokenizers (see `.requires`).
 import Foundation
+import TestSupport
 import Testing
 
-private let pythonHasTokenizers: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import tokenizers"]
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonHasTokenizers = pythonCanImport("tokenizers")
 
 /// Reads the archive the way ingest documents it (one document per entry, exact duplicates
 /// dropped, tokenizer trained on all kept documents), trains HF's BpeTrainer on it, and compares.
@@ -51,7 +44,7 @@ private let parityScript = #"""
     print(json.dumps({"encodeMatches": mine.encode(text).ids == first_doc, "eot": eot}))
     """#
 
-@Suite(.enabled(if: pythonHasTokenizers, "python3 cannot import tokenizers"))
+@Suite(.tags(.slow), .requires("python3 with the tokenizers package", pythonHasTokenizers))
 struct BundledCorpusParityTests {
     @Test func mergesEqualHuggingFaceOnTheBundledCorpus() throws {
         let home = tempDir("parity")

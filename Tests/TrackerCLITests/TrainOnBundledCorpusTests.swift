@@ -3,8 +3,10 @@
 // unigram entropy of the corpus's own tokens (what a model that ignores context can reach).
 import Foundation
 import Shards
+import TestSupport
 import Testing
 
+@Suite(.tags(.slow))
 struct TrainOnBundledCorpusTests {
     @Test func shortRunEndsWellBelowTheUnigramEntropy() throws {
         let home = tempDir("train")

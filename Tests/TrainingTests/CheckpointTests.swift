@@ -4,6 +4,7 @@ import Basics
 import Foundation
 import Model
 import Shards
+import TestSupport
 import Testing
 import Training
 
@@ -71,7 +72,7 @@ struct CheckpointTests {
         #expect(throws: TrainingError.self) { try t3.loadCheckpoint(path) }
     }
 
-    @Test(.enabled(if: pythonHasSafetensors, "needs python3 with safetensors and numpy"))
+    @Test(.requires("python3 with safetensors and numpy", pythonHasSafetensors))
     func pythonReadsCheckpointWeights() throws {
         let t = try makeTrainer(try shard(), steps: 1)
         t.trainStep()

@@ -3,6 +3,7 @@
 import Foundation
 import Model
 import Shards
+import TestSupport
 import Testing
 import Training
 
@@ -66,7 +67,7 @@ struct TrainerTests {
         for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "\(one) vs \(two)") }
     }
 
-    @Test func lossFallsBelowUnigramEntropyOnBundledCorpus() throws {
+    @Test(.tags(.slow)) func lossFallsBelowUnigramEntropyOnBundledCorpus() throws {
         let slow = ProcessInfo.processInfo.environment["TRACKER_SLOW_TESTS"] != nil
         let data = try bundledByteShards(bytes: slow ? 2_000_000 : 200_000)
         var mc = tinyModelConfig(vocab: 256, context: 32)
