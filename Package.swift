@@ -106,7 +106,7 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics", "TestSupport"]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )

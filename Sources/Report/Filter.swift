@@ -11,6 +11,9 @@
 // `run.id`, `run.experiment`, `run.origin`) or a metric (any name with a '/', e.g. `val/loss.min`;
 // `.last` is the default; names with other characters go in backticks: `lengen/loss/4x/[0,L)`.max).
 // `~` is substring match. The AST is compiled to parameterised SQL in FilterSQL.swift.
+// An expression holds at most `Filter.maxComparisons` comparisons, nested (parentheses and `not`)
+// at most `Filter.maxDepth` deep: past that, a clear error instead of a deep recursion here or
+// SQLite's "parser stack overflow" (its parser stack holds about 100 entries).
 
 /// A parsed --where expression.
 public indirect enum Filter: Sendable, Equatable {
@@ -18,6 +21,11 @@ public indirect enum Filter: Sendable, Equatable {
     case or(Filter, Filter)
     case not(Filter)
     case compare(Field, Comparison, Literal)
+
+    /// The most comparisons one expression may hold.
+    public static let maxComparisons = 500
+    /// The deepest nesting of parentheses and `not` one expression may have.
+    public static let maxDepth = 32
 
     /// Parses `text`, throwing `ReportError.badFilter` with the 1-based column of the bad token.
     public static func parse(_ text: String) throws -> Filter {
@@ -208,6 +216,9 @@ struct FilterParser {
     let text: String
     let tokens: [FilterToken]
     var position = 0
+    /// Parentheses and `not`s open around the current token.
+    var depth = 0
+    var comparisons = 0
 
     init(text: String, tokens: [FilterToken]) {
         self.text = text
@@ -247,12 +258,16 @@ struct FilterParser {
 
     mutating func parseNot() throws -> Filter {
         switch current.kind {
-        case .not:
-            position += 1
-            return .not(try parseNot())
-        case .open:
+        case .not, .open:
+            if depth >= Filter.maxDepth {
+                throw fail(
+                    "nested more than \(Filter.maxDepth) deep (parentheses and 'not'); write the expression flatter")
+            }
+            depth += 1
+            defer { depth -= 1 }
             let open = current
             position += 1
+            if open.kind == .not { return .not(try parseNot()) }
             let inner = try parseOr()
             guard current.kind == .close else {
                 throw fail("expected ')' to close the '(' at column \(open.column), found \(describe(current))")
@@ -273,6 +288,12 @@ struct FilterParser {
             let known = Field.RunColumn.allCases.map { "run.\($0.rawValue)" }.joined(separator: ", ")
             throw fail("unknown run column '\(name)' (known: \(known))", fieldToken)
         }
+        if comparisons >= Filter.maxComparisons {
+            throw fail(
+                "more than \(Filter.maxComparisons) comparisons; narrow the runs with --experiment or --state, or match many names at once with '~'",
+                fieldToken)
+        }
+        comparisons += 1
         position += 1
         guard case .op(let op) = current.kind else {
             throw fail("expected a comparison (= != < <= > >= ~) after '\(name)', found \(describe(current))")
