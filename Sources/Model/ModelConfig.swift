@@ -88,6 +88,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if schedule != ScheduleConfig() { try c.encode(schedule, forKey: .schedule) }
     }
 
+    /// The largest vocabulary a model may have (token ids must fit the shards' and kernels' Int32).
+    public static let maxVocabSize = 1 << 24
+
     /// Head size hs = C / NH.
     public var headSize: Int { channels / heads }
     /// NKV with the nil default resolved.
@@ -124,6 +127,14 @@ public struct ModelConfig: Codable, Sendable, Equatable {
                 + "e.g. heads = \(max(1, channels / 64))"
         )
         try check(context >= 1, "context", "must be positive (got \(context))")
+        // Upper bounds far above any CPU run, so sizes multiply without overflow and a damaged
+        // config or checkpoint fails here instead of trapping in an allocation.
+        for (field, value, limit) in [
+            ("vocabSize", vocabSize, ModelConfig.maxVocabSize), ("channels", channels, 1 << 16),
+            ("layers", layers, 1 << 10), ("context", context, 1 << 20),
+        ] where value > limit {
+            throw ModelError.invalidConfig(field: field, message: "must be at most \(limit) (got \(value))")
+        }
         if let k = kvHeads {
             try check(
                 k >= 1 && heads % k == 0, "kvHeads",
