@@ -107,6 +107,7 @@ let package = Package(
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics", "TestSupport"]),
-        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
+        .testTarget(
+            name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "Model", "TestSupport"]),
     ]
 )

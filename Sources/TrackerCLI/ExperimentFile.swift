@@ -10,15 +10,12 @@ import TOMLKit
 enum ExperimentFile {
     /// Loads and validates an experiment file; the experiment name is the file stem.
     static func load(path: String) throws -> (spec: ExperimentSpec, plans: [ExperimentSpec.Plan]) {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CLIError(description: "cannot read the experiment file \(path): \(error.localizedDescription)")
-        }
+        let text = try TOMLText.read(path: path, what: "experiment file")
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
+            table = try TOMLText.parse(text)
+        } catch let e as CLIError {
+            throw CLIError(description: "\(path): \(e.description)")
         } catch {
             throw CLIError(description: "\(path) is not valid TOML: \(error)")
         }

@@ -199,7 +199,7 @@ struct NightlyCommand: ParsableCommand {
                 description: "cannot read the nightly config \(path): \(error.localizedDescription) (pass --config)")
         }
         do {
-            return try ExperimentFile.convert(try TOMLTable(string: text), path: "")
+            return try ExperimentFile.convert(try TOMLText.parse(text), path: "")
         } catch let e as CLIError {
             throw e
         } catch {

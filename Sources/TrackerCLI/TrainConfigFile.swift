@@ -240,12 +240,7 @@ struct NamedOptions: Codable, Equatable {
 enum TrainConfigFile {
     /// Reads a `.toml` file, or a `.json` resolved config (e.g. a run folder's config.json).
     static func load(path: String) throws -> TrainRunConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CLIError(description: "cannot read the config file \(path): \(error.localizedDescription)")
-        }
+        let text = try TOMLText.read(path: path, what: "config file")
         do {
             return path.hasSuffix(".json") ? try decode(json: Data(text.utf8)) : try decode(toml: text)
         } catch let e as TOMLParseError {
@@ -256,7 +251,7 @@ enum TrainConfigFile {
     }
 
     static func decode(toml: String) throws -> TrainRunConfig {
-        let table = try TOMLTable(string: toml)
+        let table = try TOMLText.parse(toml)
         let data = try JSONSerialization.data(withJSONObject: try jsonObject(table, path: ""))
         return try decode(json: data)
     }
@@ -267,10 +262,63 @@ enum TrainConfigFile {
         do {
             config = try JSONDecoder().decode(TrainRunConfig.self, from: json)
         } catch let e as DecodingError {
+            if case .dataCorrupted(let ctx) = e, ctx.codingPath.isEmpty { throw invalidData(json) }
             throw readable(e)
         }
         try config.validate()
         return config
+    }
+
+    /// JSONDecoder says only "The given data was not valid JSON.", without a key, both for broken
+    /// JSON and for a number its field cannot hold (20.5 or 1e20 for an integer, -1 for a seed).
+    /// Tells them apart and names the key: each suspicious number is replaced by 1 in turn, and
+    /// the one whose replacement makes that error go away is the culprit.
+    static func invalidData(_ json: Data) -> Error {
+        let tree: Any
+        do {
+            tree = try JSONSerialization.jsonObject(with: json)
+        } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            return CLIError(description: "the run config is not valid JSON: \(detail)")
+        }
+        var numbers: [(path: [Any], key: String, value: Double)] = []
+        func walk(_ v: Any, _ path: [Any], _ key: String) {
+            if let d = v as? [String: Any] {
+                for k in d.keys.sorted() { walk(d[k]!, path + [k], key.isEmpty ? k : key + "." + k) }
+            } else if let a = v as? [Any] {
+                for (i, x) in a.enumerated() { walk(x, path + [i], key + "[\(i)]") }
+            } else if let n = v as? NSNumber, !(v is String) {
+                let d = n.doubleValue
+                if d != d.rounded() || d < 0 || abs(d) >= 9.2e18 { numbers.append((path, key, d)) }
+            }
+        }
+        func replacing(_ v: Any, _ path: ArraySlice<Any>) -> Any {
+            guard let head = path.first else { return 1 }
+            if var d = v as? [String: Any], let k = head as? String {
+                d[k] = replacing(d[k]!, path.dropFirst())
+                return d
+            }
+            if var a = v as? [Any], let i = head as? Int {
+                a[i] = replacing(a[i], path.dropFirst())
+                return a
+            }
+            return v
+        }
+        walk(tree, [], "")
+        for n in numbers {
+            guard let data = try? JSONSerialization.data(withJSONObject: replacing(tree, n.path[...])) else { continue }
+            do {
+                _ = try JSONDecoder().decode(TrainRunConfig.self, from: data)
+            } catch DecodingError.dataCorrupted(let ctx) where ctx.codingPath.isEmpty {
+                continue
+            } catch {}
+            let expected =
+                n.value != n.value.rounded()
+                ? "an integer" : n.value < 0 ? "a non-negative integer" : "an integer below 2^63"
+            let got = n.value == n.value.rounded() && abs(n.value) < 1e15 ? "\(Int64(n.value))" : "\(n.value)"
+            return TrainingError.wrongType(key: n.key, expected: "\(expected) (got \(got))")
+        }
+        return CLIError(description: "the run config has a value its key cannot hold (check integers and signs)")
     }
 
     /// Canonical JSON (sorted keys), as stored in config.json and run rows.
@@ -322,6 +370,8 @@ enum TrainConfigFile {
         case is Double.Type: return "a number"
         case is String.Type: return "a string"
         case is Bool.Type: return "true or false"
+        case _ where "\(type)".hasPrefix("Array"): return "a list"
+        case _ where "\(type)".hasPrefix("Dictionary"): return "a table"
         default: return "a table or value of type \(type)"
         }
     }
