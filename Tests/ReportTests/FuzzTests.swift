@@ -5,6 +5,7 @@
 // over the fixture's runs).
 import Basics
 import Foundation
+import GRDB
 import Store
 import TestSupport
 import Testing
@@ -167,11 +168,20 @@ struct ImportFuzzTests {
         _ = try Importer.importLines(Self.valid, file: "valid.jsonl", into: db)
         var m = Mutator(seed: 21)
         var failed = 0
+        func contents() throws -> [Int] {
+            try db.pool.read { db in
+                try ["run", "metric", "runParam", "runTag"].map {
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? 0
+                }
+            }
+        }
         for _ in 0..<1200 {
             let text = m.mutate(Self.valid, maxEdits: 6)
+            let before = try contents()
             do {
                 _ = try Importer.importLines(text, file: "fuzz.jsonl", into: db)
             } catch let e as ReportError {
+                #expect(try contents() == before, "a failed import wrote something")
                 failed += 1
                 let d = e.description
                 #expect(!d.contains("Error Domain") && !d.contains("NSCocoa") && !d.contains("SQLite error"), "\(d)")
