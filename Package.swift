@@ -79,14 +79,14 @@ let package = Package(
 
         // MARK: - Tests (one per module)
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CArchive", "Basics"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CArchive", "Basics", "TestSupport"]),
         .testTarget(
             name: "BPETests",
             dependencies: [
-                "BPE", "Basics", .product(name: "PropertyBased", package: "swift-property-based"),
+                "BPE", "Basics", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
         .testTarget(
             name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),

@@ -88,9 +88,6 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if schedule != ScheduleConfig() { try c.encode(schedule, forKey: .schedule) }
     }
 
-    /// The largest vocabulary a model may have (token ids must fit the shards' and kernels' Int32).
-    public static let maxVocabSize = 1 << 24
-
     /// Head size hs = C / NH.
     public var headSize: Int { channels / heads }
     /// NKV with the nil default resolved.
@@ -110,31 +107,33 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             context: context)
     }
 
+    /// The largest shapes a config may ask for: far beyond what a CPU trains, small enough that
+    /// no size computed from them overflows (a run's memory is estimated before allocation).
+    public static let limits = (
+        vocabSize: 2...(1 << 24), channels: 1...(1 << 16), layers: 1...(1 << 12), heads: 1...(1 << 12),
+        context: 1...(1 << 22)
+    )
+
     /// Throws ModelError naming the field to fix.
     public func validate() throws {
         func check(_ ok: Bool, _ field: String, _ message: String) throws {
             if !ok { throw ModelError.invalidConfig(field: field, message: message) }
         }
-        try check(
-            vocabSize >= 2, "vocabSize",
-            "must be at least 2 (got \(vocabSize)); take it from the tokenizer")
-        try check(channels >= 1, "channels", "must be positive (got \(channels))")
-        try check(layers >= 1, "layers", "must be positive (got \(layers))")
-        try check(heads >= 1, "heads", "must be positive (got \(heads))")
+        func bounded(_ value: Int, _ range: ClosedRange<Int>, _ field: String, _ hint: String) throws {
+            try check(
+                range.contains(value), field,
+                "must be in \(range.lowerBound)...\(range.upperBound) (got \(value)); \(hint)")
+        }
+        try bounded(vocabSize, Self.limits.vocabSize, "vocabSize", "take it from the tokenizer")
+        try bounded(channels, Self.limits.channels, "channels", "e.g. 256")
+        try bounded(layers, Self.limits.layers, "layers", "e.g. 4")
+        try bounded(heads, Self.limits.heads, "heads", "e.g. channels / 64")
         try check(
             channels % heads == 0, "heads",
             "must divide channels (\(channels) is not a multiple of \(heads)); "
                 + "e.g. heads = \(max(1, channels / 64))"
         )
-        try check(context >= 1, "context", "must be positive (got \(context))")
-        // Upper bounds far above any CPU run, so sizes multiply without overflow and a damaged
-        // config or checkpoint fails here instead of trapping in an allocation.
-        for (field, value, limit) in [
-            ("vocabSize", vocabSize, ModelConfig.maxVocabSize), ("channels", channels, 1 << 16),
-            ("layers", layers, 1 << 10), ("context", context, 1 << 20),
-        ] where value > limit {
-            throw ModelError.invalidConfig(field: field, message: "must be at most \(limit) (got \(value))")
-        }
+        try bounded(context, Self.limits.context, "context", "e.g. 256")
         if let k = kvHeads {
             try check(
                 k >= 1 && heads % k == 0, "kvHeads",

@@ -39,6 +39,9 @@ public protocol Schedule: Sendable {
     /// Core applications per token: the cost multiplier over a plain transformer (N).
     var passes: Int { get }
     func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace
+    /// Floats one thread's workspace for (batch, time) reaches, schedule storage included, as
+    /// `makeWorkspace` and a forward/backward would allocate them (for memory estimates).
+    func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int
     func flopsPerToken(_ model: LanguageModel) -> Double
     /// Runs tokens (B, ws.time); fills ws.states and, with targets, the loss as
     /// LanguageModel.forward. A state carries the stream across calls and is advanced.
@@ -114,6 +117,10 @@ public struct Plain: Schedule {
 
     public func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace {
         Workspace(config: model.config, variant: model.attention, batch: batch, time: time)
+    }
+
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        WorkspaceLayout(config: config, variant: variant, batch: batch, time: time).floatCount
     }
 
     public func flopsPerToken(_ model: LanguageModel) -> Double { model.plainFlopsPerToken }

@@ -72,6 +72,23 @@ public struct Staircase: Schedule {
             config: model.config, variant: model.attention, batch: batch, time: time, layers: 0)
     }
 
+    /// The head-only workspace plus the row workspaces a call over `time` tokens grows to: one
+    /// per row (n + N - 1 rows for n chunks), each over at most N chunks plus its cached memory
+    /// (rounded up to a power of two, as `StaircaseBuffers.row` grows it), and each row's extra
+    /// arena of (L + 1) residual inputs and L memory inputs.
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        let head = WorkspaceLayout(config: config, variant: variant, batch: batch, time: time, layers: 0).floatCount
+        let C = chunk == 0 ? time : chunk
+        let n = (time + C - 1) / C
+        let span = min(time, steps * C)
+        var memory = cache == .none ? 0 : time
+        if memory > 0 { memory = 1 << (Int.bitWidth - (memory - 1).leadingZeroBitCount) }
+        let row = WorkspaceLayout(config: config, variant: variant, batch: batch, time: span, memory: memory)
+        let L = config.layers
+        let extra = (L + 1) * batch * span * config.channels + L * batch * memory * config.channels
+        return head + (n + steps - 1) * (row.floatCount + extra)
+    }
+
     /// N core applications per token over a span of at most N*C tokens, one head.
     public func flopsPerToken(_ model: LanguageModel) -> Double {
         let T = model.config.context
@@ -229,6 +246,9 @@ public struct Ladder: Schedule {
 
     public func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace {
         staircase.makeWorkspace(model, batch: batch, time: time)
+    }
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        staircase.workspaceFloats(config, variant: variant, batch: batch, time: time)
     }
     public func flopsPerToken(_ model: LanguageModel) -> Double {
         staircase.flopsPerToken(model)

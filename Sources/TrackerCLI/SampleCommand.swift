@@ -69,7 +69,7 @@ struct SampleCommand: ParsableCommand {
             guard let tokenizerPath = tokenizer ?? metadata["tokenizer"].flatMap({ $0.isEmpty ? nil : $0 }) else {
                 throw CLIError(description: "\(checkpoint) names no tokenizer: pass --tokenizer FILE")
             }
-            let tok = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+            let tok = try Tokenizer.load(path: tokenizerPath)
             guard tok.vocabSize == model.config.vocabSize else {
                 throw CLIError(
                     description:

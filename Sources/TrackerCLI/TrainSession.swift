@@ -36,11 +36,11 @@ struct TrainData {
                     + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`")
         }
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
-        let tokenizer = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+        let tokenizer = try Tokenizer.load(path: tokenizerPath)
         let V = tokenizer.vocabSize
         func shards(_ split: String) throws -> [ShardReader] {
             try corpus.shards.filter { $0.split == split }.map {
-                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, checkTokens: false)
+                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, expectSHA256: $0.sha256)
             }
         }
         let loader = try DataLoader(shards: try shards("train"), batch: B, time: T, seed: config.train.seed)

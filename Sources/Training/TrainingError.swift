@@ -23,6 +23,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(step: Int, loss: Double)
     /// Stopped by a signal (SIGINT/SIGTERM) after checkpointing at `step`.
     case interrupted(step: Int, checkpoint: String?)
+    /// The run's estimated memory exceeds what is available (`limit` names which limit).
+    case notEnoughMemory(needed: Int64, available: Int64, limit: String, breakdown: String)
     /// File I/O failed.
     case io(BasicsError)
 
@@ -45,6 +47,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(path): not a usable checkpoint (\(reason)): pick another checkpoint of the run"
         case .checkpointMismatch(let path, let reason):
             return "\(path): \(reason): resume with the config the checkpoint was trained with"
+        case .notEnoughMemory(let needed, let available, let limit, let breakdown):
+            return "this run needs about \(Format.bytes(needed)) (\(breakdown)) but only "
+                + "\(Format.bytes(available)) is available (\(limit)): lower [train] batch or threads, "
+                + "or [model] context, channels, layers or vocabulary, or free memory"
         case .noCheckpoint(let path):
             return "\(path): no checkpoint found: pass a run folder that holds step-*.safetensors, "
                 + "or a .safetensors file"
