@@ -1,11 +1,13 @@
 // The chaos test: 20 queued runs (a tiny model on the synthetic T1 task, so no corpus is needed,
-// 60 steps, a checkpoint every 5) executed by two real `tracker worker` processes, and each run
+// 80 steps, a checkpoint every 5) executed by two real `tracker worker` processes, and each run
 // SIGKILLed once at a random moment: either its `tracker train --run` child (as the OOM killer
 // would) or the worker that runs it. The workers are restarted as they die; the runs must all
 // complete through the queue's own recovery (a killed child is retried by its worker, a killed
 // worker's run is recovered when its lease expires), with every metric step logged exactly once,
 // a child never outliving its worker, and final weights bit for bit those of an uninterrupted
-// run of the same config.
+// run of the same config. The time limits are generous because, in a full `swift test` on two
+// cores, a test can wait minutes for a thread before its body runs; the bodies bound their own
+// waits (150 s for the chaos, 60 s for a run to start).
 import Basics
 import Foundation
 import Store
@@ -23,7 +25,7 @@ extension Tag {
 }
 
 struct ChaosTests {
-    static let steps = 60
+    static let steps = 80
 
     static func config(experiment: String, sweep: String) -> String {
         """
@@ -59,7 +61,7 @@ struct ChaosTests {
         """
     }
 
-    @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .tags(.slow), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .tags(.slow), .timeLimit(.minutes(10)))
     func twentyRunsKilledAtRandomAllCompleteExactly() throws {
         let home = tempHome("chaos")
         let db = try TrackerDB(home: home)
@@ -85,7 +87,7 @@ struct ChaosTests {
 
         var rng = SplitMix64(seed: 2026)
         var workers: [pid_t] = []
-        var killAt: [Int64: Double] = [:]
+        var killAfter: [Int64: Int] = [:]
         var killed: [Int64: String] = [:]
         var orphans: [String] = []
         var started = 0
@@ -109,12 +111,13 @@ struct ChaosTests {
                 started += 1
                 workers.append(try startTracker(worker, log: "\(home)/worker\(started).log"))
             }
-            let now = Date().timeIntervalSince1970
             for r in runs where r.state == .running && killed[r.id!] == nil {
-                let at = killAt[r.id!] ?? now + Double(rng.next() % 1500) / 1000
-                killAt[r.id!] = at
-                guard now >= at, let pid = r.worker?.split(separator: ":").last.flatMap({ pid_t($0) }),
-                    workers.contains(pid)
+                // The moment is a random point of the run's progress (0: while it starts), not of
+                // the clock, so the kills land inside the runs however loaded the machine is.
+                let after = killAfter[r.id!] ?? Int(rng.next() % UInt64(Self.steps * 2 / 3))
+                killAfter[r.id!] = after
+                guard logLines(home, r.id!) >= after,
+                    let pid = r.worker?.split(separator: ":").last.flatMap({ pid_t($0) }), workers.contains(pid)
                 else { continue }
                 let child = children(of: pid).first
                 if let child, rng.next() % 2 == 0, isLive(child) {
@@ -157,7 +160,7 @@ struct ChaosTests {
 
     /// A run's child dies with its worker even while it logs nothing (a long stretch between
     /// log_every steps, an evaluation, a checkpoint write): it never trains on unsupervised.
-    @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .tags(.slow), .timeLimit(.minutes(2)))
+    @Test(.enabled(if: trainerHasRunMode, "needs `tracker train --run`"), .tags(.slow), .timeLimit(.minutes(10)))
     func childDiesWithItsWorkerAtOnce() throws {
         let home = tempHome("orphan")
         let db = try TrackerDB(home: home)
@@ -181,6 +184,12 @@ struct ChaosTests {
         _ = waitExit(worker, timeout: 5)
         #expect(waitGone(child, timeout: 1), "the child kept training after its worker died")
         kill(child, SIGKILL)
+    }
+
+    /// Lines in a run's metrics.jsonl: one per logged step (log_every = 1), written as it goes.
+    func logLines(_ home: String, _ runId: Int64) -> Int {
+        guard let data = FileManager.default.contents(atPath: "\(home)/runs/\(runId)/metrics.jsonl") else { return 0 }
+        return data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     }
 
     /// The tensor bytes of a run's last checkpoint (the safetensors data after its header, whose
