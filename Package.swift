@@ -119,11 +119,12 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",
-            dependencies: ["Report", "Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["Report", "Store", "Basics", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "SessionTests",
-            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics"]),
+            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
         .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "TestSupport"]),
+        .testTarget(
+            name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "Model", "TestSupport"]),
     ]
 )

@@ -12,11 +12,19 @@
 // `.last` is the default; names with other characters go in backticks: `lengen/loss/4x/[0,L)`.max).
 // `~` is substring match. The AST (Filter, Field, Comparison, Literal) is Store's, which compiles it
 // to parameterised SQL (Store/RunFilter.swift).
+// An expression holds at most `Filter.maxComparisons` comparisons, nested (parentheses and `not`)
+// at most `Filter.maxDepth` deep: past that, a clear error instead of a deep recursion here or
+// SQLite's "parser stack overflow" (its parser stack holds about 100 entries).
 
 import Basics
 import Store
 
 extension Filter {
+    /// The most comparisons one expression may hold.
+    public static let maxComparisons = 500
+    /// The deepest nesting of parentheses and `not` one expression may have.
+    public static let maxDepth = 32
+
     /// Parses `text`, throwing `ReportError.badFilter` with the 1-based column of the bad token.
     public static func parse(_ text: String) throws -> Filter {
         var parser = FilterParser(text: text, tokens: try FilterTokenizer.tokens(text))
@@ -165,6 +173,9 @@ struct FilterParser {
     let text: String
     let tokens: [FilterToken]
     var position = 0
+    /// Parentheses and `not`s open around the current token.
+    var depth = 0
+    var comparisons = 0
 
     init(text: String, tokens: [FilterToken]) {
         self.text = text
@@ -204,12 +215,16 @@ struct FilterParser {
 
     mutating func parseNot() throws -> Filter {
         switch current.kind {
-        case .not:
-            position += 1
-            return .not(try parseNot())
-        case .open:
+        case .not, .open:
+            if depth >= Filter.maxDepth {
+                throw fail(
+                    "nested more than \(Filter.maxDepth) deep (parentheses and 'not'); write the expression flatter")
+            }
+            depth += 1
+            defer { depth -= 1 }
             let open = current
             position += 1
+            if open.kind == .not { return .not(try parseNot()) }
             let inner = try parseOr()
             guard current.kind == .close else {
                 throw fail("expected ')' to close the '(' at column \(open.column), found \(describe(current))")
@@ -230,6 +245,12 @@ struct FilterParser {
             let known = Field.RunColumn.allCases.map { "run.\($0.rawValue)" }.joined(separator: ", ")
             throw fail("unknown run column '\(name)' (known: \(known))", fieldToken)
         }
+        if comparisons >= Filter.maxComparisons {
+            throw fail(
+                "more than \(Filter.maxComparisons) comparisons; narrow the runs with --experiment or --state, or match many names at once with '~'",
+                fieldToken)
+        }
+        comparisons += 1
         position += 1
         guard case .op(let op) = current.kind else {
             throw fail("expected a comparison (= != < <= > >= ~) after '\(name)', found \(describe(current))")

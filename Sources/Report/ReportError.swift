@@ -13,8 +13,14 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .badFilter(let expression, let column, let message):
-            let caret = String(repeating: " ", count: max(0, column - 1)) + "^"
-            return "--where: \(message) at column \(column)\n  \(expression)\n  \(caret)"
+            // A long expression is shown as the 80 characters around the column, so the message
+            // stays a few lines however long the expression is.
+            let chars = Array(expression)
+            let from = chars.count > 80 ? max(0, min(column - 41, chars.count - 80)) : 0
+            let to = min(chars.count, from + 80)
+            let shown = (from > 0 ? "..." : "") + String(chars[from..<to]) + (to < chars.count ? "..." : "")
+            let caret = String(repeating: " ", count: max(0, column - 1 - from + (from > 0 ? 3 : 0))) + "^"
+            return "--where: \(message) at column \(column)\n  \(shown)\n  \(caret)"
         case .badSortKey(let key):
             return
                 "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"

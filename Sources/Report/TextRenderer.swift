@@ -152,7 +152,12 @@ enum TextRenderer {
         }
     }
 
-    static func csvField(_ s: String) -> String {
+    /// One CSV field, quoted when needed. Text a spreadsheet would run as a formula (starting with
+    /// = + - @, tab or CR) gets a leading single quote, as OWASP advises against CSV injection;
+    /// numbers such as -0.5 or -inf are left as they are, so they still read back as numbers.
+    static func csvField(_ field: String) -> String {
+        var s = field
+        if let c = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(c), Double(s) == nil { s = "'" + s }
         if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
             return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }

@@ -48,6 +48,7 @@ public struct RunContext: Sendable {
                 path: dir, reason: "cannot create the checkpoint folder: \(error.localizedDescription)")
         }
         let worker = ProcessInfo.processInfo.environment["TRACKER_WORKER_PID"].flatMap { Int32($0) }
+        if let worker { try dieWithWorker(worker, runId: runId) }
         return RunContext(
             db: db, home: home, run: run, resumeCheckpointPath: resume, resumeStep: step, checkpointDir: dir,
             workerPid: worker)
@@ -77,6 +78,23 @@ public struct RunContext: Sendable {
 
     /// A buffered metric writer for this run's database (close it when training ends).
     public func makeMetricWriter() -> MetricWriter { MetricWriter(db: db) }
+
+    /// Makes the kernel SIGKILL this process when its parent, the worker, dies (PR_SET_PDEATHSIG),
+    /// so a run whose worker was killed never writes on while the run is recovered and resumed
+    /// elsewhere. Throws when the worker is already gone.
+    static func dieWithWorker(_ workerPid: Int32, runId: Int64) throws {
+        // prctl is variadic in C, so Swift does not import it: call it through its symbol.
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") {
+            let PR_SET_PDEATHSIG: Int32 = 1
+            _ = unsafeBitCast(symbol, to: Prctl.self)(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+        }
+        if getppid() != workerPid {
+            throw SchedulerError.io(
+                path: "run \(runId)",
+                reason: "its worker (pid \(workerPid)) is gone; the run will be resumed by another")
+        }
+    }
 
     /// True when the worker that started this run has died (this process was re-parented): the
     /// run will be recovered and resumed elsewhere, so this process should stop.

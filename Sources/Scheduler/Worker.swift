@@ -3,8 +3,9 @@
 // stop signal or a deadline, and record how it ended. One loop polls everything every
 // `pollInterval`, so there is no second thread racing on the run's bookkeeping.
 //
-// Outcomes: exit 0 -> succeeded; other exit or a signal -> failed (exitCode/signal, error = the
-// last line of the run's log); cancel requested -> cancelled; worker stopped (SIGINT/SIGTERM,
+// Outcomes: exit 0 -> succeeded; SIGKILL from outside (the OOM killer) -> crashed, and queued
+// again while attempts < maxAttempts; other exit or a signal -> failed (exitCode/signal, error =
+// the last line of the run's log); cancel requested -> cancelled; worker stopped (SIGINT/SIGTERM,
 // deadline) -> released back to queued to resume later; lease lost -> the run is left to
 // whoever recovered it.
 import Basics
@@ -241,6 +242,14 @@ public final class Worker: @unchecked Sendable {
         if exitCode == 0 {
             try db.transition(runId: runId, from: .running, to: .succeeded, worker: id, exitCode: 0)
             return End(state: .succeeded)
+        }
+        if signal == Int64(SIGKILL) {
+            // Killed from outside (the out-of-memory killer, an operator): not the run's fault, so
+            // it is retried from its last checkpoint while it has attempts left.
+            try db.crash(
+                runId: runId, worker: id, signal: signal,
+                error: "killed by signal 9 (SIGKILL, e.g. the out-of-memory killer)")
+            return End(state: .crashed)
         }
         let why =
             LocalProcessExecutor.lastLine(of: logPath).flatMap { $0.hasPrefix("== ") ? nil : $0 }

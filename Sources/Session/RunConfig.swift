@@ -167,10 +167,48 @@ public enum TrainConfigFile {
         do {
             config = try JSONDecoder().decode(TrainRunConfig.self, from: json)
         } catch let e as DecodingError {
+            if case .dataCorrupted(let ctx) = e, ctx.codingPath.isEmpty { throw invalidData(json) }
             throw readable(e)
         }
         try config.validate()
         return config
+    }
+
+    /// JSONDecoder says only "The given data was not valid JSON.", without a key, both for broken
+    /// JSON and for a number its field cannot hold (20.5 or 1e20 for an integer, -1 for a seed).
+    /// Tells them apart and names the key: each suspicious number is replaced by 1 in turn, and
+    /// the one whose replacement makes that error go away is the culprit.
+    static func invalidData(_ json: Data) -> Error {
+        let tree: ConfigValue
+        do {
+            tree = try JSONDecoder().decode(ConfigValue.self, from: json)
+        } catch {
+            return SessionError.invalidConfigJSON(detail: "\(error)")
+        }
+        let suspicious = tree.leaves().compactMap { leaf -> (key: String, value: Double)? in
+            guard case .double(let d) = leaf.value, d != d.rounded() || abs(d) >= 9.2e18 else {
+                if case .int(let i) = leaf.value, i < 0 { return (leaf.key, Double(i)) }
+                return nil
+            }
+            return (leaf.key, d)
+        }
+        for n in suspicious {
+            var replaced = tree
+            guard (try? replaced.set(n.key, to: .int(1))) != nil,
+                let data = try? replaced.canonicalJSON().data(using: .utf8)
+            else { continue }
+            do {
+                _ = try JSONDecoder().decode(TrainRunConfig.self, from: data)
+            } catch DecodingError.dataCorrupted(let ctx) where ctx.codingPath.isEmpty {
+                continue
+            } catch {}
+            let expected =
+                n.value != n.value.rounded()
+                ? "an integer" : n.value < 0 ? "a non-negative integer" : "an integer below 2^63"
+            let got = n.value == n.value.rounded() && abs(n.value) < 1e15 ? "\(Int64(n.value))" : "\(n.value)"
+            return TrainingError.wrongType(key: n.key, expected: "\(expected) (got \(got))")
+        }
+        return SessionError.invalidConfigJSON(detail: "a value its key cannot hold (check integers and signs)")
     }
 
     /// The resolved config (every key, schedule options included) as canonical JSON with sorted
@@ -215,6 +253,8 @@ public enum TrainConfigFile {
         case is Double.Type: return "a number"
         case is String.Type: return "a string"
         case is Bool.Type: return "true or false"
+        case _ where "\(type)".hasPrefix("Array"): return "a list"
+        case _ where "\(type)".hasPrefix("Dictionary"): return "a table"
         default: return "a table or value of type \(type)"
         }
     }

@@ -15,6 +15,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case noCorpus(name: String, home: String)
     /// `--resume` with a config that changes what is trained (the keys named).
     case resumeChangesConfig(dir: String, keys: [String])
+    /// A run config (JSON) that is not valid JSON, or holds a value no key can take.
+    case invalidConfigJSON(detail: String)
     /// A checkpoint that names no tokenizer, or a tokenizer that does not fit the model.
     case tokenizer(String)
 
@@ -35,6 +37,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
             return "the config differs from \(dir)/config.json in \(keys.joined(separator: ", ")): resume with "
                 + "the run's own config (--config \(dir)/config.json) or start a new run; a resume may change "
                 + "only evaluation keys ([eval], train.eval_every, train.eval_batches, data.eval_*)"
+        case .invalidConfigJSON(let detail):
+            return "the run config is not valid: \(detail)"
         case .tokenizer(let message):
             return message
         }

@@ -35,6 +35,16 @@ public final class StoreSink: MetricSink {
         writer.log(runId: context.runId, step: Int64(step), metrics: metrics)
     }
 
+    /// Blocks until every point logged so far is in the database (before a checkpoint is recorded).
+    public func flush() {
+        if closed { return }
+        do {
+            try writer.flush()
+        } catch {
+            writeStderr("warning: some metrics of run \(context.runId) were not written: \(error)\n")
+        }
+    }
+
     /// Writes what is buffered; a write error is reported on stderr (the run's log), not thrown:
     /// losing metrics must not turn a finished training into a failed run.
     public func finish(error: Error?) {

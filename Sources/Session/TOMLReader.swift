@@ -7,20 +7,18 @@ import TOMLKit
 public enum TOMLReader {
     /// Reads and parses a TOML file; `what` names it in errors ("config file", "nightly config").
     public static func read(path: String, what: String, hint: String = "") throws -> ConfigValue {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw SessionError.unreadable(path: path, what: what, reason: error.localizedDescription, hint: hint)
-        }
-        return try parse(text, file: path)
+        try parse(try TOMLText.read(path: path, what: what, hint: hint), file: path)
     }
 
     /// Parses a TOML document; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws -> ConfigValue {
         let table: TOMLTable
         do {
+            // toml++ aborts instead of reporting on a few malformed headers: refuse them first.
+            try TOMLText.checkTableHeaders(text)
             table = try TOMLTable(string: text)
+        } catch let e as TOMLText.Refused {
+            throw SessionError.notTOML(path: file, reason: e.description)
         } catch let e as TOMLParseError {
             throw SessionError.notTOML(path: file, reason: "\(e.description) (\(e.source.begin))")
         } catch {

@@ -75,21 +75,70 @@ struct SQLCondition: Sendable {
 extension Filter {
     /// The SQL condition that holds for exactly the runs this expression selects. A comparison on a
     /// parameter, tag or metric the run does not have is false (and `not` of it is true).
+    /// Chains of `and` / `or` are written flat and parentheses only where SQL's precedence needs
+    /// them (an `or` inside an `and` or a `not`), so SQLite's parser nests no deeper than the
+    /// expression itself does.
     func sql() -> SQLCondition {
         switch self {
-        case .and(let a, let b):
-            let x = a.sql()
-            let y = b.sql()
-            return SQLCondition(sql: "(\(x.sql)) AND (\(y.sql))", arguments: x.arguments + y.arguments)
-        case .or(let a, let b):
-            let x = a.sql()
-            let y = b.sql()
-            return SQLCondition(sql: "(\(x.sql)) OR (\(y.sql))", arguments: x.arguments + y.arguments)
+        case .and, .or:
+            let isAnd: Bool
+            if case .and = self { isAnd = true } else { isAnd = false }
+            var parts: [SQLCondition] = []
+            for term in chain(isAnd: isAnd) {
+                let x = term.sql()
+                let wrap: Bool
+                if case .or = term { wrap = isAnd } else { wrap = false }
+                parts.append(SQLCondition(sql: wrap ? "(\(x.sql))" : x.sql, arguments: x.arguments))
+            }
+            return Self.joined(parts, isAnd ? " AND " : " OR ")
         case .not(let a):
             let x = a.sql()
+            if case .compare = a { return SQLCondition(sql: "NOT \(x.sql)", arguments: x.arguments) }
+            if case .not = a { return SQLCondition(sql: "NOT \(x.sql)", arguments: x.arguments) }
             return SQLCondition(sql: "NOT (\(x.sql))", arguments: x.arguments)
         case .compare(let field, let op, let literal):
             return Self.comparison(field, op, literal)
+        }
+    }
+
+    /// `parts` joined by `op`, in parenthesised groups of at most 16: SQLite counts a flat chain
+    /// of n terms as an expression n deep (limit 1000, and each EXISTS adds to it), groups keep
+    /// both that depth and the parser's nesting small for the longest chains --where allows.
+    private static func joined(_ parts: [SQLCondition], _ op: String) -> SQLCondition {
+        let group = 16
+        if parts.count <= group {
+            return SQLCondition(sql: parts.map(\.sql).joined(separator: op), arguments: parts.flatMap(\.arguments))
+        }
+        let groups = stride(from: 0, to: parts.count, by: group).map { start in
+            let g = joined(Array(parts[start..<min(start + group, parts.count)]), op)
+            return SQLCondition(sql: "(\(g.sql))", arguments: g.arguments)
+        }
+        return joined(groups, op)
+    }
+
+    /// The operands of a chain of the same operator, in order: `(a or b) or c` gives [a, b, c].
+    /// Iterative on the left side, where the parser builds chains, so a long chain does not recurse.
+    private func chain(isAnd: Bool) -> [Filter] {
+        var rights: [Filter] = []
+        var node = self
+        while true {
+            switch (node, isAnd) {
+            case (.and(let l, let r), true), (.or(let l, let r), false):
+                rights.append(contentsOf: Filter.flattened(r, isAnd: isAnd).reversed())
+                node = l
+                continue
+            default:
+                rights.append(node)
+            }
+            break
+        }
+        return rights.reversed()
+    }
+
+    private static func flattened(_ f: Filter, isAnd: Bool) -> [Filter] {
+        switch (f, isAnd) {
+        case (.and, true), (.or, false): return f.chain(isAnd: isAnd)
+        default: return [f]
         }
     }
 
@@ -136,7 +185,9 @@ extension Filter {
             case .experiment: sqlColumn = "e.name"
             case .origin: sqlColumn = "r.origin"
             }
-            return SQLCondition(sql: test(sqlColumn), arguments: [value])
+            // coalesce: a run without an experiment compares false (and `not` of it is true), as a
+            // missing parameter does, instead of SQL's NULL that `not` leaves NULL.
+            return SQLCondition(sql: "coalesce(\(test(sqlColumn)), 0)", arguments: [value])
         }
     }
 }

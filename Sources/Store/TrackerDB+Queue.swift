@@ -120,17 +120,7 @@ extension TrackerDB {
             var out: [RunRecord] = []
             for r in stale {
                 let why = "lease expired: worker \(r.worker ?? "?") missed its heartbeat"
-                guard
-                    try Self.transition(
-                        runId: r.id!, from: .running, to: .crashed, worker: r.worker, exitCode: nil, signal: nil,
-                        error: why, detail: nil, db)
-                else { continue }
-                if r.attempts < r.maxAttempts && !r.cancelRequested {
-                    _ = try Self.transition(
-                        runId: r.id!, from: .crashed, to: .queued, worker: nil, exitCode: nil, signal: nil, error: nil,
-                        detail: "retry \(r.attempts + 1) of \(r.maxAttempts), resuming from the last checkpoint", db)
-                    try db.execute(sql: "UPDATE run SET finishedAt = NULL WHERE id = ?", arguments: [r.id])
-                }
+                guard try Self.crash(r, worker: r.worker, signal: nil, error: why, db) else { continue }
                 // Its worker has sent nothing since its last heartbeat for this run: it is gone.
                 try db.execute(
                     sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt <= ?", arguments: [r.worker, r.heartbeatAt])
@@ -138,6 +128,34 @@ extension TrackerDB {
             }
             return out
         }
+    }
+
+    /// Records that running run `runId`'s process died without finishing (SIGKILL, as by the
+    /// out-of-memory killer): crashed, with the signal, and back in the queue under the same id
+    /// (to resume from its last checkpoint) while attempts < maxAttempts and no cancel was asked.
+    /// Returns false when the run was no longer running for `worker`.
+    @discardableResult
+    public func crash(runId: Int64, worker: String, signal: Int64?, error: String) throws -> Bool {
+        try pool.write { db in
+            guard let r = try RunRecord.fetchOne(db, key: runId) else { return false }
+            return try Self.crash(r, worker: worker, signal: signal, error: error, db)
+        }
+    }
+
+    /// running -> crashed, then -> queued while the run has attempts left (the one place for both).
+    static func crash(_ r: RunRecord, worker: String?, signal: Int64?, error: String, _ db: Database) throws -> Bool {
+        guard
+            try transition(
+                runId: r.id!, from: .running, to: .crashed, worker: worker, exitCode: nil, signal: signal, error: error,
+                detail: nil, db)
+        else { return false }
+        if r.attempts < r.maxAttempts && !r.cancelRequested {
+            _ = try transition(
+                runId: r.id!, from: .crashed, to: .queued, worker: nil, exitCode: nil, signal: nil, error: nil,
+                detail: "retry \(r.attempts + 1) of \(r.maxAttempts), resuming from the last checkpoint", db)
+            try db.execute(sql: "UPDATE run SET finishedAt = NULL WHERE id = ?", arguments: [r.id])
+        }
+        return true
     }
 
     /// Cancels runs: queued (and crashed awaiting retry) ones at once, running ones by setting

@@ -63,6 +63,17 @@ public enum Checkpoint {
         } catch {
             throw TrainingError.badCheckpoint(path: path, reason: "its model config does not decode: \(error)")
         }
+        // Before anything is allocated: the config's sizes must be plausible for this file (its
+        // embedding alone is vocabSize x channels floats, each block at least channels² more).
+        try config.validate()
+        let floats = (file.tensors.values.map(\.range.upperBound).max() ?? 0) / 4
+        guard config.vocabSize * config.channels <= floats, config.layers * config.channels * config.channels <= floats
+        else {
+            throw TrainingError.badCheckpoint(
+                path: path,
+                reason: "its model config (\(config.layers) layers of \(config.channels) channels, "
+                    + "\(config.vocabSize) tokens) needs more weights than the file holds")
+        }
         let model = try LanguageModel(config: config)
         try copyWeights(from: file, into: model)
         return (model, file.metadata)
@@ -129,7 +140,8 @@ extension Trainer {
         guard let s = weights.metadata["step"], s == state.metadata["step"], let savedStep = Int(s),
             let t = state.metadata["adamw_t"].flatMap(Int.init),
             let seed = state.metadata["loader_seed"].flatMap(UInt64.init),
-            let batches = state.metadata["loader_batches"].flatMap(Int.init)
+            let batches = state.metadata["loader_batches"].flatMap(Int.init),
+            savedStep >= 0, t >= 0, batches >= 0, max(savedStep, t, batches) < 1 << 48
         else {
             throw TrainingError.badCheckpoint(
                 path: path, reason: "weights and optimizer state are from different steps")

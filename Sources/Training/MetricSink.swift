@@ -12,10 +12,14 @@ public protocol MetricSink: AnyObject {
     func log(step: Int, metrics: [String: Double])
     /// Training stopped (finished, or failed with `error`); flush what is buffered.
     func finish(error: Error?)
+    /// Makes everything logged so far durable; called before a checkpoint is recorded, so a run
+    /// resumed from that checkpoint has every metric step up to it.
+    func flush()
 }
 
 extension MetricSink {
     public func finish(error: Error?) {}
+    public func flush() {}
 }
 
 /// Keeps every logged record in memory, for tests.
@@ -86,6 +90,7 @@ public final class JSONLinesSink: MetricSink {
     }
 
     public func finish(error: Error?) { try? handle.synchronize() }
+    public func flush() { try? handle.synchronize() }
 
     /// JSON has no NaN or infinity: they are written as strings, as the CLI's JSON output does.
     static func number(_ v: Double) -> String {
@@ -104,5 +109,8 @@ public final class FanOutSink: MetricSink {
     }
     public func finish(error: Error?) {
         for s in sinks { s.finish(error: error) }
+    }
+    public func flush() {
+        for s in sinks { s.flush() }
     }
 }

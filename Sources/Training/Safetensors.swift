@@ -124,8 +124,11 @@ public final class SafetensorsFile: @unchecked Sendable {
         -> ([String: String], [String: Info], Int)
     {
         func bad(_ reason: String) -> TrainingError { .badCheckpoint(path: path, reason: reason) }
-        let n = Int(UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)))
-        guard n > 0, n <= size - 8 else { throw bad("header length \(n) does not fit in \(size) bytes") }
+        let length = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+        guard length > 0, length <= UInt64(size - 8) else {
+            throw bad("header length \(length) does not fit in \(size) bytes")
+        }
+        let n = Int(length)
         let json = Data(bytes: base + 8, count: n)
         guard let root = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
             throw bad("the header is not a JSON object")
@@ -143,10 +146,17 @@ public final class SafetensorsFile: @unchecked Sendable {
                 let shape = t["shape"] as? [Int], let offsets = t["data_offsets"] as? [Int], offsets.count == 2
             else { throw bad("tensor '\(name)' lacks dtype, shape or data_offsets") }
             guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype); only F32 is supported") }
-            let info = Info(shape: shape, range: offsets[0]..<max(offsets[0], offsets[1]))
-            guard offsets[0] >= 0, offsets[1] <= dataSize, info.range.count == 4 * info.count,
-                shape.allSatisfy({ $0 >= 0 })
+            // The byte count, checked for overflow: a hostile shape must not trap `Info.count`.
+            var bytes = 4
+            for d in shape where d >= 0 {
+                let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
+                if overflow { throw bad("tensor '\(name)' has shape \(shape), far larger than the file") }
+                bytes = p
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize,
+                offsets[1] - offsets[0] == bytes, shape.allSatisfy({ $0 >= 0 })
             else { throw bad("tensor '\(name)' has offsets \(offsets) that do not match shape \(shape)") }
+            let info = Info(shape: shape, range: offsets[0]..<offsets[1])
             tensors[name] = info
         }
         return (metadata, tensors, 8 + n)

@@ -153,6 +153,9 @@ public final class TrainingLoop {
 
     private func checkpoint(_ directory: String) throws -> String {
         let path = try trainer.saveCheckpoint(directory: directory, metadata: checkpointMetadata)
+        // Metrics first: once the checkpoint is recorded, a resume starts after it and does not
+        // log its steps again.
+        sink?.flush()
         try onCheckpoint?(path, trainer.step)
         return path
     }

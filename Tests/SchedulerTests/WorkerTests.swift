@@ -71,9 +71,33 @@ struct WorkerTests {
         let home = tempHome()
         let db = try TrackerDB(home: home)
         let run = try enqueueSeeds(db, 1)[0]
-        _ = try shellWorker(db, home: home, "kill -9 $$").run()
+        _ = try shellWorker(db, home: home, "kill -SEGV $$").run()
         let r = try #require(try db.run(id: run.id!))
-        #expect(r.state == .failed && r.signal == 9 && r.exitCode == nil && r.error == "killed by signal 9")
+        #expect(r.state == .failed && r.signal == 11 && r.exitCode == nil && r.error == "killed by signal 11")
+    }
+
+    /// SIGKILL comes from outside (the out-of-memory killer): the run is retried from its last
+    /// checkpoint while it has attempts left, each crash recording the signal.
+    @Test func childKilledBySIGKILLIsRetried() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let run = try enqueueSeeds(db, 1, maxAttempts: 3)[0]
+        // The first two attempts are killed, the third succeeds.
+        let marker = home + "/attempts"
+        let summary = try shellWorker(
+            db, home: home, #"echo x >> "\#(marker)"; test $(wc -l < "\#(marker)") -ge 3 || kill -9 $$"#
+        ).run()
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded && r.attempts == 3, "\(r)")
+        let crashes = try db.events(runId: run.id!).filter { $0.toState == .crashed }
+        #expect(crashes.count == 2 && crashes.allSatisfy { $0.detail?.contains("signal 9") == true })
+        #expect(summary.finished.map(\.state) == [.crashed, .crashed, .succeeded])
+
+        // Out of attempts, the run stays crashed with the signal.
+        let last = try enqueueSeeds(db, 1, experiment: "oom", maxAttempts: 2)[0]
+        _ = try shellWorker(db, home: home, "kill -9 $$").run()
+        let l = try #require(try db.run(id: last.id!))
+        #expect(l.state == .crashed && l.signal == 9 && l.attempts == 2, "\(l)")
     }
 
     @Test func maxRunsStopsTheWorker() throws {

@@ -76,7 +76,7 @@ public struct TaskOptions: Codable, Sendable, Equatable {
             .invalidConfig(key: "data.\(key)", value: "\(value)", hint: hint)
         }
         let train = trainLength(context: context)
-        if !(1...context).contains(train) {
+        if train < 1 || train > context {  // not `1...context`: a context below 1 would trap
             throw bad("episode_length", train, "use 1 to the model context (\(context))")
         }
         if let lengths = evalLengths, lengths.isEmpty || lengths.contains(where: { $0 < 1 }) {

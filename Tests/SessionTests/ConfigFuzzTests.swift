@@ -1,0 +1,192 @@
+// Fuzzing run configs (TOML and the JSON a queued run stores) and experiment files through the
+// functions `tracker train --config`, `tracker train --run` and `tracker run` read them with:
+// thousands of mutated files, no trap, and every failure one line that says what to fix. A value
+// of the wrong type names its key and the type expected.
+import Basics
+import Foundation
+import Model
+import Session
+import TestSupport
+import Testing
+import Training
+
+struct ConfigFuzzTests {
+    static let toml = """
+        [data]
+        task = "t1"
+        eval_lengths = [64, 256]
+        eval_episodes = 100
+
+        [model]
+        layers = 2
+        heads = 4
+        channels = 64
+        context = 64
+        kv_heads = 2
+        mlp = "swiglu"
+
+        [model.attention]
+        variant = "softmax_rope"
+        window = 8
+
+        [model.schedule]
+        name = "staircase"
+        chunk = 4
+        steps = 2
+
+        [train]
+        steps = 2000
+        batch = 32
+        lr = 3e-3
+        min_lr = 3e-4
+        warmup = 50
+        weight_decay = 0.01
+        grad_clip = 1.0
+        eval_every = 0
+        log_every = 50
+        seed = 1
+
+        [eval]
+        final_batches = 3
+        """
+
+    static let experiment =
+        """
+        [experiment]
+        description = "fuzz"
+        priority = 0
+        max_attempts = 2
+
+        """ + toml
+            + """
+
+            [sweep]
+            "train.lr" = [1e-3, 3e-3]
+            "model.attention" = [{ variant = "softmax_rope" }, { variant = "alibi" }]
+            """
+
+    /// The error must be one clear line: a known error type, no Foundation or TOMLKit dump.
+    func expectClear(_ error: Error, _ label: String) {
+        let text = "\(error)"
+        let known = error is TrainingError || error is SessionError || error is ConfigError || error is ModelError
+        #expect(known || text.count < 300, "\(label): \(type(of: error)): \(text)")
+        #expect(!text.contains("Error Domain") && !text.contains("NSCocoa"), "\(label): \(text)")
+        #expect(!text.contains("must be valid (The given data"), "\(label): \(text)")
+        #expect(text.count < 1500, "\(label): \(text.count) characters")
+    }
+
+    @Test func mutatedTOMLConfigs() throws {
+        _ = try TrainConfigFile.decode(toml: Self.toml)
+        var m = Mutator(seed: 41)
+        var accepted = 0
+        for i in 0..<2000 {
+            let text = m.mutate(Self.toml)
+            do {
+                _ = try TrainConfigFile.decode(toml: text)
+                accepted += 1
+            } catch {
+                expectClear(error, "TOML mutation \(i)")
+            }
+        }
+        #expect(accepted > 0)
+    }
+
+    @Test func mutatedJSONConfigs() throws {
+        let json = try TrainConfigFile.canonicalJSON(try TrainConfigFile.decode(toml: Self.toml))
+        var m = Mutator(seed: 42)
+        for i in 0..<2000 {
+            do {
+                _ = try TrainConfigFile.decode(json: Data(m.mutate(json).utf8))
+            } catch {
+                expectClear(error, "JSON mutation \(i)")
+            }
+        }
+    }
+
+    @Test func mutatedExperimentFiles() throws {
+        let dir = NSTemporaryDirectory() + "config-fuzz-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/fuzz.toml"
+        try Self.experiment.write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try ExperimentFile.load(path: path).plans.count == 4)
+        var m = Mutator(seed: 43)
+        for i in 0..<600 {
+            try m.mutate(Self.experiment).write(toFile: path, atomically: false, encoding: .utf8)
+            do {
+                _ = try ExperimentFile.load(path: path)
+            } catch {
+                expectClear(error, "experiment mutation \(i)")
+            }
+        }
+    }
+
+    /// A value of the wrong type names the key and the type it must have, in TOML and JSON.
+    @Test(arguments: [
+        ("[train]\nsteps = 20.5", "train.steps", "an integer"),
+        ("[train]\nlr = \"fast\"", "train.lr", "a number"),
+        ("[model]\nlayers = true", "model.layers", "an integer"),
+        ("[model]\nchannels = [64]", "model.channels", "an integer"),
+        ("[data]\ntask = 1", "data.task", "a string"),
+        ("[eval]\nlengths = 64", "eval.lengths", "a list"),
+        ("[train]\nseed = -1", "train.seed", "a non-negative integer"),
+    ])
+    func wrongTypesNameTheKeyAndType(toml: String, key: String, expected: String) throws {
+        do {
+            _ = try TrainConfigFile.decode(toml: toml)
+            Issue.record("accepted: \(toml)")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains(key) && text.contains(expected), "\(text)")
+        }
+    }
+
+    /// toml++ asserts (aborting the process) instead of reporting a table header that does not
+    /// start with a key; TOMLText refuses those first, and leaves valid look-alikes alone.
+    @Test func inputsTOMLKitCannotReport() throws {
+        let headers = [
+            "[é]", "[[é]]", "[ é]", "[", "[\r", "[#", "[=]", "[{]", "[+]", "[.a]", "[\\]", "\u{FEFF}[é]", "[\u{1}]",
+        ]
+        for header in headers {
+            do {
+                _ = try TrainConfigFile.decode(toml: header + "\n")
+                Issue.record("accepted: \(header)")
+            } catch {
+                #expect("\(error)".contains("table header"), "\(header): \(error)")
+            }
+        }
+        let valid = """
+            [model] # [é]
+            channels = 64
+            [ model . attention ]
+            variant = "softmax_rope"
+            [train]
+            seed = 3
+            [eval]
+            lengths = [
+                64,
+            ]
+            """
+        #expect(try TrainConfigFile.decode(toml: valid).model.attention.variant == "softmax_rope")
+        for array in ["x = [}]", "x = [1, }]", "x = [ # c\n}]", "[sweep]\nx = [}1e-3]"] {
+            #expect(throws: SessionError.self) { try TrainConfigFile.decode(toml: array) }
+        }
+        let lookAlikes = "x = '''\n[é]\n'''\ny = [\n[{a = 1}],\n[+1],\n]\nz = \"[\"\n"
+        #expect(throws: Never.self) { try TOMLText.checkTableHeaders(lookAlikes) }
+    }
+
+    @Test func hugeSizesAreClearErrors() {
+        for toml in [
+            "[model]\nchannels = 4611686018427387904", "[model]\ncontext = 100000000000",
+            "[model]\nlayers = 1000000000", "[model]\nlayers = 9223372036854775807",
+            "[model]\nheads = 9223372036854775807", "[train]\nthreads = 9223372036854775807",
+            "[data]\ntask = \"t1\"\n[model]\ncontext = 100000000000",
+        ] {
+            do {
+                _ = try TrainConfigFile.decode(toml: toml)
+                Issue.record("accepted: \(toml)")
+            } catch {
+                expectClear(error, toml)
+            }
+        }
+    }
+}
