@@ -198,7 +198,8 @@ public enum CommonOptions {
 
 // MARK: - Reading
 
-/// Reads a variant's options with defaults; `finish()` throws on any option that was not read.
+/// Reads a variant's options with defaults; `finish()` throws on any option given that is neither
+/// declared (`OptionReader(_:for:)`) nor read.
 public struct OptionReader {
     private let options: [String: ConfigValue]
     private let variant: String

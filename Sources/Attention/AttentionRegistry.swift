@@ -49,11 +49,12 @@ public enum AttentionRegistry {
         return resolved
     }
 
-    /// The options of every variant, one paragraph per variant, for `--help`.
+    /// The options of every variant, one paragraph per variant, for `--help`: per option
+    /// "  name = default (valid values)", then its doc indented below.
     public static var optionsHelp: String {
         variants.map { type in
             let lines = type.options.map { o in
-                "  \(o.name) = \(o.defaultText) (\(o.validText)): \(o.doc)"
+                "  \(o.name) = \(o.defaultText) (\(o.validText))\n      \(o.doc)"
             }
             return type.name + (lines.isEmpty ? ": no options" : ":\n" + lines.joined(separator: "\n"))
         }.joined(separator: "\n")

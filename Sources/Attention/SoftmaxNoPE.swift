@@ -20,7 +20,7 @@ public struct SoftmaxNoPE: AttentionVariant {
 
     static let lengthScaleOption = AttentionOption(
         "length_scale", default: false,
-        range: OptionRange("(needs a training context of at least 2 tokens)") { on, shape in
+        range: OptionRange("") { on, shape in
             !on || shape.context >= 2 ? nil : "needs a training context of at least 2 tokens"
         },
         doc: "scale the logits of a query at position p by max(1, log(p+1) / log(context)) (1 in training)")

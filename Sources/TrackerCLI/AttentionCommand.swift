@@ -9,23 +9,27 @@ struct AttentionCommand: ParsableCommand {
         commandName: "attention",
         abstract: "Run one attention variant on tensors from a JSON file (forward, and backward with dout).",
         discussion: """
-            Input: a JSON object of named tensors (nested arrays of numbers) and "options":
-              "q": [H][T][d], "k": [Hkv][T][d], "v": [Hkv][T][dv]   (aaren: "q": [H][1][d], its learned query)
-              "dout": [H][T][dv]   optional: the gradient of sum(out * dout) is computed
-              "x": [T][C]          optional: the layer input, for variants whose gates read it
-              the variant's own parameters under their checkpoint names and its per-token gates:
-                forgetting: "log_f": [H][T], or "x" with "fgate.weight": [H][C] and "fgate.bias": [H]
-                stick_breaking with remainder = "bias": "remainder_bias": [H][dv]
-                sigmoid with bias = "learned": "bias": [1]
-              "options": {...}     named as in the run config ([model.attention.options])
-            Output: "out" [H][T][dv] and, with dout, "d" + the name of every input read ("dq", "dk",
-            "dv", "dx", "dlog_f", "dfgate.weight", "dremainder_bias", ...), nested arrays of float64;
-            sigmoid adds "dbias", the gradient of its b. Positions are 0..<T, the context is T.
+            Input: a JSON object of named tensors (nested arrays of numbers) and options.
+              "q": [H][T][d], "k": [Hkv][T][d], "v": [Hkv][T][dv]
+                  (aaren takes its learned query as "q": [H][1][d])
+              "dout": [H][T][dv]  optional: then the gradients of sum(out * dout)
+              "x": [T][C]         optional: the layer input, for gates that read it
+              the variant's own parameters (checkpoint names) and per-token gates:
+                forgetting: "log_f": [H][T], or "x", "fgate.weight": [H][C] and
+                  "fgate.bias": [H]
+                stick_breaking, remainder = "bias": "remainder_bias": [H][dv]
+                sigmoid, bias = "learned": "bias": [1]
+              "options": {...}    as in the run config's [model.attention]
+            Output: "out" [H][T][dv] and, with dout, "d" + the name of every input
+            read ("dq", "dk", "dv", "dx", "dlog_f", "dfgate.weight", ...) as nested
+            arrays of float64; sigmoid adds "dbias". Positions are 0..<T, and T is
+            the context the variant is built for.
 
             Example:
               tracker attention --variant stick_breaking --input in.json --output out.json
 
-            Variants and their options (name = default (valid values): meaning):
+            Variants and their options (name = default (valid values), then what
+            it does):
             \(AttentionRegistry.optionsHelp)
             """)
 
