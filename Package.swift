@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 // tracker: compare attention mechanisms on small language models, end to end, on CPUs.
 // Modules depend one way: C shims -> Basics -> {Corpus, BPE, Shards, Store} -> Ingest -> TrackerCLI.
-// The engine (Kernels, Attention, Model, Training), Scheduler and Report slot in beside Ingest.
+// The engine (Kernels, Attention, Model, Training), Scheduler and Report slot in beside Ingest;
+// Session (a training run as a library) joins the engine with Store and Scheduler.
 import PackageDescription
 
 #if canImport(Glibc)
@@ -63,15 +64,22 @@ let package = Package(
 
         // MARK: - Pipelines that join the stages
         .target(name: "Ingest", dependencies: ["Corpus", "BPE", "Shards", "Store", "Basics"]),
+        // A training run as a library: run config (TOML via TOMLKit, the one TOML reader), data,
+        // model, loop, sinks; experiment files resolved and enqueued.
+        .target(
+            name: "Session",
+            dependencies: [
+                "Training", "Model", "Attention", "Shards", "BPE", "Store", "Scheduler", "Basics",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]),
 
         // MARK: - The thin executable
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
                 "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention",
-                "Scheduler", "Report",
+                "Scheduler", "Report", "Session",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 
         // MARK: - Test helpers (plain library: gradient checks, tolerances; no Testing import)
@@ -79,14 +87,14 @@ let package = Package(
 
         // MARK: - Tests (one per module)
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CArchive", "Basics"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CArchive", "Basics", "TestSupport"]),
         .testTarget(
             name: "BPETests",
             dependencies: [
-                "BPE", "Basics", .product(name: "PropertyBased", package: "swift-property-based"),
+                "BPE", "Basics", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Basics"]),
         .testTarget(
             name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
@@ -107,6 +115,9 @@ let package = Package(
             exclude: ["golden_adamw.py"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "Basics"]),
+        .testTarget(
+            name: "SessionTests",
+            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics"]),
         .testTarget(name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics"]),
     ]
 )

@@ -1,5 +1,6 @@
 // Errors of the Attention module: bad variant names, unknown or mistyped options, shapes a
 // variant cannot run. Every message says what to change in the run config.
+import Basics
 
 public enum AttentionError: Error, CustomStringConvertible, Equatable {
     case unknownVariant(String, known: [String])

@@ -4,6 +4,7 @@
 // interface (which builds the variant from the same options), `tracker attention --help` and the
 // error messages. Options shared by several variants (tile, probs_cache_mib, rope_base, rope) are
 // declared here; a variant's own options in its file.
+import Basics
 import Foundation
 
 /// A value an option can take, read from a run config's `ConfigValue`.
@@ -67,8 +68,11 @@ extension Array: OptionValue where Element == Double {
     public static var expected: String { "a list of numbers" }
     public static var blankMeansDefault: Bool { true }
     public init?(option: ConfigValue) {
+        if let list = option.numbers {
+            self = list
+            return
+        }
         switch option {
-        case .numbers(let v): self = v
         case .double(let v): self = [v]
         case .int(let v): self = [Double(v)]
         case .string(let s):

@@ -1,6 +1,8 @@
 // Every attention variant, by name, in one list (the pattern of mlx-swift-lm's LLMTypeRegistry).
 // Adding a variant = one file + one line here; the generic tests iterate `names`.
 
+import Basics
+
 public enum AttentionRegistry {
     /// Every variant. Tests iterate this list, so a new variant is tested for free.
     public static let variants: [any AttentionVariant.Type] = [

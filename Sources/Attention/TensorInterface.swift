@@ -10,6 +10,7 @@
 // The interface reads q, k, v, dout and x and builds the variant from the options with the shape
 // they give (heads H, kv heads Hkv, head size d, channels C, context T); the variant's
 // `runTensors` reads the rest (AttentionVariant.swift). Unknown tensor names are an error.
+import Basics
 import Foundation
 
 /// A tensor flattened row-major, with its shape.

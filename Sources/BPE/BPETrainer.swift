@@ -18,6 +18,9 @@ public struct BPETrainer: Sendable {
     /// Special tokens, given ids V - specialTokens.count ..< V in this order.
     public let specialTokens: [String]
 
+    /// The largest vocabulary the trainer accepts (2^20; GPT-4's is about 100,000).
+    public static let maxVocabSize = 1 << 20
+
     /// Number of merges a full training run learns.
     public var mergeTarget: Int { vocabSize - 256 - specialTokens.count }
 
@@ -25,6 +28,9 @@ public struct BPETrainer: Sendable {
         let minimum = 256 + specialTokens.count
         guard vocabSize >= minimum else {
             throw BPEError.vocabularyTooSmall(requested: vocabSize, minimum: minimum)
+        }
+        guard vocabSize <= Self.maxVocabSize else {
+            throw BPEError.vocabularyTooLarge(requested: vocabSize, maximum: Self.maxVocabSize)
         }
         var seen = Set<String>()
         for token in specialTokens where token.isEmpty || !seen.insert(token).inserted {

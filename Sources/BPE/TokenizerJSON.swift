@@ -46,6 +46,32 @@ extension Tokenizer {
         return ByteLevel.string(of: bytes(of: id))
     }
 
+    /// Loads the tokenizer.json at `path`; a missing or unreadable file, or one that is not a
+    /// tokenizer, is a `BPEError` that names the file.
+    public static func load(path: String) throws -> Tokenizer {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BPEError.unreadableTokenizer(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw BPEError.unreadableTokenizer(path: path, reason: "not a regular file")
+        }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw BPEError.unreadableTokenizer(path: path, reason: String(cString: strerror(errno))) }
+            if n == 0 { break }
+            data.append(contentsOf: chunk[..<n])
+        }
+        do {
+            return try load(tokenizerJSON: data)
+        } catch BPEError.invalidTokenizerFile(let reason) {
+            throw BPEError.invalidTokenizerFile("\(path): \(reason)")
+        }
+    }
+
     /// Loads a tokenizer.json written by `tokenizerJSON()` or by HF tokenizers for a byte-level
     /// BPE trained as ours is (all 256 bytes in byte-level order, merge i is token 256 + i).
     public static func load(tokenizerJSON data: Data) throws -> Tokenizer {
@@ -79,6 +105,9 @@ extension Tokenizer {
             }
             guard vocab[parts[0] + parts[1]] == 256 + i else {
                 throw bad("merge \(i) does not produce token \(256 + i)")
+            }
+            guard (0..<256 + i).contains(left), (0..<256 + i).contains(right) else {
+                throw bad("merge \(i) joins tokens \(left) and \(right), but only ids 0..<\(256 + i) exist before it")
             }
             merges.append((UInt32(left), UInt32(right)))
         }

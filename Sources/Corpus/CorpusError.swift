@@ -19,7 +19,12 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The archive decompresses to far more bytes than its size allows.
     case compressionBomb(path: String, compressedBytes: Int64, uncompressedBytes: Int64, limit: Int64)
 
-    public var description: String {
+    public var description: String { text(suggestingContinueOnError: true) }
+
+    /// The message as a warning under `--continue-on-error`, which no longer suggests passing it.
+    public var warning: String { text(suggestingContinueOnError: false) }
+
+    private func text(suggestingContinueOnError: Bool) -> String {
         switch self {
         case .notFound(let path):
             return "\(path): no such file or directory: check the path"
@@ -34,7 +39,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "re-download or re-create the archive"
         case .corruptArchive(let path, let entry, let detail):
             return "\(Self.label(path, entry)): corrupt or unsupported archive (libarchive: \(detail)): "
-                + "re-download or re-create it (or pass --continue-on-error to skip it)"
+                + "re-download or re-create it"
+                + (suggestingContinueOnError ? " (or pass --continue-on-error to skip it)" : "")
         case .compressionBomb(let path, let compressed, let uncompressed, let limit):
             return "\(path): looks like a compression bomb (\(compressed) compressed bytes expanded to more than "
                 + "\(uncompressed) bytes, limit \(limit)): unpack and inspect it, or raise the expansion limit"

@@ -33,7 +33,7 @@ public enum CorpusScanner {
             guard options.continueOnError else { throw error }
             emitter.stats.failedSources += 1
             emitter.stats.warningCount += 1
-            emitter.stats.warnings.append("\(error) (rest of the source skipped: continuing on error)")
+            emitter.stats.warnings.append("\(error.warning) (rest of the source skipped: continuing on error)")
         }
         return emitter.stats
     }

@@ -1,11 +1,16 @@
 /// Why an ingest stopped, with what to do about it. Nothing is recorded and no shard is left behind.
-public enum IngestError: Error, CustomStringConvertible {
+public enum IngestError: Error, CustomStringConvertible, Equatable {
     case noSources(paths: [String])
     case nothingUsable(paths: [String], detail: String)
-    case vocabularyTooSmall(Int)
     case badValFraction(Double)
     case badName(String)
     case filesMissing(corpus: String, path: String)
+    /// An option outside the range the pipeline supports.
+    case outOfRange(option: String, value: Int, range: ClosedRange<Int>)
+    /// The sources gave other documents on the second pass than on the first.
+    case sourcesChanged(paths: [String])
+    /// The per-corpus lock file could not be taken.
+    case lockFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -15,12 +20,17 @@ public enum IngestError: Error, CustomStringConvertible {
         case .nothingUsable(let paths, let detail):
             return
                 "no usable text documents in \(paths.joined(separator: ", ")) (\(detail)): check --include/--exclude, or pass --repair-utf8 for text with invalid UTF-8"
-        case .vocabularyTooSmall(let v):
-            return "--vocab-size \(v) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)"
         case .badValFraction(let f):
             return "--val-fraction \(f) must be in [0, 1)"
         case .badName(let n):
             return "corpus name '\(n)' must be 1-64 characters of letters, digits, '.', '_' or '-'"
+        case .outOfRange(let option, let value, let range):
+            return "\(option) \(value) is out of range: it must be between \(range.lowerBound) and \(range.upperBound)"
+        case .sourcesChanged(let paths):
+            return
+                "the sources changed while they were being read (\(paths.joined(separator: ", "))): nothing was recorded; run the ingest again when they are no longer being written"
+        case .lockFailed(let path, let reason):
+            return "\(path): cannot take the ingest lock (\(reason)): check that the workspace folder is writable"
         case .filesMissing(let corpus, let path):
             return
                 "corpus '\(corpus)' is recorded but \(path) is missing or changed: run the same ingest with --force to rebuild it"

@@ -1,4 +1,5 @@
 // Settings of one `tracker ingest`, and what it reports when done.
+import BPE
 import Basics
 import Corpus
 
@@ -22,6 +23,16 @@ public struct IngestOptions: Sendable {
 
     public init() {}
 
+    /// Throws `IngestError` naming the first setting outside `IngestLimits`.
+    public func validate() throws {
+        try IngestLimits.check("--vocab-size", vocabSize, in: IngestLimits.vocabSize)
+        guard valFraction >= 0, valFraction < 1 else { throw IngestError.badValFraction(valFraction) }
+        try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
+        try IngestLimits.check("--threads", threads, in: IngestLimits.threads)
+        let bytes = 1...IngestLimits.maxDocumentMiB.upperBound << 20
+        try IngestLimits.check("corpus.maxDocumentBytes", corpus.maxDocumentBytes, in: bytes)
+    }
+
     /// The settings that determine the output; their hash is part of the corpus fingerprint.
     var fingerprintSettings: [String: String] {
         [
@@ -36,6 +47,26 @@ public struct IngestOptions: Sendable {
             "continueOnError": "\(corpus.continueOnError)",
             "shardTokens": "\(shardTokens)",
         ]
+    }
+}
+
+/// The ranges the sizes `tracker ingest`, `scan` and `tokenizer` take must lie in: each is
+/// checked before anything is read or allocated, with an error naming the option and its range.
+public enum IngestLimits {
+    /// 256 byte tokens + <|endoftext|>, up to what the BPE trainer supports.
+    public static let vocabSize = 257...BPETrainer.maxVocabSize
+    /// Tokens per shard file. A shard ends at the first document boundary past this count, and a
+    /// document holds at most `maxDocumentMiB` MiB + 1 tokens, so a shard stays below the
+    /// 2^31 - 1 tokens its header can count.
+    public static let shardTokens = 1024...1_000_000_000
+    /// Largest document kept, in MiB.
+    public static let maxDocumentMiB = 1...1024
+    /// Worker threads.
+    public static let threads = 1...1024
+
+    /// Throws `IngestError.outOfRange` unless `range` holds `value`.
+    public static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {
+        guard range.contains(value) else { throw IngestError.outOfRange(option: option, value: value, range: range) }
     }
 }
 

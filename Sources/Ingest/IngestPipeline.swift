@@ -4,7 +4,10 @@
 // the corpus size: pass 1 counts pre-token words (on every worker thread), pass 2 encodes and
 // writes the shards. Everything is written under a staging folder and moved into place only when
 // complete; the database rows are inserted last, in one transaction. Any failure removes the
-// staging folder, so there are never partial rows or half-written shards.
+// staging folder, so there are never partial rows or half-written shards. Ingests of one corpus
+// (same sources and settings) take turns (IngestLock), and a rebuild (--force) publishes into
+// places the recorded corpus does not use, so files a committed row names are never deleted
+// before the row that replaces it is committed (Publishing.swift).
 import BPE
 import Basics
 import Corpus
@@ -17,6 +20,8 @@ public final class IngestPipeline {
     public let db: TrackerDB
     /// Draw progress bars on stderr (only when it is a terminal).
     public var showProgress = ProgressBar.terminalAttached
+    /// Told, once, when this ingest waits for another ingest of the same corpus to finish.
+    public var onWait: ((String) -> Void)?
 
     public init(home: String, db: TrackerDB) {
         self.home = home
@@ -25,16 +30,11 @@ public final class IngestPipeline {
 
     public func run(paths: [String], options: IngestOptions) throws -> IngestSummary {
         let start = DispatchTime.now()
-        guard options.vocabSize >= 257 else { throw IngestError.vocabularyTooSmall(options.vocabSize) }
-        guard options.valFraction >= 0, options.valFraction < 1 else {
-            throw IngestError.badValFraction(options.valFraction)
-        }
+        try options.validate()
         let name = options.name ?? Self.defaultName(for: paths)
         guard Self.isValidName(name) else { throw IngestError.badName(name) }
-
         let sources = try CorpusScanner.sources(for: paths)
         guard !sources.isEmpty else { throw IngestError.noSources(paths: paths) }
-        let totalBytes = sources.reduce(Int64(0)) { $0 + $1.size }
         var seconds: [String: Double] = [:]
 
         // 1. Checksums of the sources, which with the settings identify the corpus.
@@ -42,121 +42,105 @@ public final class IngestPipeline {
         let checksums = try hashSources(sources, threads: options.threads)
         let fingerprint = Self.fingerprint(checksums: checksums, settings: options.fingerprintSettings)
         seconds["hash"] = secondsSince(t)
-
-        if !options.dryRun, let existing = try db.corpus(fingerprint: fingerprint) {
-            if !options.force {
-                try verifyFiles(existing)
-                return unchangedSummary(existing, seconds: seconds, start: start)
-            }
+        var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
+        if options.dryRun {
+            let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, seconds: &seconds)
+            return summary(
+                status: "dry-run", name: name, pass: pass1, sources: sources, uniqueWords: 0, options: options,
+                seconds: seconds, start: start)
         }
 
-        // 2. Pass 1: read, deduplicate, split, count pre-token words on every thread.
+        // 2. One ingest of this corpus at a time; a second one finds it recorded when the first is done.
+        let lock = try IngestLock(home: home, fingerprint: fingerprint, onWait: onWait)
+        defer { lock.release() }
+        let existing = try db.corpus(fingerprint: fingerprint)
+        if let existing, !options.force {
+            try verifyFiles(existing)
+            return unchangedSummary(existing, seconds: seconds, start: start)
+        }
+
+        // 3. Pass 1 counts words, the tokenizer is trained, pass 2 writes the shards into a staging folder.
+        let (pass1, counter) = try readAndCount(&stream, paths: paths, options: options, seconds: &seconds)
         t = DispatchTime.now()
-        var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
+        let tokenizer = try trainTokenizer(counter!, vocabSize: options.vocabSize)
+        seconds["train"] = secondsSince(t)
+        t = DispatchTime.now()
+        let staging = try StagingFolder(home: home, id: "\(name)-\(fingerprint.prefix(12))")
+        defer { staging.remove() }
+        let (pass2, writer) = try writeShards(stream, tokenizer: tokenizer, into: staging, options: options)
+        seconds["encode+write"] = secondsSince(t)
+        guard pass2.documents == pass1.documents else { throw IngestError.sourcesChanged(paths: paths) }
+
+        // 4. Move the files into fresh places, record them, and only then drop the files of the corpus replaced.
+        t = DispatchTime.now()
+        let target = staging.target(replacing: existing)
+        var record = makeRecord(
+            name: name, fingerprint: fingerprint, options: options, pass: pass2, sources: sources,
+            checksums: checksums, tokenizerPath: target.tokenizer, tokenizerSHA256: writer.tokenizerSHA256,
+            vocabSize: tokenizer.vocabSize, shards: try writer.written(relativeTo: target.shards), seconds: seconds)
+        try staging.publish(to: target)
+        do {
+            record = try db.record(record, replacingFingerprint: existing != nil)
+        } catch {
+            target.remove(home: home)
+            throw error
+        }
+        if let existing { PublishedPaths(existing).remove(home: home) }
+        seconds["record"] = secondsSince(t)
+
+        return ingestedSummary(
+            record, tokenizer: tokenizer, pass: pass2, sources: sources, uniqueWords: counter!.uniqueWords,
+            options: options, seconds: seconds, start: start)
+    }
+
+    // MARK: - Stages
+
+    /// Pass 1: read, deduplicate, split, and (unless a dry run) count pre-token words on every thread.
+    private func readAndCount(
+        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, seconds: inout [String: Double]
+    ) throws -> (PassCounts, WordCounter?) {
+        let t = DispatchTime.now()
+        let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
         let (pass1, counter) = try countWords(
             stream, threads: options.threads, totalBytes: totalBytes, dryRun: options.dryRun)
         seconds["read+count"] = secondsSince(t)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
         }
-        if options.dryRun {
-            return summary(
-                status: "dry-run", name: name, pass: pass1, sources: sources, uniqueWords: counter?.uniqueWords ?? 0,
-                options: options, seconds: seconds, start: start)
-        }
         if options.valFraction > 0 && pass1.valDocuments == 0 && pass1.documents >= 2 {
             stream.forcedValidation = pass1.smallestKey
         }
+        return (pass1, counter)
+    }
 
-        // 3. Train the tokenizer on every kept document.
-        t = DispatchTime.now()
-        let trainer = try BPETrainer(vocabSize: options.vocabSize)
-        let bar =
-            showProgress ? ProgressBar("train", total: Int64(options.vocabSize - 257), unit: .items("merges")) : nil
-        let tokenizer = trainer.train(counter!, progress: { done, _ in bar?.set(Int64(done)) })
-        bar?.finish()
-        seconds["train"] = secondsSince(t)
+    /// Trains the tokenizer on every kept document.
+    private func trainTokenizer(_ counter: WordCounter, vocabSize: Int) throws -> Tokenizer {
+        let trainer = try BPETrainer(vocabSize: vocabSize)
+        let bar = showProgress ? ProgressBar("train", total: Int64(vocabSize - 257), unit: .items("merges")) : nil
+        defer { bar?.finish() }
+        return trainer.train(counter, progress: { done, _ in bar?.set(Int64(done)) })
+    }
 
-        // 4. Pass 2: encode and write shards into a staging folder.
-        t = DispatchTime.now()
-        let id = "\(name)-\(fingerprint.prefix(12))"
-        let staging = "\(home)/.staging-\(id)-\(getpid())"
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: staging)
-        do {
-            try fm.createDirectory(atPath: staging + "/shards", withIntermediateDirectories: true)
-        } catch {
-            throw BasicsError.io(path: staging, errno: errno, action: "create the staging folder")
-        }
-        defer { try? fm.removeItem(atPath: staging) }
-
+    /// Pass 2: writes tokenizer.json and encodes every document into the staging folder's shards.
+    private func writeShards(
+        _ stream: DocumentStream, tokenizer: Tokenizer, into staging: StagingFolder, options: IngestOptions
+    ) throws -> (PassCounts, SplitWriters) {
         let tokenizerJSON = tokenizer.tokenizerJSON()
-        let tokenizerSHA = SHA256.hex(Array(tokenizerJSON))
-        try writeFile(tokenizerJSON, to: staging + "/tokenizer.json")
+        try writeFile(tokenizerJSON, to: staging.tokenizerFile)
         let writer = SplitWriters(
-            folder: staging + "/shards", tokenizer: tokenizer, tokenizerSHA256: tokenizerSHA,
+            folder: staging.shardsFolder, tokenizer: tokenizer, tokenizerSHA256: SHA256.hex(Array(tokenizerJSON)),
             shardTokens: options.shardTokens)
-        let pass2: PassCounts
         do {
-            pass2 = try encode(
+            let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
+            let pass2 = try encode(
                 stream, tokenizer: tokenizer, writer: writer, threads: options.threads, totalBytes: totalBytes)
             try writer.finish()
+            return (pass2, writer)
         } catch {
             writer.discard()
             throw error
         }
-        seconds["encode+write"] = secondsSince(t)
-        precondition(pass2.documents == pass1.documents, "pass 2 saw other documents than pass 1")
-
-        // 5. Move files into place, then record everything in one transaction.
-        t = DispatchTime.now()
-        let tokenizerRel = "tokenizers/\(id).json"
-        let shardsRel = "shards/\(id)"
-        let shardRecords = writer.written(relativeTo: shardsRel)
-        try fm.createDirectory(atPath: home + "/tokenizers", withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: home + "/shards", withIntermediateDirectories: true)
-        try? fm.removeItem(atPath: "\(home)/\(shardsRel)")
-        try? fm.removeItem(atPath: "\(home)/\(tokenizerRel)")
-        try fm.moveItem(atPath: staging + "/tokenizer.json", toPath: "\(home)/\(tokenizerRel)")
-        try fm.moveItem(atPath: staging + "/shards", toPath: "\(home)/\(shardsRel)")
-        var record = makeRecord(
-            name: name, fingerprint: fingerprint, options: options, pass: pass2, sources: sources,
-            checksums: checksums, tokenizerPath: tokenizerRel, tokenizerSHA256: tokenizerSHA,
-            vocabSize: tokenizer.vocabSize, shards: shardRecords, seconds: seconds)
-        do {
-            record = try db.record(record, replacingFingerprint: options.force)
-        } catch {
-            try? fm.removeItem(atPath: "\(home)/\(shardsRel)")
-            try? fm.removeItem(atPath: "\(home)/\(tokenizerRel)")
-            throw error
-        }
-        seconds["record"] = secondsSince(t)
-
-        var s = summary(
-            status: "ingested", name: name, pass: pass2, sources: sources, uniqueWords: counter!.uniqueWords,
-            options: options, seconds: seconds, start: start)
-        s.corpusId = record.corpus.id
-        s.vocabSize = tokenizer.vocabSize
-        s.tokenizerPath = "\(home)/\(tokenizerRel)"
-        s.tokenizerSHA256 = tokenizerSHA
-        s.shards = record.shards.map {
-            .init(
-                split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents,
-                sha256: $0.sha256)
-        }
-        if tokenizer.vocabSize < options.vocabSize {
-            s.warnings.insert(
-                "the corpus allowed only \(tokenizer.vocabSize - 257) merges: the vocabulary is \(tokenizer.vocabSize), not \(options.vocabSize) (ingest more text or pass a smaller --vocab-size)",
-                at: 0)
-        }
-        s.trainTokens = record.shards.filter { $0.split == "train" }.reduce(0) { $0 + $1.tokens }
-        s.valTokens = record.shards.filter { $0.split == "val" }.reduce(0) { $0 + $1.tokens }
-        let tokens = s.trainTokens + s.valTokens - s.documents  // without the separators
-        s.bytesPerToken = tokens > 0 ? Double(s.bytes) / Double(tokens) : 0
-        return s
     }
-
-    // MARK: - Stages
 
     private func hashSources(_ sources: [SourceFile], threads: Int) throws -> [(sha256: String, size: Int64)] {
         let total = sources.reduce(Int64(0)) { $0 + $1.size }

@@ -1,4 +1,5 @@
 // Turning the passes' counters into database records and the printed summary.
+import BPE
 import Basics
 import Corpus
 import Foundation
@@ -48,6 +49,34 @@ extension IngestPipeline {
             uniqueWords: uniqueWords, tokenizerPath: nil, tokenizerSHA256: nil, shards: [], seconds: seconds,
             totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
             warnings: pass.stats.warnings)
+    }
+
+    func ingestedSummary(
+        _ record: IngestedCorpus, tokenizer: Tokenizer, pass: PassCounts, sources: [SourceFile], uniqueWords: Int,
+        options: IngestOptions, seconds: [String: Double], start: DispatchTime
+    ) -> IngestSummary {
+        var s = summary(
+            status: "ingested", name: record.corpus.name, pass: pass, sources: sources, uniqueWords: uniqueWords,
+            options: options, seconds: seconds, start: start)
+        s.corpusId = record.corpus.id
+        s.vocabSize = tokenizer.vocabSize
+        s.tokenizerPath = "\(home)/\(record.tokenizer.path)"
+        s.tokenizerSHA256 = record.tokenizer.sha256
+        s.shards = record.shards.map {
+            .init(
+                split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents,
+                sha256: $0.sha256)
+        }
+        if tokenizer.vocabSize < options.vocabSize {
+            s.warnings.insert(
+                "the corpus allowed only \(tokenizer.vocabSize - 257) merges: the vocabulary is \(tokenizer.vocabSize), not \(options.vocabSize) (ingest more text or pass a smaller --vocab-size)",
+                at: 0)
+        }
+        s.trainTokens = record.shards.filter { $0.split == "train" }.reduce(0) { $0 + $1.tokens }
+        s.valTokens = record.shards.filter { $0.split == "val" }.reduce(0) { $0 + $1.tokens }
+        let tokens = s.trainTokens + s.valTokens - s.documents  // without the separators
+        s.bytesPerToken = tokens > 0 ? Double(s.bytes) / Double(tokens) : 0
+        return s
     }
 
     func unchangedSummary(_ c: IngestedCorpus, seconds: [String: Double], start: DispatchTime) -> IngestSummary {

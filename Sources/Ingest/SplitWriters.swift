@@ -9,7 +9,7 @@ import Store
 final class SplitWriters {
     private let folder: String
     private let tokenizer: Tokenizer
-    private let tokenizerSHA256: String
+    let tokenizerSHA256: String
     private let shardTokens: Int
     private var open: [ShardSplit: ShardWriter] = [:]
     private var ordinals: [ShardSplit: Int] = [:]
@@ -61,10 +61,10 @@ final class SplitWriters {
     }
 
     /// Records of the finished shards, with checksums, paths relative to the workspace.
-    func written(relativeTo rel: String) -> [ShardRecord] {
-        finished.map { f in
+    func written(relativeTo rel: String) throws -> [ShardRecord] {
+        try finished.map { f in
             let path = "\(folder)/\(f.file)"
-            let sum = (try? FileHashing.sha256(path: path)) ?? (hex: "", size: 0)
+            let sum = try FileHashing.sha256(path: path)
             return ShardRecord(
                 split: f.split.rawValue, ordinal: Int64(f.ordinal), path: "\(rel)/\(f.file)",
                 tokens: Int64(f.header.tokenCount), documents: Int64(f.header.documents), size: sum.size,

@@ -381,3 +381,28 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 }
+
+/// What a config will allocate, computed without allocating it: the parameter count and the
+/// floats of one thread's workspace (schedule storage included), for memory estimates.
+public struct ModelFootprint {
+    public let config: ModelConfig
+    /// Floats in the parameter arena (the gradient and each optimizer moment have as many).
+    public let parameters: Int
+    private let variant: any AttentionVariant
+    private let schedule: any Schedule
+
+    /// Validates the config (so every size below is bounded) and lays out its parameters.
+    public init(_ config: ModelConfig) throws {
+        try config.validate()
+        self.config = config
+        variant = try AttentionRegistry.make(config.attention, shape: config.attentionShape)
+        schedule = try ScheduleRegistry.make(config.schedule, config: config)
+        parameters = ParameterLayout(config, variant: variant).count
+    }
+
+    /// Floats of a workspace for (batch, time) tokens, as `makeWorkspace` and a forward and
+    /// backward over them allocate.
+    public func workspaceFloats(batch: Int, time: Int) -> Int {
+        schedule.workspaceFloats(config, variant: variant, batch: batch, time: time)
+    }
+}

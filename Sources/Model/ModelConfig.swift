@@ -1,11 +1,15 @@
-// The model's shape, as stored in run configs and checkpoints (nanoGPT's GPTConfig, one comment per
-// field). Decoding fills missing keys with the defaults below (synthesized Codable would not,
-// architecture.md §1); `validate()` is the one place that checks a config before anything is
-// built.
+// The model's shape: THE schema of the run config's [model] table, also stored in checkpoints
+// (nanoGPT's GPTConfig, one comment per field). Decoding fills missing keys with the defaults
+// below (synthesized Codable would not, architecture.md §1) and rejects unknown ones; encoding
+// writes every key, so a stored config never depends on a later default. Attention and schedule
+// options sit flat beside `variant` / `name`, spelled as in the TOML. `validate()` is the one
+// place that checks a config before anything is built.
 import Attention
+import Basics
+import Foundation
 
-public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
-public enum NormKind: String, Codable, Sendable { case rmsnorm, layernorm }
+public enum MLPKind: String, Codable, Sendable, CaseIterable { case gelu, swiglu }
+public enum NormKind: String, Codable, Sendable, CaseIterable { case rmsnorm, layernorm }
 
 public struct ModelConfig: Codable, Sendable, Equatable {
     /// Vocabulary size V, from the tokenizer (required).
@@ -47,13 +51,87 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.schedule = schedule
     }
 
-    private enum CodingKeys: String, CodingKey {
+    /// This config with `vocabSize` set (from the tokenizer) and every option at its value,
+    /// validated: the config a model is built from and a checkpoint stores.
+    public func resolved(vocabSize: Int) throws -> ModelConfig {
+        var c = self
+        c.vocabSize = vocabSize
+        try c.validate()
+        return try c.withResolvedOptions()
+    }
+
+    /// This config with every schedule option at its value, defaults included, so a later change
+    /// of a default does not change what a stored config means. (Attention options still hold
+    /// what the config gave; their defaults live in the variants.)
+    public func withResolvedOptions() throws -> ModelConfig {
+        var c = self
+        c.schedule = try ScheduleRegistry.resolved(schedule, config: self)
+        return c
+    }
+
+    /// Whether two configs build the same model (options compared with their defaults resolved,
+    /// numbers whatever their spelling, 500 or 500.0).
+    public func buildsSameModel(as other: ModelConfig) -> Bool {
+        guard let a = try? withResolvedOptions(), let b = try? other.withResolvedOptions() else { return false }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(a)) == (try? encoder.encode(b))
+    }
+
+    // MARK: - The one spelling: the run config's [model] table
+
+    /// The keys of [model] (snake_case), in the order README "Training configuration" lists them.
+    public enum Key: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size"
+        case channels, layers, heads
+        case kvHeads = "kv_heads"
+        case context, mlp, norm
+        case tiedEmbeddings = "tied_embeddings"
+        case initSeed = "init_seed"
+        case attention, schedule
+    }
+
+    /// Keys of the camelCase form that checkpoints written before the one spelling hold.
+    private enum LegacyKey: String, CodingKey {
         case vocabSize, channels, layers, heads, kvHeads, context, mlp, norm, tiedEmbeddings
         case attention, initSeed, schedule
     }
 
+    /// Reads [model] with every missing key at its default: the run config's table (no
+    /// vocab_size: it comes from the tokenizer, 0 until then), a resolved config, or checkpoint
+    /// metadata (with vocab_size; the camelCase form of older checkpoints also reads). Unknown
+    /// keys fail with the list of valid ones.
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(vocabSize: 0)
+        let d = self
+        if try decoder.container(keyedBy: LegacyKey.self).contains(.vocabSize) {
+            self = try ModelConfig(legacy: decoder)
+            return
+        }
+        try ConfigKeys.check(decoder, valid: Key.allCases.map(\.rawValue), section: "model")
+        let c = try decoder.container(keyedBy: Key.self)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        channels = try c.decodeIfPresent(Int.self, forKey: .channels) ?? d.channels
+        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
+        kvHeads = try c.decodeIfPresent(Int.self, forKey: .kvHeads)
+        context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
+        mlp = try Self.kind(c.decodeIfPresent(String.self, forKey: .mlp), "mlp", d.mlp)
+        norm = try Self.kind(c.decodeIfPresent(String.self, forKey: .norm), "norm", d.norm)
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
+        initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
+        if let t = try c.decodeIfPresent(NamedOptions.self, forKey: .attention) {
+            attention = AttentionConfig(
+                variant: try t.name(field: "attention") ?? d.attention.variant, options: t.options)
+        }
+        if let t = try c.decodeIfPresent(NamedOptions.self, forKey: .schedule) {
+            schedule = ScheduleConfig(name: try t.name(field: "schedule") ?? d.schedule.name, options: t.options)
+        }
+    }
+
+    /// The camelCase form with nested `options` tables that checkpoints held before.
+    private init(legacy decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: LegacyKey.self)
         let d = ModelConfig(vocabSize: 0)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         channels = try c.decodeIfPresent(Int.self, forKey: .channels) ?? d.channels
@@ -63,29 +141,39 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         context = try c.decodeIfPresent(Int.self, forKey: .context) ?? d.context
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         norm = try c.decodeIfPresent(NormKind.self, forKey: .norm) ?? d.norm
-        tiedEmbeddings =
-            try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
+        tiedEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tiedEmbeddings) ?? d.tiedEmbeddings
         attention = try c.decodeIfPresent(AttentionConfig.self, forKey: .attention) ?? d.attention
         initSeed = try c.decodeIfPresent(UInt64.self, forKey: .initSeed) ?? d.initSeed
         schedule = try c.decodeIfPresent(ScheduleConfig.self, forKey: .schedule) ?? d.schedule
     }
 
-    /// Encodes every field; the schedule only when it is not plain, so configs written before
-    /// schedules existed encode unchanged.
+    private static func kind<K: RawRepresentable<String> & CaseIterable>(
+        _ raw: String?, _ field: String, _ fallback: K
+    ) throws -> K {
+        guard let raw else { return fallback }
+        guard let kind = K(rawValue: raw) else {
+            let valid = K.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw ModelError.invalidConfig(field: field, message: "\"\(raw)\" is not one of \(valid)")
+        }
+        return kind
+    }
+
+    /// Writes every key with its value (the resolved config), attention and schedule options
+    /// flat beside `variant` / `name`, as in the run config; vocab_size once it is known.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vocabSize, forKey: .vocabSize)
+        var c = encoder.container(keyedBy: Key.self)
+        if vocabSize > 0 { try c.encode(vocabSize, forKey: .vocabSize) }
         try c.encode(channels, forKey: .channels)
         try c.encode(layers, forKey: .layers)
         try c.encode(heads, forKey: .heads)
         try c.encodeIfPresent(kvHeads, forKey: .kvHeads)
         try c.encode(context, forKey: .context)
-        try c.encode(mlp, forKey: .mlp)
-        try c.encode(norm, forKey: .norm)
+        try c.encode(mlp.rawValue, forKey: .mlp)
+        try c.encode(norm.rawValue, forKey: .norm)
         try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
-        try c.encode(attention, forKey: .attention)
         try c.encode(initSeed, forKey: .initSeed)
-        if schedule != ScheduleConfig() { try c.encode(schedule, forKey: .schedule) }
+        try c.encode(NamedOptions(["variant": .string(attention.variant)], attention.options), forKey: .attention)
+        try c.encode(NamedOptions(["name": .string(schedule.name)], schedule.options), forKey: .schedule)
     }
 
     /// Head size hs = C / NH.
@@ -107,26 +195,36 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             context: context)
     }
 
+    /// The largest shapes a config may ask for: far beyond what a CPU trains, small enough that
+    /// no size computed from them overflows (a run's memory is estimated before allocation).
+    public static let limits = (
+        vocabSize: 2...(1 << 24), channels: 1...(1 << 16), layers: 1...(1 << 12), heads: 1...(1 << 12),
+        context: 1...(1 << 22)
+    )
+
     /// Throws ModelError naming the field to fix.
     public func validate() throws {
         func check(_ ok: Bool, _ field: String, _ message: String) throws {
             if !ok { throw ModelError.invalidConfig(field: field, message: message) }
         }
-        try check(
-            vocabSize >= 2, "vocabSize",
-            "must be at least 2 (got \(vocabSize)); take it from the tokenizer")
-        try check(channels >= 1, "channels", "must be positive (got \(channels))")
-        try check(layers >= 1, "layers", "must be positive (got \(layers))")
-        try check(heads >= 1, "heads", "must be positive (got \(heads))")
+        func bounded(_ value: Int, _ range: ClosedRange<Int>, _ field: String, _ hint: String) throws {
+            try check(
+                range.contains(value), field,
+                "must be in \(range.lowerBound)...\(range.upperBound) (got \(value)); \(hint)")
+        }
+        try bounded(vocabSize, Self.limits.vocabSize, "vocab_size", "take it from the tokenizer")
+        try bounded(channels, Self.limits.channels, "channels", "e.g. 256")
+        try bounded(layers, Self.limits.layers, "layers", "e.g. 4")
+        try bounded(heads, Self.limits.heads, "heads", "e.g. channels / 64")
         try check(
             channels % heads == 0, "heads",
             "must divide channels (\(channels) is not a multiple of \(heads)); "
                 + "e.g. heads = \(max(1, channels / 64))"
         )
-        try check(context >= 1, "context", "must be positive (got \(context))")
+        try bounded(context, Self.limits.context, "context", "e.g. 256")
         if let k = kvHeads {
             try check(
-                k >= 1 && heads % k == 0, "kvHeads",
+                k >= 1 && heads % k == 0, "kv_heads",
                 "must divide heads (\(heads)); use 1 for MQA, a divisor for GQA, "
                     + "or leave it out for MHA"
             )
@@ -138,4 +236,35 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         _ = try ScheduleRegistry.make(schedule, config: self)
     }
+}
+
+/// A table like [model.attention]: one naming key (`variant` or `name`), every other key an option.
+private struct NamedOptions: Codable {
+    var fields: [String: ConfigValue]
+
+    init(_ naming: [String: ConfigValue], _ options: [String: ConfigValue]) {
+        fields = options.merging(naming) { _, name in name }
+    }
+
+    init(from decoder: any Decoder) throws {
+        fields = try [String: ConfigValue](from: decoder)
+    }
+
+    func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
+
+    /// The naming key's value (`variant` or `name`); throws if it is not a string.
+    func name(field: String) throws -> String? {
+        for key in ["variant", "name"] {
+            switch fields[key] {
+            case nil: continue
+            case .string(let s): return s
+            case let other?:
+                throw ModelError.invalidConfig(field: "\(field).\(key)", message: "must be a string (got \(other))")
+            }
+        }
+        return nil
+    }
+
+    /// Every key but the naming ones.
+    var options: [String: ConfigValue] { fields.filter { $0.key != "variant" && $0.key != "name" } }
 }

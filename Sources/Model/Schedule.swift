@@ -6,6 +6,7 @@
 // Every variant runs inside every schedule: schedules only call the core (LanguageModel's
 // coreForward/coreBackward) and never look inside a layer.
 import Attention
+import Basics
 import Kernels
 
 /// The run config's `[model.schedule]` table: a schedule name plus scalar options.
@@ -36,9 +37,15 @@ public protocol Schedule: Sendable {
     static var name: String { get }
     /// Reads and checks the options (unknown names throw ModelError).
     init(options: [String: ConfigValue], config: ModelConfig) throws
+    /// Every option with its value, defaults included, as a run config writes it (reading them
+    /// back gives this schedule): what a resolved config stores.
+    var options: [String: ConfigValue] { get }
     /// Core applications per token: the cost multiplier over a plain transformer (N).
     var passes: Int { get }
     func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace
+    /// Floats one thread's workspace for (batch, time) reaches, schedule storage included, as
+    /// `makeWorkspace` and a forward/backward would allocate them (for memory estimates).
+    func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int
     func flopsPerToken(_ model: LanguageModel) -> Double
     /// Runs tokens (B, ws.time); fills ws.states and, with targets, the loss as
     /// LanguageModel.forward. A state carries the stream across calls and is advanced.
@@ -97,6 +104,11 @@ public enum ScheduleRegistry {
         }
         return try type.init(options: config.options, config: model)
     }
+
+    /// `config` with every option of its schedule at its value, defaults included.
+    public static func resolved(_ config: ScheduleConfig, config model: ModelConfig) throws -> ScheduleConfig {
+        ScheduleConfig(name: config.name, options: try make(config, config: model).options)
+    }
 }
 
 /// The ordinary transformer: the core once over the whole sequence at positions 0..<T. A state
@@ -104,16 +116,21 @@ public enum ScheduleRegistry {
 public struct Plain: Schedule {
     public static let name = "plain"
     public var passes: Int { 1 }
+    public var options: [String: ConfigValue] { [:] }
 
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first {
             throw ModelError.invalidConfig(
-                field: "schedule.options.\(name)", message: "the plain schedule has no options")
+                field: "schedule.\(name)", message: "the plain schedule has no options")
         }
     }
 
     public func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace {
         Workspace(config: model.config, variant: model.attention, batch: batch, time: time)
+    }
+
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        WorkspaceLayout(config: config, variant: variant, batch: batch, time: time).floatCount
     }
 
     public func flopsPerToken(_ model: LanguageModel) -> Double { model.plainFlopsPerToken }

@@ -12,6 +12,7 @@
 // back to their finishing row (so N=1 + global cache is exactly the plain transformer, values and
 // gradients); memory from earlier calls (cache and trailing rows) is detached.
 import Attention
+import Basics
 import Kernels
 
 public struct Staircase: Schedule {
@@ -31,10 +32,20 @@ public struct Staircase: Schedule {
     public let cache: Cache
     public var passes: Int { steps }
 
+    public var options: [String: ConfigValue] {
+        let cached: ConfigValue =
+            switch cache {
+            case .none: .string("none")
+            case .global: .string("global")
+            case .chunks(let k): .int(k)
+            }
+        return ["chunk": .int(chunk), "steps": .int(steps), "cache": cached]
+    }
+
     /// Options: `chunk` (C, default 64), `steps` (N, default 2), `cache` ("none" | "global" | k).
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         func fail(_ name: String, _ message: String) -> ModelError {
-            .invalidConfig(field: "schedule.options.\(name)", message: message)
+            .invalidConfig(field: "schedule.\(name)", message: message)
         }
         func int(_ name: String, _ value: Int) throws -> Int {
             switch options[name] {
@@ -70,6 +81,23 @@ public struct Staircase: Schedule {
     public func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace {
         Workspace(
             config: model.config, variant: model.attention, batch: batch, time: time, layers: 0)
+    }
+
+    /// The head-only workspace plus the row workspaces a call over `time` tokens grows to: one
+    /// per row (n + N - 1 rows for n chunks), each over at most N chunks plus its cached memory
+    /// (rounded up to a power of two, as `StaircaseBuffers.row` grows it), and each row's extra
+    /// arena of (L + 1) residual inputs and L memory inputs.
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        let head = WorkspaceLayout(config: config, variant: variant, batch: batch, time: time, layers: 0).floatCount
+        let C = chunk == 0 ? time : chunk
+        let n = (time + C - 1) / C
+        let span = min(time, steps * C)
+        var memory = cache == .none ? 0 : time
+        if memory > 0 { memory = 1 << (Int.bitWidth - (memory - 1).leadingZeroBitCount) }
+        let row = WorkspaceLayout(config: config, variant: variant, batch: batch, time: span, memory: memory)
+        let L = config.layers
+        let extra = (L + 1) * batch * span * config.channels + L * batch * memory * config.channels
+        return head + (n + steps - 1) * (row.floatCount + extra)
     }
 
     /// N core applications per token over a span of at most N*C tokens, one head.
@@ -217,11 +245,12 @@ public struct Ladder: Schedule {
     public static let name = "ladder"
     public let staircase: Staircase
     public var passes: Int { staircase.steps }
+    public var options: [String: ConfigValue] { ["steps": .int(staircase.steps)] }
 
     public init(options: [String: ConfigValue], config: ModelConfig) throws {
         if let name = options.keys.sorted().first(where: { $0 != "steps" }) {
             throw ModelError.invalidConfig(
-                field: "schedule.options.\(name)", message: "unknown ladder option; known: steps")
+                field: "schedule.\(name)", message: "unknown ladder option; known: steps")
         }
         let s = try Staircase(options: options, config: config)
         staircase = Staircase(chunk: 0, steps: s.steps)
@@ -229,6 +258,9 @@ public struct Ladder: Schedule {
 
     public func makeWorkspace(_ model: LanguageModel, batch: Int, time: Int) -> Workspace {
         staircase.makeWorkspace(model, batch: batch, time: time)
+    }
+    public func workspaceFloats(_ config: ModelConfig, variant: any AttentionVariant, batch: Int, time: Int) -> Int {
+        staircase.workspaceFloats(config, variant: variant, batch: batch, time: time)
     }
     public func flopsPerToken(_ model: LanguageModel) -> Double {
         staircase.flopsPerToken(model)

@@ -57,6 +57,8 @@ final class StaircaseRow {
     let ws: Workspace
     let layers: Int
     private let arena: UnsafeMutablePointer<Float>
+    /// Floats of the extra arena (residual and memory inputs).
+    let arenaCount: Int
     private let extraStride: Int, memStride: Int
 
     init(_ model: LanguageModel, batch: Int, time: Int, memory: Int) {
@@ -67,6 +69,7 @@ final class StaircaseRow {
         extraStride = batch * time * model.config.channels
         memStride = batch * memory * model.config.channels
         let n = (layers + 1) * extraStride + layers * memStride
+        arenaCount = max(1, n)
         arena = .allocate(capacity: max(1, n))
         arena.initialize(repeating: 0, count: max(1, n))
     }
@@ -82,8 +85,9 @@ final class StaircaseRow {
 
 /// Per-thread staircase storage, kept in Workspace.scheduleStorage: row workspaces (grown on
 /// demand) and the plan of the last forward, for backward.
-final class StaircaseBuffers {
+final class StaircaseBuffers: ScheduleStorage {
     var rows: [StaircaseRow] = []
+    var floatCount: Int { rows.reduce(0) { $0 + $1.ws.floatCount + $1.arenaCount } }
     var plans: [RowPlan] = []
     var chunk = 0, chunks = 0, position = 0
 

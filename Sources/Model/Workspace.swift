@@ -8,22 +8,9 @@
 import Attention
 import Kernels
 
-/// Everything one thread needs to run forward and backward for batches of (batch, time) tokens.
-public final class Workspace: @unchecked Sendable {
-    public let batch: Int  // B
-    public let time: Int  // T
-    /// Memory tokens a core run can prepend at every layer (0 for the plain schedule).
-    public let memory: Int
-    /// Model width C.
-    public let channels: Int
-    /// Per-position losses of the last forward with targets, (B*T); 0 where the target is -1.
-    public var losses: UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(start: base + losses_, count: batch * time)
-    }
-    /// Floats held by this workspace.
-    public let floatCount: Int
-
-    let base: UnsafeMutablePointer<Float>
+/// Offsets of a workspace's named slices in its arena, and the arena's size: computed without
+/// allocating, so a run's memory can be estimated before anything is allocated.
+public struct WorkspaceLayout: Sendable {
     /// Per layer: resid (input), ln1, ln1 mean/rstd, qkv, atty, attention saved, residMid, ln2,
     /// ln2 mean/rstd, fch, act. resid has L+1 entries (the last is the final residual stream).
     /// ln1 .. saved span memory + time tokens per sequence; the rest span time tokens.
@@ -39,29 +26,18 @@ public final class Workspace: @unchecked Sendable {
     /// chunk (chunk,V), the attention variant's scratch; with memory dattyCat and dxcat.
     var dlnf = 0, dHead = 0, dresid = 0, dln = 0, datty = 0, dqkv = 0, dfch = 0, dact = 0
     var logits = 0, attnScratch = 0, dattyCat = 0, dxcat = 0
-    /// Whether the last forward prepared gradients (dlnf, dHead) for backward.
-    var hasGradients = false
-    var tokens: UnsafeMutablePointer<Int32>
-    /// A schedule's own per-thread state (the staircase's row workspaces).
-    var scheduleStorage: AnyObject?
-
-    /// Rows per classifier chunk: 512 rows keep the head's sgemms near their full rate (K = 512
-    /// for dW += dlogitsᵀx) while the (chunk, V) logits stay a fraction of the full (BT, V).
-    static let classifierChunk = 512
-
     /// Floats of each layer's attention `saved` buffer (the variant's count at the full T + Tm;
     /// calls over fewer tokens get this as their `savedCapacity`).
     let savedCount: Int
+    /// Floats of the whole arena.
+    public private(set) var floatCount = 0
 
-    /// The final residual stream resid[L] (B, T, C): the core's output, the head's input.
-    var final: Int { resid[resid.count - 1] }
-
-    init(
+    /// The layout for `layers` blocks (default: the config's) over (batch, time) tokens plus
+    /// `memory` memory tokens per sequence.
+    public init(
         config: ModelConfig, variant: any AttentionVariant, batch B: Int, time T: Int,
         memory Tm: Int = 0, layers: Int? = nil
     ) {
-        precondition(B >= 1 && T >= 1 && Tm >= 0, "workspace needs batch >= 1 and time >= 1")
-        (batch, time, memory, channels) = (B, T, Tm, config.channels)
         savedCount = variant.savedCount(B: B, T: T + Tm)
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
         let L = layers ?? config.layers
@@ -112,13 +88,67 @@ public final class Workspace: @unchecked Sendable {
             dattyCat = take(BTc * A)
             dxcat = take(BTc * C)
         }
-        logits = take(min(Self.classifierChunk, BT) * V)
+        logits = take(min(Workspace.classifierChunk, BT) * V)
         attnScratch = take(L > 0 ? variant.scratchCount(B: B, T: T + Tm) : 0)
         floatCount = n
+    }
+}
+
+/// A schedule's per-thread storage kept in a workspace, sized for memory accounting.
+protocol ScheduleStorage: AnyObject {
+    var floatCount: Int { get }
+}
+
+/// Everything one thread needs to run forward and backward for batches of (batch, time) tokens.
+/// The slices' offsets (`ws.resid[l]`, `ws.qkv[l]`, ...) are its layout's, read through it.
+@dynamicMemberLookup
+public final class Workspace: @unchecked Sendable {
+    public let batch: Int  // B
+    public let time: Int  // T
+    /// Memory tokens a core run can prepend at every layer (0 for the plain schedule).
+    public let memory: Int
+    /// Model width C.
+    public let channels: Int
+    /// Per-position losses of the last forward with targets, (B*T); 0 where the target is -1.
+    public var losses: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: base + layout.losses_, count: batch * time)
+    }
+    /// Floats held by this workspace.
+    public var floatCount: Int { layout.floatCount }
+    /// Floats held by the schedule's own storage (the staircase's row workspaces) so far.
+    public var scheduleFloatCount: Int { (scheduleStorage as? ScheduleStorage)?.floatCount ?? 0 }
+
+    let layout: WorkspaceLayout
+    let base: UnsafeMutablePointer<Float>
+    /// Whether the last forward prepared gradients (dlnf, dHead) for backward.
+    var hasGradients = false
+    var tokens: UnsafeMutablePointer<Int32>
+    /// A schedule's own per-thread state (the staircase's row workspaces).
+    var scheduleStorage: AnyObject?
+
+    /// Rows per classifier chunk: 512 rows keep the head's sgemms near their full rate (K = 512
+    /// for dW += dlogitsᵀx) while the (chunk, V) logits stay a fraction of the full (BT, V).
+    static let classifierChunk = 512
+
+    public subscript<Value>(dynamicMember keyPath: KeyPath<WorkspaceLayout, Value>) -> Value {
+        layout[keyPath: keyPath]
+    }
+
+    /// The final residual stream resid[L] (B, T, C): the core's output, the head's input.
+    var final: Int { layout.resid[layout.resid.count - 1] }
+
+    init(
+        config: ModelConfig, variant: any AttentionVariant, batch B: Int, time T: Int,
+        memory Tm: Int = 0, layers: Int? = nil
+    ) {
+        precondition(B >= 1 && T >= 1 && Tm >= 0, "workspace needs batch >= 1 and time >= 1")
+        (batch, time, memory, channels) = (B, T, Tm, config.channels)
+        layout = WorkspaceLayout(config: config, variant: variant, batch: B, time: T, memory: Tm, layers: layers)
+        let n = layout.floatCount
         base = .allocate(capacity: n)
         base.initialize(repeating: 0, count: n)
-        tokens = .allocate(capacity: BT)
-        tokens.initialize(repeating: 0, count: BT)
+        tokens = .allocate(capacity: B * T)
+        tokens.initialize(repeating: 0, count: B * T)
     }
 
     deinit {

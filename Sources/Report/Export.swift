@@ -2,6 +2,7 @@
 //   NAME.metrics.csv  run,key,step,value — every logged point, NaN/inf spelled 'nan', 'inf', '-inf'
 //   NAME.config.json  the run row's facts, its resolved config, typed params and tags
 //   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips
+import Basics
 import Foundation
 import GRDB
 import Store
@@ -52,7 +53,7 @@ public enum Exporter {
     }
 
     static func configJSON(_ run: RunSummary, config: String?) -> String {
-        let resolved = config.flatMap { try? JSONValue.parse($0) }.map(json) ?? .null
+        let resolved = config.flatMap { try? ConfigValue(json: $0) }.map(json) ?? .null
         return JSON.object([
             ("run", .string(run.name)), ("id", .number(Double(run.id))),
             ("experiment", run.experiment.map(JSON.string) ?? .null),
@@ -93,15 +94,15 @@ public enum Exporter {
             })
     }
 
-    static func json(_ v: JSONValue) -> JSON {
+    static func json(_ v: ConfigValue) -> JSON {
         switch v {
         case .null: return .null
         case .bool(let b): return .bool(b)
         case .int(let i): return .number(Double(i))
-        case .real(let d): return .number(d)
-        case .text(let s): return .string(s)
+        case .double(let d): return .number(d)
+        case .string(let s): return .string(s)
         case .array(let a): return .array(a.map(json))
-        case .object(let o): return .object(o.keys.sorted().map { ($0, json(o[$0]!)) })
+        case .table(let o): return .object(o.keys.sorted().map { ($0, json(o[$0]!)) })
         }
     }
 

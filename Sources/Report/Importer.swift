@@ -60,9 +60,9 @@ public enum Importer {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             func fail(_ message: String) -> ReportError { .badImportLine(file: file, line: n + 1, message: message) }
-            guard let value = try? JSONValue.parse(line) else { throw fail("not valid JSON") }
-            guard case .object(let o) = value else { throw fail("expected a JSON object") }
-            guard case .text(let name)? = o["run"], !name.isEmpty else {
+            guard let value = try? ConfigValue(json: line) else { throw fail("not valid JSON") }
+            guard case .table(let o) = value else { throw fail("expected a JSON object") }
+            guard case .string(let name)? = o["run"], !name.isEmpty else {
                 throw fail("missing \"run\": the run's name as a string")
             }
             let unknown = Set(o.keys).subtracting(["run", "params", "tags", "experiment", "step", "metrics", "time"])
@@ -76,17 +76,18 @@ public enum Importer {
                 if o["params"] != nil || o["tags"] != nil {
                     throw fail("put params and tags on their own line, not with metrics")
                 }
-                guard case .int(let step)? = o["step"], step >= 0 else {
+                guard case .int(let intStep)? = o["step"], intStep >= 0 else {
                     throw fail("\"step\" must be a non-negative integer")
                 }
-                guard case .object(let metrics)? = o["metrics"], !metrics.isEmpty else {
+                let step = Int64(intStep)
+                guard case .table(let metrics)? = o["metrics"], !metrics.isEmpty else {
                     throw fail("\"metrics\" must be a non-empty object of numbers")
                 }
                 var time: Double?
                 switch o["time"] {
                 case nil: break
                 case .int(let t)?: time = Double(t)
-                case .real(let t)?: time = t
+                case .double(let t)?: time = t
                 default: throw fail("\"time\" must be unix seconds")
                 }
                 for key in metrics.keys.sorted() {
@@ -102,29 +103,29 @@ public enum Importer {
             }
             if o["time"] != nil { throw fail("\"time\" belongs on a metrics line") }
             if let e = o["experiment"] {
-                guard case .text(let name) = e, !name.isEmpty else { throw fail("\"experiment\" must be a name") }
+                guard case .string(let name) = e, !name.isEmpty else { throw fail("\"experiment\" must be a name") }
                 runs[i].experiment = name
             }
             if let p = o["params"] {
-                guard case .object = p else { throw fail("\"params\" must be an object") }
+                guard case .table = p else { throw fail("\"params\" must be an object") }
                 for (key, leaf) in p.leaves() {
                     switch leaf {
                     case .bool(let b): runs[i].params[key] = .bool(b)
-                    case .int(let v): runs[i].params[key] = .int(v)
-                    case .real(let v): runs[i].params[key] = .real(v)
-                    case .text(let s): runs[i].params[key] = .text(s)
+                    case .int(let v): runs[i].params[key] = .int(Int64(v))
+                    case .double(let v): runs[i].params[key] = .real(v)
+                    case .string(let s): runs[i].params[key] = .text(s)
                     case .null: continue
-                    case .array, .object: continue
+                    case .array, .table: continue
                     }
                 }
                 runs[i].paramsJSON = Exporter.json(p).objectFields
             }
             if let t = o["tags"] {
-                guard case .object(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
+                guard case .table(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
                 for (key, v) in tags {
                     switch v {
-                    case .text(let s): runs[i].tags[key] = s
-                    case .int, .real, .bool: runs[i].tags[key] = v.cell.display
+                    case .string(let s): runs[i].tags[key] = s
+                    case .int, .double, .bool: runs[i].tags[key] = v.cell.display
                     default: throw fail("tag \"\(key)\" must be a string")
                     }
                 }
@@ -133,11 +134,11 @@ public enum Importer {
         return runs
     }
 
-    static func number(_ v: JSONValue) -> Double? {
+    static func number(_ v: ConfigValue) -> Double? {
         switch v {
         case .int(let i): return Double(i)
-        case .real(let d): return d
-        case .text(let s):
+        case .double(let d): return d
+        case .string(let s):
             switch s.lowercased() {
             case "nan": return .nan
             case "inf", "+inf", "infinity": return .infinity

@@ -123,7 +123,7 @@ extension Reports {
 
     /// Leaves of a JSON text as dotted keys with typed cells; nothing when it is absent or not JSON.
     static func flatten(json text: String?) -> [(String, Cell)] {
-        guard let text, let value = try? JSONValue.parse(text) else { return [] }
+        guard let text, let value = try? ConfigValue(json: text) else { return [] }
         return value.leaves().map { ($0.key, $0.value.cell) }
     }
 }

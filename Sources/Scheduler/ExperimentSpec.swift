@@ -3,6 +3,7 @@
 // [sweep] (see Sweep.swift) and [experiment] (description, priority, max_attempts). `plans()`
 // turns it into the runs to enqueue: each with a readable name, its resolved config as
 // canonical JSON + sha256, and every leaf typed for runParam.
+import Basics
 import Foundation
 import Store
 
@@ -35,9 +36,9 @@ public struct ExperimentSpec: Sendable {
             }
             for (key, value) in t.sorted(by: { $0.key < $1.key }) {
                 switch (key, value) {
-                case ("description", .text(let d)): description = d
-                case ("priority", .int(let p)): priority = p
-                case ("max_attempts", .int(let m)) where m >= 1: maxAttempts = m
+                case ("description", .string(let d)): description = d
+                case ("priority", .int(let p)): priority = Int64(p)
+                case ("max_attempts", .int(let m)) where m >= 1: maxAttempts = Int64(m)
                 default:
                     throw SchedulerError.badConfig(
                         key: "experiment.\(key)",
@@ -57,6 +58,25 @@ public struct ExperimentSpec: Sendable {
         public var json: String
         public var sha256: String
         public var params: [String: ParamValue]
+        /// Hashes of configs that mean the same run (the config as written, which runs enqueued
+        /// before configs were resolved carry as their hash).
+        public var equivalentHashes: [String] = []
+
+        init(name: String, config: ConfigValue) throws {
+            self.name = name
+            self.config = config
+            json = try config.canonicalJSON()
+            sha256 = try config.sha256()
+            params = try config.params()
+        }
+
+        /// Replaces the config with `resolve(config)` (every key with its value, defaults
+        /// included), keeping the hash as written as an equivalent one.
+        public mutating func resolve(_ resolve: (ConfigValue) throws -> ConfigValue) throws {
+            let asWritten = sha256
+            self = try Plan(name: name, config: try resolve(config))
+            if asWritten != sha256 { equivalentHashes = [asWritten] }
+        }
     }
 
     /// The runs of the sweep, in its deterministic order. A swept key must name a value or a new
@@ -74,20 +94,18 @@ public struct ExperimentSpec: Sendable {
         return try sweep.points().map { point in
             var config = base
             for o in point.overrides { try config.set(o.key, to: o.value) }
-            let json = try config.canonicalJSON()
-            return Plan(
-                name: point.nameParts.isEmpty ? "base" : point.nameParts.joined(separator: "-"), config: config,
-                json: json, sha256: try config.sha256(), params: try config.flattened())
+            return try Plan(
+                name: point.nameParts.isEmpty ? "base" : point.nameParts.joined(separator: "-"), config: config)
         }
     }
 
-    /// The plans as rows for `TrackerDB.enqueue`.
-    public func plannedRuns() throws -> [TrackerDB.PlannedRun] {
-        try plans().map { p in
+    /// Plans as rows for `TrackerDB.enqueue` (default: `plans()` as written).
+    public func plannedRuns(_ plans: [Plan]? = nil) throws -> [TrackerDB.PlannedRun] {
+        try (plans ?? self.plans()).map { p in
             TrackerDB.PlannedRun(
                 run: RunRecord(
                     name: p.name, config: p.json, configHash: p.sha256, priority: priority, maxAttempts: maxAttempts),
-                params: p.params)
+                params: p.params, equivalentHashes: p.equivalentHashes)
         }
     }
 }

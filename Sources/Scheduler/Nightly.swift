@@ -1,6 +1,7 @@
 // The pieces of `tracker nightly` that do not need the CLI: its config (experiments/nightly.toml),
 // the exclusive lock that makes a second copy exit at once, a log that goes to a file and
 // stderr, and checkpoint retention (keep the last K checkpoints of each run plus its best one).
+import Basics
 import Foundation
 import Store
 
@@ -38,16 +39,16 @@ public struct NightlyConfig: Sendable, Equatable {
             switch (key, value) {
             case ("experiments", .array(let a)):
                 experiments = try a.map {
-                    guard case .text(let s) = $0 else {
+                    guard case .string(let s) = $0 else {
                         throw SchedulerError.badNightly(key: key, reason: "list experiment files as strings")
                     }
                     return s
                 }
             case ("time_budget_minutes", let v) where (v.number ?? 0) > 0: timeBudgetMinutes = v.number!
             case ("workers", .int(let n)) where n >= 1: workers = Int(n)
-            case ("corpora_dir", .text(let s)): corporaDir = s
+            case ("corpora_dir", .string(let s)): corporaDir = s
             case ("vocab_size", .int(let n)) where n >= 257: vocabSize = Int(n)
-            case ("report_dir", .text(let s)): reportDir = s
+            case ("report_dir", .string(let s)): reportDir = s
             case ("force", .bool(let b)): force = b
             case ("retention", .table(let r)): try readRetention(r)
             default:
@@ -68,7 +69,7 @@ public struct NightlyConfig: Sendable, Equatable {
             switch (key, value) {
             case ("keep_last", .int(let n)) where n >= 1: retention.keepLast = Int(n)
             case ("keep_best", .bool(let b)): retention.keepBest = b
-            case ("best_metric", .text(let s)): retention.bestMetric = s
+            case ("best_metric", .string(let s)): retention.bestMetric = s
             default:
                 throw SchedulerError.badNightly(
                     key: "retention.\(key)",

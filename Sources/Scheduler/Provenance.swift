@@ -1,6 +1,7 @@
 // Where a run came from: the code (git commit + dirty flag of the checkout the process runs in),
 // the machine (host, cores, memory, OS) and the data (corpus fingerprint, tokenizer and shard
 // hashes, from the Store's record of the ingest). Recorded on the run row when it starts.
+import Basics
 import Foundation
 import Store
 
@@ -19,30 +20,34 @@ public enum Provenance {
     public static func machineJSON() -> String {
         let info = ProcessInfo.processInfo
         let machine: ConfigValue = .table([
-            "host": .text(info.hostName),
-            "cores": .int(Int64(info.activeProcessorCount)),
-            "memoryBytes": .int(Int64(clamping: info.physicalMemory)),
-            "os": .text(info.operatingSystemVersionString),
+            "host": .string(info.hostName),
+            "cores": .int(info.activeProcessorCount),
+            "memoryBytes": .int(Int(clamping: info.physicalMemory)),
+            "os": .string(info.operatingSystemVersionString),
         ])
         return (try? machine.canonicalJSON()) ?? "{}"
     }
 
-    /// The corpus a run config names ([data] corpus = "NAME") and its lineage JSON, if it is ingested.
+    /// The corpus a run config names ([data] corpus = "NAME") and its lineage JSON, if it is ingested
+    /// (none for a synthetic task, though its resolved config holds the default corpus name).
     public static func lineage(config: ConfigValue, db: TrackerDB) throws -> (corpusId: Int64?, json: String?) {
+        if config.value(at: "data.task") != nil { return (nil, nil) }
         let name: String
         switch config.value(at: "data.corpus") {
-        case .text(let n): name = n
+        case .string(let n): name = n
         case .int(let id): name = String(id)
         default: return (nil, nil)
         }
         guard let c = try db.corpus(named: name) else { return (nil, nil) }
         let tree: ConfigValue = .table([
-            "corpus": .text(c.corpus.name),
-            "corpusFingerprint": .text(c.corpus.fingerprint),
-            "tokenizerSha256": .text(c.tokenizer.sha256),
-            "tokenizerPath": .text(c.tokenizer.path),
+            "corpus": .string(c.corpus.name),
+            "corpusFingerprint": .string(c.corpus.fingerprint),
+            "tokenizerSha256": .string(c.tokenizer.sha256),
+            "tokenizerPath": .string(c.tokenizer.path),
             "shards": .array(
-                c.shards.map { .table(["split": .text($0.split), "path": .text($0.path), "sha256": .text($0.sha256)]) }),
+                c.shards.map {
+                    .table(["split": .string($0.split), "path": .string($0.path), "sha256": .string($0.sha256)])
+                }),
         ])
         return (c.corpus.id, try tree.canonicalJSON())
     }

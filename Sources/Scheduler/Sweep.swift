@@ -21,14 +21,14 @@ public struct Sweep: Sendable, Equatable {
     public enum Distribution: Sendable, Equatable {
         case uniform(Double, Double)
         case logUniform(Double, Double)
-        case intUniform(Int64, Int64)
+        case intUniform(Int, Int)
         case choice([ConfigValue])
 
         func sample(_ rng: inout SplitMix64) -> ConfigValue {
             switch self {
-            case .uniform(let lo, let hi): return .real(lo + (hi - lo) * unit(&rng))
-            case .logUniform(let lo, let hi): return .real(exp(log(lo) + (log(hi) - log(lo)) * unit(&rng)))
-            case .intUniform(let lo, let hi): return .int(lo + Int64(rng.next() % UInt64(hi - lo + 1)))
+            case .uniform(let lo, let hi): return .double(lo + (hi - lo) * unit(&rng))
+            case .logUniform(let lo, let hi): return .double(exp(log(lo) + (log(hi) - log(lo)) * unit(&rng)))
+            case .intUniform(let lo, let hi): return .int(lo + Int(rng.next() % UInt64(hi - lo + 1)))
             case .choice(let values): return values[Int(rng.next() % UInt64(values.count))]
             }
         }
@@ -38,7 +38,7 @@ public struct Sweep: Sendable, Equatable {
     }
 
     public var grid: [(key: String, values: [ConfigValue])] = []
-    public var seeds: [Int64] = []
+    public var seeds: [Int] = []
     public var seedKey = "train.seed"
     public var randomCount = 0
     public var randomSeed: UInt64 = 0
@@ -68,7 +68,7 @@ public struct Sweep: Sendable, Equatable {
                     return s
                 }
             case "seed_key":
-                guard case .text(let k) = value, !k.isEmpty else {
+                guard case .string(let k) = value, !k.isEmpty else {
                     throw SchedulerError.badSweep(key: key, reason: "use a dotted key, e.g. \"train.seed\"")
                 }
                 seedKey = k
@@ -96,7 +96,7 @@ public struct Sweep: Sendable, Equatable {
         for (key, value) in t.sorted(by: { $0.key < $1.key }) {
             switch (key, value) {
             case ("count", .int(let n)) where n >= 1: randomCount = Int(n)
-            case ("seed", .int(let s)): randomSeed = UInt64(bitPattern: s)
+            case ("seed", .int(let s)): randomSeed = UInt64(bitPattern: Int64(s))
             case ("count", _), ("seed", _):
                 throw SchedulerError.badSweep(key: "random.\(key)", reason: "use an integer (count at least 1)")
             default:
@@ -222,20 +222,11 @@ public struct Sweep: Sendable, Equatable {
 
     /// 'stick_breaking' for text, 'lr0.003' for numbers (last part of the key + value).
     static func label(_ key: String, _ value: ConfigValue) -> String {
-        if case .text(let s) = value { return s }
+        if case .string(let s) = value { return s }
         return (key.split(separator: ".").last.map(String.init) ?? key) + value.shortDescription
     }
 }
 
 extension ConfigValue {
-    var isText: Bool { if case .text = self { true } else { false } }
-
-    /// Ints and reals as Double.
-    var number: Double? {
-        switch self {
-        case .int(let v): Double(v)
-        case .real(let v): v
-        default: nil
-        }
-    }
+    var isText: Bool { if case .string = self { true } else { false } }
 }

@@ -7,6 +7,7 @@
 // last line of the run's log); cancel requested -> cancelled; worker stopped (SIGINT/SIGTERM,
 // deadline) -> released back to queued to resume later; lease lost -> the run is left to
 // whoever recovered it.
+import Basics
 import Foundation
 import Store
 
@@ -120,65 +121,81 @@ public final class Worker: @unchecked Sendable {
     private func execute(_ run: RunRecord) throws -> End {
         let runId = run.id!
         try recordProvenance(run)
-        let logDir = options.home + "/logs/runs"
-        try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
-        let logPath = "\(logDir)/\(runId).log"
-        appendLine(logPath, "== \(isoNow()) attempt \(run.attempts) of \(run.maxAttempts) on worker \(id)")
-        let command =
-            options.command?(run) ?? [currentExecutablePath(), "train", "--run", String(runId), "--home", options.home]
-        let env = [
-            "TRACKER_RUN_ID": String(runId), "TRACKER_HOME": options.home, "TRACKER_WORKER_PID": String(getpid()),
-        ]
+        let logPath = startLog(run)
         let handle: RunHandle
         do {
-            handle = try executor.spawn(runId: runId, command: command, environment: env, logPath: logPath)
+            handle = try executor.spawn(
+                runId: runId, command: command(for: run), environment: environment(for: run), logPath: logPath)
         } catch {
             try db.transition(runId: runId, from: .running, to: .failed, worker: id, error: "\(error)")
             return End(state: .failed)
         }
+        guard let watch = try supervise(handle, runId: runId) else { return End(state: nil) }
+        return try record(watch, runId: runId, logPath: logPath)
+    }
 
-        var lastBeat = now
+    /// Opens the run's log (<home>/logs/runs/ID.log) with a line for this attempt; returns its path.
+    private func startLog(_ run: RunRecord) -> String {
+        let logDir = options.home + "/logs/runs"
+        try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        let logPath = "\(logDir)/\(run.id!).log"
+        appendLine(logPath, "== \(isoNow()) attempt \(run.attempts) of \(run.maxAttempts) on worker \(id)")
+        return logPath
+    }
+
+    /// The child's command: `options.command`, else `<this executable> train --run ID --home HOME`.
+    private func command(for run: RunRecord) -> [String] {
+        options.command?(run) ?? [currentExecutablePath(), "train", "--run", String(run.id!), "--home", options.home]
+    }
+
+    private func environment(for run: RunRecord) -> [String: String] {
+        ["TRACKER_RUN_ID": String(run.id!), "TRACKER_HOME": options.home, "TRACKER_WORKER_PID": String(getpid())]
+    }
+
+    /// How a supervised child ended and what the worker asked of it on the way.
+    private struct Watch {
+        var outcome: RunOutcome
         var cancelSent = false
         var stopSent: Int32?
         var deadlineHit = false
+    }
+
+    /// Polls the child until it ends: heartbeats renew the lease, a cancel request or a stop
+    /// signal / deadline is forwarded (SIGKILL after `stopGrace`). Nil when the lease was lost
+    /// (the child is killed and the run left to whoever recovered it).
+    private func supervise(_ handle: RunHandle, runId: Int64) throws -> Watch? {
+        var watch = Watch(outcome: .exited(0))
+        var lastBeat = now
         var killAt = Double.infinity
-        var outcome: RunOutcome?
-        while outcome == nil {
+        while true {
             Thread.sleep(forTimeInterval: options.pollInterval)
-            outcome = try executor.poll(handle)
-            if outcome != nil { break }
+            if let outcome = try executor.poll(handle) {
+                watch.outcome = outcome
+                return watch
+            }
             if now - lastBeat >= options.heartbeatInterval {
-                let status: TrackerDB.LeaseStatus
-                do {
-                    status = try db.heartbeat(runId: runId, worker: id, lease: options.lease)
-                } catch {
-                    // A missed beat is not fatal: the lease outlasts several heartbeat periods.
-                    FileHandle.standardError.write(
-                        Data("worker \(id): heartbeat for run \(runId) failed: \(error)\n".utf8))
-                    lastBeat = now
-                    continue
-                }
                 lastBeat = now
-                if !status.held {
+                switch beat(runId: runId) {
+                case .some(let status) where !status.held:
                     // Someone recovered the run (this worker stalled past its lease): stop and leave it.
                     executor.signal(handle, SIGKILL)
                     while try executor.poll(handle) == nil { Thread.sleep(forTimeInterval: options.pollInterval) }
-                    return End(state: nil)
-                }
-                if status.cancelRequested && !cancelSent && stopSent == nil {
-                    cancelSent = true
+                    return nil
+                case .some(let status) where status.cancelRequested && !watch.cancelSent && watch.stopSent == nil:
+                    watch.cancelSent = true
                     executor.signal(handle, SIGTERM)
                     killAt = now + options.stopGrace
+                default: break
                 }
             }
-            if stopSent == nil && !cancelSent {
+            if watch.stopSent == nil && !watch.cancelSent {
                 if let s = stopSignal() {
-                    stopSent = s
+                    watch.stopSent = s
                 } else if pastDeadline {
-                    stopSent = SIGTERM
-                    deadlineHit = true
+                    watch.stopSent = SIGTERM
+                    watch.deadlineHit = true
                 }
-                if let s = stopSent {
+                if let s = watch.stopSent {
                     executor.signal(handle, s)
                     killAt = now + options.stopGrace
                 }
@@ -188,23 +205,38 @@ public final class Worker: @unchecked Sendable {
                 killAt = .infinity
             }
         }
+    }
 
+    /// Renews the run's lease; nil when the beat failed (not fatal: the lease outlasts several
+    /// heartbeat periods).
+    private func beat(runId: Int64) -> TrackerDB.LeaseStatus? {
+        do {
+            return try db.heartbeat(runId: runId, worker: id, lease: options.lease)
+        } catch {
+            FileHandle.standardError.write(Data("worker \(id): heartbeat for run \(runId) failed: \(error)\n".utf8))
+            return nil
+        }
+    }
+
+    /// Writes how the run ended: cancelled, released to the queue (stop signal or deadline),
+    /// succeeded, or failed with the last line of its log.
+    private func record(_ watch: Watch, runId: Int64, logPath: String) throws -> End {
         let (exitCode, signal): (Int64?, Int64?) =
-            switch outcome! {
+            switch watch.outcome {
             case .exited(let c): (Int64(c), nil)
             case .signaled(let s): (nil, Int64(s))
             }
-        if cancelSent {
+        if watch.cancelSent {
             try db.transition(
                 runId: runId, from: .running, to: .cancelled, worker: id, exitCode: exitCode, signal: signal,
                 error: "cancelled while running")
             return End(state: .cancelled)
         }
-        if let s = stopSent {
-            let why = deadlineHit ? "deadline reached" : "worker received signal \(s)"
+        if let s = watch.stopSent {
+            let why = watch.deadlineHit ? "deadline reached" : "worker received signal \(s)"
             try db.transition(
                 runId: runId, from: .running, to: .queued, worker: id, detail: "\(why); released to resume later")
-            return End(state: nil, stopped: deadlineHit ? nil : s, deadline: deadlineHit)
+            return End(state: nil, stopped: watch.deadlineHit ? nil : s, deadline: watch.deadlineHit)
         }
         if exitCode == 0 {
             try db.transition(runId: runId, from: .running, to: .succeeded, worker: id, exitCode: 0)

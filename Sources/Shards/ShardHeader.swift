@@ -14,6 +14,8 @@ public struct ShardHeader: Equatable, Sendable {
     public static let byteCount = 1024
     /// Vocabularies up to this size fit in UInt16 tokens (version 1).
     public static let maxUInt16Vocab = 65_536
+    /// The header counts tokens in an Int32.
+    public static let maxTokens = Int(Int32.max)
 
     public var version: Int32
     public var tokenCount: Int
@@ -62,7 +64,9 @@ public struct ShardHeader: Equatable, Sendable {
         guard word(0) == magic else { throw ShardError.badMagic(path: path, found: word(0)) }
         let version = word(1)
         guard version == 1 || version == 2 else { throw ShardError.badVersion(path: path, found: version) }
-        guard word(2) >= 0 else { throw ShardError.badVersion(path: path, found: version) }
+        for (i, field) in [(2, "token count"), (3, "vocabulary size"), (5, "document count")] where word(i) < 0 {
+            throw ShardError.badHeaderField(path: path, field: field, found: word(i))
+        }
         var sha = [UInt8]()
         for i in 8..<16 {
             let w = UInt32(bitPattern: word(i))

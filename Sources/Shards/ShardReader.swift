@@ -1,7 +1,9 @@
 import Basics
 
 // A memory-mapped shard. Opening checks magic, version, file size against the token count,
-// and (optionally) that every token is inside the vocabulary.
+// (optionally) that every token is inside the vocabulary, with a vectorised maximum over the
+// mapped tokens, and (optionally) the file's recorded SHA-256, once per file version
+// (ShardChecksumCache).
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -14,8 +16,15 @@ public final class ShardReader: @unchecked Sendable {
 
     public var tokenCount: Int { header.tokenCount }
 
-    /// Maps `path`. With `vocabSize`, also checks it matches the header and scans the token range.
-    public init(path: String, expectVocabSize: Int? = nil, checkTokens: Bool = true) throws {
+    /// Maps `path`. With `expectVocabSize`, also checks it matches the header; with `checkTokens`,
+    /// that every token is below the vocabulary (the expected one, else the header's); with
+    /// `expectSHA256` (hex), that the file's checksum is the recorded one. The checksum is
+    /// computed once per version of the file (path, device, inode, size, modification and change
+    /// time) and remembered in a sidecar file next to it, so a changed byte is caught without
+    /// rehashing an unchanged corpus on every run.
+    public init(path: String, expectVocabSize: Int? = nil, checkTokens: Bool = true, expectSHA256: String? = nil)
+        throws
+    {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ShardError.io(.io(path: path, errno: errno, action: "open")) }
@@ -30,13 +39,17 @@ public final class ShardReader: @unchecked Sendable {
         base = UnsafeRawPointer(p)
         mappedSize = size
         do {
-            let h = try ShardHeader.decode(UnsafeRawBufferPointer(start: base, count: size), path: path)
+            let raw = UnsafeRawBufferPointer(start: base, count: size)
+            let h = try ShardHeader.decode(raw, path: path)
             let expected = ShardHeader.byteCount + h.tokenCount * h.bytesPerToken
             guard expected == size else { throw ShardError.sizeMismatch(path: path, expected: expected, actual: size) }
             if let v = expectVocabSize, h.vocabSize != 0, h.vocabSize != v {
                 throw ShardError.vocabularyMismatch(path: path, shard: h.vocabSize, expected: v)
             }
             header = h
+            if let sha = expectSHA256 {
+                try ShardChecksumCache.verify(path: path, stat: st, contents: raw, expected: sha)
+            }
             let limit = expectVocabSize ?? h.vocabSize
             if checkTokens && limit > 0 { try checkRange(limit: limit) }
         } catch {
@@ -48,10 +61,41 @@ public final class ShardReader: @unchecked Sendable {
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
 
     private func checkRange(limit: Int) throws {
-        let lim = UInt32(limit)
-        for i in 0..<tokenCount where self[i] >= lim {
-            throw ShardError.tokenOutOfRange(path: path, index: i, token: self[i], vocabSize: limit)
+        guard tokenCount > 0, Int(maxToken()) >= limit else { return }
+        let lim = UInt32(clamping: limit)
+        for i in 0..<tokenCount where token(i) >= lim {
+            throw ShardError.tokenOutOfRange(path: path, index: i, token: token(i), vocabSize: limit)
         }
+    }
+
+    /// The largest token id in the shard (0 when it is empty), read 16 or 32 tokens at a time.
+    public func maxToken() -> UInt32 {
+        let body = base + ShardHeader.byteCount
+        let n = tokenCount
+        var i = 0
+        var result: UInt32 = 0
+        #if _endian(little)
+            if header.version == 1 {
+                var acc = SIMD32<UInt16>(repeating: 0)
+                while i + 32 <= n {
+                    acc = pointwiseMax(acc, body.loadUnaligned(fromByteOffset: 2 * i, as: SIMD32<UInt16>.self))
+                    i += 32
+                }
+                result = UInt32(acc.max())
+            } else {
+                var acc = SIMD16<UInt32>(repeating: 0)
+                while i + 16 <= n {
+                    acc = pointwiseMax(acc, body.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self))
+                    i += 16
+                }
+                result = acc.max()
+            }
+        #endif
+        while i < n {
+            result = max(result, token(i))
+            i += 1
+        }
+        return result
     }
 
     /// Token `i` (0-based).

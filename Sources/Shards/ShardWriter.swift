@@ -48,6 +48,9 @@ public final class ShardWriter {
     }
 
     public func append(_ tokens: UnsafeBufferPointer<UInt32>) throws {
+        guard tokens.count <= ShardHeader.maxTokens - tokenCount else {
+            throw ShardError.tooManyTokens(path: path, limit: ShardHeader.maxTokens)
+        }
         tokenCount += tokens.count
         if wide {
             for t in tokens { withUnsafeBytes(of: t.littleEndian) { buffer.append(contentsOf: $0) } }

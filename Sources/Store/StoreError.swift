@@ -1,6 +1,12 @@
 /// Why the tracker database could not be used, with what to do about it.
 public enum StoreError: Error, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
+    /// A reader was pointed at a folder that holds no workspace.
+    case noWorkspace(home: String)
+    /// A reader was pointed at a database file that does not exist.
+    case noDatabase(path: String)
+    /// A read-only handle found a database that an older tracker wrote and no writer migrated.
+    case schemaBehind(path: String, missing: [String])
     case migrationEdited(name: String)
     case unknownMigrations(names: [String])
     case notFound(what: String, name: String)
@@ -11,6 +17,14 @@ public enum StoreError: Error, CustomStringConvertible {
         case .cannotOpen(let path, let reason):
             return
                 "cannot open the tracker database \(path): \(reason) (check --home / $TRACKER_HOME and free disk space)"
+        case .noWorkspace(let home):
+            return "no tracker workspace at \(home) (no tracker.sqlite there): check --home / $TRACKER_HOME, "
+                + "or create one with `tracker ingest` or `tracker run`"
+        case .noDatabase(let path):
+            return "no tracker database at \(path): check the path"
+        case .schemaBehind(let path, let missing):
+            return "\(path) was written by an older tracker (missing migrations \(missing.joined(separator: ", "))): "
+                + "run a command that writes (e.g. `tracker status`) with write access once to upgrade it"
         case .migrationEdited(let name):
             return
                 "migration \(name) differs from the one already applied to this database: migrations are append-only; restore the file and add a new one"

@@ -52,20 +52,26 @@ extension TrackerDB {
         return r
     }
 
-    /// One run to enqueue: the row, its typed parameters and tags.
+    /// One run to enqueue: the row, its typed parameters and tags, and the hashes of other
+    /// configs that mean the same run (e.g. the same config before it was resolved).
     public struct PlannedRun: Sendable {
         public var run: RunRecord
         public var params: [String: ParamValue]
         public var tags: [String: String]
-        public init(run: RunRecord, params: [String: ParamValue], tags: [String: String] = [:]) {
+        public var equivalentHashes: [String]
+        public init(
+            run: RunRecord, params: [String: ParamValue], tags: [String: String] = [:], equivalentHashes: [String] = []
+        ) {
             self.run = run
             self.params = params
             self.tags = tags
+            self.equivalentHashes = equivalentHashes
         }
     }
 
     /// Enqueues `planned` into experiment `experimentId` in one transaction. A run whose config hash
-    /// already exists in the experiment (in any state) is skipped unless `force`.
+    /// (or one of its equivalent hashes) already exists in the experiment (in any state) is skipped
+    /// unless `force`.
     public func enqueue(_ planned: [PlannedRun], experimentId: Int64, force: Bool) throws
         -> (enqueued: [RunRecord], skipped: [RunRecord])
     {
@@ -74,9 +80,8 @@ extension TrackerDB {
             var skipped: [RunRecord] = []
             for p in planned {
                 if !force,
-                    let existing = try RunRecord.fetchOne(
-                        db, sql: "SELECT * FROM run WHERE experimentId = ? AND configHash = ? ORDER BY id DESC LIMIT 1",
-                        arguments: [experimentId, p.run.configHash])
+                    let existing = try Self.existingRun(
+                        experimentId: experimentId, hashes: [p.run.configHash] + p.equivalentHashes, db)
                 {
                     skipped.append(existing)
                     continue
@@ -88,6 +93,15 @@ extension TrackerDB {
             }
             return (enqueued, skipped)
         }
+    }
+
+    /// The latest run of the experiment whose config hash is one of `hashes`.
+    static func existingRun(experimentId: Int64, hashes: [String], _ db: Database) throws -> RunRecord? {
+        let marks = Array(repeating: "?", count: hashes.count).joined(separator: ", ")
+        return try RunRecord.fetchOne(
+            db, sql: "SELECT * FROM run WHERE experimentId = ? AND configHash IN (\(marks)) ORDER BY id DESC LIMIT 1",
+            arguments: StatementArguments(
+                [experimentId as any DatabaseValueConvertible] + hashes.map { $0 as any DatabaseValueConvertible }))
     }
 
     public func run(id: Int64) throws -> RunRecord? {

@@ -7,20 +7,35 @@ import Foundation
 import GRDB
 
 public final class TrackerDB: Sendable {
+    /// Whether a handle may write. Readers (`report`, `export`, `corpus`, the dashboard) open
+    /// `.readOnly`: they never create a workspace, never migrate, and work on a workspace they
+    /// cannot write (a read-only folder or mount, another user's files, a full disk).
+    public enum Access: Sendable { case readWrite, readOnly }
+
     public let path: String
     public let pool: DatabasePool
+    public let access: Access
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    public init(path: String, busyTimeout: TimeInterval = 30) throws {
+    /// Opens the database at `path`: read-write creates it if needed and applies the pending
+    /// migrations; read-only requires it to exist with this build's schema.
+    public init(path: String, access: Access = .readWrite, busyTimeout: TimeInterval = 30) throws {
         self.path = path
+        self.access = access
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
+        config.readonly = access == .readOnly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if access == .readWrite { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             // Reads go through a memory map instead of a pread and a copy per page: a
             // 10,000-run comparison reads some 4,000 pages (WAL frames are still read as before).
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
+        }
+        if access == .readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noDatabase(path: path) }
+            pool = try Self.openReadOnly(path, config)
+            try checkSchema()
+            return
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -30,15 +45,61 @@ public final class TrackerDB: Sendable {
         try migrate()
     }
 
-    /// Opens `<home>/tracker.sqlite`, creating the workspace folder if needed.
-    public convenience init(home: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError.cannotOpen(
-                path: home, reason: "cannot create the workspace folder: \(error.localizedDescription)")
+    /// Opens `<home>/tracker.sqlite`: read-write creates the workspace folder if needed;
+    /// read-only fails with a clear error when there is no workspace there.
+    public convenience init(home: String, access: Access = .readWrite) throws {
+        if access == .readOnly {
+            guard FileManager.default.fileExists(atPath: home + "/tracker.sqlite") else {
+                throw StoreError.noWorkspace(home: home)
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.cannotOpen(
+                    path: home, reason: "cannot create the workspace folder: \(error.localizedDescription)")
+            }
         }
-        try self.init(path: home + "/tracker.sqlite")
+        try self.init(path: home + "/tracker.sqlite", access: access)
+    }
+
+    /// A WAL database needs its -shm file to be read; where it cannot be created (a read-only
+    /// folder with no writer running, whose last writer removed it on close), the file is read
+    /// as immutable, which SQLite allows without it.
+    private static func openReadOnly(_ path: String, _ config: Configuration) throws -> DatabasePool {
+        func probe(_ pool: DatabasePool) throws -> DatabasePool {
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            return pool
+        }
+        do {
+            return try probe(DatabasePool(path: path, configuration: config))
+        } catch {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            let escaped = absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? absolute
+            do {
+                return try probe(DatabasePool(path: "file:\(escaped)?immutable=1", configuration: config))
+            } catch {
+                throw StoreError.cannotOpen(path: path, reason: "\(error)")
+            }
+        }
+    }
+
+    /// Read-only handles use the schema as it is: it must be exactly this build's.
+    private func checkSchema() throws {
+        let known = Self.migrations
+        let applied: [String]
+        do {
+            applied = try pool.read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM schemaMigration ORDER BY rowid")
+            }
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "not a tracker database (\(error))")
+        }
+        let unknown = Set(applied).subtracting(known.map(\.name))
+        if !unknown.isEmpty { throw StoreError.unknownMigrations(names: unknown.sorted()) }
+        if applied.count < known.count {
+            throw StoreError.schemaBehind(path: path, missing: known.map(\.name).filter { !applied.contains($0) })
+        }
     }
 
     /// The migrations this build carries, in order.

@@ -2,6 +2,7 @@
 // from JSON, so a kernel can be checked against any reference implementation (numpy, PyTorch).
 import ArgumentParser
 import Attention
+import Basics
 import Foundation
 
 struct AttentionCommand: ParsableCommand {

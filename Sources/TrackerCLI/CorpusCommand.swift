@@ -17,7 +17,7 @@ struct CorpusCommand: ParsableCommand {
         @Option(help: "Output: a table, or JSON on stdout.") var format: OutputFormat = .text
 
         func run() throws {
-            let corpora = try withCLIErrors { try TrackerDB(home: workspace.resolvedHome).corpora() }
+            let corpora = try withCLIErrors { try TrackerDB(home: workspace.resolvedHome, access: .readOnly).corpora() }
             if format == .json {
                 print(try prettyJSON(corpora))
                 return
@@ -47,7 +47,7 @@ struct CorpusCommand: ParsableCommand {
 
         func run() throws {
             let home = workspace.resolvedHome
-            let found = try withCLIErrors { try TrackerDB(home: home).corpus(named: name) }
+            let found = try withCLIErrors { try TrackerDB(home: home, access: .readOnly).corpus(named: name) }
             guard let c = found else {
                 throw CLIError(description: StoreError.notFound(what: "corpus", name: name).description)
             }

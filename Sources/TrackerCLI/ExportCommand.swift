@@ -28,7 +28,8 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let exported = try withCLIErrors {
-            try Exporter.export(RunReader(db: try TrackerDB(home: workspace.resolvedHome)), runs: runs, to: output)
+            try Exporter.export(
+                RunReader(db: try TrackerDB(home: workspace.resolvedHome, access: .readOnly)), runs: runs, to: output)
         }
         for e in exported {
             print("\(e.run): \(e.points) metric points")

@@ -47,7 +47,9 @@ struct IngestCommand: ParsableCommand {
     @Flag(name: .customLong("repair-utf8"), help: "Repair invalid UTF-8 with U+FFFD instead of skipping the document.")
     var repairUTF8 = false
 
-    @Option(help: ArgumentHelp("Largest document kept, in MiB; larger entries are skipped.", valueName: "MiB"))
+    @Option(
+        name: .customLong("max-document-mib"),
+        help: ArgumentHelp("Largest document kept, in MiB; larger entries are skipped.", valueName: "MiB"))
     var maxDocumentMiB = 64
 
     @Flag(help: "Keep going past a corrupt archive (it is reported as a warning).")
@@ -69,14 +71,15 @@ struct IngestCommand: ParsableCommand {
     var format: OutputFormat = .text
 
     func validate() throws {
-        if vocabSize < 257 {
-            throw ValidationError(
-                "--vocab-size \(vocabSize) is too small: it must be at least 257 (256 byte tokens + <|endoftext|>)")
+        do {
+            try IngestLimits.check("--vocab-size", vocabSize, in: IngestLimits.vocabSize)
+            try IngestLimits.check("--max-document-mib", maxDocumentMiB, in: IngestLimits.maxDocumentMiB)
+            try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
+            if let threads { try IngestLimits.check("--threads", threads, in: IngestLimits.threads) }
+        } catch {
+            throw ValidationError("\(error)")
         }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
-        if maxDocumentMiB < 1 { throw ValidationError("--max-document-mib must be at least 1") }
-        if shardTokens < 1024 { throw ValidationError("--shard-tokens must be at least 1024") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -90,14 +93,16 @@ struct IngestCommand: ParsableCommand {
         options.corpus.maxDocumentBytes = maxDocumentMiB << 20
         options.corpus.continueOnError = continueOnError
         options.shardTokens = shardTokens
-        options.threads = threads ?? Parallelism.defaultThreads
+        options.threads = threads ?? min(Parallelism.defaultThreads, IngestLimits.threads.upperBound)
         options.force = force
         options.dryRun = dryRun
 
         let home = workspace.resolvedHome
         let summary = try withCLIErrors {
             let db = try TrackerDB(home: home)
-            return try IngestPipeline(home: home, db: db).run(paths: paths, options: options)
+            let pipeline = IngestPipeline(home: home, db: db)
+            pipeline.onWait = { writeStderr("note: \($0)\n") }
+            return try pipeline.run(paths: paths, options: options)
         }
         switch format {
         case .json: print(try prettyJSON(summary))

@@ -11,8 +11,8 @@ import Foundation
 import Ingest
 import Report
 import Scheduler
+import Session
 import Store
-import TOMLKit
 
 struct NightlyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,6 +74,7 @@ struct NightlyCommand: ParsableCommand {
         }
     }
 
+    /// The night's five steps; each problem is logged and the night goes on, failing at the end.
     private func night(home: String, day: String, log: NightlyLog, signals: SignalWatcher) throws {
         let start = Date()
         let startISO = isoNow()
@@ -81,10 +82,27 @@ struct NightlyCommand: ParsableCommand {
         if let budget { settings.timeBudgetMinutes = budget }
         let deadline = start.timeIntervalSince1970 + settings.timeBudgetMinutes * 60
         let db = try TrackerDB(home: home)
-        var problems: [String] = []
+        var problems = Self.ingestNewArchives(settings, home: home, db: db, log: log)
+        let experiments = try Self.enqueue(settings, db: db, log: log)
+        problems += try runExperiments(
+            experiments, settings, deadline: deadline, home: home, db: db, log: log, signals: signals)
+        problems += try Self.failedRuns(experiments, since: startISO, db: db, log: log)
+        problems += Self.writeReport(settings, experiments: experiments, home: home, day: day, db: db, log: log)
+        let deleted = try CheckpointRetention.prune(db: db, home: home, rule: settings.retention)
+        let best = settings.retention.keepBest ? " + best \(settings.retention.bestMetric)" : ""
+        log.line(
+            "retention: deleted \(deleted.count) old checkpoint(s) (keep last \(settings.retention.keepLast)\(best))")
+        if !problems.isEmpty {
+            throw CLIError(description: "nightly finished with problems: " + problems.joined(separator: "; "))
+        }
+    }
 
-        // 1. New archives.
-        for archive in try Self.archives(in: settings.corporaDir) {
+    /// 1. Ingests every archive in the corpora folder (an archive already ingested is a no-op).
+    private static func ingestNewArchives(_ settings: NightlyConfig, home: String, db: TrackerDB, log: NightlyLog)
+        -> [String]
+    {
+        var problems: [String] = []
+        for archive in (try? archives(in: settings.corporaDir)) ?? [] {
             var options = IngestOptions()
             options.vocabSize = settings.vocabSize
             let pipeline = IngestPipeline(home: home, db: db)
@@ -97,19 +115,29 @@ struct NightlyCommand: ParsableCommand {
                 problems.append("ingest \(archive)")
             }
         }
+        return problems
+    }
 
-        // 2. Enqueue.
+    /// 2. Enqueues the nightly experiments' runs.
+    private static func enqueue(_ settings: NightlyConfig, db: TrackerDB, log: NightlyLog) throws -> [ExperimentRecord]
+    {
         var experiments: [ExperimentRecord] = []
         for entry in settings.experiments {
-            let path = Self.experimentPath(entry)
-            let (spec, _) = try ExperimentFile.load(path: path)
-            let e = try db.upsertExperiment(name: spec.name, source: path, spec: spec.specJSON)
-            let (enqueued, skipped) = try db.enqueue(try spec.plannedRuns(), experimentId: e.id!, force: settings.force)
+            let path = experimentPath(entry)
+            let (spec, plans) = try ExperimentFile.load(path: path)
+            let (e, enqueued, skipped) = try ExperimentFile.enqueue(
+                spec, plans, source: path, db: db, force: settings.force)
             log.line("experiment \(spec.name): enqueued \(enqueued.count), \(skipped.count) already present")
             experiments.append(e)
         }
+        return experiments
+    }
 
-        // 3. Run the nightly experiments' runs within the budget, one experiment after another.
+    /// 3. Runs the nightly experiments' runs within the budget, one experiment after another.
+    private func runExperiments(
+        _ experiments: [ExperimentRecord], _ settings: NightlyConfig, deadline: Double, home: String, db: TrackerDB,
+        log: NightlyLog, signals: SignalWatcher
+    ) throws -> [String] {
         log.line("running with \(settings.workers) worker(s) until \(Date(timeIntervalSince1970: deadline))")
         for e in experiments {
             var workers = LocalWorkers(home: home, count: settings.workers, experimentId: e.id!, deadline: deadline)
@@ -120,44 +148,46 @@ struct NightlyCommand: ParsableCommand {
                 if line != lastLine { log.line(line) }
                 lastLine = line
             }
-            if let s = result.interruptedBy {
-                problems.append("interrupted by signal \(s)")
-                break
-            }
+            if let s = result.interruptedBy { return ["interrupted by signal \(s)"] }
             if result.hitDeadline {
                 log.line("time budget reached: unfinished runs stay queued")
                 break
             }
         }
+        return []
+    }
+
+    /// The nightly experiments' runs that failed tonight, logged.
+    private static func failedRuns(
+        _ experiments: [ExperimentRecord], since startISO: String, db: TrackerDB, log: NightlyLog
+    )
+        throws -> [String]
+    {
         let ids = Set(experiments.map { $0.id! })
         let failed = try db.runs().filter {
             ids.contains($0.experimentId ?? -1) && ($0.state == .failed || $0.state == .crashed)
                 && ($0.finishedAt ?? "") >= startISO
         }
         for r in failed { log.line("run #\(r.id!) \(r.name) \(r.state.rawValue): \(r.error ?? "")") }
-        if !failed.isEmpty { problems.append("\(failed.count) run(s) failed") }
+        return failed.isEmpty ? [] : ["\(failed.count) run(s) failed"]
+    }
 
-        // 4. Report.
+    /// 4. Writes the night's report as Markdown and HTML.
+    private static func writeReport(
+        _ settings: NightlyConfig, experiments: [ExperimentRecord], home: String, day: String, db: TrackerDB,
+        log: NightlyLog
+    ) -> [String] {
         let dir = settings.reportDir.hasPrefix("/") ? settings.reportDir : home + "/" + settings.reportDir
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let (markdown, html) = try Self.renderReport(db: db, experiments: experiments.map(\.name), day: day)
+            let (markdown, html) = try renderReport(db: db, experiments: experiments.map(\.name), day: day)
             try markdown.write(toFile: "\(dir)/nightly-\(day).md", atomically: true, encoding: .utf8)
             try html.write(toFile: "\(dir)/nightly-\(day).html", atomically: true, encoding: .utf8)
             log.line("report: \(dir)/nightly-\(day).md and .html")
+            return []
         } catch {
             log.line("report FAILED: \(error)")
-            problems.append("report")
-        }
-
-        // 5. Retention.
-        let deleted = try CheckpointRetention.prune(db: db, home: home, rule: settings.retention)
-        log.line(
-            "retention: deleted \(deleted.count) old checkpoint(s) (keep last \(settings.retention.keepLast)\(settings.retention.keepBest ? " + best \(settings.retention.bestMetric)" : ""))"
-        )
-
-        if !problems.isEmpty {
-            throw CLIError(description: "nightly finished with problems: " + problems.joined(separator: "; "))
+            return ["report"]
         }
     }
 
@@ -190,21 +220,8 @@ struct NightlyCommand: ParsableCommand {
         entry.hasSuffix(".toml") ? entry : "experiments/\(entry).toml"
     }
 
-    static func readTOML(_ path: String) throws -> Scheduler.ConfigValue {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CLIError(
-                description: "cannot read the nightly config \(path): \(error.localizedDescription) (pass --config)")
-        }
-        do {
-            return try ExperimentFile.convert(try TOMLTable(string: text), path: "")
-        } catch let e as CLIError {
-            throw e
-        } catch {
-            throw CLIError(description: "\(path) is not valid TOML: \(error)")
-        }
+    static func readTOML(_ path: String) throws -> ConfigValue {
+        try TOMLReader.read(path: path, what: "nightly config", hint: "pass --config")
     }
 
     /// Archives directly inside `dir`, sorted (a missing folder has none).

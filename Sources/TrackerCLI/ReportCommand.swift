@@ -89,7 +89,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let text = try withCLIErrors { () throws -> String in
-            let db = try TrackerDB(home: workspace.resolvedHome)
+            let db = try TrackerDB(home: workspace.resolvedHome, access: .readOnly)
             let reader = RunReader(db: db)
             let filterExpr = try filter.map(Filter.parse)
             let metrics = chartMetrics.isEmpty ? ["train/loss", "val/loss"] : chartMetrics

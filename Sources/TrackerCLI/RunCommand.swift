@@ -6,6 +6,7 @@ import ArgumentParser
 import Basics
 import Foundation
 import Scheduler
+import Session
 import Store
 
 struct RunCommand: ParsableCommand {
@@ -65,10 +66,8 @@ struct RunCommand: ParsableCommand {
             }
             let home = workspace.resolvedHome
             let db = try TrackerDB(home: home)
-            let experiment = try db.upsertExperiment(name: spec.name, source: file, spec: spec.specJSON)
-            var rows = try spec.plannedRuns()
-            if let priority { for i in rows.indices { rows[i].run.priority = priority } }
-            let (enqueued, skipped) = try db.enqueue(rows, experimentId: experiment.id!, force: force)
+            let (experiment, enqueued, skipped) = try ExperimentFile.enqueue(
+                spec, plans, source: file, db: db, force: force, priority: priority)
             var line = "experiment \(spec.name): enqueued \(enqueued.count) run(s)"
             if !skipped.isEmpty {
                 line += ", \(skipped.count) already in the experiment (use --force to run them again)"

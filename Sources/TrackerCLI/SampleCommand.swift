@@ -1,10 +1,9 @@
 // `tracker sample RUN-DIR-OR-CHECKPOINT --prompt "..."`: loads a checkpoint's weights, encodes the
-// prompt with the run's tokenizer, and generates with the model's KV-cache decoder.
+// prompt with the run's tokenizer, and generates with the model's KV-cache decoder (Session's
+// CheckpointSampler); this file parses the arguments and prints the text or JSON.
 import ArgumentParser
-import BPE
-import Basics
 import Foundation
-import Model
+import Session
 import Training
 
 struct SampleCommand: ParsableCommand {
@@ -45,15 +44,6 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Output: the text, or JSON on stdout.")
     var format: OutputFormat = .text
 
-    struct Result: Codable {
-        var checkpoint: String
-        var prompt: String
-        var completion: String
-        var promptTokens: Int
-        var generatedTokens: Int
-        var tokensPerSecond: Double
-    }
-
     func validate() throws {
         if tokens < 1 { throw ValidationError("--tokens must be at least 1") }
         if temperature < 0 { throw ValidationError("--temperature must be 0 (greedy) or positive") }
@@ -61,39 +51,17 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try withCLIErrors { () throws -> Result in
+        let result = try withCLIErrors { () throws -> SampleResult in
             let inHome = workspace.resolvedHome + "/runs/" + path
             let local = FileManager.default.fileExists(atPath: path) || !FileManager.default.fileExists(atPath: inHome)
-            let checkpoint = try TrainCommand.checkpointPath(local ? path : inHome)
-            let (model, metadata) = try Checkpoint.loadModel(path: checkpoint)
-            guard let tokenizerPath = tokenizer ?? metadata["tokenizer"].flatMap({ $0.isEmpty ? nil : $0 }) else {
-                throw CLIError(description: "\(checkpoint) names no tokenizer: pass --tokenizer FILE")
-            }
-            let tok = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
-            guard tok.vocabSize == model.config.vocabSize else {
-                throw CLIError(
-                    description:
-                        "\(tokenizerPath) has \(tok.vocabSize) tokens but the model has \(model.config.vocabSize): pass the run's tokenizer"
-                )
-            }
-            var ids: [UInt32] = []
-            var text = prompt
-            text.withUTF8 { tok.makeEncoder().encode(UnsafeRawBufferPointer($0), into: &ids) }
             var options = SamplingOptions()
             options.maxNewTokens = tokens
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            options.stopToken = Int32(tok.eotId)
-            let start = DispatchTime.now()
-            let promptIds = ids.isEmpty ? [Int32(tok.eotId)] : ids.map { Int32($0) }
-            let out = Sampler.generate(model: model, prompt: promptIds, options: options)
-            let seconds = secondsSince(start)
-            let completion = String(
-                decoding: tok.decode(out.filter { $0 != Int32(tok.eotId) }.map { UInt32($0) }), as: UTF8.self)
-            return Result(
-                checkpoint: checkpoint, prompt: prompt, completion: completion, promptTokens: promptIds.count,
-                generatedTokens: out.count, tokensPerSecond: Double(promptIds.count + out.count) / max(seconds, 1e-9))
+            return try CheckpointSampler.sample(
+                checkpoint: try TrainSession.checkpointPath(local ? path : inHome), tokenizer: tokenizer,
+                prompt: prompt, options: options)
         }
         switch format {
         case .json: print(try prettyJSON(result))

@@ -4,6 +4,7 @@ import ArgumentParser
 import Basics
 import Corpus
 import Foundation
+import Ingest
 
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,8 @@ struct ScanCommand: ParsableCommand {
             Reads tar (.gz .xz .bz2 .zst), zip, 7z, single compressed files, plain text, JSONL \
             (one document per line's "text" field) and folders (recursively). Nothing is written.
             """)
+
+    @OptionGroup var workspace: WorkspaceOptions  // accepted like every command's; scan writes nothing
 
     @Argument(help: "Archives, files or folders to read.")
     var paths: [String]
@@ -43,7 +46,11 @@ struct ScanCommand: ParsableCommand {
     var format: OutputFormat = .text
 
     func validate() throws {
-        guard maxDocumentMB > 0 else { throw ValidationError("--max-document-mb must be positive") }
+        do {
+            try IngestLimits.check("--max-document-mb", maxDocumentMB, in: IngestLimits.maxDocumentMiB)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() throws {

@@ -2,6 +2,7 @@
 // most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
 // whose worker died shows up as re-queued (or crashed for good) here.
 import ArgumentParser
+import Basics
 import Foundation
 import Scheduler
 import Store
@@ -47,8 +48,9 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         try withCLIErrors {
-            let db = try TrackerDB(home: workspace.resolvedHome)
-            let recovered = try db.recoverExpiredLeases()
+            let home = workspace.resolvedHome
+            let db = try TrackerDB(home: home, access: .readOnly)
+            let recovered = Self.recoverLeases(home: home)
             let experimentId = try experiment.map { try WorkerCommand.experimentId($0, db) }
             let counts = try db.stateCounts(experimentId: experimentId)
             let now = Date().timeIntervalSince1970
@@ -71,15 +73,20 @@ struct StatusCommand: ParsableCommand {
                     runId: $0.id!, name: $0.name, state: $0.state.rawValue, exitCode: $0.exitCode, signal: $0.signal,
                     finishedAt: $0.finishedAt, error: $0.error)
             }
+            if recovered == nil {
+                writeStderr(
+                    "note: the workspace cannot be written (read-only or full): runs whose worker died are shown as they are, not recovered\n"
+                )
+            }
             let status = Status(
                 counts: Dictionary(uniqueKeysWithValues: RunState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                recovered: recovered.map { $0.id! }, workers: workers, recentFailures: failures)
+                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures)
             if format == .json {
                 print(try prettyJSON(status))
                 return
             }
             print("queue: " + RunState.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
-            if !recovered.isEmpty {
+            if let recovered, !recovered.isEmpty {
                 print(
                     "recovered \(recovered.count) run(s) whose worker stopped sending heartbeats: "
                         + recovered.map { "#\($0.id!) -> \($0.state.rawValue)" }.joined(separator: ", "))
@@ -101,6 +108,18 @@ struct StatusCommand: ParsableCommand {
                     print("  #\(f.runId) \(f.name)  \(f.state) (\(how))  \(f.finishedAt ?? "")  \(f.error ?? "")")
                 }
             }
+        }
+    }
+}
+
+extension StatusCommand {
+    /// Status's only write: runs whose lease expired go back to the queue (or to crashed). Nil
+    /// when the workspace cannot be written (read-only folder or mount, full disk).
+    static func recoverLeases(home: String) -> [RunRecord]? {
+        do {
+            return try TrackerDB(home: home).recoverExpiredLeases()
+        } catch {
+            return nil
         }
     }
 }

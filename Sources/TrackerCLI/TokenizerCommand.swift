@@ -6,6 +6,7 @@ import BPE
 import Basics
 import Corpus
 import Foundation
+import Ingest
 
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,8 @@ struct TokenizerCommand: ParsableCommand {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train on text files (each file one document) and write tokenizer.json.")
+
+        @OptionGroup var workspace: WorkspaceOptions  // accepted like every command's; unused here
 
         @Argument(help: "Text files or folders (walked recursively).")
         var paths: [String]
@@ -33,13 +36,18 @@ struct TokenizerCommand: ParsableCommand {
         var format: OutputFormat = .text
 
         func validate() throws {
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            do {
+                try IngestLimits.check("--vocab-size", vocabSize, in: IngestLimits.vocabSize)
+                if let threads { try IngestLimits.check("--threads", threads, in: IngestLimits.threads) }
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
 
         func run() throws {
             let trainer = try withCLIErrors { try BPETrainer(vocabSize: vocabSize) }
             let files = try withCLIErrors { try documentFiles(paths) }
-            let workers = threads ?? Parallelism.defaultThreads
+            let workers = threads ?? min(Parallelism.defaultThreads, IngestLimits.threads.upperBound)
             let start = Date()
             let failures = FailureLog()
             let bytes = ByteTally()
@@ -87,6 +95,8 @@ struct TokenizerCommand: ParsableCommand {
             abstract: "Encode text files with a tokenizer.json and report the speed.",
             discussion: "Files are read into memory first; only the encoding is timed.")
 
+        @OptionGroup var workspace: WorkspaceOptions  // accepted like every command's; unused here
+
         @Option(help: ArgumentHelp("The tokenizer.json to use.", valueName: "file"))
         var tokenizer: String
 
@@ -102,10 +112,16 @@ struct TokenizerCommand: ParsableCommand {
         @Option(help: "Output: text or json.")
         var format: OutputFormat = .text
 
-        func run() throws {
-            let loaded = try withCLIErrors {
-                try Tokenizer.load(tokenizerJSON: Data(contentsOf: URL(fileURLWithPath: tokenizer)))
+        func validate() throws {
+            do {
+                if let threads { try IngestLimits.check("--threads", threads, in: IngestLimits.threads) }
+            } catch {
+                throw ValidationError("\(error)")
             }
+        }
+
+        func run() throws {
+            let loaded = try withCLIErrors { try Tokenizer.load(path: tokenizer) }
             let files = try withCLIErrors { try documentFiles(paths) }
             var documents: [[UInt8]] = []
             for file in files {
@@ -114,7 +130,7 @@ struct TokenizerCommand: ParsableCommand {
                 }
                 documents.append([UInt8](data))
             }
-            let workers = threads ?? Parallelism.defaultThreads
+            let workers = threads ?? min(Parallelism.defaultThreads, IngestLimits.threads.upperBound)
             let start = Date()
             let encoded = encodeDocuments(loaded, documents, threads: workers)
             let seconds = Date().timeIntervalSince(start)

@@ -1,13 +1,11 @@
 // `tracker train --config FILE`: trains one model without the queue, into
 // <home>/runs/<name>-<timestamp>/ (config.json, metrics.jsonl, checkpoints/); and
 // `tracker train --run ID`, how a queue worker runs a queued run (metrics to the database,
-// checkpoints recorded, resumed from the run's last checkpoint).
+// checkpoints recorded, resumed from the run's last checkpoint). The run itself is Session's
+// TrainSession; this file parses the arguments and prints the summary.
 import ArgumentParser
-import Basics
 import Foundation
-import Model
-import Scheduler
-import Training
+import Session
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,88 +54,16 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let home = workspace.resolvedHome
+        let session = TrainSession(home: workspace.resolvedHome, peakFlops: peakGflops.map { $0 * 1e9 })
         let summary = try withCLIErrors { () throws -> TrainSummary in
-            if let id = runId { return try trainQueued(id: id, home: home) }
+            if let id = runId { return try session.trainQueued(id: id) }
             let path = config!
-            let cfg = try TrainConfigFile.load(path: path)
             let runName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            let dir = home + "/runs/" + runName + "-" + Self.timestamp()
-            return try train(cfg, runDirectory: dir, home: home, resumeFrom: try resume.map(Self.checkpointPath))
+            return try session.train(try TrainConfigFile.load(path: path), name: runName, resume: resume)
         }
         switch format {
         case .json: print(try prettyJSON(summary))
         case .text: print(summary.text)
         }
-    }
-
-    /// Trains `cfg` into `runDirectory`; `extraSink` and `onCheckpoint` serve queued runs.
-    func train(
-        _ cfg: TrainRunConfig, runDirectory dir: String, home: String, resumeFrom: String?,
-        extraSink: MetricSink? = nil, onCheckpoint: ((String, Int) throws -> Void)? = nil
-    ) throws -> TrainSummary {
-        let data = try TrainData.load(cfg, home: home)
-        let modelConfig = try cfg.model.modelConfig(vocabSize: data.vocabSize)
-        try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
-        let configJSON = try TrainConfigFile.canonicalJSON(cfg)
-        try Data((configJSON + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
-
-        let peak = peakGflops.map { $0 * 1e9 } ?? PeakFlops.measure(threads: cfg.train.threads)
-        let model = try LanguageModel(config: modelConfig)
-        let trainer = try Trainer(model: model, config: cfg.train, source: data.source)
-        if let resumeFrom {
-            try trainer.loadCheckpoint(resumeFrom)
-            writeStderr("resumed from \(resumeFrom) at step \(trainer.step)\n")
-        }
-        let loop = TrainingLoop(trainer: trainer, validation: data.validation, tokenByteLengths: data.tokenByteLengths)
-        loop.finalEvalBatches = cfg.eval.finalBatches
-        loop.checkpointDirectory = dir + "/checkpoints"
-        loop.checkpointMetadata = ["run_config": configJSON, "tokenizer": data.tokenizerPath ?? ""]
-        loop.peakFlops = peak
-        loop.onCheckpoint = onCheckpoint
-        let stop = TrainStopSignal()
-        stop.install()
-        loop.shouldStop = { stop.signal != 0 }
-        data.attachEvaluations(loop, cfg)
-        var sinks: [MetricSink] = [
-            ConsoleSink(totalSteps: cfg.train.steps), try JSONLinesSink(path: dir + "/metrics.jsonl"),
-        ]
-        if let extraSink { sinks.append(extraSink) }
-        loop.sink = FanOutSink(sinks)
-        writeStderr(
-            "training \(Format.count(Int64(model.parameterCount))) parameters, \(cfg.train.steps) steps of "
-                + "\(trainer.tokensPerStep) tokens, \(trainer.workerCount) threads -> \(dir)\n")
-        let outcome = try loop.run()
-        return TrainSummary(runDirectory: dir, model: model, outcome: outcome)
-    }
-
-    /// A queued run: config from the database, checkpoints recorded, metrics to the store.
-    func trainQueued(id: Int64, home: String) throws -> TrainSummary {
-        let context = try RunContext.load(home: home, runId: id)
-        let cfg = try TrainConfigFile.decode(json: Data(context.configJSON.utf8))
-        let dir = (context.checkpointDir as NSString).deletingLastPathComponent
-        return try train(
-            cfg, runDirectory: dir, home: home, resumeFrom: context.resumeCheckpointPath,
-            extraSink: StoreSink(context: context),
-            onCheckpoint: { path, step in try context.recordCheckpoint(path: path, step: step) })
-    }
-
-    /// A checkpoint file, or the last checkpoint of a run folder.
-    static func checkpointPath(_ path: String) throws -> String {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TrainingError.noCheckpoint(path: path)
-        }
-        if !isDir.boolValue { return path }
-        guard let latest = Checkpoint.latest(in: path) else { throw TrainingError.noCheckpoint(path: path) }
-        return latest
-    }
-
-    static func timestamp() -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd-HHmmss"
-        return f.string(from: Date())
     }
 }

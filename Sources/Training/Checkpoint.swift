@@ -135,8 +135,12 @@ extension Trainer {
             throw TrainingError.badCheckpoint(
                 path: path, reason: "weights and optimizer state are from different steps")
         }
-        let expected = try Checkpoint.jsonString(model.config)
-        guard weights.metadata["model_config"] == expected else {
+        // Compared as models, so checkpoints written with the older camelCase model config, or
+        // with options left at their defaults, resume.
+        let saved = weights.metadata["model_config"].flatMap {
+            try? JSONDecoder().decode(ModelConfig.self, from: Data($0.utf8))
+        }
+        guard let saved, saved.buildsSameModel(as: model.config) else {
             throw TrainingError.checkpointMismatch(path: path, reason: "it was trained with another model config")
         }
         try Checkpoint.copyWeights(from: weights, into: model)

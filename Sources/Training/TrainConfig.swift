@@ -2,6 +2,7 @@
 // the learning-rate schedule, clipping, evaluation and checkpoint cadence. Missing keys take the
 // defaults below (decodeIfPresent: synthesized Codable would ignore them), unknown keys are an
 // error that lists the valid ones, and `validate()` checks every range in one place.
+import Basics
 import Foundation
 
 public struct TrainConfig: Codable, Sendable, Equatable {
@@ -99,13 +100,22 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         func bad(_ key: String, _ value: Any, _ hint: String) -> TrainingError {
             .invalidConfig(key: "train.\(key)", value: "\(value)", hint: hint)
         }
-        if steps < 1 { throw bad("steps", steps, "train for at least 1 step") }
-        if batch < 1 { throw bad("batch", batch, "use at least 1 sequence per micro-batch") }
-        if gradAccum < 1 { throw bad("grad_accum", gradAccum, "use 1 for no accumulation") }
+        // Upper bounds keep every count computed from these (tokens per step, steps x tokens)
+        // far from overflow; memory is checked separately, against what the machine has.
+        let counts = 1...1_000_000_000_000
+        if !counts.contains(steps) { throw bad("steps", steps, "train for 1 to 10^12 steps") }
+        if !(1...65_536).contains(batch) {
+            throw bad("batch", batch, "use 1 to 65,536 sequences per micro-batch (grad_accum for more)")
+        }
+        if !(1...1_048_576).contains(gradAccum) {
+            throw bad("grad_accum", gradAccum, "use 1 (no accumulation) to 1,048,576 micro-batches")
+        }
         if !(lr > 0 && lr < 1) { throw bad("lr", lr, "use a learning rate in (0, 1), e.g. 3e-3") }
         if !(minLR >= 0 && minLR <= lr) { throw bad("min_lr", minLR, "use a floor in [0, lr] (\(lr))") }
-        if warmup < 0 { throw bad("warmup", warmup, "use 0 for no warm-up") }
-        if decaySteps < 0 { throw bad("decay_steps", decaySteps, "use 0 to decay over all steps") }
+        if !(0...counts.upperBound).contains(warmup) { throw bad("warmup", warmup, "use 0 for no warm-up") }
+        if !(0...counts.upperBound).contains(decaySteps) {
+            throw bad("decay_steps", decaySteps, "use 0 to decay over all steps")
+        }
         if decaySteps > 0 && decaySteps <= warmup {
             throw bad("decay_steps", decaySteps, "must be above warmup (\(warmup))")
         }
@@ -116,32 +126,16 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if !(beta2 >= 0 && beta2 < 1) { throw bad("beta2", beta2, "use a value in [0, 1), e.g. 0.95") }
         if !(eps > 0 && eps < 1) { throw bad("eps", eps, "use a small positive value, e.g. 1e-8") }
         if !(gradClip >= 0) { throw bad("grad_clip", gradClip, "use 0 to disable clipping, or e.g. 1.0") }
-        if evalEvery < 0 { throw bad("eval_every", evalEvery, "use 0 to evaluate only at the end") }
-        if evalBatches < 1 { throw bad("eval_batches", evalBatches, "evaluate on at least 1 batch") }
-        if checkpointEvery < 0 {
+        if !(0...counts.upperBound).contains(evalEvery) {
+            throw bad("eval_every", evalEvery, "use 0 to evaluate only at the end")
+        }
+        if !(1...1_048_576).contains(evalBatches) {
+            throw bad("eval_batches", evalBatches, "evaluate on 1 to 1,048,576 batches")
+        }
+        if !(0...counts.upperBound).contains(checkpointEvery) {
             throw bad("checkpoint_every", checkpointEvery, "use 0 to checkpoint only at the end")
         }
-        if logEvery < 1 { throw bad("log_every", logEvery, "log at least every step (1)") }
+        if !counts.contains(logEvery) { throw bad("log_every", logEvery, "log at least every step (1)") }
         if !(1...64).contains(threads) { throw bad("threads", threads, "use 1 to 64 threads (2 on 2 cores)") }
-    }
-}
-
-/// The check behind "unknown keys are an error": reads every key of a keyed container.
-public enum ConfigKeys {
-    /// A coding key for any string, to list or read keys not known in advance.
-    public struct AnyKey: CodingKey {
-        public var stringValue: String
-        public var intValue: Int? { nil }
-        public init(stringValue: String) { self.stringValue = stringValue }
-        public init?(intValue: Int) { nil }
-    }
-
-    /// Throws `TrainingError.unknownKey` for the first key (in sorted order) not in `valid`.
-    public static func check(_ decoder: any Swift.Decoder, valid: [String], section: String) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(valid)
-        if let key = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw TrainingError.unknownKey(key: key, section: section, valid: valid)
-        }
     }
 }

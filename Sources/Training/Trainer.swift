@@ -202,8 +202,6 @@ final class WorkspaceBox: @unchecked Sendable {
 }
 
 extension TaskLoader: BatchSource {
-    public var position: DataLoaderState { DataLoaderState(seed: state.seed, batches: state.batches) }
-    public func seek(to position: DataLoaderState) {
-        restore(TaskLoaderState(seed: position.seed, batches: position.batches))
-    }
+    public var position: DataLoaderState { state }
+    public func seek(to position: DataLoaderState) { restore(position) }
 }

@@ -5,8 +5,6 @@ import Basics
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A config value is out of range; `hint` says what would be accepted.
     case invalidConfig(key: String, value: String, hint: String)
-    /// A config table holds a key the engine does not know.
-    case unknownKey(key: String, section: String, valid: [String])
     /// A config value has the wrong type.
     case wrongType(key: String, expected: String)
     /// No shards, or shards too short for one window of T+1 tokens.
@@ -23,6 +21,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(step: Int, loss: Double)
     /// Stopped by a signal (SIGINT/SIGTERM) after checkpointing at `step`.
     case interrupted(step: Int, checkpoint: String?)
+    /// The run's estimated memory exceeds what is available (`limit` names which limit).
+    case notEnoughMemory(needed: Int64, available: Int64, limit: String, breakdown: String)
     /// File I/O failed.
     case io(BasicsError)
 
@@ -30,9 +30,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidConfig(let key, let value, let hint):
             return "config: \(key) = \(value) is invalid: \(hint)"
-        case .unknownKey(let key, let section, let valid):
-            let place = section.isEmpty ? "at the top level" : "in [\(section)]"
-            return "config: unknown key '\(key)' \(place); valid keys: \(valid.joined(separator: ", "))"
         case .wrongType(let key, let expected):
             return "config: \(key) must be \(expected)"
         case .notEnoughTokens(let split, let tokens, let needed):
@@ -45,6 +42,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(path): not a usable checkpoint (\(reason)): pick another checkpoint of the run"
         case .checkpointMismatch(let path, let reason):
             return "\(path): \(reason): resume with the config the checkpoint was trained with"
+        case .notEnoughMemory(let needed, let available, let limit, let breakdown):
+            return "this run needs about \(Format.bytes(needed)) (\(breakdown)) but only "
+                + "\(Format.bytes(available)) is available (\(limit)): lower [train] batch or threads, "
+                + "or [model] context, channels, layers or vocabulary, or free memory"
         case .noCheckpoint(let path):
             return "\(path): no checkpoint found: pass a run folder that holds step-*.safetensors, "
                 + "or a .safetensors file"

@@ -2,6 +2,7 @@
 // chunkwise == the tiled parallel form, the layer path (with and without the per-head RMS norm)
 // against the tensor entry point, gradient checks with custom gammas, decode, options.
 import Attention
+import Basics
 import Foundation
 import Kernels
 import TestSupport

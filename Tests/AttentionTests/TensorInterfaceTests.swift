@@ -1,6 +1,7 @@
 // The `tracker attention` tensor interface against every committed golden file (the same JSON
 // shape goes in, and out comes "out" and every gradient of the float64 reference), the layer input
 // and parameters of forgetting against the training path, and errors that name what is wrong.
+import Basics
 import Foundation
 import Kernels
 import TestSupport

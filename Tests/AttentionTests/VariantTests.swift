@@ -4,6 +4,7 @@
 // declarations; the training path equal to the tensor interface (so to the golden files); every
 // variant in the nightly smoke sweep and the README.
 import Attention
+import Basics
 import Foundation
 import Kernels
 import TestSupport

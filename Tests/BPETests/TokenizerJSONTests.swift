@@ -50,4 +50,41 @@ import Testing
     @Test func rejectsMergesOfUnknownTokens() {
         #expect(throws: BPEError.self) { try Tokenizer(merges: [(1, 256)]) }
     }
+
+    /// A merge naming a token with a negative or later id is an error, not a trap.
+    @Test func rejectsMergesOfOutOfRangeIds() throws {
+        let json = try Self.trained().tokenizerJSON()
+        var root = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        var model = try #require(root["model"] as? [String: Any])
+        var vocab = try #require(model["vocab"] as? [String: Int])
+        var merges = try #require(model["merges"] as? [[String]])
+        // A last merge joins "qq", a token no merge makes, and "t" into the next id.
+        merges.append(["qq", "t"])
+        model["merges"] = merges
+        vocab["qqt"] = 256 + merges.count - 1
+        for id in [-1, Int(UInt32.max) + 5, 10_000] {
+            vocab["qq"] = id
+            model["vocab"] = vocab
+            root["model"] = model
+            let bad = try JSONSerialization.data(withJSONObject: root)
+            #expect(throws: BPEError.self) { try Tokenizer.load(tokenizerJSON: bad) }
+        }
+    }
+
+    @Test func missingOrUnreadableFilesNameTheFile() throws {
+        let dir = NSTemporaryDirectory() + "tokjson-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for path in [dir + "/missing.json", dir] {
+            let e = #expect(throws: BPEError.self) { try Tokenizer.load(path: path) }
+            let message = "\(e!)"
+            #expect(message.hasPrefix(path + ": cannot read the tokenizer ("), "\(message)")
+            #expect(message.contains("--force") && !message.contains("NSCocoaErrorDomain"))
+        }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+        let e = #expect(throws: BPEError.self) { try Tokenizer.load(path: dir + "/bad.json") }
+        #expect("\(e!)".contains(dir + "/bad.json: "))
+        let good = dir + "/good.json"
+        try Self.trained().tokenizerJSON().write(to: URL(fileURLWithPath: good))
+        #expect(try Tokenizer.load(path: good).vocabSize == 457)
+    }
 }

@@ -70,6 +70,12 @@ import Testing
         }
         let message = BPEError.vocabularyTooSmall(requested: 256, minimum: 257).description
         #expect(message.contains("at least 257"))
+        // Too large: an error before anything is allocated (4294967295 used to trap).
+        for huge in [BPETrainer.maxVocabSize + 1, 4_294_967_295, Int.max] {
+            #expect(throws: BPEError.vocabularyTooLarge(requested: huge, maximum: BPETrainer.maxVocabSize)) {
+                try BPETrainer(vocabSize: huge)
+            }
+        }
         #expect(throws: BPEError.invalidSpecialToken("")) {
             try BPETrainer(vocabSize: 300, specialTokens: [""])
         }

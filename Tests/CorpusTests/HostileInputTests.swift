@@ -59,6 +59,10 @@ import Testing
         }
         let (_, stats) = try readAll(bad, CorpusOptions(continueOnError: true))
         #expect(stats.failedSources == 1 && stats.warningCount >= 1)
+        // Under --continue-on-error the warning says what happened, not to pass --continue-on-error.
+        let warning = try #require(stats.warnings.first { $0.contains("corrupt or unsupported archive") })
+        #expect(warning.hasPrefix(bad) && !warning.contains("--continue-on-error"))
+        #expect(warning.contains("continuing on error"))
     }
 
     @Test func compressionBombIsRejected() throws {

@@ -169,6 +169,34 @@ struct IngestPipelineTests {
         #expect(left.filter { !$0.hasPrefix("tracker.sqlite") }.isEmpty, "left behind: \(left)")
     }
 
+    /// Every size is checked before anything is read or allocated (a vocabulary of 2^32 - 1 used to trap).
+    @Test func sizesOutOfRangeAreErrorsNamingTheRange() throws {
+        let (dir, _) = try makeCorpus(count: 5)
+        let home = tempDir("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        let cases: [(String, Int, ClosedRange<Int>, (inout IngestOptions) -> Void)] = [
+            ("--vocab-size", 4_294_967_295, IngestLimits.vocabSize, { $0.vocabSize = 4_294_967_295 }),
+            ("--vocab-size", 256, IngestLimits.vocabSize, { $0.vocabSize = 256 }),
+            ("--shard-tokens", Int.max, IngestLimits.shardTokens, { $0.shardTokens = Int.max }),
+            ("--threads", 0, IngestLimits.threads, { $0.threads = 0 }),
+            ("corpus.maxDocumentBytes", Int.max, 1...(1024 << 20), { $0.corpus.maxDocumentBytes = Int.max }),
+        ]
+        for (option, value, range, change) in cases {
+            var o = options()
+            change(&o)
+            let e = #expect(throws: IngestError.outOfRange(option: option, value: value, range: range)) {
+                try pipeline.run(paths: [dir], options: o)
+            }
+            #expect(
+                e?.description
+                    == "\(option) \(value) is out of range: it must be between \(range.lowerBound) and \(range.upperBound)"
+            )
+        }
+        #expect(IngestLimits.vocabSize == 257...BPETrainer.maxVocabSize)
+        let left = try FileManager.default.contentsOfDirectory(atPath: home).filter { !$0.hasPrefix("tracker.sqlite") }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
     @Test func defaultNames() {
         #expect(IngestPipeline.defaultName(for: ["corpora/bundled.tar.xz"]) == "bundled")
         #expect(IngestPipeline.defaultName(for: ["/data/web.jsonl.gz"]) == "web")

@@ -2,6 +2,7 @@
 // (Golden/staircase_reference.py, staircase.json): pass-N output states for its 7 cases (plain
 // rows, N=3, ladder, N=1 + global cache, cached k=1, global cache, segments of M=4 with the
 // trailing rows carried), and generation's logits at every position.
+import Basics
 import Foundation
 import Model
 import TestSupport

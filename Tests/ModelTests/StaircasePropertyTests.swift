@@ -2,6 +2,7 @@
 // N=1 + global cache == plain (values and gradients), ladder == core applied N times, N=1 without
 // cache == chunk-local transformer, causality, finite-difference gradients through the rows,
 // segments with carried memory == the whole stream, generation == forward.
+import Basics
 import Foundation
 import TestSupport
 import Testing

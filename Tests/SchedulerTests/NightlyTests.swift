@@ -1,5 +1,6 @@
 // Nightly pieces: the config reader, the exclusive lock, and checkpoint retention (last K plus
 // the best by a metric, files with their companions and artifact rows).
+import Basics
 import Foundation
 import Store
 import Testing
@@ -10,18 +11,18 @@ struct NightlyTests {
     @Test func configReadsEveryKeyAndRefusesUnknownOnes() throws {
         let c = try NightlyConfig(
             tree: .table([
-                "experiments": .array([.text("nightly-smoke")]), "time_budget_minutes": .int(30), "workers": .int(2),
-                "report_dir": .text("r"), "retention": .table(["keep_last": .int(3), "keep_best": .bool(false)]),
+                "experiments": .array([.string("nightly-smoke")]), "time_budget_minutes": .int(30), "workers": .int(2),
+                "report_dir": .string("r"), "retention": .table(["keep_last": .int(3), "keep_best": .bool(false)]),
             ]))
         #expect(c.experiments == ["nightly-smoke"] && c.timeBudgetMinutes == 30 && c.workers == 2 && c.reportDir == "r")
         #expect(c.retention.keepLast == 3 && !c.retention.keepBest && c.retention.bestMetric == "val/loss")
         #expect(throws: SchedulerError.self) {
-            try NightlyConfig(tree: .table(["experiments": .array([.text("x")]), "budget": .int(1)]))
+            try NightlyConfig(tree: .table(["experiments": .array([.string("x")]), "budget": .int(1)]))
         }
         #expect(throws: SchedulerError.self) { try NightlyConfig(tree: .table(["experiments": .array([])])) }
         #expect(throws: SchedulerError.self) {
             try NightlyConfig(
-                tree: .table(["experiments": .array([.text("x")]), "retention": .table(["keep_last": .int(0)])]))
+                tree: .table(["experiments": .array([.string("x")]), "retention": .table(["keep_last": .int(0)])]))
         }
     }
 

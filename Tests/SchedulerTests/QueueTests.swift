@@ -1,5 +1,6 @@
 // The queue in the Store: dedupe on enqueue, claim order, concurrent claimers, the transition
 // table, lease expiry and bounded retries, cancellation.
+import Basics
 import Foundation
 import Store
 import Testing
@@ -18,8 +19,8 @@ func enqueueSeeds(_ db: TrackerDB, _ n: Int, experiment: String = "exp", priorit
     throws -> [RunRecord]
 {
     let s = try spec(
-        ["seeds": .array((1...n).map { .int(Int64($0)) })],
-        experiment: ["priority": .int(priority), "max_attempts": .int(maxAttempts)])
+        ["seeds": .array((1...n).map { .int($0) })],
+        experiment: ["priority": .int(Int(priority)), "max_attempts": .int(Int(maxAttempts))])
     let e = try db.upsertExperiment(name: experiment, source: nil, spec: s.specJSON)
     return try db.enqueue(try s.plannedRuns(), experimentId: e.id!, force: false).enqueued
 }

@@ -1,5 +1,6 @@
 // Sweep expansion: grid order, seeds, seeded random samples, names, canonical JSON and typed
 // parameters, and the errors a bad [sweep] gives.
+import Basics
 import Foundation
 import Store
 import Testing
@@ -8,12 +9,12 @@ import Testing
 
 /// A base config in the shape of `tracker train --config` files.
 let baseTree: ConfigValue = .table([
-    "data": .table(["corpus": .text("bundled")]),
+    "data": .table(["corpus": .string("bundled")]),
     "model": .table([
         "layers": .int(2), "channels": .int(64),
-        "attention": .table(["variant": .text("softmax_rope")]),
+        "attention": .table(["variant": .string("softmax_rope")]),
     ]),
-    "train": .table(["steps": .int(100), "lr": .real(3e-3), "seed": .int(1337)]),
+    "train": .table(["steps": .int(100), "lr": .double(3e-3), "seed": .int(1337)]),
 ])
 
 func spec(_ sweep: [String: ConfigValue], experiment: [String: ConfigValue]? = nil) throws -> ExperimentSpec {
@@ -26,8 +27,8 @@ func spec(_ sweep: [String: ConfigValue], experiment: [String: ConfigValue]? = n
 struct SweepTests {
     @Test func gridIsCartesianInSortedKeyOrderWithSeedsLast() throws {
         let s = try spec([
-            "train.lr": .array([.real(1e-3), .real(3e-3)]),
-            "model.attention.variant": .array([.text("softmax_rope"), .text("stick_breaking")]),
+            "train.lr": .array([.double(1e-3), .double(3e-3)]),
+            "model.attention.variant": .array([.string("softmax_rope"), .string("stick_breaking")]),
             "seeds": .array([.int(1), .int(2)]),
         ])
         let plans = try s.plans()
@@ -39,7 +40,7 @@ struct SweepTests {
             ])
         #expect(Set(plans.map(\.sha256)).count == 8)
         #expect(plans[5].config.value(at: "train.seed") == .int(2))
-        #expect(plans[5].config.value(at: "model.attention.variant") == .text("stick_breaking"))
+        #expect(plans[5].config.value(at: "model.attention.variant") == .string("stick_breaking"))
         // Deterministic: the same spec expands to the same runs, byte for byte.
         let again = try s.plans()
         #expect(again.map(\.json) == plans.map(\.json))
@@ -52,13 +53,13 @@ struct SweepTests {
             if let schedule { t["schedule"] = .table(schedule) }
             return .table(t)
         }
-        let rope: [String: ConfigValue] = ["variant": .text("softmax_rope")]
-        let window: [String: ConfigValue] = ["variant": .text("softmax_rope"), "window": .int(8)]
+        let rope: [String: ConfigValue] = ["variant": .string("softmax_rope")]
+        let window: [String: ConfigValue] = ["variant": .string("softmax_rope"), "window": .int(8)]
         let s = try spec([
             "model": .array([
-                model(rope, ["name": .text("staircase"), "chunk": .int(4), "steps": .int(2)]),
+                model(rope, ["name": .string("staircase"), "chunk": .int(4), "steps": .int(2)]),
                 model(window), model(rope),
-                model(window, ["name": .text("ladder"), "steps": .int(2)]),
+                model(window, ["name": .string("ladder"), "steps": .int(2)]),
             ])
         ])
         let plans = try s.plans()
@@ -86,9 +87,9 @@ struct SweepTests {
         let sweep: [String: ConfigValue] = [
             "random": .table([
                 "count": .int(8), "seed": .int(7),
-                "train.lr": .table(["log_uniform": .array([.real(1e-4), .real(1e-2)])]),
+                "train.lr": .table(["log_uniform": .array([.double(1e-4), .double(1e-2)])]),
                 "model.layers": .table(["int_uniform": .array([.int(1), .int(4)])]),
-                "model.attention.variant": .table(["choice": .array([.text("a"), .text("b")])]),
+                "model.attention.variant": .table(["choice": .array([.string("a"), .string("b")])]),
             ]),
             "seeds": .array([.int(1), .int(2)]),
         ]
@@ -102,7 +103,7 @@ struct SweepTests {
         // The same sample for both seeds.
         #expect(a[0].config.value(at: "train.lr") == a[1].config.value(at: "train.lr"))
         for p in a {
-            guard case .real(let lr) = p.config.value(at: "train.lr"),
+            guard case .double(let lr) = p.config.value(at: "train.lr"),
                 case .int(let layers) = p.config.value(at: "model.layers")
             else {
                 Issue.record("types changed")
@@ -126,12 +127,12 @@ struct SweepTests {
 
     @Test func badSweepsAreRejectedWithTheKey() throws {
         let cases: [[String: ConfigValue]] = [
-            ["train.lr": .real(1e-3)],
+            ["train.lr": .double(1e-3)],
             ["train.lr": .array([])],
             ["nosuch.section.key": .array([.int(1)])],
-            ["seeds": .array([.text("x")])],
-            ["random": .table(["train.lr": .table(["uniform": .array([.real(1), .real(1e-3)])])])],
-            ["random": .table(["count": .int(2), "train.lr": .table(["gauss": .array([.real(0), .real(1)])])])],
+            ["seeds": .array([.string("x")])],
+            ["random": .table(["train.lr": .table(["uniform": .array([.double(1), .double(1e-3)])])])],
+            ["random": .table(["count": .int(2), "train.lr": .table(["gauss": .array([.double(0), .double(1)])])])],
             ["seeds": .array([.int(1)]), "train.seed": .array([.int(1)])],
         ]
         for c in cases {
@@ -141,7 +142,7 @@ struct SweepTests {
 
     @Test func nonFiniteNumbersAreNotConfigs() throws {
         var tree = baseTree
-        try tree.set("train.lr", to: .real(.infinity))
-        #expect(throws: SchedulerError.self) { try tree.canonicalJSON() }
+        try tree.set("train.lr", to: .double(.infinity))
+        #expect(throws: ConfigError.self) { try tree.canonicalJSON() }
     }
 }

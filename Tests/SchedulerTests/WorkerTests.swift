@@ -1,5 +1,6 @@
 // The worker with fake runs (/bin/sh commands): outcomes, error lines, cancel, stop signals and
 // deadlines release the run, and provenance is recorded.
+import Basics
 import Foundation
 import Store
 import Testing
@@ -160,12 +161,12 @@ struct WorkerTests {
         let r = try #require(try db.run(id: run.id!))
         #expect(r.corpusId == corpus.corpus.id)
         let lineage = try ConfigValue(json: try #require(r.lineage))
-        #expect(lineage.value(at: "corpusFingerprint") == .text("fp-bundled"))
-        #expect(lineage.value(at: "tokenizerSha256") == .text("tok-sha"))
+        #expect(lineage.value(at: "corpusFingerprint") == .string("fp-bundled"))
+        #expect(lineage.value(at: "tokenizerSha256") == .string("tok-sha"))
         #expect(
             lineage.value(at: "shards")
                 == .array([
-                    .table(["split": .text("train"), "path": .text("shards/t.bin"), "sha256": .text("shard-sha")])
+                    .table(["split": .string("train"), "path": .string("shards/t.bin"), "sha256": .string("shard-sha")])
                 ]))
         let machine = try ConfigValue(json: try #require(r.machine))
         #expect(

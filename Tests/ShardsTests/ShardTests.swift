@@ -4,6 +4,10 @@ import Foundation
 import Shards
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 private func tempDir() -> String {
     let d = NSTemporaryDirectory() + "shards-\(UUID().uuidString)"
     try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -94,6 +98,91 @@ struct ShardTests {
         }
         let unchecked = try ShardReader(path: path, checkTokens: false)
         #expect(unchecked[1] == 511)
+    }
+
+    @Test(arguments: [(2, "token count"), (3, "vocabulary size"), (5, "document count")])
+    func negativeHeaderFieldsSayWhatIsWrong(word: Int, field: String) throws {
+        let path = tempDir() + "/g.bin"
+        _ = try writeShard(path, tokens: [1, 2], vocab: 300)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        for i in 0..<4 { data[4 * word + i] = 0xFF }  // -1
+        try data.write(to: URL(fileURLWithPath: path))
+        let e = #expect(throws: ShardError.badHeaderField(path: path, field: field, found: -1)) {
+            try ShardReader(path: path)
+        }
+        #expect(e.map { "\($0)".contains("\(field) is -1") && !"\($0)".contains("version") } == true)
+    }
+
+    /// Every position, in the vectorised body and the scalar tail, of both token widths.
+    @Test(arguments: [300, 70_000])
+    func outOfRangeTokenFoundAnywhere(vocab: Int) throws {
+        let path = tempDir() + "/h.bin"
+        let count = 101
+        for bad in [0, 15, 31, 32, 63, 96, 100] {
+            var tokens = (0..<count).map { UInt32($0 % vocab) }
+            tokens[bad] = UInt32(vocab)
+            _ = try writeShard(path, tokens: tokens, vocab: vocab + 1)  // then the header says `vocab`
+            var data = try Data(contentsOf: URL(fileURLWithPath: path))
+            withUnsafeBytes(of: Int32(vocab).littleEndian) { for i in 0..<4 { data[12 + i] = $0[i] } }
+            try data.write(to: URL(fileURLWithPath: path))
+            let r = try ShardReader(path: path, checkTokens: false)
+            #expect(r.maxToken() == UInt32(vocab))
+            for expect in [nil, vocab] {
+                #expect(
+                    throws: ShardError.tokenOutOfRange(path: path, index: bad, token: UInt32(vocab), vocabSize: vocab)
+                ) {
+                    try ShardReader(path: path, expectVocabSize: expect)
+                }
+            }
+        }
+    }
+
+    @Test func recordedChecksumIsVerifiedOncePerVersionOfTheFile() throws {
+        let dir = tempDir()
+        let path = dir + "/train_000000.bin"
+        _ = try writeShard(path, tokens: (0..<4000).map { UInt32($0 % 300) }, vocab: 300)
+        let sha = try FileHashing.sha256(path: path).hex
+        let sidecar = dir + "/.train_000000.bin.sha256"
+        #expect(
+            throws: ShardError.checksumMismatch(path: path, expected: String(repeating: "0", count: 64), actual: sha)
+        ) {
+            try ShardReader(path: path, expectSHA256: String(repeating: "0", count: 64))
+        }
+        #expect(!FileManager.default.fileExists(atPath: sidecar))
+        _ = try ShardReader(path: path, expectSHA256: sha)
+        let line = try String(contentsOfFile: sidecar, encoding: .utf8)
+        #expect(line.contains(sha))
+
+        // The sidecar is what makes the next open skip the hash: one claiming another checksum for
+        // this very version of the file is believed.
+        let other = String(repeating: "a", count: 64)
+        try line.replacingOccurrences(of: sha, with: other).write(toFile: sidecar, atomically: true, encoding: .utf8)
+        _ = try ShardReader(path: path, expectSHA256: other)
+
+        // One changed byte, same size, modification time set back: caught (the change time moved).
+        var st = stat()
+        #expect(stat(path, &st) == 0)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[3000] ^= 0x01
+        let fd = open(path, O_WRONLY)
+        _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 3000, 1, 3000) }
+        close(fd)
+        var times = [st.st_atim, st.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        let changed = try FileHashing.sha256(path: path).hex
+        for expected in [sha, other] {
+            #expect(throws: ShardError.checksumMismatch(path: path, expected: expected, actual: changed)) {
+                try ShardReader(path: path, expectSHA256: expected)
+            }
+        }
+    }
+
+    @Test func writerRefusesMoreTokensThanTheHeaderCounts() throws {
+        let path = tempDir() + "/i.bin"
+        let w = try ShardWriter(path: path, vocabSize: 300, eotId: 299, tokenizerSHA256: [])
+        defer { w.discard() }
+        let fake = UnsafeBufferPointer<UInt32>(start: UnsafePointer(bitPattern: 0x1000), count: Int(Int32.max) + 1)
+        #expect(throws: ShardError.tooManyTokens(path: path, limit: Int(Int32.max))) { try w.append(fake) }
     }
 
     @Test func errorsSayWhatToDo() {

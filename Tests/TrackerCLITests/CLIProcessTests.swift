@@ -75,7 +75,7 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
         for i in 0..<16 {
             group.enter()
             DispatchQueue.global().async {
-                results.set(i, Result { try runTracker(["corpus", "list", "--home", home]) })
+                results.set(i, Result { try runTracker(["worker", "--until-empty", "--home", home]) })
                 group.leave()
             }
         }
@@ -83,7 +83,7 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
         for i in 0..<16 {
             let r = try results.get(i).get()
             #expect(r.status == 0, "process \(i): \(r.stderr)")
-            #expect(r.stdout.contains("no corpora yet"))
+            #expect(r.stderr.contains("0 run(s)"))
         }
         let applied = try sqlite(home + "/tracker.sqlite", "SELECT count(*) FROM schemaMigration")
         let files = try FileManager.default.contentsOfDirectory(atPath: repoRoot + "/migrations").filter {
@@ -122,6 +122,7 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
     ])
     func badInputIsOneLineAndNonZero(args: [String], mentions: String) throws {
         let home = tempDir("bad")
+        #expect(try runTracker(["worker", "--until-empty", "--home", home]).status == 0)  // an empty workspace
         let src = tempDir("src")
         try "hello world\n".write(toFile: src + "/a.txt", atomically: true, encoding: .utf8)
         let r = try runTracker(args.map { $0 == "SRC" ? src : $0 } + ["--home", home])

@@ -22,9 +22,9 @@ struct TasksLoaderTests {
         #expect(draw(eval, 6) != a, "evaluation episodes are not the training ones")
 
         let resumed = TaskLoader(task: task, batch: 3, time: 32, seed: 9)
-        resumed.restore(TaskLoaderState(seed: 9, batches: 4))
+        resumed.restore(DataLoaderState(seed: 9, batches: 4))
         #expect(draw(resumed, 2) == Array(a[4...]))
-        #expect(resumed.state == TaskLoaderState(seed: 9, batches: 6))
+        #expect(resumed.state == DataLoaderState(seed: 9, batches: 6))
 
         var x = [Int32](repeating: 0, count: 96)
         var y = x

@@ -1,4 +1,5 @@
 // TrainConfig decoding (defaults for missing keys, unknown keys named) and range validation.
+import Basics
 import Foundation
 import Testing
 import Training
@@ -27,7 +28,7 @@ struct TrainConfigTests {
         do {
             _ = try decode(#"{"stpes": 7}"#)
             Issue.record("expected an error")
-        } catch let e as TrainingError {
+        } catch let e as ConfigError {
             #expect(e.description.contains("'stpes'") && e.description.contains("steps, batch, grad_accum"))
         }
     }

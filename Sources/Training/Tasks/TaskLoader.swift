@@ -4,7 +4,8 @@
 // Streaming tasks (T2): row b is one endless stream of units (programs) seeded from (seed, b),
 // and batch k holds its tokens [kT, (k+1)T), so consecutive batches continue each row's stream
 // (the Transformer-XL / staircase segment layout). The state is the seed and the batch count;
-// restoring replays the streams up to that batch.
+// restoring replays the streams up to that batch. It is the same `DataLoaderState` a corpus
+// loader keeps, so checkpoints store one kind of loader position.
 import Basics
 
 /// One batch: inputs and targets are (B, T) row-major; target -1 means no loss.
@@ -13,21 +14,11 @@ public struct TaskBatch: Sendable, Equatable {
     public var targets: [Int32]
 }
 
-/// The resumable state of a `TaskLoader`.
-public struct TaskLoaderState: Codable, Sendable, Equatable {
-    public var seed: UInt64
-    public var batches: Int
-    public init(seed: UInt64, batches: Int) {
-        self.seed = seed
-        self.batches = batches
-    }
-}
-
 public final class TaskLoader: @unchecked Sendable {
     public let task: any SyntheticTask
     public let B: Int
     public let T: Int
-    public private(set) var state: TaskLoaderState
+    public private(set) var state: DataLoaderState
     /// Streaming tasks: per row, the generator and the generated tokens not yet handed out.
     private var streams: [(rng: SplitMix64, pending: TaskSequence)] = []
 
@@ -36,7 +27,7 @@ public final class TaskLoader: @unchecked Sendable {
         self.task = task
         self.B = B
         self.T = T
-        state = TaskLoaderState(seed: seed, batches: 0)
+        state = DataLoaderState(seed: seed, batches: 0)
         resetStreams()
     }
 
@@ -51,8 +42,8 @@ public final class TaskLoader: @unchecked Sendable {
     public var vocabSize: Int { task.vocabSize }
 
     /// Continues from a saved state (same task, B and T).
-    public func restore(_ s: TaskLoaderState) {
-        state = TaskLoaderState(seed: s.seed, batches: 0)
+    public func restore(_ s: DataLoaderState) {
+        state = DataLoaderState(seed: s.seed, batches: 0)
         resetStreams()
         if task.isStreaming {
             var inputs = [Int32](repeating: 0, count: B * T)

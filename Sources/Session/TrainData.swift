@@ -1,6 +1,6 @@
-// Everything `tracker train` sets up before the loop: the corpus (through the Store) or synthetic
-// task, the tokenizer's vocabulary and byte lengths, the model, the trainer, the validation
-// windows, and the summary printed at the end.
+// What a training run reads before its loop: the corpus (through the Store) or synthetic task,
+// the tokenizer's vocabulary and byte lengths, the validation windows and the evaluations
+// [data] and [eval] ask for; and the summary of a finished run (TrainSession.swift joins them).
 import BPE
 import Basics
 import Foundation
@@ -10,16 +10,16 @@ import Store
 import Training
 
 /// The data a run trains on, resolved from [data].
-struct TrainData {
-    var source: BatchSource
-    var validation: EvalWindows?
-    var vocabSize: Int
+public struct TrainData {
+    public var source: BatchSource
+    public var validation: EvalWindows?
+    public var vocabSize: Int
     /// UTF-8 length of each token (special tokens 0), for bits per byte.
-    var tokenByteLengths: [Int32]?
-    var tokenizerPath: String?
+    public var tokenByteLengths: [Int32]?
+    public var tokenizerPath: String?
 
     /// Opens the corpus' shards and tokenizer, or builds the synthetic task.
-    static func load(_ config: TrainRunConfig, home: String) throws -> TrainData {
+    public static func load(_ config: TrainRunConfig, home: String) throws -> TrainData {
         let T = config.model.context
         let B = config.train.batch
         if let options = config.data.task {
@@ -31,16 +31,14 @@ struct TrainData {
         }
         let db = try TrackerDB(home: home)
         guard let corpus = try db.corpus(named: config.data.corpus) else {
-            throw CLIError(
-                description: "no corpus named '\(config.data.corpus)' in \(home): ingest it first, "
-                    + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`")
+            throw SessionError.noCorpus(name: config.data.corpus, home: home)
         }
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
-        let tokenizer = try Tokenizer.load(tokenizerJSON: try Data(contentsOf: URL(fileURLWithPath: tokenizerPath)))
+        let tokenizer = try Tokenizer.load(path: tokenizerPath)
         let V = tokenizer.vocabSize
         func shards(_ split: String) throws -> [ShardReader] {
             try corpus.shards.filter { $0.split == split }.map {
-                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, checkTokens: false)
+                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, expectSHA256: $0.sha256)
             }
         }
         let loader = try DataLoader(shards: try shards("train"), batch: B, time: T, seed: config.train.seed)
@@ -61,7 +59,7 @@ struct TrainData {
 
     /// Task accuracy by position bucket (synthetic tasks) or length generalisation on the
     /// validation shards (corpora), as [data] and [eval] ask.
-    func attachEvaluations(_ loop: TrainingLoop, _ config: TrainRunConfig) {
+    public func attachEvaluations(_ loop: TrainingLoop, _ config: TrainRunConfig) {
         loop.onNote = { writeStderr("note: \($0)\n") }
         if let options = config.data.task, let loader = source as? TaskLoader {
             let T = config.model.context
@@ -81,25 +79,25 @@ struct TrainData {
 }
 
 /// The JSON summary of `tracker train --format json`.
-struct TrainSummary: Codable {
-    var runDirectory: String
-    var steps: Int
-    var parameters: Int
-    var finalTrainLoss: Double
-    var valLoss: Double?
-    var valPerplexity: Double?
-    var valBitsPerByte: Double?
-    var tokensPerSecond: Double
-    var mfu: Double?
-    var peakFlops: Double?
-    var peakMemoryBytes: Int64
-    var seconds: Double
-    var checkpoints: [String]
+public struct TrainSummary: Codable, Sendable {
+    public var runDirectory: String
+    public var steps: Int
+    public var parameters: Int
+    public var finalTrainLoss: Double
+    public var valLoss: Double?
+    public var valPerplexity: Double?
+    public var valBitsPerByte: Double?
+    public var tokensPerSecond: Double
+    public var mfu: Double?
+    public var peakFlops: Double?
+    public var peakMemoryBytes: Int64
+    public var seconds: Double
+    public var checkpoints: [String]
     /// Final task accuracy (`task/...`) and length-generalisation (`lengen/...`) metrics.
-    var evaluation: [String: Double]?
-    var model: ModelConfig
+    public var evaluation: [String: Double]?
+    public var model: ModelConfig
 
-    init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
+    public init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
         self.runDirectory = runDirectory
         steps = outcome.steps
         parameters = model.parameterCount
@@ -117,7 +115,8 @@ struct TrainSummary: Codable {
         self.model = model.config
     }
 
-    var text: String {
+    /// The text summary `tracker train` prints.
+    public var text: String {
         var lines = [
             "trained \(Format.count(Int64(parameters))) parameters for \(steps) steps in \(Format.duration(seconds))"
         ]

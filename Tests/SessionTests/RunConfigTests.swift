@@ -1,12 +1,13 @@
 // `tracker train` run configs: TOML decoding with defaults, unknown keys and bad values named,
 // JSON round trip, and every experiments/*.toml in the repository decoding as a base run.
+import Basics
 import Foundation
+import Model
+import Session
 import Testing
 import Training
 
-@testable import TrackerCLI
-
-struct TrainConfigFileTests {
+struct RunConfigTests {
     @Test func emptyFileTakesEveryDefault() throws {
         let c = try TrainConfigFile.decode(toml: "")
         #expect(c == TrainRunConfig())
@@ -37,10 +38,10 @@ struct TrainConfigFileTests {
                 final_batches = 3
                 """)
         #expect(c.data.corpus == "mine" && c.model.channels == 64 && c.model.kvHeads == 2)
-        #expect(!c.model.tiedEmbeddings && c.model.mlp == "swiglu")
+        #expect(!c.model.tiedEmbeddings && c.model.mlp == .swiglu)
         #expect(c.train.steps == 10 && c.train.lr == 1e-3 && c.train.minLR == 0 && c.train.gradAccum == 4)
         #expect(c.train.seed == 7 && c.eval.finalBatches == 3)
-        let m = try c.model.modelConfig(vocabSize: 300)
+        let m = try c.model.resolved(vocabSize: 300)
         #expect(m.vocabSize == 300 && m.channels == 64 && m.kvHeads == 2 && m.mlp == .swiglu && !m.tiedEmbeddings)
     }
 
@@ -58,7 +59,7 @@ struct TrainConfigFileTests {
         #expect(c.model.attention.options["gammas"] == .numbers([0.9, 0.99]))
         let json = try TrainConfigFile.canonicalJSON(c)
         #expect(try TrainConfigFile.decode(json: Data(json.utf8)) == c)
-        #expect(try c.model.modelConfig(vocabSize: 50).attention.options == ["gammas": .numbers([0.9, 0.99])])
+        #expect(try c.model.resolved(vocabSize: 50).attention.options == ["gammas": .numbers([0.9, 0.99])])
     }
 
     @Test func canonicalJSONRoundTrips() throws {

@@ -1,4 +1,4 @@
-// The trainer's MetricSink for `tracker train --run ID`: every log call goes to the run's
+// The training session's MetricSink for a queued run (`tracker train --run ID`): every log call goes to the run's
 // MetricWriter (an in-memory append; a background thread writes batches to the database), so a
 // training step never waits for SQLite. It also stops an orphaned trainer: when the worker that
 // started the run has died, the run's lease will expire and the run will be resumed elsewhere,
@@ -13,17 +13,17 @@ import Training
     import Glibc
 #endif
 
-final class StoreSink: MetricSink {
-    let context: RunContext
-    let writer: MetricWriter
+public final class StoreSink: MetricSink {
+    public let context: RunContext
+    public let writer: MetricWriter
     private var closed = false
 
-    init(context: RunContext, writer: MetricWriter? = nil) {
+    public init(context: RunContext, writer: MetricWriter? = nil) {
         self.context = context
         self.writer = writer ?? context.makeMetricWriter()
     }
 
-    func log(step: Int, metrics: [String: Double]) {
+    public func log(step: Int, metrics: [String: Double]) {
         if closed { return }
         if context.workerIsGone {
             writeStderr(
@@ -37,7 +37,7 @@ final class StoreSink: MetricSink {
 
     /// Writes what is buffered; a write error is reported on stderr (the run's log), not thrown:
     /// losing metrics must not turn a finished training into a failed run.
-    func finish(error: Error?) {
+    public func finish(error: Error?) {
         if closed { return }
         closed = true
         do {

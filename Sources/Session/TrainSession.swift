@@ -1,0 +1,124 @@
+// One training run, end to end, as a library: `tracker train --config FILE` trains a config into
+// <home>/runs/<name>-<timestamp>/ (config.json, metrics.jsonl, checkpoints/); `tracker train
+// --run ID` (what a queue worker starts) trains a queued run, with its config from the database,
+// metrics to the store, checkpoints recorded, resumed from its last checkpoint. The first SIGINT
+// or SIGTERM checkpoints and stops after the current step; a second one exits at once.
+import Basics
+import Foundation
+import Model
+import Scheduler
+import Training
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public struct TrainSession {
+    /// The workspace folder (database, corpora, runs).
+    public var home: String
+    /// FLOP/s to measure MFU against; nil measures the sgemm peak.
+    public var peakFlops: Double?
+
+    public init(home: String, peakFlops: Double? = nil) {
+        self.home = home
+        self.peakFlops = peakFlops
+    }
+
+    /// `tracker train --config`: trains `config` into a new run folder named `name`-timestamp.
+    public func train(
+        _ config: TrainRunConfig, name: String, resume: String? = nil
+    ) throws -> TrainSummary {
+        let dir = home + "/runs/" + name + "-" + Self.timestamp()
+        return try train(config, runDirectory: dir, resumeFrom: try resume.map(Self.checkpointPath))
+    }
+
+    /// A queued run: config from the database, checkpoints recorded, metrics to the store.
+    public func trainQueued(id: Int64) throws -> TrainSummary {
+        let context = try RunContext.load(home: home, runId: id)
+        let config = try TrainConfigFile.decode(json: Data(context.configJSON.utf8))
+        let dir = (context.checkpointDir as NSString).deletingLastPathComponent
+        return try train(
+            config, runDirectory: dir, resumeFrom: context.resumeCheckpointPath,
+            extraSink: StoreSink(context: context),
+            onCheckpoint: { path, step in try context.recordCheckpoint(path: path, step: step) })
+    }
+
+    /// Trains `config` into `dir`; `extraSink` and `onCheckpoint` serve queued runs.
+    func train(
+        _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?,
+        extraSink: MetricSink? = nil, onCheckpoint: ((String, Int) throws -> Void)? = nil
+    ) throws -> TrainSummary {
+        let data = try TrainData.load(config, home: home)
+        let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
+        let configJSON = try writeRunFolder(dir, config)
+        let peak = peakFlops ?? PeakFlops.measure(threads: config.train.threads)
+        let model = try LanguageModel(config: modelConfig)
+        let trainer = try Trainer(model: model, config: config.train, source: data.source)
+        if let resumeFrom {
+            try trainer.loadCheckpoint(resumeFrom)
+            writeStderr("resumed from \(resumeFrom) at step \(trainer.step)\n")
+        }
+        let loop = TrainingLoop(trainer: trainer, validation: data.validation, tokenByteLengths: data.tokenByteLengths)
+        loop.finalEvalBatches = config.eval.finalBatches
+        loop.checkpointDirectory = dir + "/checkpoints"
+        loop.checkpointMetadata = ["run_config": configJSON, "tokenizer": data.tokenizerPath ?? ""]
+        loop.peakFlops = peak
+        loop.onCheckpoint = onCheckpoint
+        let stop = Self.stopOnSignal()
+        loop.shouldStop = { stop.received != nil }
+        data.attachEvaluations(loop, config)
+        var sinks: [MetricSink] = [
+            ConsoleSink(totalSteps: config.train.steps), try JSONLinesSink(path: dir + "/metrics.jsonl"),
+        ]
+        if let extraSink { sinks.append(extraSink) }
+        loop.sink = FanOutSink(sinks)
+        writeStderr(
+            "training \(Format.count(Int64(model.parameterCount))) parameters, \(config.train.steps) steps of "
+                + "\(trainer.tokensPerStep) tokens, \(trainer.workerCount) threads -> \(dir)\n")
+        let outcome = try loop.run()
+        return TrainSummary(runDirectory: dir, model: model, outcome: outcome)
+    }
+
+    /// Creates the run folder and its checkpoints/, and writes config.json (the resolved config);
+    /// returns that JSON.
+    private func writeRunFolder(_ dir: String, _ config: TrainRunConfig) throws -> String {
+        try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
+        let json = try TrainConfigFile.canonicalJSON(config)
+        try Data((json + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
+        return json
+    }
+
+    /// SIGINT and SIGTERM: the first asks the loop to checkpoint and stop after the current step
+    /// (a worker forwards its own SIGTERM here, then resumes the run elsewhere); a second one
+    /// exits at once.
+    static func stopOnSignal() -> SignalWatcher {
+        SignalWatcher { signal, count in
+            if count == 1 {
+                writeStderr(
+                    "\nsignal \(signal): checkpointing after this step, then stopping (send it again to stop at once)\n"
+                )
+            } else {
+                exit(128 + signal)
+            }
+        }
+    }
+
+    /// A checkpoint file, or the last checkpoint of a run folder.
+    public static func checkpointPath(_ path: String) throws -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TrainingError.noCheckpoint(path: path)
+        }
+        if !isDir.boolValue { return path }
+        guard let latest = Checkpoint.latest(in: path) else { throw TrainingError.noCheckpoint(path: path) }
+        return latest
+    }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}

@@ -1,0 +1,89 @@
+// The training run as a library: a few steps of a synthetic task through TrainSession, the run
+// folder it writes (config.json = the resolved config), a checkpoint whose model config spells
+// the attention options as the run config does, and a resumed run that continues from it.
+import Basics
+import Foundation
+import Model
+import Session
+import Testing
+import Training
+
+struct TrainSessionTests {
+    static let toml = """
+        [data]
+        task = "t1"
+        eval_lengths = [16]
+        eval_episodes = 8
+        [model]
+        channels = 16
+        layers = 1
+        heads = 2
+        context = 16
+        [model.attention]
+        variant = "softmax_rope"
+        rope_base = 1000.0
+        [train]
+        steps = 4
+        batch = 2
+        eval_every = 0
+        log_every = 1
+        threads = 1
+        """
+
+    @Test func trainsWritesItsRunFolderAndResumes() throws {
+        let home = NSTemporaryDirectory() + "session-train-\(UUID().uuidString)"
+        let config = try TrainConfigFile.decode(toml: Self.toml)
+        let session = TrainSession(home: home, peakFlops: 1e9)
+        let summary = try session.train(config, name: "t1")
+        #expect(summary.steps == 4 && summary.finalTrainLoss.isFinite)
+        #expect(summary.model.vocabSize > 0 && summary.model.attention.options["rope_base"]?.number == 1000)
+
+        let written = try String(contentsOfFile: summary.runDirectory + "/config.json", encoding: .utf8)
+        #expect(try TrainConfigFile.decode(json: Data(written.utf8)) == config)
+        #expect(try ConfigValue(json: written).value(at: "train.batch") == .int(2))
+
+        let checkpoint = try #require(summary.checkpoints.last)
+        let (model, metadata) = try Checkpoint.loadModel(path: checkpoint)
+        #expect(model.config == summary.model)
+        let stored = try ConfigValue(json: try #require(metadata["model_config"]))
+        #expect(stored.value(at: "attention") == (try ConfigValue(json: written)).value(at: "model.attention"))
+
+        var longer = config
+        longer.train.steps = 6
+        let resumed = try session.train(longer, name: "t1-more", resume: summary.runDirectory)
+        #expect(resumed.steps == 6)
+
+        // A checkpoint written before the one spelling (camelCase, nested options) still resumes.
+        try Self.rewriteInOlderSpelling(checkpoint, model.config)
+        #expect(try Checkpoint.loadModel(path: checkpoint).model.config == summary.model)
+        let fromOld = try session.train(longer, name: "t1-old", resume: checkpoint)
+        #expect(fromOld.steps == 6 && fromOld.finalTrainLoss == resumed.finalTrainLoss)
+    }
+
+    /// Rewrites a weights file with its model config in the form checkpoints held before.
+    static func rewriteInOlderSpelling(_ path: String, _ c: ModelConfig) throws {
+        let file = try SafetensorsFile(path: path)
+        var metadata = file.metadata
+        metadata["model_config"] = try ConfigValue.table([
+            "vocabSize": .int(c.vocabSize), "channels": .int(c.channels), "layers": .int(c.layers),
+            "heads": .int(c.heads), "context": .int(c.context), "mlp": .string(c.mlp.rawValue),
+            "norm": .string(c.norm.rawValue), "tiedEmbeddings": .bool(c.tiedEmbeddings),
+            "initSeed": .int(Int(c.initSeed)),
+            "attention": .table(["variant": .string(c.attention.variant), "options": .table(c.attention.options)]),
+        ]).canonicalJSON()
+        let arrays = try file.tensors.keys.sorted().map { ($0, file.tensors[$0]!.shape, try file.array($0)) }
+        try withEntries(arrays[...]) { try Safetensors.write(path: path, tensors: $0, metadata: metadata) }
+    }
+
+    /// Keeps every array's storage alive while `body` writes them.
+    static func withEntries(
+        _ arrays: ArraySlice<(String, [Int], [Float])>, _ done: [SafetensorsEntry] = [],
+        _ body: ([SafetensorsEntry]) throws -> Void
+    ) throws {
+        guard let (name, shape, values) = arrays.first else { return try body(done) }
+        try values.withUnsafeBufferPointer { buffer in
+            try withEntries(
+                arrays.dropFirst(), done + [SafetensorsEntry(name: name, shape: shape, data: buffer)], body)
+        }
+    }
+}
