@@ -3,7 +3,9 @@
 # B x T = 4096 tokens per step) and generation tokens/s (the schedule's decoder, batch 1, T tokens
 # from an empty cache) at contexts 256..2048, each relative to softmax_rope at the same context.
 # Every case is the same model (vocab 8192, C 256, L 4, NH 4, GELU, RMSNorm) with random weights
-# on random tokens; only the attention or the schedule changes.
+# on random tokens; only the attention or the schedule changes. The cases are every registered
+# variant with its defaults (a new variant gets its row for free), then these extra ones
+# (BenchAttentionCommand.extraCases):
 #   stick_breaking:early_stop=false  visits every key: the worst case of a trained model whose
 #                                    sticks never run out (the default stops at e^-30)
 #   softmax_rope:kv_heads=1          multi-query attention

@@ -10,22 +10,20 @@ import Kernels
 public struct ALiBi: AttentionVariant {
     public static let name = "alibi"
     public let shape: AttentionShape
-    /// Query rows per BLAS tile; option "tile" (speed only), default 64.
+    /// Query rows per BLAS tile; option "tile" (speed only).
     public let tile: Int
-    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    /// Option "probs_cache_mib" (speed only), in bytes: see `CommonOptions.probsCacheMiB`.
     public let probsCacheBytes: Int
     /// m_h per query head.
     public let slopes: [Double]
 
+    public static let options: [any AttentionOptionInfo] = [CommonOptions.tile, CommonOptions.probsCacheMiB]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        tile = try reader.int("tile", default: 64)
-        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
+        var reader = OptionReader(options, for: Self.self)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
+        probsCacheBytes = try reader.probsCacheBytes(shape: shape)
         try reader.finish()
-        guard tile >= 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "tile", reason: "must be positive")
-        }
         self.shape = shape
         slopes = Self.slopes(heads: shape.heads)
     }
@@ -70,14 +68,9 @@ public struct ALiBi: AttentionVariant {
         driver.backward(io, grads, lse: io.saved, rope: nil, probs: probs) { _, h in kernel(h) }
     }
 
-    /// The head-major core (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv)).
-    public static func core(
-        q: [Float], k: [Float], v: [Float], dout: [Float]?, H: Int, Hkv: Int, T: Int, d: Int,
-        dv: Int
-    ) -> AttentionCoreResult {
-        HeadMajorCore.run(
-            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, map: .softmax,
-            slopes: slopes(heads: H))
+    /// The same tile kernels on head-major tensors.
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        call.output(HeadMajorCore.run(call) { h in kernel(h) })
     }
 
     // MARK: - Decode

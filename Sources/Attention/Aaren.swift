@@ -13,14 +13,29 @@ import Kernels
 public struct Aaren: AttentionVariant {
     public static let name = "aaren"
     public let shape: AttentionShape
-    /// Option "scale": multiply scores by 1/sqrt(hs) (default true) or by 1.
+    /// Option "scale": multiply scores by 1/sqrt(hs) (true) or by 1.
     public let scaled: Bool
 
+    static let scaleOption = AttentionOption("scale", default: true, doc: "scores times 1/sqrt(hs) (false: times 1)")
+
+    public static let options: [any AttentionOptionInfo] = [scaleOption]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        scaled = try reader.bool("scale", default: true)
+        var reader = OptionReader(options, for: Self.self)
+        scaled = try reader.read(Self.scaleOption, shape: shape)
         try reader.finish()
         self.shape = shape
+    }
+
+    /// The tensor interface takes the learned query of each head as "q": [H][1][d].
+    public static func tensorQueryRows(T: Int) -> Int { 1 }
+
+    /// The same kernel on head-major tensors, with the learned query as q [H][1][d].
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        let r = Self.compute(
+            query: call.q, k: call.k, v: call.v, dout: call.dout, heads: call.H, kvHeads: call.Hkv, T: call.T,
+            d: call.d, dv: call.dv, scale: scaled)
+        return call.output(AttentionCoreResult(out: r.out, dq: r.dquery, dk: r.dk, dv: r.dv))
     }
 
     /// "query" (NH, hs): the learned query of each head, N(0, 0.02) like the projections.
@@ -188,7 +203,7 @@ extension Aaren {
     /// dout [H][T][dv] (nil: forward only, gradients empty).
     public static func compute(
         query: [Float], k: [Float], v: [Float], dout: [Float]?, heads H: Int, kvHeads: Int, T: Int,
-        d: Int, dv: Int, scale: Bool = true
+        d: Int, dv: Int, scale: Bool
     ) -> Result {
         precondition(kvHeads >= 1 && H % kvHeads == 0, "kvHeads must divide heads")
         precondition(query.count == H * d && k.count == kvHeads * T * d && v.count == kvHeads * T * dv)

@@ -105,6 +105,9 @@ public struct AttentionStep {
 public protocol AttentionVariant: Sendable {
     /// Registry key stored in run configs, e.g. "softmax_rope"; never rename.
     static var name: String { get }
+    /// Every option the variant takes, declared once (AttentionOptions.swift): the run config,
+    /// the tensor interface, `--help` and the errors all go through these.
+    static var options: [any AttentionOptionInfo] { get }
     /// Reads options (unknown names throw, see OptionReader) and checks the shape.
     init(options: [String: ConfigValue], shape: AttentionShape) throws
 
@@ -130,9 +133,19 @@ public protocol AttentionVariant: Sendable {
     func decodeScratchCount(maxTokens: Int) -> Int
     /// Appends this token to the cache and writes its output; equals `forward` at that position.
     func decode(_ step: AttentionStep)
+
+    /// Query rows per head the tensor interface takes for T tokens: T (default), or 1 for a
+    /// variant whose query is learned (aaren).
+    static func tensorQueryRows(T: Int) -> Int
+    /// The per-head map on plain head-major tensors (`tracker attention`, the golden tests), with
+    /// B = 1 and positions 0..<T; self was built from the call's options for `call.shape`. Reads
+    /// the variant's own parameters and gates from `call` by name, and returns "out" and, with
+    /// dout, the gradient of sum(out * dout) for every input it read ("dq", "dlog_f", ...).
+    func runTensors(_ call: inout TensorCall) throws -> TensorOutput
 }
 
 extension AttentionVariant {
+    public static func tensorQueryRows(T: Int) -> Int { T }
     public var parameters: [TensorSpec] { [] }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 

@@ -2,7 +2,7 @@
 // buffer, with optional half-split RoPE on q and k (shared/spec/attention.md §1a), and MQA/GQA
 // (§1i): query head h reads kv head h / groupSize; dK, dV are summed over the group. Also the
 // head-major core of the `tracker attention` interface (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv)),
-// used by the variants' public `core` functions and the golden tests.
+// which runs the same TileKernel for the variants' `runTensors` and the golden tests.
 import Foundation
 import Kernels
 
@@ -18,11 +18,18 @@ struct HeadDriver {
     let tile: Int
     /// Bytes per layer call forward may spend keeping every head's weights for backward.
     let probsCacheBytes: Int
+    /// Keys each query sees (sliding window, softmax_rope's "window"); 0 = every earlier key.
+    var window: Int = 0
+
+    /// Floats of one head's kept weights: its causal tiles (within the window).
+    private func perHead(T: Int) -> Int {
+        TileKernel(scale: 1, tile: tile, window: window).keptFloats(T: T)
+    }
 
     /// Floats of kept weights for a (B, T) call, (B, NH) heads of causal tiles; 0 when they do
     /// not fit the budget (backward then recomputes them).
     func probsCount(B: Int, T: Int) -> Int {
-        let count = B * shape.heads * causalTileFloats(T: T, tile: tile)
+        let count = B * shape.heads * perHead(T: T)
         return probsFit(count, budgetBytes: probsCacheBytes) ? count : 0
     }
 
@@ -37,7 +44,7 @@ struct HeadDriver {
     private func headProbs(_ probs: UnsafeMutablePointer<Float>?, _ io: AttentionIO, _ b: Int, _ h: Int)
         -> UnsafeMutablePointer<Float>?
     {
-        probs.map { $0 + (b * shape.heads + h) * causalTileFloats(T: io.T, tile: tile) }
+        probs.map { $0 + (b * shape.heads + h) * perHead(T: io.T) }
     }
 
     /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating.
@@ -151,41 +158,32 @@ func reverseCumsum(_ x: UnsafeMutablePointer<Double>, _ n: Int) {
 public struct AttentionCoreResult: Sendable {
     public var out: [Float]  // (H, T, dv)
     public var dq: [Float] = [], dk: [Float] = [], dv: [Float] = []  // like q, k, v
-    public var dlogF: [Float] = []  // (H, T), forgetting only
-    public var dbias: Double = 0  // sigmoid only
+    public var dlogF: [Float] = []  // (H, T), the tile engine with log f (forgetting)
+    public var dbias: Double = 0  // Σ dS, the tile engine's sigmoid map (sigmoid's b)
+
+    public init(out: [Float], dq: [Float] = [], dk: [Float] = [], dv: [Float] = []) {
+        (self.out, self.dq, self.dk, self.dv) = (out, dq, dk, dv)
+    }
 }
 
 enum HeadMajorCore {
-    /// q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv); ALiBi slopes (H), FoX log_f (H,T),
-    /// RoPE base for rotating variants.
+    /// The tile engine over every head of a tensor call: `kernel(h)` is head h's kernel (scale,
+    /// row map, bias, window); logF (H, T) adds FoX's bias c_i - c_j; ropeBase rotates q and k.
     static func run(
-        q: [Float], k: [Float], v: [Float], dout: [Float]?, H: Int, Hkv: Int, T: Int, d: Int,
-        dv: Int, map: RowMap, slopes: [Double]? = nil, logF: [Float]? = nil,
-        ropeBase: Double? = nil
+        _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, kernel: (_ h: Int) -> TileKernel
     ) -> AttentionCoreResult {
-        precondition(Hkv >= 1 && H % Hkv == 0, "Hkv must divide H")
-        precondition(q.count == H * T * d && k.count == Hkv * T * d && v.count == Hkv * T * dv)
-        precondition(logF.map { $0.count == H * T } ?? true)
-        precondition((dout?.count ?? H * T * dv) == H * T * dv)
+        let (H, Hkv, T, d, dv) = (call.H, call.Hkv, call.T, call.d, call.dv)
         let buffers = CoreBuffers()
         defer { buffers.free() }
-        let (qr, kr, vv) = (buffers.copy(q), buffers.copy(k), buffers.copy(v))
-        let cos = buffers.zeros(T * d / 2)
-        let sin = buffers.zeros(T * d / 2)
-        if let ropeBase {
-            ropeTables(cos: cos, sin: sin, T: T, hs: d, base: ropeBase)
-            ropeForward(
-                out: qr, inp: qr, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d, outStride: d,
-                inpStride: d)
-            ropeForward(
-                out: kr, inp: kr, cos: cos, sin: sin, B: Hkv, T: T, heads: 1, hs: d,
-                outStride: d, inpStride: d)
+        let (qr, kr, vv) = (buffers.copy(call.q), buffers.copy(call.k), buffers.copy(call.v))
+        let rope = ropeBase.map { base in
+            HeadRotation(buffers: buffers, T: T, d: d, base: base, q: (qr, H), k: (kr, Hkv))
         }
         let c = UnsafeMutablePointer<Double>.allocate(capacity: 2 * H * T + 1)
         defer { c.deallocate() }
         let dc = c + H * T
         c.initialize(repeating: 0, count: 2 * H * T + 1)
-        if let logF {
+        if let logF {  // c = cumsum(log f) per head, in Double
             for h in 0..<H {
                 var acc = 0.0
                 for t in 0..<T {
@@ -196,17 +194,16 @@ enum HeadMajorCore {
         }
         let out = buffers.zeros(H * T * dv)
         let lse = buffers.zeros(H * T)
-        let scratch = buffers.zeros(TileKernel.scratchCount(tile: 64, T: T))
-        let dO = dout.map { buffers.copy($0) }
+        let dO = call.dout.map { buffers.copy($0) }
         let dq = buffers.zeros(H * T * d)
         let dk = buffers.zeros(Hkv * T * d)
         let dvv = buffers.zeros(Hkv * T * dv)
         var dbias = 0.0
         for h in 0..<H {
             let g = h / (H / Hkv)
-            var kernel = TileKernel(scale: 1 / Float(d).squareRoot(), map: map, tile: 64)
-            if let slopes { kernel.bias = .linear(Float(slopes[h])) }
+            var kernel = kernel(h)
             if logF != nil { kernel.bias = .cumulative(c + h * T) }
+            let scratch = buffers.zeros(TileKernel.scratchCount(tile: kernel.tile, T: T))
             let head = TileHead(
                 T: T, d: d, dv: dv, q: qr + h * T * d, ldq: d, k: kr + g * T * d, ldk: d,
                 v: vv + g * T * dv, ldv: dv, o: out + h * T * dv, ldo: dv, lse: lse + h * T)
@@ -220,18 +217,7 @@ enum HeadMajorCore {
         var result = AttentionCoreResult(
             out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
         guard dO != nil else { return result }
-        if ropeBase != nil {  // forward was: qr = R(pos) q, kr = R(pos) k
-            let dq0 = buffers.zeros(H * T * d)
-            let dk0 = buffers.zeros(Hkv * T * d)
-            ropeBackward(
-                dinp: dq0, dout: dq, cos: cos, sin: sin, B: H, T: T, heads: 1, hs: d,
-                dinpStride: d, doutStride: d)
-            ropeBackward(
-                dinp: dk0, dout: dk, cos: cos, sin: sin, B: Hkv, T: T, heads: 1, hs: d,
-                dinpStride: d, doutStride: d)
-            dq.update(from: dq0, count: H * T * d)
-            dk.update(from: dk0, count: Hkv * T * d)
-        }
+        rope?.backward(buffers: buffers, dq: dq, dk: dk)
         result.dq = Array(UnsafeBufferPointer(start: dq, count: H * T * d))
         result.dk = Array(UnsafeBufferPointer(start: dk, count: Hkv * T * d))
         result.dv = Array(UnsafeBufferPointer(start: dvv, count: Hkv * T * dv))
@@ -241,6 +227,38 @@ enum HeadMajorCore {
             result.dlogF = (0..<H * T).map { Float(dc[$0]) }
         }
         return result
+    }
+}
+
+/// Half-split RoPE in place on head-major q (heads, T, d) and k, and its backward.
+private struct HeadRotation {
+    let T: Int, d: Int
+    let cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+    let qHeads: Int, kHeads: Int
+
+    /// Rotates q and k in place.
+    init(
+        buffers: CoreBuffers, T: Int, d: Int, base: Double, q: (UnsafeMutablePointer<Float>, Int),
+        k: (UnsafeMutablePointer<Float>, Int)
+    ) {
+        (self.T, self.d, qHeads, kHeads) = (T, d, q.1, k.1)
+        (cos, sin) = (buffers.zeros(T * d / 2), buffers.zeros(T * d / 2))
+        ropeTables(cos: cos, sin: sin, T: T, hs: d, base: base)
+        for (x, heads) in [q, k] {
+            ropeForward(
+                out: x, inp: x, cos: cos, sin: sin, B: heads, T: T, heads: 1, hs: d, outStride: d, inpStride: d)
+        }
+    }
+
+    /// forward was: qr = R(pos) q, kr = R(pos) k ; so dq = R(pos)ᵀ dqr, in place, and dk alike
+    func backward(buffers: CoreBuffers, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>) {
+        for (g, heads) in [(dq, qHeads), (dk, kHeads)] {
+            let rotated = buffers.copy(Array(UnsafeBufferPointer(start: g, count: heads * T * d)))
+            g.update(repeating: 0, count: heads * T * d)
+            ropeBackward(
+                dinp: g, dout: rotated, cos: cos, sin: sin, B: heads, T: T, heads: 1, hs: d, dinpStride: d,
+                doutStride: d)
+        }
     }
 }
 

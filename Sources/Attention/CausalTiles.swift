@@ -1,6 +1,7 @@
-// The tile engine shared by softmax_nope, alibi, forgetting and sigmoid (shared/spec/attention.md
-// §1d, §1g, §1h, §1i): per query head, rows go in tiles of `tile` queries; one sgemm gives the
-// tile's logits against keys 0..<end-of-tile, a hook adds the variant's bias b_ij (ALiBi -m(i-j),
+// The tile engine of the softmax family: softmax_rope, softmax_nope, alibi, forgetting and sigmoid
+// (shared/spec/attention.md §1a, §1d, §1g, §1h, §1i): per query head, rows go in tiles of `tile`
+// queries; one sgemm gives the tile's logits against the keys its rows see (0..<end-of-tile, or
+// from the first row's window start with a sliding window, §2.3 T1), a hook adds the variant's bias b_ij (ALiBi -m(i-j),
 // FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
 // (softmax saving only the logsumexp, or sigmoid(S + b)), and one sgemm gives O. Backward
 // reuses the weights if forward kept them (`TileHead.probs`, the variants' "probs_cache_mib"),
@@ -19,6 +20,11 @@ enum LogitBias {
     case none
     case linear(Float)  // ALiBi: -m (i - j)
     case cumulative(UnsafePointer<Double>)  // FoX: c_i - c_j, c (T) in Double
+
+    var isNone: Bool {
+        if case .none = self { return true }
+        return false
+    }
 }
 
 /// NoPE length scaling: logits of the query at position p times max(1, log(p+1) / log(T_train)).
@@ -56,50 +62,66 @@ struct TileKernel {
     var bias: LogitBias = .none
     var lengthScale: LengthScale? = nil
     var tile: Int
+    /// Keys each query sees, itself included (sliding window); 0 = every earlier key.
+    var window: Int = 0
+
+    /// The first key query i sees.
+    @inline(__always) func firstKey(_ i: Int) -> Int { window > 0 ? max(0, i - window + 1) : 0 }
+
+    /// Floats of one head's kept weights over T queries, tile after tile.
+    func keptFloats(T: Int) -> Int { causalTileFloats(T: T, tile: tile, firstKey: firstKey) }
 
     /// Floats of scratch for one head: weights and dP tiles (tile, T), column sums (T).
     static func scratchCount(tile: Int, T: Int) -> Int { 2 * min(tile, T) * T + T }
 
-    /// S (R, N) = scale · q[i0..<N] · k[0..<N]ᵀ, times the row scale, plus the bias (for j <= i).
+    /// S (R, N) = scale · q[i0..<i0+R] · k[k0..<k0+N]ᵀ, times the row scale, plus the bias (for
+    /// the keys each row sees), k0 = firstKey(i0), N = i0 + R - k0.
     private func logits(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>) {
-        let N = i0 + R
+        let k0 = firstKey(i0)
+        let N = i0 + R - k0
         BLAS.gemm(
             transB: true, M: R, N: N, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
-            B: h.k, ldb: h.ldk, beta: 0, C: S, ldc: N)
+            B: h.k + k0 * h.ldk, ldb: h.ldk, beta: 0, C: S, ldc: N)
+        guard lengthScale != nil || !bias.isNone else { return }
         for r in 0..<R {
             let i = i0 + r
             let row = S + r * N
-            let n = i + 1
+            let n = i + 1 - k0
             if let lengthScale { scaleInPlace(row, n, by: lengthScale.factor(i)) }
             switch bias {
             case .none: break
-            case .linear(let m): for j in 0..<n { row[j] += m * Float(j - i) }
+            case .linear(let m): for j in 0..<n { row[j] += m * Float(k0 + j - i) }
             case .cumulative(let c):
                 let ci = c[i]
-                for j in 0..<n { row[j] += Float(ci - c[j]) }
+                for j in 0..<n { row[j] += Float(ci - c[k0 + j]) }
             }
         }
     }
 
-    /// Weights of rows i0..<i0+R in place on their logits, zero beyond the diagonal.
+    /// Weights of rows i0..<i0+R in place on their logits, zero outside the keys each row sees.
     private func weights(
         _ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>,
         recompute: Bool
     ) {
-        let N = i0 + R
+        let k0 = firstKey(i0)
+        let N = i0 + R - k0
         for r in 0..<R {
+            // query i0+r sees columns lo..<n
             let row = S + r * N
-            let n = i0 + r + 1
+            let lo = firstKey(i0 + r) - k0
+            let n = i0 + r + 1 - k0
+            let seen = row + lo
             switch map {
             case .softmax where recompute:
-                _ = expShiftSum(row, n, shift: h.lse![i0 + r])
+                _ = expShiftSum(seen, n - lo, shift: h.lse![i0 + r])
             case .softmax:
-                let m = rowMax(row, n)
-                let sum = expShiftSum(row, n, shift: m)
-                scaleInPlace(row, n, by: 1 / sum)
+                let m = rowMax(seen, n - lo)
+                let sum = expShiftSum(seen, n - lo, shift: m)
+                scaleInPlace(seen, n - lo, by: 1 / sum)
                 h.lse![i0 + r] = m + log(sum)
-            case .sigmoid(let b): sigmoidInPlace(row, n, shift: b)
+            case .sigmoid(let b): sigmoidInPlace(seen, n - lo, shift: b)
             }
+            row.update(repeating: 0, count: lo)
             (row + n).update(repeating: 0, count: N - n)
         }
     }
@@ -111,14 +133,15 @@ struct TileKernel {
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
-            let N = i0 + R
+            let k0 = firstKey(i0)
+            let N = i0 + R - k0
             let S = kept ?? scratch
             kept = kept.map { $0 + R * N }
             logits(h, i0, R, S)
             weights(h, i0, R, S, recompute: false)
-            // O[i0..<N] (R, dv) = P (R, N) · v[0..<N]
+            // O[i0..<i0+R] (R, dv) = P (R, N) · v[k0..<k0+N]
             BLAS.gemm(
-                M: R, N: h.dv, K: N, A: S, lda: N, B: h.v, ldb: h.ldv, beta: 0,
+                M: R, N: h.dv, K: N, A: S, lda: N, B: h.v + k0 * h.ldv, ldb: h.ldv, beta: 0,
                 C: h.o + i0 * h.ldo, ldc: h.ldo)
             i0 += R
         }
@@ -136,7 +159,8 @@ struct TileKernel {
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
-            let N = i0 + R
+            let k0 = firstKey(i0)
+            let N = i0 + R - k0
             let P = kept ?? scratch
             if let p = kept {
                 kept = p + R * N
@@ -147,11 +171,11 @@ struct TileKernel {
             if g.dc != nil { colSum.update(repeating: 0, count: N) }
             // forward was: O = P v ; so dP (R, N) = dO vᵀ and dv += Pᵀ dO
             BLAS.gemm(
-                transB: true, M: R, N: N, K: h.dv, A: g.dO + i0 * g.lddo, lda: g.lddo, B: h.v,
-                ldb: h.ldv, beta: 0, C: dS, ldc: N)
+                transB: true, M: R, N: N, K: h.dv, A: g.dO + i0 * g.lddo, lda: g.lddo,
+                B: h.v + k0 * h.ldv, ldb: h.ldv, beta: 0, C: dS, ldc: N)
             BLAS.gemm(
                 transA: true, M: N, N: h.dv, K: R, A: P, lda: N, B: g.dO + i0 * g.lddo,
-                ldb: g.lddo, beta: 1, C: g.dv, ldc: g.lddv)
+                ldb: g.lddo, beta: 1, C: g.dv + k0 * g.lddv, ldc: g.lddv)
             for r in 0..<R {
                 let i = i0 + r
                 let p = P + r * N
@@ -160,7 +184,7 @@ struct TileKernel {
                 case .softmax:
                     // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
                     let D = dot(g.dO + i * g.lddo, h.o + i * h.ldo, h.dv)
-                    for j in 0..<N { ds[j] = p[j] * (ds[j] - D) }
+                    softmaxBackwardRow(ds, p, D, N)
                 case .sigmoid:
                     // forward was: P = sigmoid(S + b) ; so dS = dP P (1 - P), db = Σ dS
                     db += Double(sigmoidBackwardRow(ds, p, N))
@@ -169,14 +193,14 @@ struct TileKernel {
                 if let dc = g.dc { dc[i] += Double(accumulateRow(colSum, ds, N)) }
                 if let lengthScale { scaleInPlace(ds, N, by: lengthScale.factor(i)) }
             }
-            if let dc = g.dc { for j in 0..<N { dc[j] -= Double(colSum[j]) } }
+            if let dc = g.dc { for j in 0..<N { dc[k0 + j] -= Double(colSum[j]) } }
             // forward was: S = s q kᵀ ; so dq += s dS k and dk += s dSᵀ q
             BLAS.gemm(
-                M: R, N: h.d, K: N, alpha: scale, A: dS, lda: N, B: h.k, ldb: h.ldk, beta: 1,
-                C: g.dq + i0 * g.lddq, ldc: g.lddq)
+                M: R, N: h.d, K: N, alpha: scale, A: dS, lda: N, B: h.k + k0 * h.ldk, ldb: h.ldk,
+                beta: 1, C: g.dq + i0 * g.lddq, ldc: g.lddq)
             BLAS.gemm(
                 transA: true, M: N, N: h.d, K: R, alpha: scale, A: dS, lda: N,
-                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk, ldc: g.lddk)
+                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk + k0 * g.lddk, ldc: g.lddk)
             i0 += R
         }
         return db
@@ -216,6 +240,13 @@ func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift b: Float) 
         x[j] = 1 / (1 + fastExp(-(x[j] + b)))
         j += 1
     }
+}
+
+/// dS[j] = P[j] * (dP[j] - D) over n entries, in place on dP (P is 0 on masked entries).
+func softmaxBackwardRow(
+    _ dP: UnsafeMutablePointer<Float>, _ P: UnsafePointer<Float>, _ D: Float, _ n: Int
+) {
+    for j in 0..<n { dP[j] = P[j] * (dP[j] - D) }
 }
 
 /// dS[j] = dP[j] P[j] (1 - P[j]) in place over n entries; returns Σ dS.

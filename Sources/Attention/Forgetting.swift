@@ -11,34 +11,36 @@ import Kernels
 public struct Forgetting: AttentionVariant {
     public static let name = "forgetting"
     public let shape: AttentionShape
-    /// Option "rope", default false (the reference `use_rope: false`).
+    /// Option "rope" (the reference `use_rope: false` by default).
     public let rope: Bool
-    /// Option "rope_base", default 500000 (used only with rope).
+    /// Option "rope_base" (used only with rope).
     public let ropeBase: Double
-    /// Option "gate_bias_init", default 0 (f = 0.5 at init, as the reference `_initialize_weights`;
-    /// the spec marks this uncertain: the reference comment says an outer init overwrites it).
+    /// Option "gate_bias_init" (f = 0.5 at init by default, as the reference
+    /// `_initialize_weights`; the spec marks this uncertain: the reference comment says an outer
+    /// init overwrites it).
     public let gateBiasInit: Double
-    /// Query rows per BLAS tile; option "tile" (speed only), default 64.
+    /// Query rows per BLAS tile; option "tile" (speed only).
     public let tile: Int
-    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    /// Option "probs_cache_mib" (speed only), in bytes: see `CommonOptions.probsCacheMiB`.
     public let probsCacheBytes: Int
 
+    static let ropeOption = CommonOptions.rope(default: false)
+    static let ropeBaseOption = CommonOptions.ropeBase(default: 500_000)
+    static let gateBiasInitOption = AttentionOption(
+        "gate_bias_init", default: 0.0, doc: "initial forget-gate bias b_h (0 is f = 0.5)")
+
+    public static let options: [any AttentionOptionInfo] = [
+        ropeOption, ropeBaseOption, gateBiasInitOption, CommonOptions.tile, CommonOptions.probsCacheMiB,
+    ]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        rope = try reader.bool("rope", default: false)
-        ropeBase = try reader.double("rope_base", default: 500_000)
-        gateBiasInit = try reader.double("gate_bias_init", default: 0)
-        tile = try reader.int("tile", default: 64)
-        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
+        var reader = OptionReader(options, for: Self.self)
+        rope = try reader.read(Self.ropeOption, shape: shape)
+        ropeBase = try reader.read(Self.ropeBaseOption, shape: shape)
+        gateBiasInit = try reader.read(Self.gateBiasInitOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
+        probsCacheBytes = try reader.probsCacheBytes(shape: shape)
         try reader.finish()
-        guard tile >= 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "tile", reason: "must be positive")
-        }
-        guard ropeBase > 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "rope_base", reason: "must be greater than 1")
-        }
         guard !rope || shape.headSize % 2 == 0 else {
             throw AttentionError.invalidShape(
                 "forgetting with rope rotates pairs, so the head size (\(shape.headSize)) "
@@ -115,19 +117,47 @@ public struct Forgetting: AttentionVariant {
 
     // MARK: - Forward
 
+    /// log f (NH, T) of one sequence of T tokens x (T, C): log f_ht = logsigmoid(w_h·x_t + b_h).
+    private func forgetGates(
+        x: UnsafePointer<Float>, T: Int, params: UnsafePointer<Float>, logF: UnsafeMutablePointer<Float>
+    ) {
+        let (NH, C) = (shape.heads, shape.channels)
+        for h in 0..<NH {
+            for t in 0..<T {
+                // log f = logsigmoid(z) = min(z, 0) - log1p(e^-|z|), z = w_h·x_t + b_h
+                let z = dot(x + t * C, params + h * C, C) + params[NH * C + h]
+                logF[h * T + t] = min(z, 0) - log1p(exp(-abs(z)))
+            }
+        }
+    }
+
+    /// The backward of `forgetGates` from d log f (NH, T): accumulates dx (T, C) and dparams.
+    private func forgetGatesBackward(
+        dlogF: UnsafePointer<Double>, logF: UnsafePointer<Float>, x: UnsafePointer<Float>, T: Int,
+        params: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, dparams: UnsafeMutablePointer<Float>
+    ) {
+        let (NH, C) = (shape.heads, shape.channels)
+        for h in 0..<NH {
+            for t in 0..<T {
+                // forward was: log f = logsigmoid(z) ; so dz = d log f (1 - f)
+                let dz = Float(dlogF[h * T + t]) * (1 - exp(logF[h * T + t]))
+                let (xt, dxt, w, dw) = (x + t * C, dx + t * C, params + h * C, dparams + h * C)
+                // forward was: z = w_h·x_t + b_h
+                for i in 0..<C {
+                    dw[i] += dz * xt[i]
+                    dxt[i] += dz * w[i]
+                }
+                dparams[NH * C + h] += dz
+            }
+        }
+    }
+
     public func forward(_ io: AttentionIO) {
         let (B, T, NH, C) = (io.B, io.T, shape.heads, shape.channels)
         let logF = io.saved
         let lse = io.saved + savedLayout(B: B, T: T).lse
         for b in 0..<B {
-            for t in 0..<T {
-                for h in 0..<NH {
-                    // log f = logsigmoid(z) = min(z, 0) - log1p(e^-|z|), z = w_h·x_t + b_h
-                    let z =
-                        dot(io.x + (b * T + t) * C, io.params + h * C, C) + io.params[NH * C + h]
-                    logF[(b * NH + h) * T + t] = min(z, 0) - log1p(exp(-abs(z)))
-                }
-            }
+            forgetGates(x: io.x + b * T * C, T: T, params: io.params, logF: logF + b * NH * T)
         }
         withCumsum(io) { c in
             let probs = driver.probs(io, at: savedLayout(B: B, T: T).end)
@@ -151,38 +181,50 @@ public struct Forgetting: AttentionVariant {
                 kernel(c, b, h, T: T)
             }
             for b in 0..<B {
-                for h in 0..<NH {
-                    let r = (b * NH + h) * T
-                    // forward was: c = cumsum(log f) ; so d log f_l = Σ_{i>=l} dc_i
-                    reverseCumsum(dc + r, T)
-                    for t in 0..<T {
-                        // forward was: log f = logsigmoid(z) ; so dz = d log f (1 - f)
-                        let dz = Float(dc[r + t]) * (1 - exp(logF[r + t]))
-                        let x = io.x + (b * T + t) * C
-                        let dx = grads.dx + (b * T + t) * C
-                        let w = io.params + h * C
-                        let dw = grads.dparams + h * C
-                        // forward was: z = w_h·x_t + b_h
-                        for i in 0..<C {
-                            dw[i] += dz * x[i]
-                            dx[i] += dz * w[i]
-                        }
-                        grads.dparams[NH * C + h] += dz
-                    }
-                }
+                // forward was: c = cumsum(log f) ; so d log f_l = Σ_{i>=l} dc_i
+                for h in 0..<NH { reverseCumsum(dc + (b * NH + h) * T, T) }
+                forgetGatesBackward(
+                    dlogF: dc + b * NH * T, logF: logF + b * NH * T, x: io.x + b * T * C, T: T, params: io.params,
+                    dx: grads.dx + b * T * C, dparams: grads.dparams)
             }
         }
     }
 
-    /// The head-major core with log f given: q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), log_f (H,T),
-    /// dout (H,T,dv) -> out, dq, dk, dv, dlog_f. RoPE (half-split) only if ropeBase is given.
-    public static func core(
-        q: [Float], k: [Float], v: [Float], logF: [Float], dout: [Float]?, H: Int, Hkv: Int,
-        T: Int, d: Int, dv: Int, ropeBase: Double? = nil
-    ) -> AttentionCoreResult {
-        HeadMajorCore.run(
-            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, map: .softmax,
-            logF: logF, ropeBase: ropeBase)
+    /// The same tile kernel on head-major tensors, with the gates given as "log_f" [H][T] (output
+    /// "dlog_f"), or computed from "x" [T][C], "fgate.weight" [H][C] and "fgate.bias" [H] as in
+    /// training (outputs "dx", "dfgate.weight", "dfgate.bias").
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        let (H, T, C) = (call.H, call.T, call.C)
+        let given = try call.tensor("log_f", [H, T])
+        let x = call.layerInput()
+        let weight = try call.tensor("fgate.weight", [H, C])
+        let bias = try call.tensor("fgate.bias", [H])
+        let gated: (x: [Float], params: [Float])?
+        switch (given, x, weight, bias) {
+        case (_?, nil, nil, nil): gated = nil
+        case (nil, let x?, let w?, let b?): gated = (x, w + b)
+        default:
+            throw TensorCall.error(
+                "forgetting needs either \"log_f\": [H][T] (the log forget gates), or \"x\": [T][C] with "
+                    + "\"fgate.weight\": [H][C] and \"fgate.bias\": [H]")
+        }
+        var logF = given ?? [Float](repeating: 0, count: H * T)
+        if let gated { forgetGates(x: gated.x, T: T, params: gated.params, logF: &logF) }
+        let kernel = TileKernel(scale: 1 / Float(shape.headSize).squareRoot(), tile: tile)
+        let core = HeadMajorCore.run(call, logF: logF, ropeBase: rope ? ropeBase : nil) { _ in kernel }
+        var out = call.output(core)
+        guard let gated, call.dout != nil else {
+            out.add("dlog_f", [H, T], core.dlogF)
+            return out
+        }
+        var (dx, dparams) = ([Float](repeating: 0, count: T * C), [Float](repeating: 0, count: H * C + H))
+        forgetGatesBackward(
+            dlogF: core.dlogF.map(Double.init), logF: logF, x: gated.x, T: T, params: gated.params, dx: &dx,
+            dparams: &dparams)
+        out.add("dx", [T, C], dx)
+        out.add("dfgate.weight", [H, C], Array(dparams[..<(H * C)]))
+        out.add("dfgate.bias", [H], Array(dparams[(H * C)...]))
+        return out
     }
 
     // MARK: - Decode

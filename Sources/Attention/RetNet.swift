@@ -15,30 +15,46 @@ public struct RetNet: AttentionVariant {
     /// Decay per query head; option "gammas", a list of NH numbers in (0, 1] (e.g. [0.5, 0.9];
     /// the comma string "0.5, 0.9" of older configs also reads), default 1 - 2^(-5-h).
     public let gammas: [Double]
-    /// Option "group_norm": RMS-normalise each head's output (default true).
+    /// Option "group_norm": RMS-normalise each head's output.
     public let groupNorm: Bool
-    /// Option "rope_base", default 10000; option "tile" (speed only), default 64.
+    /// Option "rope_base"; option "tile" (speed only).
     public let ropeBase: Double, tile: Int
 
+    static let gammasOption = AttentionOption<[Double]>(
+        "gammas", default: { RetNet.defaultGammas($0.heads) }, defaultText: "1 - 2^(-5-h) for head h",
+        range: OptionRange("in (0, 1], one per query head") { gammas, shape in
+            gammas.count == shape.heads && gammas.allSatisfy({ $0 > 0 && $0 <= 1 })
+                ? nil : "must list \(shape.heads) numbers in (0, 1], one per head, e.g. [0.9, 0.99]"
+        },
+        doc: "decay γ_h of each query head")
+    static let groupNormOption = AttentionOption(
+        "group_norm", default: true, doc: "RMS-normalise each head's output (per token, no gain)")
+    static let ropeBaseOption = CommonOptions.ropeBase(default: 10_000)
+
+    public static let options: [any AttentionOptionInfo] = [
+        gammasOption, groupNormOption, ropeBaseOption, CommonOptions.tile,
+    ]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        let given = try reader.numbers("gammas")
-        groupNorm = try reader.bool("group_norm", default: true)
-        ropeBase = try reader.double("rope_base", default: 10_000)
-        tile = try reader.int("tile", default: 64)
+        var reader = OptionReader(options, for: Self.self)
+        gammas = try reader.read(Self.gammasOption, shape: shape)
+        groupNorm = try reader.read(Self.groupNormOption, shape: shape)
+        ropeBase = try reader.read(Self.ropeBaseOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
         try reader.finish()
-        gammas = given ?? Self.defaultGammas(shape.heads)
-        guard gammas.count == shape.heads, gammas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "gammas",
-                reason: "must list \(shape.heads) numbers in (0, 1], one per head, e.g. [0.9, 0.99]")
-        }
-        guard ropeBase > 1, tile >= 1, shape.headSize % 2 == 0 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "rope_base/tile",
-                reason: "need rope_base > 1, tile >= 1 and an even head size")
+        guard shape.headSize % 2 == 0 else {
+            throw AttentionError.invalidShape(
+                "retnet rotates pairs, so the head size (\(shape.headSize)) must be even")
         }
         self.shape = shape
+    }
+
+    /// The same retention on head-major tensors (RetNetKernels.swift).
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        let r = Self.compute(
+            q: call.q, k: call.k, v: call.v, dout: call.dout, heads: call.H, kvHeads: call.Hkv, T: call.T,
+            d: call.d, dv: call.dv, gammas: gammas, groupNorm: groupNorm, ropeBase: ropeBase, tile: tile)
+        return call.output(AttentionCoreResult(out: r.out, dq: r.dq, dk: r.dk, dv: r.dv))
     }
 
     private var kernel: RetentionKernel { RetentionKernel(d: shape.headSize, dv: shape.headSize, tile: tile) }

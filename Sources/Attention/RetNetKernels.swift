@@ -130,16 +130,15 @@ extension RetNet {
     }
 
     /// The whole map on plain tensors: q [H][T][d], k [Hkv][T][d], v [Hkv][T][dv], dout [H][T][dv]
-    /// (nil: forward only), gammas [H] (empty: 1 - 2^(-5-h)), tokens at pos0 ..< pos0+T.
+    /// (nil: forward only), gammas [H], tokens at pos0 ..< pos0+T, the options as RetNet's.
     /// groupNorm false gives the spec's un-normalised core.
     public static func compute(
         q: [Float], k: [Float], v: [Float], dout: [Float]?, heads H: Int, kvHeads: Int, T: Int, d: Int,
-        dv: Int, gammas: [Double] = [], pos0: Int = 0, groupNorm: Bool = false, ropeBase: Double = 10_000,
-        tile: Int = 64
+        dv: Int, gammas: [Double], pos0: Int = 0, groupNorm: Bool, ropeBase: Double, tile: Int
     ) -> Result {
         precondition(kvHeads >= 1 && H % kvHeads == 0 && d % 2 == 0, "kvHeads must divide heads, d even")
         precondition(q.count == H * T * d && k.count == kvHeads * T * d && v.count == kvHeads * T * dv)
-        let gam = gammas.isEmpty ? defaultGammas(H) : gammas
+        let gam = gammas
         precondition(gam.count == H, "one gamma per query head")
         let kernel = RetentionKernel(d: d, dv: dv, tile: tile)
         // one arena: qr, kr, cos|sin, dqr, dkr, dv, out, rstd, scores, decay, dO before the norm

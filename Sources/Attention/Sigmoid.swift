@@ -10,43 +10,65 @@ import Kernels
 public struct Sigmoid: AttentionVariant {
     public static let name = "sigmoid"
     public let shape: AttentionShape
-    /// Option "rope", default true; "rope_base", default 10000.
+    /// Option "rope"; "rope_base".
     public let rope: Bool
     public let ropeBase: Double
     /// Option "bias": a number (fixed b) or "learned"; default the fixed b = -log(context).
     public let learnedBias: Bool
     /// The fixed b, or the initial value of the learned one.
     public let bias: Double
-    /// Query rows per BLAS tile; option "tile" (speed only), default 64.
+    /// Query rows per BLAS tile; option "tile" (speed only).
     public let tile: Int
-    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    /// Option "probs_cache_mib" (speed only), in bytes: see `CommonOptions.probsCacheMiB`.
     public let probsCacheBytes: Int
 
-    public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        rope = try reader.bool("rope", default: true)
-        ropeBase = try reader.double("rope_base", default: 10_000)
-        tile = try reader.int("tile", default: 64)
-        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
-        let defaultBias = -log(Double(max(shape.context, 1)))
-        if case .string = options["bias"] {
-            guard try reader.string("bias", default: "learned") == "learned" else {
-                throw AttentionError.invalidOption(
-                    variant: Self.name, option: "bias", reason: "must be a number or \"learned\"")
+    /// The value of option "bias".
+    public enum Bias: OptionValue, Equatable {
+        case fixed(Double)
+        case learned
+
+        public static var expected: String { "a number or \"learned\"" }
+        public init?(option: ConfigValue) {
+            if case .string("learned") = option {
+                self = .learned
+            } else if let b = Double(option: option) {
+                self = .fixed(b)
+            } else {
+                return nil
             }
-            (learnedBias, bias) = (true, defaultBias)
-        } else {
-            (learnedBias, bias) = (false, try reader.double("bias", default: defaultBias))
+        }
+        public var option: ConfigValue {
+            switch self {
+            case .fixed(let b): .double(b)
+            case .learned: .string("learned")
+            }
+        }
+    }
+
+    /// -log(context), the default b and the learned b's initial value.
+    static func defaultBias(_ shape: AttentionShape) -> Double { -log(Double(max(shape.context, 1))) }
+
+    static let ropeOption = CommonOptions.rope(default: true)
+    static let ropeBaseOption = CommonOptions.ropeBase(default: 10_000)
+    static let biasOption = AttentionOption<Bias>(
+        "bias", default: { .fixed(Sigmoid.defaultBias($0)) }, defaultText: "-log(context)",
+        doc: "b in sigmoid(S + b): a fixed number, or \"learned\" (one scalar per layer, from -log(context))")
+
+    public static let options: [any AttentionOptionInfo] = [
+        ropeOption, ropeBaseOption, biasOption, CommonOptions.tile, CommonOptions.probsCacheMiB,
+    ]
+
+    public init(options: [String: ConfigValue], shape: AttentionShape) throws {
+        var reader = OptionReader(options, for: Self.self)
+        rope = try reader.read(Self.ropeOption, shape: shape)
+        ropeBase = try reader.read(Self.ropeBaseOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
+        probsCacheBytes = try reader.probsCacheBytes(shape: shape)
+        switch try reader.read(Self.biasOption, shape: shape) {
+        case .fixed(let b): (learnedBias, bias) = (false, b)
+        case .learned: (learnedBias, bias) = (true, Self.defaultBias(shape))
         }
         try reader.finish()
-        guard tile >= 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "tile", reason: "must be positive")
-        }
-        guard ropeBase > 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "rope_base", reason: "must be greater than 1")
-        }
         guard !rope || shape.headSize % 2 == 0 else {
             throw AttentionError.invalidShape(
                 "sigmoid with rope rotates pairs, so the head size (\(shape.headSize)) must be even"
@@ -107,15 +129,16 @@ public struct Sigmoid: AttentionVariant {
         if learnedBias { grads.dparams[0] += Float(db) }
     }
 
-    /// The head-major core with b given: q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv) ->
-    /// out, dq, dk, dv and dbias = Σ dS. RoPE (half-split) unless ropeBase is nil.
-    public static func core(
-        q: [Float], k: [Float], v: [Float], dout: [Float]?, H: Int, Hkv: Int, T: Int, d: Int,
-        dv: Int, bias: Float, ropeBase: Double? = 10_000
-    ) -> AttentionCoreResult {
-        HeadMajorCore.run(
-            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, map: .sigmoid(bias),
-            ropeBase: ropeBase)
+    /// The same tile kernel on head-major tensors: b is the option's number, or with "learned"
+    /// the parameter "bias" [1] (default -log(T)); its gradient is the scalar "dbias" = Σ dS.
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        var b = Float(bias)
+        if learnedBias, let given = try call.tensor("bias", [1]) { b = given[0] }
+        let kernel = TileKernel(scale: 1 / Float(shape.headSize).squareRoot(), map: .sigmoid(b), tile: tile)
+        let core = HeadMajorCore.run(call, ropeBase: rope ? ropeBase : nil) { _ in kernel }
+        var out = call.output(core)
+        if call.dout != nil { out.scalars.append(("dbias", core.dbias)) }
+        return out
     }
 
     // MARK: - Decode

@@ -11,28 +11,30 @@ import Kernels
 public struct SoftmaxNoPE: AttentionVariant {
     public static let name = "softmax_nope"
     public let shape: AttentionShape
-    /// Option "length_scale", default false: scale logits by log(n)/log(T_train) beyond T_train.
+    /// Option "length_scale": scale logits by log(n)/log(T_train) beyond T_train.
     public let lengthScale: Bool
-    /// Query rows per BLAS tile; option "tile" (speed only), default 64.
+    /// Query rows per BLAS tile; option "tile" (speed only).
     public let tile: Int
-    /// Option "probs_cache_mib" (speed only), in bytes: see `OptionReader.probsCacheBytes`.
+    /// Option "probs_cache_mib" (speed only), in bytes: see `CommonOptions.probsCacheMiB`.
     public let probsCacheBytes: Int
 
+    static let lengthScaleOption = AttentionOption(
+        "length_scale", default: false,
+        range: OptionRange("") { on, shape in
+            !on || shape.context >= 2 ? nil : "needs a training context of at least 2 tokens"
+        },
+        doc: "scale the logits of a query at position p by max(1, log(p+1) / log(context)) (1 in training)")
+
+    public static let options: [any AttentionOptionInfo] = [
+        lengthScaleOption, CommonOptions.tile, CommonOptions.probsCacheMiB,
+    ]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        lengthScale = try reader.bool("length_scale", default: false)
-        tile = try reader.int("tile", default: 64)
-        probsCacheBytes = try reader.probsCacheBytes(variant: Self.name)
+        var reader = OptionReader(options, for: Self.self)
+        lengthScale = try reader.read(Self.lengthScaleOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
+        probsCacheBytes = try reader.probsCacheBytes(shape: shape)
         try reader.finish()
-        guard tile >= 1 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "tile", reason: "must be positive")
-        }
-        guard !lengthScale || shape.context >= 2 else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "length_scale",
-                reason: "needs a training context of at least 2 tokens")
-        }
         self.shape = shape
     }
 
@@ -67,13 +69,10 @@ public struct SoftmaxNoPE: AttentionVariant {
         driver.backward(io, grads, lse: io.saved, rope: nil, probs: probs) { _, _ in kernel }
     }
 
-    /// The head-major core (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv), dout (H,T,dv)), λ = 1.
-    public static func core(
-        q: [Float], k: [Float], v: [Float], dout: [Float]?, H: Int, Hkv: Int, T: Int, d: Int,
-        dv: Int
-    ) -> AttentionCoreResult {
-        HeadMajorCore.run(
-            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv, map: .softmax)
+    /// The same tile kernel on head-major tensors (positions 0..<T, context T: λ = 1).
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        let kernel = kernel(pos0: 0)
+        return call.output(HeadMajorCore.run(call) { _ in kernel })
     }
 
     // MARK: - Decode

@@ -17,36 +17,49 @@ public struct StickBreaking: AttentionVariant {
     public static let name = "stick_breaking"
 
     /// Where the unbroken rest of the stick goes (option "remainder").
-    public enum Remainder: String, Sendable, CaseIterable {
+    public enum Remainder: String, Sendable, CaseIterable, OptionValue {
         case current, bias, none
+
+        public static var expected: String { "\"current\", \"bias\" or \"none\"" }
+        public init?(option: ConfigValue) {
+            guard case .string(let s) = option, let mode = Self(rawValue: s) else { return nil }
+            self = mode
+        }
+        public var option: ConfigValue { .string(rawValue) }
     }
 
     public let shape: AttentionShape
-    /// Option "remainder": "current" (default), "bias" or "none".
+    /// Option "remainder".
     public let remainder: Remainder
-    /// Option "attend_current": key j = i is allowed too; default false.
+    /// Option "attend_current": key j = i is allowed too.
     public let attendCurrent: Bool
-    /// Query rows per tile; option "tile" (speed only), default 64.
+    /// Query rows per tile; option "tile" (speed only).
     public let tile: Int
-    /// Option "early_stop" (default true): a tile stops walking back once every row's stick is
-    /// below e^-30. false visits every key: the same values within float32, the worst-case cost.
+    /// Option "early_stop": a tile stops walking back once every row's stick is below e^-30.
+    /// false visits every key: the same values within float32, the worst-case cost.
     public let earlyStop: Bool
 
+    static let remainderOption = AttentionOption<Remainder>(
+        "remainder", default: .current,
+        doc: "where the rest of the stick goes: the current value v_i, a learned per-head \"bias\", or \"none\"")
+    static let attendCurrentOption = AttentionOption(
+        "attend_current", default: false, doc: "query i may attend to key i too (j <= i instead of j < i)")
+    static let earlyStopOption = AttentionOption(
+        "early_stop", default: true,
+        doc: "stop walking back once every row's stick is below e^-30 (false: every key, the worst-case cost)")
+
+    public static let options: [any AttentionOptionInfo] = [
+        remainderOption, attendCurrentOption, CommonOptions.tile, earlyStopOption,
+    ]
+
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
-        var reader = OptionReader(options, variant: Self.name)
-        let mode = try reader.string("remainder", default: "current")
-        attendCurrent = try reader.bool("attend_current", default: false)
-        tile = try reader.int("tile", default: 64)
-        earlyStop = try reader.bool("early_stop", default: true)
+        var reader = OptionReader(options, for: Self.self)
+        remainder = try reader.read(Self.remainderOption, shape: shape)
+        attendCurrent = try reader.read(Self.attendCurrentOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
+        earlyStop = try reader.read(Self.earlyStopOption, shape: shape)
         try reader.finish()
-        guard let remainder = Remainder(rawValue: mode) else {
-            throw AttentionError.invalidOption(
-                variant: Self.name, option: "remainder", reason: "must be \"current\", \"bias\" or \"none\"")
-        }
-        guard tile >= 1 else {
-            throw AttentionError.invalidOption(variant: Self.name, option: "tile", reason: "must be positive")
-        }
-        (self.remainder, self.shape) = (remainder, shape)
+        self.shape = shape
     }
 
     /// "remainder_bias" (NH, hs) in 'bias' mode: one vector per query head, no weight decay.
@@ -119,6 +132,22 @@ public struct StickBreaking: AttentionVariant {
                 kernel.backward(head(io, b: b, h: h), dHead, T: T, scratch: io.scratch)
             }
         }
+    }
+
+    /// The same kernel on head-major tensors; "remainder_bias" [H][dv] is required in "bias" mode
+    /// (output "dremainder_bias").
+    public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
+        let (H, dv) = (call.H, call.dv)
+        let bias =
+            remainder == .bias
+            ? try call.required("remainder_bias", [H, dv], "stick_breaking with remainder = \"bias\"") : []
+        let r = Self.compute(
+            q: call.q, k: call.k, v: call.v, remainderBias: bias, dout: call.dout, heads: H, kvHeads: call.Hkv,
+            T: call.T, d: call.d, dv: dv, remainder: remainder, attendCurrent: attendCurrent, tile: tile,
+            earlyStop: earlyStop)
+        var out = call.output(AttentionCoreResult(out: r.out, dq: r.dq, dk: r.dk, dv: r.dv))
+        out.add("dremainder_bias", [H, dv], r.dremainderBias)
+        return out
     }
 
     // MARK: - Decode

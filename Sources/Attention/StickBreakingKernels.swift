@@ -214,8 +214,8 @@ extension StickBreaking {
     /// remainderBias [H][dv] ("bias" mode), dout [H][T][dv] (nil: forward only, gradients empty).
     public static func compute(
         q: [Float], k: [Float], v: [Float], remainderBias: [Float] = [], dout: [Float]?,
-        heads H: Int, kvHeads: Int, T: Int, d: Int, dv: Int, remainder: Remainder = .current,
-        attendCurrent: Bool = false, tile: Int = 64, earlyStop: Bool = true
+        heads H: Int, kvHeads: Int, T: Int, d: Int, dv: Int, remainder: Remainder, attendCurrent: Bool,
+        tile: Int, earlyStop: Bool
     ) -> Result {
         precondition(kvHeads >= 1 && H % kvHeads == 0 && tile >= 1, "kvHeads must divide heads")
         precondition(q.count == H * T * d && k.count == kvHeads * T * d && v.count == kvHeads * T * dv)

@@ -10,18 +10,28 @@ struct AttentionCommand: ParsableCommand {
         commandName: "attention",
         abstract: "Run one attention variant on tensors from a JSON file (forward, and backward with dout).",
         discussion: """
-            Variants: \(TensorInterface.variants.joined(separator: ", ")).
-
-            Input:  {"q": [H][T][d], "k": [Hkv][T][d], "v": [Hkv][T][dv], "dout": [H][T][dv] (optional),
-                     "options": {...}, "log_f": [H][T] (forgetting), "remainder_bias": [H][dv]
-                     (stick_breaking with remainder = "bias")}; aaren takes its learned query as
-                     "q": [H][1][d].
-            Output: {"out", "dq", "dk", "dv"} plus "dlog_f", "dremainder_bias" or "dbias" where they
-                    apply; nested arrays of float64. Gradients are of sum(out * dout).
-            Options are named as in the run config ([model.attention.options]).
+            Input: a JSON object of named tensors (nested arrays of numbers) and options.
+              "q": [H][T][d], "k": [Hkv][T][d], "v": [Hkv][T][dv]
+                  (aaren takes its learned query as "q": [H][1][d])
+              "dout": [H][T][dv]  optional: then the gradients of sum(out * dout)
+              "x": [T][C]         optional: the layer input, for gates that read it
+              the variant's own parameters (checkpoint names) and per-token gates:
+                forgetting: "log_f": [H][T], or "x", "fgate.weight": [H][C] and
+                  "fgate.bias": [H]
+                stick_breaking, remainder = "bias": "remainder_bias": [H][dv]
+                sigmoid, bias = "learned": "bias": [1]
+              "options": {...}    as in the run config's [model.attention]
+            Output: "out" [H][T][dv] and, with dout, "d" + the name of every input
+            read ("dq", "dk", "dv", "dx", "dlog_f", "dfgate.weight", ...) as nested
+            arrays of float64; sigmoid adds "dbias". Positions are 0..<T, and T is
+            the context the variant is built for.
 
             Example:
               tracker attention --variant stick_breaking --input in.json --output out.json
+
+            Variants and their options (name = default (valid values), then what
+            it does):
+            \(AttentionRegistry.optionsHelp)
             """)
 
     @Option(help: "Variant name (see the list above).")
@@ -68,48 +78,11 @@ enum TensorJSON {
         } catch {
             throw CLIError(description: "\(name): not valid JSON (\(error.localizedDescription))")
         }
-        guard let root = any as? [String: Any] else {
-            throw CLIError(description: "\(name): the top level must be an object")
+        do {
+            return try TensorInput(json: any)
+        } catch let error as AttentionError {
+            throw CLIError(description: "\(name): \(error.description)")
         }
-        let known: Set<String> = ["q", "k", "v", "dout", "options", "log_f", "remainder_bias"]
-        if let extra = root.keys.sorted().first(where: { !known.contains($0) }) {
-            throw CLIError(
-                description: "\(name): unknown key \"\(extra)\" (known: \(known.sorted().joined(separator: ", ")))")
-        }
-        func tensor3(_ key: String) throws -> [[[Double]]]? {
-            guard let v = root[key] else { return nil }
-            guard let a = v as? [[[NSNumber]]] else {
-                throw CLIError(description: "\(name): \"\(key)\" must be a 3-level nested array of numbers")
-            }
-            return a.map { $0.map { $0.map(\.doubleValue) } }
-        }
-        func tensor2(_ key: String) throws -> [[Double]]? {
-            guard let v = root[key] else { return nil }
-            guard let a = v as? [[NSNumber]] else {
-                throw CLIError(description: "\(name): \"\(key)\" must be a 2-level nested array of numbers")
-            }
-            return a.map { $0.map(\.doubleValue) }
-        }
-        guard let q = try tensor3("q"), let k = try tensor3("k"), let v = try tensor3("v") else {
-            throw CLIError(description: "\(name): \"q\", \"k\" and \"v\" are required")
-        }
-        var options: [String: ConfigValue] = [:]
-        if let raw = root["options"] {
-            guard let dict = raw as? [String: Any] else {
-                throw CLIError(description: "\(name): \"options\" must be an object")
-            }
-            for (key, value) in dict {
-                guard let v = ConfigValue(jsonValue: value) else {
-                    throw CLIError(
-                        description:
-                            "\(name): option \"\(key)\" must be a number, a string, true/false or a list of numbers")
-                }
-                options[key] = v
-            }
-        }
-        return TensorInput(
-            q: q, k: k, v: v, dout: try tensor3("dout"), options: options, logF: try tensor2("log_f"),
-            remainderBias: try tensor2("remainder_bias"))
     }
 
     static func encode(_ output: TensorOutput) -> String {

@@ -18,10 +18,15 @@ struct BenchAttentionCommand: ParsableCommand {
         commandName: "bench-attention", abstract: "Measure training and generation speed per attention variant.",
         shouldDisplay: false)
 
-    @Option(help: "Cases: a variant name, NAME:key=value,key=value for options, or staircase:chunk=C,steps=N.")
-    var cases =
-        "softmax_rope,softmax_nope,alibi,stick_breaking,stick_breaking:early_stop=false,forgetting,"
-        + "sigmoid,aaren,retnet,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
+    /// Cases beside every registered variant with its defaults: worst cases and layouts.
+    static let extraCases = "stick_breaking:early_stop=false,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
+
+    @Option(
+        help: """
+            Cases: a variant name, NAME:key=value,key=value for options, or staircase:chunk=C,steps=N \
+            (default: every registered variant, then \(extraCases)).
+            """)
+    var cases = (AttentionRegistry.names + [extraCases]).joined(separator: ",")
     @Option(help: "Contexts, comma separated.") var contexts = "256,512,1024,2048"
     @Option(help: "Timed training steps after one warm-up step (the median counts).") var steps = 5
     @Option(help: "Tokens per training step (batch = tokens / T).") var tokensPerStep = 4096

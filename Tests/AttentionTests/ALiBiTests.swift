@@ -1,6 +1,6 @@
-// alibi: golden vectors from reference.py through the head-major core (H = 4, 3, GQA, T = 1),
-// the slopes of §1h for H = 1, 3, 6, 8, the tiled path against the naive oracle, and invariance
-// to pos0 (the bias depends on i - j only).
+// alibi (golden vectors: TensorInterfaceTests, alibi-h4, -h3, -gqa, -t1): the slopes of §1h for
+// H = 1, 3, 6, 8, the tiled path against the naive oracle, and invariance to pos0 (the bias
+// depends on i - j only).
 import Attention
 import Foundation
 import Kernels
@@ -8,18 +8,6 @@ import TestSupport
 import Testing
 
 struct ALiBiTests {
-    @Test(arguments: ["h4", "h3", "gqa", "t1"])
-    func golden(name: String) throws {
-        let g = try VariantGolden("alibi", name)
-        let r = ALiBi.core(
-            q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!, H: g.H,
-            Hkv: g.Hkv, T: g.T, d: g.d, dv: g.dv)
-        #expect(relativeError(r.out, g.output["out"]!) < 1e-4)
-        #expect(relativeError(r.dq, g.output["dq"]!) < 1e-4)
-        #expect(relativeError(r.dk, g.output["dk"]!) < 1e-4)
-        #expect(relativeError(r.dv, g.output["dv"]!) < 1e-4)
-    }
-
     @Test func slopes() {
         let expected: [Int: [Double]] = [
             8: (1...8).map { pow(2, -Double($0)) },

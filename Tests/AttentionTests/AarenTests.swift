@@ -58,7 +58,7 @@ struct AarenTests {
         let dout = (0..<T).map { _ in (0..<dv).map { _ in Double(rng.normal()) } }
         let r = Aaren.compute(
             query: query.map(Float.init), k: k.joined().map(Float.init), v: v.joined().map(Float.init),
-            dout: dout.joined().map(Float.init), heads: 1, kvHeads: 1, T: T, d: d, dv: dv)
+            dout: dout.joined().map(Float.init), heads: 1, kvHeads: 1, T: T, d: d, dv: dv, scale: true)
         let soft = NaiveAaren.softmax(
             query: query, k: k.map { $0.map { Double(Float($0)) } }, v: v, dout: dout,
             scale: 0.5)
@@ -77,7 +77,7 @@ struct AarenTests {
         let (q, k, v) = h.headMajor()
         let r = Aaren.compute(
             query: h.params.array + h.params.array, k: k, v: v, dout: h.headMajor(out: dout.array),
-            heads: 8, kvHeads: 4, T: 7, d: 4, dv: 4)
+            heads: 8, kvHeads: 4, T: 7, d: 4, dv: 4, scale: true)
         #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-6)
         let zeroQ = [Float](repeating: 0, count: q.count)
         #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: zeroQ, dk: r.dk, dv: r.dv)) < 1e-6)

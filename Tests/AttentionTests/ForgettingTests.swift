@@ -1,5 +1,5 @@
-// forgetting (FoX): golden vectors from reference.py through the core with log f given (incl.
-// dlog_f), log f = 0 equals softmax_nope, the tiled path (gates, dx, dparams; NoPE and RoPE)
+// forgetting (FoX; golden vectors with log f given, incl. dlog_f: TensorInterfaceTests): log f = 0
+// equals softmax_nope, the tiled path (gates, dx, dparams; NoPE and RoPE)
 // against the naive oracle, gradient check and decode with rope, long sequences with strong
 // forgetting, gate initialisation and options.
 import Attention
@@ -10,37 +10,25 @@ import TestSupport
 import Testing
 
 struct ForgettingTests {
-    @Test(arguments: ["basic", "gqa", "zero_gate", "t1"])
-    func golden(name: String) throws {
-        let g = try VariantGolden("forgetting", name)
-        let r = Forgetting.core(
-            q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, logF: g.input["log_f"]!,
-            dout: g.input["dout"]!, H: g.H, Hkv: g.Hkv, T: g.T, d: g.d, dv: g.dv)
-        #expect(relativeError(r.out, g.output["out"]!) < 1e-4)
-        #expect(relativeError(r.dq, g.output["dq"]!) < 1e-4)
-        #expect(relativeError(r.dk, g.output["dk"]!) < 1e-4)
-        #expect(relativeError(r.dv, g.output["dv"]!) < 1e-4)
-        #expect(relativeError(r.dlogF, g.output["dlog_f"]!) < 1e-4)
-        for h in 0..<g.H { #expect(abs(r.dlogF[h * g.T]) < 1e-6, "d log f_0 = 0") }
-    }
-
-    @Test func zeroLogForgetEqualsNoPE() {
+    @Test func zeroLogForgetEqualsNoPE() throws {
         let (H, Hkv, T, d, dv) = (4, 2, 9, 4, 3)
         var rng = TestRandom(seed: 12)
-        let q = Floats(normal: H * T * d, rng: &rng).array
-        let k = Floats(normal: Hkv * T * d, rng: &rng).array
-        let v = Floats(normal: Hkv * T * dv, rng: &rng).array
-        let dout = Floats(normal: H * T * dv, rng: &rng).array
-        let fox = Forgetting.core(
-            q: q, k: k, v: v, logF: [Float](repeating: 0, count: H * T), dout: dout, H: H, Hkv: Hkv,
-            T: T, d: d, dv: dv)
-        let nope = SoftmaxNoPE.core(
-            q: q, k: k, v: v, dout: dout, H: H, Hkv: Hkv, T: T, d: d, dv: dv)
-        #expect(fox.out == nope.out && fox.dq == nope.dq && fox.dk == nope.dk && fox.dv == nope.dv)
-        let half = Forgetting.core(  // gate bias 0 is f = 0.5, not softmax
-            q: q, k: k, v: v, logF: [Float](repeating: -log(2), count: H * T), dout: nil, H: H,
-            Hkv: Hkv, T: T, d: d, dv: dv)
-        #expect(relativeError(half.out, nope.out.map(Double.init)) > 1e-3)
+        func normal(_ shape: [Int]) -> TensorValue {
+            TensorValue(shape: shape, values: Floats(normal: shape.reduce(1, *), rng: &rng).array.map(Double.init))
+        }
+        var tensors = ["q": normal([H, T, d]), "k": normal([Hkv, T, d]), "v": normal([Hkv, T, dv])]
+        tensors["dout"] = normal([H, T, dv])
+        func run(_ variant: String, logF: Double?) throws -> [String: [Float]] {
+            var input = tensors
+            if let logF { input["log_f"] = TensorValue(shape: [H, T], values: .init(repeating: logF, count: H * T)) }
+            let out = try TensorInterface.run(variant: variant, TensorInput(tensors: input))
+            return Dictionary(uniqueKeysWithValues: out.tensors.map { ($0.name, $0.values) })
+        }
+        let nope = try run("softmax_nope", logF: nil)
+        let fox = try run("forgetting", logF: 0)
+        for name in ["out", "dq", "dk", "dv"] { #expect(fox[name] == nope[name], "\(name)") }
+        let half = try run("forgetting", logF: -log(2))  // gate bias 0 is f = 0.5, not softmax
+        #expect(relativeError(half["out"]!, nope["out"]!.map(Double.init)) > 1e-3)
     }
 
     @Test(arguments: [(1, 1, false), (6, 2, false), (13, 4, true), (25, 64, true)])

@@ -74,37 +74,6 @@ final class Harness {
     }
 }
 
-/// One `<variant>-<case>.json` of Golden/ (format in Golden/README.md): head-major tensors
-/// flattened row-major, e.g. q (H, T, d).
-struct VariantGolden {
-    let H: Int, Hkv: Int, T: Int, d: Int, dv: Int
-    let input: [String: [Float]]
-    let output: [String: [Double]]
-    let options: [String: Double]
-    let dbias: Double?
-
-    init(_ variant: String, _ name: String) throws {
-        let url = Bundle.module.url(
-            forResource: "\(variant)-\(name)", withExtension: "json", subdirectory: "Golden")!
-        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        let shapes = root["shapes"] as! [String: Int]
-        (H, Hkv, T) = (shapes["H"]!, shapes["Hkv"]!, shapes["T"]!)
-        (d, dv) = (shapes["d"]!, shapes["dv"]!)
-        func flat(_ x: Any) -> [Double] {
-            if let a = x as? [Any] { return a.flatMap(flat) }
-            return [(x as! NSNumber).doubleValue]
-        }
-        var inp = root["input"] as! [String: Any]
-        var out = root["output"] as! [String: Any]
-        options = (inp.removeValue(forKey: "options") as! [String: Any]).compactMapValues {
-            ($0 as? NSNumber)?.doubleValue
-        }
-        dbias = (out.removeValue(forKey: "dbias") as? NSNumber)?.doubleValue
-        input = inp.mapValues { flat($0).map { Float($0) } }
-        output = out.mapValues(flat)
-    }
-}
-
 /// max |a - b| / max(max |b|, 1e-2): the error relative to the reference tensor's scale (the floor
 /// keeps tensors that are exactly 0 in exact arithmetic, e.g. dq at T = 1, at Float rounding).
 func relativeError(_ a: [Float], _ b: [Double]) -> Double {

@@ -16,7 +16,8 @@ struct RetNetTests {
             let r = RetNet.compute(
                 q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, dout: g.input["dout"]!,
                 heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv,
-                gammas: name == "gammas" ? [0.5, 0.9] : [], tile: tile)
+                gammas: name == "gammas" ? [0.5, 0.9] : RetNet.defaultGammas(g.H), groupNorm: false,
+                ropeBase: 10_000, tile: tile)
             #expect(maxRelativeError(r.out, g.output["out"]!) < 1e-4)
             #expect(maxRelativeError(r.dq, g.output["dq"]!) < 1e-4)
             #expect(maxRelativeError(r.dk, g.output["dk"]!) < 1e-4)
@@ -34,7 +35,7 @@ struct RetNetTests {
         let flat = { (x: [[Double]]) in x.joined().map(Float.init) }
         let r = RetNet.compute(
             q: flat(q), k: flat(k), v: flat(v), dout: flat(dout), heads: 1, kvHeads: 1, T: T, d: d,
-            dv: dv, gammas: [gamma], tile: 5)
+            dv: dv, gammas: [gamma], groupNorm: false, ropeBase: 10_000, tile: 5)
         let rot = { (x: [[Double]], inverse: Bool) in
             x.indices.map { NaiveSoftmaxRoPE.rotate(x[$0], $0, base: 10_000, inverse: inverse) }
         }
@@ -61,7 +62,8 @@ struct RetNetTests {
         let (q, k, v) = h.headMajor()
         let r = RetNet.compute(
             q: q, k: k, v: v, dout: h.headMajor(out: dout.array), heads: 8, kvHeads: 4, T: 9, d: 4,
-            dv: 4, gammas: [0.5, 0.8, 0.9, 1, 0.5, 0.8, 0.9, 1], pos0: 5, groupNorm: groupNorm)
+            dv: 4, gammas: [0.5, 0.8, 0.9, 1, 0.5, 0.8, 0.9, 1], pos0: 5, groupNorm: groupNorm, ropeBase: 10_000,
+            tile: 64)
         #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-5)
         #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: r.dq, dk: r.dk, dv: r.dv)) < 1e-5)
     }

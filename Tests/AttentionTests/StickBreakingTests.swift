@@ -34,7 +34,7 @@ struct StickBreakingTests {
             let r = StickBreaking.compute(
                 q: g.input["q"]!, k: g.input["k"]!, v: g.input["v"]!, remainderBias: g.input["remainder_bias"] ?? [],
                 dout: g.input["dout"]!, heads: g.H, kvHeads: g.Hkv, T: g.T, d: g.d, dv: g.dv,
-                remainder: remainder, attendCurrent: name.hasSuffix("inclusive"), tile: tile)
+                remainder: remainder, attendCurrent: name.hasSuffix("inclusive"), tile: tile, earlyStop: true)
             #expect(maxRelativeError(r.out, g.output["out"]!) < 1e-4, "out")
             #expect(maxRelativeError(r.dq, g.output["dq"]!) < 1e-4, "dq")
             #expect(maxRelativeError(r.dk, g.output["dk"]!) < 1e-4, "dk")
@@ -57,7 +57,7 @@ struct StickBreakingTests {
             let r = StickBreaking.compute(
                 q: q, k: k, v: v, remainderBias: bias, dout: dout, heads: H, kvHeads: Hkv,
                 T: T, d: d, dv: dv, remainder: m.remainder, attendCurrent: m.attendCurrent,
-                tile: tile)
+                tile: tile, earlyStop: true)
             let n = NaiveStickBreaking.run(
                 q: q, k: k, v: v, bias: bias, dout: dout, H: H, Hkv: Hkv, T: T, d: d,
                 dv: dv, remainder: m.remainder.rawValue, attendCurrent: m.attendCurrent)
@@ -82,7 +82,7 @@ struct StickBreakingTests {
             let r = StickBreaking.compute(
                 q: q, k: k, v: v, remainderBias: bias, dout: h.headMajor(out: dout.array),
                 heads: 8, kvHeads: 4, T: 9, d: 4, dv: 4, remainder: m.remainder,
-                attendCurrent: m.attendCurrent)
+                attendCurrent: m.attendCurrent, tile: 64, earlyStop: true)
             #expect(maxRelativeError(h.headMajor(out: h.out.array), r.out) < 1e-6, "\(m)")
             #expect(maxRelativeError(dqkv.array, h.layerLayout(dq: r.dq, dk: r.dk, dv: r.dv)) < 1e-6, "\(m)")
             if m.remainder == .bias {
@@ -188,7 +188,7 @@ struct StickBreakingTests {
             let r = StickBreaking.compute(
                 q: q, k: k, v: v, remainderBias: [Float](repeating: 1, count: 6), dout: dout,
                 heads: 2, kvHeads: 2, T: T, d: d, dv: 3, remainder: m.remainder,
-                attendCurrent: m.attendCurrent)
+                attendCurrent: m.attendCurrent, tile: 64, earlyStop: true)
             let all: [[Float]] = [r.out, r.dq, r.dk, r.dv, r.dremainderBias]
             #expect(all.allSatisfy { $0.allSatisfy(\.isFinite) }, "\(m)")
         }

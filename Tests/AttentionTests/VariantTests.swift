@@ -1,8 +1,11 @@
 // Generic tests every registered attention variant must pass (architecture.md §3.9): gradient
 // check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward,
-// GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size.
+// GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size; the option
+// declarations; the training path equal to the tensor interface (so to the golden files); every
+// variant in the nightly smoke sweep and the README.
 import Attention
 import Basics
+import Foundation
 import Kernels
 import TestSupport
 import Testing
@@ -141,6 +144,129 @@ struct VariantTests {
             #expect(scaledError(dqkv.p, ref.1.p, dqkv.count) < 1e-5)
             #expect(scaledError(dx.p, ref.2.p, dx.count) < 1e-5)
             #expect(scaledError(dp.p, ref.3.p, dp.count) < 1e-5)
+        }
+    }
+}
+
+/// The option declarations (AttentionOptions.swift) are what the variants read: every declared
+/// option is read by the variant's init, its declared default is the one the init uses, and help
+/// and errors name it.
+struct OptionDeclarationTests {
+    static let shape = AttentionShape(heads: 2, kvHeads: 1, headSize: 4, channels: 8, context: 8)
+
+    @Test(arguments: AttentionRegistry.names)
+    func everyDeclaredOptionIsRead(name: String) throws {
+        let type = try AttentionRegistry.type(named: name)
+        for option in type.options {
+            let bad: [String: ConfigValue] = [option.name: .string("not a value")]
+            let error = #expect(throws: AttentionError.self, "\(name).\(option.name)") {
+                try AttentionRegistry.make(AttentionConfig(variant: name, options: bad), shape: Self.shape)
+            }
+            #expect(error?.description.contains(option.name) == true, "\(error?.description ?? "")")
+        }
+        let unknown = #expect(throws: AttentionError.self) {
+            try AttentionRegistry.make(
+                AttentionConfig(variant: name, options: ["no_such_option": .int(1)]), shape: Self.shape)
+        }
+        for option in type.options { #expect(unknown?.description.contains(option.name) == true) }
+    }
+
+    /// The declared defaults, written out, give the same layer as no options.
+    @Test(arguments: AttentionRegistry.names)
+    func declaredDefaultsAreTheDefaults(name: String) throws {
+        let resolved = try AttentionRegistry.resolvedOptions(AttentionConfig(variant: name), shape: Self.shape)
+        #expect(Set(resolved.keys) == Set(try AttentionRegistry.type(named: name).options.map(\.name)))
+        var results: [[Float]] = []
+        for options in [[:], resolved] {
+            let h = try Harness(name, B: 1, T: 6, NH: 2, NKV: 1, hs: 4, options: options, context: 8)
+            var rng = TestRandom(seed: 2)
+            let dout = Floats(normal: h.out.count, rng: &rng)
+            let (dqkv, dx, dp) = h.gradients(dout: dout)
+            results.append(h.out.array + dqkv.array + dx.array + dp.array)
+        }
+        #expect(results[0] == results[1])
+    }
+
+    @Test func helpListsEveryOption() {
+        let help = AttentionRegistry.optionsHelp
+        for type in AttentionRegistry.variants {
+            #expect(help.contains(type.name))
+            for option in type.options { #expect(help.contains("  \(option.name) = \(option.defaultText)")) }
+        }
+        #expect(help.contains("rope_base = 500000"), "forgetting's own RoPE base")
+        #expect(help.contains("bias = -log(context)"))
+    }
+}
+
+/// The code that trains is the code the golden files check: each variant's fused training path
+/// (B = 1) gives the same out and gradients as its tensor interface on the same tensors, with
+/// its parameters passed by name (a learned query as q).
+struct TrainingPathTests {
+    static let cases: [(String, [String: ConfigValue])] =
+        AttentionRegistry.names.map { ($0, [:]) } + [
+            ("softmax_rope", ["window": .int(3), "tile": .int(2)]), ("sigmoid", ["bias": .string("learned")]),
+            ("stick_breaking", ["remainder": .string("bias")]), ("alibi", ["tile": .int(3)]),
+        ]
+
+    @Test(arguments: cases)
+    func equalsTheTensorInterface(name: String, options: [String: ConfigValue]) throws {
+        let (T, NH, NKV, hs, C) = (7, 4, 2, 4, 6)
+        let h = try Harness(name, B: 1, T: T, NH: NH, NKV: NKV, hs: hs, C: C, options: options)
+        var rng = TestRandom(seed: 31)
+        let dout = Floats(normal: h.out.count, rng: &rng)
+        let (dqkv, dx, dparams) = h.gradients(dout: dout)
+        let W = h.shape.qkvWidth
+        /// Head-major [heads][T][hs] from a token-major buffer, columns from `at`.
+        func heads(_ p: UnsafePointer<Float>, _ n: Int, at: Int, width: Int) -> [Float] {
+            (0..<n).flatMap { g in (0..<T).flatMap { t in (0..<hs).map { p[t * width + at + g * hs + $0] } } }
+        }
+        func tensor(_ shape: [Int], _ values: [Float]) -> TensorValue {
+            TensorValue(shape: shape, values: values.map(Double.init))
+        }
+        let type = try AttentionRegistry.type(named: name)
+        let learnedQuery = type.tensorQueryRows(T: T) == 1
+        var tensors = [
+            "q": learnedQuery
+                ? tensor([NH, 1, hs], h.params.array) : tensor([NH, T, hs], heads(h.qkv.p, NH, at: 0, width: W)),
+            "k": tensor([NKV, T, hs], heads(h.qkv.p, NKV, at: NH * hs, width: W)),
+            "v": tensor([NKV, T, hs], heads(h.qkv.p, NKV, at: (NH + NKV) * hs, width: W)),
+            "dout": tensor([NH, T, hs], heads(dout.p, NH, at: 0, width: NH * hs)),
+        ]
+        var want: [String: [Float]] = [
+            "out": heads(h.out.p, NH, at: 0, width: NH * hs),
+            "dq": learnedQuery ? dparams.array : heads(dqkv.p, NH, at: 0, width: W),
+            "dk": heads(dqkv.p, NKV, at: NH * hs, width: W), "dv": heads(dqkv.p, NKV, at: (NH + NKV) * hs, width: W),
+        ]
+        if !learnedQuery {
+            for spec in h.variant.parameters {
+                tensors[spec.name] = tensor(spec.shape, Array(h.params.array[spec.offset..<spec.offset + spec.count]))
+                want["d" + spec.name] = Array(dparams.array[spec.offset..<spec.offset + spec.count])
+            }
+        }
+        if dx.array.contains(where: { $0 != 0 }) {
+            tensors["x"] = tensor([T, C], h.x.array)
+            want["dx"] = dx.array
+        }
+        let result = try TensorInterface.run(variant: name, TensorInput(tensors: tensors, options: options))
+        var got = Dictionary(uniqueKeysWithValues: result.tensors.map { ($0.name, $0.values) })
+        for s in result.scalars { got[s.name] = [Float(s.value)] }
+        for (key, values) in want {
+            let err = relativeError(values, (got[key] ?? []).map(Double.init))
+            #expect(err < 1e-5, "\(name) \(options): \(key) differs by \(err)")
+        }
+    }
+}
+
+/// The lists outside Swift that name every variant: the nightly smoke sweep and the README.
+struct VariantListTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(arguments: ["experiments/nightly-smoke.toml", "README.md"])
+    func namesEveryVariant(file: String) throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent(file), encoding: .utf8)
+        for name in AttentionRegistry.names {
+            #expect(text.contains("\"\(name)\"") || text.contains("`\(name)`"), "\(file): \(name)")
         }
     }
 }

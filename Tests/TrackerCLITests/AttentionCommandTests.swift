@@ -1,4 +1,5 @@
-// `tracker attention` through the real binary: JSON in, JSON out, equal to the float64 golden.
+// `tracker attention` through the real binary: JSON in, JSON out, equal to the float64 golden;
+// `--help` lists every option from the variants' declarations; errors are one line.
 import Foundation
 import Testing
 
@@ -34,6 +35,16 @@ struct AttentionCommandTests {
         }
     }
 
+    @Test func helpListsTheDeclaredOptions() throws {
+        let r = try runTracker(["attention", "--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for line in [
+            "softmax_rope:", "  window = 0 (an integer >= 0)", "  rope_base = 500000", "  remainder = \"current\"",
+        ] {
+            #expect(r.stdout.contains(line), "help misses \(line)")
+        }
+    }
+
     @Test func badShapesAreOneLineErrors() throws {
         let dir = tempDir("attn")
         try #"{"q": [[[1, 2]]], "k": [[[1, 2], [3, 4]]], "v": [[[1, 2]]]}"#.write(
@@ -41,5 +52,19 @@ struct AttentionCommandTests {
         let r = try runTracker(["attention", "--variant", "alibi", "--input", dir + "/in.json"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("shape"))
+    }
+
+    @Test func unknownTensorsAndOptionsAreOneLineErrors() throws {
+        let dir = tempDir("attn")
+        try #"{"q": [[[1, 2]]], "k": [[[1, 2]]], "v": [[[1, 2]]], "log_f": [[0]], "options": {"tile": 0}}"#.write(
+            toFile: dir + "/in.json", atomically: true, encoding: .utf8)
+        let r = try runTracker(["attention", "--variant", "softmax_rope", "--input", dir + "/in.json"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("tile") && r.stderr.contains("positive"), "\(r.stderr)")
+        try #"{"q": [[[1, 2]]], "k": [[[1, 2]]], "v": [[[1, 2]]], "log_f": [[0]]}"#.write(
+            toFile: dir + "/in.json", atomically: true, encoding: .utf8)
+        let u = try runTracker(["attention", "--variant", "alibi", "--input", dir + "/in.json"])
+        #expect(u.status != 0)
+        #expect(u.stderr.contains("log_f") && u.stderr.split(separator: "\n").count == 1, "\(u.stderr)")
     }
 }

@@ -53,10 +53,10 @@ CASES = [
     ("aaren", "unscaled", {"scale": False}, 2, 2, 8, 4, 3),
     ("aaren", "gqa", {"scale": True}, 4, 2, 6, 4, 3),
     ("aaren", "t1", {"scale": True}, 2, 2, 1, 4, 3),
-    ("retnet", "default_gammas", {}, 4, 4, 8, 4, 3),
-    ("retnet", "gammas", {"gammas": [0.5, 0.9]}, 2, 2, 9, 4, 2),
-    ("retnet", "gqa", {}, 4, 2, 6, 4, 3),
-    ("retnet", "t1", {}, 2, 2, 1, 4, 3),
+    ("retnet", "default_gammas", {"group_norm": False}, 4, 4, 8, 4, 3),
+    ("retnet", "gammas", {"gammas": [0.5, 0.9], "group_norm": False}, 2, 2, 9, 4, 2),
+    ("retnet", "gqa", {"group_norm": False}, 4, 2, 6, 4, 3),
+    ("retnet", "t1", {"group_norm": False}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
