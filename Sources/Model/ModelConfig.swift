@@ -60,11 +60,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         return try c.withResolvedOptions()
     }
 
-    /// This config with every schedule option at its value, defaults included, so a later change
-    /// of a default does not change what a stored config means. (Attention options still hold
-    /// what the config gave; their defaults live in the variants.)
+    /// This config with every attention and schedule option at its value, defaults included (the
+    /// defaults are declared once, in the variant and the schedule), so a later change of a
+    /// default does not change what a stored config means.
     public func withResolvedOptions() throws -> ModelConfig {
         var c = self
+        do {
+            c.attention.options = try AttentionRegistry.resolvedOptions(attention, shape: attentionShape)
+        } catch let error as AttentionError {
+            throw ModelError.attention(error)
+        }
         c.schedule = try ScheduleRegistry.resolved(schedule, config: self)
         return c
     }

@@ -39,7 +39,7 @@ struct RunFolderTests {
         } catch let error as SessionError {
             #expect(error.description.contains("model.channels, train.lr"), "\(error)")
         }
-        #expect(try TrainConfigFile.load(path: first.runDirectory + "/config.json") == config)
+        #expect(try TrainConfigFile.load(path: first.runDirectory + "/config.json") == resolvedOptions(config))
     }
 
     @Test func anEvaluationChangeIsRecordedAndEachStepIsLoggedOnce() throws {
@@ -56,7 +56,7 @@ struct RunFolderTests {
 
         let changes = try String(contentsOfFile: whole.runDirectory + "/config-changes.jsonl", encoding: .utf8)
         #expect(changes.contains("\"data.eval_episodes\":[8,4]"), "\(changes)")
-        #expect(try TrainConfigFile.load(path: whole.runDirectory + "/config.json") == evaluation)
+        #expect(try TrainConfigFile.load(path: whole.runDirectory + "/config.json") == resolvedOptions(evaluation))
 
         let lines = try String(contentsOfFile: whole.runDirectory + "/metrics.jsonl", encoding: .utf8)
             .split(separator: "\n")
