@@ -29,4 +29,7 @@ public enum ConfigKey {
     /// The training seed: sweeps vary it, comparisons average over it.
     public static let seed = "train.seed"
     public static let steps = "train.steps"
+    /// Options of the attention variant and of the schedule: which of them a run has follows from
+    /// its variant (or schedule), so a resolved config holds each variant's own set.
+    public static let optionPrefixes = ["model.attention.", "model.schedule."]
 }

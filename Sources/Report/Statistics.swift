@@ -1,5 +1,6 @@
 // The arithmetic of comparisons: which parameters differ among runs, grouping runs that differ
 // only by seed (or by chosen keys), mean and sample standard deviation, and mean curves.
+import Basics
 import Store
 
 public enum Statistics {
@@ -13,26 +14,31 @@ public enum Statistics {
         return (mean, (sq / Double(values.count - 1)).squareRoot())
     }
 
-    /// Parameter keys whose value is not the same in every run (a key some runs lack differs too),
-    /// sorted by key.
+    /// Parameter keys whose value is not the same in every run, sorted by key. A key some runs
+    /// lack differs too, except an attention or schedule option: which options a run has follows
+    /// from its variant (shown already), so an option differs only where two runs that have it
+    /// hold different values (comparing variants does not list every variant's defaults).
     public static func differingParams(_ runs: [RunSummary]) -> [String] {
-        guard let base = runs.first?.params else { return [] }
+        var first: [String: (value: ParamValue, count: Int)] = [:]
         var differing = Set<String>()
-        for r in runs.dropFirst() {
-            var shared = 0
+        for r in runs {
             for (key, value) in r.params {
-                if let b = base[key] {
-                    shared += 1
-                    if b != value { differing.insert(key) }
+                if let seen = first[key] {
+                    if seen.value != value { differing.insert(key) }
+                    first[key]!.count += 1
                 } else {
-                    differing.insert(key)
+                    first[key] = (value, 1)
                 }
             }
-            if shared < base.count {
-                for key in base.keys where r.params[key] == nil { differing.insert(key) }
-            }
         }
+        for (key, seen) in first where seen.count < runs.count && !isOption(key) { differing.insert(key) }
         return differing.sorted()
+    }
+
+    /// An attention or schedule option (not the variant or schedule name itself).
+    static func isOption(_ key: String) -> Bool {
+        key != ConfigKey.attentionVariant && key != "model.schedule.name"
+            && ConfigKey.optionPrefixes.contains { key.hasPrefix($0) }
     }
 
     /// Runs grouped by their values of `keys`, groups in order of their first run.

@@ -30,6 +30,38 @@ struct StatisticsTests {
         #expect(Statistics.differingParams([run(1, ["a": .int(1)]), run(2, ["a": .real(1)])]) == ["a"])
     }
 
+    /// Comparing variants lists the variant and the options whose values differ, not every
+    /// variant's own defaults: an option only one variant has is not a difference.
+    @Test func variantOptionsDifferOnlyByValue() {
+        let runs = [
+            run(
+                1,
+                [
+                    "model.attention.variant": .text("softmax_rope"), "model.attention.rope_base": .real(1e4),
+                    "model.attention.tile": .int(64),
+                ]),
+            run(
+                2,
+                [
+                    "model.attention.variant": .text("forgetting"), "model.attention.rope_base": .real(5e5),
+                    "model.attention.tile": .int(64), "model.attention.gate_bias_init": .real(0),
+                ]),
+            run(
+                3, ["model.attention.variant": .text("stick_breaking"), "model.attention.remainder": .text("current")]),
+            run(
+                4,
+                [
+                    "model.attention.variant": .text("softmax_rope"), "model.attention.rope_base": .real(1e4),
+                    "model.attention.tile": .int(64), "model.schedule.name": .text("staircase"),
+                    "model.schedule.chunk": .int(4),
+                ]),
+        ]
+        #expect(
+            Statistics.differingParams(runs) == [
+                "model.attention.rope_base", "model.attention.variant", "model.schedule.name",
+            ])
+    }
+
     @Test func groupsKeepFirstSeenOrderAndAggregate() {
         let runs = [
             run(1, ["v": .text("sb"), "train.seed": .int(1)]), run(2, ["v": .text("fox"), "train.seed": .int(1)]),
