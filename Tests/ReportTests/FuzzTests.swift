@@ -161,7 +161,7 @@ struct ImportFuzzTests {
 
         """
 
-    /// Every import of a mutated file either works or fails with a ReportError that names the
+    /// Every import of a mutated file either works or fails with a StoreError that names the
     /// line (or the database) in one clear sentence, never Foundation's raw error text.
     @Test func mutatedImportFiles() throws {
         let db = try TrackerDB(home: Fixture.tempDir())
@@ -180,7 +180,7 @@ struct ImportFuzzTests {
             let before = try contents()
             do {
                 _ = try Importer.importLines(text, file: "fuzz.jsonl", into: db)
-            } catch let e as ReportError {
+            } catch let e as StoreError {
                 #expect(try contents() == before, "a failed import wrote something")
                 failed += 1
                 let d = e.description
@@ -206,7 +206,7 @@ struct ImportFuzzTests {
         for line in lines {
             do {
                 _ = try Importer.importLines(line, file: "extreme.jsonl", into: db)
-            } catch let e as ReportError {
+            } catch let e as StoreError {
                 #expect(!e.description.contains("Error Domain"), "\(e)")
             }
         }
