@@ -101,6 +101,28 @@ public struct AttentionStep {
     }
 }
 
+extension AttentionStep {
+    /// Copies this token's q (NH*hs) to `q` and its k and v (NKV*hs each) to the cache row `row`;
+    /// with `ropeBase`, rotates q and k by the token's position (`cos` and `sin`, hs/2 floats each,
+    /// receive the position's table).
+    func storeQKV(
+        _ shape: AttentionShape, q: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+        cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>, ropeBase: Double?
+    ) {
+        let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
+        q.update(from: qkv, count: NH * hs)
+        row.update(from: qkv + NH * hs, count: 2 * NKV * hs)
+        guard let ropeBase else { return }
+        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: position, base: ropeBase)
+        ropeForward(
+            out: q, inp: q, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs, outStride: NH * hs,
+            inpStride: NH * hs)
+        ropeForward(
+            out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs, outStride: NKV * hs,
+            inpStride: NKV * hs)
+    }
+}
+
 /// How one layer mixes information across time.
 public protocol AttentionVariant: Sendable {
     /// Registry key stored in run configs, e.g. "softmax_rope"; never rename.

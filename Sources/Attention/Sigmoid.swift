@@ -162,17 +162,7 @@ public struct Sigmoid: AttentionVariant {
         let sin = cos + hs / 2
         let qr = sin + hs / 2
         let scores = qr + NH * hs
-        qr.update(from: step.qkv, count: NH * hs)
-        row.update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
-        if rope {
-            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
-            ropeForward(
-                out: qr, inp: qr, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-                outStride: NH * hs, inpStride: NH * hs)
-            ropeForward(
-                out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
-                outStride: NKV * hs, inpStride: NKV * hs)
-        }
+        step.storeQKV(shape, q: qr, row: row, cos: cos, sin: sin, ropeBase: rope ? ropeBase : nil)
         let kernel = kernel(step.params)
         for h in 0..<NH {
             let g = h / shape.groupSize

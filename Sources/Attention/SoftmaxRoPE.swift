@@ -131,15 +131,7 @@ public struct SoftmaxRoPE: AttentionVariant {
         let sin = cos + hs / 2
         let qr = sin + hs / 2
         let scores = qr + NH * hs
-        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
-        let row = step.cache + p * rowWidth
-        ropeForward(
-            out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-            outStride: NH * hs, inpStride: NH * hs)
-        ropeForward(
-            out: row, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV,
-            hs: hs, outStride: NKV * hs, inpStride: NKV * hs)
-        (row + NKV * hs).update(from: step.qkv + (NH + NKV) * hs, count: NKV * hs)
+        step.storeQKV(shape, q: qr, row: step.cache + p * rowWidth, cos: cos, sin: sin, ropeBase: ropeBase)
         let kernel = self.kernel
         let j0 = kernel.firstKey(p)
         for h in 0..<NH {
