@@ -150,19 +150,14 @@ public struct Sigmoid: AttentionVariant {
 
     /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
     public func decodeScratchCount(maxTokens: Int) -> Int {
-        shape.headSize + shape.heads * shape.headSize + maxTokens
+        AttentionStep.qkvScratchCount(shape, maxTokens: maxTokens)
     }
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position
         let rowWidth = 2 * NKV * hs
-        let row = step.cache + p * rowWidth
-        let cos = step.scratch
-        let sin = cos + hs / 2
-        let qr = sin + hs / 2
-        let scores = qr + NH * hs
-        step.storeQKV(shape, q: qr, row: row, cos: cos, sin: sin, ropeBase: rope ? ropeBase : nil)
+        let (qr, scores) = step.storeQKV(shape, row: step.cache + p * rowWidth, ropeBase: rope ? ropeBase : nil)
         let kernel = kernel(step.params)
         for h in 0..<NH {
             let g = h / shape.groupSize

@@ -120,18 +120,14 @@ public struct SoftmaxRoPE: AttentionVariant {
 
     /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
     public func decodeScratchCount(maxTokens: Int) -> Int {
-        shape.headSize + shape.heads * shape.headSize + maxTokens
+        AttentionStep.qkvScratchCount(shape, maxTokens: maxTokens)
     }
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position
         let rowWidth = 2 * NKV * hs
-        let cos = step.scratch
-        let sin = cos + hs / 2
-        let qr = sin + hs / 2
-        let scores = qr + NH * hs
-        step.storeQKV(shape, q: qr, row: step.cache + p * rowWidth, cos: cos, sin: sin, ropeBase: ropeBase)
+        let (qr, scores) = step.storeQKV(shape, row: step.cache + p * rowWidth, ropeBase: ropeBase)
         let kernel = self.kernel
         let j0 = kernel.firstKey(p)
         for h in 0..<NH {
