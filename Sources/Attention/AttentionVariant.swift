@@ -101,6 +101,37 @@ public struct AttentionStep {
     }
 }
 
+extension AttentionStep {
+    /// The scratch of `storeQKV`'s callers: cos, sin (hs/2 each), q (NH*hs), scores (maxTokens).
+    static func qkvScratchCount(_ shape: AttentionShape, maxTokens: Int) -> Int {
+        shape.headSize + shape.heads * shape.headSize + maxTokens
+    }
+
+    /// Copies this token's q (NH*hs) into the scratch and its k and v (NKV*hs each) to the cache
+    /// row `row`; with `ropeBase`, rotates q and k by the token's position. Returns q and the
+    /// scores (p+1 floats used) in the scratch, laid out as `qkvScratchCount` says.
+    func storeQKV(_ shape: AttentionShape, row: UnsafeMutablePointer<Float>, ropeBase: Double?) -> (
+        q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    ) {
+        let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
+        let cos = scratch
+        let sin = cos + hs / 2
+        let q = sin + hs / 2
+        q.update(from: qkv, count: NH * hs)
+        row.update(from: qkv + NH * hs, count: 2 * NKV * hs)
+        if let ropeBase {
+            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: position, base: ropeBase)
+            ropeForward(
+                out: q, inp: q, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs, outStride: NH * hs,
+                inpStride: NH * hs)
+            ropeForward(
+                out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs, outStride: NKV * hs,
+                inpStride: NKV * hs)
+        }
+        return (q, q + NH * hs)
+    }
+}
+
 /// How one layer mixes information across time.
 public protocol AttentionVariant: Sendable {
     /// Registry key stored in run configs, e.g. "softmax_rope"; never rename.

@@ -236,7 +236,7 @@ public struct Forgetting: AttentionVariant {
 
     /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
     public func decodeScratchCount(maxTokens: Int) -> Int {
-        shape.headSize + shape.heads * shape.headSize + maxTokens
+        AttentionStep.qkvScratchCount(shape, maxTokens: maxTokens)
     }
 
     public func decode(_ step: AttentionStep) {
@@ -244,10 +244,6 @@ public struct Forgetting: AttentionVariant {
         let p = step.position
         let width = rowWidth
         let row = step.cache + p * width
-        let cos = step.scratch
-        let sin = cos + hs / 2
-        let qr = sin + hs / 2
-        let scores = qr + NH * hs
         func c(_ j: Int, _ h: Int) -> Double {
             UnsafeRawPointer(step.cache + j * width + 2 * NKV * hs)
                 .loadUnaligned(fromByteOffset: 8 * h, as: Double.self)
@@ -258,17 +254,7 @@ public struct Forgetting: AttentionVariant {
             UnsafeMutableRawPointer(row + 2 * NKV * hs).storeBytes(
                 of: cp, toByteOffset: 8 * h, as: Double.self)
         }
-        qr.update(from: step.qkv, count: NH * hs)
-        row.update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
-        if rope {
-            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
-            ropeForward(
-                out: qr, inp: qr, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-                outStride: NH * hs, inpStride: NH * hs)
-            ropeForward(
-                out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
-                outStride: NKV * hs, inpStride: NKV * hs)
-        }
+        let (qr, scores) = step.storeQKV(shape, row: row, ropeBase: rope ? ropeBase : nil)
         let kernel = TileKernel(scale: 1 / Float(hs).squareRoot(), tile: tile)
         for h in 0..<NH {
             let g = h / shape.groupSize

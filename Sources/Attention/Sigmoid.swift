@@ -150,29 +150,14 @@ public struct Sigmoid: AttentionVariant {
 
     /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
     public func decodeScratchCount(maxTokens: Int) -> Int {
-        shape.headSize + shape.heads * shape.headSize + maxTokens
+        AttentionStep.qkvScratchCount(shape, maxTokens: maxTokens)
     }
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position
         let rowWidth = 2 * NKV * hs
-        let row = step.cache + p * rowWidth
-        let cos = step.scratch
-        let sin = cos + hs / 2
-        let qr = sin + hs / 2
-        let scores = qr + NH * hs
-        qr.update(from: step.qkv, count: NH * hs)
-        row.update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
-        if rope {
-            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
-            ropeForward(
-                out: qr, inp: qr, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-                outStride: NH * hs, inpStride: NH * hs)
-            ropeForward(
-                out: row, inp: row, cos: cos, sin: sin, B: 1, T: 1, heads: NKV, hs: hs,
-                outStride: NKV * hs, inpStride: NKV * hs)
-        }
+        let (qr, scores) = step.storeQKV(shape, row: step.cache + p * rowWidth, ropeBase: rope ? ropeBase : nil)
         let kernel = kernel(step.params)
         for h in 0..<NH {
             let g = h / shape.groupSize

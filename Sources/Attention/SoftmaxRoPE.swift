@@ -120,26 +120,14 @@ public struct SoftmaxRoPE: AttentionVariant {
 
     /// cos, sin (hs/2 each), rotated q (NH*hs), scores (maxTokens).
     public func decodeScratchCount(maxTokens: Int) -> Int {
-        shape.headSize + shape.heads * shape.headSize + maxTokens
+        AttentionStep.qkvScratchCount(shape, maxTokens: maxTokens)
     }
 
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position
         let rowWidth = 2 * NKV * hs
-        let cos = step.scratch
-        let sin = cos + hs / 2
-        let qr = sin + hs / 2
-        let scores = qr + NH * hs
-        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: p, base: ropeBase)
-        let row = step.cache + p * rowWidth
-        ropeForward(
-            out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
-            outStride: NH * hs, inpStride: NH * hs)
-        ropeForward(
-            out: row, inp: step.qkv + NH * hs, cos: cos, sin: sin, B: 1, T: 1, heads: NKV,
-            hs: hs, outStride: NKV * hs, inpStride: NKV * hs)
-        (row + NKV * hs).update(from: step.qkv + (NH + NKV) * hs, count: NKV * hs)
+        let (qr, scores) = step.storeQKV(shape, row: step.cache + p * rowWidth, ropeBase: ropeBase)
         let kernel = self.kernel
         let j0 = kernel.firstKey(p)
         for h in 0..<NH {

@@ -51,7 +51,7 @@ public final class IngestPipeline {
         }
 
         // 2. One ingest of this corpus at a time; a second one finds it recorded when the first is done.
-        let lock = try IngestLock(home: home, fingerprint: fingerprint, onWait: onWait)
+        let lock = try IngestLock.take(home: home, fingerprint: fingerprint, onWait: onWait)
         defer { lock.release() }
         let existing = try db.corpus(fingerprint: fingerprint)
         if let existing, !options.force {

@@ -52,116 +52,109 @@ enum FilterTokenizer {
         let chars = Array(text)
         var out: [FilterToken] = []
         var i = 0
-        func fail(_ message: String, at column: Int) -> ReportError {
-            .badFilter(expression: text, column: column, message: message)
-        }
         while i < chars.count {
-            let c = chars[i]
-            let column = i + 1
-            if c.isWhitespace {
+            if chars[i].isWhitespace {
                 i += 1
                 continue
             }
-            if c == "(" {
-                out.append(.init(kind: .open, column: column))
-                i += 1
-                continue
-            }
-            if c == ")" {
-                out.append(.init(kind: .close, column: column))
-                i += 1
-                continue
-            }
-            if "=<>!~".contains(c) {
-                let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
-                if let op = Comparison(rawValue: two) {
-                    out.append(.init(kind: .op(op), column: column))
-                    i += 2
-                    continue
-                }
-                if c == "=" && two == "==" {
-                    out.append(.init(kind: .op(.equal), column: column))
-                    i += 2
-                    continue
-                }
-                guard let op = Comparison(rawValue: String(c)) else {
-                    throw fail("'!' must be followed by '=' (use 'not' to negate)", at: column)
-                }
-                out.append(.init(kind: .op(op), column: column))
-                i += 1
-                continue
-            }
-            if c == "\"" || c == "'" {
-                var s = ""
-                var j = i + 1
-                var closed = false
-                while j < chars.count {
-                    if chars[j] == "\\", j + 1 < chars.count {
-                        s.append(chars[j + 1])
-                        j += 2
-                        continue
-                    }
-                    if chars[j] == c {
-                        closed = true
-                        break
-                    }
-                    s.append(chars[j])
-                    j += 1
-                }
-                if !closed { throw fail("unterminated string (close it with \(c))", at: column) }
-                out.append(.init(kind: .string(s), column: column))
-                i = j + 1
-                continue
-            }
-            if c.isNumber || c == "-" || c == "." {
-                var j = i + 1
-                while j < chars.count,
-                    chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
-                        || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E"))
-                {
-                    j += 1
-                }
-                let s = String(chars[i..<j])
-                guard let v = Double(s), v.isFinite else { throw fail("'\(s)' is not a number", at: column) }
-                out.append(.init(kind: .number(v), column: column))
-                i = j
-                continue
-            }
-            if c == "`" {
-                guard let close = chars[(i + 1)...].firstIndex(of: "`") else {
-                    throw fail("unterminated `quoted name` (close it with `)", at: column)
-                }
-                var name = String(chars[(i + 1)..<close])
-                var j = close + 1
-                while j < chars.count, isNameCharacter(chars[j]) {
-                    name.append(chars[j])
-                    j += 1
-                }
-                out.append(.init(kind: .identifier(name, quoted: true), column: column))
-                i = j
-                continue
-            }
-            if c.isLetter || c == "_" {
-                var j = i + 1
-                while j < chars.count, isNameCharacter(chars[j]) { j += 1 }
-                let word = String(chars[i..<j])
-                let kind: FilterToken.Kind
-                switch word.lowercased() {
-                case "and": kind = .and
-                case "or": kind = .or
-                case "not": kind = .not
-                case "true": kind = .boolean(true)
-                case "false": kind = .boolean(false)
-                default: kind = .identifier(word, quoted: false)
-                }
-                out.append(.init(kind: kind, column: column))
-                i = j
-                continue
-            }
-            throw fail("unexpected character '\(c)'", at: column)
+            let fail = { (message: String) in ReportError.badFilter(expression: text, column: i + 1, message: message) }
+            let scanned = try token(chars, at: i, fail: fail)
+            out.append(.init(kind: scanned.kind, column: i + 1))
+            i = scanned.next
         }
         out.append(.init(kind: .end, column: chars.count + 1))
         return out
+    }
+
+    /// A token read from the text: its kind and the index just after it.
+    typealias Scanned = (kind: FilterToken.Kind, next: Int)
+    /// Makes the error for the token being read (its column is the token's).
+    typealias Failure = (String) -> ReportError
+
+    /// The token starting at `i` (which is not whitespace).
+    private static func token(_ chars: [Character], at i: Int, fail: Failure) throws -> Scanned {
+        let c = chars[i]
+        if c == "(" { return (.open, i + 1) }
+        if c == ")" { return (.close, i + 1) }
+        if "=<>!~".contains(c) { return try comparison(chars, at: i, fail: fail) }
+        if c == "\"" || c == "'" { return try quotedString(chars, at: i, fail: fail) }
+        if c.isNumber || c == "-" || c == "." { return try number(chars, at: i, fail: fail) }
+        if c == "`" { return try quotedName(chars, at: i, fail: fail) }
+        if c.isLetter || c == "_" { return word(chars, at: i) }
+        throw fail("unexpected character '\(c)'")
+    }
+
+    /// A comparison operator: two characters when they make one (`==` is `=`), else one.
+    private static func comparison(_ chars: [Character], at i: Int, fail: Failure) throws -> Scanned {
+        let c = chars[i]
+        let two = i + 1 < chars.count ? String([c, chars[i + 1]]) : ""
+        if let op = Comparison(rawValue: two) { return (.op(op), i + 2) }
+        if c == "=" && two == "==" { return (.op(.equal), i + 2) }
+        guard let op = Comparison(rawValue: String(c)) else {
+            throw fail("'!' must be followed by '=' (use 'not' to negate)")
+        }
+        return (.op(op), i + 1)
+    }
+
+    /// A string in single or double quotes; a backslash takes the next character as it is.
+    private static func quotedString(_ chars: [Character], at i: Int, fail: Failure) throws -> Scanned {
+        let quote = chars[i]
+        var s = ""
+        var j = i + 1
+        while j < chars.count {
+            if chars[j] == "\\", j + 1 < chars.count {
+                s.append(chars[j + 1])
+                j += 2
+                continue
+            }
+            if chars[j] == quote { return (.string(s), j + 1) }
+            s.append(chars[j])
+            j += 1
+        }
+        throw fail("unterminated string (close it with \(quote))")
+    }
+
+    /// A finite number, with an optional sign, fraction and exponent.
+    private static func number(_ chars: [Character], at i: Int, fail: Failure) throws -> Scanned {
+        var j = i + 1
+        while j < chars.count,
+            chars[j].isNumber || chars[j] == "." || chars[j] == "e" || chars[j] == "E"
+                || ((chars[j] == "-" || chars[j] == "+") && (chars[j - 1] == "e" || chars[j - 1] == "E"))
+        {
+            j += 1
+        }
+        let s = String(chars[i..<j])
+        guard let v = Double(s), v.isFinite else { throw fail("'\(s)' is not a number") }
+        return (.number(v), j)
+    }
+
+    /// A `quoted name`, with any name characters that follow the closing backtick.
+    private static func quotedName(_ chars: [Character], at i: Int, fail: Failure) throws -> Scanned {
+        guard let close = chars[(i + 1)...].firstIndex(of: "`") else {
+            throw fail("unterminated `quoted name` (close it with `)")
+        }
+        var name = String(chars[(i + 1)..<close])
+        var j = close + 1
+        while j < chars.count, isNameCharacter(chars[j]) {
+            name.append(chars[j])
+            j += 1
+        }
+        return (.identifier(name, quoted: true), j)
+    }
+
+    /// A keyword (and, or, not, true, false; any case) or a bare name.
+    private static func word(_ chars: [Character], at i: Int) -> Scanned {
+        var j = i + 1
+        while j < chars.count, isNameCharacter(chars[j]) { j += 1 }
+        let word = String(chars[i..<j])
+        switch word.lowercased() {
+        case "and": return (.and, j)
+        case "or": return (.or, j)
+        case "not": return (.not, j)
+        case "true": return (.boolean(true), j)
+        case "false": return (.boolean(false), j)
+        default: return (.identifier(word, quoted: false), j)
+        }
     }
 
     static func isNameCharacter(_ c: Character) -> Bool {

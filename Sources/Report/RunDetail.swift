@@ -13,8 +13,32 @@ extension Reports {
         guard let summary = try reader.summaries(RunSelection(runs: [String(id)])).first else {
             throw StoreError.runNotFound(ref)
         }
-        var sections: [ReportSection] = []
         let detail = try reader.detail(id)
+        var sections: [ReportSection] = [
+            overview(id: id, summary, detail), lineage(detail), config(summary, detail.run),
+        ]
+        if !summary.tags.isEmpty {
+            sections.append(
+                .table(
+                    ReportTable(
+                        title: "Tags", columns: ["key", "value"],
+                        rows: summary.tags.keys.sorted().map { [.text($0), .text(summary.tags[$0]!)] })))
+        }
+        sections += [metrics(summary), artifacts(detail), stateHistory(detail)]
+        let histories = try reader.histories(runIds: [id], keys: chartMetrics)[id] ?? [:]
+        for metric in chartMetrics {
+            guard let points = histories[metric], !points.isEmpty else { continue }
+            sections.append(
+                .chart(
+                    ReportChart(
+                        title: "Loss curve: \(metric)", metric: metric,
+                        series: [.init(name: summary.name, points: points)], logScale: logScale)))
+        }
+        return ReportDocument(title: "tracker report: run \(summary.name) (id \(id))", sections: sections)
+    }
+
+    /// The run row: names, state, worker, times, exit; absent fields left out (but state and duration).
+    static func overview(id: Int64, _ summary: RunSummary, _ detail: RunDetail) -> ReportSection {
         let row = detail.run
         var overview: [[Cell]] = [
             [.text("experiment"), text(detail.experiment)], [.text("name"), .text(summary.name)],
@@ -28,8 +52,12 @@ extension Reports {
             [.text("signal"), int(row.signal)], [.text("error"), text(row.error)],
         ]
         overview.removeAll { $0[1] == .missing && !["state", "duration"].contains($0[0].display) }
-        sections.append(.table(ReportTable(title: "Run", columns: ["field", "value"], rows: overview)))
+        return .table(ReportTable(title: "Run", columns: ["field", "value"], rows: overview))
+    }
 
+    /// Where the run comes from: code version, corpus, the recorded lineage and machine.
+    static func lineage(_ detail: RunDetail) -> ReportSection {
+        let row = detail.run
         var lineage: [[Cell]] = []
         if let code = row.codeVersion {
             let dirty = row.codeDirty == true ? " (uncommitted changes)" : ""
@@ -39,21 +67,20 @@ extension Reports {
         if let fp = detail.corpusFingerprint { lineage.append([.text("corpus fingerprint"), .text(fp)]) }
         lineage += flatten(json: row.lineage).map { [.text($0.0), $0.1] }
         lineage += flatten(json: row.machine).map { [.text("machine." + $0.0), $0.1] }
-        sections.append(.table(ReportTable(title: "Lineage", columns: ["field", "value"], rows: lineage)))
+        return .table(ReportTable(title: "Lineage", columns: ["field", "value"], rows: lineage))
+    }
 
+    /// The stored config, or the run's parameters when it has none.
+    static func config(_ summary: RunSummary, _ row: RunRecord) -> ReportSection {
         let config = flatten(json: row.config)
         let configRows =
             config.isEmpty
             ? summary.params.keys.sorted().map { [.text($0), paramCell(summary.params[$0])] }
             : config.map { [.text($0.0), $0.1] }
-        sections.append(.table(ReportTable(title: "Config", columns: ["key", "value"], rows: configRows)))
-        if !summary.tags.isEmpty {
-            sections.append(
-                .table(
-                    ReportTable(
-                        title: "Tags", columns: ["key", "value"],
-                        rows: summary.tags.keys.sorted().map { [.text($0), .text(summary.tags[$0]!)] })))
-        }
+        return .table(ReportTable(title: "Config", columns: ["key", "value"], rows: configRows))
+    }
+
+    static func metrics(_ summary: RunSummary) -> ReportSection {
         let metricRows = summary.metrics.keys.sorted().map { k -> [Cell] in
             let m = summary.metrics[k]!
             return [
@@ -61,36 +88,27 @@ extension Reports {
                 number(m.max, .shortest), .int(m.count),
             ]
         }
-        sections.append(
-            .table(
-                ReportTable(
-                    title: "Metrics", columns: ["key", "last step", "last", "min", "max", "count"], rows: metricRows)))
+        return .table(
+            ReportTable(
+                title: "Metrics", columns: ["key", "last step", "last", "min", "max", "count"], rows: metricRows))
+    }
+
+    static func artifacts(_ detail: RunDetail) -> ReportSection {
         let artifactRows = detail.artifacts.map { a -> [Cell] in
             [.text(a.kind), int(a.step), .text(a.path), .text(Format.bytes(a.size)), .text(a.sha256)]
         }
-        sections.append(
-            .table(
-                ReportTable(
-                    title: "Checkpoints and artifacts", columns: ["kind", "step", "path", "size", "sha256"],
-                    rows: artifactRows)))
+        return .table(
+            ReportTable(
+                title: "Checkpoints and artifacts", columns: ["kind", "step", "path", "size", "sha256"],
+                rows: artifactRows))
+    }
+
+    static func stateHistory(_ detail: RunDetail) -> ReportSection {
         let eventRows = detail.events.map { e -> [Cell] in
             [.text(e.time), text(e.fromState?.rawValue), .text(e.toState.rawValue), text(e.worker), text(e.detail)]
         }
-        sections.append(
-            .table(
-                ReportTable(
-                    title: "State history", columns: ["time", "from", "to", "worker", "detail"], rows: eventRows)))
-
-        let histories = try reader.histories(runIds: [id], keys: chartMetrics)[id] ?? [:]
-        for metric in chartMetrics {
-            guard let points = histories[metric], !points.isEmpty else { continue }
-            sections.append(
-                .chart(
-                    ReportChart(
-                        title: "Loss curve: \(metric)", metric: metric,
-                        series: [.init(name: summary.name, points: points)], logScale: logScale)))
-        }
-        return ReportDocument(title: "tracker report: run \(summary.name) (id \(id))", sections: sections)
+        return .table(
+            ReportTable(title: "State history", columns: ["time", "from", "to", "worker", "detail"], rows: eventRows))
     }
 
     /// Leaves of a JSON text as dotted keys with typed cells; nothing when it is absent or not JSON.

@@ -81,39 +81,16 @@ public struct NightlyConfig: Sendable, Equatable {
     }
 }
 
-/// An exclusive, non-blocking flock on a file, held until the process exits or `release()`.
-public final class FileLock {
-    public let path: String
-    private var fd: Int32
-
-    /// Takes the lock, or throws `SchedulerError.lockHeld` naming the holder's pid.
-    public init(path: String) throws {
-        self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 {
-            throw SchedulerError.io(
-                path: path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
-                in: .whitespacesAndNewlines)
-            close(fd)
-            throw SchedulerError.lockHeld(path: path, holder: holder.map { "pid \($0)" } ?? "another process")
-        }
-        ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
+/// The nightly's exclusive lock on `path`, taken without waiting (a stale file from a killed
+/// night is locked again); throws `SchedulerError.lockHeld` naming the holder's pid.
+public func takeNightlyLock(path: String) throws -> FileLock {
+    do {
+        return try FileLock(path: path)
+    } catch FileLockError.held(let path, let holder) {
+        throw SchedulerError.lockHeld(path: path, holder: holder.map { "pid \($0)" } ?? "another process")
+    } catch FileLockError.failed(let path, let reason) {
+        throw SchedulerError.io(path: path, reason: "cannot open the lock file: \(reason)")
     }
-
-    public func release() {
-        if fd >= 0 {
-            flock(fd, LOCK_UN)
-            close(fd)
-            fd = -1
-        }
-    }
-
-    deinit { release() }
 }
 
 /// Timestamped lines to a log file and to stderr.

@@ -11,8 +11,9 @@ import Basics
 public final class ShardReader: @unchecked Sendable {
     public let path: String
     public let header: ShardHeader
+    private let file: MappedFile
+    /// `file`'s first byte, kept apart for the token reads.
     private let base: UnsafeRawPointer
-    private let mappedSize: Int
 
     public var tokenCount: Int { header.tokenCount }
 
@@ -26,39 +27,28 @@ public final class ShardReader: @unchecked Sendable {
         throws
     {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ShardError.io(.io(path: path, errno: errno, action: "open")) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ShardError.io(.io(path: path, errno: errno, action: "stat")) }
-        let size = Int(st.st_size)
-        guard size >= ShardHeader.byteCount else { throw ShardError.tooSmall(path: path, size: size) }
-        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            throw ShardError.io(.io(path: path, errno: errno, action: "mmap"))
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch let e as BasicsError { throw ShardError.io(e) }
+        let size = file.size
+        guard size >= ShardHeader.byteCount, let start = file.bytes.baseAddress else {
+            throw ShardError.tooSmall(path: path, size: size)
         }
-        base = UnsafeRawPointer(p)
-        mappedSize = size
-        do {
-            let raw = UnsafeRawBufferPointer(start: base, count: size)
-            let h = try ShardHeader.decode(raw, path: path)
-            let expected = ShardHeader.byteCount + h.tokenCount * h.bytesPerToken
-            guard expected == size else { throw ShardError.sizeMismatch(path: path, expected: expected, actual: size) }
-            if let v = expectVocabSize, h.vocabSize != 0, h.vocabSize != v {
-                throw ShardError.vocabularyMismatch(path: path, shard: h.vocabSize, expected: v)
-            }
-            header = h
-            if let sha = expectSHA256 {
-                try ShardChecksumCache.verify(path: path, stat: st, contents: raw, expected: sha)
-            }
-            let limit = expectVocabSize ?? h.vocabSize
-            if checkTokens && limit > 0 { try checkRange(limit: limit) }
-        } catch {
-            munmap(UnsafeMutableRawPointer(mutating: base), size)
-            throw error
+        self.file = file
+        base = start
+        let raw = file.bytes
+        let h = try ShardHeader.decode(raw, path: path)
+        let expected = ShardHeader.byteCount + h.tokenCount * h.bytesPerToken
+        guard expected == size else { throw ShardError.sizeMismatch(path: path, expected: expected, actual: size) }
+        if let v = expectVocabSize, h.vocabSize != 0, h.vocabSize != v {
+            throw ShardError.vocabularyMismatch(path: path, shard: h.vocabSize, expected: v)
         }
+        header = h
+        if let sha = expectSHA256 {
+            try ShardChecksumCache.verify(path: path, stat: file.status, contents: raw, expected: sha)
+        }
+        let limit = expectVocabSize ?? h.vocabSize
+        if checkTokens && limit > 0 { try checkRange(limit: limit) }
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
 
     private func checkRange(limit: Int) throws {
         guard tokenCount > 0, Int(maxToken()) >= limit else { return }

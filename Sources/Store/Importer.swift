@@ -78,67 +78,81 @@ public enum Importer {
             }
             let i = index[name]!
             if o["step"] != nil || o["metrics"] != nil {
-                if o["params"] != nil || o["tags"] != nil {
-                    throw fail("put params and tags on their own line, not with metrics")
-                }
-                guard case .int(let intStep)? = o["step"], intStep >= 0 else {
-                    throw fail("\"step\" must be a non-negative integer")
-                }
-                let step = Int64(intStep)
-                guard case .table(let metrics)? = o["metrics"], !metrics.isEmpty else {
-                    throw fail("\"metrics\" must be a non-empty object of numbers")
-                }
-                var time: Double?
-                switch o["time"] {
-                case nil: break
-                case .int(let t)?: time = Double(t)
-                case .double(let t)?: time = t
-                default: throw fail("\"time\" must be unix seconds")
-                }
-                for key in metrics.keys.sorted() {
-                    guard let v = number(metrics[key]!) else {
-                        throw fail("metric \"\(key)\" must be a number or \"nan\", \"inf\", \"-inf\"")
-                    }
-                    if !key.contains("/") {
-                        throw fail("metric key \"\(key)\" must look like 'split/name', e.g. 'train/loss'")
-                    }
-                    runs[i].points.append((step, key, v, time))
-                }
-                continue
-            }
-            if o["time"] != nil { throw fail("\"time\" belongs on a metrics line") }
-            if let e = o["experiment"] {
-                guard case .string(let name) = e, !name.isEmpty else { throw fail("\"experiment\" must be a name") }
-                runs[i].experiment = name
-            }
-            if let p = o["params"] {
-                guard case .table = p else { throw fail("\"params\" must be an object") }
-                for (key, leaf) in p.leaves() {
-                    switch leaf {
-                    case .bool(let b): runs[i].params[key] = .bool(b)
-                    case .int(let v): runs[i].params[key] = .int(Int64(v))
-                    case .double(let v): runs[i].params[key] = .real(v)
-                    case .string(let s): runs[i].params[key] = .text(s)
-                    case .null: continue
-                    case .array, .table: continue
-                    }
-                }
-                runs[i].paramsJSON = JSON(p).objectFields
-            }
-            if let t = o["tags"] {
-                guard case .table(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
-                for (key, v) in tags {
-                    switch v {
-                    case .string(let s): runs[i].tags[key] = s
-                    case .int(let n): runs[i].tags[key] = String(n)
-                    case .double(let d): runs[i].tags[key] = formatShortest(d)
-                    case .bool(let b): runs[i].tags[key] = b ? "true" : "false"
-                    default: throw fail("tag \"\(key)\" must be a string")
-                    }
-                }
+                try addMetrics(o, to: &runs[i], fail: fail)
+            } else {
+                try addRunFields(o, to: &runs[i], fail: fail)
             }
         }
         return runs
+    }
+
+    /// A metrics line: `step`, `metrics` (numbers, or "nan", "inf", "-inf") and an optional `time`.
+    private static func addMetrics(
+        _ o: [String: ConfigValue], to run: inout PlannedRun, fail: (String) -> StoreError
+    ) throws {
+        if o["params"] != nil || o["tags"] != nil {
+            throw fail("put params and tags on their own line, not with metrics")
+        }
+        guard case .int(let intStep)? = o["step"], intStep >= 0 else {
+            throw fail("\"step\" must be a non-negative integer")
+        }
+        let step = Int64(intStep)
+        guard case .table(let metrics)? = o["metrics"], !metrics.isEmpty else {
+            throw fail("\"metrics\" must be a non-empty object of numbers")
+        }
+        var time: Double?
+        switch o["time"] {
+        case nil: break
+        case .int(let t)?: time = Double(t)
+        case .double(let t)?: time = t
+        default: throw fail("\"time\" must be unix seconds")
+        }
+        for key in metrics.keys.sorted() {
+            guard let v = number(metrics[key]!) else {
+                throw fail("metric \"\(key)\" must be a number or \"nan\", \"inf\", \"-inf\"")
+            }
+            if !key.contains("/") {
+                throw fail("metric key \"\(key)\" must look like 'split/name', e.g. 'train/loss'")
+            }
+            run.points.append((step, key, v, time))
+        }
+    }
+
+    /// A run line: the run's `experiment`, `params` (scalar leaves, and the object as JSON) and `tags`.
+    private static func addRunFields(
+        _ o: [String: ConfigValue], to run: inout PlannedRun, fail: (String) -> StoreError
+    ) throws {
+        if o["time"] != nil { throw fail("\"time\" belongs on a metrics line") }
+        if let e = o["experiment"] {
+            guard case .string(let name) = e, !name.isEmpty else { throw fail("\"experiment\" must be a name") }
+            run.experiment = name
+        }
+        if let p = o["params"] {
+            guard case .table = p else { throw fail("\"params\" must be an object") }
+            for (key, leaf) in p.leaves() {
+                switch leaf {
+                case .bool(let b): run.params[key] = .bool(b)
+                case .int(let v): run.params[key] = .int(Int64(v))
+                case .double(let v): run.params[key] = .real(v)
+                case .string(let s): run.params[key] = .text(s)
+                case .null: continue
+                case .array, .table: continue
+                }
+            }
+            run.paramsJSON = JSON(p).objectFields
+        }
+        if let t = o["tags"] {
+            guard case .table(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
+            for (key, v) in tags {
+                switch v {
+                case .string(let s): run.tags[key] = s
+                case .int(let n): run.tags[key] = String(n)
+                case .double(let d): run.tags[key] = formatShortest(d)
+                case .bool(let b): run.tags[key] = b ? "true" : "false"
+                default: throw fail("tag \"\(key)\" must be a string")
+                }
+            }
+        }
     }
 
     static func number(_ v: ConfigValue) -> Double? {

@@ -56,7 +56,7 @@ struct NightlyCommand: ParsableCommand {
         try? FileManager.default.createDirectory(atPath: home + "/logs", withIntermediateDirectories: true)
         let lock: FileLock
         do {
-            lock = try FileLock(path: home + "/nightly.lock")
+            lock = try takeNightlyLock(path: home + "/nightly.lock")
         } catch let e as SchedulerError {
             writeStderr("tracker nightly: \(e)\n")
             throw ExitCode(Self.lockedExitCode)

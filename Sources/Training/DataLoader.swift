@@ -128,4 +128,22 @@ public struct EvalWindows: Sendable {
         shards[s].copy(from: start, count: T, into: inputs)
         shards[s].copy(from: start + 1, count: T, into: targets)
     }
+
+    /// Copies the windows of batch `batch` (`B` rows of T tokens each) into inputs and targets;
+    /// rows past the last window are padding (inputs 0, targets -1, which no loss counts).
+    public func fill(
+        batch: Int, rows B: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+    ) {
+        for r in 0..<B {
+            let j = batch * B + r
+            let x = inputs + r * T
+            let y = targets + r * T
+            if j < count {
+                fill(window: j, inputs: x, targets: y)
+            } else {
+                x.update(repeating: 0, count: T)
+                y.update(repeating: -1, count: T)
+            }
+        }
+    }
 }

@@ -38,17 +38,7 @@ extension Trainer {
         let sums = UnsafeMutableBufferPointer<(Double, Int, Int)>.allocate(capacity: W)
         defer { sums.deallocate() }
         for batch in 0..<n {
-            for r in 0..<B {
-                let j = batch * B + r
-                let x = inputs.baseAddress! + r * T
-                let y = targets.baseAddress! + r * T
-                if j < windows.count {
-                    windows.fill(window: j, inputs: x, targets: y)
-                } else {
-                    x.update(repeating: 0, count: T)
-                    y.update(repeating: -1, count: T)
-                }
-            }
+            windows.fill(batch: batch, rows: B, inputs: inputs.baseAddress!, targets: targets.baseAddress!)
             pool.run { w in
                 let r = rows[w]
                 let ws = workspaces[w].value

@@ -90,17 +90,7 @@ public struct LengthEvaluator: Sendable {
         var result = LengthResult(factor: f, length: T, buckets: PositionBuckets(trainLength: trainLength))
         let n = min(batches, (windows.count + B - 1) / B)
         for batch in 0..<n {
-            for r in 0..<B {
-                let j = batch * B + r
-                let x = inputs.baseAddress! + r * T
-                let y = targets.baseAddress! + r * T
-                if j < windows.count {
-                    windows.fill(window: j, inputs: x, targets: y)
-                } else {
-                    x.update(repeating: 0, count: T)
-                    y.update(repeating: -1, count: T)
-                }
-            }
+            windows.fill(batch: batch, rows: B, inputs: inputs.baseAddress!, targets: targets.baseAddress!)
             trainer.pool.run { w in
                 let r = rows[w]
                 let ws = workspaces[w].value

@@ -93,32 +93,21 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     /// Tensors by name, with shape and byte range inside the data section.
     public let tensors: [String: Info]
+    private let file: MappedFile
     private let base: UnsafeRawPointer
-    private let size: Int
     private let dataStart: Int
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TrainingError.io(.io(path: path, errno: errno, action: "open")) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw TrainingError.io(.io(path: path, errno: errno, action: "stat")) }
-        size = Int(st.st_size)
-        guard size >= 8 else { throw TrainingError.badCheckpoint(path: path, reason: "\(size) bytes is too small") }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw TrainingError.io(.io(path: path, errno: errno, action: "mmap"))
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch let e as BasicsError { throw TrainingError.io(e) }
+        guard file.size >= 8, let start = file.bytes.baseAddress else {
+            throw TrainingError.badCheckpoint(path: path, reason: "\(file.size) bytes is too small")
         }
-        base = UnsafeRawPointer(p)
-        do {
-            (metadata, tensors, dataStart) = try Self.parse(base: base, size: size, path: path)
-        } catch {
-            munmap(p, size)
-            throw error
-        }
+        self.file = file
+        base = start
+        (metadata, tensors, dataStart) = try Self.parse(base: start, size: file.size, path: path)
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
 
     private static func parse(base: UnsafeRawPointer, size: Int, path: String) throws
         -> ([String: String], [String: Info], Int)

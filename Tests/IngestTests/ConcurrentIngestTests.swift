@@ -105,7 +105,7 @@ struct ConcurrentIngestTests {
         #expect(first.shards.allSatisfy { $0.path.contains("/shards/waiting-") && !$0.path.contains("-2/") })
         let fingerprint = try #require(try TrackerDB(home: home).corpora().first?.fingerprint)
 
-        let held = try IngestLock(home: home, fingerprint: fingerprint, onWait: nil)
+        let held = try IngestLock.take(home: home, fingerprint: fingerprint, onWait: nil)
         let waiting = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let result = Results()

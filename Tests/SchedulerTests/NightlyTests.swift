@@ -28,11 +28,11 @@ struct NightlyTests {
 
     @Test func lockIsExclusiveUntilReleased() throws {
         let path = tempHome("lock") + "/nightly.lock"
-        let first = try FileLock(path: path)
-        let error = #expect(throws: SchedulerError.self) { try FileLock(path: path) }
+        let first = try takeNightlyLock(path: path)
+        let error = #expect(throws: SchedulerError.self) { try takeNightlyLock(path: path) }
         #expect(error?.description.contains("pid \(getpid())") == true)
         first.release()
-        _ = try FileLock(path: path)
+        _ = try takeNightlyLock(path: path)
     }
 
     @Test func retentionKeepsTheLastKAndTheBest() throws {
