@@ -25,8 +25,15 @@ struct ProcessResult {
 
 /// Runs tracker with `args`; stdin is empty, progress bars are off.
 func runTracker(_ args: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try runProcess(trackerBinary, args, environment: environment)
+}
+
+/// Runs `executable` with `args` (tracker's environment: progress bars off), stdin empty.
+func runProcess(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws
+    -> ProcessResult
+{
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: trackerBinary)
+    p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env["TRACKER_NO_PROGRESS"] = "1"

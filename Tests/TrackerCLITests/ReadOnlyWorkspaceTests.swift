@@ -15,22 +15,7 @@ struct ReadOnlyWorkspaceTests {
         guard getuid() == 0 else { return try runTracker(args) }
         let setpriv = "/usr/bin/setpriv"
         try #require(FileManager.default.isExecutableFile(atPath: setpriv), "util-linux's setpriv is needed as root")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: setpriv)
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", trackerBinary] + args
-        var env = ProcessInfo.processInfo.environment
-        env["TRACKER_NO_PROGRESS"] = "1"
-        p.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        (p.standardOutput, p.standardError, p.standardInput) = (out, err, FileHandle.nullDevice)
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return ProcessResult(
-            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: e, as: UTF8.self))
+        return try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", trackerBinary] + args)
     }
 
     /// A workspace with two imported runs, then made read-only (folders r-x, files r--).
