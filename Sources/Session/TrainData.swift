@@ -35,6 +35,12 @@ public struct TrainData {
         }
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
         let tokenizer = try Tokenizer.load(path: tokenizerPath)
+        // The tokenizer decides what every shard token means: it must be the file ingest wrote.
+        if let (hex, _) = try? FileHashing.sha256(path: tokenizerPath), hex != corpus.tokenizer.sha256 {
+            throw SessionError.tokenizer(
+                "\(tokenizerPath) has changed since `tracker ingest` recorded it (sha256 \(hex.prefix(12))..., "
+                    + "recorded \(corpus.tokenizer.sha256.prefix(12))...): re-run the ingest with --force")
+        }
         let V = tokenizer.vocabSize
         func shards(_ split: String) throws -> [ShardReader] {
             try corpus.shards.filter { $0.split == split }.map {

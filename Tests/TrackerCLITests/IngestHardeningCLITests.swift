@@ -119,9 +119,16 @@ struct IngestHardeningCLITests {
         #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
         #expect(r.stderr.contains(shardPath) && r.stderr.contains("SHA-256") && r.stderr.contains("--force"))
 
-        // A missing tokenizer: which file, and what to do.
+        // A tokenizer changed since ingest (still valid JSON): its checksum names it.
         try original.write(to: URL(fileURLWithPath: shardPath))
         let tokenizer = home + "/" + ((show["tokenizer"] as! [String: Any])["path"] as! String)
+        let tokenizerJSON = try Data(contentsOf: URL(fileURLWithPath: tokenizer))
+        try (tokenizerJSON + Data("\n".utf8)).write(to: URL(fileURLWithPath: tokenizer))
+        r = try train()
+        #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
+        #expect(r.stderr.contains(tokenizer + " has changed since") && r.stderr.contains("--force"), "\(r.stderr)")
+
+        // A missing tokenizer: which file, and what to do.
         try FileManager.default.removeItem(atPath: tokenizer)
         r = try train()
         #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
