@@ -24,8 +24,9 @@ public struct MemoryAvailable: Sendable, Equatable {
         if let meminfo = read("/proc/meminfo"), let kb = field(meminfo, "MemAvailable:") {
             limits.append(MemoryAvailable(bytes: kb * 1024, source: "MemAvailable"))
         }
-        let mapped = (read("/proc/self/status").flatMap { field($0, "VmSize:") } ?? 0) * 1024
-        let data = (read("/proc/self/status").flatMap { field($0, "VmData:") } ?? 0) * 1024
+        let status = read("/proc/self/status") ?? ""
+        let mapped = (field(status, "VmSize:") ?? 0) * 1024
+        let data = (field(status, "VmData:") ?? 0) * 1024
         #if canImport(Glibc)
             for (resource, name, used) in [(RLIMIT_AS, "ulimit -v", mapped), (RLIMIT_DATA, "ulimit -d", data)] {
                 var limit = rlimit()
