@@ -21,30 +21,25 @@ struct HeadDriver {
     /// Keys each query sees (sliding window, softmax_rope's "window"); 0 = every earlier key.
     var window: Int = 0
 
-    /// Floats of one head's kept weights: its causal tiles (within the window).
-    private func perHead(T: Int) -> Int {
-        TileKernel(scale: 1, tile: tile, window: window).keptFloats(T: T)
+    /// Kept weights: one head's causal tiles (within the window).
+    private var kept: KeptWeights {
+        let kernel = TileKernel(scale: 1, tile: tile, window: window)
+        return KeptWeights(heads: shape.heads, budgetBytes: probsCacheBytes) { kernel.keptFloats(T: $0) }
     }
 
     /// Floats of kept weights for a (B, T) call, (B, NH) heads of causal tiles; 0 when they do
     /// not fit the budget (backward then recomputes them).
-    func probsCount(B: Int, T: Int) -> Int {
-        let count = B * shape.heads * perHead(T: T)
-        return probsFit(count, budgetBytes: probsCacheBytes) ? count : 0
-    }
+    func probsCount(B: Int, T: Int) -> Int { kept.count(B: B, T: T) }
 
     /// Where this call keeps its weights, at offset `offset` of io.saved: nil when they do not
     /// fit the budget or the saved buffer. Forward and backward of one call get the same answer.
-    func probs(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? {
-        let count = probsCount(B: io.B, T: io.T)
-        return count > 0 && io.savedHasRoom(at: offset, count: count) ? io.saved + offset : nil
-    }
+    func probs(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? { kept.base(io, at: offset) }
 
     /// The kept weights of head (b, h), if this call keeps them at `probs`.
     private func headProbs(_ probs: UnsafeMutablePointer<Float>?, _ io: AttentionIO, _ b: Int, _ h: Int)
         -> UnsafeMutablePointer<Float>?
     {
-        probs.map { $0 + (b * shape.heads + h) * perHead(T: io.T) }
+        kept.head(probs, T: io.T, b: b, h: h)
     }
 
     /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating.
