@@ -1,5 +1,6 @@
 // Generic tests every registered attention variant must pass (architecture.md §3.9): gradient
-// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward,
+// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward
+// (also from a cache that starts at pos0 > 0),
 // GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size; the option
 // declarations; the training path equal to the tensor interface (so to the golden files); every
 // variant in the nightly smoke sweep and the README.
@@ -77,11 +78,13 @@ struct VariantTests {
         #expect(dqkv.array.allSatisfy { $0.isFinite } && dx.array.allSatisfy { $0.isFinite })
     }
 
+    /// From position 0, and from a cache whose first token is at pos0 = 37 (a staircase row's
+    /// cache starts mid-stream): the decode equals forward with io.pos0 = 37.
     @Test(arguments: AttentionRegistry.names)
     func decodeMatchesForward(name: String) throws {
-        for (NH, NKV) in [(2, 2), (4, 1)] {
-            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8)
-            #expect(h.decodeError() < 1e-5, "NH=\(NH) NKV=\(NKV)")
+        for (NH, NKV, pos0) in [(2, 2, 0), (4, 1, 0), (2, 1, 37)] {
+            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8, pos0: pos0)
+            #expect(h.decodeError() < 1e-5, "NH=\(NH) NKV=\(NKV) pos0=\(pos0)")
         }
     }
 
