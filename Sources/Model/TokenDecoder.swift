@@ -59,7 +59,6 @@ public final class TokenDecoder: @unchecked Sendable {
         let config = model.config
         let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
         let F = config.mlp == .gelu ? H : 2 * H
-        let W = m.attention.shape.qkvWidth
         let A = m.attention.shape.outWidth
         precondition(
             position < maxTokens,
@@ -72,7 +71,7 @@ public final class TokenDecoder: @unchecked Sendable {
         for l in 0..<config.layers {
             let o = m.layout.blocks[l]
             m.normForward(ln, stats, stats + 1, x, o.norm1Weight, o.norm1Bias, 1)
-            matmulForward(out: qkv, inp: ln, weight: m.w(o.wqkv), bias: nil, BT: 1, C: C, OC: W)
+            m.qkvForward(out: qkv, inp: ln, weight: m.w(o.wqkv), rows: 1)
             m.attention.decode(
                 AttentionStep(
                     position: position, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
