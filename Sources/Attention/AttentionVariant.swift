@@ -172,6 +172,12 @@ public protocol AttentionVariant: Sendable {
     /// Appends this token to the cache and writes its output; equals `forward` at that position.
     func decode(_ step: AttentionStep)
 
+    /// The parts of the fused qkv projection the variant reads: `.queryKeyValue` (default), or
+    /// `.keyValue` for a variant whose query is learned (aaren). The layer computes only these
+    /// (Model's parameter layout holds their rows only); the other columns of the qkv buffer are
+    /// left as they are and never read, and their gradient is not propagated.
+    var projections: AttentionProjections { get }
+
     /// Query rows per head the tensor interface takes for T tokens: T (default), or 1 for a
     /// variant whose query is learned (aaren).
     static func tensorQueryRows(T: Int) -> Int
@@ -182,7 +188,24 @@ public protocol AttentionVariant: Sendable {
     func runTensors(_ call: inout TensorCall) throws -> TensorOutput
 }
 
+/// Which parts of the fused [q | k | v] projection a variant reads.
+public enum AttentionProjections: Sendable, Equatable {
+    case queryKeyValue, keyValue
+}
+
 extension AttentionVariant {
+    public var projections: AttentionProjections { .queryKeyValue }
+
+    /// The columns of each fused qkv row (of `shape.qkvWidth`) that the layer's projection
+    /// computes: all, or without the q part (NH*hs) for `.keyValue`. The wqkv weight has one row
+    /// per column here.
+    public var projectedColumns: Range<Int> {
+        switch projections {
+        case .queryKeyValue: return 0..<shape.qkvWidth
+        case .keyValue: return shape.heads * shape.headSize..<shape.qkvWidth
+        }
+    }
+
     public static func tensorQueryRows(T: Int) -> Int { T }
     public var parameters: [TensorSpec] { [] }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }

@@ -121,9 +121,7 @@ public final class TokenDecoder: @unchecked Sendable {
             position < maxTokens,
             "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
         m.normForward(ln, stats, stats + 1, input, o.norm1Weight, o.norm1Bias, 1)
-        matmulForward(
-            out: qkv, inp: ln, weight: m.w(o.wqkv), bias: nil, BT: 1, C: model.config.channels,
-            OC: m.attention.shape.qkvWidth)
+        m.qkvForward(out: qkv, inp: ln, weight: m.w(o.wqkv), rows: 1)
         m.attention.decode(
             AttentionStep(
                 position: position, pos0: firstPosition, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
