@@ -26,6 +26,7 @@ POSITIONAL = {
     "sigmoid": "rope (half-split, base 10000)",
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
+    "linear": "none",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -57,6 +58,11 @@ CASES = [
     ("retnet", "gammas", {"gammas": [0.5, 0.9], "group_norm": False}, 2, 2, 9, 4, 2),
     ("retnet", "gqa", {"group_norm": False}, 4, 2, 6, 4, 3),
     ("retnet", "t1", {"group_norm": False}, 2, 2, 1, 4, 3),
+    ("linear", "basic", {}, 2, 2, 9, 4, 3),
+    ("linear", "chunk2", {"chunk": 2}, 2, 2, 7, 4, 4),
+    ("linear", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
+    ("linear", "mqa", {}, 3, 1, 5, 2, 2),
+    ("linear", "t1", {}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):

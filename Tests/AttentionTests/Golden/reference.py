@@ -10,11 +10,15 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
   sigmoid        §1g  sigmoid(s q.k + b) without normalisation, RoPE on q and k; db
   aaren          §1e  one learned query per head; RNN form, prefix scan, O(T d) backward
   retnet         §1f  retention with decay gamma_h; parallel, recurrent and chunkwise forms
+  linear         Katharopoulos et al. 2020: phi = elu + 1, normalised, eps 1e-6; parallel,
+                 recurrent and chunked forms
+  gla            Yang et al. 2024: decay alpha per key dimension, given as log_a [H,T,d]; s = 1/sqrt(d);
+                 parallel, recurrent and chunked forms; dlog_a
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
 Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
-log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias").
+log_f [H,T] (forgetting), log_a [H,T,d] (gla), remainder_bias [H,dv] (stick_breaking with remainder "bias").
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -320,6 +324,106 @@ def retnet_chunkwise(q, k, v, gamma, B):
     return out
 
 
+# ---------------------------------------------------------------- linear attention (Katharopoulos 2020)
+
+LINEAR_EPS = 1e-6
+
+
+def elu1(x):
+    return np.where(x > 0, x + 1, np.exp(np.minimum(x, 0)))
+
+
+def elu1_grad(x):
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))
+
+
+def head_linear(q, k, v, dout, ctx):
+    """o_i = sum_{j<=i} (fq_i . fk_j) v_j / (sum_{j<=i} fq_i . fk_j + eps), f = elu + 1."""
+    T = q.shape[0]
+    fq, fk = elu1(q), elu1(k)
+    A = (fq @ fk.T) * causal_mask(T)
+    D = A.sum(1) + LINEAR_EPS
+    num = A @ v
+    out = num / D[:, None]
+    # forward was: out = num / D ; so dnum = dout / D, dD = -(dout . out) / D
+    dnum = dout / D[:, None]
+    dD = -(dout * out).sum(1) / D
+    dA = (dnum @ v.T + dD[:, None]) * causal_mask(T)   # num = A v, D = A 1 + eps
+    dfq, dfk = dA @ fk, dA.T @ fq
+    return out, dict(dq=dfq * elu1_grad(q), dk=dfk * elu1_grad(k), dv=A.T @ dnum)
+
+
+def linear_recurrent(q, k, v):
+    fq, fk = elu1(q), elu1(k)
+    S, z = np.zeros((q.shape[1], v.shape[1])), np.zeros(q.shape[1])
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for t in range(q.shape[0]):
+        S, z = S + np.outer(fk[t], v[t]), z + fk[t]
+        out[t] = fq[t] @ S / (fq[t] @ z + LINEAR_EPS)
+    return out
+
+
+def linear_chunked(q, k, v, B):
+    fq, fk = elu1(q), elu1(k)
+    v1 = np.concatenate([v, np.ones((v.shape[0], 1))], 1)   # the ones column gives the denominator
+    S = np.zeros((q.shape[1], v1.shape[1]))
+    U = np.zeros((q.shape[0], v1.shape[1]))
+    for c0 in range(0, q.shape[0], B):
+        Qc, Kc, Vc = fq[c0:c0 + B], fk[c0:c0 + B], v1[c0:c0 + B]
+        U[c0:c0 + B] = Qc @ S + ((Qc @ Kc.T) * causal_mask(Qc.shape[0])) @ Vc
+        S = S + Kc.T @ Vc
+    return U[:, :-1] / (U[:, -1:] + LINEAR_EPS)
+
+
+# ---------------------------------------------------------------- gated linear attention (Yang 2024)
+
+def gla_decay(log_a):
+    """E[i, j, m] = exp(B_im - B_jm) for j <= i, else 0; B = cumsum(log a)."""
+    B = np.cumsum(log_a, 0)
+    T = B.shape[0]
+    diff = B[:, None, :] - B[None, :, :]
+    return np.where(causal_mask(T)[:, :, None], np.exp(np.where(causal_mask(T)[:, :, None], diff, 0)), 0.0)
+
+
+def head_gla(q, k, v, dout, ctx):
+    """o_i = s sum_{j<=i} sum_m q_im k_jm exp(B_im - B_jm) v_j, B = cumsum(log a) per key dim."""
+    log_a = ctx["log_a"]
+    s = 1 / np.sqrt(q.shape[1])
+    E = gla_decay(log_a)
+    A = s * np.einsum("im,jm,ijm->ij", q, k, E)
+    out = A @ v
+    dA = (dout @ v.T) * causal_mask(q.shape[0])
+    dq = s * np.einsum("ij,jm,ijm->im", dA, k, E)
+    dk = s * np.einsum("ij,im,ijm->jm", dA, q, E)
+    dB = q * dq - k * dk                              # q_i meets e^{B_i}, k_j meets e^{-B_j}
+    dlog_a = np.cumsum(dB[::-1], 0)[::-1]             # d log a_l = sum_{t>=l} dB_t
+    return out, dict(dq=dq, dk=dk, dv=A.T @ dout, dlog_a=dlog_a)
+
+
+def gla_recurrent(q, k, v, log_a):
+    s = 1 / np.sqrt(q.shape[1])
+    S = np.zeros((q.shape[1], v.shape[1]))
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for t in range(q.shape[0]):
+        S = np.exp(log_a[t])[:, None] * S + np.outer(k[t], v[t])
+        out[t] = s * q[t] @ S
+    return out
+
+
+def gla_chunked(q, k, v, log_a, B):
+    """Chunk form with the decay cumulated from each chunk's start (every exponent <= 0 outside A)."""
+    s = 1 / np.sqrt(q.shape[1])
+    S = np.zeros((q.shape[1], v.shape[1]))
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for c0 in range(0, q.shape[0], B):
+        Qc, Kc, Vc = q[c0:c0 + B], k[c0:c0 + B], v[c0:c0 + B]
+        b = np.cumsum(log_a[c0:c0 + B], 0)
+        A = s * np.einsum("im,jm,ijm->ij", Qc, Kc, gla_decay(log_a[c0:c0 + B]))
+        out[c0:c0 + B] = s * (Qc * np.exp(b)) @ S + A @ Vc
+        S = np.exp(b[-1])[:, None] * S + (Kc * np.exp(b[-1] - b)).T @ Vc
+    return out
+
+
 # ---------------------------------------------------------------- multi-head driver (§1i)
 
 HEADS = {
@@ -331,6 +435,8 @@ HEADS = {
     "sigmoid": head_sigmoid,
     "aaren": head_aaren,
     "retnet": head_retnet,
+    "linear": head_linear,
+    "gla": head_gla,
 }
 
 
@@ -347,6 +453,8 @@ def run(variant, inp):
         ctx = dict(h=h, H=H, options=inp["options"])
         if "log_f" in inp:
             ctx["log_f"] = inp["log_f"][h]
+        if "log_a" in inp:
+            ctx["log_a"] = inp["log_a"][h]
         if "remainder_bias" in inp:
             ctx["remainder_bias"] = inp["remainder_bias"][h]
         out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
@@ -354,7 +462,7 @@ def run(variant, inp):
         res["dq"][h] = grads["dq"]
         res["dk"][g] += grads["dk"]                   # dK_g = sum over the group's query heads
         res["dv"][g] += grads["dv"]
-        for name in ("dlog_f", "dremainder_bias"):
+        for name in ("dlog_f", "dremainder_bias", "dlog_a"):
             if name in grads:
                 res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
         if "dbias" in grads:
@@ -368,6 +476,8 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
                dout=rng.normal(size=(H, T, dv)), options=dict(options))
     if variant == "forgetting":
         inp["log_f"] = log_sigmoid(rng.normal(size=(H, T)) + 1.0)
+    if variant == "gla":
+        inp["log_a"] = log_sigmoid(rng.normal(size=(H, T, d)) + 1.0)
     if variant == "stick_breaking" and options.get("remainder") == "bias":
         inp["remainder_bias"] = rng.normal(size=(H, dv))
     return inp
@@ -412,7 +522,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias"):
+    for extra in ("log_f", "remainder_bias", "log_a"):
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -435,7 +545,7 @@ def check_causality(variant, inp, label):
     T = inp["k"].shape[1]
     for t in range(1, T):
         pert = {key: (val.copy() if isinstance(val, np.ndarray) else val) for key, val in inp.items()}
-        for name in ("q", "k", "v", "log_f"):
+        for name in ("q", "k", "v", "log_f", "log_a"):
             if name in pert and pert[name].shape[1] == T:
                 pert[name][:, t:] += 1.0
         out = run(variant, pert)["out"]
@@ -463,7 +573,7 @@ def variant_configs():
     cfgs = [("softmax_rope", {"rope_base": 10000}), ("softmax_rope", {"rope_base": 100}),
             ("softmax_nope", {}), ("alibi", {}), ("forgetting", {}), ("sigmoid", {"bias": -np.log(8)}),
             ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
-            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]})]
+            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -514,6 +624,15 @@ def check_forms(rng):
             assert np.abs(g[name] - rg[name]).max() < 1e-12, (gamma, name)
         for B in (1, 2, 4, 5, 9):
             assert np.abs(out - retnet_chunkwise(q, k, v, gamma, B)).max() < 1e-12, (gamma, B)
+    lin, _ = head_linear(q, k, v, dout, {})
+    assert np.abs(lin - linear_recurrent(q, k, v)).max() < 1e-12, "linear recurrent"
+    for B in (1, 2, 4, 5, 9):
+        assert np.abs(lin - linear_chunked(q, k, v, B)).max() < 1e-12, ("linear chunked", B)
+    log_a = log_sigmoid(rng.normal(size=(T, d)))
+    ga, _ = head_gla(q, k, v, dout, dict(log_a=log_a))
+    assert np.abs(ga - gla_recurrent(q, k, v, log_a)).max() < 1e-12, "gla recurrent"
+    for B in (1, 2, 4, 5, 9):
+        assert np.abs(ga - gla_chunked(q, k, v, log_a, B)).max() < 1e-12, ("gla chunked", B)
     log_f = log_sigmoid(rng.normal(size=T))
     c = np.cumsum(log_f)
     out, _ = head_forgetting(q, k, v, dout, dict(log_f=log_f))
@@ -522,7 +641,7 @@ def check_forms(rng):
         p = np.exp(logits - logits.max())
         assert np.abs(out[i] - p @ v[:i + 1] / p.sum()).max() < 1e-12
     print("forms: stick-breaking decode loop, Aaren RNN/scan/softmax, RetNet recurrent (fwd+bwd) "
-          "and chunkwise (B=1,2,4,5,9), FoX KV-cache decode all equal the parallel forms")
+          "and chunkwise (B=1,2,4,5,9), FoX KV-cache decode, linear and gla recurrent and chunked (B=1,2,4,5,9) all equal the parallel forms")
 
 
 def check_properties(rng):
