@@ -273,14 +273,14 @@ func probsFit(_ floats: Int, budgetBytes: Int) -> Bool {
     floats > 0 && floats * MemoryLayout<Float>.size <= budgetBytes
 }
 
-/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys
-/// `firstKey(i0) ..< i0 + R`.
-func causalTileFloats(T: Int, tile: Int, firstKey: (Int) -> Int = { _ in 0 }) -> Int {
+/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of
+/// `columns(i0, R)` columns (default: the keys 0 ..< i0 + R).
+func causalTileFloats(T: Int, tile: Int, columns: (_ i0: Int, _ R: Int) -> Int = { $0 + $1 }) -> Int {
     var total = 0
     var i0 = 0
     while i0 < T {
         let R = min(tile, T - i0)
-        total += R * (i0 + R - firstKey(i0))
+        total += R * columns(i0, R)
         i0 += R
     }
     return total
