@@ -273,10 +273,10 @@ func probsFit(_ floats: Int, budgetBytes: Int) -> Bool {
     floats > 0 && floats * MemoryLayout<Float>.size <= budgetBytes
 }
 
-/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys
-/// `firstKey(i0) ..< i0 + R`.
-func causalTileFloats(T: Int, tile: Int, firstKey: (Int) -> Int = { _ in 0 }) -> Int {
-    causalTileSum(T: T, tile: tile) { i0, R in R * (i0 + R - firstKey(i0)) }
+/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of
+/// `columns(i0, R)` columns (default: the keys 0 ..< i0 + R).
+func causalTileFloats(T: Int, tile: Int, columns: (_ i0: Int, _ R: Int) -> Int = { $0 + $1 }) -> Int {
+    causalTileSum(T: T, tile: tile) { i0, R in R * columns(i0, R) }
 }
 
 /// Σ of `floats(i0, R)` over the tiles of `tile` query rows of T queries (tile i0 holds rows

@@ -94,7 +94,18 @@ struct VariantTests {
         let gqa = try Harness(name, B: B, T: T, NH: NH, NKV: NKV, hs: hs, pos0: 2)
         let mha = try Harness(name, B: B, T: T, NH: NH, NKV: NH, hs: hs, pos0: 2)
         let (Wg, Wm, group) = (gqa.shape.qkvWidth, mha.shape.qkvWidth, NH / NKV)
-        mha.params.p.update(from: gqa.params.p, count: gqa.params.count)
+        let perKV = Self.perKVHeadParameters(gqa: gqa.variant, mha: mha.variant)
+        for (g, m) in zip(gqa.variant.parameters, mha.variant.parameters) {
+            guard perKV.contains(g.name) else {
+                (mha.params.p + m.offset).update(from: gqa.params.p + g.offset, count: g.count)
+                continue
+            }
+            let block = g.count / NKV  // kv head h / group's block, repeated for each query head h
+            for h in 0..<NH {
+                (mha.params.p + m.offset + h * block).update(
+                    from: gqa.params.p + g.offset + h / group * block, count: block)
+            }
+        }
         mha.x.p.update(from: gqa.x.p, count: gqa.x.count)
         for r in 0..<B * T {
             let src = gqa.qkv.p + r * Wg
@@ -111,7 +122,16 @@ struct VariantTests {
         let (dm, dxm, dpm) = mha.gradients(dout: dout)
         #expect(scaledError(gqa.out.p, mha.out.p, gqa.out.count) < 1e-6)
         #expect(scaledError(dxg.p, dxm.p, dxg.count) < 1e-5)
-        #expect(scaledError(dpg.p, dpm.p, dpg.count) < 1e-5)
+        for (g, m) in zip(gqa.variant.parameters, mha.variant.parameters) {
+            // a per-kv-head parameter's gradient = the sum over its query heads, as dK and dV
+            let block = perKV.contains(g.name) ? g.count / NKV : g.count
+            let summed = (0..<g.count).map { i in
+                guard perKV.contains(g.name) else { return dpm[m.offset + i] }
+                let (kv, e) = (i / block, i % block)
+                return (0..<group).reduce(Float(0)) { $0 + dpm[m.offset + (kv * group + $1) * block + e] }
+            }
+            #expect(relativeError(Array(dpg.array[g.offset..<g.offset + g.count]), summed.map(Double.init)) < 1e-5)
+        }
         for r in 0..<B * T {  // dq equal; dK, dV of a kv head = the sum over its query heads
             #expect(scaledError(dg.p + r * Wg, dm.p + r * Wm, NH * hs) < 1e-5)
             for g in 0..<NKV {
@@ -125,6 +145,16 @@ struct VariantTests {
                 }
             }
         }
+    }
+
+    /// Names of the parameters with one block per kv head (leading dimension NKV, e.g.
+    /// persistent memory): GQA repeats them over each group like k and v.
+    static func perKVHeadParameters(gqa: any AttentionVariant, mha: any AttentionVariant) -> Set<String> {
+        Set(
+            zip(gqa.parameters, mha.parameters).filter {
+                $0.shape.first == gqa.shape.kvHeads && $1.shape.first == mha.shape.kvHeads
+                    && gqa.shape.kvHeads != mha.shape.kvHeads
+            }.map(\.0.name))
     }
 
     /// The registered variants that take a "tile" option.

@@ -27,6 +27,7 @@ POSITIONAL = {
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
     "linear": "none",
+    "persistent": "rope (half-split, base = options.rope_base) on the context; none on the memory",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -63,6 +64,10 @@ CASES = [
     ("linear", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
     ("linear", "mqa", {}, 3, 1, 5, 2, 2),
     ("linear", "t1", {}, 2, 2, 1, 4, 3),
+    ("persistent", "basic", {"memory": 3, "rope_base": 10000}, 2, 2, 7, 4, 3),
+    ("persistent", "gqa", {"memory": 2, "rope_base": 10000}, 4, 2, 6, 4, 3),
+    ("persistent", "mqa", {"memory": 4, "rope_base": 100}, 3, 1, 5, 2, 2),
+    ("persistent", "t1", {"memory": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):

@@ -14,11 +14,14 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
                  recurrent and chunked forms
   gla            Yang et al. 2024: decay alpha per key dimension, given as log_a [H,T,d]; s = 1/sqrt(d);
                  parallel, recurrent and chunked forms; dlog_a
+  persistent          causal softmax (RoPE) plus N learned key/value vectors per kv head in the
+                      same softmax, unrotated (Sukhbaatar et al. 2019); KV-cache decode form
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
 Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
-log_f [H,T] (forgetting), log_a [H,T,d] (gla), remainder_bias [H,dv] (stick_breaking with remainder "bias").
+log_f [H,T] (forgetting), log_a [H,T,d] (gla), remainder_bias [H,dv] (stick_breaking with remainder "bias"),
+persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head).
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -424,6 +427,51 @@ def gla_chunked(q, k, v, log_a, B):
     return out
 
 
+# ---------------------------------------------------------------- persistent memory
+
+def persistent_operands(q, k, ctx):
+    """The memory as used: sqrt(d) K, sqrt(N) V (stored N(0,1/d), N(0,1/N), as the paper's code)."""
+    K, V = ctx["persistent.key"], ctx["persistent.value"]
+    return np.sqrt(q.shape[1]) * K, np.sqrt(K.shape[0]) * V
+
+
+def head_persistent(q, k, v, dout, ctx):
+    """softmax over [s q_i . Km_n (n < N, unrotated) | s R(i)q_i . R(j)k_j (j <= i)]."""
+    base = ctx["options"].get("rope_base", ROPE_BASE)
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    Km, Vm = persistent_operands(q, k, ctx)
+    N = Km.shape[0]
+    qr, kr = rope(q, base), rope(k, base)
+    S = np.concatenate([s * q @ Km.T, np.where(causal_mask(T), s * qr @ kr.T, -np.inf)], 1)
+    P = np.exp(S - S.max(-1, keepdims=True))
+    P /= P.sum(-1, keepdims=True)
+    Pm, Pc = P[:, :N], P[:, N:]
+    out = Pm @ Vm + Pc @ v
+    D = (dout * out).sum(-1, keepdims=True)           # D_i = dO_i . O_i
+    dSm = Pm * (dout @ Vm.T - D)                      # dS = P (dP - D)
+    dSc = Pc * (dout @ v.T - D)
+    grads = dict(dq=s * dSm @ Km + rope_back(s * dSc @ kr, base), dk=rope_back(s * dSc.T @ qr, base),
+                 dv=Pc.T @ dout)
+    grads["dpersistent.key"] = np.sqrt(d) * s * dSm.T @ q   # Km = sqrt(d) K
+    grads["dpersistent.value"] = np.sqrt(N) * Pm.T @ dout   # Vm = sqrt(N) V
+    return out, grads
+
+
+def persistent_decode(q, k, v, ctx):
+    """Streaming: a KV cache of rotated keys after the N memory rows, one query at a time."""
+    T, d = q.shape
+    Km, Vm = persistent_operands(q, k, ctx)
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        qi = rope(q[i:i + 1], pos0=i)[0]
+        kr = np.stack([rope(k[j:j + 1], pos0=j)[0] for j in range(i + 1)])
+        logits = np.concatenate([Km @ q[i], kr @ qi]) / np.sqrt(d)
+        p = np.exp(logits - logits.max())
+        out[i] = p @ np.concatenate([Vm, v[:i + 1]]) / p.sum()
+    return out
+
+
 # ---------------------------------------------------------------- multi-head driver (§1i)
 
 HEADS = {
@@ -437,7 +485,11 @@ HEADS = {
     "retnet": head_retnet,
     "linear": head_linear,
     "gla": head_gla,
+    "persistent": head_persistent,
 }
+
+# Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
+KV_HEAD_INPUTS = ("persistent.key", "persistent.value")
 
 
 def run(variant, inp):
@@ -457,6 +509,9 @@ def run(variant, inp):
             ctx["log_a"] = inp["log_a"][h]
         if "remainder_bias" in inp:
             ctx["remainder_bias"] = inp["remainder_bias"][h]
+        for name in KV_HEAD_INPUTS:
+            if name in inp:
+                ctx[name] = inp[name][g]
         out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
         res["out"][h] = out
         res["dq"][h] = grads["dq"]
@@ -465,6 +520,9 @@ def run(variant, inp):
         for name in ("dlog_f", "dremainder_bias", "dlog_a"):
             if name in grads:
                 res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
+        for name in KV_HEAD_INPUTS:
+            if "d" + name in grads:
+                res.setdefault("d" + name, np.zeros(inp[name].shape))[g] += grads["d" + name]
         if "dbias" in grads:
             res["dbias"] = res.get("dbias", 0.0) + grads["dbias"]
     return res
@@ -480,6 +538,10 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
         inp["log_a"] = log_sigmoid(rng.normal(size=(H, T, d)) + 1.0)
     if variant == "stick_breaking" and options.get("remainder") == "bias":
         inp["remainder_bias"] = rng.normal(size=(H, dv))
+    if variant == "persistent":                       # the paper's init: N(0, 1/d), N(0, 1/N)
+        N = options["memory"]
+        inp["persistent.key"] = rng.normal(size=(Hkv, N, d)) / np.sqrt(d)
+        inp["persistent.value"] = rng.normal(size=(Hkv, N, dv)) / np.sqrt(N)
     return inp
 
 
@@ -522,7 +584,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias", "log_a"):
+    for extra in ("log_f", "remainder_bias", "log_a") + KV_HEAD_INPUTS:
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -555,11 +617,13 @@ def check_causality(variant, inp, label):
 def check_gqa_equals_repeated(variant, inp, label):
     H, Hkv = inp["q"].shape[0], inp["k"].shape[0]
     rep = dict(inp)
-    rep["k"], rep["v"] = np.repeat(inp["k"], H // Hkv, 0), np.repeat(inp["v"], H // Hkv, 0)
+    kv_inputs = [name for name in ("k", "v") + KV_HEAD_INPUTS if name in inp]
+    for name in kv_inputs:
+        rep[name] = np.repeat(inp[name], H // Hkv, 0)
     a, b = run(variant, inp), run(variant, rep)
     assert np.abs(a["out"] - b["out"]).max() < 1e-12, label
     assert np.abs(a["dq"] - b["dq"]).max() < 1e-12, label
-    for name in ("dk", "dv"):
+    for name in ["d" + n for n in kv_inputs]:
         summed = b[name].reshape(Hkv, H // Hkv, *b[name].shape[1:]).sum(1)
         assert np.abs(a[name] - summed).max() < 1e-12, f"{label}: {name}"
 
@@ -573,7 +637,8 @@ def variant_configs():
     cfgs = [("softmax_rope", {"rope_base": 10000}), ("softmax_rope", {"rope_base": 100}),
             ("softmax_nope", {}), ("alibi", {}), ("forgetting", {}), ("sigmoid", {"bias": -np.log(8)}),
             ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
-            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {})]
+            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {}),
+            ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -640,8 +705,13 @@ def check_forms(rng):
         logits = q[i] @ k[:i + 1].T / np.sqrt(d) + c[i] - c[:i + 1]
         p = np.exp(logits - logits.max())
         assert np.abs(out[i] - p @ v[:i + 1] / p.sum()).max() < 1e-12
+    ctx = {"persistent.key": rng.normal(size=(3, d)) / 2, "persistent.value": rng.normal(size=(3, dv)),
+           "options": {}}
+    out, _ = head_persistent(q, k, v, dout, ctx)
+    assert np.abs(out - persistent_decode(q, k, v, ctx)).max() < 1e-12, "persistent decode"
     print("forms: stick-breaking decode loop, Aaren RNN/scan/softmax, RetNet recurrent (fwd+bwd) "
-          "and chunkwise (B=1,2,4,5,9), FoX KV-cache decode, linear and gla recurrent and chunked (B=1,2,4,5,9) all equal the parallel forms")
+          "and chunkwise (B=1,2,4,5,9), FoX and persistent KV-cache decode, linear and gla recurrent and "
+          "chunked (B=1,2,4,5,9) all equal the parallel forms")
 
 
 def check_properties(rng):
