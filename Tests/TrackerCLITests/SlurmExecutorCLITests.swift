@@ -25,22 +25,29 @@ let slurmClusterUp: Bool = {
     .requires(
         "a Slurm cluster (SLURM_CONF; start one with `eval \"$(bash .ci/services/slurm.sh start)\"`)", slurmClusterUp))
 struct SlurmExecutorCLITests {
-    static func experiment(_ name: String, home: String, steps: Int, runs: Int, extra: String = "") throws -> String {
-        let seeds = (1...runs).map(String.init).joined(separator: ", ")
+    static let syntheticData = """
+        [data]
+        task = "t1"
+        eval_lengths = [16]
+        eval_episodes = 4
+        """
+
+    static func experiment(
+        _ name: String, home: String, steps: Int, runs: Int, extra: String = "", data: String = syntheticData,
+        seeds first: Int = 1, cpus: Int = 1
+    ) throws -> String {
+        let seeds = (first..<(first + runs)).map(String.init).joined(separator: ", ")
         let file = "\(home)/\(name).toml"
         try """
         [executor]
         kind = "slurm"
-        cpus_per_task = 1
+        cpus_per_task = \(cpus)
         time = "10"
         poll_seconds = 0.5
         poll_max_seconds = 2
         \(extra)
 
-        [data]
-        task = "t1"
-        eval_lengths = [16]
-        eval_episodes = 4
+        \(data)
 
         [model]
         layers = 1
@@ -149,6 +156,105 @@ struct SlurmExecutorCLITests {
         #expect(try db.runs().map(\.state) == [.cancelled, .cancelled])
         let status = try runTracker(["status", "--home", home])
         #expect(status.status == 0)
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aSIGKILLedWorkerFailsItsAttemptAndIsRetried() throws {
+        let home = tempDir("slurm-kill")
+        let steps = 300
+        let file = try Self.experiment("kill", home: home, steps: steps, runs: 1)
+        #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let pids = workerPids(sweepDir: task.sweepDir)
+        #expect(pids.count == 1)
+        for pid in pids { kill(pid, SIGKILL) }
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded && r.attempts == 2, "\(r.error ?? "")")
+        #expect(try db.events(runId: run.id!).contains { $0.toState == .crashed })
+        #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aPreemptedRunIsRequeuedAndResumed() throws {
+        let home = tempDir("slurm-preempt")
+        let steps = 600
+        // two CPUs: the node's all, so a job in the high partition must preempt it
+        let file = try Self.experiment("preempt", home: home, steps: steps, runs: 1, cpus: 2)
+        #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let high = ProcessInfo.processInfo.environment["TRACKER_SLURM_HIGH_PARTITION"] ?? "high"
+        let preemptor = try runProcess(
+            "/usr/bin/env", ["sbatch", "--parsable", "-p", high, "-c", "2", "-o", "/dev/null", "--wrap", "sleep 2"])
+        #expect(preemptor.status == 0, "\(preemptor.stderr)")
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        #expect(try db.slurmTasks(runIds: [run.id!]).first?.requeues ?? 0 >= 1)
+        #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aHeadKilledMidSweepReconcilesWhenStartedAgain() throws {
+        let home = tempDir("slurm-head")
+        let file = try Self.experiment("head", home: home, steps: 150, runs: 3)
+        let head = Process()
+        head.executableURL = URL(fileURLWithPath: trackerBinary)
+        head.arguments = ["run", file, "--home", home]
+        head.standardOutput = FileHandle.nullDevice
+        head.standardError = FileHandle.nullDevice
+        try head.run()
+        let db = try waitForDatabase(home)
+        #expect(try waitFor(120) { try db.runs().contains { $0.state == .running } }, "no run started")
+        kill(head.processIdentifier, SIGKILL)
+        head.waitUntilExit()
+        let again = try runTracker(["run", file, "--home", home])
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        #expect(try db.slurmTasks().compactMap(\.arrayJobId).count == 3)
+        #expect(Set(try db.slurmTasks().map(\.submissions)) == [1])
+        for run in try db.runs() {
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...150))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aCorpusRunTrainsFromTheManifestAndAMissingShardIsAClearFailure() throws {
+        let home = tempDir("slurm-corpus")
+        let ingest = try runTracker([
+            "ingest", repoRoot + "/corpora/bundled.tar.xz", "--home", home, "--name", "bundled", "--vocab-size", "300",
+        ])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let data = "[data]\ncorpus = \"bundled\""
+        let ok = try Self.experiment("corpus", home: home, steps: 10, runs: 1, data: data)
+        let first = try runTracker(["run", ok, "--home", home])
+        #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
+        // the train shard vanishes (a node without the shared filesystem): the next run fails clearly
+        let db = try TrackerDB(home: home)
+        let shard = try #require(try db.corpus(named: "bundled")?.shards.first { $0.split == "train" })
+        let path = shard.path.hasPrefix("/") ? shard.path : home + "/" + shard.path
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".away")
+        let bad = try Self.experiment(
+            "corpus", home: home, steps: 10, runs: 1, extra: "", data: data + "\n[experiment]\nmax_attempts = 1",
+            seeds: 2)
+        let second = try runTracker(["run", bad, "--home", home])
+        #expect(second.status != 0)
+        let failed = try #require(try db.runs().first { $0.state == .failed })
+        #expect(failed.exitCode == 1)
+        #expect(failed.error?.contains("does not exist on") == true, "\(failed.error ?? "")")
+    }
+
+    /// Pids of the `tracker worker --slurm DIR` processes.
+    func workerPids(sweepDir: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return args.contains("--slurm") && args.contains(sweepDir)
+        }
     }
 
     func waitForDatabase(_ home: String) throws -> TrackerDB {
