@@ -75,12 +75,19 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 
+        // The Slurm executor: the head (submit, poll, ingest the spool files, settle), and the task
+        // side (`tracker worker --slurm`), which trains without opening the database.
+        .target(
+            name: "SlurmExecutor",
+            dependencies: ["SlurmKit", "Session", "Scheduler", "Training", "Store", "Basics"]),
+
         // MARK: - The thin executable
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
                 "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention", "Kernels",
                 "Scheduler", "Report", "Session",
+                "SlurmExecutor", "SlurmKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -124,6 +131,9 @@ let package = Package(
             name: "SessionTests",
             dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
         .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "SlurmExecutorTests",
+            dependencies: ["SlurmExecutor", "SlurmKit", "Store", "Scheduler", "Basics", "TestSupport"]),
         .testTarget(
             name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "Model", "TestSupport"]),
     ]

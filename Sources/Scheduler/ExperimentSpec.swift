@@ -1,6 +1,7 @@
 // An experiment: experiments/NAME.toml read into a value tree, split into the base run config
-// (the `tracker train --config` sections) and the two sections that are not part of a run:
-// [sweep] (see Sweep.swift) and [experiment] (description, priority, max_attempts). `plans()`
+// (the `tracker train --config` sections) and the sections that are not part of a run:
+// [sweep] (see Sweep.swift), [experiment] (description, priority, max_attempts) and [executor]
+// (local or Slurm, read by the executor). `plans()`
 // turns it into the runs to enqueue: each with a readable name, its resolved config as
 // canonical JSON + sha256, and every leaf typed for runParam.
 import Basics
@@ -14,6 +15,9 @@ public struct ExperimentSpec: Sendable {
     public var description: String?
     public var priority: Int64 = 0
     public var maxAttempts: Int64 = 3
+    /// The [executor] table as written (how the runs execute: `kind = "local"` or `"slurm"` and
+    /// the Slurm keys); not part of any run's config. Read by the executor that uses it.
+    public var executor: [String: ConfigValue]?
     /// The whole file as read, canonical JSON (stored as experiment.spec).
     public var specJSON: String
 
@@ -29,6 +33,13 @@ public struct ExperimentSpec: Sendable {
             sweep = try Sweep(table: t)
         } else {
             sweep = Sweep()
+        }
+        if let x = top.removeValue(forKey: "executor") {
+            guard let t = x.table else {
+                throw SchedulerError.badConfig(
+                    key: "executor", reason: "use an [executor] table, e.g. kind = \"slurm\"")
+            }
+            executor = t
         }
         if let e = top.removeValue(forKey: "experiment") {
             guard let t = e.table else {

@@ -13,6 +13,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case badRun(path: String, run: String, message: String)
     /// [data] names a corpus the workspace does not hold.
     case noCorpus(name: String, home: String)
+    /// A file of an ingested corpus is not there on the node that trains.
+    case corpusFileMissing(path: String, host: String)
     /// `--resume` with a config that changes what is trained (the keys named).
     case resumeChangesConfig(dir: String, keys: [String])
     /// A run config (JSON) that is not valid JSON, or holds a value no key can take.
@@ -30,6 +32,9 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(message)"
         case .badRun(let path, let run, let message):
             return "\(path), run '\(run)': \(message)"
+        case .corpusFileMissing(let path, let host):
+            return "corpus file \(path) does not exist on \(host): keep the workspace (--home) on a filesystem "
+                + "every node mounts at the same path, or re-ingest the corpus there"
         case .noCorpus(let name, let home):
             return "no corpus named '\(name)' in \(home): ingest it first, "
                 + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`"

@@ -18,8 +18,12 @@ public struct TrainData {
     public var tokenByteLengths: [Int32]?
     public var tokenizerPath: String?
 
-    /// Opens the corpus' shards and tokenizer, or builds the synthetic task.
-    public static func load(_ config: TrainRunConfig, home: String) throws -> TrainData {
+    /// Opens the corpus' shards and tokenizer, or builds the synthetic task. `corpus` is the
+    /// corpus as the head recorded it, for a Slurm task (which never opens the database);
+    /// nil reads it from the workspace's database.
+    public static func load(_ config: TrainRunConfig, home: String, corpus given: IngestedCorpus? = nil) throws
+        -> TrainData
+    {
         let T = config.model.context
         let B = config.train.batch
         if let options = config.data.task {
@@ -29,11 +33,9 @@ public struct TrainData {
             return TrainData(
                 source: loader, validation: nil, vocabSize: task.vocabSize, tokenByteLengths: nil, tokenizerPath: nil)
         }
-        let db = try TrackerDB(home: home)
-        guard let corpus = try db.corpus(named: config.data.corpus) else {
-            throw SessionError.noCorpus(name: config.data.corpus, home: home)
-        }
+        let corpus = try given ?? corpusRecord(named: config.data.corpus, home: home)
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
+        try requireOnThisNode(tokenizerPath)
         let tokenizer = try Tokenizer.load(path: tokenizerPath)
         // The tokenizer decides what every shard token means: it must be the file ingest wrote.
         if let (hex, _) = try? FileHashing.sha256(path: tokenizerPath), hex != corpus.tokenizer.sha256 {
@@ -44,7 +46,8 @@ public struct TrainData {
         let V = tokenizer.vocabSize
         func shards(_ split: String) throws -> [ShardReader] {
             try corpus.shards.filter { $0.split == split }.map {
-                try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, expectSHA256: $0.sha256)
+                try requireOnThisNode(absolute($0.path, home: home))
+                return try ShardReader(path: absolute($0.path, home: home), expectVocabSize: V, expectSHA256: $0.sha256)
             }
         }
         let loader = try DataLoader(shards: try shards("train"), batch: B, time: T, seed: config.train.seed)
@@ -91,6 +94,22 @@ public struct TrainData {
     }
 
     static func absolute(_ path: String, home: String) -> String { path.hasPrefix("/") ? path : home + "/" + path }
+
+    /// The corpus named `name` in the workspace's database.
+    public static func corpusRecord(named name: String, home: String) throws -> IngestedCorpus {
+        guard let corpus = try TrackerDB(home: home).corpus(named: name) else {
+            throw SessionError.noCorpus(name: name, home: home)
+        }
+        return corpus
+    }
+
+    /// Throws a clear error when a corpus file is not there (on a cluster: not on this node's
+    /// filesystems, or mounted elsewhere).
+    static func requireOnThisNode(_ path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            throw SessionError.corpusFileMissing(path: path, host: ProcessInfo.processInfo.hostName)
+        }
+    }
 }
 
 /// The JSON summary of `tracker train --format json`.

@@ -7,6 +7,7 @@ import Basics
 import Foundation
 import Model
 import Scheduler
+import Store
 import Training
 
 #if canImport(Glibc)
@@ -56,12 +57,26 @@ public struct TrainSession {
             onCheckpoint: { path, step in try context.recordCheckpoint(path: path, step: step) })
     }
 
-    /// Trains `config` into `dir`; `extraSink` and `onCheckpoint` serve queued runs.
+    /// A run executed by a Slurm task: its config and corpus come from the head's manifest (this
+    /// node never opens the database), its metrics and checkpoints go to `sink` and
+    /// `onCheckpoint`, and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop.
+    public func trainSlurmTask(
+        _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?, corpus: IngestedCorpus?,
+        sink: MetricSink, onCheckpoint: @escaping (String, Int) throws -> Void, stop: SignalWatcher
+    ) throws -> TrainSummary {
+        try train(
+            config, runDirectory: dir, resumeFrom: resumeFrom, extraSink: sink, onCheckpoint: onCheckpoint,
+            corpus: corpus, stop: stop)
+    }
+
+    /// Trains `config` into `dir`; `extraSink` and `onCheckpoint` serve queued runs, `corpus` and
+    /// `stop` Slurm tasks (default: the corpus from the database, stop on SIGINT/SIGTERM).
     func train(
         _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?,
-        extraSink: MetricSink? = nil, onCheckpoint: ((String, Int) throws -> Void)? = nil
+        extraSink: MetricSink? = nil, onCheckpoint: ((String, Int) throws -> Void)? = nil,
+        corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil
     ) throws -> TrainSummary {
-        let data = try TrainData.load(config, home: home)
+        let data = try TrainData.load(config, home: home, corpus: corpus)
         let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
         try TrainingMemory(
             model: modelConfig, train: config.train, time: data.source.T,
@@ -82,7 +97,7 @@ public struct TrainSession {
         loop.checkpointMetadata = ["run_config": configJSON, "tokenizer": data.tokenizerPath ?? ""]
         loop.peakFlops = peak
         loop.onCheckpoint = onCheckpoint
-        let stop = Self.stopOnSignal()
+        let stop = stop ?? Self.stopOnSignal()
         loop.shouldStop = { stop.received != nil }
         data.attachEvaluations(loop, config)
         var sinks: [MetricSink] = [

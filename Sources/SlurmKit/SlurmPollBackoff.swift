@@ -25,5 +25,5 @@ public struct SlurmPollBackoff: Hashable, Sendable {
 
 extension Duration {
     /// The duration in seconds, as `Thread.sleep` and `DispatchTime` take it.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

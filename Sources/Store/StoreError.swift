@@ -17,6 +17,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     /// A line of an import file that cannot be used; `line` is 1-based.
     case badImportLine(file: String, line: Int, message: String)
     case cannotRead(path: String, reason: String)
+    /// A run's spool file (Slurm tasks' event file) cannot be written.
+    case cannotWriteSpool(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
                 "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"
         case .cannotRead(let path, let reason):
             return "cannot read \(path): \(reason)"
+        case .cannotWriteSpool(let path, let reason):
+            return
+                "cannot write the spool file \(path): \(reason) (check that the folder is writable and the disk not full)"
         }
     }
 }

@@ -10,7 +10,8 @@ import GRDB
 public typealias StateCounts = [RunState: Int]
 
 extension TrackerDB {
-    /// Claims the queued run with the highest priority, then the lowest id, for `worker`.
+    /// Claims the queued run with the highest priority, then the lowest id, for `worker` (never a
+    /// run handed to Slurm: its Slurm task runs it).
     /// - Parameter experimentId: only runs of this experiment, when given.
     public func claimNextRun(
         worker: String, lease: TimeInterval, experimentId: Int64? = nil, now: Double = Date().timeIntervalSince1970
@@ -27,6 +28,7 @@ extension TrackerDB {
                           exitCode = NULL, signal = NULL, error = NULL
                         WHERE id = (SELECT id FROM run WHERE state = 'queued' AND attempts < maxAttempts
                                       AND cancelRequested = 0 AND (?5 IS NULL OR experimentId = ?5)
+                                      AND NOT EXISTS (SELECT 1 FROM slurmTask s WHERE s.runId = run.id)
                                     ORDER BY priority DESC, id LIMIT 1)
                         RETURNING *
                         """, arguments: [worker, now + lease, now, isoNow(), experimentId])

@@ -1,9 +1,12 @@
 // `tracker cancel RUN|EXPERIMENT...`: queued runs are cancelled at once; running runs get a
 // cancel request, and their worker stops the run (SIGTERM, then SIGKILL after a grace period)
-// and records it as cancelled.
+// and records it as cancelled. Runs handed to Slurm are cancelled in the store first, then
+// their tasks are scancelled (`A_T` each).
 import ArgumentParser
 import Foundation
 import Scheduler
+import SlurmExecutor
+import SlurmKit
 import Store
 
 struct CancelCommand: ParsableCommand {
@@ -34,8 +37,12 @@ struct CancelCommand: ParsableCommand {
                     ids += try db.runs(experimentId: e.id!).filter { !$0.state.isTerminal }.map { $0.id! }
                 }
             }
-            let (cancelled, requested) = try db.cancel(runIds: ids)
-            print("cancelled \(cancelled) queued run(s); asked the workers of \(requested) running run(s) to stop them")
+            let (cancelled, requested, scancelled) = try SlurmHead.cancel(
+                db: db, runIds: ids, slurm: ProcessSlurmCommands())
+            var line =
+                "cancelled \(cancelled) queued run(s); asked the workers of \(requested) running run(s) to stop them"
+            if scancelled > 0 { line += "; scancelled \(scancelled) Slurm task(s)" }
+            print(line)
         }
     }
 }

@@ -7,12 +7,13 @@ import Basics
 import Foundation
 import Scheduler
 import Session
+import SlurmExecutor
 import Store
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Enqueue an experiment's runs and execute them with local workers.",
+        abstract: "Enqueue an experiment's runs and execute them with local workers or on Slurm.",
         discussion: """
             FILE is experiments/NAME.toml: a `tracker train --config` file plus [sweep] (grid over \
             dotted keys, seeds, [sweep.random] samples) and an optional [experiment] table \
@@ -45,6 +46,12 @@ struct RunCommand: ParsableCommand {
     var dryRun = false
 
     @Option(
+        help: ArgumentHelp(
+            "How runs execute: local worker processes, or one Slurm job array (default: the file's [executor] kind, else local).",
+            valueName: "local|slurm"))
+    var executor: SlurmExecutorConfig.Kind?
+
+    @Option(
         help: ArgumentHelp("Workers run this shell command instead of `tracker train --run ID`.", visibility: .hidden))
     var command: String?
 
@@ -59,9 +66,14 @@ struct RunCommand: ParsableCommand {
         let signals = SignalWatcher()
         try withCLIErrors {
             let (spec, plans) = try ExperimentFile.load(path: file)
+            var slurmConfig = try SlurmExecutorConfig(table: spec.executor)
+            if let executor { slurmConfig.kind = executor }
             if dryRun {
                 print("experiment \(spec.name): \(plans.count) run(s)")
                 for p in plans { print("  \(p.name)  \(p.sha256.prefix(12))") }
+                if slurmConfig.kind == .slurm, !plans.isEmpty {
+                    print(try Self.slurmScript(slurmConfig, experiment: spec.name, runs: plans.count), terminator: "")
+                }
                 return
             }
             let home = workspace.resolvedHome
@@ -73,9 +85,12 @@ struct RunCommand: ParsableCommand {
                 line += ", \(skipped.count) already in the experiment (use --force to run them again)"
             }
             print(line)
+            let mine = Set((enqueued + skipped).map { $0.id! })
+            if slurmConfig.kind == .slurm {
+                return try runOnSlurm(slurmConfig, experiment: experiment, mine: mine, db: db, signals: signals)
+            }
             if noWait { return }
 
-            let mine = Set((enqueued + skipped).map { $0.id! })
             let display = ProgressLine()
             var launcher = LocalWorkers(home: home, count: workers, experimentId: experiment.id)
             if let command { launcher.workerArguments += ["--command", command] }

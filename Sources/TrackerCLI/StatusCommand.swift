@@ -1,6 +1,7 @@
-// `tracker status`: the queue by state, live workers with their run and last heartbeat, and the
-// most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
-// whose worker died shows up as re-queued (or crashed for good) here.
+// `tracker status`: the queue by state, live workers with their run and last heartbeat, runs on
+// Slurm with their job ids and states, and the most recent failures. Like every worker, it first
+// recovers runs whose lease expired, so a run whose worker died shows up as re-queued (or
+// crashed for good) here.
 import ArgumentParser
 import Basics
 import Foundation
@@ -44,6 +45,7 @@ struct StatusCommand: ParsableCommand {
         var recovered: [Int64]
         var workers: [Worker]
         var recentFailures: [Failure]
+        var slurm: [SlurmTask]
     }
 
     func run() throws {
@@ -73,6 +75,7 @@ struct StatusCommand: ParsableCommand {
                     runId: $0.id!, name: $0.name, state: $0.state.rawValue, exitCode: $0.exitCode, signal: $0.signal,
                     finishedAt: $0.finishedAt, error: $0.error)
             }
+            let slurm = try Self.slurmTasks(home: home, db: db, experimentId: experimentId)
             if recovered == nil {
                 writeStderr(
                     "note: the workspace cannot be written (read-only or full): runs whose worker died are shown as they are, not recovered\n"
@@ -80,7 +83,7 @@ struct StatusCommand: ParsableCommand {
             }
             let status = Status(
                 counts: Dictionary(uniqueKeysWithValues: RunState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures)
+                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures, slurm: slurm)
             if format == .json {
                 print(try prettyJSON(status))
                 return
@@ -101,6 +104,7 @@ struct StatusCommand: ParsableCommand {
                 }
                 print("  \(w.id)  \(run)\(progress)  heartbeat \(w.secondsSinceHeartbeat)s ago")
             }
+            Self.printSlurm(slurm)
             if !failures.isEmpty {
                 print("recent failures:")
                 for f in failures {

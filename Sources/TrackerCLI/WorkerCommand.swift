@@ -5,6 +5,8 @@ import ArgumentParser
 import Basics
 import Foundation
 import Scheduler
+import SlurmExecutor
+import SlurmKit
 import Store
 
 struct WorkerCommand: ParsableCommand {
@@ -52,7 +54,17 @@ struct WorkerCommand: ParsableCommand {
             valueName: "sh"))
     var command: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Run one task of this Slurm submission folder (what its batch script execs), with --index.",
+            valueName: "dir", visibility: .hidden))
+    var slurm: String?
+
+    @Option(help: ArgumentHelp("The task's run index in the Slurm submission.", visibility: .hidden))
+    var index: Int?
+
     func validate() throws {
+        if (slurm == nil) != (index == nil) { throw ValidationError("--slurm and --index go together") }
         if let maxRuns, maxRuns < 1 { throw ValidationError("--max-runs must be at least 1") }
         if !(lease > heartbeat && heartbeat > 0) {
             throw ValidationError("--lease must be longer than --heartbeat (> 0)")
@@ -60,6 +72,15 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let slurm, let index {
+            // a Slurm task: trains in this process (the batch shell's), reports through its spool file
+            let status = SlurmTaskRunner(
+                sweepDir: slurm, index: index, environment: ProcessInfo.processInfo.environment,
+                slurm: ProcessSlurmCommands()
+            ).run()
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         let signals = SignalWatcher()
         let home = workspace.resolvedHome
         try withCLIErrors {

@@ -1,0 +1,104 @@
+// What a Slurm task needs to run its run without the database (which only the head opens):
+// <submission folder>/manifest.json, written by the head before sbatch. Task i of the submission
+// runs `runs[i]`: its id, its resolved config, and the corpus it trains on as the head recorded
+// it (paths and checksums), so the task can check its shards before training.
+import Basics
+import Foundation
+import Store
+
+public struct SlurmManifest: Codable, Sendable, Equatable {
+    /// A corpus as recorded at ingest: the files a task opens and their checksums.
+    public struct Corpus: Codable, Sendable, Equatable {
+        public var corpus: CorpusRecord
+        public var tokenizer: TokenizerRecord
+        public var shards: [ShardRecord]
+
+        public init(_ ingested: IngestedCorpus) {
+            corpus = ingested.corpus
+            tokenizer = ingested.tokenizer
+            shards = ingested.shards
+        }
+
+        public var ingested: IngestedCorpus {
+            IngestedCorpus(corpus: corpus, sources: [], tokenizer: tokenizer, shards: shards)
+        }
+    }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var runId: Int64
+        public var name: String
+        /// The resolved run config, canonical JSON (as on the run row).
+        public var config: String
+        /// The corpus [data] names; nil for a synthetic task.
+        public var corpus: String?
+
+        public init(runId: Int64, name: String, config: String, corpus: String?) {
+            self.runId = runId
+            self.name = name
+            self.config = config
+            self.corpus = corpus
+        }
+    }
+
+    /// The workspace (on the shared filesystem): run folders and corpora are found from it.
+    public var home: String
+    public var maxRequeues: Int
+    public var runs: [Entry]
+    public var corpora: [String: Corpus]
+
+    public init(home: String, maxRequeues: Int, runs: [Entry], corpora: [String: Corpus]) {
+        self.home = home
+        self.maxRequeues = maxRequeues
+        self.runs = runs
+        self.corpora = corpora
+    }
+
+    public static func path(sweepDir: String) -> String { sweepDir + "/manifest.json" }
+
+    /// Writes the manifest into `sweepDir` (atomically: a task never reads half of it).
+    public func write(sweepDir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let url = URL(fileURLWithPath: Self.path(sweepDir: sweepDir))
+        do {
+            try encoder.encode(self).write(to: url, options: .atomic)
+        } catch {
+            throw SlurmExecutorError.io(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Reads the manifest of `sweepDir`.
+    public static func load(sweepDir: String) throws -> SlurmManifest {
+        let path = Self.path(sweepDir: sweepDir)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SlurmExecutorError.noManifest(path: path, host: ProcessInfo.processInfo.hostName)
+        }
+        do {
+            return try JSONDecoder().decode(SlurmManifest.self, from: data)
+        } catch {
+            throw SlurmExecutorError.io(path: path, reason: "not a tracker Slurm manifest (\(error))")
+        }
+    }
+}
+
+/// What went wrong in the Slurm executor, as one line that says what to do.
+public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
+    case io(path: String, reason: String)
+    case noManifest(path: String, host: String)
+    case noSuchTask(index: Int, count: Int, path: String)
+    case notSlurm(String)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let reason):
+            return "\(path): \(reason)"
+        case .noManifest(let path, let host):
+            return "\(path) does not exist on \(host): the submission folder must be on a filesystem every node "
+                + "mounts at the same path (set [executor] dir, or --home, to one)"
+        case .noSuchTask(let index, let count, let path):
+            return "task index \(index) is not in \(path) (it lists \(count) runs): was the folder reused?"
+        case .notSlurm(let reason):
+            return reason
+        }
+    }
+}

@@ -1,0 +1,283 @@
+// The store's side of the Slurm executor: which Slurm task holds each run (slurmTask), the
+// ingest of the runs' spool files (what the tasks report; idempotent by sequence number and byte
+// offset, in the same transaction as the events' effects), and how a run's attempt ends, from
+// its own end event or, when it never wrote one (OOM killer, node failure, time limit), from
+// Slurm's final state: a failure spends an attempt (`maxAttempts`), a time limit or a
+// preemption spends a requeue (`maxRequeues`). The Slurm commands themselves are not here.
+import Foundation
+import GRDB
+
+/// A run handed to Slurm (see migrations/0003_slurm.sql).
+public struct SlurmTaskRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "slurmTask"
+    public var runId: Int64
+    public var sweepDir: String
+    public var taskIndex: Int64
+    public var jobName: String
+    public var arrayJobId: Int64?
+    public var arrayTask: Int64?
+    public var slurmState: String?
+    public var reason: String?
+    public var requeues: Int64 = 0
+    public var maxRequeues: Int64 = 3
+    public var submissions: Int64 = 0
+    public var spoolOffset: Int64 = 0
+    public var spoolSeq: Int64 = 0
+    public var submittedAt: Double?
+    public var missingSince: Double?
+
+    public init(runId: Int64, sweepDir: String, taskIndex: Int64, jobName: String, maxRequeues: Int64) {
+        self.runId = runId
+        self.sweepDir = sweepDir
+        self.taskIndex = taskIndex
+        self.jobName = jobName
+        self.maxRequeues = maxRequeues
+    }
+
+    /// `A_T` once submitted.
+    public var jobText: String? { arrayJobId.map { "\($0)_\(arrayTask ?? 0)" } }
+    /// The run's spool file.
+    public var spoolPath: String { Self.spoolPath(sweepDir: sweepDir, runId: runId) }
+
+    public static func spoolPath(sweepDir: String, runId: Int64) -> String { "\(sweepDir)/spool/\(runId).jsonl" }
+}
+
+/// How an attempt of a Slurm run ended, from its end event or from Slurm's final state.
+public enum SlurmAttemptEnd: Sendable, Equatable {
+    /// Training completed.
+    case succeeded
+    /// It failed: spends an attempt; retried (resubmitted) while attempts < maxAttempts.
+    case failed(exitCode: Int64?, signal: Int64?, why: String)
+    /// A time limit or preemption stopped it: spends a requeue (failed once past maxRequeues).
+    /// `resubmit`: Slurm will not run it again by itself (else it requeued the job).
+    case requeue(why: String, resubmit: Bool)
+    /// Cancelled (by `tracker cancel`, or in Slurm).
+    case cancelled(why: String)
+}
+
+/// What one spool ingest did.
+public struct SpoolIngest: Sendable, Equatable {
+    public var events = 0
+    public var skippedLines = 0
+}
+
+extension TrackerDB {
+    /// Registers runs handed to Slurm (before sbatch: a head that dies in between finds them).
+    public func registerSlurmTasks(_ tasks: [SlurmTaskRecord]) throws {
+        try pool.write { db in for t in tasks { try t.insert(db, onConflict: .replace) } }
+    }
+
+    /// The Slurm task of each run that has one.
+    public func slurmTasks(runIds: [Int64]? = nil) throws -> [SlurmTaskRecord] {
+        try pool.read { db in
+            var request = SlurmTaskRecord.order(Column("runId"))
+            if let runIds { request = request.filter(runIds.contains(Column("runId"))) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Slurm tasks whose run is not finished (queued, running, or crashed awaiting its retry).
+    public func liveSlurmTasks(experimentId: Int64? = nil) throws -> [SlurmTaskRecord] {
+        try pool.read { db in
+            try SlurmTaskRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT s.* FROM slurmTask s JOIN run r ON r.id = s.runId
+                    WHERE r.state IN ('queued', 'running', 'crashed') AND (?1 IS NULL OR r.experimentId = ?1)
+                    ORDER BY s.runId
+                    """, arguments: [experimentId])
+        }
+    }
+
+    /// Records that `runIds[i]` is task `tasks[i]` of job array `arrayJobId` (one sbatch).
+    public func recordSlurmSubmission(
+        arrayJobId: Int64, tasks: [(runId: Int64, arrayTask: Int64)], now: Double = Date().timeIntervalSince1970
+    ) throws {
+        try pool.write { db in
+            for t in tasks {
+                try db.execute(
+                    sql: """
+                        UPDATE slurmTask SET arrayJobId = ?, arrayTask = ?, slurmState = 'PENDING', reason = 'submitted',
+                          submissions = submissions + 1, submittedAt = ?, missingSince = NULL WHERE runId = ?
+                        """, arguments: [arrayJobId, t.arrayTask, now, t.runId])
+                try Self.recordEvent(
+                    runId: t.runId, from: .queued, to: .queued, worker: nil,
+                    detail: "submitted to Slurm as job \(arrayJobId)_\(t.arrayTask)", db)
+            }
+        }
+    }
+
+    /// Stores what Slurm last said about a run's task (`missingSince`: since when it is unlisted).
+    public func recordSlurmState(runId: Int64, state: String?, reason: String?, missingSince: Double?) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE slurmTask SET slurmState = ?, reason = ?, missingSince = ? WHERE runId = ?",
+                arguments: [state, reason, missingSince, runId])
+        }
+    }
+
+    /// Ingests the new events of run `runId`'s spool file: state changes, metrics, checkpoints.
+    /// Idempotent: events at or before the last ingested sequence number are skipped, and the
+    /// offset moves only past complete lines, in the same transaction as their effects.
+    @discardableResult
+    public func ingestSpool(runId: Int64) throws -> SpoolIngest {
+        guard let task = try slurmTasks(runIds: [runId]).first else { return SpoolIngest() }
+        let chunk = try Spool.read(path: task.spoolPath, from: task.spoolOffset)
+        if chunk.end == task.spoolOffset { return SpoolIngest() }
+        let home = (path as NSString).deletingLastPathComponent
+        return try pool.write { db in
+            // a concurrent ingest (another head command) may have moved on meanwhile
+            guard let now = try SlurmTaskRecord.fetchOne(db, key: runId), now.spoolOffset == task.spoolOffset else {
+                return SpoolIngest()
+            }
+            var points: [MetricPoint] = []
+            var applied = 0
+            for e in chunk.events where e.seq > now.spoolSeq {
+                applied += 1
+                switch e.kind {
+                case .metrics:
+                    points += (e.metrics ?? [:]).map {
+                        MetricPoint(runId: runId, key: $0.key, step: e.step!, value: $0.value, time: e.time)
+                    }
+                case .start, .checkpoint, .end:
+                    try Self.logMetrics(points, in: db)
+                    points = []
+                    try Self.apply(e, runId: runId, home: home, db)
+                }
+            }
+            try Self.logMetrics(points, in: db)
+            let seq = max(now.spoolSeq, chunk.events.map(\.seq).max() ?? 0)
+            try db.execute(
+                sql: "UPDATE slurmTask SET spoolOffset = ?, spoolSeq = ? WHERE runId = ?",
+                arguments: [chunk.end, seq, runId])
+            return SpoolIngest(events: applied, skippedLines: chunk.skipped)
+        }
+    }
+
+    /// The effect of one start, checkpoint or end event.
+    private static func apply(_ e: SpoolEvent, runId: Int64, home: String, _ db: Database) throws {
+        guard let run = try RunRecord.fetchOne(db, key: runId) else { return }
+        let worker = "slurm:\(e.job ?? "?")@\(e.host ?? "?")"
+        switch e.kind {
+        case .start:
+            if run.state == .running {
+                // a start without the previous attempt's end (its node failed and Slurm requeued it)
+                try recordEvent(runId: runId, from: .running, to: .running, worker: worker, detail: "restarted", db)
+                try db.execute(sql: "UPDATE run SET worker = ? WHERE id = ?", arguments: [worker, runId])
+            } else {
+                try startSlurmRun(run, worker: worker, time: e.time, db)
+            }
+        case .checkpoint:
+            let path = e.path!
+            let relative = path.hasPrefix(home + "/") ? String(path.dropFirst(home.count + 1)) : path
+            var artifact = ArtifactRecord(
+                runId: runId, kind: "checkpoint", step: e.step, path: relative, size: e.size!, sha256: e.sha256!)
+            try artifact.insert(db)
+        case .end:
+            let end: SlurmAttemptEnd =
+                switch e.outcome! {
+                case .succeeded: .succeeded
+                case .failed:
+                    .failed(exitCode: e.exitCode, signal: e.signal, why: e.error ?? "failed on \(e.host ?? "its node")")
+                case .requeued: .requeue(why: e.error ?? "checkpointed and requeued itself", resubmit: false)
+                case .stopped:
+                    run.cancelRequested
+                        ? .cancelled(why: "cancelled while running")
+                        : .requeue(why: e.error ?? "stopped by signal \(e.signal ?? 15)", resubmit: false)
+                }
+            try settle(runId: runId, end, worker: worker, db)
+        case .metrics:
+            break
+        }
+    }
+
+    /// queued -> running for a Slurm task (no lease: Slurm says whether it still runs).
+    private static func startSlurmRun(_ run: RunRecord, worker: String, time: Double, _ db: Database) throws {
+        guard run.state == .queued else { return }
+        try db.execute(
+            sql: """
+                UPDATE run SET state = 'running', worker = ?, attempts = attempts + 1, leaseExpiresAt = NULL,
+                  heartbeatAt = ?, startedAt = coalesce(startedAt, ?), finishedAt = NULL, exitCode = NULL,
+                  signal = NULL, error = NULL
+                WHERE id = ? AND state = 'queued'
+                """, arguments: [worker, time, isoNow(), run.id])
+        try recordEvent(
+            runId: run.id!, from: .queued, to: .running, worker: worker, detail: "attempt \(run.attempts + 1)", db)
+    }
+
+    /// Records how the run's current attempt ended (see `SlurmAttemptEnd`); a run already
+    /// finished is left as it is. Returns true when the run must be submitted again.
+    @discardableResult
+    public func settleSlurmRun(runId: Int64, _ end: SlurmAttemptEnd) throws -> Bool {
+        try pool.write { db in try Self.settle(runId: runId, end, worker: nil, db) }
+    }
+
+    @discardableResult
+    static func settle(runId: Int64, _ end: SlurmAttemptEnd, worker: String?, _ db: Database) throws -> Bool {
+        guard var run = try RunRecord.fetchOne(db, key: runId), !run.state.isTerminal,
+            var task = try SlurmTaskRecord.fetchOne(db, key: runId)
+        else { return false }
+        if case .cancelled(let why) = end {
+            _ = try finish(run, to: .cancelled, exitCode: nil, signal: nil, error: why, db)
+            return false
+        }
+        if run.state != .running {
+            // it ended without ever reporting a start (died before it could): count the attempt
+            try startSlurmRun(run, worker: worker ?? "slurm", time: Date().timeIntervalSince1970, db)
+            run = try RunRecord.fetchOne(db, key: runId)!
+            guard run.state == .running else { return false }
+        }
+        switch end {
+        case .succeeded:
+            _ = try finish(run, to: .succeeded, exitCode: 0, signal: nil, error: nil, db)
+            return false
+        case .failed(let exitCode, let signal, let why):
+            if run.attempts < run.maxAttempts && !run.cancelRequested {
+                _ = try crash(run, worker: nil, signal: signal, error: why, db)
+                try markForSubmission(runId, db)
+                return true
+            }
+            _ = try finish(run, to: .failed, exitCode: exitCode, signal: signal, error: why, db)
+            return false
+        case .requeue(let why, let resubmit):
+            task.requeues += 1
+            try db.execute(sql: "UPDATE slurmTask SET requeues = ? WHERE runId = ?", arguments: [task.requeues, runId])
+            if task.requeues > task.maxRequeues || run.cancelRequested {
+                let reason =
+                    run.cancelRequested
+                    ? "cancelled while it was being requeued"
+                    : "\(why); requeued \(task.requeues - 1) time(s) already (max_requeues = \(task.maxRequeues))"
+                let to: RunState = run.cancelRequested ? .cancelled : .failed
+                _ = try finish(run, to: to, exitCode: nil, signal: nil, error: reason, db)
+                return false
+            }
+            _ = try transition(
+                runId: runId, from: .running, to: .queued, worker: nil, exitCode: nil, signal: nil, error: nil,
+                detail: "\(why); requeue \(task.requeues) of \(task.maxRequeues)", db)
+            if resubmit { try markForSubmission(runId, db) }
+            return resubmit
+        case .cancelled:
+            return false
+        }
+    }
+
+    private static func finish(
+        _ run: RunRecord, to: RunState, exitCode: Int64?, signal: Int64?, error: String?, _ db: Database
+    ) throws -> Bool {
+        try transition(
+            runId: run.id!, from: run.state, to: to, worker: nil, exitCode: exitCode, signal: signal, error: error,
+            detail: nil, db)
+    }
+
+    /// The run's task is gone from Slurm while the run is queued: the head submits it again.
+    public func markSlurmTaskForSubmission(runId: Int64) throws {
+        try pool.write { db in try Self.markForSubmission(runId, db) }
+    }
+
+    /// The run's task is gone from Slurm: the next submission holds it again.
+    private static func markForSubmission(_ runId: Int64, _ db: Database) throws {
+        try db.execute(
+            sql: "UPDATE slurmTask SET arrayJobId = NULL, arrayTask = NULL, missingSince = NULL WHERE runId = ?",
+            arguments: [runId])
+    }
+}

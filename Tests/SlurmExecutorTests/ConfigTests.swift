@@ -1,0 +1,53 @@
+// The [executor] table: defaults, every key, and one clear error per wrong value.
+import Basics
+import Foundation
+import Scheduler
+import SlurmExecutor
+import Testing
+
+struct ConfigTests {
+    @Test func defaultsAreLocalWithSlurmDefaultsReady() throws {
+        let c = try SlurmExecutorConfig(table: nil)
+        #expect(c.kind == .local && c.maxRequeues == 3 && c.signalSeconds == 120 && c.extra.isEmpty)
+        #expect(c.partition == nil && c.maxParallel == nil && c.pollSeconds == 2 && c.pollMaxSeconds == 60)
+    }
+
+    @Test func everyKeyReachesTheScript() throws {
+        let table: [String: ConfigValue] = [
+            "kind": .string("slurm"), "partition": .string("cpu"), "account": .string("lab"), "qos": .string("high"),
+            "time": .string("1:00:00"), "cpus_per_task": .int(4), "mem": .string("8G"), "gres": .string("gpu:1"),
+            "max_parallel": .int(3), "extra": .array([.string("--exclusive")]), "max_requeues": .int(5),
+            "signal_seconds": .int(300), "dir": .string("/shared/x"), "poll_seconds": .double(0.5),
+        ]
+        let c = try SlurmExecutorConfig(table: table)
+        #expect(c.kind == .slurm && c.maxRequeues == 5 && c.dir == "/shared/x" && c.pollSeconds == 0.5)
+        let spec = c.jobSpec(name: "tracker-x", taskCount: 10, output: "/o/%A_%a.out", command: ["/t", "worker"])
+        let script = try spec.script(for: spec.chunks(maxArraySize: 1001)[0])
+        for line in [
+            "--partition=cpu", "--account=lab", "--qos=high", "--time=1:00:00", "--cpus-per-task=4", "--mem=8G",
+            "--gres=gpu:1", "--array=0-9%3", "--exclusive", "--signal=B:USR1@300", "--requeue",
+        ] {
+            #expect(script.contains("#SBATCH \(line)\n"), "\(line)")
+        }
+    }
+
+    @Test func wrongValuesAreClearErrors() {
+        let cases: [(String, ConfigValue, String)] = [
+            ("kind", .string("pbs"), "use \"local\" or \"slurm\""),
+            ("cpus_per_task", .int(0), "positive integer"),
+            ("max_parallel", .string("2"), "positive integer"),
+            ("max_requeues", .int(-1), ">= 0"),
+            ("extra", .string("--exclusive"), "a list of sbatch options"),
+            ("time", .string("soon"), "not a Slurm time limit"),
+            ("partition", .string(""), "non-empty"),
+            ("parition", .string("cpu"), "unknown key"),
+        ]
+        for (key, value, message) in cases {
+            #expect {
+                try SlurmExecutorConfig(table: [key: value])
+            } throws: { error in
+                "\(error)".contains(message)
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+// The head against a fake Slurm: a sweep is one array, spool events drive the store, Slurm's
+// final states fill the gaps a task could not report, failures spend attempts and time limits
+// requeues, a restarted head reconciles from the store and squeue, cancel scancels.
+import Foundation
+import SlurmExecutor
+import SlurmKit
+import Store
+import Testing
+
+struct HeadTests {
+    @Test func aSweepIsOneArrayTrackedToCompletion() throws {
+        let f = try Fixture(count: 3)
+        var config = SlurmExecutorConfig()
+        config.partition = "debug"
+        config.maxParallel = 2
+        let head = f.head(config)
+        let arrays = try head.submit(f.runs, experiment: "sweep")
+        #expect(arrays == [101])
+        #expect(f.slurm.scripts.count == 1)
+        let script = try #require(f.slurm.scripts.first)
+        #expect(script.contains("#SBATCH --array=0-2%2\n"))
+        #expect(script.contains("#SBATCH --partition=debug\n"))
+        #expect(script.contains("#SBATCH --signal=B:USR1@120\n"))
+        #expect(script.contains("exec /opt/tracker worker --slurm "))
+        #expect(try f.runs.map { try f.task($0).jobText } == ["101_0", "101_1", "101_2"])
+        // submitting the same runs again submits nothing
+        #expect(try head.submit(f.runs, experiment: "sweep") == [])
+
+        for (i, run) in f.runs.enumerated() {
+            f.slurm.set(101, i, "RUNNING")
+            try attempt(try f.spool(run), job: "101_\(i)", steps: 1...3, end: nil)
+        }
+        var poll = try head.poll()
+        #expect(try f.runs.map { try f.state($0).state } == [.running, .running, .running])
+        #expect(poll.live.count == 3)
+        for (i, run) in f.runs.enumerated() {
+            try f.spool(run).append(SpoolEvent(kind: .end, outcome: .succeeded, exitCode: 0))
+            f.slurm.set(101, i, "COMPLETED")
+        }
+        poll = try head.poll()
+        #expect(poll.live.isEmpty)
+        for run in f.runs {
+            let r = try f.state(run)
+            #expect(r.state == .succeeded && r.attempts == 1 && r.exitCode == 0)
+            #expect(try f.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == [1, 2, 3])
+        }
+    }
+
+    @Test func largeSweepsAreSplitAtMaxArraySize() throws {
+        let f = try Fixture(count: 5)
+        f.slurm.maxArraySize = 2
+        let arrays = try f.head().submit(f.runs, experiment: "sweep")
+        #expect(arrays == [101, 102, 103])
+        #expect(f.slurm.scripts.map { $0.contains("--array=0-1\n") } == [true, true, false])
+        #expect(
+            f.slurm.scripts[2].contains("--array=0-0\n")
+                && f.slurm.scripts[2].contains(#"$((4 + SLURM_ARRAY_TASK_ID))"#))
+        #expect(try f.runs.map { try f.task($0).jobText } == ["101_0", "101_1", "102_0", "102_1", "103_0"])
+    }
+
+    @Test func aFailureIsRetriedThenFailedWithItsExitCode() throws {
+        let f = try Fixture(count: 1, maxAttempts: 2)
+        let head = f.head()
+        let run = f.runs[0]
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: .failed, exitCode: 3)
+        f.slurm.set(101, 0, "FAILED")
+        _ = try head.poll()
+        // one attempt left: back in the queue and submitted again as its own one-task array
+        #expect(try f.state(run).state == .queued)
+        #expect(f.slurm.scripts.count == 2)
+        #expect(f.slurm.scripts[1].contains("--array=0-0\n"))
+        #expect(try f.task(run).jobText == "102_0")
+        try attempt(try f.spool(run), job: "102_0", steps: 1...2, end: .failed, exitCode: 3)
+        f.slurm.set(102, 0, "FAILED")
+        _ = try head.poll()
+        let r = try f.state(run)
+        #expect(r.state == .failed && r.exitCode == 3 && r.attempts == 2)
+        #expect(f.slurm.scripts.count == 2)
+    }
+
+    @Test func outOfMemoryWithoutAnEndSpendsAnAttempt() throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        let head = f.head()
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...2, end: nil)
+        f.slurm.set(101, 0, "OUT_OF_MEMORY")
+        _ = try head.poll()
+        let r = try f.state(f.runs[0])
+        #expect(r.state == .failed)
+        #expect(r.error?.contains("OUT_OF_MEMORY") == true)
+    }
+
+    @Test func timeLimitsSpendRequeuesNotAttempts() throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = 1
+        let head = f.head(config)
+        let run = f.runs[0]
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: nil)
+        f.slurm.set(101, 0, "TIMEOUT")
+        _ = try head.poll()
+        #expect(try f.state(run).state == .queued)
+        #expect(try f.task(run).requeues == 1 && f.slurm.scripts.count == 2)
+        try attempt(try f.spool(run), job: "102_0", steps: 3...4, end: nil)
+        f.slurm.set(102, 0, "TIMEOUT")
+        _ = try head.poll()
+        let r = try f.state(run)
+        #expect(r.state == .failed)
+        #expect(r.error?.contains("max_requeues = 1") == true)
+    }
+
+    @Test func aSelfRequeuedTaskResumesUnderTheSameRunWithEveryStepOnce() throws {
+        let f = try Fixture(count: 1)
+        let head = f.head()
+        let run = f.runs[0]
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(run), job: "101_0", steps: 1...5, checkpoint: f.home + "/c5", end: .requeued)
+        f.slurm.set(101, 0, "PENDING")
+        _ = try head.poll()
+        #expect(try f.state(run).state == .queued)
+        #expect(try f.task(run).requeues == 1)
+        #expect(f.slurm.scripts.count == 1)  // Slurm requeued the same task: nothing to submit
+        f.slurm.set(101, 0, "RUNNING")
+        try attempt(try f.spool(run), job: "101_0", steps: 6...10, end: .succeeded)
+        f.slurm.set(101, 0, "COMPLETED")
+        _ = try head.poll()
+        let r = try f.state(run)
+        #expect(r.state == .succeeded && r.attempts == 1)
+        #expect(try f.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...10))
+        #expect(try f.db.latestCheckpoint(runId: run.id!)?.step == 5)
+        #expect(try f.db.events(runId: run.id!).filter { $0.toState == .running && $0.fromState == .queued }.count == 2)
+    }
+
+    @Test func aRestartedHeadReconcilesFromTheStoreAndSqueue() throws {
+        let f = try Fixture(count: 2)
+        try f.head().submit(f.runs, experiment: "sweep")
+        // the head dies; meanwhile one task finished and one was killed without an end
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...3, end: .succeeded)
+        try attempt(try f.spool(f.runs[1]), job: "101_1", steps: 1...3, end: nil)
+        f.slurm.set(101, 0, "COMPLETED")
+        f.slurm.set(101, 1, "FAILED")
+        let db = try TrackerDB(home: f.home)
+        let restarted = SlurmHead(
+            db: db, home: f.home, slurm: f.slurm, config: SlurmExecutorConfig(), executable: "/opt/tracker")
+        restarted.warn = { _ in }
+        let poll = try restarted.poll()
+        #expect(try f.state(f.runs[0]).state == .succeeded)
+        #expect(try f.state(f.runs[1]).state == .queued)  // retried: attempts left
+        #expect(poll.resubmitted == 1 && f.slurm.scripts.count == 2)
+        // ingesting again (a second head command) changes nothing
+        #expect(try db.ingestSpool(runId: f.runs[0].id!).events == 0)
+        #expect(try f.db.metrics(runId: f.runs[0].id!, key: "train/loss").count == 3)
+    }
+
+    @Test func aTaskSlurmForgotFailsOnlyAfterTheGracePeriod() throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        var config = SlurmExecutorConfig()
+        config.lostAfterSeconds = 100
+        try f.head(config, clock: 1000).submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...1, end: nil)
+        _ = try f.head(config, clock: 1000).poll()
+        #expect(try f.state(f.runs[0]).state == .running)
+        #expect(try f.task(f.runs[0]).missingSince == 1000)
+        _ = try f.head(config, clock: 1050).poll()
+        #expect(try f.state(f.runs[0]).state == .running)
+        _ = try f.head(config, clock: 1101).poll()
+        #expect(try f.state(f.runs[0]).state == .failed)
+    }
+
+    @Test func anUnreachableControllerOnlyDelaysThePoll() throws {
+        let f = try Fixture(count: 1)
+        let head = f.head()
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...2, end: nil)
+        f.slurm.failure = .controllerUnreachable(command: "squeue", message: "Connection refused")
+        let poll = try head.poll()
+        #expect(!poll.reachedSlurm && poll.events == 3)
+        #expect(try f.state(f.runs[0]).state == .running)
+    }
+
+    @Test func cancelAsksTheStoreFirstThenScancelsEachTask() throws {
+        let f = try Fixture(count: 2)
+        let head = f.head()
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[1]), job: "101_1", steps: 1...1, end: nil)
+        _ = try head.poll()
+        let (cancelled, requested, scancelled) = try SlurmHead.cancel(
+            db: f.db, runIds: f.runs.map { $0.id! }, slurm: f.slurm)
+        #expect(cancelled == 1 && requested == 1 && scancelled == 2)
+        #expect(f.slurm.cancelled.map(\.description) == ["101_0", "101_1"])
+        #expect(try f.state(f.runs[0]).state == .cancelled)
+        // the running task stops on SIGTERM and says so
+        try f.spool(f.runs[1]).append(SpoolEvent(kind: .end, outcome: .stopped, signal: 15))
+        f.slurm.set(101, 1, "CANCELLED")
+        _ = try head.poll()
+        #expect(try f.state(f.runs[1]).state == .cancelled)
+    }
+
+    @Test func localWorkersNeverClaimARunHandedToSlurm() throws {
+        let f = try Fixture(count: 2)
+        try f.head().submit([f.runs[0]], experiment: "sweep")
+        let claimed = try f.db.claimNextRun(worker: "w", lease: 10)
+        #expect(claimed?.id == f.runs[1].id)
+        #expect(try f.db.claimNextRun(worker: "w", lease: 10) == nil)
+    }
+}

@@ -1,0 +1,109 @@
+// A fake Slurm for the head's unit tests: sbatch hands out job ids and keeps the scripts, squeue
+// answers with the states a test sets, scancel and requeue are recorded.
+import Foundation
+import SlurmExecutor
+import SlurmKit
+import Store
+import Testing
+
+final class FakeSlurm: SlurmCommands, @unchecked Sendable {
+    private let lock = NSLock()
+    private var nextJob = 100
+    private(set) var scripts: [String] = []
+    private(set) var cancelled: [SlurmJobID] = []
+    private(set) var requeued: [SlurmJobID] = []
+    /// What squeue lists; a task not in it is not listed.
+    var states: [SlurmJobID: String] = [:]
+    /// squeue fails with this, when set.
+    var failure: SlurmError?
+    var maxArraySize = 1001
+
+    func sbatch(scriptPath: String) throws -> SlurmSubmission {
+        let script = try String(contentsOfFile: scriptPath, encoding: .utf8)
+        return lock.withLock {
+            scripts.append(script)
+            nextJob += 1
+            return SlurmSubmission(jobID: nextJob, cluster: nil)
+        }
+    }
+
+    func squeue(jobs: [Int]) throws -> [SlurmJobStatus] {
+        try lock.withLock {
+            if let failure { throw failure }
+            return states.filter { jobs.contains($0.key.job) }.map { SlurmJobStatus(id: $0.key, stateText: $0.value) }
+        }
+    }
+
+    func sacct(jobs: [Int]) throws -> [SlurmJobStatus] { throw SlurmError.accountingDisabled }
+    func sacctCompletions() throws -> [SlurmJobStatus] { [] }
+
+    func showConfig() throws -> SlurmConfig {
+        SlurmConfig(values: ["ClusterName": "fake", "MaxArraySize": String(maxArraySize)])
+    }
+
+    func showJob(_ id: SlurmJobID) throws -> [SlurmJobRecord] { [] }
+
+    func requeue(_ id: SlurmJobID) throws { lock.withLock { requeued.append(id) } }
+
+    func scancel(_ ids: [SlurmJobID], pendingOnly: Bool) throws { lock.withLock { cancelled += ids } }
+
+    func set(_ job: Int, _ task: Int, _ state: String) {
+        lock.withLock { states[SlurmJobID(job: job, task: task)] = state }
+    }
+}
+
+/// A workspace with one experiment of `count` queued runs (synthetic task configs).
+struct Fixture {
+    let home: String
+    let db: TrackerDB
+    let experimentId: Int64
+    let runs: [RunRecord]
+    let slurm = FakeSlurm()
+
+    init(count: Int, maxAttempts: Int64 = 3) throws {
+        home = NSTemporaryDirectory() + "slurm-exec-\(UUID().uuidString)"
+        db = try TrackerDB(home: home)
+        let e = try db.upsertExperiment(name: "sweep", source: nil, spec: "{}")
+        experimentId = e.id!
+        let planned = (0..<count).map { i in
+            TrackerDB.PlannedRun(
+                run: RunRecord(
+                    name: "run\(i)", config: #"{"data":{"task":"t1"},"train":{"seed":\#(i)}}"#, configHash: "h\(i)",
+                    maxAttempts: maxAttempts),
+                params: [:])
+        }
+        runs = try db.enqueue(planned, experimentId: experimentId, force: false).enqueued
+    }
+
+    func head(_ config: SlurmExecutorConfig = SlurmExecutorConfig(), clock: Double? = nil) -> SlurmHead {
+        var c = config
+        c.kind = .slurm
+        let head = SlurmHead(db: db, home: home, slurm: slurm, config: c, executable: "/opt/tracker")
+        head.warn = { _ in }
+        if let clock { head.clock = { clock } }
+        return head
+    }
+
+    func task(_ run: RunRecord) throws -> SlurmTaskRecord { try #require(try db.slurmTasks(runIds: [run.id!]).first) }
+
+    func state(_ run: RunRecord) throws -> RunRecord { try #require(try db.run(id: run.id!)) }
+
+    /// The spool writer a task of `run` would open.
+    func spool(_ run: RunRecord) throws -> SpoolWriter { try SpoolWriter(path: try task(run).spoolPath) }
+}
+
+/// Appends what one attempt of a task reports: a start, metrics at `steps`, an optional
+/// checkpoint at the last step, and the end.
+func attempt(
+    _ spool: SpoolWriter, job: String, steps: ClosedRange<Int64>, checkpoint: String? = nil,
+    end: SpoolEvent.Outcome?, exitCode: Int64? = nil
+) throws {
+    try spool.append(SpoolEvent(kind: .start, job: job, host: "node1"))
+    for s in steps { try spool.append(SpoolEvent(kind: .metrics, step: s, metrics: ["train/loss": 1 / Double(s)])) }
+    if let checkpoint {
+        try spool.append(SpoolEvent(kind: .checkpoint, step: steps.upperBound, path: checkpoint, sha256: "ab", size: 1))
+    }
+    if let end {
+        try spool.append(SpoolEvent(kind: .end, outcome: end, exitCode: exitCode, error: "exit \(exitCode ?? 0)"))
+    }
+}

@@ -1,0 +1,264 @@
+// The Slurm executor end to end, on the cluster SLURM_CONF names (CI starts one with
+// .ci/services/slurm.sh; here: eval "$(bash .ci/services/slurm.sh start)"): a sweep submitted as
+// one job array runs to completion with its results in the store; a run that gets SIGUSR1
+// checkpoints, requeues itself and resumes under the same run id with every metric step once,
+// followed by a head started again; `tracker cancel` scancels a running and a pending task.
+// Tiny models on the synthetic t1 task, so no corpus is needed.
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A Slurm cluster answers: SLURM_CONF names a slurm.conf and `squeue` runs.
+let slurmClusterUp: Bool = {
+    guard let conf = ProcessInfo.processInfo.environment["SLURM_CONF"], FileManager.default.fileExists(atPath: conf)
+    else { return false }
+    return (try? runProcess("/usr/bin/env", ["squeue", "-h"]).status) == 0
+}()
+
+@Suite(
+    .serialized, .tags(.slow),
+    .requires(
+        "a Slurm cluster (SLURM_CONF; start one with `eval \"$(bash .ci/services/slurm.sh start)\"`)", slurmClusterUp))
+struct SlurmExecutorCLITests {
+    static let syntheticData = """
+        [data]
+        task = "t1"
+        eval_lengths = [16]
+        eval_episodes = 4
+        """
+
+    static func experiment(
+        _ name: String, home: String, steps: Int, runs: Int, extra: String = "", data: String = syntheticData,
+        seeds first: Int = 1, cpus: Int = 1
+    ) throws -> String {
+        let seeds = (first..<(first + runs)).map(String.init).joined(separator: ", ")
+        let file = "\(home)/\(name).toml"
+        try """
+        [executor]
+        kind = "slurm"
+        cpus_per_task = \(cpus)
+        time = "10"
+        poll_seconds = 0.5
+        poll_max_seconds = 2
+        \(extra)
+
+        \(data)
+
+        [model]
+        layers = 1
+        heads = 2
+        channels = 16
+        context = 16
+
+        [train]
+        steps = \(steps)
+        batch = 4
+        warmup = 2
+        eval_every = 0
+        checkpoint_every = 1000
+        log_every = 1
+        threads = 1
+
+        [eval]
+        final_batches = 1
+
+        [sweep]
+        seeds = [\(seeds)]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// Waits up to `seconds` for `condition`.
+    func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return false
+    }
+
+    /// The last metric step run `runId`'s task has written to its spool file.
+    func spooledStep(_ db: TrackerDB, _ runId: Int64) throws -> Int64 {
+        guard let task = try db.slurmTasks(runIds: [runId]).first else { return 0 }
+        return try Spool.read(path: task.spoolPath).events.compactMap(\.step).max() ?? 0
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aSweepIsOneArrayAndCompletes() throws {
+        let home = tempDir("slurm-sweep")
+        let file = try Self.experiment("sweep", home: home, steps: 20, runs: 3)
+        let r = try runTracker(["run", file, "--home", home])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("submitted 3 run(s) to Slurm as job array(s) "))
+        let db = try TrackerDB(home: home)
+        let runs = try db.runs()
+        #expect(runs.count == 3)
+        let tasks = try db.slurmTasks()
+        #expect(Set(tasks.compactMap(\.arrayJobId)).count == 1)
+        #expect(tasks.compactMap(\.arrayTask).sorted() == [0, 1, 2])
+        for run in runs {
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
+        }
+        #expect(
+            tasks.allSatisfy {
+                $0.slurmState == "COMPLETED" || $0.slurmState == "RUNNING" || $0.slurmState == "COMPLETING"
+            })
+    }
+
+    @Test(.timeLimit(.minutes(5))) func usr1CheckpointsRequeuesAndResumesUnderTheSameRun() throws {
+        let home = tempDir("slurm-usr1")
+        let steps = 400
+        let file = try Self.experiment("usr1", home: home, steps: steps, runs: 1, extra: "max_requeues = 2")
+        let submit = try runTracker(["run", file, "--home", home, "--no-wait"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        let job = try #require(task.jobText)
+        #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        // timeout 3: scancel retries a signal every ~5 s while it is not acknowledged
+        _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
+        // the head, started now (as after a restart), follows the requeued task to its end
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        let after = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        #expect(after.requeues == 1 && after.jobText == job)
+        #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+        let starts = try db.events(runId: run.id!).filter { $0.fromState == .queued && $0.toState == .running }
+        #expect(starts.count == 2)
+        #expect(try db.latestCheckpoint(runId: run.id!) != nil)
+    }
+
+    @Test(.timeLimit(.minutes(5))) func cancelScancelsARunningAndAPendingTask() throws {
+        let home = tempDir("slurm-cancel")
+        let file = try Self.experiment("cancel", home: home, steps: 100_000, runs: 2, extra: "max_parallel = 1")
+        let log = home + "/head.log"
+        let head = Process()
+        head.executableURL = URL(fileURLWithPath: trackerBinary)
+        head.arguments = ["run", file, "--home", home]
+        head.standardOutput = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
+        head.standardError = FileHandle.nullDevice
+        try head.run()
+        defer { if head.isRunning { kill(head.processIdentifier, SIGKILL) } }
+        let db = try waitForDatabase(home)
+        #expect(try waitFor(120) { try db.runs().contains { $0.state == .running } }, "no run started")
+        let c = try runTracker(["cancel", "cancel", "--home", home])
+        #expect(c.status == 0 && c.stdout.contains("scancelled 2 Slurm task(s)"), "\(c.stdout)\(c.stderr)")
+        #expect(try waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
+        #expect(try db.runs().map(\.state) == [.cancelled, .cancelled])
+        let status = try runTracker(["status", "--home", home])
+        #expect(status.status == 0)
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aSIGKILLedWorkerFailsItsAttemptAndIsRetried() throws {
+        let home = tempDir("slurm-kill")
+        let steps = 300
+        let file = try Self.experiment("kill", home: home, steps: steps, runs: 1)
+        #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let pids = workerPids(sweepDir: task.sweepDir)
+        #expect(pids.count == 1)
+        for pid in pids { kill(pid, SIGKILL) }
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded && r.attempts == 2, "\(r.error ?? "")")
+        #expect(try db.events(runId: run.id!).contains { $0.toState == .crashed })
+        #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aPreemptedRunIsRequeuedAndResumed() throws {
+        let home = tempDir("slurm-preempt")
+        let steps = 600
+        // two CPUs: the node's all, so a job in the high partition must preempt it
+        let file = try Self.experiment("preempt", home: home, steps: steps, runs: 1, cpus: 2)
+        #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let high = ProcessInfo.processInfo.environment["TRACKER_SLURM_HIGH_PARTITION"] ?? "high"
+        let preemptor = try runProcess(
+            "/usr/bin/env", ["sbatch", "--parsable", "-p", high, "-c", "2", "-o", "/dev/null", "--wrap", "sleep 2"])
+        #expect(preemptor.status == 0, "\(preemptor.stderr)")
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        #expect(try db.slurmTasks(runIds: [run.id!]).first?.requeues ?? 0 >= 1)
+        #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aHeadKilledMidSweepReconcilesWhenStartedAgain() throws {
+        let home = tempDir("slurm-head")
+        let file = try Self.experiment("head", home: home, steps: 150, runs: 3)
+        let head = Process()
+        head.executableURL = URL(fileURLWithPath: trackerBinary)
+        head.arguments = ["run", file, "--home", home]
+        head.standardOutput = FileHandle.nullDevice
+        head.standardError = FileHandle.nullDevice
+        try head.run()
+        let db = try waitForDatabase(home)
+        #expect(try waitFor(120) { try db.runs().contains { $0.state == .running } }, "no run started")
+        kill(head.processIdentifier, SIGKILL)
+        head.waitUntilExit()
+        let again = try runTracker(["run", file, "--home", home])
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        #expect(try db.slurmTasks().compactMap(\.arrayJobId).count == 3)
+        #expect(Set(try db.slurmTasks().map(\.submissions)) == [1])
+        for run in try db.runs() {
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...150))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aCorpusRunTrainsFromTheManifestAndAMissingShardIsAClearFailure() throws {
+        let home = tempDir("slurm-corpus")
+        let ingest = try runTracker([
+            "ingest", repoRoot + "/corpora/bundled.tar.xz", "--home", home, "--name", "bundled", "--vocab-size", "300",
+        ])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let data = "[data]\ncorpus = \"bundled\""
+        let ok = try Self.experiment("corpus", home: home, steps: 10, runs: 1, data: data)
+        let first = try runTracker(["run", ok, "--home", home])
+        #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
+        // the train shard vanishes (a node without the shared filesystem): the next run fails clearly
+        let db = try TrackerDB(home: home)
+        let shard = try #require(try db.corpus(named: "bundled")?.shards.first { $0.split == "train" })
+        let path = shard.path.hasPrefix("/") ? shard.path : home + "/" + shard.path
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".away")
+        let bad = try Self.experiment(
+            "corpus", home: home, steps: 10, runs: 1, extra: "", data: data + "\n[experiment]\nmax_attempts = 1",
+            seeds: 2)
+        let second = try runTracker(["run", bad, "--home", home])
+        #expect(second.status != 0)
+        let failed = try #require(try db.runs().first { $0.state == .failed })
+        #expect(failed.exitCode == 1)
+        #expect(failed.error?.contains("does not exist on") == true, "\(failed.error ?? "")")
+    }
+
+    /// Pids of the `tracker worker --slurm DIR` processes.
+    func workerPids(sweepDir: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let args = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return args.contains("--slurm") && args.contains(sweepDir)
+        }
+    }
+
+    func waitForDatabase(_ home: String) throws -> TrackerDB {
+        _ = waitFor(30) { FileManager.default.fileExists(atPath: home + "/tracker.sqlite") }
+        return try TrackerDB(home: home)
+    }
+}
