@@ -1,5 +1,5 @@
-// `tracker status`: the queue by state, live workers with their run and last heartbeat, and the
-// most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
+// `tracker status`: the queue by state, live workers with their run and last heartbeat, the
+// rungs of ASHA sweeps (results and pruned runs per rung), and the most recent failures. Like every worker, it first recovers runs whose lease expired, so a run
 // whose worker died shows up as re-queued (or crashed for good) here.
 import ArgumentParser
 import Basics
@@ -44,6 +44,7 @@ struct StatusCommand: ParsableCommand {
         var recovered: [Int64]
         var workers: [Worker]
         var recentFailures: [Failure]
+        var rungs: [RungSummary]
     }
 
     func run() throws {
@@ -80,7 +81,8 @@ struct StatusCommand: ParsableCommand {
             }
             let status = Status(
                 counts: Dictionary(uniqueKeysWithValues: RunState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures)
+                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures,
+                rungs: try db.rungSummaries(experimentId: experimentId))
             if format == .json {
                 print(try prettyJSON(status))
                 return
@@ -101,6 +103,7 @@ struct StatusCommand: ParsableCommand {
                 }
                 print("  \(w.id)  \(run)\(progress)  heartbeat \(w.secondsSinceHeartbeat)s ago")
             }
+            Self.printRungs(status.rungs)
             if !failures.isEmpty {
                 print("recent failures:")
                 for f in failures {
@@ -113,6 +116,16 @@ struct StatusCommand: ParsableCommand {
 }
 
 extension StatusCommand {
+    /// ASHA sweeps: per experiment, each rung's results and the runs pruned there.
+    static func printRungs(_ rungs: [RungSummary]) {
+        if rungs.isEmpty { return }
+        print("rungs (ASHA):")
+        for (name, list) in Dictionary(grouping: rungs, by: \.experiment).sorted(by: { $0.key < $1.key }) {
+            let parts = list.map { "rung \($0.rung) (step \($0.step)): \($0.results) results, \($0.pruned) pruned" }
+            print("  \(name)  \(list[0].metric)  " + parts.joined(separator: "; "))
+        }
+    }
+
     /// Status's only write: runs whose lease expired go back to the queue (or to crashed). Nil
     /// when the workspace cannot be written (read-only folder or mount, full disk).
     static func recoverLeases(home: String) -> [RunRecord]? {
