@@ -3,280 +3,292 @@
 
 enum EmbeddedMigrations {
     static let all: [(name: String, sql: String)] = [
-        ("0001_ingest.sql", #"""
--- Corpora, their source files, the tokenizer trained on each, and the token shards.
--- Written once per `tracker ingest`, in one transaction, after every file is in place.
--- Append-only: a schema change is a new file; never edit this one once it has shipped.
+        (
+            "0001_ingest.sql",
+            #"""
+            -- Corpora, their source files, the tokenizer trained on each, and the token shards.
+            -- Written once per `tracker ingest`, in one transaction, after every file is in place.
+            -- Append-only: a schema change is a new file; never edit this one once it has shipped.
 
-CREATE TABLE corpus (
-  id          INTEGER PRIMARY KEY,
-  name        TEXT NOT NULL,
-  fingerprint TEXT NOT NULL UNIQUE,   -- sha256 of the sources' checksums and the ingest settings
-  settings    TEXT NOT NULL,          -- JSON: vocabSize, valFraction, filters, flags
-  documents   INTEGER NOT NULL,       -- documents kept (train + val)
-  trainDocuments INTEGER NOT NULL,
-  valDocuments   INTEGER NOT NULL,
-  bytes       INTEGER NOT NULL,       -- UTF-8 bytes of the kept documents
-  skipped     INTEGER NOT NULL,       -- entries left out: filtered, binary, oversized, not regular files
-  invalid     INTEGER NOT NULL,       -- documents with invalid UTF-8 (skipped or repaired)
-  repaired    INTEGER NOT NULL,       -- of those, repaired with U+FFFD
-  duplicates  INTEGER NOT NULL,       -- exact duplicate documents dropped
-  stats       TEXT NOT NULL,          -- JSON: every counter, warnings, per-stage seconds
-  createdAt   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-) STRICT;
-CREATE INDEX corpusByName ON corpus (name, id);
+            CREATE TABLE corpus (
+              id          INTEGER PRIMARY KEY,
+              name        TEXT NOT NULL,
+              fingerprint TEXT NOT NULL UNIQUE,   -- sha256 of the sources' checksums and the ingest settings
+              settings    TEXT NOT NULL,          -- JSON: vocabSize, valFraction, filters, flags
+              documents   INTEGER NOT NULL,       -- documents kept (train + val)
+              trainDocuments INTEGER NOT NULL,
+              valDocuments   INTEGER NOT NULL,
+              bytes       INTEGER NOT NULL,       -- UTF-8 bytes of the kept documents
+              skipped     INTEGER NOT NULL,       -- entries left out: filtered, binary, oversized, not regular files
+              invalid     INTEGER NOT NULL,       -- documents with invalid UTF-8 (skipped or repaired)
+              repaired    INTEGER NOT NULL,       -- of those, repaired with U+FFFD
+              duplicates  INTEGER NOT NULL,       -- exact duplicate documents dropped
+              stats       TEXT NOT NULL,          -- JSON: every counter, warnings, per-stage seconds
+              createdAt   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ) STRICT;
+            CREATE INDEX corpusByName ON corpus (name, id);
 
-CREATE TABLE corpusSource (
-  id        INTEGER PRIMARY KEY,
-  corpusId  INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
-  path      TEXT NOT NULL,            -- absolute path at ingest time
-  sha256    TEXT NOT NULL,
-  size      INTEGER NOT NULL,         -- bytes on disk
-  documents INTEGER NOT NULL,
-  bytes     INTEGER NOT NULL          -- UTF-8 bytes of the documents kept from it
-) STRICT;
-CREATE INDEX corpusSourceByCorpus ON corpusSource (corpusId);
+            CREATE TABLE corpusSource (
+              id        INTEGER PRIMARY KEY,
+              corpusId  INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
+              path      TEXT NOT NULL,            -- absolute path at ingest time
+              sha256    TEXT NOT NULL,
+              size      INTEGER NOT NULL,         -- bytes on disk
+              documents INTEGER NOT NULL,
+              bytes     INTEGER NOT NULL          -- UTF-8 bytes of the documents kept from it
+            ) STRICT;
+            CREATE INDEX corpusSourceByCorpus ON corpusSource (corpusId);
 
-CREATE TABLE tokenizer (
-  id        INTEGER PRIMARY KEY,
-  corpusId  INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
-  kind      TEXT NOT NULL,            -- 'bpe-byte-level-gpt2'
-  vocabSize INTEGER NOT NULL,
-  settings  TEXT NOT NULL,            -- JSON: special tokens, pre-tokenizer, tie-break rule
-  sha256    TEXT NOT NULL,            -- of tokenizer.json
-  path      TEXT NOT NULL,            -- relative to the workspace
-  createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-) STRICT;
-CREATE INDEX tokenizerByCorpus ON tokenizer (corpusId);
+            CREATE TABLE tokenizer (
+              id        INTEGER PRIMARY KEY,
+              corpusId  INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
+              kind      TEXT NOT NULL,            -- 'bpe-byte-level-gpt2'
+              vocabSize INTEGER NOT NULL,
+              settings  TEXT NOT NULL,            -- JSON: special tokens, pre-tokenizer, tie-break rule
+              sha256    TEXT NOT NULL,            -- of tokenizer.json
+              path      TEXT NOT NULL,            -- relative to the workspace
+              createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ) STRICT;
+            CREATE INDEX tokenizerByCorpus ON tokenizer (corpusId);
 
-CREATE TABLE shard (
-  id          INTEGER PRIMARY KEY,
-  corpusId    INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
-  tokenizerId INTEGER NOT NULL REFERENCES tokenizer(id) ON DELETE CASCADE,
-  split       TEXT NOT NULL CHECK (split IN ('train', 'val')),
-  ordinal     INTEGER NOT NULL,       -- 0, 1, ... within the split
-  path        TEXT NOT NULL,          -- relative to the workspace
-  tokens      INTEGER NOT NULL,
-  documents   INTEGER NOT NULL,
-  size        INTEGER NOT NULL,       -- bytes on disk
-  sha256      TEXT NOT NULL,
-  UNIQUE (tokenizerId, split, ordinal)
-) STRICT;
-"""#),
-        ("0002_runs.sql", #"""
--- Experiments and their runs. A run row is also the queue entry: it is claimed atomically with
--- UPDATE ... RETURNING, held under a lease renewed by heartbeat, and resumed under the same id
--- after a crash. Parameters are stored typed for filtering; metrics go through one batched
--- write path that also keeps metricSummary current, so reports never scan the metric table.
+            CREATE TABLE shard (
+              id          INTEGER PRIMARY KEY,
+              corpusId    INTEGER NOT NULL REFERENCES corpus(id) ON DELETE CASCADE,
+              tokenizerId INTEGER NOT NULL REFERENCES tokenizer(id) ON DELETE CASCADE,
+              split       TEXT NOT NULL CHECK (split IN ('train', 'val')),
+              ordinal     INTEGER NOT NULL,       -- 0, 1, ... within the split
+              path        TEXT NOT NULL,          -- relative to the workspace
+              tokens      INTEGER NOT NULL,
+              documents   INTEGER NOT NULL,
+              size        INTEGER NOT NULL,       -- bytes on disk
+              sha256      TEXT NOT NULL,
+              UNIQUE (tokenizerId, split, ordinal)
+            ) STRICT;
+            """#
+        ),
+        (
+            "0002_runs.sql",
+            #"""
+            -- Experiments and their runs. A run row is also the queue entry: it is claimed atomically with
+            -- UPDATE ... RETURNING, held under a lease renewed by heartbeat, and resumed under the same id
+            -- after a crash. Parameters are stored typed for filtering; metrics go through one batched
+            -- write path that also keeps metricSummary current, so reports never scan the metric table.
 
-CREATE TABLE experiment (
-  id        INTEGER PRIMARY KEY,
-  name      TEXT NOT NULL UNIQUE,     -- experiments/NAME.toml
-  source    TEXT,                     -- path of the experiment file when enqueued
-  spec      TEXT NOT NULL,            -- the experiment file resolved to JSON (latest enqueue)
-  createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-) STRICT;
+            CREATE TABLE experiment (
+              id        INTEGER PRIMARY KEY,
+              name      TEXT NOT NULL UNIQUE,     -- experiments/NAME.toml
+              source    TEXT,                     -- path of the experiment file when enqueued
+              spec      TEXT NOT NULL,            -- the experiment file resolved to JSON (latest enqueue)
+              createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ) STRICT;
 
-CREATE TABLE run (
-  id             INTEGER PRIMARY KEY,
-  experimentId   INTEGER REFERENCES experiment(id) ON DELETE CASCADE,  -- NULL: trained or imported outside an experiment
-  name           TEXT NOT NULL,       -- readable label, e.g. 'stick_breaking-seed2'
-  config         TEXT NOT NULL,       -- resolved run config, canonical JSON (sorted keys)
-  configHash     TEXT NOT NULL,       -- sha256 of config
-  state          TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'crashed')),
-  priority       INTEGER NOT NULL DEFAULT 0,
-  attempts       INTEGER NOT NULL DEFAULT 0,   -- claims so far
-  maxAttempts    INTEGER NOT NULL DEFAULT 3,
-  cancelRequested INTEGER NOT NULL DEFAULT 0 CHECK (cancelRequested IN (0, 1)),
-  worker         TEXT,                -- 'host:pid' holding the lease
-  leaseExpiresAt REAL,                -- unix seconds; the heartbeat pushes it forward
-  heartbeatAt    REAL,                -- unix seconds
-  enqueuedAt     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-  startedAt      TEXT,                -- first claim
-  finishedAt     TEXT,
-  exitCode       INTEGER,
-  signal         INTEGER,
-  error          TEXT,                -- one-line reason for failed / crashed / cancelled
-  codeVersion    TEXT,                -- git commit of the code that ran it, when known
-  codeDirty      INTEGER CHECK (codeDirty IN (0, 1)),
-  machine        TEXT,                -- JSON: host, cores, memory, OS
-  corpusId       INTEGER REFERENCES corpus(id) ON DELETE SET NULL,
-  lineage        TEXT,                -- JSON: corpus fingerprint, tokenizer sha256, shard paths and sha256
-  origin         TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'import'))
-) STRICT;
-CREATE INDEX runQueue ON run (state, priority DESC, id);
-CREATE INDEX runByExperiment ON run (experimentId, id);
-CREATE INDEX runByConfig ON run (configHash);
+            CREATE TABLE run (
+              id             INTEGER PRIMARY KEY,
+              experimentId   INTEGER REFERENCES experiment(id) ON DELETE CASCADE,  -- NULL: trained or imported outside an experiment
+              name           TEXT NOT NULL,       -- readable label, e.g. 'stick_breaking-seed2'
+              config         TEXT NOT NULL,       -- resolved run config, canonical JSON (sorted keys)
+              configHash     TEXT NOT NULL,       -- sha256 of config
+              state          TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'crashed')),
+              priority       INTEGER NOT NULL DEFAULT 0,
+              attempts       INTEGER NOT NULL DEFAULT 0,   -- claims so far
+              maxAttempts    INTEGER NOT NULL DEFAULT 3,
+              cancelRequested INTEGER NOT NULL DEFAULT 0 CHECK (cancelRequested IN (0, 1)),
+              worker         TEXT,                -- 'host:pid' holding the lease
+              leaseExpiresAt REAL,                -- unix seconds; the heartbeat pushes it forward
+              heartbeatAt    REAL,                -- unix seconds
+              enqueuedAt     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+              startedAt      TEXT,                -- first claim
+              finishedAt     TEXT,
+              exitCode       INTEGER,
+              signal         INTEGER,
+              error          TEXT,                -- one-line reason for failed / crashed / cancelled
+              codeVersion    TEXT,                -- git commit of the code that ran it, when known
+              codeDirty      INTEGER CHECK (codeDirty IN (0, 1)),
+              machine        TEXT,                -- JSON: host, cores, memory, OS
+              corpusId       INTEGER REFERENCES corpus(id) ON DELETE SET NULL,
+              lineage        TEXT,                -- JSON: corpus fingerprint, tokenizer sha256, shard paths and sha256
+              origin         TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'import'))
+            ) STRICT;
+            CREATE INDEX runQueue ON run (state, priority DESC, id);
+            CREATE INDEX runByExperiment ON run (experimentId, id);
+            CREATE INDEX runByConfig ON run (configHash);
 
--- Every leaf of the resolved config, typed, e.g. ('model.attention.variant', 'text', NULL, 'stick_breaking').
-CREATE TABLE runParam (
-  runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  key   TEXT NOT NULL,
-  type  TEXT NOT NULL CHECK (type IN ('int', 'real', 'bool', 'text')),
-  num   REAL,                         -- int, real and bool (0/1) values
-  text  TEXT,                         -- text values
-  PRIMARY KEY (runId, key)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX runParamByKey ON runParam (key, num, text);
+            -- Every leaf of the resolved config, typed, e.g. ('model.attention.variant', 'text', NULL, 'stick_breaking').
+            CREATE TABLE runParam (
+              runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              key   TEXT NOT NULL,
+              type  TEXT NOT NULL CHECK (type IN ('int', 'real', 'bool', 'text')),
+              num   REAL,                         -- int, real and bool (0/1) values
+              text  TEXT,                         -- text values
+              PRIMARY KEY (runId, key)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX runParamByKey ON runParam (key, num, text);
 
-CREATE TABLE runTag (
-  runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  key   TEXT NOT NULL,
-  value TEXT NOT NULL,
-  PRIMARY KEY (runId, key)
-) STRICT, WITHOUT ROWID;
+            CREATE TABLE runTag (
+              runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              key   TEXT NOT NULL,
+              value TEXT NOT NULL,
+              PRIMARY KEY (runId, key)
+            ) STRICT, WITHOUT ROWID;
 
--- Metric keys are 'split/name[/qualifier]': 'train/loss', 'train/lr', 'val/loss', 'val/bpb',
--- 'lengen/loss/4x/[2L,4L)', 'task/acc/1x/[0,L)'. A step is logged once per key: logging the
--- same (run, key, step) again replaces the value (a resumed run re-logs the steps after its
--- checkpoint), so a history never has duplicates.
-CREATE TABLE metric (
-  runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  key   TEXT NOT NULL,
-  step  INTEGER NOT NULL,
-  value REAL,                         -- NULL exactly when isNaN = 1 (SQLite stores NaN as NULL)
-  isNaN INTEGER NOT NULL DEFAULT 0 CHECK (isNaN IN (0, 1)),
-  time  REAL NOT NULL,                -- unix seconds when logged
-  PRIMARY KEY (runId, key, step),
-  CHECK ((value IS NULL) = (isNaN = 1))
-) STRICT, WITHOUT ROWID;
+            -- Metric keys are 'split/name[/qualifier]': 'train/loss', 'train/lr', 'val/loss', 'val/bpb',
+            -- 'lengen/loss/4x/[2L,4L)', 'task/acc/1x/[0,L)'. A step is logged once per key: logging the
+            -- same (run, key, step) again replaces the value (a resumed run re-logs the steps after its
+            -- checkpoint), so a history never has duplicates.
+            CREATE TABLE metric (
+              runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              key   TEXT NOT NULL,
+              step  INTEGER NOT NULL,
+              value REAL,                         -- NULL exactly when isNaN = 1 (SQLite stores NaN as NULL)
+              isNaN INTEGER NOT NULL DEFAULT 0 CHECK (isNaN IN (0, 1)),
+              time  REAL NOT NULL,                -- unix seconds when logged
+              PRIMARY KEY (runId, key, step),
+              CHECK ((value IS NULL) = (isNaN = 1))
+            ) STRICT, WITHOUT ROWID;
 
--- Kept current by the metric write path (one upsert per key per batch).
-CREATE TABLE metricSummary (
-  runId     INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  key       TEXT NOT NULL,
-  lastStep  INTEGER NOT NULL,
-  last      REAL,                     -- NULL when the last value is NaN
-  lastIsNaN INTEGER NOT NULL DEFAULT 0 CHECK (lastIsNaN IN (0, 1)),
-  min       REAL,                     -- over non-NaN values; NULL if there are none
-  max       REAL,
-  count     INTEGER NOT NULL,
-  PRIMARY KEY (runId, key)
-) STRICT, WITHOUT ROWID;
+            -- Kept current by the metric write path (one upsert per key per batch).
+            CREATE TABLE metricSummary (
+              runId     INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              key       TEXT NOT NULL,
+              lastStep  INTEGER NOT NULL,
+              last      REAL,                     -- NULL when the last value is NaN
+              lastIsNaN INTEGER NOT NULL DEFAULT 0 CHECK (lastIsNaN IN (0, 1)),
+              min       REAL,                     -- over non-NaN values; NULL if there are none
+              max       REAL,
+              count     INTEGER NOT NULL,
+              PRIMARY KEY (runId, key)
+            ) STRICT, WITHOUT ROWID;
 
-CREATE TABLE artifact (
-  id        INTEGER PRIMARY KEY,
-  runId     INTEGER REFERENCES run(id) ON DELETE CASCADE,
-  kind      TEXT NOT NULL,            -- 'checkpoint', 'report', 'log', 'export'
-  step      INTEGER,
-  path      TEXT NOT NULL,            -- relative to the workspace
-  size      INTEGER NOT NULL,
-  sha256    TEXT NOT NULL,
-  createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-) STRICT;
-CREATE INDEX artifactByRun ON artifact (runId, kind, step);
+            CREATE TABLE artifact (
+              id        INTEGER PRIMARY KEY,
+              runId     INTEGER REFERENCES run(id) ON DELETE CASCADE,
+              kind      TEXT NOT NULL,            -- 'checkpoint', 'report', 'log', 'export'
+              step      INTEGER,
+              path      TEXT NOT NULL,            -- relative to the workspace
+              size      INTEGER NOT NULL,
+              sha256    TEXT NOT NULL,
+              createdAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ) STRICT;
+            CREATE INDEX artifactByRun ON artifact (runId, kind, step);
 
--- State history: one row per transition.
-CREATE TABLE runEvent (
-  id        INTEGER PRIMARY KEY,
-  runId     INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  time      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-  fromState TEXT,
-  toState   TEXT NOT NULL,
-  worker    TEXT,
-  detail    TEXT
-) STRICT;
-CREATE INDEX runEventByRun ON runEvent (runId, id);
+            -- State history: one row per transition.
+            CREATE TABLE runEvent (
+              id        INTEGER PRIMARY KEY,
+              runId     INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              time      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+              fromState TEXT,
+              toState   TEXT NOT NULL,
+              worker    TEXT,
+              detail    TEXT
+            ) STRICT;
+            CREATE INDEX runEventByRun ON runEvent (runId, id);
 
--- Live workers, for `tracker status`.
-CREATE TABLE worker (
-  id          TEXT PRIMARY KEY,       -- 'host:pid'
-  host        TEXT NOT NULL,
-  pid         INTEGER NOT NULL,
-  startedAt   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-  heartbeatAt REAL NOT NULL,
-  runId       INTEGER REFERENCES run(id) ON DELETE SET NULL
-) STRICT, WITHOUT ROWID;
-"""#),
-        ("0003_slurm.sql", #"""
--- Runs executed by the Slurm executor: one row per run handed to Slurm, with the job array task
--- that runs it now and how far the head has ingested the run's spool file (the per-run event
--- file on the shared filesystem that the task appends to; the head is the only SQLite writer).
--- A run with a row here is never claimed by a local worker, and has no lease: Slurm is the truth
--- for whether it still runs, the store (fed by the spool) for how it ended.
+            -- Live workers, for `tracker status`.
+            CREATE TABLE worker (
+              id          TEXT PRIMARY KEY,       -- 'host:pid'
+              host        TEXT NOT NULL,
+              pid         INTEGER NOT NULL,
+              startedAt   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+              heartbeatAt REAL NOT NULL,
+              runId       INTEGER REFERENCES run(id) ON DELETE SET NULL
+            ) STRICT, WITHOUT ROWID;
+            """#
+        ),
+        (
+            "0003_slurm.sql",
+            #"""
+            -- Runs executed by the Slurm executor: one row per run handed to Slurm, with the job array task
+            -- that runs it now and how far the head has ingested the run's spool file (the per-run event
+            -- file on the shared filesystem that the task appends to; the head is the only SQLite writer).
+            -- A run with a row here is never claimed by a local worker, and has no lease: Slurm is the truth
+            -- for whether it still runs, the store (fed by the spool) for how it ended.
 
-CREATE TABLE slurmTask (
-  runId        INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
-  sweepDir     TEXT NOT NULL,          -- the submission's folder: manifest.json, scripts, spool/, logs
-  taskIndex    INTEGER NOT NULL,       -- the run's index in the manifest (`tracker worker --index`)
-  jobName      TEXT NOT NULL,          -- --job-name of its arrays
-  arrayJobId   INTEGER,                -- the job array now holding it; NULL: to be submitted
-  arrayTask    INTEGER,                -- its task index in that array
-  slurmState   TEXT,                   -- the last state Slurm reported (squeue %T / sacct State)
-  reason       TEXT,                   -- squeue %r, or how the head read the state
-  requeues     INTEGER NOT NULL DEFAULT 0,   -- requeues after preemption or a time limit
-  maxRequeues  INTEGER NOT NULL DEFAULT 3,
-  submissions  INTEGER NOT NULL DEFAULT 0,   -- sbatch calls that held it
-  spoolOffset  INTEGER NOT NULL DEFAULT 0,   -- bytes of its spool file already ingested
-  spoolSeq     INTEGER NOT NULL DEFAULT 0,   -- seq of the last spool event ingested
-  submittedAt  REAL,                   -- unix seconds of the last sbatch
-  missingSince REAL                    -- unix seconds since Slurm stopped listing it, while the store has no end
-) STRICT;
-CREATE INDEX slurmTaskByArray ON slurmTask (arrayJobId, arrayTask);
-"""#),
-        ("0004_asha.sql", #"""
--- ASHA early stopping in sweeps ([sweep] scheduler = "asha"): a run state 'pruned' (stopped at a
--- rung because its metric was outside the top 1/reduction_factor there; terminal) and the rung
--- results, one row per (run, rung), in the order runs reached the rung.
---
--- SQLite cannot change a CHECK constraint in place: the run table is rebuilt the documented way
--- (new table, copy, drop, rename; the migration runner turns foreign keys off around it and
--- checks them before committing), its indexes recreated.
+            CREATE TABLE slurmTask (
+              runId        INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+              sweepDir     TEXT NOT NULL,          -- the submission's folder: manifest.json, scripts, spool/, logs
+              taskIndex    INTEGER NOT NULL,       -- the run's index in the manifest (`tracker worker --index`)
+              jobName      TEXT NOT NULL,          -- --job-name of its arrays
+              arrayJobId   INTEGER,                -- the job array now holding it; NULL: to be submitted
+              arrayTask    INTEGER,                -- its task index in that array
+              slurmState   TEXT,                   -- the last state Slurm reported (squeue %T / sacct State)
+              reason       TEXT,                   -- squeue %r, or how the head read the state
+              requeues     INTEGER NOT NULL DEFAULT 0,   -- requeues after preemption or a time limit
+              maxRequeues  INTEGER NOT NULL DEFAULT 3,
+              submissions  INTEGER NOT NULL DEFAULT 0,   -- sbatch calls that held it
+              spoolOffset  INTEGER NOT NULL DEFAULT 0,   -- bytes of its spool file already ingested
+              spoolSeq     INTEGER NOT NULL DEFAULT 0,   -- seq of the last spool event ingested
+              submittedAt  REAL,                   -- unix seconds of the last sbatch
+              missingSince REAL                    -- unix seconds since Slurm stopped listing it, while the store has no end
+            ) STRICT;
+            CREATE INDEX slurmTaskByArray ON slurmTask (arrayJobId, arrayTask);
+            """#
+        ),
+        (
+            "0004_asha.sql",
+            #"""
+            -- ASHA early stopping in sweeps ([sweep] scheduler = "asha"): a run state 'pruned' (stopped at a
+            -- rung because its metric was outside the top 1/reduction_factor there; terminal) and the rung
+            -- results, one row per (run, rung), in the order runs reached the rung.
+            --
+            -- SQLite cannot change a CHECK constraint in place: the run table is rebuilt the documented way
+            -- (new table, copy, drop, rename; the migration runner turns foreign keys off around it and
+            -- checks them before committing), its indexes recreated.
 
-CREATE TABLE runNew (
-  id             INTEGER PRIMARY KEY,
-  experimentId   INTEGER REFERENCES experiment(id) ON DELETE CASCADE,  -- NULL: trained or imported outside an experiment
-  name           TEXT NOT NULL,       -- readable label, e.g. 'stick_breaking-seed2'
-  config         TEXT NOT NULL,       -- resolved run config, canonical JSON (sorted keys)
-  configHash     TEXT NOT NULL,       -- sha256 of config
-  state          TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'crashed', 'pruned')),
-  priority       INTEGER NOT NULL DEFAULT 0,
-  attempts       INTEGER NOT NULL DEFAULT 0,   -- claims so far
-  maxAttempts    INTEGER NOT NULL DEFAULT 3,
-  cancelRequested INTEGER NOT NULL DEFAULT 0 CHECK (cancelRequested IN (0, 1)),
-  worker         TEXT,                -- 'host:pid' holding the lease
-  leaseExpiresAt REAL,                -- unix seconds; the heartbeat pushes it forward
-  heartbeatAt    REAL,                -- unix seconds
-  enqueuedAt     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-  startedAt      TEXT,                -- first claim
-  finishedAt     TEXT,
-  exitCode       INTEGER,
-  signal         INTEGER,
-  error          TEXT,                -- one-line reason for failed / crashed / cancelled
-  codeVersion    TEXT,                -- git commit of the code that ran it, when known
-  codeDirty      INTEGER CHECK (codeDirty IN (0, 1)),
-  machine        TEXT,                -- JSON: host, cores, memory, OS
-  corpusId       INTEGER REFERENCES corpus(id) ON DELETE SET NULL,
-  lineage        TEXT,                -- JSON: corpus fingerprint, tokenizer sha256, shard paths and sha256
-  origin         TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'import'))
-) STRICT;
+            CREATE TABLE runNew (
+              id             INTEGER PRIMARY KEY,
+              experimentId   INTEGER REFERENCES experiment(id) ON DELETE CASCADE,  -- NULL: trained or imported outside an experiment
+              name           TEXT NOT NULL,       -- readable label, e.g. 'stick_breaking-seed2'
+              config         TEXT NOT NULL,       -- resolved run config, canonical JSON (sorted keys)
+              configHash     TEXT NOT NULL,       -- sha256 of config
+              state          TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'crashed', 'pruned')),
+              priority       INTEGER NOT NULL DEFAULT 0,
+              attempts       INTEGER NOT NULL DEFAULT 0,   -- claims so far
+              maxAttempts    INTEGER NOT NULL DEFAULT 3,
+              cancelRequested INTEGER NOT NULL DEFAULT 0 CHECK (cancelRequested IN (0, 1)),
+              worker         TEXT,                -- 'host:pid' holding the lease
+              leaseExpiresAt REAL,                -- unix seconds; the heartbeat pushes it forward
+              heartbeatAt    REAL,                -- unix seconds
+              enqueuedAt     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+              startedAt      TEXT,                -- first claim
+              finishedAt     TEXT,
+              exitCode       INTEGER,
+              signal         INTEGER,
+              error          TEXT,                -- one-line reason for failed / crashed / cancelled
+              codeVersion    TEXT,                -- git commit of the code that ran it, when known
+              codeDirty      INTEGER CHECK (codeDirty IN (0, 1)),
+              machine        TEXT,                -- JSON: host, cores, memory, OS
+              corpusId       INTEGER REFERENCES corpus(id) ON DELETE SET NULL,
+              lineage        TEXT,                -- JSON: corpus fingerprint, tokenizer sha256, shard paths and sha256
+              origin         TEXT NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'import'))
+            ) STRICT;
 
-INSERT INTO runNew SELECT * FROM run;
-DROP TABLE run;
-ALTER TABLE runNew RENAME TO run;
-CREATE INDEX runQueue ON run (state, priority DESC, id);
-CREATE INDEX runByExperiment ON run (experimentId, id);
-CREATE INDEX runByConfig ON run (configHash);
+            INSERT INTO runNew SELECT * FROM run;
+            DROP TABLE run;
+            ALTER TABLE runNew RENAME TO run;
+            CREATE INDEX runQueue ON run (state, priority DESC, id);
+            CREATE INDEX runByExperiment ON run (experimentId, id);
+            CREATE INDEX runByConfig ON run (configHash);
 
--- One result per run and rung. A run reaching rung k (step grace_steps * reduction_factor^k)
--- records its metric there and, in the same transaction, the decision taken against the results
--- already recorded at that rung of its experiment. A resumed run finds its row and keeps the
--- decision instead of recording the rung twice.
-CREATE TABLE rung (
-  experimentId INTEGER NOT NULL REFERENCES experiment(id) ON DELETE CASCADE,
-  rung     INTEGER NOT NULL,             -- k
-  runId    INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-  step     INTEGER NOT NULL,             -- the rung's step (grace_steps * reduction_factor^k)
-  atStep   INTEGER NOT NULL,             -- the step the metric was logged at (>= step)
-  metric   TEXT NOT NULL,                -- e.g. 'val/loss'
-  value    REAL,                         -- NULL when the metric was NaN
-  arrival  INTEGER NOT NULL,             -- 1 for the first run to reach this rung, 2 for the next...
-  pruned   INTEGER NOT NULL CHECK (pruned IN (0, 1)),
-  time     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-  PRIMARY KEY (experimentId, rung, runId),
-  UNIQUE (experimentId, rung, arrival)
-) STRICT;
-CREATE INDEX rungByRun ON rung (runId, rung);
-"""#),
+            -- One result per run and rung. A run reaching rung k (step grace_steps * reduction_factor^k)
+            -- records its metric there and, in the same transaction, the decision taken against the results
+            -- already recorded at that rung of its experiment. A resumed run finds its row and keeps the
+            -- decision instead of recording the rung twice.
+            CREATE TABLE rung (
+              experimentId INTEGER NOT NULL REFERENCES experiment(id) ON DELETE CASCADE,
+              rung     INTEGER NOT NULL,             -- k
+              runId    INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+              step     INTEGER NOT NULL,             -- the rung's step (grace_steps * reduction_factor^k)
+              atStep   INTEGER NOT NULL,             -- the step the metric was logged at (>= step)
+              metric   TEXT NOT NULL,                -- e.g. 'val/loss'
+              value    REAL,                         -- NULL when the metric was NaN
+              arrival  INTEGER NOT NULL,             -- 1 for the first run to reach this rung, 2 for the next...
+              pruned   INTEGER NOT NULL CHECK (pruned IN (0, 1)),
+              time     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+              PRIMARY KEY (experimentId, rung, runId),
+              UNIQUE (experimentId, rung, arrival)
+            ) STRICT;
+            CREATE INDEX rungByRun ON rung (runId, rung);
+            """#
+        ),
     ]
 }
