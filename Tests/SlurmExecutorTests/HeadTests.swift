@@ -206,3 +206,27 @@ struct HeadTests {
         #expect(try f.db.claimNextRun(worker: "w", lease: 10) == nil)
     }
 }
+
+/// Every Slurm state maps to a store state: a task Slurm still runs (or will run again) leaves
+/// its running run alone; a final state settles it.
+struct StateMapTests {
+    @Test(arguments: SlurmState.allCases) func everySlurmStateMapsToOurs(_ state: SlurmState) throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = 0
+        let head = f.head(config)
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...1, end: nil)
+        f.slurm.set(101, 0, state.rawValue)
+        _ = try head.poll()
+        let r = try f.state(f.runs[0])
+        let expected: RunState =
+            switch state.outcome {
+            case .queued, .held, .running, .suspended, .requeued, .unknown: .running
+            case .cancelled: .cancelled
+            case .completed, .failed, .outOfMemory, .nodeFailure, .timeout, .preempted: .failed
+            }
+        #expect(r.state == expected, "\(state.rawValue): \(r.error ?? "")")
+        #expect(try f.task(f.runs[0]).slurmState == state.rawValue || r.state != .running)
+    }
+}
