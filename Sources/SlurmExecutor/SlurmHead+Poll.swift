@@ -40,7 +40,12 @@ extension SlurmHead {
             for t in try db.liveSlurmTasks(experimentId: experimentId) where t.arrayJobId != nil {
                 if try reconcile(t, statuses) { result.settled += 1 }
             }
-            result.resubmitted = try resubmit(try db.liveSlurmTasks(experimentId: experimentId))
+            do {
+                result.resubmitted = try resubmit(try db.liveSlurmTasks(experimentId: experimentId))
+            } catch let e as SlurmError {
+                warn("\(e); will try again")
+                result.reachedSlurm = false
+            }
         }
         result.live = try db.liveSlurmTasks(experimentId: experimentId)
         return result

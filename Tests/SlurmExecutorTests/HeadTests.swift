@@ -154,6 +154,21 @@ struct HeadTests {
         #expect(try f.db.metrics(runId: f.runs[0].id!, key: "train/loss").count == 3)
     }
 
+    @Test func aHeadThatDiedRightAfterSbatchAdoptsTheArrayInsteadOfSubmittingAgain() throws {
+        let f = try Fixture(count: 3)
+        f.slurm.maxArraySize = 2
+        f.slurm.failAfterSubmit = .timedOut(command: "sbatch", seconds: 30)
+        #expect(throws: SlurmError.self) { try f.head().submit(f.runs, experiment: "sweep") }
+        #expect(try f.runs.map { try f.task($0).jobText } == [nil, nil, nil])
+        f.slurm.failAfterSubmit = nil
+        let poll = try f.head().poll()
+        // array 101 (runs 0 and 1) is adopted; the second array was never submitted: now it is
+        #expect(poll.resubmitted == 1)
+        #expect(try f.runs.map { try f.task($0).jobText } == ["101_0", "101_1", "102_0"])
+        #expect(f.slurm.scripts.count == 2)
+        #expect(f.slurm.scripts[1].contains(#"$((2 + SLURM_ARRAY_TASK_ID))"#))
+    }
+
     @Test func aTaskSlurmForgotFailsOnlyAfterTheGracePeriod() throws {
         let f = try Fixture(count: 1, maxAttempts: 1)
         var config = SlurmExecutorConfig()
