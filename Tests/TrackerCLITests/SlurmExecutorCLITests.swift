@@ -122,6 +122,8 @@ struct SlurmExecutorCLITests {
         let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
         let job = try #require(task.jobText)
         #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let status = try runTracker(["status", "--home", home])
+        #expect(status.stdout.contains("job \(job)  RUNNING"), "\(status.stdout)")
         // timeout 3: scancel retries a signal every ~5 s while it is not acknowledged
         _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
         // the head, started now (as after a restart), follows the requeued task to its end
