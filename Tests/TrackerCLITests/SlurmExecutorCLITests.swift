@@ -182,7 +182,8 @@ struct SlurmExecutorCLITests {
 
     @Test(.timeLimit(.minutes(5))) func aPreemptedRunIsRequeuedAndResumed() throws {
         let home = tempDir("slurm-preempt")
-        let steps = 600
+        // long enough to be running when the preemption comes on an idle machine too
+        let steps = 2000
         // two CPUs: the node's all, so a job in the high partition must preempt it
         let file = try Self.experiment("preempt", home: home, steps: steps, runs: 1, cpus: 2)
         #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
