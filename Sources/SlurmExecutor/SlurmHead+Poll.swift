@@ -73,17 +73,13 @@ extension SlurmHead {
             guard let a = t.arrayJobId else { return false }
             return SlurmParse.taskStatus(statuses, array: Int(a), task: Int(t.arrayTask ?? 0)) == nil
         }
-        if !missing.isEmpty, try slurmConfigHasAccounting() {
+        if !missing.isEmpty, (try? slurmConfig().hasAccounting) == true {
             let ids = Set(missing.compactMap(\.arrayJobId)).sorted().map { Int($0) }
             for (id, s) in SlurmParse.latest((try? slurm.sacct(jobs: ids)) ?? []) where statuses[id] == nil {
                 statuses[id] = s
             }
         }
         return statuses
-    }
-
-    private func slurmConfigHasAccounting() throws -> Bool {
-        (try? slurm.showConfig().hasAccounting) ?? false
     }
 
     /// Records what Slurm says of the task and settles a run Slurm no longer runs whose store

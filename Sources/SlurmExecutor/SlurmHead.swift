@@ -30,7 +30,8 @@ public final class SlurmHead {
         self.executable = executable
     }
 
-    private func slurmConfig() throws -> SlurmConfig {
+    /// `scontrol show config`, asked once per head.
+    func slurmConfig() throws -> SlurmConfig {
         if let c = cachedSlurmConfig { return c }
         let c = try slurm.showConfig()
         cachedSlurmConfig = c

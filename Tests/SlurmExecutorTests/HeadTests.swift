@@ -184,6 +184,22 @@ struct HeadTests {
         #expect(try f.state(f.runs[0]).state == .failed)
     }
 
+    @Test func sacctAnswersForTasksSqueueForgotWhereAccountingIsOn() throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        f.slurm.accounting = []
+        let head = f.head()
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...1, end: nil)
+        f.slurm.accounting = [
+            SlurmJobStatus(
+                id: SlurmJobID(job: 101, task: 0), stateText: "NODE_FAIL", exitCode: SlurmExitCode(code: 0, signal: 9))
+        ]
+        _ = try head.poll()
+        let r = try f.state(f.runs[0])
+        #expect(r.state == .failed && r.signal == 9)
+        #expect(r.error?.contains("NODE_FAIL") == true)
+    }
+
     @Test func anUnreachableControllerOnlyDelaysThePoll() throws {
         let f = try Fixture(count: 1)
         let head = f.head()

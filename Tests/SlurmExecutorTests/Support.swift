@@ -43,11 +43,23 @@ final class FakeSlurm: SlurmCommands, @unchecked Sendable {
         }
     }
 
-    func sacct(jobs: [Int]) throws -> [SlurmJobStatus] { throw SlurmError.accountingDisabled }
+    /// What sacct lists, when the cluster has accounting (nil: it has none).
+    var accounting: [SlurmJobStatus]?
+
+    func sacct(jobs: [Int]) throws -> [SlurmJobStatus] {
+        try lock.withLock {
+            guard let accounting else { throw SlurmError.accountingDisabled }
+            return accounting.filter { jobs.contains($0.id.job) }
+        }
+    }
+
     func sacctCompletions() throws -> [SlurmJobStatus] { [] }
 
     func showConfig() throws -> SlurmConfig {
-        SlurmConfig(values: ["ClusterName": "fake", "MaxArraySize": String(maxArraySize)])
+        SlurmConfig(values: [
+            "ClusterName": "fake", "MaxArraySize": String(maxArraySize),
+            "AccountingStorageType": accounting == nil ? "accounting_storage/none" : "accounting_storage/slurmdbd",
+        ])
     }
 
     func showJob(_ id: SlurmJobID) throws -> [SlurmJobRecord] { [] }
