@@ -47,19 +47,18 @@ public final class SlurmHead {
         let known = Set(try db.slurmTasks(runIds: runs.map { $0.id! }).map(\.runId))
         let fresh = runs.filter { $0.state == .queued && !known.contains($0.id!) }
         if fresh.isEmpty { return [] }
-        let sweepDir = try makeSweepDir(experiment)
         var corpora: [String: SlurmManifest.Corpus] = [:]
         let entries = try fresh.map { run -> SlurmManifest.Entry in
             let corpus = try Self.corpusName(configJSON: run.config)
             if let corpus, corpora[corpus] == nil {
                 guard let c = try db.corpus(named: corpus) else {
-                    throw SlurmExecutorError.notSlurm(
-                        "no corpus named '\(corpus)' in \(home): ingest it first (on the shared filesystem)")
+                    throw SlurmExecutorError.noCorpus(name: corpus, home: home)
                 }
                 corpora[corpus] = SlurmManifest.Corpus(c)
             }
             return SlurmManifest.Entry(runId: run.id!, name: run.name, config: run.config, corpus: corpus)
         }
+        let sweepDir = try makeSweepDir(experiment)
         try SlurmManifest(home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora)
             .write(sweepDir: sweepDir)
         let name = "tracker-\(experiment)"
