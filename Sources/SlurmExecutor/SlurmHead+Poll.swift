@@ -40,7 +40,12 @@ extension SlurmHead {
             for t in try db.liveSlurmTasks(experimentId: experimentId) where t.arrayJobId != nil {
                 if try reconcile(t, statuses) { result.settled += 1 }
             }
-            result.resubmitted = try resubmit(try db.liveSlurmTasks(experimentId: experimentId))
+            do {
+                result.resubmitted = try resubmit(try db.liveSlurmTasks(experimentId: experimentId))
+            } catch let e as SlurmError {
+                warn("\(e); will try again")
+                result.reachedSlurm = false
+            }
         }
         result.live = try db.liveSlurmTasks(experimentId: experimentId)
         return result
@@ -68,17 +73,13 @@ extension SlurmHead {
             guard let a = t.arrayJobId else { return false }
             return SlurmParse.taskStatus(statuses, array: Int(a), task: Int(t.arrayTask ?? 0)) == nil
         }
-        if !missing.isEmpty, try slurmConfigHasAccounting() {
+        if !missing.isEmpty, (try? slurmConfig().hasAccounting) == true {
             let ids = Set(missing.compactMap(\.arrayJobId)).sorted().map { Int($0) }
             for (id, s) in SlurmParse.latest((try? slurm.sacct(jobs: ids)) ?? []) where statuses[id] == nil {
                 statuses[id] = s
             }
         }
         return statuses
-    }
-
-    private func slurmConfigHasAccounting() throws -> Bool {
-        (try? slurm.showConfig().hasAccounting) ?? false
     }
 
     /// Records what Slurm says of the task and settles a run Slurm no longer runs whose store

@@ -30,7 +30,8 @@ public final class SlurmHead {
         self.executable = executable
     }
 
-    private func slurmConfig() throws -> SlurmConfig {
+    /// `scontrol show config`, asked once per head.
+    func slurmConfig() throws -> SlurmConfig {
         if let c = cachedSlurmConfig { return c }
         let c = try slurm.showConfig()
         cachedSlurmConfig = c
@@ -46,19 +47,18 @@ public final class SlurmHead {
         let known = Set(try db.slurmTasks(runIds: runs.map { $0.id! }).map(\.runId))
         let fresh = runs.filter { $0.state == .queued && !known.contains($0.id!) }
         if fresh.isEmpty { return [] }
-        let sweepDir = try makeSweepDir(experiment)
         var corpora: [String: SlurmManifest.Corpus] = [:]
         let entries = try fresh.map { run -> SlurmManifest.Entry in
             let corpus = try Self.corpusName(configJSON: run.config)
             if let corpus, corpora[corpus] == nil {
                 guard let c = try db.corpus(named: corpus) else {
-                    throw SlurmExecutorError.notSlurm(
-                        "no corpus named '\(corpus)' in \(home): ingest it first (on the shared filesystem)")
+                    throw SlurmExecutorError.noCorpus(name: corpus, home: home)
                 }
                 corpora[corpus] = SlurmManifest.Corpus(c)
             }
             return SlurmManifest.Entry(runId: run.id!, name: run.name, config: run.config, corpus: corpus)
         }
+        let sweepDir = try makeSweepDir(experiment)
         try SlurmManifest(home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora)
             .write(sweepDir: sweepDir)
         let name = "tracker-\(experiment)"
@@ -131,11 +131,24 @@ public final class SlurmHead {
     }
 
     /// Submits again, one single-task array each, the live runs whose task is gone (a failure
-    /// with attempts left, a time limit or preemption Slurm did not requeue).
+    /// with attempts left, a time limit or preemption Slurm did not requeue), or that were never
+    /// submitted; a task whose script squeue already lists (its head died right after sbatch) is
+    /// adopted instead. Returns the sbatch calls made.
     func resubmit(_ tasks: [SlurmTaskRecord]) throws -> Int {
         var count = 0
+        var submitted: [String: [String: Int]] = [:]  // job name -> script path -> array job id
         for t in tasks where t.arrayJobId == nil {
             guard let run = try db.run(id: t.runId), run.state == .queued, !run.cancelRequested else { continue }
+            if submitted[t.jobName] == nil {
+                submitted[t.jobName] = Dictionary(
+                    try slurm.submittedScripts(jobName: t.jobName).map { ($0.script, $0.jobID) },
+                    uniquingKeysWith: { max($0, $1) })
+            }
+            let (script, arrayTask) = try nextScript(t)
+            if let job = submitted[t.jobName]?[t.sweepDir + "/" + script] {
+                try db.recordSlurmSubmission(arrayJobId: Int64(job), tasks: [(t.runId, arrayTask)], now: clock())
+                continue
+            }
             let limit = run.maxAttempts + t.maxRequeues + 1
             if t.submissions >= limit {
                 try db.settleSlurmRun(
@@ -146,11 +159,20 @@ public final class SlurmHead {
             let manifest = try SlurmManifest.load(sweepDir: t.sweepDir)
             let spec = jobSpec(sweepDir: t.sweepDir, name: t.jobName, taskCount: manifest.runs.count)
             let chunk = SlurmArrayChunk(offset: Int(t.taskIndex), count: 1)
-            _ = try sbatch(
-                spec, chunk, sweepDir: t.sweepDir, script: "retry-\(t.taskIndex)-\(t.submissions).sh", runIds: [t.runId]
-            )
+            _ = try sbatch(spec, chunk, sweepDir: t.sweepDir, script: script, runIds: [t.runId])
             count += 1
         }
         return count
+    }
+
+    /// The script of a task's next submission (the first one: its share of the submission's
+    /// arrays, named as `submit` names them) and the task's index in that array.
+    private func nextScript(_ t: SlurmTaskRecord) throws -> (script: String, arrayTask: Int64) {
+        if t.submissions == 0 {
+            let size = Int64(max(1, try slurmConfig().maxArraySize))
+            let offset = t.taskIndex / size * size
+            return ("array-\(offset).sh", t.taskIndex - offset)
+        }
+        return ("retry-\(t.taskIndex)-\(t.submissions).sh", 0)
     }
 }

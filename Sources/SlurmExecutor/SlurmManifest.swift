@@ -86,7 +86,8 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
     case io(path: String, reason: String)
     case noManifest(path: String, host: String)
     case noSuchTask(index: Int, count: Int, path: String)
-    case notSlurm(String)
+    /// A run's [data] names a corpus the head's workspace does not hold.
+    case noCorpus(name: String, home: String)
 
     public var description: String {
         switch self {
@@ -97,8 +98,8 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
                 + "mounts at the same path (set [executor] dir, or --home, to one)"
         case .noSuchTask(let index, let count, let path):
             return "task index \(index) is not in \(path) (it lists \(count) runs): was the folder reused?"
-        case .notSlurm(let reason):
-            return reason
+        case .noCorpus(let name, let home):
+            return "no corpus named '\(name)' in \(home): ingest it first, into a workspace on the shared filesystem"
         }
     }
 }

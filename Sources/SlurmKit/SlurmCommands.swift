@@ -28,6 +28,10 @@ public protocol SlurmCommands: Sendable {
     func requeue(_ id: SlurmJobID) throws
     /// `scancel IDS`, or with `pendingOnly` `scancel --state=PENDING IDS` (drain a sweep).
     func scancel(_ ids: [SlurmJobID], pendingOnly: Bool) throws
+    /// `squeue -h --states=all --name=NAME -o '%F|%o'`: the batch script of each job (array)
+    /// named `name` that slurmctld knows, so a head that died right after sbatch finds what it
+    /// submitted before it submits again.
+    func submittedScripts(jobName: String) throws -> [SlurmSubmittedScript]
 }
 
 /// Runs the real binaries (found on PATH) with a time budget each, capturing stderr for errors.
@@ -91,6 +95,10 @@ public struct ProcessSlurmCommands: SlurmCommands {
     public func scancel(_ ids: [SlurmJobID], pendingOnly: Bool) throws {
         guard !ids.isEmpty else { return }
         _ = try run("scancel", (pendingOnly ? ["--state=PENDING"] : []) + ids.map(\.description))
+    }
+
+    public func submittedScripts(jobName: String) throws -> [SlurmSubmittedScript] {
+        try SlurmParse.scripts(run("squeue", ["-h", "--states=all", "--name=\(jobName)", "-o", "%F|%o"]))
     }
 
     /// Runs `name args`, returns its stdout; throws with its stderr when it fails.

@@ -12,6 +12,19 @@ public struct SlurmSubmission: Hashable, Sendable {
     }
 }
 
+/// A job (array) and the batch script it was submitted with (squeue `%F|%o`).
+public struct SlurmSubmittedScript: Hashable, Sendable {
+    /// The array's job id (`%F`; a plain job's own id).
+    public var jobID: Int
+    /// The script's path as sbatch was given it.
+    public var script: String
+
+    public init(jobID: Int, script: String) {
+        self.jobID = jobID
+        self.script = script
+    }
+}
+
 /// `scontrol show config`: every `Key = Value` line, with the values the executor needs typed.
 public struct SlurmConfig: Hashable, Sendable {
     public var values: [String: String]
@@ -114,6 +127,20 @@ public enum SlurmParse {
             return try SlurmJobID.expand(f[0]).map {
                 SlurmJobStatus(id: $0, stateText: String(words[0]), exitCode: exit, cancelledBy: by)
             }
+        }
+    }
+
+    /// `squeue -h --states=all -o '%F|%o'`: one entry per job (array), in order of first
+    /// appearance (an array's tasks print one line each). Empty output: [].
+    public static func scripts(_ output: String) throws -> [SlurmSubmittedScript] {
+        var seen: Set<SlurmSubmittedScript> = []
+        return try lines(output).compactMap { line in
+            let f = line.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+            guard f.count == 2, let id = Int(f[0]), id > 0, !f[1].isEmpty else {
+                throw SlurmError.unparsable(what: "squeue line", text: String(line), expected: "ARRAYJOBID|COMMAND")
+            }
+            let entry = SlurmSubmittedScript(jobID: id, script: String(f[1]))
+            return seen.insert(entry).inserted ? entry : nil
         }
     }
 

@@ -35,24 +35,19 @@ extension RunCommand {
         if noWait { return }
         let display = ProgressLine()
         let done = try head.track(experimentId: experiment.id, shouldStop: { signals.received != nil }) {
-            display.show(Self.describe($0, db: db))
+            display.show(Self.describe($0))
         }
         display.finish()
         let finished = try db.runs(experimentId: experiment.id!).filter { mine.contains($0.id!) }
-        print(Self.summary(finished))
-        if !done {
-            throw CLIError(
-                description:
-                    "interrupted: the runs go on in Slurm; run the same command again (or `tracker status`) to follow them"
-            )
-        }
-        let bad = finished.filter { $0.state == .failed || $0.state == .crashed }
-        if !bad.isEmpty {
-            throw SchedulerError.runsFailed(count: bad.count, names: bad.map { "#\($0.id!) \($0.name)" })
-        }
+        try Self.finish(
+            finished,
+            interrupted: done
+                ? nil
+                : "interrupted: the runs go on in Slurm; run the same command again (or `tracker status`) to follow them"
+        )
     }
 
-    static func describe(_ poll: SlurmHead.PollResult, db: TrackerDB) -> String {
+    static func describe(_ poll: SlurmHead.PollResult) -> String {
         var text = "slurm: \(poll.live.count) run(s) live"
         if !poll.reachedSlurm { text += " (Slurm did not answer)" }
         for t in poll.live.prefix(4) {

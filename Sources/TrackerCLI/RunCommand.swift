@@ -100,17 +100,21 @@ struct RunCommand: ParsableCommand {
             let result = try launcher.run(db: db, signals: signals) { display.show(Self.describe($0)) }
             display.finish()
             let finished = try db.runs(experimentId: experiment.id!).filter { mine.contains($0.id!) }
-            print(Self.summary(finished))
-            if let s = result.interruptedBy {
-                throw CLIError(
-                    description:
-                        "interrupted by signal \(s): unfinished runs are back in the queue (resume with `tracker worker --until-empty`)"
-                )
-            }
-            let bad = finished.filter { $0.state == .failed || $0.state == .crashed }
-            if !bad.isEmpty {
-                throw SchedulerError.runsFailed(count: bad.count, names: bad.map { "#\($0.id!) \($0.name)" })
-            }
+            try Self.finish(
+                finished,
+                interrupted: result.interruptedBy.map {
+                    "interrupted by signal \($0): unfinished runs are back in the queue (resume with `tracker worker --until-empty`)"
+                })
+        }
+    }
+
+    /// Prints the runs' summary; throws when the wait was interrupted, or when any run failed.
+    static func finish(_ finished: [RunRecord], interrupted: String?) throws {
+        print(summary(finished))
+        if let interrupted { throw CLIError(description: interrupted) }
+        let bad = finished.filter { $0.state == .failed || $0.state == .crashed }
+        if !bad.isEmpty {
+            throw SchedulerError.runsFailed(count: bad.count, names: bad.map { "#\($0.id!) \($0.name)" })
         }
     }
 

@@ -3,6 +3,8 @@ import Basics
 import Foundation
 import Scheduler
 import SlurmExecutor
+import SlurmKit
+import TestSupport
 import Testing
 
 struct ConfigTests {
@@ -47,6 +49,47 @@ struct ConfigTests {
                 try SlurmExecutorConfig(table: [key: value])
             } throws: { error in
                 "\(error)".contains(message)
+            }
+        }
+    }
+}
+
+/// The two readers of outside input a task and the head add: the manifest (read by every task)
+/// and the [executor] table (read by `tracker run`), mutated at random: a clear error or a value.
+struct ReaderFuzzTests {
+    @Test func mutatedManifestsLoadOrFailClearly() throws {
+        let dir = NSTemporaryDirectory() + "manifest-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let manifest = SlurmManifest(
+            home: "/shared/ws", maxRequeues: 3,
+            runs: [SlurmManifest.Entry(runId: 7, name: "seed1", config: #"{"data":{"task":"t1"}}"#, corpus: nil)],
+            corpora: [:])
+        try manifest.write(sweepDir: dir)
+        #expect(try SlurmManifest.load(sweepDir: dir) == manifest)
+        let valid = try #require(FileManager.default.contents(atPath: SlurmManifest.path(sweepDir: dir)))
+        for seed in UInt64(0)..<300 {
+            var m = Mutator(seed: seed)
+            try Data(m.mutate(Array(valid))).write(to: URL(fileURLWithPath: SlurmManifest.path(sweepDir: dir)))
+            do {
+                _ = try SlurmManifest.load(sweepDir: dir)
+            } catch let e as SlurmExecutorError {
+                #expect("\(e)".contains("manifest.json"), "seed \(seed)")
+            }
+        }
+    }
+
+    @Test func mutatedExecutorTablesAreReadOrRefusedClearly() throws {
+        let valid =
+            #"{"kind":"slurm","partition":"cpu","time":"1:00:00","cpus_per_task":2,"max_parallel":4,"extra":["--exclusive"],"max_requeues":1}"#
+        for seed in UInt64(0)..<300 {
+            var m = Mutator(seed: seed)
+            guard let value = try? ConfigValue(json: m.mutate(valid)), let table = value.table else { continue }
+            do {
+                _ = try SlurmExecutorConfig(table: table)
+            } catch let e as SchedulerError {
+                #expect("\(e)".contains("executor"), "seed \(seed): \(e)")
+            } catch let e as SlurmError {
+                #expect("\(e)".hasPrefix("invalid Slurm job"), "seed \(seed): \(e)")
             }
         }
     }

@@ -154,6 +154,21 @@ struct HeadTests {
         #expect(try f.db.metrics(runId: f.runs[0].id!, key: "train/loss").count == 3)
     }
 
+    @Test func aHeadThatDiedRightAfterSbatchAdoptsTheArrayInsteadOfSubmittingAgain() throws {
+        let f = try Fixture(count: 3)
+        f.slurm.maxArraySize = 2
+        f.slurm.failAfterSubmit = .timedOut(command: "sbatch", seconds: 30)
+        #expect(throws: SlurmError.self) { try f.head().submit(f.runs, experiment: "sweep") }
+        #expect(try f.runs.map { try f.task($0).jobText } == [nil, nil, nil])
+        f.slurm.failAfterSubmit = nil
+        let poll = try f.head().poll()
+        // array 101 (runs 0 and 1) is adopted; the second array was never submitted: now it is
+        #expect(poll.resubmitted == 1)
+        #expect(try f.runs.map { try f.task($0).jobText } == ["101_0", "101_1", "102_0"])
+        #expect(f.slurm.scripts.count == 2)
+        #expect(f.slurm.scripts[1].contains(#"$((2 + SLURM_ARRAY_TASK_ID))"#))
+    }
+
     @Test func aTaskSlurmForgotFailsOnlyAfterTheGracePeriod() throws {
         let f = try Fixture(count: 1, maxAttempts: 1)
         var config = SlurmExecutorConfig()
@@ -167,6 +182,22 @@ struct HeadTests {
         #expect(try f.state(f.runs[0]).state == .running)
         _ = try f.head(config, clock: 1101).poll()
         #expect(try f.state(f.runs[0]).state == .failed)
+    }
+
+    @Test func sacctAnswersForTasksSqueueForgotWhereAccountingIsOn() throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        f.slurm.accounting = []
+        let head = f.head()
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...1, end: nil)
+        f.slurm.accounting = [
+            SlurmJobStatus(
+                id: SlurmJobID(job: 101, task: 0), stateText: "NODE_FAIL", exitCode: SlurmExitCode(code: 0, signal: 9))
+        ]
+        _ = try head.poll()
+        let r = try f.state(f.runs[0])
+        #expect(r.state == .failed && r.signal == 9)
+        #expect(r.error?.contains("NODE_FAIL") == true)
     }
 
     @Test func anUnreachableControllerOnlyDelaysThePoll() throws {
@@ -204,5 +235,29 @@ struct HeadTests {
         let claimed = try f.db.claimNextRun(worker: "w", lease: 10)
         #expect(claimed?.id == f.runs[1].id)
         #expect(try f.db.claimNextRun(worker: "w", lease: 10) == nil)
+    }
+}
+
+/// Every Slurm state maps to a store state: a task Slurm still runs (or will run again) leaves
+/// its running run alone; a final state settles it.
+struct StateMapTests {
+    @Test(arguments: SlurmState.allCases) func everySlurmStateMapsToOurs(_ state: SlurmState) throws {
+        let f = try Fixture(count: 1, maxAttempts: 1)
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = 0
+        let head = f.head(config)
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(f.runs[0]), job: "101_0", steps: 1...1, end: nil)
+        f.slurm.set(101, 0, state.rawValue)
+        _ = try head.poll()
+        let r = try f.state(f.runs[0])
+        let expected: RunState =
+            switch state.outcome {
+            case .queued, .held, .running, .suspended, .requeued, .unknown: .running
+            case .cancelled: .cancelled
+            case .completed, .failed, .outOfMemory, .nodeFailure, .timeout, .preempted: .failed
+            }
+        #expect(r.state == expected, "\(state.rawValue): \(r.error ?? "")")
+        #expect(try f.task(f.runs[0]).slurmState == state.rawValue || r.state != .running)
     }
 }

@@ -18,14 +18,23 @@ final class FakeSlurm: SlurmCommands, @unchecked Sendable {
     var failure: SlurmError?
     var maxArraySize = 1001
 
+    /// sbatch submits, then throws this (as if the head died before it read the answer).
+    var failAfterSubmit: SlurmError?
+    private var submitted: [SlurmSubmittedScript] = []
+
     func sbatch(scriptPath: String) throws -> SlurmSubmission {
         let script = try String(contentsOfFile: scriptPath, encoding: .utf8)
-        return lock.withLock {
+        let job = lock.withLock {
             scripts.append(script)
             nextJob += 1
-            return SlurmSubmission(jobID: nextJob, cluster: nil)
+            submitted.append(SlurmSubmittedScript(jobID: nextJob, script: scriptPath))
+            return nextJob
         }
+        if let failAfterSubmit { throw failAfterSubmit }
+        return SlurmSubmission(jobID: job, cluster: nil)
     }
+
+    func submittedScripts(jobName: String) throws -> [SlurmSubmittedScript] { lock.withLock { submitted } }
 
     func squeue(jobs: [Int]) throws -> [SlurmJobStatus] {
         try lock.withLock {
@@ -34,11 +43,23 @@ final class FakeSlurm: SlurmCommands, @unchecked Sendable {
         }
     }
 
-    func sacct(jobs: [Int]) throws -> [SlurmJobStatus] { throw SlurmError.accountingDisabled }
+    /// What sacct lists, when the cluster has accounting (nil: it has none).
+    var accounting: [SlurmJobStatus]?
+
+    func sacct(jobs: [Int]) throws -> [SlurmJobStatus] {
+        try lock.withLock {
+            guard let accounting else { throw SlurmError.accountingDisabled }
+            return accounting.filter { jobs.contains($0.id.job) }
+        }
+    }
+
     func sacctCompletions() throws -> [SlurmJobStatus] { [] }
 
     func showConfig() throws -> SlurmConfig {
-        SlurmConfig(values: ["ClusterName": "fake", "MaxArraySize": String(maxArraySize)])
+        SlurmConfig(values: [
+            "ClusterName": "fake", "MaxArraySize": String(maxArraySize),
+            "AccountingStorageType": accounting == nil ? "accounting_storage/none" : "accounting_storage/slurmdbd",
+        ])
     }
 
     func showJob(_ id: SlurmJobID) throws -> [SlurmJobRecord] { [] }

@@ -122,6 +122,8 @@ struct SlurmExecutorCLITests {
         let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
         let job = try #require(task.jobText)
         #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
+        let status = try runTracker(["status", "--home", home])
+        #expect(status.stdout.contains("job \(job)  RUNNING"), "\(status.stdout)")
         // timeout 3: scancel retries a signal every ~5 s while it is not acknowledged
         _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
         // the head, started now (as after a restart), follows the requeued task to its end
@@ -180,7 +182,8 @@ struct SlurmExecutorCLITests {
 
     @Test(.timeLimit(.minutes(5))) func aPreemptedRunIsRequeuedAndResumed() throws {
         let home = tempDir("slurm-preempt")
-        let steps = 600
+        // long enough to be running when the preemption comes on an idle machine too
+        let steps = 2000
         // two CPUs: the node's all, so a job in the high partition must preempt it
         let file = try Self.experiment("preempt", home: home, steps: steps, runs: 1, cpus: 2)
         #expect(try runTracker(["run", file, "--home", home, "--no-wait"]).status == 0)
