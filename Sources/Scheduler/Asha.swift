@@ -140,6 +140,7 @@ public final class RungGate: @unchecked Sendable {
     public let experimentId: Int64
     public let runId: Int64
     public let rungSteps: [Int]
+    public let totalSteps: Int
     /// The rung where the run was pruned, once it was (also when an earlier attempt was).
     public private(set) var pruned: RungRecord?
     private var recorded: Set<Int64>
@@ -149,6 +150,7 @@ public final class RungGate: @unchecked Sendable {
         self.db = db
         self.experimentId = experimentId
         self.runId = runId
+        self.totalSteps = totalSteps
         rungSteps = config.rungSteps(totalSteps: totalSteps)
         let earlier = try db.rungs(runId: runId)
         recorded = Set(earlier.map(\.rung))
@@ -156,10 +158,13 @@ public final class RungGate: @unchecked Sendable {
     }
 
     /// Takes the metric's value logged at `step`: when the step reached a rung this run has not
-    /// recorded yet (the highest one reached), records it with its decision and returns it.
+    /// recorded yet (the highest one reached), records it with its decision and returns it. The
+    /// last step's value is not a rung result: the run has nothing left to save.
     @discardableResult
     public func observe(step: Int, value: Double) throws -> RungRecord? {
-        guard pruned == nil, let k = rungSteps.lastIndex(where: { $0 <= step }), !recorded.contains(Int64(k)) else {
+        guard pruned == nil, step < totalSteps, let k = rungSteps.lastIndex(where: { $0 <= step }),
+            !recorded.contains(Int64(k))
+        else {
             return nil
         }
         let arrival = RungArrival(

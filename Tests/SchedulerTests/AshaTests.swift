@@ -144,7 +144,7 @@ struct AshaTests {
 
     @Test func aRungIsRecordedOnceAtTheFirstValueAtOrAfterItsStep() throws {
         let db = try TrackerDB(home: tempHome("asha"))
-        let (experimentId, runs) = try enqueueAsha(db, 1, asha: [:])
+        let (experimentId, runs) = try enqueueAsha(db, 2, asha: [:])
         let gate = try RungGate(
             config: AshaConfig(graceSteps: 10), db: db, experimentId: experimentId, runId: runs[0].id!, totalSteps: 100)
         #expect(try gate.observe(step: 8, value: 1) == nil)
@@ -153,6 +153,11 @@ struct AshaTests {
         // Past two rungs at once: only the highest one reached is recorded.
         #expect(try gate.observe(step: 95, value: 4)?.rung == 2)
         #expect(try db.rungs(runId: runs[0].id!).map(\.rung) == [0, 2])
+        // The final evaluation at the last step is no rung result.
+        let last = try RungGate(
+            config: AshaConfig(graceSteps: 10), db: db, experimentId: experimentId, runId: runs[1].id!, totalSteps: 20)
+        #expect(try last.observe(step: 20, value: 5) == nil && last.pruned == nil)
+        #expect(try db.rungs(runId: runs[1].id!).isEmpty)
     }
 
     /// Many processes reaching the same rung at once: each decision is the rule applied to exactly
