@@ -14,6 +14,7 @@ public enum AttentionRegistry {
         StickBreaking.self,
         Aaren.self,
         RetNet.self,
+        Cope.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -263,7 +263,7 @@ private struct HeadRotation {
 }
 
 /// Float buffers of one core call, freed together.
-private final class CoreBuffers {
+final class CoreBuffers {
     private var all: [UnsafeMutablePointer<Float>] = []
 
     func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {

@@ -26,6 +26,7 @@ POSITIONAL = {
     "sigmoid": "rope (half-split, base 10000)",
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
+    "cope": "contextual (gated suffix sums of sigmoid(s q.k), learned pos_emb interpolated)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -57,6 +58,11 @@ CASES = [
     ("retnet", "gammas", {"gammas": [0.5, 0.9], "group_norm": False}, 2, 2, 9, 4, 2),
     ("retnet", "gqa", {"group_norm": False}, 4, 2, 6, 4, 3),
     ("retnet", "t1", {"group_norm": False}, 2, 2, 1, 4, 3),
+    ("cope", "clamped", {"max_position": 3}, 2, 2, 8, 4, 3),
+    ("cope", "unclamped", {"max_position": 64}, 2, 2, 7, 4, 3),
+    ("cope", "gqa", {"max_position": 4}, 4, 2, 6, 4, 3),
+    ("cope", "mqa", {"max_position": 2}, 3, 1, 5, 4, 2),
+    ("cope", "t1", {"max_position": 3}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
