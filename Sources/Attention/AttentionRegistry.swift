@@ -16,6 +16,7 @@ public enum AttentionRegistry {
         RetNet.self,
         Linear.self,
         Persistent.self,
+        Cope.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -28,6 +28,7 @@ POSITIONAL = {
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
     "linear": "none",
     "persistent": "rope (half-split, base = options.rope_base) on the context; none on the memory",
+    "cope": "contextual (gated suffix sums of sigmoid(s q.k), learned pos_emb interpolated)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -68,6 +69,11 @@ CASES = [
     ("persistent", "gqa", {"memory": 2, "rope_base": 10000}, 4, 2, 6, 4, 3),
     ("persistent", "mqa", {"memory": 4, "rope_base": 100}, 3, 1, 5, 2, 2),
     ("persistent", "t1", {"memory": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
+    ("cope", "clamped", {"max_position": 3}, 2, 2, 8, 4, 3),
+    ("cope", "unclamped", {"max_position": 64}, 2, 2, 7, 4, 3),
+    ("cope", "gqa", {"max_position": 4}, 4, 2, 6, 4, 3),
+    ("cope", "mqa", {"max_position": 2}, 3, 1, 5, 4, 2),
+    ("cope", "t1", {"max_position": 3}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):

@@ -16,12 +16,17 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
                  parallel, recurrent and chunked forms; dlog_a
   persistent          causal softmax (RoPE) plus N learned key/value vectors per kv head in the
                       same softmax, unrotated (Sukhbaatar et al. 2019); KV-cache decode form
+  cope                contextual positions (Golovneva et al. 2024): gates, suffix sums, pos_emb
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
-Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
-log_f [H,T] (forgetting), log_a [H,T,d] (gla), remainder_bias [H,dv] (stick_breaking with remainder "bias"),
-persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head).
+Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv], and per
+variant, one line each:
+  log_f [H,T] (forgetting)
+  remainder_bias [H,dv] (stick_breaking with remainder "bias")
+  log_a [H,T,d] (gla)
+  persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head)
+  pos_emb [H,P+1,d] (cope)
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -472,6 +477,54 @@ def persistent_decode(q, k, v, ctx):
     return out
 
 
+# ---------------------------------------------------------------- CoPE (Golovneva et al. 2024)
+
+def cope_positions(z, P):
+    """Gates g = sigmoid(z) and positions p_ij = min(sum_{m=j..i} g_im, P) of causal logits z."""
+    T = z.shape[0]
+    mask = causal_mask(T)
+    g = np.where(mask, sigmoid(z), 0.0)
+    return g, np.minimum(np.cumsum(g[:, ::-1], 1)[:, ::-1], P), mask
+
+
+def head_cope(q, k, v, dout, ctx):
+    """a_ij = s q_i.k_j + interp(s q_i.e[n], p_ij), softmax over j <= i; e = ctx["pos_emb"]."""
+    T, d = q.shape
+    P = ctx["options"].get("max_position", 64)
+    e, s = ctx["pos_emb"], 1 / np.sqrt(d)
+    L = s * q @ e.T                                   # [T, P+1]: every integer position once
+    g, p, mask = cope_positions(s * q @ k.T, P)
+    f = np.minimum(np.floor(p).astype(int), P - 1)    # p = P reads L[P] with w = 1
+    w = p - f
+    rows = np.arange(T)[:, None]
+    Lf, Lc = L[rows, f], L[rows, f + 1]
+    out, dq, dk, dv, dA = softmax_core(q, k, v, dout, (1 - w) * Lf + w * Lc, s)
+    dL = np.zeros_like(L)                             # dA is 0 on masked entries
+    np.add.at(dL, (np.broadcast_to(rows, f.shape), f), (1 - w) * dA)
+    np.add.at(dL, (np.broadcast_to(rows, f.shape), f + 1), w * dA)
+    dp = np.where(p < P, dA * (Lc - Lf), 0.0)
+    dg = np.where(mask, np.cumsum(dp, 1), 0.0)        # dg_im = sum_{j<=m} dp_ij
+    dz = dg * g * (1 - g)
+    dq += s * dz @ k + s * dL @ e
+    dk += s * dz.T @ q
+    return out, dict(dq=dq, dk=dk, dv=dv, dpos_emb=s * dL.T @ q)
+
+
+def cope_decode(q, k, v, ctx):
+    """Row by row from a KV cache: each query recomputes its own gates against the cached keys."""
+    T, d = q.shape
+    P, e, s = ctx["options"].get("max_position", 64), ctx["pos_emb"], 1 / np.sqrt(q.shape[1])
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        z = s * k[:i + 1] @ q[i]
+        p = np.minimum(np.cumsum(sigmoid(z)[::-1])[::-1], P)
+        L = s * e @ q[i]
+        a = z + np.interp(p, np.arange(P + 1), L)
+        a = np.exp(a - a.max())
+        out[i] = a @ v[:i + 1] / a.sum()
+    return out
+
+
 # ---------------------------------------------------------------- multi-head driver (§1i)
 
 HEADS = {
@@ -486,6 +539,7 @@ HEADS = {
     "linear": head_linear,
     "gla": head_gla,
     "persistent": head_persistent,
+    "cope": head_cope,
 }
 
 # Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
@@ -512,12 +566,14 @@ def run(variant, inp):
         for name in KV_HEAD_INPUTS:
             if name in inp:
                 ctx[name] = inp[name][g]
+        if "pos_emb" in inp:
+            ctx["pos_emb"] = inp["pos_emb"][h]
         out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
         res["out"][h] = out
         res["dq"][h] = grads["dq"]
         res["dk"][g] += grads["dk"]                   # dK_g = sum over the group's query heads
         res["dv"][g] += grads["dv"]
-        for name in ("dlog_f", "dremainder_bias", "dlog_a"):
+        for name in ("dlog_f", "dremainder_bias", "dlog_a", "dpos_emb"):
             if name in grads:
                 res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
         for name in KV_HEAD_INPUTS:
@@ -542,6 +598,8 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
         N = options["memory"]
         inp["persistent.key"] = rng.normal(size=(Hkv, N, d)) / np.sqrt(d)
         inp["persistent.value"] = rng.normal(size=(Hkv, N, dv)) / np.sqrt(N)
+    if variant == "cope":
+        inp["pos_emb"] = rng.normal(size=(H, options.get("max_position", 64) + 1, d))
     return inp
 
 
@@ -584,7 +642,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias", "log_a") + KV_HEAD_INPUTS:
+    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb") + KV_HEAD_INPUTS:
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -638,7 +696,8 @@ def variant_configs():
             ("softmax_nope", {}), ("alibi", {}), ("forgetting", {}), ("sigmoid", {"bias": -np.log(8)}),
             ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
             ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {}),
-            ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100})]
+            ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100}),
+            ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -709,9 +768,16 @@ def check_forms(rng):
            "options": {}}
     out, _ = head_persistent(q, k, v, dout, ctx)
     assert np.abs(out - persistent_decode(q, k, v, ctx)).max() < 1e-12, "persistent decode"
-    print("forms: stick-breaking decode loop, Aaren RNN/scan/softmax, RetNet recurrent (fwd+bwd) "
-          "and chunkwise (B=1,2,4,5,9), FoX and persistent KV-cache decode, linear and gla recurrent and "
-          "chunked (B=1,2,4,5,9) all equal the parallel forms")
+    for P in (1, 3, 64):                              # CoPE: decode == parallel; e = 0 is NoPE
+        ctx = dict(options=dict(max_position=P), pos_emb=rng.normal(size=(P + 1, d)))
+        out, _ = head_cope(q, k, v, dout, ctx)
+        assert np.abs(out - cope_decode(q, k, v, ctx)).max() < 1e-12, P
+        zero = head_cope(q, k, v, dout, dict(options=ctx["options"], pos_emb=np.zeros((P + 1, d))))
+        nope = head_softmax_nope(q, k, v, dout, {})
+        assert all(np.abs(zero[1][n] - nope[1][n]).max() < 1e-14 for n in ("dq", "dk", "dv")), P
+        assert np.abs(zero[0] - nope[0]).max() < 1e-14, P
+    print("forms: every alternative form (decode loops, recurrent, chunked and scan forms, KV-cache decode)\n"
+          "       equals its parallel form")
 
 
 def check_properties(rng):
