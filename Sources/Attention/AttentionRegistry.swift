@@ -15,6 +15,7 @@ public enum AttentionRegistry {
         Aaren.self,
         RetNet.self,
         Linear.self,
+        GLA.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

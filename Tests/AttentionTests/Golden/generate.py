@@ -27,6 +27,7 @@ POSITIONAL = {
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
     "linear": "none",
+    "gla": "none (the decay cumsum B_i - B_j per key dimension)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -63,6 +64,11 @@ CASES = [
     ("linear", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
     ("linear", "mqa", {}, 3, 1, 5, 2, 2),
     ("linear", "t1", {}, 2, 2, 1, 4, 3),
+    ("gla", "basic", {}, 2, 2, 9, 4, 3),
+    ("gla", "chunk2", {"chunk": 2}, 2, 2, 7, 4, 4),
+    ("gla", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
+    ("gla", "mqa", {}, 3, 1, 5, 2, 2),
+    ("gla", "t1", {}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
