@@ -17,6 +17,7 @@ public enum AttentionRegistry {
         Linear.self,
         Persistent.self,
         Cope.self,
+        GLA.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -29,6 +29,7 @@ POSITIONAL = {
     "linear": "none",
     "persistent": "rope (half-split, base = options.rope_base) on the context; none on the memory",
     "cope": "contextual (gated suffix sums of sigmoid(s q.k), learned pos_emb interpolated)",
+    "gla": "none (the decay cumsum B_i - B_j per key dimension)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -74,6 +75,11 @@ CASES = [
     ("cope", "gqa", {"max_position": 4}, 4, 2, 6, 4, 3),
     ("cope", "mqa", {"max_position": 2}, 3, 1, 5, 4, 2),
     ("cope", "t1", {"max_position": 3}, 2, 2, 1, 4, 3),
+    ("gla", "basic", {}, 2, 2, 9, 4, 3),
+    ("gla", "chunk2", {"chunk": 2}, 2, 2, 7, 4, 4),
+    ("gla", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
+    ("gla", "mqa", {}, 3, 1, 5, 2, 2),
+    ("gla", "t1", {}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
