@@ -14,6 +14,7 @@ public enum AttentionRegistry {
         StickBreaking.self,
         Aaren.self,
         RetNet.self,
+        ReLA.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

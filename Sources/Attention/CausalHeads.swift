@@ -169,8 +169,12 @@ public struct AttentionCoreResult: Sendable {
 enum HeadMajorCore {
     /// The tile engine over every head of a tensor call: `kernel(h)` is head h's kernel (scale,
     /// row map, bias, window); logF (H, T) adds FoX's bias c_i - c_j; ropeBase rotates q and k.
+    /// `after(h, o, dO)` runs after head h's forward, before its backward: it may map the head's
+    /// output o (T, dv) in place (rela's norm) and turn dO (T, dv), the gradient of the mapped
+    /// output, into the gradient of the kernel's output.
     static func run(
-        _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, kernel: (_ h: Int) -> TileKernel
+        _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, kernel: (_ h: Int) -> TileKernel,
+        after: (_ h: Int, _ o: UnsafeMutablePointer<Float>, _ dO: UnsafeMutablePointer<Float>?) -> Void = { _, _, _ in }
     ) -> AttentionCoreResult {
         let (H, Hkv, T, d, dv) = (call.H, call.Hkv, call.T, call.d, call.dv)
         let buffers = CoreBuffers()
@@ -208,6 +212,7 @@ enum HeadMajorCore {
                 T: T, d: d, dv: dv, q: qr + h * T * d, ldq: d, k: kr + g * T * d, ldk: d,
                 v: vv + g * T * dv, ldv: dv, o: out + h * T * dv, ldo: dv, lse: lse + h * T)
             kernel.forward(head, scratch: scratch)
+            after(h, out + h * T * dv, dO.map { $0 + h * T * dv })
             guard let dO else { continue }
             let grads = TileGrads(
                 dO: dO + h * T * dv, lddo: dv, dq: dq + h * T * d, lddq: d, dk: dk + g * T * d,

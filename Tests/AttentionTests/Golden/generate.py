@@ -26,6 +26,8 @@ POSITIONAL = {
     "sigmoid": "rope (half-split, base 10000)",
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
+    "rela": "rope (half-split, base 10000) unless options.rope is false",
+    "mlstm": "none (the forget gates' decay; gates from x)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -57,6 +59,16 @@ CASES = [
     ("retnet", "gammas", {"gammas": [0.5, 0.9], "group_norm": False}, 2, 2, 9, 4, 2),
     ("retnet", "gqa", {"group_norm": False}, 4, 2, 6, 4, 3),
     ("retnet", "t1", {"group_norm": False}, 2, 2, 1, 4, 3),
+    ("rela", "basic", {}, 2, 2, 8, 4, 3),
+    ("rela", "nope", {"rope": False}, 2, 2, 7, 4, 4),
+    ("rela", "gqa", {}, 4, 2, 6, 4, 3),
+    ("rela", "mqa", {}, 3, 1, 5, 2, 2),
+    ("rela", "t1", {}, 2, 2, 1, 4, 3),
+    ("mlstm", "basic", {}, 2, 2, 8, 4, 3),
+    ("mlstm", "stabiliser", {}, 2, 2, 9, 4, 4),
+    ("mlstm", "gqa", {}, 4, 2, 6, 4, 3),
+    ("mlstm", "mqa", {}, 3, 1, 5, 2, 2),
+    ("mlstm", "t1", {}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
@@ -79,6 +91,9 @@ def golden(variant, name, options, H, Hkv, T, d, dv):
     inp = ref.random_inputs(rng, variant, H, Hkv, T, d, dv, options)
     if name == "zero_gate":
         inp["log_f"][:] = 0.0
+    if name == "stabiliser":                          # strong input gates, closing forget gates
+        inp["igate.bias"] += 6.0
+        inp["fgate.bias"] -= 3.0
     label = f"{variant}-{name}"
     ref.check_gradients(variant, inp, label)
     res = ref.run(variant, inp)
