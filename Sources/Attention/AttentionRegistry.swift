@@ -18,6 +18,8 @@ public enum AttentionRegistry {
         Persistent.self,
         Cope.self,
         GLA.self,
+        ReLA.self,
+        MLSTM.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -281,10 +281,14 @@ enum HeadMajorExtra {
 enum HeadMajorCore {
     /// The tile engine over every head of a tensor call: `kernel(h)` is head h's kernel (scale,
     /// row map, bias, window, extra columns); logF (H, T) adds FoX's bias c_i - c_j; ropeBase
-    /// rotates q and k; `extra` gives the extra columns' operands.
+    /// rotates q and k; `extra` gives the extra columns' operands. `after(h, o, dO)` runs after
+    /// head h's forward, before its backward: it may map the head's output o (T, dv) in place
+    /// (rela's norm) and turn dO (T, dv), the gradient of the mapped output, into the gradient of
+    /// the kernel's output.
     static func run(
         _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, extra: HeadMajorExtra = .none,
-        kernel: (_ h: Int) -> TileKernel
+        kernel: (_ h: Int) -> TileKernel,
+        after: (_ h: Int, _ o: UnsafeMutablePointer<Float>, _ dO: UnsafeMutablePointer<Float>?) -> Void = { _, _, _ in }
     ) -> AttentionCoreResult {
         let (H, Hkv, T, d, dv) = (call.H, call.Hkv, call.T, call.d, call.dv)
         let buffers = CoreBuffers()
@@ -314,6 +318,7 @@ enum HeadMajorCore {
             let scratch = buffers.zeros(TileKernel.scratchCount(tile: kernel.tile, T: T, extra: kernel.extra.count))
             let head = ops.head(h, g, out: out + h * T * dv, lse: lse + h * T)
             kernel.forward(head, scratch: scratch)
+            after(h, out + h * T * dv, dO.map { $0 + h * T * dv })
             guard let dO else { continue }
             var grads = TileGrads(
                 dO: dO + h * T * dv, lddo: dv, dq: ops.dQ + h * T * d, lddq: d, dk: ops.dK + g * T * d,

@@ -3,7 +3,7 @@
 // queries; one sgemm gives the tile's logits against the keys its rows see (0..<end-of-tile, or
 // from the first row's window start with a sliding window, §2.3 T1), a hook adds the variant's bias b_ij (ALiBi -m(i-j),
 // FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
-// (softmax saving only the logsumexp, or sigmoid(S + b)), and one sgemm gives O. Backward
+// (softmax saving only the logsumexp, sigmoid(S + b), or rela's max(S, 0)), and one sgemm gives O. Backward
 // reuses the weights if forward kept them (`TileHead.probs`, the variants' "probs_cache_mib"),
 // else recomputes them tile by tile (flash-style, as SoftmaxRoPE; Dao et al., arXiv 2205.14135).
 // Extra key columns (`ExtraKeys`) join the same softmax row before the causal block: attention
@@ -16,6 +16,7 @@ import Kernels
 enum RowMap {
     case softmax
     case sigmoid(Float)  // P = sigmoid(S + b), no normalisation
+    case relu  // P = max(S, 0), no normalisation (rela)
 }
 
 /// The additive logit bias b_ij of a head.
@@ -199,6 +200,9 @@ struct TileKernel {
             case .sigmoid(let b):
                 sigmoidInPlace(row, e, shift: b)
                 sigmoidInPlace(seen, n - lo, shift: b)
+            case .relu:
+                reluInPlace(row, e)
+                reluInPlace(seen, n - lo)
             }
             (row + e).update(repeating: 0, count: lo - e)
             (row + n).update(repeating: 0, count: c.N - n)
@@ -268,6 +272,9 @@ struct TileKernel {
                 case .sigmoid:
                     // forward was: P = sigmoid(S + b) ; so dS = dP P (1 - P), db = Σ dS
                     db += Double(sigmoidBackwardRow(ds, p, c.N))
+                case .relu:
+                    // forward was: P = max(S, 0) ; so dS = dP where P > 0, else 0
+                    for j in 0..<c.N where p[j] <= 0 { ds[j] = 0 }
                 }
                 // forward was: S_ij += c_i - c_j (causal block) ; so dc_i += Σ_j dS_ij, dc_j -= Σ_i dS_ij
                 if let dc = g.dc { dc[i] += Double(accumulateRow(colSum, ds + c.E, c.N - c.E)) }
@@ -339,12 +346,31 @@ struct TileKernel {
         switch map {
         case .softmax: norm = 1 / expShiftSum(scores, n, shift: rowMax(scores, n))
         case .sigmoid(let b): sigmoidInPlace(scores, n, shift: b)
+        case .relu: reluInPlace(scores, n)
         }
         out.update(repeating: 0, count: dv)
         for j in 0..<n {
             let w = scores[j] * norm
             let vj = v + j * ldv
             for e in 0..<dv { out[e] += w * vj[e] }
+        }
+    }
+}
+
+extension TileKernel {
+    /// One token's decode for every query head against a KV cache whose rows, `2 NKV hs` floats
+    /// apart, hold [k (NKV*hs) | v (NKV*hs)] of positions 0..<n (the last one this token's):
+    /// out_h = Σ_j map(scale q_h·k_j) v_j with query head h reading kv head h / groupSize.
+    func decodeHeads(
+        _ shape: AttentionShape, q: UnsafePointer<Float>, cache: UnsafePointer<Float>, n: Int,
+        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        let (NKV, hs) = (shape.kvHeads, shape.headSize)
+        let rowWidth = 2 * NKV * hs
+        for h in 0..<shape.heads {
+            let g = h / shape.groupSize
+            for j in 0..<n { scores[j] = scale * dot(q + h * hs, cache + j * rowWidth + g * hs, hs) }
+            decodeRow(scores: scores, n: n, v: cache + NKV * hs + g * hs, ldv: rowWidth, dv: hs, out: out + h * hs)
         }
     }
 }
@@ -362,6 +388,11 @@ func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift b: Float) 
         x[j] = 1 / (1 + fastExp(-(x[j] + b)))
         j += 1
     }
+}
+
+/// x[j] = max(x[j], 0) for j < n.
+func reluInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    for j in 0..<n { x[j] = max(x[j], 0) }
 }
 
 /// dS[j] = P[j] * (dP[j] - D) over n entries, in place on dP (P is 0 on masked entries).

@@ -35,7 +35,7 @@ struct VariantTests {
             #expect(
                 GradientCheck.maxError(
                     of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p,
-                    eps: 1e-2, samples: 80, precise: true, loss: loss) < 2e-3,
+                    eps: 1e-2, samples: 80, precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3,
                 "dqkv NH=\(NH) NKV=\(NKV)")
             // x and the parameters act through smooth gates, some damped (gla's log α = logsigmoid / 16):
             // a step of 3e-2 keeps the float32 forward's rounding (about an ulp of the loss over the
@@ -43,12 +43,12 @@ struct VariantTests {
             #expect(
                 GradientCheck.maxError(
                     of: h.x.p, count: h.x.count, analytic: dx.p, eps: 3e-2,
-                    precise: true, loss: loss) < 2e-3, "dx")
+                    precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3, "dx")
             if h.params.count > 0 {
                 #expect(
                     GradientCheck.maxError(
                         of: h.params.p, count: h.params.count, analytic: dp.p,
-                        eps: 3e-2, precise: true, loss: loss) < 2e-3, "dparams")
+                        eps: 3e-2, precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3, "dparams")
             }
         }
     }

@@ -27,6 +27,15 @@ variant, one line each:
   log_a [H,T,d] (gla)
   persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head)
   pos_emb [H,P+1,d] (cope)
+  rela                ReLU scores (no normalisation over j), RoPE, RMSNorm with gain per head
+  mlstm               xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
+and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
+over each group.
+
+Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
+log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias"),
+norm.weight [H,dv] (rela's RMSNorm gain), x [T,C] with igate.weight, fgate.weight [H,C] and
+igate.bias, fgate.bias [H] (mlstm's gates).
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -522,6 +531,131 @@ def cope_decode(q, k, v, ctx):
         a = z + np.interp(p, np.arange(P + 1), L)
         a = np.exp(a - a.max())
         out[i] = a @ v[:i + 1] / a.sum()
+# ---------------------------------------------------------------- ReLA (Zhang, Titov, Sennrich 2021)
+
+RELA_EPS = 1e-5                                       # inside the root, as the Swift RMSNorm
+
+
+def rela_qk(q, k, opts):
+    if not opts.get("rope", True):
+        return q, k, (lambda g: g)
+    base = opts.get("rope_base", ROPE_BASE)
+    return rope(q, base), rope(k, base), (lambda g: rope_back(g, base))
+
+
+def head_rela(q, k, v, dout, ctx):
+    """P = relu(s q.k) causal, O = P V, out = g * O / sqrt(mean(O^2) + eps) per row."""
+    qr, kr, back = rela_qk(q, k, ctx["options"])
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    live = causal_mask(T) & (s * qr @ kr.T > 0)
+    P = np.where(live, s * qr @ kr.T, 0.0)
+    O = P @ v
+    rstd = 1 / np.sqrt((O ** 2).mean(-1, keepdims=True) + RELA_EPS)
+    N = O * rstd
+    g = ctx["norm.weight"]
+    dN = dout * g                                     # out = g * N
+    dO = rstd * (dN - N * (dN * N).mean(-1, keepdims=True))   # N = O rstd(O)
+    dS = np.where(live, dO @ v.T, 0.0)                # P = relu(S)
+    return N * g, dict(dq=back(s * dS @ kr), dk=back(s * dS.T @ qr), dv=P.T @ dO,
+                       **{"dnorm.weight": (dout * N).sum(0)})
+
+
+def rela_decode(q, k, v, ctx):
+    """KV-cache form: each query row against the keys so far."""
+    qr, kr, _ = rela_qk(q, k, ctx["options"])
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for i in range(q.shape[0]):
+        o = np.maximum(qr[i] @ kr[:i + 1].T / np.sqrt(q.shape[1]), 0) @ v[:i + 1]
+        out[i] = ctx["norm.weight"] * o / np.sqrt((o ** 2).mean() + RELA_EPS)
+    return out
+
+
+# ---------------------------------------------------------------- mLSTM (Beck et al. 2024, xLSTM)
+
+MLSTM_GATES = ("igate.weight", "igate.bias", "fgate.weight", "fgate.bias")
+
+
+def mlstm_gates(ctx):
+    """Per token from the layer input x [T,C]: the input gate's log i = x.w_i + b_i (exponential
+    gate) and log f = logsigmoid(x.w_f + b_f); also a = cumsum(log f), b = log i - a and the
+    running max M_t = max_{j<=t} b_j, so that m_t = a_t + M_t is the stabiliser."""
+    x = ctx["x"]
+    log_i = x @ ctx["igate.weight"] + ctx["igate.bias"]
+    zf = x @ ctx["fgate.weight"] + ctx["fgate.bias"]
+    a = np.cumsum(log_sigmoid(zf))
+    b = log_i - a
+    return log_i, zf, a, b, np.maximum.accumulate(b)
+
+
+def head_mlstm(q, k, v, dout, ctx):
+    """The quadratic parallel form: W_ij = exp(a_i + log i_j - a_j - m_i) = exp(b_j - M_i),
+    P = W * (s q k^T) (j <= i), out_i = (P V)_i / max(|sum_j P_ij|, exp(-m_i)). The output does not
+    depend on M (it cancels), so the backward holds M fixed."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    log_i, zf, a, b, M = mlstm_gates(ctx)
+    mask = causal_mask(T)
+    W = np.where(mask, np.exp(np.where(mask, b[None, :] - M[:, None], 0.0)), 0.0)
+    P = W * (s * q @ k.T)
+    n = P.sum(1)
+    bound = np.exp(-(a + M))
+    den = np.maximum(np.abs(n), bound)
+    out = (P @ v) / den[:, None]
+    gh = (dout * out).sum(1)                          # out = P V / den
+    live = np.abs(n) > bound                          # den = |n| here, else exp(-a - M)
+    c = np.where(live, -gh / den * np.sign(n), 0.0)
+    da = np.where(live, 0.0, gh)
+    dP = np.where(mask, (dout / den[:, None]) @ v.T + c[:, None], 0.0)
+    dS = dP * W                                       # P = W * S
+    db = (dP * P).sum(0)                              # W_ij = exp(b_j - M_i)
+    da = da - db                                      # b = log i - a
+    dlog_f = np.cumsum(da[::-1])[::-1]                # a = cumsum(log f)
+    dzf = dlog_f * (1 - sigmoid(zf))
+    x = ctx["x"]
+    return out, {"dq": s * dS @ k, "dk": s * dS.T @ q, "dv": P.T @ (dout / den[:, None]),
+                 "dx": np.outer(db, ctx["igate.weight"]) + np.outer(dzf, ctx["fgate.weight"]),
+                 "digate.weight": x.T @ db, "digate.bias": db.sum(),
+                 "dfgate.weight": x.T @ dzf, "dfgate.bias": dzf.sum()}
+
+
+def mlstm_recurrent(q, k, v, ctx):
+    """The stabilised recurrent form: m_t = max(log f_t + m_{t-1}, log i_t) from m_{-1} = -inf,
+    C_t = f' C + i' k v^T, n_t = f' n + i' k with f' = exp(log f_t + m_{t-1} - m_t),
+    i' = exp(log i_t - m_t); h_t = s q C / max(|s q.n|, exp(-m_t))."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    x = ctx["x"]
+    log_i = x @ ctx["igate.weight"] + ctx["igate.bias"]
+    log_f = log_sigmoid(x @ ctx["fgate.weight"] + ctx["fgate.bias"])
+    m, C, n = -np.inf, np.zeros((d, v.shape[1])), np.zeros(d)
+    out = np.zeros((T, v.shape[1]))
+    for t in range(T):
+        m_new = max(log_f[t] + m, log_i[t])
+        fp, ip = np.exp(log_f[t] + m - m_new), np.exp(log_i[t] - m_new)
+        C, n, m = fp * C + ip * np.outer(k[t], v[t]), fp * n + ip * k[t], m_new
+        out[t] = s * q[t] @ C / max(abs(s * q[t] @ n), np.exp(-m))
+    return out
+
+
+def mlstm_chunkwise(q, k, v, ctx, L):
+    """Chunks of L tokens: within a chunk the parallel form, between chunks the state
+    (C~, n~) = sum_{j<c0} exp(b_j - M_ref) k_j [v_j, 1] with M_ref = M_{c0-1}."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    _, _, a, b, M = mlstm_gates(ctx)
+    Vt = np.concatenate([v, np.ones((T, 1))], 1)      # [v, 1]: the last column is the normaliser
+    state, ref = np.zeros((d, v.shape[1] + 1)), 0.0
+    out = np.zeros((T, v.shape[1]))
+    for c0 in range(0, T, L):
+        sl = slice(c0, min(c0 + L, T))
+        n = sl.stop - c0
+        W = np.tril(np.exp(np.tril(b[None, sl] - M[sl, None])))
+        Ha = (W * (s * q[sl] @ k[sl].T)) @ Vt[sl] + np.exp(ref - M[sl])[:, None] * (s * q[sl] @ state)
+        out[sl] = Ha[:, :-1] / np.maximum(np.abs(Ha[:, -1]), np.exp(-(a[sl] + M[sl])))[:, None]
+        new = M[c0 + n - 1]
+        state = np.exp(ref - new) * state + (k[sl] * np.exp(b[sl] - new)[:, None]).T @ Vt[sl]
+        ref = new
     return out
 
 
@@ -540,6 +674,8 @@ HEADS = {
     "gla": head_gla,
     "persistent": head_persistent,
     "cope": head_cope,
+    "rela": head_rela,
+    "mlstm": head_mlstm,
 }
 
 # Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
@@ -581,6 +717,21 @@ def run(variant, inp):
                 res.setdefault("d" + name, np.zeros(inp[name].shape))[g] += grads["d" + name]
         if "dbias" in grads:
             res["dbias"] = res.get("dbias", 0.0) + grads["dbias"]
+        for name in ("log_f", "remainder_bias", "norm.weight", *MLSTM_GATES):
+            if name in inp:
+                ctx[name] = inp[name][h]
+        if "x" in inp:
+            ctx["x"] = inp["x"]
+        out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
+        res["out"][h] = out
+        res["dq"][h] = grads.pop("dq")
+        res["dk"][g] += grads.pop("dk")               # dK_g = sum over the group's query heads
+        res["dv"][g] += grads.pop("dv")
+        for name, grad in grads.items():
+            if name in ("dbias", "dx"):               # shared by every head
+                res[name] = res.get(name, 0.0) + grad
+            else:                                     # a per-head input or parameter
+                res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grad
     return res
 
 
@@ -600,7 +751,20 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
         inp["persistent.value"] = rng.normal(size=(Hkv, N, dv)) / np.sqrt(N)
     if variant == "cope":
         inp["pos_emb"] = rng.normal(size=(H, options.get("max_position", 64) + 1, d))
+    if variant == "rela":
+        inp["norm.weight"] = 1 + 0.3 * rng.normal(size=(H, dv))
+    if variant == "mlstm":
+        mlstm_inputs(rng, inp, H, T)
     return inp
+
+
+def mlstm_inputs(rng, inp, H, T, C=5):
+    """x [T,C] and the gates' parameters: forget gates mostly open (bias 1 + N(0, 1)), input
+    gates around exp(0), so both cases of the normaliser's max occur."""
+    inp["x"] = rng.normal(size=(T, C))
+    for gate, bias in (("igate", 0.0), ("fgate", 1.0)):
+        inp[gate + ".weight"] = 0.5 * rng.normal(size=(H, C))
+        inp[gate + ".bias"] = bias + rng.normal(size=H)
 
 
 # ---------------------------------------------------------------- self-checks
@@ -642,7 +806,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb") + KV_HEAD_INPUTS:
+    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb", "norm.weight", "x", *MLSTM_GATES) + KV_HEAD_INPUTS:
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -668,6 +832,8 @@ def check_causality(variant, inp, label):
         for name in ("q", "k", "v", "log_f", "log_a"):
             if name in pert and pert[name].shape[1] == T:
                 pert[name][:, t:] += 1.0
+        if "x" in pert:
+            pert["x"][t:] += 1.0
         out = run(variant, pert)["out"]
         assert np.abs(out[:, :t] - base[:, :t]).max() < 1e-12, f"{label}: causality at t={t}"
 
@@ -697,7 +863,8 @@ def variant_configs():
             ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
             ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {}),
             ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100}),
-            ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1})]
+            ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1}), ("rela", {}),
+            ("rela", {"rope": False}), ("mlstm", {})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -757,6 +924,10 @@ def check_forms(rng):
     assert np.abs(ga - gla_recurrent(q, k, v, log_a)).max() < 1e-12, "gla recurrent"
     for B in (1, 2, 4, 5, 9):
         assert np.abs(ga - gla_chunked(q, k, v, log_a, B)).max() < 1e-12, ("gla chunked", B)
+    for opts in ({}, {"rope": False}):
+        ctx = {"options": opts, "norm.weight": 1 + 0.3 * rng.normal(size=dv)}
+        assert np.abs(head_rela(q, k, v, dout, ctx)[0] - rela_decode(q, k, v, ctx)).max() < 1e-12, opts
+    check_mlstm_forms(rng)
     log_f = log_sigmoid(rng.normal(size=T))
     c = np.cumsum(log_f)
     out, _ = head_forgetting(q, k, v, dout, dict(log_f=log_f))
