@@ -12,30 +12,25 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
   retnet         §1f  retention with decay gamma_h; parallel, recurrent and chunkwise forms
   linear         Katharopoulos et al. 2020: phi = elu + 1, normalised, eps 1e-6; parallel,
                  recurrent and chunked forms
-  gla            Yang et al. 2024: decay alpha per key dimension, given as log_a [H,T,d]; s = 1/sqrt(d);
-                 parallel, recurrent and chunked forms; dlog_a
-  persistent          causal softmax (RoPE) plus N learned key/value vectors per kv head in the
-                      same softmax, unrotated (Sukhbaatar et al. 2019); KV-cache decode form
-  cope                contextual positions (Golovneva et al. 2024): gates, suffix sums, pos_emb
+  gla            Yang et al. 2024: decay alpha per key dimension, given as log_a [H,T,d];
+                 s = 1/sqrt(d); parallel, recurrent and chunked forms; dlog_a
+  persistent     causal softmax (RoPE) plus N learned key/value vectors per kv head in the
+                 same softmax, unrotated (Sukhbaatar et al. 2019); KV-cache decode form
+  cope           contextual positions (Golovneva et al. 2024): gates, suffix sums, pos_emb
+  rela           ReLU scores (no normalisation over j), RoPE, RMSNorm with gain per head
+  mlstm          xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
 Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv], and per
-variant, one line each:
+variant, one line each (PER_HEAD_INPUTS are sliced per query head, KV_HEAD_INPUTS per kv head):
   log_f [H,T] (forgetting)
   remainder_bias [H,dv] (stick_breaking with remainder "bias")
   log_a [H,T,d] (gla)
   persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head)
   pos_emb [H,P+1,d] (cope)
-  rela                ReLU scores (no normalisation over j), RoPE, RMSNorm with gain per head
-  mlstm               xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
-and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
-over each group.
-
-Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
-log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias"),
-norm.weight [H,dv] (rela's RMSNorm gain), x [T,C] with igate.weight, fgate.weight [H,C] and
-igate.bias, fgate.bias [H] (mlstm's gates).
+  norm.weight [H,dv] (rela's RMSNorm gain)
+  x [T,C] with igate.weight, fgate.weight [H,C] and igate.bias, fgate.bias [H] (mlstm's gates)
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -531,6 +526,9 @@ def cope_decode(q, k, v, ctx):
         a = z + np.interp(p, np.arange(P + 1), L)
         a = np.exp(a - a.max())
         out[i] = a @ v[:i + 1] / a.sum()
+    return out
+
+
 # ---------------------------------------------------------------- ReLA (Zhang, Titov, Sennrich 2021)
 
 RELA_EPS = 1e-5                                       # inside the root, as the Swift RMSNorm
@@ -680,6 +678,7 @@ HEADS = {
 
 # Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
 KV_HEAD_INPUTS = ("persistent.key", "persistent.value")
+PER_HEAD_INPUTS = ("log_f", "log_a", "remainder_bias", "pos_emb", "norm.weight", *MLSTM_GATES)
 
 
 def run(variant, inp):
@@ -693,34 +692,13 @@ def run(variant, inp):
     for h in range(H):
         g = h // group
         ctx = dict(h=h, H=H, options=inp["options"])
-        if "log_f" in inp:
-            ctx["log_f"] = inp["log_f"][h]
-        if "log_a" in inp:
-            ctx["log_a"] = inp["log_a"][h]
-        if "remainder_bias" in inp:
-            ctx["remainder_bias"] = inp["remainder_bias"][h]
-        for name in KV_HEAD_INPUTS:
-            if name in inp:
-                ctx[name] = inp[name][g]
-        if "pos_emb" in inp:
-            ctx["pos_emb"] = inp["pos_emb"][h]
-        out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
-        res["out"][h] = out
-        res["dq"][h] = grads["dq"]
-        res["dk"][g] += grads["dk"]                   # dK_g = sum over the group's query heads
-        res["dv"][g] += grads["dv"]
-        for name in ("dlog_f", "dremainder_bias", "dlog_a", "dpos_emb"):
-            if name in grads:
-                res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
-        for name in KV_HEAD_INPUTS:
-            if "d" + name in grads:
-                res.setdefault("d" + name, np.zeros(inp[name].shape))[g] += grads["d" + name]
-        if "dbias" in grads:
-            res["dbias"] = res.get("dbias", 0.0) + grads["dbias"]
-        for name in ("log_f", "remainder_bias", "norm.weight", *MLSTM_GATES):
+        for name in PER_HEAD_INPUTS:                  # [H, ...]: head h's slice
             if name in inp:
                 ctx[name] = inp[name][h]
-        if "x" in inp:
+        for name in KV_HEAD_INPUTS:                   # [Hkv, ...]: kv head g's slice
+            if name in inp:
+                ctx[name] = inp[name][g]
+        if "x" in inp:                                # the layer input, shared by every head
             ctx["x"] = inp["x"]
         out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
         res["out"][h] = out
@@ -730,6 +708,8 @@ def run(variant, inp):
         for name, grad in grads.items():
             if name in ("dbias", "dx"):               # shared by every head
                 res[name] = res.get(name, 0.0) + grad
+            elif name[1:] in KV_HEAD_INPUTS:          # summed over the group's query heads
+                res.setdefault(name, np.zeros(inp[name[1:]].shape))[g] += grad
             else:                                     # a per-head input or parameter
                 res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grad
     return res
@@ -949,6 +929,38 @@ def check_forms(rng):
         assert np.abs(zero[0] - nope[0]).max() < 1e-14, P
     print("forms: every alternative form (decode loops, recurrent, chunked and scan forms, KV-cache decode)\n"
           "       equals its parallel form")
+
+
+def check_mlstm_forms(rng):
+    """mLSTM: recurrent and chunkwise equal the parallel form, also with gates that drive the
+    stabiliser far from 0 (strong input gates, closing forget gates), and both cases of the max
+    occur."""
+    T, d, dv = 16, 4, 3
+    for ibias, fbias in ((0.0, 1.0), (8.0, -3.0), (-8.0, 4.0)):
+        q, k, v, dout = (rng.normal(size=(T, n)) for n in (d, d, dv, dv))
+        inp = {}
+        mlstm_inputs(rng, inp, 1, T)
+        ctx = {name: inp[name][0] for name in MLSTM_GATES}
+        ctx["igate.bias"] += ibias
+        ctx["fgate.bias"] += fbias
+        ctx["x"] = inp["x"]
+        out, _ = head_mlstm(q, k, v, dout, ctx)
+        scale = np.abs(out).max()
+        assert np.abs(out - mlstm_recurrent(q, k, v, ctx)).max() < 1e-12 * max(scale, 1), (ibias, fbias)
+        for L in (1, 2, 3, 4, 8, 16):
+            assert np.abs(out - mlstm_chunkwise(q, k, v, ctx, L)).max() < 1e-12 * max(scale, 1), (ibias, L)
+    # both sides of max(|n.q|, exp(-m)) are taken somewhere in a default-like case
+    rng = np.random.default_rng(2024)                 # its own stream: independent of the checks before
+    inp = {}
+    mlstm_inputs(rng, inp, 1, 64)
+    ctx = {name: inp[name][0] for name in MLSTM_GATES}
+    ctx["x"] = inp["x"]
+    q, k = rng.normal(size=(64, d)), rng.normal(size=(64, d))
+    _, _, a, b, M = mlstm_gates(ctx)
+    W = np.tril(np.exp(np.tril(b[None, :] - M[:, None])))
+    n = (W * (q @ k.T / np.sqrt(d))).sum(1)
+    live = np.abs(n) > np.exp(-(a + M))
+    assert live.any() and not live.all(), live.mean()
 
 
 def check_properties(rng):
