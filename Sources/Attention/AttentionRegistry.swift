@@ -15,6 +15,7 @@ public enum AttentionRegistry {
         Aaren.self,
         RetNet.self,
         Persistent.self,
+        Sinks.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

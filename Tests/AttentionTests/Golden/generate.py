@@ -27,6 +27,8 @@ POSITIONAL = {
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
     "persistent": "rope (half-split, base = options.rope_base) on the context; none on the memory",
+    "sinks": "rope (half-split, base = options.rope_base): window keys at distance i - j, sink s at "
+             "min(i, sinks + window - 1) - s",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -62,6 +64,10 @@ CASES = [
     ("persistent", "gqa", {"memory": 2, "rope_base": 10000}, 4, 2, 6, 4, 3),
     ("persistent", "mqa", {"memory": 4, "rope_base": 100}, 3, 1, 5, 2, 2),
     ("persistent", "t1", {"memory": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
+    ("sinks", "basic", {"sinks": 2, "window": 3, "rope_base": 10000}, 2, 2, 9, 4, 3),
+    ("sinks", "gqa", {"sinks": 1, "window": 2, "rope_base": 10000}, 4, 2, 7, 4, 3),
+    ("sinks", "mqa", {"sinks": 2, "window": 2, "rope_base": 100}, 3, 1, 8, 2, 2),
+    ("sinks", "t1", {"sinks": 2, "window": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
