@@ -20,6 +20,7 @@ public enum AttentionRegistry {
         GLA.self,
         ReLA.self,
         MLSTM.self,
+        Sinks.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

@@ -242,6 +242,8 @@ struct TrainingPathTests {
         AttentionRegistry.names.map { ($0, [:]) } + [
             ("softmax_rope", ["window": .int(3), "tile": .int(2)]), ("sigmoid", ["bias": .string("learned")]),
             ("stick_breaking", ["remainder": .string("bias")]), ("alibi", ["tile": .int(3)]),
+            ("persistent", ["memory": .int(3), "tile": .int(2)]),
+            ("sinks", ["sinks": .int(2), "window": .int(2), "tile": .int(3)]),
         ]
 
     @Test(arguments: cases)

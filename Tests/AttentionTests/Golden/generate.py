@@ -32,6 +32,8 @@ POSITIONAL = {
     "gla": "none (the decay cumsum B_i - B_j per key dimension)",
     "rela": "rope (half-split, base 10000) unless options.rope is false",
     "mlstm": "none (the forget gates' decay; gates from x)",
+    "sinks": "rope (half-split, base = options.rope_base): window keys at distance i - j, sink s at "
+             "min(i, sinks + window - 1) - s",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -92,6 +94,10 @@ CASES = [
     ("mlstm", "gqa", {}, 4, 2, 6, 4, 3),
     ("mlstm", "mqa", {}, 3, 1, 5, 2, 2),
     ("mlstm", "t1", {}, 2, 2, 1, 4, 3),
+    ("sinks", "basic", {"sinks": 2, "window": 3, "rope_base": 10000}, 2, 2, 9, 4, 3),
+    ("sinks", "gqa", {"sinks": 1, "window": 2, "rope_base": 10000}, 4, 2, 7, 4, 3),
+    ("sinks", "mqa", {"sinks": 2, "window": 2, "rope_base": 100}, 3, 1, 8, 2, 2),
+    ("sinks", "t1", {"sinks": 2, "window": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):

@@ -19,6 +19,8 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
   cope           contextual positions (Golovneva et al. 2024): gates, suffix sums, pos_emb
   rela           ReLU scores (no normalisation over j), RoPE, RMSNorm with gain per head
   mlstm          xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
+  sinks          sliding-window softmax with S attention sinks, RoPE positions within the
+                 rolling cache (Xiao et al. 2023, StreamingLLM); ring-buffer decode form
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
@@ -436,6 +438,78 @@ def gla_chunked(q, k, v, log_a, B):
     return out
 
 
+# ---------------------------------------------------------------- attention sinks (StreamingLLM)
+
+def rope_at(x, positions, base=ROPE_BASE):
+    """x [T, d], row t rotated by angle positions[t] * theta_m."""
+    return np.concatenate([rope(x[t:t + 1], base, pos0=int(p)) for t, p in enumerate(positions)])
+
+
+def rope_back_at(g, positions, base=ROPE_BASE):
+    return np.concatenate([rope_back(g[t:t + 1], base, pos0=int(p)) for t, p in enumerate(positions)])
+
+
+def sinks_options(ctx):
+    return ctx["options"]["sinks"], ctx["options"]["window"], ctx["options"].get("rope_base", ROPE_BASE)
+
+
+def head_sinks(q, k, v, dout, ctx):
+    """Query i sees keys j < S and i - W < j <= i; window keys at distance i - j, sink s at
+    min(i, S + W - 1) - s: q rotated at i for the window, at min(i, S + W - 1) for the sinks."""
+    S, W, base = sinks_options(ctx)
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    i = np.arange(T)
+    clamp = np.minimum(i, S + W - 1)
+    qr, qs, kr = rope_at(q, i, base), rope_at(q, clamp, base), rope_at(k, i, base)
+    sink = i[None, :] < S                              # columns scored with the clamped query
+    seen = causal_mask(T) & (sink | (i[None, :] > i[:, None] - W))
+    L = np.where(sink, s * qs @ kr.T, s * qr @ kr.T)
+    L = np.where(seen, L, -np.inf)
+    P = np.exp(L - L.max(-1, keepdims=True))
+    P /= P.sum(-1, keepdims=True)
+    out = P @ v
+    dL = P * (dout @ v.T - (dout * out).sum(-1, keepdims=True))
+    dLs, dLw = np.where(sink, dL, 0.0), np.where(sink, 0.0, dL)
+    dq = rope_back_at(s * dLw @ kr, i, base) + rope_back_at(s * dLs @ kr, clamp, base)
+    dk = rope_back_at(s * dLw.T @ qr + s * dLs.T @ qs, i, base)
+    return out, dict(dq=dq, dk=dk, dv=P.T @ dout)
+
+
+def sinks_in_cache(q, k, v, ctx):
+    """StreamingLLM's form: each query's visible keys in order, at positions 0..n-1 within them."""
+    S, W, base = sinks_options(ctx)
+    T, d = q.shape
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        keys = [j for j in range(i + 1) if j < S or j > i - W]
+        n = len(keys)
+        kr = rope_at(k[keys], np.arange(n), base)
+        logits = kr @ rope_at(q[i:i + 1], [n - 1], base)[0] / np.sqrt(d)
+        p = np.exp(logits - logits.max())
+        out[i] = p @ v[keys] / p.sum()
+    return out
+
+
+def sinks_decode(q, k, v, ctx):
+    """Generation with a cache of S + W entries: keys rotated at their absolute positions, the
+    window in a ring buffer; past S + W tokens the sinks see q rotated at S + W - 1."""
+    S, W, base = sinks_options(ctx)
+    T, d = q.shape
+    cache_k, cache_v = np.zeros((S + W, d)), np.zeros((S + W, v.shape[1]))
+    out = np.zeros((T, v.shape[1]))
+    for p in range(T):
+        slot = p if p < S else S + (p - S) % W
+        cache_k[slot], cache_v[slot] = rope_at(k[p:p + 1], [p], base)[0], v[p]
+        n = min(p + 1, S + W)
+        qr = rope_at(q[p:p + 1], [p], base)[0]
+        qs = rope_at(q[p:p + 1], [min(p, S + W - 1)], base)[0]
+        logits = np.array([cache_k[j] @ (qs if j < S else qr) for j in range(n)]) / np.sqrt(d)
+        w = np.exp(logits - logits.max())
+        out[p] = w @ cache_v[:n] / w.sum()
+    return out
+
+
 # ---------------------------------------------------------------- persistent memory
 
 def persistent_operands(q, k, ctx):
@@ -674,6 +748,7 @@ HEADS = {
     "cope": head_cope,
     "rela": head_rela,
     "mlstm": head_mlstm,
+    "sinks": head_sinks,
 }
 
 # Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
@@ -844,7 +919,8 @@ def variant_configs():
             ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {}),
             ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100}),
             ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1}), ("rela", {}),
-            ("rela", {"rope": False}), ("mlstm", {})]
+            ("rela", {"rope": False}), ("mlstm", {}), ("sinks", {"sinks": 2, "window": 2}),
+            ("sinks", {"sinks": 1, "window": 3, "rope_base": 100})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -927,8 +1003,16 @@ def check_forms(rng):
         nope = head_softmax_nope(q, k, v, dout, {})
         assert all(np.abs(zero[1][n] - nope[1][n]).max() < 1e-14 for n in ("dq", "dk", "dv")), P
         assert np.abs(zero[0] - nope[0]).max() < 1e-14, P
+    T3 = 3 * (2 + 3) + 2                              # three times the cache, past the ring's wrap
+    q3, k3, v3, d3 = (rng.normal(size=(T3, n)) for n in (d, d, dv, dv))
+    for S, W in ((2, 3), (1, 1), (3, 5), (0, 4)):
+        ctx = dict(options=dict(sinks=S, window=W))
+        out, _ = head_sinks(q3, k3, v3, d3, ctx)
+        assert np.abs(out - sinks_in_cache(q3, k3, v3, ctx)).max() < 1e-12, ("sinks in cache", S, W)
+        assert np.abs(out - sinks_decode(q3, k3, v3, ctx)).max() < 1e-12, ("sinks decode", S, W)
     print("forms: every alternative form (decode loops, recurrent, chunked and scan forms, KV-cache decode)\n"
           "       equals its parallel form")
+
 
 
 def check_mlstm_forms(rng):
