@@ -8,8 +8,10 @@
 // At a chunk boundary row g is done, rows g+1 ... g+N-1 carry on as they are (their caches
 // already hold the chunks they share with the stream's rows), and row g+N starts: its cache
 // gets the memory chunks (cache "global" or k) from their layer inputs in their finishing rows,
-// recorded as the last row ran. Same values as running the rows over the partial chunk again for
-// every token (tested), at N decode steps per token instead of N passes over up to N*C tokens.
+// recorded as the last row ran. With the global cache every new row's memory is all finished
+// chunks, so one more decoder appends each chunk once and a new row starts as a copy of its
+// caches. Same values as running the rows over the partial chunk again for every token (tested),
+// at N decode steps per token instead of N passes over up to N*C tokens.
 import Kernels
 
 final class StaircaseGenerator: TokenGenerator {
@@ -23,6 +25,8 @@ final class StaircaseGenerator: TokenGenerator {
     /// Layer-l input of finished token t in its finishing row at (l * maxTokens + t) * C, for
     /// the memory of later rows; nil without a cache.
     private let finished: UnsafeMutablePointer<Float>?
+    /// With the global cache: the caches of every finished chunk, which every new row starts from.
+    private let memoryRow: TokenDecoder?
 
     init(model: LanguageModel, schedule: Staircase, maxTokens: Int) {
         precondition(maxTokens >= 1, "a generator needs maxTokens >= 1")
@@ -37,6 +41,7 @@ final class StaircaseGenerator: TokenGenerator {
             }
         let span = min(maxTokens, schedule.steps * C + memory)
         rows = (0..<schedule.steps).map { _ in TokenDecoder(model: model, maxTokens: span) }
+        memoryRow = schedule.cache == .global ? TokenDecoder(model: model, maxTokens: span) : nil
         if memory > 0 {
             let count = model.config.layers * maxTokens * model.config.channels
             finished = .allocate(capacity: count)
@@ -51,6 +56,7 @@ final class StaircaseGenerator: TokenGenerator {
     func reset() {
         position = 0
         for row in rows { row.reset(firstPosition: 0) }
+        memoryRow?.reset(firstPosition: 0)
     }
 
     func next(token: Int32) -> UnsafeBufferPointer<Float> {
@@ -81,13 +87,16 @@ final class StaircaseGenerator: TokenGenerator {
             case .global: 0
             case .chunks(let k): max(0, R - N - k + 1)
             }
+        let end = max(0, R - N + 1) * chunk  // memory: tokens first * chunk ..< end
         let row = rows.removeFirst()
         row.reset(firstPosition: first * chunk)
         if let finished {
             let (C, stride) = (model.config.channels, maxTokens * model.config.channels)
-            for t in (first * chunk)..<(max(0, R - N + 1) * chunk) {
-                row.appendMemory { l in UnsafePointer(finished + l * stride + t * C) }
+            let target = memoryRow ?? row
+            for t in (first * chunk + target.position)..<end {
+                target.appendMemory { l in UnsafePointer(finished + l * stride + t * C) }
             }
+            if let memoryRow { row.copyCaches(of: memoryRow) }
         }
         rows.append(row)
     }

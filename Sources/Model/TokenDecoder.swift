@@ -63,6 +63,13 @@ public final class TokenDecoder: @unchecked Sendable {
         self.firstPosition = firstPosition
     }
 
+    /// Takes `other`'s caches, position and first position (a decoder of the same model and size).
+    func copyCaches(of other: TokenDecoder) {
+        precondition(other.cacheStride == cacheStride, "decoders of different sizes")
+        caches.update(from: other.caches, count: max(1, cacheStride * model.config.layers))
+        (position, firstPosition) = (other.position, other.firstPosition)
+    }
+
     /// Feeds one token; returns the logits (V) for the token after it. Valid until the next call.
     public func next(token: Int32) -> UnsafeBufferPointer<Float> {
         let m = model
