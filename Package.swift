@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages), one system-library target each
@@ -81,12 +82,19 @@ let package = Package(
             name: "SlurmExecutor",
             dependencies: ["SlurmKit", "Session", "Scheduler", "Training", "Store", "Basics"]),
 
+        // `tracker serve`: a read-only web dashboard over the store (Hummingbird), pages from Report.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "Report", "Store", "Basics", .product(name: "Hummingbird", package: "hummingbird"),
+            ]),
+
         // MARK: - The thin executable
         .executableTarget(
             name: "TrackerCLI",
             dependencies: [
                 "Ingest", "Store", "Corpus", "BPE", "Shards", "Basics", "Training", "Model", "Attention", "Kernels",
-                "Scheduler", "Report", "Session",
+                "Scheduler", "Report", "Session", "Dashboard",
                 "SlurmExecutor", "SlurmKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -134,6 +142,9 @@ let package = Package(
         .testTarget(
             name: "SlurmExecutorTests",
             dependencies: ["SlurmExecutor", "SlurmKit", "Store", "Scheduler", "Basics", "TestSupport"]),
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: ["Dashboard", "Report", "Store", "Session", "Scheduler", "Basics", "TestSupport"]),
         .testTarget(
             name: "TrackerCLITests", dependencies: ["TrackerCLI", "Store", "Shards", "Basics", "Model", "TestSupport"]),
     ]

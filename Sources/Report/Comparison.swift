@@ -71,29 +71,17 @@ extension Reports {
                         rows: rows)))
         }
 
+        let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
+        let shown = Array(ranked.prefix(max(1, query.maxSeries)))
+        var bucketCharts: [ReportSection] = []
         for prefix in MetricKey.familyPrefixes {
             for family in metricFamilies(runs, prefix: prefix) {
                 sections.append(.table(familyTable(family, runs: runs, groups: grouped ? groups : nil)))
+                if let chart = bucketChart(family, shown) { bucketCharts.append(.chart(chart)) }
             }
         }
 
-        let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
-        let shown = Array(ranked.prefix(max(1, query.maxSeries)))
-        let histories = try reader.histories(
-            runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
-        for metric in query.chartMetrics {
-            let series = shown.compactMap { s -> ReportChart.Series? in
-                let curves = s.runs.prefix(16).compactMap { histories[$0.id]?[metric] }
-                return curves.isEmpty ? nil : ReportChart.Series(name: s.label, points: Statistics.meanCurve(curves))
-            }
-            if series.isEmpty { continue }
-            let what = grouped ? "group means" : "runs"
-            sections.append(
-                .chart(
-                    ReportChart(
-                        title: "Loss curves: \(metric) (\(what))", metric: metric, series: series,
-                        logScale: query.logScale)))
-        }
+        sections += try lossCharts(reader, query, shown, grouped: grouped).map(ReportSection.chart) + bucketCharts
         if ranked.count > shown.count {
             sections.append(
                 .note(
@@ -104,6 +92,53 @@ extension Reports {
             "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
             + " (\(describe(query.selection)))"
         return ReportDocument(title: title, sections: sections)
+    }
+
+    /// The charted metrics' curves of the shown runs or group means (16 runs a group at most),
+    /// each group's with its mean ± std band.
+    static func lossCharts(
+        _ reader: RunReader, _ query: CompareQuery, _ shown: [(label: String, runs: [RunSummary])], grouped: Bool
+    ) throws -> [ReportChart] {
+        let histories = try reader.histories(
+            runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
+        return query.chartMetrics.compactMap { metric in
+            let series = shown.compactMap { s -> ReportChart.Series? in
+                let curves = s.runs.prefix(16).compactMap { histories[$0.id]?[metric] }
+                if curves.isEmpty { return nil }
+                return ReportChart.Series(
+                    name: s.label, points: Statistics.meanCurve(curves), band: Statistics.spreadBand(curves))
+            }
+            if series.isEmpty { return nil }
+            let what = grouped ? "group means" : "runs"
+            return ReportChart(
+                title: "Loss curves: \(metric) (\(what))", metric: metric, series: series, logScale: query.logScale)
+        }
+    }
+
+    /// A family's final values by position bucket, one series per shown run or group (the mean
+    /// over its runs, with mean ± std as its band); nil when no shown series has a value.
+    static func bucketChart(
+        _ family: (name: String, columns: [(key: String, label: String)]),
+        _ shown: [(label: String, runs: [RunSummary])]
+    ) -> ReportChart? {
+        let series = shown.compactMap { s -> ReportChart.Series? in
+            var points: [HistoryPoint] = []
+            var band: [ReportChart.Band] = []
+            for (i, column) in family.columns.enumerated() {
+                guard let stat = Statistics.meanStd(s.runs.compactMap { $0.metrics[column.key]?.last }) else {
+                    continue
+                }
+                points.append(HistoryPoint(step: Int64(i), value: stat.mean))
+                if let std = stat.std, std.isFinite {
+                    band.append(.init(step: Int64(i), low: stat.mean - std, high: stat.mean + std))
+                }
+            }
+            return points.isEmpty ? nil : ReportChart.Series(name: s.label, points: points, band: band)
+        }
+        if series.isEmpty { return nil }
+        return ReportChart(
+            title: "\(family.name) by position bucket (final)", metric: family.name, series: series,
+            xLabels: family.columns.map(\.label), xTitle: "length factor and position bucket")
     }
 
     /// Chart candidates (a run, or a group's runs), best final val/loss (else train/loss) first.

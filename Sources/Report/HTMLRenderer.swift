@@ -1,14 +1,41 @@
 // The HTML report: one self-contained file (inline CSS and SVG, no scripts, fonts or links) that
 // reads well offline and prints. Each chart is drawn twice, linear and log scale; a checkbox
 // styled by CSS alone switches between them, starting from the scale the report was asked for.
+// `tracker serve` builds its pages from the same pieces (page, body, table, escape), adding only
+// links (sortable headers, run names) and a little script of its own.
 
-enum HTMLRenderer {
+/// Links a served page adds to a rendered document; the static report has none.
+public struct HTMLLinks: Sendable {
+    /// The href of a column's header (to sort by it), or nil for plain text.
+    public var header: @Sendable (_ table: ReportTable, _ column: Int) -> String?
+    /// The href of a cell (a run's page, say), or nil for plain text.
+    public var cell: @Sendable (_ table: ReportTable, _ row: Int, _ column: Int) -> String?
+
+    public init(
+        header: @escaping @Sendable (ReportTable, Int) -> String? = { _, _ in nil },
+        cell: @escaping @Sendable (ReportTable, Int, Int) -> String? = { _, _, _ in nil }
+    ) {
+        self.header = header
+        self.cell = cell
+    }
+
+    public static let none = HTMLLinks()
+}
+
+public enum HTMLRenderer {
     static func render(_ doc: ReportDocument) -> String {
-        var body = "<h1>\(escape(doc.title))</h1>\n"
+        page(
+            title: doc.title, body: body(doc),
+            footer: "Written by tracker. Self-contained: no scripts, no external resources.")
+    }
+
+    /// The document's title, `afterTitle` (trusted HTML) and its sections; tables get `links`.
+    public static func body(_ doc: ReportDocument, links: HTMLLinks = .none, afterTitle: String = "") -> String {
+        var body = "<h1>\(escape(doc.title))</h1>\n" + afterTitle
         for (i, section) in doc.sections.enumerated() {
             switch section {
             case .table(let t):
-                body += "<section>\n<h2>\(escape(t.title))</h2>\n\(table(t))</section>\n"
+                body += "<section>\n<h2>\(escape(t.title))</h2>\n\(table(t, links: links))</section>\n"
             case .chart(let c):
                 let id = "log\(i)"
                 body += """
@@ -24,34 +51,46 @@ enum HTMLRenderer {
                 body += "<p class=\"note\">\(escape(n))</p>\n"
             }
         }
+        return body
+    }
+
+    /// A whole page: `header` (trusted HTML) above `body` (trusted HTML), then an escaped footer
+    /// and the script at `scriptURL`, if any. Every piece of data in them must be escaped.
+    public static func page(
+        title: String, header: String = "", body: String, footer: String, scriptURL: String? = nil
+    ) -> String {
+        let scriptTag = scriptURL.map { "<script src=\"\(escape($0))\"></script>\n" } ?? ""
         return """
             <!DOCTYPE html>
             <html lang="en">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(doc.title))</title>
+            <title>\(escape(title))</title>
             <style>
             \(css)
             </style>
             </head>
             <body>
-            <main>
-            \(body)<footer>Written by tracker. Self-contained: no scripts, no external resources.</footer>
+            \(header)<main>
+            \(body)<footer>\(escape(footer))</footer>
             </main>
-            </body>
+            \(scriptTag)</body>
             </html>
 
             """
     }
 
-    static func table(_ t: ReportTable) -> String {
+    /// A table; an empty one is the word "none".
+    public static func table(_ t: ReportTable, links: HTMLLinks = .none) -> String {
         if t.rows.isEmpty { return "<p class=\"empty\">none</p>\n" }
         let numeric = t.columns.indices.map(t.isNumericColumn)
         var out = "<div class=\"scroll\"><table>\n<thead><tr>"
-        for (i, c) in t.columns.enumerated() { out += "<th\(numeric[i] ? " class=\"num\"" : "")>\(escape(c))</th>" }
+        for (i, c) in t.columns.enumerated() {
+            out += "<th\(numeric[i] ? " class=\"num\"" : "")>\(link(escape(c), links.header(t, i)))</th>"
+        }
         out += "</tr></thead>\n<tbody>\n"
-        for row in t.rows {
+        for (r, row) in t.rows.enumerated() {
             out += "<tr>"
             for (i, cell) in row.enumerated() {
                 var classes: [String] = []
@@ -60,14 +99,20 @@ enum HTMLRenderer {
                 if case .number(let v, _) = cell, !v.isFinite { classes.append("bad") }
                 if case .text(let s) = cell, ["failed", "crashed", "cancelled"].contains(s) { classes.append("bad") }
                 let attr = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
-                out += "<td\(attr)>\(escape(cell.display))</td>"
+                out += "<td\(attr)>\(link(escape(cell.display), links.cell(t, r, i)))</td>"
             }
             out += "</tr>\n"
         }
         return out + "</tbody>\n</table></div>\n"
     }
 
-    static func escape(_ s: String) -> String {
+    /// `html` inside a link to `href` (escaped here), or as it is when there is none.
+    static func link(_ html: String, _ href: String?) -> String {
+        href.map { "<a href=\"\(escape($0))\">\(html)</a>" } ?? html
+    }
+
+    /// Text with the five characters that mean something in HTML (also inside attributes) escaped.
+    public static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s {
@@ -83,7 +128,7 @@ enum HTMLRenderer {
         return out
     }
 
-    static let css = """
+    public static let css = """
         :root { color-scheme: light; }
         body { margin: 0; background: #f6f7f9; color: #1d2330;
           font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
@@ -117,6 +162,18 @@ enum HTMLRenderer {
         svg .curve { fill: none; stroke-width: 1.8; stroke-linejoin: round; }
         svg .legend rect { fill: #fff; fill-opacity: 0.92; stroke: #dfe3ea; }
         svg .legend text { dominant-baseline: middle; fill: #1d2330; }
+        a { color: #2f5fa7; text-decoration: none; }
+        a:hover { text-decoration: underline; }
+        nav.top { background: #1d2330; padding: 9px 28px; font-size: 14px; }
+        nav.top a { color: #fff; margin-right: 20px; font-weight: 600; }
+        nav.top .live { color: #9aa3b2; font-size: 12px; float: right; }
+        .bar { margin: -8px 0 14px; font-size: 13px; color: #4a5468; }
+        .bar a { margin-right: 10px; }
+        form.filter { margin: 0 0 14px; font-size: 13px; }
+        form.filter input[type=text] { width: 380px; font: 13px ui-monospace, monospace; }
+        svg .band { stroke: none; fill-opacity: 0.16; }
+        svg .pts circle { fill-opacity: 0; stroke: none; }
+        svg .pts circle:hover { fill-opacity: 1; }
         @media print { body { background: #fff; } section { break-inside: avoid; } .logtoggle, .chart label { display: none; } }
         """
 }

@@ -19,29 +19,37 @@ enum JSONRenderer {
                 ("rows", .array(t.rows.map { row in .object(zip(t.columns, row).map { ($0, cell($1)) }) })),
             ])
         case .chart(let c):
-            return .object([
-                ("kind", .string("chart")), ("title", .string(c.title)), ("metric", .string(c.metric)),
-                ("logScale", .bool(c.logScale)),
-                (
-                    "series",
-                    .array(
-                        c.series.map { s in
-                            .object([
-                                ("name", .string(s.name)),
-                                (
-                                    "points",
-                                    .array(
-                                        s.points.map {
-                                            .array([.number(Double($0.step)), .number(orString: $0.value)])
-                                        })
-                                ),
-                            ])
-                        })
-                ),
-            ])
+            return .object(
+                [
+                    ("kind", .string("chart")), ("title", .string(c.title)), ("metric", .string(c.metric)),
+                    ("logScale", .bool(c.logScale)),
+                    (
+                        "series",
+                        .array(c.series.map(series))
+                    ),
+                ] + (c.xLabels.isEmpty ? [] : [("xLabels", .array(c.xLabels.map { .string($0) }))]))
         case .note(let n):
             return .object([("kind", .string("note")), ("text", .string(n))])
         }
+    }
+
+    /// A series: its name, points as [step, value] and, when it has one, its band as [step, low, high].
+    static func series(_ s: ReportChart.Series) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("name", .string(s.name)),
+            ("points", .array(s.points.map { .array([.number(Double($0.step)), .number(orString: $0.value)]) })),
+        ]
+        if !s.band.isEmpty {
+            fields.append(
+                (
+                    "band",
+                    .array(
+                        s.band.map {
+                            .array([.number(Double($0.step)), .number(orString: $0.low), .number(orString: $0.high)])
+                        })
+                ))
+        }
+        return .object(fields)
     }
 
     static func cell(_ c: Cell) -> JSON {

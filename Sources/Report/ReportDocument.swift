@@ -83,26 +83,50 @@ public struct ReportTable: Sendable, Equatable {
     }
 }
 
-/// Curves of one metric over steps, one series per run or group.
+/// Curves of one metric over steps, one series per run or group; or, with `xLabels`, over
+/// named positions (position buckets), a point's step being the index of its label.
 public struct ReportChart: Sendable, Equatable {
+    /// The spread around a mean curve at one x: mean ± std over a group's runs.
+    public struct Band: Sendable, Equatable {
+        public var step: Int64
+        public var low: Double
+        public var high: Double
+        public init(step: Int64, low: Double, high: Double) {
+            self.step = step
+            self.low = low
+            self.high = high
+        }
+    }
+
     public struct Series: Sendable, Equatable {
         public var name: String
         public var points: [HistoryPoint]
-        public init(name: String, points: [HistoryPoint]) {
+        /// Drawn as a shaded band behind the curve (HTML); empty for a single run.
+        public var band: [Band]
+        public init(name: String, points: [HistoryPoint], band: [Band] = []) {
             self.name = name
             self.points = points
+            self.band = band
         }
     }
     public var title: String
     public var metric: String
     public var series: [Series]
     public var logScale: Bool
+    /// Labels of the x positions 0, 1, 2, ... (empty: x is the training step).
+    public var xLabels: [String]
+    public var xTitle: String
 
-    public init(title: String, metric: String, series: [Series], logScale: Bool = false) {
+    public init(
+        title: String, metric: String, series: [Series], logScale: Bool = false, xLabels: [String] = [],
+        xTitle: String = "step"
+    ) {
         self.title = title
         self.metric = metric
         self.series = series
         self.logScale = logScale
+        self.xLabels = xLabels
+        self.xTitle = xTitle
     }
 }
 

@@ -8,6 +8,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     /// A `--sort` key that names nothing.
     case badSortKey(String)
     case noRuns(String)
+    /// A page of the run table that starts past its last run.
+    case pastTheEnd(offset: Int, total: Int)
     case cannotWrite(path: String, reason: String)
 
     public var description: String {
@@ -24,6 +26,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .badSortKey(let key):
             return
                 "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"
+        case .pastTheEnd(let offset, let total):
+            return "the selection has \(total) runs, fewer than the \(offset) skipped; ask for an earlier page"
         case .noRuns(let what):
             return "no runs match \(what); loosen --experiment, --state or --where"
         case .cannotWrite(let path, let reason):

@@ -11,23 +11,40 @@ public struct RunListQuery: Sendable {
     public var sort: String?
     public var descending: Bool
     public var limit: Int?
+    /// Runs skipped (after sorting) before the `limit` shown: a page of the table.
+    public var offset: Int
 
     public init(
-        selection: RunSelection = RunSelection(), sort: String? = nil, descending: Bool = false, limit: Int? = nil
+        selection: RunSelection = RunSelection(), sort: String? = nil, descending: Bool = false, limit: Int? = nil,
+        offset: Int = 0
     ) {
         self.selection = selection
         self.sort = sort
         self.descending = descending
         self.limit = limit
+        self.offset = offset
     }
 }
 
 public enum Reports {
     /// The run table for `query`.
     public static func runList(_ reader: RunReader, _ query: RunListQuery) throws -> ReportDocument {
+        try runPage(reader, query).document
+    }
+
+    /// The run table for `query` and how many runs the selection holds before `offset` and `limit`.
+    /// An offset at or past the last run (of a selection that has runs) is `ReportError.pastTheEnd`.
+    public static func runPage(_ reader: RunReader, _ query: RunListQuery) throws -> (
+        document: ReportDocument, total: Int
+    ) {
         var runs = try reader.summaries(query.selection)
         if let key = query.sort { runs = try sorted(runs, by: key, descending: query.descending) }
         let total = runs.count
+        let offset = max(0, query.offset)
+        if offset > 0 {
+            if offset >= total { throw ReportError.pastTheEnd(offset: offset, total: total) }
+            runs.removeFirst(offset)
+        }
         if let limit = query.limit, limit < runs.count { runs = Array(runs.prefix(max(0, limit))) }
         let differing = Statistics.differingParams(runs).filter { $0 != ConfigKey.attentionVariant }
         var columns = ["experiment", "run", "id", "variant", "state"] + differing
@@ -40,9 +57,27 @@ public enum Reports {
         }
         var sections: [ReportSection] = [.table(ReportTable(title: "Runs", columns: columns, rows: rows))]
         if let rungs = try rungTable(reader, runs) { sections.append(.table(rungs)) }
-        if runs.count < total { sections.append(.note("showing \(runs.count) of \(total) runs (--limit)")) }
+        if offset > 0 {
+            sections.append(.note("showing runs \(offset + 1) to \(offset + runs.count) of \(total)"))
+        } else if runs.count < total {
+            sections.append(.note("showing \(runs.count) of \(total) runs (--limit)"))
+        }
         let count = runs.count == 1 ? "1 run" : "\(runs.count) runs"
-        return ReportDocument(title: "tracker report: \(count) (\(describe(query.selection)))", sections: sections)
+        let title = "tracker report: \(count) (\(describe(query.selection)))"
+        return (ReportDocument(title: title, sections: sections), total)
+    }
+
+    /// The --sort key of a column of the run table (nil for columns that cannot be sorted by).
+    public static func runListSortKey(column: String) -> String? {
+        switch column {
+        case "experiment", "id", "variant", "state", "duration": return column
+        case "run": return "name"
+        case "best val/loss": return MetricKey.valLoss + ".min"
+        case "final val/loss": return MetricKey.valLoss
+        case "val/bpb": return MetricKey.valBPB
+        case "tokens/s": return MetricKey.tokensPerSecond
+        default: return column.contains(".") ? column : nil
+        }
     }
 
     /// The ASHA rung results of the listed runs (experiments with [sweep] scheduler = "asha"), in

@@ -1,7 +1,11 @@
 // Loss curves as a standalone inline SVG: axes with "nice" ticks (1, 2, 5 x 10^k; decades on a
-// log scale), light grid lines, one polyline per series (broken at NaN or infinite values) and a
-// legend in the top-right corner, where falling loss curves leave room. No scripts, no fonts.
+// log scale), light grid lines, one polyline per series (broken at NaN or infinite values) over
+// its shaded spread band (mean ± std over seeds) if it has one, and a legend in the top-right
+// corner, where falling loss curves leave room. Values show on hover through SVG <title>s on
+// (invisible until hovered) points, at most `maxHoverPoints` per series. No scripts, no fonts.
+import Basics
 import Foundation
+import Store
 
 enum SVGPlot {
     static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"]
@@ -27,17 +31,26 @@ enum SVGPlot {
             svg += "<line x1=\"\(n(left))\" y1=\"\(y)\" x2=\"\(n(width - right))\" y2=\"\(y)\" class=\"grid\"/>"
             svg += "<text x=\"\(n(left - 6))\" y=\"\(y)\" class=\"ytick\">\(label)</text>"
         }
-        for step in xTicks(scale.minStep, scale.maxStep) {
+        for (step, label) in xTicks(chart, scale) {
             let x = n(px(step))
             svg += "<line x1=\"\(x)\" y1=\"\(n(top))\" x2=\"\(x)\" y2=\"\(n(top + plotH))\" class=\"grid\"/>"
-            svg += "<text x=\"\(x)\" y=\"\(n(top + plotH + 16))\" class=\"xtick\">\(step)</text>"
+            svg += "<text x=\"\(x)\" y=\"\(n(top + plotH + 16))\" class=\"xtick\">\(HTMLRenderer.escape(label))</text>"
         }
         svg +=
             "<line x1=\"\(n(left))\" y1=\"\(n(top + plotH))\" x2=\"\(n(width - right))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
         svg += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + plotH))\" class=\"axis\"/>"
-        svg += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 6))\" class=\"xlabel\">step</text>"
+        svg +=
+            "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 6))\" class=\"xlabel\">\(HTMLRenderer.escape(chart.xTitle))</text>"
         let yLabel = HTMLRenderer.escape(chart.metric) + (logScale ? " (log)" : "")
         svg += "<text transform=\"translate(14 \(n(top + plotH / 2))) rotate(-90)\" class=\"ylabel\">\(yLabel)</text>"
+        for (i, series) in chart.series.enumerated() where !series.band.isEmpty {
+            let upper = series.band.compactMap { b in scale.y(b.high).map { "\(n(px(b.step))),\(n(py($0)))" } }
+            let lower = series.band.reversed().compactMap { b in scale.y(b.low).map { "\(n(px(b.step))),\(n(py($0)))" }
+            }
+            guard upper.count == series.band.count, lower.count == series.band.count else { continue }
+            svg +=
+                "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(palette[i % palette.count])\" class=\"band\"/>"
+        }
         for (i, series) in chart.series.enumerated() {
             let color = palette[i % palette.count]
             var segment: [String] = []
@@ -59,9 +72,44 @@ enum SVGPlot {
                 segment.append("\(n(px(p.step))),\(n(py(t)))")
             }
             flush()
+            svg += hoverPoints(series, color: color, chart: chart) { p in
+                scale.y(p.value).map { (px(p.step), py($0)) }
+            }
         }
         svg += legend(chart.series.map(\.name), plotRight: width - right)
         return svg + "</svg>"
+    }
+
+    /// The most points per series that show their value on hover.
+    static let maxHoverPoints = 120
+
+    /// Points that show "name, step: value" on hover (evenly thinned, the last one always kept).
+    static func hoverPoints(
+        _ series: ReportChart.Series, color: String, chart: ReportChart,
+        at position: (HistoryPoint) -> (Double, Double)?
+    ) -> String {
+        let points = series.points
+        if points.isEmpty { return "" }
+        let stride = max(1, (points.count + maxHoverPoints - 1) / maxHoverPoints)
+        var out = "<g class=\"pts\" fill=\"\(color)\">"
+        for (i, p) in points.enumerated() where i % stride == 0 || i == points.count - 1 {
+            guard let (x, y) = position(p) else { continue }
+            let at = chart.xLabels.indices.contains(Int(p.step)) ? chart.xLabels[Int(p.step)] : "step \(p.step)"
+            let spread = series.band.first { $0.step == p.step }.map {
+                " (" + formatShortest($0.low) + " to " + formatShortest($0.high) + ")"
+            }
+            let text = "\(series.name), \(at): \(formatShortest(p.value))\(spread ?? "")"
+            out += "<circle cx=\"\(n(x))\" cy=\"\(n(y))\" r=\"4\"><title>\(HTMLRenderer.escape(text))</title></circle>"
+        }
+        return out + "</g>"
+    }
+
+    /// The x axis ticks: every label of a labelled axis, else nice step values.
+    static func xTicks(_ chart: ReportChart, _ scale: ChartScale) -> [(Int64, String)] {
+        if !chart.xLabels.isEmpty {
+            return chart.xLabels.enumerated().map { (Int64($0.offset), $0.element) }
+        }
+        return xTicks(scale.minStep, scale.maxStep).map { ($0, String($0)) }
     }
 
     static func legend(_ names: [String], plotRight: Double) -> String {

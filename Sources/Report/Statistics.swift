@@ -67,6 +67,20 @@ public enum Statistics {
     }
 }
 
+extension Statistics {
+    /// Mean ± sample std at each step that at least two of the curves logged with finite values;
+    /// empty for one curve.
+    public static func spreadBand(_ curves: [[HistoryPoint]]) -> [ReportChart.Band] {
+        if curves.count < 2 { return [] }
+        var values: [Int64: [Double]] = [:]
+        for curve in curves { for p in curve where p.value.isFinite { values[p.step, default: []].append(p.value) } }
+        return values.keys.sorted().compactMap { step in
+            guard let s = meanStd(values[step]!), let std = s.std else { return nil }
+            return ReportChart.Band(step: step, low: s.mean - std, high: s.mean + std)
+        }
+    }
+}
+
 /// Runs that share the values of the grouping keys (typically: the same config but the seed).
 public struct RunGroup {
     public var keys: [String]

@@ -142,7 +142,8 @@ struct ChartScale {
 
     init?(_ chart: ReportChart) {
         let points = chart.series.flatMap(\.points)
-        let values = points.map(\.value).filter { $0.isFinite && (!chart.logScale || $0 > 0) }
+        let spread = chart.series.flatMap(\.band).flatMap { [$0.low, $0.high] }
+        let values = (points.map(\.value) + spread).filter { $0.isFinite && (!chart.logScale || $0 > 0) }
         guard let lo = values.min(), let hi = values.max() else { return nil }
         log = chart.logScale
         minStep = points.map(\.step).min() ?? 0

@@ -138,9 +138,9 @@ public final class Worker: @unchecked Sendable {
 
     /// Opens the run's log (<home>/logs/runs/ID.log) with a line for this attempt; returns its path.
     private func startLog(_ run: RunRecord) -> String {
-        let logDir = options.home + "/logs/runs"
-        try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
-        let logPath = "\(logDir)/\(run.id!).log"
+        let logPath = TrackerDB.runLogPath(home: options.home, runId: run.id!)
+        try? FileManager.default.createDirectory(
+            atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         appendLine(logPath, "== \(isoNow()) attempt \(run.attempts) of \(run.maxAttempts) on worker \(id)")
         return logPath
     }

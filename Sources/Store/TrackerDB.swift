@@ -63,6 +63,10 @@ public final class TrackerDB: Sendable {
         try self.init(path: home + "/tracker.sqlite", access: access)
     }
 
+    /// The log of a queued run's attempts in workspace `home`: what workers append the trainer's
+    /// output to, and what `tracker serve` shows the tail of.
+    public static func runLogPath(home: String, runId: Int64) -> String { "\(home)/logs/runs/\(runId).log" }
+
     /// A WAL database needs its -shm file to be read; where it cannot be created (a read-only
     /// folder with no writer running, whose last writer removed it on close), the file is read
     /// as immutable, which SQLite allows without it.

@@ -13,6 +13,6 @@ struct Tracker: ParsableCommand {
             RunCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
             ReportCommand.self, ExportCommand.self, ImportCommand.self, NightlyCommand.self,
             TrainCommand.self, SampleCommand.self, AttentionCommand.self, BenchStoreCommand.self,
-            BenchAttentionCommand.self,
+            BenchAttentionCommand.self, ServeCommand.self,
         ])
 }

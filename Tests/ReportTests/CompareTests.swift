@@ -48,7 +48,15 @@ struct CompareTests {
                 "0.650 ± 0.071", "0.850 ± 0.071", "1.000",
             ])
         let charts = doc.sections.compactMap { if case .chart(let c) = $0 { c } else { nil } }
-        #expect(charts.map(\.metric) == ["train/loss", "val/loss"])
+        #expect(charts.map(\.metric) == ["train/loss", "val/loss", "lengen/loss", "task/acc"])
+        // Groups of two seeds have a spread band; the single run has none.
+        #expect(charts[1].series[0].band.map(\.step) == [0, 50, 100])
+        #expect(charts[1].series[2].band.isEmpty)
+        let lengen = charts[2]
+        #expect(lengen.xLabels == ["1x [0,L)", "2x [L,2L)", "4x [2L,4L)"])
+        #expect(lengen.series[0].name == "variant=stick_breaking lr=0.003")
+        #expect(lengen.series[0].points.map { formatFixed($0.value, 4) } == ["3.0500", "3.1750", "3.3000"])
+        #expect(lengen.series[0].band.map { formatFixed($0.high - $0.low, 4) } == ["0.1414", "0.1414", "0.1414"])
         #expect(
             charts[1].series.map(\.name) == [
                 "variant=stick_breaking lr=0.003", "variant=softmax_rope lr=0.003", "variant=forgetting lr=0.01",
