@@ -90,6 +90,13 @@ struct RunCommand: ParsableCommand {
                 return try runOnSlurm(slurmConfig, experiment: experiment, mine: mine, db: db, signals: signals)
             }
             if noWait { return }
+            let onSlurm = try db.liveSlurmTasks(experimentId: experiment.id).count
+            if onSlurm > 0 {
+                throw CLIError(
+                    description:
+                        "\(onSlurm) run(s) of experiment \(spec.name) are on Slurm, which local workers never claim: "
+                        + "follow them with `tracker run \(file) --executor slurm`")
+            }
 
             let display = ProgressLine()
             var launcher = LocalWorkers(home: home, count: workers, experimentId: experiment.id)
