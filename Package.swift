@@ -122,7 +122,7 @@ let package = Package(
             resources: [.copy("Golden")]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Shards", "TestSupport", "Basics"],
-            exclude: ["golden_adamw.py"]),
+            exclude: ["golden_adamw.py"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",

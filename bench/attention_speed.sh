@@ -6,8 +6,11 @@
 # on random tokens; only the attention or the schedule changes. The cases are every registered
 # variant with its defaults (a new variant gets its row for free), then these extra ones
 # (BenchAttentionCommand.extraCases):
-#   stick_breaking:early_stop=false  visits every key: the worst case of a trained model whose
-#                                    sticks never run out (the default stops at e^-30)
+#   stick_breaking:early_stop=false,probs_cache_mib=66
+#                                    visits every key: the worst case of a trained model whose
+#                                    sticks never run out (the default stops at e^-30), with the
+#                                    budget that keeps A and σ for backward at T = 2048 (B = 1 per
+#                                    worker, NH = 4: 66 MiB per layer call)
 #   softmax_rope:kv_heads=1          multi-query attention
 #   staircase:chunk=64,steps=2       softmax_rope core under the staircase, N = 2; its "cost" is
 #                                    softmax_rope's training tokens/s over its own, next to the

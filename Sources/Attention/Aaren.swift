@@ -1,6 +1,7 @@
 // Aaren, attention as a many-to-many RNN (Feng et al. 2024, arXiv 2405.13956),
 // shared/spec/attention.md §1e, with MQA/GQA (§1i). One learned query per head, parameter
-// "query" (NH, hs); the layer's q projection is ignored (its gradient is 0):
+// "query" (NH, hs); the layer computes no q projection (projections = .keyValue: the wqkv weight
+// holds only the k and v rows, and the q columns of the qkv buffer are never read):
 //   s_t = s q_h·k_t,  o_t = Σ_{i<=t} e^{s_i} v_i / Σ_{i<=t} e^{s_i}   (s = 1/sqrt(hs) or 1)
 // Forward: the RNN with state (m, u, w) = (running max, Σ e^{s-m}, Σ e^{s-m} v), O(T hs).
 // Backward, O(T hs), in each prefix's own max frame (float32-safe): with f_j = e^{m_j - m_{j+1}},
@@ -26,6 +27,9 @@ public struct Aaren: AttentionVariant {
         try reader.finish()
         self.shape = shape
     }
+
+    /// The query is learned: the layer projects only k and v.
+    public var projections: AttentionProjections { .keyValue }
 
     /// The tensor interface takes the learned query of each head as "q": [H][1][d].
     public static func tensorQueryRows(T: Int) -> Int { 1 }

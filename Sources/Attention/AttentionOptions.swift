@@ -273,15 +273,49 @@ func probsFit(_ floats: Int, budgetBytes: Int) -> Bool {
     floats > 0 && floats * MemoryLayout<Float>.size <= budgetBytes
 }
 
-/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of the keys
-/// `firstKey(i0) ..< i0 + R`.
-func causalTileFloats(T: Int, tile: Int, firstKey: (Int) -> Int = { _ in 0 }) -> Int {
+/// Floats of one head's causal tiles of `tile` query rows: tile i0 holds R rows of
+/// `columns(i0, R)` columns (default: the keys 0 ..< i0 + R).
+func causalTileFloats(T: Int, tile: Int, columns: (_ i0: Int, _ R: Int) -> Int = { $0 + $1 }) -> Int {
+    causalTileSum(T: T, tile: tile) { i0, R in R * columns(i0, R) }
+}
+
+/// Σ of `floats(i0, R)` over the tiles of `tile` query rows of T queries (tile i0 holds rows
+/// i0 ..< i0 + R).
+func causalTileSum(T: Int, tile: Int, _ floats: (_ i0: Int, _ R: Int) -> Int) -> Int {
     var total = 0
     var i0 = 0
     while i0 < T {
         let R = min(tile, T - i0)
-        total += R * (i0 + R - firstKey(i0))
+        total += floats(i0, R)
         i0 += R
     }
     return total
+}
+
+/// Where a layer call keeps per-head attention weights for backward (`probs_cache_mib`): (B, NH)
+/// heads of `perHead(T)` floats each, from an offset of io.saved, when they fit the budget.
+struct KeptWeights {
+    let heads: Int
+    /// Bytes per layer call forward may spend on them.
+    let budgetBytes: Int
+    /// Floats one head keeps for T tokens.
+    let perHead: (_ T: Int) -> Int
+
+    /// Floats kept by a (B, T) call; 0 when they do not fit the budget (backward then recomputes).
+    func count(B: Int, T: Int) -> Int {
+        let count = B * heads * perHead(T)
+        return probsFit(count, budgetBytes: budgetBytes) ? count : 0
+    }
+
+    /// Where this call keeps them, at offset `offset` of io.saved: nil when they do not fit the
+    /// budget or the saved buffer. Forward and backward of one call get the same answer.
+    func base(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? {
+        let count = count(B: io.B, T: io.T)
+        return count > 0 && io.savedHasRoom(at: offset, count: count) ? io.saved + offset : nil
+    }
+
+    /// Head (b, h)'s part of `base` (from `base(_:at:)`) for T tokens.
+    func head(_ base: UnsafeMutablePointer<Float>?, T: Int, b: Int, h: Int) -> UnsafeMutablePointer<Float>? {
+        base.map { $0 + (b * heads + h) * perHead(T) }
+    }
 }

@@ -14,6 +14,12 @@ public enum AttentionRegistry {
         StickBreaking.self,
         Aaren.self,
         RetNet.self,
+        Linear.self,
+        Persistent.self,
+        Cope.self,
+        GLA.self,
+        ReLA.self,
+        MLSTM.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

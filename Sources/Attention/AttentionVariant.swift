@@ -82,8 +82,12 @@ public struct AttentionGrads {
 
 /// One decode step for a single sequence against the variant's cache.
 public struct AttentionStep {
-    /// Position of this token; the cache holds positions 0 ..< position.
+    /// Index of this token in the cache, which holds the tokens 0 ..< position of this sequence.
     public var position: Int
+    /// Position (as in AttentionIO.pos0: RoPE, length scaling) of the cache's first token, so this
+    /// token is at pos0 + position: a staircase row's cache starts mid-stream. Decoding from
+    /// pos0 equals `forward` with io.pos0 = pos0 over the same tokens.
+    public var pos0: Int
     public var qkv: UnsafePointer<Float>  // (qkvWidth)
     public var x: UnsafePointer<Float>  // (C)
     public var out: UnsafeMutablePointer<Float>  // (outWidth)
@@ -92,13 +96,16 @@ public struct AttentionStep {
     public var scratch: UnsafeMutablePointer<Float>  // (decodeScratchCount(maxTokens:))
 
     public init(
-        position: Int, qkv: UnsafePointer<Float>, x: UnsafePointer<Float>,
+        position: Int, pos0: Int = 0, qkv: UnsafePointer<Float>, x: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, params: UnsafePointer<Float>,
         cache: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
-        (self.position, self.qkv, self.x, self.out) = (position, qkv, x, out)
+        (self.position, self.pos0, self.qkv, self.x, self.out) = (position, pos0, qkv, x, out)
         (self.params, self.cache, self.scratch) = (params, cache, scratch)
     }
+
+    /// The position of this token: pos0 + position.
+    public var absolutePosition: Int { pos0 + position }
 }
 
 extension AttentionStep {
@@ -108,7 +115,7 @@ extension AttentionStep {
     }
 
     /// Copies this token's q (NH*hs) into the scratch and its k and v (NKV*hs each) to the cache
-    /// row `row`; with `ropeBase`, rotates q and k by the token's position. Returns q and the
+    /// row `row`; with `ropeBase`, rotates q and k by the token's position (pos0 + position). Returns q and the
     /// scores (p+1 floats used) in the scratch, laid out as `qkvScratchCount` says.
     func storeQKV(_ shape: AttentionShape, row: UnsafeMutablePointer<Float>, ropeBase: Double?) -> (
         q: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
@@ -120,7 +127,7 @@ extension AttentionStep {
         q.update(from: qkv, count: NH * hs)
         row.update(from: qkv + NH * hs, count: 2 * NKV * hs)
         if let ropeBase {
-            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: position, base: ropeBase)
+            ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: absolutePosition, base: ropeBase)
             ropeForward(
                 out: q, inp: q, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs, outStride: NH * hs,
                 inpStride: NH * hs)
@@ -165,6 +172,12 @@ public protocol AttentionVariant: Sendable {
     /// Appends this token to the cache and writes its output; equals `forward` at that position.
     func decode(_ step: AttentionStep)
 
+    /// The parts of the fused qkv projection the variant reads: `.queryKeyValue` (default), or
+    /// `.keyValue` for a variant whose query is learned (aaren). The layer computes only these
+    /// (Model's parameter layout holds their rows only); the other columns of the qkv buffer are
+    /// left as they are and never read, and their gradient is not propagated.
+    var projections: AttentionProjections { get }
+
     /// Query rows per head the tensor interface takes for T tokens: T (default), or 1 for a
     /// variant whose query is learned (aaren).
     static func tensorQueryRows(T: Int) -> Int
@@ -175,7 +188,24 @@ public protocol AttentionVariant: Sendable {
     func runTensors(_ call: inout TensorCall) throws -> TensorOutput
 }
 
+/// Which parts of the fused [q | k | v] projection a variant reads.
+public enum AttentionProjections: Sendable, Equatable {
+    case queryKeyValue, keyValue
+}
+
 extension AttentionVariant {
+    public var projections: AttentionProjections { .queryKeyValue }
+
+    /// The columns of each fused qkv row (of `shape.qkvWidth`) that the layer's projection
+    /// computes: all, or without the q part (NH*hs) for `.keyValue`. The wqkv weight has one row
+    /// per column here.
+    public var projectedColumns: Range<Int> {
+        switch projections {
+        case .queryKeyValue: return 0..<shape.qkvWidth
+        case .keyValue: return shape.heads * shape.headSize..<shape.qkvWidth
+        }
+    }
+
     public static func tensorQueryRows(T: Int) -> Int { T }
     public var parameters: [TensorSpec] { [] }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }

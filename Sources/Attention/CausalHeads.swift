@@ -3,6 +3,9 @@
 // (§1i): query head h reads kv head h / groupSize; dK, dV are summed over the group. Also the
 // head-major core of the `tracker attention` interface (q (H,T,d), k (Hkv,T,d), v (Hkv,T,dv)),
 // which runs the same TileKernel for the variants' `runTensors` and the golden tests.
+// Extra columns (CausalTiles.swift `ExtraKeys`): sinks read a second rotation of q, at the
+// positions min(i, clamp) (`SinkRotation`); persistent memory reads its keys and values from the
+// layer's parameters (`MemoryOperands`) with the unrotated q.
 import Foundation
 import Kernels
 
@@ -11,6 +14,39 @@ struct RotatedQK {
     var qr: UnsafeMutablePointer<Float>, kr: UnsafeMutablePointer<Float>
     var cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
     var base: Double
+    /// The sinks' query, rotated at positions pos0 + min(t, clamp) (sinks only).
+    var sinks: SinkRotation? = nil
+}
+
+/// The sinks' copy of q (B,T,NH,hs) rotated at positions pos0 + min(t, clamp), its tables cos,
+/// sin (T, hs/2), and `clamp` (S + W - 1: a sink key s is at distance min(i, clamp) - s).
+struct SinkRotation {
+    var qs: UnsafeMutablePointer<Float>
+    var cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+    var clamp: Int
+
+    /// Fills the clamped tables from the plain ones (T, hs/2): row t is row min(t, clamp).
+    func fillTables(from rope: RotatedQK, T: Int, hs: Int) {
+        cos.update(from: rope.cos, count: T * hs / 2)
+        sin.update(from: rope.sin, count: T * hs / 2)
+        clampTables(cos: cos, sin: sin, T: T, hs: hs, clamp: clamp)
+    }
+}
+
+/// Rows t > clamp of RoPE tables (T, hs/2) become row clamp (position min(t, clamp)).
+func clampTables(cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>, T: Int, hs: Int, clamp: Int) {
+    let half = hs / 2
+    for t in stride(from: clamp + 1, to: T, by: 1) {
+        (cos + t * half).update(from: cos + clamp * half, count: half)
+        (sin + t * half).update(from: sin + clamp * half, count: half)
+    }
+}
+
+/// Persistent memory in a layer's parameters: keys and values (NKV, N, hs) at these offsets,
+/// used times keyScale and valueScale.
+struct MemoryOperands {
+    var key: Int, value: Int, count: Int
+    var keyScale: Float, valueScale: Float
 }
 
 struct HeadDriver {
@@ -20,37 +56,40 @@ struct HeadDriver {
     let probsCacheBytes: Int
     /// Keys each query sees (sliding window, softmax_rope's "window"); 0 = every earlier key.
     var window: Int = 0
+    /// Extra columns of the kernel: sinks (with `RotatedQK.sinks`) or memory (with `memory`).
+    var extra: ExtraKeys = .none
+    /// Where persistent memory is, for `.memory`.
+    var memory: MemoryOperands? = nil
 
-    /// Floats of one head's kept weights: its causal tiles (within the window).
-    private func perHead(T: Int) -> Int {
-        TileKernel(scale: 1, tile: tile, window: window).keptFloats(T: T)
+    /// Kept weights: one head's causal tiles (within the window), extra columns first.
+    private var kept: KeptWeights {
+        let kernel = TileKernel(scale: 1, tile: tile, window: window, extra: extra)
+        return KeptWeights(heads: shape.heads, budgetBytes: probsCacheBytes) { kernel.keptFloats(T: $0) }
     }
 
     /// Floats of kept weights for a (B, T) call, (B, NH) heads of causal tiles; 0 when they do
     /// not fit the budget (backward then recomputes them).
-    func probsCount(B: Int, T: Int) -> Int {
-        let count = B * shape.heads * perHead(T: T)
-        return probsFit(count, budgetBytes: probsCacheBytes) ? count : 0
-    }
+    func probsCount(B: Int, T: Int) -> Int { kept.count(B: B, T: T) }
 
     /// Where this call keeps its weights, at offset `offset` of io.saved: nil when they do not
     /// fit the budget or the saved buffer. Forward and backward of one call get the same answer.
-    func probs(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? {
-        let count = probsCount(B: io.B, T: io.T)
-        return count > 0 && io.savedHasRoom(at: offset, count: count) ? io.saved + offset : nil
-    }
+    func probs(_ io: AttentionIO, at offset: Int) -> UnsafeMutablePointer<Float>? { kept.base(io, at: offset) }
 
     /// The kept weights of head (b, h), if this call keeps them at `probs`.
     private func headProbs(_ probs: UnsafeMutablePointer<Float>?, _ io: AttentionIO, _ b: Int, _ h: Int)
         -> UnsafeMutablePointer<Float>?
     {
-        probs.map { $0 + (b * shape.heads + h) * perHead(T: io.T) }
+        kept.head(probs, T: io.T, b: b, h: h)
     }
 
-    /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating.
+    /// Floats of scratch: the kernel's tiles, then dQ and dK (T, hs) when rotating, then the
+    /// sinks' dQ (T, hs).
     func scratchCount(T: Int, rope: Bool) -> Int {
-        TileKernel.scratchCount(tile: tile, T: T) + (rope ? 2 * T * shape.headSize : 0)
+        let sinks = if case .sinks = extra { T * shape.headSize } else { 0 }
+        return tileScratch(T: T) + (rope ? 2 * T * shape.headSize : 0) + sinks
     }
+
+    private func tileScratch(T: Int) -> Int { TileKernel.scratchCount(tile: tile, T: T, extra: extra.count) }
 
     private func head(
         _ io: AttentionIO, _ b: Int, _ h: Int, lse: UnsafeMutablePointer<Float>?, rope: RotatedQK?
@@ -66,7 +105,35 @@ struct HeadDriver {
             (head.q, head.ldq) = (UnsafePointer(rope.qr + b * T * NH * hs + h * hs), NH * hs)
             (head.k, head.ldk) = (UnsafePointer(rope.kr + b * T * NKV * hs + g * hs), NKV * hs)
         }
+        if let sinks = rope?.sinks {  // the first keys, with q at the clamped rotation
+            head.extra = ExtraOperands(
+                q: sinks.qs + b * T * NH * hs + h * hs, ldq: NH * hs, k: head.k, ldk: head.ldk, v: head.v,
+                ldv: head.ldv)
+        }
+        if let m = memory {  // learned keys and values, with q unrotated
+            let at = g * m.count * hs
+            head.extra = ExtraOperands(
+                q: row + h * hs, ldq: W, k: io.params + m.key + at, ldk: hs, v: io.params + m.value + at, ldv: hs,
+                keyScale: m.keyScale, valueScale: m.valueScale)
+        }
         return head
+    }
+
+    /// Where head (b, h)'s extra columns' gradients go: the sinks' dQ and the group's dK, dV, or
+    /// the unrotated dq and the memory's gradients in dparams.
+    private func extraGrads(
+        _ io: AttentionIO, _ grads: AttentionGrads, _ b: Int, _ h: Int, _ tg: TileGrads,
+        sinkDQ: UnsafeMutablePointer<Float>
+    ) -> ExtraGrads? {
+        let (hs, W) = (shape.headSize, shape.qkvWidth)
+        if case .sinks = extra {
+            return ExtraGrads(dq: sinkDQ, lddq: hs, dk: tg.dk, lddk: tg.lddk, dv: tg.dv, lddv: tg.lddv)
+        }
+        guard let m = memory else { return nil }
+        let at = h / shape.groupSize * m.count * hs
+        return ExtraGrads(
+            dq: grads.dqkv + b * io.T * W + h * hs, lddq: W, dk: grads.dparams + m.key + at, lddk: hs,
+            dv: grads.dparams + m.value + at, lddv: hs)
     }
 
     // MARK: - Forward
@@ -87,6 +154,12 @@ struct HeadDriver {
             ropeForward(
                 out: rope.kr, inp: io.qkv + NH * hs, cos: rope.cos, sin: rope.sin, B: B, T: T,
                 heads: NKV, hs: hs, outStride: NKV * hs, inpStride: W)
+            if let sinks = rope.sinks {
+                sinks.fillTables(from: rope, T: T, hs: hs)
+                ropeForward(
+                    out: sinks.qs, inp: io.qkv, cos: sinks.cos, sin: sinks.sin, B: B, T: T, heads: NH,
+                    hs: hs, outStride: NH * hs, inpStride: W)
+            }
         }
         for b in 0..<B {
             for h in 0..<NH {
@@ -108,8 +181,9 @@ struct HeadDriver {
     ) -> Double {
         let (B, T, NH, NKV, hs, W) =
             (io.B, io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
-        let dQ = io.scratch + TileKernel.scratchCount(tile: tile, T: T)
+        let dQ = io.scratch + tileScratch(T: T)
         let dK = dQ + T * hs
+        let sinkDQ = dK + T * hs
         var db = 0.0
         for b in 0..<B {
             let drow = grads.dqkv + b * T * W
@@ -125,9 +199,16 @@ struct HeadDriver {
                         dQ.update(repeating: 0, count: T * hs)
                         (tg.dq, tg.lddq, tg.dk, tg.lddk) = (dQ, hs, dK, hs)
                     }
+                    if rope?.sinks != nil { sinkDQ.update(repeating: 0, count: T * hs) }
+                    tg.extra = extraGrads(io, grads, b, h, tg, sinkDQ: sinkDQ)
                     var th = head(io, b, h, lse: lse, rope: rope)
                     th.probs = headProbs(probs, io, b, h)
                     db += kernel(b, h).backward(th, tg, scratch: io.scratch)
+                    if let sinks = rope?.sinks {  // forward was: qs = R(pos0 + min(t, clamp)) q
+                        ropeBackward(
+                            dinp: drow + h * hs, dout: sinkDQ, cos: sinks.cos, sin: sinks.sin, B: 1, T: T,
+                            heads: 1, hs: hs, dinpStride: W, doutStride: hs)
+                    }
                     if let rope {  // forward was: qr = R(pos) q
                         ropeBackward(
                             dinp: drow + h * hs, dout: dQ, cos: rope.cos, sin: rope.sin, B: 1, T: T,
@@ -142,6 +223,26 @@ struct HeadDriver {
             }
         }
         return db
+    }
+}
+
+extension HeadDriver {
+    /// Offsets of a rotating softmax variant's saved buffers: qr (B,T,NH,hs) at 0, kr
+    /// (B,T,NKV,hs), lse (B,NH,T), cos and sin (T,hs/2); `end` is where the variant's own saved
+    /// buffers, then the kept weights, go.
+    func ropeSavedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, end: Int) {
+        let kr = B * T * shape.heads * shape.headSize
+        let lse = kr + B * T * shape.kvHeads * shape.headSize
+        let cos = lse + B * shape.heads * T
+        return (kr, lse, cos, cos + T * shape.headSize)
+    }
+
+    /// The rotated q, k and their tables where `ropeSavedLayout` puts them in io.saved.
+    func rotated(_ io: AttentionIO, base: Double) -> RotatedQK {
+        let l = ropeSavedLayout(B: io.B, T: io.T)
+        return RotatedQK(
+            qr: io.saved, kr: io.saved + l.kr, cos: io.saved + l.cos,
+            sin: io.saved + l.cos + io.T * shape.headSize / 2, base: base)
     }
 }
 
@@ -160,25 +261,39 @@ public struct AttentionCoreResult: Sendable {
     public var dq: [Float] = [], dk: [Float] = [], dv: [Float] = []  // like q, k, v
     public var dlogF: [Float] = []  // (H, T), the tile engine with log f (forgetting)
     public var dbias: Double = 0  // Σ dS, the tile engine's sigmoid map (sigmoid's b)
+    /// Gradients of persistent memory's stored key (Hkv, N, d) and value (Hkv, N, dv) tensors.
+    public var dmemoryKey: [Float] = [], dmemoryValue: [Float] = []
 
     public init(out: [Float], dq: [Float] = [], dk: [Float] = [], dv: [Float] = []) {
         (self.out, self.dq, self.dk, self.dv) = (out, dq, dk, dv)
     }
 }
 
+/// The extra columns of a head-major core call (CausalTiles.swift `ExtraKeys`).
+enum HeadMajorExtra {
+    case none
+    /// Sinks: the kernel's `.sinks(S)` with q rotated at min(t, clamp) for the sink columns.
+    case sinks(clamp: Int)
+    /// Persistent memory: keys (Hkv, N, d) and values (Hkv, N, dv), used times the scales.
+    case memory(key: [Float], value: [Float], count: Int, keyScale: Float, valueScale: Float)
+}
+
 enum HeadMajorCore {
     /// The tile engine over every head of a tensor call: `kernel(h)` is head h's kernel (scale,
-    /// row map, bias, window); logF (H, T) adds FoX's bias c_i - c_j; ropeBase rotates q and k.
+    /// row map, bias, window, extra columns); logF (H, T) adds FoX's bias c_i - c_j; ropeBase
+    /// rotates q and k; `extra` gives the extra columns' operands. `after(h, o, dO)` runs after
+    /// head h's forward, before its backward: it may map the head's output o (T, dv) in place
+    /// (rela's norm) and turn dO (T, dv), the gradient of the mapped output, into the gradient of
+    /// the kernel's output.
     static func run(
-        _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, kernel: (_ h: Int) -> TileKernel
+        _ call: TensorCall, logF: [Float]? = nil, ropeBase: Double? = nil, extra: HeadMajorExtra = .none,
+        kernel: (_ h: Int) -> TileKernel,
+        after: (_ h: Int, _ o: UnsafeMutablePointer<Float>, _ dO: UnsafeMutablePointer<Float>?) -> Void = { _, _, _ in }
     ) -> AttentionCoreResult {
         let (H, Hkv, T, d, dv) = (call.H, call.Hkv, call.T, call.d, call.dv)
         let buffers = CoreBuffers()
         defer { buffers.free() }
-        let (qr, kr, vv) = (buffers.copy(call.q), buffers.copy(call.k), buffers.copy(call.v))
-        let rope = ropeBase.map { base in
-            HeadRotation(buffers: buffers, T: T, d: d, base: base, q: (qr, H), k: (kr, Hkv))
-        }
+        let ops = Operands(call, buffers: buffers, ropeBase: ropeBase, extra: extra)
         let c = UnsafeMutablePointer<Double>.allocate(capacity: 2 * H * T + 1)
         defer { c.deallocate() }
         let dc = c + H * T
@@ -195,32 +310,25 @@ enum HeadMajorCore {
         let out = buffers.zeros(H * T * dv)
         let lse = buffers.zeros(H * T)
         let dO = call.dout.map { buffers.copy($0) }
-        let dq = buffers.zeros(H * T * d)
-        let dk = buffers.zeros(Hkv * T * d)
-        let dvv = buffers.zeros(Hkv * T * dv)
         var dbias = 0.0
         for h in 0..<H {
             let g = h / (H / Hkv)
             var kernel = kernel(h)
             if logF != nil { kernel.bias = .cumulative(c + h * T) }
-            let scratch = buffers.zeros(TileKernel.scratchCount(tile: kernel.tile, T: T))
-            let head = TileHead(
-                T: T, d: d, dv: dv, q: qr + h * T * d, ldq: d, k: kr + g * T * d, ldk: d,
-                v: vv + g * T * dv, ldv: dv, o: out + h * T * dv, ldo: dv, lse: lse + h * T)
+            let scratch = buffers.zeros(TileKernel.scratchCount(tile: kernel.tile, T: T, extra: kernel.extra.count))
+            let head = ops.head(h, g, out: out + h * T * dv, lse: lse + h * T)
             kernel.forward(head, scratch: scratch)
+            after(h, out + h * T * dv, dO.map { $0 + h * T * dv })
             guard let dO else { continue }
-            let grads = TileGrads(
-                dO: dO + h * T * dv, lddo: dv, dq: dq + h * T * d, lddq: d, dk: dk + g * T * d,
-                lddk: d, dv: dvv + g * T * dv, lddv: dv, dc: dc + h * T)
+            var grads = TileGrads(
+                dO: dO + h * T * dv, lddo: dv, dq: ops.dQ + h * T * d, lddq: d, dk: ops.dK + g * T * d,
+                lddk: d, dv: ops.dV + g * T * dv, lddv: dv, dc: dc + h * T)
+            grads.extra = ops.extraGrads(h, g, grads)
             dbias += kernel.backward(head, grads, scratch: scratch)
         }
-        var result = AttentionCoreResult(
-            out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
+        var result = AttentionCoreResult(out: Array(UnsafeBufferPointer(start: out, count: H * T * dv)))
         guard dO != nil else { return result }
-        rope?.backward(buffers: buffers, dq: dq, dk: dk)
-        result.dq = Array(UnsafeBufferPointer(start: dq, count: H * T * d))
-        result.dk = Array(UnsafeBufferPointer(start: dk, count: Hkv * T * d))
-        result.dv = Array(UnsafeBufferPointer(start: dvv, count: Hkv * T * dv))
+        ops.finishGradients(&result, buffers: buffers)
         result.dbias = dbias
         if logF != nil {
             for h in 0..<H { reverseCumsum(dc + h * T, T) }
@@ -228,22 +336,99 @@ enum HeadMajorCore {
         }
         return result
     }
+
+    /// One call's operands and gradient buffers, head-major: q, k (rotated in place with RoPE), v,
+    /// the extra columns' query (sinks: q at the clamped rotation; memory: q unrotated) with its
+    /// gradient, the memory's keys and values with theirs.
+    private struct Operands {
+        let H: Int, Hkv: Int, T: Int, d: Int, dv: Int
+        let q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+        let dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>, dV: UnsafeMutablePointer<Float>
+        let rope: HeadRotation?
+        /// The extra columns' query and its gradient; the sinks' rotation of it.
+        var qx: UnsafeMutablePointer<Float>? = nil, dqx: UnsafeMutablePointer<Float>? = nil
+        var sinkRotation: HeadRotation? = nil
+        /// Memory: keys, values and their gradients.
+        var memory:
+            (
+                k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                dv: UnsafeMutablePointer<Float>
+            )? = nil
+        var count = 0, keyScale: Float = 1, valueScale: Float = 1
+
+        init(_ call: TensorCall, buffers: CoreBuffers, ropeBase: Double?, extra: HeadMajorExtra) {
+            (H, Hkv, T, d, dv) = (call.H, call.Hkv, call.T, call.d, call.dv)
+            (q, k, v) = (buffers.copy(call.q), buffers.copy(call.k), buffers.copy(call.v))
+            (dQ, dK, dV) = (buffers.zeros(H * T * d), buffers.zeros(Hkv * T * d), buffers.zeros(Hkv * T * call.dv))
+            switch extra {
+            case .none: break
+            case .sinks(let clamp):
+                (qx, dqx) = (buffers.copy(call.q), buffers.zeros(H * T * d))
+                sinkRotation = HeadRotation(
+                    buffers: buffers, T: T, d: d, base: ropeBase ?? 10_000, clamp: clamp, q: (qx!, H), k: (qx!, 0))
+            case .memory(let key, let value, let n, let ks, let vs):
+                (qx, dqx) = (buffers.copy(call.q), buffers.zeros(H * T * d))
+                memory = (buffers.copy(key), buffers.copy(value), buffers.zeros(key.count), buffers.zeros(value.count))
+                (count, keyScale, valueScale) = (n, ks, vs)
+            }
+            let (q, k) = (q, k)
+            rope = ropeBase.map { base in
+                HeadRotation(buffers: buffers, T: call.T, d: call.d, base: base, q: (q, call.H), k: (k, call.Hkv))
+            }
+        }
+
+        func head(_ h: Int, _ g: Int, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) -> TileHead {
+            var head = TileHead(
+                T: T, d: d, dv: dv, q: q + h * T * d, ldq: d, k: k + g * T * d, ldk: d, v: v + g * T * dv, ldv: dv,
+                o: out, ldo: dv, lse: lse)
+            guard let qx else { return head }
+            let (kx, vx) =
+                memory.map { (UnsafePointer($0.k) + g * count * d, UnsafePointer($0.v) + g * count * dv) }
+                ?? (head.k, head.v)
+            head.extra = ExtraOperands(
+                q: qx + h * T * d, ldq: d, k: kx, ldk: d, v: vx, ldv: dv, keyScale: keyScale, valueScale: valueScale)
+            return head
+        }
+
+        func extraGrads(_ h: Int, _ g: Int, _ grads: TileGrads) -> ExtraGrads? {
+            guard let dqx else { return nil }
+            let (dkx, dvx) = memory.map { ($0.dk + g * count * d, $0.dv + g * count * dv) } ?? (grads.dk, grads.dv)
+            return ExtraGrads(dq: dqx + h * T * d, lddq: d, dk: dkx, lddk: d, dv: dvx, lddv: dv)
+        }
+
+        /// dq, dk, dv (rotated back, the extra query's gradient added) and the memory's gradients.
+        func finishGradients(_ result: inout AttentionCoreResult, buffers: CoreBuffers) {
+            rope?.backward(buffers: buffers, dq: dQ, dk: dK)
+            if let dqx {
+                sinkRotation?.backward(buffers: buffers, dq: dqx, dk: dqx)
+                for i in 0..<H * T * d { dQ[i] += dqx[i] }
+            }
+            result.dq = Array(UnsafeBufferPointer(start: dQ, count: H * T * d))
+            result.dk = Array(UnsafeBufferPointer(start: dK, count: Hkv * T * d))
+            result.dv = Array(UnsafeBufferPointer(start: dV, count: Hkv * T * dv))
+            if let m = memory {
+                result.dmemoryKey = Array(UnsafeBufferPointer(start: m.dk, count: Hkv * count * d))
+                result.dmemoryValue = Array(UnsafeBufferPointer(start: m.dv, count: Hkv * count * dv))
+            }
+        }
+    }
 }
 
 /// Half-split RoPE in place on head-major q (heads, T, d) and k, and its backward.
-private struct HeadRotation {
+struct HeadRotation {
     let T: Int, d: Int
     let cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
     let qHeads: Int, kHeads: Int
 
-    /// Rotates q and k in place.
+    /// Rotates q and k in place, at positions min(t, clamp) with a clamp (the sinks' query).
     init(
-        buffers: CoreBuffers, T: Int, d: Int, base: Double, q: (UnsafeMutablePointer<Float>, Int),
+        buffers: CoreBuffers, T: Int, d: Int, base: Double, clamp: Int? = nil, q: (UnsafeMutablePointer<Float>, Int),
         k: (UnsafeMutablePointer<Float>, Int)
     ) {
         (self.T, self.d, qHeads, kHeads) = (T, d, q.1, k.1)
         (cos, sin) = (buffers.zeros(T * d / 2), buffers.zeros(T * d / 2))
         ropeTables(cos: cos, sin: sin, T: T, hs: d, base: base)
+        if let clamp { clampTables(cos: cos, sin: sin, T: T, hs: d, clamp: clamp) }
         for (x, heads) in [q, k] {
             ropeForward(
                 out: x, inp: x, cos: cos, sin: sin, B: heads, T: T, heads: 1, hs: d, outStride: d, inpStride: d)
@@ -263,7 +448,7 @@ private struct HeadRotation {
 }
 
 /// Float buffers of one core call, freed together.
-private final class CoreBuffers {
+final class CoreBuffers {
     private var all: [UnsafeMutablePointer<Float>] = []
 
     func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {

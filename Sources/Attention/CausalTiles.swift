@@ -3,9 +3,12 @@
 // queries; one sgemm gives the tile's logits against the keys its rows see (0..<end-of-tile, or
 // from the first row's window start with a sliding window, §2.3 T1), a hook adds the variant's bias b_ij (ALiBi -m(i-j),
 // FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
-// (softmax saving only the logsumexp, or sigmoid(S + b)), and one sgemm gives O. Backward
+// (softmax saving only the logsumexp, sigmoid(S + b), or rela's max(S, 0)), and one sgemm gives O. Backward
 // reuses the weights if forward kept them (`TileHead.probs`, the variants' "probs_cache_mib"),
 // else recomputes them tile by tile (flash-style, as SoftmaxRoPE; Dao et al., arXiv 2205.14135).
+// Extra key columns (`ExtraKeys`) join the same softmax row before the causal block: attention
+// sinks (the sequence's first S keys, seen by every later query with a query of their own
+// rotation, sinks) or persistent memory (learned keys and values every query sees, persistent).
 import Foundation
 import Kernels
 
@@ -13,6 +16,7 @@ import Kernels
 enum RowMap {
     case softmax
     case sigmoid(Float)  // P = sigmoid(S + b), no normalisation
+    case relu  // P = max(S, 0), no normalisation (rela)
 }
 
 /// The additive logit bias b_ij of a head.
@@ -25,6 +29,40 @@ enum LogitBias {
         if case .none = self { return true }
         return false
     }
+}
+
+/// Keys in a row's softmax besides its causal (or windowed) keys, as the first columns of a tile.
+enum ExtraKeys {
+    case none
+    /// Attention sinks: keys 0..<S, key s seen by every query i >= s; the causal block then starts
+    /// at max(S, the window's first key).
+    case sinks(Int)
+    /// N persistent keys and values, seen by every query.
+    case memory(Int)
+
+    /// Columns of the extra block at most, whatever the tile.
+    var count: Int {
+        switch self {
+        case .none: 0
+        case .sinks(let n), .memory(let n): n
+        }
+    }
+}
+
+/// The extra columns' operands: the query rows as those columns see them (rows `ldq` apart, as
+/// the head's q), their keys and values, and the factors the keys and values are used with.
+struct ExtraOperands {
+    var q: UnsafePointer<Float>, ldq: Int
+    var k: UnsafePointer<Float>, ldk: Int
+    var v: UnsafePointer<Float>, ldv: Int
+    var keyScale: Float = 1, valueScale: Float = 1
+}
+
+/// Where the extra columns' gradients accumulate (+=): their query rows, keys and values.
+struct ExtraGrads {
+    var dq: UnsafeMutablePointer<Float>, lddq: Int
+    var dk: UnsafeMutablePointer<Float>, lddk: Int
+    var dv: UnsafeMutablePointer<Float>, lddv: Int
 }
 
 /// NoPE length scaling: logits of the query at position p times max(1, log(p+1) / log(T_train)).
@@ -42,6 +80,8 @@ struct TileHead {
     var v: UnsafePointer<Float>, ldv: Int
     var o: UnsafeMutablePointer<Float>, ldo: Int
     var lse: UnsafeMutablePointer<Float>?
+    /// The operands of the kernel's extra columns (required when it has some).
+    var extra: ExtraOperands? = nil
     /// Where forward keeps the weights, tile after tile (R x (i0 + R) each), for backward; nil to
     /// recompute them.
     var probs: UnsafeMutablePointer<Float>? = nil
@@ -54,6 +94,8 @@ struct TileGrads {
     var dk: UnsafeMutablePointer<Float>, lddk: Int
     var dv: UnsafeMutablePointer<Float>, lddv: Int
     var dc: UnsafeMutablePointer<Double>?
+    /// Where the extra columns' gradients go (required when the kernel has some).
+    var extra: ExtraGrads? = nil
 }
 
 struct TileKernel {
@@ -64,65 +106,106 @@ struct TileKernel {
     var tile: Int
     /// Keys each query sees, itself included (sliding window); 0 = every earlier key.
     var window: Int = 0
+    /// Keys in the same softmax before the causal block (sinks, persistent memory).
+    var extra: ExtraKeys = .none
 
     /// The first key query i sees.
     @inline(__always) func firstKey(_ i: Int) -> Int { window > 0 ? max(0, i - window + 1) : 0 }
 
+    /// The first key of query i's causal block (after the sinks, which are extra columns).
+    @inline(__always) func blockKey(_ i: Int) -> Int {
+        if case .sinks(let S) = extra { return max(S, firstKey(i)) }
+        return firstKey(i)
+    }
+
+    /// Extra columns query i sees (the first columns of its row).
+    @inline(__always) func extraSeen(_ i: Int) -> Int {
+        switch extra {
+        case .none: 0
+        case .sinks(let S): min(S, i + 1)
+        case .memory(let N): N
+        }
+    }
+
+    /// The columns of the tile of rows i0..<i0+R: E extra ones, then keys k0..<i0+R; N in all.
+    @inline(__always) func columns(_ i0: Int, _ R: Int) -> (E: Int, k0: Int, N: Int) {
+        let (E, k0) = (extraSeen(i0 + R - 1), blockKey(i0))
+        return (E, k0, E + max(0, i0 + R - k0))
+    }
+
+    /// The columns query i sees in its tile's row of `c`: extra 0..<e and causal lo..<n.
+    @inline(__always) func seen(_ i: Int, _ c: (E: Int, k0: Int, N: Int)) -> (e: Int, lo: Int, n: Int) {
+        let lo = c.E + blockKey(i) - c.k0
+        return (extraSeen(i), lo, max(lo, c.E + i + 1 - c.k0))
+    }
+
     /// Floats of one head's kept weights over T queries, tile after tile.
-    func keptFloats(T: Int) -> Int { causalTileFloats(T: T, tile: tile, firstKey: firstKey) }
+    func keptFloats(T: Int) -> Int { causalTileFloats(T: T, tile: tile) { columns($0, $1).N } }
 
-    /// Floats of scratch for one head: weights and dP tiles (tile, T), column sums (T).
-    static func scratchCount(tile: Int, T: Int) -> Int { 2 * min(tile, T) * T + T }
+    /// Floats of scratch for one head: weights and dP tiles (tile, T + extra), column sums.
+    static func scratchCount(tile: Int, T: Int, extra: Int = 0) -> Int {
+        2 * min(tile, T) * (T + extra) + T + extra
+    }
 
-    /// S (R, N) = scale · q[i0..<i0+R] · k[k0..<k0+N]ᵀ, times the row scale, plus the bias (for
-    /// the keys each row sees), k0 = firstKey(i0), N = i0 + R - k0.
+    /// S (R, N) = scale · q[i0..<i0+R] · [extra keys | k[k0..<i0+R]]ᵀ, times the row scale, plus
+    /// the bias on the causal block (for the keys each row sees).
     private func logits(_ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>) {
-        let k0 = firstKey(i0)
-        let N = i0 + R - k0
+        let c = columns(i0, R)
+        if c.E > 0, let x = h.extra {
+            BLAS.gemm(
+                transB: true, M: R, N: c.E, K: h.d, alpha: scale * x.keyScale, A: x.q + i0 * x.ldq, lda: x.ldq,
+                B: x.k, ldb: x.ldk, beta: 0, C: S, ldc: c.N)
+        }
         BLAS.gemm(
-            transB: true, M: R, N: N, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
-            B: h.k + k0 * h.ldk, ldb: h.ldk, beta: 0, C: S, ldc: N)
+            transB: true, M: R, N: c.N - c.E, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
+            B: h.k + c.k0 * h.ldk, ldb: h.ldk, beta: 0, C: S + c.E, ldc: c.N)
         guard lengthScale != nil || !bias.isNone else { return }
         for r in 0..<R {
             let i = i0 + r
-            let row = S + r * N
-            let n = i + 1 - k0
-            if let lengthScale { scaleInPlace(row, n, by: lengthScale.factor(i)) }
+            let row = S + r * c.N
+            if let lengthScale { scaleInPlace(row, c.N, by: lengthScale.factor(i)) }
+            let block = row + c.E
+            let n = seen(i, c).n - c.E
             switch bias {
             case .none: break
-            case .linear(let m): for j in 0..<n { row[j] += m * Float(k0 + j - i) }
-            case .cumulative(let c):
-                let ci = c[i]
-                for j in 0..<n { row[j] += Float(ci - c[k0 + j]) }
+            case .linear(let m): for j in 0..<n { block[j] += m * Float(c.k0 + j - i) }
+            case .cumulative(let cum):
+                let ci = cum[i]
+                for j in 0..<n { block[j] += Float(ci - cum[c.k0 + j]) }
             }
         }
     }
 
-    /// Weights of rows i0..<i0+R in place on their logits, zero outside the keys each row sees.
+    /// Weights of rows i0..<i0+R in place on their logits, zero outside the columns each row sees.
     private func weights(
         _ h: TileHead, _ i0: Int, _ R: Int, _ S: UnsafeMutablePointer<Float>,
         recompute: Bool
     ) {
-        let k0 = firstKey(i0)
-        let N = i0 + R - k0
+        let c = columns(i0, R)
         for r in 0..<R {
-            // query i0+r sees columns lo..<n
-            let row = S + r * N
-            let lo = firstKey(i0 + r) - k0
-            let n = i0 + r + 1 - k0
+            // query i0+r sees columns 0..<e (extra) and lo..<n (causal)
+            let row = S + r * c.N
+            let (e, lo, n) = seen(i0 + r, c)
             let seen = row + lo
             switch map {
             case .softmax where recompute:
-                _ = expShiftSum(seen, n - lo, shift: h.lse![i0 + r])
+                let shift = h.lse![i0 + r]
+                _ = expShiftSum(row, e, shift: shift) + expShiftSum(seen, n - lo, shift: shift)
             case .softmax:
-                let m = rowMax(seen, n - lo)
-                let sum = expShiftSum(seen, n - lo, shift: m)
+                let m = max(rowMax(row, e), rowMax(seen, n - lo))
+                let sum = expShiftSum(row, e, shift: m) + expShiftSum(seen, n - lo, shift: m)
+                scaleInPlace(row, e, by: 1 / sum)
                 scaleInPlace(seen, n - lo, by: 1 / sum)
                 h.lse![i0 + r] = m + log(sum)
-            case .sigmoid(let b): sigmoidInPlace(seen, n - lo, shift: b)
+            case .sigmoid(let b):
+                sigmoidInPlace(row, e, shift: b)
+                sigmoidInPlace(seen, n - lo, shift: b)
+            case .relu:
+                reluInPlace(row, e)
+                reluInPlace(seen, n - lo)
             }
-            row.update(repeating: 0, count: lo)
-            (row + n).update(repeating: 0, count: N - n)
+            (row + e).update(repeating: 0, count: lo - e)
+            (row + n).update(repeating: 0, count: c.N - n)
         }
     }
 
@@ -133,77 +216,123 @@ struct TileKernel {
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
-            let k0 = firstKey(i0)
-            let N = i0 + R - k0
+            let c = columns(i0, R)
             let S = kept ?? scratch
-            kept = kept.map { $0 + R * N }
+            kept = kept.map { $0 + R * c.N }
             logits(h, i0, R, S)
             weights(h, i0, R, S, recompute: false)
-            // O[i0..<i0+R] (R, dv) = P (R, N) · v[k0..<k0+N]
-            BLAS.gemm(
-                M: R, N: h.dv, K: N, A: S, lda: N, B: h.v + k0 * h.ldv, ldb: h.ldv, beta: 0,
-                C: h.o + i0 * h.ldo, ldc: h.ldo)
+            // O[i0..<i0+R] (R, dv) = P (R, N) · [extra v | v[k0..<k0+N-E]]
+            if c.E > 0, let x = h.extra {
+                BLAS.gemm(
+                    M: R, N: h.dv, K: c.E, alpha: x.valueScale, A: S, lda: c.N, B: x.v, ldb: x.ldv, beta: 0,
+                    C: h.o + i0 * h.ldo, ldc: h.ldo)
+            }
+            if c.N > c.E {
+                BLAS.gemm(
+                    M: R, N: h.dv, K: c.N - c.E, A: S + c.E, lda: c.N, B: h.v + c.k0 * h.ldv, ldb: h.ldv,
+                    beta: c.E > 0 ? 1 : 0, C: h.o + i0 * h.ldo, ldc: h.ldo)
+            }
             i0 += R
         }
     }
 
     // MARK: - Backward
 
-    /// Accumulates dq, dk, dv (and dc); returns Σ dS, the gradient of a sigmoid bias b.
+    /// Accumulates dq, dk, dv (and dc, and the extra columns' gradients); returns Σ dS, the
+    /// gradient of a sigmoid bias b.
     @discardableResult
     func backward(_ h: TileHead, _ g: TileGrads, scratch: UnsafeMutablePointer<Float>) -> Double {
         var kept = h.probs
-        let dS = scratch + min(tile, h.T) * h.T
-        let colSum = dS + min(tile, h.T) * h.T
+        let width = h.T + extra.count
+        let dS = scratch + min(tile, h.T) * width
+        let colSum = dS + min(tile, h.T) * width
         var db = 0.0
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
-            let k0 = firstKey(i0)
-            let N = i0 + R - k0
+            let c = columns(i0, R)
             let P = kept ?? scratch
             if let p = kept {
-                kept = p + R * N
+                kept = p + R * c.N
             } else {
                 logits(h, i0, R, P)
                 weights(h, i0, R, P, recompute: true)
             }
-            if g.dc != nil { colSum.update(repeating: 0, count: N) }
-            // forward was: O = P v ; so dP (R, N) = dO vᵀ and dv += Pᵀ dO
-            BLAS.gemm(
-                transB: true, M: R, N: N, K: h.dv, A: g.dO + i0 * g.lddo, lda: g.lddo,
-                B: h.v + k0 * h.ldv, ldb: h.ldv, beta: 0, C: dS, ldc: N)
-            BLAS.gemm(
-                transA: true, M: N, N: h.dv, K: R, A: P, lda: N, B: g.dO + i0 * g.lddo,
-                ldb: g.lddo, beta: 1, C: g.dv + k0 * g.lddv, ldc: g.lddv)
+            if g.dc != nil { colSum.update(repeating: 0, count: c.N) }
+            valueGrads(h, g, i0, R, c, P: P, dP: dS)
             for r in 0..<R {
                 let i = i0 + r
-                let p = P + r * N
-                let ds = dS + r * N
+                let p = P + r * c.N
+                let ds = dS + r * c.N
                 switch map {
                 case .softmax:
                     // forward was: P = softmax(S) ; so dS = P (dP - D), D_i = dO_i · O_i
                     let D = dot(g.dO + i * g.lddo, h.o + i * h.ldo, h.dv)
-                    softmaxBackwardRow(ds, p, D, N)
+                    softmaxBackwardRow(ds, p, D, c.N)
                 case .sigmoid:
                     // forward was: P = sigmoid(S + b) ; so dS = dP P (1 - P), db = Σ dS
-                    db += Double(sigmoidBackwardRow(ds, p, N))
+                    db += Double(sigmoidBackwardRow(ds, p, c.N))
+                case .relu:
+                    // forward was: P = max(S, 0) ; so dS = dP where P > 0, else 0
+                    for j in 0..<c.N where p[j] <= 0 { ds[j] = 0 }
                 }
-                // forward was: S_ij += c_i - c_j ; so dc_i += Σ_j dS_ij, dc_j -= Σ_i dS_ij
-                if let dc = g.dc { dc[i] += Double(accumulateRow(colSum, ds, N)) }
-                if let lengthScale { scaleInPlace(ds, N, by: lengthScale.factor(i)) }
+                // forward was: S_ij += c_i - c_j (causal block) ; so dc_i += Σ_j dS_ij, dc_j -= Σ_i dS_ij
+                if let dc = g.dc { dc[i] += Double(accumulateRow(colSum, ds + c.E, c.N - c.E)) }
+                if let lengthScale { scaleInPlace(ds, c.N, by: lengthScale.factor(i)) }
             }
-            if let dc = g.dc { for j in 0..<N { dc[k0 + j] -= Double(colSum[j]) } }
-            // forward was: S = s q kᵀ ; so dq += s dS k and dk += s dSᵀ q
-            BLAS.gemm(
-                M: R, N: h.d, K: N, alpha: scale, A: dS, lda: N, B: h.k + k0 * h.ldk, ldb: h.ldk,
-                beta: 1, C: g.dq + i0 * g.lddq, ldc: g.lddq)
-            BLAS.gemm(
-                transA: true, M: N, N: h.d, K: R, alpha: scale, A: dS, lda: N,
-                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk + k0 * g.lddk, ldc: g.lddk)
+            if let dc = g.dc { for j in 0..<c.N - c.E { dc[c.k0 + j] -= Double(colSum[j]) } }
+            queryKeyGrads(h, g, i0, R, c, dS: dS)
             i0 += R
         }
         return db
+    }
+
+    /// forward was: O = P [extra v | v] ; so dP (R, N) = dO [extra v | v]ᵀ and dv += Pᵀ dO.
+    private func valueGrads(
+        _ h: TileHead, _ g: TileGrads, _ i0: Int, _ R: Int, _ c: (E: Int, k0: Int, N: Int),
+        P: UnsafePointer<Float>, dP: UnsafeMutablePointer<Float>
+    ) {
+        let dO = g.dO + i0 * g.lddo
+        if c.E > 0, let x = h.extra, let xg = g.extra {
+            BLAS.gemm(
+                transB: true, M: R, N: c.E, K: h.dv, alpha: x.valueScale, A: dO, lda: g.lddo, B: x.v, ldb: x.ldv,
+                beta: 0, C: dP, ldc: c.N)
+            BLAS.gemm(
+                transA: true, M: c.E, N: h.dv, K: R, alpha: x.valueScale, A: P, lda: c.N, B: dO, ldb: g.lddo,
+                beta: 1, C: xg.dv, ldc: xg.lddv)
+        }
+        let M = c.N - c.E
+        BLAS.gemm(
+            transB: true, M: R, N: M, K: h.dv, A: dO, lda: g.lddo, B: h.v + c.k0 * h.ldv, ldb: h.ldv, beta: 0,
+            C: dP + c.E, ldc: c.N)
+        BLAS.gemm(
+            transA: true, M: M, N: h.dv, K: R, A: P + c.E, lda: c.N, B: dO, ldb: g.lddo, beta: 1,
+            C: g.dv + c.k0 * g.lddv, ldc: g.lddv)
+    }
+
+    /// forward was: S = s [qx kxᵀ | q kᵀ] ; so dq += s dS k, dk += s dSᵀ q, and alike for the
+    /// extra columns (with their key factor).
+    private func queryKeyGrads(
+        _ h: TileHead, _ g: TileGrads, _ i0: Int, _ R: Int, _ c: (E: Int, k0: Int, N: Int),
+        dS: UnsafePointer<Float>
+    ) {
+        let M = c.N - c.E
+        if M > 0 {
+            BLAS.gemm(
+                M: R, N: h.d, K: M, alpha: scale, A: dS + c.E, lda: c.N, B: h.k + c.k0 * h.ldk, ldb: h.ldk,
+                beta: 1, C: g.dq + i0 * g.lddq, ldc: g.lddq)
+            BLAS.gemm(
+                transA: true, M: M, N: h.d, K: R, alpha: scale, A: dS + c.E, lda: c.N,
+                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk + c.k0 * g.lddk, ldc: g.lddk)
+        }
+        guard c.E > 0, let x = h.extra, let xg = g.extra else { return }
+        let alpha = scale * x.keyScale
+        BLAS.gemm(
+            M: R, N: h.d, K: c.E, alpha: alpha, A: dS, lda: c.N, B: x.k, ldb: x.ldk,
+            beta: 1, C: xg.dq + i0 * xg.lddq, ldc: xg.lddq)
+        BLAS.gemm(
+            transA: true, M: c.E, N: h.d, K: R, alpha: alpha, A: dS, lda: c.N,
+            B: x.q + i0 * x.ldq, ldb: x.ldq, beta: 1, C: xg.dk, ldc: xg.lddk)
     }
 
     // MARK: - Decode
@@ -217,12 +346,31 @@ struct TileKernel {
         switch map {
         case .softmax: norm = 1 / expShiftSum(scores, n, shift: rowMax(scores, n))
         case .sigmoid(let b): sigmoidInPlace(scores, n, shift: b)
+        case .relu: reluInPlace(scores, n)
         }
         out.update(repeating: 0, count: dv)
         for j in 0..<n {
             let w = scores[j] * norm
             let vj = v + j * ldv
             for e in 0..<dv { out[e] += w * vj[e] }
+        }
+    }
+}
+
+extension TileKernel {
+    /// One token's decode for every query head against a KV cache whose rows, `2 NKV hs` floats
+    /// apart, hold [k (NKV*hs) | v (NKV*hs)] of positions 0..<n (the last one this token's):
+    /// out_h = Σ_j map(scale q_h·k_j) v_j with query head h reading kv head h / groupSize.
+    func decodeHeads(
+        _ shape: AttentionShape, q: UnsafePointer<Float>, cache: UnsafePointer<Float>, n: Int,
+        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        let (NKV, hs) = (shape.kvHeads, shape.headSize)
+        let rowWidth = 2 * NKV * hs
+        for h in 0..<shape.heads {
+            let g = h / shape.groupSize
+            for j in 0..<n { scores[j] = scale * dot(q + h * hs, cache + j * rowWidth + g * hs, hs) }
+            decodeRow(scores: scores, n: n, v: cache + NKV * hs + g * hs, ldv: rowWidth, dv: hs, out: out + h * hs)
         }
     }
 }
@@ -240,6 +388,11 @@ func sigmoidInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift b: Float) 
         x[j] = 1 / (1 + fastExp(-(x[j] + b)))
         j += 1
     }
+}
+
+/// x[j] = max(x[j], 0) for j < n.
+func reluInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    for j in 0..<n { x[j] = max(x[j], 0) }
 }
 
 /// dS[j] = P[j] * (dP[j] - D) over n entries, in place on dP (P is 0 on masked entries).

@@ -172,7 +172,7 @@ public struct RetNet: AttentionVariant {
         let qr = sin + hs / 2
         let kr = qr + NH * hs
         if step.position == 0 { step.cache.update(repeating: 0, count: cacheCount(maxTokens: 1)) }
-        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: step.position, base: ropeBase)
+        ropeTables(cos: cos, sin: sin, T: 1, hs: hs, pos0: step.absolutePosition, base: ropeBase)
         ropeForward(
             out: qr, inp: step.qkv, cos: cos, sin: sin, B: 1, T: 1, heads: NH, hs: hs,
             outStride: NH * hs, inpStride: NH * hs)

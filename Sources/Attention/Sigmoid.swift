@@ -154,19 +154,10 @@ public struct Sigmoid: AttentionVariant {
     }
 
     public func decode(_ step: AttentionStep) {
-        let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let p = step.position
-        let rowWidth = 2 * NKV * hs
+        let rowWidth = 2 * shape.kvHeads * shape.headSize
         let (qr, scores) = step.storeQKV(shape, row: step.cache + p * rowWidth, ropeBase: rope ? ropeBase : nil)
         let kernel = kernel(step.params)
-        for h in 0..<NH {
-            let g = h / shape.groupSize
-            for j in 0...p {
-                scores[j] = kernel.scale * dot(qr + h * hs, step.cache + j * rowWidth + g * hs, hs)
-            }
-            kernel.decodeRow(
-                scores: scores, n: p + 1, v: step.cache + NKV * hs + g * hs, ldv: rowWidth, dv: hs,
-                out: step.out + h * hs)
-        }
+        kernel.decodeHeads(shape, q: qr, cache: step.cache, n: p + 1, scores: scores, out: step.out)
     }
 }

@@ -91,7 +91,7 @@ public struct SoftmaxNoPE: AttentionVariant {
         let rowWidth = 2 * NKV * hs
         let scores = step.scratch
         (step.cache + p * rowWidth).update(from: step.qkv + NH * hs, count: 2 * NKV * hs)
-        let kernel = kernel(pos0: p)
+        let kernel = kernel(pos0: step.absolutePosition)
         let scale = kernel.scale * (kernel.lengthScale?.factor(0) ?? 1)
         for h in 0..<NH {
             let g = h / shape.groupSize

@@ -63,36 +63,24 @@ public struct SoftmaxRoPE: AttentionVariant {
         TileKernel(scale: 1 / Float(shape.headSize).squareRoot(), tile: tile, window: window)
     }
 
-    /// Offsets of the saved buffers: qr (B,T,NH,hs) at 0, kr (B,T,NKV,hs), lse (B,NH,T),
-    /// cos and sin (T,hs/2); `end` is where the kept weights go (if they fit).
-    private func savedLayout(B: Int, T: Int) -> (kr: Int, lse: Int, cos: Int, end: Int) {
-        let kr = B * T * shape.heads * shape.headSize
-        let lse = kr + B * T * shape.kvHeads * shape.headSize
-        let cos = lse + B * shape.heads * T
-        return (kr, lse, cos, cos + T * shape.headSize)
-    }
-
     /// Whether forward keeps P for backward at this shape (speed only).
     public func cachesProbabilities(B: Int, T: Int) -> Bool { driver.probsCount(B: B, T: T) > 0 }
 
-    public func savedCount(B: Int, T: Int) -> Int { savedLayout(B: B, T: T).end + driver.probsCount(B: B, T: T) }
+    public func savedCount(B: Int, T: Int) -> Int {
+        driver.ropeSavedLayout(B: B, T: T).end + driver.probsCount(B: B, T: T)
+    }
 
     /// The tile engine's S and dP tiles and column sums, then dQ and dK (T, hs).
     public func scratchCount(B: Int, T: Int) -> Int { driver.scratchCount(T: T, rope: true) }
 
-    private func rotated(_ io: AttentionIO) -> RotatedQK {
-        let l = savedLayout(B: io.B, T: io.T)
-        return RotatedQK(
-            qr: io.saved, kr: io.saved + l.kr, cos: io.saved + l.cos,
-            sin: io.saved + l.cos + io.T * shape.headSize / 2, base: ropeBase)
-    }
-
     // MARK: - Forward
 
     public func forward(_ io: AttentionIO) {
-        let l = savedLayout(B: io.B, T: io.T)
+        let l = driver.ropeSavedLayout(B: io.B, T: io.T)
         let kernel = self.kernel
-        driver.forward(io, lse: io.saved + l.lse, rope: rotated(io), probs: driver.probs(io, at: l.end)) { _, _ in
+        driver.forward(
+            io, lse: io.saved + l.lse, rope: driver.rotated(io, base: ropeBase), probs: driver.probs(io, at: l.end)
+        ) { _, _ in
             kernel
         }
     }
@@ -100,10 +88,11 @@ public struct SoftmaxRoPE: AttentionVariant {
     // MARK: - Backward
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
-        let l = savedLayout(B: io.B, T: io.T)
+        let l = driver.ropeSavedLayout(B: io.B, T: io.T)
         let kernel = self.kernel
         driver.backward(
-            io, grads, lse: io.saved + l.lse, rope: rotated(io), probs: driver.probs(io, at: l.end)
+            io, grads, lse: io.saved + l.lse, rope: driver.rotated(io, base: ropeBase),
+            probs: driver.probs(io, at: l.end)
         ) { _, _ in kernel }
     }
 

@@ -7,7 +7,12 @@
 // (keys, rows), so the reverse cumsum over keys runs down the columns with 8 query rows per SIMD
 // lane group, fused with a vectorised softplus and exp; one sgemm gives A V. Keys go in blocks
 // from the diagonal back; a tile stops once every row's log-stick is below -30 (the rest weighs
-// < 1e-13, exact within float32). Nothing is saved: backward recomputes A per tile.
+// < 1e-13, exact within float32). Option "probs_cache_mib" (like the softmax family, default 64):
+// when a layer call's tiles fit that many MiB, forward keeps what backward needs, each tile's
+// weights A_t and sigmoids σ_t (keys, P lanes) and its rem, and backward starts from them;
+// otherwise backward recomputes them tile by tile. That is twice the softmax family's cache (two
+// floats per query and visible key): about T²/2 · 2 · 4 bytes per head and sequence, 16.5 MiB at
+// T = 2048 (tile 64), so 132 MiB per head and layer call at B x T = 8 x 2048 (528 MiB at NH = 4).
 // Kernels and the tensor-level entry point are in StickBreakingKernels.swift.
 import Basics
 import Foundation
@@ -38,6 +43,8 @@ public struct StickBreaking: AttentionVariant {
     /// Option "early_stop": a tile stops walking back once every row's stick is below e^-30.
     /// false visits every key: the same values within float32, the worst-case cost.
     public let earlyStop: Bool
+    /// Bytes per layer call forward may spend keeping A and σ for backward; option "probs_cache_mib".
+    public let probsCacheBytes: Int
 
     static let remainderOption = AttentionOption<Remainder>(
         "remainder", default: .current,
@@ -49,7 +56,7 @@ public struct StickBreaking: AttentionVariant {
         doc: "stop walking back once every row's stick is below e^-30 (false: every key, the worst-case cost)")
 
     public static let options: [any AttentionOptionInfo] = [
-        remainderOption, attendCurrentOption, CommonOptions.tile, earlyStopOption,
+        remainderOption, attendCurrentOption, CommonOptions.tile, earlyStopOption, CommonOptions.probsCacheMiB,
     ]
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
@@ -58,6 +65,7 @@ public struct StickBreaking: AttentionVariant {
         attendCurrent = try reader.read(Self.attendCurrentOption, shape: shape)
         tile = try reader.read(CommonOptions.tile, shape: shape)
         earlyStop = try reader.read(Self.earlyStopOption, shape: shape)
+        probsCacheBytes = try reader.probsCacheBytes(shape: shape)
         try reader.finish()
         self.shape = shape
     }
@@ -73,13 +81,22 @@ public struct StickBreaking: AttentionVariant {
         params.update(repeating: 0, count: parameterCount)
     }
 
-    public func savedCount(B: Int, T: Int) -> Int { 0 }
+    /// The kept tiles (A_t, σ_t, rem per tile and head), if they fit the budget; nothing else.
+    public func savedCount(B: Int, T: Int) -> Int { kept.count(B: B, T: T) }
+
+    /// Whether forward keeps A and σ for backward at this shape (speed only).
+    public func cachesProbabilities(B: Int, T: Int) -> Bool { savedCount(B: B, T: T) > 0 }
 
     public func scratchCount(B: Int, T: Int) -> Int { StickBreakingKernel.scratchCount(T: T, tile: tile) }
 
     private var kernel: StickBreakingKernel {
         StickBreakingKernel(
             d: shape.headSize, dv: shape.headSize, attendCurrent: attendCurrent, tile: tile, earlyStop: earlyStop)
+    }
+
+    private var kept: KeptWeights {
+        let kernel = self.kernel
+        return KeptWeights(heads: shape.heads, budgetBytes: probsCacheBytes) { kernel.keptFloats(T: $0) }
     }
 
     /// Operands of query head h of batch row b inside the fused qkv buffer (rows W apart).
@@ -101,12 +118,14 @@ public struct StickBreaking: AttentionVariant {
 
     public func forward(_ io: AttentionIO) {
         let (NH, hs) = (shape.heads, shape.headSize)
+        let kept = self.kept
+        let base = kept.base(io, at: 0)
         for b in 0..<io.B {
             for h in 0..<NH {
                 // out (T, hs) of head h, rows NH*hs apart
                 kernel.forward(
                     head(io, b: b, h: h), out: io.out + b * io.T * NH * hs + h * hs, os: NH * hs,
-                    T: io.T, scratch: io.scratch)
+                    T: io.T, scratch: io.scratch, kept: kept.head(base, T: io.T, b: b, h: h))
             }
         }
     }
@@ -115,6 +134,8 @@ public struct StickBreaking: AttentionVariant {
 
     public func backward(_ io: AttentionIO, _ grads: AttentionGrads) {
         let (T, NH, NKV, hs, W) = (io.T, shape.heads, shape.kvHeads, shape.headSize, shape.qkvWidth)
+        let kept = self.kept
+        let keptBase = kept.base(io, at: 0)
         for b in 0..<io.B {
             for h in 0..<NH {
                 let g = h / shape.groupSize
@@ -129,7 +150,9 @@ public struct StickBreaking: AttentionVariant {
                 let dHead = StickBreakingKernel.Grads(
                     dout: grads.dout + b * T * NH * hs + h * hs, dos: NH * hs, dq: base + h * hs, dqs: W,
                     dk: base + (NH + g) * hs, dks: W, dv: dv, dvs: W, drv: drv)
-                kernel.backward(head(io, b: b, h: h), dHead, T: T, scratch: io.scratch)
+                kernel.backward(
+                    head(io, b: b, h: h), dHead, T: T, scratch: io.scratch,
+                    kept: kept.head(keptBase, T: T, b: b, h: h))
             }
         }
     }

@@ -4,6 +4,8 @@
 //   forward:  A_t (keys, rows) = exp(z - revcumsum_keys softplus(z)),  O = A V + rem Rv
 //   backward: G = dO vᵀ, C = cumsum_keys(G A), dZ = A G - σ(z)(C + ρ rem), ρ_i = dO_i·Rv_i,
 //             dq = s dZ k, dk = s dZᵀ q, dv = Aᵀ dO (+ rem dO to Rv's owner: v_i or the bias).
+// Kept (probs_cache_mib): forward can keep each tile's A_t and σ_t (N, P), rem (P) and its first
+// visited key, and backward then starts from them instead of recomputing the tile.
 import Foundation
 import Kernels
 
@@ -34,6 +36,25 @@ struct StickBreakingKernel {
 
     /// A_t, σ_t, G_t (T, P) and two (P) vectors.
     static func scratchCount(T: Int, tile: Int) -> Int { (3 * T + 2) * lanes(tile) }
+
+    /// Floats of one kept tile of query rows i0..<i0+R: A_t and σ_t (N, P), rem (P), j0 (1).
+    func keptTileFloats(i0: Int, R: Int) -> Int {
+        let P = Self.lanes(tile)
+        return 2 * keyCount(i0: i0, R: R) * P + P + 1
+    }
+
+    /// Floats one head keeps for backward over T queries, tile after tile.
+    func keptFloats(T: Int) -> Int { causalTileSum(T: T, tile: tile) { keptTileFloats(i0: $0, R: $1) } }
+
+    /// A kept tile at `slot` (keptTileFloats floats): A_t, σ_t, rem, then j0 as a Float (exact,
+    /// keys < 2^24).
+    private func keptTile(_ slot: UnsafeMutablePointer<Float>, N: Int) -> (
+        At: UnsafeMutablePointer<Float>, sig: UnsafeMutablePointer<Float>, rem: UnsafeMutablePointer<Float>,
+        j0: UnsafeMutablePointer<Float>
+    ) {
+        let P = Self.lanes(tile)
+        return (slot, slot + N * P, slot + 2 * N * P, slot + 2 * N * P + P)
+    }
 
     /// Keys query rows i0..<i0+R may see: 0..<N.
     func keyCount(i0: Int, R: Int) -> Int { i0 + R - (attendCurrent ? 0 : 1) }
@@ -88,18 +109,27 @@ struct StickBreakingKernel {
 
     // MARK: - Forward
 
-    /// out (T, dv), rows os apart.
+    /// out (T, dv), rows os apart; keeps every tile's weights at `kept` (keptFloats(T:)) if given.
     func forward(
         _ x: Head, out: UnsafeMutablePointer<Float>, os: Int, T: Int,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, kept: UnsafeMutablePointer<Float>? = nil
     ) {
         let P = Self.lanes(tile)
-        let At = scratch
-        let rem = scratch + 3 * T * P  // (T, P), (P)
+        var slot = kept
         for i0 in stride(from: 0, to: T, by: tile) {
             let R = min(tile, T - i0)
             let N = keyCount(i0: i0, R: R)
-            let j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: nil)
+            var (At, sig, rem) = (scratch, UnsafeMutablePointer<Float>?.none, scratch + 3 * T * P)
+            let j0: Int
+            if let s = slot {
+                let k = keptTile(s, N: N)
+                (At, sig, rem) = (k.At, k.sig, k.rem)
+                j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: sig)
+                k.j0.pointee = Float(j0)
+                slot = s + keptTileFloats(i0: i0, R: R)
+            } else {
+                j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: nil)
+            }
             if N > 0 {
                 // O[i0..<i0+R] (R, dv) = Aᵀ (R, N-j0) v[j0..<N]
                 BLAS.gemm(
@@ -119,19 +149,31 @@ struct StickBreakingKernel {
 
     // MARK: - Backward
 
-    func backward(_ x: Head, _ g: Grads, T: Int, scratch: UnsafeMutablePointer<Float>) {
+    /// Accumulates into g after `forward` with the same operands (and the same `kept`: its tiles
+    /// are read instead of recomputed).
+    func backward(
+        _ x: Head, _ g: Grads, T: Int, scratch: UnsafeMutablePointer<Float>, kept: UnsafeMutablePointer<Float>? = nil
+    ) {
         let P = Self.lanes(tile)
         let scale = 1 / Float(d).squareRoot()
-        let At = scratch
-        let sig = At + T * P
-        let dZ = sig + T * P  // (T, P) each
-        let rem = dZ + T * P
-        let rho = rem + P  // (P) each
+        let dZ = scratch + 2 * T * P  // (T, P), after the recomputed A_t and σ_t
+        let acc = dZ + T * P
+        let rho = acc + P  // (P) each
+        var slot = kept
         for i0 in stride(from: 0, to: T, by: tile) {
             let R = min(tile, T - i0)
             let N = keyCount(i0: i0, R: R)
             let dO = g.dout + i0 * g.dos
-            let j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: sig)
+            var (At, sig, rem) = (scratch, scratch + T * P, acc)
+            let j0: Int
+            if let s = slot {
+                let k = keptTile(s, N: N)
+                (At, sig, rem) = (k.At, k.sig, k.rem)
+                j0 = Int(k.j0.pointee)
+                slot = s + keptTileFloats(i0: i0, R: R)
+            } else {
+                j0 = weights(x, i0: i0, R: R, P: P, At: At, rem: rem, sig: sig)
+            }
             let M = N - j0
             // forward was: o_i += rem_i Rv_i ; so ρ_i = rem_i dO_i·Rv_i and dRv_i += rem_i dO_i
             for r in 0..<R {
@@ -150,13 +192,13 @@ struct StickBreakingKernel {
                 M: M, N: dv, K: R, A: At + j0 * P, lda: P, B: dO, ldb: g.dos, beta: 1, C: g.dv + j0 * g.dvs,
                 ldc: g.dvs)
             // forward was: log A = z - revcumsum softplus(z) ; so dZ = A G - σ (C + ρ), C = cumsum(G A)
-            for c in stride(from: 0, to: P, by: 8) { storeVec(Vec8(repeating: 0), rem + c) }
+            for c in stride(from: 0, to: P, by: 8) { storeVec(Vec8(repeating: 0), acc + c) }
             for j in j0..<N {
                 for c in stride(from: 0, to: P, by: 8) {
                     let a = loadVec(At + j * P + c)
                     let gv = loadVec(dZ + j * P + c)
-                    let C = loadVec(rem + c) + a * gv
-                    storeVec(C, rem + c)
+                    let C = loadVec(acc + c) + a * gv
+                    storeVec(C, acc + c)
                     storeVec(a * gv - loadVec(sig + j * P + c) * (C + loadVec(rho + c)), dZ + j * P + c)
                 }
             }

@@ -13,12 +13,16 @@ struct PassCounts {
     var perSource: [(documents: Int64, bytes: Int64)] = []
     var stats = CorpusStats()
     var smallestKey: DocumentKey?
+    /// Documents each `valFiles` glob sent to the validation split.
+    var valFileDocuments: [Int64] = []
 }
 
 struct DocumentStream {
     let sources: [SourceFile]
     let options: CorpusOptions
     let valFraction: Double
+    /// Whole files held out for validation (IngestOptions.valFiles).
+    var valFiles: [Glob] = []
     /// A document that goes to val although its hash says train (so val is never empty).
     var forcedValidation: DocumentKey?
 
@@ -28,6 +32,7 @@ struct DocumentStream {
         _ body: (UnsafeRawBufferPointer, Bool) throws -> Void
     ) throws -> PassCounts {
         var counts = PassCounts()
+        counts.valFileDocuments = Array(repeating: 0, count: valFiles.count)
         var seen = Set<DocumentKey>()
         var consumedBefore: Int64 = 0
         for (i, source) in sources.enumerated() {
@@ -42,7 +47,9 @@ struct DocumentStream {
                     counts.duplicates += 1
                     return
                 }
-                let isVal = key.isValidation(fraction: valFraction) || key == forcedValidation
+                let heldOut = heldOutGlob(doc)
+                if let g = heldOut { counts.valFileDocuments[g] += 1 }
+                let isVal = heldOut != nil || key.isValidation(fraction: valFraction) || key == forcedValidation
                 counts.documents += 1
                 counts.bytes += Int64(doc.bytes.count)
                 counts.perSource[i].documents += 1
@@ -56,6 +63,18 @@ struct DocumentStream {
             progress?.set(consumedBefore)
         }
         return counts
+    }
+}
+
+extension DocumentStream {
+    /// The first `valFiles` glob matching the document's file: the archive entry (without a JSONL
+    /// line suffix) under its archive's path, or the plain file's path.
+    func heldOutGlob(_ doc: Document) -> Int? {
+        guard !valFiles.isEmpty else { return nil }
+        var entry = Substring(doc.entry)
+        if let hash = entry.range(of: "#L", options: .backwards) { entry = entry[..<hash.lowerBound] }
+        let path = entry.isEmpty ? doc.source : doc.source + "/" + entry
+        return valFiles.firstIndex { $0.matches(path) }
     }
 }
 

@@ -3,6 +3,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     case noSources(paths: [String])
     case nothingUsable(paths: [String], detail: String)
     case badValFraction(Double)
+    /// A `--val-files` glob that matched no document.
+    case valFilesUnmatched(glob: String)
+    /// `--val-files` held out every document.
+    case noTrainingDocuments(valFiles: [String])
     case badName(String)
     case filesMissing(corpus: String, path: String)
     /// An option outside the range the pipeline supports.
@@ -22,6 +26,12 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
                 "no usable text documents in \(paths.joined(separator: ", ")) (\(detail)): check --include/--exclude, or pass --repair-utf8 for text with invalid UTF-8"
         case .badValFraction(let f):
             return "--val-fraction \(f) must be in [0, 1)"
+        case .valFilesUnmatched(let glob):
+            return "--val-files '\(glob)' matched no document: check the name against `tracker scan` (globs match "
+                + "an entry's path or any tail of it after a '/', e.g. 'MPL-2.0' or 'docs/*.md')"
+        case .noTrainingDocuments(let globs):
+            return "--val-files \(globs.map { "'\($0)'" }.joined(separator: " ")) held out every document: "
+                + "nothing is left to train on; hold out fewer files"
         case .badName(let n):
             return "corpus name '\(n)' must be 1-64 characters of letters, digits, '.', '_' or '-'"
         case .outOfRange(let option, let value, let range):

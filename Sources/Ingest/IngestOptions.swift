@@ -10,6 +10,9 @@ public struct IngestOptions: Sendable {
     public var vocabSize = 8192
     /// Share of documents (by document hash) that go to the validation split.
     public var valFraction = 0.005
+    /// Globs of entry paths (as `--include` matches them) whose documents all go to the validation
+    /// split: whole held-out files, beside the hashed share. Each must match at least one document.
+    public var valFiles: [String] = []
     /// Which entries become documents, size caps, UTF-8 repair.
     public var corpus = CorpusOptions()
     /// Worker threads for counting and encoding.
@@ -40,6 +43,7 @@ public struct IngestOptions: Sendable {
             "tokenizer": "bpe-byte-level-gpt2-v1",
             "vocabSize": "\(vocabSize)",
             "valFraction": "\(valFraction)",
+            "valFiles": valFiles.joined(separator: "\u{1F}"),
             "include": corpus.include.joined(separator: "\u{1F}"),
             "exclude": corpus.exclude.joined(separator: "\u{1F}"),
             "maxDocumentBytes": "\(corpus.maxDocumentBytes)",

@@ -43,6 +43,7 @@ public final class IngestPipeline {
         let fingerprint = Self.fingerprint(checksums: checksums, settings: options.fingerprintSettings)
         seconds["hash"] = secondsSince(t)
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
+        stream.valFiles = options.valFiles.map(Glob.init)
         if options.dryRun {
             let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, seconds: &seconds)
             return summary(
@@ -106,6 +107,12 @@ public final class IngestPipeline {
         seconds["read+count"] = secondsSince(t)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
+        }
+        if let unmatched = zip(options.valFiles, pass1.valFileDocuments).first(where: { $0.1 == 0 })?.0 {
+            throw IngestError.valFilesUnmatched(glob: unmatched)
+        }
+        if !options.valFiles.isEmpty && pass1.trainDocuments == 0 {
+            throw IngestError.noTrainingDocuments(valFiles: options.valFiles)
         }
         if options.valFraction > 0 && pass1.valDocuments == 0 && pass1.documents >= 2 {
             stream.forcedValidation = pass1.smallestKey

@@ -79,7 +79,7 @@ public final class LanguageModel: @unchecked Sendable {
         let (C, L, V) = (config.channels, config.layers, config.vocabSize)
         let s = attention.shape
         let H = config.mlpHidden
-        let perBlock = s.qkvWidth * C + C * s.outWidth + (config.mlp == .gelu ? 2 : 3) * H * C
+        let perBlock = layout.qkvColumns.count * C + C * s.outWidth + (config.mlp == .gelu ? 2 : 3) * H * C
         return (6 * Double(L * perBlock) + 6 * Double(L * T * s.outWidth), 6 * Double(V * C))
     }
 
@@ -149,7 +149,6 @@ public final class LanguageModel: @unchecked Sendable {
         let BT = B * T
         let H = config.mlpHidden
         let F = config.mlp == .gelu ? H : 2 * H
-        let W = attention.shape.qkvWidth
         let A = attention.shape.outWidth
         for l in 0..<config.layers {
             let o = layout.blocks[l]
@@ -164,9 +163,7 @@ public final class LanguageModel: @unchecked Sendable {
             normForward(
                 ws.p(ws.ln1[l]), ws.p(ws.ln1Mean[l]), ws.p(ws.ln1Rstd[l]), xin, o.norm1Weight,
                 o.norm1Bias, B * Tc)
-            matmulForward(
-                out: ws.p(ws.qkv[l]), inp: ws.p(ws.ln1[l]), weight: w(o.wqkv), bias: nil,
-                BT: B * Tc, C: C, OC: W)
+            qkvForward(out: ws.p(ws.qkv[l]), inp: ws.p(ws.ln1[l]), weight: w(o.wqkv), rows: B * Tc)
             attention.forward(attentionIO(ws, l, time: Tc, pos0: pos0 - Tm))
             let atty = rowAtty(ws, l, T: T, Tm: Tm)
             if Tm > 0 { copyRows(B, T, A, from: ws.p(ws.atty[l]), Tc, Tm, to: atty, T, 0) }
@@ -218,6 +215,16 @@ public final class LanguageModel: @unchecked Sendable {
             chunk: Workspace.classifierChunk, accumulate: false)
         ws.hasGradients = gradients
         return count > 0 ? Float(total / Double(count)) : 0
+    }
+
+    /// qkv[:, qkvColumns] (rows, qkvWidth) = inp (rows, C) · wqkvᵀ: the columns the variant reads.
+    func qkvForward(
+        out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int
+    ) {
+        let cols = layout.qkvColumns
+        matmulForward(
+            out: out + cols.lowerBound, inp: inp, weight: weight, bias: nil, BT: rows, C: config.channels,
+            OC: cols.count, outStride: attention.shape.qkvWidth)
     }
 
     func attentionIO(_ ws: Workspace, _ l: Int, time: Int, pos0: Int) -> AttentionIO {
@@ -340,10 +347,11 @@ public final class LanguageModel: @unchecked Sendable {
             attention.backward(
                 attentionIO(ws, l, time: Tc, pos0: pos0 - Tm),
                 AttentionGrads(dout: dattyAll, dqkv: dqkv, dx: dln, dparams: grads + o.attn))
-            // forward was: qkv = ln1 · wqkvᵀ
+            // forward was: qkv[:, qkvColumns] = ln1 · wqkvᵀ
+            let cols = layout.qkvColumns
             matmulBackward(
-                dinp: dln, dweight: grads + o.wqkv, dbias: nil, dout: dqkv, inp: ws.p(ws.ln1[l]),
-                weight: w(o.wqkv), BT: B * Tc, C: C, OC: W)
+                dinp: dln, dweight: grads + o.wqkv, dbias: nil, dout: dqkv + cols.lowerBound,
+                inp: ws.p(ws.ln1[l]), weight: w(o.wqkv), BT: B * Tc, C: C, OC: cols.count, doutStride: W)
             // forward was: ln1 = Norm1(x), x = resid or [memory; resid]
             if Tm > 0 {
                 let dx = ws.p(ws.dxcat)

@@ -51,32 +51,43 @@ public final class TokenDecoder: @unchecked Sendable {
     }
 
     /// Forgets the sequence; the next token is at position 0.
-    public func reset() { position = 0 }
+    public func reset() { reset(firstPosition: 0) }
+
+    /// Position (RoPE, length scaling) of the cache's first token: a staircase row's cache
+    /// starts mid-stream (AttentionStep.pos0).
+    private(set) var firstPosition = 0
+
+    /// Forgets the sequence; the next token is the cache's first, at `firstPosition`.
+    func reset(firstPosition: Int) {
+        position = 0
+        self.firstPosition = firstPosition
+    }
 
     /// Feeds one token; returns the logits (V) for the token after it. Valid until the next call.
     public func next(token: Int32) -> UnsafeBufferPointer<Float> {
         let m = model
-        let config = model.config
-        let (C, V, H) = (config.channels, config.vocabSize, config.mlpHidden)
-        let F = config.mlp == .gelu ? H : 2 * H
-        let W = m.attention.shape.qkvWidth
-        let A = m.attention.shape.outWidth
-        precondition(
-            position < maxTokens,
-            "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
+        let V = model.config.vocabSize
         precondition(
             token >= 0 && Int(token) < V,
             "\(KernelsError.tokenOutOfRange(token: token, vocabSize: V))")
         var tok = token
-        embeddingForward(out: x, tokens: &tok, wte: m.w(m.layout.wte), BT: 1, C: C)
+        embeddingForward(out: x, tokens: &tok, wte: m.w(m.layout.wte), BT: 1, C: model.config.channels)
+        coreStep()
+        return head()
+    }
+
+    /// The L blocks on `x` (C), in place, for one token appended to the caches. With `record`,
+    /// layer l's input goes to record + l * recordStride first.
+    func coreStep(record: UnsafeMutablePointer<Float>? = nil, recordStride: Int = 0) {
+        let m = model
+        let config = model.config
+        let (C, H) = (config.channels, config.mlpHidden)
+        let F = config.mlp == .gelu ? H : 2 * H
+        let A = m.attention.shape.outWidth
         for l in 0..<config.layers {
             let o = m.layout.blocks[l]
-            m.normForward(ln, stats, stats + 1, x, o.norm1Weight, o.norm1Bias, 1)
-            matmulForward(out: qkv, inp: ln, weight: m.w(o.wqkv), bias: nil, BT: 1, C: C, OC: W)
-            m.attention.decode(
-                AttentionStep(
-                    position: position, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
-                    cache: caches + l * cacheStride, scratch: scratch))
+            record?.advanced(by: l * recordStride).update(from: x, count: C)
+            attend(layer: l, input: x)
             BLAS.gemm(
                 transB: true, M: 1, N: C, K: A, A: atty, lda: A, B: m.w(o.wo), ldb: A, beta: 1,
                 C: x, ldc: C)
@@ -90,10 +101,40 @@ public final class TokenDecoder: @unchecked Sendable {
                 transB: true, M: 1, N: C, K: H, A: act, lda: H, B: m.w(o.wproj), ldb: H, beta: 1,
                 C: x, ldc: C)
         }
+        position += 1
+    }
+
+    /// Appends a token to every layer's cache from its layer-l inputs `input(l)` (C each), as a
+    /// memory token of the staircase: only its keys and values matter, so the rest of each
+    /// block is skipped and its attention output dropped.
+    func appendMemory(_ input: (_ layer: Int) -> UnsafePointer<Float>) {
+        for l in 0..<model.config.layers { attend(layer: l, input: input(l)) }
+        position += 1
+    }
+
+    /// atty = the layer-l attention output of the token at `position` with layer input `input`,
+    /// appended to layer l's cache.
+    private func attend(layer l: Int, input: UnsafePointer<Float>) {
+        let m = model
+        let o = m.layout.blocks[l]
+        precondition(
+            position < maxTokens,
+            "decoder is full (\(maxTokens) tokens); call reset() or make a larger one")
+        m.normForward(ln, stats, stats + 1, input, o.norm1Weight, o.norm1Bias, 1)
+        m.qkvForward(out: qkv, inp: ln, weight: m.w(o.wqkv), rows: 1)
+        m.attention.decode(
+            AttentionStep(
+                position: position, pos0: firstPosition, qkv: qkv, x: ln, out: atty, params: m.w(o.attn),
+                cache: caches + l * cacheStride, scratch: scratch))
+    }
+
+    /// The logits (V) of `x` after the final norm. Valid until the next call.
+    func head() -> UnsafeBufferPointer<Float> {
+        let m = model
+        let (C, V) = (model.config.channels, model.config.vocabSize)
         m.normForward(ln, stats, stats + 1, x, m.layout.normFWeight, m.layout.normFBias, 1)
         matmulForward(
             out: logits, inp: ln, weight: m.w(m.layout.lmHead), bias: nil, BT: 1, C: C, OC: V)
-        position += 1
         return UnsafeBufferPointer(start: logits, count: V)
     }
 }

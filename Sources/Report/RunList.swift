@@ -39,9 +39,27 @@ public enum Reports {
             return row
         }
         var sections: [ReportSection] = [.table(ReportTable(title: "Runs", columns: columns, rows: rows))]
+        if let rungs = try rungTable(reader, runs) { sections.append(.table(rungs)) }
         if runs.count < total { sections.append(.note("showing \(runs.count) of \(total) runs (--limit)")) }
         let count = runs.count == 1 ? "1 run" : "\(runs.count) runs"
         return ReportDocument(title: "tracker report: \(count) (\(describe(query.selection)))", sections: sections)
+    }
+
+    /// The ASHA rung results of the listed runs (experiments with [sweep] scheduler = "asha"), in
+    /// the order runs reached each rung; nil when none has any.
+    static func rungTable(_ reader: RunReader, _ runs: [RunSummary]) throws -> ReportTable? {
+        let rungs = try reader.db.rungs(runIds: runs.map(\.id))
+        if rungs.isEmpty { return nil }
+        let byId = Dictionary(uniqueKeysWithValues: runs.map { ($0.id, $0) })
+        let rows = rungs.map { r -> [Cell] in
+            [
+                text(byId[r.runId]?.experiment), .int(r.rung), .int(r.step), .int(r.arrival),
+                text(byId[r.runId]?.name), .int(r.runId), .text(r.metric), number(r.metricValue), .int(r.atStep),
+                .text(r.pruned ? "pruned" : "continued"),
+            ]
+        }
+        let columns = ["experiment", "rung", "step", "arrival", "run", "id", "metric", "value", "at step", "decision"]
+        return ReportTable(title: "ASHA rungs", columns: columns, rows: rows)
     }
 
     /// best val/loss, final val/loss, val/bpb, tokens/s, duration.

@@ -76,6 +76,24 @@ public struct RunContext: Sendable {
                 runId: runId, kind: kind, step: step.map(Int64.init), path: relative, size: size, sha256: sha))
     }
 
+    /// The run's ASHA gate when its experiment's [sweep] has scheduler = "asha", else nil.
+    public func rungGate(totalSteps: Int) throws -> RungGate? {
+        guard let experimentId = run.experimentId, let e = try db.experiment(id: experimentId) else { return nil }
+        let spec = try ExperimentSpec(name: e.name, tree: ConfigValue(json: e.spec))
+        guard let asha = spec.sweep.asha else { return nil }
+        return try RungGate(config: asha, db: db, experimentId: experimentId, runId: runId, totalSteps: totalSteps)
+    }
+
+    /// Ends the run as pruned at `gate`'s rung, once its checkpoint and metrics are written (the
+    /// process then exits 0; its worker, local or Slurm, finds the run already pruned). False when
+    /// the run was no longer running under the worker that started this attempt.
+    @discardableResult
+    public func markPruned(_ gate: RungGate) throws -> Bool {
+        guard let r = gate.pruned else { return false }
+        return try db.transition(
+            runId: runId, from: .running, to: .pruned, worker: run.worker, detail: RungGate.reason(r, gate.config))
+    }
+
     /// A buffered metric writer for this run's database (close it when training ends).
     public func makeMetricWriter() -> MetricWriter { MetricWriter(db: db) }
 

@@ -12,6 +12,9 @@
 //   count = 8
 //   seed = 0
 //   "train.lr" = { log_uniform = [1e-4, 1e-2] }   # also uniform, int_uniform, choice = [...]
+//
+// [sweep] scheduler = "asha" (with metric, mode, grace_steps, reduction_factor) stops losing runs
+// early: see Asha.swift.
 import Basics
 import Foundation
 import Store
@@ -43,6 +46,8 @@ public struct Sweep: Sendable, Equatable {
     public var randomCount = 0
     public var randomSeed: UInt64 = 0
     public var random: [(key: String, distribution: Distribution)] = []
+    /// Early stopping of the sweep's runs ([sweep] scheduler = "asha"), nil without.
+    public var asha: AshaConfig?
 
     public init() {}
 
@@ -50,12 +55,13 @@ public struct Sweep: Sendable, Equatable {
         a.grid.map(\.key) == b.grid.map(\.key) && a.grid.map(\.values) == b.grid.map(\.values) && a.seeds == b.seeds
             && a.seedKey == b.seedKey && a.randomCount == b.randomCount && a.randomSeed == b.randomSeed
             && a.random.map(\.key) == b.random.map(\.key)
-            && a.random.map(\.distribution) == b.random.map(\.distribution)
+            && a.random.map(\.distribution) == b.random.map(\.distribution) && a.asha == b.asha
     }
 
     /// Reads a [sweep] table.
     public init(table: [String: ConfigValue]) throws {
-        for (key, value) in table.sorted(by: { $0.key < $1.key }) {
+        asha = try AshaConfig(sweepTable: table)
+        for (key, value) in table.sorted(by: { $0.key < $1.key }) where !AshaConfig.keys.contains(key) {
             switch key {
             case "seeds":
                 guard case .array(let a) = value, !a.isEmpty else {

@@ -3,7 +3,8 @@
 // stop signal or a deadline, and record how it ended. One loop polls everything every
 // `pollInterval`, so there is no second thread racing on the run's bookkeeping.
 //
-// Outcomes: exit 0 -> succeeded; SIGKILL from outside (the OOM killer) -> crashed, and queued
+// Outcomes: exit 0 -> succeeded (or pruned, when the run's own process marked it so: an ASHA
+// sweep stopped it at a rung); SIGKILL from outside (the OOM killer) -> crashed, and queued
 // again while attempts < maxAttempts; other exit or a signal -> failed (exitCode/signal, error =
 // the last line of the run's log); cancel requested -> cancelled; worker stopped (SIGINT/SIGTERM,
 // deadline) -> released back to queued to resume later; lease lost -> the run is left to
@@ -178,6 +179,8 @@ public final class Worker: @unchecked Sendable {
                 lastBeat = now
                 switch beat(runId: runId) {
                 case .some(let status) where !status.held:
+                    // Pruned by its own process, which is exiting 0: let it finish.
+                    if try isPrunedByItsProcess(runId) { break }
                     // Someone recovered the run (this worker stalled past its lease): stop and leave it.
                     executor.signal(handle, SIGKILL)
                     while try executor.poll(handle) == nil { Thread.sleep(forTimeInterval: options.pollInterval) }
@@ -240,8 +243,10 @@ public final class Worker: @unchecked Sendable {
             return End(state: nil, stopped: watch.deadlineHit ? nil : s, deadline: watch.deadlineHit)
         }
         if exitCode == 0 {
-            try db.transition(runId: runId, from: .running, to: .succeeded, worker: id, exitCode: 0)
-            return End(state: .succeeded)
+            if try db.transition(runId: runId, from: .running, to: .succeeded, worker: id, exitCode: 0) {
+                return End(state: .succeeded)
+            }
+            return End(state: try isPrunedByItsProcess(runId) ? .pruned : nil)
         }
         if signal == Int64(SIGKILL) {
             // Killed from outside (the out-of-memory killer, an operator): not the run's fault, so
@@ -257,6 +262,12 @@ public final class Worker: @unchecked Sendable {
         try db.transition(
             runId: runId, from: .running, to: .failed, worker: id, exitCode: exitCode, signal: signal, error: why)
         return End(state: .failed)
+    }
+
+    /// Whether the run's own process ended it as pruned (an ASHA sweep stopped it at a rung; see
+    /// RunContext.markPruned): the one state a child sets, then exits 0.
+    private func isPrunedByItsProcess(_ runId: Int64) throws -> Bool {
+        try db.run(id: runId)?.state == .pruned
     }
 
     private func recordProvenance(_ run: RunRecord) throws {

@@ -21,6 +21,7 @@ public enum ExperimentFile {
         for i in plans.indices {
             do {
                 try plans[i].resolve { try TrainConfigFile.resolvedTree(TrainConfigFile.decode(tree: $0)) }
+                try spec.sweep.asha?.check(run: plans[i].name, config: plans[i].config)
             } catch {
                 throw SessionError.badRun(path: path, run: plans[i].name, message: "\(error)")
             }

@@ -129,6 +129,8 @@ public struct TrainSummary: Codable, Sendable {
     /// Final task accuracy (`task/...`) and length-generalisation (`lengen/...`) metrics.
     public var evaluation: [String: Double]?
     public var model: ModelConfig
+    /// Why an ASHA sweep stopped the run early (nil when it ran all its steps).
+    public var pruned: String? = nil
 
     public init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
         self.runDirectory = runDirectory
@@ -170,6 +172,7 @@ public struct TrainSummary: Codable, Sendable {
         lines.append("  memory      \(Format.bytes(peakMemoryBytes)) peak")
         lines.append("  run         \(runDirectory)")
         if let last = checkpoints.last { lines.append("  checkpoint  \(last)") }
+        if let pruned { lines.append("  \(pruned)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -46,15 +46,26 @@ public struct TrainSession {
         return try train(config, runDirectory: dir, resumeFrom: checkpoint)
     }
 
-    /// A queued run: config from the database, checkpoints recorded, metrics to the store.
+    /// A queued run: config from the database, checkpoints recorded, metrics to the store. In an
+    /// ASHA sweep, a run pruned at a rung ends there (checkpoint written) and is marked pruned
+    /// before this returns, so its process exits 0 under any executor.
     public func trainQueued(id: Int64) throws -> TrainSummary {
         let context = try RunContext.load(home: home, runId: id)
         let config = try TrainConfigFile.decode(json: Data(context.configJSON.utf8))
         let dir = (context.checkpointDir as NSString).deletingLastPathComponent
-        return try train(
+        let gate = try context.rungGate(totalSteps: config.train.steps)
+        var summary = try train(
             config, runDirectory: dir, resumeFrom: context.resumeCheckpointPath,
-            extraSink: StoreSink(context: context),
-            onCheckpoint: { path, step in try context.recordCheckpoint(path: path, step: step) })
+            extraSinks: [StoreSink(context: context)] + (gate.map { [RungSink(gate: $0)] } ?? []),
+            onCheckpoint: { path, step in try context.recordCheckpoint(path: path, step: step) },
+            shouldEnd: gate.map { gate in { gate.pruned != nil } })
+        if let gate, let rung = gate.pruned {
+            summary.pruned = RungGate.reason(rung, gate.config)
+            if try !context.markPruned(gate) {
+                writeStderr("warning: run \(id) was pruned but no longer running under its worker; state left as is\n")
+            }
+        }
+        return summary
     }
 
     /// A run executed by a Slurm task: its config and corpus come from the head's manifest (this
@@ -65,16 +76,16 @@ public struct TrainSession {
         sink: MetricSink, onCheckpoint: @escaping (String, Int) throws -> Void, stop: SignalWatcher
     ) throws -> TrainSummary {
         try train(
-            config, runDirectory: dir, resumeFrom: resumeFrom, extraSink: sink, onCheckpoint: onCheckpoint,
+            config, runDirectory: dir, resumeFrom: resumeFrom, extraSinks: [sink], onCheckpoint: onCheckpoint,
             corpus: corpus, stop: stop)
     }
 
-    /// Trains `config` into `dir`; `extraSink` and `onCheckpoint` serve queued runs, `corpus` and
-    /// `stop` Slurm tasks (default: the corpus from the database, stop on SIGINT/SIGTERM).
+    /// Trains `config` into `dir`; `extraSinks`, `onCheckpoint` and `shouldEnd` serve queued runs,
+    /// `corpus` and `stop` Slurm tasks (default: the corpus from the database, stop on SIGINT/SIGTERM).
     func train(
         _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?,
-        extraSink: MetricSink? = nil, onCheckpoint: ((String, Int) throws -> Void)? = nil,
-        corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil
+        extraSinks: [MetricSink] = [], onCheckpoint: ((String, Int) throws -> Void)? = nil,
+        shouldEnd: (() -> Bool)? = nil, corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil
     ) throws -> TrainSummary {
         let data = try TrainData.load(config, home: home, corpus: corpus)
         let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
@@ -97,13 +108,14 @@ public struct TrainSession {
         loop.checkpointMetadata = ["run_config": configJSON, "tokenizer": data.tokenizerPath ?? ""]
         loop.peakFlops = peak
         loop.onCheckpoint = onCheckpoint
+        loop.shouldEnd = shouldEnd
         let stop = stop ?? Self.stopOnSignal()
         loop.shouldStop = { stop.received != nil }
         data.attachEvaluations(loop, config)
         var sinks: [MetricSink] = [
             ConsoleSink(totalSteps: config.train.steps), try JSONLinesSink(path: dir + "/metrics.jsonl"),
         ]
-        if let extraSink { sinks.append(extraSink) }
+        sinks += extraSinks
         loop.sink = FanOutSink(sinks)
         writeStderr(
             "training \(Format.count(Int64(model.parameterCount))) parameters, \(config.train.steps) steps of "

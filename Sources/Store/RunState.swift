@@ -5,7 +5,7 @@
 import GRDB
 
 public enum RunState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
-    case queued, running, succeeded, failed, cancelled, crashed
+    case queued, running, succeeded, failed, cancelled, crashed, pruned
 
     /// Every allowed (from -> to) pair.
     ///
@@ -15,13 +15,16 @@ public enum RunState: String, Codable, Sendable, CaseIterable, DatabaseValueConv
     /// - running -> crashed: the lease expired (the worker died); crashed -> queued: retried under
     ///   the same id while attempts < maxAttempts, else it stays crashed.
     /// - crashed -> cancelled: a cancel of a crashed run that still had retries.
+    /// - running -> pruned: an ASHA sweep stopped it at a rung (its own process records it, then
+    ///   exits 0); pruned is final, like succeeded.
     public static let transitions: [RunState: Set<RunState>] = [
         .queued: [.running, .cancelled],
-        .running: [.succeeded, .failed, .cancelled, .queued, .crashed],
+        .running: [.succeeded, .failed, .cancelled, .queued, .crashed, .pruned],
         .crashed: [.queued, .cancelled],
         .succeeded: [],
         .failed: [],
         .cancelled: [],
+        .pruned: [],
     ]
 
     public static func allowed(from: RunState, to: RunState) -> Bool {

@@ -181,7 +181,7 @@ extension TrackerDB {
                     try Self.recordEvent(
                         runId: id, from: .running, to: .running, worker: r.worker, detail: "cancel requested", db)
                     requested += 1
-                case .succeeded, .failed, .cancelled:
+                case .succeeded, .failed, .cancelled, .pruned:
                     break
                 }
             }

@@ -24,6 +24,10 @@ extension TrackerDB {
         try pool.read { db in try ExperimentRecord.filter(Column("name") == name).fetchOne(db) }
     }
 
+    public func experiment(id: Int64) throws -> ExperimentRecord? {
+        try pool.read { db in try ExperimentRecord.fetchOne(db, key: id) }
+    }
+
     public func experiments() throws -> [ExperimentRecord] {
         try pool.read { db in try ExperimentRecord.order(Column("name")).fetchAll(db) }
     }

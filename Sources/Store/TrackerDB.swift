@@ -118,6 +118,11 @@ public final class TrackerDB: Sendable {
         if upToDate == true { return }
         do {
             try pool.writeWithoutTransaction { db in
+                // A migration may rebuild a table (SQLite's way to change a constraint): foreign
+                // keys are off while it runs, so dropping the old table cascades nowhere, and
+                // checked before the commit.
+                try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
                 try db.inTransaction(.immediate) {
                     try db.execute(
                         sql: """
@@ -140,6 +145,10 @@ public final class TrackerDB: Sendable {
                         try db.execute(sql: m.sql)
                         try db.execute(
                             sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
+                    }
+                    if let broken = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
+                        throw StoreError.cannotOpen(
+                            path: path, reason: "a migration broke a reference in table \(broken[0] as String)")
                     }
                     return .commit
                 }

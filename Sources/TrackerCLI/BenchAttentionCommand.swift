@@ -19,7 +19,8 @@ struct BenchAttentionCommand: ParsableCommand {
         shouldDisplay: false)
 
     /// Cases beside every registered variant with its defaults: worst cases and layouts.
-    static let extraCases = "stick_breaking:early_stop=false,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
+    static let extraCases =
+        "stick_breaking:early_stop=false,probs_cache_mib=66,softmax_rope:kv_heads=1,staircase:chunk=64,steps=2"
 
     @Option(
         help: """

@@ -35,6 +35,14 @@ struct IngestCommand: ParsableCommand {
     var valFraction = 0.005
 
     @Option(
+        name: .customLong("val-files"),
+        help: ArgumentHelp(
+            "Send every document of the entries matching this glob to the validation split: whole held-out "
+                + "files, beside --val-fraction (repeatable; each must match a document).",
+            valueName: "glob"))
+    var valFiles: [String] = []
+
+    @Option(
         name: .customLong("include"),
         help: ArgumentHelp("Only read entries matching this glob (repeatable).", valueName: "glob"))
     var include: [String] = []
@@ -87,6 +95,7 @@ struct IngestCommand: ParsableCommand {
         options.name = name
         options.vocabSize = vocabSize
         options.valFraction = valFraction
+        options.valFiles = valFiles
         options.corpus.include = include
         options.corpus.exclude = exclude
         options.corpus.repairInvalidUTF8 = repairUTF8

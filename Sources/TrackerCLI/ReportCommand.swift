@@ -37,7 +37,8 @@ struct ReportCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Only runs in this state (queued, running, succeeded, failed, cancelled, crashed).", valueName: "state"))
+            "Only runs in this state (queued, running, succeeded, failed, cancelled, crashed, pruned).",
+            valueName: "state"))
     var state: String?
 
     @Option(
@@ -78,7 +79,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of stdout.", valueName: "file"))
     var output: String?
 
-    static let states = ["queued", "running", "succeeded", "failed", "cancelled", "crashed"]
+    static let states = RunState.allCases.map(\.rawValue)
 
     func validate() throws {
         if let state, !Self.states.contains(state) {

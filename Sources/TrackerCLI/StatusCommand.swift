@@ -1,7 +1,7 @@
 // `tracker status`: the queue by state, live workers with their run and last heartbeat, runs on
-// Slurm with their job ids and states, and the most recent failures. Like every worker, it first
-// recovers runs whose lease expired, so a run whose worker died shows up as re-queued (or
-// crashed for good) here.
+// Slurm with their job ids and states, the rungs of ASHA sweeps (results and pruned runs per
+// rung), and the most recent failures. Like every worker, it first recovers runs whose lease
+// expired, so a run whose worker died shows up as re-queued (or crashed for good) here.
 import ArgumentParser
 import Basics
 import Foundation
@@ -46,6 +46,7 @@ struct StatusCommand: ParsableCommand {
         var workers: [Worker]
         var recentFailures: [Failure]
         var slurm: [SlurmTask]
+        var rungs: [RungSummary]
     }
 
     func run() throws {
@@ -83,7 +84,8 @@ struct StatusCommand: ParsableCommand {
             }
             let status = Status(
                 counts: Dictionary(uniqueKeysWithValues: RunState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures, slurm: slurm)
+                recovered: (recovered ?? []).map { $0.id! }, workers: workers, recentFailures: failures, slurm: slurm,
+                rungs: try db.rungSummaries(experimentId: experimentId))
             if format == .json {
                 print(try prettyJSON(status))
                 return
@@ -105,6 +107,7 @@ struct StatusCommand: ParsableCommand {
                 print("  \(w.id)  \(run)\(progress)  heartbeat \(w.secondsSinceHeartbeat)s ago")
             }
             Self.printSlurm(slurm)
+            Self.printRungs(status.rungs)
             if !failures.isEmpty {
                 print("recent failures:")
                 for f in failures {
@@ -117,6 +120,16 @@ struct StatusCommand: ParsableCommand {
 }
 
 extension StatusCommand {
+    /// ASHA sweeps: per experiment, each rung's results and the runs pruned there.
+    static func printRungs(_ rungs: [RungSummary]) {
+        if rungs.isEmpty { return }
+        print("rungs (ASHA):")
+        for (name, list) in Dictionary(grouping: rungs, by: \.experiment).sorted(by: { $0.key < $1.key }) {
+            let parts = list.map { "rung \($0.rung) (step \($0.step)): \($0.results) results, \($0.pruned) pruned" }
+            print("  \(name)  \(list[0].metric)  " + parts.joined(separator: "; "))
+        }
+    }
+
     /// Status's only write: runs whose lease expired go back to the queue (or to crashed). Nil
     /// when the workspace cannot be written (read-only folder or mount, full disk).
     static func recoverLeases(home: String) -> [RunRecord]? {

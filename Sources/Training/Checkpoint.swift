@@ -79,18 +79,56 @@ public enum Checkpoint {
         return (model, file.metadata)
     }
 
-    static func copyWeights(from file: SafetensorsFile, into model: LanguageModel) throws {
+    /// Where one of the model's tensors is in a checkpoint: the values of the file's tensor of
+    /// the same name to copy, and where the file's tensor starts in the flat layout the file was
+    /// written with (for the optimizer state, in the same order).
+    struct TensorSource {
+        var spec: TensorSpec
+        var values: Range<Int>
+        var flatOffset: Int
+    }
+
+    /// Each model tensor in `file`, which must hold it with the model's shape, except an
+    /// `attn.wqkv` written with the q rows a variant without a query projection no longer has
+    /// (aaren checkpoints of before that change, ((NH + 2 NKV) hs, C)): its k and v rows are
+    /// taken, the unused q rows dropped. Returns the sources and the file's total value count.
+    static func sources(in file: SafetensorsFile, for model: LanguageModel) throws -> ([TensorSource], Int) {
+        let shape = model.attention.shape
+        let columns = model.attention.projectedColumns
+        var flat = 0
+        var sources: [TensorSource] = []
         for t in model.tensors {
-            guard file.tensors[t.name]?.shape == t.shape else {
-                throw TrainingError.checkpointMismatch(
-                    path: file.path,
-                    reason:
-                        "tensor '\(t.name)' has shape \(file.tensors[t.name]?.shape ?? []), the model expects \(t.shape)"
-                )
+            let found = file.tensors[t.name]
+            var values = 0..<t.count
+            if found?.shape != t.shape {
+                // An old wqkv of all qkvWidth rows: keep rows `columns` (contiguous at the end).
+                guard let found, t.name.hasSuffix(".attn.wqkv"), columns.count < shape.qkvWidth,
+                    found.shape == [shape.qkvWidth, t.shape[1]]
+                else {
+                    throw TrainingError.checkpointMismatch(
+                        path: file.path,
+                        reason:
+                            "tensor '\(t.name)' has shape \(found?.shape ?? []), the model expects \(t.shape)")
+                }
+                values = columns.lowerBound * t.shape[1]..<found.count
             }
-            try file.copy(
-                t.name, into: UnsafeMutableBufferPointer(rebasing: model.parameters[t.offset..<(t.offset + t.count)]))
+            sources.append(TensorSource(spec: t, values: values, flatOffset: flat))
+            flat += found?.count ?? 0
         }
+        return (sources, flat)
+    }
+
+    static func copyWeights(from file: SafetensorsFile, into model: LanguageModel) throws {
+        for s in try sources(in: file, for: model).0 {
+            try file.copy(s.spec.name, elements: s.values, into: slice(model.parameters, s.spec))
+        }
+    }
+
+    /// The part of a flat parameter-layout buffer that holds `spec`.
+    static func slice(_ buffer: UnsafeMutableBufferPointer<Float>, _ spec: TensorSpec)
+        -> UnsafeMutableBufferPointer<Float>
+    {
+        UnsafeMutableBufferPointer(rebasing: buffer[spec.offset..<(spec.offset + spec.count)])
     }
 
     static func jsonString<T: Encodable>(_ value: T) throws -> String {
@@ -154,9 +192,22 @@ extension Trainer {
         guard let saved, saved.buildsSameModel(as: model.config) else {
             throw TrainingError.checkpointMismatch(path: path, reason: "it was trained with another model config")
         }
+        // The moments are flat in the layout the weights were written with (which may hold rows
+        // the model no longer has, see Checkpoint.sources): copied tensor by tensor.
+        let (sources, total) = try Checkpoint.sources(in: weights, for: model)
         try Checkpoint.copyWeights(from: weights, into: model)
-        try state.copy("adamw.m", into: optimizer.m)
-        try state.copy("adamw.v", into: optimizer.v)
+        for (name, moment) in [("adamw.m", optimizer.m), ("adamw.v", optimizer.v)] {
+            guard state.tensors[name].map({ $0.count == total }) ?? true else {
+                throw TrainingError.checkpointMismatch(
+                    path: statePath,
+                    reason: "tensor '\(name)' holds \(state.tensors[name]!.count) values, its weights \(total)")
+            }
+            for s in sources {
+                let from = s.flatOffset + s.values.lowerBound
+                try state.copy(
+                    name, elements: from..<(from + s.values.count), into: Checkpoint.slice(moment, s.spec))
+            }
+        }
         optimizer.t = t
         step = savedStep
         source.seek(to: DataLoaderState(seed: seed, batches: batches))

@@ -151,16 +151,22 @@ public final class SafetensorsFile: @unchecked Sendable {
         return (metadata, tensors, 8 + n)
     }
 
-    /// Copies tensor `name` into `out` (which must hold exactly its element count).
-    public func copy(_ name: String, into out: UnsafeMutableBufferPointer<Float>) throws {
+    /// Copies tensor `name`, or the values `elements` of it (flat indices), into `out`, which must
+    /// hold exactly the tensor's element count (or `elements.count`, inside the tensor).
+    public func copy(
+        _ name: String, elements: Range<Int>? = nil, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         guard let info = tensors[name] else {
             throw TrainingError.badCheckpoint(path: path, reason: "tensor '\(name)' is missing")
         }
-        guard info.count == out.count else {
+        let range = elements ?? 0..<info.count
+        guard range.upperBound <= info.count, range.count == out.count else {
             throw TrainingError.checkpointMismatch(
                 path: path, reason: "tensor '\(name)' holds \(info.count) values, the model expects \(out.count)")
         }
-        if info.count > 0 { memcpy(out.baseAddress!, base + dataStart + info.range.lowerBound, info.range.count) }
+        if range.count > 0 {
+            memcpy(out.baseAddress!, base + dataStart + info.range.lowerBound + 4 * range.lowerBound, 4 * range.count)
+        }
     }
 
     /// Tensor `name` as a new array.

@@ -49,6 +49,10 @@ public final class TrainingLoop {
     /// Polled after every step; when it returns true (a SIGINT/SIGTERM arrived), the loop writes a
     /// checkpoint and throws `TrainingError.interrupted`, so the run can be resumed from there.
     public var shouldStop: (() -> Bool)?
+    /// Polled before every step; when it returns true (an ASHA sweep pruned the run), the run
+    /// ends there: the loop writes a checkpoint of that step (unless it has one) and returns its
+    /// outcome, without the final evaluation.
+    public var shouldEnd: (() -> Bool)?
 
     public init(trainer: Trainer, validation: EvalWindows?, tokenByteLengths: [Int32]?) {
         self.trainer = trainer
@@ -69,8 +73,22 @@ public final class TrainingLoop {
         var windowSeconds = 0.0
         let firstStep = trainer.step
         var checkpointedStep = -1
+        func outcome(_ finalVal: EvalResult?, _ extra: [String: Double]) -> TrainingOutcome {
+            let tps = Double(steadyTokens) / max(steadySeconds, 1e-9)
+            return TrainingOutcome(
+                steps: trainer.step, finalTrainLoss: last?.loss ?? .nan, finalVal: finalVal,
+                tokensPerSecond: tps, mfu: peakFlops.map { flopsPerToken * tps / $0 }, peakFlops: peakFlops,
+                seconds: secondsSince(start), checkpoints: checkpoints, finalExtra: extra.isEmpty ? nil : extra)
+        }
         do {
             while trainer.step < config.steps {
+                if shouldEnd?() == true {
+                    if let dir = checkpointDirectory, checkpointedStep != trainer.step, trainer.step != firstStep {
+                        checkpoints.append(try checkpoint(dir))
+                    }
+                    sink?.finish(error: nil)
+                    return outcome(nil, [:])
+                }
                 let s = trainer.trainStep()
                 last = s
                 if s.step > firstStep + 1 || config.steps - firstStep == 1 {
@@ -92,14 +110,8 @@ public final class TrainingLoop {
                     windowTokens = 0
                     windowSeconds = 0
                 }
-                if let validation, !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {
-                    let r = trainer.evaluate(
-                        validation, batches: config.evalBatches, tokenByteLengths: tokenByteLengths)
-                    sink?.log(step: s.step, metrics: r.metrics())
-                }
                 if !isLast, config.evalEvery > 0, s.step % config.evalEvery == 0 {
-                    let m = extraMetrics(final: false)
-                    if !m.isEmpty { sink?.log(step: s.step, metrics: m) }
+                    evaluateDuringTraining(step: s.step)
                 }
                 if let dir = checkpointDirectory, !isLast, config.checkpointEvery > 0,
                     s.step % config.checkpointEvery == 0
@@ -125,16 +137,23 @@ public final class TrainingLoop {
             let extra = extraMetrics(final: true)
             if !extra.isEmpty { sink?.log(step: trainer.step, metrics: extra) }
             if let dir = checkpointDirectory { checkpoints.append(try checkpoint(dir)) }
-            let tps = Double(steadyTokens) / max(steadySeconds, 1e-9)
             sink?.finish(error: nil)
-            return TrainingOutcome(
-                steps: trainer.step, finalTrainLoss: last?.loss ?? .nan, finalVal: finalVal,
-                tokensPerSecond: tps, mfu: peakFlops.map { flopsPerToken * tps / $0 }, peakFlops: peakFlops,
-                seconds: secondsSince(start), checkpoints: checkpoints, finalExtra: extra.isEmpty ? nil : extra)
+            return outcome(finalVal, extra)
         } catch {
             sink?.finish(error: error)
             throw error
         }
+    }
+
+    /// The evaluations of an eval_every step: validation loss, then task (and length) metrics.
+    private func evaluateDuringTraining(step: Int) {
+        if let validation {
+            let r = trainer.evaluate(
+                validation, batches: trainer.config.evalBatches, tokenByteLengths: tokenByteLengths)
+            sink?.log(step: step, metrics: r.metrics())
+        }
+        let m = extraMetrics(final: false)
+        if !m.isEmpty { sink?.log(step: step, metrics: m) }
     }
 
     /// Task metrics, and length metrics at the end (or every eval step when asked for).

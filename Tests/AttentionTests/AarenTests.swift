@@ -95,6 +95,7 @@ struct AarenTests {
         }
         let a = try AttentionRegistry.make(AttentionConfig(variant: "aaren"), shape: shape) as! Aaren
         #expect(a.scaled && a.parameters.map(\.name) == ["query"] && a.parameters[0].shape == [3, 4])
+        #expect(a.projections == .keyValue && a.projectedColumns == 12..<20, "k and v only")
         #expect(a.cacheCount(maxTokens: 1000) == a.cacheCount(maxTokens: 1), "constant-size decode state")
     }
 }

@@ -57,15 +57,16 @@ final class Harness {
         return weightedSum(out.p, dout.p, out.count)
     }
 
-    /// Decodes the B=0 sequence token by token; returns outputs (T, outWidth).
+    /// Decodes the B=0 sequence token by token from an empty cache whose first token is at pos0;
+    /// returns outputs (T, outWidth).
     func decodeAll() -> Floats {
         let result = Floats(T * shape.outWidth)
-        let cache = Floats(variant.cacheCount(maxTokens: pos0 + T))
-        let scratch = Floats(variant.decodeScratchCount(maxTokens: pos0 + T))
+        let cache = Floats(variant.cacheCount(maxTokens: T))
+        let scratch = Floats(variant.decodeScratchCount(maxTokens: T))
         for t in 0..<T {
             variant.decode(
                 AttentionStep(
-                    position: pos0 + t, qkv: qkv.p + t * shape.qkvWidth,
+                    position: t, pos0: pos0, qkv: qkv.p + t * shape.qkvWidth,
                     x: x.p + t * shape.channels,
                     out: result.p + t * shape.outWidth, params: params.p, cache: cache.p,
                     scratch: scratch.p))

@@ -1,7 +1,10 @@
 // "probs_cache_mib": every variant that keeps its attention weights between forward and backward
 // must give the same outputs and gradients as recomputing them, and must keep them only where
 // the saved buffer has room (a workspace sized for a long T can be called with a short one).
+// Stick-breaking keeps its weights and sigmoids and its early-stop point per tile: checked in
+// every remainder mode, with and without the early stop.
 import Attention
+import Basics
 import Kernels
 import TestSupport
 import Testing
@@ -15,7 +18,10 @@ struct ProbsCacheTests {
     }
 
     @Test func theSoftmaxAndSigmoidFamiliesCache() {
-        #expect(Set(Self.caching).isSuperset(of: ["softmax_rope", "softmax_nope", "alibi", "forgetting", "sigmoid"]))
+        #expect(
+            Set(Self.caching).isSuperset(of: [
+                "softmax_rope", "softmax_nope", "alibi", "forgetting", "sigmoid", "stick_breaking",
+            ]))
     }
 
     @Test(arguments: caching)
@@ -34,6 +40,34 @@ struct ProbsCacheTests {
         }
         #expect(counts[0] > counts[1], "the cache takes room in saved")
         #expect(maxRelativeError(results[0], results[1]) < 1e-5)
+    }
+
+    /// Every remainder mode, attend_current, early_stop on and off, with logits large enough
+    /// (qkvScale 4, T = 150) that the early stop cuts tiles short: kept == recomputed.
+    @Test(arguments: StickBreaking.Remainder.allCases)
+    func stickBreakingKeptEqualsRecomputed(remainder: StickBreaking.Remainder) throws {
+        for attendCurrent in [false, true] {
+            for earlyStop in [true, false] {
+                var results: [[Float]] = []
+                for mib in [64, 0] {
+                    let options: [String: ConfigValue] = [
+                        "remainder": .string(remainder.rawValue), "attend_current": .bool(attendCurrent),
+                        "early_stop": .bool(earlyStop), "tile": .int(12), "probs_cache_mib": .int(mib),
+                    ]
+                    let h = try Harness(
+                        "stick_breaking", B: 2, T: 150, NH: 4, NKV: 2, hs: 8, options: options, seed: 3,
+                        qkvScale: 4)
+                    #expect(h.saved.count > 0 || mib == 0)
+                    var rng = TestRandom(seed: 4)
+                    let dout = Floats(normal: h.out.count, rng: &rng)
+                    let (dqkv, dx, dp) = h.gradients(dout: dout)
+                    results.append(h.out.array + dqkv.array + dx.array + dp.array)
+                }
+                #expect(
+                    maxRelativeError(results[0], results[1]) < 1e-5,
+                    "\(remainder) attend_current \(attendCurrent) early_stop \(earlyStop)")
+            }
+        }
     }
 
     /// A budget of 1 MiB holds T = 64 (8 KiB of weights per head here) but not T = 1024, so

@@ -1,5 +1,6 @@
 // Generic tests every registered attention variant must pass (architecture.md §3.9): gradient
-// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward,
+// check of dqkv, dx and dparams (MHA, GQA, MQA), causality, T = 1, large logits, decode == forward
+// (also from a cache that starts at pos0 > 0),
 // GQA == MHA with repeated kv heads, and the same numbers for every BLAS tile size; the option
 // declarations; the training path equal to the tensor interface (so to the golden files); every
 // variant in the nightly smoke sweep and the README.
@@ -34,17 +35,20 @@ struct VariantTests {
             #expect(
                 GradientCheck.maxError(
                     of: h.qkv.p, count: h.qkv.count, analytic: dqkv.p,
-                    eps: 1e-2, samples: 80, precise: true, loss: loss) < 2e-3,
+                    eps: 1e-2, samples: 80, precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3,
                 "dqkv NH=\(NH) NKV=\(NKV)")
+            // x and the parameters act through smooth gates, some damped (gla's log α = logsigmoid / 16):
+            // a step of 3e-2 keeps the float32 forward's rounding (about an ulp of the loss over the
+            // step) under the tolerance; the fourth-order difference's truncation stays ~step^4.
             #expect(
                 GradientCheck.maxError(
-                    of: h.x.p, count: h.x.count, analytic: dx.p, eps: 1e-2,
-                    precise: true, loss: loss) < 2e-3, "dx")
+                    of: h.x.p, count: h.x.count, analytic: dx.p, eps: 3e-2,
+                    precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3, "dx")
             if h.params.count > 0 {
                 #expect(
                     GradientCheck.maxError(
                         of: h.params.p, count: h.params.count, analytic: dp.p,
-                        eps: 1e-2, precise: true, loss: loss) < 2e-3, "dparams")
+                        eps: 3e-2, precise: true, kinkEps: 2.5e-3, loss: loss) < 2e-3, "dparams")
             }
         }
     }
@@ -77,11 +81,13 @@ struct VariantTests {
         #expect(dqkv.array.allSatisfy { $0.isFinite } && dx.array.allSatisfy { $0.isFinite })
     }
 
+    /// From position 0, and from a cache whose first token is at pos0 = 37 (a staircase row's
+    /// cache starts mid-stream): the decode equals forward with io.pos0 = 37.
     @Test(arguments: AttentionRegistry.names)
     func decodeMatchesForward(name: String) throws {
-        for (NH, NKV) in [(2, 2), (4, 1)] {
-            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8)
-            #expect(h.decodeError() < 1e-5, "NH=\(NH) NKV=\(NKV)")
+        for (NH, NKV, pos0) in [(2, 2, 0), (4, 1, 0), (2, 1, 37)] {
+            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8, pos0: pos0)
+            #expect(h.decodeError() < 1e-5, "NH=\(NH) NKV=\(NKV) pos0=\(pos0)")
         }
     }
 
@@ -91,7 +97,18 @@ struct VariantTests {
         let gqa = try Harness(name, B: B, T: T, NH: NH, NKV: NKV, hs: hs, pos0: 2)
         let mha = try Harness(name, B: B, T: T, NH: NH, NKV: NH, hs: hs, pos0: 2)
         let (Wg, Wm, group) = (gqa.shape.qkvWidth, mha.shape.qkvWidth, NH / NKV)
-        mha.params.p.update(from: gqa.params.p, count: gqa.params.count)
+        let perKV = Self.perKVHeadParameters(gqa: gqa.variant, mha: mha.variant)
+        for (g, m) in zip(gqa.variant.parameters, mha.variant.parameters) {
+            guard perKV.contains(g.name) else {
+                (mha.params.p + m.offset).update(from: gqa.params.p + g.offset, count: g.count)
+                continue
+            }
+            let block = g.count / NKV  // kv head h / group's block, repeated for each query head h
+            for h in 0..<NH {
+                (mha.params.p + m.offset + h * block).update(
+                    from: gqa.params.p + g.offset + h / group * block, count: block)
+            }
+        }
         mha.x.p.update(from: gqa.x.p, count: gqa.x.count)
         for r in 0..<B * T {
             let src = gqa.qkv.p + r * Wg
@@ -108,7 +125,16 @@ struct VariantTests {
         let (dm, dxm, dpm) = mha.gradients(dout: dout)
         #expect(scaledError(gqa.out.p, mha.out.p, gqa.out.count) < 1e-6)
         #expect(scaledError(dxg.p, dxm.p, dxg.count) < 1e-5)
-        #expect(scaledError(dpg.p, dpm.p, dpg.count) < 1e-5)
+        for (g, m) in zip(gqa.variant.parameters, mha.variant.parameters) {
+            // a per-kv-head parameter's gradient = the sum over its query heads, as dK and dV
+            let block = perKV.contains(g.name) ? g.count / NKV : g.count
+            let summed = (0..<g.count).map { i in
+                guard perKV.contains(g.name) else { return dpm[m.offset + i] }
+                let (kv, e) = (i / block, i % block)
+                return (0..<group).reduce(Float(0)) { $0 + dpm[m.offset + (kv * group + $1) * block + e] }
+            }
+            #expect(relativeError(Array(dpg.array[g.offset..<g.offset + g.count]), summed.map(Double.init)) < 1e-5)
+        }
         for r in 0..<B * T {  // dq equal; dK, dV of a kv head = the sum over its query heads
             #expect(scaledError(dg.p + r * Wg, dm.p + r * Wm, NH * hs) < 1e-5)
             for g in 0..<NKV {
@@ -122,6 +148,16 @@ struct VariantTests {
                 }
             }
         }
+    }
+
+    /// Names of the parameters with one block per kv head (leading dimension NKV, e.g.
+    /// persistent memory): GQA repeats them over each group like k and v.
+    static func perKVHeadParameters(gqa: any AttentionVariant, mha: any AttentionVariant) -> Set<String> {
+        Set(
+            zip(gqa.parameters, mha.parameters).filter {
+                $0.shape.first == gqa.shape.kvHeads && $1.shape.first == mha.shape.kvHeads
+                    && gqa.shape.kvHeads != mha.shape.kvHeads
+            }.map(\.0.name))
     }
 
     /// The registered variants that take a "tile" option.

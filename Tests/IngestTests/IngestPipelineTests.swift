@@ -205,3 +205,64 @@ struct IngestPipelineTests {
         #expect(!IngestPipeline.isValidName("../x"))
     }
 }
+
+/// `valFiles`: whole files held out for validation, in folders and inside archives.
+struct HeldOutFilesTests {
+    /// The documents of a corpus' shards of one split, decoded.
+    private func split(_ s: IngestSummary, _ name: String) throws -> [String] {
+        let tokenizer = try Tokenizer.load(tokenizerJSON: Data(contentsOf: URL(fileURLWithPath: s.tokenizerPath!)))
+        return try s.shards.filter { $0.split == name }.flatMap { try documents(in: $0.path, tokenizer: tokenizer) }
+    }
+
+    @Test func namedFilesGoToValidationAndNothingElse() throws {
+        let (dir, docs) = try makeCorpus(count: 20)
+        let home = tempDir("home")
+        var o = options()
+        o.valFraction = 0
+        o.valFiles = ["doc005.txt", "doc01[0-1].txt"]
+        let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [dir], options: o)
+        #expect(try split(s, "val").sorted() == [docs[5], docs[10], docs[11]].sorted())
+        #expect(try split(s, "train").count == docs.count - 3)
+        #expect(s.valDocuments == 3)
+    }
+
+    @Test func heldOutEntriesInsideAnArchive() throws {
+        let (dir, docs) = try makeCorpus(count: 12)
+        let archive = tempDir("arc") + "/corpus.tar.gz"
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["czf", archive, "-C", dir, "."]
+        try tar.run()
+        tar.waitUntilExit()
+        let home = tempDir("home")
+        var o = options()
+        o.valFiles = ["doc007.txt"]
+        let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [archive], options: o)
+        #expect(try split(s, "val").contains(docs[7]))
+        #expect(try !split(s, "train").contains(docs[7]))
+    }
+
+    @Test func theHoldOutChangesTheFingerprint() throws {
+        let (dir, _) = try makeCorpus(count: 10)
+        let home = tempDir("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        let plain = try pipeline.run(paths: [dir], options: options())
+        var o = options()
+        o.valFiles = ["doc001.txt"]
+        let heldOut = try pipeline.run(paths: [dir], options: o)
+        #expect(heldOut.status == "ingested" && heldOut.corpusId != plain.corpusId)
+    }
+
+    @Test func aGlobMatchingNothingOrEverythingIsAClearError() throws {
+        let (dir, _) = try makeCorpus(count: 5)
+        let home = tempDir("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        var o = options()
+        o.valFiles = ["MPL-2.0"]
+        #expect(throws: IngestError.valFilesUnmatched(glob: "MPL-2.0")) { try pipeline.run(paths: [dir], options: o) }
+        o.valFiles = ["*.txt"]
+        let error = #expect(throws: IngestError.self) { try pipeline.run(paths: [dir], options: o) }
+        #expect("\(error!)".contains("nothing is left to train on"))
+        #expect(try pipeline.db.corpora().isEmpty)
+    }
+}

@@ -39,6 +39,38 @@ struct MatmulTests {
         #expect(scaledError(db.p, g.values("dbias")) < 1e-6)
     }
 
+    /// With outStride / doutStride the product is a column block of a wider matrix: the same
+    /// numbers as the dense call, and the other columns untouched.
+    @Test func stridedColumnBlock() {
+        let (BT, C, OC, wide, at) = (5, 6, 3, 8, 2)
+        var rng = TestRandom(seed: 9)
+        let x = Floats(normal: BT * C, rng: &rng)
+        let w = Floats(normal: OC * C, rng: &rng)
+        let b = Floats(normal: OC, rng: &rng)
+        let dense = Floats(BT * OC)
+        let block = Floats(normal: BT * wide, rng: &rng)
+        let before = block.array
+        matmulForward(out: dense.p, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC)
+        matmulForward(out: block.p + at, inp: x.p, weight: w.p, bias: b.p, BT: BT, C: C, OC: OC, outStride: wide)
+        for r in 0..<BT {
+            for c in 0..<wide {
+                let inside = (at..<at + OC).contains(c)
+                let want = inside ? dense[r * OC + c - at] : before[r * wide + c]
+                #expect(abs(block[r * wide + c] - want) <= (inside ? 1e-5 : 0))
+            }
+        }
+        let (dx1, dw1, db1, dx2, dw2, db2) = (
+            Floats(BT * C), Floats(OC * C), Floats(OC), Floats(BT * C), Floats(OC * C), Floats(OC)
+        )
+        matmulBackward(
+            dinp: dx1.p, dweight: dw1.p, dbias: db1.p, dout: dense.p, inp: x.p, weight: w.p, BT: BT, C: C, OC: OC)
+        matmulBackward(
+            dinp: dx2.p, dweight: dw2.p, dbias: db2.p, dout: block.p + at, inp: x.p, weight: w.p, BT: BT, C: C, OC: OC,
+            doutStride: wide)
+        #expect(scaledError(dx1.p, dx2.p, dx1.count) < 1e-6 && scaledError(dw1.p, dw2.p, dw1.count) < 1e-6)
+        #expect(scaledError(db1.p, db2.p, db1.count) < 1e-6)
+    }
+
     @Test func backwardAccumulates() {
         let (BT, C, OC) = (3, 4, 5)
         var rng = TestRandom(seed: 3)

@@ -1,6 +1,7 @@
 // Whole-model tests: numpy golden losses, finite-difference gradients for every tensor across MLP
 // kinds, norms, tied/untied heads and kv-head layouts, decode == forward, overfitting one batch,
 // determinism, two threads sharing one model, and the layout table.
+import Attention
 import Basics
 import Foundation
 import Model
@@ -38,6 +39,7 @@ struct LanguageModelTests {
         .tiny(), .tiny(mlp: .swiglu, norm: .layernorm, tied: false, kvHeads: 1),
         .tiny(mlp: .gelu, norm: .layernorm, tied: true, kvHeads: 2, NH: 4),
         .tiny(mlp: .swiglu, norm: .rmsnorm, tied: true, kvHeads: 2, C: 16, NH: 4),
+        .tiny(kvHeads: 2, NH: 4, variant: "aaren"),  // no q projection
     ]
 
     @Test(arguments: 0..<gradientConfigs.count)
@@ -63,6 +65,7 @@ struct LanguageModelTests {
 
     @Test(arguments: [
         ModelConfig.tiny(), .tiny(mlp: .swiglu, norm: .layernorm, tied: false, kvHeads: 1),
+        .tiny(kvHeads: 1, NH: 4, variant: "aaren"),
     ])
     func decodeMatchesForward(config: ModelConfig) throws {
         let model = try LanguageModel(config: config)
@@ -179,5 +182,18 @@ struct LanguageModelTests {
         let wqkv = model.tensors.first { $0.name == "blocks.0.attn.wqkv" }!
         #expect(wqkv.shape == [(2 + 2 * 1) * 4, 8])
         #expect(model.flopsPerToken > 6 * Double(model.parameterCount - 11 * 8 * 2))
+    }
+
+    /// attn.wqkv has a row per projected column: (NH + 2 NKV) hs for every variant that reads q
+    /// (the layout their checkpoints have), 2 NKV hs for aaren, whose query is learned.
+    @Test(arguments: AttentionRegistry.names)
+    func qkvRowsFollowTheVariantsProjections(name: String) throws {
+        let (NH, NKV, hs) = (4, 2, 2)
+        let model = try LanguageModel(config: .tiny(kvHeads: NKV, NH: NH, variant: name))
+        let wqkv = model.tensors.first { $0.name == "blocks.1.attn.wqkv" }!
+        let reads = model.attention.projections
+        #expect(reads == (name == "aaren" ? .keyValue : .queryKeyValue))
+        #expect(wqkv.shape == [(reads == .keyValue ? 2 * NKV : NH + 2 * NKV) * hs, 8])
+        #expect(model.attention.projectedColumns.count == wqkv.shape[0])
     }
 }

@@ -15,11 +15,11 @@ import Testing
 /// build at this shape: a variant that cannot fails the tests, see `variants`).
 func stairModel(
     _ variant: String, _ name: String, _ options: [String: ConfigValue], T: Int = 9,
-    seed: UInt64 = 5
+    seed: UInt64 = 5, attention: [String: ConfigValue] = [:]
 ) throws -> LanguageModel {
     let config = ModelConfig(
         vocabSize: 11, channels: 8, layers: 2, heads: 2, context: T,
-        attention: AttentionConfig(variant: variant),
+        attention: AttentionConfig(variant: variant, options: attention),
         schedule: ScheduleConfig(name: name, options: options))
     let model = try LanguageModel(config: config)
     scrambleParameters(model, seed: seed)

@@ -1,3 +1,4 @@
+import Attention
 // Shared helpers for the model tests: tiny configs, a parameter fill that makes gradients large
 // enough to check, and loss evaluation in Double.
 import Foundation
@@ -7,11 +8,11 @@ import TestSupport
 extension ModelConfig {
     static func tiny(
         mlp: MLPKind = .gelu, norm: NormKind = .rmsnorm, tied: Bool = true, kvHeads: Int? = nil,
-        V: Int = 11, C: Int = 8, L: Int = 2, NH: Int = 2, T: Int = 5
+        V: Int = 11, C: Int = 8, L: Int = 2, NH: Int = 2, T: Int = 5, variant: String = "softmax_rope"
     ) -> ModelConfig {
         ModelConfig(
             vocabSize: V, channels: C, layers: L, heads: NH, kvHeads: kvHeads, context: T,
-            mlp: mlp, norm: norm, tiedEmbeddings: tied)
+            mlp: mlp, norm: norm, tiedEmbeddings: tied, attention: AttentionConfig(variant: variant))
     }
 }
 

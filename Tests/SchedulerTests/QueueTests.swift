@@ -90,7 +90,7 @@ struct QueueTests {
     @Test func transitionTable() throws {
         let expected: Set<String> = [
             "queued>running", "queued>cancelled", "running>succeeded", "running>failed", "running>cancelled",
-            "running>queued", "running>crashed", "crashed>queued", "crashed>cancelled",
+            "running>queued", "running>crashed", "crashed>queued", "crashed>cancelled", "running>pruned",
         ]
         for from in RunState.allCases {
             for to in RunState.allCases {
@@ -99,7 +99,7 @@ struct QueueTests {
                     "\(from) -> \(to)")
             }
         }
-        #expect(RunState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled])
+        #expect(RunState.allCases.filter(\.isTerminal) == [.succeeded, .failed, .cancelled, .pruned])
         // A guarded transition from the wrong state changes nothing.
         let db = try TrackerDB(home: tempHome())
         let run = try enqueueSeeds(db, 1)[0]

@@ -65,6 +65,17 @@ struct ConfigFuzzTests {
             "model.attention" = [{ variant = "softmax_rope" }, { variant = "alibi" }]
             """
 
+    /// The same with ASHA early stopping (Scheduler/Asha.swift reads these keys of [sweep]).
+    static let ashaExperiment =
+        experiment + """
+
+            scheduler = "asha"
+            metric = "train/loss"
+            mode = "min"
+            grace_steps = 100
+            reduction_factor = 3
+            """
+
     /// The error must be one clear line: a known error type, no Foundation or TOMLKit dump.
     func expectClear(_ error: Error, _ label: String) {
         let text = "\(error)"
@@ -103,15 +114,16 @@ struct ConfigFuzzTests {
         }
     }
 
-    @Test func mutatedExperimentFiles() throws {
+    @Test(arguments: [(experiment, UInt64(43)), (ashaExperiment, UInt64(44))] as [(String, UInt64)])
+    func mutatedExperimentFiles(_ experiment: String, seed: UInt64) throws {
         let dir = NSTemporaryDirectory() + "config-fuzz-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/fuzz.toml"
-        try Self.experiment.write(toFile: path, atomically: false, encoding: .utf8)
+        try experiment.write(toFile: path, atomically: false, encoding: .utf8)
         #expect(try ExperimentFile.load(path: path).plans.count == 4)
-        var m = Mutator(seed: 43)
+        var m = Mutator(seed: seed)
         for i in 0..<600 {
-            try m.mutate(Self.experiment).write(toFile: path, atomically: false, encoding: .utf8)
+            try m.mutate(experiment).write(toFile: path, atomically: false, encoding: .utf8)
             do {
                 _ = try ExperimentFile.load(path: path)
             } catch {

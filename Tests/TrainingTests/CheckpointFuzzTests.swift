@@ -41,7 +41,7 @@ struct CheckpointFuzzTests {
     }
 
     /// Writes the pair and runs every reader on it; a failure must be a clear, typed error.
-    func read(weights w: [UInt8], state s: [UInt8], _ label: String) {
+    func read(weights w: [UInt8], state s: [UInt8], _ label: String, trainer: Trainer? = nil) {
         let path = dir + "/step-000001.safetensors"
         put(w, path)
         put(s, Checkpoint.statePath(forWeights: path))
@@ -58,7 +58,7 @@ struct CheckpointFuzzTests {
         }
         expectClear { _ = try SafetensorsFile(path: path) }
         expectClear { _ = try Checkpoint.loadModel(path: path) }
-        expectClear { try trainer.loadCheckpoint(path) }
+        expectClear { try (trainer ?? self.trainer).loadCheckpoint(path) }
     }
 
     /// A fresh file with `bytes`: Foundation's writers fsync, and ext4 flushes a truncated file,
@@ -87,6 +87,26 @@ struct CheckpointFuzzTests {
             default: w = m.mutate(Array(weights[..<headerEnd])) + weights[headerEnd...]
             }
             read(weights: w, state: s, "mutation \(i)")
+        }
+    }
+
+    /// An aaren checkpoint of the old layout (attn.wqkv with the q rows, converted on load),
+    /// mutated the same way and resumed into an aaren model.
+    @Test func mutatedLegacyAarenCheckpoints() throws {
+        let path = LegacyCheckpointTests.fixture("aaren-c0ee606")
+        let weights = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let state = Array(try Data(contentsOf: URL(fileURLWithPath: Checkpoint.statePath(forWeights: path))))
+        let aaren = try LegacyCheckpointTests.trainer(for: path)
+        var m = Mutator(seed: 32)
+        let headerEnd = 8 + Int(weights[0]) + Int(weights[1]) << 8
+        for i in 0..<500 {
+            var w = weights
+            var s = state
+            switch m.int(3) {
+            case 0: s = m.mutate(state)
+            default: w = m.mutate(Array(weights[..<headerEnd])) + weights[headerEnd...]
+            }
+            read(weights: w, state: s, "legacy mutation \(i)", trainer: aaren)
         }
     }
 

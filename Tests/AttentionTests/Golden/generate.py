@@ -26,6 +26,12 @@ POSITIONAL = {
     "sigmoid": "rope (half-split, base 10000)",
     "aaren": "none",
     "retnet": "rope (half-split, base 10000) and decay gamma_h^(i - j)",
+    "linear": "none",
+    "persistent": "rope (half-split, base = options.rope_base) on the context; none on the memory",
+    "cope": "contextual (gated suffix sums of sigmoid(s q.k), learned pos_emb interpolated)",
+    "gla": "none (the decay cumsum B_i - B_j per key dimension)",
+    "rela": "rope (half-split, base 10000) unless options.rope is false",
+    "mlstm": "none (the forget gates' decay; gates from x)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -57,6 +63,35 @@ CASES = [
     ("retnet", "gammas", {"gammas": [0.5, 0.9], "group_norm": False}, 2, 2, 9, 4, 2),
     ("retnet", "gqa", {"group_norm": False}, 4, 2, 6, 4, 3),
     ("retnet", "t1", {"group_norm": False}, 2, 2, 1, 4, 3),
+    ("linear", "basic", {}, 2, 2, 9, 4, 3),
+    ("linear", "chunk2", {"chunk": 2}, 2, 2, 7, 4, 4),
+    ("linear", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
+    ("linear", "mqa", {}, 3, 1, 5, 2, 2),
+    ("linear", "t1", {}, 2, 2, 1, 4, 3),
+    ("persistent", "basic", {"memory": 3, "rope_base": 10000}, 2, 2, 7, 4, 3),
+    ("persistent", "gqa", {"memory": 2, "rope_base": 10000}, 4, 2, 6, 4, 3),
+    ("persistent", "mqa", {"memory": 4, "rope_base": 100}, 3, 1, 5, 2, 2),
+    ("persistent", "t1", {"memory": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
+    ("cope", "clamped", {"max_position": 3}, 2, 2, 8, 4, 3),
+    ("cope", "unclamped", {"max_position": 64}, 2, 2, 7, 4, 3),
+    ("cope", "gqa", {"max_position": 4}, 4, 2, 6, 4, 3),
+    ("cope", "mqa", {"max_position": 2}, 3, 1, 5, 4, 2),
+    ("cope", "t1", {"max_position": 3}, 2, 2, 1, 4, 3),
+    ("gla", "basic", {}, 2, 2, 9, 4, 3),
+    ("gla", "chunk2", {"chunk": 2}, 2, 2, 7, 4, 4),
+    ("gla", "gqa", {"chunk": 4}, 4, 2, 6, 4, 3),
+    ("gla", "mqa", {}, 3, 1, 5, 2, 2),
+    ("gla", "t1", {}, 2, 2, 1, 4, 3),
+    ("rela", "basic", {}, 2, 2, 8, 4, 3),
+    ("rela", "nope", {"rope": False}, 2, 2, 7, 4, 4),
+    ("rela", "gqa", {}, 4, 2, 6, 4, 3),
+    ("rela", "mqa", {}, 3, 1, 5, 2, 2),
+    ("rela", "t1", {}, 2, 2, 1, 4, 3),
+    ("mlstm", "basic", {}, 2, 2, 8, 4, 3),
+    ("mlstm", "stabiliser", {}, 2, 2, 9, 4, 4),
+    ("mlstm", "gqa", {}, 4, 2, 6, 4, 3),
+    ("mlstm", "mqa", {}, 3, 1, 5, 2, 2),
+    ("mlstm", "t1", {}, 2, 2, 1, 4, 3),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):
@@ -79,6 +114,9 @@ def golden(variant, name, options, H, Hkv, T, d, dv):
     inp = ref.random_inputs(rng, variant, H, Hkv, T, d, dv, options)
     if name == "zero_gate":
         inp["log_f"][:] = 0.0
+    if name == "stabiliser":                          # strong input gates, closing forget gates
+        inp["igate.bias"] += 6.0
+        inp["fgate.bias"] -= 3.0
     label = f"{variant}-{name}"
     ref.check_gradients(variant, inp, label)
     res = ref.run(variant, inp)

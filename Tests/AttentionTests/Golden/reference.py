@@ -10,11 +10,32 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
   sigmoid        §1g  sigmoid(s q.k + b) without normalisation, RoPE on q and k; db
   aaren          §1e  one learned query per head; RNN form, prefix scan, O(T d) backward
   retnet         §1f  retention with decay gamma_h; parallel, recurrent and chunkwise forms
+  linear         Katharopoulos et al. 2020: phi = elu + 1, normalised, eps 1e-6; parallel,
+                 recurrent and chunked forms
+  gla            Yang et al. 2024: decay alpha per key dimension, given as log_a [H,T,d]; s = 1/sqrt(d);
+                 parallel, recurrent and chunked forms; dlog_a
+  persistent          causal softmax (RoPE) plus N learned key/value vectors per kv head in the
+                      same softmax, unrotated (Sukhbaatar et al. 2019); KV-cache decode form
+  cope                contextual positions (Golovneva et al. 2024): gates, suffix sums, pos_emb
+and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
+over each group.
+
+Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv], and per
+variant, one line each:
+  log_f [H,T] (forgetting)
+  remainder_bias [H,dv] (stick_breaking with remainder "bias")
+  log_a [H,T,d] (gla)
+  persistent.key [Hkv,N,d] and persistent.value [Hkv,N,dv] (persistent, one set per kv head)
+  pos_emb [H,P+1,d] (cope)
+  rela                ReLU scores (no normalisation over j), RoPE, RMSNorm with gain per head
+  mlstm               xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
 Multi-head arrays: q [H,T,d] (aaren: [H,1,d]), k [Hkv,T,d], v [Hkv,T,dv], dout [H,T,dv],
-log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias").
+log_f [H,T] (forgetting), remainder_bias [H,dv] (stick_breaking with remainder "bias"),
+norm.weight [H,dv] (rela's RMSNorm gain), x [T,C] with igate.weight, fgate.weight [H,C] and
+igate.bias, fgate.bias [H] (mlstm's gates).
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -320,6 +341,324 @@ def retnet_chunkwise(q, k, v, gamma, B):
     return out
 
 
+# ---------------------------------------------------------------- linear attention (Katharopoulos 2020)
+
+LINEAR_EPS = 1e-6
+
+
+def elu1(x):
+    return np.where(x > 0, x + 1, np.exp(np.minimum(x, 0)))
+
+
+def elu1_grad(x):
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))
+
+
+def head_linear(q, k, v, dout, ctx):
+    """o_i = sum_{j<=i} (fq_i . fk_j) v_j / (sum_{j<=i} fq_i . fk_j + eps), f = elu + 1."""
+    T = q.shape[0]
+    fq, fk = elu1(q), elu1(k)
+    A = (fq @ fk.T) * causal_mask(T)
+    D = A.sum(1) + LINEAR_EPS
+    num = A @ v
+    out = num / D[:, None]
+    # forward was: out = num / D ; so dnum = dout / D, dD = -(dout . out) / D
+    dnum = dout / D[:, None]
+    dD = -(dout * out).sum(1) / D
+    dA = (dnum @ v.T + dD[:, None]) * causal_mask(T)   # num = A v, D = A 1 + eps
+    dfq, dfk = dA @ fk, dA.T @ fq
+    return out, dict(dq=dfq * elu1_grad(q), dk=dfk * elu1_grad(k), dv=A.T @ dnum)
+
+
+def linear_recurrent(q, k, v):
+    fq, fk = elu1(q), elu1(k)
+    S, z = np.zeros((q.shape[1], v.shape[1])), np.zeros(q.shape[1])
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for t in range(q.shape[0]):
+        S, z = S + np.outer(fk[t], v[t]), z + fk[t]
+        out[t] = fq[t] @ S / (fq[t] @ z + LINEAR_EPS)
+    return out
+
+
+def linear_chunked(q, k, v, B):
+    fq, fk = elu1(q), elu1(k)
+    v1 = np.concatenate([v, np.ones((v.shape[0], 1))], 1)   # the ones column gives the denominator
+    S = np.zeros((q.shape[1], v1.shape[1]))
+    U = np.zeros((q.shape[0], v1.shape[1]))
+    for c0 in range(0, q.shape[0], B):
+        Qc, Kc, Vc = fq[c0:c0 + B], fk[c0:c0 + B], v1[c0:c0 + B]
+        U[c0:c0 + B] = Qc @ S + ((Qc @ Kc.T) * causal_mask(Qc.shape[0])) @ Vc
+        S = S + Kc.T @ Vc
+    return U[:, :-1] / (U[:, -1:] + LINEAR_EPS)
+
+
+# ---------------------------------------------------------------- gated linear attention (Yang 2024)
+
+def gla_decay(log_a):
+    """E[i, j, m] = exp(B_im - B_jm) for j <= i, else 0; B = cumsum(log a)."""
+    B = np.cumsum(log_a, 0)
+    T = B.shape[0]
+    diff = B[:, None, :] - B[None, :, :]
+    return np.where(causal_mask(T)[:, :, None], np.exp(np.where(causal_mask(T)[:, :, None], diff, 0)), 0.0)
+
+
+def head_gla(q, k, v, dout, ctx):
+    """o_i = s sum_{j<=i} sum_m q_im k_jm exp(B_im - B_jm) v_j, B = cumsum(log a) per key dim."""
+    log_a = ctx["log_a"]
+    s = 1 / np.sqrt(q.shape[1])
+    E = gla_decay(log_a)
+    A = s * np.einsum("im,jm,ijm->ij", q, k, E)
+    out = A @ v
+    dA = (dout @ v.T) * causal_mask(q.shape[0])
+    dq = s * np.einsum("ij,jm,ijm->im", dA, k, E)
+    dk = s * np.einsum("ij,im,ijm->jm", dA, q, E)
+    dB = q * dq - k * dk                              # q_i meets e^{B_i}, k_j meets e^{-B_j}
+    dlog_a = np.cumsum(dB[::-1], 0)[::-1]             # d log a_l = sum_{t>=l} dB_t
+    return out, dict(dq=dq, dk=dk, dv=A.T @ dout, dlog_a=dlog_a)
+
+
+def gla_recurrent(q, k, v, log_a):
+    s = 1 / np.sqrt(q.shape[1])
+    S = np.zeros((q.shape[1], v.shape[1]))
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for t in range(q.shape[0]):
+        S = np.exp(log_a[t])[:, None] * S + np.outer(k[t], v[t])
+        out[t] = s * q[t] @ S
+    return out
+
+
+def gla_chunked(q, k, v, log_a, B):
+    """Chunk form with the decay cumulated from each chunk's start (every exponent <= 0 outside A)."""
+    s = 1 / np.sqrt(q.shape[1])
+    S = np.zeros((q.shape[1], v.shape[1]))
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for c0 in range(0, q.shape[0], B):
+        Qc, Kc, Vc = q[c0:c0 + B], k[c0:c0 + B], v[c0:c0 + B]
+        b = np.cumsum(log_a[c0:c0 + B], 0)
+        A = s * np.einsum("im,jm,ijm->ij", Qc, Kc, gla_decay(log_a[c0:c0 + B]))
+        out[c0:c0 + B] = s * (Qc * np.exp(b)) @ S + A @ Vc
+        S = np.exp(b[-1])[:, None] * S + (Kc * np.exp(b[-1] - b)).T @ Vc
+    return out
+
+
+# ---------------------------------------------------------------- persistent memory
+
+def persistent_operands(q, k, ctx):
+    """The memory as used: sqrt(d) K, sqrt(N) V (stored N(0,1/d), N(0,1/N), as the paper's code)."""
+    K, V = ctx["persistent.key"], ctx["persistent.value"]
+    return np.sqrt(q.shape[1]) * K, np.sqrt(K.shape[0]) * V
+
+
+def head_persistent(q, k, v, dout, ctx):
+    """softmax over [s q_i . Km_n (n < N, unrotated) | s R(i)q_i . R(j)k_j (j <= i)]."""
+    base = ctx["options"].get("rope_base", ROPE_BASE)
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    Km, Vm = persistent_operands(q, k, ctx)
+    N = Km.shape[0]
+    qr, kr = rope(q, base), rope(k, base)
+    S = np.concatenate([s * q @ Km.T, np.where(causal_mask(T), s * qr @ kr.T, -np.inf)], 1)
+    P = np.exp(S - S.max(-1, keepdims=True))
+    P /= P.sum(-1, keepdims=True)
+    Pm, Pc = P[:, :N], P[:, N:]
+    out = Pm @ Vm + Pc @ v
+    D = (dout * out).sum(-1, keepdims=True)           # D_i = dO_i . O_i
+    dSm = Pm * (dout @ Vm.T - D)                      # dS = P (dP - D)
+    dSc = Pc * (dout @ v.T - D)
+    grads = dict(dq=s * dSm @ Km + rope_back(s * dSc @ kr, base), dk=rope_back(s * dSc.T @ qr, base),
+                 dv=Pc.T @ dout)
+    grads["dpersistent.key"] = np.sqrt(d) * s * dSm.T @ q   # Km = sqrt(d) K
+    grads["dpersistent.value"] = np.sqrt(N) * Pm.T @ dout   # Vm = sqrt(N) V
+    return out, grads
+
+
+def persistent_decode(q, k, v, ctx):
+    """Streaming: a KV cache of rotated keys after the N memory rows, one query at a time."""
+    T, d = q.shape
+    Km, Vm = persistent_operands(q, k, ctx)
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        qi = rope(q[i:i + 1], pos0=i)[0]
+        kr = np.stack([rope(k[j:j + 1], pos0=j)[0] for j in range(i + 1)])
+        logits = np.concatenate([Km @ q[i], kr @ qi]) / np.sqrt(d)
+        p = np.exp(logits - logits.max())
+        out[i] = p @ np.concatenate([Vm, v[:i + 1]]) / p.sum()
+    return out
+
+
+# ---------------------------------------------------------------- CoPE (Golovneva et al. 2024)
+
+def cope_positions(z, P):
+    """Gates g = sigmoid(z) and positions p_ij = min(sum_{m=j..i} g_im, P) of causal logits z."""
+    T = z.shape[0]
+    mask = causal_mask(T)
+    g = np.where(mask, sigmoid(z), 0.0)
+    return g, np.minimum(np.cumsum(g[:, ::-1], 1)[:, ::-1], P), mask
+
+
+def head_cope(q, k, v, dout, ctx):
+    """a_ij = s q_i.k_j + interp(s q_i.e[n], p_ij), softmax over j <= i; e = ctx["pos_emb"]."""
+    T, d = q.shape
+    P = ctx["options"].get("max_position", 64)
+    e, s = ctx["pos_emb"], 1 / np.sqrt(d)
+    L = s * q @ e.T                                   # [T, P+1]: every integer position once
+    g, p, mask = cope_positions(s * q @ k.T, P)
+    f = np.minimum(np.floor(p).astype(int), P - 1)    # p = P reads L[P] with w = 1
+    w = p - f
+    rows = np.arange(T)[:, None]
+    Lf, Lc = L[rows, f], L[rows, f + 1]
+    out, dq, dk, dv, dA = softmax_core(q, k, v, dout, (1 - w) * Lf + w * Lc, s)
+    dL = np.zeros_like(L)                             # dA is 0 on masked entries
+    np.add.at(dL, (np.broadcast_to(rows, f.shape), f), (1 - w) * dA)
+    np.add.at(dL, (np.broadcast_to(rows, f.shape), f + 1), w * dA)
+    dp = np.where(p < P, dA * (Lc - Lf), 0.0)
+    dg = np.where(mask, np.cumsum(dp, 1), 0.0)        # dg_im = sum_{j<=m} dp_ij
+    dz = dg * g * (1 - g)
+    dq += s * dz @ k + s * dL @ e
+    dk += s * dz.T @ q
+    return out, dict(dq=dq, dk=dk, dv=dv, dpos_emb=s * dL.T @ q)
+
+
+def cope_decode(q, k, v, ctx):
+    """Row by row from a KV cache: each query recomputes its own gates against the cached keys."""
+    T, d = q.shape
+    P, e, s = ctx["options"].get("max_position", 64), ctx["pos_emb"], 1 / np.sqrt(q.shape[1])
+    out = np.zeros((T, v.shape[1]))
+    for i in range(T):
+        z = s * k[:i + 1] @ q[i]
+        p = np.minimum(np.cumsum(sigmoid(z)[::-1])[::-1], P)
+        L = s * e @ q[i]
+        a = z + np.interp(p, np.arange(P + 1), L)
+        a = np.exp(a - a.max())
+        out[i] = a @ v[:i + 1] / a.sum()
+# ---------------------------------------------------------------- ReLA (Zhang, Titov, Sennrich 2021)
+
+RELA_EPS = 1e-5                                       # inside the root, as the Swift RMSNorm
+
+
+def rela_qk(q, k, opts):
+    if not opts.get("rope", True):
+        return q, k, (lambda g: g)
+    base = opts.get("rope_base", ROPE_BASE)
+    return rope(q, base), rope(k, base), (lambda g: rope_back(g, base))
+
+
+def head_rela(q, k, v, dout, ctx):
+    """P = relu(s q.k) causal, O = P V, out = g * O / sqrt(mean(O^2) + eps) per row."""
+    qr, kr, back = rela_qk(q, k, ctx["options"])
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    live = causal_mask(T) & (s * qr @ kr.T > 0)
+    P = np.where(live, s * qr @ kr.T, 0.0)
+    O = P @ v
+    rstd = 1 / np.sqrt((O ** 2).mean(-1, keepdims=True) + RELA_EPS)
+    N = O * rstd
+    g = ctx["norm.weight"]
+    dN = dout * g                                     # out = g * N
+    dO = rstd * (dN - N * (dN * N).mean(-1, keepdims=True))   # N = O rstd(O)
+    dS = np.where(live, dO @ v.T, 0.0)                # P = relu(S)
+    return N * g, dict(dq=back(s * dS @ kr), dk=back(s * dS.T @ qr), dv=P.T @ dO,
+                       **{"dnorm.weight": (dout * N).sum(0)})
+
+
+def rela_decode(q, k, v, ctx):
+    """KV-cache form: each query row against the keys so far."""
+    qr, kr, _ = rela_qk(q, k, ctx["options"])
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for i in range(q.shape[0]):
+        o = np.maximum(qr[i] @ kr[:i + 1].T / np.sqrt(q.shape[1]), 0) @ v[:i + 1]
+        out[i] = ctx["norm.weight"] * o / np.sqrt((o ** 2).mean() + RELA_EPS)
+    return out
+
+
+# ---------------------------------------------------------------- mLSTM (Beck et al. 2024, xLSTM)
+
+MLSTM_GATES = ("igate.weight", "igate.bias", "fgate.weight", "fgate.bias")
+
+
+def mlstm_gates(ctx):
+    """Per token from the layer input x [T,C]: the input gate's log i = x.w_i + b_i (exponential
+    gate) and log f = logsigmoid(x.w_f + b_f); also a = cumsum(log f), b = log i - a and the
+    running max M_t = max_{j<=t} b_j, so that m_t = a_t + M_t is the stabiliser."""
+    x = ctx["x"]
+    log_i = x @ ctx["igate.weight"] + ctx["igate.bias"]
+    zf = x @ ctx["fgate.weight"] + ctx["fgate.bias"]
+    a = np.cumsum(log_sigmoid(zf))
+    b = log_i - a
+    return log_i, zf, a, b, np.maximum.accumulate(b)
+
+
+def head_mlstm(q, k, v, dout, ctx):
+    """The quadratic parallel form: W_ij = exp(a_i + log i_j - a_j - m_i) = exp(b_j - M_i),
+    P = W * (s q k^T) (j <= i), out_i = (P V)_i / max(|sum_j P_ij|, exp(-m_i)). The output does not
+    depend on M (it cancels), so the backward holds M fixed."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    log_i, zf, a, b, M = mlstm_gates(ctx)
+    mask = causal_mask(T)
+    W = np.where(mask, np.exp(np.where(mask, b[None, :] - M[:, None], 0.0)), 0.0)
+    P = W * (s * q @ k.T)
+    n = P.sum(1)
+    bound = np.exp(-(a + M))
+    den = np.maximum(np.abs(n), bound)
+    out = (P @ v) / den[:, None]
+    gh = (dout * out).sum(1)                          # out = P V / den
+    live = np.abs(n) > bound                          # den = |n| here, else exp(-a - M)
+    c = np.where(live, -gh / den * np.sign(n), 0.0)
+    da = np.where(live, 0.0, gh)
+    dP = np.where(mask, (dout / den[:, None]) @ v.T + c[:, None], 0.0)
+    dS = dP * W                                       # P = W * S
+    db = (dP * P).sum(0)                              # W_ij = exp(b_j - M_i)
+    da = da - db                                      # b = log i - a
+    dlog_f = np.cumsum(da[::-1])[::-1]                # a = cumsum(log f)
+    dzf = dlog_f * (1 - sigmoid(zf))
+    x = ctx["x"]
+    return out, {"dq": s * dS @ k, "dk": s * dS.T @ q, "dv": P.T @ (dout / den[:, None]),
+                 "dx": np.outer(db, ctx["igate.weight"]) + np.outer(dzf, ctx["fgate.weight"]),
+                 "digate.weight": x.T @ db, "digate.bias": db.sum(),
+                 "dfgate.weight": x.T @ dzf, "dfgate.bias": dzf.sum()}
+
+
+def mlstm_recurrent(q, k, v, ctx):
+    """The stabilised recurrent form: m_t = max(log f_t + m_{t-1}, log i_t) from m_{-1} = -inf,
+    C_t = f' C + i' k v^T, n_t = f' n + i' k with f' = exp(log f_t + m_{t-1} - m_t),
+    i' = exp(log i_t - m_t); h_t = s q C / max(|s q.n|, exp(-m_t))."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    x = ctx["x"]
+    log_i = x @ ctx["igate.weight"] + ctx["igate.bias"]
+    log_f = log_sigmoid(x @ ctx["fgate.weight"] + ctx["fgate.bias"])
+    m, C, n = -np.inf, np.zeros((d, v.shape[1])), np.zeros(d)
+    out = np.zeros((T, v.shape[1]))
+    for t in range(T):
+        m_new = max(log_f[t] + m, log_i[t])
+        fp, ip = np.exp(log_f[t] + m - m_new), np.exp(log_i[t] - m_new)
+        C, n, m = fp * C + ip * np.outer(k[t], v[t]), fp * n + ip * k[t], m_new
+        out[t] = s * q[t] @ C / max(abs(s * q[t] @ n), np.exp(-m))
+    return out
+
+
+def mlstm_chunkwise(q, k, v, ctx, L):
+    """Chunks of L tokens: within a chunk the parallel form, between chunks the state
+    (C~, n~) = sum_{j<c0} exp(b_j - M_ref) k_j [v_j, 1] with M_ref = M_{c0-1}."""
+    T, d = q.shape
+    s = 1 / np.sqrt(d)
+    _, _, a, b, M = mlstm_gates(ctx)
+    Vt = np.concatenate([v, np.ones((T, 1))], 1)      # [v, 1]: the last column is the normaliser
+    state, ref = np.zeros((d, v.shape[1] + 1)), 0.0
+    out = np.zeros((T, v.shape[1]))
+    for c0 in range(0, T, L):
+        sl = slice(c0, min(c0 + L, T))
+        n = sl.stop - c0
+        W = np.tril(np.exp(np.tril(b[None, sl] - M[sl, None])))
+        Ha = (W * (s * q[sl] @ k[sl].T)) @ Vt[sl] + np.exp(ref - M[sl])[:, None] * (s * q[sl] @ state)
+        out[sl] = Ha[:, :-1] / np.maximum(np.abs(Ha[:, -1]), np.exp(-(a[sl] + M[sl])))[:, None]
+        new = M[c0 + n - 1]
+        state = np.exp(ref - new) * state + (k[sl] * np.exp(b[sl] - new)[:, None]).T @ Vt[sl]
+        ref = new
+    return out
+
+
 # ---------------------------------------------------------------- multi-head driver (§1i)
 
 HEADS = {
@@ -331,7 +670,16 @@ HEADS = {
     "sigmoid": head_sigmoid,
     "aaren": head_aaren,
     "retnet": head_retnet,
+    "linear": head_linear,
+    "gla": head_gla,
+    "persistent": head_persistent,
+    "cope": head_cope,
+    "rela": head_rela,
+    "mlstm": head_mlstm,
 }
+
+# Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
+KV_HEAD_INPUTS = ("persistent.key", "persistent.value")
 
 
 def run(variant, inp):
@@ -347,18 +695,43 @@ def run(variant, inp):
         ctx = dict(h=h, H=H, options=inp["options"])
         if "log_f" in inp:
             ctx["log_f"] = inp["log_f"][h]
+        if "log_a" in inp:
+            ctx["log_a"] = inp["log_a"][h]
         if "remainder_bias" in inp:
             ctx["remainder_bias"] = inp["remainder_bias"][h]
+        for name in KV_HEAD_INPUTS:
+            if name in inp:
+                ctx[name] = inp[name][g]
+        if "pos_emb" in inp:
+            ctx["pos_emb"] = inp["pos_emb"][h]
         out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
         res["out"][h] = out
         res["dq"][h] = grads["dq"]
         res["dk"][g] += grads["dk"]                   # dK_g = sum over the group's query heads
         res["dv"][g] += grads["dv"]
-        for name in ("dlog_f", "dremainder_bias"):
+        for name in ("dlog_f", "dremainder_bias", "dlog_a", "dpos_emb"):
             if name in grads:
                 res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grads[name]
+        for name in KV_HEAD_INPUTS:
+            if "d" + name in grads:
+                res.setdefault("d" + name, np.zeros(inp[name].shape))[g] += grads["d" + name]
         if "dbias" in grads:
             res["dbias"] = res.get("dbias", 0.0) + grads["dbias"]
+        for name in ("log_f", "remainder_bias", "norm.weight", *MLSTM_GATES):
+            if name in inp:
+                ctx[name] = inp[name][h]
+        if "x" in inp:
+            ctx["x"] = inp["x"]
+        out, grads = HEADS[variant](q[h], k[g], v[g], dout[h], ctx)
+        res["out"][h] = out
+        res["dq"][h] = grads.pop("dq")
+        res["dk"][g] += grads.pop("dk")               # dK_g = sum over the group's query heads
+        res["dv"][g] += grads.pop("dv")
+        for name, grad in grads.items():
+            if name in ("dbias", "dx"):               # shared by every head
+                res[name] = res.get(name, 0.0) + grad
+            else:                                     # a per-head input or parameter
+                res.setdefault(name, np.zeros(inp[name[1:]].shape))[h] = grad
     return res
 
 
@@ -368,9 +741,30 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
                dout=rng.normal(size=(H, T, dv)), options=dict(options))
     if variant == "forgetting":
         inp["log_f"] = log_sigmoid(rng.normal(size=(H, T)) + 1.0)
+    if variant == "gla":
+        inp["log_a"] = log_sigmoid(rng.normal(size=(H, T, d)) + 1.0)
     if variant == "stick_breaking" and options.get("remainder") == "bias":
         inp["remainder_bias"] = rng.normal(size=(H, dv))
+    if variant == "persistent":                       # the paper's init: N(0, 1/d), N(0, 1/N)
+        N = options["memory"]
+        inp["persistent.key"] = rng.normal(size=(Hkv, N, d)) / np.sqrt(d)
+        inp["persistent.value"] = rng.normal(size=(Hkv, N, dv)) / np.sqrt(N)
+    if variant == "cope":
+        inp["pos_emb"] = rng.normal(size=(H, options.get("max_position", 64) + 1, d))
+    if variant == "rela":
+        inp["norm.weight"] = 1 + 0.3 * rng.normal(size=(H, dv))
+    if variant == "mlstm":
+        mlstm_inputs(rng, inp, H, T)
     return inp
+
+
+def mlstm_inputs(rng, inp, H, T, C=5):
+    """x [T,C] and the gates' parameters: forget gates mostly open (bias 1 + N(0, 1)), input
+    gates around exp(0), so both cases of the normaliser's max occur."""
+    inp["x"] = rng.normal(size=(T, C))
+    for gate, bias in (("igate", 0.0), ("fgate", 1.0)):
+        inp[gate + ".weight"] = 0.5 * rng.normal(size=(H, C))
+        inp[gate + ".bias"] = bias + rng.normal(size=H)
 
 
 # ---------------------------------------------------------------- self-checks
@@ -412,7 +806,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias"):
+    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb", "norm.weight", "x", *MLSTM_GATES) + KV_HEAD_INPUTS:
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -435,9 +829,11 @@ def check_causality(variant, inp, label):
     T = inp["k"].shape[1]
     for t in range(1, T):
         pert = {key: (val.copy() if isinstance(val, np.ndarray) else val) for key, val in inp.items()}
-        for name in ("q", "k", "v", "log_f"):
+        for name in ("q", "k", "v", "log_f", "log_a"):
             if name in pert and pert[name].shape[1] == T:
                 pert[name][:, t:] += 1.0
+        if "x" in pert:
+            pert["x"][t:] += 1.0
         out = run(variant, pert)["out"]
         assert np.abs(out[:, :t] - base[:, :t]).max() < 1e-12, f"{label}: causality at t={t}"
 
@@ -445,11 +841,13 @@ def check_causality(variant, inp, label):
 def check_gqa_equals_repeated(variant, inp, label):
     H, Hkv = inp["q"].shape[0], inp["k"].shape[0]
     rep = dict(inp)
-    rep["k"], rep["v"] = np.repeat(inp["k"], H // Hkv, 0), np.repeat(inp["v"], H // Hkv, 0)
+    kv_inputs = [name for name in ("k", "v") + KV_HEAD_INPUTS if name in inp]
+    for name in kv_inputs:
+        rep[name] = np.repeat(inp[name], H // Hkv, 0)
     a, b = run(variant, inp), run(variant, rep)
     assert np.abs(a["out"] - b["out"]).max() < 1e-12, label
     assert np.abs(a["dq"] - b["dq"]).max() < 1e-12, label
-    for name in ("dk", "dv"):
+    for name in ["d" + n for n in kv_inputs]:
         summed = b[name].reshape(Hkv, H // Hkv, *b[name].shape[1:]).sum(1)
         assert np.abs(a[name] - summed).max() < 1e-12, f"{label}: {name}"
 
@@ -463,7 +861,10 @@ def variant_configs():
     cfgs = [("softmax_rope", {"rope_base": 10000}), ("softmax_rope", {"rope_base": 100}),
             ("softmax_nope", {}), ("alibi", {}), ("forgetting", {}), ("sigmoid", {"bias": -np.log(8)}),
             ("aaren", {"scale": True}), ("aaren", {"scale": False}), ("retnet", {}),
-            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]})]
+            ("retnet", {"gammas": [0.5, 0.9, 0.99, 1.0]}), ("linear", {}), ("gla", {}),
+            ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100}),
+            ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1}), ("rela", {}),
+            ("rela", {"rope": False}), ("mlstm", {})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -514,6 +915,19 @@ def check_forms(rng):
             assert np.abs(g[name] - rg[name]).max() < 1e-12, (gamma, name)
         for B in (1, 2, 4, 5, 9):
             assert np.abs(out - retnet_chunkwise(q, k, v, gamma, B)).max() < 1e-12, (gamma, B)
+    lin, _ = head_linear(q, k, v, dout, {})
+    assert np.abs(lin - linear_recurrent(q, k, v)).max() < 1e-12, "linear recurrent"
+    for B in (1, 2, 4, 5, 9):
+        assert np.abs(lin - linear_chunked(q, k, v, B)).max() < 1e-12, ("linear chunked", B)
+    log_a = log_sigmoid(rng.normal(size=(T, d)))
+    ga, _ = head_gla(q, k, v, dout, dict(log_a=log_a))
+    assert np.abs(ga - gla_recurrent(q, k, v, log_a)).max() < 1e-12, "gla recurrent"
+    for B in (1, 2, 4, 5, 9):
+        assert np.abs(ga - gla_chunked(q, k, v, log_a, B)).max() < 1e-12, ("gla chunked", B)
+    for opts in ({}, {"rope": False}):
+        ctx = {"options": opts, "norm.weight": 1 + 0.3 * rng.normal(size=dv)}
+        assert np.abs(head_rela(q, k, v, dout, ctx)[0] - rela_decode(q, k, v, ctx)).max() < 1e-12, opts
+    check_mlstm_forms(rng)
     log_f = log_sigmoid(rng.normal(size=T))
     c = np.cumsum(log_f)
     out, _ = head_forgetting(q, k, v, dout, dict(log_f=log_f))
@@ -521,8 +935,20 @@ def check_forms(rng):
         logits = q[i] @ k[:i + 1].T / np.sqrt(d) + c[i] - c[:i + 1]
         p = np.exp(logits - logits.max())
         assert np.abs(out[i] - p @ v[:i + 1] / p.sum()).max() < 1e-12
-    print("forms: stick-breaking decode loop, Aaren RNN/scan/softmax, RetNet recurrent (fwd+bwd) "
-          "and chunkwise (B=1,2,4,5,9), FoX KV-cache decode all equal the parallel forms")
+    ctx = {"persistent.key": rng.normal(size=(3, d)) / 2, "persistent.value": rng.normal(size=(3, dv)),
+           "options": {}}
+    out, _ = head_persistent(q, k, v, dout, ctx)
+    assert np.abs(out - persistent_decode(q, k, v, ctx)).max() < 1e-12, "persistent decode"
+    for P in (1, 3, 64):                              # CoPE: decode == parallel; e = 0 is NoPE
+        ctx = dict(options=dict(max_position=P), pos_emb=rng.normal(size=(P + 1, d)))
+        out, _ = head_cope(q, k, v, dout, ctx)
+        assert np.abs(out - cope_decode(q, k, v, ctx)).max() < 1e-12, P
+        zero = head_cope(q, k, v, dout, dict(options=ctx["options"], pos_emb=np.zeros((P + 1, d))))
+        nope = head_softmax_nope(q, k, v, dout, {})
+        assert all(np.abs(zero[1][n] - nope[1][n]).max() < 1e-14 for n in ("dq", "dk", "dv")), P
+        assert np.abs(zero[0] - nope[0]).max() < 1e-14, P
+    print("forms: every alternative form (decode loops, recurrent, chunked and scan forms, KV-cache decode)\n"
+          "       equals its parallel form")
 
 
 def check_properties(rng):
