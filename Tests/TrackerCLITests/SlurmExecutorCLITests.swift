@@ -267,3 +267,16 @@ struct SlurmExecutorCLITests {
         return try TrackerDB(home: home)
     }
 }
+
+/// What the Slurm executor refuses before it asks Slurm for anything.
+struct SlurmExecutorRefusalTests {
+    @Test func anAshaSweepNeedsLocalWorkers() throws {
+        let home = tempDir("slurm-asha")
+        let r = try runTracker([
+            "run", repoRoot + "/experiments/lr-search-asha.toml", "--executor", "slurm", "--dry-run", "--home", home,
+        ])
+        #expect(r.status != 0 && r.stderr.contains("needs local workers"), "\(r.stderr)")
+        let local = try runTracker(["run", repoRoot + "/experiments/lr-search-asha.toml", "--dry-run", "--home", home])
+        #expect(local.status == 0, "\(local.stderr)")
+    }
+}
