@@ -58,7 +58,7 @@ extension RunCommand {
 
     /// The batch script of the experiment's first array, for --dry-run.
     static func slurmScript(_ config: SlurmExecutorConfig, experiment: String, runs: Int) throws -> String {
-        let dir = "<home>/slurm/\(experiment)-<time>"
+        let dir = "\(config.dir ?? "<home>/slurm")/\(experiment)-<time>"
         let spec = config.jobSpec(
             name: "tracker-\(experiment)", taskCount: runs, output: dir + "/logs/%A_%a.out",
             command: [currentExecutablePath(), "worker", "--slurm", dir])

@@ -68,6 +68,12 @@ struct RunCommand: ParsableCommand {
             let (spec, plans) = try ExperimentFile.load(path: file)
             var slurmConfig = try SlurmExecutorConfig(table: spec.executor)
             if let executor { slurmConfig.kind = executor }
+            if slurmConfig.kind == .slurm, spec.sweep.asha != nil {
+                throw CLIError(
+                    description:
+                        "\(file): [sweep] scheduler = \"asha\" needs local workers (its rungs are decided in the "
+                        + "database, which Slurm tasks never open): run it with --executor local")
+            }
             if dryRun {
                 print("experiment \(spec.name): \(plans.count) run(s)")
                 for p in plans { print("  \(p.name)  \(p.sha256.prefix(12))") }
@@ -90,6 +96,13 @@ struct RunCommand: ParsableCommand {
                 return try runOnSlurm(slurmConfig, experiment: experiment, mine: mine, db: db, signals: signals)
             }
             if noWait { return }
+            let onSlurm = try db.liveSlurmTasks(experimentId: experiment.id).count
+            if onSlurm > 0 {
+                throw CLIError(
+                    description:
+                        "\(onSlurm) run(s) of experiment \(spec.name) are on Slurm, which local workers never claim: "
+                        + "follow them with `tracker run \(file) --executor slurm`")
+            }
 
             let display = ProgressLine()
             var launcher = LocalWorkers(home: home, count: workers, experimentId: experiment.id)

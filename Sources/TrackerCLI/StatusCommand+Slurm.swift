@@ -35,7 +35,7 @@ extension StatusCommand {
             }
             return SlurmTask(
                 runId: t.runId, name: run.name, runState: run.state.rawValue, job: t.jobText,
-                slurmState: now?.stateText ?? t.slurmState, reason: now?.reason ?? t.reason, requeues: t.requeues,
+                slurmState: now?.stateText ?? t.slurmState, reason: now.map(\.reason) ?? t.reason, requeues: t.requeues,
                 live: statuses != nil)
         }
     }

@@ -132,7 +132,8 @@ struct IngestHardeningCLITests {
         try FileManager.default.removeItem(atPath: tokenizer)
         r = try train()
         #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
-        #expect(r.stderr.contains(tokenizer + ": cannot read the tokenizer") && r.stderr.contains("--force"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains(tokenizer + ": cannot read the tokenizer") && r.stderr.contains("--force"), "\(r.stderr)")
         #expect(!r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
     }
 }

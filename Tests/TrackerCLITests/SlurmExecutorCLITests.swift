@@ -124,6 +124,8 @@ struct SlurmExecutorCLITests {
         #expect(try waitFor(120) { try spooledStep(db, run.id!) >= 5 }, "the task did not start training")
         let status = try runTracker(["status", "--home", home])
         #expect(status.stdout.contains("job \(job)  RUNNING"), "\(status.stdout)")
+        let local = try runTracker(["run", file, "--home", home, "--executor", "local"])
+        #expect(local.status != 0 && local.stderr.contains("are on Slurm"), "\(local.stderr)")
         // timeout 3: scancel retries a signal every ~5 s while it is not acknowledged
         _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
         // the head, started now (as after a restart), follows the requeued task to its end
@@ -263,5 +265,18 @@ struct SlurmExecutorCLITests {
     func waitForDatabase(_ home: String) throws -> TrackerDB {
         _ = waitFor(30) { FileManager.default.fileExists(atPath: home + "/tracker.sqlite") }
         return try TrackerDB(home: home)
+    }
+}
+
+/// What the Slurm executor refuses before it asks Slurm for anything.
+struct SlurmExecutorRefusalTests {
+    @Test func anAshaSweepNeedsLocalWorkers() throws {
+        let home = tempDir("slurm-asha")
+        let r = try runTracker([
+            "run", repoRoot + "/experiments/lr-search-asha.toml", "--executor", "slurm", "--dry-run", "--home", home,
+        ])
+        #expect(r.status != 0 && r.stderr.contains("needs local workers"), "\(r.stderr)")
+        let local = try runTracker(["run", repoRoot + "/experiments/lr-search-asha.toml", "--dry-run", "--home", home])
+        #expect(local.status == 0, "\(local.stderr)")
     }
 }
