@@ -132,11 +132,10 @@ struct RunCommand: ParsableCommand {
     }
 
     static func describe(_ s: LocalWorkers.Snapshot) -> String {
-        let done =
-            (s.counts[.succeeded] ?? 0) + (s.counts[.failed] ?? 0) + (s.counts[.cancelled] ?? 0)
-            + (s.counts[.crashed] ?? 0)
+        let done = s.counts.filter { $0.key.isTerminal || $0.key == .crashed }.values.reduce(0, +)
         var text = "runs: \(done) done, \(s.counts[.running] ?? 0) running, \(s.counts[.queued] ?? 0) queued"
         if let f = s.counts[.failed], f > 0 { text += ", \(f) failed" }
+        if let p = s.counts[.pruned], p > 0 { text += ", \(p) pruned" }
         for (run, loss) in s.running.prefix(4) {
             text += "  | #\(run.id!) \(run.name)" + (loss.map { String(format: " loss %.4f", $0) } ?? "")
         }

@@ -14,7 +14,7 @@ import Testing
     import Glibc
 #endif
 
-/// A workspace with the bundled corpus and a six-run ASHA learning-rate sweep file (36 steps,
+/// A workspace with the bundled corpus and a six-run ASHA learning-rate sweep file (15 steps,
 /// rungs at steps 4 and 12); returns (home, file).
 private func ashaWorkspace(_ tag: String) throws -> (String, String) {
     let home = tempHome(tag)
@@ -34,13 +34,13 @@ private func ashaWorkspace(_ tag: String) throws -> (String, String) {
     [model.attention]
     variant = "softmax_rope"
     [train]
-    steps = 36
+    steps = 15
     batch = 4
     warmup = 2
     min_lr = 0.0
     eval_every = 4
     eval_batches = 2
-    checkpoint_every = 24
+    checkpoint_every = 12
     log_every = 1
     threads = 1
     [sweep]
@@ -60,7 +60,7 @@ private func decisions(_ db: TrackerDB) throws -> [String] {
         + runs.values.sorted { $0.id! < $1.id! }.map { "\($0.name) \($0.state.rawValue)" }
 }
 
-@Suite(.serialized, .tags(.slow), .requires("the tracker binary built next to the tests (swift build)", trackerBuilt))
+@Suite(.tags(.slow), .requires("the tracker binary built next to the tests (swift build)", trackerBuilt))
 struct AshaProcessTests {
     @Test(.timeLimit(.minutes(15))) func oneWorkerPrunesByTheRuleTheSameWayTwice() throws {
         var seen: [[String]] = []
@@ -105,7 +105,7 @@ struct AshaProcessTests {
         let first = try #require(try db.runs().first)
         let worker = ["worker", "--home", home, "--until-empty", "--lease", "3", "--heartbeat", "0.5"]
         let w1 = try startTracker(worker, log: "\(home)/worker1.log")
-        // Killed after the first run recorded rung 0 (step 4), before its checkpoint at step 24.
+        // Killed after the first run recorded rung 0 (step 4), before its checkpoint at step 12.
         let atRung = try waitFor(300) { try !db.rungs(runId: first.id!).isEmpty }
         #expect(atRung)
         kill(w1, SIGKILL)
