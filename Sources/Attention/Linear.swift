@@ -129,9 +129,9 @@ struct LinearCore {
     let H: Int, Hkv: Int, d: Int, dv: Int, chunk: Int
 
     /// φ(x) = elu(x) + 1.
-    static func phi(_ x: Float) -> Float { x > 0 ? x + 1 : exp(x) }
+    static func phi(_ x: Float) -> Float { x > 0 ? x + 1 : fastExp(x) }
     /// φ'(x).
-    static func phiGrad(_ x: Float) -> Float { x > 0 ? 1 : exp(x) }
+    static func phiGrad(_ x: Float) -> Float { x > 0 ? 1 : fastExp(x) }
 
     /// Numerator and denominator in one: value width dv + 1.
     private var kernel: ChunkedLinearKernel { ChunkedLinearKernel(d: d, dv: dv + 1, chunk: chunk, scale: 1) }
@@ -157,9 +157,23 @@ struct LinearCore {
 
     func scratchCount(T: Int) -> Int { 2 * T * (2 * d + 2 * dv + 2) + kernel.scratchCount(T: T) }
 
+    /// φ(x) lane-wise.
+    @inline(__always)
+    private static func phi8(_ x: Vec8) -> Vec8 {
+        vexp(x.replacing(with: 0, where: x .> 0)).replacing(with: x + 1, where: x .> 0)
+    }
+
     /// φ of T rows (stride `stride`) into dst (T, d).
     private func phiRows(_ src: UnsafePointer<Float>, stride: Int, T: Int, into dst: UnsafeMutablePointer<Float>) {
-        for t in 0..<T { for m in 0..<d { dst[t * d + m] = Self.phi(src[t * stride + m]) } }
+        for t in 0..<T {
+            let (x, y) = (src + t * stride, dst + t * d)
+            var m = 0
+            while m + 8 <= d {
+                store8(Self.phi8(load8(x + m)), y + m)
+                m += 8
+            }
+            for m in m..<d { y[m] = Self.phi(x[m]) }
+        }
     }
 
     /// φ(k) and [v | 1] of kv head g.
@@ -232,7 +246,17 @@ struct LinearCore {
         _ dphi: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ xs: Int, into dx: UnsafeMutablePointer<Float>,
         _ dxs: Int, T: Int
     ) {
-        for t in 0..<T { for m in 0..<d { dx[t * dxs + m] += dphi[t * d + m] * Self.phiGrad(x[t * xs + m]) } }
+        for t in 0..<T {
+            let (g, xt, dxt) = (dphi + t * d, x + t * xs, dx + t * dxs)
+            var m = 0
+            while m + 8 <= d {  // φ'(x) = 1 for x > 0, else e^x = φ(x)
+                let v = load8(xt + m)
+                let grad = vexp(v.replacing(with: 0, where: v .> 0)).replacing(with: 1, where: v .> 0)
+                store8(load8(dxt + m) + load8(g + m) * grad, dxt + m)
+                m += 8
+            }
+            for m in m..<d { dxt[m] += g[m] * Self.phiGrad(xt[m]) }
+        }
     }
 
     /// The map on head-major arrays q (H, T, d), k (Hkv, T, d), v (Hkv, T, dv), dout (H, T, dv).

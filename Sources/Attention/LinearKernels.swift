@@ -3,16 +3,18 @@
 //   S_t = diag(a_t) S_{t-1} + k_tᵀ v_t,  o_t = s q_t S_t   (a_t = 1 without decay)
 // in chunks of n rows, with b_t = Σ_{l=c0..t} log a_l (chunk-local, per key dimension) and the
 // state S entering the chunk:
-//   O_c = s (Q ⊙ e^b) S + tril(A) V,  A_ij = s Σ_m q_im k_jm e^(b_im - b_jm)  (j <= i)
+//   O_c = (Qs ⊙ e^b) S + tril(A) V,  A_ij = Σ_m qs_im k_jm e^(b_im - b_jm)  (j <= i), Qs = s Q
 //   S  <- diag(e^(b_last)) S + (K ⊙ e^(b_last - b))ᵀ V
-// Every exponent there is <= 0 except inside A. A is built in sub-chunks of 16 query rows, each
-// factored against b at the start of its sub-chunk, r (fla's secondary chunking):
-//   A = (s q ⊙ e^(b - r)) (k ⊙ e^(r - b))ᵀ, exponents <= 0 for every key before the sub-chunk;
-// for keys inside it r - b_j is at most the sub-chunk's own total decay, and when that exceeds
-// `maxFactorExponent` the diagonal block is computed pair by pair instead (no overflow ever).
+// Every exponent there is <= 0 except inside A. When the chunk's whole decay -b_last is at most
+// `maxFactorExponent` (always, unless gates near 0 persist for a chunk), A is one gemm,
+// A = (Qs ⊙ e^b)(K ⊙ e^(-b))ᵀ. Otherwise A is built in sub-chunks of 16 query rows, each factored
+// against b at the start of its sub-chunk, r (fla's secondary chunking):
+//   A = (Qs ⊙ e^(b - r)) (K ⊙ e^(r - b))ᵀ, exponents <= 0 for every key before the sub-chunk;
+// for keys inside it r - b_j is at most the sub-chunk's own decay, and when that exceeds
+// `maxFactorExponent` too the diagonal block is computed pair by pair (no overflow ever).
 // Backward: the states entering each chunk are recomputed by a forward sweep, then a reverse sweep
 // carries dS:  dV += Aᵀ dO + (K ⊙ e^(b_last - b)) dS,  dK += (V dSᵀ) ⊙ e^(b_last - b) + dAᵀ-terms,
-// dQ += s (dO S_inᵀ) ⊙ e^b + dA-terms,  dS <- diag(e^(b_last)) dS + s (Q ⊙ e^b)ᵀ dO.
+// dQ += s (dO S_inᵀ) ⊙ e^b + dA-terms,  dS <- diag(e^(b_last)) dS + (Qs ⊙ e^b)ᵀ dO.
 // The decay's gradient needs no sweep of its own: with the global cumulative B_t = Σ_{l<=t} log a_l,
 // q_t meets e^(B_t) and k_j meets e^(-B_j), so dB_t = q_t ⊙ dq_t - k_t ⊙ dk_t (the caller's job,
 // from this head's dq and dk) and d log a_l = Σ_{t>=l} dB_t.
@@ -30,7 +32,7 @@ struct ChunkedLinearKernel {
     /// Scale s of q.
     let scale: Float
 
-    /// Query rows per factored block of A.
+    /// Query rows per factored block of A when the chunk decays too much for one block.
     static let sub = 16
     /// The largest e^x a factored key may carry (float32 overflows at x ≈ 88).
     static let maxFactorExponent: Float = 40
@@ -44,9 +46,22 @@ struct ChunkedLinearKernel {
         var logA: UnsafePointer<Float>? = nil, las: Int = 0
     }
 
-    /// The scratch of one chunk, carved from one buffer.
+    /// How a chunk's A is factored.
+    private enum Mode {
+        /// No decay: A = Qs Kᵀ.
+        case plain
+        /// A = (Qs ⊙ e^b)(K ⊙ e^(-b))ᵀ in one gemm.
+        case whole
+        /// Per sub-chunk of query rows (strong decay).
+        case sub
+    }
+
+    /// The scratch of one chunk (n rows), carved from one buffer: qs = s q; b; E = e^b; F =
+    /// e^(b_last - b); Qe = qs ⊙ E; Ki = k ⊙ e^(-b) (k without decay); Ke = k ⊙ F; eq, qh, ek, kh
+    /// the factors of a sub-chunk (ek = e^(-b) in the whole mode); then the states entering each
+    /// chunk (backward).
     private struct Work {
-        var S, dS, A, dA, qs, b, Qe, Ke, tmp, eq, qh, ek, kh, eL: UnsafeMutablePointer<Float>
+        var S, dS, A, dA, qs, b, E, F, Qe, Ki, Ke, tmp, eq, qh, ek, kh, eL: UnsafeMutablePointer<Float>
         var states: UnsafeMutablePointer<Float>
 
         init(_ p: UnsafeMutablePointer<Float>, d: Int, dv: Int, n: Int) {
@@ -56,15 +71,15 @@ struct ChunkedLinearKernel {
                 return at
             }
             (S, dS, A, dA) = (take(d * dv), take(d * dv), take(n * n), take(n * n))
-            (qs, b, Qe, Ke) = (take(n * d), take(n * d), take(n * d), take(n * max(d, dv)))
-            (tmp, eq, qh) = (take(n * max(d, dv)), take(sub * d), take(sub * d))
-            (ek, kh, eL) = (take(n * d), take(n * d), take(d))
+            (qs, b, E, F, Qe, Ki, Ke, tmp) = (
+                take(n * d), take(n * d), take(n * d), take(n * d), take(n * d), take(n * d), take(n * d),
+                take(n * d)
+            )
+            (eq, qh, ek, kh, eL) = (take(sub * d), take(sub * d), take(n * d), take(n * d), take(d))
             states = at
         }
 
-        static func count(d: Int, dv: Int, n: Int) -> Int {
-            2 * d * dv + 2 * n * n + 3 * n * d + 2 * n * max(d, dv) + 2 * sub * d + 2 * n * d + d
-        }
+        static func count(d: Int, dv: Int, n: Int) -> Int { 2 * d * dv + 2 * n * n + 10 * n * d + 2 * sub * d + d }
     }
 
     /// Floats of scratch forward or backward needs for T rows.
@@ -74,13 +89,10 @@ struct ChunkedLinearKernel {
 
     // MARK: - Chunk preparation
 
-    /// Fills qs = s q, and with decay b (cumulative log a from the chunk's start), Qe = qs ⊙ e^b,
-    /// Ke = k ⊙ e^(b_last - b), eL = e^(b_last); without decay Qe = qs and Ke = k. Returns whether
-    /// the head decays.
-    private func prepare(_ x: Head, c0: Int, n: Int, _ w: Work) -> Bool {
+    /// Fills the chunk's buffers (see Work) and says how A is factored.
+    private func prepare(_ x: Head, c0: Int, n: Int, _ w: Work) -> Mode {
         for i in 0..<n {
-            let q = x.q + (c0 + i) * x.qs
-            let k = x.k + (c0 + i) * x.ks
+            let (q, k) = (x.q + (c0 + i) * x.qs, x.k + (c0 + i) * x.ks)
             for m in 0..<d { w.qs[i * d + m] = scale * q[m] }
             guard let logA = x.logA else {
                 (w.Ke + i * d).update(from: k, count: d)
@@ -91,18 +103,35 @@ struct ChunkedLinearKernel {
         }
         guard x.logA != nil else {
             w.Qe.update(from: w.qs, count: n * d)
-            return false
+            w.Ki.update(from: w.Ke, count: n * d)
+            return .plain
         }
         let last = w.b + (n - 1) * d
-        for m in 0..<d { w.eL[m] = exp(last[m]) }
+        w.eL.update(from: last, count: d)
+        _ = expShiftSum(w.eL, d, shift: 0)
+        w.E.update(from: w.b, count: n * d)
+        _ = expShiftSum(w.E, n * d, shift: 0)
+        var whole = true
+        for m in 0..<d where -last[m] > Self.maxFactorExponent { whole = false }
+        if whole {  // ek = e^(-b)
+            w.ek.update(from: w.b, count: n * d)
+            _ = expShiftSum(w.ek, n * d, scale: -1, shift: 0)
+        }
         for i in 0..<n {
             let k = x.k + (c0 + i) * x.ks
             for m in 0..<d {
-                w.Qe[i * d + m] = w.qs[i * d + m] * exp(w.b[i * d + m])
-                w.Ke[i * d + m] = k[m] * exp(last[m] - w.b[i * d + m])
+                let j = i * d + m
+                w.Qe[j] = w.qs[j] * w.E[j]
+                if whole {
+                    w.F[j] = w.ek[j] * w.eL[m]
+                    w.Ki[j] = k[m] * w.ek[j]
+                } else {
+                    w.F[j] = exp(last[m] - w.b[j])
+                }
+                w.Ke[j] = k[m] * w.F[j]
             }
         }
-        return true
+        return whole ? .whole : .sub
     }
 
     /// For the query rows i0..<i1 of the chunk: eq = e^(b - r) and qh = qs ⊙ eq on those rows,
@@ -141,12 +170,11 @@ struct ChunkedLinearKernel {
     }
 
     /// A (n, n) = tril of the chunk's intra scores (zeros above the diagonal).
-    private func intraScores(_ x: Head, c0: Int, n: Int, decay: Bool, _ w: Work) {
-        if !decay {
-            BLAS.gemm(
-                transB: true, M: n, N: n, K: d, A: w.qs, lda: d, B: x.k + c0 * x.ks, ldb: x.ks, beta: 0, C: w.A,
-                ldc: n)
-        } else {
+    private func intraScores(_ x: Head, c0: Int, n: Int, mode: Mode, _ w: Work) {
+        switch mode {
+        case .plain, .whole:
+            BLAS.gemm(transB: true, M: n, N: n, K: d, A: w.Qe, lda: d, B: w.Ki, ldb: d, beta: 0, C: w.A, ldc: n)
+        case .sub:
             for i0 in stride(from: 0, to: n, by: Self.sub) {
                 let i1 = min(i0 + Self.sub, n)
                 let keys = factor(x, c0: c0, i0: i0, i1: i1, w)
@@ -169,19 +197,19 @@ struct ChunkedLinearKernel {
         w.S.update(repeating: 0, count: d * dv)
         for c0 in stride(from: 0, to: T, by: chunk) {
             let n = min(chunk, T - c0)
-            let decay = prepare(x, c0: c0, n: n, w)
-            intraScores(x, c0: c0, n: n, decay: decay, w)
+            let mode = prepare(x, c0: c0, n: n, w)
+            intraScores(x, c0: c0, n: n, mode: mode, w)
             let o = out + c0 * os
             // O = Qe S + A V
             BLAS.gemm(M: n, N: dv, K: d, A: w.Qe, lda: d, B: w.S, ldb: dv, beta: 0, C: o, ldc: os)
             BLAS.gemm(M: n, N: dv, K: n, A: w.A, lda: n, B: x.v + c0 * x.vs, ldb: x.vs, beta: 1, C: o, ldc: os)
-            advance(x, c0: c0, n: n, decay: decay, w)
+            advance(x, c0: c0, n: n, mode: mode, w)
         }
     }
 
     /// S <- diag(eL) S + Keᵀ V of the chunk.
-    private func advance(_ x: Head, c0: Int, n: Int, decay: Bool, _ w: Work) {
-        if decay { for m in 0..<d { scaleInPlace(w.S + m * dv, dv, by: w.eL[m]) } }
+    private func advance(_ x: Head, c0: Int, n: Int, mode: Mode, _ w: Work) {
+        if mode != .plain { for m in 0..<d { scaleInPlace(w.S + m * dv, dv, by: w.eL[m]) } }
         BLAS.gemm(
             transA: true, M: d, N: dv, K: n, A: w.Ke, lda: d, B: x.v + c0 * x.vs, ldb: x.vs, beta: 1, C: w.S, ldc: dv)
     }
@@ -205,93 +233,99 @@ struct ChunkedLinearKernel {
             let c0 = c * chunk
             let n = min(chunk, T - c0)
             (w.states + c * d * dv).update(from: w.S, count: d * dv)
-            let decay = prepare(x, c0: c0, n: n, w)
-            advance(x, c0: c0, n: n, decay: decay, w)
+            advance(x, c0: c0, n: n, mode: prepare(x, c0: c0, n: n, w), w)
         }
         w.dS.update(repeating: 0, count: d * dv)
         for c in stride(from: chunks - 1, through: 0, by: -1) {
             let c0 = c * chunk
             let n = min(chunk, T - c0)
-            let decay = prepare(x, c0: c0, n: n, w)
+            let mode = prepare(x, c0: c0, n: n, w)
             let dO = g.dout + c0 * g.dos
             let (dq, dk, dV) = (g.dq + c0 * g.dqs, g.dk + c0 * g.dks, g.dv + c0 * g.dvs)
+            let decay = mode != .plain
             // forward was: S_next = diag(eL) S + Keᵀ V ; so dV += Ke dS_next, dKe = V dS_nextᵀ
             BLAS.gemm(M: n, N: dv, K: d, A: w.Ke, lda: d, B: w.dS, ldb: dv, beta: 1, C: dV, ldc: g.dvs)
             BLAS.gemm(
                 transB: true, M: n, N: d, K: dv, A: x.v + c0 * x.vs, lda: x.vs, B: w.dS, ldb: dv, beta: 0,
                 C: w.tmp, ldc: d)
-            add(w.tmp, times: decay ? .expLastMinusB : .one, weight: 1, to: dk, ld: g.dks, n: n, w)
-            // forward was: O = Qe S + A V ; so dQe = dO Sᵀ (dq = s dQe ⊙ e^b) and dS += Qeᵀ dO
+            add(w.tmp, times: decay ? w.F : nil, weight: 1, to: dk, ld: g.dks, n: n)
+            // forward was: O = Qe S + A V ; so dQe = dO Sᵀ (dq = s dQe ⊙ E) and dS += Qeᵀ dO
             BLAS.gemm(
                 transB: true, M: n, N: d, K: dv, A: dO, lda: g.dos, B: w.states + c * d * dv, ldb: dv, beta: 0,
                 C: w.tmp, ldc: d)
-            add(w.tmp, times: decay ? .expB : .one, weight: scale, to: dq, ld: g.dqs, n: n, w)
+            add(w.tmp, times: decay ? w.E : nil, weight: scale, to: dq, ld: g.dqs, n: n)
             if decay { for m in 0..<d { scaleInPlace(w.dS + m * dv, dv, by: w.eL[m]) } }
             BLAS.gemm(transA: true, M: d, N: dv, K: n, A: w.Qe, lda: d, B: dO, ldb: g.dos, beta: 1, C: w.dS, ldc: dv)
-            intraBackward(x, g, c0: c0, n: n, decay: decay, w)
+            intraBackward(x, g, c0: c0, n: n, mode: mode, w)
         }
     }
 
-    /// What a chunk's rows of a gradient are multiplied by on their way out of a gemm.
-    private enum RowFactor { case one, expB, expLastMinusB }
-
-    /// dst (n rows ld apart) += weight * src (n, d) ⊙ the factor of each row and key dimension.
+    /// dst (n rows ld apart) += weight * src (n, d) ⊙ factor (n, d) (nil: 1).
     private func add(
-        _ src: UnsafePointer<Float>, times factor: RowFactor, weight: Float, to dst: UnsafeMutablePointer<Float>,
-        ld: Int, n: Int, _ w: Work
+        _ src: UnsafePointer<Float>, times factor: UnsafePointer<Float>?, weight: Float,
+        to dst: UnsafeMutablePointer<Float>, ld: Int, n: Int
     ) {
-        let last = w.b + (n - 1) * d
         for i in 0..<n {
-            let row = dst + i * ld
-            let b = w.b + i * d
-            switch factor {
-            case .one: for m in 0..<d { row[m] += weight * src[i * d + m] }
-            case .expB: for m in 0..<d { row[m] += weight * exp(b[m]) * src[i * d + m] }
-            case .expLastMinusB: for m in 0..<d { row[m] += weight * exp(last[m] - b[m]) * src[i * d + m] }
+            let (row, s) = (dst + i * ld, src + i * d)
+            if let f = factor.map({ $0 + i * d }) {
+                for m in 0..<d { row[m] += weight * f[m] * s[m] }
+            } else {
+                for m in 0..<d { row[m] += weight * s[m] }
             }
         }
     }
 
     /// The intra-chunk part: dV += Aᵀ dO, dA = tril(dO Vᵀ), then dq, dk through A's factors.
-    private func intraBackward(_ x: Head, _ g: Grads, c0: Int, n: Int, decay: Bool, _ w: Work) {
+    private func intraBackward(_ x: Head, _ g: Grads, c0: Int, n: Int, mode: Mode, _ w: Work) {
         let dO = g.dout + c0 * g.dos
         let (dq, dk) = (g.dq + c0 * g.dqs, g.dk + c0 * g.dks)
-        intraScores(x, c0: c0, n: n, decay: decay, w)
+        intraScores(x, c0: c0, n: n, mode: mode, w)
         // forward was: O += A V ; so dV += Aᵀ dO and dA = dO Vᵀ (lower triangle)
         BLAS.gemm(
             transA: true, M: n, N: dv, K: n, A: w.A, lda: n, B: dO, ldb: g.dos, beta: 1, C: g.dv + c0 * g.dvs,
             ldc: g.dvs)
         BLAS.gemm(
-            transB: true, M: n, N: n, K: dv, A: dO, lda: g.dos, B: x.v + c0 * x.vs, ldb: x.vs, beta: 0, C: w.dA, ldc: n)
+            transB: true, M: n, N: n, K: dv, A: dO, lda: g.dos, B: x.v + c0 * x.vs, ldb: x.vs, beta: 0, C: w.dA,
+            ldc: n)
         for i in 0..<n { (w.dA + i * n + i + 1).update(repeating: 0, count: n - i - 1) }
-        guard decay else {
+        switch mode {
+        case .plain:
             // forward was: A = s q kᵀ ; so dq += s dA k and dk += dAᵀ (s q)
-            BLAS.gemm(
-                M: n, N: d, K: n, alpha: scale, A: w.dA, lda: n, B: x.k + c0 * x.ks, ldb: x.ks, beta: 1, C: dq,
-                ldc: g.dqs)
+            BLAS.gemm(M: n, N: d, K: n, alpha: scale, A: w.dA, lda: n, B: w.Ki, ldb: d, beta: 1, C: dq, ldc: g.dqs)
             BLAS.gemm(transA: true, M: n, N: d, K: n, A: w.dA, lda: n, B: w.qs, ldb: d, beta: 1, C: dk, ldc: g.dks)
-            return
+        case .whole:
+            // forward was: A = Qe Kiᵀ, Qe = s q ⊙ E, Ki = k ⊙ e^(-b) ; so dq += s (dA Ki) ⊙ E and
+            // dk += (dAᵀ Qe) ⊙ e^(-b)
+            BLAS.gemm(M: n, N: d, K: n, A: w.dA, lda: n, B: w.Ki, ldb: d, beta: 0, C: w.tmp, ldc: d)
+            add(w.tmp, times: w.E, weight: scale, to: dq, ld: g.dqs, n: n)
+            BLAS.gemm(transA: true, M: n, N: d, K: n, A: w.dA, lda: n, B: w.Qe, ldb: d, beta: 0, C: w.tmp, ldc: d)
+            add(w.tmp, times: w.ek, weight: 1, to: dk, ld: g.dks, n: n)
+        case .sub:
+            subBackward(x, g, c0: c0, n: n, w)
         }
+    }
+
+    /// dq, dk of the intra scores built per sub-chunk.
+    private func subBackward(_ x: Head, _ g: Grads, c0: Int, n: Int, _ w: Work) {
+        let (dq, dk) = (g.dq + c0 * g.dqs, g.dk + c0 * g.dks)
         for i0 in stride(from: 0, to: n, by: Self.sub) {
             let i1 = min(i0 + Self.sub, n)
             let keys = factor(x, c0: c0, i0: i0, i1: i1, w)
             let m = i1 - i0
-            guard keys > 0 else {
-                pairBackward(x, dq: dq, dqs: g.dqs, dk: dk, dks: g.dks, c0: c0, i0: i0, i1: i1, n: n, w)
-                continue
+            if keys > 0 {
+                // forward was: A[rows] = qh khᵀ, qh = s q ⊙ eq, kh = k ⊙ ek
+                BLAS.gemm(M: m, N: d, K: keys, A: w.dA + i0 * n, lda: n, B: w.kh, ldb: d, beta: 0, C: w.tmp, ldc: d)
+                for i in 0..<m {
+                    for c in 0..<d { dq[(i0 + i) * g.dqs + c] += scale * w.tmp[i * d + c] * w.eq[i * d + c] }
+                }
+                BLAS.gemm(
+                    transA: true, M: keys, N: d, K: m, A: w.dA + i0 * n, lda: n, B: w.qh, ldb: d, beta: 0, C: w.tmp,
+                    ldc: d)
+                for j in 0..<keys {
+                    for c in 0..<d { dk[j * g.dks + c] += w.tmp[j * d + c] * w.ek[j * d + c] }
+                }
             }
-            // forward was: A[rows] = qh khᵀ, qh = s q ⊙ eq, kh = k ⊙ ek
-            BLAS.gemm(M: m, N: d, K: keys, A: w.dA + i0 * n, lda: n, B: w.kh, ldb: d, beta: 0, C: w.tmp, ldc: d)
-            for i in 0..<m {
-                for c in 0..<d { dq[(i0 + i) * g.dqs + c] += scale * w.tmp[i * d + c] * w.eq[i * d + c] }
-            }
-            BLAS.gemm(
-                transA: true, M: keys, N: d, K: m, A: w.dA + i0 * n, lda: n, B: w.qh, ldb: d, beta: 0, C: w.tmp, ldc: d)
-            for j in 0..<keys {
-                for c in 0..<d { dk[j * g.dks + c] += w.tmp[j * d + c] * w.ek[j * d + c] }
-            }
-            guard keys < i1 else { continue }
-            pairBackward(x, dq: dq, dqs: g.dqs, dk: dk, dks: g.dks, c0: c0, i0: i0, i1: i1, n: n, w)
+            if keys < i1 { pairBackward(x, dq: dq, dqs: g.dqs, dk: dk, dks: g.dks, c0: c0, i0: i0, i1: i1, n: n, w) }
         }
     }
 

@@ -17,7 +17,9 @@ struct GLATests {
         return h
     }
 
-    @Test(arguments: [(Float(0), 4, 2), (-3, 3, 1), (-400, 2, 2)])
+    /// Gate biases 0 and -3 keep every chunk in one factored block, -30 needs the 16-row
+    /// sub-chunks, -400 the pairwise diagonal.
+    @Test(arguments: [(Float(0), 4, 2), (-3, 3, 1), (-30, 4, 1), (-400, 2, 2)])
     func layerEqualsTheQuadraticOracle(bias: Float, NH: Int, NKV: Int) throws {
         let (B, T) = (2, 45)
         let h = try Self.harness(B: B, T: T, NH: NH, NKV: NKV, chunk: 32, bias: bias)
@@ -32,7 +34,7 @@ struct GLATests {
         #expect(relativeError(dqkv.array, ref.dqkv) < 1e-4, "bias \(bias)")
     }
 
-    @Test(arguments: [Float(0), -400])
+    @Test(arguments: [Float(0), -30, -400])
     func everyChunkSizeGivesTheSameNumbers(bias: Float) throws {
         var results: [[Float]] = []
         for chunk in [64, 20, 7, 1] {
