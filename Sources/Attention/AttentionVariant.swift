@@ -225,3 +225,24 @@ public func standardNormal(_ rng: inout SplitMix64) -> Float {
     let u2 = Double(rng.next() >> 11) / Double(1 << 53)
     return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
 }
+
+/// One zeroed Float allocation cut into consecutive parts of the given sizes (the buffers of a
+/// tensor-interface call); `free()` releases them all.
+struct Arena {
+    let parts: [UnsafeMutablePointer<Float>]
+    private let base: UnsafeMutablePointer<Float>
+
+    init(_ sizes: [Int]) {
+        let total = sizes.reduce(0, +)
+        let base = UnsafeMutablePointer<Float>.allocate(capacity: max(total, 1))
+        base.initialize(repeating: 0, count: max(total, 1))
+        var (offset, parts) = (0, [UnsafeMutablePointer<Float>]())
+        for n in sizes {
+            parts.append(base + offset)
+            offset += n
+        }
+        (self.base, self.parts) = (base, parts)
+    }
+
+    func free() { base.deallocate() }
+}

@@ -242,30 +242,28 @@ public struct MLSTM: AttentionVariant {
                     + "\"igate.bias\", \"fgate.bias\": [H]")
         }
         let kernel = MLSTMKernel(d: d, dv: dv, chunk: tile)
+        // q, k, v, out, saved, scratch, dq, dk, dv, dx, dparams, x, dout
         let sizes = [
             H * T * d, Hkv * T * d, Hkv * T * dv, H * T * dv, 4 * H * T, scratchCount(T: T, kernel: kernel), H * T * d,
-            Hkv * T * d, Hkv * T * dv, T * C, 2 * H * C + 2 * H,
+            Hkv * T * d, Hkv * T * dv, T * C, 2 * H * C + 2 * H, T * C, H * T * dv,
         ]
-        let arena = UnsafeMutablePointer<Float>.allocate(capacity: sizes.reduce(0, +))
-        defer { arena.deallocate() }
-        arena.initialize(repeating: 0, count: sizes.reduce(0, +))
-        var parts: [UnsafeMutablePointer<Float>] = []
-        var offset = 0
-        for n in sizes {
-            parts.append(arena + offset)
-            offset += n
+        let arena = Arena(sizes)
+        defer { arena.free() }
+        let parts = arena.parts
+        for (part, values) in zip([parts[0], parts[1], parts[2], parts[11]], [call.q, call.k, call.v, x]) {
+            part.update(from: values, count: values.count)
         }
-        for (part, values) in zip(parts, [call.q, call.k, call.v]) { part.update(from: values, count: values.count) }
         let params = wi + wf + bi + bf
         let s = Sequence(
             q: Strided(p: parts[0], row: d, head: T * d), k: Strided(p: parts[1], row: d, head: T * d),
-            v: Strided(p: parts[2], row: dv, head: T * dv), out: Strided(p: parts[3], row: dv, head: T * dv), x: x,
-            saved: parts[4])
+            v: Strided(p: parts[2], row: dv, head: T * dv), out: Strided(p: parts[3], row: dv, head: T * dv),
+            x: parts[11], saved: parts[4])
         forwardSequence(s, T: T, params: params, kernel: kernel, scratch: parts[5])
         var result = AttentionCoreResult(out: Array(UnsafeBufferPointer(start: parts[3], count: H * T * dv)))
         guard let dout = call.dout else { return call.output(result) }
+        parts[12].update(from: dout, count: dout.count)
         let grads = SequenceGrads(
-            dout: Strided(p: UnsafeMutablePointer(mutating: dout), row: dv, head: T * dv),
+            dout: Strided(p: parts[12], row: dv, head: T * dv),
             dq: Strided(p: parts[6], row: d, head: T * d), dk: Strided(p: parts[7], row: d, head: T * d),
             dv: Strided(p: parts[8], row: dv, head: T * dv), dx: parts[9])
         backwardSequence(s, grads, T: T, params: params, dparams: parts[10], kernel: kernel, scratch: parts[5])

@@ -151,18 +151,16 @@ public struct ReLA: AttentionVariant {
     public func runTensors(_ call: inout TensorCall) throws -> TensorOutput {
         let (H, T, dv) = (call.H, call.T, call.dv)
         let gain = try call.tensor("norm.weight", [H, dv]) ?? [Float](repeating: 1, count: H * dv)
-        // the gain, its gradient, one head's normed output and rstd, in one buffer
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * H * dv + T * dv + T)
-        defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0, count: 2 * H * dv + T * dv + T)
-        buffer.update(from: gain, count: H * dv)
-        let (dgain, normed) = (buffer + H * dv, buffer + 2 * H * dv)
-        let rstd = normed + T * dv
+        // the gain, its gradient, one head's normed output and rstd
+        let arena = Arena([H * dv, H * dv, T * dv, T])
+        defer { arena.free() }
+        let (gains, dgain, normed, rstd) = (arena.parts[0], arena.parts[1], arena.parts[2], arena.parts[3])
+        gains.update(from: gain, count: H * dv)
         let kernel = kernel
         let core = HeadMajorCore.run(call, ropeBase: rope ? ropeBase : nil) { _ in
             kernel
         } after: { h, o, dO in
-            let g = buffer + h * dv
+            let g = gains + h * dv
             Self.normForward(o, rows: T, hs: dv, heads: 1, gain: g, rstd: rstd, normed: normed)
             guard let dO else { return }
             Self.normBackward(

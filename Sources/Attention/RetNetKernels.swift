@@ -143,15 +143,9 @@ extension RetNet {
         let kernel = RetentionKernel(d: d, dv: dv, tile: tile)
         // one arena: qr, kr, cos|sin, dqr, dkr, dv, out, rstd, scores, decay, dO before the norm
         let sizes = [q.count, k.count, T * d, q.count, k.count, v.count, H * T * dv, T, 2 * tile * T, T, T * dv]
-        let arena = UnsafeMutablePointer<Float>.allocate(capacity: sizes.reduce(0, +))
-        defer { arena.deallocate() }
-        arena.initialize(repeating: 0, count: sizes.reduce(0, +))
-        var parts: [UnsafeMutablePointer<Float>] = []
-        var offset = 0
-        for n in sizes {
-            parts.append(arena + offset)
-            offset += n
-        }
+        let arena = Arena(sizes)
+        defer { arena.free() }
+        let parts = arena.parts
         let (qr, kr, cos, dqr, dkr, dvv, out) = (parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6])
         let (rstd, S, decay, dOraw) = (parts[7], parts[8], parts[9], parts[10])
         let sin = cos + T * d / 2
