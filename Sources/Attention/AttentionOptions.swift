@@ -114,6 +114,13 @@ extension OptionRange where Value == Int {
     }
 }
 
+extension OptionRange where Value == Int {
+    /// From n through max (a bound that keeps sizes computed from the option from overflowing).
+    public static func within(_ n: Int, _ max: Int) -> OptionRange {
+        OptionRange("in \(n)...\(max)") { v, _ in (n...max).contains(v) ? nil : "must be in \(n)...\(max)" }
+    }
+}
+
 extension OptionRange where Value == Double {
     /// Greater than x.
     public static func above(_ x: Double) -> OptionRange {

@@ -35,7 +35,7 @@ public struct Persistent: AttentionVariant {
     public let probsCacheBytes: Int
 
     static let memoryOption = AttentionOption(
-        "memory", default: 16, range: .atLeast(1, "must be positive"),
+        "memory", default: 16, range: .within(1, 1 << 16),
         doc: "learned key/value vectors per kv head, seen by every query")
     static let ropeBaseOption = CommonOptions.ropeBase(default: 10_000)
 

@@ -36,10 +36,10 @@ public struct Sinks: AttentionVariant {
     public let probsCacheBytes: Int
 
     static let sinksOption = AttentionOption(
-        "sinks", default: 4, range: .atLeast(0, "must be 0 (a plain sliding window) or positive"),
-        doc: "the first keys of the sequence, seen by every query (attention sinks)")
+        "sinks", default: 4, range: .within(0, 1 << 22),
+        doc: "the first keys of the sequence, seen by every query (attention sinks); 0 = a plain sliding window")
     static let windowOption = AttentionOption(
-        "window", default: 256, range: .atLeast(1, "must be positive"),
+        "window", default: 256, range: .within(1, 1 << 22),
         doc: "recent keys each query sees, itself included")
     static let ropeBaseOption = CommonOptions.ropeBase(default: 10_000)
 

@@ -2,7 +2,8 @@
 // does not change when every position shifts), each query is softmax attention over [memory |
 // its causal keys] (against softmax_rope on a sequence whose first N keys are the memory), decode
 // at lengths well past the tile and several memory sizes, the paper's initialisation, and the
-// errors for a missing memory tensor and an odd head size.
+// errors for a missing memory tensor and an odd head size; and `tracker attention` inputs of
+// both new variants (persistent's memory tensors, sinks' options), mutated, fail cleanly.
 import Attention
 import Basics
 import Foundation
@@ -93,5 +94,28 @@ struct PersistentTests {
             try Harness("persistent", B: 1, T: 2, NH: 1, NKV: 1, hs: 3)
         }
         #expect(odd?.description.contains("even") == true)
+    }
+
+    /// A golden input of persistent (memory tensors) or sinks (its options), mutated: every
+    /// parsable mutant runs or fails with an AttentionError, never a trap.
+    @Test(arguments: ["persistent-gqa.json", "sinks-basic.json"])
+    func mutatedInterfaceInputsFailCleanly(file: String) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(file)")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let input = try JSONSerialization.data(withJSONObject: try #require(root["input"]), options: [.sortedKeys])
+        let variant = try #require(root["variant"] as? String)
+        var mutator = Mutator(seed: 12)
+        var (ran, refused) = (0, 0)
+        for _ in 0..<400 {
+            let text = mutator.mutate(String(decoding: input, as: UTF8.self))
+            guard let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { continue }
+            do {
+                _ = try TensorInterface.run(variant: variant, TensorInput(json: json))
+                ran += 1
+            } catch is AttentionError {
+                refused += 1
+            }
+        }
+        #expect(ran > 0 && refused > 0, "\(file): \(ran) ran, \(refused) refused")
     }
 }
