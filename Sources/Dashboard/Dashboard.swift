@@ -103,7 +103,7 @@ public struct Dashboard: Sendable {
     func html(_ page: Page, _ view: View, _ query: QueryString) -> String {
         let nav = """
             <nav class="top"><a href="/">Experiments</a><a href="/runs">Runs</a><a href="/compare">Compare</a>\
-            <span class="live" id="live">static</span></nav>
+            <span class="live" id="live">live: connecting</span></nav>
 
             """
         var values = query.values

@@ -1,6 +1,7 @@
 // The query string of a request, decoded as browsers encode forms: pairs split at '&' and the
 // first '=', '+' for a space, %XX escapes as UTF-8. A repeated name keeps its last value. Input
 // from anyone who can reach the port: anything malformed is a clear 400, never a trap.
+import Basics
 import Foundation
 
 struct QueryString: Sendable, Equatable {
@@ -56,7 +57,7 @@ struct QueryString: Sendable, Equatable {
             if byte < 128, c.isLetter || c.isNumber || "-_.~".contains(c) {
                 out.append(c)
             } else {
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                out += "%" + Hex.string([byte]).uppercased()
             }
         }
         return out
@@ -70,7 +71,7 @@ struct QueryString: Sendable, Equatable {
             switch b {
             case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else {
+                guard let h = it.next().flatMap(Hex.digitValue), let l = it.next().flatMap(Hex.digitValue) else {
                     throw DashboardError.badRequest("the query string has a '%' not followed by two hex digits")
                 }
                 bytes.append(h << 4 | l)
@@ -82,17 +83,4 @@ struct QueryString: Sendable, Equatable {
         }
         return text
     }
-
-    private static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }

@@ -44,7 +44,7 @@ extension Dashboard {
             rows: queueRows)
         let total = counts.reduce(0) { $0 + $1.count }
         let doc = ReportDocument(
-            title: "tracker: \(names.count) experiments, \(total) runs",
+            title: "tracker: \(names.compactMap { $0 }.count) experiments, \(total) runs",
             sections: [.table(experiments), .table(queueTable)])
         let (rowNames, columnStates) = (names, states)
         let links = HTMLLinks(cell: { table, r, c in
@@ -129,7 +129,8 @@ extension Dashboard {
         return Page(document: doc, links: links, controls: Self.filterForm(query) + pager)
     }
 
-    /// The filter form of the runs table: a GET form, so the filters land in the URL.
+    /// The filter form of the runs table and a form to compare runs by name or id: GET forms, so
+    /// what they ask lands in the URL.
     static func filterForm(_ query: QueryString) -> String {
         func field(_ name: String, _ placeholder: String, _ width: String = "") -> String {
             let value = HTMLRenderer.escape(query[name] ?? "")
@@ -147,6 +148,9 @@ extension Dashboard {
             \(field("state", "state", " style=\"width:90px\"")) \
             \(field("where", "where: train.lr < 0.003 and val/loss.min < 4.2")) \
             \(hidden)<button type="submit">filter</button></form>
+            <form class="filter" method="get" action="/compare">\
+            <input type="text" name="runs" placeholder="runs to compare: ids or names, comma-separated"> \
+            <button type="submit">compare</button></form>
 
             """
     }

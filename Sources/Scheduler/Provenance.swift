@@ -28,6 +28,21 @@ public enum Provenance {
         return (try? machine.canonicalJSON()) ?? "{}"
     }
 
+    /// Records on a claimed run's row where it comes from, as a worker does before starting it:
+    /// `code` and `machine` (this process's, by default) and the corpus its config names.
+    public static func record(
+        _ run: RunRecord, db: TrackerDB, code: (commit: String?, dirty: Bool?) = codeVersion(),
+        machine: String = machineJSON()
+    ) throws {
+        var lineage: (corpusId: Int64?, json: String?) = (nil, nil)
+        if let tree = try? ConfigValue(json: run.config) {
+            lineage = (try? Self.lineage(config: tree, db: db)) ?? (nil, nil)
+        }
+        try db.setProvenance(
+            runId: run.id!, codeVersion: code.commit, codeDirty: code.dirty, machine: machine,
+            corpusId: lineage.corpusId, lineage: lineage.json)
+    }
+
     /// The corpus a run config names ([data] corpus = "NAME") and its lineage JSON, if it is ingested
     /// (none for a synthetic task, though its resolved config holds the default corpus name).
     public static func lineage(config: ConfigValue, db: TrackerDB) throws -> (corpusId: Int64?, json: String?) {

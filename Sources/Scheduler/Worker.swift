@@ -271,14 +271,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func recordProvenance(_ run: RunRecord) throws {
-        var lineage: (corpusId: Int64?, json: String?) = (nil, nil)
-        if let tree = try? ConfigValue(json: run.config) {
-            lineage = (try? Provenance.lineage(config: tree, db: db)) ?? (nil, nil)
-        }
-        try db.setProvenance(
-            runId: run.id!, codeVersion: code.commit, codeDirty: code.dirty, machine: machine,
-            corpusId: lineage.corpusId,
-            lineage: lineage.json)
+        try Provenance.record(run, db: db, code: code, machine: machine)
     }
 
     private func appendLine(_ path: String, _ line: String) {

@@ -45,11 +45,11 @@ struct BrowserTests {
             ?? NSTemporaryDirectory() + "dashboard-screenshots-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let base = "http://127.0.0.1:\(server.port)"
-        let views: [(name: String, path: String, expected: [String])] = [
-            ("experiments", "/", ["tiny-lr", "tiny-lr-more", "Queue"]),
-            ("runs", "/runs", ["train.lr", "page 1 of 1 (7 runs)", "softmax_rope"]),
-            ("compare", "/compare?experiment=tiny-lr", ["<polyline", "<polygon", "train.lr", "task/acc"]),
-            ("run", "/runs/\(Fixture.shared.trainedId)", ["<polyline", "State history", "Checkpoints"]),
+        let views: [(name: String, path: String, expected: [String], height: Int)] = [
+            ("experiments", "/", ["tiny-lr", "tiny-lr-more", "Queue", "lr0.001-seed1"], 900),
+            ("runs", "/runs", ["train.lr", "page 1 of 1 (7 runs)", "lr0.003-seed2", "&lt;script&gt;"], 900),
+            ("compare", "/compare?experiment=tiny-lr", ["<polyline", "<polygon", "train.lr", "task/acc"], 2600),
+            ("run", "/runs/\(Fixture.shared.trainedId)", ["<polyline", "State history", "Checkpoints"], 2600),
         ]
         for view in views {
             let url = base + view.path
@@ -60,7 +60,7 @@ struct BrowserTests {
             #expect(!dom.contains("<script>alert"), "\(view.name): an unescaped script")
             let png = "\(folder)/dashboard-\(view.name).png"
             _ = try await HTTPClient.offThread {
-                try Self.chromium(["--screenshot=\(png)", "--window-size=1280,1000", url])
+                try Self.chromium(["--screenshot=\(png)", "--window-size=1280,\(view.height)", url])
             }
             let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
             #expect(bytes.count > 10_000 && bytes.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(png)")

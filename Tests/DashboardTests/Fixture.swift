@@ -77,6 +77,7 @@ enum Fixture {
                 throw Failed(description: "no run to claim")
             }
             trained.append(run.id!)
+            try Provenance.record(run, db: db)
             let log = TrackerDB.runLogPath(home: home, runId: run.id!)
             try FileManager.default.createDirectory(
                 atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
