@@ -6,8 +6,10 @@
 //   a_ij = z_ij + (1 - w) L_i[f] + w L_i[f+1],  f = floor(p_ij), w = p_ij - f,
 //   O = softmax_j(a) V.
 // Choices: the scale s on the gates and on both logit terms, as the paper's code by default
-// (`cope_nodiv` off: (q·k + q·e[p]) / sqrt(hs)); positions clamped at P = option max_position
-// (default 64), so e_h has P + 1 rows (the code's npos = P + 1); e ("pos_emb" (NH, P+1, hs)) is
+// (`cope_nodiv` off: (q·k + q·e[p]) / sqrt(hs)); positions clamped at P = option max_position,
+// so e_h has P + 1 rows (the code's npos = P + 1). The code's default is the context (npos =
+// block size + 1); ours is min(context, 64): no row a position can never reach, and at long
+// contexts the table, the q·e sgemm and the gate work stay small. e ("pos_emb" (NH, P+1, hs)) is
 // per query head (the code shares one table across a layer's heads) and starts at 0 as there,
 // so a fresh layer is NoPE softmax. The code interpolates between floor and ceil; we use floor and
 // floor + 1 (the same value; at the measure-zero integer p it takes the right-hand slope where the
@@ -33,7 +35,8 @@ public struct Cope: AttentionVariant {
     public let tile: Int
 
     static let maxPositionOption = AttentionOption(
-        "max_position", default: 64, range: .atLeast(1, "must be positive"),
+        "max_position", default: { min($0.context, 64) }, defaultText: "min(context, 64)",
+        range: .atLeast(1, "must be positive"),
         doc: "largest contextual position P (positions are clamped to it; pos_emb has P + 1 rows per head)")
 
     public static let options: [any AttentionOptionInfo] = [maxPositionOption, CommonOptions.tile]
@@ -158,6 +161,17 @@ struct CopeKernel {
     /// (R, P + 1), a row's gates and positions (T each); R = min(tile, T).
     func scratchCount(T: Int) -> Int { 2 * min(tile, T) * (T + P + 1) + 2 * T }
 
+    /// The scratch as `scratchCount` lays it out: S, dS, L, dL, gates, positions.
+    private func carve(_ scratch: UnsafeMutablePointer<Float>, T: Int) -> (
+        S: UnsafeMutablePointer<Float>, dS: UnsafeMutablePointer<Float>, L: UnsafeMutablePointer<Float>,
+        dL: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Float>
+    ) {
+        let R = min(tile, T)
+        let L = scratch + 2 * R * T
+        let gates = L + 2 * R * (P + 1)
+        return (scratch, scratch + R * T, L, L + R * (P + 1), gates, gates + T)
+    }
+
     /// Row logits in place over n keys: z_j -> a_j = z_j + L interpolated at p_j, p_j =
     /// min(Σ_{m=j}^{n-1} sigmoid(z_m), P) (summed in Double, rounded to Float once). Keeps sigmoid(z_j) and p_j for j >= the returned
     /// first key below P; the keys before it sit at P.
@@ -218,11 +232,7 @@ struct CopeKernel {
     }
 
     func forward(_ h: TileHead, e: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let R0 = min(tile, h.T)
-        let S = scratch
-        let L = S + 2 * R0 * h.T
-        let gates = L + 2 * R0 * (P + 1)
-        let positions = gates + h.T
+        let (S, _, L, _, gates, positions) = carve(scratch, T: h.T)
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)
@@ -243,13 +253,7 @@ struct CopeKernel {
         _ h: TileHead, _ g: TileGrads, e: UnsafePointer<Float>, de: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let R0 = min(tile, h.T)
-        let S = scratch
-        let dS = S + R0 * h.T
-        let L = S + 2 * R0 * h.T
-        let dL = L + R0 * (P + 1)
-        let gates = L + 2 * R0 * (P + 1)
-        let positions = gates + h.T
+        let (S, dS, L, dL, gates, positions) = carve(scratch, T: h.T)
         var i0 = 0
         while i0 < h.T {
             let R = min(tile, h.T - i0)

@@ -62,8 +62,11 @@ struct CopeTests {
     @Test func parametersAndOptions() throws {
         let shape = AttentionShape(heads: 3, kvHeads: 1, headSize: 4, channels: 12, context: 8)
         let c = try AttentionRegistry.make(AttentionConfig(variant: "cope"), shape: shape) as! Cope
-        #expect(c.maxPosition == 64 && c.parameters.map(\.name) == ["pos_emb"])
-        #expect(c.parameters[0].shape == [3, 65, 4])
+        #expect(c.maxPosition == 8 && c.parameters.map(\.name) == ["pos_emb"], "default: the context ...")
+        #expect(c.parameters[0].shape == [3, 9, 4])
+        var long = shape
+        long.context = 2048
+        #expect((try AttentionRegistry.make(AttentionConfig(variant: "cope"), shape: long) as! Cope).maxPosition == 64)
         let error = #expect(throws: AttentionError.self) {
             try AttentionRegistry.make(
                 AttentionConfig(variant: "cope", options: ["max_position": .int(0)]), shape: shape)

@@ -74,11 +74,12 @@ struct CheckpointFuzzTests {
         close(fd)
     }
 
-    @Test func mutatedCheckpoints() {
-        var m = Mutator(seed: 31)
-        // Most edits land in the JSON header (where the parsing is); some anywhere in the file.
+    /// `count` mutations of the pair, each read by every reader: most edits land in the weights'
+    /// JSON header (where the parsing is), some anywhere in either file.
+    func fuzz(weights: [UInt8], state: [UInt8], count: Int, seed: UInt64, _ label: String, trainer: Trainer? = nil) {
+        var m = Mutator(seed: seed)
         let headerEnd = 8 + Int(weights[0]) + Int(weights[1]) << 8
-        for i in 0..<1500 {
+        for i in 0..<count {
             var w = weights
             var s = state
             switch m.int(4) {
@@ -86,8 +87,12 @@ struct CheckpointFuzzTests {
             case 1: s = m.mutate(state)
             default: w = m.mutate(Array(weights[..<headerEnd])) + weights[headerEnd...]
             }
-            read(weights: w, state: s, "mutation \(i)")
+            read(weights: w, state: s, "\(label) \(i)", trainer: trainer)
         }
+    }
+
+    @Test func mutatedCheckpoints() {
+        fuzz(weights: weights, state: state, count: 1500, seed: 31, "mutation")
     }
 
     /// An aaren checkpoint of the old layout (attn.wqkv with the q rows, converted on load),
@@ -97,17 +102,7 @@ struct CheckpointFuzzTests {
         let weights = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         let state = Array(try Data(contentsOf: URL(fileURLWithPath: Checkpoint.statePath(forWeights: path))))
         let aaren = try LegacyCheckpointTests.trainer(for: path)
-        var m = Mutator(seed: 32)
-        let headerEnd = 8 + Int(weights[0]) + Int(weights[1]) << 8
-        for i in 0..<500 {
-            var w = weights
-            var s = state
-            switch m.int(3) {
-            case 0: s = m.mutate(state)
-            default: w = m.mutate(Array(weights[..<headerEnd])) + weights[headerEnd...]
-            }
-            read(weights: w, state: s, "legacy mutation \(i)", trainer: aaren)
-        }
+        fuzz(weights: weights, state: state, count: 500, seed: 32, "legacy mutation", trainer: aaren)
     }
 
     /// A safetensors file with this header and `data` bytes after it.
