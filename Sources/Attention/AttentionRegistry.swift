@@ -21,6 +21,7 @@ public enum AttentionRegistry {
         ReLA.self,
         MLSTM.self,
         Sinks.self,
+        Infini.self,
     ]
 
     public static var names: [String] { variants.map { $0.name } }

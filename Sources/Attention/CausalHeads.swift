@@ -60,10 +60,12 @@ struct HeadDriver {
     var extra: ExtraKeys = .none
     /// Where persistent memory is, for `.memory`.
     var memory: MemoryOperands? = nil
+    /// Rows per segment of a segment mask (infini's local softmax); 0 = none.
+    var segment: Int = 0
 
     /// Kept weights: one head's causal tiles (within the window), extra columns first.
     private var kept: KeptWeights {
-        let kernel = TileKernel(scale: 1, tile: tile, window: window, extra: extra)
+        let kernel = TileKernel(scale: 1, tile: tile, window: window, extra: extra, segment: segment)
         return KeptWeights(heads: shape.heads, budgetBytes: probsCacheBytes) { kernel.keptFloats(T: $0) }
     }
 

@@ -1,7 +1,8 @@
 // The tile engine of the softmax family: softmax_rope, softmax_nope, alibi, forgetting and sigmoid
 // (shared/spec/attention.md §1a, §1d, §1g, §1h, §1i): per query head, rows go in tiles of `tile`
 // queries; one sgemm gives the tile's logits against the keys its rows see (0..<end-of-tile, or
-// from the first row's window start with a sliding window, §2.3 T1), a hook adds the variant's bias b_ij (ALiBi -m(i-j),
+// from the first row's window start with a sliding window, §2.3 T1, or its segment's start with
+// infini's segment mask), a hook adds the variant's bias b_ij (ALiBi -m(i-j),
 // FoX c_i - c_j from a Double cumsum) and optional per-row scale, a row map turns them into weights
 // (softmax saving only the logsumexp, sigmoid(S + b), or rela's max(S, 0)), and one sgemm gives O. Backward
 // reuses the weights if forward kept them (`TileHead.probs`, the variants' "probs_cache_mib"),
@@ -108,9 +109,14 @@ struct TileKernel {
     var window: Int = 0
     /// Keys in the same softmax before the causal block (sinks, persistent memory).
     var extra: ExtraKeys = .none
+    /// Rows per segment when a query sees only the keys of its own segment (infini); 0 = none.
+    var segment: Int = 0
 
     /// The first key query i sees.
-    @inline(__always) func firstKey(_ i: Int) -> Int { window > 0 ? max(0, i - window + 1) : 0 }
+    @inline(__always) func firstKey(_ i: Int) -> Int {
+        if segment > 0 { return i - i % segment }
+        return window > 0 ? max(0, i - window + 1) : 0
+    }
 
     /// The first key of query i's causal block (after the sinks, which are extra columns).
     @inline(__always) func blockKey(_ i: Int) -> Int {

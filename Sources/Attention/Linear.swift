@@ -164,7 +164,7 @@ struct LinearCore {
     }
 
     /// φ of T rows (stride `stride`) into dst (T, d).
-    private func phiRows(_ src: UnsafePointer<Float>, stride: Int, T: Int, into dst: UnsafeMutablePointer<Float>) {
+    func phiRows(_ src: UnsafePointer<Float>, stride: Int, T: Int, into dst: UnsafeMutablePointer<Float>) {
         for t in 0..<T {
             let (x, y) = (src + t * stride, dst + t * d)
             var m = 0
@@ -242,7 +242,7 @@ struct LinearCore {
     }
 
     /// dx (rows dxs apart) += dφ (T, d) ⊙ φ'(x) (rows xs apart).
-    private func chainPhi(
+    func chainPhi(
         _ dphi: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ xs: Int, into dx: UnsafeMutablePointer<Float>,
         _ dxs: Int, T: Int
     ) {

@@ -34,6 +34,7 @@ POSITIONAL = {
     "mlstm": "none (the forget gates' decay; gates from x)",
     "sinks": "rope (half-split, base = options.rope_base): window keys at distance i - j, sink s at "
              "min(i, sinks + window - 1) - s",
+    "infini": "none (softmax within segments, a compressive memory of the earlier ones)",
 }
 
 # (variant, case, options, H, Hkv, T, d, dv): T <= 9, d <= 4, H <= 4.
@@ -98,6 +99,11 @@ CASES = [
     ("sinks", "gqa", {"sinks": 1, "window": 2, "rope_base": 10000}, 4, 2, 7, 4, 3),
     ("sinks", "mqa", {"sinks": 2, "window": 2, "rope_base": 100}, 3, 1, 8, 2, 2),
     ("sinks", "t1", {"sinks": 2, "window": 3, "rope_base": 10000}, 2, 2, 1, 4, 3),
+    ("infini", "basic", {"segment": 3}, 2, 2, 9, 4, 4),
+    ("infini", "delta", {"segment": 2, "delta_rule": True}, 2, 2, 8, 4, 4),
+    ("infini", "gqa", {"segment": 3, "delta_rule": True}, 4, 2, 7, 4, 4),
+    ("infini", "mqa", {"segment": 2}, 3, 1, 6, 2, 2),
+    ("infini", "t1", {"segment": 2}, 2, 2, 1, 4, 4),
 ]
 for rem in ("current", "bias", "none"):
     for cur in (False, True):

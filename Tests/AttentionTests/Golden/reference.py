@@ -21,6 +21,9 @@ Per head: the forward and the analytic backward exactly as derived in the spec (
   mlstm          xLSTM's matrix memory, gates from x; parallel, recurrent and chunkwise forms
   sinks          sliding-window softmax with S attention sinks, RoPE positions within the
                  rolling cache (Xiao et al. 2023, StreamingLLM); ring-buffer decode form
+  infini         Infini-attention (Munkhdalai et al. 2024): softmax within segments plus an
+                 elu+1 compressive memory of the earlier segments (optional delta rule), mixed
+                 by sigmoid(gate.beta); segment-cache decode form
 and MQA/GQA (§1i) for all of them: query head h uses kv head h // (H / Hkv), and dK, dV are summed
 over each group.
 
@@ -33,6 +36,7 @@ variant, one line each (PER_HEAD_INPUTS are sliced per query head, KV_HEAD_INPUT
   pos_emb [H,P+1,d] (cope)
   norm.weight [H,dv] (rela's RMSNorm gain)
   x [T,C] with igate.weight, fgate.weight [H,C] and igate.bias, fgate.bias [H] (mlstm's gates)
+  gate.beta [H] (infini's memory gate)
 Gradients are those of the scalar loss sum(out * dout).
 
 `python3 reference.py --check` runs every self-check: finite differences against each analytic
@@ -731,6 +735,104 @@ def mlstm_chunkwise(q, k, v, ctx, L):
     return out
 
 
+# ---------------------------------------------------------------- Infini-attention (Munkhdalai 2024)
+
+def infini_options(ctx):
+    opts = ctx["options"]
+    return opts.get("segment", 64), opts.get("delta_rule", False)
+
+
+def infini_values(fk, v1, S, delta):
+    """What a segment writes into the memory S = [M | z]: [v | 1], with the delta rule minus
+    [fk M / (fk z + eps) | 0]; also R = fk S (None without the delta term)."""
+    if not delta:
+        return v1, None
+    R = fk @ S
+    U = v1.copy()
+    U[:, :-1] -= R[:, :-1] / (R[:, -1:] + LINEAR_EPS)
+    return U, R
+
+
+def head_infini(q, k, v, dout, ctx):
+    """Segments of L tokens: A_local = causal softmax within the segment (s = 1/sqrt(d), NoPE);
+    A_mem = fq S_prev[:, :dv] / (fq S_prev[:, dv] + eps), 0 in the first segment, with
+    S = [M | z] += fk^T U per finished segment; out = g A_mem + (1 - g) A_local, g = sigmoid(beta)."""
+    L, delta = infini_options(ctx)
+    T, d = q.shape
+    dv = v.shape[1]
+    seg = np.arange(T) // L
+    bias = np.where(seg[:, None] == seg[None, :], 0.0, -np.inf)
+    local, dql, dkl, dvl, _ = softmax_core(q, k, v, np.zeros_like(dout), bias, 1 / np.sqrt(d))
+    fq, fk = elu1(q), elu1(k)
+    v1 = np.concatenate([v, np.ones((T, 1))], 1)
+    starts = list(range(0, T, L))
+    states, values = [], []
+    S = np.zeros((d, dv + 1))
+    for n, c0 in enumerate(starts):
+        states.append(S)
+        U, _ = infini_values(fk[c0:c0 + L], v1[c0:c0 + L], S, delta and n > 0)
+        values.append(U)
+        S = S + fk[c0:c0 + L].T @ U
+    mem, den = np.zeros((T, dv)), np.ones(T)
+    for n, c0 in enumerate(starts[1:], 1):
+        Y = fq[c0:c0 + L] @ states[n]
+        den[c0:c0 + L] = Y[:, dv] + LINEAR_EPS
+        mem[c0:c0 + L] = Y[:, :dv] / den[c0:c0 + L, None]
+    g = sigmoid(ctx["gate.beta"])
+    out = g * mem + (1 - g) * local
+    # forward was: out = g A_mem + (1 - g) A_local ; so dbeta = g (1 - g) sum(dout (A_mem - A_local))
+    dbeta = g * (1 - g) * (dout * (mem - local)).sum()
+    _, dql, dkl, dvl, _ = softmax_core(q, k, v, (1 - g) * dout, bias, 1 / np.sqrt(d))
+    dmem = g * dout
+    dfq, dfk, dv1 = np.zeros_like(fq), np.zeros_like(fk), np.zeros_like(v1)
+    dM = np.zeros((d, dv + 1))                        # the gradient of the state after segment n
+    for n in reversed(range(len(starts))):
+        sl = slice(starts[n], starts[n] + L)
+        if n < len(starts) - 1:                       # forward was: S' = S + fk^T U
+            dfk[sl] += values[n] @ dM.T
+            dU = fk[sl] @ dM
+            dv1[sl] += dU
+            if delta and n > 0:                       # U = v1 - [R / D | 0], R = fk S, D = R[:, dv] + eps
+                _, R = infini_values(fk[sl], v1[sl], states[n], True)
+                D = R[:, dv] + LINEAR_EPS
+                dR = np.concatenate([-dU[:, :dv] / D[:, None], ((dU[:, :dv] * R[:, :dv]).sum(1) / D ** 2)[:, None]], 1)
+                dfk[sl] += dR @ states[n].T
+                dM = dM + fk[sl].T @ dR
+        if n > 0:                                     # forward was: mem = Y[:, :dv] / D, Y = fq S
+            dY = np.concatenate([dmem[sl] / den[sl, None], (-(dmem[sl] * mem[sl]).sum(1) / den[sl])[:, None]], 1)
+            dfq[sl] += dY @ states[n].T
+            dM = dM + fq[sl].T @ dY
+    return out, {"dq": dql + dfq * elu1_grad(q), "dk": dkl + dfk * elu1_grad(k), "dv": dvl + dv1[:, :dv],
+                 "dgate.beta": dbeta}
+
+
+def infini_decode(q, k, v, ctx):
+    """Token by token: a KV cache of the current segment, the memory folded at each boundary."""
+    L, delta = infini_options(ctx)
+    T, d = q.shape
+    dv = v.shape[1]
+    g = sigmoid(ctx["gate.beta"])
+    S, folded = np.zeros((d, dv + 1)), 0
+    out = np.zeros((T, dv))
+    for t in range(T):
+        c0 = t - t % L
+        if t > 0 and t % L == 0:                      # fold the finished segment
+            p0 = t - L
+            fk = elu1(k[p0:t])
+            v1 = np.concatenate([v[p0:t], np.ones((L, 1))], 1)
+            U, _ = infini_values(fk, v1, S, delta and folded > 0)
+            S, folded = S + fk.T @ U, folded + 1
+        w = q[t] @ k[c0:t + 1].T / np.sqrt(d)
+        p = np.exp(w - w.max())
+        local = p @ v[c0:t + 1] / p.sum()
+        mem = np.zeros(dv)
+        if t >= L:
+            y = elu1(q[t]) @ S
+            mem = y[:dv] / (y[dv] + LINEAR_EPS)
+        out[t] = g * mem + (1 - g) * local
+    return out
+
+
 # ---------------------------------------------------------------- multi-head driver (§1i)
 
 HEADS = {
@@ -749,11 +851,12 @@ HEADS = {
     "rela": head_rela,
     "mlstm": head_mlstm,
     "sinks": head_sinks,
+    "infini": head_infini,
 }
 
 # Inputs with one row per kv head (their gradients are summed over each group, as dk and dv).
 KV_HEAD_INPUTS = ("persistent.key", "persistent.value")
-PER_HEAD_INPUTS = ("log_f", "log_a", "remainder_bias", "pos_emb", "norm.weight", *MLSTM_GATES)
+PER_HEAD_INPUTS = ("log_f", "log_a", "remainder_bias", "pos_emb", "norm.weight", *MLSTM_GATES, "gate.beta")
 
 
 def run(variant, inp):
@@ -810,6 +913,8 @@ def random_inputs(rng, variant, H, Hkv, T, d, dv, options, qscale=1.0):
         inp["norm.weight"] = 1 + 0.3 * rng.normal(size=(H, dv))
     if variant == "mlstm":
         mlstm_inputs(rng, inp, H, T)
+    if variant == "infini":
+        inp["gate.beta"] = rng.normal(size=H)
     return inp
 
 
@@ -861,7 +966,7 @@ def finite_difference(variant, inp, name, eps=1e-5):
 
 def differentiable_inputs(variant, inp):
     names = ["q", "k", "v"]
-    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb", "norm.weight", "x", *MLSTM_GATES) + KV_HEAD_INPUTS:
+    for extra in ("log_f", "remainder_bias", "log_a", "pos_emb", "norm.weight", "x", *MLSTM_GATES, "gate.beta") + KV_HEAD_INPUTS:
         if extra in inp:
             names.append(extra)
     if variant == "sigmoid":
@@ -920,7 +1025,9 @@ def variant_configs():
             ("persistent", {"memory": 3}), ("persistent", {"memory": 1, "rope_base": 100}),
             ("cope", {}), ("cope", {"max_position": 2}), ("cope", {"max_position": 1}), ("rela", {}),
             ("rela", {"rope": False}), ("mlstm", {}), ("sinks", {"sinks": 2, "window": 2}),
-            ("sinks", {"sinks": 1, "window": 3, "rope_base": 100})]
+            ("sinks", {"sinks": 1, "window": 3, "rope_base": 100}),
+            ("infini", {"segment": 2}), ("infini", {"segment": 2, "delta_rule": True}),
+            ("infini", {"segment": 3, "delta_rule": True})]
     cfgs += [("stick_breaking", {"remainder": r, "attend_current": c}) for r, c in sb_modes()]
     return cfgs
 
@@ -1010,6 +1117,10 @@ def check_forms(rng):
         out, _ = head_sinks(q3, k3, v3, d3, ctx)
         assert np.abs(out - sinks_in_cache(q3, k3, v3, ctx)).max() < 1e-12, ("sinks in cache", S, W)
         assert np.abs(out - sinks_decode(q3, k3, v3, ctx)).max() < 1e-12, ("sinks decode", S, W)
+    for L, delta in ((1, False), (2, True), (3, False), (3, True), (4, True), (64, False)):
+        ctx = {"options": {"segment": L, "delta_rule": delta}, "gate.beta": rng.normal()}
+        out, _ = head_infini(q3, k3, v3, d3, ctx)
+        assert np.abs(out - infini_decode(q3, k3, v3, ctx)).max() < 1e-12, ("infini decode", L, delta)
     print("forms: every alternative form (decode loops, recurrent, chunked and scan forms, KV-cache decode)\n"
           "       equals its parallel form")
 
