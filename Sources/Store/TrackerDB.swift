@@ -37,12 +37,32 @@ public final class TrackerDB: Sendable {
             try checkSchema()
             return
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        pool = try Self.openMigrated(path, config, busyTimeout: busyTimeout)
+    }
+
+    /// Opens the pool and applies the pending migrations. Two processes creating one workspace at
+    /// once (two `tracker ingest` on a new --home) can meet SQLITE_BUSY outside the busy handler's
+    /// reach (switching a new file to WAL, a read that must become a write): the loser waits and
+    /// tries again, within the same timeout, instead of failing with "database is locked".
+    private static func openMigrated(_ path: String, _ config: Configuration, busyTimeout: TimeInterval) throws
+        -> DatabasePool
+    {
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: config)
+                try migrate(pool)
+                return pool
+            } catch let error as DatabaseError
+                where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) && Date() < deadline
+            {
+                usleep(50_000)
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError.cannotOpen(path: path, reason: "\(error)")
+            }
         }
-        try migrate()
     }
 
     /// Opens `<home>/tracker.sqlite`: read-write creates the workspace folder if needed;
@@ -109,7 +129,7 @@ public final class TrackerDB: Sendable {
     /// The migrations this build carries, in order.
     public static var migrations: [(name: String, sql: String)] { EmbeddedMigrations.all }
 
-    private func migrate() throws {
+    private static func migrate(_ pool: DatabasePool) throws {
         let known = Self.migrations
         // The common case, an up-to-date database, needs only a read: no write lock, no WAL write.
         let upToDate = try? pool.read { db -> Bool in
@@ -152,15 +172,17 @@ public final class TrackerDB: Sendable {
                     }
                     if let broken = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
                         throw StoreError.cannotOpen(
-                            path: path, reason: "a migration broke a reference in table \(broken[0] as String)")
+                            path: pool.path, reason: "a migration broke a reference in table \(broken[0] as String)")
                     }
                     return .commit
                 }
             }
         } catch let e as StoreError {
             throw e
+        } catch let e as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(e.resultCode) {
+            throw e  // openMigrated waits and tries again
         } catch {
-            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+            throw StoreError.cannotOpen(path: pool.path, reason: "\(error)")
         }
     }
 

@@ -15,9 +15,11 @@ import Testing
         let run = Fixture.shared.runningId
         let step: Int64 = 7_000 + Int64.random(in: 0..<1000)
         let port = server.port
+        // The stream ends as soon as the event arrives; the long limit is for CI, which runs every
+        // suite at once on 2 cores (20 s was once not enough there).
         let text = try await HTTPClient.offThread {
             try HTTPClient.stream(
-                port: port, path: "/events", seconds: 20,
+                port: port, path: "/events", seconds: 90,
                 opened: {
                     let db = try TrackerDB(home: home)
                     try db.logMetrics([
