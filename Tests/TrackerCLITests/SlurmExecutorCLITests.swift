@@ -268,15 +268,14 @@ struct SlurmExecutorCLITests {
     }
 }
 
-/// What the Slurm executor refuses before it asks Slurm for anything.
-struct SlurmExecutorRefusalTests {
-    @Test func anAshaSweepNeedsLocalWorkers() throws {
+/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script.
+struct SlurmExecutorDryRunTests {
+    @Test func anAshaSweepRunsOnSlurm() throws {
         let home = tempDir("slurm-asha")
         let r = try runTracker([
             "run", repoRoot + "/experiments/lr-search-asha.toml", "--executor", "slurm", "--dry-run", "--home", home,
         ])
-        #expect(r.status != 0 && r.stderr.contains("needs local workers"), "\(r.stderr)")
-        let local = try runTracker(["run", repoRoot + "/experiments/lr-search-asha.toml", "--dry-run", "--home", home])
-        #expect(local.status == 0, "\(local.stderr)")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("#SBATCH --array=") && r.stdout.contains("worker --slurm"), "\(r.stdout)")
     }
 }
