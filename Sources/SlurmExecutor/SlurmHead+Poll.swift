@@ -52,16 +52,13 @@ extension SlurmHead {
         return result
     }
 
-    /// Ingests one run's spool file, deciding the ASHA rungs it reached with the experiment's
-    /// rule and answering them (`RungDecisionFile`); a file that cannot be read is a warning
-    /// (the next poll retries).
+    /// Ingests one run's spool file (see `ingest(_:db:asha:)`); a file that cannot be read is a
+    /// warning (the next poll retries).
     func ingest(_ t: SlurmTaskRecord) -> Int {
         do {
             let scheduler = try db.run(id: t.runId)?.experimentId.flatMap { try self.asha(experimentId: $0) }
-            let r = try db.ingestSpool(
-                runId: t.runId, prune: scheduler.map { c in { c.prunes(earlier: $0, value: $1) } })
+            let r = try Self.ingest(t, db: db, asha: scheduler)
             if r.skippedLines > 0 { warn("run \(t.runId): skipped \(r.skippedLines) unreadable spool line(s)") }
-            if scheduler != nil { try answerRungs(t) }
             return r.events
         } catch {
             warn("run \(t.runId): \(error)")
@@ -69,9 +66,18 @@ extension SlurmHead {
         }
     }
 
+    /// Ingests one run's spool file into `db`, deciding the ASHA rungs it reached with the rule
+    /// of `asha` (its experiment's scheduler) and answering them (`RungDecisionFile`): what every
+    /// command that ingests spool files (the head's poll, `tracker status`) does.
+    public static func ingest(_ t: SlurmTaskRecord, db: TrackerDB, asha: AshaConfig?) throws -> SpoolIngest {
+        let r = try db.ingestSpool(runId: t.runId, prune: asha.map { c in { c.prunes(earlier: $0, value: $1) } })
+        if asha != nil { try answerRungs(t, db: db) }
+        return r
+    }
+
     /// Writes the decision file of each rung the run has a record for and no answer yet (also
     /// those of a head that died between recording and answering).
-    func answerRungs(_ t: SlurmTaskRecord) throws {
+    static func answerRungs(_ t: SlurmTaskRecord, db: TrackerDB) throws {
         for r in try db.rungs(runId: t.runId)
         where !FileManager.default.fileExists(atPath: RungDecisionFile.path(spoolPath: t.spoolPath, rung: r.rung)) {
             try RungDecisionFile.write(r, spoolPath: t.spoolPath)

@@ -59,7 +59,8 @@ final class SlurmRungWait: @unchecked Sendable {
             if Date().timeIntervalSince1970 >= deadline {
                 let why =
                     "no decision for rung \(arrival.rung) of run \(runId) after \(Int(timeout)) s: the head writes "
-                    + "\(file); is `tracker run --executor slurm` (or `tracker status`'s follower) still running?"
+                    + "\(file); is the head (`tracker run FILE --executor slurm`) still running? "
+                    + "Start it again to follow the runs"
                 failure = why
                 throw SlurmExecutorError.rungWait(why)
             }
