@@ -42,4 +42,30 @@ public enum AtomicFile {
             close(dfd)
         }
     }
+
+    /// Writes `bytes` to `path` the atomic way: a temporary file next to it (`path.tmp-PID`),
+    /// written, fsynced, closed, then renamed into place.
+    public static func save(_ bytes: [UInt8], to path: String) throws(BasicsError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: temporary, errno: errno, action: "create") }
+        let failed: BasicsError? = bytes.withUnsafeBytes { raw in
+            do throws(BasicsError) {
+                try writeAll(fd, raw, path: temporary)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        do throws(BasicsError) {
+            if let failed { throw failed }
+            try sync(fd, temporary: temporary)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        try moveIntoPlace(temporary, path)
+    }
 }

@@ -21,8 +21,8 @@ import Basics
 import Foundation
 import Store
 
-public struct AshaConfig: Sendable, Equatable {
-    public enum Mode: String, Sendable, Equatable {
+public struct AshaConfig: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable, Equatable {
         case min, max
     }
 
@@ -74,6 +74,12 @@ public struct AshaConfig: Sendable, Equatable {
             }
             reductionFactor = Int(rf)
         }
+    }
+
+    /// The scheduler of experiment `experimentId`'s [sweep], nil when it has none.
+    public static func of(experimentId: Int64, db: TrackerDB) throws -> AshaConfig? {
+        guard let e = try db.experiment(id: experimentId) else { return nil }
+        return try ExperimentSpec(name: e.name, tree: ConfigValue(json: e.spec)).sweep.asha
     }
 
     /// Checks one resolved run of the sweep: it must reach the first rung, and log a val/ metric
@@ -133,29 +139,45 @@ public struct AshaConfig: Sendable, Equatable {
 
 /// One run's view of its experiment's rungs: fed the run's values of the metric as they are
 /// logged, it records the run at each rung it reaches (once; a resumed run keeps its earlier
-/// results) and remembers when the run was pruned.
+/// results) and remembers when the run was pruned. Recording goes through `record`: with a
+/// database, TrackerDB.recordRung with `config.prunes`; in a Slurm task, the head does that and
+/// the task waits for its decision.
 public final class RungGate: @unchecked Sendable {
     public let config: AshaConfig
-    public let db: TrackerDB
-    public let experimentId: Int64
     public let runId: Int64
     public let rungSteps: [Int]
     public let totalSteps: Int
     /// The rung where the run was pruned, once it was (also when an earlier attempt was).
     public private(set) var pruned: RungRecord?
     private var recorded: Set<Int64>
+    private let record: (RungArrival) throws -> RungRecord
 
-    public init(config: AshaConfig, db: TrackerDB, experimentId: Int64, runId: Int64, totalSteps: Int) throws {
+    /// A gate whose run's results `record` records and decides; `earlier` are the ones it has.
+    public init(
+        config: AshaConfig, runId: Int64, totalSteps: Int, earlier: [RungRecord],
+        record: @escaping (RungArrival) throws -> RungRecord
+    ) {
         self.config = config
-        self.db = db
-        self.experimentId = experimentId
         self.runId = runId
         self.totalSteps = totalSteps
+        self.record = record
         rungSteps = config.rungSteps(totalSteps: totalSteps)
-        let earlier = try db.rungs(runId: runId)
         recorded = Set(earlier.map(\.rung))
         pruned = earlier.first(where: \.pruned)
     }
+
+    /// A gate recording in `db` (a local worker's run).
+    public convenience init(config: AshaConfig, db: TrackerDB, experimentId: Int64, runId: Int64, totalSteps: Int)
+        throws
+    {
+        self.init(
+            config: config, runId: runId, totalSteps: totalSteps, earlier: try db.rungs(runId: runId),
+            record: { arrival in try db.recordRung(arrival) { config.prunes(earlier: $0, value: $1) } })
+        self.experimentId = experimentId
+    }
+
+    /// The run's experiment (0 in a Slurm task, where the head fills it in).
+    public private(set) var experimentId: Int64 = 0
 
     /// Takes the metric's value logged at `step`: when the step reached a rung this run has not
     /// recorded yet (the highest one reached), records it with its decision and returns it. The
@@ -170,10 +192,10 @@ public final class RungGate: @unchecked Sendable {
         let arrival = RungArrival(
             experimentId: experimentId, rung: Int64(k), runId: runId, step: Int64(rungSteps[k]), atStep: Int64(step),
             metric: config.metric, value: value)
-        let record = try db.recordRung(arrival) { config.prunes(earlier: $0, value: $1) }
-        recorded.insert(record.rung)
-        if record.pruned { pruned = record }
-        return record
+        let result = try record(arrival)
+        recorded.insert(result.rung)
+        if result.pruned { pruned = result }
+        return result
     }
 
     /// The one-line reason recorded with the pruned state.

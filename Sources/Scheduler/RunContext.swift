@@ -78,9 +78,8 @@ public struct RunContext: Sendable {
 
     /// The run's ASHA gate when its experiment's [sweep] has scheduler = "asha", else nil.
     public func rungGate(totalSteps: Int) throws -> RungGate? {
-        guard let experimentId = run.experimentId, let e = try db.experiment(id: experimentId) else { return nil }
-        let spec = try ExperimentSpec(name: e.name, tree: ConfigValue(json: e.spec))
-        guard let asha = spec.sweep.asha else { return nil }
+        guard let experimentId = run.experimentId, let asha = try AshaConfig.of(experimentId: experimentId, db: db)
+        else { return nil }
         return try RungGate(config: asha, db: db, experimentId: experimentId, runId: runId, totalSteps: totalSteps)
     }
 

@@ -70,14 +70,17 @@ public struct TrainSession {
 
     /// A run executed by a Slurm task: its config and corpus come from the head's manifest (this
     /// node never opens the database), its metrics and checkpoints go to `sink` and
-    /// `onCheckpoint`, and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop.
+    /// `onCheckpoint`, and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop. In an
+    /// ASHA sweep, `gate` sees the metric and the run ends (checkpointed) once `shouldEnd` says so.
     public func trainSlurmTask(
         _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?, corpus: IngestedCorpus?,
-        sink: MetricSink, onCheckpoint: @escaping (String, Int) throws -> Void, stop: SignalWatcher
+        sink: MetricSink, onCheckpoint: @escaping (String, Int) throws -> Void, stop: SignalWatcher,
+        gate: RungGate? = nil, shouldEnd: (() -> Bool)? = nil
     ) throws -> TrainSummary {
         try train(
-            config, runDirectory: dir, resumeFrom: resumeFrom, extraSinks: [sink], onCheckpoint: onCheckpoint,
-            corpus: corpus, stop: stop)
+            config, runDirectory: dir, resumeFrom: resumeFrom,
+            extraSinks: [sink] + (gate.map { [RungSink(gate: $0)] } ?? []), onCheckpoint: onCheckpoint,
+            shouldEnd: shouldEnd, corpus: corpus, stop: stop)
     }
 
     /// Trains `config` into `dir`; `extraSinks`, `onCheckpoint` and `shouldEnd` serve queued runs,

@@ -3,6 +3,7 @@
 // has exited, so every event it wrote is in its spool file by the time the head reads it.
 import Basics
 import Foundation
+import Scheduler
 import SlurmKit
 import Store
 
@@ -35,7 +36,7 @@ extension SlurmHead {
             statuses = nil
             result.reachedSlurm = false
         }
-        for t in before { result.events += ingest(t.runId) }
+        for t in before { result.events += ingest(t) }
         if let statuses {
             for t in try db.liveSlurmTasks(experimentId: experimentId) where t.arrayJobId != nil {
                 if try reconcile(t, statuses) { result.settled += 1 }
@@ -51,15 +52,35 @@ extension SlurmHead {
         return result
     }
 
-    /// Ingests one run's spool file; a file that cannot be read is a warning (the next poll retries).
-    func ingest(_ runId: Int64) -> Int {
+    /// Ingests one run's spool file (see `ingest(_:db:asha:)`); a file that cannot be read is a
+    /// warning (the next poll retries).
+    func ingest(_ t: SlurmTaskRecord) -> Int {
         do {
-            let r = try db.ingestSpool(runId: runId)
-            if r.skippedLines > 0 { warn("run \(runId): skipped \(r.skippedLines) unreadable spool line(s)") }
+            let scheduler = try db.run(id: t.runId)?.experimentId.flatMap { try self.asha(experimentId: $0) }
+            let r = try Self.ingest(t, db: db, asha: scheduler)
+            if r.skippedLines > 0 { warn("run \(t.runId): skipped \(r.skippedLines) unreadable spool line(s)") }
             return r.events
         } catch {
-            warn("run \(runId): \(error)")
+            warn("run \(t.runId): \(error)")
             return 0
+        }
+    }
+
+    /// Ingests one run's spool file into `db`, deciding the ASHA rungs it reached with the rule
+    /// of `asha` (its experiment's scheduler) and answering them (`RungDecisionFile`): what every
+    /// command that ingests spool files (the head's poll, `tracker status`) does.
+    public static func ingest(_ t: SlurmTaskRecord, db: TrackerDB, asha: AshaConfig?) throws -> SpoolIngest {
+        let r = try db.ingestSpool(runId: t.runId, prune: asha.map { c in { c.prunes(earlier: $0, value: $1) } })
+        if asha != nil { try answerRungs(t, db: db) }
+        return r
+    }
+
+    /// Writes the decision file of each rung the run has a record for and no answer yet (also
+    /// those of a head that died between recording and answering).
+    static func answerRungs(_ t: SlurmTaskRecord, db: TrackerDB) throws {
+        for r in try db.rungs(runId: t.runId)
+        where !FileManager.default.fileExists(atPath: RungDecisionFile.path(spoolPath: t.spoolPath, rung: r.rung)) {
+            try RungDecisionFile.write(r, spoolPath: t.spoolPath)
         }
     }
 
@@ -130,7 +151,10 @@ extension SlurmHead {
     }
 
     /// Polls until no run of `experimentId` is live, or `shouldStop` says so (checked every
-    /// 0.1 s); `progress` sees every poll. Returns true when every run finished.
+    /// 0.1 s); `progress` sees every poll. Between polls backed off while nothing changes, the
+    /// spool files are still looked at every poll_seconds, and a poll follows at once when one
+    /// grew (a task waiting at an ASHA rung is answered within about two poll_seconds). Returns
+    /// true when every run finished.
     public func track(
         experimentId: Int64?, shouldStop: () -> Bool, progress: (PollResult) -> Void
     ) throws -> Bool {
@@ -143,10 +167,23 @@ extension SlurmHead {
             if result.live.isEmpty { return true }
             if result.changed { backoff.reset() }
             let until = clock() + backoff.next().seconds
+            var look = clock() + config.pollSeconds
             while clock() < until {
                 if shouldStop() { return false }
                 Thread.sleep(forTimeInterval: 0.1)
+                if clock() >= look {
+                    if Self.spoolsGrew(result.live) { break }
+                    look = clock() + config.pollSeconds
+                }
             }
+        }
+    }
+
+    /// Whether a spool file holds bytes past what the head ingested.
+    static func spoolsGrew(_ tasks: [SlurmTaskRecord]) -> Bool {
+        tasks.contains { t in
+            let size = (try? FileManager.default.attributesOfItem(atPath: t.spoolPath)[.size] as? NSNumber)?.int64Value
+            return (size ?? 0) > t.spoolOffset
         }
     }
 

@@ -6,6 +6,7 @@
 // memory that the store and squeue do not hold, so a head that died is simply started again.
 import Basics
 import Foundation
+import Scheduler
 import SlurmKit
 import Store
 
@@ -21,6 +22,7 @@ public final class SlurmHead {
     /// Warnings (a spool file that cannot be read, a controller that does not answer).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
     private var cachedSlurmConfig: SlurmConfig?
+    private var cachedAsha: [Int64: AshaConfig?] = [:]
 
     public init(db: TrackerDB, home: String, slurm: SlurmCommands, config: SlurmExecutorConfig, executable: String) {
         self.db = db
@@ -35,6 +37,14 @@ public final class SlurmHead {
         if let c = cachedSlurmConfig { return c }
         let c = try slurm.showConfig()
         cachedSlurmConfig = c
+        return c
+    }
+
+    /// The ASHA scheduler of an experiment's sweep (nil without), read once per head.
+    func asha(experimentId: Int64) throws -> AshaConfig? {
+        if let c = cachedAsha[experimentId] { return c }
+        let c = try AshaConfig.of(experimentId: experimentId, db: db)
+        cachedAsha[experimentId] = c
         return c
     }
 
@@ -59,8 +69,10 @@ public final class SlurmHead {
             return SlurmManifest.Entry(runId: run.id!, name: run.name, config: run.config, corpus: corpus)
         }
         let sweepDir = try makeSweepDir(experiment)
-        try SlurmManifest(home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora)
-            .write(sweepDir: sweepDir)
+        try SlurmManifest(
+            home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora,
+            asha: try fresh.first?.experimentId.flatMap { try asha(experimentId: $0) }
+        ).write(sweepDir: sweepDir)
         let name = "tracker-\(experiment)"
         try db.registerSlurmTasks(
             fresh.enumerated().map {

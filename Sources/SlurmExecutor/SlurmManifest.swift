@@ -4,6 +4,7 @@
 // it (paths and checksums), so the task can check its shards before training.
 import Basics
 import Foundation
+import Scheduler
 import Store
 
 public struct SlurmManifest: Codable, Sendable, Equatable {
@@ -45,12 +46,25 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
     public var maxRequeues: Int
     public var runs: [Entry]
     public var corpora: [String: Corpus]
+    /// The sweep's ASHA scheduler: a task sends each rung it reaches to the head and waits for
+    /// the decision (nil: no early stopping).
+    public var asha: AshaConfig?
+    /// How long a task waits at a rung for the head's decision before it gives up (seconds).
+    public var rungTimeoutSeconds: Double?
 
-    public init(home: String, maxRequeues: Int, runs: [Entry], corpora: [String: Corpus]) {
+    /// The wait at a rung when the manifest does not say.
+    public static let defaultRungTimeoutSeconds = 1800.0
+
+    public init(
+        home: String, maxRequeues: Int, runs: [Entry], corpora: [String: Corpus], asha: AshaConfig? = nil,
+        rungTimeoutSeconds: Double? = nil
+    ) {
         self.home = home
         self.maxRequeues = maxRequeues
         self.runs = runs
         self.corpora = corpora
+        self.asha = asha
+        self.rungTimeoutSeconds = rungTimeoutSeconds
     }
 
     public static func path(sweepDir: String) -> String { sweepDir + "/manifest.json" }
@@ -88,6 +102,8 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
     case noSuchTask(index: Int, count: Int, path: String)
     /// A run's [data] names a corpus the head's workspace does not hold.
     case noCorpus(name: String, home: String)
+    /// A task waiting at an ASHA rung stopped waiting (why).
+    case rungWait(String)
 
     public var description: String {
         switch self {
@@ -100,6 +116,8 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
             return "task index \(index) is not in \(path) (it lists \(count) runs): was the folder reused?"
         case .noCorpus(let name, let home):
             return "no corpus named '\(name)' in \(home): ingest it first, into a workspace on the shared filesystem"
+        case .rungWait(let why):
+            return why
         }
     }
 }

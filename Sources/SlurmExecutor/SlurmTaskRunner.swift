@@ -5,7 +5,9 @@
 // file. SIGUSR1 (`--signal=B:USR1@N`: a time limit or a preemption is near): checkpoint, record
 // it, `scontrol requeue` itself, exit 0 - the requeued task resumes under the same run id. A
 // repeated SIGUSR1 changes nothing (scancel may deliver it several times). SIGTERM or SIGINT
-// (a cancel, or a preemption's grace period ended): checkpoint and stop.
+// (a cancel, or a preemption's grace period ended): checkpoint and stop. In an ASHA sweep, a
+// run at a rung waits for the head's decision (SlurmRungWait); pruned, it checkpoints, ends
+// `pruned` and exits 0.
 import Basics
 import Foundation
 import Scheduler
@@ -96,6 +98,14 @@ public struct SlurmTaskRunner {
         }
         let dir = "\(manifest.home)/runs/\(entry.runId)"
         let sink = SpoolSink(spool)
+        let wait = SlurmRungWait(
+            spool: spool, runId: entry.runId,
+            timeout: manifest.rungTimeoutSeconds ?? SlurmManifest.defaultRungTimeoutSeconds, stop: stop)
+        let gate = try manifest.asha.map { try wait.gate($0, totalSteps: config.train.steps) }
+        if let gate, let rung = gate.pruned {
+            // an earlier attempt was pruned and stopped before it could say so
+            return try pruned(rung, gate, spool)
+        }
         do {
             _ = try TrainSession(home: manifest.home).trainSlurmTask(
                 config, runDirectory: dir, resumeFrom: resume?.path, corpus: corpus, sink: sink,
@@ -104,12 +114,24 @@ public struct SlurmTaskRunner {
                     try spool.append(
                         SpoolEvent(kind: .checkpoint, step: Int64(step), path: path, sha256: sha, size: size),
                         sync: true)
-                }, stop: stop)
+                }, stop: stop, gate: gate, shouldEnd: gate.map { gate in { gate.pruned != nil || wait.failure != nil } }
+            )
         } catch TrainingError.interrupted(let step, _) {
             return try interrupted(
                 at: step, by: stop.received ?? SIGTERM, requeuesSoFar: requeues.count, manifest, spool)
         }
+        if let why = wait.failure { throw SlurmExecutorError.rungWait(why) }
+        if let gate, let rung = gate.pruned { return try pruned(rung, gate, spool) }
         try spool.append(SpoolEvent(kind: .end, outcome: .succeeded, exitCode: 0), sync: true)
+        return 0
+    }
+
+    /// The head pruned the run at `rung` (its checkpoint is written): say so and free the slot.
+    private func pruned(_ rung: RungRecord, _ gate: RungGate, _ spool: SpoolWriter) throws -> Int32 {
+        let why = RungGate.reason(rung, gate.config)
+        try spool.append(
+            SpoolEvent(kind: .end, step: rung.atStep, outcome: .pruned, exitCode: 0, error: why), sync: true)
+        writeStderr(why + "\n")
         return 0
     }
 

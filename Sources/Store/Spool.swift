@@ -23,6 +23,9 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
         case checkpoint
         /// How this attempt ended (`outcome`, `exitCode`, `error`).
         case end
+        /// The run reached ASHA rung `rung` (at `step`; `metric`'s `value` was logged at `atStep`)
+        /// and waits for the head's decision (`RungDecisionFile`).
+        case rung
     }
 
     /// How a task's attempt ended, as the task itself saw it.
@@ -35,6 +38,8 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
         case requeued
         /// Checkpointed after SIGTERM or SIGINT (a cancel, or a preemption's grace period ended).
         case stopped
+        /// Pruned at an ASHA rung (the head's decision): checkpointed and ended (`error`: why).
+        case pruned
     }
 
     public var seq: Int64
@@ -52,12 +57,17 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
     public var exitCode: Int64?
     public var signal: Int64?
     public var error: String?
+    public var rung: Int64?
+    public var atStep: Int64?
+    public var metric: String?
+    public var value: Double?
 
     public init(
         seq: Int64 = 0, kind: Kind, time: Double = Date().timeIntervalSince1970, job: String? = nil,
         host: String? = nil, step: Int64? = nil, metrics: [String: Double]? = nil, path: String? = nil,
         sha256: String? = nil, size: Int64? = nil, outcome: Outcome? = nil, exitCode: Int64? = nil,
-        signal: Int64? = nil, error: String? = nil
+        signal: Int64? = nil, error: String? = nil, rung: Int64? = nil, atStep: Int64? = nil,
+        metric: String? = nil, value: Double? = nil
     ) {
         self.seq = seq
         self.kind = kind
@@ -73,6 +83,10 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
         self.exitCode = exitCode
         self.signal = signal
         self.error = error
+        self.rung = rung
+        self.atStep = atStep
+        self.metric = metric
+        self.value = value
     }
 
     /// Has the fields its kind needs (a line that parses as JSON but lacks them is not an event).
@@ -83,6 +97,7 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
         case .metrics: return step != nil && metrics != nil
         case .checkpoint: return step != nil && path != nil && sha256 != nil && size != nil
         case .end: return outcome != nil
+        case .rung: return rung != nil && step != nil && atStep != nil && metric != nil && value != nil
         }
     }
 }

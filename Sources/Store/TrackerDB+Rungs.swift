@@ -73,27 +73,33 @@ extension TrackerDB {
         try pool.writeWithoutTransaction { db in
             var out: RungRecord?
             try db.inTransaction(.immediate) {
-                if let existing = try RungRecord.filter(
-                    Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
-                        && Column("runId") == arrival.runId
-                ).fetchOne(db) {
-                    out = existing
-                    return .commit
-                }
-                let earlier = try RungRecord.filter(
-                    Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
-                ).order(Column("arrival")).fetchAll(db)
-                let record = RungRecord(
-                    experimentId: arrival.experimentId, rung: arrival.rung, runId: arrival.runId, step: arrival.step,
-                    atStep: arrival.atStep, metric: arrival.metric, value: arrival.value.isNaN ? nil : arrival.value,
-                    arrival: Int64(earlier.count + 1), pruned: prune(earlier.map(\.metricValue), arrival.value),
-                    time: isoNow())
-                try record.insert(db)
-                out = record
+                out = try Self.recordRung(arrival, prune: prune, db)
                 return .commit
             }
             return out!
         }
+    }
+
+    /// `recordRung` inside the caller's write transaction (the head's spool ingest).
+    static func recordRung(_ arrival: RungArrival, prune: ([Double], Double) -> Bool, _ db: Database) throws
+        -> RungRecord
+    {
+        if let existing = try RungRecord.filter(
+            Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
+                && Column("runId") == arrival.runId
+        ).fetchOne(db) {
+            return existing
+        }
+        let earlier = try RungRecord.filter(
+            Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
+        ).order(Column("arrival")).fetchAll(db)
+        let record = RungRecord(
+            experimentId: arrival.experimentId, rung: arrival.rung, runId: arrival.runId, step: arrival.step,
+            atStep: arrival.atStep, metric: arrival.metric, value: arrival.value.isNaN ? nil : arrival.value,
+            arrival: Int64(earlier.count + 1), pruned: prune(earlier.map(\.metricValue), arrival.value),
+            time: isoNow())
+        try record.insert(db)
+        return record
     }
 
     /// The rung results of one experiment, by rung then arrival.

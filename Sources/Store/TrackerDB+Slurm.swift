@@ -53,12 +53,16 @@ public enum SlurmAttemptEnd: Sendable, Equatable {
     case requeue(why: String, resubmit: Bool)
     /// Cancelled (by `tracker cancel`, or in Slurm).
     case cancelled(why: String)
+    /// Stopped at an ASHA rung by the head's decision (the task checkpointed and exited 0).
+    case pruned(why: String)
 }
 
 /// What one spool ingest did.
 public struct SpoolIngest: Sendable, Equatable {
     public var events = 0
     public var skippedLines = 0
+    /// The rung records of the ingested `rung` events (recorded now, or earlier for a repeat).
+    public var rungs: [RungRecord] = []
 }
 
 extension TrackerDB {
@@ -116,11 +120,13 @@ extension TrackerDB {
         }
     }
 
-    /// Ingests the new events of run `runId`'s spool file: state changes, metrics, checkpoints.
-    /// Idempotent: events at or before the last ingested sequence number are skipped, and the
-    /// offset moves only past complete lines, in the same transaction as their effects.
+    /// Ingests the new events of run `runId`'s spool file: state changes, metrics, checkpoints,
+    /// and ASHA rungs, each recorded and decided by `recordRung` with `prune` (the experiment's
+    /// rule; without one a rung event is skipped). Idempotent: events at or before the last
+    /// ingested sequence number are skipped, and the offset moves only past complete lines, in
+    /// the same transaction as their effects.
     @discardableResult
-    public func ingestSpool(runId: Int64) throws -> SpoolIngest {
+    public func ingestSpool(runId: Int64, prune: (([Double], Double) -> Bool)? = nil) throws -> SpoolIngest {
         guard let task = try slurmTasks(runIds: [runId]).first else { return SpoolIngest() }
         let chunk = try Spool.read(path: task.spoolPath, from: task.spoolOffset)
         if chunk.end == task.spoolOffset { return SpoolIngest() }
@@ -132,9 +138,16 @@ extension TrackerDB {
             }
             var points: [MetricPoint] = []
             var applied = 0
+            var rungs: [RungRecord] = []
             for e in chunk.events where e.seq > now.spoolSeq {
                 applied += 1
                 switch e.kind {
+                case .rung:
+                    try Self.logMetrics(points, in: db)
+                    points = []
+                    if let prune, let arrival = try Self.rungArrival(e, runId: runId, db) {
+                        rungs.append(try Self.recordRung(arrival, prune: prune, db))
+                    }
                 case .metrics:
                     points += (e.metrics ?? [:]).map {
                         MetricPoint(runId: runId, key: $0.key, step: e.step!, value: $0.value, time: e.time)
@@ -150,8 +163,16 @@ extension TrackerDB {
             try db.execute(
                 sql: "UPDATE slurmTask SET spoolOffset = ?, spoolSeq = ? WHERE runId = ?",
                 arguments: [chunk.end, seq, runId])
-            return SpoolIngest(events: applied, skippedLines: chunk.skipped)
+            return SpoolIngest(events: applied, skippedLines: chunk.skipped, rungs: rungs)
         }
+    }
+
+    /// A `rung` event as its run's arrival at that rung (nil for a run outside any experiment).
+    private static func rungArrival(_ e: SpoolEvent, runId: Int64, _ db: Database) throws -> RungArrival? {
+        guard let run = try RunRecord.fetchOne(db, key: runId), let experimentId = run.experimentId else { return nil }
+        return RungArrival(
+            experimentId: experimentId, rung: e.rung!, runId: runId, step: e.step!, atStep: e.atStep!,
+            metric: e.metric!, value: e.value!)
     }
 
     /// The effect of one start, checkpoint or end event.
@@ -184,9 +205,10 @@ extension TrackerDB {
                     run.cancelRequested
                         ? .cancelled(why: "cancelled while running")
                         : .requeue(why: e.error ?? "stopped by signal \(e.signal ?? 15)", resubmit: false)
+                case .pruned: .pruned(why: e.error ?? "pruned at an ASHA rung")
                 }
             try settle(runId: runId, end, worker: worker, db)
-        case .metrics:
+        case .metrics, .rung:
             break
         }
     }
@@ -256,6 +278,11 @@ extension TrackerDB {
                 detail: "\(why); requeue \(task.requeues) of \(task.maxRequeues)", db)
             if resubmit { try markForSubmission(runId, db) }
             return resubmit
+        case .pruned(let why):
+            _ = try transition(
+                runId: runId, from: .running, to: .pruned, worker: nil, exitCode: 0, signal: nil, error: nil,
+                detail: why, db)
+            return false
         case .cancelled:
             return false
         }

@@ -68,12 +68,6 @@ struct RunCommand: ParsableCommand {
             let (spec, plans) = try ExperimentFile.load(path: file)
             var slurmConfig = try SlurmExecutorConfig(table: spec.executor)
             if let executor { slurmConfig.kind = executor }
-            if slurmConfig.kind == .slurm, spec.sweep.asha != nil {
-                throw CLIError(
-                    description:
-                        "\(file): [sweep] scheduler = \"asha\" needs local workers (its rungs are decided in the "
-                        + "database, which Slurm tasks never open): run it with --executor local")
-            }
             if dryRun {
                 print("experiment \(spec.name): \(plans.count) run(s)")
                 for p in plans { print("  \(p.name)  \(p.sha256.prefix(12))") }

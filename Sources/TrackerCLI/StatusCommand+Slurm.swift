@@ -1,8 +1,10 @@
 // `tracker status` for runs handed to Slurm: their job ids and Slurm states. Like a head's poll
-// it first ingests their spool files (where the workspace can be written) and asks squeue for
+// it first ingests their spool files (where the workspace can be written; ASHA rungs decided and
+// answered as the head does) and asks squeue for
 // fresh states, without submitting or settling anything; when Slurm does not answer, the state
 // of the last poll is shown.
 import Foundation
+import Scheduler
 import SlurmExecutor
 import SlurmKit
 import Store
@@ -24,7 +26,13 @@ extension StatusCommand {
         let tasks = try db.liveSlurmTasks(experimentId: experimentId)
         if tasks.isEmpty { return [] }
         if let writer = try? TrackerDB(home: home) {
-            for t in tasks { _ = try? writer.ingestSpool(runId: t.runId) }
+            for t in tasks {
+                // as the head does: a rung event is decided and answered, never only consumed
+                let asha = try? writer.run(id: t.runId)?.experimentId.flatMap {
+                    try AshaConfig.of(experimentId: $0, db: writer)
+                }
+                _ = try? SlurmHead.ingest(t, db: writer, asha: asha ?? nil)
+            }
         }
         let arrays = Set(tasks.compactMap(\.arrayJobId)).sorted().map { Int($0) }
         let statuses = try? SlurmParse.latest(ProcessSlurmCommands().squeue(jobs: arrays))

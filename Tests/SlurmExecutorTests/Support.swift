@@ -81,10 +81,11 @@ struct Fixture {
     let runs: [RunRecord]
     let slurm = FakeSlurm()
 
-    init(count: Int, maxAttempts: Int64 = 3) throws {
+    /// `spec`: the experiment's spec as JSON (e.g. a [sweep] with scheduler = "asha").
+    init(count: Int, maxAttempts: Int64 = 3, spec: String = "{}") throws {
         home = NSTemporaryDirectory() + "slurm-exec-\(UUID().uuidString)"
         db = try TrackerDB(home: home)
-        let e = try db.upsertExperiment(name: "sweep", source: nil, spec: "{}")
+        let e = try db.upsertExperiment(name: "sweep", source: nil, spec: spec)
         experimentId = e.id!
         let planned = (0..<count).map { i in
             TrackerDB.PlannedRun(

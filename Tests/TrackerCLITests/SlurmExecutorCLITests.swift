@@ -34,7 +34,7 @@ struct SlurmExecutorCLITests {
 
     static func experiment(
         _ name: String, home: String, steps: Int, runs: Int, extra: String = "", data: String = syntheticData,
-        seeds first: Int = 1, cpus: Int = 1
+        seeds first: Int = 1, cpus: Int = 1, sweep: String = ""
     ) throws -> String {
         let seeds = (first..<(first + runs)).map(String.init).joined(separator: ", ")
         let file = "\(home)/\(name).toml"
@@ -69,6 +69,7 @@ struct SlurmExecutorCLITests {
 
         [sweep]
         seeds = [\(seeds)]
+        \(sweep)
         """.write(toFile: file, atomically: true, encoding: .utf8)
         return file
     }
@@ -109,6 +110,39 @@ struct SlurmExecutorCLITests {
             tasks.allSatisfy {
                 $0.slurmState == "COMPLETED" || $0.slurmState == "RUNNING" || $0.slurmState == "COMPLETING"
             })
+    }
+
+    /// Four runs, one at a time (max_parallel = 1): the first reaches each rung first and goes
+    /// on to succeed; the others (learning rates 20-30x smaller) are compared at the rungs by the
+    /// head, and at least one is pruned there, its task ending at the rung's step.
+    @Test(.timeLimit(.minutes(8))) func anAshaSweepPrunesOnSlurm() throws {
+        let home = tempDir("slurm-asha")
+        let file = try Self.experiment(
+            "asha", home: home, steps: 40, runs: 1, extra: "max_parallel = 1",
+            sweep: """
+                scheduler = "asha"
+                metric = "train/loss"
+                grace_steps = 5
+                reduction_factor = 2
+                "train.lr" = [0.01, 0.0003, 0.0004, 0.0005]
+                """)
+        let r = try runTracker(["run", file, "--home", home])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let db = try TrackerDB(home: home)
+        let runs = try db.runs().sorted { $0.id! < $1.id! }
+        try #require(runs.count == 4)
+        #expect(runs[0].state == .succeeded, "\(runs[0].error ?? "")")
+        #expect(runs.allSatisfy { $0.state == .succeeded || $0.state == .pruned })
+        let pruned = runs.filter { $0.state == .pruned }
+        #expect(!pruned.isEmpty)
+        for run in pruned {
+            let at = try #require(try db.rungs(runId: run.id!).first(where: \.pruned))
+            // the pruned task stopped at its rung: no later step was logged
+            #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step).max() == at.atStep)
+        }
+        #expect(try db.rungs(runId: runs[0].id!).map(\.rung) == [0, 1, 2])
+        let status = try runTracker(["status", "--home", home])
+        #expect(status.stdout.contains("\(pruned.count) pruned"), "\(status.stdout)")
     }
 
     @Test(.timeLimit(.minutes(5))) func usr1CheckpointsRequeuesAndResumesUnderTheSameRun() throws {
@@ -268,15 +302,14 @@ struct SlurmExecutorCLITests {
     }
 }
 
-/// What the Slurm executor refuses before it asks Slurm for anything.
-struct SlurmExecutorRefusalTests {
-    @Test func anAshaSweepNeedsLocalWorkers() throws {
+/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script.
+struct SlurmExecutorDryRunTests {
+    @Test func anAshaSweepRunsOnSlurm() throws {
         let home = tempDir("slurm-asha")
         let r = try runTracker([
             "run", repoRoot + "/experiments/lr-search-asha.toml", "--executor", "slurm", "--dry-run", "--home", home,
         ])
-        #expect(r.status != 0 && r.stderr.contains("needs local workers"), "\(r.stderr)")
-        let local = try runTracker(["run", repoRoot + "/experiments/lr-search-asha.toml", "--dry-run", "--home", home])
-        #expect(local.status == 0, "\(local.stderr)")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("#SBATCH --array=") && r.stdout.contains("worker --slurm"), "\(r.stdout)")
     }
 }
