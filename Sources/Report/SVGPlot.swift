@@ -20,7 +20,11 @@ enum SVGPlot {
         }
         let plotW = width - left - right
         let plotH = height - top - bottom
-        func px(_ step: Int64) -> Double { left + scale.x(step) * plotW }
+        // A labelled axis gives each label an equal slot, its points in the middle.
+        let slots = Double(chart.xLabels.count)
+        func px(_ step: Int64) -> Double {
+            left + (slots > 0 ? (Double(step) + 0.5) / slots : scale.x(step)) * plotW
+        }
         func py(_ t: Double) -> Double { top + (1 - t) * plotH }
         var svg =
             "<svg viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(HTMLRenderer.escape(chart.title))\">"
