@@ -43,6 +43,17 @@ private func options(vocab: Int = 300, threads: Int = 2) -> IngestOptions {
     return o
 }
 
+/// `dir`'s files packed into a new corpus.tar.gz by /bin/tar; returns its path.
+private func tarGz(_ dir: String) throws -> String {
+    let archive = tempDir("arc") + "/corpus.tar.gz"
+    let tar = Process()
+    tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+    tar.arguments = ["czf", archive, "-C", dir, "."]
+    try tar.run()
+    tar.waitUntilExit()
+    return archive
+}
+
 /// The documents of a shard, decoded back to text (each is preceded by <|endoftext|>).
 private func documents(in path: String, tokenizer: Tokenizer) throws -> [String] {
     let r = try ShardReader(path: path, expectVocabSize: tokenizer.vocabSize)
@@ -145,12 +156,7 @@ struct IngestPipelineTests {
         let pipeline = IngestPipeline(home: home, db: db)
         // A truncated archive.
         let (dir, _) = try makeCorpus(count: 30)
-        let archive = tempDir("arc") + "/corpus.tar.gz"
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["czf", archive, "-C", dir, "."]
-        try tar.run()
-        tar.waitUntilExit()
+        let archive = try tarGz(dir)
         let data = try Data(contentsOf: URL(fileURLWithPath: archive))
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: archive))
         let e = #expect(throws: (any Error).self) { try pipeline.run(paths: [archive], options: options()) }
@@ -228,12 +234,7 @@ struct HeldOutFilesTests {
 
     @Test func heldOutEntriesInsideAnArchive() throws {
         let (dir, docs) = try makeCorpus(count: 12)
-        let archive = tempDir("arc") + "/corpus.tar.gz"
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["czf", archive, "-C", dir, "."]
-        try tar.run()
-        tar.waitUntilExit()
+        let archive = try tarGz(dir)
         let home = tempDir("home")
         var o = options()
         o.valFiles = ["doc007.txt"]
