@@ -9,7 +9,6 @@
 // replaces its steps instead of duplicating it.
 import Basics
 import Foundation
-import GRDB
 
 /// What an import did.
 public struct ImportSummary: Sendable, Equatable {
@@ -40,7 +39,7 @@ public enum Importer {
     ) throws -> ImportSummary {
         let runs = try plan(text, file: file)
         do {
-            return try db.pool.write { db in try write(runs, now: now, db) }
+            return try db.write { db in try write(runs, now: now, db) }
         } catch let e as StoreError {
             throw e
         } catch {
@@ -170,24 +169,25 @@ public enum Importer {
         }
     }
 
-    static func write(_ runs: [PlannedRun], now: Double, _ db: Database) throws -> ImportSummary {
+    static func write(_ runs: [PlannedRun], now: Double, _ db: any StoreConnection) throws -> ImportSummary {
         var summary = ImportSummary(created: [], updated: [], points: 0)
         var points: [MetricPoint] = []
         for r in runs {
             let config = JSON.object(r.paramsJSON).compact()
             var experimentId: Int64?
             if let name = r.experiment {
-                experimentId = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
+                experimentId = try db.scalar(
+                    Int64.self, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
                 if experimentId == nil {
-                    try db.execute(
-                        sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}')", arguments: [name])
-                    experimentId = db.lastInsertedRowID
+                    experimentId = try db.scalar(
+                        Int64.self,
+                        sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}') RETURNING id",
+                        arguments: [name])
                 }
             }
             let id: Int64
-            if let existing = try Int64.fetchOne(
-                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1",
+            if let existing = try db.scalar(
+                Int64.self, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1",
                 arguments: [r.name])
             {
                 id = existing

@@ -5,7 +5,6 @@
 // over the fixture's runs).
 import Basics
 import Foundation
-import GRDB
 import Store
 import TestSupport
 import Testing
@@ -169,9 +168,9 @@ struct ImportFuzzTests {
         var m = Mutator(seed: 21)
         var failed = 0
         func contents() throws -> [Int] {
-            try db.pool.read { db in
+            try db.read { db in
                 try ["run", "metric", "runParam", "runTag"].map {
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? 0
+                    try db.scalar(Int.self, sql: "SELECT count(*) FROM \($0)") ?? 0
                 }
             }
         }
