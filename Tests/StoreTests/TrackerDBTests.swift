@@ -28,6 +28,13 @@ struct TrackerDBTests {
             let onDisk = try String(contentsOfFile: dir + "/" + m.name, encoding: .utf8)
             #expect(m.sql == onDisk.trimmingSuffixNewline, "\(m.name) changed: run migrations/embed.sh")
         }
+        // PostgreSQL mirrors every migration under the same name.
+        let postgres = TrackerDB.migrations(.postgres)
+        #expect(postgres.map(\.name) == files, "add migrations/postgres/NAME for each migration, run embed.sh")
+        for m in postgres {
+            let onDisk = try String(contentsOfFile: dir + "/postgres/" + m.name, encoding: .utf8)
+            #expect(m.sql == onDisk.trimmingSuffixNewline, "postgres/\(m.name) changed: run migrations/embed.sh")
+        }
     }
 
     @Test func opensInWALAndMigratesOnce() throws {

@@ -97,7 +97,9 @@ struct SlurmPostgresCLITests {
         let task = try #require(try s.db.slurmTasks(runIds: [run.id!]).first)
         let job = try #require(task.jobText)
         #expect(try cli.waitFor(120) { try cli.spooledStep(s.db, run.id!) >= 5 }, "the task did not start training")
-        for pid in cli.workerPids(sweepDir: task.sweepDir) {
+        let pids = cli.workerPids(sweepDir: task.sweepDir)
+        #expect(!pids.isEmpty, "no running task to look at")
+        for pid in pids {
             let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
             #expect(
                 !String(decoding: environ, as: UTF8.self).contains(s.password),
