@@ -157,6 +157,7 @@ struct ImportFuzzTests {
         {"run": "baseline", "step": 1, "metrics": {"train/loss": 2.5, "val/loss": "nan"}, "time": 1700000000}
         {"run": "baseline", "step": 2, "metrics": {"train/loss": 2.25, "val/loss": -1e-3}}
         {"run": "other", "step": 0, "metrics": {"train/loss": "inf"}}
+        {"run": "moved", "state": "failed", "attempts": 2, "checkpoints": [{"step": 10, "path": "runs/1/step10.safetensors", "size": 64, "sha256": "ab"}]}
 
         """
 
