@@ -252,8 +252,9 @@ public struct PostgresURL: Sendable, Equatable {
 
     /// `text` with any password replaced by `***`, for error messages.
     static func stripPassword(_ text: String) -> String {
-        guard var c = URLComponents(string: text), c.password != nil else { return text }
+        guard var c = URLComponents(string: text) else { return "(the URL given, not shown: it may hold a password)" }
+        guard c.password != nil else { return text }
         c.password = "***"
-        return c.string ?? "postgres://(unreadable URL)"
+        return c.string ?? "(the URL given, not shown: it may hold a password)"
     }
 }

@@ -26,6 +26,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
+        case .cannotOpen(let path, let reason) where PostgresURL.isPostgres(path):
+            return "cannot open the tracker store \(path): \(reason) (check --store / $TRACKER_DATABASE_URL, "
+                + "that the server runs, and the password in $TRACKER_DATABASE_PASSWORD_FILE)"
         case .cannotOpen(let path, let reason):
             return
                 "cannot open the tracker database \(path): \(reason) (check --home / $TRACKER_HOME and free disk space)"
