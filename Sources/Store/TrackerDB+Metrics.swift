@@ -4,7 +4,8 @@
 // (run, key) of the batch. Appends update the summary incrementally; a batch that rewrites steps
 // at or before the summary's last step (a resumed run re-logging after its checkpoint, an
 // import) recomputes that key's summary from the metric table, so it always equals a
-// recomputation.
+// recomputation. On PostgreSQL the points go in as one multi-row upsert per batch
+// (TrackerDB+MetricsPostgres.swift); the summary maintenance is the same code for both.
 import GRDB
 import GRDBSQLite
 
@@ -13,19 +14,25 @@ extension TrackerDB {
     /// value; within one batch the last point for a step wins.
     public func logMetrics(_ points: [MetricPoint]) throws {
         if points.isEmpty { return }
-        try pool.write { db in try Self.logMetrics(points, in: db) }
+        try write { db in try Self.logMetrics(points, in: db) }
     }
 
     /// The same write path inside a caller's transaction (import writes runs and metrics together).
-    public static func logMetrics(_ points: [MetricPoint], in db: Database) throws {
+    public static func logMetrics(_ points: [MetricPoint], in conn: any StoreConnection) throws {
         if points.isEmpty { return }
-        let insert = try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO metric (runId, key, step, value, isNaN, time) VALUES (?, ?, ?, ?, ?, ?)")
         var groups: [SeriesKey: BatchSummary] = [:]
-        for p in points {
-            try insertPoint(p, insert.sqliteStatement, db)
-            groups[SeriesKey(runId: p.runId, key: p.key), default: BatchSummary()].add(p)
+        if let db = (conn as? SQLiteConnection)?.db {
+            let insert = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO metric (runId, key, step, value, isNaN, time) VALUES (?, ?, ?, ?, ?, ?)")
+            for p in points {
+                try insertPoint(p, insert.sqliteStatement, db)
+                groups[SeriesKey(runId: p.runId, key: p.key), default: BatchSummary()].add(p)
+            }
+        } else {
+            try insertPortable(points, conn)
+            for p in points { groups[SeriesKey(runId: p.runId, key: p.key), default: BatchSummary()].add(p) }
         }
+        let db = conn
         for (series, batch) in groups {
             try updateSummary(series, batch, db)
         }
@@ -33,37 +40,39 @@ extension TrackerDB {
 
     /// A metric's history for one run, by step, NaN restored.
     public func metrics(runId: Int64, key: String) throws -> [MetricPoint] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT step, value, isNaN, time FROM metric WHERE runId = ? AND key = ? ORDER BY step",
+        try read { db in
+            try db.rows(
+                sql: "SELECT step, value, isNaN, time FROM metric WHERE runId = ? AND key = ? ORDER BY step",
                 arguments: [runId, key]
             ).map { row in
-                let isNaN: Bool = row["isNaN"]
-                let value: Double? = row["value"]
+                let isNaN: Bool = try row.get("isNaN")
                 return MetricPoint(
-                    runId: runId, key: key, step: row["step"], value: isNaN ? .nan : value!, time: row["time"])
+                    runId: runId, key: key, step: try row.get("step"),
+                    value: isNaN ? .nan : Double(sqlValue: row["value"]) ?? .nan, time: try row.get("time"))
             }
         }
     }
 
     /// The metric keys a run has logged, sorted.
     public func metricKeys(runId: Int64) throws -> [String] {
-        try pool.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
+        try read { db in
+            try db.column(
+                String.self, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
         }
     }
 
     /// The summaries of one run's metrics, by key.
     public func metricSummaries(runId: Int64) throws -> [MetricSummaryRecord] {
-        try pool.read { db in
-            try MetricSummaryRecord.filter(Column("runId") == runId).order(Column("key")).fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                MetricSummaryRecord.self, sql: "SELECT * FROM metricSummary WHERE runId = ? ORDER BY key",
+                arguments: [runId])
         }
     }
 
     /// The summary recomputed from the metric table (what metricSummary must equal).
     public func recomputedSummary(runId: Int64, key: String) throws -> MetricSummaryRecord? {
-        try pool.read { db in try Self.recompute(SeriesKey(runId: runId, key: key), db) }
+        try read { db in try Self.recompute(SeriesKey(runId: runId, key: key), db) }
     }
 
     /// Binds and steps one row with the C API. Why not `Statement.execute(arguments:)`: boxing six
@@ -120,9 +129,10 @@ extension TrackerDB {
         }
     }
 
-    private static func updateSummary(_ s: SeriesKey, _ batch: BatchSummary, _ db: Database) throws {
-        let old = try MetricSummaryRecord.fetchOne(
-            db, sql: "SELECT * FROM metricSummary WHERE runId = ? AND key = ?", arguments: [s.runId, s.key])
+    private static func updateSummary(_ s: SeriesKey, _ batch: BatchSummary, _ db: any StoreConnection) throws {
+        let old = try db.fetchOne(
+            MetricSummaryRecord.self, sql: "SELECT * FROM metricSummary WHERE runId = ? AND key = ?",
+            arguments: [s.runId, s.key])
         let summary: MetricSummaryRecord?
         if let old, batch.minStep <= old.lastStep {
             summary = try recompute(s, db)
@@ -140,31 +150,33 @@ extension TrackerDB {
                 min: lo, max: hi, count: (old?.count ?? 0) + Int64(points.count))
         }
         if let summary {
-            try db.cachedStatement(
+            try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
+                    INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: [
-                summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min, summary.max,
-                summary.count,
-            ])
+                    ON CONFLICT (runId, key) DO UPDATE SET lastStep = excluded.lastStep, last = excluded.last,
+                      lastIsNaN = excluded.lastIsNaN, min = excluded.min, max = excluded.max, count = excluded.count
+                    """,
+                arguments: [
+                    summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min,
+                    summary.max,
+                    summary.count,
+                ])
         }
     }
 
-    static func recompute(_ s: SeriesKey, _ db: Database) throws -> MetricSummaryRecord? {
+    static func recompute(_ s: SeriesKey, _ db: any StoreConnection) throws -> MetricSummaryRecord? {
         guard
-            let agg = try Row.fetchOne(
-                db,
+            let agg = try db.row(
                 sql: "SELECT min(value) AS lo, max(value) AS hi, count(*) AS n FROM metric WHERE runId = ? AND key = ?",
                 arguments: [s.runId, s.key]),
-            let last = try Row.fetchOne(
-                db,
+            let last = try db.row(
                 sql: "SELECT step, value, isNaN FROM metric WHERE runId = ? AND key = ? ORDER BY step DESC LIMIT 1",
                 arguments: [s.runId, s.key])
         else { return nil }
         return MetricSummaryRecord(
-            runId: s.runId, key: s.key, lastStep: last["step"], last: last["value"], lastIsNaN: last["isNaN"],
-            min: agg["lo"], max: agg["hi"], count: agg["n"])
+            runId: s.runId, key: s.key, lastStep: try last.get("step"), last: Double(sqlValue: last["value"]),
+            lastIsNaN: try last.get("isNaN"), min: Double(sqlValue: agg["lo"]), max: Double(sqlValue: agg["hi"]),
+            count: try agg.get("n"))
     }
 }

@@ -75,7 +75,7 @@ struct SlurmAshaTests {
         // was sent), and the file ingested again from its start
         try spool.append(Self.rungEvent(0, value: 9.0))
         _ = try head.poll()
-        try f.db.pool.write { db in
+        try f.db.write { db in
             try db.execute(
                 sql: "UPDATE slurmTask SET spoolOffset = 0, spoolSeq = 0 WHERE runId = ?", arguments: [run.id])
         }
