@@ -137,7 +137,10 @@ let package = Package(
             dependencies: ["Report", "Store", "Basics", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "SessionTests",
-            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
+            dependencies: [
+                "Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport", "Shards",
+                "BPE",
+            ]),
         .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SlurmExecutorTests",

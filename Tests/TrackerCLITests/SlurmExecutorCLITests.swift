@@ -92,16 +92,17 @@ struct SlurmExecutorCLITests {
 
     @Test(.timeLimit(.minutes(5))) func aSweepIsOneArrayAndCompletes() throws {
         let home = tempDir("slurm-sweep")
-        let file = try Self.experiment("sweep", home: home, steps: 20, runs: 3)
+        let file = try Self.experiment("sweep", home: home, steps: 20, runs: 4)
         let r = try runTracker(["run", file, "--home", home])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(r.stdout.contains("submitted 3 run(s) to Slurm as job array(s) "))
+        #expect(r.stdout.contains("submitted 4 run(s) to Slurm as job array(s) "))
         let db = try TrackerDB(home: home)
         let runs = try db.runs()
-        #expect(runs.count == 3)
+        #expect(runs.count == 4)
         let tasks = try db.slurmTasks()
         #expect(Set(tasks.compactMap(\.arrayJobId)).count == 1)
-        #expect(tasks.compactMap(\.arrayTask).sorted() == [0, 1, 2])
+        #expect(tasks.compactMap(\.arrayTask).sorted() == [0, 1, 2, 3])
+        #expect(Set(tasks.map(\.submissions)) == [1])
         for run in runs {
             #expect(run.state == .succeeded, "\(run.error ?? "")")
             #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
@@ -173,6 +174,33 @@ struct SlurmExecutorCLITests {
         let starts = try db.events(runId: run.id!).filter { $0.fromState == .queued && $0.toState == .running }
         #expect(starts.count == 2)
         #expect(try db.latestCheckpoint(runId: run.id!) != nil)
+    }
+
+    /// A task that exits 2 before it can report anything (its submission folder is not on its
+    /// node: here the manifest is removed while the array is held) fails in Slurm; the head takes
+    /// the exit code from scontrol and, with no attempt left, fails the run with it.
+    @Test(.timeLimit(.minutes(5))) func aFailingRunIsFailedWithItsExitCode() throws {
+        let home = tempDir("slurm-fail")
+        let file = try Self.experiment(
+            "fail", home: home, steps: 20, runs: 1, extra: "extra = [\"--hold\"]",
+            data: Self.syntheticData + "\n[experiment]\nmax_attempts = 1")
+        let submit = try runTracker(["run", file, "--home", home, "--no-wait"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        let array = try #require(task.arrayJobId)
+        try FileManager.default.removeItem(atPath: task.sweepDir + "/manifest.json")
+        let release = try runProcess("/usr/bin/env", ["scontrol", "release", String(array)])
+        #expect(release.status == 0, "\(release.stderr)")
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .failed && r.attempts == 1 && r.exitCode == 2, "\(r.state) \(r.error ?? "")")
+        #expect(r.error?.contains("FAILED") == true && r.error?.contains("exit code 2") == true, "\(r.error ?? "")")
+        #expect(try db.slurmTasks(runIds: [run.id!]).first?.slurmState == "FAILED")
+        let log = try String(contentsOfFile: task.sweepDir + "/logs/\(array)_0.out", encoding: .utf8)
+        #expect(log.contains("manifest.json does not exist on ") && log.contains("shared filesystem"), "\(log)")
     }
 
     @Test(.timeLimit(.minutes(5))) func cancelScancelsARunningAndAPendingTask() throws {
@@ -283,7 +311,10 @@ struct SlurmExecutorCLITests {
         #expect(second.status != 0)
         let failed = try #require(try db.runs().first { $0.state == .failed })
         #expect(failed.exitCode == 1)
-        #expect(failed.error?.contains("does not exist on") == true, "\(failed.error ?? "")")
+        let host = ProcessInfo.processInfo.hostName
+        #expect(
+            failed.error?.contains("\(path) does not exist on \(host)") == true
+                && failed.error?.contains("shared filesystem") == true, "\(failed.error ?? "")")
     }
 
     /// Pids of the `tracker worker --slurm DIR` processes.
