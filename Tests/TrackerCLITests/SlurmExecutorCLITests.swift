@@ -194,7 +194,7 @@ struct SlurmExecutorCLITests {
         let release = try runProcess("/usr/bin/env", ["scontrol", "release", String(array)])
         #expect(release.status == 0, "\(release.stderr)")
         let head = try runTracker(["run", file, "--home", home])
-        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        #expect(head.status == 1 && head.stderr.contains("1 run(s) did not succeed"), "\(head.stdout)\n\(head.stderr)")
         let r = try #require(try db.run(id: run.id!))
         #expect(r.state == .failed && r.attempts == 1 && r.exitCode == 2, "\(r.state) \(r.error ?? "")")
         #expect(r.error?.contains("FAILED") == true && r.error?.contains("exit code 2") == true, "\(r.error ?? "")")
