@@ -220,6 +220,20 @@ struct SlurmExecutorCLITests {
         #expect(c.status == 0 && c.stdout.contains("scancelled 2 Slurm task(s)"), "\(c.stdout)\(c.stderr)")
         #expect(try waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
         #expect(try db.runs().map(\.state) == [.cancelled, .cancelled])
+        // in Slurm too: nothing of the array pends or runs (a pending task cancelled on its own
+        // leaves squeue; the running one stays listed as CANCELLED)
+        let array = try #require(try db.slurmTasks().first?.arrayJobId)
+        func slurmStates() throws -> [String] {
+            let q = try runProcess(
+                "/usr/bin/env", ["squeue", "-h", "-r", "--states=all", "-j", "\(array)", "-o", "%T"])
+            return q.stdout.split(separator: "\n").map(String.init)
+        }
+        var states: [String] = []
+        let allCancelled = try waitFor(30) {
+            states = try slurmStates()
+            return states.contains("CANCELLED") && Set(states) == ["CANCELLED"]
+        }
+        #expect(allCancelled, "\(states)")
         let status = try runTracker(["status", "--home", home])
         #expect(status.status == 0)
     }
@@ -333,8 +347,42 @@ struct SlurmExecutorCLITests {
     }
 }
 
-/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script.
+/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script; the
+/// README's script is what its [executor] table renders.
 struct SlurmExecutorDryRunTests {
+    /// The README's Slurm section, from its `[executor]` example: the ```toml and ```sh blocks.
+    static func readmeExample() throws -> (table: String, script: String) {
+        let readme = try String(contentsOfFile: repoRoot + "/README.md", encoding: .utf8)
+        let section = readme[try #require(readme.range(of: "**On a Slurm cluster.**")).upperBound...]
+        func block(_ language: String) throws -> String {
+            let start = try #require(section.range(of: "```\(language)\n")).upperBound
+            return String(section[start..<(try #require(section[start...].range(of: "```")).lowerBound)])
+        }
+        return (try block("toml"), try block("sh"))
+    }
+
+    /// `exec BINARY worker ...` with the binary's path left out (the README's is on a shared filesystem).
+    static func withoutBinary(_ script: some StringProtocol) -> String {
+        script.split(separator: "\n").map { line in
+            guard line.hasPrefix("exec "), let worker = line.range(of: " worker ") else { return String(line) }
+            return "exec TRACKER" + line[worker.lowerBound...]
+        }.joined(separator: "\n")
+    }
+
+    @Test func theReadmeScriptIsWhatItsTableRenders() throws {
+        let (table, script) = try Self.readmeExample()
+        let home = tempDir("slurm-readme")
+        let file = home + "/demo.toml"
+        try
+            (table
+            + "\n[data]\ntask = \"t1\"\n\n[model]\nchannels = 16\nheads = 2\n\n[train]\nsteps = 10\n\n[sweep]\nseeds = [1, 2, 3]\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try runTracker(["run", file, "--home", home, "--dry-run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rendered = try #require(r.stdout.range(of: "#!/bin/bash")).lowerBound
+        #expect(Self.withoutBinary(r.stdout[rendered...]) == Self.withoutBinary(script), "\(r.stdout)")
+    }
+
     @Test func anAshaSweepRunsOnSlurm() throws {
         let home = tempDir("slurm-asha")
         let r = try runTracker([
