@@ -143,7 +143,10 @@ let package = Package(
             dependencies: ["Report", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "SessionTests",
-            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
+            dependencies: [
+                "Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport", "Shards",
+                "BPE",
+            ]),
         .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SlurmExecutorTests",

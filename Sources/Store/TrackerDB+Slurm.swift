@@ -167,6 +167,8 @@ extension TrackerDB {
                     points += (e.metrics ?? [:]).map {
                         MetricPoint(runId: runId, key: $0.key, step: e.step!, value: $0.value, time: e.time)
                     }
+                case .training:
+                    break
                 case .start, .checkpoint, .end:
                     try Self.logMetrics(points, in: db)
                     points = []
@@ -223,7 +225,7 @@ extension TrackerDB {
                 case .pruned: .pruned(why: e.error ?? "pruned at an ASHA rung")
                 }
             try settle(runId: runId, end, worker: worker, db)
-        case .metrics, .rung:
+        case .metrics, .rung, .training:
             break
         }
     }

@@ -34,10 +34,14 @@ struct SlurmAshaTests {
 
     @Test func aRungEventIsDecidedAnsweredAndAPrunedEndSettlesTheRun() throws {
         let f = try Fixture(count: 2, spec: Self.spec)
-        let head = f.head()
+        var executor = SlurmExecutorConfig()
+        executor.rungTimeoutSeconds = 90
+        let head = f.head(executor)
         try head.submit(f.runs, experiment: "sweep")
         let sweepDir = try f.task(f.runs[0]).sweepDir
-        #expect(try SlurmManifest.load(sweepDir: sweepDir).asha == Self.config)
+        let manifest = try SlurmManifest.load(sweepDir: sweepDir)
+        // the tasks wait at a rung as long as [executor] rung_timeout says
+        #expect(manifest.asha == Self.config && manifest.rungTimeoutSeconds == 90)
         for (i, value) in [1.0, 2.0].enumerated() {
             f.slurm.set(101, i, "RUNNING")
             let spool = try f.spool(f.runs[i])
