@@ -7,7 +7,7 @@
 # Usage: bench/ingest_scale.sh [SIZE...] [--full]   (SIZE like 100M or 1G; default 100M 1G;
 #        --full adds 10G). Env: SCALE_BENCH_DIR (the corpora, kept between runs; default
 #        /tmp/tracker-ingest-scale), VOCAB (32768), MEMORY_BUDGET (tracker's default if unset),
-#        THREADS (2), HF_MAX (2G: HF holds about 4.5x the text), TRACKER_BIN / SKIP_BUILD /
+#        THREADS (2), HF_MAX (2G: HF needs 4.5-8x the text in memory), TRACKER_BIN / SKIP_BUILD /
 #        SCRATCH_PATH as in bench/lib.sh. Needs about 2.2x the largest size free on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +78,7 @@ for size in "${sizes[@]}"; do
         hf="{\"seconds\": $(json "$WORK/hf.json" seconds), \"rss\": $(maxrss "$WORK/time-hf.txt")}"
         same=$(python3 bench/bpe_reference.py same-merges "$WORK/ours-tokenizer.json" "$WORK/hf-merges.json")
     elif ((hf_ok)); then
-        hf="{\"skipped\": \"above HF_MAX=$HF_MAX: HF holds about 4.5x the text in memory\"}"
+        hf="{\"skipped\": \"above HF_MAX=$HF_MAX: HF needs 4.5-8x the text in memory\"}"
     fi
     python3 - "$WORK/ours.json" "$size" "$ours_rss" "$hf" "$same" >>"$results" <<'EOF'
 import json, sys

@@ -149,9 +149,10 @@ public final class WordCounter: @unchecked Sendable {
     private func releaseTable() { table = ByteKeyTable(capacity: 16) }
 
     /// One counter with the counts of all `counters` (which are emptied). If none spilled and
-    /// their tables take at most half their budget, they are merged in memory; otherwise every
-    /// table is spilled and the runs are merged partition by partition into one file, so memory
-    /// stays within one table's budget. Throws the first failure of any counter.
+    /// their tables take at most a quarter of their budget, they are merged in memory; otherwise
+    /// every table is spilled and the runs are merged partition by partition into one file, so
+    /// memory stays within one table's budget, and the tables' memory is free again for the
+    /// trainer, which reads the words back from the file. Throws the first failure of any counter.
     public static func combine(_ counters: [WordCounter]) throws -> WordCounter {
         guard let first = counters.first else { return WordCounter() }
         for c in counters { try c.throwIfFailed() }
@@ -160,7 +161,7 @@ public final class WordCounter: @unchecked Sendable {
             return first
         }
         let tableBytes = counters.reduce(0) { $0 + $1.table.memoryBytes }
-        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 2 <= area.tableBudget * counters.count {
+        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableBudget * counters.count {
             for other in counters.dropFirst() {
                 other.table.forEach { word, count in first.table.add(word.baseAddress!, word.count, count) }
                 other.releaseTable()

@@ -133,6 +133,12 @@ public struct HeapsFit {
         }
     }
 
+    /// Records the last (n, D), past the last checkpoint.
+    public mutating func finish() {
+        if let last = points.last, last.words == words { return }
+        if words > 0 { points.append((words, counter.uniqueWords)) }
+    }
+
     /// The fitted K for a given β (least squares of log K over the checkpoints), and the fitted β
     /// with its K when both are free.
     public func fit(beta: Double) -> (k: Double, freeBeta: Double, freeK: Double) {

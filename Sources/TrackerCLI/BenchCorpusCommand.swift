@@ -46,6 +46,7 @@ struct BenchCorpusCommand: ParsableCommand {
                     }
                 }
             }
+            fit.finish()
             let (k, beta, freeK) = fit.fit(beta: heapsBeta)
             let last = fit.points.last
             try printJSON([
