@@ -21,6 +21,10 @@ public struct BPETrainer: Sendable {
     /// The largest vocabulary the trainer accepts (2^20; GPT-4's is about 100,000).
     public static let maxVocabSize = 1 << 20
 
+    /// HF's `min_frequency`: training stops when the most frequent pair occurs fewer times than
+    /// this (0 and 1: never; the default).
+    public var minFrequency = 0
+
     /// Number of merges a full training run learns.
     public var mergeTarget: Int { vocabSize - 256 - specialTokens.count }
 
@@ -44,6 +48,7 @@ public struct BPETrainer: Sendable {
     /// `progress(mergesDone, mergesTotal)` is called now and then, and once at the end.
     public func train(_ counts: WordCounter, progress: ((Int, Int) -> Void)? = nil) -> Tokenizer {
         var learner = MergeLearner(counts)
+        learner.minFrequency = Int64(minFrequency)
         let merges = learner.learn(mergeTarget, progress: progress)
         return Tokenizer(validMerges: merges, specialTokens: specialTokens)
     }
@@ -63,6 +68,8 @@ struct MergeLearner {
 
     var symbols: [UInt32] = []
     var words: [Word] = []
+    /// Training stops when the best pair's count is below this (BPETrainer.minFrequency).
+    var minFrequency: Int64 = 0
 
     var pairIndex = PairMap(minimumCapacity: 1 << 16)
     var pairKeys: [UInt64] = []
@@ -70,10 +77,9 @@ struct MergeLearner {
     var pairWords: [[UInt32]] = []
 
     init(_ counter: WordCounter) {
-        let table = counter.table
-        symbols.reserveCapacity(table.arenaCount)
+        symbols.reserveCapacity(counter.wordBytes)
         let idOfByte = ByteLevel.idOfByte
-        table.forEach { word, count in
+        counter.forEachWord { word, count in
             guard word.count >= 2 else { return }  // a one-byte word holds no pair
             precondition(symbols.count + word.count < Int(UInt32.max), "word table beyond 4 GB")
             words.append(Word(start: UInt32(symbols.count), length: UInt32(word.count), count: count))
@@ -128,6 +134,7 @@ struct MergeLearner {
                 }
                 continue
             }
+            if current < minFrequency { break }
             let left = UInt32(truncatingIfNeeded: top.key >> 32)
             let right = UInt32(truncatingIfNeeded: top.key)
             let newId = UInt32(256 + merges.count)
