@@ -42,7 +42,8 @@ def documents(text):
 
 def read_corpus(path):
     names = sorted(os.listdir(path))
-    return [open(os.path.join(path, n), encoding="utf-8").read() for n in names]
+    # newline="": the text as written (CRLF stays CRLF), as tracker reads it.
+    return [open(os.path.join(path, n), encoding="utf-8", newline="").read() for n in names]
 
 
 def cmd_corpus(out):
