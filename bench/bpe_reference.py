@@ -46,7 +46,8 @@ def read_corpus(path):
     if path.endswith(".jsonl"):
         return (json.loads(line)["text"] for line in open(path, encoding="utf-8"))
     names = sorted(os.listdir(path))
-    return [open(os.path.join(path, n), encoding="utf-8").read() for n in names]
+    # newline="": the text as written (CRLF stays CRLF), as tracker reads it.
+    return [open(os.path.join(path, n), encoding="utf-8", newline="").read() for n in names]
 
 
 def cmd_corpus(out):
