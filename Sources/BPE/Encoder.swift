@@ -149,7 +149,7 @@ public final class Encoder {
         for i in 0..<length { parts[i] = idOfByte[Int(p.load(fromByteOffset: i, as: UInt8.self))] }
         var m = length
         for i in 0..<(m - 1) {
-            let r = table.get(pairKey(parts[i], parts[i + 1]))
+            let r = table.rank(parts[i], parts[i + 1])
             ranks[i] = r < 0 ? none : r
         }
         while m > 1 {
@@ -165,11 +165,11 @@ public final class Encoder {
             for i in (at + 1)..<m { parts[i] = parts[i + 1] }
             for i in at..<(m - 1) { ranks[i] = ranks[i + 1] }
             if at < m - 1 {
-                let r = table.get(pairKey(parts[at], parts[at + 1]))
+                let r = table.rank(parts[at], parts[at + 1])
                 ranks[at] = r < 0 ? none : r
             }
             if at > 0 {
-                let r = table.get(pairKey(parts[at - 1], parts[at]))
+                let r = table.rank(parts[at - 1], parts[at])
                 ranks[at - 1] = r < 0 ? none : r
             }
         }
@@ -186,14 +186,14 @@ public final class Encoder {
         var alive = [Bool](repeating: true, count: n)
         var heap = MinHeap()
         for i in 0..<(n - 1) {
-            let r = table.get(pairKey(scratch[i], scratch[i + 1]))
+            let r = table.rank(scratch[i], scratch[i + 1])
             if r >= 0 { heap.push(UInt64(r) << 32 | UInt64(i)) }
         }
         while let top = heap.pop() {
             let rank = Int32(truncatingIfNeeded: top >> 32)
             let i = Int(truncatingIfNeeded: top & 0xFFFF_FFFF)
             let j = next[i]
-            guard alive[i], j < n, table.get(pairKey(scratch[i], scratch[j])) == rank else {
+            guard alive[i], j < n, table.rank(scratch[i], scratch[j]) == rank else {
                 continue
             }
             scratch[i] = UInt32(256 + Int(rank))
@@ -201,11 +201,11 @@ public final class Encoder {
             next[i] = next[j]
             if next[j] < n { prev[next[j]] = i }
             if prev[i] >= 0 {
-                let r = table.get(pairKey(scratch[prev[i]], scratch[i]))
+                let r = table.rank(scratch[prev[i]], scratch[i])
                 if r >= 0 { heap.push(UInt64(r) << 32 | UInt64(prev[i])) }
             }
             if next[i] < n {
-                let r = table.get(pairKey(scratch[i], scratch[next[i]]))
+                let r = table.rank(scratch[i], scratch[next[i]])
                 if r >= 0 { heap.push(UInt64(r) << 32 | UInt64(i)) }
             }
         }

@@ -13,17 +13,23 @@ public final class Tokenizer: Sendable {
     let tokenOffsets: [Int]
     let tokenBytes: [UInt8]
     /// (left, right) -> merge rank.
-    let mergeRanks: PairMap
+    let mergeRanks: RankTable
 
     /// The vocabulary size V = 256 + merges + special tokens.
     public var vocabSize: Int { 256 + merges.count + specialTokens.count }
     /// The id of the first special token (`<|endoftext|>` by default), V - specialTokens.count.
     public var eotId: UInt32 { UInt32(256 + merges.count) }
 
-    /// A tokenizer from merges and special tokens; throws if a merge names a later token.
+    /// A tokenizer from merges and special tokens; throws if a merge names a later token or
+    /// the vocabulary would exceed 2^20 tokens (the trainer's limit too).
     public convenience init(merges: [(UInt32, UInt32)], specialTokens: [String] = ["<|endoftext|>"])
         throws
     {
+        let size = 256 + merges.count + specialTokens.count
+        guard size <= RankTable.maxVocabSize else {
+            throw BPEError.invalidTokenizerFile(
+                "its \(size) tokens are more than the \(RankTable.maxVocabSize) this encoder supports")
+        }
         for (i, (left, right)) in merges.enumerated() where left >= 256 + i || right >= 256 + i {
             throw BPEError.invalidTokenizerFile(
                 "merge \(i) joins tokens \(left) and \(right), but only ids below \(256 + i) exist")
@@ -44,12 +50,10 @@ public final class Tokenizer: Sendable {
             bytes.append(ByteLevel.byteOfId[id])
             offsets.append(bytes.count)
         }
-        var ranks = PairMap(minimumCapacity: merges.count)
-        for (rank, (left, right)) in merges.enumerated() {
+        for (left, right) in merges {
             bytes.append(contentsOf: bytes[offsets[Int(left)]..<offsets[Int(left) + 1]])
             bytes.append(contentsOf: bytes[offsets[Int(right)]..<offsets[Int(right) + 1]])
             offsets.append(bytes.count)
-            _ = ranks.getOrInsert(pairKey(left, right)) { Int32(rank) }
         }
         for token in specialTokens {
             bytes.append(contentsOf: token.utf8)
@@ -57,7 +61,7 @@ public final class Tokenizer: Sendable {
         }
         tokenOffsets = offsets
         tokenBytes = bytes
-        mergeRanks = ranks
+        mergeRanks = RankTable(merges)
     }
 
     /// The bytes of token `id` (a special token's bytes are its UTF-8 text).

@@ -3,6 +3,7 @@
 // length, so a lookup is two loads, one multiply-hash and one compare, without touching any
 // arena; up to three ids sit in the slot (nearly every word), longer results in `overflow`.
 // Longer pieces go through a `ByteKeyTable` in the encoder.
+
 /// Short piece -> ids, open addressing with linear probing, 32-byte slots.
 final class WordCache {
     struct Slot {
@@ -27,9 +28,8 @@ final class WordCache {
     private(set) var count = 0
     /// Past this many words the cache is emptied (bounds memory on endless input).
     let maxCount: Int
-    private(set) var overflow: UnsafeMutablePointer<UInt32>
-    private var overflowCapacity: Int
-    private var overflowCount = 0
+    /// The ids of pieces that have more than `inlineIds`.
+    private var overflow: [UInt32] = []
 
     init(capacity: Int = 1 << 10, maxCount: Int = 1 << 19) {
         var c = 16
@@ -39,13 +39,10 @@ final class WordCache {
         shift = UInt64(64 - c.trailingZeroBitCount)
         slots = .allocate(capacity: c)
         slots.initialize(repeating: Slot(lo: 0, hi: 0, tag: 0, a: 0, b: 0, c: 0), count: c)
-        overflowCapacity = c
-        overflow = .allocate(capacity: overflowCapacity)
     }
 
     deinit {
         slots.deallocate()
-        overflow.deallocate()
     }
 
     /// The key of the `length` (1...16) bytes at `p`, of which `available` may be read.
@@ -66,9 +63,10 @@ final class WordCache {
         return (lo, hi)
     }
 
+    /// The hash of a key; the slot index is its top bits.
     @inline(__always)
     static func hash(_ lo: UInt64, _ hi: UInt64, _ length: Int) -> UInt64 {
-        // The slot index is the top bits: each depends on every bit of lo and hi.
+        // Each top bit of a product depends on every bit of the factor.
         ((lo ^ UInt64(truncatingIfNeeded: length) << 59) &* 0x9E37_79B9_7F4A_7C15)
             ^ (hi &* 0xC2B2_AE3D_27D4_EB4F)
     }
@@ -88,7 +86,8 @@ final class WordCache {
         }
     }
 
-    /// Writes the ids of the slot `slot` at `out` and returns how many.
+    /// Writes the ids of the slot `slot` at `out` and returns how many; `out` needs room for
+    /// at least three ids (all three inline ids are copied, used or not).
     @inline(__always)
     func copyIds(_ slot: Int, to out: UnsafeMutablePointer<UInt32>) -> Int {
         let s = slots[slot]
@@ -98,13 +97,13 @@ final class WordCache {
             out[1] = s.b
             out[2] = s.c
         } else {
-            out.update(from: overflow + Int(s.a), count: n)
+            overflow.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + Int(s.a), count: n) }
         }
         return n
     }
 
     /// Stores the `n` ids at `ids` for a key known to be absent, at the empty slot `slot`
-    /// that `probe` returned. The out buffer of `copyIds` needs room for three ids.
+    /// that `probe` returned; past `maxCount` pieces the cache is emptied first.
     func insert(
         _ lo: UInt64, _ hi: UInt64, _ length: Int, slot: Int, ids: UnsafePointer<UInt32>, _ n: Int
     ) {
@@ -119,10 +118,8 @@ final class WordCache {
             if n > 1 { s.b = ids[1] }
             if n > 2 { s.c = ids[2] }
         } else {
-            if overflowCount + n > overflowCapacity { growOverflow(overflowCount + n) }
-            (overflow + overflowCount).update(from: ids, count: n)
-            s.a = UInt32(overflowCount)
-            overflowCount += n
+            s.a = UInt32(overflow.count)
+            overflow.append(contentsOf: UnsafeBufferPointer(start: ids, count: n))
         }
         slots[slot] = s
         count += 1
@@ -133,17 +130,7 @@ final class WordCache {
     func removeAll() {
         slots.update(repeating: Slot(lo: 0, hi: 0, tag: 0, a: 0, b: 0, c: 0), count: capacity)
         count = 0
-        overflowCount = 0
-    }
-
-    private func growOverflow(_ minimum: Int) {
-        var c = overflowCapacity * 2
-        while c < minimum { c *= 2 }
-        let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: c)
-        bigger.update(from: overflow, count: overflowCount)
-        overflow.deallocate()
-        overflow = bigger
-        overflowCapacity = c
+        overflow.removeAll(keepingCapacity: true)
     }
 
     private func rehash(_ newCapacity: Int) {

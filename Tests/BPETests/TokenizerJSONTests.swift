@@ -71,6 +71,18 @@ import Testing
         }
     }
 
+    @Test func rejectsVocabulariesBeyondTwoToTheTwenty() throws {
+        // Valid merges of tokens of at most three bytes, one more than fits (the limit is
+        // checked before anything else, so this is quick).
+        let fits = (1 << 20) - 256 - 1
+        let merges = (0...fits).map { (i: Int) -> (UInt32, UInt32) in
+            let right = i < 65_536 ? i / 256 : 256 + i % 65_536
+            return (UInt32(i % 256), UInt32(right))
+        }
+        let e = #expect(throws: BPEError.self) { try Tokenizer(merges: merges) }
+        #expect("\(e!)".contains("1048577 tokens are more than the 1048576"), "\(e!)")
+    }
+
     @Test func missingOrUnreadableFilesNameTheFile() throws {
         let dir = NSTemporaryDirectory() + "tokjson-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
