@@ -4,9 +4,12 @@
 #   training (pre-tokenize + count + merges) vs HF tokenizers' BpeTrainer, V = 8192 and 32768,
 #     on 2 threads and on 1 (RAYON_NUM_THREADS / TRACKER_THREADS / --threads), merges compared;
 #   encoding vs tiktoken built from our merges, on 2 threads and on 1, ids compared on a sample,
-#     the best of BPE_BENCH_ENCODE_RUNS alternating runs of each.
+#     the best of BPE_BENCH_ENCODE_RUNS alternating runs of each;
+#   memory of the trainer per distinct word on Zipfian text with ~1M distinct words (330 MB,
+#     generated once; BPE_BENCH_MEMORY=0 skips it): the merges' peak resident size above the
+#     resident size when they start, over the distinct words.
 # Prints a table with the ratios. Usage: bench/bpe.sh  (env: BPE_BENCH_DIR, SCRATCH_PATH,
-# BPE_BENCH_VOCABS, TRACKER_BIN to use an already built binary instead of building,
+# BPE_BENCH_VOCABS, BPE_BENCH_MEMORY, TRACKER_BIN to use an already built binary instead of building,
 # BPE_BENCH_PARTS="train encode" or just one of them: "encode" alone trains only our tokenizer
 # for the largest vocabulary, untimed, and times the encoding).
 set -euo pipefail
@@ -87,6 +90,17 @@ for T in 2 1; do
     tik=$(best "${tik_runs[@]}")
     echo "{\"kind\": \"encode\", \"vocab\": $V, \"threads\": $T, \"ours\": $ours, \"tiktoken\": $tik, \"identical\": \"$same\"}" >>"$results"
 done
+
+# 6. Trainer memory per distinct word, V = 32768, on 2 threads.
+if [ "${BPE_BENCH_MEMORY:-1}" != 0 ]; then
+    if [ ! -d "$WORK/zipf" ]; then
+        echo "writing Zipfian text in $WORK/zipf" >&2
+        $PY zipf "$WORK/zipf.tmp" 47 && mv "$WORK/zipf.tmp" "$WORK/zipf"
+    fi
+    echo "train V=32768 threads=2 on $WORK/zipf (memory)" >&2
+    "$TRACKER_BIN" tokenizer train "$WORK/zipf" --vocab-size 32768 --output "$WORK/zipf-32768.json" \
+        --threads 2 --format json | python3 -c "import json,sys; r=json.load(sys.stdin); r['kind']='memory'; print(json.dumps(r))" >>"$results"
+fi
 
 echo "corpus: $(du -sb "$WORK/corpus" | cut -f1) bytes in $(ls "$WORK/corpus" | wc -l) documents; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 $PY table "$results"

@@ -9,6 +9,7 @@ Commands:
   same-merges OURS_JSON HF_MERGES    print JSON {"identical": bool, "first_difference": i}
   tiktoken-encode TOKENIZER CORPUS THREADS   time tiktoken built from our merges, print JSON
   same-ids TOKENIZER SAMPLE_DIR IDS_JSONL    tiktoken ids == ours on a sample, print JSON
+  zipf OUT_DIR MILLION_WORDS         write Zipfian text (Heaps' law 25 n^0.6 distinct words)
   table RESULTS_JSONL                print the comparison table
 """
 import gzip, json, os, subprocess, sys, time
@@ -132,6 +133,43 @@ def cmd_same_ids(tokenizer_json, sample_dir, ids_jsonl):
                       "differing": bad[:10]}))
 
 
+def cmd_zipf(out, million_words):
+    """Writes files of ~64 KB of Zipfian text whose vocabulary grows as 25 n^0.6 after n words
+    (Simon's process: word i is new with probability d/dn 25 n^0.6 = 15 n^-0.4, else a copy of a
+    uniformly drawn earlier word), with English letter frequencies and word lengths."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    n = int(float(million_words) * 1e6)
+    i = np.arange(1, n + 1, dtype=np.float64)
+    new = rng.random(n) < np.minimum(1.0, 15.0 * i ** -0.4)
+    new[0] = True
+    ids = np.where(new, np.cumsum(new) - 1, -1).astype(np.int64)
+    ref = (rng.random(n) * np.arange(n)).astype(np.int64)
+    while (ids < 0).any():  # pointer jumping: each copy takes the id its source ends up with
+        todo = ids < 0
+        ids[todo] = ids[ref[todo]]
+        ref[todo] = ref[ref[todo]]
+    distinct = int(new.sum())
+    letters = np.frombuffer(b"etaoinshrdlcumwfgypbvkjxqz", dtype=np.uint8)
+    weights = np.array([12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8, 2.8, 2.4,
+                        2.4, 2.2, 2.0, 2.0, 1.9, 1.5, 1.0, 0.8, 0.2, 0.2, 0.1, 0.1])
+    lengths = 1 + rng.poisson(5.5, distinct)
+    chars = letters[rng.choice(26, size=int(lengths.sum()), p=weights / weights.sum())]
+    ends = np.cumsum(lengths)
+    words = [chars[e - l:e].tobytes().decode() for e, l in zip(ends, lengths)]
+    os.makedirs(out, exist_ok=True)
+    doc, size, files = [], 0, 0
+    for k, wid in enumerate(ids.tolist()):
+        w = words[wid]
+        doc.append(w)
+        size += len(w) + 1
+        if size >= DOC_BYTES or k == n - 1:
+            with open(os.path.join(out, f"zipf-{files:06d}.txt"), "w") as f:
+                f.write(" ".join(doc) + ".\n")
+            doc, size, files = [], 0, files + 1
+    print(f"  {n} words, {distinct} distinct, {files} files", file=sys.stderr)
+
+
 def cmd_table(results):
     rows = [json.loads(line) for line in open(results)]
     print()
@@ -142,6 +180,12 @@ def cmd_table(results):
             print(f"{'train V=' + str(r['vocab']) + ' vs HF tokenizers':34s} {r['threads']:>7d} "
                   f"{r['ours']:>10.2f} s {r['hf']:>10.2f} s {ratio:>6.2f}x  "
                   f"merges identical: {r['identical']}")
+        elif r["kind"] == "memory":
+            extra = r["mergePeakMemoryBytes"] - r["memoryBeforeMergesBytes"]
+            print(f"{'train V=32768 memory, Zipfian text':34s} {r['threads']:>7d} "
+                  f"{extra / r['uniqueWords']:>7.1f} B/word for {r['uniqueWords']} distinct words "
+                  f"(merges {extra / 1e6:.0f} MB above {r['memoryBeforeMergesBytes'] / 1e6:.0f} MB; "
+                  f"peak {r['peakMemoryBytes'] / 1e6:.0f} MB; {r['seconds']:.1f} s)")
         else:
             ratio = r["ours"] / r["tiktoken"]
             print(f"{'encode V=' + str(r['vocab']) + ' vs tiktoken':34s} {r['threads']:>7d} "
@@ -152,7 +196,7 @@ def cmd_table(results):
 
 if __name__ == "__main__":
     commands = {"corpus": cmd_corpus, "hf-train": cmd_hf_train, "same-merges": cmd_same_merges,
-                "tiktoken-encode": cmd_tiktoken_encode, "same-ids": cmd_same_ids,
+                "tiktoken-encode": cmd_tiktoken_encode, "same-ids": cmd_same_ids, "zipf": cmd_zipf,
                 "table": cmd_table}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)

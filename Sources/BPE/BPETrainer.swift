@@ -33,7 +33,7 @@ public struct BPETrainer: Sendable {
 
     /// Fewest occurrences of a pair the trainer tracks at first (see MergeLearner.swift); the
     /// merges do not depend on it. Tests raise it.
-    var trackingThreshold: Int64 = 2
+    var trackingThreshold: Int64 = 64
 
     /// Number of merges a full training run learns.
     public var mergeTarget: Int { vocabSize - 256 - specialTokens.count }

@@ -5,8 +5,8 @@
 // `threshold` times or more are tracked: a pair's count never grows after it appears (only
 // pairs holding a new token gain), so an untracked pair can never become the best while a
 // tracked one reaches the threshold; when none does, the pairs are recounted from the words
-// with no threshold. Most distinct pairs occur once or twice, so this saves most of the pair
-// table and lists without changing a merge. A merge step rewrites
+// with an 8 times lower threshold (down to `floor`). Most distinct pairs occur a few times
+// only, so this saves most of the pair table and lists without changing a merge. A merge step rewrites
 // the holders on all threads when there are many (`MergeWorker`), then folds the workers'
 // notes in worker order: the merges are the same for any number of threads.
 import Basics
@@ -127,7 +127,7 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         while merges.count < target {
             guard let top = heap.pop() else {
                 if threshold == floor { break }
-                recount(threshold: floor)  // untracked pairs may remain
+                recount(threshold: max(floor, threshold / 8))  // untracked pairs may remain
                 heap = trackedHeap()
                 continue
             }
@@ -141,7 +141,7 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
             if current < threshold {
                 // The best tracked pair is under the threshold: an untracked one may be better.
                 if threshold == floor { break }  // HF: `min_frequency > top.count` ends training
-                recount(threshold: floor)
+                recount(threshold: max(floor, threshold / 8))
                 heap = trackedHeap()
                 continue
             }

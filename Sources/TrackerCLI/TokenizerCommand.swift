@@ -66,10 +66,14 @@ struct TokenizerCommand: ParsableCommand {
                 throw CLIError(description: "\(failed): cannot read the file (check its permissions)")
             }
             let counted = Date()
+            let countPeak = ProcessStats.peakRSSBytes()
+            ProcessStats.resetPeak()  // so that the merges' own peak can be read afterwards
+            let memoryBeforeMerges = ProcessStats.residentBytes()
             let bar = ProgressBar("merges", total: Int64(trainer.mergeTarget), unit: .items("merges"))
             let tokenizer = trainer.train(counts, threads: workers) { done, _ in bar.set(Int64(done)) }
             bar.finish()
             let trained = Date()
+            let mergePeak = ProcessStats.peakRSSBytes()
             try withCLIErrors {
                 try tokenizer.tokenizerJSON().write(to: URL(fileURLWithPath: output), options: .atomic)
             }
@@ -78,7 +82,8 @@ struct TokenizerCommand: ParsableCommand {
                 merges: tokenizer.merges.count, vocabSize: tokenizer.vocabSize, threads: workers,
                 countSeconds: counted.timeIntervalSince(start),
                 mergeSeconds: trained.timeIntervalSince(counted),
-                seconds: trained.timeIntervalSince(start), output: output)
+                seconds: trained.timeIntervalSince(start), memoryBeforeMergesBytes: memoryBeforeMerges,
+                mergePeakMemoryBytes: mergePeak, peakMemoryBytes: max(countPeak, mergePeak), output: output)
             switch format {
             case .json: print(try prettyJSON(report))
             case .text:
@@ -88,6 +93,10 @@ struct TokenizerCommand: ParsableCommand {
                 print(
                     "time         count \(fmt(report.countSeconds)) s + merges "
                         + "\(fmt(report.mergeSeconds)) s = \(fmt(report.seconds)) s on \(workers) threads")
+                print(
+                    "memory       peak \(Format.bytes(report.peakMemoryBytes)); merges from "
+                        + "\(Format.bytes(report.memoryBeforeMergesBytes)) to \(Format.bytes(report.mergePeakMemoryBytes))"
+                )
                 print("wrote        \(output)")
             }
         }
@@ -163,7 +172,8 @@ struct TokenizerCommand: ParsableCommand {
 
 private struct TrainReport: Encodable {
     let documents: Int, bytes: Int, uniqueWords: Int, merges: Int, vocabSize: Int, threads: Int
-    let countSeconds: Double, mergeSeconds: Double, seconds: Double, output: String
+    let countSeconds: Double, mergeSeconds: Double, seconds: Double
+    let memoryBeforeMergesBytes: Int64, mergePeakMemoryBytes: Int64, peakMemoryBytes: Int64, output: String
 }
 
 private struct EncodeReport: Encodable {
