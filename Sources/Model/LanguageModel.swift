@@ -30,8 +30,7 @@ public final class LanguageModel: @unchecked Sendable {
         attention = try AttentionRegistry.make(config.attention, shape: config.attentionShape)
         schedule = try ScheduleRegistry.make(config.schedule, config: config)
         layout = ParameterLayout(config, variant: attention)
-        parameters = .allocate(capacity: layout.count)
-        parameters.initialize(repeating: 0)
+        parameters = LargeFloats.zeros(layout.count)
         var rng = SplitMix64(seed: config.initSeed)
         let projScale = 1 / Float(2 * config.layers).squareRoot()
         for spec in layout.tensors
@@ -51,7 +50,7 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    deinit { parameters.deallocate() }
+    deinit { LargeFloats.deallocate(parameters.baseAddress) }
 
     public var parameterCount: Int { layout.count }
     public var tensors: [TensorSpec] { layout.tensors }

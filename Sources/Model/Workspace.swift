@@ -151,14 +151,13 @@ public final class Workspace: @unchecked Sendable {
         (batch, time, memory, channels) = (B, T, Tm, config.channels)
         layout = WorkspaceLayout(config: config, variant: variant, batch: B, time: T, memory: Tm, layers: layers)
         let n = layout.floatCount
-        base = .allocate(capacity: n)
-        base.initialize(repeating: 0, count: n)
+        base = LargeFloats.zeros(n).baseAddress!
         tokens = .allocate(capacity: B * T)
         tokens.initialize(repeating: 0, count: B * T)
     }
 
     deinit {
-        base.deallocate()
+        LargeFloats.deallocate(base)
         tokens.deallocate()
     }
 

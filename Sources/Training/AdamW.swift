@@ -47,16 +47,14 @@ public final class AdamW: @unchecked Sendable {
     public init(count: Int, segments: [ParameterSegment], settings: AdamWSettings) {
         self.count = count
         self.settings = settings
-        m = .allocate(capacity: count)
-        v = .allocate(capacity: count)
-        m.initialize(repeating: 0)
-        v.initialize(repeating: 0)
+        m = LargeFloats.zeros(count)
+        v = LargeFloats.zeros(count)
         self.segments = Self.cover(count: count, segments)
     }
 
     deinit {
-        m.deallocate()
-        v.deallocate()
+        LargeFloats.deallocate(m.baseAddress)
+        LargeFloats.deallocate(v.baseAddress)
     }
 
     /// Sorted, gap-free segments over [0, count): a parameter outside every given segment is

@@ -79,11 +79,7 @@ public final class Trainer: @unchecked Sendable {
         paramRanges = (0..<W).map { w in (P * w / W)..<(P * (w + 1) / W) }
         BLAS.setThreads(1)
         workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: source.T)) }
-        grads = (0..<W).map { _ in
-            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: P)
-            g.initialize(repeating: 0)
-            return g
-        }
+        grads = (0..<W).map { _ in LargeFloats.zeros(P) }
         inputs = .allocate(capacity: source.B * source.T)
         targets = .allocate(capacity: source.B * source.T)
         inputs.initialize(repeating: 0)
@@ -97,7 +93,7 @@ public final class Trainer: @unchecked Sendable {
     }
 
     deinit {
-        for g in grads { g.deallocate() }
+        for g in grads { LargeFloats.deallocate(g.baseAddress) }
         inputs.deallocate()
         targets.deallocate()
     }
