@@ -17,18 +17,16 @@ public struct BPETrainer: Sendable {
     public let vocabSize: Int
     /// Special tokens, given ids V - specialTokens.count ..< V in this order.
     public let specialTokens: [String]
+    /// HF's `min_frequency`: no merge of a pair that occurs fewer times (0 or 1: no limit).
+    public let minFrequency: Int
 
     /// The largest vocabulary the trainer accepts (2^20; GPT-4's is about 100,000).
     public static let maxVocabSize = 1 << 20
 
-    /// HF's `min_frequency`: training stops when the most frequent pair occurs fewer times than
-    /// this (0 and 1: never; the default).
-    public var minFrequency = 0
-
     /// Number of merges a full training run learns.
     public var mergeTarget: Int { vocabSize - 256 - specialTokens.count }
 
-    public init(vocabSize: Int, specialTokens: [String] = ["<|endoftext|>"]) throws {
+    public init(vocabSize: Int, specialTokens: [String] = ["<|endoftext|>"], minFrequency: Int = 0) throws {
         let minimum = 256 + specialTokens.count
         guard vocabSize >= minimum else {
             throw BPEError.vocabularyTooSmall(requested: vocabSize, minimum: minimum)
@@ -36,12 +34,14 @@ public struct BPETrainer: Sendable {
         guard vocabSize <= Self.maxVocabSize else {
             throw BPEError.vocabularyTooLarge(requested: vocabSize, maximum: Self.maxVocabSize)
         }
+        guard minFrequency >= 0 else { throw BPEError.invalidMinFrequency(minFrequency) }
         var seen = Set<String>()
         for token in specialTokens where token.isEmpty || !seen.insert(token).inserted {
             throw BPEError.invalidSpecialToken(token)
         }
         self.vocabSize = vocabSize
         self.specialTokens = specialTokens
+        self.minFrequency = minFrequency
     }
 
     /// Learns the merges from `counts` and returns the tokenizer they define.

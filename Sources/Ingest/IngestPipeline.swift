@@ -143,8 +143,7 @@ public final class IngestPipeline {
     /// Trains the tokenizer on every kept document.
     private func trainTokenizer(_ counter: WordCounter, options: IngestOptions) throws -> Tokenizer {
         let vocabSize = options.vocabSize
-        var trainer = try BPETrainer(vocabSize: vocabSize)
-        trainer.minFrequency = options.minFrequency
+        let trainer = try BPETrainer(vocabSize: vocabSize, minFrequency: options.minFrequency)
         let bar = showProgress ? ProgressBar("train", total: Int64(vocabSize - 257), unit: .items("merges")) : nil
         defer { bar?.finish() }
         return trainer.train(counter, progress: { done, _ in bar?.set(Int64(done)) })

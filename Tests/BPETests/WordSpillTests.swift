@@ -153,13 +153,16 @@ private func spilledCount(
     /// HF's min_frequency: training stops at the first pair seen fewer times; 0 and 1 change nothing.
     @Test func minFrequencyStopsEarly() throws {
         let counter = countWords(hugeVocabularyDocuments(40, seed: 4))
-        var trainer = try BPETrainer(vocabSize: 256 + 300 + 1)
-        let all = trainer.train(counter).merges.map { [$0.0, $0.1] }
-        trainer.minFrequency = 1
-        #expect(trainer.train(counter).merges.map { [$0.0, $0.1] } == all)
-        trainer.minFrequency = 50
-        let some = trainer.train(counter).merges.map { [$0.0, $0.1] }
+        let merges = { (minFrequency: Int) in
+            try BPETrainer(vocabSize: 256 + 300 + 1, minFrequency: minFrequency).train(counter).merges.map {
+                [$0.0, $0.1]
+            }
+        }
+        let all = try merges(0)
+        #expect(try merges(1) == all)
+        let some = try merges(50)
         #expect(some.count < all.count && some.count > 0)
         #expect(Array(all.prefix(some.count)) == some)
+        #expect(throws: BPEError.invalidMinFrequency(-1)) { try merges(-1) }
     }
 }
