@@ -149,4 +149,20 @@ private func spilledCount(
         spilled.add(text: "more words")
         #expect(throws: WordSpillError.readOnlyCounter) { try spilled.throwIfFailed() }
     }
+
+    /// HF's min_frequency: training stops at the first pair seen fewer times; 0 and 1 change nothing.
+    @Test func minFrequencyStopsEarly() throws {
+        let counter = countWords(hugeVocabularyDocuments(40, seed: 4))
+        let merges = { (minFrequency: Int) in
+            try BPETrainer(vocabSize: 256 + 300 + 1, minFrequency: minFrequency).train(counter).merges.map {
+                [$0.0, $0.1]
+            }
+        }
+        let all = try merges(0)
+        #expect(try merges(1) == all)
+        let some = try merges(50)
+        #expect(some.count < all.count && some.count > 0)
+        #expect(Array(all.prefix(some.count)) == some)
+        #expect(throws: BPEError.invalidMinFrequency(-1)) { try merges(-1) }
+    }
 }
