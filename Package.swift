@@ -134,7 +134,9 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",
-            dependencies: ["Report", "Store", "Basics", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "Report", "Store", "Basics", "TestSupport", "Session", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "SessionTests",
             dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
