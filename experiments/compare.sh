@@ -35,10 +35,11 @@ workers() {
     T status
     pids=()
     for _ in $(seq "$WORKERS"); do
-        T worker --until-empty &
+        "$TRACKER_BIN" worker --until-empty --home "$HOME_DIR" &
         pids+=($!)
     done
-    trap 'kill -INT "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+    # A worker stopped by SIGTERM puts its run back in the queue (resumed by the next run of this script).
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
     wait "${pids[@]}"
     trap - INT TERM
     T status
