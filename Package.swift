@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",
-            dependencies: ["Report", "Store", "Basics", "TestSupport"]),
+            dependencies: ["Report", "Store", "Basics", "TestSupport", "Session"]),
         .testTarget(
             name: "SessionTests",
             dependencies: [

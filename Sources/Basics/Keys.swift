@@ -15,9 +15,15 @@ public enum MetricKey {
     public static let valBPB = "val/bpb"
     /// Loss by position at lengths beyond training (`lengen/loss/<factor>x[/<bucket>]`).
     public static let lengenLoss = "lengen/loss"
+    /// Loss by absolute position in power-of-two buckets at the longest evaluated length
+    /// (`lengen/pos/<factor>x/[2^k,2^(k+1))`, and `[0,1)`): the points of a loss-against-position curve.
+    public static let lengenPosition = "lengen/pos"
     /// Task accuracy and loss (`task/acc/<factor>[/<bucket>]`, `task/loss/<factor>`).
     public static let taskAccuracy = "task/acc"
     public static let taskLoss = "task/loss"
+    /// Task accuracy by absolute position in power-of-two buckets at the longest evaluated length
+    /// (`task/pos/<factor>x/[2^k,2^(k+1))`), e.g. a sliding window's accuracy past its reach.
+    public static let taskPosition = "task/pos"
     /// The split part of the family keys above, which comparisons show as one table per family.
     public static let familyPrefixes = ["lengen", "task"]
 }
@@ -29,6 +35,10 @@ public enum ConfigKey {
     /// The training seed: sweeps vary it, comparisons average over it.
     public static let seed = "train.seed"
     public static let steps = "train.steps"
+    /// What a step costs in tokens: batch x grad_accum x context.
+    public static let batch = "train.batch"
+    public static let gradAccum = "train.grad_accum"
+    public static let context = "model.context"
     /// Options of the attention variant and of the schedule: which of them a run has follows from
     /// its variant (or schedule), so a resolved config holds each variant's own set.
     public static let optionPrefixes = ["model.attention.", "model.schedule."]

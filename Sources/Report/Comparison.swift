@@ -28,6 +28,26 @@ public struct CompareQuery: Sendable {
 }
 
 extension Reports {
+    /// The legend of the marks `Statistics.markDifferences` puts on group tables.
+    public static let markLegend =
+        "▲ marks a column's best mean, ▼ a mean that differs from it by more than the sum of the two "
+        + "standard deviations (|m - m_best| > s + s_best); unmarked means lie within that spread of the best. "
+        + "Means and sample standard deviations are over a group's runs (its seeds); a group of one run is not marked."
+
+    /// The per-run columns every comparison shows: final and best losses, speed and cost.
+    static let metricColumns = [
+        "final train/loss", "final val/loss", "best val/loss", "val/bpb", "tokens/s", "steps", "tokens", "wall",
+    ]
+    /// How each of `metricColumns` is read from a run, and whether higher is better (nil: not marked).
+    static let metricValues: [(style: NumberStyle, higher: Bool?, value: @Sendable (RunSummary) -> Double?)] = [
+        (.fixed(4), false, { $0.metrics[MetricKey.trainLoss]?.last }),
+        (.fixed(4), false, { $0.metrics[MetricKey.valLoss]?.last }),
+        (.fixed(4), false, { $0.metrics[MetricKey.valLoss]?.min }),
+        (.fixed(4), false, { $0.metrics[MetricKey.valBPB]?.last }),
+        (.count, nil, { $0.metrics[MetricKey.tokensPerSecond]?.last }),
+        (.count, nil, { $0.steps }), (.count, nil, { $0.tokens }), (.duration, nil, { $0.duration }),
+    ]
+
     public static func compare(_ reader: RunReader, _ query: CompareQuery) throws -> ReportDocument {
         let runs = try reader.summaries(query.selection)
         if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
@@ -36,20 +56,14 @@ extension Reports {
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
         var sections: [ReportSection] = []
+        var marked = false
 
-        let metricColumns = ["final train/loss", "final val/loss", "best val/loss", "val/bpb", "tokens/s"]
-        let metricValues: [(NumberStyle, (RunSummary) -> Double?)] = [
-            (.fixed(4), { $0.metrics[MetricKey.trainLoss]?.last }),
-            (.fixed(4), { $0.metrics[MetricKey.valLoss]?.last }),
-            (.fixed(4), { $0.metrics[MetricKey.valLoss]?.min }), (.fixed(4), { $0.metrics[MetricKey.valBPB]?.last }),
-            (.count, { $0.metrics[MetricKey.tokensPerSecond]?.last }),
-        ]
         let runRows = runs.map { r -> [Cell] in
             var row: [Cell] = [.text(r.name), .int(r.id)]  // one allocation per row: 10,000 rows
             row.reserveCapacity(3 + differing.count + metricValues.count)
             for key in differing { row.append(paramCell(r.params[key])) }
             row.append(.text(r.state))
-            for (style, f) in metricValues { row.append(number(f(r), style)) }
+            for m in metricValues { row.append(number(m.value(r), m.style)) }
             return row
         }
         sections.append(
@@ -59,16 +73,10 @@ extension Reports {
         if differing.isEmpty { sections.append(.note("all runs have the same parameters")) }
 
         if grouped {
-            let rows = groups.map { g -> [Cell] in
-                g.values.map(paramCell) + [.int(Int64(g.runs.count))]
-                    + metricValues.map { style, f in g.aggregate(style, f) }
-            }
             let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
-            sections.append(
-                .table(
-                    ReportTable(
-                        title: "Groups: mean ± std over runs (\(by))", columns: groupKeys + ["runs"] + metricColumns,
-                        rows: rows)))
+            var table = groupTable(groups, keys: groupKeys, title: "Groups: mean ± std over runs (\(by))")
+            marked = markMetricColumns(&table, first: groupKeys.count + 1) || marked
+            sections.append(.table(table))
         }
 
         let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
@@ -76,10 +84,15 @@ extension Reports {
         var bucketCharts: [ReportSection] = []
         for prefix in MetricKey.familyPrefixes {
             for family in metricFamilies(runs, prefix: prefix) {
-                sections.append(.table(familyTable(family, runs: runs, groups: grouped ? groups : nil)))
-                if let chart = bucketChart(family, shown) { bucketCharts.append(.chart(chart)) }
+                var table = familyTable(family, runs: runs, groups: grouped ? groups : nil)
+                marked = markFamily(&table, family.name) || marked
+                sections.append(.table(table))
+                // Loss against position: one curve per group, all of them.
+                let series = family.name == MetricKey.lengenPosition ? ranked : shown
+                if let chart = bucketChart(family, series) { bucketCharts.append(.chart(chart)) }
             }
         }
+        if marked { sections.append(.note(markLegend)) }
 
         sections += try lossCharts(reader, query, shown, grouped: grouped).map(ReportSection.chart) + bucketCharts
         if ranked.count > shown.count {
@@ -92,6 +105,37 @@ extension Reports {
             "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
             + " (\(describe(query.selection)))"
         return ReportDocument(title: title, sections: sections)
+    }
+
+    /// Groups with their key values, run count and `metricColumns` as mean ± std.
+    static func groupTable(_ groups: [RunGroup], keys: [String], title: String) -> ReportTable {
+        let rows = groups.map { g -> [Cell] in
+            g.values.map(paramCell) + [.int(Int64(g.runs.count))]
+                + metricValues.map { m in g.aggregate(m.style, m.value) }
+        }
+        return ReportTable(title: title, columns: keys + ["runs"] + metricColumns, rows: rows)
+    }
+
+    /// Marks the loss columns of a group table whose `metricColumns` start at column `first`.
+    static func markMetricColumns(_ table: inout ReportTable, first: Int) -> Bool {
+        var marked = false
+        for (i, m) in metricValues.enumerated() {
+            guard let higher = m.higher else { continue }
+            marked = Statistics.markDifferences(&table.rows, column: first + i, higherIsBetter: higher) || marked
+        }
+        return marked
+    }
+
+    /// Marks every value column of a grouped family table: accuracies higher, losses lower is better.
+    static func markFamily(_ table: inout ReportTable, _ family: String) -> Bool {
+        guard table.columns.first == "group" else { return false }
+        var marked = false
+        for column in 1..<table.columns.count {
+            marked =
+                Statistics.markDifferences(&table.rows, column: column, higherIsBetter: family.contains("acc"))
+                || marked
+        }
+        return marked
     }
 
     /// The charted metrics' curves of the shown runs or group means (16 runs a group at most),
@@ -136,6 +180,12 @@ extension Reports {
             return points.isEmpty ? nil : ReportChart.Series(name: s.label, points: points, band: band)
         }
         if series.isEmpty { return nil }
+        if family.name == MetricKey.lengenPosition {
+            return ReportChart(
+                title: "Loss against position (final; log-scale position: buckets [2^k, 2^(k+1)), band mean ± std)",
+                metric: family.name, series: series, xLabels: family.columns.map(\.label),
+                xTitle: "length factor and position (log scale)")
+        }
         return ReportChart(
             title: "\(family.name) by position bucket (final)", metric: family.name, series: series,
             xLabels: family.columns.map(\.label), xTitle: "length factor and position bucket")

@@ -98,6 +98,7 @@ public enum HTMLRenderer {
                 if cell == .missing { classes.append("missing") }
                 if case .number(let v, _) = cell, !v.isFinite { classes.append("bad") }
                 if case .text(let s) = cell, ["failed", "crashed", "cancelled"].contains(s) { classes.append("bad") }
+                if let mark = cell.mark { classes.append(mark.rawValue) }
                 let attr = classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
                 out += "<td\(attr)>\(link(escape(cell.display), links.cell(t, r, i)))</td>"
             }
@@ -144,6 +145,8 @@ public enum HTMLRenderer {
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; padding-left: 10px; }
         td.missing { color: #9aa3b2; }
         td.bad { color: #b42318; font-weight: 600; }
+        td.best { font-weight: 650; color: #1a6b35; }
+        td.apart { color: #6b7385; }
         p.note { color: #4a5468; margin: -6px 0 16px 2px; }
         p.empty { color: #9aa3b2; margin: 0; }
         footer { color: #8a93a3; font-size: 12px; margin-top: 24px; }

@@ -1,6 +1,7 @@
 // JSON output: one document with the report's title and its sections. Table rows are objects
 // keyed by column name with typed values (numbers stay numbers; NaN and infinities, which JSON
-// cannot hold, become the strings "nan", "inf", "-inf"; a mean ± std is {"mean": m, "std": s}).
+// cannot hold, become the strings "nan", "inf", "-inf"; a mean ± std is {"mean": m, "std": s}, and
+// {"mean": m, "std": s, "mark": "best"} or "apart" when marked).
 // Written by hand so the key order is the report's own and the output is byte-for-byte stable.
 
 import Basics
@@ -59,6 +60,9 @@ enum JSONRenderer {
         case .number(let v, _): return .number(orString: v)
         case .meanStd(let m, let s, _):
             return .object([("mean", .number(orString: m)), ("std", s.map { .number(orString: $0) } ?? .null)])
+        case .marked(let c, let mark):
+            if case .object(let fields) = cell(c) { return .object(fields + [("mark", .string(mark.rawValue))]) }
+            return .object([("value", cell(c)), ("mark", .string(mark.rawValue))])
         case .missing: return .null
         }
     }

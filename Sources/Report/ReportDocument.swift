@@ -17,20 +17,44 @@ public enum NumberStyle: Sendable, Equatable {
     case shortest
 }
 
+/// A comparison mark on a mean ± std cell of a group table (the legend is `Reports.markLegend`).
+public enum CellMark: String, Sendable, Equatable {
+    /// The column's best mean.
+    case best
+    /// A mean that differs from the column's best by more than the sum of the two deviations.
+    case apart
+
+    public var symbol: String { self == .best ? "▲" : "▼" }
+}
+
 /// One table cell.
-public enum Cell: Sendable, Equatable {
+public indirect enum Cell: Sendable, Equatable {
     case text(String)
     case int(Int64)
     case number(Double, NumberStyle)
     /// A mean with its sample standard deviation (nil when there is one value).
     case meanStd(Double, Double?, NumberStyle)
+    /// A cell with a comparison mark.
+    case marked(Cell, CellMark)
     case missing
 
     var isNumeric: Bool {
         switch self {
         case .int, .number, .meanStd: return true
+        case .marked(let c, _): return c.isNumeric
         case .text, .missing: return false
         }
+    }
+
+    /// The cell without its mark.
+    public var unmarked: Cell {
+        if case .marked(let c, _) = self { return c }
+        return self
+    }
+
+    public var mark: CellMark? {
+        if case .marked(_, let m) = self { return m }
+        return nil
     }
 
     /// The value as a person reads it in a table: nan/inf spelled out, missing as "-".
@@ -42,6 +66,7 @@ public enum Cell: Sendable, Equatable {
         case .meanStd(let m, let s, let style):
             guard let s else { return Self.format(m, style) }
             return Self.format(m, style) + " ± " + Self.format(s, style)
+        case .marked(let c, let mark): return c.display + " " + mark.symbol
         case .missing: return "-"
         }
     }

@@ -11,6 +11,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     /// A page of the run table that starts past its last run.
     case pastTheEnd(offset: Int, total: Int)
     case cannotWrite(path: String, reason: String)
+    /// A claims file (`report --results`) that does not say what it must; the message names the key.
+    case badClaims(String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
             return "no runs match \(what); loosen --experiment, --state or --where"
         case .cannotWrite(let path, let reason):
             return "cannot write \(path): \(reason) (check the folder exists and is writable)"
+        case .badClaims(let message):
+            return "claims file: \(message)"
         }
     }
 }

@@ -64,7 +64,7 @@ enum SVGPlot {
                     svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(color)\"/>"
                 } else if segment.count > 1 {
                     svg +=
-                        "<polyline points=\"\(segment.joined(separator: " "))\" stroke=\"\(color)\" class=\"curve\"/>"
+                        "<polyline points=\"\(segment.joined(separator: " "))\" stroke=\"\(color)\"\(dash(i)) class=\"curve\"/>"
                 }
                 segment = []
             }
@@ -116,6 +116,9 @@ enum SVGPlot {
         return xTicks(scale.minStep, scale.maxStep).map { ($0, String($0)) }
     }
 
+    /// Series past the palette's length repeat its colours dashed, so 16 curves stay apart.
+    static func dash(_ i: Int) -> String { i >= palette.count ? " stroke-dasharray=\"6 3\"" : "" }
+
     static func legend(_ names: [String], plotRight: Double) -> String {
         if names.isEmpty { return "" }
         let longest = Double(names.map(\.count).max() ?? 0)
@@ -129,7 +132,7 @@ enum SVGPlot {
         for (i, name) in names.enumerated() {
             let y = y0 + 4 + rowH * Double(i) + rowH / 2
             out +=
-                "<line x1=\"\(n(x0 + 8))\" y1=\"\(n(y))\" x2=\"\(n(x0 + 26))\" y2=\"\(n(y))\" stroke=\"\(palette[i % palette.count])\" stroke-width=\"3\"/>"
+                "<line x1=\"\(n(x0 + 8))\" y1=\"\(n(y))\" x2=\"\(n(x0 + 26))\" y2=\"\(n(y))\" stroke=\"\(palette[i % palette.count])\"\(dash(i)) stroke-width=\"3\"/>"
             out += "<text x=\"\(n(x0 + 32))\" y=\"\(n(y))\">\(HTMLRenderer.escape(name))</text>"
         }
         return out + "</g>"

@@ -14,6 +14,35 @@ public enum Statistics {
         return (mean, (sq / Double(values.count - 1)).squareRoot())
     }
 
+    /// Whether two means differ by more than the sum of their standard deviations (the rule every
+    /// report marks differences by); nil when either has no deviation (one run) or a value is not
+    /// finite, so nothing is claimed.
+    public static func apart(_ a: (mean: Double, std: Double?), _ b: (mean: Double, std: Double?)) -> Bool? {
+        guard let sa = a.std, let sb = b.std, [a.mean, b.mean, sa, sb].allSatisfy(\.isFinite) else { return nil }
+        return abs(a.mean - b.mean) > sa + sb
+    }
+
+    /// Marks the mean ± std cells of `column` in `rows`: the best mean (highest or lowest) gets
+    /// `.best`, every mean `apart` from it `.apart`. Only cells with a deviation take part, and
+    /// only when there are at least two; returns whether anything was marked.
+    @discardableResult
+    public static func markDifferences(_ rows: inout [[Cell]], column: Int, higherIsBetter: Bool) -> Bool {
+        var candidates: [(row: Int, mean: Double, std: Double)] = []
+        for (r, row) in rows.enumerated() {
+            if case .meanStd(let m, let s?, _) = row[column], m.isFinite, s.isFinite { candidates.append((r, m, s)) }
+        }
+        guard candidates.count >= 2 else { return false }
+        let best = candidates.max { higherIsBetter ? $0.mean < $1.mean : $0.mean > $1.mean }!
+        for c in candidates {
+            if c.row == best.row {
+                rows[c.row][column] = .marked(rows[c.row][column], .best)
+            } else if apart((c.mean, c.std), (best.mean, best.std)) == true {
+                rows[c.row][column] = .marked(rows[c.row][column], .apart)
+            }
+        }
+        return true
+    }
+
     /// Parameter keys whose value is not the same in every run, sorted by key. A key some runs
     /// lack differs too, except an attention or schedule option: which options a run has follows
     /// from its variant (shown already), so an option differs only where two runs that have it
@@ -100,5 +129,17 @@ public struct RunGroup {
     public func aggregate(_ style: NumberStyle = .fixed(4), _ value: (RunSummary) -> Double?) -> Cell {
         guard let s = Statistics.meanStd(runs.compactMap(value)) else { return .missing }
         return .meanStd(s.mean, s.std, style)
+    }
+}
+
+extension RunSummary {
+    /// Steps trained: the last step that logged train/loss (every run logs its last step).
+    var steps: Double? { metrics[MetricKey.trainLoss].map { Double($0.lastStep) } }
+
+    /// Training tokens: steps x batch x grad_accum x context (nil without those parameters).
+    var tokens: Double? {
+        guard let steps, let batch = params[ConfigKey.batch]?.number, let context = params[ConfigKey.context]?.number
+        else { return nil }
+        return steps * batch * (params[ConfigKey.gradAccum]?.number ?? 1) * context
     }
 }

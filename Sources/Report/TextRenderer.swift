@@ -115,18 +115,20 @@ enum TextRenderer {
             var lines: [String] = []
             if tables.count > 1 { lines.append("# " + t.title) }
             let split = t.columns.indices.map { i in
-                t.rows.contains { if case .meanStd = $0[i] { true } else { false } }
+                t.rows.contains { if case .meanStd = $0[i].unmarked { true } else { false } }
             }
+            let marked = t.columns.indices.map { i in t.rows.contains { $0[i].mark != nil } }
             var header: [String] = []
             for (i, name) in t.columns.enumerated() {
                 header.append(name)
                 if split[i] { header.append(name + " std") }
+                if marked[i] { header.append(name + " mark") }
             }
             lines.append(header.map(csvField).joined(separator: ","))
             for row in t.rows {
                 var fields: [String] = []
                 for (i, cell) in row.enumerated() {
-                    switch cell {
+                    switch cell.unmarked {
                     case .meanStd(let m, let s, _):
                         fields.append(formatShortest(m))
                         fields.append(s.map(formatShortest) ?? "")
@@ -134,6 +136,7 @@ enum TextRenderer {
                         fields.append(csvValue(cell))
                         if split[i] { fields.append("") }
                     }
+                    if marked[i] { fields.append(cell.mark?.rawValue ?? "") }
                 }
                 lines.append(fields.map(csvField).joined(separator: ","))
             }
@@ -148,6 +151,7 @@ enum TextRenderer {
         case .int(let v): return String(v)
         case .number(let v, _): return formatShortest(v)
         case .meanStd(let m, _, _): return formatShortest(m)
+        case .marked(let c, _): return csvValue(c)
         case .missing: return ""
         }
     }

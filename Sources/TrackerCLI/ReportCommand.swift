@@ -4,6 +4,7 @@ import ArgumentParser
 import Basics
 import Foundation
 import Report
+import Session
 import Store
 
 extension ReportFormat: ExpressibleByArgument {}
@@ -16,6 +17,7 @@ struct ReportCommand: ParsableCommand {
             tracker report [--experiment NAME] [--state S] [--where EXPR] [--sort KEY [--desc]] [--limit N]
             tracker report RUN
             tracker report --compare RUN... | --compare --experiment NAME [--group-by KEY]
+            tracker report --results experiments/claims.toml [--format markdown]
 
             --where compares parameters (train.lr), tags (tag.note), run columns (run.name, run.state,
             run.id, run.experiment, run.origin) and metrics (val/loss, val/loss.min, val/loss.max; names
@@ -31,6 +33,12 @@ struct ReportCommand: ParsableCommand {
 
     @Flag(help: "Compare the runs named, or the runs selected by --experiment/--state/--where.")
     var compare = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Write the results section a claims file describes: verdicts per claim, then each experiment's tables.",
+            valueName: "claims.toml"))
+    var results: String?
 
     @Option(help: ArgumentHelp("Only runs of this experiment.", valueName: "name"))
     var experiment: String?
@@ -87,6 +95,10 @@ struct ReportCommand: ParsableCommand {
         }
         if !groupBy.isEmpty && !compare { throw ValidationError("--group-by only applies with --compare") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if results != nil && (compare || !runs.isEmpty || experiment != nil || filter != nil) {
+            throw ValidationError(
+                "--results takes its experiments from the claims file; drop --compare, runs and filters")
+        }
     }
 
     func run() throws {
@@ -96,7 +108,10 @@ struct ReportCommand: ParsableCommand {
             let filterExpr = try filter.map(Filter.parse)
             let metrics = chartMetrics.isEmpty ? [MetricKey.trainLoss, MetricKey.valLoss] : chartMetrics
             let doc: ReportDocument
-            if compare {
+            if let results {
+                let tree = try TOMLReader.read(path: results, what: "claims file")
+                doc = try Reports.results(reader, try ClaimSet(tree: tree))
+            } else if compare {
                 let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)
                 let keys = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 doc = try Reports.compare(

@@ -8,6 +8,8 @@
 //   task/acc/<f>x            accuracy over every targeted position
 //   task/loss/<f>x           mean NLL over every targeted position
 //   lengen/loss/<f>x/<bucket> mean NLL by bucket
+//   task/pos/<f>x/[a,b)       accuracy by power-of-two position bucket (the longest length only)
+//   lengen/pos/<f>x/[a,b)     mean NLL by power-of-two position bucket (the longest length only)
 // Streaming tasks (T2) are evaluated the same way: each row is the start of a fresh stream.
 import Basics
 import Foundation
@@ -19,6 +21,9 @@ public struct TaskLengthResult: Sendable, Equatable {
     public var length: Int
     public var accuracy: PositionBuckets
     public var loss: PositionBuckets
+    /// Accuracy and NLL by power-of-two position bucket (the longest evaluated length only).
+    public var accuracyPositions: PositionBuckets?
+    public var positions: PositionBuckets?
     /// Targeted positions, correct predictions and summed NLL over the whole rows.
     public var targets = 0
     public var correct = 0
@@ -31,6 +36,10 @@ public struct TaskLengthResult: Sendable, Equatable {
         let factor = PositionBuckets.factorLabel(length: length, trainLength: accuracy.trainLength)
         var m = accuracy.metrics(prefix: MetricKey.taskAccuracy, length: length)
         m.merge(loss.metrics(prefix: MetricKey.lengenLoss, length: length)) { a, _ in a }
+        if let positions { m.merge(positions.metrics(prefix: MetricKey.lengenPosition, length: length)) { a, _ in a } }
+        if let accuracyPositions {
+            m.merge(accuracyPositions.metrics(prefix: MetricKey.taskPosition, length: length)) { a, _ in a }
+        }
         if targets > 0 {
             m["\(MetricKey.taskAccuracy)/\(factor)"] = overallAccuracy
             m["\(MetricKey.taskLoss)/\(factor)"] = overallLoss
@@ -89,6 +98,10 @@ public struct TaskEvaluator: Sendable {
         var total = TaskLengthResult(
             length: T, accuracy: PositionBuckets(trainLength: trainLength),
             loss: PositionBuckets(trainLength: trainLength))
+        if T == lengths.max() {
+            total.positions = PositionBuckets(trainLength: trainLength, scheme: .powersOfTwo(upTo: T))
+            total.accuracyPositions = total.positions
+        }
         var done = 0
         while done < episodes {
             loader.next(inputs: inputs.baseAddress!, targets: targets.baseAddress!)
@@ -108,6 +121,8 @@ public struct TaskEvaluator: Sendable {
             for o in partial {
                 total.accuracy.addAccuracy(predictions: o.predictions, targets: o.targets, time: T)
                 total.loss.addLosses(o.losses, targets: o.targets, time: T)
+                total.positions?.addLosses(o.losses, targets: o.targets, time: T)
+                total.accuracyPositions?.addAccuracy(predictions: o.predictions, targets: o.targets, time: T)
                 for i in o.targets.indices where o.targets[i] >= 0 {
                     total.targets += 1
                     total.correct += o.predictions[i] == o.targets[i] ? 1 : 0

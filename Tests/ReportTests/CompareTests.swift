@@ -24,28 +24,30 @@ struct CompareTests {
             t["Runs"]!.columns == [
                 "run", "id", "model.attention.variant", "train.lr", "train.seed", "state", "final train/loss",
                 "final val/loss",
-                "best val/loss", "val/bpb", "tokens/s",
+                "best val/loss", "val/bpb", "tokens/s", "steps", "tokens", "wall",
             ])
         let groups = t["Groups: mean ± std over runs (grouped by model.attention.variant, train.lr)"]!
         #expect(
             TextRenderer.alignedTable(groups) == """
-                model.attention.variant  train.lr  runs  final train/loss   final val/loss    best val/loss          val/bpb     tokens/s
-                -----------------------  --------  ----  ----------------  ---------------  ---------------  ---------------  -----------
-                softmax_rope                0.003     2   3.1500 ± 0.0707  3.2500 ± 0.0707  3.2500 ± 0.0707  1.6250 ± 0.0354  12.8k ± 354
-                stick_breaking              0.003     2   2.9500 ± 0.0707  3.0500 ± 0.0707  3.0500 ± 0.0707  1.5250 ± 0.0354  13.8k ± 354
-                forgetting                   0.01     1               inf              nan           4.0000              nan        14.5k
+                model.attention.variant  train.lr  runs   final train/loss     final val/loss      best val/loss            val/bpb     tokens/s       steps  tokens             wall
+                -----------------------  --------  ----  -----------------  -----------------  -----------------  -----------------  -----------  ----------  ------  ---------------
+                softmax_rope                0.003     2  3.1500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  1.6250 ± 0.0354 ▼  12.8k ± 354  100 ± 0.00  -       12m30s ± 42.4 s
+                stick_breaking              0.003     2  2.9500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  1.5250 ± 0.0354 ▲  13.8k ± 354  100 ± 0.00  -       15m30s ± 42.4 s
+                forgetting                   0.01     1                inf                nan             4.0000                nan        14.5k         100  -                 3m00s
                 """)
         #expect(
             TextRenderer.alignedTable(t["lengen/loss (final, mean ± std)"]!) == """
-                group                                   1x [0,L)        2x [L,2L)       4x [2L,4L)
-                -------------------------------  ---------------  ---------------  ---------------
-                variant=softmax_rope lr=0.003    3.2500 ± 0.0707  3.6500 ± 0.0707  4.0500 ± 0.0707
-                variant=stick_breaking lr=0.003  3.0500 ± 0.0707  3.1750 ± 0.0707  3.3000 ± 0.0707
-                variant=forgetting lr=0.01                   nan              nan              nan
+                group                                     1x [0,L)          2x [L,2L)         4x [2L,4L)
+                -------------------------------  -----------------  -----------------  -----------------
+                variant=softmax_rope lr=0.003    3.2500 ± 0.0707 ▼  3.6500 ± 0.0707 ▼  4.0500 ± 0.0707 ▼
+                variant=stick_breaking lr=0.003  3.0500 ± 0.0707 ▲  3.1750 ± 0.0707 ▲  3.3000 ± 0.0707 ▲
+                variant=forgetting lr=0.01                     nan                nan                nan
                 """)
+        // Means 0.2 apart with deviations of 0.0707 each: apart by the rule, and the legend says so.
+        #expect(doc.sections.contains(.note(Reports.markLegend)))
         #expect(
             t["task/acc (final, mean ± std)"]!.rows.map { $0[1].display } == [
-                "0.650 ± 0.071", "0.850 ± 0.071", "1.000",
+                "0.650 ± 0.071 ▼", "0.850 ± 0.071 ▲", "1.000",
             ])
         let charts = doc.sections.compactMap { if case .chart(let c) = $0 { c } else { nil } }
         #expect(charts.map(\.metric) == ["train/loss", "val/loss", "lengen/loss", "task/acc"])

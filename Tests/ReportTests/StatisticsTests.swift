@@ -85,3 +85,42 @@ struct StatisticsTests {
             ])
     }
 }
+
+struct MarkTests {
+    /// Loss column (lower is better): 1.0 ± 0.1 is best; 1.15 ± 0.1 lies within the sum of the
+    /// deviations (0.2) and stays unmarked; 1.5 ± 0.1 is apart; a single run is never marked.
+    @Test func marksTheBestAndWhatIsApartFromIt() {
+        var rows: [[Cell]] = [
+            [.text("a"), .meanStd(1.15, 0.1, .fixed(2))], [.text("b"), .meanStd(1.0, 0.1, .fixed(2))],
+            [.text("c"), .meanStd(1.5, 0.1, .fixed(2))], [.text("d"), .meanStd(0.5, nil, .fixed(2))],
+        ]
+        #expect(Statistics.markDifferences(&rows, column: 1, higherIsBetter: false))
+        #expect(rows.map { $0[1].mark } == [nil, .best, .apart, nil])
+        #expect(rows.map { $0[1].display } == ["1.15 ± 0.10", "1.00 ± 0.10 ▲", "1.50 ± 0.10 ▼", "0.50"])
+        var acc: [[Cell]] = [[.meanStd(0.9, 0.01, .fixed(2))], [.meanStd(0.5, 0.01, .fixed(2))]]
+        Statistics.markDifferences(&acc, column: 0, higherIsBetter: true)
+        #expect(acc.map { $0[0].mark } == [.best, .apart])
+        var one: [[Cell]] = [[.meanStd(0.9, 0.01, .fixed(2))], [.meanStd(0.5, nil, .fixed(2))]]
+        #expect(!Statistics.markDifferences(&one, column: 0, higherIsBetter: true))
+        #expect(Statistics.apart((1, 0.1), (1.3, 0.1)) == true && Statistics.apart((1, 0.1), (1.2, 0.1)) == false)
+        #expect(Statistics.apart((1, nil), (3, 0.1)) == nil)
+    }
+
+    @Test func marksReachEveryFormat() {
+        let doc = ReportDocument(
+            title: "t",
+            sections: [
+                .table(
+                    ReportTable(
+                        title: "g", columns: ["group", "loss"],
+                        rows: [
+                            [.text("a"), .marked(.meanStd(1, 0.1, .fixed(2)), .best)],
+                            [.text("b"), .marked(.meanStd(2, 0.1, .fixed(2)), .apart)], [.text("c"), .missing],
+                        ]))
+            ])
+        #expect(doc.render(.csv) == "group,loss,loss std,loss mark\na,1,0.1,best\nb,2,0.1,apart\nc,,,")
+        #expect(doc.render(.json).contains(#""mark": "apart""#))
+        #expect(doc.render(.html).contains(#"<td class="num best">1.00 ± 0.10 ▲</td>"#))
+        #expect(doc.render(.markdown).contains("| b | 2.00 ± 0.10 ▼ |"))
+    }
+}

@@ -46,6 +46,13 @@ struct PositionEvaluationTests {
                 "lengen/loss/1x", "lengen/loss/1x/[0,L)", "lengen/loss/8x/[4L,8L)", "lengen/loss/2x/[L,2L)",
             ]))
         #expect(!metrics.keys.contains { $0.hasPrefix("lengen/loss/64x") })
+        // The longest factor alone also has power-of-two position buckets, summing to its totals.
+        #expect(results.map { $0.positions != nil } == [false, false, false, true])
+        let positions = try #require(results[3].positions)
+        #expect(positions.counts.reduce(0, +) == results[3].tokens)
+        #expect(abs(positions.sums.reduce(0, +) - results[3].nll) < 1e-6 * max(1, abs(results[3].nll)))
+        #expect(metrics["lengen/pos/8x/[0,1)"] != nil && metrics["lengen/pos/8x/[32,64)"] != nil)
+        #expect(!metrics.keys.contains { $0.hasPrefix("lengen/pos/4x") })
     }
 
     @Test func tinyRandomWalkRunLogsTaskAccuracyByBucket() throws {
@@ -77,6 +84,12 @@ struct PositionEvaluationTests {
             #expect(abs(r.accuracy.sums.reduce(0, +) - Double(r.correct)) < 1e-9)
             #expect(abs(r.overallAccuracy - extra["task/acc/\(r.length / 8)x"]!) < 1e-12)
         }
+        // Power-of-two position buckets at the longest length only: 32 positions, 6 episodes.
+        #expect(results[0].accuracyPositions == nil && results[0].positions == nil)
+        let byPosition = try #require(results[1].accuracyPositions)
+        #expect(byPosition.counts == [6, 6, 12, 24, 48, 96])
+        #expect(abs(byPosition.sums.reduce(0, +) - Double(results[1].correct)) < 1e-9)
+        #expect(extra["task/pos/4x/[16,32)"] != nil && extra["lengen/pos/4x/[0,1)"] != nil)
     }
 
     @Test func predictionsAreTheArgmaxOfTheDecoderLogits() throws {

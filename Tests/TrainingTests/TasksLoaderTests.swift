@@ -96,6 +96,27 @@ struct TasksLoaderTests {
         #expect(PositionBuckets.factorLabel(length: 96, trainLength: 64) == "1.5x")
     }
 
+    @Test func powerOfTwoBucketsOfAbsolutePositions() {
+        for (t, i) in [(0, 0), (1, 1), (2, 2), (3, 2), (4, 3), (7, 3), (8, 4), (255, 8), (256, 9), (511, 9)] {
+            #expect(PositionBuckets.powerOfTwoBucket(of: t) == i, "t = \(t)")
+            #expect(PositionBuckets.powerOfTwoRange(i).contains(t), "t = \(t)")
+        }
+        var b = PositionBuckets(trainLength: 2, scheme: .powersOfTwo(upTo: 8))
+        #expect(b.bucketNames == ["[0,1)", "[1,2)", "[2,4)", "[4,8)"])
+        // Two rows of 8; row 1 masks t = 3. Position 8 would be past the last bucket.
+        b.addLosses(
+            [1, 2, 3, 4, 5, 6, 7, 8, 3, 4, 5, 100, 1, 1, 1, 1],
+            targets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0],
+            time: 8)
+        #expect(b.counts == [2, 2, 3, 8])
+        #expect(
+            b.metrics(prefix: "lengen/pos", length: 8) == [
+                "lengen/pos/4x/[0,1)": 2, "lengen/pos/4x/[1,2)": 3, "lengen/pos/4x/[2,4)": 4,
+                "lengen/pos/4x/[4,8)": 3.75,
+            ])
+        #expect(PositionBuckets(trainLength: 64, scheme: .powersOfTwo(upTo: 512)).bucketNames.last == "[256,512)")
+    }
+
     @Test func accuracyByBucket() {
         // L = 2, rows of T = 8: buckets [0,2) [2,4) [4,8). Row 0 all correct; row 1 wrong at
         // t = 1, 2, 4, 5 and masked at t = 7.

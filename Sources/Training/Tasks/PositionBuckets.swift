@@ -3,23 +3,67 @@
 // per-position predictions (argmax), targets and losses, shared by the evaluator and the tasks.
 // Keys follow the tracker's convention: `task/acc/<factor>x/[0,L)` for accuracy and
 // `lengen/loss/<factor>x/[L,2L)` for loss, where factor = evaluated length / L.
+// A second scheme, powers of two of the absolute position ([0,1), [1,2), [2,4), ... [256,512)),
+// gives enough points to draw loss against position on a log axis (`lengen/pos/<factor>x/[a,b)`).
 import Basics
 
-/// Sums and counts per bucket; positions at or beyond 8L and targets of -1 are left out.
+/// Sums and counts per bucket; positions beyond the last bucket and targets of -1 are left out.
 public struct PositionBuckets: Sendable, Equatable {
-    /// The bucket names, in order.
+    /// How positions are bucketed.
+    public enum Scheme: Sendable, Equatable {
+        /// The spec's four buckets relative to the training length L: [0,L) .. [4L,8L).
+        case trainLength
+        /// Powers of two of the absolute position: [0,1), [1,2), [2,4), ... up to `upTo` positions.
+        case powersOfTwo(upTo: Int)
+    }
+
+    /// The bucket names of the spec's scheme, in order.
     public static let names = ["[0,L)", "[L,2L)", "[2L,4L)", "[4L,8L)"]
 
     /// The training length L.
     public let trainLength: Int
+    public let scheme: Scheme
+    /// This scheme's bucket names, in order.
+    public let bucketNames: [String]
     public private(set) var sums: [Double]
     public private(set) var counts: [Int]
 
-    public init(trainLength L: Int) {
+    public init(trainLength L: Int, scheme: Scheme = .trainLength) {
         precondition(L > 0)
         trainLength = L
-        sums = [Double](repeating: 0, count: Self.names.count)
-        counts = [Int](repeating: 0, count: Self.names.count)
+        self.scheme = scheme
+        switch scheme {
+        case .trainLength: bucketNames = Self.names
+        case .powersOfTwo(let T):
+            precondition(T > 0)
+            bucketNames = (0...Self.powerOfTwoBucket(of: T - 1)).map { i in
+                let r = Self.powerOfTwoRange(i)
+                return "[\(r.lowerBound),\(r.upperBound))"
+            }
+        }
+        sums = [Double](repeating: 0, count: bucketNames.count)
+        counts = [Int](repeating: 0, count: bucketNames.count)
+    }
+
+    /// The position range of power-of-two bucket `i`: [0,1), [1,2), [2,4), [4,8), ...
+    public static func powerOfTwoRange(_ i: Int) -> Range<Int> {
+        i == 0 ? 0..<1 : (1 << (i - 1))..<(1 << i)
+    }
+
+    /// The power-of-two bucket of position t: 0 for t = 0, else 1 + floor(log2 t).
+    public static func powerOfTwoBucket(of t: Int) -> Int {
+        precondition(t >= 0)
+        return t == 0 ? 0 : Int.bitWidth - t.leadingZeroBitCount
+    }
+
+    /// This scheme's bucket of position t, or nil beyond the last bucket.
+    func index(of t: Int) -> Int? {
+        switch scheme {
+        case .trainLength: return Self.bucket(of: t, trainLength: trainLength)
+        case .powersOfTwo:
+            let i = Self.powerOfTwoBucket(of: t)
+            return i < bucketNames.count ? i : nil
+        }
     }
 
     /// The position range of bucket `i`: [0, L), [L, 2L), [2L, 4L), [4L, 8L).
@@ -50,7 +94,7 @@ public struct PositionBuckets: Sendable, Equatable {
     public mutating func addAccuracy(predictions: [Int32], targets: [Int32], time T: Int) {
         precondition(predictions.count == targets.count && targets.count % T == 0)
         for (n, target) in targets.enumerated() where target >= 0 {
-            guard let i = Self.bucket(of: n % T, trainLength: trainLength) else { continue }
+            guard let i = index(of: n % T) else { continue }
             sums[i] += predictions[n] == target ? 1 : 0
             counts[i] += 1
         }
@@ -60,7 +104,7 @@ public struct PositionBuckets: Sendable, Equatable {
     public mutating func addLosses(_ losses: [Float], targets: [Int32], time T: Int) {
         precondition(losses.count == targets.count && targets.count % T == 0)
         for (n, target) in targets.enumerated() where target >= 0 {
-            guard let i = Self.bucket(of: n % T, trainLength: trainLength) else { continue }
+            guard let i = index(of: n % T) else { continue }
             sums[i] += Double(losses[n])
             counts[i] += 1
         }
@@ -70,8 +114,8 @@ public struct PositionBuckets: Sendable, Equatable {
     public func metrics(prefix: String, length T: Int) -> [String: Double] {
         let factor = Self.factorLabel(length: T, trainLength: trainLength)
         var out: [String: Double] = [:]
-        for i in Self.names.indices where counts[i] > 0 {
-            out["\(prefix)/\(factor)/\(Self.names[i])"] = sums[i] / Double(counts[i])
+        for i in bucketNames.indices where counts[i] > 0 {
+            out["\(prefix)/\(factor)/\(bucketNames[i])"] = sums[i] / Double(counts[i])
         }
         return out
     }
