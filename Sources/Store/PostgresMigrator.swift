@@ -28,22 +28,7 @@ enum PostgresMigrator {
                   appliedAt TEXT NOT NULL DEFAULT (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                 )
                 """)
-            var applied: [String: String] = [:]
-            for row in try db.rows(sql: "SELECT name, sha256 FROM schemaMigration") {
-                applied[try row.get("name")] = try row.get("sha256")
-            }
-            let unknown = Set(applied.keys).subtracting(known.map(\.name))
-            if !unknown.isEmpty { throw StoreError.unknownMigrations(names: unknown.sorted()) }
-            for m in known {
-                let sum = SHA256.hex(Array(m.sql.utf8))
-                if let done = applied[m.name] {
-                    if done != sum { throw StoreError.migrationEdited(name: m.name) }
-                    continue
-                }
-                try db.executeScript(m.sql)
-                try db.execute(
-                    sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
-            }
+            try TrackerDB.applyPending(known, db)
         }
     }
 }

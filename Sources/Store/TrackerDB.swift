@@ -208,21 +208,7 @@ public final class TrackerDB: Sendable {
                               appliedAt TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
                             ) STRICT
                             """)
-                    let applied = try Dictionary(
-                        uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, sha256 FROM schemaMigration")
-                            .map { ($0["name"] as String, $0["sha256"] as String) })
-                    let unknown = Set(applied.keys).subtracting(known.map(\.name))
-                    if !unknown.isEmpty { throw StoreError.unknownMigrations(names: unknown.sorted()) }
-                    for m in known {
-                        let sum = SHA256.hex(Array(m.sql.utf8))
-                        if let done = applied[m.name] {
-                            if done != sum { throw StoreError.migrationEdited(name: m.name) }
-                            continue
-                        }
-                        try db.execute(sql: m.sql)
-                        try db.execute(
-                            sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
-                    }
+                    try applyPending(known, SQLiteConnection(db: db))
                     if let broken = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
                         throw StoreError.cannotOpen(
                             path: pool.path, reason: "a migration broke a reference in table \(broken[0] as String)")
@@ -236,6 +222,27 @@ public final class TrackerDB: Sendable {
             throw e  // openMigrated waits and tries again
         } catch {
             throw StoreError.cannotOpen(path: pool.path, reason: "\(error)")
+        }
+    }
+
+    /// Applies the migrations of `known` that `db`'s schemaMigration table does not list, in order,
+    /// inside the caller's transaction; refuses an applied one whose text changed, or one this
+    /// build does not know. The one migration loop of both engines.
+    static func applyPending(_ known: [(name: String, sql: String)], _ db: any StoreConnection) throws {
+        var applied: [String: String] = [:]
+        for row in try db.rows(sql: "SELECT name, sha256 FROM schemaMigration") {
+            applied[try row.get("name")] = try row.get("sha256")
+        }
+        let unknown = Set(applied.keys).subtracting(known.map(\.name))
+        if !unknown.isEmpty { throw StoreError.unknownMigrations(names: unknown.sorted()) }
+        for m in known {
+            let sum = SHA256.hex(Array(m.sql.utf8))
+            if let done = applied[m.name] {
+                if done != sum { throw StoreError.migrationEdited(name: m.name) }
+                continue
+            }
+            try db.executeScript(m.sql)
+            try db.execute(sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
         }
     }
 

@@ -7,6 +7,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 public enum TestPostgres {
     /// The admin URL (with its password) of a running server; nil when none can be had.
     public static var serverURL: String? { server.url }
@@ -84,17 +88,29 @@ public enum TestPostgres {
         return Server(url: url)
     }()
 
+    /// Runs a tool with its output in a temp file, not a pipe (a server it starts in the
+    /// background inherits the output, and a pipe would never reach its end), through
+    /// posix_spawn and waitpid: Foundation's Process did not reap the child when this ran from
+    /// a lazily initialised static inside a test.
     static func run(_ tool: String, _ args: [String]) throws -> (status: Int32, text: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let path = NSTemporaryDirectory() + "tracker-test-run-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([tool] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, tool, &actions, nil, argv, environ)
+        guard rc == 0 else { throw MissingRequirement(description: "cannot run \(tool): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        return (exit, String(decoding: data, as: UTF8.self))
     }
 }
 
