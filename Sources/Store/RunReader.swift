@@ -113,13 +113,10 @@ public struct RunReader: Sendable {
                 args
             ) { s in
                 guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
-                func real(_ i: Int32) -> Double? {
-                    sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
-                }
                 r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
                     lastStep: sqlite3_column_int64(s, 2),
-                    last: sqlite3_column_int(s, 4) != 0 ? .nan : (real(3) ?? .nan),
-                    min: real(5), max: real(6), count: sqlite3_column_int64(s, 7))
+                    last: sqlite3_column_int(s, 4) != 0 ? .nan : (Self.real(s, 3) ?? .nan),
+                    min: Self.real(s, 5), max: Self.real(s, 6), count: sqlite3_column_int64(s, 7))
             }
         }
     }
@@ -242,12 +239,20 @@ public struct RunReader: Sendable {
         while true {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else {
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
+            guard rc == SQLITE_ROW else { throw stepError(rc, db) }
             try row(s)
         }
+    }
+
+    /// The connection's error for a step that failed with `rc`.
+    static func stepError(_ rc: Int32, _ db: Database) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// Column i as a Double (nil for NULL).
+    static func real(_ s: OpaquePointer, _ i: Int32) -> Double? {
+        sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_double(s, i)
     }
 
     /// Column i as a String (nil for NULL).

@@ -4,7 +4,8 @@
 // series by series (stable, so within a batch the last point for a step still wins), up to 64
 // rows per INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf
 // page, and a statement's set-up (its statement journal) is paid once per 64 rows; the runs are
-// checked once per batch, not once per row. Together 2x the points per CPU second. Appends update the summary incrementally; a batch that rewrites steps at or before the
+// checked once per batch, not once per row. Together about 2x the points per CPU second.
+// Appends update the summary incrementally; a batch that rewrites steps at or before the
 // summary's last step (a resumed run re-logging after its checkpoint, an import), or that is not
 // in step order, recomputes that key's summary from the metric table, so it always equals a
 // recomputation.
@@ -135,7 +136,7 @@ extension TrackerDB {
             }
             let rc = sqlite3_step(stmt)
             sqlite3_reset(stmt)
-            if rc != SQLITE_DONE { throw sqliteError(rc, db) }
+            if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
             done += rows
         }
     }
@@ -250,9 +251,12 @@ extension TrackerDB {
         var old: (lastStep: Int64, count: Int64, min: Double?, max: Double?)?
         switch sqlite3_step(read) {
         case SQLITE_ROW:
-            old = (sqlite3_column_int64(read, 0), sqlite3_column_int64(read, 1), real(read, 2), real(read, 3))
+            old = (
+                sqlite3_column_int64(read, 0), sqlite3_column_int64(read, 1), RunReader.real(read, 2),
+                RunReader.real(read, 3)
+            )
         case SQLITE_DONE: old = nil
-        case let rc: throw sqliteError(rc, db)
+        case let rc: throw RunReader.stepError(rc, db)
         }
         let summary: MetricSummaryRecord?
         if !batch.increasing || (old.map { batch.minStep <= $0.lastStep } ?? false) {
@@ -281,18 +285,7 @@ extension TrackerDB {
         sqlite3_bind_int64(write, 8, summary.count)
         let rc = sqlite3_step(write)
         sqlite3_reset(write)
-        if rc != SQLITE_DONE { throw sqliteError(rc, db) }
-    }
-
-    /// Column i as a Double, nil for NULL.
-    private static func real(_ stmt: OpaquePointer, _ i: Int32) -> Double? {
-        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, i)
-    }
-
-    /// The connection's error for a failed step.
-    private static func sqliteError(_ rc: Int32, _ db: Database) -> DatabaseError {
-        DatabaseError(
-            resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
     }
 
     static func recompute(_ s: SeriesKey, _ db: Database) throws -> MetricSummaryRecord? {
