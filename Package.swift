@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The PostgreSQL store (`--store postgres://...`): the client, no libpq.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: - C libraries (Debian -dev packages), one system-library target each
@@ -58,7 +60,10 @@ let package = Package(
         // MARK: - Bookkeeping
         .target(
             name: "Store",
-            dependencies: ["Basics", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "Basics", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
 
         .target(name: "Scheduler", dependencies: ["Store", "Basics"]),
         .target(name: "Report", dependencies: ["Store", "Basics"]),
@@ -113,7 +118,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "Basics", "TestSupport"]),
         .testTarget(
-            name: "StoreTests", dependencies: ["Store", "Basics", .product(name: "GRDB", package: "GRDB.swift")]),
+            name: "StoreTests",
+            dependencies: ["Store", "Basics", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "IngestTests", dependencies: ["Ingest", "Corpus", "CArchive", "BPE", "Shards", "Store", "Basics"]),
         .testTarget(
@@ -134,10 +140,13 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "ReportTests",
-            dependencies: ["Report", "Store", "Basics", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["Report", "Store", "Basics", "TestSupport"]),
         .testTarget(
             name: "SessionTests",
-            dependencies: ["Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport"]),
+            dependencies: [
+                "Session", "Scheduler", "Store", "Model", "Training", "Attention", "Basics", "TestSupport", "Shards",
+                "BPE",
+            ]),
         .testTarget(name: "SlurmKitTests", dependencies: ["SlurmKit", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "SlurmExecutorTests",

@@ -3,13 +3,17 @@
 # (KJV bible via `bible`, the Jargon File, the Devil's Dictionary, FOLDOC and GCIDE, each once):
 #   training (pre-tokenize + count + merges) vs HF tokenizers' BpeTrainer, V = 8192 and 32768,
 #     on 2 threads and on 1 (RAYON_NUM_THREADS / TRACKER_THREADS / --threads), merges compared;
-#   encoding vs tiktoken built from our merges, on 2 threads and on 1, ids compared on a sample.
+#   encoding vs tiktoken built from our merges, on 2 threads and on 1, ids compared on a sample,
+#     the best of BPE_BENCH_ENCODE_RUNS alternating runs of each.
 # Prints a table with the ratios. Usage: bench/bpe.sh  (env: BPE_BENCH_DIR, SCRATCH_PATH,
-# BPE_BENCH_VOCABS, TRACKER_BIN to use an already built binary instead of building).
+# BPE_BENCH_VOCABS, TRACKER_BIN to use an already built binary instead of building,
+# BPE_BENCH_PARTS="train encode" or just one of them: "encode" alone trains only our tokenizer
+# for the largest vocabulary, untimed, and times the encoding).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BPE_BENCH_DIR:-/tmp/tracker-bpe-bench}
 VOCABS=${BPE_BENCH_VOCABS:-"8192 32768"}
+PARTS=${BPE_BENCH_PARTS:-"train encode"}
 PY="python3 bench/bpe_reference.py"
 mkdir -p "$WORK"
 
@@ -41,6 +45,7 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 results="$WORK/results.jsonl"
 : >"$results"
 for V in $VOCABS; do
+    [[ " $PARTS " == *" train "* ]] || break
     for T in 2 1; do
         echo "train V=$V threads=$T" >&2
         ours=$(TRACKER_THREADS=$T "$TRACKER_BIN" tokenizer train "$WORK/corpus" --vocab-size "$V" \
@@ -54,16 +59,32 @@ done
 
 # 5. Encoding with the largest vocabulary; ids checked against tiktoken on a sample first.
 V=${VOCABS##* }
+if [[ " $PARTS " != *" encode "* ]]; then
+    echo "corpus: $(du -sb "$WORK/corpus" | cut -f1) bytes; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    $PY table "$results"
+    exit 0
+fi
+if [ ! -f "$WORK/ours-$V.json" ]; then
+    echo "train V=$V (ours only, for encoding)" >&2
+    "$TRACKER_BIN" tokenizer train "$WORK/corpus" --vocab-size "$V" --output "$WORK/ours-$V.json" >/dev/null
+fi
 rm -rf "$WORK/sample" && mkdir -p "$WORK/sample"
 ls "$WORK/corpus" | awk 'NR % 40 == 1' | while read -r f; do cp "$WORK/corpus/$f" "$WORK/sample/"; done
 "$TRACKER_BIN" tokenizer encode --tokenizer "$WORK/ours-$V.json" "$WORK/sample" --ids "$WORK/sample-ids.jsonl" >/dev/null
 same=$($PY same-ids "$WORK/ours-$V.json" "$WORK/sample" "$WORK/sample-ids.jsonl" | field identical)
+# Each side runs BPE_BENCH_ENCODE_RUNS times (default 3), alternating; the best run of each counts.
+best() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@"; }
 for T in 2 1; do
     echo "encode V=$V threads=$T" >&2
-    ours=$(TRACKER_THREADS=$T "$TRACKER_BIN" tokenizer encode --tokenizer "$WORK/ours-$V.json" \
-        "$WORK/corpus" --threads "$T" --format json | field megabytesPerSecond)
-    tik=$(RAYON_NUM_THREADS=$T $PY tiktoken-encode "$WORK/ours-$V.json" "$WORK/corpus" "$T" \
-        | field megabytesPerSecond)
+    ours_runs=() tik_runs=()
+    for _ in $(seq "${BPE_BENCH_ENCODE_RUNS:-3}"); do
+        ours_runs+=("$(TRACKER_THREADS=$T "$TRACKER_BIN" tokenizer encode --tokenizer "$WORK/ours-$V.json" \
+            "$WORK/corpus" --threads "$T" --format json | field megabytesPerSecond)")
+        tik_runs+=("$(RAYON_NUM_THREADS=$T $PY tiktoken-encode "$WORK/ours-$V.json" "$WORK/corpus" "$T" \
+            | field megabytesPerSecond)")
+    done
+    ours=$(best "${ours_runs[@]}")
+    tik=$(best "${tik_runs[@]}")
     echo "{\"kind\": \"encode\", \"vocab\": $V, \"threads\": $T, \"ours\": $ours, \"tiktoken\": $tik, \"identical\": \"$same\"}" >>"$results"
 done
 

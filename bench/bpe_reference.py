@@ -5,6 +5,7 @@
 Commands:
   corpus OUT_DIR                     write ~50 MB of English documents (files of ~64 KB)
   hf-train CORPUS VOCAB MERGES_OUT   train HF BpeTrainer like ours (V - 1, no special), print JSON
+                                     (CORPUS: a folder of documents or a .jsonl file)
   same-merges OURS_JSON HF_MERGES    print JSON {"identical": bool, "first_difference": i}
   tiktoken-encode TOKENIZER CORPUS THREADS   time tiktoken built from our merges, print JSON
   same-ids TOKENIZER SAMPLE_DIR IDS_JSONL    tiktoken ids == ours on a sample, print JSON
@@ -41,8 +42,12 @@ def documents(text):
 
 
 def read_corpus(path):
+    """The documents of a folder (one per file), or of a .jsonl file (its "text" fields, streamed)."""
+    if path.endswith(".jsonl"):
+        return (json.loads(line)["text"] for line in open(path, encoding="utf-8"))
     names = sorted(os.listdir(path))
-    return [open(os.path.join(path, n), encoding="utf-8").read() for n in names]
+    # newline="": the text as written (CRLF stays CRLF), as tracker reads it.
+    return [open(os.path.join(path, n), encoding="utf-8", newline="").read() for n in names]
 
 
 def cmd_corpus(out):

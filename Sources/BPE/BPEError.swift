@@ -7,6 +7,8 @@ public enum BPEError: Error, CustomStringConvertible, Equatable {
     case vocabularyTooSmall(requested: Int, minimum: Int)
     /// The requested vocabulary is larger than the trainer supports.
     case vocabularyTooLarge(requested: Int, maximum: Int)
+    /// The minimum pair frequency is negative.
+    case invalidMinFrequency(Int)
     /// A special token is empty or listed twice.
     case invalidSpecialToken(String)
     /// A tokenizer.json file is not one this module writes or can read.
@@ -22,6 +24,8 @@ public enum BPEError: Error, CustomStringConvertible, Equatable {
         case .vocabularyTooLarge(let requested, let maximum):
             return
                 "vocabulary size \(requested) is too large: it must be at most \(maximum); choose a smaller --vocab-size"
+        case .invalidMinFrequency(let value):
+            return "minimum frequency \(value) is negative: give 0 (no limit) or more"
         case .invalidSpecialToken(let token):
             return "special token \"\(token)\" is empty or repeated; give each special token once"
         case .invalidTokenizerFile(let reason):

@@ -54,7 +54,7 @@ final class ByteKeyTable {
     private(set) var capacity: Int
     private(set) var count = 0
     private(set) var arena: UnsafeMutablePointer<UInt8>
-    private var arenaCapacity: Int
+    private(set) var arenaCapacity: Int
     private(set) var arenaCount = 0
 
     init(capacity: Int = 1 << 12) {

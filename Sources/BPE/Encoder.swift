@@ -1,114 +1,179 @@
 // Encoding: GPT-2 pre-tokenization, then per piece the rank-greedy BPE of HF's `Word::merge_all`
 // and tiktoken's `_byte_pair_merge`: repeatedly merge the adjacent pair with the lowest merge
-// rank, the leftmost one on ties. Short pieces use an O(n^2) scan over a small array (fast for
+// rank, the leftmost one on ties. Short pieces use an O(n^2) scan over small buffers (fast for
 // words); long pieces (runs of one character class can be megabytes) use a linked list and a
-// min-heap, O(n log n). Each encoder caches the tokens of the words it has seen.
+// min-heap, O(n log n). Each encoder caches the tokens of the pieces it has seen: pieces of up to
+// 16 bytes in a `WordCache` (keyed by the bytes themselves), longer ones in a `ByteKeyTable`.
+// Ids are staged in a buffer of the encoder and appended to the caller's array in blocks.
 import Basics
 import Synchronization
 
 /// Encodes text with one tokenizer; not thread-safe, make one per thread.
 public final class Encoder {
     public let tokenizer: Tokenizer
-    private let cache = ByteKeyTable(capacity: 1 << 16)
-    private var cachedTokens: [UInt32] = []
+    private let words: WordCache
+    private let longWords = ByteKeyTable(capacity: 1 << 8)
+    /// Past this many cached long pieces their cache is emptied (bounds memory).
+    private let maxLongWords: Int
+    private var longTokens: [UInt32] = []
     private(set) var scratch: [UInt32] = []
-    private var ranks: [Int32] = []
+    /// The ids and pair ranks of the piece being merged by `mergeByScan`.
+    private let parts: UnsafeMutablePointer<UInt32>
+    private let ranks: UnsafeMutablePointer<Int32>
+    /// Ids waiting to be appended to the caller's array.
+    private let staged: UnsafeMutablePointer<UInt32>
 
     /// Pieces longer than this many bytes are not cached; they are rare and would crowd it.
     static let maxCachedPiece = 128
-    /// Past this many cached words the cache is emptied (bounds memory on endless input).
-    static let maxCachedWords = 1 << 20
     /// Pieces longer than this many bytes take the heap path.
     static let heapThreshold = 96
+    /// Capacity of the staging buffer, in ids.
+    static let stagedCapacity = 1 << 14
 
-    init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+    /// An encoder whose caches empty themselves past `cachedWords` short and `cachedLongWords`
+    /// long pieces (about 64 and 200 bytes each).
+    init(_ tokenizer: Tokenizer, cachedWords: Int = 1 << 19, cachedLongWords: Int = 1 << 16) {
+        self.tokenizer = tokenizer
+        words = WordCache(maxCount: cachedWords)
+        maxLongWords = cachedLongWords
+        parts = .allocate(capacity: Encoder.heapThreshold)
+        ranks = .allocate(capacity: Encoder.heapThreshold)
+        staged = .allocate(capacity: Encoder.stagedCapacity)
+    }
+
+    deinit {
+        parts.deallocate()
+        ranks.deallocate()
+        staged.deallocate()
+    }
 
     /// Appends the ids of `bytes` (plain text: "<|endoftext|>" in it is not special).
     public func encode(_ bytes: UnsafeRawBufferPointer, into ids: inout [UInt32]) {
         guard let base = bytes.baseAddress else { return }
-        let idOfByte = ByteLevel.idOfByte
-        PreTokenizer.forEachPiece(bytes) { start, end in
-            let length = end - start
-            if length == 1 {
-                ids.append(idOfByte[Int(base.load(fromByteOffset: start, as: UInt8.self))])
-            } else {
-                encodePiece(base + start, length, into: &ids)
+        let n = bytes.count
+        let staged = self.staged
+        let words = self.words
+        var k = 0
+        ByteLevel.idOfByte.withUnsafeBufferPointer { idOfByte in
+            PreTokenizer.forEachPiece(bytes) { start, end in
+                let length = end - start
+                // A piece of `length` bytes has at most `length` ids (plus three slack for copyIds).
+                if k + length + WordCache.inlineIds > Encoder.stagedCapacity {
+                    ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
+                    k = 0
+                }
+                let p = base + start
+                if length == 1 {
+                    staged[k] = idOfByte[Int(p.load(as: UInt8.self))]
+                    k += 1
+                } else if length <= WordCache.maxLength {
+                    let (lo, hi) = WordCache.key(p, length, available: n - start)
+                    let found = words.probe(lo, hi, length)
+                    if found >= 0 {
+                        k += words.copyIds(found, to: staged + k)
+                    } else {
+                        let count = mergeByScan(p, length, idOfByte)
+                        words.insert(lo, hi, length, slot: -found - 1, ids: parts, count)
+                        (staged + k).update(from: parts, count: count)
+                        k += count
+                    }
+                } else if length <= Encoder.stagedCapacity - WordCache.inlineIds {
+                    k += encodeLongPiece(p, length, into: staged + k)
+                } else {
+                    ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
+                    k = 0
+                    mergePiece(p, length)
+                    ids.append(contentsOf: scratch)
+                }
             }
         }
+        ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
     }
 
-    /// Appends the ids of one pre-token piece, through the cache.
-    @inline(__always)
-    private func encodePiece(_ p: UnsafeRawPointer, _ length: Int, into ids: inout [UInt32]) {
+    /// Writes the ids of a piece longer than `WordCache.maxLength` at `out` (room for `length`
+    /// ids), through the long-piece cache; returns how many.
+    private func encodeLongPiece(_ p: UnsafeRawPointer, _ length: Int, into out: UnsafeMutablePointer<UInt32>)
+        -> Int
+    {
         guard length <= Encoder.maxCachedPiece else {
             mergePiece(p, length)
-            ids.append(contentsOf: scratch)
-            return
+            scratch.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+            return scratch.count
         }
         let (h, prefix) = hashKey(p, length)
-        let found = cache.probe(p, length, hash: h, prefix: prefix)
+        let found = longWords.probe(p, length, hash: h, prefix: prefix)
         if found >= 0 {
-            let value = cache.slots[found].value
+            let value = longWords.slots[found].value
             let offset = Int(value >> 16)
             let count = Int(value & 0xFFFF)
-            cachedTokens.withUnsafeBufferPointer { ids.append(contentsOf: $0[offset..<offset + count]) }
-            return
+            longTokens.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + offset, count: count) }
+            return count
         }
         mergePiece(p, length)
-        ids.append(contentsOf: scratch)
-        if cache.count >= Encoder.maxCachedWords {
-            cache.removeAll()
-            cachedTokens.removeAll(keepingCapacity: true)
-            cache.add(p, length, Int64(cachedTokens.count) << 16 | Int64(scratch.count))
+        let value = Int64(longTokens.count) << 16 | Int64(scratch.count)
+        if longWords.count >= maxLongWords {
+            longWords.removeAll()
+            longTokens.removeAll(keepingCapacity: true)
+            longWords.add(p, length, Int64(scratch.count))
         } else {
-            cache.insert(
-                p, length, Int64(cachedTokens.count) << 16 | Int64(scratch.count), hash: h,
-                prefix: prefix, slot: -found - 1)
+            longWords.insert(p, length, value, hash: h, prefix: prefix, slot: -found - 1)
         }
-        cachedTokens.append(contentsOf: scratch)
+        longTokens.append(contentsOf: scratch)
+        scratch.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+        return scratch.count
     }
 
     /// Runs BPE on the bytes of one piece, leaving the ids in `scratch`.
     func mergePiece(_ p: UnsafeRawPointer, _ length: Int, forceHeap: Bool = false) {
         scratch.removeAll(keepingCapacity: true)
+        if length <= Encoder.heapThreshold && !forceHeap {
+            let count = ByteLevel.idOfByte.withUnsafeBufferPointer { mergeByScan(p, length, $0) }
+            scratch.append(contentsOf: UnsafeBufferPointer(start: parts, count: count))
+            return
+        }
         let idOfByte = ByteLevel.idOfByte
         for i in 0..<length { scratch.append(idOfByte[Int(p.load(fromByteOffset: i, as: UInt8.self))]) }
-        if length > Encoder.heapThreshold || forceHeap {
-            mergeWithHeap()
-        } else {
-            mergeByScan()
-        }
+        mergeWithHeap()
     }
 
-    /// O(n^2) rank-greedy merging of `scratch` in place.
-    private func mergeByScan() {
+    /// O(n^2) rank-greedy merging of the bytes of a piece of at most `heapThreshold` bytes;
+    /// leaves the ids in `parts` and returns how many.
+    @inline(__always)
+    private func mergeByScan(_ p: UnsafeRawPointer, _ length: Int, _ idOfByte: UnsafeBufferPointer<UInt32>)
+        -> Int
+    {
         let table = tokenizer.mergeRanks
+        let parts = self.parts
+        let ranks = self.ranks
         let none = Int32.max
-        ranks.removeAll(keepingCapacity: true)
-        for i in 0..<(scratch.count - 1) {
-            let r = table.get(pairKey(scratch[i], scratch[i + 1]))
-            ranks.append(r < 0 ? none : r)
+        for i in 0..<length { parts[i] = idOfByte[Int(p.load(fromByteOffset: i, as: UInt8.self))] }
+        var m = length
+        for i in 0..<(m - 1) {
+            let r = table.get(pairKey(parts[i], parts[i + 1]))
+            ranks[i] = r < 0 ? none : r
         }
-        while true {
+        while m > 1 {
             var best = none
             var at = -1
-            for i in 0..<ranks.count where ranks[i] < best {
+            for i in 0..<(m - 1) where ranks[i] < best {
                 best = ranks[i]
                 at = i
             }
-            if at < 0 { return }
-            scratch[at] = UInt32(256 + Int(best))
-            scratch.remove(at: at + 1)
-            ranks.remove(at: at)
-            if at < ranks.count {
-                let r = table.get(pairKey(scratch[at], scratch[at + 1]))
+            if at < 0 { break }
+            parts[at] = UInt32(256 + Int(best))
+            m -= 1
+            for i in (at + 1)..<m { parts[i] = parts[i + 1] }
+            for i in at..<(m - 1) { ranks[i] = ranks[i + 1] }
+            if at < m - 1 {
+                let r = table.get(pairKey(parts[at], parts[at + 1]))
                 ranks[at] = r < 0 ? none : r
             }
             if at > 0 {
-                let r = table.get(pairKey(scratch[at - 1], scratch[at]))
+                let r = table.get(pairKey(parts[at - 1], parts[at]))
                 ranks[at - 1] = r < 0 ? none : r
             }
         }
+        return m
     }
 
     /// O(n log n) rank-greedy merging of `scratch` with a linked list and a (rank, position)

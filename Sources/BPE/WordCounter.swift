@@ -2,21 +2,43 @@
 // number of distinct words, never with the corpus: documents are split and dropped at once.
 // Counting runs on several cores by giving each thread its own counter and merging them
 // (`WordCounter.count`), the map-reduce HF tokenizers does with rayon.
+//
+// With a `SpillArea`, memory is bounded too: a counter whose table would grow past the area's
+// budget writes it to a run file of hash partitions and starts afresh; `combine` then merges the
+// runs partition by partition into one file of exact counts, which `forEachWord` streams to the
+// trainer (WordSpill.swift). The counts are exactly those of the in-memory path.
 import Basics
 import Synchronization
 
 /// Distinct pre-token words (raw bytes) with how often each occurred.
 public final class WordCounter: @unchecked Sendable {
-    let table = ByteKeyTable(capacity: 1 << 14)
+    private(set) var table = ByteKeyTable(capacity: 1 << 14)
+    /// Where this counter spills past its budget; nil: it never spills.
+    public let spillArea: SpillArea?
+    /// Run files written by this counter, not yet combined.
+    private var runs: [WordFile] = []
+    /// When combined from spill files: the file of exact counts, and its totals.
+    private var combined: (file: WordFile, unique: Int, total: Int64, bytes: Int)?
+    /// The first spill failure; the counter stops counting after it.
+    private var failure: Error?
 
-    public init() {}
+    public init() { spillArea = nil }
+
+    /// A counter that spills to `area` when its table would pass `area.tableBudget` bytes.
+    public init(spillingTo area: SpillArea) { spillArea = area }
 
     /// Splits one document's UTF-8 bytes into pre-tokens and counts them.
     /// Call from one thread at a time per counter.
     public func add(document: UnsafeRawBufferPointer) {
         guard let base = document.baseAddress else { return }
         let table = self.table
+        guard let limit = spillArea?.tableBudget else {
+            PreTokenizer.forEachPiece(document) { start, end in table.add(base + start, end - start, 1) }
+            return
+        }
+        guard failure == nil, combined == nil else { return noteReadOnly() }
         PreTokenizer.forEachPiece(document) { start, end in
+            if table.bytesAfterInsert(end - start) > limit { spill() }
             table.add(base + start, end - start, 1)
         }
     }
@@ -30,27 +52,51 @@ public final class WordCounter: @unchecked Sendable {
     /// Adds `count` occurrences of one already split word.
     public func add(word: UnsafeRawBufferPointer, count: Int64) {
         guard let base = word.baseAddress else { return }
+        if let limit = spillArea?.tableBudget {
+            guard failure == nil, combined == nil else { return noteReadOnly() }
+            if table.bytesAfterInsert(word.count) > limit { spill() }
+        }
         table.add(base, word.count, count)
     }
 
     /// Adds every count of `other` into this counter (`other` is left unchanged).
     public func merge(_ other: WordCounter) {
-        other.table.forEach { word, count in table.add(word.baseAddress!, word.count, count) }
+        other.forEachWord { word, count in add(word: word, count: count) }
     }
 
     /// Number of distinct words seen.
-    public var uniqueWords: Int { table.count }
+    public var uniqueWords: Int { combined?.unique ?? table.count }
 
     /// Total number of words seen.
     public var totalWords: Int64 {
+        if let combined { return combined.total }
         var total: Int64 = 0
         table.forEach { total += $1 }
         return total
     }
 
-    /// Calls `body(word, count)` for every distinct word, in no particular order.
+    /// Bytes of all distinct words together.
+    public var wordBytes: Int { combined?.bytes ?? table.arenaCount }
+
+    /// True when the words are read back from a spill file rather than held in memory.
+    public var isSpilled: Bool { combined != nil }
+
+    /// Calls `body(word, count)` for every distinct word, in no particular order. A counter
+    /// combined from spill files reads them back here; if that fails, it stops early and
+    /// `throwIfFailed()` throws why.
     public func forEachWord(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
-        table.forEach(body)
+        guard let file = combined?.file else { return table.forEach(body) }
+        var buffer: [UInt8] = []
+        do {
+            for p in file.sections.indices { try file.forEachEntry(p, buffer: &buffer, body) }
+        } catch {
+            record(error)
+        }
+    }
+
+    /// Throws the first failure to spill or to read spilled words back, if any.
+    public func throwIfFailed() throws {
+        if let failure { throw failure }
     }
 
     /// Counts `documentCount` documents on `threads` threads, one counter per thread, merged at
@@ -74,5 +120,146 @@ public final class WordCounter: @unchecked Sendable {
         let total = counters[0]
         for other in counters.dropFirst() { total.merge(other) }
         return total
+    }
+
+    // MARK: - Spilling
+
+    private func record(_ error: Error) {
+        if failure == nil { failure = error }
+        spillArea?.markFailed()
+    }
+
+    private func noteReadOnly() {
+        if combined != nil { record(WordSpillError.readOnlyCounter) }
+    }
+
+    /// Writes the table to a new run file and empties it (keeping its memory for the next run).
+    /// On failure the words are dropped and the failure recorded: the count cannot be finished.
+    private func spill() {
+        guard let area = spillArea, table.count > 0 else { return }
+        do {
+            runs.append(try table.writeRun(to: area))
+        } catch {
+            record(error)
+        }
+        table.removeAll()
+    }
+
+    /// Frees the table's memory.
+    private func releaseTable() { table = ByteKeyTable(capacity: 16) }
+
+    /// One counter with the counts of all `counters` (which are emptied). If none spilled and
+    /// their tables take at most a quarter of their budget, they are merged in memory; otherwise
+    /// every table is spilled and the runs are merged partition by partition into one file, so
+    /// memory stays within one table's budget, and the tables' memory is free again for the
+    /// trainer, which reads the words back from the file. Throws the first failure of any counter.
+    public static func combine(_ counters: [WordCounter]) throws -> WordCounter {
+        guard let first = counters.first else { return WordCounter() }
+        for c in counters { try c.throwIfFailed() }
+        guard let area = first.spillArea else {
+            for other in counters.dropFirst() { first.merge(other) }
+            return first
+        }
+        let tableBytes = counters.reduce(0) { $0 + $1.table.memoryBytes }
+        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableBudget * counters.count {
+            for other in counters.dropFirst() {
+                other.table.forEach { word, count in first.table.add(word.baseAddress!, word.count, count) }
+                other.releaseTable()
+            }
+            return first
+        }
+        for c in counters {
+            c.spill()
+            c.releaseTable()
+            try c.throwIfFailed()
+        }
+        let runs = counters.flatMap(\.runs)
+        for c in counters { c.runs = [] }
+        defer { for r in runs { r.remove() } }
+        let result = WordCounter(spillingTo: area)
+        result.combined = try mergeRuns(runs, area: area)
+        return result
+    }
+
+    /// Merges run files partition by partition into one file of exact counts.
+    private static func mergeRuns(
+        _ runs: [WordFile], area: SpillArea
+    ) throws -> (file: WordFile, unique: Int, total: Int64, bytes: Int) {
+        let writer = try WordFileWriter(area: area, kind: "merged")
+        let table = ByteKeyTable(capacity: 1 << 12)
+        var buffer: [UInt8] = []
+        var unique = 0
+        var total: Int64 = 0
+        var bytes = 0
+        do {
+            for p in 0..<area.partitions {
+                table.removeAll()
+                for run in runs {
+                    try run.forEachEntry(p, buffer: &buffer) { word, count in
+                        table.add(word.baseAddress!, word.count, count)
+                    }
+                }
+                writer.beginSection()
+                table.forEach { word, count in
+                    writer.append(word, count)
+                    total &+= count
+                    bytes += word.count
+                }
+                unique += table.count
+                try writer.endSection()
+            }
+            let file = try writer.finish()
+            return (file, unique, total, bytes)
+        } catch {
+            writer.discard()
+            area.markFailed()
+            throw error
+        }
+    }
+}
+
+extension ByteKeyTable {
+    /// Bytes the slots and the word arena take.
+    var memoryBytes: Int { capacity * MemoryLayout<Slot>.stride + arenaCapacity }
+
+    /// The most memory the table holds while inserting a new word of `length` bytes: the slots
+    /// and arena as they are, or, when the insert makes one of them grow, the old and the new
+    /// one together for a moment.
+    @inline(__always)
+    func bytesAfterInsert(_ length: Int) -> Int {
+        var slotBytes = capacity * MemoryLayout<Slot>.stride
+        if (count + 1) * 2 > capacity { slotBytes *= 3 }
+        var arenaBytes = arenaCapacity
+        if arenaCount + length > arenaCapacity { arenaBytes = 3 * max(arenaCapacity, arenaCount + length) }
+        return slotBytes + arenaBytes + count * 4
+    }
+
+    /// Writes every entry into a new run file of `area`, grouped by hash partition.
+    func writeRun(to area: SpillArea) throws -> WordFile {
+        let partitions = area.partitions
+        let mask = UInt64(partitions - 1)
+        // Counting sort of the occupied slots by partition (the high half of the hash, which the
+        // slot index does not use).
+        var starts = [Int](repeating: 0, count: partitions + 1)
+        for i in 0..<capacity where slots[i].meta != 0 { starts[Int((slots[i].meta >> 32) & mask) + 1] += 1 }
+        for p in 0..<partitions { starts[p + 1] += starts[p] }
+        var order = [Int32](repeating: 0, count: count)
+        var next = starts
+        for i in 0..<capacity where slots[i].meta != 0 {
+            let p = Int((slots[i].meta >> 32) & mask)
+            order[next[p]] = Int32(i)
+            next[p] += 1
+        }
+        let writer = try WordFileWriter(area: area, kind: "run")
+        for p in 0..<partitions {
+            writer.beginSection()
+            for k in starts[p]..<starts[p + 1] {
+                let s = slots[Int(order[k])]
+                let length = Int(truncatingIfNeeded: s.meta & 0x7FFF_FFFF)
+                writer.append(UnsafeRawBufferPointer(start: arena + s.offset, count: length), s.value)
+            }
+            try writer.endSection()
+        }
+        return try writer.finish()
     }
 }

@@ -23,6 +23,14 @@ public struct IngestOptions: Sendable {
     public var force = false
     /// Only read the sources and report what would be ingested (no tokenizer, shards or rows).
     public var dryRun = false
+    /// Bytes the word counting may hold (`IngestOptions.defaultMemoryBudget()`): its tables take
+    /// three quarters; past that, counts are spilled to the workspace and merged back exactly,
+    /// so the budget never changes the result.
+    public var memoryBudget = IngestOptions.defaultMemoryBudget()
+    /// HF's `min_frequency`: merging stops at the first pair that occurs fewer times (0: never).
+    public var minFrequency = 0
+    /// Bytes the spill files may take before writing fails as on a full disk (tests only).
+    var spillQuota: Int64?
 
     public init() {}
 
@@ -32,13 +40,22 @@ public struct IngestOptions: Sendable {
         guard valFraction >= 0, valFraction < 1 else { throw IngestError.badValFraction(valFraction) }
         try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
         try IngestLimits.check("--threads", threads, in: IngestLimits.threads)
+        try IngestLimits.check("--memory-budget (MiB)", memoryBudget >> 20, in: IngestLimits.memoryBudgetMiB)
+        try IngestLimits.check("--min-frequency", minFrequency, in: IngestLimits.minFrequency)
         let bytes = 1...IngestLimits.maxDocumentMiB.upperBound << 20
         try IngestLimits.check("corpus.maxDocumentBytes", corpus.maxDocumentBytes, in: bytes)
     }
 
+    /// 1 GiB, or half the memory available now when that is less (at least the smallest budget).
+    public static func defaultMemoryBudget() -> Int {
+        let available = MemoryAvailable.current().map { Int($0.bytes / 2) } ?? Int.max
+        return max(IngestLimits.memoryBudgetMiB.lowerBound << 20, min(1 << 30, available))
+    }
+
     /// The settings that determine the output; their hash is part of the corpus fingerprint.
+    /// (`memoryBudget` does not change the result, and `minFrequency` only when set.)
     var fingerprintSettings: [String: String] {
-        [
+        var settings = [
             "format": "tracker-ingest-v1",
             "tokenizer": "bpe-byte-level-gpt2-v1",
             "vocabSize": "\(vocabSize)",
@@ -51,6 +68,8 @@ public struct IngestOptions: Sendable {
             "continueOnError": "\(corpus.continueOnError)",
             "shardTokens": "\(shardTokens)",
         ]
+        if minFrequency > 1 { settings["minFrequency"] = "\(minFrequency)" }
+        return settings
     }
 }
 
@@ -67,6 +86,10 @@ public enum IngestLimits {
     public static let maxDocumentMiB = 1...1024
     /// Worker threads.
     public static let threads = 1...1024
+    /// `--memory-budget` in MiB: 4 MiB to 1 TiB.
+    public static let memoryBudgetMiB = 4...(1 << 20)
+    /// `--min-frequency`.
+    public static let minFrequency = 0...Int(Int32.max)
 
     /// Throws `IngestError.outOfRange` unless `range` holds `value`.
     public static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {
@@ -109,6 +132,13 @@ public struct IngestSummary: Codable, Sendable {
     /// Seconds per stage: hash, read+count, train, encode+write, record.
     public var seconds: [String: Double]
     public var totalSeconds: Double
+    /// Source bytes read per second over the whole ingest, in MB (10^6 bytes).
+    public var megabytesPerSecond: Double
+    /// Peak resident memory of the process (the kernel's high-water mark, as getrusage's ru_maxrss).
     public var peakMemoryBytes: Int64
+    /// The --memory-budget the word counting ran with.
+    public var memoryBudgetBytes: Int64
+    /// Bytes of word counts spilled to disk because they passed the budget (0: none).
+    public var spilledBytes: Int64
     public var warnings: [String]
 }

@@ -45,7 +45,7 @@ public final class IngestPipeline {
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
         stream.valFiles = options.valFiles.map(Glob.init)
         if options.dryRun {
-            let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, seconds: &seconds)
+            let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, spill: nil, seconds: &seconds)
             return summary(
                 status: "dry-run", name: name, pass: pass1, sources: sources, uniqueWords: 0, options: options,
                 seconds: seconds, start: start)
@@ -61,10 +61,8 @@ public final class IngestPipeline {
         }
 
         // 3. Pass 1 counts words, the tokenizer is trained, pass 2 writes the shards into a staging folder.
-        let (pass1, counter) = try readAndCount(&stream, paths: paths, options: options, seconds: &seconds)
-        t = DispatchTime.now()
-        let tokenizer = try trainTokenizer(counter!, vocabSize: options.vocabSize)
-        seconds["train"] = secondsSince(t)
+        let counted = try countAndTrain(&stream, paths: paths, options: options, seconds: &seconds)
+        let (pass1, tokenizer) = (counted.pass, counted.tokenizer)
         t = DispatchTime.now()
         let staging = try StagingFolder(home: home, id: "\(name)-\(fingerprint.prefix(12))")
         defer { staging.remove() }
@@ -89,21 +87,43 @@ public final class IngestPipeline {
         if let existing { PublishedPaths(existing).remove(home: home) }
         seconds["record"] = secondsSince(t)
 
-        return ingestedSummary(
-            record, tokenizer: tokenizer, pass: pass2, sources: sources, uniqueWords: counter!.uniqueWords,
+        var summary = ingestedSummary(
+            record, tokenizer: tokenizer, pass: pass2, sources: sources, uniqueWords: counted.uniqueWords,
             options: options, seconds: seconds, start: start)
+        summary.spilledBytes = counted.spilledBytes
+        return summary
     }
 
     // MARK: - Stages
 
+    /// Pass 1 and the training: the word counts spill into a folder of the workspace past the
+    /// memory budget, and live only until the tokenizer is trained.
+    private func countAndTrain(
+        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, seconds: inout [String: Double]
+    ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
+        let workers = max(1, options.threads)
+        let spill = try SpillArea(
+            directory: "\(home)/.spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))",
+            tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
+        defer { spill.remove() }
+        let (pass1, counter) = try readAndCount(
+            &stream, paths: paths, options: options, spill: spill, seconds: &seconds)
+        let t = DispatchTime.now()
+        let tokenizer = try trainTokenizer(counter!, options: options)
+        try counter!.throwIfFailed()
+        seconds["train"] = secondsSince(t)
+        return (pass1, tokenizer, counter!.uniqueWords, spill.writtenBytes)
+    }
+
     /// Pass 1: read, deduplicate, split, and (unless a dry run) count pre-token words on every thread.
     private func readAndCount(
-        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, seconds: inout [String: Double]
+        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, spill: SpillArea?,
+        seconds: inout [String: Double]
     ) throws -> (PassCounts, WordCounter?) {
         let t = DispatchTime.now()
         let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
         let (pass1, counter) = try countWords(
-            stream, threads: options.threads, totalBytes: totalBytes, dryRun: options.dryRun)
+            stream, threads: options.threads, totalBytes: totalBytes, spill: options.dryRun ? nil : spill)
         seconds["read+count"] = secondsSince(t)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
@@ -121,8 +141,9 @@ public final class IngestPipeline {
     }
 
     /// Trains the tokenizer on every kept document.
-    private func trainTokenizer(_ counter: WordCounter, vocabSize: Int) throws -> Tokenizer {
-        let trainer = try BPETrainer(vocabSize: vocabSize)
+    private func trainTokenizer(_ counter: WordCounter, options: IngestOptions) throws -> Tokenizer {
+        let vocabSize = options.vocabSize
+        let trainer = try BPETrainer(vocabSize: vocabSize, minFrequency: options.minFrequency)
         let bar = showProgress ? ProgressBar("train", total: Int64(vocabSize - 257), unit: .items("merges")) : nil
         defer { bar?.finish() }
         return trainer.train(counter, progress: { done, _ in bar?.set(Int64(done)) })
@@ -161,16 +182,19 @@ public final class IngestPipeline {
         return try slots.values.map { try $0!.get() }
     }
 
+    /// Reads every document and, given a spill area, counts its words on `threads` threads, one
+    /// counter each, combined at the end (spilled and merged from disk past the area's budget).
     private func countWords(
-        _ stream: DocumentStream, threads: Int, totalBytes: Int64, dryRun: Bool
+        _ stream: DocumentStream, threads: Int, totalBytes: Int64, spill: SpillArea?
     ) throws -> (PassCounts, WordCounter?) {
-        let bar = showProgress ? ProgressBar(dryRun ? "read" : "read+count", total: totalBytes, unit: .bytes) : nil
+        let bar =
+            showProgress ? ProgressBar(spill == nil ? "read" : "read+count", total: totalBytes, unit: .bytes) : nil
         defer { bar?.finish() }
-        if dryRun {
+        guard let spill else {
             return (try stream.run(progress: bar) { _, _ in }, nil)
         }
         let workers = max(1, threads)
-        let counters = (0..<workers).map { _ in WordCounter() }
+        let counters = (0..<workers).map { _ in WordCounter(spillingTo: spill) }
         let queue = BoundedQueue<DocumentBatch>(capacity: 2 * workers)
         let shared = UncheckedSendable(counters)
         let join = startThreads(workers, name: "count") { w in
@@ -183,6 +207,8 @@ public final class IngestPipeline {
             try stream.run(progress: bar) { doc, isVal in
                 batch.append(doc, isValidation: isVal)
                 if batch.bytes.count >= 1 << 20 {
+                    // A counter that failed to spill (full disk) ends the pass; `combine` says why.
+                    if spill.hasFailed { throw CountAbandoned() }
                     queue.push(batch)
                     batch = DocumentBatch()
                 }
@@ -191,8 +217,9 @@ public final class IngestPipeline {
         queue.push(batch)
         queue.close()
         join()
-        for c in counters.dropFirst() { counters[0].merge(c) }
-        return (try result.get(), counters[0])
+        if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
+        let counter = try WordCounter.combine(counters)
+        return (try result.get(), counter)
     }
 
     private func encode(
@@ -256,6 +283,9 @@ public final class IngestPipeline {
         return SHA256.hex(Array(text.utf8))
     }
 }
+
+/// Thrown inside pass 1 to stop reading once a counter failed; the counter's own error is reported.
+private struct CountAbandoned: Error {}
 
 /// Wraps a non-Sendable value whose users guarantee disjoint access from threads.
 struct UncheckedSendable<T>: @unchecked Sendable {

@@ -47,8 +47,10 @@ extension IngestPipeline {
             skipped: pass.stats.skippedTotal, invalid: pass.stats.invalidUTF8Total, repaired: pass.stats.repairedUTF8,
             duplicates: pass.duplicates, trainTokens: 0, valTokens: 0, bytesPerToken: 0, vocabSize: options.vocabSize,
             uniqueWords: uniqueWords, tokenizerPath: nil, tokenizerSHA256: nil, shards: [], seconds: seconds,
-            totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
-            warnings: pass.stats.warnings)
+            totalSeconds: secondsSince(start),
+            megabytesPerSecond: Double(sources.reduce(0) { $0 + $1.size }) / 1e6 / max(secondsSince(start), 1e-9),
+            peakMemoryBytes: ProcessStats.peakRSSBytes(), memoryBudgetBytes: Int64(options.memoryBudget),
+            spilledBytes: 0, warnings: pass.stats.warnings)
     }
 
     func ingestedSummary(
@@ -97,8 +99,8 @@ extension IngestPipeline {
                     split: $0.split, path: "\(home)/\($0.path)", tokens: $0.tokens, documents: $0.documents,
                     sha256: $0.sha256)
             },
-            seconds: seconds, totalSeconds: secondsSince(start), peakMemoryBytes: ProcessStats.peakRSSBytes(),
-            warnings: [])
+            seconds: seconds, totalSeconds: secondsSince(start), megabytesPerSecond: 0,
+            peakMemoryBytes: ProcessStats.peakRSSBytes(), memoryBudgetBytes: 0, spilledBytes: 0, warnings: [])
     }
 }
 

@@ -53,7 +53,8 @@ public func countTargets(_ targets: UnsafePointer<Int32>, BT: Int) -> Int {
 /// LM head + softmax + cross-entropy, forward and (if dinp/dweight are given) backward, in row
 /// chunks. Writes losses (BT); accumulates dinp += dL/dinp and dweight += dL/dweight, where
 /// L = dlossScale * sum of losses (pass 1/count for a mean), or with `accumulate` false
-/// overwrites them (no need to zero them first). Returns the sum of losses.
+/// overwrites them (no need to zero them first); `accumulateWeight`, when given, decides for
+/// dweight alone. Returns the sum of losses.
 public func fusedClassifier(
     losses: UnsafeMutablePointer<Float>,  // (BT)
     dinp: UnsafeMutablePointer<Float>?,  // (BT, C)
@@ -63,8 +64,9 @@ public func fusedClassifier(
     weight: UnsafePointer<Float>,  // (V, C)
     targets: UnsafePointer<Int32>,  // (BT)
     dlossScale: Float,
-    BT: Int, C: Int, V: Int, chunk: Int, accumulate: Bool = true
+    BT: Int, C: Int, V: Int, chunk: Int, accumulate: Bool = true, accumulateWeight: Bool? = nil
 ) -> Double {
+    let accumulateWeight = accumulateWeight ?? accumulate
     var total = 0.0
     var r0 = 0
     while r0 < BT {
@@ -100,7 +102,7 @@ public func fusedClassifier(
         if let dweight {  // dweight (V,C) += dlogitsᵀ (V,R) · x (R,C)
             BLAS.gemm(
                 transA: true, M: V, N: C, K: R, A: scratch, lda: V, B: x, ldb: C,
-                beta: accumulate || r0 > 0 ? 1 : 0, C: dweight, ldc: C)
+                beta: accumulateWeight || r0 > 0 ? 1 : 0, C: dweight, ldc: C)
         }
         r0 += R
     }

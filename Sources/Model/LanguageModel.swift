@@ -106,6 +106,21 @@ public final class LanguageModel: @unchecked Sendable {
         run(ws, tokens: tokens, targets: targets, gradients: false)
     }
 
+    /// `forward` with targets, then `backward` into grads: the mean loss, with dLoss/dparameters
+    /// added into grads. The LM head's weight gradient goes straight into grads (no (V, C) scratch
+    /// to add afterwards); when grads holds zeros, the result is the same, bit for bit, as
+    /// `forward` then `backward`.
+    public func forwardBackward(
+        _ ws: Workspace, tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>,
+        grads: UnsafeMutablePointer<Float>
+    ) -> Float {
+        ws.headGradient = grads + layout.lmHead
+        defer { ws.headGradient = nil }
+        let loss = forward(ws, tokens: tokens, targets: targets)
+        backward(ws, grads: grads)
+        return loss
+    }
+
     private func run(
         _ ws: Workspace, tokens: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?,
         gradients: Bool
@@ -180,7 +195,8 @@ public final class LanguageModel: @unchecked Sendable {
                 out: ws.p(ws.fch[l]), inp: ws.p(ws.ln2[l]), weight: w(o.wfc), bias: nil, BT: BT,
                 C: C, OC: F)
             switch config.mlp {
-            case .gelu: geluForward(out: ws.p(ws.act[l]), inp: ws.p(ws.fch[l]), N: BT * H)
+            case .gelu:  // fch then holds gelu'(fch), all that backward needs of it
+                geluForward(out: ws.p(ws.act[l]), derivative: ws.p(ws.fch[l]), inp: ws.p(ws.fch[l]), N: BT * H)
             case .swiglu: swigluForward(out: ws.p(ws.act[l]), inp: ws.p(ws.fch[l]), N: BT, H: H)
             }
             let next = ws.p(ws.resid[l + 1])  // resid[l+1] = residMid + act · wprojᵀ
@@ -205,15 +221,20 @@ public final class LanguageModel: @unchecked Sendable {
             ws.p(ws.lnf), ws.p(ws.lnfMean), ws.p(ws.lnfRstd), ws.p(ws.final), layout.normFWeight,
             layout.normFBias, BT)
         ws.hasGradients = false
+        ws.headGradientAdded = false
         guard let targets else { return .nan }
         let count = countTargets(targets, BT: BT)
+        // the head's weight gradient: added straight into the gradient arena under
+        // `forwardBackward`, else into the dHead scratch for `headBackward` to add
+        let direct = gradients ? ws.headGradient : nil
         let total = fusedClassifier(
             losses: ws.p(ws.losses_), dinp: gradients ? ws.p(ws.dlnf) : nil,
-            dweight: gradients ? ws.p(ws.dHead) : nil,
+            dweight: gradients ? direct ?? ws.p(ws.dHead) : nil,
             scratch: ws.p(ws.logits), inp: ws.p(ws.lnf), weight: w(layout.lmHead), targets: targets,
             dlossScale: count > 0 ? 1 / Float(count) : 0, BT: BT, C: C, V: V,
-            chunk: Workspace.classifierChunk, accumulate: false)
+            chunk: Workspace.classifierChunk, accumulate: false, accumulateWeight: direct != nil)
         ws.hasGradients = gradients
+        ws.headGradientAdded = direct != nil
         return count > 0 ? Float(total / Double(count)) : 0
     }
 
@@ -274,10 +295,11 @@ public final class LanguageModel: @unchecked Sendable {
     /// Adds the head's parameter gradients into grads and writes d(ws.final) into ws.dresid.
     func headBackward(_ ws: Workspace, grads: UnsafeMutablePointer<Float>) {
         let (BT, C, V) = (ws.batch * ws.time, config.channels, config.vocabSize)
-        // forward was: logits = lnf · headᵀ (the fused classifier left dlnf and dHead)
-        let head = grads + layout.lmHead
-        let dHead = ws.p(ws.dHead)
-        for i in 0..<V * C { head[i] += dHead[i] }
+        // forward was: logits = lnf · headᵀ (the fused classifier left dlnf, and dHead unless
+        // it added the head's gradient into grads itself)
+        if !ws.headGradientAdded {
+            addInto(grads + layout.lmHead, ws.p(ws.dHead), V * C)
+        }
         // forward was: lnf = Norm_f(resid[L])
         ws.p(ws.dresid).update(repeating: 0, count: BT * C)
         normBackward(
@@ -316,16 +338,19 @@ public final class LanguageModel: @unchecked Sendable {
             matmulBackward(
                 dinp: dact, dweight: grads + o.wproj, dbias: nil, dout: dresid,
                 inp: ws.p(ws.act[l]), weight: w(o.wproj), BT: BT, C: H, OC: C, accumulate: false)
-            // forward was: act = gelu(fch) or swiglu(fch)
+            // forward was: act = gelu(fch) (leaving gelu'(fch) in fch) or swiglu(fch); GELU's
+            // gradient overwrites dact in place
+            var dpre = dfch
             switch config.mlp {
             case .gelu:
-                geluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT * H, accumulate: false)
+                dpre = dact
+                geluBackward(dinp: dact, derivative: ws.p(ws.fch[l]), dout: dact, N: BT * H)
             case .swiglu:
                 swigluBackward(dinp: dfch, inp: ws.p(ws.fch[l]), dout: dact, N: BT, H: H, accumulate: false)
             }
             // forward was: fch = ln2 · wfcᵀ
             matmulBackward(
-                dinp: dln, dweight: grads + o.wfc, dbias: nil, dout: dfch, inp: ws.p(ws.ln2[l]),
+                dinp: dln, dweight: grads + o.wfc, dbias: nil, dout: dpre, inp: ws.p(ws.ln2[l]),
                 weight: w(o.wfc), BT: BT, C: C, OC: F, accumulate: false)
             // forward was: ln2 = Norm2(residMid)
             normBackward(

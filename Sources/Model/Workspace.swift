@@ -13,7 +13,8 @@ import Kernels
 public struct WorkspaceLayout: Sendable {
     /// Per layer: resid (input), ln1, ln1 mean/rstd, qkv, atty, attention saved, residMid, ln2,
     /// ln2 mean/rstd, fch, act. resid has L+1 entries (the last is the final residual stream).
-    /// ln1 .. saved span memory + time tokens per sequence; the rest span time tokens.
+    /// ln1 .. saved span memory + time tokens per sequence; the rest span time tokens. With GELU,
+    /// forward leaves gelu'(fch) in fch once act is computed (what backward needs of fch).
     var resid: [Int] = [], ln1: [Int] = [], ln1Mean: [Int] = [], ln1Rstd: [Int] = []
     var qkv: [Int] = [], atty: [Int] = [], saved: [Int] = [], residMid: [Int] = []
     var ln2: [Int] = [], ln2Mean: [Int] = [], ln2Rstd: [Int] = [], fch: [Int] = [], act: [Int] = []
@@ -22,7 +23,8 @@ public struct WorkspaceLayout: Sendable {
     var xcat: [Int] = [], attyRow: [Int] = [], dMemory: [Int] = []
     var lnf = 0, lnfMean = 0, lnfRstd = 0, losses_ = 0
     /// Gradient scratch: dlnf (BT,C) from the fused classifier, dHead (V,C) its head gradient,
-    /// dresid, dln, datty (BT,C), dqkv (BT,W), dfch (BT,F), dact (BT,H), the classifier's logits
+    /// dresid, dln, datty (BT,C), dqkv (BT,W), dfch (BT,F; SwiGLU only, GELU's gradient
+    /// overwrites dact), dact (BT,H), the classifier's logits
     /// chunk (chunk,V), the attention variant's scratch; with memory dattyCat and dxcat.
     var dlnf = 0, dHead = 0, dresid = 0, dln = 0, datty = 0, dqkv = 0, dfch = 0, dact = 0
     var logits = 0, attnScratch = 0, dattyCat = 0, dxcat = 0
@@ -82,7 +84,7 @@ public struct WorkspaceLayout: Sendable {
         dln = take(BTc * C)
         datty = take(BT * A)
         dqkv = take(BTc * W)
-        dfch = take(BT * F)
+        dfch = take(config.mlp == .gelu ? 0 : BT * F)
         dact = take(BT * H)
         if Tm > 0 {
             dattyCat = take(BTc * A)
@@ -122,6 +124,10 @@ public final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     /// Whether the last forward prepared gradients (dlnf, dHead) for backward.
     var hasGradients = false
+    /// Where a forward with gradients adds the LM head's weight gradient instead of dHead (set by
+    /// `LanguageModel.forwardBackward` for its call), and whether the last forward did.
+    var headGradient: UnsafeMutablePointer<Float>?
+    var headGradientAdded = false
     var tokens: UnsafeMutablePointer<Int32>
     /// A schedule's own per-thread state (the staircase's row workspaces).
     var scheduleStorage: AnyObject?

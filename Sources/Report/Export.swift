@@ -1,7 +1,9 @@
 // `tracker export RUN`: a run's data for other tools. Three files per run, named after it:
 //   NAME.metrics.csv  run,key,step,value — every logged point, NaN/inf spelled 'nan', 'inf', '-inf'
 //   NAME.config.json  the run row's facts, its resolved config, typed params and tags
-//   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips
+//   NAME.jsonl        the same run in `tracker import`'s line format, so export -> import round-trips,
+//                     with its experiment, state, attempts and checkpoint records: how a run
+//                     moves between a SQLite and a PostgreSQL store (export --home, import --store)
 import Basics
 import Foundation
 import Store
@@ -27,13 +29,14 @@ public enum Exporter {
             guard let run = try reader.summaries(RunSelection(runs: [String(id)])).first else {
                 throw StoreError.runNotFound(ref)
             }
-            let config = try reader.detail(id).run.config
+            let detail = try reader.detail(id)
+            let config = detail.run.config
             let points = try reader.histories(runIds: [id], keys: run.metrics.keys.sorted())[id] ?? [:]
             let base = directory + "/" + fileName(run.name)
             let files = [base + ".metrics.csv", base + ".config.json", base + ".jsonl"]
             try write(metricsCSV(run, points), to: files[0])
             try write(configJSON(run, config: config), to: files[1])
-            try write(importLines(run, points), to: files[2])
+            try write(importLines(run, points, detail: detail), to: files[2])
             out.append(ExportedRun(run: run.name, files: files, points: points.values.reduce(0) { $0 + $1.count }))
         }
         return out
@@ -60,13 +63,32 @@ public enum Exporter {
         ]).render() + "\n"
     }
 
-    static func importLines(_ run: RunSummary, _ points: [String: [HistoryPoint]]) -> String {
-        var lines = [
-            JSON.object([
-                ("run", .string(run.name)), ("params", params(run.params)),
-                ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
-            ]).compact()
+    static func importLines(_ run: RunSummary, _ points: [String: [HistoryPoint]], detail: RunDetail? = nil) -> String {
+        var fields: [(String, JSON)] = [("run", .string(run.name))]
+        if let experiment = run.experiment { fields.append(("experiment", .string(experiment))) }
+        fields += [
+            ("params", params(run.params)),
+            ("tags", .object(run.tags.keys.sorted().map { ($0, .string(run.tags[$0]!)) })),
         ]
+        if let detail, detail.run.state.isTerminal || detail.run.state == .crashed {
+            fields.append(("state", .string(detail.run.state.rawValue)))
+            fields.append(("attempts", .number(Double(detail.run.attempts))))
+        }
+        let checkpoints = (detail?.artifacts ?? []).filter { $0.kind == "checkpoint" && $0.step != nil }
+        if !checkpoints.isEmpty {
+            fields.append(
+                (
+                    "checkpoints",
+                    .array(
+                        checkpoints.map {
+                            JSON.object([
+                                ("step", .number(Double($0.step!))), ("path", .string($0.path)),
+                                ("size", .number(Double($0.size))), ("sha256", .string($0.sha256)),
+                            ])
+                        })
+                ))
+        }
+        var lines = [JSON.object(fields).compact()]
         var bySteps: [Int64: [(String, Double)]] = [:]
         for (key, series) in points { for p in series { bySteps[p.step, default: []].append((key, p.value)) } }
         for step in bySteps.keys.sorted() {

@@ -33,9 +33,9 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .badRun(let path, let run, let message):
             return "\(path), run '\(run)': \(message)"
         case .corpusFileMissing(let path, let host):
-            return "corpus file \(path) does not exist on \(host): restore it or re-ingest the corpus "
-                + "(`tracker ingest ... --force`); on a cluster, keep the workspace (--home) on a filesystem "
-                + "every node mounts at the same path"
+            return "corpus file \(path) does not exist on \(host): on a cluster, put the workspace (--home) on "
+                + "the shared filesystem, mounted at the same path on every node; else restore the file or "
+                + "re-ingest the corpus (`tracker ingest ... --force`)"
         case .noCorpus(let name, let home):
             return "no corpus named '\(name)' in \(home): ingest it first, "
                 + "e.g. `tracker ingest corpora/bundled.tar.xz --home \(home)`"

@@ -35,6 +35,7 @@ public struct TrainData {
         }
         let corpus = try given ?? corpusRecord(named: config.data.corpus, home: home)
         let tokenizerPath = absolute(corpus.tokenizer.path, home: home)
+        try requireOnThisNode(tokenizerPath)
         let tokenizer = try Tokenizer.load(path: tokenizerPath)
         // The tokenizer decides what every shard token means: it must be the file ingest wrote.
         if let (hex, _) = try? FileHashing.sha256(path: tokenizerPath), hex != corpus.tokenizer.sha256 {
@@ -102,8 +103,8 @@ public struct TrainData {
         return corpus
     }
 
-    /// Throws a clear error when a shard is not there (on a cluster: not on this node's
-    /// filesystems, or mounted elsewhere). A missing tokenizer has its own error (Tokenizer.load).
+    /// Throws a clear error when a corpus file (tokenizer, shard) is not there (on a cluster: not
+    /// on this node's filesystems, or mounted elsewhere).
     static func requireOnThisNode(_ path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
             throw SessionError.corpusFileMissing(path: path, host: ProcessInfo.processInfo.hostName)

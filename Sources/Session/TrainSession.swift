@@ -72,23 +72,27 @@ public struct TrainSession {
     /// node never opens the database), its metrics and checkpoints go to `sink` and
     /// `onCheckpoint`, and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop. In an
     /// ASHA sweep, `gate` sees the metric and the run ends (checkpointed) once `shouldEnd` says so.
+    /// `onTrainingStart` is called with the first step's index once the data is checked and the
+    /// model built, right before the first step.
     public func trainSlurmTask(
         _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?, corpus: IngestedCorpus?,
         sink: MetricSink, onCheckpoint: @escaping (String, Int) throws -> Void, stop: SignalWatcher,
-        gate: RungGate? = nil, shouldEnd: (() -> Bool)? = nil
+        gate: RungGate? = nil, shouldEnd: (() -> Bool)? = nil, onTrainingStart: ((Int) -> Void)? = nil
     ) throws -> TrainSummary {
         try train(
             config, runDirectory: dir, resumeFrom: resumeFrom,
             extraSinks: [sink] + (gate.map { [RungSink(gate: $0)] } ?? []), onCheckpoint: onCheckpoint,
-            shouldEnd: shouldEnd, corpus: corpus, stop: stop)
+            shouldEnd: shouldEnd, corpus: corpus, stop: stop, onTrainingStart: onTrainingStart)
     }
 
     /// Trains `config` into `dir`; `extraSinks`, `onCheckpoint` and `shouldEnd` serve queued runs,
-    /// `corpus` and `stop` Slurm tasks (default: the corpus from the database, stop on SIGINT/SIGTERM).
+    /// `corpus`, `stop` and `onTrainingStart` Slurm tasks (default: the corpus from the database,
+    /// stop on SIGINT/SIGTERM).
     func train(
         _ config: TrainRunConfig, runDirectory dir: String, resumeFrom: String?,
         extraSinks: [MetricSink] = [], onCheckpoint: ((String, Int) throws -> Void)? = nil,
-        shouldEnd: (() -> Bool)? = nil, corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil
+        shouldEnd: (() -> Bool)? = nil, corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil,
+        onTrainingStart: ((Int) -> Void)? = nil
     ) throws -> TrainSummary {
         let data = try TrainData.load(config, home: home, corpus: corpus)
         let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
@@ -123,6 +127,7 @@ public struct TrainSession {
         writeStderr(
             "training \(Format.count(Int64(model.parameterCount))) parameters, \(config.train.steps) steps of "
                 + "\(trainer.tokensPerStep) tokens, \(trainer.workerCount) threads -> \(dir)\n")
+        onTrainingStart?(trainer.step)
         let outcome = try loop.run()
         return TrainSummary(runDirectory: dir, model: model, outcome: outcome)
     }

@@ -19,6 +19,10 @@
 //   poll_seconds = 2             # first squeue poll delay; doubles up to poll_max_seconds
 //   poll_max_seconds = 60
 //   lost_after_seconds = 600     # a run Slurm no longer lists and that recorded no end fails after this
+//   rung_timeout = 1800          # ASHA: how long a task at a rung waits for the head's decision (s)
+//
+// The resource keys (partition ... gres) are SlurmResources.options: their key, sbatch flag and
+// value live there once.
 import Basics
 import Foundation
 import Scheduler
@@ -30,13 +34,8 @@ public struct SlurmExecutorConfig: Sendable, Equatable {
     }
 
     public var kind = Kind.local
-    public var partition: String?
-    public var account: String?
-    public var qos: String?
-    public var time: String?
-    public var cpusPerTask: Int?
-    public var mem: String?
-    public var gres: String?
+    /// partition, account, qos, time, cpus_per_task, mem, gres.
+    public var resources = SlurmResources()
     public var maxParallel: Int?
     public var extra: [String] = []
     public var maxRequeues = 3
@@ -45,8 +44,18 @@ public struct SlurmExecutorConfig: Sendable, Equatable {
     public var pollSeconds = 2.0
     public var pollMaxSeconds = 60.0
     public var lostAfterSeconds = 600.0
+    /// How long a task of an ASHA sweep waits at a rung for the head's decision.
+    public var rungTimeoutSeconds = 1800.0
 
     public init() {}
+
+    /// Every key of the [executor] table.
+    public static var keys: [String] {
+        ["kind"] + SlurmResources.options.map(\.key) + [
+            "max_parallel", "extra", "max_requeues", "signal_seconds", "dir", "poll_seconds", "poll_max_seconds",
+            "lost_after_seconds", "rung_timeout",
+        ]
+    }
 
     /// Reads an [executor] table (nil: the defaults, local).
     public init(table: [String: ConfigValue]?) throws {
@@ -70,18 +79,18 @@ public struct SlurmExecutorConfig: Sendable, Equatable {
             guard let n = value.number, n > 0 else { throw fail("use a positive number of seconds") }
             return n
         }
+        if let option = SlurmResources.options.first(where: { $0.key == key }) {
+            switch option.field {
+            case .text(let path): resources[keyPath: path] = try text()
+            case .count(let path): resources[keyPath: path] = try positive()
+            }
+            return
+        }
         switch key {
         case "kind":
             guard let k = Kind(rawValue: try text()) else { throw fail("use \"local\" or \"slurm\"") }
             kind = k
-        case "partition": partition = try text()
-        case "account": account = try text()
-        case "qos": qos = try text()
-        case "time": time = try text()
-        case "mem": mem = try text()
-        case "gres": gres = try text()
         case "dir": dir = try text()
-        case "cpus_per_task": cpusPerTask = try positive()
         case "max_parallel": maxParallel = try positive()
         case "max_requeues":
             guard case .int(let n) = value, n >= 0 else { throw fail("use an integer >= 0") }
@@ -102,19 +111,16 @@ public struct SlurmExecutorConfig: Sendable, Equatable {
         case "poll_seconds": pollSeconds = try seconds()
         case "poll_max_seconds": pollMaxSeconds = try seconds()
         case "lost_after_seconds": lostAfterSeconds = try seconds()
+        case "rung_timeout": rungTimeoutSeconds = try seconds()
         default:
-            throw fail(
-                "unknown key; [executor] accepts kind, partition, account, qos, time, cpus_per_task, mem, gres, "
-                    + "max_parallel, extra, max_requeues, signal_seconds, dir, poll_seconds, poll_max_seconds, "
-                    + "lost_after_seconds")
+            throw fail("unknown key; [executor] accepts " + Self.keys.joined(separator: ", "))
         }
     }
 
     /// The job arrays' spec for `taskCount` runs whose worker command is `command`.
     public func jobSpec(name: String, taskCount: Int, output: String, command: [String]) -> SlurmJobSpec {
         SlurmJobSpec(
-            name: name, partition: partition, account: account, qos: qos, time: time, cpusPerTask: cpusPerTask,
-            mem: mem, gres: gres, taskCount: taskCount, maxParallel: maxParallel, requeue: true,
+            name: name, resources: resources, taskCount: taskCount, maxParallel: maxParallel, requeue: true,
             signalSecondsBeforeEnd: signalSeconds, output: output, extraOptions: extra, command: command)
     }
 }

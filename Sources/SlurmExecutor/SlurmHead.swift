@@ -71,7 +71,8 @@ public final class SlurmHead {
         let sweepDir = try makeSweepDir(experiment)
         try SlurmManifest(
             home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora,
-            asha: try fresh.first?.experimentId.flatMap { try asha(experimentId: $0) }
+            asha: try fresh.first?.experimentId.flatMap { try asha(experimentId: $0) },
+            rungTimeoutSeconds: config.rungTimeoutSeconds
         ).write(sweepDir: sweepDir)
         let name = "tracker-\(experiment)"
         try db.registerSlurmTasks(
@@ -108,9 +109,16 @@ public final class SlurmHead {
         } catch {
             throw SlurmExecutorError.io(path: path, reason: error.localizedDescription)
         }
+        let called = clock()
         let job = try slurm.sbatch(scriptPath: path).jobID
+        let answered = clock()
         try db.recordSlurmSubmission(
-            arrayJobId: Int64(job), tasks: runIds.enumerated().map { ($1, Int64($0)) }, now: clock())
+            arrayJobId: Int64(job), tasks: runIds.enumerated().map { ($1, Int64($0)) }, now: answered)
+        do {
+            try SbatchRecord(script: script, job: job, called: called, answered: answered).append(sweepDir: sweepDir)
+        } catch {
+            warn("\(error)")  // only a timing record: the submission itself is in the store
+        }
         return job
     }
 

@@ -49,11 +49,9 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
     /// The sweep's ASHA scheduler: a task sends each rung it reaches to the head and waits for
     /// the decision (nil: no early stopping).
     public var asha: AshaConfig?
-    /// How long a task waits at a rung for the head's decision before it gives up (seconds).
+    /// How long a task waits at a rung for the head's decision before it gives up (seconds;
+    /// [executor] rung_timeout; nil in a manifest written before the key: its default).
     public var rungTimeoutSeconds: Double?
-
-    /// The wait at a rung when the manifest does not say.
-    public static let defaultRungTimeoutSeconds = 1800.0
 
     public init(
         home: String, maxRequeues: Int, runs: [Entry], corpora: [String: Corpus], asha: AshaConfig? = nil,
@@ -110,8 +108,8 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
         case .io(let path, let reason):
             return "\(path): \(reason)"
         case .noManifest(let path, let host):
-            return "\(path) does not exist on \(host): the submission folder must be on a filesystem every node "
-                + "mounts at the same path (set [executor] dir, or --home, to one)"
+            return "\(path) does not exist on \(host): put the submission folders ([executor] dir, default "
+                + "<home>/slurm) on the shared filesystem, mounted at the same path on every node"
         case .noSuchTask(let index, let count, let path):
             return "task index \(index) is not in \(path) (it lists \(count) runs): was the folder reused?"
         case .noCorpus(let name, let home):

@@ -100,7 +100,7 @@ public struct SlurmTaskRunner {
         let sink = SpoolSink(spool)
         let wait = SlurmRungWait(
             spool: spool, runId: entry.runId,
-            timeout: manifest.rungTimeoutSeconds ?? SlurmManifest.defaultRungTimeoutSeconds, stop: stop)
+            timeout: manifest.rungTimeoutSeconds ?? SlurmExecutorConfig().rungTimeoutSeconds, stop: stop)
         let gate = try manifest.asha.map { try wait.gate($0, totalSteps: config.train.steps) }
         if let gate, let rung = gate.pruned {
             // an earlier attempt was pruned and stopped before it could say so
@@ -114,8 +114,9 @@ public struct SlurmTaskRunner {
                     try spool.append(
                         SpoolEvent(kind: .checkpoint, step: Int64(step), path: path, sha256: sha, size: size),
                         sync: true)
-                }, stop: stop, gate: gate, shouldEnd: gate.map { gate in { gate.pruned != nil || wait.failure != nil } }
-            )
+                }, stop: stop, gate: gate,
+                shouldEnd: gate.map { gate in { gate.pruned != nil || wait.failure != nil } },
+                onTrainingStart: { step in sink.record(SpoolEvent(kind: .training, step: Int64(step))) })
         } catch TrainingError.interrupted(let step, _) {
             return try interrupted(
                 at: step, by: stop.received ?? SIGTERM, requeuesSoFar: requeues.count, manifest, spool)
@@ -173,8 +174,13 @@ final class SpoolSink: MetricSink {
     init(_ spool: SpoolWriter) { self.spool = spool }
 
     func log(step: Int, metrics: [String: Double]) {
+        record(SpoolEvent(kind: .metrics, step: Int64(step), metrics: metrics))
+    }
+
+    /// Appends `event`; a spool that cannot be written is one warning (training goes on).
+    func record(_ event: SpoolEvent) {
         do {
-            try spool.append(SpoolEvent(kind: .metrics, step: Int64(step), metrics: metrics))
+            try spool.append(event)
         } catch {
             if !failed { writeStderr("warning: metrics are not being recorded: \(error)\n") }
             failed = true

@@ -8,16 +8,8 @@ import Foundation
 public struct SlurmJobSpec: Hashable, Sendable {
     /// `--job-name` (e.g. `tracker-<sweep>`), also how a restarted head finds its jobs.
     public var name: String
-    public var partition: String?
-    public var account: String?
-    public var qos: String?
-    /// `--time`: `MINUTES`, `HH:MM:SS`, `D-HH:MM` and the other forms Slurm accepts.
-    public var time: String?
-    public var cpusPerTask: Int?
-    /// `--mem` per node, e.g. `4G`.
-    public var mem: String?
-    /// `--gres`, e.g. `gpu:1`.
-    public var gres: String?
+    /// Partition, account, qos, time limit, CPUs, memory, gres (each one #SBATCH line when set).
+    public var resources: SlurmResources
     /// How many tasks (runs) in all; split into arrays of at most MaxArraySize (see `chunks`).
     public var taskCount: Int
     /// At most this many tasks of one array run at once (`--array=...%P`); nil: no limit.
@@ -38,19 +30,12 @@ public struct SlurmJobSpec: Hashable, Sendable {
     public var command: [String]
 
     public init(
-        name: String, partition: String? = nil, account: String? = nil, qos: String? = nil, time: String? = nil,
-        cpusPerTask: Int? = nil, mem: String? = nil, gres: String? = nil, taskCount: Int, maxParallel: Int? = nil,
-        requeue: Bool = true, signalSecondsBeforeEnd: Int? = 120, output: String, error: String? = nil,
+        name: String, resources: SlurmResources = SlurmResources(), taskCount: Int, maxParallel: Int? = nil,
+        requeue: Bool = true, signalSecondsBeforeEnd: Int? = nil, output: String, error: String? = nil,
         extraOptions: [String] = [], command: [String]
     ) {
         self.name = name
-        self.partition = partition
-        self.account = account
-        self.qos = qos
-        self.time = time
-        self.cpusPerTask = cpusPerTask
-        self.mem = mem
-        self.gres = gres
+        self.resources = resources
         self.taskCount = taskCount
         self.maxParallel = maxParallel
         self.requeue = requeue
@@ -91,13 +76,7 @@ extension SlurmJobSpec {
             throw SlurmError.invalidSpec("array chunk \(chunk.offset)+\(chunk.count) is outside the \(taskCount) tasks")
         }
         var options: [(String, String?)] = [("--job-name", name)]
-        if let partition { options.append(("--partition", partition)) }
-        if let account { options.append(("--account", account)) }
-        if let qos { options.append(("--qos", qos)) }
-        if let time { options.append(("--time", time)) }
-        if let cpusPerTask { options.append(("--cpus-per-task", String(cpusPerTask))) }
-        if let mem { options.append(("--mem", mem)) }
-        if let gres { options.append(("--gres", gres)) }
+        options += resources.sbatchOptions.map { ($0.flag, $0.value) }
         let throttle = maxParallel.map { "%\(min($0, chunk.count))" } ?? ""
         options.append(("--array", "0-\(chunk.count - 1)\(throttle)"))
         options.append((requeue ? "--requeue" : "--no-requeue", nil))
@@ -132,29 +111,27 @@ extension SlurmJobSpec {
         guard !name.isEmpty else { throw fail("the job name is empty") }
         guard taskCount >= 1 else { throw fail("taskCount is \(taskCount): a sweep has at least one run") }
         if let p = maxParallel, p < 1 { throw fail("max_parallel is \(p): use a positive number or leave it out") }
-        if let c = cpusPerTask, c < 1 { throw fail("cpus_per_task is \(c): use a positive number") }
         if let s = signalSecondsBeforeEnd, s < 0 || s > 65_535 {
             throw fail("the USR1 warning is \(s) s before the end: use 0-65535 s")
         }
-        if let time, !Self.isSlurmTime(time) {
-            throw fail("time '\(time)' is not a Slurm time limit: use MINUTES, HH:MM:SS or D-HH:MM:SS")
-        }
+        try resources.validate()
         guard !command.isEmpty else { throw fail("the worker command is empty") }
-        let values: [(String, String?)] = [
-            ("name", name), ("partition", partition), ("account", account), ("qos", qos), ("mem", mem),
-            ("gres", gres), ("output", output), ("error", error),
-        ]
-        for (field, value) in values {
-            guard let value else { continue }
-            if value.isEmpty { throw fail("\(field) is empty: leave it out instead") }
-            if value.contains(where: { $0 == "\"" || $0.isNewline || $0 == "\0" }) {
-                throw fail("\(field) '\(value)' contains a quote, newline or NUL, which an #SBATCH line cannot hold")
-            }
+        for (field, value) in [("name", name), ("output", output), ("error", error)] {
+            if let value { try Self.checkLineValue(field, value) }
         }
         for extra in extraOptions where extra.contains(where: { $0.isNewline || $0 == "\0" }) || extra.isEmpty {
             throw fail("extra sbatch line '\(extra)' is empty or spans several lines: give one option per line")
         }
         for arg in command where arg.contains("\0") { throw fail("a worker argument contains NUL") }
+    }
+
+    /// Throws when `value` cannot be the value of one #SBATCH line.
+    static func checkLineValue(_ field: String, _ value: String) throws {
+        if value.isEmpty { throw SlurmError.invalidSpec("\(field) is empty: leave it out instead") }
+        if value.contains(where: { $0 == "\"" || $0.isNewline || $0 == "\0" }) {
+            throw SlurmError.invalidSpec(
+                "\(field) '\(value)' contains a quote, newline or NUL, which an #SBATCH line cannot hold")
+        }
     }
 
     /// A value for `#SBATCH --opt=VALUE`: sbatch reads double quotes, which keep spaces and `#`.

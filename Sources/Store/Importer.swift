@@ -3,13 +3,15 @@
 //   {"run": "name", "params": {...}, "tags": {...}, "experiment": "optional"}   declares a run
 //   {"run": "name", "step": N, "metrics": {"train/loss": 2.3, "val/loss": "nan"}, "time": optional}
 // Nested params are flattened to dotted keys; metric values are numbers or "nan"/"inf"/"-inf".
+// A run line may also carry what `tracker export` writes to move a run between stores (SQLite
+// and PostgreSQL, either way): "state" (a finished state), "attempts", and "checkpoints"
+// ([{"step", "path", "size", "sha256"}], recorded once each however often the file is imported).
 // The whole file is checked before anything is written (an error names its line), then written
 // in one transaction through the Store's run creation and batched metric write path. A run is
 // identified by name among imported runs, so importing the same file again updates that run and
 // replaces its steps instead of duplicating it.
 import Basics
 import Foundation
-import GRDB
 
 /// What an import did.
 public struct ImportSummary: Sendable, Equatable {
@@ -32,6 +34,9 @@ public enum Importer {
         var paramsJSON: [(String, JSON)] = []
         var tags: [String: String] = [:]
         var points: [(step: Int64, key: String, value: Double, time: Double?)] = []
+        var state: RunState?
+        var attempts: Int64?
+        var checkpoints: [ArtifactRecord] = []
     }
 
     /// Imports the JSON lines in `text`; `file` names the source in error messages.
@@ -40,7 +45,7 @@ public enum Importer {
     ) throws -> ImportSummary {
         let runs = try plan(text, file: file)
         do {
-            return try db.pool.write { db in try write(runs, now: now, db) }
+            return try db.write { db in try write(runs, now: now, db) }
         } catch let e as StoreError {
             throw e
         } catch {
@@ -70,7 +75,9 @@ public enum Importer {
             guard case .string(let name)? = o["run"], !name.isEmpty else {
                 throw fail("missing \"run\": the run's name as a string")
             }
-            let unknown = Set(o.keys).subtracting(["run", "params", "tags", "experiment", "step", "metrics", "time"])
+            let unknown = Set(o.keys).subtracting([
+                "run", "params", "tags", "experiment", "step", "metrics", "time", "state", "attempts", "checkpoints",
+            ])
             if let key = unknown.sorted().first { throw fail("unknown field \"\(key)\"") }
             if index[name] == nil {
                 index[name] = runs.count
@@ -90,8 +97,10 @@ public enum Importer {
     private static func addMetrics(
         _ o: [String: ConfigValue], to run: inout PlannedRun, fail: (String) -> StoreError
     ) throws {
-        if o["params"] != nil || o["tags"] != nil {
-            throw fail("put params and tags on their own line, not with metrics")
+        if o["params"] != nil || o["tags"] != nil || o["state"] != nil || o["attempts"] != nil
+            || o["checkpoints"] != nil
+        {
+            throw fail("put params, tags, state, attempts and checkpoints on the run's own line, not with metrics")
         }
         guard case .int(let intStep)? = o["step"], intStep >= 0 else {
             throw fail("\"step\" must be a non-negative integer")
@@ -141,6 +150,7 @@ public enum Importer {
             }
             run.paramsJSON = JSON(p).objectFields
         }
+        try addProvenance(o, to: &run, fail: fail)
         if let t = o["tags"] {
             guard case .table(let tags) = t else { throw fail("\"tags\" must be an object of strings") }
             for (key, v) in tags {
@@ -152,6 +162,36 @@ public enum Importer {
                 default: throw fail("tag \"\(key)\" must be a string")
                 }
             }
+        }
+    }
+
+    /// A moved run's state, attempts and checkpoint records.
+    private static func addProvenance(
+        _ o: [String: ConfigValue], to run: inout PlannedRun, fail: (String) -> StoreError
+    ) throws {
+        if let v = o["state"] {
+            guard case .string(let text) = v, let state = RunState(rawValue: text),
+                state.isTerminal || state == .crashed
+            else {
+                throw fail("\"state\" must be a finished state: succeeded, failed, cancelled, crashed or pruned")
+            }
+            run.state = state
+        }
+        if let v = o["attempts"] {
+            guard case .int(let n) = v, n >= 0 else { throw fail("\"attempts\" must be a non-negative integer") }
+            run.attempts = Int64(n)
+        }
+        guard let v = o["checkpoints"] else { return }
+        guard case .array(let list) = v else { throw fail("\"checkpoints\" must be a list of objects") }
+        for item in list {
+            guard case .table(let c) = item, case .int(let step)? = c["step"], case .string(let path)? = c["path"],
+                case .int(let size)? = c["size"], case .string(let sha)? = c["sha256"], !path.isEmpty, size >= 0
+            else {
+                throw fail("each checkpoint must be {\"step\": N, \"path\": TEXT, \"size\": BYTES, \"sha256\": TEXT}")
+            }
+            run.checkpoints.append(
+                ArtifactRecord(
+                    runId: nil, kind: "checkpoint", step: Int64(step), path: path, size: Int64(size), sha256: sha))
         }
     }
 
@@ -170,24 +210,25 @@ public enum Importer {
         }
     }
 
-    static func write(_ runs: [PlannedRun], now: Double, _ db: Database) throws -> ImportSummary {
+    static func write(_ runs: [PlannedRun], now: Double, _ db: any StoreConnection) throws -> ImportSummary {
         var summary = ImportSummary(created: [], updated: [], points: 0)
         var points: [MetricPoint] = []
         for r in runs {
             let config = JSON.object(r.paramsJSON).compact()
             var experimentId: Int64?
             if let name = r.experiment {
-                experimentId = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
+                experimentId = try db.scalar(
+                    Int64.self, sql: "SELECT id FROM experiment WHERE name = ?", arguments: [name])
                 if experimentId == nil {
-                    try db.execute(
-                        sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}')", arguments: [name])
-                    experimentId = db.lastInsertedRowID
+                    experimentId = try db.scalar(
+                        Int64.self,
+                        sql: "INSERT INTO experiment (name, spec) VALUES (?, '{\"imported\":true}') RETURNING id",
+                        arguments: [name])
                 }
             }
             let id: Int64
-            if let existing = try Int64.fetchOne(
-                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1",
+            if let existing = try db.scalar(
+                Int64.self, sql: "SELECT id FROM run WHERE name = ? AND origin = 'import' ORDER BY id LIMIT 1",
                 arguments: [r.name])
             {
                 id = existing
@@ -199,14 +240,27 @@ public enum Importer {
                 }
                 try TrackerDB.setParams(runId: id, r.params, in: db)
                 try TrackerDB.setTags(runId: id, r.tags, in: db)
+                try db.execute(
+                    sql: "UPDATE run SET state = coalesce(?, state), attempts = coalesce(?, attempts) WHERE id = ?",
+                    arguments: [r.state, r.attempts, id])
                 summary.updated.append(r.name)
             } else {
                 let record = RunRecord(
                     experimentId: experimentId, name: r.name, config: config,
                     configHash: SHA256.hex(Array(config.utf8)),
-                    state: .succeeded, origin: "import")
+                    state: r.state ?? .succeeded, attempts: r.attempts ?? 0, origin: "import")
                 id = try TrackerDB.createRun(record, params: r.params, tags: r.tags, in: db).id!
                 summary.created.append(r.name)
+            }
+            for var c in r.checkpoints {
+                let known = try db.scalar(
+                    Int64.self,
+                    sql: "SELECT id FROM artifact WHERE runId = ? AND kind = 'checkpoint' AND step = ? AND sha256 = ?",
+                    arguments: [id, c.step, c.sha256])
+                if known == nil {
+                    c.runId = id
+                    _ = try db.insert(c)
+                }
             }
             points += r.points.map {
                 MetricPoint(runId: id, key: $0.key, step: $0.step, value: $0.value, time: $0.time ?? now)

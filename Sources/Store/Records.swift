@@ -1,7 +1,6 @@
-// One Codable record per table (GRDB's recommended practice). Column names match the schema.
-import GRDB
+// One Codable record per table (SQLRecord). Column names match the schema.
 
-public struct CorpusRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct CorpusRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "corpus"
     public var id: Int64?
     public var name: String
@@ -38,11 +37,9 @@ public struct CorpusRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.stats = stats
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-public struct CorpusSourceRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct CorpusSourceRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "corpusSource"
     public var id: Int64?
     public var corpusId: Int64
@@ -63,11 +60,9 @@ public struct CorpusSourceRecord: Codable, Sendable, Equatable, FetchableRecord,
         self.documents = documents
         self.bytes = bytes
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-public struct TokenizerRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct TokenizerRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "tokenizer"
     public var id: Int64?
     public var corpusId: Int64
@@ -91,11 +86,9 @@ public struct TokenizerRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
         self.path = path
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-public struct ShardRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct ShardRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "shard"
     public var id: Int64?
     public var corpusId: Int64
@@ -123,6 +116,4 @@ public struct ShardRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.size = size
         self.sha256 = sha256
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

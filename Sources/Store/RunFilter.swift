@@ -1,8 +1,8 @@
 // A run filter (the AST of `tracker report --where`, parsed by Report) and its compilation to a
 // parameterised SQL condition over `run r` (with the experiment joined as `e`). Every name and
 // value from the user becomes a `?` argument, never SQL text: the only text spliced in comes
-// from this file's fixed vocabulary.
-import GRDB
+// from this file's fixed vocabulary. The SQL runs on SQLite and PostgreSQL alike, but for
+// substring search (`~`), spelled per dialect, and literals compared with a column of the other type.
 
 /// A condition on runs: comparisons of parameters, tags, run columns and metric summaries,
 /// joined by and / or / not.
@@ -52,21 +52,37 @@ public enum Comparison: String, Sendable, CaseIterable {
 public enum Literal: Sendable, Equatable {
     case number(Double)
     case string(String)
+
+    /// The literal as text (a number as the shortest text that reads back the same).
+    var text: String {
+        switch self {
+        case .number(let v): v.rounded() == v && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+        case .string(let s): s
+        }
+    }
+
+    /// The literal as a number, NULL (matching nothing) when it is text that is not one.
+    var numberOrNull: SQLValue {
+        switch self {
+        case .number(let v): .real(v)
+        case .string(let s): Double(s).map { .real($0) } ?? .null
+        }
+    }
 }
 
 /// A SQL condition and the arguments for its placeholders, in order.
 struct SQLCondition: Sendable {
     var sql: String
-    var arguments: [DatabaseValue]
+    var arguments: [SQLValue]
 
-    init(sql: String, arguments: [DatabaseValue] = []) {
+    init(sql: String, arguments: [SQLValue] = []) {
         self.sql = sql
         self.arguments = arguments
     }
 
     /// Conditions joined with AND; an empty list is always true.
     static func all(_ parts: [SQLCondition]) -> SQLCondition {
-        if parts.isEmpty { return SQLCondition(sql: "1") }
+        if parts.isEmpty { return SQLCondition(sql: "1 = 1") }
         return SQLCondition(
             sql: parts.map { "(\($0.sql))" }.joined(separator: " AND "), arguments: parts.flatMap(\.arguments))
     }
@@ -78,26 +94,26 @@ extension Filter {
     /// Chains of `and` / `or` are written flat and parentheses only where SQL's precedence needs
     /// them (an `or` inside an `and` or a `not`), so SQLite's parser nests no deeper than the
     /// expression itself does.
-    func sql() -> SQLCondition {
+    func sql(_ dialect: SQLDialect = .sqlite) -> SQLCondition {
         switch self {
         case .and, .or:
             let isAnd: Bool
             if case .and = self { isAnd = true } else { isAnd = false }
             var parts: [SQLCondition] = []
             for term in chain(isAnd: isAnd) {
-                let x = term.sql()
+                let x = term.sql(dialect)
                 let wrap: Bool
                 if case .or = term { wrap = isAnd } else { wrap = false }
                 parts.append(SQLCondition(sql: wrap ? "(\(x.sql))" : x.sql, arguments: x.arguments))
             }
             return Self.joined(parts, isAnd ? " AND " : " OR ")
         case .not(let a):
-            let x = a.sql()
+            let x = a.sql(dialect)
             if case .compare = a { return SQLCondition(sql: "NOT \(x.sql)", arguments: x.arguments) }
             if case .not = a { return SQLCondition(sql: "NOT \(x.sql)", arguments: x.arguments) }
             return SQLCondition(sql: "NOT (\(x.sql))", arguments: x.arguments)
         case .compare(let field, let op, let literal):
-            return Self.comparison(field, op, literal)
+            return Self.comparison(field, op, literal, dialect)
         }
     }
 
@@ -142,30 +158,36 @@ extension Filter {
         }
     }
 
-    private static func comparison(_ field: Field, _ op: Comparison, _ literal: Literal) -> SQLCondition {
-        let value: DatabaseValue
+    private static func comparison(_ field: Field, _ op: Comparison, _ literal: Literal, _ dialect: SQLDialect)
+        -> SQLCondition
+    {
+        var value: SQLValue
         let isNumber: Bool
         switch literal {
         case .number(let v):
-            value = v.databaseValue
+            value = .real(v)
             isNumber = true
         case .string(let s):
-            value = s.databaseValue
+            value = .text(s)
             isNumber = false
         }
         func test(_ column: String) -> String {
-            op == .contains ? "instr(\(column), ?) > 0" : "\(column) \(op.rawValue) ?"
+            switch (op, dialect) {
+            case (.contains, .sqlite): "instr(\(column), ?) > 0"
+            case (.contains, .postgres): "strpos(CAST(\(column) AS TEXT), CAST(? AS TEXT)) > 0"
+            default: "\(column) \(op.rawValue) ?"
+            }
         }
         switch field {
         case .param(let key):
             let column = isNumber ? "p.num" : "p.text"
             return SQLCondition(
                 sql: "EXISTS (SELECT 1 FROM runParam p WHERE p.runId = r.id AND p.key = ? AND \(test(column)))",
-                arguments: [key.databaseValue, value])
+                arguments: [.text(key), value])
         case .tag(let key):
             return SQLCondition(
                 sql: "EXISTS (SELECT 1 FROM runTag t WHERE t.runId = r.id AND t.key = ? AND \(test("t.value")))",
-                arguments: [key.databaseValue, value])
+                arguments: [.text(key), isNumber && dialect == .postgres ? .text(literal.text) : value])
         case .metric(let key, let stat):
             let column: String
             switch stat {
@@ -175,7 +197,7 @@ extension Filter {
             }
             return SQLCondition(
                 sql: "EXISTS (SELECT 1 FROM metricSummary s WHERE s.runId = r.id AND s.key = ? AND \(test(column)))",
-                arguments: [key.databaseValue, value])
+                arguments: [.text(key), !isNumber && dialect == .postgres ? literal.numberOrNull : value])
         case .run(let column):
             let sqlColumn: String
             switch column {
@@ -185,9 +207,14 @@ extension Filter {
             case .experiment: sqlColumn = "e.name"
             case .origin: sqlColumn = "r.origin"
             }
+            // PostgreSQL compares only like types: the id with a number, the text columns with text.
+            if dialect == .postgres && op != .contains {
+                if column == .id, !isNumber { value = literal.numberOrNull }
+                if column != .id, isNumber { value = .text(literal.text) }
+            }
             // coalesce: a run without an experiment compares false (and `not` of it is true), as a
             // missing parameter does, instead of SQL's NULL that `not` leaves NULL.
-            return SQLCondition(sql: "coalesce(\(test(sqlColumn)), 0)", arguments: [value])
+            return SQLCondition(sql: "coalesce(\(test(sqlColumn)), FALSE)", arguments: [value])
         }
     }
 }

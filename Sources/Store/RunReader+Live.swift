@@ -2,7 +2,6 @@
 // state (states as the store spells them, so a state added later shows without code elsewhere),
 // the queue, the newest step of each running series, and the points logged after a step.
 import Basics
-import GRDB
 
 /// How many runs of one experiment (nil: runs outside any experiment) are in one state.
 public struct StateCount: Sendable, Equatable {
@@ -39,23 +38,24 @@ public struct LivePoint: Sendable, Equatable {
 extension RunReader {
     /// Run counts by experiment and state; experiments with no runs appear with no rows.
     public func stateCounts() throws -> [StateCount] {
-        try db.pool.read { db in
-            try Row.fetchAll(
-                db,
+        try portableRead { db in
+            try db.rows(
                 sql: """
                     SELECT e.name AS experiment, r.state AS state, count(*) AS n
                     FROM run r LEFT JOIN experiment e ON e.id = r.experimentId
-                    GROUP BY e.name, r.state ORDER BY e.name, r.state
+                    GROUP BY e.name, r.state ORDER BY e.name NULLS FIRST, r.state
                     """
-            ).map { StateCount(experiment: $0["experiment"], state: $0["state"], count: $0["n"]) }
+            ).map {
+                StateCount(
+                    experiment: String(sqlValue: $0["experiment"]), state: try $0.get("state"), count: try $0.get("n"))
+            }
         }
     }
 
     /// Queued and running runs: running first, then queued in claim order (priority, then id).
     public func queue(limit: Int = 200) throws -> [QueueEntry] {
-        try db.pool.read { db in
-            try Row.fetchAll(
-                db,
+        try portableRead { db in
+            try db.rows(
                 sql: """
                     SELECT r.id, r.name, e.name AS experiment, r.state, r.priority, r.attempts, r.maxAttempts,
                       r.worker, r.enqueuedAt, r.startedAt,
@@ -66,31 +66,32 @@ extension RunReader {
                     """, arguments: [limit]
             ).map {
                 QueueEntry(
-                    id: $0["id"], name: $0["name"], experiment: $0["experiment"], state: $0["state"],
-                    priority: $0["priority"], attempts: $0["attempts"], maxAttempts: $0["maxAttempts"],
-                    worker: $0["worker"], enqueuedAt: $0["enqueuedAt"], startedAt: $0["startedAt"], step: $0["step"])
+                    id: try $0.get("id"), name: try $0.get("name"), experiment: String(sqlValue: $0["experiment"]),
+                    state: try $0.get("state"), priority: try $0.get("priority"), attempts: try $0.get("attempts"),
+                    maxAttempts: try $0.get("maxAttempts"), worker: String(sqlValue: $0["worker"]),
+                    enqueuedAt: try $0.get("enqueuedAt"), startedAt: String(sqlValue: $0["startedAt"]),
+                    step: Int64(sqlValue: $0["step"]))
             }
         }
     }
 
     /// The ids of runs in `state`.
     public func runIds(state: String) throws -> [Int64] {
-        try db.pool.read { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE state = ? ORDER BY id", arguments: [state])
+        try portableRead { db in
+            try db.column(Int64.self, sql: "SELECT id FROM run WHERE state = ? ORDER BY id", arguments: [state])
         }
     }
 
     /// The newest step of each metric series of the given runs: `[runId: [key: lastStep]]`.
     public func lastSteps(runIds: [Int64]) throws -> [Int64: [String: Int64]] {
         if runIds.isEmpty { return [:] }
-        return try db.pool.read { db in
+        return try portableRead { db in
             var out: [Int64: [String: Int64]] = [:]
-            let marks = Array(repeating: "?", count: runIds.count).joined(separator: ", ")
-            for row in try Row.fetchAll(
-                db, sql: "SELECT runId, key, lastStep FROM metricSummary WHERE runId IN (\(marks))",
-                arguments: StatementArguments(runIds))
+            for row in try db.rows(
+                sql: "SELECT runId, key, lastStep FROM metricSummary WHERE runId IN (\(sqlMarks(runIds.count)))",
+                arguments: sqlArguments(runIds))
             {
-                out[row["runId"], default: [:]][row["key"]] = row["lastStep"]
+                out[try row.get("runId"), default: [:]][try row.get("key")] = try row.get("lastStep")
             }
             return out
         }
@@ -98,18 +99,17 @@ extension RunReader {
 
     /// Points of one series logged at steps after `step` (all of them when nil), in step order.
     public func points(runId: Int64, key: String, after step: Int64?) throws -> [LivePoint] {
-        try db.pool.read { db in
-            try Row.fetchAll(
-                db,
+        try portableRead { db in
+            try db.rows(
                 sql: """
                     SELECT step, value, isNaN, time FROM metric
                     WHERE runId = ? AND key = ? AND step > ? ORDER BY step
                     """, arguments: [runId, key, step ?? Int64.min]
             ).map { row in
-                let nan: Bool = row["isNaN"]
-                let value: Double? = row["value"]
+                let nan: Bool = try row.get("isNaN")
                 return LivePoint(
-                    runId: runId, key: key, step: row["step"], value: nan ? .nan : (value ?? .nan), time: row["time"])
+                    runId: runId, key: key, step: try row.get("step"),
+                    value: nan ? .nan : (Double(sqlValue: row["value"]) ?? .nan), time: try row.get("time"))
             }
         }
     }

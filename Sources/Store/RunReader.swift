@@ -37,17 +37,17 @@ public struct RunReader: Sendable {
     /// start a moment after the first, but parameters never change once a run exists, and a run
     /// that appeared in between is left out (its rows find no run).
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
+        if db.sqlitePool == nil { return try portableSummaries(selection) }
         let (runs, ids, args, done) = try read { db -> ([RunSummary], String, StatementArguments, Bool) in
-            let condition = try Self.condition(db, selection)
+            let condition = try Self.condition(SQLiteConnection(db: db), selection)
             let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
-            let args = StatementArguments(condition.arguments)
+            let args = SQLiteConnection.arguments(condition.arguments)
             var runs: [RunSummary] = []
             var names = KeyInterner()  // experiment, state and origin repeat
             try Self.step(
                 db,
                 """
-                SELECT r.id, r.name, e.name, r.state, r.origin,
-                  round((julianday(coalesce(r.finishedAt, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.startedAt)) * 86400.0, 3)
+                SELECT r.id, r.name, e.name, r.state, r.origin, \(Self.durationSQL(.sqlite))
                 \(from) ORDER BY r.id
                 """, args
             ) { s in
@@ -124,6 +124,7 @@ public struct RunReader: Sendable {
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
     public func histories(runIds: [Int64], keys: [String]) throws -> [Int64: [String: [HistoryPoint]]] {
         if runIds.isEmpty || keys.isEmpty { return [:] }
+        if db.sqlitePool == nil { return try portableHistories(runIds: runIds, keys: keys) }
         return try read { db in
             var out: [Int64: [String: [HistoryPoint]]] = [:]
             let marks = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
@@ -160,32 +161,35 @@ public struct RunReader: Sendable {
 
     /// The id of the run a user named: an id, or a name (the only run with it).
     public func resolve(_ ref: String) throws -> Int64 {
-        try read { db in try Self.resolve(db, ref) }
+        try portableRead { db in try Self.resolve(db, ref) }
     }
 
     /// One run whole: its row with the experiment's and corpus's names, its artifacts (by kind,
     /// step) and its state history, read in one transaction.
     public func detail(_ id: Int64) throws -> RunDetail {
-        try read { db in
-            guard let run = try RunRecord.fetchOne(db, key: id) else { throw StoreError.runNotFound(String(id)) }
+        try portableRead { db in
+            guard let run = try db.fetch(RunRecord.self, id: id) else { throw StoreError.runNotFound(String(id)) }
             let experiment = try run.experimentId.flatMap {
-                try String.fetchOne(db, sql: "SELECT name FROM experiment WHERE id = ?", arguments: [$0])
+                try db.scalar(String.self, sql: "SELECT name FROM experiment WHERE id = ?", arguments: [$0])
             }
-            let corpus = try run.corpusId.flatMap { try CorpusRecord.fetchOne(db, key: $0) }
-            let artifacts = try ArtifactRecord.fetchAll(
-                db, sql: "SELECT * FROM artifact WHERE runId = ? ORDER BY kind, step, id", arguments: [id])
-            let events = try RunEventRecord.fetchAll(
-                db, sql: "SELECT * FROM runEvent WHERE runId = ? ORDER BY id", arguments: [id])
+            let corpus = try run.corpusId.flatMap { try db.fetch(CorpusRecord.self, id: $0) }
+            let artifacts = try db.fetchAll(
+                ArtifactRecord.self, sql: "SELECT * FROM artifact WHERE runId = ? ORDER BY kind, step NULLS FIRST, id",
+                arguments: [id])
+            let events = try db.fetchAll(
+                RunEventRecord.self, sql: "SELECT * FROM runEvent WHERE runId = ? ORDER BY id", arguments: [id])
             return RunDetail(
                 run: run, experiment: experiment, corpusName: corpus?.name, corpusFingerprint: corpus?.fingerprint,
                 artifacts: artifacts, events: events)
         }
     }
 
-    /// Runs `body` in one read transaction; errors that are not the Store's own become `.sqlite`.
+    /// Runs `body` in one read transaction of SQLite's pool (the fast paths; callers check that
+    /// the store is SQLite first); errors that are not the Store's own become `.sqlite`.
     private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        guard let pool = db.sqlitePool else { throw StoreError.sqlite("not a SQLite store: \(db.path)") }
         do {
-            return try db.pool.read(body)
+            return try pool.read(body)
         } catch let e as StoreError {
             throw e
         } catch {
@@ -193,36 +197,47 @@ public struct RunReader: Sendable {
         }
     }
 
-    static func resolve(_ db: Database, _ ref: String) throws -> Int64 {
-        let ids = try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE name = ? ORDER BY id", arguments: [ref])
+    /// Runs `body` in one read transaction on any backend; errors not the Store's own become `.sqlite`.
+    func portableRead<T>(_ body: (any StoreConnection) throws -> T) throws -> T {
+        do {
+            return try db.read(body)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.sqlite("\(error)")
+        }
+    }
+
+    static func resolve(_ db: any StoreConnection, _ ref: String) throws -> Int64 {
+        let ids = try db.column(Int64.self, sql: "SELECT id FROM run WHERE name = ? ORDER BY id", arguments: [ref])
         if ids.count == 1 { return ids[0] }
-        if let id = Int64(ref), try Bool.fetchOne(db, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [id]) == true {
+        if let id = Int64(ref), try db.scalar(Int64.self, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [id]) != nil
+        {
             return id
         }
         if ids.count > 1 {
-            let imported = try Int64.fetchAll(
-                db, sql: "SELECT id FROM run WHERE name = ? AND origin = 'local' ORDER BY id", arguments: [ref])
+            let imported = try db.column(
+                Int64.self, sql: "SELECT id FROM run WHERE name = ? AND origin = 'local' ORDER BY id", arguments: [ref])
             if imported.count == 1 { return imported[0] }
             throw StoreError.ambiguousRun(name: ref, ids: ids)
         }
         throw StoreError.runNotFound(ref)
     }
 
-    static func condition(_ db: Database, _ s: RunSelection) throws -> SQLCondition {
+    static func condition(_ db: any StoreConnection, _ s: RunSelection) throws -> SQLCondition {
         var parts: [SQLCondition] = []
         if let name = s.experiment {
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiment WHERE name = ?", arguments: [name]) == true
+            guard try db.scalar(Int64.self, sql: "SELECT 1 FROM experiment WHERE name = ?", arguments: [name]) != nil
             else {
                 throw StoreError.experimentNotFound(name)
             }
-            parts.append(SQLCondition(sql: "e.name = ?", arguments: [name.databaseValue]))
+            parts.append(SQLCondition(sql: "e.name = ?", arguments: [.text(name)]))
         }
-        if let state = s.state { parts.append(SQLCondition(sql: "r.state = ?", arguments: [state.databaseValue])) }
-        if let filter = s.filter { parts.append(filter.sql()) }
+        if let state = s.state { parts.append(SQLCondition(sql: "r.state = ?", arguments: [.text(state)])) }
+        if let filter = s.filter { parts.append(filter.sql(db.dialect)) }
         if !s.runs.isEmpty {
             let ids = try s.runs.map { try resolve(db, $0) }
-            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            parts.append(SQLCondition(sql: "r.id IN (\(marks))", arguments: ids.map(\.databaseValue)))
+            parts.append(SQLCondition(sql: "r.id IN (\(sqlMarks(ids.count)))", arguments: ids.map { .integer($0) }))
         }
         return .all(parts)
     }

@@ -1,9 +1,8 @@
 // Records for the experiment tables of migrations/0002_runs.sql, one Codable record per table
-// (GRDB's recommended practice), plus the value types the write path takes: a metric point and a
+// (SQLRecord), plus the value types the write path takes: a metric point and a
 // typed parameter value.
-import GRDB
 
-public struct ExperimentRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct ExperimentRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "experiment"
     public var id: Int64?
     public var name: String
@@ -18,12 +17,10 @@ public struct ExperimentRecord: Codable, Sendable, Equatable, FetchableRecord, M
         self.spec = spec
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// One run: the experiment's unit of work and, while queued or running, its queue entry.
-public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct RunRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "run"
     public var id: Int64?
     public var experimentId: Int64?
@@ -86,8 +83,6 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         self.lineage = lineage
         self.origin = origin
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// A parameter value as stored in runParam: ints, reals and bools in `num`, text in `text`.
@@ -116,7 +111,7 @@ public enum ParamValue: Sendable, Equatable, Hashable, CustomStringConvertible {
     }
 }
 
-public struct RunTagRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct RunTagRecord: Codable, Sendable, Equatable, SQLRecord {
     public static let databaseTableName = "runTag"
     public var runId: Int64
     public var key: String
@@ -147,7 +142,7 @@ public struct MetricPoint: Sendable, Equatable {
 }
 
 /// The denormalised per-key summary the metric write path keeps current.
-public struct MetricSummaryRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct MetricSummaryRecord: Codable, Sendable, Equatable, SQLRecord {
     public static let databaseTableName = "metricSummary"
     public var runId: Int64
     public var key: String
@@ -176,7 +171,7 @@ public struct MetricSummaryRecord: Codable, Sendable, Equatable, FetchableRecord
     public var lastValue: Double { lastIsNaN ? .nan : (last ?? .nan) }
 }
 
-public struct ArtifactRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct ArtifactRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "artifact"
     public var id: Int64?
     public var runId: Int64?
@@ -200,11 +195,9 @@ public struct ArtifactRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.sha256 = sha256
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-public struct RunEventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct RunEventRecord: Codable, Sendable, Equatable, IdentifiedRecord {
     public static let databaseTableName = "runEvent"
     public var id: Int64?
     public var runId: Int64
@@ -213,11 +206,9 @@ public struct RunEventRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var toState: RunState
     public var worker: String?
     public var detail: String?
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-public struct WorkerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct WorkerRecord: Codable, Sendable, Equatable, SQLRecord {
     public static let databaseTableName = "worker"
     public var id: String
     public var host: String

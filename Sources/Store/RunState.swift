@@ -2,9 +2,7 @@
 // column's values and the transitions the queue may make. Every state change in the Store goes
 // through `RunState.allowed(from:to:)` and an UPDATE guarded by the expected current state, so a
 // lost race shows up as "0 rows changed" instead of a silent overwrite.
-import GRDB
-
-public enum RunState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum RunState: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled, crashed, pruned
 
     /// Every allowed (from -> to) pair.

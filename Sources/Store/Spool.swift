@@ -17,6 +17,10 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         /// A task started the run (`job` is `A_T`, `host` the node).
         case start
+        /// The task checked its data and built its model: training begins at `step` (the step it
+        /// resumes from, 0 when it starts afresh). Only its time matters (tracker's own overhead:
+        /// bench/slurm_overhead.sh); the ingest changes nothing for it.
+        case training
         /// Metrics at `step`.
         case metrics
         /// A checkpoint file the run finished writing (`path`, `step`, `sha256`, `size`).
@@ -93,7 +97,7 @@ public struct SpoolEvent: Codable, Sendable, Equatable {
     var isComplete: Bool {
         guard seq > 0 else { return false }
         switch kind {
-        case .start: return true
+        case .start, .training: return true
         case .metrics: return step != nil && metrics != nil
         case .checkpoint: return step != nil && path != nil && sha256 != nil && size != nil
         case .end: return outcome != nil

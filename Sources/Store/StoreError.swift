@@ -19,9 +19,16 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)
     /// A run's spool file (Slurm tasks' event file) cannot be written.
     case cannotWriteSpool(path: String, reason: String)
+    /// `--store` / TRACKER_DATABASE_URL cannot be used (shown without any password).
+    case badStoreURL(url: String, reason: String)
+    /// The PostgreSQL password file cannot be used.
+    case passwordFile(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case .cannotOpen(let path, let reason) where PostgresURL.isPostgres(path):
+            return "cannot open the tracker store \(path): \(reason) (check --store / $TRACKER_DATABASE_URL, "
+                + "that the server runs, and the password in $TRACKER_DATABASE_PASSWORD_FILE)"
         case .cannotOpen(let path, let reason):
             return
                 "cannot open the tracker database \(path): \(reason) (check --home / $TRACKER_HOME and free disk space)"
@@ -58,6 +65,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .cannotWriteSpool(let path, let reason):
             return
                 "cannot write the spool file \(path): \(reason) (check that the folder is writable and the disk not full)"
+        case .badStoreURL(let url, let reason):
+            return "cannot use the store \(url): \(reason)"
+        case .passwordFile(let path, let reason):
+            return "cannot use the PostgreSQL password file \(path) (TRACKER_DATABASE_PASSWORD_FILE): \(reason)"
         }
     }
 }

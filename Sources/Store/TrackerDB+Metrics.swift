@@ -1,14 +1,16 @@
 // The one write path for metrics (MLflow's log_batch idea): a batch of points goes in one short
-// BEGIN IMMEDIATE transaction, NaN is stored as value NULL + isNaN 1 (SQLite turns NaN into
-// NULL), and metricSummary is upserted once per (run, key) of the batch. Rows are inserted
-// series by series (stable, so within a batch the last point for a step still wins), up to 64
-// rows per INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf
-// page, and a statement's set-up (its statement journal) is paid once per 64 rows; the runs are
-// checked once per batch, not once per row. Together about 2x the points per CPU second.
-// Appends update the summary incrementally; a batch that rewrites steps at or before the
-// summary's last step (a resumed run re-logging after its checkpoint, an import), or that is not
-// in step order, recomputes that key's summary from the metric table, so it always equals a
-// recomputation.
+// write transaction, NaN is stored as value NULL + isNaN 1 (SQLite turns NaN into NULL), and
+// metricSummary is upserted once per (run, key) of the batch. On SQLite, rows are inserted series
+// by series (stable, so within a batch the last point for a step still wins), up to 64 rows per
+// INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
+// statement's set-up (its statement journal) is paid once per 64 rows; the runs are checked once
+// per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL the
+// points go in as one multi-row upsert per batch (TrackerDB+MetricsPostgres.swift).
+// The summary arithmetic is one piece of code for both engines (BatchSummary.updated): appends
+// update the summary incrementally; a batch that rewrites steps at or before the summary's last
+// step (a resumed run re-logging after its checkpoint, an import), or that is not in step order,
+// recomputes that key's summary from the metric table, so it always equals a recomputation. Only
+// reading the old summary row and writing the new one differ by engine.
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -19,13 +21,17 @@ extension TrackerDB {
     /// exist fails the whole batch with `StoreError.runNotFound`.
     public func logMetrics(_ points: [MetricPoint]) throws {
         if points.isEmpty { return }
+        guard let pool = sqlitePool else {
+            try write { conn in try Self.writePortable(points, conn, checkingRuns: true) }
+            return
+        }
         try pool.writeWithoutTransaction { db in
             // Foreign keys are checked once per run of the batch instead of once per row (a tenth
             // of a batch, measured): off for this transaction, which first checks every run.
             try db.execute(sql: "PRAGMA foreign_keys = OFF")
             let written = Result {
                 try db.inTransaction(.immediate) {
-                    try Self.write(points, db, checkingRuns: true)
+                    try Self.writeSQLite(points, db, checkingRuns: true)
                     return .commit
                 }
             }
@@ -34,20 +40,20 @@ extension TrackerDB {
         }
     }
 
-    /// The same write path inside a caller's transaction (import writes runs and metrics together).
-    public static func logMetrics(_ points: [MetricPoint], in db: Database) throws {
-        try write(points, db, checkingRuns: false)
+    /// The same write path inside a caller's transaction (import and Slurm write runs and metrics
+    /// together), on either engine.
+    public static func logMetrics(_ points: [MetricPoint], in conn: any StoreConnection) throws {
+        if let db = (conn as? SQLiteConnection)?.db {
+            try writeSQLite(points, db, checkingRuns: false)
+        } else {
+            try writePortable(points, conn, checkingRuns: false)
+        }
     }
 
-    private static func write(_ points: [MetricPoint], _ db: Database, checkingRuns: Bool) throws {
+    private static func writeSQLite(_ points: [MetricPoint], _ db: Database, checkingRuns: Bool) throws {
         if points.isEmpty { return }
         let batch = SeriesBatch(points)
-        if checkingRuns {
-            let exists = try db.cachedStatement(sql: "SELECT 1 FROM run WHERE id = ?")
-            for runId in Set(batch.series.map(\.runId)) where try Bool.fetchOne(exists, arguments: [runId]) != true {
-                throw StoreError.runNotFound(String(runId))
-            }
-        }
+        if checkingRuns { try checkRuns(batch, SQLiteConnection(db: db)) }
         try batch.withKeyPointers { keys in
             try insert(points, batch, keys, db)
             for (i, series) in batch.series.enumerated() {
@@ -56,39 +62,82 @@ extension TrackerDB {
         }
     }
 
+    /// Engines without SQLite's C fast path: the points through `insertPortable`, each summary
+    /// read and upserted with portable SQL.
+    private static func writePortable(_ points: [MetricPoint], _ conn: any StoreConnection, checkingRuns: Bool)
+        throws
+    {
+        if points.isEmpty { return }
+        let batch = SeriesBatch(points)
+        if checkingRuns { try checkRuns(batch, conn) }
+        try insertPortable(points, conn)
+        for (s, contribution) in zip(batch.series, batch.summaries) {
+            let old = try conn.row(
+                sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?",
+                arguments: [s.runId, s.key]
+            ).map {
+                StoredSummary(
+                    lastStep: try $0.get("lastStep"), count: try $0.get("count"), min: try $0.get("min"),
+                    max: try $0.get("max"))
+            }
+            guard let summary = try contribution.updated(old, s) ?? recompute(s, conn) else { continue }
+            try conn.execute(
+                sql: """
+                    INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (runId, key) DO UPDATE SET lastStep = excluded.lastStep, last = excluded.last,
+                      lastIsNaN = excluded.lastIsNaN, min = excluded.min, max = excluded.max, count = excluded.count
+                    """,
+                arguments: [
+                    summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min,
+                    summary.max, summary.count,
+                ])
+        }
+    }
+
+    /// Fails with `runNotFound` when a run of the batch does not exist (once per run, not per row).
+    private static func checkRuns(_ batch: SeriesBatch, _ conn: any StoreConnection) throws {
+        for runId in Set(batch.series.map(\.runId))
+        where try conn.scalar(Int.self, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [runId]) == nil {
+            throw StoreError.runNotFound(String(runId))
+        }
+    }
+
     /// A metric's history for one run, by step, NaN restored.
     public func metrics(runId: Int64, key: String) throws -> [MetricPoint] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT step, value, isNaN, time FROM metric WHERE runId = ? AND key = ? ORDER BY step",
+        try read { db in
+            try db.rows(
+                sql: "SELECT step, value, isNaN, time FROM metric WHERE runId = ? AND key = ? ORDER BY step",
                 arguments: [runId, key]
             ).map { row in
-                let isNaN: Bool = row["isNaN"]
-                let value: Double? = row["value"]
+                let isNaN: Bool = try row.get("isNaN")
                 return MetricPoint(
-                    runId: runId, key: key, step: row["step"], value: isNaN ? .nan : value!, time: row["time"])
+                    runId: runId, key: key, step: try row.get("step"),
+                    value: isNaN ? .nan : Double(sqlValue: row["value"]) ?? .nan, time: try row.get("time"))
             }
         }
     }
 
     /// The metric keys a run has logged, sorted.
     public func metricKeys(runId: Int64) throws -> [String] {
-        try pool.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
+        try read { db in
+            try db.column(
+                String.self, sql: "SELECT key FROM metricSummary WHERE runId = ? ORDER BY key", arguments: [runId])
         }
     }
 
     /// The summaries of one run's metrics, by key.
     public func metricSummaries(runId: Int64) throws -> [MetricSummaryRecord] {
-        try pool.read { db in
-            try MetricSummaryRecord.filter(Column("runId") == runId).order(Column("key")).fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                MetricSummaryRecord.self, sql: "SELECT * FROM metricSummary WHERE runId = ? ORDER BY key",
+                arguments: [runId])
         }
     }
 
     /// The summary recomputed from the metric table (what metricSummary must equal).
     public func recomputedSummary(runId: Int64, key: String) throws -> MetricSummaryRecord? {
-        try pool.read { db in try Self.recompute(SeriesKey(runId: runId, key: key), db) }
+        try read { db in try Self.recompute(SeriesKey(runId: runId, key: key), db) }
     }
 
     // MARK: - Inserting
@@ -232,6 +281,25 @@ extension TrackerDB {
                 hi = Swift.max(hi ?? p.value, p.value)
             }
         }
+
+        /// The series' summary after this batch, from the stored one (nil: none yet); nil when it
+        /// cannot be updated incrementally (steps not strictly increasing, or back at or before
+        /// the stored last step) and must be recomputed from the metric table.
+        func updated(_ old: StoredSummary?, _ s: SeriesKey) -> MetricSummaryRecord? {
+            if !increasing || (old.map { minStep <= $0.lastStep } ?? false) { return nil }
+            return MetricSummaryRecord(
+                runId: s.runId, key: s.key, lastStep: lastStep, last: last.isNaN ? nil : last, lastIsNaN: last.isNaN,
+                min: [old?.min, lo].compactMap { $0 }.min(), max: [old?.max, hi].compactMap { $0 }.max(),
+                count: (old?.count ?? 0) + count)
+        }
+    }
+
+    /// The summary row as stored before a batch: what the incremental update needs of it.
+    struct StoredSummary {
+        var lastStep: Int64
+        var count: Int64
+        var min: Double?
+        var max: Double?
     }
 
     /// Upserts one series' summary. Read and written with the C API on cached statements: GRDB's
@@ -248,25 +316,16 @@ extension TrackerDB {
             sqlite3_reset(read)
             sqlite3_clear_bindings(read)
         }
-        var old: (lastStep: Int64, count: Int64, min: Double?, max: Double?)?
+        var old: StoredSummary?
         switch sqlite3_step(read) {
         case SQLITE_ROW:
-            old = (
-                sqlite3_column_int64(read, 0), sqlite3_column_int64(read, 1), RunReader.real(read, 2),
-                RunReader.real(read, 3)
-            )
+            old = StoredSummary(
+                lastStep: sqlite3_column_int64(read, 0), count: sqlite3_column_int64(read, 1),
+                min: RunReader.real(read, 2), max: RunReader.real(read, 3))
         case SQLITE_DONE: old = nil
         case let rc: throw RunReader.stepError(rc, db)
         }
-        let summary: MetricSummaryRecord?
-        if !batch.increasing || (old.map { batch.minStep <= $0.lastStep } ?? false) {
-            summary = try recompute(s, db)
-        } else {
-            summary = MetricSummaryRecord(
-                runId: s.runId, key: s.key, lastStep: batch.lastStep, last: batch.last.isNaN ? nil : batch.last,
-                lastIsNaN: batch.last.isNaN, min: [old?.min, batch.lo].compactMap { $0 }.min(),
-                max: [old?.max, batch.hi].compactMap { $0 }.max(), count: (old?.count ?? 0) + batch.count)
-        }
+        let summary = try batch.updated(old, s) ?? recompute(s, SQLiteConnection(db: db))
         guard let summary else { return }
         let write = try db.cachedStatement(
             sql: """
@@ -288,19 +347,18 @@ extension TrackerDB {
         if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
     }
 
-    static func recompute(_ s: SeriesKey, _ db: Database) throws -> MetricSummaryRecord? {
+    static func recompute(_ s: SeriesKey, _ db: any StoreConnection) throws -> MetricSummaryRecord? {
         guard
-            let agg = try Row.fetchOne(
-                db,
+            let agg = try db.row(
                 sql: "SELECT min(value) AS lo, max(value) AS hi, count(*) AS n FROM metric WHERE runId = ? AND key = ?",
                 arguments: [s.runId, s.key]),
-            let last = try Row.fetchOne(
-                db,
+            let last = try db.row(
                 sql: "SELECT step, value, isNaN FROM metric WHERE runId = ? AND key = ? ORDER BY step DESC LIMIT 1",
                 arguments: [s.runId, s.key])
         else { return nil }
         return MetricSummaryRecord(
-            runId: s.runId, key: s.key, lastStep: last["step"], last: last["value"], lastIsNaN: last["isNaN"],
-            min: agg["lo"], max: agg["hi"], count: agg["n"])
+            runId: s.runId, key: s.key, lastStep: try last.get("step"), last: Double(sqlValue: last["value"]),
+            lastIsNaN: try last.get("isNaN"), min: Double(sqlValue: agg["lo"]), max: Double(sqlValue: agg["hi"]),
+            count: try agg.get("n"))
     }
 }

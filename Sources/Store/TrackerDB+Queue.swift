@@ -1,10 +1,10 @@
 // The run queue (goqite's shape on the run table): an atomic claim with one UPDATE ... RETURNING,
 // a lease renewed by heartbeat, guarded state changes (each UPDATE names the state and worker it
 // expects, so a lost race changes nothing), recovery of runs whose worker died, cancellation,
-// and the live-worker table. Every write is one short BEGIN IMMEDIATE transaction, so many
-// workers and readers share the file without "database is locked".
+// and the live-worker table. Every write is one short BEGIN IMMEDIATE transaction on SQLite, so
+// many workers and readers share the file without "database is locked"; on PostgreSQL the claim's
+// subquery takes its row FOR UPDATE SKIP LOCKED, so concurrent claimers each get a different run.
 import Foundation
-import GRDB
 
 /// Queue counts by state.
 public typealias StateCounts = [RunState: Int]
@@ -18,20 +18,23 @@ extension TrackerDB {
     )
         throws -> RunRecord?
     {
-        try pool.write { db in
+        try write { db in
+            // SQLite: BEGIN IMMEDIATE already serialises claims. PostgreSQL: skip rows another
+            // claimer holds instead of waiting for them (and then finding them taken).
+            let lock = db.dialect == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
             guard
-                let run = try RunRecord.fetchOne(
-                    db,
+                let run = try db.fetchOne(
+                    RunRecord.self,
                     sql: """
                         UPDATE run SET state = 'running', worker = ?, attempts = attempts + 1, leaseExpiresAt = ?,
                           heartbeatAt = ?, startedAt = coalesce(startedAt, ?), finishedAt = NULL,
                           exitCode = NULL, signal = NULL, error = NULL
                         WHERE id = (SELECT id FROM run WHERE state = 'queued' AND attempts < maxAttempts
-                                      AND cancelRequested = 0 AND (?5 IS NULL OR experimentId = ?5)
+                                      AND cancelRequested = 0 AND (CAST(? AS BIGINT) IS NULL OR experimentId = ?)
                                       AND NOT EXISTS (SELECT 1 FROM slurmTask s WHERE s.runId = run.id)
-                                    ORDER BY priority DESC, id LIMIT 1)
+                                    ORDER BY priority DESC, id LIMIT 1 \(lock))
                         RETURNING *
-                        """, arguments: [worker, now + lease, now, isoNow(), experimentId])
+                        """, arguments: [worker, now + lease, now, isoNow(), experimentId, experimentId])
             else { return nil }
             try Self.recordEvent(
                 runId: run.id!, from: .queued, to: .running, worker: worker, detail: "attempt \(run.attempts)", db)
@@ -51,15 +54,15 @@ extension TrackerDB {
     public func heartbeat(runId: Int64, worker: String, lease: TimeInterval, now: Double = Date().timeIntervalSince1970)
         throws -> LeaseStatus
     {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE worker SET heartbeatAt = ? WHERE id = ?", arguments: [now, worker])
-            let row = try Row.fetchOne(
-                db,
+            let row = try db.row(
                 sql: """
                     UPDATE run SET heartbeatAt = ?, leaseExpiresAt = ?
                     WHERE id = ? AND state = 'running' AND worker = ? RETURNING cancelRequested
                     """, arguments: [now, now + lease, runId, worker])
-            return LeaseStatus(held: row != nil, cancelRequested: row.map { $0["cancelRequested"] } ?? false)
+            return LeaseStatus(
+                held: row != nil, cancelRequested: row.flatMap { Bool(sqlValue: $0["cancelRequested"]) } ?? false)
         }
     }
 
@@ -71,7 +74,7 @@ extension TrackerDB {
         error: String? = nil, detail: String? = nil
     ) throws -> Bool {
         precondition(RunState.allowed(from: from, to: to), "transition \(from) -> \(to) is not in RunState.transitions")
-        return try pool.write { db in
+        return try write { db in
             try Self.transition(
                 runId: runId, from: from, to: to, worker: worker, exitCode: exitCode, signal: signal, error: error,
                 detail: detail, db)
@@ -80,25 +83,25 @@ extension TrackerDB {
 
     static func transition(
         runId: Int64, from: RunState, to: RunState, worker: String?, exitCode: Int64?, signal: Int64?, error: String?,
-        detail: String?, _ db: Database
+        detail: String?, _ db: any StoreConnection
     ) throws -> Bool {
         let finished = to.isTerminal || to == .crashed
         // Back to the queue: the lease is dropped; a release (not a crash) does not use up an attempt.
         let release = from == .running && to == .queued
-        try db.execute(
+        let changed = try db.execute(
             sql: """
                 UPDATE run SET state = ?, exitCode = coalesce(?, exitCode), signal = coalesce(?, signal),
-                  error = coalesce(?, error), finishedAt = CASE WHEN ? THEN ? ELSE finishedAt END,
-                  worker = CASE WHEN ? THEN NULL ELSE worker END,
-                  leaseExpiresAt = CASE WHEN ? THEN NULL ELSE leaseExpiresAt END,
-                  attempts = CASE WHEN ? THEN max(attempts - 1, 0) ELSE attempts END
-                WHERE id = ? AND state = ? AND (? IS NULL OR worker = ?)
+                  error = coalesce(?, error), finishedAt = CASE WHEN ? = 1 THEN ? ELSE finishedAt END,
+                  worker = CASE WHEN ? = 1 THEN NULL ELSE worker END,
+                  leaseExpiresAt = CASE WHEN ? = 1 THEN NULL ELSE leaseExpiresAt END,
+                  attempts = CASE WHEN ? = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
+                WHERE id = ? AND state = ? AND (CAST(? AS TEXT) IS NULL OR worker = ?)
                 """,
             arguments: [
                 to, exitCode, signal, error, finished, isoNow(), to != .running, to != .running, release, runId, from,
                 worker, worker,
             ])
-        guard db.changesCount > 0 else { return false }
+        guard changed > 0 else { return false }
         try recordEvent(runId: runId, from: from, to: to, worker: worker, detail: detail ?? error, db)
         if let worker { try db.execute(sql: "UPDATE worker SET runId = NULL WHERE id = ?", arguments: [worker]) }
         return true
@@ -109,15 +112,15 @@ extension TrackerDB {
     /// as they are afterwards.
     public func recoverExpiredLeases(now: Double = Date().timeIntervalSince1970) throws -> [RunRecord] {
         // Every worker and supervisor calls this often: look with a read first, write only when needed.
-        let any = try pool.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running' AND leaseExpiresAt < ?)",
+        let any = try read { db in
+            try db.scalar(
+                Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running' AND leaseExpiresAt < ?)",
                 arguments: [now]) ?? false
         }
         if !any { return [] }
-        return try pool.write { db in
-            let stale = try RunRecord.fetchAll(
-                db, sql: "SELECT * FROM run WHERE state = 'running' AND leaseExpiresAt < ? ORDER BY id",
+        return try write { db in
+            let stale = try db.fetchAll(
+                RunRecord.self, sql: "SELECT * FROM run WHERE state = 'running' AND leaseExpiresAt < ? ORDER BY id",
                 arguments: [now])
             var out: [RunRecord] = []
             for r in stale {
@@ -126,7 +129,7 @@ extension TrackerDB {
                 // Its worker has sent nothing since its last heartbeat for this run: it is gone.
                 try db.execute(
                     sql: "DELETE FROM worker WHERE id = ? AND heartbeatAt <= ?", arguments: [r.worker, r.heartbeatAt])
-                out.append(try RunRecord.fetchOne(db, key: r.id!)!)
+                if let now = try db.fetch(RunRecord.self, id: r.id!) { out.append(now) }
             }
             return out
         }
@@ -138,14 +141,16 @@ extension TrackerDB {
     /// Returns false when the run was no longer running for `worker`.
     @discardableResult
     public func crash(runId: Int64, worker: String, signal: Int64?, error: String) throws -> Bool {
-        try pool.write { db in
-            guard let r = try RunRecord.fetchOne(db, key: runId) else { return false }
+        try write { db in
+            guard let r = try db.fetch(RunRecord.self, id: runId) else { return false }
             return try Self.crash(r, worker: worker, signal: signal, error: error, db)
         }
     }
 
     /// running -> crashed, then -> queued while the run has attempts left (the one place for both).
-    static func crash(_ r: RunRecord, worker: String?, signal: Int64?, error: String, _ db: Database) throws -> Bool {
+    static func crash(_ r: RunRecord, worker: String?, signal: Int64?, error: String, _ db: any StoreConnection) throws
+        -> Bool
+    {
         guard
             try transition(
                 runId: r.id!, from: .running, to: .crashed, worker: worker, exitCode: nil, signal: signal, error: error,
@@ -163,11 +168,11 @@ extension TrackerDB {
     /// Cancels runs: queued (and crashed awaiting retry) ones at once, running ones by setting
     /// cancelRequested for their worker to act on. Returns (cancelled now, cancel requested).
     public func cancel(runIds: [Int64]) throws -> (cancelled: Int, requested: Int) {
-        try pool.write { db in
+        try write { db in
             var cancelled = 0
             var requested = 0
             for id in runIds {
-                guard let r = try RunRecord.fetchOne(db, key: id) else { continue }
+                guard let r = try db.fetch(RunRecord.self, id: id) else { continue }
                 switch r.state {
                 case .queued, .crashed:
                     if try Self.transition(
@@ -194,7 +199,7 @@ extension TrackerDB {
     /// Registers (or refreshes) a live worker.
     public func registerWorker(id: String, host: String, pid: Int32, now: Double = Date().timeIntervalSince1970) throws
     {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: """
                     INSERT INTO worker (id, host, pid, heartbeatAt) VALUES (?, ?, ?, ?)
@@ -204,20 +209,21 @@ extension TrackerDB {
     }
 
     public func workerHeartbeat(id: String, now: Double = Date().timeIntervalSince1970) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE worker SET heartbeatAt = ? WHERE id = ?", arguments: [now, id])
         }
     }
 
     public func removeWorker(id: String) throws {
-        try pool.write { db in try db.execute(sql: "DELETE FROM worker WHERE id = ?", arguments: [id]) }
+        try write { db in try db.execute(sql: "DELETE FROM worker WHERE id = ?", arguments: [id]) }
     }
 
     /// Workers that sent a heartbeat within `within` seconds, oldest first.
     public func liveWorkers(within: TimeInterval, now: Double = Date().timeIntervalSince1970) throws -> [WorkerRecord] {
-        try pool.read { db in
-            try WorkerRecord.fetchAll(
-                db, sql: "SELECT * FROM worker WHERE heartbeatAt >= ? ORDER BY startedAt, id", arguments: [now - within]
+        try read { db in
+            try db.fetchAll(
+                WorkerRecord.self, sql: "SELECT * FROM worker WHERE heartbeatAt >= ? ORDER BY startedAt, id",
+                arguments: [now - within]
             )
         }
     }
@@ -226,13 +232,15 @@ extension TrackerDB {
 
     /// Runs per state, for one experiment or all.
     public func stateCounts(experimentId: Int64? = nil) throws -> StateCounts {
-        try pool.read { db in
+        try read { db in
             var out: StateCounts = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT state, count(*) AS n FROM run WHERE (?1 IS NULL OR experimentId = ?1) GROUP BY state",
-                arguments: [experimentId])
+            for row in try db.rows(
+                sql: """
+                    SELECT state, count(*) AS n FROM run WHERE (CAST(? AS BIGINT) IS NULL OR experimentId = ?)
+                    GROUP BY state
+                    """, arguments: [experimentId, experimentId])
             {
-                if let s = RunState(rawValue: row["state"]) { out[s] = row["n"] }
+                if let s = RunState(sqlValue: row["state"]) { out[s] = try row.get("n") }
             }
             return out
         }
@@ -240,9 +248,9 @@ extension TrackerDB {
 
     /// The most recently finished failed or crashed runs, newest first.
     public func recentFailures(limit: Int) throws -> [RunRecord] {
-        try pool.read { db in
-            try RunRecord.fetchAll(
-                db,
+        try read { db in
+            try db.fetchAll(
+                RunRecord.self,
                 sql: """
                     SELECT * FROM run WHERE state IN ('failed', 'crashed')
                     ORDER BY coalesce(finishedAt, enqueuedAt) DESC, id DESC LIMIT ?
@@ -253,10 +261,12 @@ extension TrackerDB {
     /// The last value of `key` for each given run (from metricSummary), NaN restored.
     public func lastValues(key: String, runIds: [Int64]) throws -> [Int64: Double] {
         if runIds.isEmpty { return [:] }
-        return try pool.read { db in
+        return try read { db in
             var out: [Int64: Double] = [:]
-            let rows = try MetricSummaryRecord.filter(runIds.contains(Column("runId")) && Column("key") == key)
-                .fetchAll(db)
+            let rows = try db.fetchAll(
+                MetricSummaryRecord.self,
+                sql: "SELECT * FROM metricSummary WHERE key = ? AND runId IN (\(sqlMarks(runIds.count)))",
+                arguments: [key] + sqlArguments(runIds))
             for s in rows { out[s.runId] = s.lastValue }
             return out
         }

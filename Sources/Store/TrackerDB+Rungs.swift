@@ -1,13 +1,13 @@
 // ASHA rungs (migrations/0004_asha.sql): a run of an ASHA sweep that reaches a rung records its
 // metric there, and the decision (continue or prune) is taken against the results already
-// recorded at that rung, in the same IMMEDIATE transaction: two runs reaching a rung at once are
-// serialised by SQLite's write lock, so each sees the other or comes first. The rule itself is
-// the caller's (Scheduler's AshaConfig), passed in as a function of the earlier values.
+// recorded at that rung, in the same write transaction: two runs reaching a rung at once are
+// serialised by SQLite's write lock, or on PostgreSQL by a transaction-scoped advisory lock on
+// (experiment, rung), so each sees the other or comes first. The rule itself is the caller's
+// (Scheduler's AshaConfig), passed in as a function of the earlier values.
 import Foundation
-import GRDB
 
 /// One run's result at one rung of its experiment.
-public struct RungRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct RungRecord: Codable, Sendable, Equatable, SQLRecord {
     public static let databaseTableName = "rung"
     public var experimentId: Int64
     /// The rung's index k (its step is grace_steps * reduction_factor^k).
@@ -70,77 +70,81 @@ extension TrackerDB {
     /// When the run already has a result at this rung (a resumed run logging the rung's step
     /// again), nothing is recorded and the existing row, with its decision, is returned.
     public func recordRung(_ arrival: RungArrival, prune: ([Double], Double) -> Bool) throws -> RungRecord {
-        try pool.writeWithoutTransaction { db in
-            var out: RungRecord?
-            try db.inTransaction(.immediate) {
-                out = try Self.recordRung(arrival, prune: prune, db)
-                return .commit
-            }
-            return out!
-        }
+        try write { db in try Self.recordRung(arrival, prune: prune, db) }
     }
 
     /// `recordRung` inside the caller's write transaction (the head's spool ingest).
-    static func recordRung(_ arrival: RungArrival, prune: ([Double], Double) -> Bool, _ db: Database) throws
-        -> RungRecord
+    static func recordRung(_ arrival: RungArrival, prune: ([Double], Double) -> Bool, _ db: any StoreConnection)
+        throws -> RungRecord
     {
-        if let existing = try RungRecord.filter(
-            Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
-                && Column("runId") == arrival.runId
-        ).fetchOne(db) {
+        if db.dialect == .postgres {
+            try db.execute(
+                sql: "SELECT pg_advisory_xact_lock(CAST(? AS INT4), CAST(? AS INT4))",
+                arguments: [Int32(truncatingIfNeeded: arrival.experimentId), Int32(truncatingIfNeeded: arrival.rung)])
+        }
+        if let existing = try db.fetchOne(
+            RungRecord.self, sql: "SELECT * FROM rung WHERE experimentId = ? AND rung = ? AND runId = ?",
+            arguments: [arrival.experimentId, arrival.rung, arrival.runId])
+        {
             return existing
         }
-        let earlier = try RungRecord.filter(
-            Column("experimentId") == arrival.experimentId && Column("rung") == arrival.rung
-        ).order(Column("arrival")).fetchAll(db)
+        let earlier = try db.fetchAll(
+            RungRecord.self, sql: "SELECT * FROM rung WHERE experimentId = ? AND rung = ? ORDER BY arrival",
+            arguments: [arrival.experimentId, arrival.rung])
         let record = RungRecord(
             experimentId: arrival.experimentId, rung: arrival.rung, runId: arrival.runId, step: arrival.step,
             atStep: arrival.atStep, metric: arrival.metric, value: arrival.value.isNaN ? nil : arrival.value,
             arrival: Int64(earlier.count + 1), pruned: prune(earlier.map(\.metricValue), arrival.value),
             time: isoNow())
-        try record.insert(db)
+        try db.insert(record)
         return record
     }
 
     /// The rung results of one experiment, by rung then arrival.
     public func rungs(experimentId: Int64) throws -> [RungRecord] {
-        try pool.read { db in
-            try RungRecord.filter(Column("experimentId") == experimentId)
-                .order(Column("rung"), Column("arrival")).fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                RungRecord.self, sql: "SELECT * FROM rung WHERE experimentId = ? ORDER BY rung, arrival",
+                arguments: [experimentId])
         }
     }
 
     /// The rung results of one run, by rung.
     public func rungs(runId: Int64) throws -> [RungRecord] {
-        try pool.read { db in
-            try RungRecord.filter(Column("runId") == runId).order(Column("rung")).fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                RungRecord.self, sql: "SELECT * FROM rung WHERE runId = ? ORDER BY rung", arguments: [runId])
         }
     }
 
     /// The rung results of the given runs, by experiment, rung, then arrival.
     public func rungs(runIds: [Int64]) throws -> [RungRecord] {
         if runIds.isEmpty { return [] }
-        return try pool.read { db in
-            try RungRecord.filter(runIds.contains(Column("runId")))
-                .order(Column("experimentId"), Column("rung"), Column("arrival")).fetchAll(db)
+        return try read { db in
+            try db.fetchAll(
+                RungRecord.self,
+                sql: """
+                    SELECT * FROM rung WHERE runId IN (\(sqlMarks(runIds.count))) ORDER BY experimentId, rung, arrival
+                    """, arguments: sqlArguments(runIds))
         }
     }
 
     /// Each rung's counts, for one experiment or every one, by experiment name then rung.
     public func rungSummaries(experimentId: Int64? = nil) throws -> [RungSummary] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
+        try read { db in
+            try db.rows(
                 sql: """
-                    SELECT r.experimentId, e.name, r.rung, r.step, r.metric, count(*) AS results, sum(r.pruned) AS pruned
+                    SELECT r.experimentId, e.name, r.rung, min(r.step) AS step, min(r.metric) AS metric,
+                      count(*) AS results, CAST(sum(r.pruned) AS BIGINT) AS pruned
                     FROM rung r JOIN experiment e ON e.id = r.experimentId
-                    WHERE ?1 IS NULL OR r.experimentId = ?1
-                    GROUP BY r.experimentId, r.rung ORDER BY e.name, r.rung
-                    """, arguments: [experimentId]
+                    WHERE CAST(? AS BIGINT) IS NULL OR r.experimentId = ?
+                    GROUP BY r.experimentId, e.name, r.rung ORDER BY e.name, r.rung
+                    """, arguments: [experimentId, experimentId]
             ).map { row in
                 RungSummary(
-                    experimentId: row["experimentId"], experiment: row["name"], rung: row["rung"], step: row["step"],
-                    metric: row["metric"], results: row["results"], pruned: row["pruned"])
+                    experimentId: try row.get("experimentId"), experiment: try row.get("name"),
+                    rung: try row.get("rung"), step: try row.get("step"), metric: try row.get("metric"),
+                    results: try row.get("results"), pruned: try row.get("pruned"))
             }
         }
     }

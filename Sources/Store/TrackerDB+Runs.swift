@@ -3,33 +3,35 @@
 // artifacts. All SQL lives in the Store so that a second store (PostgreSQL, for a shared
 // cluster) can be added behind these same calls without reshaping the Scheduler or the CLI.
 import Foundation
-import GRDB
 
 extension TrackerDB {
     // MARK: - Experiments
 
     /// Creates the experiment `name`, or updates its source and spec; returns it with its id.
     public func upsertExperiment(name: String, source: String?, spec: String) throws -> ExperimentRecord {
-        try pool.write { db in
-            try db.execute(
+        try write { db in
+            try db.fetchOne(
+                ExperimentRecord.self,
                 sql: """
                     INSERT INTO experiment (name, source, spec) VALUES (?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET source = excluded.source, spec = excluded.spec
-                    """, arguments: [name, source, spec])
-            return try ExperimentRecord.filter(Column("name") == name).fetchOne(db)!
+                    RETURNING *
+                    """, arguments: [name, source, spec])!
         }
     }
 
     public func experiment(named name: String) throws -> ExperimentRecord? {
-        try pool.read { db in try ExperimentRecord.filter(Column("name") == name).fetchOne(db) }
+        try read { db in
+            try db.fetchOne(ExperimentRecord.self, sql: "SELECT * FROM experiment WHERE name = ?", arguments: [name])
+        }
     }
 
     public func experiment(id: Int64) throws -> ExperimentRecord? {
-        try pool.read { db in try ExperimentRecord.fetchOne(db, key: id) }
+        try read { db in try db.fetch(ExperimentRecord.self, id: id) }
     }
 
     public func experiments() throws -> [ExperimentRecord] {
-        try pool.read { db in try ExperimentRecord.order(Column("name")).fetchAll(db) }
+        try read { db in try db.fetchAll(ExperimentRecord.self, sql: "SELECT * FROM experiment ORDER BY name") }
     }
 
     // MARK: - Runs
@@ -39,16 +41,14 @@ extension TrackerDB {
     public func createRun(_ run: RunRecord, params: [String: ParamValue] = [:], tags: [String: String] = [:]) throws
         -> RunRecord
     {
-        try pool.write { db in try Self.createRun(run, params: params, tags: tags, in: db) }
+        try write { db in try Self.createRun(run, params: params, tags: tags, in: db) }
     }
 
     /// `createRun` inside a caller's transaction.
     public static func createRun(
-        _ run: RunRecord, params: [String: ParamValue], tags: [String: String], in db: Database
+        _ run: RunRecord, params: [String: ParamValue], tags: [String: String], in db: any StoreConnection
     ) throws -> RunRecord {
-        var r = run
-        r.id = nil
-        try r.insert(db)
+        let r = try db.insert(run)
         try setParams(runId: r.id!, params, in: db)
         try setTags(runId: r.id!, tags, in: db)
         try recordEvent(
@@ -79,7 +79,7 @@ extension TrackerDB {
     public func enqueue(_ planned: [PlannedRun], experimentId: Int64, force: Bool) throws
         -> (enqueued: [RunRecord], skipped: [RunRecord])
     {
-        try pool.write { db in
+        try write { db in
             var enqueued: [RunRecord] = []
             var skipped: [RunRecord] = []
             for p in planned {
@@ -100,24 +100,26 @@ extension TrackerDB {
     }
 
     /// The latest run of the experiment whose config hash is one of `hashes`.
-    static func existingRun(experimentId: Int64, hashes: [String], _ db: Database) throws -> RunRecord? {
-        let marks = Array(repeating: "?", count: hashes.count).joined(separator: ", ")
-        return try RunRecord.fetchOne(
-            db, sql: "SELECT * FROM run WHERE experimentId = ? AND configHash IN (\(marks)) ORDER BY id DESC LIMIT 1",
-            arguments: StatementArguments(
-                [experimentId as any DatabaseValueConvertible] + hashes.map { $0 as any DatabaseValueConvertible }))
+    static func existingRun(experimentId: Int64, hashes: [String], _ db: any StoreConnection) throws -> RunRecord? {
+        try db.fetchOne(
+            RunRecord.self,
+            sql: """
+                SELECT * FROM run WHERE experimentId = ? AND configHash IN (\(sqlMarks(hashes.count)))
+                ORDER BY id DESC LIMIT 1
+                """, arguments: [experimentId] + sqlArguments(hashes))
     }
 
     public func run(id: Int64) throws -> RunRecord? {
-        try pool.read { db in try RunRecord.fetchOne(db, key: id) }
+        try read { db in try db.fetch(RunRecord.self, id: id) }
     }
 
     /// Runs of one experiment (or every run), oldest first.
     public func runs(experimentId: Int64? = nil) throws -> [RunRecord] {
-        try pool.read { db in
-            var q = RunRecord.order(Column("id"))
-            if let experimentId { q = q.filter(Column("experimentId") == experimentId) }
-            return try q.fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                RunRecord.self,
+                sql: "SELECT * FROM run WHERE CAST(? AS BIGINT) IS NULL OR experimentId = ? ORDER BY id",
+                arguments: [experimentId, experimentId])
         }
     }
 
@@ -125,7 +127,7 @@ extension TrackerDB {
     public func setProvenance(
         runId: Int64, codeVersion: String?, codeDirty: Bool?, machine: String?, corpusId: Int64?, lineage: String?
     ) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: """
                     UPDATE run SET codeVersion = ?, codeDirty = ?, machine = ?,
@@ -137,12 +139,10 @@ extension TrackerDB {
     // MARK: - Parameters and tags
 
     public func setParams(runId: Int64, _ params: [String: ParamValue]) throws {
-        try pool.write { db in try Self.setParams(runId: runId, params, in: db) }
+        try write { db in try Self.setParams(runId: runId, params, in: db) }
     }
 
-    public static func setParams(runId: Int64, _ params: [String: ParamValue], in db: Database) throws {
-        let stmt = try db.cachedStatement(
-            sql: "INSERT OR REPLACE INTO runParam (runId, key, type, num, text) VALUES (?, ?, ?, ?, ?)")
+    public static func setParams(runId: Int64, _ params: [String: ParamValue], in db: any StoreConnection) throws {
         for (key, value) in params.sorted(by: { $0.key < $1.key }) {
             let num: Double? =
                 switch value {
@@ -152,47 +152,54 @@ extension TrackerDB {
                 case .text: nil
                 }
             let text: String? = if case .text(let s) = value { s } else { nil }
-            try stmt.execute(arguments: [runId, key, value.typeName, num, text])
+            try db.execute(
+                sql: """
+                    INSERT INTO runParam (runId, key, type, num, text) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (runId, key) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text
+                    """, arguments: [runId, key, value.typeName, num, text])
         }
     }
 
     /// A run's parameters, typed as stored.
     public func params(runId: Int64) throws -> [String: ParamValue] {
-        try pool.read { db in
+        try read { db in
             var out: [String: ParamValue] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT key, type, num, text FROM runParam WHERE runId = ?", arguments: [runId])
+            for row in try db.rows(sql: "SELECT key, type, num, text FROM runParam WHERE runId = ?", arguments: [runId])
             {
-                let num: Double? = row["num"]
+                let num = Double(sqlValue: row["num"])
                 let value: ParamValue =
-                    switch row["type"] as String {
+                    switch String(sqlValue: row["type"]) {
                     case "int": .int(Int64(num ?? 0))
                     case "real": .real(num ?? .nan)
                     case "bool": .bool((num ?? 0) != 0)
-                    default: .text(row["text"] ?? "")
+                    default: .text(String(sqlValue: row["text"]) ?? "")
                     }
-                out[row["key"]] = value
+                out[try row.get("key")] = value
             }
             return out
         }
     }
 
     public func setTags(runId: Int64, _ tags: [String: String]) throws {
-        try pool.write { db in try Self.setTags(runId: runId, tags, in: db) }
+        try write { db in try Self.setTags(runId: runId, tags, in: db) }
     }
 
-    public static func setTags(runId: Int64, _ tags: [String: String], in db: Database) throws {
+    public static func setTags(runId: Int64, _ tags: [String: String], in db: any StoreConnection) throws {
         for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
-            try RunTagRecord(runId: runId, key: key, value: value).save(db)
+            try db.execute(
+                sql: """
+                    INSERT INTO runTag (runId, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (runId, key) DO UPDATE SET value = excluded.value
+                    """, arguments: [runId, key, value])
         }
     }
 
     public func tags(runId: Int64) throws -> [String: String] {
-        try pool.read { db in
+        try read { db in
             Dictionary(
-                uniqueKeysWithValues: try RunTagRecord.filter(Column("runId") == runId).fetchAll(db).map {
-                    ($0.key, $0.value)
-                })
+                uniqueKeysWithValues: try db.fetchAll(
+                    RunTagRecord.self, sql: "SELECT * FROM runTag WHERE runId = ?", arguments: [runId]
+                ).map { ($0.key, $0.value) })
         }
     }
 
@@ -200,28 +207,26 @@ extension TrackerDB {
 
     /// Records a file a run produced (path relative to the workspace); returns it with its id.
     public func addArtifact(_ artifact: ArtifactRecord) throws -> ArtifactRecord {
-        try pool.write { db in
-            var a = artifact
-            a.id = nil
-            try a.insert(db)
-            return a
-        }
+        try write { db in try db.insert(artifact) }
     }
 
     /// A run's artifacts of one kind (or all), by step then id.
     public func artifacts(runId: Int64, kind: String? = nil) throws -> [ArtifactRecord] {
-        try pool.read { db in
-            var q = ArtifactRecord.filter(Column("runId") == runId)
-            if let kind { q = q.filter(Column("kind") == kind) }
-            return try q.order(Column("step"), Column("id")).fetchAll(db)
+        try read { db in
+            try db.fetchAll(
+                ArtifactRecord.self,
+                sql: """
+                    SELECT * FROM artifact WHERE runId = ? AND (CAST(? AS TEXT) IS NULL OR kind = ?)
+                    ORDER BY step NULLS FIRST, id
+                    """, arguments: [runId, kind, kind])
         }
     }
 
     /// The checkpoint with the highest step, the one a resumed run starts from.
     public func latestCheckpoint(runId: Int64) throws -> ArtifactRecord? {
-        try pool.read { db in
-            try ArtifactRecord.fetchOne(
-                db,
+        try read { db in
+            try db.fetchOne(
+                ArtifactRecord.self,
                 sql:
                     "SELECT * FROM artifact WHERE runId = ? AND kind = 'checkpoint' ORDER BY step DESC, id DESC LIMIT 1",
                 arguments: [runId])
@@ -230,21 +235,27 @@ extension TrackerDB {
 
     public func deleteArtifacts(ids: [Int64]) throws {
         if ids.isEmpty { return }
-        try pool.write { db in _ = try ArtifactRecord.deleteAll(db, keys: ids) }
+        try write { db in
+            try db.execute(
+                sql: "DELETE FROM artifact WHERE id IN (\(sqlMarks(ids.count)))", arguments: sqlArguments(ids))
+        }
     }
 
     // MARK: - Events
 
     /// A run's state history, oldest first.
     public func events(runId: Int64) throws -> [RunEventRecord] {
-        try pool.read { db in try RunEventRecord.filter(Column("runId") == runId).order(Column("id")).fetchAll(db) }
+        try read { db in
+            try db.fetchAll(
+                RunEventRecord.self, sql: "SELECT * FROM runEvent WHERE runId = ? ORDER BY id", arguments: [runId])
+        }
     }
 
     static func recordEvent(
-        runId: Int64, from: RunState?, to: RunState, worker: String?, detail: String?, _ db: Database
+        runId: Int64, from: RunState?, to: RunState, worker: String?, detail: String?, _ db: any StoreConnection
     ) throws {
-        try db.cachedStatement(
-            sql: "INSERT INTO runEvent (runId, fromState, toState, worker, detail) VALUES (?, ?, ?, ?, ?)"
-        ).execute(arguments: [runId, from, to, worker, detail])
+        try db.execute(
+            sql: "INSERT INTO runEvent (runId, fromState, toState, worker, detail) VALUES (?, ?, ?, ?, ?)",
+            arguments: [runId, from, to, worker, detail])
     }
 }

@@ -5,10 +5,9 @@
 // Slurm's final state: a failure spends an attempt (`maxAttempts`), a time limit or a
 // preemption spends a requeue (`maxRequeues`). The Slurm commands themselves are not here.
 import Foundation
-import GRDB
 
 /// A run handed to Slurm (see migrations/0003_slurm.sql).
-public struct SlurmTaskRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct SlurmTaskRecord: Codable, Sendable, Equatable, SQLRecord {
     public static let databaseTableName = "slurmTask"
     public var runId: Int64
     public var sweepDir: String
@@ -68,28 +67,39 @@ public struct SpoolIngest: Sendable, Equatable {
 extension TrackerDB {
     /// Registers runs handed to Slurm (before sbatch: a head that dies in between finds them).
     public func registerSlurmTasks(_ tasks: [SlurmTaskRecord]) throws {
-        try pool.write { db in for t in tasks { try t.insert(db, onConflict: .replace) } }
+        try write { db in
+            for t in tasks {
+                try db.execute(sql: "DELETE FROM slurmTask WHERE runId = ?", arguments: [t.runId])
+                try db.insert(t)
+            }
+        }
     }
 
     /// The Slurm task of each run that has one.
     public func slurmTasks(runIds: [Int64]? = nil) throws -> [SlurmTaskRecord] {
-        try pool.read { db in
-            var request = SlurmTaskRecord.order(Column("runId"))
-            if let runIds { request = request.filter(runIds.contains(Column("runId"))) }
-            return try request.fetchAll(db)
+        try read { db in
+            guard let runIds else {
+                return try db.fetchAll(SlurmTaskRecord.self, sql: "SELECT * FROM slurmTask ORDER BY runId")
+            }
+            if runIds.isEmpty { return [] }
+            return try db.fetchAll(
+                SlurmTaskRecord.self,
+                sql: "SELECT * FROM slurmTask WHERE runId IN (\(sqlMarks(runIds.count))) ORDER BY runId",
+                arguments: sqlArguments(runIds))
         }
     }
 
     /// Slurm tasks whose run is not finished (queued, running, or crashed awaiting its retry).
     public func liveSlurmTasks(experimentId: Int64? = nil) throws -> [SlurmTaskRecord] {
-        try pool.read { db in
-            try SlurmTaskRecord.fetchAll(
-                db,
+        try read { db in
+            try db.fetchAll(
+                SlurmTaskRecord.self,
                 sql: """
                     SELECT s.* FROM slurmTask s JOIN run r ON r.id = s.runId
-                    WHERE r.state IN ('queued', 'running', 'crashed') AND (?1 IS NULL OR r.experimentId = ?1)
+                    WHERE r.state IN ('queued', 'running', 'crashed')
+                      AND (CAST(? AS BIGINT) IS NULL OR r.experimentId = ?)
                     ORDER BY s.runId
-                    """, arguments: [experimentId])
+                    """, arguments: [experimentId, experimentId])
         }
     }
 
@@ -97,7 +107,7 @@ extension TrackerDB {
     public func recordSlurmSubmission(
         arrayJobId: Int64, tasks: [(runId: Int64, arrayTask: Int64)], now: Double = Date().timeIntervalSince1970
     ) throws {
-        try pool.write { db in
+        try write { db in
             for t in tasks {
                 try db.execute(
                     sql: """
@@ -113,7 +123,7 @@ extension TrackerDB {
 
     /// Stores what Slurm last said about a run's task (`missingSince`: since when it is unlisted).
     public func recordSlurmState(runId: Int64, state: String?, reason: String?, missingSince: Double?) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: "UPDATE slurmTask SET slurmState = ?, reason = ?, missingSince = ? WHERE runId = ?",
                 arguments: [state, reason, missingSince, runId])
@@ -130,10 +140,15 @@ extension TrackerDB {
         guard let task = try slurmTasks(runIds: [runId]).first else { return SpoolIngest() }
         let chunk = try Spool.read(path: task.spoolPath, from: task.spoolOffset)
         if chunk.end == task.spoolOffset { return SpoolIngest() }
-        let home = (path as NSString).deletingLastPathComponent
-        return try pool.write { db in
+        let home = self.home
+        return try write { db in
             // a concurrent ingest (another head command) may have moved on meanwhile
-            guard let now = try SlurmTaskRecord.fetchOne(db, key: runId), now.spoolOffset == task.spoolOffset else {
+            let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
+            guard
+                let now = try db.fetchOne(
+                    SlurmTaskRecord.self, sql: "SELECT * FROM slurmTask WHERE runId = ?\(lock)", arguments: [runId]),
+                now.spoolOffset == task.spoolOffset
+            else {
                 return SpoolIngest()
             }
             var points: [MetricPoint] = []
@@ -152,6 +167,8 @@ extension TrackerDB {
                     points += (e.metrics ?? [:]).map {
                         MetricPoint(runId: runId, key: $0.key, step: e.step!, value: $0.value, time: e.time)
                     }
+                case .training:
+                    break
                 case .start, .checkpoint, .end:
                     try Self.logMetrics(points, in: db)
                     points = []
@@ -168,16 +185,16 @@ extension TrackerDB {
     }
 
     /// A `rung` event as its run's arrival at that rung (nil for a run outside any experiment).
-    private static func rungArrival(_ e: SpoolEvent, runId: Int64, _ db: Database) throws -> RungArrival? {
-        guard let run = try RunRecord.fetchOne(db, key: runId), let experimentId = run.experimentId else { return nil }
+    private static func rungArrival(_ e: SpoolEvent, runId: Int64, _ db: any StoreConnection) throws -> RungArrival? {
+        guard let run = try db.fetch(RunRecord.self, id: runId), let experimentId = run.experimentId else { return nil }
         return RungArrival(
             experimentId: experimentId, rung: e.rung!, runId: runId, step: e.step!, atStep: e.atStep!,
             metric: e.metric!, value: e.value!)
     }
 
     /// The effect of one start, checkpoint or end event.
-    private static func apply(_ e: SpoolEvent, runId: Int64, home: String, _ db: Database) throws {
-        guard let run = try RunRecord.fetchOne(db, key: runId) else { return }
+    private static func apply(_ e: SpoolEvent, runId: Int64, home: String, _ db: any StoreConnection) throws {
+        guard let run = try db.fetch(RunRecord.self, id: runId) else { return }
         let worker = "slurm:\(e.job ?? "?")@\(e.host ?? "?")"
         switch e.kind {
         case .start:
@@ -191,9 +208,9 @@ extension TrackerDB {
         case .checkpoint:
             let path = e.path!
             let relative = path.hasPrefix(home + "/") ? String(path.dropFirst(home.count + 1)) : path
-            var artifact = ArtifactRecord(
-                runId: runId, kind: "checkpoint", step: e.step, path: relative, size: e.size!, sha256: e.sha256!)
-            try artifact.insert(db)
+            _ = try db.insert(
+                ArtifactRecord(
+                    runId: runId, kind: "checkpoint", step: e.step, path: relative, size: e.size!, sha256: e.sha256!))
         case .end:
             let end: SlurmAttemptEnd =
                 switch e.outcome! {
@@ -208,13 +225,14 @@ extension TrackerDB {
                 case .pruned: .pruned(why: e.error ?? "pruned at an ASHA rung")
                 }
             try settle(runId: runId, end, worker: worker, db)
-        case .metrics, .rung:
+        case .metrics, .rung, .training:
             break
         }
     }
 
     /// queued -> running for a Slurm task (no lease: Slurm says whether it still runs).
-    private static func startSlurmRun(_ run: RunRecord, worker: String, time: Double, _ db: Database) throws {
+    private static func startSlurmRun(_ run: RunRecord, worker: String, time: Double, _ db: any StoreConnection) throws
+    {
         guard run.state == .queued else { return }
         try db.execute(
             sql: """
@@ -231,13 +249,15 @@ extension TrackerDB {
     /// finished is left as it is. Returns true when the run must be submitted again.
     @discardableResult
     public func settleSlurmRun(runId: Int64, _ end: SlurmAttemptEnd) throws -> Bool {
-        try pool.write { db in try Self.settle(runId: runId, end, worker: nil, db) }
+        try write { db in try Self.settle(runId: runId, end, worker: nil, db) }
     }
 
     @discardableResult
-    static func settle(runId: Int64, _ end: SlurmAttemptEnd, worker: String?, _ db: Database) throws -> Bool {
-        guard var run = try RunRecord.fetchOne(db, key: runId), !run.state.isTerminal,
-            var task = try SlurmTaskRecord.fetchOne(db, key: runId)
+    static func settle(runId: Int64, _ end: SlurmAttemptEnd, worker: String?, _ db: any StoreConnection) throws -> Bool
+    {
+        guard var run = try db.fetch(RunRecord.self, id: runId), !run.state.isTerminal,
+            var task = try db.fetchOne(
+                SlurmTaskRecord.self, sql: "SELECT * FROM slurmTask WHERE runId = ?", arguments: [runId])
         else { return false }
         if case .cancelled(let why) = end {
             _ = try finish(run, to: .cancelled, exitCode: nil, signal: nil, error: why, db)
@@ -246,8 +266,8 @@ extension TrackerDB {
         if run.state != .running {
             // it ended without ever reporting a start (died before it could): count the attempt
             try startSlurmRun(run, worker: worker ?? "slurm", time: Date().timeIntervalSince1970, db)
-            run = try RunRecord.fetchOne(db, key: runId)!
-            guard run.state == .running else { return false }
+            guard let now = try db.fetch(RunRecord.self, id: runId), now.state == .running else { return false }
+            run = now
         }
         switch end {
         case .succeeded:
@@ -289,7 +309,7 @@ extension TrackerDB {
     }
 
     private static func finish(
-        _ run: RunRecord, to: RunState, exitCode: Int64?, signal: Int64?, error: String?, _ db: Database
+        _ run: RunRecord, to: RunState, exitCode: Int64?, signal: Int64?, error: String?, _ db: any StoreConnection
     ) throws -> Bool {
         try transition(
             runId: run.id!, from: run.state, to: to, worker: nil, exitCode: exitCode, signal: signal, error: error,
@@ -298,11 +318,11 @@ extension TrackerDB {
 
     /// The run's task is gone from Slurm while the run is queued: the head submits it again.
     public func markSlurmTaskForSubmission(runId: Int64) throws {
-        try pool.write { db in try Self.markForSubmission(runId, db) }
+        try write { db in try Self.markForSubmission(runId, db) }
     }
 
     /// The run's task is gone from Slurm: the next submission holds it again.
-    private static func markForSubmission(_ runId: Int64, _ db: Database) throws {
+    private static func markForSubmission(_ runId: Int64, _ db: any StoreConnection) throws {
         try db.execute(
             sql: "UPDATE slurmTask SET arrayJobId = NULL, arrayTask = NULL, missingSince = NULL WHERE runId = ?",
             arguments: [runId])

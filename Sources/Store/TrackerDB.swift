@@ -12,14 +12,36 @@ public final class TrackerDB: Sendable {
     /// cannot write (a read-only folder or mount, another user's files, a full disk).
     public enum Access: Sendable { case readWrite, readOnly }
 
+    /// Where the store is: the SQLite file's path, or the PostgreSQL URL without its password.
     public let path: String
-    public let pool: DatabasePool
+    /// The workspace folder (logs, checkpoints, shards), whichever engine holds the store.
+    public let home: String
     public let access: Access
+    /// The engine under every query.
+    public let backend: any SQLBackend
+
+    public var dialect: SQLDialect { backend.dialect }
+
+    /// The SQLite pool, for SQLite's own fast paths (nil on PostgreSQL).
+    var sqlitePool: DatabasePool? { (backend as? SQLiteBackend)?.pool }
+
+    /// Runs `body` in one read transaction (one snapshot).
+    @discardableResult
+    public func read<T>(_ body: (any StoreConnection) throws -> T) throws -> T {
+        try backend.transaction(.read, body)
+    }
+
+    /// Runs `body` in one write transaction (SQLite: BEGIN IMMEDIATE).
+    @discardableResult
+    public func write<T>(_ body: (any StoreConnection) throws -> T) throws -> T {
+        try backend.transaction(.write, body)
+    }
 
     /// Opens the database at `path`: read-write creates it if needed and applies the pending
     /// migrations; read-only requires it to exist with this build's schema.
     public init(path: String, access: Access = .readWrite, busyTimeout: TimeInterval = 30) throws {
         self.path = path
+        self.home = (path as NSString).deletingLastPathComponent
         self.access = access
         var config = Configuration()
         config.busyMode = .callback(BusyWait.callback(timeout: busyTimeout))
@@ -33,11 +55,26 @@ public final class TrackerDB: Sendable {
         }
         if access == .readOnly {
             guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noDatabase(path: path) }
-            pool = try Self.openReadOnly(path, config)
+            backend = SQLiteBackend(pool: try Self.openReadOnly(path, config), path: path)
             try checkSchema()
             return
         }
-        pool = try Self.openMigrated(path, config, busyTimeout: busyTimeout)
+        backend = SQLiteBackend(pool: try Self.openMigrated(path, config, busyTimeout: busyTimeout), path: path)
+    }
+
+    /// Opens the PostgreSQL store at `url` for workspace `home` (its logs, checkpoints and shards
+    /// stay in the folder): read-write applies the pending migrations under an advisory lock.
+    public init(postgres url: PostgresURL, password: String?, home: String, access: Access = .readWrite) throws {
+        let backend = try PostgresBackend(url: url, password: password)
+        self.backend = backend
+        self.path = backend.location
+        self.home = home
+        self.access = access
+        if access == .readOnly {
+            try checkSchema()
+        } else {
+            try PostgresMigrator.migrate(self)
+        }
     }
 
     /// Opens the pool and applies the pending migrations. Two processes creating one workspace at
@@ -65,9 +102,15 @@ public final class TrackerDB: Sendable {
         }
     }
 
-    /// Opens `<home>/tracker.sqlite`: read-write creates the workspace folder if needed;
-    /// read-only fails with a clear error when there is no workspace there.
+    /// Opens the workspace `home`'s store: the PostgreSQL store named by `--store` /
+    /// `TRACKER_DATABASE_URL` when one is set (see `StoreSettings`), else `<home>/tracker.sqlite`.
+    /// Read-write creates the workspace folder if needed; read-only fails with a clear error when
+    /// there is no workspace there.
     public convenience init(home: String, access: Access = .readWrite) throws {
+        if let pg = try StoreSettings.postgres() {
+            try self.init(postgres: pg.url, password: pg.password, home: home, access: access)
+            return
+        }
         if access == .readOnly {
             guard FileManager.default.fileExists(atPath: home + "/tracker.sqlite") else {
                 throw StoreError.noWorkspace(home: home)
@@ -110,11 +153,13 @@ public final class TrackerDB: Sendable {
 
     /// Read-only handles use the schema as it is: it must be exactly this build's.
     private func checkSchema() throws {
-        let known = Self.migrations
+        let known = Self.migrations(dialect)
         let applied: [String]
         do {
-            applied = try pool.read { db in
-                try String.fetchAll(db, sql: "SELECT name FROM schemaMigration ORDER BY rowid")
+            applied = try read { db in
+                try db.column(
+                    String.self,
+                    sql: "SELECT name FROM schemaMigration ORDER BY \(db.dialect == .sqlite ? "rowid" : "seq")")
             }
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "not a tracker database (\(error))")
@@ -126,8 +171,16 @@ public final class TrackerDB: Sendable {
         }
     }
 
-    /// The migrations this build carries, in order.
+    /// The migrations this build carries for SQLite, in order.
     public static var migrations: [(name: String, sql: String)] { EmbeddedMigrations.all }
+
+    /// The migrations this build carries for `dialect`, in order (same names for both).
+    public static func migrations(_ dialect: SQLDialect) -> [(name: String, sql: String)] {
+        switch dialect {
+        case .sqlite: EmbeddedMigrations.all
+        case .postgres: EmbeddedMigrations.postgres
+        }
+    }
 
     private static func migrate(_ pool: DatabasePool) throws {
         let known = Self.migrations
@@ -188,12 +241,13 @@ public final class TrackerDB: Sendable {
 
     /// Names of the applied migrations, in order.
     public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM schemaMigration ORDER BY name") }
+        try read { db in try db.column(String.self, sql: "SELECT name FROM schemaMigration ORDER BY name") }
     }
 
-    /// The journal mode SQLite reports ("wal").
+    /// The journal mode SQLite reports ("wal"; "postgresql" for a PostgreSQL store).
     public func journalMode() throws -> String {
-        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+        guard let pool = sqlitePool else { return "postgresql" }
+        return try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 }
 

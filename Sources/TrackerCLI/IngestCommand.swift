@@ -69,6 +69,19 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(
+        name: .customLong("memory-budget"),
+        help: ArgumentHelp(
+            "Memory for counting words, e.g. 512M or 2G (default: 1G, or half the available memory if less); "
+                + "past it counts are spilled to the workspace and merged back exactly.",
+            valueName: "size"))
+    var memoryBudget: String?
+
+    @Option(
+        name: .customLong("min-frequency"),
+        help: "Stop merging at the first pair seen fewer times than this (HF's min_frequency; 0: never).")
+    var minFrequency = 0
+
     @Flag(help: "Re-ingest even if the same files and settings were ingested before.")
     var force = false
 
@@ -84,14 +97,30 @@ struct IngestCommand: ParsableCommand {
             try IngestLimits.check("--max-document-mib", maxDocumentMiB, in: IngestLimits.maxDocumentMiB)
             try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
             if let threads { try IngestLimits.check("--threads", threads, in: IngestLimits.threads) }
+            try IngestLimits.check("--min-frequency", minFrequency, in: IngestLimits.minFrequency)
+            if let mib = try memoryBudgetBytes().map({ $0 >> 20 }) {
+                try IngestLimits.check("--memory-budget (MiB)", mib, in: IngestLimits.memoryBudgetMiB)
+            }
         } catch {
             throw ValidationError("\(error)")
         }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
     }
 
+    /// The parsed --memory-budget, nil when not given.
+    func memoryBudgetBytes() throws -> Int? {
+        guard let memoryBudget else { return nil }
+        guard let bytes = ByteSize.parse(memoryBudget) else {
+            throw ValidationError(
+                "--memory-budget '\(memoryBudget)' is not a size: give a number with K, M, G or T, e.g. 512M or 2G")
+        }
+        return bytes
+    }
+
     func run() throws {
         var options = IngestOptions()
+        if let bytes = try memoryBudgetBytes() { options.memoryBudget = bytes }
+        options.minFrequency = minFrequency
         options.name = name
         options.vocabSize = vocabSize
         options.valFraction = valFraction
@@ -153,8 +182,11 @@ enum IngestReport {
         let order = ["hash", "read+count", "train", "encode+write", "record"]
         let stages = order.compactMap { k in s.seconds[k].map { "\(k) \(Format.duration($0))" } }
         lines.append(
-            "  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), peak memory \(Format.bytes(s.peakMemoryBytes))"
-        )
+            "  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), "
+                + String(format: "%.1f MB/s", s.megabytesPerSecond))
+        let spilled = s.spilledBytes > 0 ? ", \(Format.bytes(s.spilledBytes)) of word counts spilled to disk" : ""
+        let budget = s.memoryBudgetBytes > 0 ? " (budget \(Format.bytes(s.memoryBudgetBytes))\(spilled))" : ""
+        lines.append("  memory      peak \(Format.bytes(s.peakMemoryBytes))\(budget)")
         for w in s.warnings.prefix(20) { lines.append("  warning     \(w)") }
         if s.warnings.count > 20 {
             lines.append("  warning     ... and \(s.warnings.count - 20) more (see --format json)")

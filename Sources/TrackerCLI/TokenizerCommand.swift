@@ -29,6 +29,9 @@ struct TokenizerCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Where to write tokenizer.json.", valueName: "file"))
         var output: String
 
+        @Option(help: "HF's min_frequency: stop before the first merge of a pair seen fewer times (0: no limit).")
+        var minFrequency = 0
+
         @Option(help: "Worker threads (default: $TRACKER_THREADS, else all cores).")
         var threads: Int?
 
@@ -45,7 +48,7 @@ struct TokenizerCommand: ParsableCommand {
         }
 
         func run() throws {
-            let trainer = try withCLIErrors { try BPETrainer(vocabSize: vocabSize) }
+            let trainer = try withCLIErrors { try BPETrainer(vocabSize: vocabSize, minFrequency: minFrequency) }
             let files = try withCLIErrors { try documentFiles(paths) }
             let workers = threads ?? min(Parallelism.defaultThreads, IngestLimits.threads.upperBound)
             let start = Date()
@@ -64,7 +67,7 @@ struct TokenizerCommand: ParsableCommand {
             }
             let counted = Date()
             let bar = ProgressBar("merges", total: Int64(trainer.mergeTarget), unit: .items("merges"))
-            let tokenizer = trainer.train(counts) { done, _ in bar.set(Int64(done)) }
+            let tokenizer = trainer.train(counts, threads: workers) { done, _ in bar.set(Int64(done)) }
             bar.finish()
             let trained = Date()
             try withCLIErrors {

@@ -14,5 +14,6 @@ struct Tracker: ParsableCommand {
             ReportCommand.self, ExportCommand.self, ImportCommand.self, NightlyCommand.self,
             TrainCommand.self, SampleCommand.self, AttentionCommand.self, BenchStoreCommand.self,
             BenchAttentionCommand.self, ServeCommand.self,
+            BenchCorpusCommand.self,
         ])
 }

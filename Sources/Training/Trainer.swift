@@ -123,10 +123,9 @@ public final class Trainer: @unchecked Sendable {
                 let r = rows[w]
                 let ws = workspaces[w].value
                 losses[w] = Double(
-                    model.forward(
+                    model.forwardBackward(
                         ws, tokens: inputs.baseAddress! + r.lowerBound * T,
-                        targets: targets.baseAddress! + r.lowerBound * T))
-                model.backward(ws, grads: grads[w].baseAddress!)
+                        targets: targets.baseAddress! + r.lowerBound * T, grads: grads[w].baseAddress!))
             }
             for w in 0..<W { loss += losses[w] * Double(rows[w].count) / Double(B) }
         }

@@ -14,7 +14,7 @@ private let trainScript = """
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     trainer = trainers.BpeTrainer(vocab_size=int(sys.argv[2]) - 1, show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=int(sys.argv[3]))
     tok.train_from_iterator(docs, trainer)
     merges = json.loads(tok.to_str())["model"]["merges"]
     print(json.dumps([m if isinstance(m, list) else m.split(" ") for m in merges]))
@@ -31,17 +31,20 @@ private let encodeScript = """
 @Suite(.requires("python3 with the tokenizers package", pythonHasTokenizers))
 struct HuggingFaceParityTests {
     /// HF's merges for `documents` at vocabulary size V (HF trains V - 1 without the special).
-    func huggingFaceMerges(_ documents: [String], vocabSize: Int) throws -> [[String]] {
+    func huggingFaceMerges(_ documents: [String], vocabSize: Int, minFrequency: Int = 0) throws -> [[String]] {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("docs.json")
         try JSONSerialization.data(withJSONObject: documents).write(to: file)
-        let out = try runPython(trainScript, [file.path, String(vocabSize)])
+        let out = try runPython(trainScript, [file.path, String(vocabSize), String(minFrequency)])
         return try JSONSerialization.jsonObject(with: out) as! [[String]]
     }
 
-    func ourMerges(_ documents: [String], vocabSize: Int) throws -> [[String]] {
-        let tokenizer = try BPETrainer(vocabSize: vocabSize).train(countWords(documents))
+    func ourMerges(_ documents: [String], vocabSize: Int, minFrequency: Int = 0, threads: Int = 2) throws
+        -> [[String]]
+    {
+        let tokenizer = try BPETrainer(vocabSize: vocabSize, minFrequency: minFrequency)
+            .train(countWords(documents), threads: threads)
         return tokenizer.merges.map { [tokenizer.tokenString($0.0), tokenizer.tokenString($0.1)] }
     }
 
@@ -55,16 +58,29 @@ struct HuggingFaceParityTests {
         #expect(ours == (try huggingFaceMerges(documents, vocabSize: 256 + 500 + 1)))
     }
 
-    @Test func sameMergesOnEnglishText() throws {
+    func englishDocuments() throws -> [String] {
         let dir = "/usr/share/common-licenses"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         let documents = names.sorted().compactMap { name -> String? in
             try? String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8)
         }
         try #require(!documents.isEmpty, "no English documents in \(dir)")
-        let ours = try ourMerges(documents, vocabSize: 2048)
+        return documents
+    }
+
+    @Test(arguments: [1, 2]) func sameMergesOnEnglishText(threads: Int) throws {
+        let documents = try englishDocuments()
+        let ours = try ourMerges(documents, vocabSize: 2048, threads: threads)
         #expect(ours.count == 2048 - 257)
         #expect(ours == (try huggingFaceMerges(documents, vocabSize: 2048)))
+    }
+
+    /// HF's min_frequency: both stop at the first pair seen fewer times, long before V.
+    @Test(arguments: [2, 7, 40]) func sameMergesWithMinFrequency(minFrequency: Int) throws {
+        let documents = try englishDocuments()
+        let ours = try ourMerges(documents, vocabSize: 30_000, minFrequency: minFrequency)
+        #expect(ours.count < 30_000 - 257)
+        #expect(ours == (try huggingFaceMerges(documents, vocabSize: 30_000, minFrequency: minFrequency)))
     }
 
     @Test func huggingFaceLoadsOurFileAndGivesOurIds() throws {

@@ -33,8 +33,9 @@ enum ReferenceTrainer {
         return counts
     }
 
-    /// Learns up to `mergeCount` merges from word counts.
-    static func train(wordCounts: [[UInt8]: Int64], mergeCount: Int) -> [(UInt32, UInt32)] {
+    /// Learns up to `mergeCount` merges from word counts, none of a pair seen under
+    /// `minFrequency` times (training stops there).
+    static func train(wordCounts: [[UInt8]: Int64], mergeCount: Int, minFrequency: Int64 = 0) -> [(UInt32, UInt32)] {
         var words = wordCounts.map { (ids: $0.key.map { idOfByte[Int($0)] }, count: $0.value) }
         var merges: [(UInt32, UInt32)] = []
         for i in 0..<mergeCount {
@@ -47,7 +48,7 @@ enum ReferenceTrainer {
             let best = stats.max { a, b in
                 a.value != b.value ? a.value < b.value : (a.key[0], a.key[1]) > (b.key[0], b.key[1])
             }
-            guard let best, best.value > 0 else { break }
+            guard let best, best.value > 0, best.value >= minFrequency else { break }
             let pair = (best.key[0], best.key[1])
             merges.append(pair)
             for w in words.indices {

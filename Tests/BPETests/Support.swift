@@ -92,9 +92,14 @@ let propertyExamples: Int = {
 
 /// Runs `python3 -c script args...` and returns its stdout; throws on a non-zero exit.
 func runPython(_ script: String, _ arguments: [String]) throws -> Data {
+    try runProcess("python3", ["-c", script] + arguments)
+}
+
+/// Runs `tool args...` (found on the PATH) and returns its stdout; throws on a non-zero exit.
+func runProcess(_ tool: String, _ arguments: [String]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
+    process.arguments = [tool] + arguments
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -105,10 +110,22 @@ func runPython(_ script: String, _ arguments: [String]) throws -> Data {
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
         throw NSError(
-            domain: "python3", code: Int(process.terminationStatus),
+            domain: tool, code: Int(process.terminationStatus),
             userInfo: [NSLocalizedDescriptionKey: String(decoding: errors, as: UTF8.self)])
     }
     return data
+}
+
+/// The package's root folder.
+let packageRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// The text of every file of corpora/bundled.tar.xz, concatenated (through `tar`).
+func bundledCorpusText() throws -> [UInt8] {
+    [UInt8](try runProcess("tar", ["-xJOf", packageRoot + "/corpora/bundled.tar.xz"]))
 }
 
 /// True if `python3` can import HF `tokenizers`.

@@ -141,6 +141,33 @@ struct LanguageModelTests {
         #expect(different.forward(ws, tokens: tokens, targets: targets) != losses[0])
     }
 
+    /// The trainer's fused call: the head's weight gradient goes straight into grads, giving the
+    /// same bits as forward then backward when grads start at zero, and adding (within rounding)
+    /// onto gradients already there; the workspace then still serves the separate calls.
+    @Test(arguments: 0..<gradientConfigs.count)
+    func forwardBackwardMatchesForwardThenBackward(index: Int) throws {
+        let config = Self.gradientConfigs[index]
+        let model = try LanguageModel(config: config)
+        scrambleParameters(model, seed: UInt64(index + 5))
+        let (B, T) = (2, config.context)
+        let ws = model.makeWorkspace(batch: B, time: T)
+        let (tokens, targets) = batch(B: B, T: T, V: config.vocabSize, seed: 4)
+        let separate = Floats(model.parameterCount)
+        let lossSeparate = model.forward(ws, tokens: tokens, targets: targets)
+        model.backward(ws, grads: separate.p)
+        let fused = Floats(model.parameterCount)
+        let lossFused = model.forwardBackward(ws, tokens: tokens, targets: targets, grads: fused.p)
+        #expect(lossFused.bitPattern == lossSeparate.bitPattern)
+        #expect(fused.array == separate.array)
+        _ = model.forwardBackward(ws, tokens: tokens, targets: targets, grads: fused.p)
+        let twice = separate.array.map { 2 * $0 }
+        #expect(scaledError(fused.p, twice.map(Double.init)) < 1e-6)
+        let again = Floats(model.parameterCount)
+        model.forward(ws, tokens: tokens, targets: targets)
+        model.backward(ws, grads: again.p)
+        #expect(again.array == separate.array)
+    }
+
     @Test func twoThreadsShareOneModel() throws {
         let model = try LanguageModel(config: .tiny(C: 16, T: 6))
         let batches = (0..<2).map { batch(B: 2, T: 6, V: 11, seed: UInt64(10 + $0)) }

@@ -2,6 +2,7 @@
 // are in StoreTests/ImportTests.swift).
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 @testable import Report
@@ -34,5 +35,51 @@ struct ExportTests {
         #expect(
             try RunReader(db: fresh).summaries(RunSelection()).first?.params
                 == RunReader(db: db).summaries(RunSelection(runs: ["5"])).first?.params)
+    }
+}
+
+/// Runs move between a SQLite and a PostgreSQL store, both ways, through export and import, with
+/// their params, metrics, state, attempts and checkpoint records; importing twice is importing once.
+@Suite(.postgres)
+struct StoreMoveTests {
+    func postgresStore() throws -> TrackerDB {
+        let url = try PostgresURL(try TestPostgres.newDatabase())
+        return try TrackerDB(postgres: url, password: url.password, home: Fixture.tempDir())
+    }
+
+    func contents(_ db: TrackerDB) throws -> [Int] {
+        try db.read { d in
+            try ["run", "runParam", "runTag", "metric", "metricSummary", "artifact", "experiment"].map {
+                try d.scalar(Int.self, sql: "SELECT count(*) FROM \($0)") ?? 0
+            }
+        }
+    }
+
+    @Test func aRunMovesFromSQLiteToPostgresAndBackIdempotently() throws {
+        let sqlite = try Fixture.database()
+        let dir = Fixture.tempDir()
+        let out = try Exporter.export(RunReader(db: sqlite), runs: ["forgetting-seed1"], to: dir + "/a")
+        let pg = try postgresStore()
+        _ = try Importer.importFile(out[0].files[2], into: pg)
+        let once = try contents(pg)
+        let again = try Importer.importFile(out[0].files[2], into: pg)
+        #expect(again.created == [] && again.updated == ["forgetting-seed1"])
+        #expect(try contents(pg) == once)
+        let moved = try #require(try pg.runs().first)
+        let original = try #require(try sqlite.runs().first { $0.name == "forgetting-seed1" })
+        #expect(moved.state == original.state && moved.attempts == original.attempts)
+        #expect(try pg.artifacts(runId: moved.id!, kind: "checkpoint").map(\.sha256) == ["c0ffee"])
+        #expect(try pg.experiment(id: moved.experimentId!)?.name == "sweep")
+        // ...and back into a new SQLite store: the same files come out again.
+        let back = try Exporter.export(RunReader(db: pg), runs: ["forgetting-seed1"], to: dir + "/b")
+        for i in [0, 2] {
+            #expect(
+                try String(contentsOfFile: back[0].files[i], encoding: .utf8)
+                    == String(contentsOfFile: out[0].files[i], encoding: .utf8))
+        }
+        let fresh = try TrackerDB(home: Fixture.tempDir())
+        _ = try Importer.importFile(back[0].files[2], into: fresh)
+        _ = try Importer.importFile(back[0].files[2], into: fresh)
+        #expect(try contents(fresh) == once)
     }
 }

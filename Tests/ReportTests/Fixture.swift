@@ -3,7 +3,6 @@
 // is NaN and last train/loss is +inf), plus one imported run outside any experiment. Written with
 // plain SQL so the tests depend only on the schema.
 import Foundation
-import GRDB
 import Store
 
 enum Fixture {
@@ -45,7 +44,7 @@ enum Fixture {
     /// A new database in a temporary folder holding the fixture.
     static func database() throws -> TrackerDB {
         let db = try TrackerDB(home: tempDir())
-        try db.pool.write { db in
+        try db.write { db in
             try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'sweep', '{}')")
             for (i, r) in runs.enumerated() {
                 let id = Int64(i + 1)
@@ -93,12 +92,12 @@ enum Fixture {
                         "INSERT INTO artifact (runId, kind, step, path, size, sha256) VALUES (?, 'checkpoint', 100, ?, 1048576, 'c0ffee')",
                     arguments: [id, "runs/\(id)/step100.safetensors"])
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO run (id, name, config, configHash, state, origin) VALUES (6, 'pytorch-baseline', '{}', 'h6', 'succeeded', 'import');
-                    INSERT INTO runParam VALUES (6, 'model.attention.variant', 'text', NULL, 'softmax');
-                    INSERT INTO metric (runId, key, step, value, time) VALUES (6, 'val/loss', 100, 3.25, 0);
-                    """)
+            try db.executeScript(
+                """
+                INSERT INTO run (id, name, config, configHash, state, origin) VALUES (6, 'pytorch-baseline', '{}', 'h6', 'succeeded', 'import');
+                INSERT INTO runParam VALUES (6, 'model.attention.variant', 'text', NULL, 'softmax');
+                INSERT INTO metric (runId, key, step, value, time) VALUES (6, 'val/loss', 100, 3.25, 0);
+                """)
             try db.execute(
                 sql: """
                     INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
@@ -112,7 +111,7 @@ enum Fixture {
         return db
     }
 
-    static func insertMetrics(_ db: Database, runId: Int64, run r: Run) throws {
+    static func insertMetrics(_ db: any StoreConnection, runId: Int64, run r: Run) throws {
         func put(_ key: String, _ step: Int, _ value: Double) throws {
             try db.execute(
                 sql: "INSERT INTO metric (runId, key, step, value, isNaN, time) VALUES (?, ?, ?, ?, ?, 0)",

@@ -5,7 +5,6 @@
 // over the fixture's runs).
 import Basics
 import Foundation
-import GRDB
 import Store
 import TestSupport
 import Testing
@@ -158,6 +157,7 @@ struct ImportFuzzTests {
         {"run": "baseline", "step": 1, "metrics": {"train/loss": 2.5, "val/loss": "nan"}, "time": 1700000000}
         {"run": "baseline", "step": 2, "metrics": {"train/loss": 2.25, "val/loss": -1e-3}}
         {"run": "other", "step": 0, "metrics": {"train/loss": "inf"}}
+        {"run": "moved", "state": "failed", "attempts": 2, "checkpoints": [{"step": 10, "path": "runs/1/step10.safetensors", "size": 64, "sha256": "ab"}]}
 
         """
 
@@ -169,9 +169,9 @@ struct ImportFuzzTests {
         var m = Mutator(seed: 21)
         var failed = 0
         func contents() throws -> [Int] {
-            try db.pool.read { db in
+            try db.read { db in
                 try ["run", "metric", "runParam", "runTag"].map {
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? 0
+                    try db.scalar(Int.self, sql: "SELECT count(*) FROM \($0)") ?? 0
                 }
             }
         }

@@ -76,7 +76,7 @@ struct RunListTests {
         let db = try TrackerDB(home: Fixture.tempDir())
         let runs = RunReader.concurrentFrom + 3
         let keys = 300
-        try db.pool.write { db in
+        try db.write { db in
             try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'many', '{}')")
             for id in 1...runs {
                 try db.execute(

@@ -130,7 +130,7 @@ struct AshaProcessTests {
         // attempt ends it as pruned without training on.
         let pruned = try #require(try db.runs().first { $0.state == .pruned })
         let steps = try db.metricSummaries(runId: pruned.id!).first { $0.key == "train/loss" }?.lastStep
-        try db.pool.write {
+        try db.write {
             try $0.execute(sql: "UPDATE run SET state = 'queued' WHERE id = ?", arguments: [pruned.id])
         }
         #expect(try tracker(worker).status == 0)

@@ -34,10 +34,14 @@ struct SlurmAshaTests {
 
     @Test func aRungEventIsDecidedAnsweredAndAPrunedEndSettlesTheRun() throws {
         let f = try Fixture(count: 2, spec: Self.spec)
-        let head = f.head()
+        var executor = SlurmExecutorConfig()
+        executor.rungTimeoutSeconds = 90
+        let head = f.head(executor)
         try head.submit(f.runs, experiment: "sweep")
         let sweepDir = try f.task(f.runs[0]).sweepDir
-        #expect(try SlurmManifest.load(sweepDir: sweepDir).asha == Self.config)
+        let manifest = try SlurmManifest.load(sweepDir: sweepDir)
+        // the tasks wait at a rung as long as [executor] rung_timeout says
+        #expect(manifest.asha == Self.config && manifest.rungTimeoutSeconds == 90)
         for (i, value) in [1.0, 2.0].enumerated() {
             f.slurm.set(101, i, "RUNNING")
             let spool = try f.spool(f.runs[i])
@@ -75,7 +79,7 @@ struct SlurmAshaTests {
         // was sent), and the file ingested again from its start
         try spool.append(Self.rungEvent(0, value: 9.0))
         _ = try head.poll()
-        try f.db.pool.write { db in
+        try f.db.write { db in
             try db.execute(
                 sql: "UPDATE slurmTask SET spoolOffset = 0, spoolSeq = 0 WHERE runId = ?", arguments: [run.id])
         }

@@ -11,7 +11,8 @@ struct ConfigTests {
     @Test func defaultsAreLocalWithSlurmDefaultsReady() throws {
         let c = try SlurmExecutorConfig(table: nil)
         #expect(c.kind == .local && c.maxRequeues == 3 && c.signalSeconds == 120 && c.extra.isEmpty)
-        #expect(c.partition == nil && c.maxParallel == nil && c.pollSeconds == 2 && c.pollMaxSeconds == 60)
+        #expect(c.resources == SlurmResources() && c.maxParallel == nil && c.pollSeconds == 2 && c.pollMaxSeconds == 60)
+        #expect(c.rungTimeoutSeconds == 1800)
     }
 
     @Test func everyKeyReachesTheScript() throws {
@@ -20,9 +21,17 @@ struct ConfigTests {
             "time": .string("1:00:00"), "cpus_per_task": .int(4), "mem": .string("8G"), "gres": .string("gpu:1"),
             "max_parallel": .int(3), "extra": .array([.string("--exclusive")]), "max_requeues": .int(5),
             "signal_seconds": .int(300), "dir": .string("/shared/x"), "poll_seconds": .double(0.5),
+            "poll_max_seconds": .int(9), "lost_after_seconds": .int(60), "rung_timeout": .int(120),
         ]
+        #expect(Set(table.keys) == Set(SlurmExecutorConfig.keys))
         let c = try SlurmExecutorConfig(table: table)
         #expect(c.kind == .slurm && c.maxRequeues == 5 && c.dir == "/shared/x" && c.pollSeconds == 0.5)
+        #expect(c.pollMaxSeconds == 9 && c.lostAfterSeconds == 60 && c.rungTimeoutSeconds == 120)
+        #expect(
+            c.resources
+                == SlurmResources(
+                    partition: "cpu", account: "lab", qos: "high", time: "1:00:00", cpusPerTask: 4, mem: "8G",
+                    gres: "gpu:1"))
         let spec = c.jobSpec(name: "tracker-x", taskCount: 10, output: "/o/%A_%a.out", command: ["/t", "worker"])
         let script = try spec.script(for: spec.chunks(maxArraySize: 1001)[0])
         for line in [
@@ -42,7 +51,8 @@ struct ConfigTests {
             ("extra", .string("--exclusive"), "a list of sbatch options"),
             ("time", .string("soon"), "not a Slurm time limit"),
             ("partition", .string(""), "non-empty"),
-            ("parition", .string("cpu"), "unknown key"),
+            ("rung_timeout", .int(0), "positive number of seconds"),
+            ("parition", .string("cpu"), "unknown key; [executor] accepts kind, partition, account"),
         ]
         for (key, value, message) in cases {
             #expect {

@@ -11,7 +11,7 @@ struct HeadTests {
     @Test func aSweepIsOneArrayTrackedToCompletion() throws {
         let f = try Fixture(count: 3)
         var config = SlurmExecutorConfig()
-        config.partition = "debug"
+        config.resources.partition = "debug"
         config.maxParallel = 2
         let head = f.head(config)
         let arrays = try head.submit(f.runs, experiment: "sweep")
@@ -56,6 +56,38 @@ struct HeadTests {
             f.slurm.scripts[2].contains("--array=0-0\n")
                 && f.slurm.scripts[2].contains(#"$((4 + SLURM_ARRAY_TASK_ID))"#))
         #expect(try f.runs.map { try f.task($0).jobText } == ["101_0", "101_1", "102_0", "102_1", "103_0"])
+    }
+
+    /// tracker's own timestamps per Slurm run: the head's sbatch calls (sbatch.jsonl) and the
+    /// task's `training` event, which the ingest reads past without any effect.
+    @Test func eachSbatchCallIsTimedAndATrainingEventChangesNothing() throws {
+        let f = try Fixture(count: 3)
+        f.slurm.maxArraySize = 2
+        let head = f.head()
+        var now = 1000.0
+        head.clock = {
+            now += 0.25
+            return now
+        }
+        #expect(try head.submit(f.runs, experiment: "sweep") == [101, 102])
+        let sweepDir = try f.task(f.runs[0]).sweepDir
+        let lines = try String(contentsOfFile: SbatchRecord.path(sweepDir: sweepDir), encoding: .utf8)
+            .split(separator: "\n")
+        let records = try lines.map { try JSONDecoder().decode(SbatchRecord.self, from: Data($0.utf8)) }
+        #expect(records.map(\.script) == ["array-0.sh", "array-2.sh"] && records.map(\.job) == [101, 102])
+        #expect(records.allSatisfy { $0.answered == $0.called + 0.25 })
+        #expect(try f.task(f.runs[2]).submittedAt == records[1].answered)
+
+        f.slurm.set(101, 0, "RUNNING")
+        let spool = try f.spool(f.runs[0])
+        try spool.append(SpoolEvent(kind: .start, job: "101_0", host: "node1"))
+        try spool.append(SpoolEvent(kind: .training, step: 0))
+        try spool.append(SpoolEvent(kind: .metrics, step: 1, metrics: ["train/loss": 2]))
+        try spool.append(SpoolEvent(kind: .end, outcome: .succeeded, exitCode: 0))
+        #expect(try head.poll().events == 4)
+        #expect(try f.state(f.runs[0]).state == .succeeded)
+        #expect(try f.db.metrics(runId: f.runs[0].id!, key: "train/loss").map(\.step) == [1])
+        #expect(try f.db.events(runId: f.runs[0].id!).map(\.toState).suffix(2) == [.running, .succeeded])
     }
 
     @Test func aFailureIsRetriedThenFailedWithItsExitCode() throws {

@@ -78,7 +78,7 @@ struct SpoolTests {
             }
             // and the ingest of such a file (from the start) applies it without an error
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            try f.db.pool.write { db in
+            try f.db.write { db in
                 try db.execute(
                     sql: "UPDATE slurmTask SET spoolOffset = 0, spoolSeq = 0 WHERE runId = ?", arguments: [run.id])
             }

@@ -29,7 +29,9 @@ import Testing
 
         // task 2 exits 3, the others 0: `bash -c SCRIPT worker --index N` sees N as $2
         let spec = SlurmJobSpec(
-            name: "slurmkit-test", partition: env["TRACKER_SLURM_PARTITION"], time: "5", cpusPerTask: 1, taskCount: 4,
+            name: "slurmkit-test",
+            resources: SlurmResources(partition: env["TRACKER_SLURM_PARTITION"], time: "5", cpusPerTask: 1),
+            taskCount: 4,
             maxParallel: 2, output: dir.path + "/%A_%a.out",
             command: ["/bin/bash", "-c", #"echo "task $2 of $SLURM_ARRAY_JOB_ID"; [ "$2" != 2 ] || exit 3"#, "worker"])
         let chunks = spec.chunks(maxArraySize: config.maxArraySize)
@@ -72,7 +74,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         // one task at a time: task 0 runs, tasks 1 and 2 wait
         let spec = SlurmJobSpec(
-            name: "slurmkit-cancel", partition: env["TRACKER_SLURM_PARTITION"], taskCount: 3, maxParallel: 1,
+            name: "slurmkit-cancel", resources: SlurmResources(partition: env["TRACKER_SLURM_PARTITION"]), taskCount: 3,
+            maxParallel: 1,
             output: dir.path + "/%A_%a.out", command: ["/bin/bash", "-c", "sleep 300", "worker"])
         let scriptPath = dir.path + "/job.sh"
         try spec.script(for: SlurmArrayChunk(offset: 0, count: 3)).write(

@@ -8,8 +8,11 @@ import Testing
 
     @Test func fullSpecGolden() throws {
         let spec = SlurmJobSpec(
-            name: "tracker-sweep-7", partition: "gpu", account: "lab", qos: "normal", time: "1-02:00:00",
-            cpusPerTask: 4, mem: "8G", gres: "gpu:1", taskCount: 12, maxParallel: 3, signalSecondsBeforeEnd: 90,
+            name: "tracker-sweep-7",
+            resources: SlurmResources(
+                partition: "gpu", account: "lab", qos: "normal", time: "1-02:00:00", cpusPerTask: 4, mem: "8G",
+                gres: "gpu:1"),
+            taskCount: 12, maxParallel: 3, signalSecondsBeforeEnd: 90,
             output: "/shared/my runs/slurm/%A_%a.out", error: "/shared/runs/slurm/%A_%a.err",
             extraOptions: ["--constraint=skylake", "#SBATCH --exclusive"], command: Self.worker)
         let expected = """
@@ -38,7 +41,7 @@ import Testing
 
     @Test func minimalSpecGolden() throws {
         let spec = SlurmJobSpec(
-            name: "t", taskCount: 1, requeue: false, signalSecondsBeforeEnd: nil, output: "/o/%A_%a.out",
+            name: "t", taskCount: 1, requeue: false, output: "/o/%A_%a.out",
             command: ["tracker", "worker", "it's"])
         let expected = """
             #!/bin/bash
@@ -90,10 +93,16 @@ import Testing
         s.maxParallel = 0
         cases.append(s)
         s = good
-        s.time = "two hours"
+        s.resources.time = "two hours"
         cases.append(s)
         s = good
-        s.partition = "a\"b"
+        s.resources.partition = "a\"b"
+        cases.append(s)
+        s = good
+        s.resources.mem = ""
+        cases.append(s)
+        s = good
+        s.resources.cpusPerTask = 0
         cases.append(s)
         s = good
         s.output = "/o\n#SBATCH --x"

@@ -9,11 +9,11 @@ import Testing
 struct BusyWaitTests {
     /// Holds the write lock of `path` on another connection from `BEGIN IMMEDIATE` until `release`.
     private func holdWriteLock(_ path: String, until release: DispatchSemaphore) throws -> DispatchSemaphore {
-        let holder = try TrackerDB(path: path)
+        let holder = try #require(try TrackerDB(path: path).sqlitePool)
         let held = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            try? holder.pool.writeWithoutTransaction { db in
+            try? holder.writeWithoutTransaction { db in
                 try db.execute(sql: "BEGIN IMMEDIATE")
                 held.signal()
                 release.wait()
@@ -26,7 +26,7 @@ struct BusyWaitTests {
     }
 
     @Test func aWriterWaitsForTheLockThenWrites() throws {
-        let db = try makeDB()
+        let db = try #require(try makeDB())
         let run = try makeRun(db)
         let release = DispatchSemaphore(value: 0)
         let done = try holdWriteLock(db.path, until: release)
@@ -37,7 +37,7 @@ struct BusyWaitTests {
     }
 
     @Test func aWriterGivesUpAfterItsTimeout() throws {
-        let first = try makeDB()
+        let first = try #require(try makeDB())
         let run = try makeRun(first)
         let impatient = try TrackerDB(path: first.path, busyTimeout: 0.05)
         let release = DispatchSemaphore(value: 0)

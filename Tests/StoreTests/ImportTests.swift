@@ -18,8 +18,8 @@ struct ImportTests {
         {"run": "torch-other", "step": 100, "metrics": {"val/loss": "inf"}}
         """
 
-    @Test func importsRunsThroughTheWritePath() throws {
-        let db = try TrackerDB(home: tempDir())
+    @Test(arguments: Backend.allCases) func importsRunsThroughTheWritePath(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let summary = try Importer.importLines(baseline, file: "b.jsonl", into: db, now: 1000)
         #expect(summary == ImportSummary(created: ["torch-softmax", "torch-other"], updated: [], points: 6))
         let reader = RunReader(db: db)
@@ -45,8 +45,8 @@ struct ImportTests {
         #expect(try db.events(runId: r.id).map(\.detail) == ["imported"])
     }
 
-    @Test func reimportUpdatesInsteadOfDuplicating() throws {
-        let db = try TrackerDB(home: tempDir())
+    @Test(arguments: Backend.allCases) func reimportUpdatesInsteadOfDuplicating(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         _ = try Importer.importLines(baseline, file: "b.jsonl", into: db)
         let changed = baseline.replacingOccurrences(of: #""val/loss": 3.3"#, with: #""val/loss": 3.25"#)
         let again = try Importer.importLines(changed, file: "b.jsonl", into: db)

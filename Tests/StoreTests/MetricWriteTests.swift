@@ -1,24 +1,18 @@
 // The metric write path: NaN and infinities round-trip exactly, re-logging a step replaces it,
-// metricSummary always equals a recomputation, and MetricWriter's log call stays cheap.
+// metricSummary always equals a recomputation, and MetricWriter's log call stays cheap; on both engines.
 import Basics
 import Foundation
-import GRDB
 import Testing
 
 @testable import Store
-
-func makeDB() throws -> TrackerDB {
-    let d = NSTemporaryDirectory() + "store-metrics-\(UUID().uuidString)"
-    return try TrackerDB(home: d)
-}
 
 func makeRun(_ db: TrackerDB, name: String = "r") throws -> Int64 {
     try db.createRun(RunRecord(name: name, config: "{}", configHash: "h-\(name)")).id!
 }
 
 struct MetricWriteTests {
-    @Test func nanAndInfinitiesRoundTripExactly() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func nanAndInfinitiesRoundTripExactly(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         let values: [Double] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-300, .greatestFiniteMagnitude, 3.25]
         let points = values.enumerated().map {
@@ -32,22 +26,22 @@ struct MetricWriteTests {
             // Exact up to the sign of zero: SQLite stores a whole REAL as an integer, so -0.0 reads back as 0.0.
             #expect(a.sameBits(b), "\(a) != \(b)")
         }
-        let isNaN = try db.pool.read { try Int.fetchOne($0, sql: "SELECT isNaN FROM metric WHERE step = 0") }
+        let isNaN = try db.read { try $0.scalar(Int.self, sql: "SELECT isNaN FROM metric WHERE step = 0") }
         #expect(isNaN == 1)
         let s = try #require(try db.metricSummaries(runId: run).first)
         #expect(s.min == -.infinity && s.max == .infinity && s.count == 8 && s.lastStep == 7 && s.last == 3.25)
     }
 
-    @Test func nanAsLastValueIsFlagged() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func nanAsLastValueIsFlagged(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         try db.logMetrics([MetricPoint(runId: run, key: "k", step: 1, value: .nan, time: 0)])
         let s = try #require(try db.metricSummaries(runId: run).first)
         #expect(s.lastIsNaN && s.last == nil && s.min == nil && s.max == nil && s.count == 1 && s.lastValue.isNaN)
     }
 
-    @Test func relogReplacesWithoutDuplicates() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func relogReplacesWithoutDuplicates(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         try db.logMetrics(
             (0..<10).map { MetricPoint(runId: run, key: "train/loss", step: $0, value: Double($0), time: 0) })
@@ -57,13 +51,13 @@ struct MetricWriteTests {
         let back = try db.metrics(runId: run, key: "train/loss")
         #expect(back.map(\.step) == Array(0..<13))
         #expect(back[7].value == -7)
-        let rows = try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM metric")! }
+        let rows = try db.read { try $0.scalar(Int.self, sql: "SELECT count(*) FROM metric")! }
         #expect(rows == 13)
         #expect(try db.metricSummaries(runId: run).first == db.recomputedSummary(runId: run, key: "train/loss"))
     }
 
-    @Test func lastPointForAStepWinsWithinABatch() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func lastPointForAStepWinsWithinABatch(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         try db.logMetrics([
             MetricPoint(runId: run, key: "k", step: 1, value: 1, time: 0),
@@ -74,9 +68,9 @@ struct MetricWriteTests {
         #expect(s.count == 1 && s.min == 2 && s.max == 2)
     }
 
-    @Test(arguments: [1, 2, 3, 4])
-    func summaryEqualsRecomputationAfterRandomBatches(seed: UInt64) throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases, [1, 2, 3, 4])
+    func summaryEqualsRecomputationAfterRandomBatches(backend: Backend, seed: UInt64) throws {
+        guard let db = try makeDB(backend) else { return }
         let runs = [try makeRun(db, name: "a"), try makeRun(db, name: "b")]
         var rng = SplitMix64(seed: seed)
         let keys = ["train/loss", "val/loss", "train/lr"]
@@ -104,9 +98,9 @@ struct MetricWriteTests {
     /// Large batches over many series (past the 16 looked up without hashing), interleaved and
     /// with repeated steps, in chunks of every statement size: the table holds the last value
     /// logged for each step, and every summary equals a recomputation.
-    @Test(arguments: [5, 6])
-    func manySeriesInLargeBatchesKeepTheLastValuePerStep(seed: UInt64) throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases, [5, 6])
+    func manySeriesInLargeBatchesKeepTheLastValuePerStep(backend: Backend, seed: UInt64) throws {
+        guard let db = try makeDB(backend) else { return }
         let runs = try (0..<4).map { try makeRun(db, name: "r\($0)") }
         let keys = (0..<9).map { "train/k\($0)" }
         var rng = SplitMix64(seed: seed)
@@ -138,8 +132,8 @@ struct MetricWriteTests {
         #expect(rows == expected.count)
     }
 
-    @Test func writerFlushesEverythingAndLogStaysCheap() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func writerFlushesEverythingAndLogStaysCheap(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         let writer = MetricWriter(db: db, flushInterval: 0.02, batchSize: 512)
         var durations: [Double] = []
@@ -161,8 +155,8 @@ struct MetricWriteTests {
         #expect(p99 < 20, "log p99 \(p99) ms")
     }
 
-    @Test func aPointOfAMissingRunFailsTheWholeBatch() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func aPointOfAMissingRunFailsTheWholeBatch(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
         #expect(throws: StoreError.runNotFound("999999")) {
             try db.logMetrics([
@@ -173,12 +167,12 @@ struct MetricWriteTests {
         #expect(try db.metrics(runId: run, key: "k").isEmpty && db.metricSummaries(runId: run).isEmpty)
         // The connection has its foreign keys back: deleting the run still cascades to its points.
         try db.logMetrics([MetricPoint(runId: run, key: "k", step: 1, value: 1, time: 0)])
-        try db.pool.write { try $0.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [run]) }
-        #expect(try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM metric") } == 0)
+        try db.write { try $0.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [run]) }
+        #expect(try db.read { try $0.scalar(Int.self, sql: "SELECT count(*) FROM metric") } == 0)
     }
 
-    @Test func writerReportsWriteErrorsOnFlush() throws {
-        let db = try makeDB()
+    @Test(arguments: Backend.allCases) func writerReportsWriteErrorsOnFlush(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let writer = MetricWriter(db: db, flushInterval: 0.01)
         writer.log(runId: 999_999, key: "k", step: 1, value: 1)  // no such run: foreign key error
         #expect(throws: (any Error).self) { try writer.flush() }

@@ -1,7 +1,6 @@
 // A run filter compiles to SQL whose only spliced text is the compiler's own: every name and
 // value from the user is a `?` argument, and the filter selects exactly the runs it says.
 import Foundation
-import GRDB
 import Testing
 
 @testable import Store
@@ -16,13 +15,13 @@ struct RunFilterTests {
         #expect(!sql.sql.contains("--"))
         #expect(
             sql.arguments == [
-                "note".databaseValue, attack.databaseValue, "val/loss'--".databaseValue, 2.0.databaseValue,
+                .text("note"), .text(attack), .text("val/loss'--"), .real(2.0),
             ])
         #expect(sql.sql.components(separatedBy: "?").count - 1 == sql.arguments.count)
     }
 
-    @Test func selectsByParamTagAndMetric() throws {
-        let db = try TrackerDB(home: NSTemporaryDirectory() + "filter-\(UUID().uuidString)")
+    @Test(arguments: Backend.allCases) func selectsByParamTagAndMetric(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         for (i, lr) in [0.001, 0.003].enumerated() {
             let run = try db.createRun(
                 RunRecord(name: "r\(i)", config: "{}", configHash: "h\(i)", state: .succeeded),

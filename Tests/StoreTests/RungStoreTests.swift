@@ -8,12 +8,6 @@ import Testing
 
 @testable import Store
 
-private func tempHome() -> String {
-    let d = NSTemporaryDirectory() + "rungs-\(UUID().uuidString)"
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
-
 /// A database as the tracker left it before migration 0004 (ASHA), with one finished run and its rows,
 /// including a Slurm task row that references the run table being rebuilt.
 private func databaseBeforeAsha(_ path: String) throws {
@@ -47,27 +41,28 @@ struct RungStoreTests {
         try databaseBeforeAsha(home + "/tracker.sqlite")
         let db = try TrackerDB(home: home)
         #expect(try db.appliedMigrations() == TrackerDB.migrations.map(\.name))
-        let counts = try db.pool.read { db in
+        let counts = try db.read { db in
             try ["run", "runParam", "metric", "metricSummary", "artifact", "runEvent", "slurmTask"].map {
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)")!
+                try db.scalar(Int.self, sql: "SELECT count(*) FROM \($0)")!
             }
         }
         #expect(counts == [1, 1, 1, 1, 1, 1, 1])
         #expect(try db.run(id: 7)?.state == .succeeded)
-        #expect(try db.pool.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") } == 1)
-        let indexes = try db.pool.read {
-            try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run'")
+        #expect(try db.read { try $0.scalar(Int.self, sql: "PRAGMA foreign_keys") } == 1)
+        let indexes = try db.read {
+            try $0.column(String.self, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run'")
         }
         #expect(Set(indexes).isSuperset(of: ["runQueue", "runByExperiment", "runByConfig"]))
         // The rebuilt table still cascades to the run's rows, and accepts the new state.
-        try db.pool.write { try $0.execute(sql: "UPDATE run SET state = 'pruned' WHERE id = 7") }
-        try db.pool.write { try $0.execute(sql: "DELETE FROM run WHERE id = 7") }
-        #expect(try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM metric") } == 0)
-        #expect(try db.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM slurmTask") } == 0)
+        try db.write { try $0.execute(sql: "UPDATE run SET state = 'pruned' WHERE id = 7") }
+        try db.write { try $0.execute(sql: "DELETE FROM run WHERE id = 7") }
+        #expect(try db.read { try $0.scalar(Int.self, sql: "SELECT count(*) FROM metric") } == 0)
+        #expect(try db.read { try $0.scalar(Int.self, sql: "SELECT count(*) FROM slurmTask") } == 0)
     }
 
-    @Test func rungResultsAreRecordedOncePerRunWithTheirArrivalAndCounted() throws {
-        let db = try TrackerDB(home: tempHome())
+    @Test(arguments: Backend.allCases)
+    func rungResultsAreRecordedOncePerRunWithTheirArrivalAndCounted(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let e = try db.upsertExperiment(name: "sweep", source: nil, spec: "{}")
         let runs = try (1...3).map { i in
             try db.createRun(RunRecord(experimentId: e.id, name: "r\(i)", config: "{}", configHash: "h\(i)"))

@@ -1,6 +1,5 @@
 // The database: migrations from migrations/*.sql, WAL, and recording an ingest in one transaction.
 import Foundation
-import GRDB
 import Testing
 
 @testable import Store
@@ -29,6 +28,13 @@ struct TrackerDBTests {
             let onDisk = try String(contentsOfFile: dir + "/" + m.name, encoding: .utf8)
             #expect(m.sql == onDisk.trimmingSuffixNewline, "\(m.name) changed: run migrations/embed.sh")
         }
+        // PostgreSQL mirrors every migration under the same name.
+        let postgres = TrackerDB.migrations(.postgres)
+        #expect(postgres.map(\.name) == files, "add migrations/postgres/NAME for each migration, run embed.sh")
+        for m in postgres {
+            let onDisk = try String(contentsOfFile: dir + "/postgres/" + m.name, encoding: .utf8)
+            #expect(m.sql == onDisk.trimmingSuffixNewline, "postgres/\(m.name) changed: run migrations/embed.sh")
+        }
     }
 
     @Test func opensInWALAndMigratesOnce() throws {
@@ -43,22 +49,22 @@ struct TrackerDBTests {
     @Test func editedMigrationIsRefused() throws {
         let home = tempDir()
         let db = try TrackerDB(home: home)
-        try db.pool.write { try $0.execute(sql: "UPDATE schemaMigration SET sha256 = 'x'") }
+        try db.write { try $0.execute(sql: "UPDATE schemaMigration SET sha256 = 'x'") }
         #expect(throws: StoreError.self) { try TrackerDB(home: home) }
     }
 
     @Test func newerDatabaseIsRefused() throws {
         let home = tempDir()
         let db = try TrackerDB(home: home)
-        try db.pool.write {
+        try db.write {
             try $0.execute(sql: "INSERT INTO schemaMigration (name, sha256) VALUES ('9999_future.sql', 'x')")
         }
         let error = #expect(throws: StoreError.self) { try TrackerDB(home: home) }
         #expect(error?.description.contains("upgrade tracker") == true)
     }
 
-    @Test func recordsAnIngestAndCascades() throws {
-        let db = try TrackerDB(home: tempDir())
+    @Test(arguments: Backend.allCases) func recordsAnIngestAndCascades(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let ingest = IngestedCorpus(
             corpus: CorpusRecord(
                 name: "tiny", fingerprint: "fp", settings: "{}", documents: 3, trainDocuments: 2, valDocuments: 1,
@@ -81,16 +87,16 @@ struct TrackerDBTests {
         #expect(throws: (any Error).self) { try db.record(ingest) }
         // ...unless it replaces the old one, whose rows go with it.
         _ = try db.record(ingest, replacingFingerprint: true)
-        let counts = try db.pool.read { d in
+        let counts = try db.read { d in
             try ["corpus", "corpusSource", "tokenizer", "shard"].map {
-                try Int.fetchOne(d, sql: "SELECT count(*) FROM \($0)")!
+                try d.scalar(Int.self, sql: "SELECT count(*) FROM \($0)")!
             }
         }
         #expect(counts == [1, 1, 1, 2])
     }
 
-    @Test func failedRecordLeavesNoRows() throws {
-        let db = try TrackerDB(home: tempDir())
+    @Test(arguments: Backend.allCases) func failedRecordLeavesNoRows(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
         let bad = IngestedCorpus(
             corpus: CorpusRecord(
                 name: "x", fingerprint: "fp2", settings: "{}", documents: 1, trainDocuments: 1, valDocuments: 0,

@@ -128,12 +128,13 @@ struct IngestHardeningCLITests {
         #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
         #expect(r.stderr.contains(tokenizer + " has changed since") && r.stderr.contains("--force"), "\(r.stderr)")
 
-        // A missing tokenizer: which file, and what to do.
+        // A missing tokenizer: which file, on which host, and what to do.
         try FileManager.default.removeItem(atPath: tokenizer)
         r = try train()
         #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
         #expect(
-            r.stderr.contains(tokenizer + ": cannot read the tokenizer") && r.stderr.contains("--force"), "\(r.stderr)")
+            r.stderr.contains(tokenizer + " does not exist on \(ProcessInfo.processInfo.hostName)")
+                && r.stderr.contains("shared filesystem") && r.stderr.contains("--force"), "\(r.stderr)")
         #expect(!r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
     }
 }

@@ -92,16 +92,17 @@ struct SlurmExecutorCLITests {
 
     @Test(.timeLimit(.minutes(5))) func aSweepIsOneArrayAndCompletes() throws {
         let home = tempDir("slurm-sweep")
-        let file = try Self.experiment("sweep", home: home, steps: 20, runs: 3)
+        let file = try Self.experiment("sweep", home: home, steps: 20, runs: 4)
         let r = try runTracker(["run", file, "--home", home])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(r.stdout.contains("submitted 3 run(s) to Slurm as job array(s) "))
+        #expect(r.stdout.contains("submitted 4 run(s) to Slurm as job array(s) "))
         let db = try TrackerDB(home: home)
         let runs = try db.runs()
-        #expect(runs.count == 3)
+        #expect(runs.count == 4)
         let tasks = try db.slurmTasks()
         #expect(Set(tasks.compactMap(\.arrayJobId)).count == 1)
-        #expect(tasks.compactMap(\.arrayTask).sorted() == [0, 1, 2])
+        #expect(tasks.compactMap(\.arrayTask).sorted() == [0, 1, 2, 3])
+        #expect(Set(tasks.map(\.submissions)) == [1])
         for run in runs {
             #expect(run.state == .succeeded, "\(run.error ?? "")")
             #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
@@ -175,6 +176,33 @@ struct SlurmExecutorCLITests {
         #expect(try db.latestCheckpoint(runId: run.id!) != nil)
     }
 
+    /// A task that exits 2 before it can report anything (its submission folder is not on its
+    /// node: here the manifest is removed while the array is held) fails in Slurm; the head takes
+    /// the exit code from scontrol and, with no attempt left, fails the run with it.
+    @Test(.timeLimit(.minutes(5))) func aFailingRunIsFailedWithItsExitCode() throws {
+        let home = tempDir("slurm-fail")
+        let file = try Self.experiment(
+            "fail", home: home, steps: 20, runs: 1, extra: "extra = [\"--hold\"]",
+            data: Self.syntheticData + "\n[experiment]\nmax_attempts = 1")
+        let submit = try runTracker(["run", file, "--home", home, "--no-wait"])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let db = try TrackerDB(home: home)
+        let run = try #require(try db.runs().first)
+        let task = try #require(try db.slurmTasks(runIds: [run.id!]).first)
+        let array = try #require(task.arrayJobId)
+        try FileManager.default.removeItem(atPath: task.sweepDir + "/manifest.json")
+        let release = try runProcess("/usr/bin/env", ["scontrol", "release", String(array)])
+        #expect(release.status == 0, "\(release.stderr)")
+        let head = try runTracker(["run", file, "--home", home])
+        #expect(head.status == 1 && head.stderr.contains("1 run(s) did not succeed"), "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try db.run(id: run.id!))
+        #expect(r.state == .failed && r.attempts == 1 && r.exitCode == 2, "\(r.state) \(r.error ?? "")")
+        #expect(r.error?.contains("FAILED") == true && r.error?.contains("exit code 2") == true, "\(r.error ?? "")")
+        #expect(try db.slurmTasks(runIds: [run.id!]).first?.slurmState == "FAILED")
+        let log = try String(contentsOfFile: task.sweepDir + "/logs/\(array)_0.out", encoding: .utf8)
+        #expect(log.contains("manifest.json does not exist on ") && log.contains("shared filesystem"), "\(log)")
+    }
+
     @Test(.timeLimit(.minutes(5))) func cancelScancelsARunningAndAPendingTask() throws {
         let home = tempDir("slurm-cancel")
         let file = try Self.experiment("cancel", home: home, steps: 100_000, runs: 2, extra: "max_parallel = 1")
@@ -192,6 +220,20 @@ struct SlurmExecutorCLITests {
         #expect(c.status == 0 && c.stdout.contains("scancelled 2 Slurm task(s)"), "\(c.stdout)\(c.stderr)")
         #expect(try waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
         #expect(try db.runs().map(\.state) == [.cancelled, .cancelled])
+        // in Slurm too: nothing of the array pends or runs (a pending task cancelled on its own
+        // leaves squeue; the running one stays listed as CANCELLED)
+        let array = try #require(try db.slurmTasks().first?.arrayJobId)
+        func slurmStates() throws -> [String] {
+            let q = try runProcess(
+                "/usr/bin/env", ["squeue", "-h", "-r", "--states=all", "-j", "\(array)", "-o", "%T"])
+            return q.stdout.split(separator: "\n").map(String.init)
+        }
+        var states: [String] = []
+        let allCancelled = try waitFor(30) {
+            states = try slurmStates()
+            return states.contains("CANCELLED") && Set(states) == ["CANCELLED"]
+        }
+        #expect(allCancelled, "\(states)")
         let status = try runTracker(["status", "--home", home])
         #expect(status.status == 0)
     }
@@ -283,7 +325,10 @@ struct SlurmExecutorCLITests {
         #expect(second.status != 0)
         let failed = try #require(try db.runs().first { $0.state == .failed })
         #expect(failed.exitCode == 1)
-        #expect(failed.error?.contains("does not exist on") == true, "\(failed.error ?? "")")
+        let host = ProcessInfo.processInfo.hostName
+        #expect(
+            failed.error?.contains("\(path) does not exist on \(host)") == true
+                && failed.error?.contains("shared filesystem") == true, "\(failed.error ?? "")")
     }
 
     /// Pids of the `tracker worker --slurm DIR` processes.
@@ -302,8 +347,42 @@ struct SlurmExecutorCLITests {
     }
 }
 
-/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script.
+/// An ASHA sweep is no longer refused on Slurm: its dry run prints the batch script; the
+/// README's script is what its [executor] table renders.
 struct SlurmExecutorDryRunTests {
+    /// The README's Slurm section, from its `[executor]` example: the ```toml and ```sh blocks.
+    static func readmeExample() throws -> (table: String, script: String) {
+        let readme = try String(contentsOfFile: repoRoot + "/README.md", encoding: .utf8)
+        let section = readme[try #require(readme.range(of: "**On a Slurm cluster.**")).upperBound...]
+        func block(_ language: String) throws -> String {
+            let start = try #require(section.range(of: "```\(language)\n")).upperBound
+            return String(section[start..<(try #require(section[start...].range(of: "```")).lowerBound)])
+        }
+        return (try block("toml"), try block("sh"))
+    }
+
+    /// `exec BINARY worker ...` with the binary's path left out (the README's is on a shared filesystem).
+    static func withoutBinary(_ script: some StringProtocol) -> String {
+        script.split(separator: "\n").map { line in
+            guard line.hasPrefix("exec "), let worker = line.range(of: " worker ") else { return String(line) }
+            return "exec TRACKER" + line[worker.lowerBound...]
+        }.joined(separator: "\n")
+    }
+
+    @Test func theReadmeScriptIsWhatItsTableRenders() throws {
+        let (table, script) = try Self.readmeExample()
+        let home = tempDir("slurm-readme")
+        let file = home + "/demo.toml"
+        try
+            (table
+            + "\n[data]\ntask = \"t1\"\n\n[model]\nchannels = 16\nheads = 2\n\n[train]\nsteps = 10\n\n[sweep]\nseeds = [1, 2, 3]\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try runTracker(["run", file, "--home", home, "--dry-run"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rendered = try #require(r.stdout.range(of: "#!/bin/bash")).lowerBound
+        #expect(Self.withoutBinary(r.stdout[rendered...]) == Self.withoutBinary(script), "\(r.stdout)")
+    }
+
     @Test func anAshaSweepRunsOnSlurm() throws {
         let home = tempDir("slurm-asha")
         let r = try runTracker([

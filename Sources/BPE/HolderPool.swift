@@ -1,0 +1,113 @@
+// The trainer's lists of which words hold each pair, compact: each list is a run of ascending
+// word ids stored as LEB128 varint deltas (1 byte for gaps under 128, which most are), and all
+// lists live in one byte pool. A list is written once, whole, when its pair appears (the
+// initial count, or the merge step that creates the pair's new token), and read once, when the
+// pair is merged; so no list ever grows in place. Dropped lists leave garbage that
+// `compact(_:)` squeezes out in place, because lists lie in the pool in the order of their pairs.
+import Glibc
+
+/// A byte pool of varint-delta word lists, addressed by (offset, byte count).
+struct HolderPool {
+    private(set) var bytes: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    /// Bytes written so far, garbage included.
+    private(set) var used = 0
+    /// Bytes of dropped lists not yet squeezed out.
+    private(set) var garbage = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        bytes = .allocate(capacity: self.capacity)
+    }
+
+    func deallocate() { bytes.deallocate() }
+
+    /// Bytes the varint of `value` takes.
+    @inline(__always)
+    static func size(_ value: UInt32) -> Int {
+        value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5
+    }
+
+    /// Writes the varint of `value` at `p` and returns the bytes written.
+    @inline(__always)
+    static func put(_ value: UInt32, at p: UnsafeMutablePointer<UInt8>) -> Int {
+        var v = value
+        var i = 0
+        while v >= 0x80 {
+            p[i] = UInt8(truncatingIfNeeded: v) | 0x80
+            v >>= 7
+            i += 1
+        }
+        p[i] = UInt8(truncatingIfNeeded: v)
+        return i + 1
+    }
+
+    /// Reserves `count` bytes at the end and returns their offset (the pool may move).
+    mutating func claim(_ count: Int) -> Int {
+        if used + count > capacity {
+            var c = capacity + capacity / 2
+            while c < used + count { c += c / 2 }
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            bigger.update(from: bytes, count: used)
+            bytes.deallocate()
+            bytes = bigger
+            capacity = c
+        }
+        used += count
+        return used - count
+    }
+
+    /// Appends the ascending ids as one list and returns where it starts and its byte count.
+    mutating func append(_ ids: UnsafeBufferPointer<UInt32>) -> (offset: Int, count: Int) {
+        var size = 0
+        var previous: UInt32 = 0
+        for id in ids {
+            size += HolderPool.size(id &- previous)
+            previous = id
+        }
+        let offset = claim(size)
+        var p = bytes + offset
+        previous = 0
+        for id in ids {
+            p += HolderPool.put(id &- previous, at: p)
+            previous = id
+        }
+        return (offset, size)
+    }
+
+    /// Replaces `ids` by the list of `count` bytes at `offset`.
+    func decode(offset: Int, count: Int, into ids: inout [UInt32]) {
+        ids.removeAll(keepingCapacity: true)
+        var p = bytes + offset
+        let end = p + count
+        var id: UInt32 = 0
+        while p < end {
+            var v = UInt32(p.pointee & 0x7F)
+            var shift: UInt32 = 7
+            while p.pointee & 0x80 != 0 {
+                p += 1
+                v |= UInt32(p.pointee & 0x7F) << shift
+                shift += 7
+            }
+            p += 1
+            id &+= v
+            ids.append(id)
+        }
+    }
+
+    /// Marks a list of `count` bytes as dropped.
+    mutating func drop(_ count: Int) { garbage += count }
+
+    /// Moves the live lists together (`offsets` in pool order, `counts` 0 for dropped lists).
+    mutating func compact(offsets: inout [Int], counts: [UInt32]) {
+        var write = 0
+        for q in 0..<offsets.count where counts[q] > 0 {
+            let n = Int(counts[q])
+            if offsets[q] != write { memmove(bytes + write, bytes + offsets[q], n) }
+            offsets[q] = write
+            write += n
+        }
+        used = write
+        garbage = 0
+    }
+}

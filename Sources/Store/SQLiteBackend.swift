@@ -1,0 +1,68 @@
+// The SQLite backend: GRDB's DatabasePool (WAL: one writer, many readers). Writes are BEGIN
+// IMMEDIATE transactions, reads are snapshot transactions on a reader connection. Statements
+// are GRDB's cached ones, so a query written once is prepared once per connection.
+import Foundation
+import GRDB
+
+public final class SQLiteBackend: SQLBackend {
+    public let pool: DatabasePool
+    public let path: String
+    public var dialect: SQLDialect { .sqlite }
+    public var location: String { path }
+
+    init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    public func transaction<T>(_ kind: TransactionKind, _ body: (any StoreConnection) throws -> T) throws -> T {
+        switch kind {
+        case .read: return try pool.read { db in try body(SQLiteConnection(db: db)) }
+        case .write: return try pool.write { db in try body(SQLiteConnection(db: db)) }
+        }
+    }
+}
+
+/// A GRDB connection inside one of its transactions.
+struct SQLiteConnection: StoreConnection {
+    let db: Database
+    var dialect: SQLDialect { .sqlite }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
+        try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+        return db.changesCount
+    }
+
+    func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = statement.columnNames
+        return try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
+            SQLRow(columns: columns, values: (0..<columns.count).map { Self.value(row[$0] as DatabaseValue) })
+        }
+    }
+
+    func executeScript(_ sql: String) throws { try db.execute(sql: sql) }
+
+    static func arguments(_ values: [SQLValue]) -> StatementArguments {
+        StatementArguments(
+            values.map { v -> DatabaseValue in
+                switch v {
+                case .null: .null
+                case .integer(let i): i.databaseValue
+                case .real(let d): d.databaseValue
+                case .text(let s): s.databaseValue
+                case .blob(let b): Data(b).databaseValue
+                }
+            })
+    }
+
+    static func value(_ v: DatabaseValue) -> SQLValue {
+        switch v.storage {
+        case .null: .null
+        case .int64(let i): .integer(i)
+        case .double(let d): .real(d)
+        case .string(let s): .text(s)
+        case .blob(let b): .blob([UInt8](b))
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Testing
+
+// The trainer on several threads and with HF's min_frequency: the merges of 1, 2 and 4 threads
+// are identical (every step forced onto the threads), the tracking threshold for rare pairs
+// changes nothing, the UInt32 word store learns what the UInt16 one does, and min_frequency
+// stops where the naive reference stops.
+@testable import BPE
+
+@Suite struct TrainerThreadsTests {
+    /// Zipf-like documents over a small alphabet: many shared pairs, many ties, long lists.
+    func generatedDocuments(_ seed: UInt64, count: Int) -> [String] {
+        var rng = SeededGenerator(seed: seed)
+        let words = (0..<400).map { _ in
+            String((0..<Int.random(in: 1...9, using: &rng)).map { _ in "abcdeéz1'".randomElement(using: &rng)! })
+        }
+        return (0..<count).map { _ in
+            (0..<Int.random(in: 20...200, using: &rng)).map { _ in
+                words[min(words.count - 1, Int(1 / Double.random(in: 0.0025...1, using: &rng)) - 1)]
+            }.joined(separator: Bool.random(using: &rng) ? " " : "  ")
+        }
+    }
+
+    func merges(_ trainer: BPETrainer, _ counter: WordCounter, threads: Int) -> [[UInt32]] {
+        trainer.train(counter, threads: threads).merges.map { [$0.0, $0.1] }
+    }
+
+    @Test(arguments: [1, 2, 3]) func sameMergesOnAnyThreadCount(seed: UInt64) throws {
+        let counter = countWords(generatedDocuments(seed, count: 60) + (try fixtureDocuments("edge_cases.txt")))
+        var trainer = try BPETrainer(vocabSize: 256 + 400 + 1)
+        trainer.parallelMinimumHolders = 1
+        let one = merges(trainer, counter, threads: 1)
+        #expect(one.count > 100)
+        for threads in [2, 4] { #expect(merges(trainer, counter, threads: threads) == one, "\(threads) threads") }
+        trainer.parallelMinimumHolders = 5  // mixed: small steps on one thread, large ones on four
+        #expect(merges(trainer, counter, threads: 4) == one)
+    }
+
+    @Test func parallelMatchesReference() throws {
+        let documents = generatedDocuments(9, count: 12)
+        var trainer = try BPETrainer(vocabSize: 256 + 150 + 1)
+        trainer.parallelMinimumHolders = 1
+        let slow = ReferenceTrainer.train(wordCounts: ReferenceTrainer.wordCounts(documents), mergeCount: 150)
+        #expect(merges(trainer, countWords(documents), threads: 3) == slow.map { [$0.0, $0.1] })
+    }
+
+    /// Untracked rare pairs never change a merge, whether the recount comes early, late or never.
+    @Test(arguments: [1, 3, 12, 100_000]) func sameMergesForAnyTrackingThreshold(threshold: Int) throws {
+        let documents = generatedDocuments(8, count: 10)
+        var trainer = try BPETrainer(vocabSize: 256 + 3000 + 1)
+        trainer.trackingThreshold = Int64(threshold)
+        trainer.parallelMinimumHolders = 3
+        let slow = ReferenceTrainer.train(wordCounts: ReferenceTrainer.wordCounts(documents), mergeCount: 3000)
+        #expect(slow.count < 3000)  // ran out of pairs: every count down to 1 was merged
+        #expect(merges(trainer, countWords(documents), threads: 2) == slow.map { [$0.0, $0.1] })
+    }
+
+    /// Past 65,535 tokens the words are stored as UInt32: same merges (training stops early).
+    @Test func wideTokenIdsLearnTheSameMerges() throws {
+        let counter = countWords(generatedDocuments(4, count: 3))
+        let narrow = merges(try BPETrainer(vocabSize: 60_000), counter, threads: 2)
+        let wide = merges(try BPETrainer(vocabSize: 70_000), counter, threads: 2)
+        #expect(narrow.count < 60_000 - 257)
+        #expect(wide == narrow)
+    }
+
+    @Test(arguments: [2, 3, 10]) func minFrequencyStopsLikeTheReference(minFrequency: Int) throws {
+        let documents = generatedDocuments(5, count: 8)
+        let trainer = try BPETrainer(vocabSize: 256 + 2000 + 1, minFrequency: minFrequency)
+        let slow = ReferenceTrainer.train(
+            wordCounts: ReferenceTrainer.wordCounts(documents), mergeCount: 2000, minFrequency: Int64(minFrequency))
+        let fast = merges(trainer, countWords(documents), threads: 2)
+        #expect(fast == slow.map { [$0.0, $0.1] })
+        let unlimited = merges(try BPETrainer(vocabSize: 256 + 2000 + 1), countWords(documents), threads: 2)
+        #expect(fast.count < unlimited.count)
+        #expect(Array(unlimited.prefix(fast.count)) == fast)
+    }
+
+    @Test func minFrequencyOffIsTheDefault() throws {
+        let counter = countWords(generatedDocuments(6, count: 4))
+        let off = merges(try BPETrainer(vocabSize: 600), counter, threads: 1)
+        #expect(merges(try BPETrainer(vocabSize: 600, minFrequency: 1), counter, threads: 1) == off)
+        #expect(merges(try BPETrainer(vocabSize: 600, minFrequency: 0), counter, threads: 1) == off)
+        #expect(throws: BPEError.invalidMinFrequency(-1)) { try BPETrainer(vocabSize: 600, minFrequency: -1) }
+        #expect(BPEError.invalidMinFrequency(-1).description.contains("0 (no limit) or more"))
+    }
+}

@@ -1,0 +1,136 @@
+// Corpus-scale ingest: a memory budget small enough to spill word counts gives the very same
+// tokenizer and shards, a full disk while spilling leaves nothing behind, --min-frequency is part
+// of the fingerprint only when it changes the result, and the synthetic Zipfian corpus follows
+// Heaps' law.
+import BPE
+import Basics
+import Foundation
+import Store
+import Testing
+
+@testable import Ingest
+
+private func folder(_ tag: String) throws -> String {
+    let d = NSTemporaryDirectory() + "ingest-scale-\(tag)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A JSONL corpus of about `bytes` of Zipfian text with a Heaps'-law vocabulary.
+private func zipfCorpus(bytes: Int64, seed: UInt64 = 1) throws -> String {
+    let path = try folder("src") + "/zipf.jsonl"
+    var text = ZipfText(seed: seed)
+    try text.writeJSONL(to: path, totalBytes: bytes)
+    return path
+}
+
+private func options(budget: Int? = nil) -> IngestOptions {
+    var o = IngestOptions()
+    o.vocabSize = 600
+    o.valFraction = 0.05
+    o.threads = 2
+    if let budget { o.memoryBudget = budget }
+    return o
+}
+
+/// What a workspace holds besides the database.
+private func leftovers(_ home: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: home).filter {
+        !$0.hasPrefix("tracker.sqlite") && $0 != "tokenizers" && $0 != "shards"
+    }
+}
+
+struct IngestScaleTests {
+    @Test func aSmallBudgetSpillsAndGivesTheSameCorpus() throws {
+        let corpus = try zipfCorpus(bytes: 1_500_000)
+        var results: [IngestSummary] = []
+        for budget in [nil, 4 << 20] {
+            let home = try folder("home")
+            results.append(
+                try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
+                    paths: [corpus], options: options(budget: budget)))
+            let left = try leftovers(home)
+            #expect(left.isEmpty, "left behind: \(left)")
+        }
+        let (unbounded, bounded) = (results[0], results[1])
+        #expect(unbounded.spilledBytes == 0)
+        #expect(bounded.spilledBytes > 0 && bounded.memoryBudgetBytes == 4 << 20)
+        #expect(bounded.uniqueWords == unbounded.uniqueWords && bounded.uniqueWords > 20_000)
+        #expect(bounded.tokenizerSHA256 == unbounded.tokenizerSHA256)
+        #expect(bounded.shards.map(\.sha256) == unbounded.shards.map(\.sha256))
+        #expect(bounded.megabytesPerSecond > 0 && bounded.peakMemoryBytes > 0)
+    }
+
+    @Test func aFullDiskWhileSpillingLeavesNothingBehind() throws {
+        let corpus = try zipfCorpus(bytes: 1_000_000, seed: 2)
+        let home = try folder("home")
+        let db = try TrackerDB(home: home)
+        var o = options(budget: 4 << 20)
+        o.spillQuota = 100_000
+        let e = #expect(throws: WordSpillError.self) {
+            try IngestPipeline(home: home, db: db).run(paths: [corpus], options: o)
+        }
+        #expect("\(e!)".hasPrefix("the disk is full"))
+        #expect(try db.corpora().isEmpty)
+        let left = try FileManager.default.contentsOfDirectory(atPath: home).filter { !$0.hasPrefix("tracker.sqlite") }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    @Test func minFrequencyIsInTheFingerprintOnlyWhenItChangesTheResult() throws {
+        var o = options()
+        let base = o.fingerprintSettings
+        o.memoryBudget = 64 << 20
+        #expect(o.fingerprintSettings == base)
+        o.minFrequency = 1
+        #expect(o.fingerprintSettings == base)
+        o.minFrequency = 5
+        #expect(o.fingerprintSettings != base && o.fingerprintSettings["minFrequency"] == "5")
+
+        let corpus = try zipfCorpus(bytes: 200_000, seed: 3)
+        let home = try folder("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        let plain = try pipeline.run(paths: [corpus], options: options())
+        var rare = options()
+        rare.minFrequency = 2_000
+        let cut = try pipeline.run(paths: [corpus], options: rare)
+        #expect(cut.status == "ingested" && cut.corpusId != plain.corpusId)
+        #expect(cut.vocabSize < plain.vocabSize)
+        #expect(cut.warnings.first?.contains("allowed only") == true)
+    }
+
+    @Test func budgetsOutOfRangeAreErrors() throws {
+        let corpus = try zipfCorpus(bytes: 10_000, seed: 4)
+        let home = try folder("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        var o = options(budget: 1 << 20)
+        #expect(
+            throws: IngestError.outOfRange(
+                option: "--memory-budget (MiB)", value: 1, range: IngestLimits.memoryBudgetMiB)
+        ) {
+            try pipeline.run(paths: [corpus], options: o)
+        }
+        o = options()
+        o.minFrequency = -1
+        #expect(throws: IngestError.self) { try pipeline.run(paths: [corpus], options: o) }
+        #expect(IngestOptions.defaultMemoryBudget() <= 1 << 30)
+    }
+
+    /// The generator's vocabulary follows K n^β exactly in its words, and a fit over its
+    /// pre-token words (which also count punctuation) lands near the K it was given.
+    @Test func zipfTextFollowsHeapsLaw() throws {
+        var text = ZipfText(seed: 5)
+        var bytes: [UInt8] = []
+        var fit = HeapsFit()
+        for _ in 0..<400 {
+            bytes.removeAll(keepingCapacity: true)
+            text.appendDocument(bytes: 4096, to: &bytes)
+            bytes.withUnsafeBytes { fit.add(document: $0) }
+        }
+        let expected = 25 * pow(Double(text.words), 0.6)
+        #expect(abs(Double(text.distinct) - expected) <= 1)
+        let (k, beta, _) = fit.fit(beta: 0.6)
+        #expect(k > 15 && k < 35, "K \(k)")
+        #expect(beta > 0.5 && beta < 0.7, "β \(beta)")
+        #expect(ZipfText(seed: 5).heapsK == 25)
+    }
+}

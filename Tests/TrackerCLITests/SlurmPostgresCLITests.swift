@@ -1,0 +1,121 @@
+// The Slurm executor once more with the store on PostgreSQL (`--store postgres://...`): the head
+// keeps every run, metric and Slurm task in the server; the tasks still report through their
+// spool files and never see a credential. The password reaches tracker either on the command
+// line or from a 0600 file (TRACKER_DATABASE_PASSWORD_FILE), and appears nowhere a job keeps:
+// not in the batch script, the sweep's files, or a task's environment.
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite(
+    .serialized, .tags(.slow), .postgres,
+    .requires(
+        "a Slurm cluster (SLURM_CONF; start one with `eval \"$(bash .ci/services/slurm.sh start)\"`)", slurmClusterUp))
+struct SlurmPostgresCLITests {
+    let cli = SlurmExecutorCLITests()
+
+    /// A new database: its URL without the password, the password, and a 0600 file holding it.
+    func store(_ home: String) throws -> (url: String, password: String, file: String, db: TrackerDB) {
+        let full = try PostgresURL(try TestPostgres.newDatabase())
+        let password = try #require(full.password)
+        let file = home + "/pgpass"
+        try password.write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        var bare = full
+        bare.password = nil
+        let db = try TrackerDB(postgres: bare, password: password, home: home)
+        return (bare.redacted, password, file, db)
+    }
+
+    /// Every file under `dir` that contains `secret`.
+    func filesContaining(_ secret: String, under dir: String) -> [String] {
+        let files = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
+        return files.filter { f in
+            guard let data = FileManager.default.contents(atPath: dir + "/" + f) else { return false }
+            return String(decoding: data, as: UTF8.self).contains(secret)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aSweepOfFourIsOneArrayWithItsResultsInPostgres() throws {
+        let home = tempDir("slurm-pg-sweep")
+        let s = try store(home)
+        let file = try SlurmExecutorCLITests.experiment("sweep", home: home, steps: 20, runs: 4)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let r = try runTracker(["run", file, "--home", home, "--store", s.url], environment: env)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let runs = try s.db.runs()
+        #expect(runs.count == 4)
+        #expect(Set(try s.db.slurmTasks().compactMap(\.arrayJobId)).count == 1)
+        for run in runs {
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
+        }
+        #expect(!FileManager.default.fileExists(atPath: home + "/tracker.sqlite"), "the SQLite store was used")
+        #expect(filesContaining(s.password, under: home) == ["pgpass"])
+        let report = try runTracker(["report", "--home", home, "--store", s.url], environment: env)
+        #expect(report.status == 0 && report.stdout.contains("sweep"), "\(report.stdout)\(report.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aFailingRunIsFailedWithItsExitCode() throws {
+        let home = tempDir("slurm-pg-fail")
+        let s = try store(home)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let ingest = try runTracker(
+            [
+                "ingest", repoRoot + "/corpora/bundled.tar.xz", "--home", home, "--name", "bundled", "--vocab-size",
+                "300", "--store", s.url,
+            ], environment: env)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let shard = try #require(try s.db.corpus(named: "bundled")?.shards.first { $0.split == "train" })
+        let path = shard.path.hasPrefix("/") ? shard.path : home + "/" + shard.path
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".away")
+        let bad = try SlurmExecutorCLITests.experiment(
+            "corpus", home: home, steps: 10, runs: 1,
+            data: "[data]\ncorpus = \"bundled\"\n[experiment]\nmax_attempts = 1")
+        let r = try runTracker(["run", bad, "--home", home, "--store", s.url], environment: env)
+        #expect(r.status != 0)
+        let failed = try #require(try s.db.runs().first)
+        #expect(failed.state == .failed && failed.exitCode == 1, "\(failed.state) \(failed.error ?? "")")
+    }
+
+    /// The password typed in --store: the task (and its job) never see it.
+    @Test(.timeLimit(.minutes(5))) func usr1CheckpointsRequeuesAndResumesWithTheStoreInPostgres() throws {
+        let home = tempDir("slurm-pg-usr1")
+        let s = try store(home)
+        let typed = s.url.replacingOccurrences(of: "postgres://tracker@", with: "postgres://tracker:\(s.password)@")
+        let steps = 400
+        let file = try SlurmExecutorCLITests.experiment(
+            "usr1", home: home, steps: steps, runs: 1, extra: "max_requeues = 2")
+        let submit = try runTracker(["run", file, "--home", home, "--no-wait", "--store", typed])
+        #expect(submit.status == 0, "\(submit.stderr)")
+        let run = try #require(try s.db.runs().first)
+        let task = try #require(try s.db.slurmTasks(runIds: [run.id!]).first)
+        let job = try #require(task.jobText)
+        #expect(try cli.waitFor(120) { try cli.spooledStep(s.db, run.id!) >= 5 }, "the task did not start training")
+        let pids = cli.workerPids(sweepDir: task.sweepDir)
+        #expect(!pids.isEmpty, "no running task to look at")
+        for pid in pids {
+            let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+            #expect(
+                !String(decoding: environ, as: UTF8.self).contains(s.password),
+                "a task's environment holds the password")
+        }
+        let script = try runProcess("/usr/bin/env", ["scontrol", "write", "batch_script", job, "-"])
+        #expect(script.status == 0 && !script.stdout.contains(s.password))
+        _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
+        let head = try runTracker(["run", file, "--home", home, "--store", typed])
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try s.db.run(id: run.id!))
+        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        #expect(try s.db.slurmTasks(runIds: [run.id!]).first?.requeues == 1)
+        #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+        #expect(try s.db.events(runId: run.id!).filter { $0.fromState == .queued && $0.toState == .running }.count == 2)
+        #expect(filesContaining(s.password, under: home) == ["pgpass"])
+        #expect(!head.stdout.contains(s.password) && !head.stderr.contains(s.password))
+    }
+}

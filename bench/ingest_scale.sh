@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Corpus-scale ingest: `tracker ingest` of synthetic Zipfian text whose vocabulary grows as real
+# text does (Heaps' law, 25 n^0.6 distinct words after n words; the constant is checked against
+# the bundled corpus and printed), at each SIZE: wall time, MB/s and peak RSS (/usr/bin/time -v),
+# with the word counts spilled past the memory budget; and HF `tokenizers` training on the same
+# text where it fits in memory (skipped, with the reason, above HF_MAX), merges compared.
+# Usage: bench/ingest_scale.sh [SIZE...] [--full]   (SIZE like 100M or 1G; default 100M 1G;
+#        --full adds 10G). Env: SCALE_BENCH_DIR (the corpora, kept between runs; default
+#        /tmp/tracker-ingest-scale), VOCAB (32768), MEMORY_BUDGET (tracker's default if unset),
+#        THREADS (2), HF_MAX (2G: HF needs 4.5-8x the text in memory), TRACKER_BIN / SKIP_BUILD /
+#        SCRATCH_PATH as in bench/lib.sh. Needs about 2.2x the largest size free on disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${SCALE_BENCH_DIR:-/tmp/tracker-ingest-scale}
+VOCAB=${VOCAB:-32768}
+THREADS=${THREADS:-2}
+HF_MAX=${HF_MAX:-2G}
+sizes=()
+for a in "$@"; do
+    case $a in
+        --full) full=1 ;;
+        *) sizes+=("$a") ;;
+    esac
+done
+((${#sizes[@]})) || sizes=(100M 1G)
+[[ ${full:-0} == 1 ]] && sizes+=(10G)
+mkdir -p "$WORK"
+source bench/lib.sh
+use_release_binary
+bytes() { python3 -c "import sys; u={'K':10,'M':20,'G':30,'T':40}; s=sys.argv[1].upper().rstrip('B').rstrip('I'); print(int(float(s[:-1])*(1<<u[s[-1]])) if s[-1] in u else int(s))" "$1"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
+maxrss() { awk -F': ' '/Maximum resident set size/ {print $2 * 1024}' "$1"; }
+
+# HF tokenizers: the python3 on PATH if it has it, else a venv of ours.
+PY=python3
+if ! python3 -c "import tokenizers" 2>/dev/null; then
+    [[ -x $WORK/venv/bin/python ]] || { python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" -q install tokenizers; } || true
+    PY=$WORK/venv/bin/python
+fi
+hf_ok=1
+$PY -c "import tokenizers" 2>/dev/null || { hf_ok=0; echo "HF tokenizers unavailable (pip install tokenizers failed): HF columns skipped" >&2; }
+
+echo "== Heaps' law: distinct pre-token words D = K n^0.6 after n words"
+heaps=$("$TRACKER_BIN" bench-corpus --mode heaps corpora/bundled.tar.xz)
+python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"bundled corpus: n = {h['words']:,.0f}, D = {h['distinct']:,.0f}: K = {h['heapsK']:.1f} at beta 0.6 (free fit: K = {h['freeK']:.1f}, beta = {h['freeBeta']:.3f}); the generator uses K = 25\")" "$heaps"
+
+results=$WORK/results.jsonl
+: >"$results"
+for size in "${sizes[@]}"; do
+    n=$(bytes "$size")
+    corpus=$WORK/zipf-$size.jsonl
+    if [[ ! -f $corpus ]]; then
+        echo "== writing $size of Zipfian text to $corpus" >&2
+        "$TRACKER_BIN" bench-corpus --mode generate --bytes "$size" --output "$corpus.tmp" >"$WORK/gen-$size.json"
+        mv "$corpus.tmp" "$corpus"
+    fi
+    if [[ $size == "${sizes[0]}" ]]; then
+        g=$("$TRACKER_BIN" bench-corpus --mode heaps "$corpus")
+        python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"generated {sys.argv[2]}: K = {h['heapsK']:.1f} over its pre-token words (punctuation included)\")" "$g" "$size"
+    fi
+
+    echo "== tracker ingest $size (V=$VOCAB, $THREADS threads)" >&2
+    home=$(mktemp -d "$WORK/home.XXXXXX")
+    budget=()
+    [[ -n ${MEMORY_BUDGET:-} ]] && budget=(--memory-budget "$MEMORY_BUDGET")
+    /usr/bin/time -v -o "$WORK/time-ours.txt" "$TRACKER_BIN" ingest "$corpus" --home "$home" --vocab-size "$VOCAB" \
+        --threads "$THREADS" "${budget[@]}" --format json >"$WORK/ours.json"
+    cp "$(json "$WORK/ours.json" tokenizerPath)" "$WORK/ours-tokenizer.json"
+    rm -rf "$home"
+    ours_rss=$(maxrss "$WORK/time-ours.txt")
+
+    hf="null"
+    same="null"
+    if ((hf_ok)) && ((n <= $(bytes "$HF_MAX"))); then
+        echo "== HF tokenizers $size" >&2
+        /usr/bin/time -v -o "$WORK/time-hf.txt" env RAYON_NUM_THREADS="$THREADS" \
+            $PY bench/bpe_reference.py hf-train "$corpus" "$VOCAB" "$WORK/hf-merges.json" >"$WORK/hf.json"
+        hf="{\"seconds\": $(json "$WORK/hf.json" seconds), \"rss\": $(maxrss "$WORK/time-hf.txt")}"
+        same=$(python3 bench/bpe_reference.py same-merges "$WORK/ours-tokenizer.json" "$WORK/hf-merges.json")
+    elif ((hf_ok)); then
+        hf="{\"skipped\": \"above HF_MAX=$HF_MAX: HF needs 4.5-8x the text in memory\"}"
+    fi
+    python3 - "$WORK/ours.json" "$size" "$ours_rss" "$hf" "$same" >>"$results" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(json.dumps({"size": sys.argv[2], "bytes": s["sourceBytes"], "seconds": s["totalSeconds"],
+                  "countTrain": s["seconds"].get("read+count", 0) + s["seconds"].get("train", 0),
+                  "mbps": s["megabytesPerSecond"], "rss": int(sys.argv[3]), "summaryPeak": s["peakMemoryBytes"],
+                  "budget": s["memoryBudgetBytes"], "spilled": s["spilledBytes"], "words": s["uniqueWords"],
+                  "hf": json.loads(sys.argv[4]), "same": json.loads(sys.argv[5])}))
+EOF
+done
+
+echo
+echo "ingest of Zipfian JSONL, V=$VOCAB, $THREADS threads, release build; load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
+python3 - "$results" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print(f"{'size':>6} {'unique words':>12} {'wall s':>8} {'MB/s':>7} {'peak RSS':>9} {'budget':>8} {'spilled':>8}"
+      f" {'count+train s':>13} {'HF train s':>10} {'HF RSS':>8} {'ratio':>6}  merges")
+for r in rows:
+    hf = r["hf"] or {}
+    line = (f"{r['size']:>6} {r['words']:>12,} {r['seconds']:>8.1f} {r['mbps']:>7.1f} {r['rss'] / 2**20:>6.0f} MB"
+            f" {r['budget'] / 2**20:>5.0f} MB {r['spilled'] / 2**20:>5.0f} MB {r['countTrain']:>13.1f}")
+    if "seconds" in hf:
+        same = r["same"]
+        check = "identical" if same["identical"] else f"differ at {same['first_difference']}"
+        line += f" {hf['seconds']:>10.1f} {hf['rss'] / 2**20:>5.0f} MB {hf['seconds'] / r['countTrain']:>5.2f}x  {check}"
+    else:
+        line += f"  HF: {hf.get('skipped', 'not run')}"
+    print(line)
+print("wall s, MB/s: the whole ingest (checksums, read + count, BPE, encode + shards, database);")
+print("ratio: HF's training time over tracker's read + count + train (the same work)")
+EOF

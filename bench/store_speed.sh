@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Metric points/s through the store's batched write path (`tracker bench-store --mode batched`:
+# TrackerDB.logMetrics in batches of BATCH points, 4 keys) into the workspace's SQLite file and
+# into PostgreSQL, side by side in one run, alternating ROUNDS times so both sides see the same
+# load; prints the median of each and the ratio. The PostgreSQL server is started here in a temp
+# dir with the server's default settings (fsync and synchronous_commit on: NOT
+# TRACKER_POSTGRES_FAST) and stopped by pid at exit; SQLite runs as tracker runs it (WAL,
+# synchronous=NORMAL). Target: at least 100,000 points/s into PostgreSQL. Release build.
+# Usage: bench/store_speed.sh   (env: TRACKER_BIN, SCRATCH_PATH, SKIP_BUILD=1, POINTS=200000,
+# BATCH=1000, ROUNDS=3, BENCH_DIR; TRACKER_BENCH_DATABASE_URL + TRACKER_DATABASE_PASSWORD_FILE
+# to use a server of your own instead)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${BENCH_DIR:-/tmp/tracker-store-bench}
+POINTS=${POINTS:-200000}
+BATCH=${BATCH:-1000}
+ROUNDS=${ROUNDS:-3}
+rm -rf "$WORK"
+mkdir -p "$WORK"
+source bench/lib.sh
+use_release_binary
+
+if [ -n "${TRACKER_BENCH_DATABASE_URL:-}" ]; then
+    url=$TRACKER_BENCH_DATABASE_URL
+else
+    unset TRACKER_POSTGRES_FAST
+    trap 'bash .ci/services/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+    (umask 077 && bash .ci/services/postgres.sh start > "$WORK/pg.env" 2>"$WORK/pg.log")
+    # shellcheck disable=SC1091
+    source "$WORK/pg.env"
+    # the password goes to a 0600 file, the URL without it to --store
+    python3 -c "import sys, urllib.parse as u; print(u.urlparse(sys.argv[1]).password)" \
+        "$TRACKER_TEST_DATABASE_URL" > "$WORK/pgpass"
+    chmod 600 "$WORK/pgpass"
+    export TRACKER_DATABASE_PASSWORD_FILE=$WORK/pgpass
+    url="postgres://tracker@127.0.0.1:$TRACKER_POSTGRES_PORT/trackertest"
+    echo "postgres: $(psql -X -At "$TRACKER_TEST_DATABASE_URL" -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit')")" >&2
+fi
+
+rate() { python3 -c "import json, sys; print(round(json.loads(sys.stdin.read())['pointsPerSecond']))"; }
+sqlite=() pg=()
+for r in $(seq "$ROUNDS"); do
+    sqlite+=("$("$TRACKER_BIN" bench-store --mode batched --points "$POINTS" --batch "$BATCH" --home "$WORK/sqlite-$r" | rate)")
+    pg+=("$("$TRACKER_BIN" bench-store --mode batched --points "$POINTS" --batch "$BATCH" --home "$WORK/pg-$r" --store "$url" | rate)")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+s=$(median "${sqlite[@]}") p=$(median "${pg[@]}")
+echo "load: $(uptime | sed 's/.*load average: //')"
+printf '%-12s %14s   %s\n' store "points/s" "rounds"
+printf '%-12s %14s   %s\n' SQLite "$s" "${sqlite[*]}"
+printf '%-12s %14s   %s\n' PostgreSQL "$p" "${pg[*]}"
+python3 -c "print('PostgreSQL / SQLite: %.2f' % ($p / $s))"
+[ "$p" -ge 100000 ] && echo "target met: >= 100,000 points/s into PostgreSQL" || echo "target missed: < 100,000 points/s into PostgreSQL"
