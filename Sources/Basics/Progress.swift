@@ -131,9 +131,9 @@ public enum Format {
 
     public static func count(_ v: Int64) -> String {
         let a = Double(v)
-        if abs(a) >= 1e9 { return String(format: "%.2fG", a / 1e9) }
-        if abs(a) >= 1e6 { return String(format: "%.2fM", a / 1e6) }
-        if abs(a) >= 1e4 { return String(format: "%.1fk", a / 1e3) }
+        if abs(a) >= 1e9 { return formatFixed(a / 1e9, 2) + "G" }
+        if abs(a) >= 1e6 { return formatFixed(a / 1e6, 2) + "M" }
+        if abs(a) >= 1e4 { return formatFixed(a / 1e3, 1) + "k" }
         return "\(v)"
     }
 

@@ -184,19 +184,6 @@ public struct ReportDocument: Sendable, Equatable {
 
 // MARK: - Number formatting
 
-func formatFixed(_ v: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let rounded = (abs(v) * scale).rounded()
-    guard rounded < 1e15 else { return formatShortest(v) }
-    let whole = Int64(rounded)
-    let sign = v < 0 && whole != 0 ? "-" : ""
-    if digits == 0 { return sign + String(whole) }
-    let s = Int64(scale)
-    let frac = String(whole % s)
-    return sign + String(whole / s) + "." + String(repeating: "0", count: digits - frac.count) + frac
-}
-
 func formatCount(_ v: Double) -> String {
     abs(v) >= 100 ? Format.count(Int64(v.rounded())) : formatFixed(v, 2)
 }

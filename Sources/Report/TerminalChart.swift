@@ -2,6 +2,7 @@
 // grid, so a 60x12 character plot has 120x48 dots), a y axis with three labels, the step range,
 // the series number printed where each curve ends, and a numbered legend with a block sparkline
 // of every series (drawn on the chart's common scale), so runs stay distinguishable without colour.
+import Basics
 import Foundation
 
 enum TerminalChart {

@@ -44,7 +44,7 @@ public final class TrackerDB: Sendable {
         self.home = (path as NSString).deletingLastPathComponent
         self.access = access
         var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
+        config.busyMode = .callback(BusyWait.callback(timeout: busyTimeout))
         config.foreignKeysEnabled = true
         config.readonly = access == .readOnly
         config.prepareDatabase { db in

@@ -1,5 +1,6 @@
 // `tracker report --compare` and `tracker report RUN` over the fixture: differing parameters,
 // groups with mean ± std, the length-generalisation and task tables, charts, one run whole.
+import Basics
 import Store
 import Testing
 

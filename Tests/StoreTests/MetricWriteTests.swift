@@ -95,6 +95,43 @@ struct MetricWriteTests {
         }
     }
 
+    /// Large batches over many series (past the 16 looked up without hashing), interleaved and
+    /// with repeated steps, in chunks of every statement size: the table holds the last value
+    /// logged for each step, and every summary equals a recomputation.
+    @Test(arguments: Backend.allCases, [5, 6])
+    func manySeriesInLargeBatchesKeepTheLastValuePerStep(backend: Backend, seed: UInt64) throws {
+        guard let db = try makeDB(backend) else { return }
+        let runs = try (0..<4).map { try makeRun(db, name: "r\($0)") }
+        let keys = (0..<9).map { "train/k\($0)" }
+        var rng = SplitMix64(seed: seed)
+        var expected: [String: Double] = [:]
+        for round in 0..<6 {
+            let n = [1, 63, 64, 65, 127, 1000][round]
+            let points = (0..<n).map { i -> MetricPoint in
+                MetricPoint(
+                    runId: runs.randomElement(using: &rng)!, key: keys.randomElement(using: &rng)!,
+                    step: Int64.random(in: 0..<(round < 3 ? 300 : 30), using: &rng),
+                    value: i % 50 == 7 ? .nan : Double.random(in: -9...9, using: &rng), time: Double(round))
+            }
+            for p in points { expected["\(p.runId) \(p.key) \(p.step)"] = p.value }
+            try db.logMetrics(points)
+        }
+        var rows = 0
+        for run in runs {
+            for key in keys {
+                for p in try db.metrics(runId: run, key: key) {
+                    rows += 1
+                    let want = try #require(expected["\(run) \(key) \(p.step)"])
+                    #expect(want.isNaN ? p.value.isNaN : want == p.value, "\(run) \(key) \(p.step)")
+                }
+            }
+            for s in try db.metricSummaries(runId: run) {
+                #expect(s == (try db.recomputedSummary(runId: run, key: s.key)), "\(s.key)")
+            }
+        }
+        #expect(rows == expected.count)
+    }
+
     @Test(arguments: Backend.allCases) func writerFlushesEverythingAndLogStaysCheap(backend: Backend) throws {
         guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)
@@ -116,6 +153,22 @@ struct MetricWriteTests {
         let p99 = durations[durations.count * 99 / 100]
         // A loose bound for debug builds on a busy machine; the measured number is in bench/.
         #expect(p99 < 20, "log p99 \(p99) ms")
+    }
+
+    @Test(arguments: Backend.allCases) func aPointOfAMissingRunFailsTheWholeBatch(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
+        let run = try makeRun(db)
+        #expect(throws: StoreError.runNotFound("999999")) {
+            try db.logMetrics([
+                MetricPoint(runId: run, key: "k", step: 1, value: 1, time: 0),
+                MetricPoint(runId: 999_999, key: "k", step: 1, value: 1, time: 0),
+            ])
+        }
+        #expect(try db.metrics(runId: run, key: "k").isEmpty && db.metricSummaries(runId: run).isEmpty)
+        // The connection has its foreign keys back: deleting the run still cascades to its points.
+        try db.logMetrics([MetricPoint(runId: run, key: "k", step: 1, value: 1, time: 0)])
+        try db.write { try $0.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [run]) }
+        #expect(try db.read { try $0.scalar(Int.self, sql: "SELECT count(*) FROM metric") } == 0)
     }
 
     @Test(arguments: Backend.allCases) func writerReportsWriteErrorsOnFlush(backend: Backend) throws {
