@@ -100,6 +100,8 @@ public struct Aaren: AttentionVariant {
     public func decodeScratchCount(maxTokens: Int) -> Int { 0 }
 
     /// One RNN step per head: m' = max(m, s_t), u' = u e^{m-m'} + e^{s_t-m'}, w' likewise, o = w'/u'.
+    /// Position 0 starts from the empty state (m, u, w) = (-inf, 0, 0) whatever the cache held (a
+    /// reset decoder's cache keeps its last sequence's state: w * 0 is NaN where w is not finite).
     public func decode(_ step: AttentionStep) {
         let (NH, NKV, hs) = (shape.heads, shape.kvHeads, shape.headSize)
         let scale = kernel.scale
@@ -107,7 +109,10 @@ public struct Aaren: AttentionVariant {
             let g = h / shape.groupSize
             let state = step.cache + h * (2 + hs)
             let w = state + 2
-            if step.position == 0 { (state[0], state[1]) = (-.infinity, 0) }
+            if step.position == 0 {
+                (state[0], state[1]) = (-.infinity, 0)
+                w.update(repeating: 0, count: hs)
+            }
             let k = step.qkv + (NH + g) * hs
             let v = step.qkv + (NH + NKV + g) * hs
             let st = scale * dot(step.params + h * hs, k, hs)

@@ -59,7 +59,9 @@ public protocol Schedule: Sendable {
 }
 
 /// Token-by-token generation (batch 1): `next` feeds a token and returns the logits (V) for the
-/// token after it, valid until the next call; they equal the parallel forward's at that position.
+/// token after it, valid until the next call and only while the generator lives (hold it in a
+/// variable: `Array(makeGenerator(...).next(token: t))` reads them after a temporary generator is
+/// freed); they equal the parallel forward's at that position.
 public protocol TokenGenerator: AnyObject {
     /// Tokens consumed since the last reset.
     var position: Int { get }

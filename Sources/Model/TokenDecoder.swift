@@ -30,8 +30,9 @@ public final class TokenDecoder: @unchecked Sendable {
             C, C, 2, variant.shape.qkvWidth, variant.shape.outWidth, 2 * H, H, V,
             variant.decodeScratchCount(maxTokens: maxTokens),
         ]
-        buffer = .allocate(capacity: sizes.reduce(0, +))
-        buffer.initialize(repeating: 0, count: sizes.reduce(0, +))
+        bufferCount = sizes.reduce(0, +)
+        buffer = .allocate(capacity: bufferCount)
+        buffer.initialize(repeating: 0, count: bufferCount)
         var offsets: [UnsafeMutablePointer<Float>] = []
         var n = 0
         for s in sizes {
@@ -45,9 +46,24 @@ public final class TokenDecoder: @unchecked Sendable {
             )
     }
 
+    /// Floats of `buffer` (activations, logits, scratch).
+    let bufferCount: Int
+
     deinit {
+        #if DEBUG
+            poison()
+        #endif
         caches.deallocate()
         buffer.deallocate()
+    }
+
+    /// Fills the caches and buffers (logits too) with NaN. Debug builds do it as the decoder goes
+    /// away, so logits read through a pointer that outlived its decoder (`next` hands out one)
+    /// are NaN, failing the reader's checks every time, not only when the freed memory happens
+    /// to be reused.
+    func poison() {
+        caches.update(repeating: .nan, count: max(1, cacheStride * model.config.layers))
+        buffer.update(repeating: .nan, count: bufferCount)
     }
 
     /// Forgets the sequence; the next token is at position 0.

@@ -58,11 +58,12 @@ final class Harness {
     }
 
     /// Decodes the B=0 sequence token by token from an empty cache whose first token is at pos0;
-    /// returns outputs (T, outWidth).
-    func decodeAll() -> Floats {
+    /// returns outputs (T, outWidth). The cache and scratch start filled with `fill` (NaN: what a
+    /// reused cache or fresh scratch may hold, which decoding from position 0 must not read).
+    func decodeAll(fill: Float = 0) -> Floats {
         let result = Floats(T * shape.outWidth)
-        let cache = Floats(variant.cacheCount(maxTokens: T))
-        let scratch = Floats(variant.decodeScratchCount(maxTokens: T))
+        let cache = Floats(variant.cacheCount(maxTokens: T), value: fill)
+        let scratch = Floats(variant.decodeScratchCount(maxTokens: T), value: fill)
         for t in 0..<T {
             variant.decode(
                 AttentionStep(
@@ -96,10 +97,11 @@ func errors(_ h: Harness, dout: Floats, against ref: NaiveBiasedAttention.Result
 }
 
 extension Harness {
-    /// scaledError of the token-by-token decode of sequence 0 against a fresh forward.
-    func decodeError() -> Double {
+    /// scaledError of the token-by-token decode of sequence 0 (cache and scratch filled with
+    /// `fill`) against a fresh forward.
+    func decodeError(fill: Float = 0) -> Double {
         forward()
-        let stepped = decodeAll()
+        let stepped = decodeAll(fill: fill)
         return withExtendedLifetime(stepped) { scaledError(stepped.p, out.p, T * shape.outWidth) }
     }
 

@@ -91,6 +91,17 @@ struct VariantTests {
         }
     }
 
+    /// Decoding from position 0 reads nothing a cache held before (a staircase row's decoder is
+    /// reset and reused; a debug TokenDecoder is NaN once freed) nor stale scratch: with both
+    /// filled with NaN at the start, the decode still equals forward.
+    @Test(arguments: AttentionRegistry.names)
+    func decodeIgnoresWhatTheCacheHeld(name: String) throws {
+        for (NH, NKV, pos0) in [(2, 2, 0), (4, 1, 0), (2, 1, 37)] {
+            let h = try Harness(name, B: 1, T: 10, NH: NH, NKV: NKV, hs: 8, pos0: pos0)
+            #expect(h.decodeError(fill: .nan) < 1e-5, "NH=\(NH) NKV=\(NKV) pos0=\(pos0)")
+        }
+    }
+
     @Test(arguments: AttentionRegistry.names)
     func groupedEqualsMultiHeadWithRepeatedKV(name: String) throws {
         let (B, T, NH, NKV, hs) = (2, 5, 4, 2, 4)

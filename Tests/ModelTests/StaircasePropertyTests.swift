@@ -39,8 +39,12 @@ func forwardStates(_ model: LanguageModel, _ tokens: [Int32], B: Int = 1) -> [Fl
     return Array(ws.states)
 }
 
+/// max |a - b|, infinite where either holds a NaN (max(x, NaN) is x: a NaN must not pass).
 func maxDiff(_ a: [Float], _ b: [Float]) -> Double {
-    zip(a, b).reduce(0.0) { max($0, Double(abs($1.0 - $1.1))) }
+    zip(a, b).reduce(0.0) {
+        let d = Double(abs($1.0 - $1.1))
+        return d.isNaN ? .infinity : max($0, d)
+    }
 }
 
 struct StaircasePropertyTests {

@@ -80,7 +80,8 @@ public func scaledError(_ a: UnsafePointer<Float>, _ b: [Double]) -> Double {
     var err = 0.0
     var scale = 1.0
     for i in 0..<b.count {
-        err = max(err, abs(Double(a[i]) - b[i]))
+        let d = abs(Double(a[i]) - b[i])
+        err = d.isNaN ? .infinity : max(err, d)  // max(err, NaN) is err: a NaN must not pass
         scale = max(scale, abs(b[i]))
     }
     return err / scale
