@@ -5,7 +5,8 @@
 // INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
 // statement's set-up (its statement journal) is paid once per 64 rows; the runs are checked once
 // per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL the
-// points go in as one multi-row upsert per batch (TrackerDB+MetricsPostgres.swift).
+// points go in as one `unnest` upsert per batch, and the batch's summaries are read in one
+// statement and upserted in one (TrackerDB+MetricsPostgres.swift).
 // The summary arithmetic is one piece of code for both engines (BatchSummary.updated): appends
 // update the summary incrementally; a batch that rewrites steps at or before the summary's last
 // step (a resumed run re-logging after its checkpoint, an import), or that is not in step order,
@@ -62,8 +63,9 @@ extension TrackerDB {
         }
     }
 
-    /// Engines without SQLite's C fast path: the points through `insertPortable`, each summary
-    /// read and upserted with portable SQL.
+    /// Engines without SQLite's C fast path: the points through `insertPortable`; on PostgreSQL
+    /// the batch's summaries are read in one statement and upserted in one (arrays through
+    /// `unnest`), elsewhere each one with portable SQL.
     private static func writePortable(_ points: [MetricPoint], _ conn: any StoreConnection, checkingRuns: Bool)
         throws
     {
@@ -71,16 +73,18 @@ extension TrackerDB {
         let batch = SeriesBatch(points)
         if checkingRuns { try checkRuns(batch, conn) }
         try insertPortable(points, conn)
+        let pg = conn as? PostgresStoreConnection
+        let stored = try pg?.storedSummaries(batch.series)
+        var summaries: [MetricSummaryRecord] = []
         for (s, contribution) in zip(batch.series, batch.summaries) {
-            let old = try conn.row(
-                sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?",
-                arguments: [s.runId, s.key]
-            ).map {
-                StoredSummary(
-                    lastStep: try $0.get("lastStep"), count: try $0.get("count"), min: try $0.get("min"),
-                    max: try $0.get("max"))
-            }
-            guard let summary = try contribution.updated(old, s) ?? recompute(s, conn) else { continue }
+            let old: StoredSummary? = if let stored { stored[s] } else { try storedSummary(s, conn) }
+            if let summary = try contribution.updated(old, s) ?? recompute(s, conn) { summaries.append(summary) }
+        }
+        if let pg {
+            try pg.upsertSummaries(summaries)
+            return
+        }
+        for summary in summaries {
             try conn.execute(
                 sql: """
                     INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
@@ -92,6 +96,17 @@ extension TrackerDB {
                     summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min,
                     summary.max, summary.count,
                 ])
+        }
+    }
+
+    private static func storedSummary(_ s: SeriesKey, _ conn: any StoreConnection) throws -> StoredSummary? {
+        try conn.row(
+            sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?",
+            arguments: [s.runId, s.key]
+        ).map {
+            StoredSummary(
+                lastStep: try $0.get("lastStep"), count: try $0.get("count"), min: try $0.get("min"),
+                max: try $0.get("max"))
         }
     }
 

@@ -54,3 +54,48 @@ extension PostgresStoreConnection {
         _ = try query(PostgresQuery(unsafeSQL: sql, binds: binds))
     }
 }
+
+extension PostgresStoreConnection {
+    /// The stored summaries of `series` (those that exist), in one statement.
+    func storedSummaries(_ series: [TrackerDB.SeriesKey]) throws -> [TrackerDB.SeriesKey: TrackerDB.StoredSummary] {
+        var binds = PostgresBindings(capacity: 2)
+        binds.append(series.map(\.runId))
+        binds.append(series.map(\.key))
+        let sql = """
+            SELECT m.runId, m.key, m.lastStep, m.count, m.min, m.max
+            FROM metricSummary m JOIN unnest($1::int8[], $2::text[]) AS u(r, k) ON m.runId = u.r AND m.key = u.k
+            """
+        var stored: [TrackerDB.SeriesKey: TrackerDB.StoredSummary] = [:]
+        for row in try query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows {
+            let (runId, key, lastStep, count, lo, hi) = try row.decode(
+                (Int64, String, Int64, Int64, Double?, Double?).self)
+            stored[TrackerDB.SeriesKey(runId: runId, key: key)] = TrackerDB.StoredSummary(
+                lastStep: lastStep, count: count, min: lo, max: hi)
+        }
+        return stored
+    }
+
+    /// Upserts `summaries` (distinct (run, key)) in one statement. The float arrays carry NaN for
+    /// NULL: a stored `last` is NULL when it is NaN, and min/max are never NaN.
+    func upsertSummaries(_ summaries: [MetricSummaryRecord]) throws {
+        if summaries.isEmpty { return }
+        var binds = PostgresBindings(capacity: 8)
+        binds.append(summaries.map(\.runId))
+        binds.append(summaries.map(\.key))
+        binds.append(summaries.map(\.lastStep))
+        binds.append(summaries.map { $0.last ?? .nan })
+        binds.append(summaries.map { Int64($0.lastIsNaN ? 1 : 0) })
+        binds.append(summaries.map { $0.min ?? .nan })
+        binds.append(summaries.map { $0.max ?? .nan })
+        binds.append(summaries.map(\.count))
+        let sql = """
+            INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
+            SELECT r, k, s, NULLIF(l, 'NaN'::float8), n, NULLIF(lo, 'NaN'::float8), NULLIF(hi, 'NaN'::float8), c
+            FROM unnest($1::int8[], $2::text[], $3::int8[], $4::float8[], $5::int8[], $6::float8[], $7::float8[],
+              $8::int8[]) AS u(r, k, s, l, n, lo, hi, c)
+            ON CONFLICT (runId, key) DO UPDATE SET lastStep = excluded.lastStep, last = excluded.last,
+              lastIsNaN = excluded.lastIsNaN, min = excluded.min, max = excluded.max, count = excluded.count
+            """
+        _ = try query(PostgresQuery(unsafeSQL: sql, binds: binds))
+    }
+}
