@@ -32,8 +32,13 @@ public enum MetricKey {
 public enum ConfigKey {
     /// The attention variant, the parameter every comparison is about.
     public static let attentionVariant = "model.attention.variant"
-    /// The training seed: sweeps vary it, comparisons average over it.
+    /// The training seed (data order and evaluation episodes): a sweep's `seeds` set it by default.
     public static let seed = "train.seed"
+    /// The seed of the model's initialisation.
+    public static let initSeed = "model.init_seed"
+    /// The keys that are "the seed" of a run: a sweep's `seed_key` lists them so that its seeds vary
+    /// the whole run; reports and the dashboard group runs over them (mean ± std over seeds).
+    public static let seedKeys = [seed, initSeed]
     public static let steps = "train.steps"
     /// What a step costs in tokens: batch x grad_accum x context.
     public static let batch = "train.batch"

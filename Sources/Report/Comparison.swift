@@ -7,7 +7,7 @@ import Store
 /// What `tracker report --compare` compares and how.
 public struct CompareQuery: Sendable {
     public var selection: RunSelection
-    /// Parameter keys that define a group; nil groups by every differing key except `train.seed`.
+    /// Parameter keys that define a group; nil groups by every differing key except the seed keys (`ConfigKey.seedKeys`).
     public var groupBy: [String]?
     public var chartMetrics: [String]
     public var logScale: Bool
@@ -52,7 +52,7 @@ extension Reports {
         let runs = try reader.summaries(query.selection)
         if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
         let differing = Statistics.differingParams(runs)
-        let groupKeys = query.groupBy ?? differing.filter { $0 != ConfigKey.seed }
+        let groupKeys = query.groupBy ?? Statistics.withoutSeeds(differing)
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
         var sections: [ReportSection] = []

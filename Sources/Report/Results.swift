@@ -202,7 +202,7 @@ extension Reports {
             sections.append(.note("\(experiment): no runs in this store (not run)."))
             return false
         }
-        let keys = Statistics.differingParams(runs).filter { $0 != ConfigKey.seed }
+        let keys = Statistics.withoutSeeds(Statistics.differingParams(runs))
         let groups = Statistics.group(runs, by: keys)
         var marked = false
         var table = groupTable(groups, keys: keys, title: "\(experiment): groups, mean ± std over seeds")

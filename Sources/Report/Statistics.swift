@@ -64,6 +64,10 @@ public enum Statistics {
         return differing.sorted()
     }
 
+    /// `keys` without the seed keys (`ConfigKey.seedKeys`): what groups runs by default, so that a
+    /// group is one config over its seeds (data order and initialisation).
+    public static func withoutSeeds(_ keys: [String]) -> [String] { keys.filter { !ConfigKey.seedKeys.contains($0) } }
+
     /// An attention or schedule option (not the variant or schedule name itself).
     static func isOption(_ key: String) -> Bool {
         key != ConfigKey.attentionVariant && key != "model.schedule.name"

@@ -94,8 +94,7 @@ public struct ExperimentSpec: Sendable {
     /// leaf of an existing section of the base config ("train.lr" needs [train]); the run config
     /// decoder then rejects unknown keys, so a typo ("train.lrr") fails at enqueue time.
     public func plans() throws -> [Plan] {
-        let swept = sweep.grid.map(\.key) + sweep.random.map(\.key) + (sweep.seeds.isEmpty ? [] : [sweep.seedKey])
-        for key in swept where base.value(at: key) == nil {
+        for key in sweep.sweptKeys where base.value(at: key) == nil {
             let parent = key.split(separator: ".").dropLast().joined(separator: ".")
             if parent.isEmpty || base.value(at: parent)?.table == nil {
                 throw SchedulerError.badSweep(

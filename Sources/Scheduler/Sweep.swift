@@ -8,6 +8,7 @@
 //   "model.attention.variant" = ["softmax_rope", "stick_breaking"]
 //   "train.lr" = [1e-3, 3e-3]
 //   seeds = [1, 2, 3]                     # sets seed_key (default "train.seed")
+//   seed_key = ["train.seed", "model.init_seed"]   # or a list: each seed sets every key listed
 //   [sweep.random]
 //   count = 8
 //   seed = 0
@@ -42,7 +43,8 @@ public struct Sweep: Sendable, Equatable {
 
     public var grid: [(key: String, values: [ConfigValue])] = []
     public var seeds: [Int] = []
-    public var seedKey = ConfigKey.seed
+    /// The keys each of `seeds` sets (`seed_key`: one dotted key or a list of them).
+    public var seedKeys = [ConfigKey.seed]
     public var randomCount = 0
     public var randomSeed: UInt64 = 0
     public var random: [(key: String, distribution: Distribution)] = []
@@ -53,7 +55,7 @@ public struct Sweep: Sendable, Equatable {
 
     public static func == (a: Sweep, b: Sweep) -> Bool {
         a.grid.map(\.key) == b.grid.map(\.key) && a.grid.map(\.values) == b.grid.map(\.values) && a.seeds == b.seeds
-            && a.seedKey == b.seedKey && a.randomCount == b.randomCount && a.randomSeed == b.randomSeed
+            && a.seedKeys == b.seedKeys && a.randomCount == b.randomCount && a.randomSeed == b.randomSeed
             && a.random.map(\.key) == b.random.map(\.key)
             && a.random.map(\.distribution) == b.random.map(\.distribution) && a.asha == b.asha
     }
@@ -74,10 +76,7 @@ public struct Sweep: Sendable, Equatable {
                     return s
                 }
             case "seed_key":
-                guard case .string(let k) = value, !k.isEmpty else {
-                    throw SchedulerError.badSweep(key: key, reason: "use a dotted key, e.g. \"train.seed\"")
-                }
-                seedKey = k
+                seedKeys = try Self.seedKeys(value)
             case "random":
                 guard let t = value.table else {
                     throw SchedulerError.badSweep(key: key, reason: "use a [sweep.random] table")
@@ -91,10 +90,34 @@ public struct Sweep: Sendable, Equatable {
                 grid.append((key, values))
             }
         }
-        let keys = grid.map(\.key) + random.map(\.key) + (seeds.isEmpty ? [] : [seedKey])
-        if let dup = Dictionary(grouping: keys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+        if let dup = Dictionary(grouping: sweptKeys, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw SchedulerError.badSweep(
-                key: dup, reason: "swept twice (in the grid, [sweep.random] or as the seed key); sweep it once")
+                key: dup, reason: "swept twice (in the grid, [sweep.random] or seed_key); sweep it once")
+        }
+    }
+
+    /// Every key a point sets: the grid's, [sweep.random]'s, and the seed keys when there are seeds.
+    public var sweptKeys: [String] { grid.map(\.key) + random.map(\.key) + (seeds.isEmpty ? [] : seedKeys) }
+
+    /// `seed_key`: a dotted key or a non-empty list of them, e.g. ["train.seed", "model.init_seed"].
+    private static func seedKeys(_ value: ConfigValue) throws -> [String] {
+        let hint = "use a dotted key or a list of them, e.g. [\"train.seed\", \"model.init_seed\"]"
+        let items: [ConfigValue]
+        switch value {
+        case .string: items = [value]
+        case .array(let a) where !a.isEmpty: items = a
+        default: throw SchedulerError.badSweep(key: "seed_key", reason: hint)
+        }
+        return try items.map { item in
+            guard case .string(let k) = item else {
+                throw SchedulerError.badSweep(key: "seed_key", reason: "a seed key is text; \(hint)")
+            }
+            let parts = k.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count > 1, !parts.contains(where: \.isEmpty) else {
+                throw SchedulerError.badSweep(
+                    key: "seed_key", reason: "\(String(reflecting: k)) is not a dotted key (section.key); \(hint)")
+            }
+            return k
         }
     }
 
@@ -190,7 +213,9 @@ public struct Sweep: Sendable, Equatable {
         if !seeds.isEmpty {
             cells = cells.flatMap { cell in
                 seeds.map { s in
-                    Point(overrides: cell.overrides + [(seedKey, .int(s))], nameParts: cell.nameParts + ["seed\(s)"])
+                    Point(
+                        overrides: cell.overrides + seedKeys.map { ($0, .int(s)) },
+                        nameParts: cell.nameParts + ["seed\(s)"])
                 }
             }
         }

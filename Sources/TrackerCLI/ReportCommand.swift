@@ -69,7 +69,8 @@ struct ReportCommand: ParsableCommand {
     @Option(
         name: .customLong("group-by"),
         help: ArgumentHelp(
-            "With --compare: group by these parameters (repeat or comma-separate); default: every differing parameter but train.seed.",
+            "With --compare: group by these parameters (repeat or comma-separate); default: every differing parameter but the seed keys ("
+                + ConfigKey.seedKeys.joined(separator: ", ") + ").",
             valueName: "key"))
     var groupBy: [String] = []
 

@@ -46,6 +46,82 @@ struct SweepTests {
         #expect(again.map(\.json) == plans.map(\.json))
     }
 
+    /// `seeds` without `seed_key` sets `train.seed` alone, as before seed keys could be a list, so
+    /// runs enqueued before are found again and re-running an old file enqueues nothing. The hashes
+    /// are `sha256sum` of the configs' canonical JSON as main (51713df) writes it, e.g.
+    /// {"data":{"corpus":"bundled"},"model":{...},"train":{"lr":0.003,"seed":1,"steps":100}}.
+    @Test func defaultSeedKeyKeepsEarlierHashes() throws {
+        let plans = try spec(["seeds": .array([.int(1), .int(2), .int(3)])]).plans()
+        #expect(plans.map(\.name) == ["seed1", "seed2", "seed3"])
+        #expect(
+            plans.map(\.sha256) == [
+                "e398f552603d64cdc400dcc2cc9d59c37074f7a6373fe975e23c7564545119e5",
+                "d0844f707bf210be538a8e294261a292358c1e499ed22705cac6ebd1b05a9abe",
+                "0958b5a82fe30122edcb0a5099b7bc3721ad7dcf803a291d4b5c0174cd8aa314",
+            ])
+        #expect(plans.allSatisfy { $0.config.value(at: "model.init_seed") == nil })
+    }
+
+    /// `seed_key` as a list: each seed sets every key listed (here the data order and the
+    /// initialisation); a single key, as text or as a list of one, is the default form.
+    @Test func seedKeyListSetsEveryKeyToTheSeed() throws {
+        let seeds: ConfigValue = .array([.int(1), .int(2), .int(3)])
+        let both: ConfigValue = .array([.string("train.seed"), .string("model.init_seed")])
+        let plans = try spec(["seeds": seeds, "seed_key": both]).plans()
+        #expect(plans.map(\.name) == ["seed1", "seed2", "seed3"])
+        for (plan, seed) in zip(plans, 1...3) {
+            #expect(plan.config.value(at: "train.seed") == .int(seed))
+            #expect(plan.config.value(at: "model.init_seed") == .int(seed))
+        }
+        #expect(Set(plans.map(\.sha256)).count == 3)
+        let byDefault = try spec(["seeds": seeds]).plans()
+        for one in [ConfigValue.string("train.seed"), .array([.string("train.seed")])] {
+            #expect(try spec(["seeds": seeds, "seed_key": one]).plans().map(\.json) == byDefault.map(\.json))
+        }
+        #expect(zip(plans, byDefault).allSatisfy { $0.sha256 != $1.sha256 })
+    }
+
+    /// A bad seed_key is refused when the file is read, in one line that names seed_key and says
+    /// what to write.
+    @Test(arguments: [
+        ConfigValue.array([]), .int(1), .string("seed"), .array([.string("train.seed"), .int(1)]),
+        .array([.string("train."), .string("model.init_seed")]), .string(".seed"), .string("train..seed"),
+    ])
+    func badSeedKeysSayWhatToWrite(_ key: ConfigValue) throws {
+        do {
+            _ = try spec(["seeds": .array([.int(1)]), "seed_key": key])
+            Issue.record("accepted seed_key = \(key)")
+        } catch let error as SchedulerError {
+            let text = "\(error)"
+            #expect(text.contains("seed_key") && text.contains("dotted key") && !text.contains("\n"), "\(text)")
+        }
+    }
+
+    /// A seed key the grid or [sweep.random] also sets, or one listed twice, is swept twice.
+    @Test func seedKeysSweptTwiceAreRefused() throws {
+        let both: ConfigValue = .array([.string("train.seed"), .string("model.init_seed")])
+        let cases: [[String: ConfigValue]] = [
+            ["seeds": .array([.int(1)]), "seed_key": both, "model.init_seed": .array([.int(1), .int(2)])],
+            [
+                "seeds": .array([.int(1)]), "seed_key": both,
+                "random": .table([
+                    "count": .int(2), "model.init_seed": .table(["int_uniform": .array([.int(1), .int(9)])]),
+                ]),
+            ],
+            ["seeds": .array([.int(1)]), "seed_key": .array([.string("train.seed"), .string("train.seed")])],
+        ]
+        for c in cases {
+            do {
+                _ = try spec(c)
+                Issue.record("accepted \(c)")
+            } catch let error as SchedulerError {
+                #expect("\(error)".contains("swept twice"), "\(error)")
+            }
+        }
+        // Without seeds the seed keys set nothing, so a grid over one of them is fine.
+        #expect(try spec(["seed_key": both, "model.init_seed": .array([.int(1), .int(2)])]).plans().count == 2)
+    }
+
     /// Whole tables as sweep values are named by the leaves that differ among them.
     @Test func tableValuesAreNamedByTheirDifferingLeaves() throws {
         func model(_ attention: [String: ConfigValue], _ schedule: [String: ConfigValue]? = nil) -> ConfigValue {

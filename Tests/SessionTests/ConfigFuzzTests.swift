@@ -76,6 +76,14 @@ struct ConfigFuzzTests {
             reduction_factor = 3
             """
 
+    /// The same with seeds that set both the data order and the initialisation (8 runs).
+    static let seededExperiment =
+        experiment + """
+
+            seeds = [1, 2]
+            seed_key = ["train.seed", "model.init_seed"]
+            """
+
     /// The error must be one clear line: a known error type, no Foundation or TOMLKit dump.
     func expectClear(_ error: Error, _ label: String) {
         let text = "\(error)"
@@ -114,13 +122,15 @@ struct ConfigFuzzTests {
         }
     }
 
-    @Test(arguments: [(experiment, UInt64(43)), (ashaExperiment, UInt64(44))] as [(String, UInt64)])
-    func mutatedExperimentFiles(_ experiment: String, seed: UInt64) throws {
+    @Test(
+        arguments: [(experiment, 4, UInt64(43)), (ashaExperiment, 4, UInt64(44)), (seededExperiment, 8, UInt64(45))]
+            as [(String, Int, UInt64)])
+    func mutatedExperimentFiles(_ experiment: String, runs: Int, seed: UInt64) throws {
         let dir = NSTemporaryDirectory() + "config-fuzz-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/fuzz.toml"
         try experiment.write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(try ExperimentFile.load(path: path).plans.count == 4)
+        #expect(try ExperimentFile.load(path: path).plans.count == runs)
         var m = Mutator(seed: seed)
         for i in 0..<600 {
             try m.mutate(experiment).write(toFile: path, atomically: false, encoding: .utf8)

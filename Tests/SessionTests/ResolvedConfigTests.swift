@@ -94,6 +94,25 @@ struct ResolvedConfigTests {
         #expect(forced.enqueued.count == 2)
     }
 
+    /// With `seed_key` a list, each seed sets the data order and the initialisation (stored
+    /// as typed parameters), and re-running the file enqueues nothing.
+    @Test func seedKeyListRunsAreEnqueuedOnce() throws {
+        let home = tempHome("seedkeys")
+        let text = experiment + "\nseeds = [1, 2]\nseed_key = [\"train.seed\", \"model.init_seed\"]\n"
+        let path = try writeExperiment(home, text)
+        let db = try TrackerDB(home: home)
+        let (spec, plans) = try ExperimentFile.load(path: path)
+        let first = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false).enqueued
+        #expect(first.map(\.name) == ["lr0.001-seed1", "lr0.001-seed2", "lr0.003-seed1", "lr0.003-seed2"])
+        for (run, seed) in zip(first, [1, 2, 1, 2]) {
+            let params = try db.params(runId: run.id!)
+            #expect(params["train.seed"] == .int(Int64(seed)) && params["model.init_seed"] == .int(Int64(seed)))
+            #expect(try TrainConfigFile.decode(json: Data(run.config.utf8)).model.initSeed == UInt64(seed))
+        }
+        let again = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false)
+        #expect(again.enqueued.isEmpty && Set(again.skipped.map(\.id)) == Set(first.map(\.id)))
+    }
+
     /// A database filled the way runs were enqueued before resolved configs (the config as
     /// written, hashed as written): re-running the same file skips those runs, and they still train.
     @Test func runsEnqueuedAsWrittenAreNotEnqueuedAgain() throws {
