@@ -41,8 +41,11 @@ let package = Package(
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
 
+        // SHA-256 on the CPU's SHA extensions (checked at run time), under Basics' SHA256.
+        .target(name: "CSHA256"),
+
         // MARK: - Foundations shared by every stage
-        .target(name: "Basics"),
+        .target(name: "Basics", dependencies: ["CSHA256"]),
 
         // MARK: - Ingest: archives -> documents -> BPE -> shards
         .target(name: "Corpus", dependencies: ["CArchive", "Basics"]),

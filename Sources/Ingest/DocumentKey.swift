@@ -9,13 +9,9 @@ struct DocumentKey: Hashable, Comparable {
     init(_ bytes: UnsafeRawBufferPointer) {
         var h = SHA256()
         h.update(bytes)
-        let d = h.finalize()
-        var a: UInt64 = 0
-        var b: UInt64 = 0
-        for i in 0..<8 { a = a << 8 | UInt64(d[i]) }
-        for i in 8..<16 { b = b << 8 | UInt64(d[i]) }
-        hi = a
-        lo = b
+        let d = h.finalizeWords()
+        hi = UInt64(d.0) << 32 | UInt64(d.1)
+        lo = UInt64(d.2) << 32 | UInt64(d.3)
     }
 
     /// True when the document belongs to the validation split: its hash, read as a fraction of

@@ -92,6 +92,13 @@ final class DocumentBatch: @unchecked Sendable {
         isValidation.append(v)
     }
 
+    /// Empties the batch, keeping its storage for the next one.
+    func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        isValidation.removeAll(keepingCapacity: true)
+    }
+
     func withDocument<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let start = i == 0 ? 0 : ends[i - 1]
         return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<ends[i]])) }

@@ -22,6 +22,9 @@ public final class IngestPipeline {
     public var showProgress = ProgressBar.terminalAttached
     /// Told, once, when this ingest waits for another ingest of the same corpus to finish.
     public var onWait: ((String) -> Void)?
+    /// Documents go to the worker threads in batches of about this many bytes (tests make it
+    /// small, to run many batches through the ordering on a small corpus).
+    var batchBytes = 1 << 20
 
     public init(home: String, db: TrackerDB) {
         self.home = home
@@ -76,7 +79,8 @@ public final class IngestPipeline {
         var record = makeRecord(
             name: name, fingerprint: fingerprint, options: options, pass: pass2, sources: sources,
             checksums: checksums, tokenizerPath: target.tokenizer, tokenizerSHA256: writer.tokenizerSHA256,
-            vocabSize: tokenizer.vocabSize, shards: try writer.written(relativeTo: target.shards), seconds: seconds)
+            vocabSize: tokenizer.vocabSize,
+            shards: try writer.written(relativeTo: target.shards, threads: options.threads), seconds: seconds)
         try staging.publish(to: target)
         do {
             record = try db.record(record, replacingFingerprint: existing != nil)
@@ -206,7 +210,7 @@ public final class IngestPipeline {
         let result = Result {
             try stream.run(progress: bar) { doc, isVal in
                 batch.append(doc, isValidation: isVal)
-                if batch.bytes.count >= 1 << 20 {
+                if batch.bytes.count >= batchBytes {
                     // A counter that failed to spill (full disk) ends the pass; `combine` says why.
                     if spill.hasFailed { throw CountAbandoned() }
                     queue.push(batch)
@@ -222,22 +226,29 @@ public final class IngestPipeline {
         return (try result.get(), counter)
     }
 
+    /// Pass 2: this thread reads the documents while the encoder's threads encode and write them.
     private func encode(
         _ stream: DocumentStream, tokenizer: Tokenizer, writer: SplitWriters, threads: Int, totalBytes: Int64
     ) throws -> PassCounts {
         let bar = showProgress ? ProgressBar("encode", total: totalBytes, unit: .bytes) : nil
         defer { bar?.finish() }
-        let encoder = BatchEncoder(tokenizer: tokenizer, threads: threads)
-        var batch = DocumentBatch()
-        let counts = try stream.run(progress: bar) { doc, isVal in
-            batch.append(doc, isValidation: isVal)
-            if batch.bytes.count >= 4 << 20 {
-                try encoder.encode(batch, into: writer)
-                batch = DocumentBatch()
+        let encoder = BatchEncoder(tokenizer: tokenizer, threads: threads, writer: writer)
+        var batch = encoder.makeBatch()
+        do {
+            let counts = try stream.run(progress: bar) { doc, isVal in
+                batch.append(doc, isValidation: isVal)
+                if batch.bytes.count >= batchBytes {
+                    try encoder.submit(batch)
+                    batch = encoder.makeBatch()
+                }
             }
+            try encoder.submit(batch)
+            try encoder.finish()
+            return counts
+        } catch {
+            encoder.cancel()
+            throw error
         }
-        try encoder.encode(batch, into: writer)
-        return counts
     }
 
     private func verifyFiles(_ c: IngestedCorpus) throws {

@@ -57,11 +57,15 @@ final class SplitWriters {
         open.removeAll()
     }
 
-    /// Records of the finished shards, with checksums, paths relative to the workspace.
-    func written(relativeTo rel: String) throws -> [ShardRecord] {
-        try finished.map { f in
-            let path = "\(folder)/\(f.file)"
-            let sum = try FileHashing.sha256(path: path)
+    /// Records of the finished shards, with checksums (one file per thread at a time), paths
+    /// relative to the workspace.
+    func written(relativeTo rel: String, threads: Int) throws -> [ShardRecord] {
+        let sums = ResultSlots<Result<(hex: String, size: Int64), Error>>(count: finished.count)
+        let files = finished.map { "\(folder)/\($0.file)" }
+        parallelFor(files.count, threads: threads) { i in sums[i] = Result { try FileHashing.sha256(path: files[i]) } }
+        return try finished.indices.map { i in
+            let f = finished[i]
+            let sum = try sums[i]!.get()
             return ShardRecord(
                 split: f.split.rawValue, ordinal: Int64(f.ordinal), path: "\(rel)/\(f.file)",
                 tokens: Int64(f.header.tokenCount), documents: Int64(f.header.documents), size: sum.size,
@@ -70,38 +74,108 @@ final class SplitWriters {
     }
 }
 
-/// Encodes a batch of documents on all threads (one Encoder each, with its own cache) and hands
-/// the results to the writers in document order.
-final class BatchEncoder {
-    private let encoders: [Encoder]
-    private let eot: UInt32
-    private var outputs: [[UInt32]] = []
+/// Encodes batches of documents on worker threads (one Encoder each, with its own cache) while
+/// the caller reads the next ones, and hands the results to the writers in submission order, so
+/// the shards do not depend on the number of threads. Batches and outputs are recycled: the
+/// steady state allocates nothing per document or batch. At most `2 * threads` batches wait.
+final class BatchEncoder: @unchecked Sendable {
+    private let writer: SplitWriters
+    private let queue: BoundedQueue<(sequence: Int, batch: DocumentBatch)>
+    private let lock = NSLock()
+    /// Encoded batches that finished before an earlier one, by sequence number.
+    private var ready: [Int: (DocumentBatch, EncodedBatch)] = [:]
+    private var nextToWrite = 0
+    private var submitted = 0
+    private var failure: (any Error)?
+    private var spareBatches: [DocumentBatch] = []
+    private var spareOutputs: [EncodedBatch] = []
+    private var join: (() -> Void)?
 
-    init(tokenizer: Tokenizer, threads: Int) {
-        encoders = (0..<max(1, threads)).map { _ in tokenizer.makeEncoder() }
-        eot = tokenizer.eotId
+    init(tokenizer: Tokenizer, threads: Int, writer: SplitWriters) {
+        let workers = max(1, threads)
+        self.writer = writer
+        queue = BoundedQueue(capacity: 2 * workers)
+        let encoders = UncheckedSendable((0..<workers).map { _ in tokenizer.makeEncoder() })
+        let eot = tokenizer.eotId
+        join = startThreads(workers, name: "encode") { [self] w in
+            while let (sequence, batch) = queue.pop() {
+                let out = takeOutput()
+                if !hasFailed { out.encode(batch, with: encoders.value[w], eot: eot) }
+                deliver(sequence, batch, out)
+            }
+        }
     }
 
-    func encode(_ batch: DocumentBatch, into writer: SplitWriters) throws {
-        let n = batch.count
-        if n == 0 { return }
-        if outputs.count < n { outputs += Array(repeating: [], count: n - outputs.count) }
-        let threads = encoders.count
-        let encoders = UncheckedSendable(self.encoders)
-        let eot = self.eot
-        try outputs.withUnsafeMutableBufferPointer { outs in
-            let outs = UncheckedSendable(outs)
-            parallelFor(threads, threads: threads) { w in
-                for i in stride(from: w, to: n, by: threads) {
-                    outs.value[i].removeAll(keepingCapacity: true)
-                    outs.value[i].append(eot)
-                    batch.withDocument(i) { encoders.value[w].encode($0, into: &outs.value[i]) }
-                }
+    /// An empty batch to fill (a recycled one when there is one).
+    func makeBatch() -> DocumentBatch {
+        lock.withLock { spareBatches.popLast() } ?? DocumentBatch()
+    }
+
+    /// Queues `batch` for encoding (blocks while enough are waiting); throws a writer's error.
+    func submit(_ batch: DocumentBatch) throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
+        queue.push((submitted, batch))
+        submitted += 1
+    }
+
+    /// Waits for every submitted batch to be written, then rethrows the first writer error.
+    func finish() throws {
+        queue.close()
+        join?()
+        join = nil
+        if let failure { throw failure }
+    }
+
+    /// Stops encoding what is still queued (the caller failed) and waits for the threads.
+    func cancel() {
+        lock.withLock { failure = failure ?? CancellationError() }
+        try? finish()
+    }
+
+    private var hasFailed: Bool { lock.withLock { failure != nil } }
+
+    private func takeOutput() -> EncodedBatch {
+        lock.withLock { spareOutputs.popLast() } ?? EncodedBatch()
+    }
+
+    /// Parks a finished batch and writes every batch that is now next in order.
+    private func deliver(_ sequence: Int, _ batch: DocumentBatch, _ out: EncodedBatch) {
+        lock.lock()
+        defer { lock.unlock() }
+        ready[sequence] = (batch, out)
+        while let (batch, out) = ready.removeValue(forKey: nextToWrite) {
+            nextToWrite += 1
+            if failure == nil {
+                do { try out.write(batch, to: writer) } catch { failure = error }
             }
-            for i in 0..<n {
-                try outs.value[i].withUnsafeBufferPointer {
-                    try writer.append($0, split: batch.isValidation[i] ? .val : .train)
-                }
+            batch.removeAll()
+            spareBatches.append(batch)
+            spareOutputs.append(out)
+        }
+    }
+}
+
+/// The ids of one batch's documents, each prefixed with <|endoftext|>, back to back.
+final class EncodedBatch {
+    private var ids: [UInt32] = []
+    private var ends: [Int] = []
+
+    func encode(_ batch: DocumentBatch, with encoder: Encoder, eot: UInt32) {
+        ids.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        for i in 0..<batch.count {
+            ids.append(eot)
+            batch.withDocument(i) { encoder.encode($0, into: &ids) }
+            ends.append(ids.count)
+        }
+    }
+
+    func write(_ batch: DocumentBatch, to writer: SplitWriters) throws {
+        try ids.withUnsafeBufferPointer { all in
+            for i in 0..<ends.count {
+                let start = i == 0 ? 0 : ends[i - 1]
+                try writer.append(
+                    UnsafeBufferPointer(rebasing: all[start..<ends[i]]), split: batch.isValidation[i] ? .val : .train)
             }
         }
     }

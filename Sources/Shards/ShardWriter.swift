@@ -15,7 +15,9 @@ public final class ShardWriter {
     private let eotId: UInt32
     private let tokenizerSHA256: [UInt8]
     private let wide: Bool
-    private var buffer: [UInt8] = []
+    /// Bytes waiting to be written: the placeholder header first, then little-endian ids.
+    private let buffer: UnsafeMutableRawPointer
+    private var buffered = 0
     private let bufferLimit = 1 << 20
     public private(set) var tokenCount = 0
     public private(set) var documents = 0
@@ -32,13 +34,15 @@ public final class ShardWriter {
         self.wide = vocabSize > ShardHeader.maxUInt16Vocab
         fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ShardError.io(.io(path: tmpPath, errno: errno, action: "create")) }
-        buffer.reserveCapacity(bufferLimit + 4096)
+        buffer = .allocate(byteCount: bufferLimit, alignment: 64)
         // Placeholder header; the real one is written by finish().
-        buffer.append(contentsOf: [UInt8](repeating: 0, count: ShardHeader.byteCount))
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: ShardHeader.byteCount)
+        buffered = ShardHeader.byteCount
     }
 
     deinit {
         if !closed { discard() }
+        buffer.deallocate()
     }
 
     /// Appends one document's tokens (the caller includes the end-of-text separator).
@@ -52,22 +56,33 @@ public final class ShardWriter {
             throw ShardError.tooManyTokens(path: path, limit: ShardHeader.maxTokens)
         }
         tokenCount += tokens.count
-        if wide {
-            for t in tokens { withUnsafeBytes(of: t.littleEndian) { buffer.append(contentsOf: $0) } }
-        } else {
-            for t in tokens {
-                precondition(t < UInt32(vocabSize), "token \(t) outside vocabulary \(vocabSize)")
-                let v = UInt16(truncatingIfNeeded: t)
-                buffer.append(UInt8(truncatingIfNeeded: v))
-                buffer.append(UInt8(truncatingIfNeeded: v >> 8))
+        let width = wide ? 4 : 2
+        var done = 0
+        while done < tokens.count {
+            if bufferLimit - buffered < width { try flush() }
+            let n = min(tokens.count - done, (bufferLimit - buffered) / width)
+            let out = buffer + buffered
+            if wide {
+                for i in 0..<n {
+                    out.storeBytes(of: tokens[done + i].littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                }
+            } else {
+                var largest: UInt32 = 0
+                for i in 0..<n {
+                    let t = tokens[done + i]
+                    largest = max(largest, t)
+                    out.storeBytes(of: UInt16(truncatingIfNeeded: t).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                }
+                precondition(largest < UInt32(vocabSize), "token \(largest) outside vocabulary \(vocabSize)")
             }
+            buffered += n * width
+            done += n
         }
-        if buffer.count >= bufferLimit { try flush() }
     }
 
     private func flush() throws {
-        try buffer.withUnsafeBytes { try writeAll($0) }
-        buffer.removeAll(keepingCapacity: true)
+        try writeAll(UnsafeRawBufferPointer(start: buffer, count: buffered))
+        buffered = 0
     }
 
     private func writeAll(_ raw: UnsafeRawBufferPointer) throws {

@@ -35,6 +35,40 @@ struct SHA256Tests {
         }
     }
 
+    /// The SHA extensions' path and the portable one agree on every length around the block and
+    /// padding boundaries, fed whole and in uneven pieces (the hardware test is skipped, loudly,
+    /// on a CPU without the extensions: then both sides are the portable code).
+    @Test func hardwareEqualsPortable() {
+        if !SHA256.hardwareAvailable {
+            print("SHA256Tests: this CPU has no SHA extensions; only the portable path ran")
+        }
+        var rng = SplitMix64(seed: 3)
+        let data = (0..<5000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for length in Array(0...200) + [255, 256, 257, 1000, 4095, 4096, 4097, 5000] {
+            var fast = SHA256()
+            var slow = SHA256(hardware: false)
+            var pieces = SHA256()
+            fast.update(data[..<length])
+            slow.update(data[..<length])
+            var at = 0
+            while at < length {
+                let n = min(length - at, 1 + Int(rng.next() % 150))
+                pieces.update(data[at..<at + n])
+                at += n
+            }
+            let expected = slow.finalizeHex()
+            #expect(fast.finalizeHex() == expected, "length \(length)")
+            #expect(pieces.finalizeHex() == expected, "length \(length) in pieces")
+        }
+    }
+
+    @Test func wordsAreTheDigestsBytes() {
+        var h = SHA256()
+        h.update(Array("abc".utf8))
+        let w = h.finalizeWords()
+        #expect(w.0 == 0xba78_16bf && w.7 == 0xf200_15ad)
+    }
+
     @Test func fileHashMatchesSha256sum() throws {
         let path = NSTemporaryDirectory() + "sha-\(UUID().uuidString)"
         var rng = SplitMix64(seed: 2)

@@ -126,16 +126,24 @@ struct IngestPipelineTests {
         #expect(other.status == "ingested" && other.corpusId != first.corpusId)
     }
 
-    @Test func outputDoesNotDependOnThreads() throws {
+    /// Byte-identical shards and identical records for any number of threads, with batches so
+    /// small that every pass runs many of them through the workers and their reordering.
+    @Test(arguments: [1 << 20, 300])
+    func outputDoesNotDependOnThreads(batchBytes: Int) throws {
         let (dir, _) = try makeCorpus()
         var hashes: [[String]] = []
+        var records: [IngestedCorpus?] = []
         for threads in [1, 2, 3] {
             let home = tempDir("home")
-            let s = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
-                paths: [dir], options: options(threads: threads))
+            let db = try TrackerDB(home: home)
+            let pipeline = IngestPipeline(home: home, db: db)
+            pipeline.batchBytes = batchBytes
+            let s = try pipeline.run(paths: [dir], options: options(threads: threads))
             hashes.append([s.tokenizerSHA256!] + s.shards.map(\.sha256))
+            records.append(try recordedCorpus(db))
         }
         #expect(hashes[0] == hashes[1] && hashes[1] == hashes[2])
+        #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
     }
 
     @Test func dryRunWritesNothing() throws {

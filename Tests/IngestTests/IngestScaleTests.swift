@@ -41,14 +41,22 @@ private func leftovers(_ home: String) throws -> [String] {
 }
 
 struct IngestScaleTests {
+    /// In memory and spilled, on one thread and two: the same tokenizer, byte-identical shards
+    /// and the same records.
     @Test func aSmallBudgetSpillsAndGivesTheSameCorpus() throws {
         let corpus = try zipfCorpus(bytes: 1_500_000)
         var results: [IngestSummary] = []
-        for budget in [nil, 4 << 20] {
+        var records: [IngestedCorpus?] = []
+        let runs: [(budget: Int?, threads: Int)] = [(nil, 2), (4 << 20, 2), (4 << 20, 1)]
+        for (budget, threads) in runs {
             let home = try folder("home")
-            results.append(
-                try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
-                    paths: [corpus], options: options(budget: budget)))
+            let db = try TrackerDB(home: home)
+            var o = options(budget: budget)
+            o.threads = threads
+            let pipeline = IngestPipeline(home: home, db: db)
+            pipeline.batchBytes = 64 << 10
+            results.append(try pipeline.run(paths: [corpus], options: o))
+            records.append(try recordedCorpus(db))
             let left = try leftovers(home)
             #expect(left.isEmpty, "left behind: \(left)")
         }
@@ -59,6 +67,8 @@ struct IngestScaleTests {
         #expect(bounded.tokenizerSHA256 == unbounded.tokenizerSHA256)
         #expect(bounded.shards.map(\.sha256) == unbounded.shards.map(\.sha256))
         #expect(bounded.megabytesPerSecond > 0 && bounded.peakMemoryBytes > 0)
+        #expect(results[2].shards.map(\.sha256) == unbounded.shards.map(\.sha256))
+        #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
     }
 
     @Test func aFullDiskWhileSpillingLeavesNothingBehind() throws {
