@@ -105,6 +105,39 @@ struct SlurmPostgresCLITests {
         #expect(failed.state == .failed && failed.exitCode == 1, "\(failed.state) \(failed.error ?? "")")
     }
 
+    /// An ASHA sweep on PostgreSQL: each task records and decides its rungs in the store itself (the
+    /// local workers' code), so no decision file is written and no task waits for the head.
+    @Test(.timeLimit(.minutes(8))) func anAshaSweepPrunesWithItsRungsDecidedInTheStore() throws {
+        let home = tempDir("slurm-pg-asha")
+        let s = try store(home)
+        let file = try SlurmExecutorCLITests.experiment(
+            "asha", home: home, steps: 40, runs: 1, extra: "max_parallel = 1",
+            sweep: """
+                scheduler = "asha"
+                metric = "train/loss"
+                grace_steps = 5
+                reduction_factor = 2
+                "train.lr" = [0.01, 0.0003, 0.0004, 0.0005]
+                """)
+        let r = try runTracker(
+            ["run", file, "--home", home, "--store", s.url], environment: [StoreSettings.passwordFileVariable: s.file])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let runs = try s.db.runs().sorted { $0.id! < $1.id! }
+        try #require(runs.count == 4)
+        #expect(runs[0].state == .succeeded, "\(runs[0].error ?? "")")
+        #expect(runs.allSatisfy { $0.state == .succeeded || $0.state == .pruned })
+        let pruned = runs.filter { $0.state == .pruned }
+        #expect(!pruned.isEmpty)
+        for run in pruned {
+            let at = try #require(try s.db.rungs(runId: run.id!).first(where: \.pruned))
+            #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step).max() == at.atStep)
+        }
+        #expect(try s.db.rungs(runId: runs[0].id!).map(\.rung) == [0, 1, 2])
+        for run in runs { try expectWrittenByTheTask(s.db, run.id!, attempts: 1) }
+        let sweepDir = try #require(try s.db.slurmTasks().first?.sweepDir)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sweepDir + "/spool").isEmpty)
+    }
+
     /// The password typed in --store and no file for the tasks: refused before anything is submitted.
     @Test(.timeLimit(.minutes(2))) func aTypedPasswordWithoutAFileIsRefused() throws {
         let home = tempDir("slurm-pg-typed")
