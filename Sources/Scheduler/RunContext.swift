@@ -29,7 +29,13 @@ public struct RunContext: Sendable {
 
     /// Loads run `runId` from the workspace database at `home`.
     public static func load(home: String, runId: Int64) throws -> RunContext {
-        let db = try TrackerDB(home: home)
+        try load(db: try TrackerDB(home: home), runId: runId)
+    }
+
+    /// Loads run `runId` from the open store `db` (its workspace is `db.home`): what a Slurm task
+    /// that writes a PostgreSQL store itself uses.
+    public static func load(db: TrackerDB, runId: Int64) throws -> RunContext {
+        let home = db.home
         guard let run = try db.run(id: runId) else { throw SchedulerError.noSuchRun(runId) }
         var resume: String?
         var step: Int64?

@@ -68,9 +68,9 @@ public struct TrainSession {
         return summary
     }
 
-    /// A run executed by a Slurm task: its config and corpus come from the head's manifest (this
-    /// node never opens the database), its metrics and checkpoints go to `sink` and
-    /// `onCheckpoint`, and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop. In an
+    /// A run executed by a Slurm task: its config and corpus come from the head's manifest, its
+    /// metrics and checkpoints go to `sink` and `onCheckpoint` (a spool file or the store: the
+    /// session does not know which), and `stop` (watching SIGUSR1 too) asks it to checkpoint and stop. In an
     /// ASHA sweep, `gate` sees the metric and the run ends (checkpointed) once `shouldEnd` says so.
     /// `onTrainingStart` is called with the first step's index once the data is checked and the
     /// model built, right before the first step.

@@ -71,7 +71,8 @@ extension SlurmHead {
     /// command that ingests spool files (the head's poll, `tracker status`) does.
     public static func ingest(_ t: SlurmTaskRecord, db: TrackerDB, asha: AshaConfig?) throws -> SpoolIngest {
         let r = try db.ingestSpool(runId: t.runId, prune: asha.map { c in { c.prunes(earlier: $0, value: $1) } })
-        if asha != nil { try answerRungs(t, db: db) }
+        // a task on a PostgreSQL store decides its rungs in the store and has no spool file
+        if asha != nil, FileManager.default.fileExists(atPath: t.spoolPath) { try answerRungs(t, db: db) }
         return r
     }
 

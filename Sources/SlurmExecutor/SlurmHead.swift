@@ -1,8 +1,10 @@
 // The head of the Slurm executor: the one process that opens the database. It hands queued runs
 // to Slurm (a submission folder with the manifest, one job array per MaxArraySize runs), and
-// then polls: one squeue for all live arrays, the runs' spool files ingested, and every task
-// Slurm no longer runs settled from the store (the truth for outcomes) or, where the run wrote
-// no end, from Slurm's final state; runs to try again are resubmitted. It keeps nothing in
+// then polls: one squeue for all live arrays, the runs' spool files ingested (a SQLite head's
+// tasks report there; on a PostgreSQL store the tasks write the store themselves and there is
+// no spool file), and every task Slurm no longer runs settled from the store (the truth for
+// outcomes) or, where the run wrote no end, from Slurm's final state; runs to try again are
+// resubmitted. It keeps nothing in
 // memory that the store and squeue do not hold, so a head that died is simply started again.
 import Basics
 import Foundation
@@ -19,6 +21,8 @@ public final class SlurmHead {
     public var executable: String
     /// Unix seconds now (tests move it).
     public var clock: () -> Double = { Date().timeIntervalSince1970 }
+    /// The head's environment: where a PostgreSQL store's password file is named for the tasks.
+    public var environment = ProcessInfo.processInfo.environment
     /// Warnings (a spool file that cannot be read, a controller that does not answer).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
     private var cachedSlurmConfig: SlurmConfig?
@@ -57,6 +61,7 @@ public final class SlurmHead {
         let known = Set(try db.slurmTasks(runIds: runs.map { $0.id! }).map(\.runId))
         let fresh = runs.filter { $0.state == .queued && !known.contains($0.id!) }
         if fresh.isEmpty { return [] }
+        let store = try storeForTasks()
         var corpora: [String: SlurmManifest.Corpus] = [:]
         let entries = try fresh.map { run -> SlurmManifest.Entry in
             let corpus = try Self.corpusName(configJSON: run.config)
@@ -72,7 +77,7 @@ public final class SlurmHead {
         try SlurmManifest(
             home: home, maxRequeues: config.maxRequeues, runs: entries, corpora: corpora,
             asha: try fresh.first?.experimentId.flatMap { try asha(experimentId: $0) },
-            rungTimeoutSeconds: config.rungTimeoutSeconds
+            rungTimeoutSeconds: config.rungTimeoutSeconds, store: store
         ).write(sweepDir: sweepDir)
         let name = "tracker-\(experiment)"
         try db.registerSlurmTasks(
@@ -88,6 +93,14 @@ public final class SlurmHead {
             arrays.append(try sbatch(spec, chunk, sweepDir: sweepDir, script: "array-\(chunk.offset).sh", runIds: ids))
         }
         return arrays
+    }
+
+    /// The PostgreSQL store the tasks write themselves (nil on SQLite: spool files).
+    func storeForTasks() throws -> SlurmManifest.Store? {
+        guard db.dialect == .postgres else { return nil }
+        return try SlurmManifest.Store.forTasks(
+            url: try PostgresURL(db.path), password: try StoreSettings.postgres(environment: environment)?.password,
+            environment: environment)
     }
 
     private func jobSpec(sweepDir: String, name: String, taskCount: Int) -> SlurmJobSpec {

@@ -1,7 +1,8 @@
-// What a Slurm task needs to run its run without the database (which only the head opens):
-// <submission folder>/manifest.json, written by the head before sbatch. Task i of the submission
+// What a Slurm task needs to run its run without reading the database (a SQLite one only the
+// head opens): <submission folder>/manifest.json, written by the head before sbatch. Task i of the submission
 // runs `runs[i]`: its id, its resolved config, and the corpus it trains on as the head recorded
-// it (paths and checksums), so the task can check its shards before training.
+// it (paths and checksums), so the task can check its shards before training. With a PostgreSQL
+// store it also names the store (URL without password) and the password file the task reads.
 import Basics
 import Foundation
 import Scheduler
@@ -41,6 +42,38 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// A PostgreSQL store the tasks write themselves: its URL without the password, and the 0600
+    /// file on the shared filesystem the task reads the password from (nil: the server asks none).
+    public struct Store: Codable, Sendable, Equatable {
+        public var url: String
+        public var passwordFile: String?
+
+        public init(url: String, passwordFile: String?) {
+            self.url = url
+            self.passwordFile = passwordFile
+        }
+
+        /// What the head puts in the manifest for the store at `url` (nil: a SQLite head, whose
+        /// tasks report through spool files). `password` is the one the head uses; the file is
+        /// TRACKER_DATABASE_PASSWORD_FILE of `environment`, made absolute and checked (0600). A
+        /// password typed in --store with no file is refused: a task can get it from nowhere else.
+        public static func forTasks(
+            url: PostgresURL?, password: String?, environment: [String: String],
+            currentDirectory: String = FileManager.default.currentDirectoryPath
+        ) throws -> Store? {
+            guard var url else { return nil }
+            url.password = nil
+            guard let file = environment[StoreSettings.passwordFileVariable], !file.isEmpty else {
+                if password != nil { throw SlurmExecutorError.passwordNotInFile(url: url.redacted) }
+                return Store(url: url.redacted, passwordFile: nil)
+            }
+            let path = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: currentDirectory + "/"))
+                .absoluteURL.standardized.path
+            _ = try StoreSettings.readPasswordFile(path)
+            return Store(url: url.redacted, passwordFile: path)
+        }
+    }
+
     /// The workspace (on the shared filesystem): run folders and corpora are found from it.
     public var home: String
     public var maxRequeues: Int
@@ -52,10 +85,12 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
     /// How long a task waits at a rung for the head's decision before it gives up (seconds;
     /// [executor] rung_timeout; nil in a manifest written before the key: its default).
     public var rungTimeoutSeconds: Double?
+    /// The PostgreSQL store the tasks open themselves; nil: they report through spool files.
+    public var store: Store?
 
     public init(
         home: String, maxRequeues: Int, runs: [Entry], corpora: [String: Corpus], asha: AshaConfig? = nil,
-        rungTimeoutSeconds: Double? = nil
+        rungTimeoutSeconds: Double? = nil, store: Store? = nil
     ) {
         self.home = home
         self.maxRequeues = maxRequeues
@@ -63,6 +98,7 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
         self.corpora = corpora
         self.asha = asha
         self.rungTimeoutSeconds = rungTimeoutSeconds
+        self.store = store
     }
 
     public static func path(sweepDir: String) -> String { sweepDir + "/manifest.json" }
@@ -102,6 +138,10 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
     case noCorpus(name: String, home: String)
     /// A task waiting at an ASHA rung stopped waiting (why).
     case rungWait(String)
+    /// The PostgreSQL store's password was typed in --store and no file holds it for the tasks.
+    case passwordNotInFile(url: String)
+    /// A task cannot open the PostgreSQL store from its node.
+    case storeUnreachable(address: String, node: String, reason: String)
 
     public var description: String {
         switch self {
@@ -116,6 +156,13 @@ public enum SlurmExecutorError: Error, Equatable, CustomStringConvertible {
             return "no corpus named '\(name)' in \(home): ingest it first, into a workspace on the shared filesystem"
         case .rungWait(let why):
             return why
+        case .passwordNotInFile(let url):
+            return "the password of \(url) was typed in --store, but Slurm tasks open the store themselves and "
+                + "must read it from a file: put it in a 0600 file on the shared filesystem and name it in "
+                + "\(StoreSettings.passwordFileVariable) (then --store needs no password)"
+        case .storeUnreachable(let address, let node, let reason):
+            return "cannot reach the store at \(address) from \(node): \(reason) (the server must accept "
+                + "connections from the compute nodes; Slurm retries the run while attempts are left)"
         }
     }
 }

@@ -1,13 +1,16 @@
 // One Slurm task: `tracker worker --slurm DIR --index I`, which the batch script execs (so
-// Slurm's signals reach it). It runs run I of the submission's manifest in this process, never
-// opening the database: everything it reports (start, metrics, checkpoints, how it ended) goes
-// to the run's spool file, which the head ingests. It resumes from the last checkpoint in that
-// file. SIGUSR1 (`--signal=B:USR1@N`: a time limit or a preemption is near): checkpoint, record
-// it, `scontrol requeue` itself, exit 0 - the requeued task resumes under the same run id. A
-// repeated SIGUSR1 changes nothing (scancel may deliver it several times). SIGTERM or SIGINT
-// (a cancel, or a preemption's grace period ended): checkpoint and stop. In an ASHA sweep, a
-// run at a rung waits for the head's decision (SlurmRungWait); pruned, it checkpoints, ends
-// `pruned` and exits 0.
+// Slurm's signals reach it). It runs run I of the submission's manifest in this process and
+// reports through a RunReporter: with a SQLite head it never opens the database, everything it
+// reports (start, metrics, checkpoints, how it ended) goes to the run's spool file, which the
+// head ingests, and it resumes from the last checkpoint in that file; with a PostgreSQL store
+// (the manifest names it) it writes the store itself, over one connection, and resumes from the
+// store's last checkpoint record. SIGUSR1 (`--signal=B:USR1@N`: a time limit or a preemption is
+// near): checkpoint, record it, `scontrol requeue` itself, exit 0 - the requeued task resumes
+// under the same run id. A repeated SIGUSR1 changes nothing (scancel may deliver it several
+// times). SIGTERM or SIGINT (a cancel, or a preemption's grace period ended): checkpoint and
+// stop. In an ASHA sweep, a run at a rung waits for the head's decision (SlurmRungWait), or on
+// PostgreSQL records and decides it in the store; pruned, it checkpoints, ends `pruned` and
+// exits 0.
 import Basics
 import Foundation
 import Scheduler
@@ -46,21 +49,6 @@ public struct SlurmTaskRunner {
 
     /// Runs the task; returns the process' exit status.
     public func run() -> Int32 {
-        let manifest: SlurmManifest
-        let entry: SlurmManifest.Entry
-        let spool: SpoolWriter
-        do {
-            manifest = try SlurmManifest.load(sweepDir: sweepDir)
-            guard manifest.runs.indices.contains(index) else {
-                throw SlurmExecutorError.noSuchTask(
-                    index: index, count: manifest.runs.count, path: SlurmManifest.path(sweepDir: sweepDir))
-            }
-            entry = manifest.runs[index]
-            spool = try SpoolWriter(path: SlurmTaskRecord.spoolPath(sweepDir: sweepDir, runId: entry.runId))
-        } catch {
-            writeStderr("error: \(error)\n")
-            return 2
-        }
         let stop = SignalWatcher([SIGINT, SIGTERM, SIGUSR1]) { signal, count in
             if signal == SIGUSR1 {
                 writeStderr("\nsignal USR1: checkpointing after this step, then requeueing\n")
@@ -70,24 +58,48 @@ public struct SlurmTaskRunner {
                 exit(128 + signal)
             }
         }
+        let manifest: SlurmManifest
+        let entry: SlurmManifest.Entry
+        let reporter: RunReporter
         do {
-            return try train(entry, manifest, spool, stop)
+            manifest = try SlurmManifest.load(sweepDir: sweepDir)
+            guard manifest.runs.indices.contains(index) else {
+                throw SlurmExecutorError.noSuchTask(
+                    index: index, count: manifest.runs.count, path: SlurmManifest.path(sweepDir: sweepDir))
+            }
+            entry = manifest.runs[index]
+            reporter = try openReporter(manifest, entry, stop)
+        } catch {
+            writeStderr("error: \(error)\n")
+            return 2
+        }
+        do {
+            return try train(entry, manifest, reporter, stop)
         } catch {
             let message = "\(error)"
             writeStderr("error: \(message)\n")
-            try? spool.append(SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: message), sync: true)
+            try? reporter.report(SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: message))
             return 1
         }
     }
 
+    /// Where the task reports: the PostgreSQL store the manifest names, else the run's spool file.
+    private func openReporter(
+        _ manifest: SlurmManifest, _ entry: SlurmManifest.Entry, _ stop: SignalWatcher
+    ) throws -> RunReporter {
+        if let store = manifest.store { return try StoreReporter(store, home: manifest.home, runId: entry.runId) }
+        return try SpoolReporter(
+            sweepDir: sweepDir, runId: entry.runId,
+            rungTimeout: manifest.rungTimeoutSeconds ?? SlurmExecutorConfig().rungTimeoutSeconds, stop: stop)
+    }
+
     private func train(
-        _ entry: SlurmManifest.Entry, _ manifest: SlurmManifest, _ spool: SpoolWriter, _ stop: SignalWatcher
+        _ entry: SlurmManifest.Entry, _ manifest: SlurmManifest, _ reporter: RunReporter, _ stop: SignalWatcher
     ) throws -> Int32 {
         let host = ProcessInfo.processInfo.hostName
-        let job = jobID?.description
-        let requeues = spool.history.filter { $0.kind == .end && ($0.outcome == .requeued || $0.outcome == .stopped) }
-        try spool.append(SpoolEvent(kind: .start, job: job, host: host), sync: true)
-        let resume = spool.history.last { $0.kind == .checkpoint && FileManager.default.fileExists(atPath: $0.path!) }
+        let requeues = reporter.requeuesSoFar
+        let resume = reporter.resumeCheckpoint
+        try reporter.report(SpoolEvent(kind: .start, job: jobID?.description, host: host))
         let config = try TrainConfigFile.decode(json: Data(entry.config.utf8))
         let corpus = try entry.corpus.map { name -> IngestedCorpus in
             guard let c = manifest.corpora[name] else {
@@ -97,55 +109,48 @@ public struct SlurmTaskRunner {
             return c.ingested
         }
         let dir = "\(manifest.home)/runs/\(entry.runId)"
-        let sink = SpoolSink(spool)
-        let wait = SlurmRungWait(
-            spool: spool, runId: entry.runId,
-            timeout: manifest.rungTimeoutSeconds ?? SlurmExecutorConfig().rungTimeoutSeconds, stop: stop)
-        let gate = try manifest.asha.map { try wait.gate($0, totalSteps: config.train.steps) }
+        let gate = try manifest.asha.map { try reporter.gate($0, totalSteps: config.train.steps) }
         if let gate, let rung = gate.pruned {
             // an earlier attempt was pruned and stopped before it could say so
-            return try pruned(rung, gate, spool)
+            return try pruned(rung, gate, reporter)
         }
         do {
             _ = try TrainSession(home: manifest.home).trainSlurmTask(
-                config, runDirectory: dir, resumeFrom: resume?.path, corpus: corpus, sink: sink,
+                config, runDirectory: dir, resumeFrom: resume, corpus: corpus, sink: reporter.sink,
                 onCheckpoint: { path, step in
                     let (sha, size) = try FileHashing.sha256(path: path)
-                    try spool.append(
-                        SpoolEvent(kind: .checkpoint, step: Int64(step), path: path, sha256: sha, size: size),
-                        sync: true)
+                    try reporter.report(
+                        SpoolEvent(kind: .checkpoint, step: Int64(step), path: path, sha256: sha, size: size))
                 }, stop: stop, gate: gate,
-                shouldEnd: gate.map { gate in { gate.pruned != nil || wait.failure != nil } },
-                onTrainingStart: { step in sink.record(SpoolEvent(kind: .training, step: Int64(step))) })
+                shouldEnd: gate.map { gate in { gate.pruned != nil || reporter.rungFailure != nil } },
+                onTrainingStart: { step in try? reporter.report(SpoolEvent(kind: .training, step: Int64(step))) })
         } catch TrainingError.interrupted(let step, _) {
             return try interrupted(
-                at: step, by: stop.received ?? SIGTERM, requeuesSoFar: requeues.count, manifest, spool)
+                at: step, by: stop.received ?? SIGTERM, requeuesSoFar: requeues, manifest, reporter)
         }
-        if let why = wait.failure { throw SlurmExecutorError.rungWait(why) }
-        if let gate, let rung = gate.pruned { return try pruned(rung, gate, spool) }
-        try spool.append(SpoolEvent(kind: .end, outcome: .succeeded, exitCode: 0), sync: true)
+        if let why = reporter.rungFailure { throw SlurmExecutorError.rungWait(why) }
+        if let gate, let rung = gate.pruned { return try pruned(rung, gate, reporter) }
+        try reporter.report(SpoolEvent(kind: .end, outcome: .succeeded, exitCode: 0))
         return 0
     }
 
-    /// The head pruned the run at `rung` (its checkpoint is written): say so and free the slot.
-    private func pruned(_ rung: RungRecord, _ gate: RungGate, _ spool: SpoolWriter) throws -> Int32 {
+    /// The run was pruned at `rung` (its checkpoint is written): say so and free the slot.
+    private func pruned(_ rung: RungRecord, _ gate: RungGate, _ reporter: RunReporter) throws -> Int32 {
         let why = RungGate.reason(rung, gate.config)
-        try spool.append(
-            SpoolEvent(kind: .end, step: rung.atStep, outcome: .pruned, exitCode: 0, error: why), sync: true)
+        try reporter.report(SpoolEvent(kind: .end, step: rung.atStep, outcome: .pruned, exitCode: 0, error: why))
         writeStderr(why + "\n")
         return 0
     }
 
     /// After the checkpoint a signal asked for: requeue (SIGUSR1, while requeues are left) or stop.
     private func interrupted(
-        at step: Int, by signal: Int32, requeuesSoFar: Int, _ manifest: SlurmManifest, _ spool: SpoolWriter
+        at step: Int, by signal: Int32, requeuesSoFar: Int, _ manifest: SlurmManifest, _ reporter: RunReporter
     ) throws -> Int32 {
         guard signal == SIGUSR1 else {
-            try spool.append(
+            try reporter.report(
                 SpoolEvent(
                     kind: .end, outcome: .stopped, signal: Int64(signal),
-                    error: "stopped by signal \(signal) at step \(step)"),
-                sync: true)
+                    error: "stopped by signal \(signal) at step \(step)"))
             return 128 + signal
         }
         guard requeuesSoFar < manifest.maxRequeues, let id = jobID else {
@@ -153,41 +158,14 @@ public struct SlurmTaskRunner {
                 jobID == nil
                 ? "SIGUSR1 at step \(step) outside a Slurm job: not requeued"
                 : "time limit or preemption at step \(step) after \(requeuesSoFar) requeue(s) (max_requeues = \(manifest.maxRequeues))"
-            try spool.append(SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: why), sync: true)
+            try reporter.report(SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: why))
             writeStderr("error: \(why)\n")
             return 1
         }
         let why = "checkpointed at step \(step) after SIGUSR1 and requeued as \(id)"
-        try spool.append(SpoolEvent(kind: .end, step: Int64(step), outcome: .requeued, error: why), sync: true)
+        try reporter.report(SpoolEvent(kind: .end, step: Int64(step), outcome: .requeued, error: why))
         writeStderr(why + "\n")
         try slurm.requeue(id)
         return 0
     }
-}
-
-/// The training session's MetricSink for a Slurm task: every log call is one spool line; a flush
-/// (before a checkpoint is recorded) makes them durable.
-final class SpoolSink: MetricSink {
-    let spool: SpoolWriter
-    private var failed = false
-
-    init(_ spool: SpoolWriter) { self.spool = spool }
-
-    func log(step: Int, metrics: [String: Double]) {
-        record(SpoolEvent(kind: .metrics, step: Int64(step), metrics: metrics))
-    }
-
-    /// Appends `event`; a spool that cannot be written is one warning (training goes on).
-    func record(_ event: SpoolEvent) {
-        do {
-            try spool.append(event)
-        } catch {
-            if !failed { writeStderr("warning: metrics are not being recorded: \(error)\n") }
-            failed = true
-        }
-    }
-
-    func flush() { spool.sync() }
-
-    func finish(error: Error?) { spool.sync() }
 }

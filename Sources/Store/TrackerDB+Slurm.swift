@@ -3,7 +3,9 @@
 // offset, in the same transaction as the events' effects), and how a run's attempt ends, from
 // its own end event or, when it never wrote one (OOM killer, node failure, time limit), from
 // Slurm's final state: a failure spends an attempt (`maxAttempts`), a time limit or a
-// preemption spends a requeue (`maxRequeues`). The Slurm commands themselves are not here.
+// preemption spends a requeue (`maxRequeues`). A task that writes a PostgreSQL store itself
+// records the same events through `recordSlurmTaskEvent`, with the same effects. The Slurm
+// commands themselves are not here.
 import Foundation
 
 /// A run handed to Slurm (see migrations/0003_slurm.sql).
@@ -182,6 +184,16 @@ extension TrackerDB {
                 arguments: [chunk.end, seq, runId])
             return SpoolIngest(events: applied, skippedLines: chunk.skipped, rungs: rungs)
         }
+    }
+
+    /// Records one start, checkpoint or end event of run `runId` as its ingest would: what a Slurm
+    /// task that writes the PostgreSQL store itself reports (no spool file; metrics go through
+    /// `logMetrics`, rungs through `recordRung`, so such events change nothing here, nor does a
+    /// `training` event).
+    public func recordSlurmTaskEvent(runId: Int64, _ event: SpoolEvent) throws {
+        guard [.start, .checkpoint, .end].contains(event.kind) else { return }
+        let home = self.home
+        try write { db in try Self.apply(event, runId: runId, home: home, db) }
     }
 
     /// A `rung` event as its run's arrival at that rung (nil for a run outside any experiment).

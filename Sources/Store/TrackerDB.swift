@@ -64,8 +64,12 @@ public final class TrackerDB: Sendable {
 
     /// Opens the PostgreSQL store at `url` for workspace `home` (its logs, checkpoints and shards
     /// stay in the folder): read-write applies the pending migrations under an advisory lock.
-    public init(postgres url: PostgresURL, password: String?, home: String, access: Access = .readWrite) throws {
-        let backend = try PostgresBackend(url: url, password: password)
+    /// `maxConnections`: how many connections it may open (a Slurm task keeps to one).
+    public init(
+        postgres url: PostgresURL, password: String?, home: String, access: Access = .readWrite,
+        maxConnections: Int = 4
+    ) throws {
+        let backend = try PostgresBackend(url: url, password: password, maxConnections: maxConnections)
         self.backend = backend
         self.path = backend.location
         self.home = home

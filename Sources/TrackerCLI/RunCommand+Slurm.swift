@@ -1,7 +1,7 @@
 // `tracker run FILE --executor slurm` (or [executor] kind = "slurm" in FILE): the experiment's
 // queued runs go to Slurm as one job array (split at MaxArraySize), then, unless --no-wait, this
-// process is the head: it polls Slurm and ingests the runs' spool files until every run is
-// finished. Stopping it (Ctrl-C) leaves the runs to Slurm; running the same command again, or
+// process is the head: it polls Slurm and ingests the runs' spool files (on a PostgreSQL store
+// the tasks write the store themselves) until every run is finished. Stopping it (Ctrl-C) leaves the runs to Slurm; running the same command again, or
 // `tracker status`, picks them up.
 import ArgumentParser
 import Basics

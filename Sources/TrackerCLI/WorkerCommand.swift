@@ -74,6 +74,7 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         if let slurm, let index {
             // a Slurm task: trains in this process (the batch shell's), reports through its spool file
+            // or, on a PostgreSQL store, writes the store itself
             let status = SlurmTaskRunner(
                 sweepDir: slurm, index: index, environment: ProcessInfo.processInfo.environment,
                 slurm: ProcessSlurmCommands()

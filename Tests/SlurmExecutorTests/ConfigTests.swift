@@ -73,7 +73,8 @@ struct ReaderFuzzTests {
         let manifest = SlurmManifest(
             home: "/shared/ws", maxRequeues: 3,
             runs: [SlurmManifest.Entry(runId: 7, name: "seed1", config: #"{"data":{"task":"t1"}}"#, corpus: nil)],
-            corpora: [:])
+            corpora: [:], store: SlurmManifest.Store(url: "postgres://tracker@db:5432/runs", passwordFile: "/shared/pg")
+        )
         try manifest.write(sweepDir: dir)
         #expect(try SlurmManifest.load(sweepDir: dir) == manifest)
         let valid = try #require(FileManager.default.contents(atPath: SlurmManifest.path(sweepDir: dir)))

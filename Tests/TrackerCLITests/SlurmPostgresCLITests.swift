@@ -1,8 +1,9 @@
 // The Slurm executor once more with the store on PostgreSQL (`--store postgres://...`): the head
-// keeps every run, metric and Slurm task in the server; the tasks still report through their
-// spool files and never see a credential. The password reaches tracker either on the command
-// line or from a 0600 file (TRACKER_DATABASE_PASSWORD_FILE), and appears nowhere a job keeps:
-// not in the batch script, the sweep's files, or a task's environment.
+// keeps every run and Slurm task in the server, and each task writes the store itself (start,
+// metrics, checkpoints, its end): no spool file. The password reaches tracker either on the
+// command line or from a 0600 file (TRACKER_DATABASE_PASSWORD_FILE); the tasks read it from
+// that file, which the manifest names, and it appears nowhere a job keeps: not in the batch
+// script, the sweep's files, or a task's environment. A typed password without a file is refused.
 import Foundation
 import Store
 import TestSupport
@@ -41,6 +42,21 @@ struct SlurmPostgresCLITests {
         }
     }
 
+    /// The last train/loss step the store holds for the run.
+    func storedStep(_ db: TrackerDB, _ runId: Int64) throws -> Int64 {
+        try db.metrics(runId: runId, key: "train/loss").last?.step ?? 0
+    }
+
+    /// The task wrote the store itself: no spool file, and its attempts started under its Slurm job.
+    func expectWrittenByTheTask(_ db: TrackerDB, _ runId: Int64, attempts: Int) throws {
+        let task = try #require(try db.slurmTasks(runIds: [runId]).first)
+        #expect(!FileManager.default.fileExists(atPath: task.spoolPath), "run \(runId) reported through a spool file")
+        let starts = try db.events(runId: runId).filter { $0.fromState == .queued && $0.toState == .running }
+        #expect(starts.count == attempts)
+        let job = try #require(task.jobText)
+        #expect(starts.allSatisfy { $0.worker?.hasPrefix("slurm:\(job)@") == true }, "\(starts.map(\.worker))")
+    }
+
     @Test(.timeLimit(.minutes(5))) func aSweepOfFourIsOneArrayWithItsResultsInPostgres() throws {
         let home = tempDir("slurm-pg-sweep")
         let s = try store(home)
@@ -54,7 +70,13 @@ struct SlurmPostgresCLITests {
         for run in runs {
             #expect(run.state == .succeeded, "\(run.error ?? "")")
             #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
+            try expectWrittenByTheTask(s.db, run.id!, attempts: 1)
+            #expect(try s.db.latestCheckpoint(runId: run.id!) != nil)
         }
+        let sweepDir = try #require(try s.db.slurmTasks().first?.sweepDir)
+        let manifest = try #require(FileManager.default.contents(atPath: sweepDir + "/manifest.json"))
+        let named = try #require(try JSONSerialization.jsonObject(with: manifest) as? [String: Any])["store"]
+        #expect(named as? [String: String] == ["url": s.url, "passwordFile": s.file], "\(named ?? "none")")
         #expect(!FileManager.default.fileExists(atPath: home + "/tracker.sqlite"), "the SQLite store was used")
         #expect(filesContaining(s.password, under: home) == ["pgpass"])
         let report = try runTracker(["report", "--home", home, "--store", s.url], environment: env)
@@ -83,20 +105,69 @@ struct SlurmPostgresCLITests {
         #expect(failed.state == .failed && failed.exitCode == 1, "\(failed.state) \(failed.error ?? "")")
     }
 
-    /// The password typed in --store: the task (and its job) never see it.
+    /// An ASHA sweep on PostgreSQL: each task records and decides its rungs in the store itself (the
+    /// local workers' code), so no decision file is written and no task waits for the head.
+    @Test(.timeLimit(.minutes(8))) func anAshaSweepPrunesWithItsRungsDecidedInTheStore() throws {
+        let home = tempDir("slurm-pg-asha")
+        let s = try store(home)
+        let file = try SlurmExecutorCLITests.experiment(
+            "asha", home: home, steps: 40, runs: 1, extra: "max_parallel = 1",
+            sweep: """
+                scheduler = "asha"
+                metric = "train/loss"
+                grace_steps = 5
+                reduction_factor = 2
+                "train.lr" = [0.01, 0.0003, 0.0004, 0.0005]
+                """)
+        let r = try runTracker(
+            ["run", file, "--home", home, "--store", s.url], environment: [StoreSettings.passwordFileVariable: s.file])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let runs = try s.db.runs().sorted { $0.id! < $1.id! }
+        try #require(runs.count == 4)
+        #expect(runs[0].state == .succeeded, "\(runs[0].error ?? "")")
+        #expect(runs.allSatisfy { $0.state == .succeeded || $0.state == .pruned })
+        let pruned = runs.filter { $0.state == .pruned }
+        #expect(!pruned.isEmpty)
+        for run in pruned {
+            let at = try #require(try s.db.rungs(runId: run.id!).first(where: \.pruned))
+            #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step).max() == at.atStep)
+        }
+        #expect(try s.db.rungs(runId: runs[0].id!).map(\.rung) == [0, 1, 2])
+        for run in runs { try expectWrittenByTheTask(s.db, run.id!, attempts: 1) }
+        let sweepDir = try #require(try s.db.slurmTasks().first?.sweepDir)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sweepDir + "/spool").isEmpty)
+    }
+
+    /// The password typed in --store and no file for the tasks: refused before anything is submitted.
+    @Test(.timeLimit(.minutes(2))) func aTypedPasswordWithoutAFileIsRefused() throws {
+        let home = tempDir("slurm-pg-typed")
+        let s = try store(home)
+        let typed = s.url.replacingOccurrences(of: "postgres://tracker@", with: "postgres://tracker:\(s.password)@")
+        let file = try SlurmExecutorCLITests.experiment("typed", home: home, steps: 10, runs: 1)
+        let r = try runTracker(["run", file, "--home", home, "--store", typed])
+        #expect(r.status != 0 && r.stderr.contains(StoreSettings.passwordFileVariable), "\(r.stdout)\n\(r.stderr)")
+        #expect(!r.stdout.contains(s.password) && !r.stderr.contains(s.password))
+        #expect(try s.db.slurmTasks().isEmpty)
+        #expect(try s.db.runs().map(\.state) == [.queued])
+    }
+
+    /// The password typed in --store (and in the 0600 file for the tasks): the task (and its job)
+    /// never see it; the requeued task resumes from the store's checkpoint record, and the run's
+    /// history in the store, written by the task alone, is complete and duplicate-free.
     @Test(.timeLimit(.minutes(5))) func usr1CheckpointsRequeuesAndResumesWithTheStoreInPostgres() throws {
         let home = tempDir("slurm-pg-usr1")
         let s = try store(home)
         let typed = s.url.replacingOccurrences(of: "postgres://tracker@", with: "postgres://tracker:\(s.password)@")
+        let env = [StoreSettings.passwordFileVariable: s.file]
         let steps = 400
         let file = try SlurmExecutorCLITests.experiment(
             "usr1", home: home, steps: steps, runs: 1, extra: "max_requeues = 2")
-        let submit = try runTracker(["run", file, "--home", home, "--no-wait", "--store", typed])
+        let submit = try runTracker(["run", file, "--home", home, "--no-wait", "--store", typed], environment: env)
         #expect(submit.status == 0, "\(submit.stderr)")
         let run = try #require(try s.db.runs().first)
         let task = try #require(try s.db.slurmTasks(runIds: [run.id!]).first)
         let job = try #require(task.jobText)
-        #expect(try cli.waitFor(120) { try cli.spooledStep(s.db, run.id!) >= 5 }, "the task did not start training")
+        #expect(try cli.waitFor(120) { try storedStep(s.db, run.id!) >= 5 }, "the task did not start training")
         let pids = cli.workerPids(sweepDir: task.sweepDir)
         #expect(!pids.isEmpty, "no running task to look at")
         for pid in pids {
@@ -108,13 +179,17 @@ struct SlurmPostgresCLITests {
         let script = try runProcess("/usr/bin/env", ["scontrol", "write", "batch_script", job, "-"])
         #expect(script.status == 0 && !script.stdout.contains(s.password))
         _ = try runProcess("/usr/bin/timeout", ["3", "scancel", "--signal=USR1", "--batch", job])
-        let head = try runTracker(["run", file, "--home", home, "--store", typed])
+        let head = try runTracker(["run", file, "--home", home, "--store", typed], environment: env)
         #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
         let r = try #require(try s.db.run(id: run.id!))
-        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        // a requeue spends max_requeues, not an attempt
+        #expect(r.state == .succeeded && r.attempts == 1, "\(r.state) \(r.attempts) \(r.error ?? "")")
         #expect(try s.db.slurmTasks(runIds: [run.id!]).first?.requeues == 1)
         #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
-        #expect(try s.db.events(runId: run.id!).filter { $0.fromState == .queued && $0.toState == .running }.count == 2)
+        #expect(try s.db.metricSummaries(runId: run.id!).first { $0.key == "train/loss" }?.count == Int64(steps))
+        try expectWrittenByTheTask(s.db, run.id!, attempts: 2)
+        // the checkpoint USR1 asked for, recorded by the task before it requeued itself
+        #expect(try s.db.artifacts(runId: run.id!, kind: "checkpoint").contains { ($0.step ?? 0) < Int64(steps) })
         #expect(filesContaining(s.password, under: home) == ["pgpass"])
         #expect(!head.stdout.contains(s.password) && !head.stderr.contains(s.password))
     }
