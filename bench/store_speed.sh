@@ -6,9 +6,13 @@
 # dir with the server's default settings (fsync and synchronous_commit on: NOT
 # TRACKER_POSTGRES_FAST) and stopped by pid at exit; SQLite runs as tracker runs it (WAL,
 # synchronous=NORMAL). Target: at least 100,000 points/s into PostgreSQL. Release build.
+# With BASELINE_BIN (another tracker binary, e.g. main's release build) each round also runs it,
+# into the same server (a schema of its own, as its migrations may differ), and the script
+# prints this tree's rates over the baseline's: the before/after comparison that stays
+# meaningful on a busy machine.
 # Usage: bench/store_speed.sh   (env: TRACKER_BIN, SCRATCH_PATH, SKIP_BUILD=1, POINTS=200000,
-# BATCH=1000, ROUNDS=3, BENCH_DIR; TRACKER_BENCH_DATABASE_URL + TRACKER_DATABASE_PASSWORD_FILE
-# to use a server of your own instead)
+# BATCH=1000, ROUNDS=3, BENCH_DIR, BASELINE_BIN; TRACKER_BENCH_DATABASE_URL +
+# TRACKER_DATABASE_PASSWORD_FILE to use a server of your own instead, without BASELINE_BIN)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-store-bench}
@@ -20,7 +24,10 @@ mkdir -p "$WORK"
 source bench/lib.sh
 use_release_binary
 
+BASE=${BASELINE_BIN:-}
+if [ -n "$BASE" ] && [ ! -x "$BASE" ]; then echo "bench: no baseline tracker binary at $BASE" >&2; exit 1; fi
 if [ -n "${TRACKER_BENCH_DATABASE_URL:-}" ]; then
+    [ -z "$BASE" ] || { echo "bench: BASELINE_BIN needs the server this script starts (unset TRACKER_BENCH_DATABASE_URL)" >&2; exit 1; }
     url=$TRACKER_BENCH_DATABASE_URL
 else
     unset TRACKER_POSTGRES_FAST
@@ -35,19 +42,33 @@ else
     export TRACKER_DATABASE_PASSWORD_FILE=$WORK/pgpass
     url="postgres://tracker@127.0.0.1:$TRACKER_POSTGRES_PORT/trackertest"
     echo "postgres: $(psql -X -At "$TRACKER_TEST_DATABASE_URL" -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit')")" >&2
+    [ -z "$BASE" ] || psql -X -q "$TRACKER_TEST_DATABASE_URL" -c "CREATE SCHEMA baseline"
 fi
 
 rate() { python3 -c "import json, sys; print(round(json.loads(sys.stdin.read())['pointsPerSecond']))"; }
-sqlite=() pg=()
+batched() { # BIN HOME [--store URL]
+    "$1" bench-store --mode batched --points "$POINTS" --batch "$BATCH" --home "$2" "${@:3}" | rate
+}
+sqlite=() pg=() base_sqlite=() base_pg=()
 for r in $(seq "$ROUNDS"); do
-    sqlite+=("$("$TRACKER_BIN" bench-store --mode batched --points "$POINTS" --batch "$BATCH" --home "$WORK/sqlite-$r" | rate)")
-    pg+=("$("$TRACKER_BIN" bench-store --mode batched --points "$POINTS" --batch "$BATCH" --home "$WORK/pg-$r" --store "$url" | rate)")
+    sqlite+=("$(batched "$TRACKER_BIN" "$WORK/sqlite-$r")")
+    pg+=("$(batched "$TRACKER_BIN" "$WORK/pg-$r" --store "$url")")
+    if [ -n "$BASE" ]; then
+        base_sqlite+=("$(batched "$BASE" "$WORK/base-sqlite-$r")")
+        base_pg+=("$(batched "$BASE" "$WORK/base-pg-$r" --store "$url?schema=baseline")")
+    fi
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 s=$(median "${sqlite[@]}") p=$(median "${pg[@]}")
 echo "load: $(uptime | sed 's/.*load average: //')"
-printf '%-12s %14s   %s\n' store "points/s" "rounds"
-printf '%-12s %14s   %s\n' SQLite "$s" "${sqlite[*]}"
-printf '%-12s %14s   %s\n' PostgreSQL "$p" "${pg[*]}"
+printf '%-22s %14s   %s\n' store "points/s" "rounds"
+printf '%-22s %14s   %s\n' SQLite "$s" "${sqlite[*]}"
+printf '%-22s %14s   %s\n' PostgreSQL "$p" "${pg[*]}"
 python3 -c "print('PostgreSQL / SQLite: %.2f' % ($p / $s))"
+if [ -n "$BASE" ]; then
+    bs=$(median "${base_sqlite[@]}") bp=$(median "${base_pg[@]}")
+    printf '%-22s %14s   %s\n' "baseline SQLite" "$bs" "${base_sqlite[*]}"
+    printf '%-22s %14s   %s\n' "baseline PostgreSQL" "$bp" "${base_pg[*]}"
+    python3 -c "print('this tree / baseline: SQLite %.2fx, PostgreSQL %.2fx' % ($s / $bs, $p / $bp))"
+fi
 [ "$p" -ge 100000 ] && echo "target met: >= 100,000 points/s into PostgreSQL" || echo "target missed: < 100,000 points/s into PostgreSQL"

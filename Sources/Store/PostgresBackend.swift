@@ -2,7 +2,10 @@
 // callers are synchronous (workers, the CLI, MetricWriter's thread), so each call sends its
 // request to a connection whose I/O runs on this backend's own event-loop thread and waits for
 // the answer there; it never runs on a cooperative pool's thread. A few connections are kept
-// open and handed out one per transaction.
+// open and handed out one per transaction. Statements whose answer nothing needs (BEGIN, a
+// metric batch's write) are sent without waiting: the connection runs them in order, and the
+// next statement waited for (at the latest COMMIT) first checks them, so a transaction costs
+// the calling thread one wake-up per answer it reads rather than one per statement.
 import Foundation
 import Logging
 import NIOCore
@@ -106,7 +109,7 @@ public final class PostgresBackend: SQLBackend, @unchecked Sendable {
         let c = try checkout()
         defer { checkin(c) }
         let conn = PostgresStoreConnection(connection: c, logger: logger)
-        try conn.command(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        conn.send(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
         do {
             let result = try body(conn)
             try conn.command("COMMIT")
@@ -137,7 +140,18 @@ public final class PostgresBackend: SQLBackend, @unchecked Sendable {
 struct PostgresStoreConnection: StoreConnection {
     let connection: PostgresConnection
     let logger: Logger
+    /// Statements sent and not yet checked, oldest first (used by the transaction's thread only).
+    private let sent = Sent()
     var dialect: SQLDialect { .postgres }
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    private final class Sent {
+        var answers: [EventLoopFuture<PostgresQueryResult>] = []
+    }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
         try run(sql, arguments).metadata.rows ?? 0
@@ -161,11 +175,36 @@ struct PostgresStoreConnection: StoreConnection {
 
     /// Runs a query built with postgres-nio's own binds (array columns, the metric fast path).
     func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        let answer = connection.query(query, logger: logger)
         do {
-            return try connection.query(query, logger: logger).wait()
+            try checkSent()
+            return try answer.wait()
+        } catch let e as StoreError {
+            _ = try? answer.wait()
+            throw e
         } catch {
             throw StoreError.sqlite(PostgresBackend.describe(error))
         }
+    }
+
+    /// Sends `query` without waiting for its answer; the next statement waited for checks it
+    /// first, so its error (which also aborts the transaction) is the one reported.
+    func send(_ query: PostgresQuery) {
+        sent.answers.append(connection.query(query, logger: logger))
+    }
+
+    /// Sends a statement without arguments without waiting for its answer (see above).
+    func send(_ sql: String) { send(PostgresQuery(unsafeSQL: sql)) }
+
+    /// Waits for the statements sent so far; throws the first one's error, after all have answered.
+    private func checkSent() throws {
+        let answers = sent.answers
+        sent.answers = []
+        var first: (any Error)?
+        for a in answers {
+            do { _ = try a.wait() } catch { first = first ?? error }
+        }
+        if let first { throw StoreError.sqlite(PostgresBackend.describe(first)) }
     }
 
     private func run(_ sql: String, _ arguments: [SQLValue]) throws -> PostgresQueryResult {

@@ -4,9 +4,9 @@
 // by series (stable, so within a batch the last point for a step still wins), up to 64 rows per
 // INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
 // statement's set-up (its statement journal) is paid once per 64 rows; the runs are checked once
-// per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL the
-// points go in as one `unnest` upsert per batch, and the batch's summaries are read in one
-// statement and upserted in one (TrackerDB+MetricsPostgres.swift).
+// per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL a
+// batch is two statements: its runs and summaries read (and locked) in one, its points inserted
+// and summaries upserted in the other (TrackerDB+MetricsPostgres.swift).
 // The summary arithmetic is one piece of code for both engines (BatchSummary.updated): appends
 // update the summary incrementally; a batch that rewrites steps at or before the summary's last
 // step (a resumed run re-logging after its checkpoint, an import), or that is not in step order,
@@ -23,7 +23,7 @@ extension TrackerDB {
     public func logMetrics(_ points: [MetricPoint]) throws {
         if points.isEmpty { return }
         guard let pool = sqlitePool else {
-            try write { conn in try Self.writePortable(points, conn, checkingRuns: true) }
+            try write { conn in try Self.writePostgres(points, SeriesBatch(points), conn) }
             return
         }
         try pool.writeWithoutTransaction { db in
@@ -47,7 +47,7 @@ extension TrackerDB {
         if let db = (conn as? SQLiteConnection)?.db {
             try writeSQLite(points, db, checkingRuns: false)
         } else {
-            try writePortable(points, conn, checkingRuns: false)
+            try writePostgres(points, SeriesBatch(points), conn)
         }
     }
 
@@ -60,53 +60,6 @@ extension TrackerDB {
             for (i, series) in batch.series.enumerated() {
                 try updateSummary(series, keys[i], batch.summaries[i], db)
             }
-        }
-    }
-
-    /// Engines without SQLite's C fast path: the points through `insertPortable`; on PostgreSQL
-    /// the batch's summaries are read in one statement and upserted in one (arrays through
-    /// `unnest`), elsewhere each one with portable SQL.
-    private static func writePortable(_ points: [MetricPoint], _ conn: any StoreConnection, checkingRuns: Bool)
-        throws
-    {
-        if points.isEmpty { return }
-        let batch = SeriesBatch(points)
-        if checkingRuns { try checkRuns(batch, conn) }
-        try insertPortable(points, conn)
-        let pg = conn as? PostgresStoreConnection
-        let stored = try pg?.storedSummaries(batch.series)
-        var summaries: [MetricSummaryRecord] = []
-        for (s, contribution) in zip(batch.series, batch.summaries) {
-            let old: StoredSummary? = if let stored { stored[s] } else { try storedSummary(s, conn) }
-            if let summary = try contribution.updated(old, s) ?? recompute(s, conn) { summaries.append(summary) }
-        }
-        if let pg {
-            try pg.upsertSummaries(summaries)
-            return
-        }
-        for summary in summaries {
-            try conn.execute(
-                sql: """
-                    INSERT INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (runId, key) DO UPDATE SET lastStep = excluded.lastStep, last = excluded.last,
-                      lastIsNaN = excluded.lastIsNaN, min = excluded.min, max = excluded.max, count = excluded.count
-                    """,
-                arguments: [
-                    summary.runId, summary.key, summary.lastStep, summary.last, summary.lastIsNaN, summary.min,
-                    summary.max, summary.count,
-                ])
-        }
-    }
-
-    private static func storedSummary(_ s: SeriesKey, _ conn: any StoreConnection) throws -> StoredSummary? {
-        try conn.row(
-            sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?",
-            arguments: [s.runId, s.key]
-        ).map {
-            StoredSummary(
-                lastStep: try $0.get("lastStep"), count: try $0.get("count"), min: try $0.get("min"),
-                max: try $0.get("max"))
         }
     }
 

@@ -6,7 +6,11 @@
 //   writers  - --processes child processes each writing --points in batches while this process
 //              reads; counts "database is locked" errors everywhere
 //   write    - one writer child (used by `writers`)
-// Each mode prints one JSON object on stdout.
+//   claimers - --processes child processes each claiming queued runs until none is left; reports
+//              every run id claimed (sorted, repeats kept) and the children that failed
+//   claim    - one claimer child (used by `claimers`): the ids it claimed
+// Each mode prints one JSON object on stdout. With --store, the children open the same store
+// (its URL goes to them through TRACKER_DATABASE_URL, the password file's name too).
 import ArgumentParser
 import Basics
 import Foundation
@@ -96,8 +100,14 @@ struct BenchStoreCommand: ParsableCommand {
             out = try writeChild(db)
         case "writers":
             out = try writers(db, home: home)
+        case "claim":
+            print(try prettyJSON(claimChild(db)).replacingOccurrences(of: "\n", with: " "))
+            return
+        case "claimers":
+            print(try prettyJSON(claimers(home: home)).replacingOccurrences(of: "\n", with: " "))
+            return
         default:
-            throw ValidationError("--mode must be batched, per-step, log, write or writers")
+            throw ValidationError("--mode must be batched, per-step, log, write, writers, claim or claimers")
         }
         print(try prettyJSON(out).replacingOccurrences(of: "\n", with: " "))
     }
@@ -142,20 +152,65 @@ struct BenchStoreCommand: ParsableCommand {
         return ["points": Double(points), "seconds": Date().timeIntervalSince(t), "lockErrors": Double(lockErrors)]
     }
 
+    /// Starts `processes` children of this command in `mode`, each one's output in `home/NAME-i.json`.
+    private func spawnChildren(_ mode: String, name: String, home: String, _ extra: [String] = []) throws -> [pid_t] {
+        let exe = currentExecutablePath()
+        return try (0..<processes).map { i in
+            try LocalProcessExecutor.spawnProcess(
+                [exe, "bench-store", "--home", home, "--mode", mode] + extra,
+                environment: ProcessInfo.processInfo.environment, output: "\(home)/\(name)-\(i).json")
+        }
+    }
+
+    /// The JSON object a child printed last in `home/NAME-i.json` (nil: it printed none, i.e. it failed).
+    private func childReport<T: Decodable>(_ type: T.Type, name: String, _ i: Int, home: String) -> T? {
+        let text = (try? String(contentsOfFile: "\(home)/\(name)-\(i).json", encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(line.utf8))
+    }
+
+    struct ClaimReport: Codable {
+        var claimed: [Int64]
+    }
+
+    struct ClaimersReport: Encodable {
+        var processes: Int
+        var seconds: Double
+        /// Every id claimed by any child, sorted; an id claimed twice appears twice.
+        var claimed: [Int64]
+        var failedClaimers: Int
+    }
+
+    /// One claimer process: claims queued runs (never releasing one) until none is left.
+    private func claimChild(_ db: TrackerDB) throws -> ClaimReport {
+        let worker = "claimer-\(getpid())"
+        var claimed: [Int64] = []
+        while let run = try db.claimNextRun(worker: worker, lease: 3600) { claimed.append(run.id!) }
+        return ClaimReport(claimed: claimed)
+    }
+
+    /// Starts `processes` claimer children at once and gathers what each claimed.
+    private func claimers(home: String) throws -> ClaimersReport {
+        let t = Date()
+        for pid in try spawnChildren("claim", name: "claimer", home: home) {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        let reports = (0..<processes).map { childReport(ClaimReport.self, name: "claimer", $0, home: home) }
+        return ClaimersReport(
+            processes: processes, seconds: Date().timeIntervalSince(t),
+            claimed: reports.flatMap { $0?.claimed ?? [] }.sorted(), failedClaimers: reports.filter { $0 == nil }.count)
+    }
+
+    struct WriterReport: Decodable {
+        var lockErrors: Double
+    }
+
     /// Starts `processes` writer children and reads while they write.
     private func writers(_ db: TrackerDB, home: String) throws -> [String: Double] {
-        let exe = currentExecutablePath()
-        var pids: [pid_t] = []
         let t = Date()
-        for i in 0..<processes {
-            let args = [
-                exe, "bench-store", "--home", home, "--mode", "write", "--points", String(points), "--batch",
-                String(batch),
-            ]
-            pids.append(
-                try LocalProcessExecutor.spawnProcess(
-                    args, environment: ProcessInfo.processInfo.environment, output: "\(home)/writer-\(i).json"))
-        }
+        let pids = try spawnChildren(
+            "write", name: "writer", home: home, ["--points", String(points), "--batch", String(batch)])
         var reads = 0
         var readerLockErrors = 0
         var alive = pids
@@ -175,15 +230,11 @@ struct BenchStoreCommand: ParsableCommand {
         var writerLockErrors = 0.0
         var failedWriters = 0.0
         for i in 0..<processes {
-            let text = (try? String(contentsOfFile: "\(home)/writer-\(i).json", encoding: .utf8)) ?? ""
-            guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let errors = obj["lockErrors"] as? Double
-            else {
+            guard let report = childReport(WriterReport.self, name: "writer", i, home: home) else {
                 failedWriters += 1
                 continue
             }
-            writerLockErrors += errors
+            writerLockErrors += report.lockErrors
         }
         let total = Double(points * processes)
         return [

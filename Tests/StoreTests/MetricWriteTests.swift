@@ -132,6 +132,65 @@ struct MetricWriteTests {
         #expect(rows == expected.count)
     }
 
+    /// One batch over several runs where some series log new steps (PostgreSQL's plain INSERT when
+    /// alone), one rewrites a stored step and one repeats a step inside the batch (the upsert),
+    /// with NaN first, last and in between: the last value per step wins and every summary equals
+    /// a recomputation; afterwards a batch of new steps only goes the plain way again.
+    @Test(arguments: Backend.allCases) func aBatchMixingNewAndRewrittenSeriesOfSeveralRuns(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
+        let (a, b) = (try makeRun(db, name: "a"), try makeRun(db, name: "b"))
+        try db.logMetrics((0..<4).map { MetricPoint(runId: b, key: "loss", step: $0, value: Double($0), time: 0) })
+        try db.logMetrics([
+            MetricPoint(runId: a, key: "loss", step: 0, value: .nan, time: 1),
+            MetricPoint(runId: a, key: "lr", step: 0, value: 0.5, time: 1),
+            MetricPoint(runId: b, key: "loss", step: 2, value: -2, time: 1),  // rewrites a stored step
+            MetricPoint(runId: a, key: "loss", step: 1, value: 3, time: 1),
+            MetricPoint(runId: b, key: "lr", step: 7, value: 1, time: 1),
+            MetricPoint(runId: b, key: "lr", step: 7, value: .nan, time: 1),  // the same step again: NaN wins
+        ])
+        try db.logMetrics([
+            MetricPoint(runId: a, key: "loss", step: 2, value: .nan, time: 2),
+            MetricPoint(runId: b, key: "loss", step: 4, value: 9, time: 2),
+        ])
+        #expect(
+            try db.metrics(runId: a, key: "loss").map { $0.value.isNaN ? "nan" : "\($0.value)" } == [
+                "nan", "3.0", "nan",
+            ])
+        #expect(try db.metrics(runId: b, key: "loss").map(\.value) == [0, 1, -2, 3, 9])
+        #expect(try db.metrics(runId: b, key: "lr").map { $0.value.isNaN } == [true])
+        for run in [a, b] {
+            for s in try db.metricSummaries(runId: run) {
+                #expect(s == (try db.recomputedSummary(runId: run, key: s.key)), "\(run) \(s.key)")
+            }
+        }
+        let loss = try #require(try db.metricSummaries(runId: a).first { $0.key == "loss" })
+        #expect(loss.lastIsNaN && loss.count == 3 && loss.min == 3 && loss.max == 3)
+    }
+
+    /// PostgreSQL sends some statements without waiting for their answer (BEGIN, a batch's
+    /// write): a failing one still fails its transaction, with its own error, and the
+    /// connection goes on working.
+    @Test func aStatementSentWithoutWaitingFailsItsTransaction() throws {
+        guard let db = try makeDB(.postgres) else { return }
+        let run = try makeRun(db, name: "kept")
+        #expect(throws: StoreError.self) {
+            try db.write { conn in
+                try conn.execute(sql: "UPDATE run SET name = 'changed' WHERE id = ?", arguments: [run])
+                try #require(conn as? PostgresStoreConnection).send("SELECT 1 / 0")
+            }
+        }
+        #expect(try db.run(id: run)?.name == "kept")
+        let error = #expect(throws: StoreError.self) {
+            try db.write { conn in
+                try #require(conn as? PostgresStoreConnection).send("SELECT 1 / 0")
+                _ = try conn.rows(sql: "SELECT 1")
+            }
+        }
+        #expect(String(describing: error).contains("division by zero"))
+        try db.logMetrics([MetricPoint(runId: run, key: "k", step: 1, value: 1, time: 0)])
+        #expect(try db.metrics(runId: run, key: "k").count == 1)
+    }
+
     @Test(arguments: Backend.allCases) func writerFlushesEverythingAndLogStaysCheap(backend: Backend) throws {
         guard let db = try makeDB(backend) else { return }
         let run = try makeRun(db)

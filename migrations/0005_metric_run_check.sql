@@ -1,0 +1,4 @@
+-- Nothing changes in SQLite: this migration exists for its PostgreSQL mirror
+-- (migrations/postgres/0005_metric_run_check.sql), which replaces the foreign key of metric.runId
+-- by the write path's check of a batch's runs, once per run. SQLite's write path already does
+-- that: it turns foreign keys off for a batch's transaction and checks the batch's runs first.
