@@ -22,22 +22,15 @@ extension TrackerDB {
     /// exist fails the whole batch with `StoreError.runNotFound`.
     public func logMetrics(_ points: [MetricPoint]) throws {
         if points.isEmpty { return }
-        guard let pool = sqlitePool else {
+        guard let sqlite = backend as? SQLiteBackend else {
             try write { conn in try Self.writePortable(points, conn, checkingRuns: true) }
             return
         }
-        try pool.writeWithoutTransaction { db in
-            // Foreign keys are checked once per run of the batch instead of once per row (a tenth
-            // of a batch, measured): off for this transaction, which first checks every run.
-            try db.execute(sql: "PRAGMA foreign_keys = OFF")
-            let written = Result {
-                try db.inTransaction(.immediate) {
-                    try Self.writeSQLite(points, db, checkingRuns: true)
-                    return .commit
-                }
+        try sqlite.metricWriter().writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try Self.writeSQLite(points, db, checkingRuns: true)
+                return .commit
             }
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-            try written.get()
         }
     }
 
@@ -176,23 +169,31 @@ extension TrackerDB {
     /// `Statement.execute(arguments:)`: boxing six values into StatementArguments per row cost
     /// about half the time of a batch (perf), and this loop is the tracker's hottest. The
     /// statements are GRDB's cached ones, inside GRDB's transaction, so GRDB still owns their
-    /// life cycle; keys are bound without a copy (SQLITE_STATIC) and unbound before they are freed.
+    /// life cycle; each is looked up once per batch (the cache hashes its 2 KB of SQL), keys are
+    /// bound without a copy (SQLITE_STATIC) and unbound at the end of the batch, before they are
+    /// freed.
     private static func insert(
         _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], _ db: Database
     ) throws {
+        // By rows: statement `n` has 1 << n rows.
+        var statements = [OpaquePointer?](repeating: nil, count: maxRowsPerInsert.trailingZeroBitCount + 1)
+        defer { statements.forEach { if let stmt = $0 { sqlite3_clear_bindings(stmt) } } }
+        let lengths = keys.map { Int32(strlen($0)) }
         var done = 0
         while done < batch.order.count {
             var rows = maxRowsPerInsert
             while rows > batch.order.count - done { rows /= 2 }
-            let stmt = try db.cachedStatement(sql: insertSQLByRows[rows]!).sqliteStatement
-            defer { sqlite3_clear_bindings(stmt) }
+            let n = rows.trailingZeroBitCount
+            let stmt = try statements[n] ?? db.cachedStatement(sql: insertSQLByRows[rows]!).sqliteStatement
+            statements[n] = stmt
             for r in 0..<rows {
                 let i = Int(batch.order[done + r])
                 let p = points[i]
+                let s = Int(batch.seriesOf[i])
                 let base = Int32(6 * r)
                 let nan = p.value.isNaN
                 sqlite3_bind_int64(stmt, base + 1, p.runId)
-                sqlite3_bind_text(stmt, base + 2, keys[Int(batch.seriesOf[i])], -1, nil)  // SQLITE_STATIC
+                sqlite3_bind_text(stmt, base + 2, keys[s], lengths[s], nil)  // SQLITE_STATIC
                 sqlite3_bind_int64(stmt, base + 3, p.step)
                 if nan { sqlite3_bind_null(stmt, base + 4) } else { sqlite3_bind_double(stmt, base + 4, p.value) }
                 sqlite3_bind_int(stmt, base + 5, nan ? 1 : 0)
