@@ -49,9 +49,14 @@ extension TrackerDB {
         let batch = SeriesBatch(points)
         if checkingRuns { try checkRuns(batch, SQLiteConnection(db: db)) }
         try batch.withKeyPointers { keys in
-            try insert(points, batch, keys, db)
+            let stored = try batch.series.indices.map { try readSummary(batch.series[$0], keys[$0], db) }
+            let appending = zip(batch.summaries, stored).allSatisfy { $0.appends(to: $1) }
+            let conflicted = try insert(points, batch, keys, replacing: !appending, db)
             for (i, series) in batch.series.enumerated() {
-                try updateSummary(series, keys[i], batch.summaries[i], db)
+                let summary =
+                    try (conflicted ? nil : batch.summaries[i].updated(stored[i], series))
+                    ?? recompute(series, SQLiteConnection(db: db))
+                if let summary { try writeSummary(summary, keys[i], db) }
             }
         }
     }
@@ -151,19 +156,26 @@ extension TrackerDB {
     // MARK: - Inserting
 
     /// Rows per INSERT statement: the batch goes through statements of 64 rows, the rest through
-    /// 32, 16, ..., 1 (seven cached statements).
+    /// 32, 16, ..., 1 (seven cached statements per conflict clause).
     static let maxRowsPerInsert = 64
 
-    /// `INSERT OR REPLACE INTO metric ... VALUES (?, ...), ...` with `rows` rows.
-    static func insertSQL(rows: Int) -> String {
-        "INSERT OR REPLACE INTO metric (runId, key, step, value, isNaN, time) VALUES "
+    /// `INSERT OR REPLACE INTO metric ... VALUES (?, ...), ...` with `rows` rows; `OR FAIL` when
+    /// not `replacing`. Why OR FAIL for a batch that only appends: a statement that may abort
+    /// halfway (OR REPLACE, whose CHECK constraints abort) keeps a statement journal, a copy of
+    /// every page it touches, which OR FAIL does not need (a few percent of a batch).
+    static func insertSQL(rows: Int, replacing: Bool = true) -> String {
+        "INSERT OR \(replacing ? "REPLACE" : "FAIL") INTO metric (runId, key, step, value, isNaN, time) VALUES "
             + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
-    private static let insertSQLByRows: [Int: String] = Dictionary(
-        uniqueKeysWithValues: sequence(first: maxRowsPerInsert, next: { $0 > 1 ? $0 / 2 : nil }).map {
-            ($0, insertSQL(rows: $0))
-        })
+    /// The statements' SQL, by `statementIndex`.
+    private static let insertSQLs: [String] = [false, true].flatMap { replacing in
+        (0...maxRowsPerInsert.trailingZeroBitCount).map { insertSQL(rows: 1 << $0, replacing: replacing) }
+    }
+
+    private static func statementIndex(rows: Int, replacing: Bool) -> Int {
+        rows.trailingZeroBitCount + (replacing ? maxRowsPerInsert.trailingZeroBitCount + 1 : 0)
+    }
 
     /// Binds and steps the rows with the C API, series by series. Why not
     /// `Statement.execute(arguments:)`: boxing six values into StatementArguments per row cost
@@ -172,19 +184,23 @@ extension TrackerDB {
     /// life cycle; each is looked up once per batch (the cache hashes its 2 KB of SQL), keys are
     /// bound without a copy (SQLITE_STATIC) and unbound at the end of the batch, before they are
     /// freed.
+    /// Returns whether a batch that should only have appended met a step already in the table
+    /// (rows written around this path, which its summary does not know of): then the rest of
+    /// the batch was written replacing, and its summaries must be recomputed.
     private static func insert(
-        _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], _ db: Database
-    ) throws {
-        // By rows: statement `n` has 1 << n rows.
-        var statements = [OpaquePointer?](repeating: nil, count: maxRowsPerInsert.trailingZeroBitCount + 1)
+        _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], replacing: Bool,
+        _ db: Database
+    ) throws -> Bool {
+        var statements = [OpaquePointer?](repeating: nil, count: insertSQLs.count)
         defer { statements.forEach { if let stmt = $0 { sqlite3_clear_bindings(stmt) } } }
         let lengths = keys.map { Int32(strlen($0)) }
+        var (replacing, conflicted) = (replacing, false)
         var done = 0
         while done < batch.order.count {
             var rows = maxRowsPerInsert
             while rows > batch.order.count - done { rows /= 2 }
-            let n = rows.trailingZeroBitCount
-            let stmt = try statements[n] ?? db.cachedStatement(sql: insertSQLByRows[rows]!).sqliteStatement
+            let n = statementIndex(rows: rows, replacing: replacing)
+            let stmt = try statements[n] ?? db.cachedStatement(sql: insertSQLs[n]).sqliteStatement
             statements[n] = stmt
             for r in 0..<rows {
                 let i = Int(batch.order[done + r])
@@ -201,9 +217,14 @@ extension TrackerDB {
             }
             let rc = sqlite3_step(stmt)
             sqlite3_reset(stmt)
+            if rc & 0xff == SQLITE_CONSTRAINT && !replacing {
+                (replacing, conflicted) = (true, true)  // these rows again, replacing what OR FAIL kept
+                continue
+            }
             if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
             done += rows
         }
+        return conflicted
     }
 
     // MARK: - Summary maintenance
@@ -298,11 +319,17 @@ extension TrackerDB {
             }
         }
 
+        /// Whether this batch only adds steps after the stored ones (strictly increasing, past the
+        /// stored last step): then no point replaces another, and the summary updates incrementally.
+        func appends(to old: StoredSummary?) -> Bool {
+            increasing && (old.map { minStep > $0.lastStep } ?? true)
+        }
+
         /// The series' summary after this batch, from the stored one (nil: none yet); nil when it
         /// cannot be updated incrementally (steps not strictly increasing, or back at or before
         /// the stored last step) and must be recomputed from the metric table.
         func updated(_ old: StoredSummary?, _ s: SeriesKey) -> MetricSummaryRecord? {
-            if !increasing || (old.map { minStep <= $0.lastStep } ?? false) { return nil }
+            if !appends(to: old) { return nil }
             return MetricSummaryRecord(
                 runId: s.runId, key: s.key, lastStep: lastStep, last: last.isNaN ? nil : last, lastIsNaN: last.isNaN,
                 min: [old?.min, lo].compactMap { $0 }.min(), max: [old?.max, hi].compactMap { $0 }.max(),
@@ -318,11 +345,11 @@ extension TrackerDB {
         var max: Double?
     }
 
-    /// Upserts one series' summary. Read and written with the C API on cached statements: GRDB's
-    /// record fetch prepared its statement anew each time and cost a tenth of a batch (perf).
-    private static func updateSummary(
-        _ s: SeriesKey, _ key: UnsafePointer<CChar>, _ batch: BatchSummary, _ db: Database
-    ) throws {
+    /// One series' stored summary, read with the C API on a cached statement: GRDB's record fetch
+    /// prepared its statement anew each time and cost a tenth of a batch (perf).
+    private static func readSummary(_ s: SeriesKey, _ key: UnsafePointer<CChar>, _ db: Database) throws
+        -> StoredSummary?
+    {
         let read = try db.cachedStatement(
             sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?"
         ).sqliteStatement
@@ -332,17 +359,20 @@ extension TrackerDB {
             sqlite3_reset(read)
             sqlite3_clear_bindings(read)
         }
-        var old: StoredSummary?
         switch sqlite3_step(read) {
         case SQLITE_ROW:
-            old = StoredSummary(
+            return StoredSummary(
                 lastStep: sqlite3_column_int64(read, 0), count: sqlite3_column_int64(read, 1),
                 min: RunReader.real(read, 2), max: RunReader.real(read, 3))
-        case SQLITE_DONE: old = nil
+        case SQLITE_DONE: return nil
         case let rc: throw RunReader.stepError(rc, db)
         }
-        let summary = try batch.updated(old, s) ?? recompute(s, SQLiteConnection(db: db))
-        guard let summary else { return }
+    }
+
+    /// Upserts one series' summary, with the C API on a cached statement.
+    private static func writeSummary(_ summary: MetricSummaryRecord, _ key: UnsafePointer<CChar>, _ db: Database)
+        throws
+    {
         let write = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)

@@ -21,11 +21,15 @@ struct MetricConnectionTests {
         }
         let backend = try #require(db.backend as? SQLiteBackend)
         for rows in [64, 32, 8] {
-            let reprepared = try backend.metricWriter().read { conn in
-                sqlite3_stmt_status(
-                    try conn.cachedStatement(sql: TrackerDB.insertSQL(rows: rows)).sqliteStatement,
-                    SQLITE_STMTSTATUS_REPREPARE, 0)
+            // Appends only: the OR FAIL statements, run five times each.
+            let (reprepared, runs) = try backend.metricWriter().read { conn in
+                let stmt = try conn.cachedStatement(sql: TrackerDB.insertSQL(rows: rows, replacing: false))
+                return (
+                    sqlite3_stmt_status(stmt.sqliteStatement, SQLITE_STMTSTATUS_REPREPARE, 0),
+                    sqlite3_stmt_status(stmt.sqliteStatement, SQLITE_STMTSTATUS_RUN, 0)
+                )
             }
+            #expect(runs >= 5, "the \(rows)-row INSERT ran \(runs) times")
             #expect(reprepared == 0, "the \(rows)-row INSERT was prepared again \(reprepared) times")
         }
         #expect(try db.metrics(runId: run, key: "k3").count == 1250)
@@ -33,6 +37,26 @@ struct MetricConnectionTests {
             try db.write {
                 try $0.execute(sql: "INSERT INTO metric (runId, key, step, value, time) VALUES (999999, 'k', 1, 1, 0)")
             }
+        }
+    }
+
+    /// A batch that only appends goes in with OR FAIL; a step already in the table that its
+    /// summary does not know of (a row written around logMetrics) is replaced all the same, and
+    /// the summaries are recomputed.
+    @Test func anAppendMeetingAnUnknownStepReplacesItAndRecomputes() throws {
+        let db = try TrackerDB(home: tempHome("store-metric-conn"))
+        let run = try makeRun(db)
+        try db.logMetrics((0..<10).map { MetricPoint(runId: run, key: "k", step: $0, value: 1, time: 0) })
+        try db.write {
+            try $0.execute(
+                sql: "INSERT INTO metric (runId, key, step, value, time) VALUES (?, 'k', 100, 7, 0)", arguments: [run])
+        }
+        try db.logMetrics(
+            (10..<200).map { MetricPoint(runId: run, key: $0 % 2 == 0 ? "k" : "j", step: $0, value: -1, time: 1) })
+        let back = try db.metrics(runId: run, key: "k")
+        #expect(back.count == 105 && back.filter { $0.step == 100 }.map(\.value) == [-1])
+        for s in try db.metricSummaries(runId: run) {
+            #expect(s == (try db.recomputedSummary(runId: run, key: s.key)), "\(s.key)")
         }
     }
 
