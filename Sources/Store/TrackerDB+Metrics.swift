@@ -22,22 +22,15 @@ extension TrackerDB {
     /// exist fails the whole batch with `StoreError.runNotFound`.
     public func logMetrics(_ points: [MetricPoint]) throws {
         if points.isEmpty { return }
-        guard let pool = sqlitePool else {
+        guard let sqlite = backend as? SQLiteBackend else {
             try write { conn in try Self.writePostgres(points, SeriesBatch(points), conn) }
             return
         }
-        try pool.writeWithoutTransaction { db in
-            // Foreign keys are checked once per run of the batch instead of once per row (a tenth
-            // of a batch, measured): off for this transaction, which first checks every run.
-            try db.execute(sql: "PRAGMA foreign_keys = OFF")
-            let written = Result {
-                try db.inTransaction(.immediate) {
-                    try Self.writeSQLite(points, db, checkingRuns: true)
-                    return .commit
-                }
+        try sqlite.metricWriter().writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try Self.writeSQLite(points, db, checkingRuns: true)
+                return .commit
             }
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-            try written.get()
         }
     }
 
@@ -56,9 +49,14 @@ extension TrackerDB {
         let batch = SeriesBatch(points)
         if checkingRuns { try checkRuns(batch, SQLiteConnection(db: db)) }
         try batch.withKeyPointers { keys in
-            try insert(points, batch, keys, db)
+            let stored = try batch.series.indices.map { try readSummary(batch.series[$0], keys[$0], db) }
+            let appending = zip(batch.summaries, stored).allSatisfy { $0.appends(to: $1) }
+            let conflicted = try insert(points, batch, keys, replacing: !appending, db)
             for (i, series) in batch.series.enumerated() {
-                try updateSummary(series, keys[i], batch.summaries[i], db)
+                let summary =
+                    try (conflicted ? nil : batch.summaries[i].updated(stored[i], series))
+                    ?? recompute(series, SQLiteConnection(db: db))
+                if let summary { try writeSummary(summary, keys[i], db) }
             }
         }
     }
@@ -111,41 +109,60 @@ extension TrackerDB {
     // MARK: - Inserting
 
     /// Rows per INSERT statement: the batch goes through statements of 64 rows, the rest through
-    /// 32, 16, ..., 1 (seven cached statements).
+    /// 32, 16, ..., 1 (seven cached statements per conflict clause).
     static let maxRowsPerInsert = 64
 
-    /// `INSERT OR REPLACE INTO metric ... VALUES (?, ...), ...` with `rows` rows.
-    static func insertSQL(rows: Int) -> String {
-        "INSERT OR REPLACE INTO metric (runId, key, step, value, isNaN, time) VALUES "
+    /// `INSERT OR REPLACE INTO metric ... VALUES (?, ...), ...` with `rows` rows; `OR FAIL` when
+    /// not `replacing`. Why OR FAIL for a batch that only appends: a statement that may abort
+    /// halfway (OR REPLACE, whose CHECK constraints abort) keeps a statement journal, a copy of
+    /// every page it touches, which OR FAIL does not need (a few percent of a batch).
+    static func insertSQL(rows: Int, replacing: Bool = true) -> String {
+        "INSERT OR \(replacing ? "REPLACE" : "FAIL") INTO metric (runId, key, step, value, isNaN, time) VALUES "
             + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
-    private static let insertSQLByRows: [Int: String] = Dictionary(
-        uniqueKeysWithValues: sequence(first: maxRowsPerInsert, next: { $0 > 1 ? $0 / 2 : nil }).map {
-            ($0, insertSQL(rows: $0))
-        })
+    /// The statements' SQL, by `statementIndex`.
+    private static let insertSQLs: [String] = [false, true].flatMap { replacing in
+        (0...maxRowsPerInsert.trailingZeroBitCount).map { insertSQL(rows: 1 << $0, replacing: replacing) }
+    }
+
+    private static func statementIndex(rows: Int, replacing: Bool) -> Int {
+        rows.trailingZeroBitCount + (replacing ? maxRowsPerInsert.trailingZeroBitCount + 1 : 0)
+    }
 
     /// Binds and steps the rows with the C API, series by series. Why not
     /// `Statement.execute(arguments:)`: boxing six values into StatementArguments per row cost
     /// about half the time of a batch (perf), and this loop is the tracker's hottest. The
     /// statements are GRDB's cached ones, inside GRDB's transaction, so GRDB still owns their
-    /// life cycle; keys are bound without a copy (SQLITE_STATIC) and unbound before they are freed.
+    /// life cycle; each is looked up once per batch (the cache hashes its 2 KB of SQL), keys are
+    /// bound without a copy (SQLITE_STATIC) and unbound at the end of the batch, before they are
+    /// freed.
+    /// Returns whether a batch that should only have appended met a step already in the table
+    /// (rows written around this path, which its summary does not know of): then the rest of
+    /// the batch was written replacing, and its summaries must be recomputed.
     private static func insert(
-        _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], _ db: Database
-    ) throws {
+        _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], replacing: Bool,
+        _ db: Database
+    ) throws -> Bool {
+        var statements = [OpaquePointer?](repeating: nil, count: insertSQLs.count)
+        defer { statements.forEach { if let stmt = $0 { sqlite3_clear_bindings(stmt) } } }
+        let lengths = keys.map { Int32(strlen($0)) }
+        var (replacing, conflicted) = (replacing, false)
         var done = 0
         while done < batch.order.count {
             var rows = maxRowsPerInsert
             while rows > batch.order.count - done { rows /= 2 }
-            let stmt = try db.cachedStatement(sql: insertSQLByRows[rows]!).sqliteStatement
-            defer { sqlite3_clear_bindings(stmt) }
+            let n = statementIndex(rows: rows, replacing: replacing)
+            let stmt = try statements[n] ?? db.cachedStatement(sql: insertSQLs[n]).sqliteStatement
+            statements[n] = stmt
             for r in 0..<rows {
                 let i = Int(batch.order[done + r])
                 let p = points[i]
+                let s = Int(batch.seriesOf[i])
                 let base = Int32(6 * r)
                 let nan = p.value.isNaN
                 sqlite3_bind_int64(stmt, base + 1, p.runId)
-                sqlite3_bind_text(stmt, base + 2, keys[Int(batch.seriesOf[i])], -1, nil)  // SQLITE_STATIC
+                sqlite3_bind_text(stmt, base + 2, keys[s], lengths[s], nil)  // SQLITE_STATIC
                 sqlite3_bind_int64(stmt, base + 3, p.step)
                 if nan { sqlite3_bind_null(stmt, base + 4) } else { sqlite3_bind_double(stmt, base + 4, p.value) }
                 sqlite3_bind_int(stmt, base + 5, nan ? 1 : 0)
@@ -153,9 +170,14 @@ extension TrackerDB {
             }
             let rc = sqlite3_step(stmt)
             sqlite3_reset(stmt)
+            if rc & 0xff == SQLITE_CONSTRAINT && !replacing {
+                (replacing, conflicted) = (true, true)  // these rows again, replacing what OR FAIL kept
+                continue
+            }
             if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
             done += rows
         }
+        return conflicted
     }
 
     // MARK: - Summary maintenance
@@ -250,11 +272,17 @@ extension TrackerDB {
             }
         }
 
+        /// Whether this batch only adds steps after the stored ones (strictly increasing, past the
+        /// stored last step): then no point replaces another, and the summary updates incrementally.
+        func appends(to old: StoredSummary?) -> Bool {
+            increasing && (old.map { minStep > $0.lastStep } ?? true)
+        }
+
         /// The series' summary after this batch, from the stored one (nil: none yet); nil when it
         /// cannot be updated incrementally (steps not strictly increasing, or back at or before
         /// the stored last step) and must be recomputed from the metric table.
         func updated(_ old: StoredSummary?, _ s: SeriesKey) -> MetricSummaryRecord? {
-            if !increasing || (old.map { minStep <= $0.lastStep } ?? false) { return nil }
+            if !appends(to: old) { return nil }
             return MetricSummaryRecord(
                 runId: s.runId, key: s.key, lastStep: lastStep, last: last.isNaN ? nil : last, lastIsNaN: last.isNaN,
                 min: [old?.min, lo].compactMap { $0 }.min(), max: [old?.max, hi].compactMap { $0 }.max(),
@@ -270,11 +298,11 @@ extension TrackerDB {
         var max: Double?
     }
 
-    /// Upserts one series' summary. Read and written with the C API on cached statements: GRDB's
-    /// record fetch prepared its statement anew each time and cost a tenth of a batch (perf).
-    private static func updateSummary(
-        _ s: SeriesKey, _ key: UnsafePointer<CChar>, _ batch: BatchSummary, _ db: Database
-    ) throws {
+    /// One series' stored summary, read with the C API on a cached statement: GRDB's record fetch
+    /// prepared its statement anew each time and cost a tenth of a batch (perf).
+    private static func readSummary(_ s: SeriesKey, _ key: UnsafePointer<CChar>, _ db: Database) throws
+        -> StoredSummary?
+    {
         let read = try db.cachedStatement(
             sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?"
         ).sqliteStatement
@@ -284,17 +312,20 @@ extension TrackerDB {
             sqlite3_reset(read)
             sqlite3_clear_bindings(read)
         }
-        var old: StoredSummary?
         switch sqlite3_step(read) {
         case SQLITE_ROW:
-            old = StoredSummary(
+            return StoredSummary(
                 lastStep: sqlite3_column_int64(read, 0), count: sqlite3_column_int64(read, 1),
                 min: RunReader.real(read, 2), max: RunReader.real(read, 3))
-        case SQLITE_DONE: old = nil
+        case SQLITE_DONE: return nil
         case let rc: throw RunReader.stepError(rc, db)
         }
-        let summary = try batch.updated(old, s) ?? recompute(s, SQLiteConnection(db: db))
-        guard let summary else { return }
+    }
+
+    /// Upserts one series' summary, with the C API on a cached statement.
+    private static func writeSummary(_ summary: MetricSummaryRecord, _ key: UnsafePointer<CChar>, _ db: Database)
+        throws
+    {
         let write = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO metricSummary (runId, key, lastStep, last, lastIsNaN, min, max, count)
