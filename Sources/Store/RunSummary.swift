@@ -90,36 +90,29 @@ public final class RunSummary {
     }
 
     public var params: [String: ParamValue] {
-        get {
-            if let ownParams { return ownParams }
-            guard let columns else { return [:] }
-            let p = columns.params.dictionary(row)
-            ownParams = p
-            return p
-        }
+        get { dictionary(\.ownParams, \.params) }
         set { ownParams = newValue }
     }
 
     public var tags: [String: String] {
-        get {
-            if let ownTags { return ownTags }
-            guard let columns else { return [:] }
-            let t = columns.tags.dictionary(row)
-            ownTags = t
-            return t
-        }
+        get { dictionary(\.ownTags, \.tags) }
         set { ownTags = newValue }
     }
 
     public var metrics: [String: MetricStat] {
-        get {
-            if let ownMetrics { return ownMetrics }
-            guard let columns else { return [:] }
-            let m = columns.metrics.dictionary(row)
-            ownMetrics = m
-            return m
-        }
+        get { dictionary(\.ownMetrics, \.metrics) }
         set { ownMetrics = newValue }
+    }
+
+    /// The run's dictionary in `own`, built from `entries` of its columns on first use.
+    private func dictionary<V>(
+        _ own: ReferenceWritableKeyPath<RunSummary, [String: V]?>, _ entries: KeyPath<RunColumns, SummaryEntries<V>>
+    ) -> [String: V] {
+        if let d = self[keyPath: own] { return d }
+        guard let columns else { return [:] }
+        let d = columns[keyPath: entries].dictionary(row)
+        self[keyPath: own] = d
+        return d
     }
 
     /// The columns when this run's parameters and metrics are read from them alone (none of its
