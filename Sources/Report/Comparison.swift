@@ -38,15 +38,17 @@ extension Reports {
     static let metricColumns = [
         "final train/loss", "final val/loss", "best val/loss", "val/bpb", "tokens/s", "steps", "tokens", "wall",
     ]
-    /// How each of `metricColumns` is read from a run, and whether higher is better (nil: not marked).
-    static let metricValues: [(style: NumberStyle, higher: Bool?, value: @Sendable (RunSummary) -> Double?)] = [
-        (.fixed(4), false, { $0.metrics[MetricKey.trainLoss]?.last }),
-        (.fixed(4), false, { $0.metrics[MetricKey.valLoss]?.last }),
-        (.fixed(4), false, { $0.metrics[MetricKey.valLoss]?.min }),
-        (.fixed(4), false, { $0.metrics[MetricKey.valBPB]?.last }),
-        (.count, nil, { $0.metrics[MetricKey.tokensPerSecond]?.last }),
-        (.count, nil, { $0.steps }), (.count, nil, { $0.tokens }), (.duration, nil, { $0.duration }),
-    ]
+    /// How each of `metricColumns` is read from a run (keys looked up once for the runs), and
+    /// whether higher is better (nil: not marked).
+    static let metricValues:
+        [(style: NumberStyle, higher: Bool?, value: @Sendable (RunSummary, CompareKeys) -> Double?)] = [
+            (.fixed(4), false, { $0.metric($1.trainLoss)?.last }),
+            (.fixed(4), false, { $0.metric($1.valLoss)?.last }),
+            (.fixed(4), false, { $0.metric($1.valLoss)?.min }),
+            (.fixed(4), false, { $0.metric($1.valBPB)?.last }),
+            (.count, nil, { $0.metric($1.tokensPerSecond)?.last }),
+            (.count, nil, { $0.steps($1) }), (.count, nil, { $0.tokens($1) }), (.duration, nil, { r, _ in r.duration }),
+        ]
 
     public static func compare(_ reader: RunReader, _ query: CompareQuery) throws -> ReportDocument {
         let runs = try reader.summaries(query.selection)
@@ -55,15 +57,17 @@ extension Reports {
         let groupKeys = query.groupBy ?? Statistics.withoutSeeds(differing)
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
+        let keys = CompareKeys(runs)
         var sections: [ReportSection] = []
         var marked = false
 
+        let differingKeys = differing.map { SummaryKey($0, in: runs) }
         let runRows = runs.map { r -> [Cell] in
             var row: [Cell] = [.text(r.name), .int(r.id)]  // one allocation per row: 10,000 rows
             row.reserveCapacity(3 + differing.count + metricValues.count)
-            for key in differing { row.append(paramCell(r.params[key])) }
+            for key in differingKeys { row.append(paramCell(r.param(key))) }
             row.append(.text(r.state))
-            for m in metricValues { row.append(number(m.value(r), m.style)) }
+            for m in metricValues { row.append(number(m.value(r, keys), m.style)) }
             return row
         }
         sections.append(
@@ -74,12 +78,13 @@ extension Reports {
 
         if grouped {
             let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
-            var table = groupTable(groups, keys: groupKeys, title: "Groups: mean ± std over runs (\(by))")
+            var table = groupTable(
+                groups, keys: groupKeys, title: "Groups: mean ± std over runs (\(by))", values: keys)
             marked = markMetricColumns(&table, first: groupKeys.count + 1) || marked
             sections.append(.table(table))
         }
 
-        let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil)
+        let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil, keys: keys)
         let shown = Array(ranked.prefix(max(1, query.maxSeries)))
         var bucketCharts: [ReportSection] = []
         for prefix in MetricKey.familyPrefixes {
@@ -108,10 +113,10 @@ extension Reports {
     }
 
     /// Groups with their key values, run count and `metricColumns` as mean ± std.
-    static func groupTable(_ groups: [RunGroup], keys: [String], title: String) -> ReportTable {
+    static func groupTable(_ groups: [RunGroup], keys: [String], title: String, values: CompareKeys) -> ReportTable {
         let rows = groups.map { g -> [Cell] in
             g.values.map(paramCell) + [.int(Int64(g.runs.count))]
-                + metricValues.map { m in g.aggregate(m.style, m.value) }
+                + metricValues.map { m in g.aggregate(m.style) { m.value($0, values) } }
         }
         return ReportTable(title: title, columns: keys + ["runs"] + metricColumns, rows: rows)
     }
@@ -169,7 +174,8 @@ extension Reports {
             var points: [HistoryPoint] = []
             var band: [ReportChart.Band] = []
             for (i, column) in family.columns.enumerated() {
-                guard let stat = Statistics.meanStd(s.runs.compactMap { $0.metrics[column.key]?.last }) else {
+                let key = SummaryKey(column.key, in: s.runs)
+                guard let stat = Statistics.meanStd(s.runs.compactMap { $0.metric(key)?.last }) else {
                     continue
                 }
                 points.append(HistoryPoint(step: Int64(i), value: stat.mean))
@@ -192,13 +198,13 @@ extension Reports {
     }
 
     /// Chart candidates (a run, or a group's runs), best final val/loss (else train/loss) first.
-    static func rankedSeries(runs: [RunSummary], groups: [RunGroup]?) -> [(label: String, runs: [RunSummary])] {
+    static func rankedSeries(
+        runs: [RunSummary], groups: [RunGroup]?, keys: CompareKeys
+    ) -> [(label: String, runs: [RunSummary])] {
         let candidates =
             groups.map { $0.map { (label: $0.label, runs: $0.runs) } } ?? runs.map { (label: $0.name, runs: [$0]) }
         func score(_ runs: [RunSummary]) -> Double {
-            let values = runs.compactMap {
-                $0.metrics[MetricKey.valLoss]?.last ?? $0.metrics[MetricKey.trainLoss]?.last
-            }
+            let values = runs.compactMap { $0.metric(keys.valLoss)?.last ?? $0.metric(keys.trainLoss)?.last }
             let m = Statistics.meanStd(values)?.mean ?? .infinity
             return m.isNaN ? .infinity : m
         }
@@ -211,11 +217,9 @@ extension Reports {
     static func metricFamilies(_ runs: [RunSummary], prefix: String) -> [(
         name: String, columns: [(key: String, label: String)]
     )] {
-        var keys = Set<String>()
         let head = prefix + "/"
-        for r in runs { for k in r.metrics.keys where k.hasPrefix(head) { keys.insert(k) } }
         var families: [String: [(key: String, label: String)]] = [:]
-        for key in keys {
+        for key in Statistics.metricKeys(runs) where key.hasPrefix(head) {
             let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             let name = parts.prefix(2).joined(separator: "/")
             let label = parts.count > 2 ? parts.dropFirst(2).joined(separator: " ") : parts.last!
@@ -249,15 +253,14 @@ extension Reports {
     ) -> ReportTable {
         let style: NumberStyle = family.name.contains("acc") ? .fixed(3) : .fixed(4)
         let columns = family.columns.map(\.label)
+        let keys = family.columns.map { SummaryKey($0.key, in: runs) }
         if let groups {
             let rows = groups.map { g in
-                [Cell.text(g.label)] + family.columns.map { c in g.aggregate(style) { $0.metrics[c.key]?.last } }
+                [Cell.text(g.label)] + keys.map { k in g.aggregate(style) { $0.metric(k)?.last } }
             }
             return ReportTable(title: "\(family.name) (final, mean ± std)", columns: ["group"] + columns, rows: rows)
         }
-        let rows = runs.map { r in
-            [Cell.text(r.name)] + family.columns.map { c in number(r.metrics[c.key]?.last, style) }
-        }
+        let rows = runs.map { r in [Cell.text(r.name)] + keys.map { k in number(r.metric(k)?.last, style) } }
         return ReportTable(title: "\(family.name) (final)", columns: ["run"] + columns, rows: rows)
     }
 }

@@ -205,7 +205,9 @@ extension Reports {
         let keys = Statistics.withoutSeeds(Statistics.differingParams(runs))
         let groups = Statistics.group(runs, by: keys)
         var marked = false
-        var table = groupTable(groups, keys: keys, title: "\(experiment): groups, mean ± std over seeds")
+        let values = CompareKeys(runs)
+        var table = groupTable(
+            groups, keys: keys, title: "\(experiment): groups, mean ± std over seeds", values: values)
         marked = markMetricColumns(&table, first: keys.count + 1)
         sections.append(.table(table))
         for prefix in MetricKey.familyPrefixes {
@@ -218,8 +220,8 @@ extension Reports {
             }
         }
         let runRows = runs.map { r -> [Cell] in
-            [.text(r.name), .text(r.state), number(r.steps, .count), number(r.tokens, .count)]
-                + [number(r.metrics[MetricKey.tokensPerSecond]?.last, .count), number(r.duration, .duration)]
+            [.text(r.name), .text(r.state), number(r.steps(values), .count), number(r.tokens(values), .count)]
+                + [number(r.metric(values.tokensPerSecond)?.last, .count), number(r.duration, .duration)]
         }
         sections.append(
             .table(

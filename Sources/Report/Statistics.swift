@@ -48,6 +48,7 @@ public enum Statistics {
     /// from its variant (shown already), so an option differs only where two runs that have it
     /// hold different values (comparing variants does not list every variant's defaults).
     public static func differingParams(_ runs: [RunSummary]) -> [String] {
+        if let columns = sharedColumns(runs) { return differingParams(runs, columns.params) }
         var first: [String: (value: ParamValue, count: Int)] = [:]
         var differing = Set<String>()
         for r in runs {
@@ -68,6 +69,42 @@ public enum Statistics {
     /// group is one config over its seeds (data order and initialisation).
     public static func withoutSeeds(_ keys: [String]) -> [String] { keys.filter { !ConfigKey.seedKeys.contains($0) } }
 
+    /// `differingParams` over the columns that every run reads its parameters from: the same
+    /// rule, by key id instead of by name.
+    private static func differingParams(_ runs: [RunSummary], _ params: SummaryEntries<ParamValue>) -> [String] {
+        var first = [ParamValue?](repeating: nil, count: params.names.count)
+        var count = [Int](repeating: 0, count: params.names.count)
+        var differs = [Bool](repeating: false, count: params.names.count)
+        for r in runs {
+            for i in params.range(r.row) {
+                let key = Int(params.keys[i])
+                if let seen = first[key] {
+                    if seen != params.values[i] { differs[key] = true }
+                } else {
+                    first[key] = params.values[i]
+                }
+                count[key] += 1
+            }
+        }
+        return params.names.indices.filter {
+            count[$0] > 0 && (differs[$0] || (count[$0] < runs.count && !isOption(params.names[$0])))
+        }.map { params.names[$0] }.sorted()
+    }
+
+    /// The columns every run of `runs` reads its parameters and metrics from, if they share one.
+    static func sharedColumns(_ runs: [RunSummary]) -> RunColumns? {
+        guard let columns = runs.first?.sharedColumns else { return nil }
+        return runs.allSatisfy { $0.sharedColumns === columns } ? columns : nil
+    }
+
+    /// Every metric key that some run of `runs` has, in no particular order.
+    static func metricKeys(_ runs: [RunSummary]) -> [String] {
+        guard let columns = sharedColumns(runs) else { return Array(Set(runs.flatMap(\.metrics.keys))) }
+        var seen = [Bool](repeating: false, count: columns.metrics.names.count)
+        for r in runs { for i in columns.metrics.range(r.row) { seen[Int(columns.metrics.keys[i])] = true } }
+        return columns.metrics.names.indices.filter { seen[$0] }.map { columns.metrics.names[$0] }
+    }
+
     /// An attention or schedule option (not the variant or schedule name itself).
     static func isOption(_ key: String) -> Bool {
         key != ConfigKey.attentionVariant && key != "model.schedule.name"
@@ -78,8 +115,9 @@ public enum Statistics {
     public static func group(_ runs: [RunSummary], by keys: [String]) -> [RunGroup] {
         var order: [[ParamValue?]] = []
         var members: [[ParamValue?]: [RunSummary]] = [:]
+        let resolved = keys.map { SummaryKey($0, in: runs) }
         for r in runs {
-            let k = keys.map { r.params[$0] }
+            let k = resolved.map { r.param($0) }
             if members[k] == nil { order.append(k) }
             members[k, default: []].append(r)
         }
@@ -136,14 +174,29 @@ public struct RunGroup {
     }
 }
 
+/// The keys a comparison reads from every run, looked up once in the runs' columns.
+struct CompareKeys {
+    let trainLoss, valLoss, valBPB, tokensPerSecond, batch, context, gradAccum: SummaryKey
+
+    init(_ runs: [RunSummary]) {
+        trainLoss = SummaryKey(MetricKey.trainLoss, in: runs)
+        valLoss = SummaryKey(MetricKey.valLoss, in: runs)
+        valBPB = SummaryKey(MetricKey.valBPB, in: runs)
+        tokensPerSecond = SummaryKey(MetricKey.tokensPerSecond, in: runs)
+        batch = SummaryKey(ConfigKey.batch, in: runs)
+        context = SummaryKey(ConfigKey.context, in: runs)
+        gradAccum = SummaryKey(ConfigKey.gradAccum, in: runs)
+    }
+}
+
 extension RunSummary {
     /// Steps trained: the last step that logged train/loss (every run logs its last step).
-    var steps: Double? { metrics[MetricKey.trainLoss].map { Double($0.lastStep) } }
+    func steps(_ k: CompareKeys) -> Double? { metric(k.trainLoss).map { Double($0.lastStep) } }
 
     /// Training tokens: steps x batch x grad_accum x context (nil without those parameters).
-    var tokens: Double? {
-        guard let steps, let batch = params[ConfigKey.batch]?.number, let context = params[ConfigKey.context]?.number
+    func tokens(_ k: CompareKeys) -> Double? {
+        guard let steps = steps(k), let batch = param(k.batch)?.number, let context = param(k.context)?.number
         else { return nil }
-        return steps * batch * (params[ConfigKey.gradAccum]?.number ?? 1) * context
+        return steps * batch * (param(k.gradAccum)?.number ?? 1) * context
     }
 }

@@ -27,58 +27,47 @@ enum TextRenderer {
 
     /// Columns separated by two spaces, numbers right-aligned, header underlined. Widths count
     /// Unicode scalars (every character we print is one column wide), which is much cheaper than
-    /// counting grapheme clusters over tens of thousands of cells; the lines are assembled as
-    /// UTF-8 bytes (a 10,000-run table has over 100,000 cells).
+    /// counting grapheme clusters over tens of thousands of cells; cells are written as UTF-8
+    /// bytes (a 10,000-run table has over 100,000 cells), on two threads for large tables.
     static func alignedTable(_ t: ReportTable) -> String {
         if t.rows.isEmpty { return "(none)" }
         let n = t.columns.count
         let rows = t.rows
-        // Formatting the cells is most of the work: two threads each take half the rows.
         let parts = rows.count >= 2000 ? 2 : 1
-        let slots = ResultSlots<(cells: [String], lengths: [Int])>(count: parts)
+        let slots = ResultSlots<CellBytes>(count: parts + 1)
+        slots[0] = CellBytes(t.columns.map(Cell.text))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            var cells: [String] = []
-            var lengths: [Int] = []
             let range = (rows.count * part / parts)..<(rows.count * (part + 1) / parts)
-            cells.reserveCapacity(range.count * n)
-            lengths.reserveCapacity(range.count * n)
+            var cells = CellBytes()
+            cells.reserve(cells: range.count * n)
             for row in rows[range] {
                 precondition(row.count == n, "a table row has \(row.count) cells for \(n) columns")
-                for cell in row {
-                    let s = cell.display
-                    cells.append(s)
-                    lengths.append(scalarCount(s))
-                }
+                for cell in row { cells.append(cell) }
             }
-            slots[part] = (cells, lengths)
+            slots[part + 1] = cells
         }
-        var cells = t.columns
-        var lengths = t.columns.map(scalarCount)
-        for part in slots.values {
-            cells += part!.cells
-            lengths += part!.lengths
-        }
+        let blocks = slots.values.map { $0! }
         let numeric = t.columns.indices.map(t.isNumericColumn)
         var widths = [Int](repeating: 0, count: n)
-        for (i, len) in lengths.enumerated() { widths[i % n] = max(widths[i % n], len) }
+        for block in blocks { for (i, len) in block.lengths.enumerated() { widths[i % n] = max(widths[i % n], len) } }
         let lineWidth = widths.reduce(0, +) + 2 * n + 1
         var out: [UInt8] = []
-        out.reserveCapacity((t.rows.count + 2) * lineWidth + cells.count)
+        out.reserveCapacity((t.rows.count + 2) * lineWidth + blocks.reduce(0) { $0 + $1.bytes.count })
         let space = UInt8(ascii: " ")
-        func append(row r: Int) {
+        func append(_ block: CellBytes, row r: Int) {
             for i in 0..<n {
-                let s = cells[r * n + i]
-                let pad = widths[i] - lengths[r * n + i]
+                let c = r * n + i
+                let pad = widths[i] - block.lengths[c]
                 if i > 0 {
                     out.append(space)
                     out.append(space)
                 }
                 if numeric[i] { out.append(contentsOf: repeatElement(space, count: pad)) }
-                out.append(contentsOf: s.utf8)
+                out.append(contentsOf: block.bytes[Int(block.ends[c] - block.sizes(c))..<Int(block.ends[c])])
                 if !numeric[i] && i < n - 1 { out.append(contentsOf: repeatElement(space, count: pad)) }
             }
         }
-        append(row: 0)
+        append(blocks[0], row: 0)
         out.append(UInt8(ascii: "\n"))
         for i in 0..<n {
             if i > 0 {
@@ -87,17 +76,46 @@ enum TextRenderer {
             }
             out.append(contentsOf: repeatElement(UInt8(ascii: "-"), count: widths[i]))
         }
-        for r in 1...t.rows.count {
-            out.append(UInt8(ascii: "\n"))
-            append(row: r)
+        for block in blocks.dropFirst() {
+            for r in 0..<(block.lengths.count / n) {
+                out.append(UInt8(ascii: "\n"))
+                append(block, row: r)
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Unicode scalars in s: its UTF-8 bytes that do not continue a sequence.
-    static func scalarCount(_ s: String) -> Int {
+    /// Cells written one after another as UTF-8, with where each ends and its width in scalars.
+    struct CellBytes {
+        var bytes: [UInt8] = []
+        var ends: [Int32] = []
+        var lengths: [Int] = []
+
+        init() {}
+
+        init(_ cells: [Cell]) { for c in cells { append(c) } }
+
+        mutating func reserve(cells: Int) {
+            bytes.reserveCapacity(cells * 8)
+            ends.reserveCapacity(cells)
+            lengths.reserveCapacity(cells)
+        }
+
+        mutating func append(_ cell: Cell) {
+            let start = bytes.count
+            cell.write(to: &bytes)
+            ends.append(Int32(bytes.count))
+            lengths.append(TextRenderer.scalarCount(bytes[start...]))
+        }
+
+        /// The byte count of cell c.
+        func sizes(_ c: Int) -> Int32 { ends[c] - (c == 0 ? 0 : ends[c - 1]) }
+    }
+
+    /// Unicode scalars in UTF-8 text: its bytes that do not continue a sequence.
+    static func scalarCount(_ utf8: some Sequence<UInt8>) -> Int {
         var count = 0
-        for b in s.utf8 where b & 0xC0 != 0x80 { count += 1 }
+        for b in utf8 where b & 0xC0 != 0x80 { count += 1 }
         return count
     }
 

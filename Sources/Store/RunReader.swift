@@ -30,15 +30,16 @@ public struct RunReader: Sendable {
     public init(db: TrackerDB) { self.db = db }
 
     /// Summaries of the selected runs, in id order. Every table is stepped with SQLite's C API and
-    /// interned keys: for 10,000 runs that is 200,000 rows, and GRDB's Row boxing and a fresh
-    /// String per key cost most of a comparison (perf). Up to `concurrentFrom` runs, everything is
-    /// one read transaction. Past it, the run rows are read first, then params and tags, and
-    /// metric summaries, at the same time on two connections (WAL readers): those transactions
-    /// start a moment after the first, but parameters never change once a run exists, and a run
-    /// that appeared in between is left out (its rows find no run).
+    /// interned keys into flat columns (`RunColumns`): for 10,000 runs that is 200,000 rows, and
+    /// GRDB's Row boxing, a fresh String per key and a dictionary per run cost most of a
+    /// comparison (perf). Up to `concurrentFrom` runs, everything is one read transaction. Past
+    /// it, the run rows are read first, then params and tags, and metric summaries, at the same
+    /// time on two connections (WAL readers): those transactions start a moment after the first,
+    /// but parameters never change once a run exists, and a run that appeared in between is left
+    /// out (its rows find no run).
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
         if db.sqlitePool == nil { return try portableSummaries(selection) }
-        let (runs, ids, args, done) = try read { db -> ([RunSummary], String, StatementArguments, Bool) in
+        let (runs, ids, args, children) = try read { db -> ([RunSummary], String, StatementArguments, [Children]?) in
             let condition = try Self.condition(SQLiteConnection(db: db), selection)
             let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
             let args = SQLiteConnection.arguments(condition.arguments)
@@ -51,74 +52,95 @@ public struct RunReader: Sendable {
                 \(from) ORDER BY r.id
                 """, args
             ) { s in
-                // No reserveCapacity on the three dictionaries: for 10,000 runs reserving made the
-                // read 3x slower and every later pass over them slower too (measured).
                 let run = RunSummary(
                     id: sqlite3_column_int64(s, 0), name: Self.string(s, 1) ?? "", experiment: names.text(s, 2),
                     state: names.text(s, 3) ?? "", origin: names.text(s, 4) ?? "",
                     duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
                 runs.append(run)
             }
-            if runs.isEmpty { return (runs, "", args, true) }
+            if runs.isEmpty { return (runs, "", args, []) }
             // A selection of most runs reads the child tables whole, in key order, and leaves out
             // the rows of other runs as it goes: for 10,000 runs, probing each table once per
             // selected id cost SQLite 1.5-2x as much (measured).
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0
             let (ids, idArgs) = runs.count * 2 >= total ? ("", StatementArguments()) : ("SELECT r.id \(from)", args)
-            if runs.count >= Self.concurrentFrom { return (runs, ids, idArgs, false) }
-            let lookup = RunLookup(runs)
-            for part in 0..<2 { try Self.readChildren(part, db, ids, idArgs, lookup) }
-            return (runs, ids, idArgs, true)
+            if runs.count >= Self.concurrentFrom { return (runs, ids, idArgs, nil) }
+            let runIds = runs.map(\.id)
+            return (runs, ids, idArgs, try (0..<2).map { try Self.readChildren($0, db, ids, idArgs, runIds) })
         }
-        if done { return runs }
-        let lookup = RunLookup(runs)
-        let failures = ResultSlots<any Error>(count: 2)
+        if let children {
+            Self.attach(children, to: runs)
+            return runs
+        }
+        let runIds = runs.map(\.id)
+        let parts = ResultSlots<Result<Children, any Error>>(count: 2)
         DispatchQueue.concurrentPerform(iterations: 2) { part in
-            do {
-                try read { db in try Self.readChildren(part, db, ids, args, lookup) }
-            } catch {
-                failures[part] = error
-            }
+            parts[part] = Result { try read { db in try Self.readChildren(part, db, ids, args, runIds) } }
         }
-        if let error = failures.values.compactMap({ $0 }).first { throw error }
+        Self.attach(try parts.values.map { try $0!.get() }, to: runs)
         return runs
     }
 
     /// Selections of at least this many runs read their params and metric summaries on two threads.
     static let concurrentFrom = 2000
 
-    /// Part 0: params and tags; part 1: metric summaries; each row finds its run through lookup
-    /// (rows of runs outside the selection find none). `ids` selects the run ids to read, or is
-    /// empty to read the tables whole.
+    /// What one part of `readChildren` read: params and tags (part 0) or metric summaries (part 1).
+    struct Children {
+        var params = SummaryEntries<ParamValue>()
+        var tags = SummaryEntries<String>()
+        var metrics = SummaryEntries<MetricStat>()
+    }
+
+    /// Gives `runs` the columns that the two parts of `readChildren` (or `portableChildren`) read.
+    static func attach(_ parts: [Children], to runs: [RunSummary]) {
+        guard parts.count == 2 else { return }
+        let columns = RunColumns(params: parts[0].params, tags: parts[0].tags, metrics: parts[1].metrics)
+        for (i, r) in runs.enumerated() { r.attach(columns, row: i) }
+    }
+
+    /// Part 0: params and tags; part 1: metric summaries, each in run id order, the row of each
+    /// run found by walking `runIds` (ascending) along (rows of runs outside the selection find
+    /// none). `ids` selects the run ids to read, or is empty to read the tables whole.
     private static func readChildren(
-        _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ lookup: RunLookup
-    ) throws {
-        var find = lookup
-        var keys = KeyInterner()
-        let only = ids.isEmpty ? "" : " WHERE runId IN (\(ids))"
+        _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ runIds: [Int64]
+    ) throws -> Children {
+        var out = Children()
+        let only = (ids.isEmpty ? "" : " WHERE runId IN (\(ids))") + " ORDER BY runId"
         if part == 0 {
+            var keys = KeyInterner()
+            var rows = RunWalk(runIds)
             try Self.step(db, "SELECT runId, key, type, num, text FROM runParam" + only, args) { s in
-                guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
+                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
                 let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
-                r.params[keys.text(s, 1) ?? ""] = Self.param(
-                    typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4))
+                out.params.append(
+                    row: row, key: keys.id(s, 1),
+                    Self.param(typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4)))
             }
+            out.params.finish(rows: runIds.count, names: keys.strings)
+            keys = KeyInterner()
+            rows = RunWalk(runIds)
             try Self.step(db, "SELECT runId, key, value FROM runTag" + only, args) { s in
-                find.run(sqlite3_column_int64(s, 0))?.tags[keys.text(s, 1) ?? ""] = Self.string(s, 2) ?? ""
+                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
+                out.tags.append(row: row, key: keys.id(s, 1), Self.string(s, 2) ?? "")
             }
+            out.tags.finish(rows: runIds.count, names: keys.strings)
         } else {
+            var keys = KeyInterner()
+            var rows = RunWalk(runIds)
             try Self.step(
-                db,
-                "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary" + only,
-                args
+                db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary" + only, args
             ) { s in
-                guard let r = find.run(sqlite3_column_int64(s, 0)) else { return }
-                r.metrics[keys.text(s, 1) ?? ""] = MetricStat(
-                    lastStep: sqlite3_column_int64(s, 2),
-                    last: sqlite3_column_int(s, 4) != 0 ? .nan : (Self.real(s, 3) ?? .nan),
-                    min: Self.real(s, 5), max: Self.real(s, 6), count: sqlite3_column_int64(s, 7))
+                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
+                out.metrics.append(
+                    row: row, key: keys.id(s, 1),
+                    MetricStat(
+                        lastStep: sqlite3_column_int64(s, 2),
+                        last: sqlite3_column_int(s, 4) != 0 ? .nan : (Self.real(s, 3) ?? .nan),
+                        min: Self.real(s, 5), max: Self.real(s, 6), count: sqlite3_column_int64(s, 7)))
             }
+            out.metrics.finish(rows: runIds.count, names: keys.strings)
         }
+        return out
     }
 
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
@@ -288,27 +310,17 @@ public struct RunReader: Sendable {
     }
 }
 
-/// Finds the summary of a run id; rows arrive grouped by run, so the last answer is tried first.
-/// Shared by the two reading threads, which fill different fields of each summary.
-private struct RunLookup: @unchecked Sendable {
-    let runs: [RunSummary]
-    let index: [Int64: Int]
-    var lastId: Int64 = -1, last: RunSummary?
+/// The row (index in `ids`, ascending) of each run id of rows that arrive in run id order;
+/// nil for ids not among them.
+struct RunWalk {
+    let ids: [Int64]
+    var next = 0
 
-    init(_ runs: [RunSummary]) {
-        self.runs = runs
-        var index: [Int64: Int] = [:]
-        index.reserveCapacity(runs.count)
-        for (i, r) in runs.enumerated() { index[r.id] = i }
-        self.index = index
-    }
+    init(_ ids: [Int64]) { self.ids = ids }
 
-    mutating func run(_ id: Int64) -> RunSummary? {
-        if id != lastId {
-            lastId = id
-            last = index[id].map { runs[$0] }
-        }
-        return last
+    mutating func row(_ id: Int64) -> Int? {
+        while next < ids.count && ids[next] < id { next += 1 }
+        return next < ids.count && ids[next] == id ? next : nil
     }
 }
 
@@ -321,29 +333,39 @@ struct KeyInterner {
     private var entries: [(hash: UInt64, start: Int, count: Int, string: String)] = []
     private var storage: [UInt8] = []
 
+    /// The distinct texts so far, by id.
+    var strings: [String] { entries.map(\.string) }
+
     /// Column i as a String (nil for NULL), shared with every earlier equal value.
     mutating func text(_ s: OpaquePointer, _ i: Int32) -> String? {
-        guard let p = sqlite3_column_text(s, i) else { return nil }
-        let n = Int(sqlite3_column_bytes(s, i))
+        guard sqlite3_column_type(s, i) != SQLITE_NULL else { return nil }
+        return entries[Int(id(s, i))].string
+    }
+
+    /// The id of column i's text (NULL reads as the empty text): its index in `strings`.
+    mutating func id(_ s: OpaquePointer, _ i: Int32) -> Int32 {
+        let p = sqlite3_column_text(s, i)
+        let n = p == nil ? 0 : Int(sqlite3_column_bytes(s, i))
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for j in 0..<n { h = (h ^ UInt64(p[j])) &* 0x100_0000_01b3 }
+        for j in 0..<n { h = (h ^ UInt64(p![j])) &* 0x100_0000_01b3 }
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: h) & mask
         while slots[slot] >= 0 {
             let e = entries[Int(slots[slot])]
             if e.hash == h && e.count == n
-                && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + e.start, p, n) == 0 })
+                && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + e.start, p!, n) == 0 })
             {
-                return e.string
+                return slots[slot]
             }
             slot = (slot + 1) & mask
         }
         let string = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        slots[slot] = Int32(entries.count)
+        let id = Int32(entries.count)
+        slots[slot] = id
         entries.append((h, storage.count, n, string))
         storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         if entries.count * 2 > slots.count { grow() }
-        return string
+        return id
     }
 
     /// Doubles the table and re-inserts every entry.
