@@ -138,6 +138,32 @@ struct SlurmPostgresCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: sweepDir + "/spool").isEmpty)
     }
 
+    /// A task SIGKILLed mid-run writes no end: Slurm's FAILED spends the attempt, the head submits
+    /// it again, and the new task logs the run's steps again over the first one's: every step once.
+    @Test(.timeLimit(.minutes(5))) func aSIGKILLedTaskFailsItsAttemptAndIsRetriedWithTheStoreInPostgres() throws {
+        let home = tempDir("slurm-pg-kill")
+        let s = try store(home)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let steps = 300
+        let file = try SlurmExecutorCLITests.experiment("kill", home: home, steps: steps, runs: 1)
+        #expect(
+            try runTracker(["run", file, "--home", home, "--no-wait", "--store", s.url], environment: env).status == 0)
+        let run = try #require(try s.db.runs().first)
+        let task = try #require(try s.db.slurmTasks(runIds: [run.id!]).first)
+        #expect(try cli.waitFor(120) { try storedStep(s.db, run.id!) >= 5 }, "the task did not start training")
+        let pids = cli.workerPids(sweepDir: task.sweepDir)
+        #expect(pids.count == 1)
+        for pid in pids { kill(pid, SIGKILL) }
+        let head = try runTracker(["run", file, "--home", home, "--store", s.url], environment: env)
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try s.db.run(id: run.id!))
+        #expect(r.state == .succeeded && r.attempts == 2, "\(r.error ?? "")")
+        #expect(try s.db.events(runId: run.id!).contains { $0.toState == .crashed })
+        #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+        #expect(try s.db.metricSummaries(runId: run.id!).first { $0.key == "train/loss" }?.count == Int64(steps))
+        #expect(!FileManager.default.fileExists(atPath: task.spoolPath))
+    }
+
     /// The password typed in --store and no file for the tasks: refused before anything is submitted.
     @Test(.timeLimit(.minutes(2))) func aTypedPasswordWithoutAFileIsRefused() throws {
         let home = tempDir("slurm-pg-typed")
