@@ -92,6 +92,7 @@ struct ColumnsTests {
         }
         #expect(Set(Statistics.metricKeys(runs)) == Set(Statistics.metricKeys(plain)))
         #expect(derived(runs) == derived(plain))
+        #expect(Statistics.sharedColumns(runs) != nil, "a comparison builds no run's dictionaries")
         #expect(
             fast
                 == plain.map { r in
