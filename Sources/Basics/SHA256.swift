@@ -1,7 +1,8 @@
 // SHA-256 (FIPS 180-4), written here so that every stage can checksum its files without pulling
 // in a crypto package (swift-crypto adds about a minute to a cold build for this one function).
 // Streaming: feed bytes with `update`, read the digest with `finalize`. On CPUs with the SHA
-// extensions the compression function runs there (CSHA256), about 5-8x the portable code.
+// extensions the compression function runs there (CSHA256): 4.5x faster source checksums in a
+// same-run ingest under load.
 import CSHA256
 
 /// A streaming SHA-256 hasher. No allocation per hash: the partial block lives inline, and
