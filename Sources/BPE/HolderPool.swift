@@ -17,10 +17,17 @@ struct HolderPool {
 
     init(capacity: Int) {
         self.capacity = max(capacity, 64)
-        bytes = .allocate(capacity: self.capacity)
+        bytes = HolderPool.resize(nil, self.capacity)
     }
 
-    func deallocate() { bytes.deallocate() }
+    func deallocate() { free(bytes) }
+
+    /// `realloc`: a large pool grows in place or by remapping its pages, so growing never holds
+    /// the old and the new pool at once.
+    private static func resize(_ p: UnsafeMutablePointer<UInt8>?, _ capacity: Int) -> UnsafeMutablePointer<UInt8> {
+        guard let raw = realloc(p, capacity) else { fatalError("out of memory for \(capacity) bytes of word lists") }
+        return raw.bindMemory(to: UInt8.self, capacity: capacity)
+    }
 
     /// Bytes the varint of `value` takes.
     @inline(__always)
@@ -42,15 +49,13 @@ struct HolderPool {
         return i + 1
     }
 
-    /// Reserves `count` bytes at the end and returns their offset (the pool may move).
+    /// Reserves `count` bytes at the end and returns their offset (the pool may move; it grows
+    /// by a quarter).
     mutating func claim(_ count: Int) -> Int {
         if used + count > capacity {
-            var c = capacity + capacity / 2
-            while c < used + count { c += c / 2 }
-            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-            bigger.update(from: bytes, count: used)
-            bytes.deallocate()
-            bytes = bigger
+            var c = capacity + capacity / 4
+            while c < used + count { c += c / 4 }
+            bytes = HolderPool.resize(bytes, c)
             capacity = c
         }
         used += count

@@ -16,7 +16,7 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
     let symbols: UnsafeMutablePointer<Symbol>
     let starts: UnsafeMutablePointer<UInt32>
     /// How often each word occurs.
-    let counts: UnsafeMutablePointer<Int64>
+    let counts: WordCounts
     let wordCount: Int
     let threads: Int
     /// Fewest holders for which a step runs on several threads.
@@ -65,10 +65,9 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
             }
         }
         precondition(total < Int(UInt32.max), "distinct words beyond 4 GB")
-        symbols = .allocate(capacity: max(total, 1))
-        starts = .allocate(capacity: n + 1)
-        counts = .allocate(capacity: max(n, 1))
-        wordCount = n
+        let symbols = UnsafeMutablePointer<Symbol>.allocate(capacity: max(total, 1))
+        let starts = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
+        var counts = WordCounts(capacity: n)
         self.threads = max(1, threads)
         self.parallelMinimum = parallelMinimum
         self.floor = max(1, floor)
@@ -87,17 +86,21 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
                 symbols[at] = Symbol(truncatingIfNeeded: idOfByte[Int(b)])
                 at += 1
             }
-            counts[w] = count
+            counts.set(w, count)
             w += 1
             starts[w] = UInt32(at)
         }
+        self.symbols = symbols
+        self.starts = starts
+        self.counts = counts
+        wordCount = n
         countPairs()
     }
 
     deinit {
         symbols.deallocate()
         starts.deallocate()
-        counts.deallocate()
+        counts.small.deallocate()
         workers.deinitialize(count: threads)
         workers.deallocate()
         pool.deallocate()
@@ -294,5 +297,29 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
             pool.drop(Int(listBytes[slot]))
             listBytes[slot] = 0
         }
+    }
+}
+
+/// Each word's count in 4 bytes: counts of `UInt32.max` or more (a word seen 4 billion times)
+/// are `UInt32.max` there and kept whole in `large`.
+struct WordCounts {
+    let small: UnsafeMutablePointer<UInt32>
+    private(set) var large: [Int: Int64] = [:]
+
+    init(capacity: Int) { small = .allocate(capacity: max(capacity, 1)) }
+
+    mutating func set(_ w: Int, _ count: Int64) {
+        if count < Int64(UInt32.max) {
+            small[w] = UInt32(count)
+        } else {
+            small[w] = .max
+            large[w] = count
+        }
+    }
+
+    @inline(__always)
+    subscript(w: Int) -> Int64 {
+        let c = small[w]
+        return c < .max ? Int64(c) : large[w, default: Int64(c)]
     }
 }

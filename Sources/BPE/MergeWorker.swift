@@ -54,7 +54,7 @@ struct MergeWorker<Symbol: FixedWidthInteger & UnsignedInteger> {
     /// Word w is `symbols[starts[w] ..< starts[w + 1]]`, ended early by `Symbol.max`.
     mutating func rewrite(
         _ holders: UnsafeBufferPointer<UInt32>, symbols: UnsafeMutablePointer<Symbol>,
-        starts: UnsafePointer<UInt32>, counts: UnsafePointer<Int64>, left: Symbol, right: Symbol, newId: Symbol
+        starts: UnsafePointer<UInt32>, counts: WordCounts, left: Symbol, right: Symbol, newId: Symbol
     ) {
         for w in holders {
             let start = Int(starts[Int(w)])

@@ -23,7 +23,7 @@ struct PairShard {
     /// Pass 1: counts the pairs of the words in `words`.
     mutating func count<Symbol: FixedWidthInteger & UnsignedInteger>(
         _ words: Range<Int>, symbols: UnsafePointer<Symbol>, starts: UnsafePointer<UInt32>,
-        counts wordCounts: UnsafePointer<Int64>
+        counts wordCounts: WordCounts
     ) {
         for w in words {
             let c = wordCounts[w]
@@ -81,9 +81,7 @@ extension MergeLearner {
         let shardCount = max(1, min(threads, wordCount / 4096))
         var shards = [PairShard](repeating: PairShard(), count: shardCount)
         let n = wordCount
-        let (symbols, starts, counts) = (
-            UnsafePointer(self.symbols), UnsafePointer(self.starts), UnsafePointer(self.counts)
-        )
+        let (symbols, starts, counts) = (UnsafePointer(self.symbols), UnsafePointer(self.starts), self.counts)
         shards.withUnsafeMutableBufferPointer { shard in
             parallelFor(shardCount, threads: shardCount) { s in
                 shard[s].count(

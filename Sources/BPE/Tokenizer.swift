@@ -50,9 +50,11 @@ public final class Tokenizer: Sendable {
             bytes.append(ByteLevel.byteOfId[id])
             offsets.append(bytes.count)
         }
+        // Each token appends copies of earlier bytes: index by index, because appending a slice
+        // of `bytes` to itself copies the whole array every time (the slice shares its storage).
         for (left, right) in merges {
-            bytes.append(contentsOf: bytes[offsets[Int(left)]..<offsets[Int(left) + 1]])
-            bytes.append(contentsOf: bytes[offsets[Int(right)]..<offsets[Int(right) + 1]])
+            for i in offsets[Int(left)]..<offsets[Int(left) + 1] { bytes.append(bytes[i]) }
+            for i in offsets[Int(right)]..<offsets[Int(right) + 1] { bytes.append(bytes[i]) }
             offsets.append(bytes.count)
         }
         for token in specialTokens {

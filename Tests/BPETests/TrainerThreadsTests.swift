@@ -63,6 +63,24 @@ import Testing
         #expect(wide == narrow)
     }
 
+    /// Word counts past UInt32 (kept aside from the 4-byte counts) weigh in whole, at and around
+    /// the boundary, on one thread and on several.
+    @Test func countsBeyondFourBillionLearnLikeTheReference() throws {
+        var wordCounts = ReferenceTrainer.wordCounts(generatedDocuments(7, count: 6))
+        let big: [(String, Int64)] = [
+            (" qv", 4_294_967_294), (" xw", 4_294_967_295), (" kj", 4_294_967_296), (" ggy", 9_000_000_001),
+        ]
+        for (word, count) in big { wordCounts[Array(word.utf8)] = count }
+        let counter = WordCounter()
+        for (word, count) in wordCounts { word.withUnsafeBytes { counter.add(word: $0, count: count) } }
+        var trainer = try BPETrainer(vocabSize: 256 + 80 + 1)
+        trainer.parallelMinimumHolders = 1
+        let slow = ReferenceTrainer.train(wordCounts: wordCounts, mergeCount: 80).map { [$0.0, $0.1] }
+        #expect(slow.count == 80)
+        #expect(merges(trainer, counter, threads: 1) == slow)
+        #expect(merges(trainer, counter, threads: 3) == slow)
+    }
+
     @Test(arguments: [2, 3, 10]) func minFrequencyStopsLikeTheReference(minFrequency: Int) throws {
         let documents = generatedDocuments(5, count: 8)
         let trainer = try BPETrainer(vocabSize: 256 + 2000 + 1, minFrequency: minFrequency)
