@@ -164,6 +164,92 @@ struct SlurmPostgresCLITests {
         #expect(!FileManager.default.fileExists(atPath: task.spoolPath))
     }
 
+    /// A head started in the background against the PostgreSQL store (the password from the file).
+    func startHead(_ file: String, home: String, _ s: (url: String, password: String, file: String, db: TrackerDB))
+        throws -> Process
+    {
+        let head = Process()
+        head.executableURL = URL(fileURLWithPath: trackerBinary)
+        head.arguments = ["run", file, "--home", home, "--store", s.url]
+        var env = ProcessInfo.processInfo.environment
+        env[StoreSettings.passwordFileVariable] = s.file
+        head.environment = env
+        head.standardOutput = FileHandle.nullDevice
+        head.standardError = FileHandle.nullDevice
+        try head.run()
+        return head
+    }
+
+    @Test(.timeLimit(.minutes(5))) func cancelScancelsARunningAndAPendingTaskWithTheStoreInPostgres() throws {
+        let home = tempDir("slurm-pg-cancel")
+        let s = try store(home)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let file = try SlurmExecutorCLITests.experiment(
+            "cancel", home: home, steps: 100_000, runs: 2, extra: "max_parallel = 1")
+        let head = try startHead(file, home: home, s)
+        defer { if head.isRunning { kill(head.processIdentifier, SIGKILL) } }
+        #expect(try cli.waitFor(120) { try s.db.runs().contains { $0.state == .running } }, "no run started")
+        let c = try runTracker(["cancel", "cancel", "--home", home, "--store", s.url], environment: env)
+        #expect(c.status == 0 && c.stdout.contains("scancelled 2 Slurm task(s)"), "\(c.stdout)\(c.stderr)")
+        #expect(try cli.waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
+        #expect(try s.db.runs().map(\.state) == [.cancelled, .cancelled])
+        let array = try #require(try s.db.slurmTasks().first?.arrayJobId)
+        var states: [String] = []
+        let allCancelled = try cli.waitFor(30) {
+            let q = try runProcess(
+                "/usr/bin/env", ["squeue", "-h", "-r", "--states=all", "-j", "\(array)", "-o", "%T"])
+            states = q.stdout.split(separator: "\n").map(String.init)
+            return states.contains("CANCELLED") && Set(states) == ["CANCELLED"]
+        }
+        #expect(allCancelled, "\(states)")
+        let status = try runTracker(["status", "--home", home, "--store", s.url], environment: env)
+        #expect(status.status == 0, "\(status.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aPreemptedRunIsRequeuedAndResumedWithTheStoreInPostgres() throws {
+        let home = tempDir("slurm-pg-preempt")
+        let s = try store(home)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let steps = 2000
+        // two CPUs: the node's all, so a job in the high partition must preempt it
+        let file = try SlurmExecutorCLITests.experiment("preempt", home: home, steps: steps, runs: 1, cpus: 2)
+        #expect(
+            try runTracker(["run", file, "--home", home, "--no-wait", "--store", s.url], environment: env).status == 0)
+        let run = try #require(try s.db.runs().first)
+        #expect(try cli.waitFor(120) { try storedStep(s.db, run.id!) >= 5 }, "the task did not start training")
+        let high = ProcessInfo.processInfo.environment["TRACKER_SLURM_HIGH_PARTITION"] ?? "high"
+        let preemptor = try runProcess(
+            "/usr/bin/env", ["sbatch", "--parsable", "-p", high, "-c", "2", "-o", "/dev/null", "--wrap", "sleep 2"])
+        #expect(preemptor.status == 0, "\(preemptor.stderr)")
+        let head = try runTracker(["run", file, "--home", home, "--store", s.url], environment: env)
+        #expect(head.status == 0, "\(head.stdout)\n\(head.stderr)")
+        let r = try #require(try s.db.run(id: run.id!))
+        #expect(r.state == .succeeded, "\(r.error ?? "")")
+        #expect(try s.db.slurmTasks(runIds: [run.id!]).first?.requeues ?? 0 >= 1)
+        #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == (1...Int64(steps)).map { $0 })
+        #expect(try s.db.metricSummaries(runId: run.id!).first { $0.key == "train/loss" }?.count == Int64(steps))
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aHeadKilledMidSweepReconcilesWithTheStoreInPostgres() throws {
+        let home = tempDir("slurm-pg-head")
+        let s = try store(home)
+        let env = [StoreSettings.passwordFileVariable: s.file]
+        let file = try SlurmExecutorCLITests.experiment("head", home: home, steps: 150, runs: 3)
+        let head = try startHead(file, home: home, s)
+        #expect(try cli.waitFor(120) { try s.db.runs().contains { $0.state == .running } }, "no run started")
+        kill(head.processIdentifier, SIGKILL)
+        head.waitUntilExit()
+        let again = try runTracker(["run", file, "--home", home, "--store", s.url], environment: env)
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        #expect(try s.db.slurmTasks().compactMap(\.arrayJobId).count == 3)
+        #expect(Set(try s.db.slurmTasks().map(\.submissions)) == [1])
+        for run in try s.db.runs() {
+            #expect(run.state == .succeeded, "\(run.error ?? "")")
+            #expect(try s.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...150))
+            try expectWrittenByTheTask(s.db, run.id!, attempts: 1)
+        }
+    }
+
     /// The password typed in --store and no file for the tasks: refused before anything is submitted.
     @Test(.timeLimit(.minutes(2))) func aTypedPasswordWithoutAFileIsRefused() throws {
         let home = tempDir("slurm-pg-typed")
