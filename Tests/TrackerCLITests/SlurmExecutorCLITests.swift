@@ -107,10 +107,10 @@ struct SlurmExecutorCLITests {
             #expect(run.state == .succeeded, "\(run.error ?? "")")
             #expect(try db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...20))
         }
-        #expect(
-            tasks.allSatisfy {
-                $0.slurmState == "COMPLETED" || $0.slurmState == "RUNNING" || $0.slurmState == "COMPLETING"
-            })
+        // The state squeue last showed: a 20-step task can start and end between two polls (seen
+        // under CI load), so it stays PENDING, the state recorded at submission; never a failure.
+        let seen = tasks.map { $0.slurmState ?? "none" }
+        #expect(seen.allSatisfy { ["COMPLETED", "RUNNING", "COMPLETING", "PENDING"].contains($0) }, "\(seen)")
     }
 
     /// Four runs, one at a time (max_parallel = 1): the first reaches each rung first and goes
