@@ -61,6 +61,7 @@ n, size, d, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 (w, c), (pw, pc), (fw, fc) = (map(float, a.split()) for a in sys.argv[5:8])
 print(f'{n:<14} {size/1e6:8.1f} {d:>6} {b/1e6:8.1f} {w:7.3f} {c:7.3f} {b/1e6/w:9.1f} {w/pw:6.2f} {c/pc:6.2f} {fw:8.3f} {fc:9.3f}')" \
         "$name" "$size" "$d" "$b" "$2" "$plain $plain_cpu" "$3"
+    measured+=("$name|$2|$3")
     if [[ $d != "$plain_docs" || $b != "$plain_bytes" ]]; then
         echo "  MISMATCH: $name gives $d docs / $b bytes, the folder $plain_docs / $plain_bytes" >&2
     fi
@@ -77,3 +78,21 @@ row corpus.zip "$(best_of "$BIN" scan --single-thread corpus.zip)" "$zip_floor"
 echo "ratio, cpu r: scan wall and cpu time over the plain folder's. floor: the bare decompressor (cat for the"
 echo "folder) writing to /dev/null, wall and cpu; a one-thread reader cannot beat its cpu time."
 echo "Load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results): each archive against the
+# folder (the 1.3x target) beside the bare decompressor's CPU time, the reader's floor.
+python3 - "${measured[@]}" <<'PY' | bench_results
+import json, sys
+rows = [(name, *map(float, f"{ours} {floor}".split())) for name, ours, floor in (a.split("|") for a in sys.argv[1:])]
+folder = rows[0]
+floors = {".tar.xz": "xz -dc", ".tar.gz": "gzip -dc", ".zip": "unzip -p"}
+seen = set()
+for name, wall, cpu, floor_wall, floor_cpu in rows[1:]:
+    kind = name[len("corpus"):]
+    how = " --single-thread" if name in seen else ""
+    seen.add(name)
+    ratio = wall / folder[1]
+    print(json.dumps([f"tracker scan{how} of the {kind} corpus ({folder[1]:.3f} s for the folder)", f"{wall:.3f} s, CPU {cpu:.3f} s",
+                      f"{floors[kind]} alone: CPU {floor_cpu:.3f} s", f"{ratio:.2f}x the folder; CPU {cpu / floor_cpu:.2f}x the decompressor's",
+                      "<= 1.3x the folder", "yes" if ratio <= 1.3 else "no"]))
+PY

@@ -66,3 +66,21 @@ if stairs:
                              f" (FLOPs {l['flopsPerToken'] / b['flopsPerToken']:.2f}x)")
         print(f"{label} (N = {at[(label, contexts[0])]['passes']}): " + ", ".join(cells))
 PY
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results): each case at the longest
+# context, against softmax_rope at the same context (the tables above have every context).
+python3 - "$OUT/lines.jsonl" <<'PY' | bench_results
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+at = {(l["label"], l["context"]): l for l in lines}
+T = max(l["context"] for l in lines)
+for label in dict.fromkeys(l["label"] for l in lines):
+    l, b = at.get((label, T)), at.get(("softmax_rope", T))
+    if not l or not b or label == "softmax_rope":
+        continue
+    tr, gr = (l[k] / b[k] for k in ("trainTokensPerSecond", "generateTokensPerSecond"))
+    print(json.dumps([f"attention {label}, T={T} (tokens/s: training, generation)",
+                      f"{l['trainTokensPerSecond']:,.0f}, {l['generateTokensPerSecond']:,.0f}",
+                      f"softmax_rope {b['trainTokensPerSecond']:,.0f}, {b['generateTokensPerSecond']:,.0f}",
+                      f"{tr:.2f}x, {gr:.2f}x", "", ""]))
+PY

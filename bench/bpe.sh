@@ -104,3 +104,25 @@ fi
 
 echo "corpus: $(du -sb "$WORK/corpus" | cut -f1) bytes in $(ls "$WORK/corpus" | wc -l) documents; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 $PY table "$results"
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results).
+python3 - "$results" "$(du -sb "$WORK/corpus" | cut -f1)" <<'PY' | bench_results
+import json, sys
+mb = int(sys.argv[2]) / 1e6
+for r in map(json.loads, open(sys.argv[1])):
+    if r["kind"] == "train":
+        ratio, want, same = r["hf"] / r["ours"], 10 if (r["vocab"], r["threads"]) == (32768, 2) else 3, r["identical"] == "True"
+        print(json.dumps([f"BPE training, {mb:.3g} MB, V={r['vocab']}, {r['threads']} thread(s); merges {'identical' if same else 'DIFFER'}",
+                          f"{r['ours']:.2f} s", f"HF tokenizers {r['hf']:.2f} s", f"{ratio:.2f}x faster", f">= {want}x",
+                          "yes" if ratio >= want and same else "no"]))
+    elif r["kind"] == "encode":
+        ratio, same, one = r["ours"] / r["tiktoken"], r["identical"] == "True", r["threads"] == 1
+        print(json.dumps([f"BPE encoding, V={r['vocab']}, {r['threads']} thread(s); ids {'identical' if same else 'DIFFER'}",
+                          f"{r['ours']:.2f} MB/s", f"tiktoken from our merges {r['tiktoken']:.2f} MB/s", f"{ratio:.2f}x faster",
+                          ">= 100 MB/s" if one else "", ("yes" if r["ours"] >= 100 and same else "no") if one else ""]))
+    else:
+        per_word = (r["mergePeakMemoryBytes"] - r["memoryBeforeMergesBytes"]) / r["uniqueWords"]
+        print(json.dumps([f"BPE trainer memory, V=32768, {r['uniqueWords']:,} distinct words (Zipfian)",
+                          f"{per_word:.1f} B/word (peak {r['peakMemoryBytes'] / 1e6:.0f} MB)", "", "", "<= 80 B/word",
+                          "yes" if per_word <= 80 else "no"]))
+PY

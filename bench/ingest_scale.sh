@@ -112,3 +112,20 @@ for r in rows:
 print("wall s, MB/s: the whole ingest (checksums, read + count, BPE, encode + shards, database);")
 print("ratio: HF's training time over tracker's read + count + train (the same work)")
 EOF
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results).
+python3 - "$results" "$VOCAB" "$THREADS" <<'EOF_PY' | bench_results
+import json, sys
+for r in map(json.loads, open(sys.argv[1])):
+    hf, same = r["hf"] or {}, r["same"] or {}
+    met = r["mbps"] >= 50 and r["rss"] <= 2**30 and same.get("identical", True)
+    ours = f"{r['seconds']:.1f} s, {r['mbps']:.1f} MB/s, peak {r['rss'] / 2**20:.0f} MB ({r['spilled'] / 2**20:.0f} MB of counts spilled)"
+    if "seconds" in hf:
+        check = "merges identical" if same["identical"] else f"merges differ at {same['first_difference']}"
+        ref = f"HF tokenizers (training alone) {hf['seconds']:.1f} s, {hf['rss'] / 2**20:.0f} MB; {check}"
+        ratio = f"{hf['seconds'] / r['countTrain']:.2f}x faster (read + count + train, {r['countTrain']:.1f} s)"
+    else:
+        ref, ratio = f"HF: {hf.get('skipped', 'not run')}", ""
+    print(json.dumps([f"whole ingest, {r['size']} Zipfian JSONL ({r['words']:,} unique words), V={sys.argv[2]}, {sys.argv[3]} threads",
+                      ours, ref, ratio, ">= 50 MB/s in <= 1 GiB", "yes" if met else "no"]))
+EOF_PY

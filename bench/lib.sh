@@ -21,3 +21,27 @@ use_release_binary() {
     fi
     export TRACKER_BIN
 }
+
+# The figures a script measured, for bench/all.sh's pass (bench/performance.py puts them in the
+# README's table), as JSON lines appended to $BENCH_RESULTS; without it (a script run alone)
+# nothing is written and the script's printed tables are the whole output.
+#   bench_result WHAT OURS REFERENCE RATIO TARGET MET    one figure
+#   ... | bench_results                                  one JSON array of those six a line
+# OURS and REFERENCE carry their units ("0.89 s", "HF tokenizers 9.46 s"); RATIO says which way
+# ("10.67x faster"); MET is yes, no or empty when there is no target.
+bench_result() {
+    python3 -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@" | bench_results
+}
+bench_results() {
+    local out=${BENCH_RESULTS:-/dev/null}
+    python3 -c '
+import json, sys
+script = sys.argv[1]
+keys = ("what", "ours", "reference", "ratio", "target", "met")
+for line in sys.stdin:
+    row = json.loads(line)
+    if len(row) != len(keys):
+        sys.exit(f"bench_result: {len(row)} fields in {line.strip()}; want WHAT OURS REFERENCE RATIO TARGET MET")
+    print(json.dumps({"script": script, **{k: str(v) for k, v in zip(keys, row)}}), flush=True)
+' "${BENCH_SCRIPT:-$(basename "$0" .sh)}" >>"$out"
+}

@@ -83,7 +83,7 @@ done
 
 echo "load: $(uptime | sed 's/.*load average/load average/'); $ROUNDS rounds of $RUNS runs, $(nproc) CPUs"
 echo "Slurm: SchedulerParameters=$sched; head poll_seconds=$POLL"
-python3 - "$home" <<'PY'
+python3 - "$home" "$WORK/intervals.json" <<'PY'
 import datetime, json, sqlite3, statistics, sys
 
 home = sys.argv[1]
@@ -120,4 +120,16 @@ print(f"{'interval':<12} {'n':>3} {'median s':>9} {'max s':>7}  whose")
 for name, values in intervals.items():
     whose = "Slurm's" if name == "slurm start" else "tracker's"
     print(f"{name:<12} {len(values):>3} {statistics.median(values):>9.3f} {max(values):>7.3f}  {whose}")
+json.dump(intervals, open(sys.argv[2], "w"))
+PY
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results).
+python3 - "$WORK/intervals.json" "$ROUNDS" "$RUNS" "$POLL" <<'PY' | bench_results
+import json, statistics, sys
+iv = json.load(open(sys.argv[1]))
+cell = lambda name: f"{statistics.median(iv[name]):.3f} / {max(iv[name]):.3f} s"
+ours = [name for name in iv if name != "slurm start"]
+print(json.dumps([f"Slurm: tracker's own overhead per run ({sys.argv[2]} sweeps of {sys.argv[3]} tiny runs; median / max; poll_seconds = {sys.argv[4]})",
+                  "; ".join(f"{name} {cell(name)}" for name in ours), f"Slurm's own start {cell('slurm start')}", "",
+                  "< 2 s each", "yes" if all(max(iv[name]) < 2 for name in ours) else "no"]))
 PY

@@ -72,3 +72,15 @@ if [ -n "$BASE" ]; then
     python3 -c "print('this tree / baseline: SQLite %.2fx, PostgreSQL %.2fx' % ($s / $bs, $p / $bp))"
 fi
 [ "$p" -ge 100000 ] && echo "target met: >= 100,000 points/s into PostgreSQL" || echo "target missed: < 100,000 points/s into PostgreSQL"
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results).
+python3 - "$s" "$p" "${bs:-0}" "${bp:-0}" "$BATCH" "$ROUNDS" <<'PY' | bench_results
+import json, sys
+s, p, bs, bp = map(int, sys.argv[1:5])
+print(json.dumps([f"metric points/s into PostgreSQL, fsync on, batches of {sys.argv[5]} (median of {sys.argv[6]} rounds)",
+                  f"{p:,}", f"SQLite in the same rounds {s:,}", f"{p / s:.2f} of SQLite", ">= 100,000 points/s",
+                  "yes" if p >= 100000 else "no"]))
+if bs:
+    print(json.dumps(["metric points/s against BASELINE_BIN in the same rounds", f"SQLite {s:,}, PostgreSQL {p:,}",
+                      f"baseline SQLite {bs:,}, PostgreSQL {bp:,}", f"{s / bs:.2f}x, {p / bp:.2f}x", "", ""]))
+PY

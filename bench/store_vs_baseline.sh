@@ -42,7 +42,7 @@ if ! readable "$TRACKER_BIN" "$WORK/report-ours-$RUNS"; then
     readable "$TRACKER_BIN" "$WORK/report-ours-$RUNS" || fill "$TRACKER_BIN" "$WORK/report-ours-$RUNS"
 fi
 
-python3 - "$TRACKER_BIN" "$BASE" "$WORK" "$ROUNDS" "$POINTS" "$WRITER_POINTS" "$RUNS" "$REPORT_RUNS" <<'PY'
+python3 - "$TRACKER_BIN" "$BASE" "$WORK" "$ROUNDS" "$POINTS" "$WRITER_POINTS" "$RUNS" "$REPORT_RUNS" "$WORK/figures.jsonl" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time
 ours, base, work = sys.argv[1:4]
 rounds, points, writer_points, runs, report_runs = map(int, sys.argv[4:9])
@@ -79,6 +79,7 @@ for i in range(rounds):
         report(side)
 
 med = lambda side, m: statistics.median(res[(side, m)])
+figures = open(sys.argv[9], "w")
 rows = [
     ("batched writes (points/s, wall)", "batched", True),
     ("batched writes (points per CPU second)", "batchedCPU", True),
@@ -91,9 +92,13 @@ for name, m, higher in rows:
     o, b = med("ours", m), med("base", m)
     fmt = (lambda v: f"{v:,.0f}") if o >= 1000 else (lambda v: f"{v:,.1f}")
     print(f"| {name} | {fmt(o)} | {fmt(b)} | {(o / b if higher else b / o):.2f}x |")
+    print(json.dumps([f"against BASELINE_BIN: {name}", fmt(o), f"baseline {fmt(b)}", f"{(o / b if higher else b / o):.2f}x better", "", ""]), file=figures)
 print(f"| lock errors or failed writers, 8 writers + reader (all rounds) | {sum(res[('ours', 'locks')]):.0f} "
       f"| {sum(res[('base', 'locks')]):.0f} | |")
 print(f"\nmedians over {rounds} rounds ({report_runs} report processes per binary and round); "
       f"ratio: how many times better this tree is. Load average at the end: {os.getloadavg()[0]:.1f} "
       f"(1 min), {os.getloadavg()[2]:.1f} (15 min).")
 PY
+
+# The figures for bench/all.sh's summary (bench/lib.sh: bench_results), written by the table above.
+bench_results <"$WORK/figures.jsonl"
