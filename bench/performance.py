@@ -43,8 +43,20 @@ def cell(value):
     return str(value).replace("|", "\\|").replace("\n", " ").strip()
 
 
+def number(value):
+    """value as a number, 0 if it is none (pass.json is bench/all.sh's, but may be edited by hand)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def wrap(text):
+    return textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False)
+
+
 def duration(seconds):
-    seconds = int(round(float(seconds)))
+    try:
+        seconds = int(round(float(seconds)))
+    except (TypeError, ValueError, OverflowError):
+        return "? s"
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
@@ -61,31 +73,31 @@ def load_range(scripts):
 
 
 def header(meta, scripts):
-    started = meta.get("started", "?")
+    started = str(meta.get("started", "?"))
     day, _, clock = started.partition("T")
-    finished = meta.get("finished", "").partition("T")[2]
+    finished = str(meta.get("finished", "")).partition("T")[2]
     span = f"{clock[:5]}-{finished[:5]} UTC" if finished else f"from {clock[:5]} UTC (unfinished)"
-    commit = meta.get("commit", "?") + (" with local changes" if meta.get("dirty") else "")
+    commit = str(meta.get("commit", "?")) + (" with local changes" if meta.get("dirty") else "")
     built = "built from it for this pass" if meta.get("binaryBuiltNow") else f"given: `{meta.get('binary', '?')}`"
     loads = load_range(scripts)
-    nproc = meta.get("nproc") or 0
+    nproc = number(meta.get("nproc"))
     lines = []
     if meta.get("quick"):
-        lines += ["**`--quick` pass: tiny sizes to check the machinery; these numbers are not measurements "
-                  "(do not commit this section).**", ""]
+        lines += [wrap("**`--quick` pass: tiny sizes to check the machinery; these numbers are not measurements "
+                       "(do not commit this section).**"), ""]
     if loads and nproc and loads[1] >= nproc:
-        lines += [f"**Loaded machine: the load average reached {loads[1]:.1f} on {nproc} CPUs during this pass; "
-                  "the absolute figures are inflated, only ratios measured side by side mean anything.**", ""]
+        lines += [wrap(f"**Loaded machine: the load average reached {loads[1]:.1f} on {nproc} CPUs during this pass; "
+                       "the absolute figures are inflated, only ratios measured side by side mean anything.**"), ""]
     options = " ".join(o for o, on in (("--full", meta.get("full")), ("--quick", meta.get("quick"))) if on)
     if meta.get("only"):
         options += f" --only {meta['only']}"
     lines += [f"### Pass of {day}, {span} (`bash bench/all.sh{' ' + options if options else ''}`)", "",
-              textwrap.fill(f"Commit {commit}; release binary {built}. Machine: {nproc} CPUs ({meta.get('cpu', '?')}), "
-              f"{meta.get('memoryBytes', 0) / 2**30:.1f} GiB of memory; load average (1 min) "
+              wrap(f"Scripts at commit {commit}; release binary {built}. Machine: {nproc} CPUs ({meta.get('cpu', '?')}), "
+              f"{number(meta.get('memoryBytes')) / 2**30:.1f} GiB of memory; load average (1 min) "
               + (f"{loads[0]:.1f}-{loads[1]:.1f}" if loads else "not recorded")
-              + " over the pass (before and after each script: under its table below). Each row is one "
+              + " over the pass (before and after each script: in the headings of the outputs below). Each row is one "
               "script's figure, ours and the reference side by side in the same run; ratio: how many times "
-              "better ours is unless it says otherwise.", width=100, break_on_hyphens=False)]
+              "better ours is unless it says otherwise.")]
     return lines
 
 
