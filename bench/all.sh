@@ -6,8 +6,9 @@
 #   bash bench/all.sh [--full] [--quick] [--only NAME,NAME] [--no-readme]
 #
 #   --full       ingest_scale at 10 GB as well as 1 GB (about 10 more minutes, 25 GB free disk)
-#   --quick      tiny sizes, to check the machinery in a few minutes: its numbers mean nothing,
-#                and the section it writes says so (never commit it)
+#   --quick      tiny sizes, to check the machinery: its numbers mean nothing, and the section
+#                it writes says so (never commit it); train_speed's 3 steps of each model take
+#                most of it (35 minutes in all at a load average of 20 on 2 cores)
 #   --only LIST  only these scripts (names without .sh, comma separated); the rest is not run
 #   --no-readme  leave README.md alone; `python3 bench/performance.py PASS_DIR` writes it later
 #
@@ -21,9 +22,9 @@
 # The binary: bench/lib.sh's use_release_binary once (TRACKER_BIN, or a release build now unless
 # SKIP_BUILD=1), then TRACKER_BIN and SKIP_BUILD=1 for every script.
 # The pass goes to bench/out/pass-YYYYMMDD-HHMM/ (or $BENCH_PASS_DIR; git-ignored, the README
-# holds each script's table): pass.json (commit, binary, machine, options), scripts.jsonl (per script: command, exit
-# status, seconds, /proc/loadavg before and after), results.jsonl (the scripts' bench_result
-# lines), NAME.out (the script's stdout) and NAME.log (its stderr). A script that fails or times
+# holds each script's table): pass.json (commit, binary, machine, options), scripts.jsonl (per
+# script: command, exit status, seconds, /proc/loadavg before and after), results.jsonl (the
+# scripts' bench_result lines), NAME.out (the script's stdout) and NAME.log (its stderr). A script that fails or times
 # out (BENCH_TIMEOUT seconds, default 5400) is reported as such and the pass goes on; the exit
 # status is the number of scripts that failed.
 set -uo pipefail
