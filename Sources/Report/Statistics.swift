@@ -113,15 +113,19 @@ public enum Statistics {
 
     /// Runs grouped by their values of `keys`, groups in order of their first run.
     public static func group(_ runs: [RunSummary], by keys: [String]) -> [RunGroup] {
-        var order: [[ParamValue?]] = []
-        var members: [[ParamValue?]: [RunSummary]] = [:]
+        var groups: [RunGroup] = []
+        var index: [[ParamValue?]: Int] = [:]  // one hash of a run's values, not three
         let resolved = keys.map { SummaryKey($0, in: runs) }
         for r in runs {
             let k = resolved.map { r.param($0) }
-            if members[k] == nil { order.append(k) }
-            members[k, default: []].append(r)
+            if let i = index[k] {
+                groups[i].runs.append(r)
+            } else {
+                index[k] = groups.count
+                groups.append(RunGroup(keys: keys, values: k, runs: [r]))
+            }
         }
-        return order.map { RunGroup(keys: keys, values: $0, runs: members[$0]!) }
+        return groups
     }
 
     /// The mean of several histories at each step that at least one of them logged.

@@ -31,7 +31,7 @@ extension RunReader {
     private static func portableChildren(
         _ db: any StoreConnection, _ ids: String, _ arguments: [SQLValue], _ runIds: [Int64]
     ) throws -> [Children] {
-        var out = Children()
+        var out = Children(rows: runIds.count)
         func read<V>(_ sql: String, _ entries: inout SummaryEntries<V>, _ value: (SQLRow) throws -> V) throws {
             var names: [String: Int32] = [:]
             var rows = RunWalk(runIds)

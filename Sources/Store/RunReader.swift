@@ -86,9 +86,16 @@ public struct RunReader: Sendable {
 
     /// What one part of `readChildren` read: params and tags (part 0) or metric summaries (part 1).
     struct Children {
-        var params = SummaryEntries<ParamValue>()
-        var tags = SummaryEntries<String>()
-        var metrics = SummaryEntries<MetricStat>()
+        var params: SummaryEntries<ParamValue>
+        var tags: SummaryEntries<String>
+        var metrics: SummaryEntries<MetricStat>
+
+        /// Nothing read yet, for `rows` runs.
+        init(rows: Int) {
+            params = SummaryEntries(expectedRows: rows)
+            tags = SummaryEntries(expectedRows: rows)
+            metrics = SummaryEntries(expectedRows: rows)
+        }
     }
 
     /// Gives `runs` the columns that the two parts of `readChildren` (or `portableChildren`) read.
@@ -104,7 +111,7 @@ public struct RunReader: Sendable {
     private static func readChildren(
         _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ runIds: [Int64]
     ) throws -> Children {
-        var out = Children()
+        var out = Children(rows: runIds.count)
         let only = (ids.isEmpty ? "" : " WHERE runId IN (\(ids))") + " ORDER BY runId"
         if part == 0 {
             var keys = KeyInterner()
@@ -327,45 +334,70 @@ struct RunWalk {
 /// Hands out one String per distinct column text (parameter and metric keys repeat in every
 /// run): an FNV-1a hash of the bytes indexes an open-addressing table of earlier texts, compared
 /// with memcmp, so a repeated key costs neither an allocation nor Swift's (seeded SipHash)
-/// dictionary hashing, which showed in the profile of a 10,000-run comparison.
+/// dictionary hashing, which showed in the profile of a 10,000-run comparison. Before hashing,
+/// the text is compared with the two likeliest ones: rows come in (run, key) order and the runs
+/// of a sweep share their keys, so a key mostly follows the previous row's (the next id) or
+/// starts a run (id 0).
 struct KeyInterner {
     private var slots = [Int32](repeating: -1, count: 64)  // entry index or -1; power of two
-    private var entries: [(hash: UInt64, start: Int, count: Int, string: String)] = []
+    private var entries: [(hash: UInt64, start: Int, count: Int)] = []
     private var storage: [UInt8] = []
-
     /// The distinct texts so far, by id.
-    var strings: [String] { entries.map(\.string) }
+    private(set) var strings: [String] = []
+    /// The id handed out last.
+    private var last: Int32 = -1
 
     /// Column i as a String (nil for NULL), shared with every earlier equal value.
     mutating func text(_ s: OpaquePointer, _ i: Int32) -> String? {
         guard sqlite3_column_type(s, i) != SQLITE_NULL else { return nil }
-        return entries[Int(id(s, i))].string
+        return strings[Int(id(s, i))]
     }
 
     /// The id of column i's text (NULL reads as the empty text): its index in `strings`.
     mutating func id(_ s: OpaquePointer, _ i: Int32) -> Int32 {
         let p = sqlite3_column_text(s, i)
         let n = p == nil ? 0 : Int(sqlite3_column_bytes(s, i))
+        if let hit = guess(p, n) { return hit }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for j in 0..<n { h = (h ^ UInt64(p![j])) &* 0x100_0000_01b3 }
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: h) & mask
         while slots[slot] >= 0 {
-            let e = entries[Int(slots[slot])]
-            if e.hash == h && e.count == n
-                && storage.withUnsafeBufferPointer({ n == 0 || memcmp($0.baseAddress! + e.start, p!, n) == 0 })
-            {
-                return slots[slot]
+            if entries[Int(slots[slot])].hash == h && equals(slots[slot], p, n) {
+                last = slots[slot]
+                return last
             }
             slot = (slot + 1) & mask
         }
-        let string = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
         let id = Int32(entries.count)
         slots[slot] = id
-        entries.append((h, storage.count, n, string))
+        entries.append((h, storage.count, n))
+        strings.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
         storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         if entries.count * 2 > slots.count { grow() }
+        last = id
         return id
+    }
+
+    /// The id of the `n` bytes at `p` if they are the text after the last one, the first text, or
+    /// the last one again; nil otherwise.
+    private mutating func guess(_ p: UnsafePointer<UInt8>?, _ n: Int) -> Int32? {
+        let next = last &+ 1
+        if next < entries.count && equals(next, p, n) {
+            last = next
+        } else if !entries.isEmpty && last != 0 && equals(0, p, n) {
+            last = 0
+        } else if last < 0 || !equals(last, p, n) {
+            return nil
+        }
+        return last
+    }
+
+    /// Whether entry `id`'s text is the `n` bytes at `p`.
+    private func equals(_ id: Int32, _ p: UnsafePointer<UInt8>?, _ n: Int) -> Bool {
+        let e = entries[Int(id)]
+        return e.count == n
+            && storage.withUnsafeBufferPointer { n == 0 || memcmp($0.baseAddress! + e.start, p!, n) == 0 }
     }
 
     /// Doubles the table and re-inserts every entry.

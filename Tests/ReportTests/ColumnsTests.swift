@@ -109,4 +109,30 @@ struct ColumnsTests {
         #expect(Statistics.sharedColumns(runs) == nil)
         #expect(Statistics.differingParams(runs).contains("train.lr"))
     }
+
+    /// The (key, row) table of dense entries and the scan of sparse ones give what was appended,
+    /// whatever the reader expected of the row count (it only reserves room).
+    @Test(arguments: [(keys: 6, perRow: 6, expected: 50), (6, 4, 3), (200, 2, 1000), (200, 2, 0)])
+    func entriesGiveWhatWasAppended(_ shape: (keys: Int, perRow: Int, expected: Int)) {
+        let rows = 50
+        var entries = SummaryEntries<Int>(expectedRows: shape.expected)
+        var appended: [Int: [Int32: Int]] = [:]
+        for row in 0..<rows where row % 7 != 3 {  // some rows have no entries
+            let first = (row * 5) % shape.keys
+            let keys = (0..<shape.perRow).map { Int32((first + $0) % shape.keys) }.sorted()
+            for key in keys {
+                entries.append(row: row, key: key, row * 1000 + Int(key))
+                appended[row, default: [:]][key] = row * 1000 + Int(key)
+            }
+        }
+        entries.finish(rows: rows, names: (0..<shape.keys).map { "k\($0)" })
+        #expect(entries.isDense == (shape.keys == 6), "dense where most rows have most keys")
+        for row in 0..<rows {
+            for key in Int32(-1)..<Int32(shape.keys) {
+                #expect(entries.value(row, key) == appended[row]?[key], "row \(row), key \(key)")
+            }
+            #expect(entries.dictionary(row).count == (appended[row]?.count ?? 0))
+        }
+        #expect(entries.id("k5") == 5 && entries.id("none") == -1)
+    }
 }
