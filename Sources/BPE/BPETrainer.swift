@@ -28,8 +28,8 @@ public struct BPETrainer: Sendable {
     public static let maxVocabSize = 1 << 20
 
     /// Fewest holders of a pair for which a merge step runs on several threads (below that,
-    /// starting the threads costs more than it saves). Tests lower it.
-    var parallelMinimumHolders = 4096
+    /// handing work to the merge loop's waiting helpers costs more than it saves). Tests lower it.
+    var parallelMinimumHolders = 256
 
     /// Fewest occurrences of a pair the trainer tracks at first (see MergeLearner.swift); the
     /// merges do not depend on it. Tests raise it.

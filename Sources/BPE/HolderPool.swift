@@ -62,24 +62,6 @@ struct HolderPool {
         return used - count
     }
 
-    /// Appends the ascending ids as one list and returns where it starts and its byte count.
-    mutating func append(_ ids: UnsafeBufferPointer<UInt32>) -> (offset: Int, count: Int) {
-        var size = 0
-        var previous: UInt32 = 0
-        for id in ids {
-            size += HolderPool.size(id &- previous)
-            previous = id
-        }
-        let offset = claim(size)
-        var p = bytes + offset
-        previous = 0
-        for id in ids {
-            p += HolderPool.put(id &- previous, at: p)
-            previous = id
-        }
-        return (offset, size)
-    }
-
     /// Replaces `ids` by the list of `count` bytes at `offset`.
     func decode(offset: Int, count: Int, into ids: inout [UInt32]) {
         ids.removeAll(keepingCapacity: true)

@@ -6,17 +6,17 @@
 // pairs holding a new token gain), so an untracked pair can never become the best while a
 // tracked one reaches the threshold; when none does, the pairs are recounted from the words
 // with an 8 times lower threshold (down to `floor`). Most distinct pairs occur a few times
-// only, so this saves most of the pair table and lists without changing a merge. A merge step rewrites
-// the holders on all threads when there are many (`MergeWorker`), then folds the workers'
-// notes in worker order: the merges are the same for any number of threads.
+// only, so this saves most of the pair table and lists without changing a merge. A merge step
+// rewrites the holders on all threads when there are many (`MergeWorker`, on a `MergeTeam`
+// that stays awake through the loop), then folds the workers' notes in worker order: the
+// merges are the same for any number of threads.
 import Basics
 
 final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
-    /// Word w is `symbols[starts[w] ..< starts[w + 1]]`, ended early by `Symbol.max`.
+    /// Word w is `symbols[words.start(w) ..< words.end(w)]`, ended early by `Symbol.max`, and
+    /// occurs `words.count(w)` times.
     let symbols: UnsafeMutablePointer<Symbol>
-    let starts: UnsafeMutablePointer<UInt32>
-    /// How often each word occurs.
-    let counts: WordCounts
+    let words: WordIndex
     let wordCount: Int
     let threads: Int
     /// Fewest holders for which a step runs on several threads.
@@ -34,19 +34,12 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
     var pool = HolderPool(capacity: 0)
 
     let workers: UnsafeMutablePointer<MergeWorker<Symbol>>
-    /// Scratch of a step: the holders of the merged pair, the holders of the new pairs grouped
-    /// by pair, and where each group ends.
+    /// The threads of the merge steps, awake while `learn` runs.
+    private var team = MergeTeam(threads: 1)
+    /// Scratch of a step: the holders of the merged pair.
     private var holders: [UInt32] = []
-    private var grouped: [UInt32] = []
-    private var groupEnds: [Int] = []
-    /// Scratch of a step: the new pairs of all workers as groups (1 + group of (token, new), of
-    /// (new, token)), each group's key, count, holders, and its slot if tracked.
-    private var groupBefore: [Int32]
-    private var groupAfter: [Int32]
-    private var groupKeys: [UInt64] = []
-    private var groupCounts: [Int64] = []
-    private var groupHolders: [Int] = []
-    private var groupSlots: [Int] = []
+    /// Scratch of a step: its new pairs, gathered from the workers.
+    private var groups: NewPairGroups
 
     /// Takes the words of `counter` with two bytes or more; `tokenCount` bounds the token ids.
     /// Pairs seen under `threshold` times are not tracked until no tracked pair is left, and
@@ -56,51 +49,21 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         floor: Int64
     ) {
         precondition(tokenCount < Int(Symbol.max), "token ids must stay below Symbol.max")
-        var n = 0
-        var total = 0
-        counter.forEachWord { word, count in
-            if word.count >= 2 && count > 0 {
-                n += 1
-                total += word.count
-            }
-        }
-        precondition(total < Int(UInt32.max), "distinct words beyond 4 GB")
-        let symbols = UnsafeMutablePointer<Symbol>.allocate(capacity: max(total, 1))
-        let starts = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
-        var counts = WordCounts(capacity: n)
         self.threads = max(1, threads)
         self.parallelMinimum = parallelMinimum
         self.floor = max(1, floor)
         self.threshold = max(self.floor, threshold)
-        groupBefore = [Int32](repeating: 0, count: tokenCount)
-        groupAfter = [Int32](repeating: 0, count: tokenCount)
+        groups = NewPairGroups(tokenCount: tokenCount)
         workers = .allocate(capacity: self.threads)
-        workers.initialize(repeating: MergeWorker(tokenCount: tokenCount), count: self.threads)
-        let idOfByte = ByteLevel.idOfByte
-        var w = 0
-        var at = 0
-        starts[0] = 0
-        counter.forEachWord { word, count in
-            guard word.count >= 2 && count > 0 else { return }  // a one-byte word holds no pair
-            for b in word {
-                symbols[at] = Symbol(truncatingIfNeeded: idOfByte[Int(b)])
-                at += 1
-            }
-            counts.set(w, count)
-            w += 1
-            starts[w] = UInt32(at)
-        }
-        self.symbols = symbols
-        self.starts = starts
-        self.counts = counts
-        wordCount = n
+        for t in 0..<self.threads { (workers + t).initialize(to: MergeWorker(tokenCount: tokenCount)) }
+        (symbols, words, wordCount) = Self.loadWords(counter, threads: self.threads)
         countPairs()
     }
 
     deinit {
         symbols.deallocate()
-        starts.deallocate()
-        counts.small.deallocate()
+        words.entries.deallocate()
+        for t in 0..<threads { workers[t].deallocate() }
         workers.deinitialize(count: threads)
         workers.deallocate()
         pool.deallocate()
@@ -123,6 +86,11 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
     /// Runs up to `target` merges, stopping early when no pair occurs `floor` times or more
     /// (HF's `min_frequency`), and returns them as (left, right) id pairs.
     func learn(_ target: Int, progress: ((Int, Int) -> Void)?) -> [(UInt32, UInt32)] {
+        team = MergeTeam(threads: threads)
+        defer {
+            team.finish()
+            team = MergeTeam(threads: 1)
+        }
         var heap = trackedHeap()
         var merges: [(UInt32, UInt32)] = []
         merges.reserveCapacity(max(0, target))
@@ -194,132 +162,84 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         listBytes[p] = 0
         let n = holders.count
         let chunks = threads > 1 && n >= parallelMinimum ? threads : 1
-        let (symbols, starts, counts, workers) = (self.symbols, self.starts, self.counts, self.workers)
+        let (symbols, words, workers) = (self.symbols, self.words, self.workers)
         let (l, r, id) = (Symbol(left), Symbol(right), Symbol(newId))
         holders.withUnsafeBufferPointer { h in
-            parallelFor(chunks, threads: chunks) { t in
+            team.run(chunks) { t in
                 let slice = UnsafeBufferPointer(rebasing: h[n * t / chunks..<n * (t + 1) / chunks])
                 workers[t].rewrite(
-                    slice, symbols: symbols, starts: starts, counts: counts, left: l, right: r, newId: id)
+                    slice, symbols: symbols, words: words, left: l, right: r, newId: id)
             }
         }
         absorbNewPairs(chunks, newId)
         absorbLosses(chunks, left, right)
         pairCounts[p] = 0
-        for t in 0..<chunks { workers[t].reset(newId: newId) }
     }
 
     /// Adds up the pairs the workers saw gain (in worker order), creates those seen
     /// `threshold` times or more, and writes their holder lists: each worker's words come after
-    /// the previous worker's, so a pair's holders, concatenated in worker order, are ascending.
+    /// the previous worker's, so a pair's list is the workers' parts in worker order.
     private func absorbNewPairs(_ chunks: Int, _ newId: UInt32) {
+        var groups = NewPairGroups(tokenCount: 0)
+        swap(&groups, &self.groups)
+        defer { swap(&groups, &self.groups) }
         for t in 0..<chunks {
             workers[t].slots.removeAll(keepingCapacity: true)
             for i in 0..<workers[t].newKeys.count {
-                let g = group(workers[t].newKeys[i], newId)
-                groupCounts[g] += workers[t].newCounts[i]
-                groupHolders[g] += Int(workers[t].newHolders[i])
+                let g = groups.group(workers[t].newKeys[i], newId)
+                groups.counts[g] += workers[t].newCounts[i]
                 workers[t].slots.append(Int32(g))
             }
         }
-        // Tracked groups become pairs in group order; groupEnds holds where each list starts.
-        let firstNew = pairKeys.count
-        var total = 0
-        groupEnds.removeAll(keepingCapacity: true)
-        for g in groupKeys.indices where groupCounts[g] >= threshold {
-            groupSlots[g] = pairSlot(groupKeys[g])
-            pairCounts[groupSlots[g]] = groupCounts[g]
-            groupEnds.append(total)
-            total += groupHolders[g]
+        // Tracked groups become pairs in group order, their lists in the pool in that order.
+        for g in groups.keys.indices where groups.counts[g] >= threshold {
+            groups.slots[g] = pairSlot(groups.keys[g])
+            pairCounts[groups.slots[g]] = groups.counts[g]
         }
-        if grouped.count < total { grouped = [UInt32](repeating: 0, count: total) }
-        for t in 0..<chunks {
-            for event in workers[t].events {
-                let slot = groupSlots[Int(workers[t].slots[Int(event >> 32)])]
-                if slot < 0 { continue }
-                grouped[groupEnds[slot - firstNew]] = UInt32(truncatingIfNeeded: event)
-                groupEnds[slot - firstNew] += 1
+        listBytes.withUnsafeMutableBufferPointer { listBytes in
+            groups.layParts(workers, chunks, listBytes: listBytes, pool: nil)
+            var total = 0
+            for g in groups.keys.indices where groups.slots[g] >= 0 {
+                listOffsets[groups.slots[g]] = total
+                groups.cursor[g] = total
+                total += Int(listBytes[groups.slots[g]])
             }
-        }
-        grouped.withUnsafeBufferPointer { all in
-            var start = 0
-            for k in groupEnds.indices {
-                let (offset, size) = pool.append(UnsafeBufferPointer(rebasing: all[start..<groupEnds[k]]))
-                listOffsets[firstNew + k] = offset
-                listBytes[firstNew + k] = UInt32(size)
-                start = groupEnds[k]
+            let base = pool.claim(total)
+            for g in groups.keys.indices where groups.slots[g] >= 0 {
+                listOffsets[groups.slots[g]] += base
+                groups.cursor[g] += base
             }
+            groups.layParts(workers, chunks, listBytes: listBytes, pool: pool.bytes)
         }
-        for key in groupKeys {
-            let (a, b) = (UInt32(truncatingIfNeeded: key >> 32), UInt32(truncatingIfNeeded: key))
-            if b == newId { groupBefore[Int(a)] = 0 } else { groupAfter[Int(b)] = 0 }
-        }
-        groupKeys.removeAll(keepingCapacity: true)
-        groupCounts.removeAll(keepingCapacity: true)
-        groupHolders.removeAll(keepingCapacity: true)
-        groupSlots.removeAll(keepingCapacity: true)
-    }
-
-    /// The group of a pair holding the new token, created if new: (a, new) by a, else (new, b) by b.
-    @inline(__always)
-    private func group(_ key: UInt64, _ newId: UInt32) -> Int {
-        let (a, b) = (UInt32(truncatingIfNeeded: key >> 32), UInt32(truncatingIfNeeded: key))
-        let before = b == newId
-        let g = Int(before ? groupBefore[Int(a)] : groupAfter[Int(b)]) - 1
-        if g >= 0 { return g }
-        groupKeys.append(key)
-        groupCounts.append(0)
-        groupHolders.append(0)
-        groupSlots.append(-1)
-        if before { groupBefore[Int(a)] = Int32(groupKeys.count) } else { groupAfter[Int(b)] = Int32(groupKeys.count) }
-        return groupKeys.count - 1
+        groups.removeAll(newId: newId)
     }
 
     /// Takes away the counts (token, left) and (right, token) lost, and drops the lists of
     /// pairs that no longer occur.
     private func absorbLosses(_ chunks: Int, _ left: UInt32, _ right: UInt32) {
-        for t in 0..<chunks {
-            for token in workers[t].touchedBefore {
-                lose(pairKey(token, left), workers[t].lostBefore[Int(token)])
+        let index = pairIndex
+        var dropped = 0
+        pairCounts.withUnsafeMutableBufferPointer { counts in
+            listBytes.withUnsafeMutableBufferPointer { bytes in
+                @inline(__always) func lose(_ key: UInt64, _ count: Int64) {
+                    let slot = Int(index.get(key))
+                    if slot < 0 { return }  // not tracked
+                    counts[slot] -= count
+                    if counts[slot] == 0 && bytes[slot] > 0 {
+                        dropped += Int(bytes[slot])
+                        bytes[slot] = 0
+                    }
+                }
+                for t in 0..<chunks {
+                    for token in workers[t].touchedBefore {
+                        lose(pairKey(token, left), workers[t].lostBefore[Int(token)])
+                    }
+                    for token in workers[t].touchedAfter {
+                        lose(pairKey(right, token), workers[t].lostAfter[Int(token)])
+                    }
+                }
             }
-            for token in workers[t].touchedAfter {
-                lose(pairKey(right, token), workers[t].lostAfter[Int(token)])
-            }
         }
-    }
-
-    @inline(__always)
-    private func lose(_ key: UInt64, _ count: Int64) {
-        let slot = Int(pairIndex.get(key))
-        if slot < 0 { return }  // not tracked
-        pairCounts[slot] -= count
-        if pairCounts[slot] == 0 && listBytes[slot] > 0 {
-            pool.drop(Int(listBytes[slot]))
-            listBytes[slot] = 0
-        }
-    }
-}
-
-/// Each word's count in 4 bytes: counts of `UInt32.max` or more (a word seen 4 billion times)
-/// are `UInt32.max` there and kept whole in `large`.
-struct WordCounts {
-    let small: UnsafeMutablePointer<UInt32>
-    private(set) var large: [Int: Int64] = [:]
-
-    init(capacity: Int) { small = .allocate(capacity: max(capacity, 1)) }
-
-    mutating func set(_ w: Int, _ count: Int64) {
-        if count < Int64(UInt32.max) {
-            small[w] = UInt32(count)
-        } else {
-            small[w] = .max
-            large[w] = count
-        }
-    }
-
-    @inline(__always)
-    subscript(w: Int) -> Int64 {
-        let c = small[w]
-        return c < .max ? Int64(c) : large[w, default: Int64(c)]
+        pool.drop(dropped)
     }
 }

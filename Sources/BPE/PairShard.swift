@@ -20,16 +20,15 @@ struct PairShard {
     var previous: [UInt32] = []
     var cursor: [Int] = []
 
-    /// Pass 1: counts the pairs of the words in `words`.
+    /// Pass 1: counts the pairs of the words in `range`.
     mutating func count<Symbol: FixedWidthInteger & UnsignedInteger>(
-        _ words: Range<Int>, symbols: UnsafePointer<Symbol>, starts: UnsafePointer<UInt32>,
-        counts wordCounts: WordCounts
+        _ range: Range<Int>, symbols: UnsafePointer<Symbol>, words: WordIndex
     ) {
-        for w in words {
-            let c = wordCounts[w]
+        for w in range {
+            let c = words.count(w)
             let id = UInt32(w)
-            let end = Int(starts[w + 1])
-            var j = Int(starts[w])
+            let end = words.end(w)
+            var j = words.start(w)
             while j + 1 < end && symbols[j + 1] != Symbol.max {
                 let key = pairKey(UInt32(symbols[j]), UInt32(symbols[j + 1]))
                 j += 1
@@ -55,14 +54,13 @@ struct PairShard {
 
     /// Pass 2: writes the shard's part of each pair's list (`previous` and `cursor` set).
     mutating func write<Symbol: FixedWidthInteger & UnsignedInteger>(
-        _ words: Range<Int>, symbols: UnsafePointer<Symbol>, starts: UnsafePointer<UInt32>,
-        pool: UnsafeMutablePointer<UInt8>
+        _ range: Range<Int>, symbols: UnsafePointer<Symbol>, words: WordIndex, pool: UnsafeMutablePointer<UInt8>
     ) {
         for i in 0..<last.count { last[i] = UInt32.max }
-        for w in words {
+        for w in range {
             let id = UInt32(w)
-            let end = Int(starts[w + 1])
-            var j = Int(starts[w])
+            let end = words.end(w)
+            var j = words.start(w)
             while j + 1 < end && symbols[j + 1] != Symbol.max {
                 let i = Int(index.get(pairKey(UInt32(symbols[j]), UInt32(symbols[j + 1]))))
                 j += 1
@@ -81,11 +79,11 @@ extension MergeLearner {
         let shardCount = max(1, min(threads, wordCount / 4096))
         var shards = [PairShard](repeating: PairShard(), count: shardCount)
         let n = wordCount
-        let (symbols, starts, counts) = (UnsafePointer(self.symbols), UnsafePointer(self.starts), self.counts)
+        let (symbols, words) = (UnsafePointer(self.symbols), self.words)
         shards.withUnsafeMutableBufferPointer { shard in
             parallelFor(shardCount, threads: shardCount) { s in
                 shard[s].count(
-                    n * s / shardCount..<n * (s + 1) / shardCount, symbols: symbols, starts: starts, counts: counts)
+                    n * s / shardCount..<n * (s + 1) / shardCount, symbols: symbols, words: words)
             }
         }
         layOutLists(&shards)
@@ -93,7 +91,7 @@ extension MergeLearner {
         shards.withUnsafeMutableBufferPointer { shard in
             parallelFor(shardCount, threads: shardCount) { s in
                 shard[s].write(
-                    n * s / shardCount..<n * (s + 1) / shardCount, symbols: symbols, starts: starts, pool: pool)
+                    n * s / shardCount..<n * (s + 1) / shardCount, symbols: symbols, words: words, pool: pool)
             }
         }
     }
@@ -102,11 +100,12 @@ extension MergeLearner {
     /// their lists, claims the pool, and tells each shard where its part of each list goes
     /// and which holder its first delta is from.
     private func layOutLists(_ shards: inout [PairShard]) {
-        var totalIndex = PairMap(minimumCapacity: shards[0].keys.count)
-        var totals: [Int64] = []
-        var totalKeys: [UInt64] = []
-        var parts: [[Int32]] = []
-        for s in shards.indices {
+        // The first shard's pairs, in its order, start the totals (its index already maps them).
+        var totalIndex = shards[0].index
+        var totals = shards[0].counts
+        var totalKeys = shards[0].keys
+        var parts: [[Int32]] = [shards[0].keys.indices.map { Int32($0) }]
+        for s in shards.indices.dropFirst() {
             parts.append(
                 shards[s].keys.indices.map { i in
                     let next = Int32(totals.count)

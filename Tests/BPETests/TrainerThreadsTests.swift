@@ -3,7 +3,8 @@ import Testing
 // The trainer on several threads and with HF's min_frequency: the merges of 1, 2 and 4 threads
 // are identical (every step forced onto the threads), the tracking threshold for rare pairs
 // changes nothing, the UInt32 word store learns what the UInt16 one does, and min_frequency
-// stops where the naive reference stops.
+// stops where the naive reference stops. The parts under it: the team of the merge steps runs
+// every chunk once, and the words are handed over the same on any number of threads.
 @testable import BPE
 
 @Suite struct TrainerThreadsTests {
@@ -100,5 +101,46 @@ import Testing
         #expect(merges(try BPETrainer(vocabSize: 600, minFrequency: 0), counter, threads: 1) == off)
         #expect(throws: BPEError.invalidMinFrequency(-1)) { try BPETrainer(vocabSize: 600, minFrequency: -1) }
         #expect(BPEError.invalidMinFrequency(-1).description.contains("0 (no limit) or more"))
+    }
+
+    /// Many steps of 1 to 8 chunks on 3 threads (2 helpers): each chunk runs exactly once.
+    @Test func mergeTeamRunsEveryChunkOnce() {
+        let steps = 1000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: steps * 8)
+        hits.initialize(repeating: 0, count: steps * 8)
+        defer { hits.deallocate() }
+        let team = MergeTeam(threads: 3)
+        for step in 0..<steps { team.run(step % 8 + 1) { c in hits[step * 8 + c] += 1 } }
+        team.finish()
+        let wrong = (0..<steps * 8).filter { i in hits[i] != (i % 8 <= (i / 8) % 8 ? 1 : 0) }
+        #expect(wrong.isEmpty, "chunks run \(wrong.prefix(5).map { hits[$0] }) times at \(wrong.prefix(5))")
+    }
+
+    /// A counter of more than 2 x 65,536 words is read on several threads: the same words in the
+    /// same order with the same counts (those past UInt32 included) as on one, and the same merges.
+    @Test func wordsLoadTheSameOnAnyThreadCount() throws {
+        let counter = WordCounter()
+        var rng = SeededGenerator(seed: 11)
+        for i in 0..<140_000 {
+            let count = i % 9973 == 0 ? Int64(UInt32.max) + Int64(i) : Int64.random(in: 1...50, using: &rng)
+            Array(" w\(i * 7919 % 140_000)".utf8).withUnsafeBytes { counter.add(word: $0, count: count) }
+        }
+        Array("x".utf8).withUnsafeBytes { counter.add(word: $0, count: 3) }  // one byte: no pair, left out
+        let one = MergeLearner<UInt16>.loadWords(counter, threads: 1)
+        let three = MergeLearner<UInt16>.loadWords(counter, threads: 3)
+        defer {
+            for words in [one, three] {
+                words.symbols.deallocate()
+                words.words.entries.deallocate()
+            }
+        }
+        #expect(one.n == 140_000 && three.n == one.n)
+        #expect((0...2 * one.n).allSatisfy { one.words.entries[$0] == three.words.entries[$0] })
+        #expect((0..<one.words.end(one.n - 1)).allSatisfy { one.symbols[$0] == three.symbols[$0] })
+        #expect((0..<one.n).allSatisfy { one.words.count($0) == three.words.count($0) })
+        #expect(one.words.large.count == 15 && one.words.large == three.words.large)
+        var trainer = try BPETrainer(vocabSize: 256 + 40 + 1)
+        trainer.parallelMinimumHolders = 1
+        #expect(merges(trainer, counter, threads: 2) == merges(trainer, counter, threads: 1))
     }
 }
