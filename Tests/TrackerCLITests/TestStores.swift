@@ -1,9 +1,9 @@
 // The two stores the CLI tests run tracker against: SQLite (`--home`; on Slurm the tasks append
 // to spool files and the head ingests them) and PostgreSQL (`--store postgres://...`, a schema
 // of its own per test; on Slurm each task writes the store itself, the password reaching it in
-// a 0600 file). Each Slurm test takes its store's lane: one Slurm test at a time per store, the
-// two stores side by side, as the two serialized Slurm suites ran before they were one (the
-// single-node cluster has few CPUs, and the preemption test takes them all).
+// a 0600 file). The Slurm tests share the single-node cluster through `slurmSlot`: two at a
+// time, as the two serialized Slurm suites (SQLite, PostgreSQL) ran side by side before they
+// were one, now balanced over both stores.
 import Foundation
 import Store
 import TestSupport
@@ -31,38 +31,47 @@ enum TestStore: String, CaseIterable, Sendable, CustomTestStringConvertible {
         return [.sqlite]
     }()
 
-    private static let lanes: [TestStore: SlurmLane] = [.sqlite: SlurmLane(), .postgres: SlurmLane()]
-
-    /// Runs `body` when no other Slurm test of this store runs (waiting without holding a thread).
-    func exclusively(_ body: () throws -> Void) async throws {
-        let lane = Self.lanes[self]!
-        await lane.acquire()
-        do {
-            try body()
-        } catch {
-            await lane.release()
-            throw error
-        }
-        await lane.release()
-    }
 }
 
-/// A lock tests wait for without blocking a thread of the test pool.
-actor SlurmLane {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+/// Runs `body` in `slots` of the two slots of the Slurm test cluster (both for a test that takes
+/// the whole node), waiting for them without holding a thread of the test pool (each test's time
+/// limit counts the wait).
+func slurmSlot(_ slots: Int = 1, _ body: () throws -> Void) async throws {
+    await SlurmSlots.shared.acquire(slots)
+    do {
+        try body()
+    } catch {
+        await SlurmSlots.shared.release(slots)
+        throw error
+    }
+    await SlurmSlots.shared.release(slots)
+}
 
-    func acquire() async {
-        if !busy {
-            busy = true
+/// A counting semaphore tests wait on without blocking a thread of the test pool; first come,
+/// first served (one waiting for both slots is not overtaken).
+actor SlurmSlots {
+    static let shared = SlurmSlots(count: 2)
+    private var free: Int
+    private var waiting: [(slots: Int, go: CheckedContinuation<Void, Never>)] = []
+
+    init(count: Int) { free = count }
+
+    func acquire(_ slots: Int) async {
+        if waiting.isEmpty && free >= slots {
+            free -= slots
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        await withCheckedContinuation { waiting.append((slots, $0)) }
     }
 
-    /// Hands the lane to the next waiter, if any.
-    func release() {
-        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    /// Gives the slots back and lets the waiters in, in order, while theirs are free.
+    func release(_ slots: Int) {
+        free += slots
+        while let next = waiting.first, next.slots <= free {
+            waiting.removeFirst()
+            free -= next.slots
+            next.go.resume()
+        }
     }
 }
 
