@@ -41,6 +41,7 @@ extension SlurmHead {
             for t in try db.liveSlurmTasks(experimentId: experimentId) where t.arrayJobId != nil {
                 if try reconcile(t, statuses) { result.settled += 1 }
             }
+            try recordFinalStates(experimentId: experimentId, statuses)
             do {
                 result.resubmitted = try resubmit(try db.liveSlurmTasks(experimentId: experimentId))
             } catch let e as SlurmError {
@@ -95,13 +96,64 @@ extension SlurmHead {
             guard let a = t.arrayJobId else { return false }
             return SlurmParse.taskStatus(statuses, array: Int(a), task: Int(t.arrayTask ?? 0)) == nil
         }
-        if !missing.isEmpty, (try? slurmConfig().hasAccounting) == true {
-            let ids = Set(missing.compactMap(\.arrayJobId)).sorted().map { Int($0) }
-            for (id, s) in SlurmParse.latest((try? slurm.sacct(jobs: ids)) ?? []) where statuses[id] == nil {
-                statuses[id] = s
+        for (id, s) in finalStatuses(missing) where statuses[id] == nil { statuses[id] = s }
+        return statuses
+    }
+
+    /// Where squeue did not say how `tasks` ended: sacct (one call) where accounting is on, then
+    /// `scontrol show job` for each task sacct has no final state for (sacct lags slurmctld)
+    /// while slurmctld still knows it. Tasks neither knows are not in the answer.
+    func finalStatuses(_ tasks: [SlurmTaskRecord]) -> [SlurmJobID: SlurmJobStatus] {
+        let ids = tasks.compactMap { t in t.arrayJobId.map { SlurmJobID(job: Int($0), task: Int(t.arrayTask ?? 0)) } }
+        if ids.isEmpty { return [:] }
+        var found: [SlurmJobID: SlurmJobStatus] = [:]
+        if (try? slurmConfig().hasAccounting) == true {
+            let arrays = Set(ids.map(\.job)).sorted()
+            found = SlurmParse.latest((try? slurm.sacct(jobs: arrays)) ?? [])
+        }
+        for id in ids {
+            let known = SlurmParse.taskStatus(found, array: id.job, task: id.task ?? 0)
+            if known?.outcome.isFinal == true { continue }
+            if let shown = shownStatus(of: id) { found[id] = shown }
+        }
+        return found
+    }
+
+    /// The states Slurm may still change (the task will run, runs, or is being cleaned up).
+    static let unsettledStates = SlurmState.allCases.filter { !$0.outcome.isFinal }.map(\.rawValue)
+
+    /// Records Slurm's final state for each task whose run ended while the state recorded for it
+    /// is not final: a task that started and ended between two squeue polls (its end ingested
+    /// from the spool, or written to a PostgreSQL store by the task) would otherwise keep the
+    /// PENDING or RUNNING squeue showed last. `statuses` is this poll's squeue (and sacct); where
+    /// it has no final state, sacct or scontrol is asked (`finalStatuses`). A task Slurm no longer
+    /// knows keeps its state, marked "not listed by Slurm", and is not asked about again; one
+    /// still finishing (COMPLETING) is asked again at the next poll.
+    func recordFinalStates(experimentId: Int64?, _ statuses: [SlurmJobID: SlurmJobStatus]) throws {
+        let ended = try db.endedSlurmTasks(experimentId: experimentId, states: Self.unsettledStates)
+        if ended.isEmpty { return }
+        func status(_ t: SlurmTaskRecord, in statuses: [SlurmJobID: SlurmJobStatus]) -> SlurmJobStatus? {
+            SlurmParse.taskStatus(statuses, array: Int(t.arrayJobId!), task: Int(t.arrayTask ?? 0))
+        }
+        let asked = finalStatuses(ended.filter { status($0, in: statuses)?.outcome.isFinal != true })
+        for t in ended {
+            let polled = status(t, in: statuses)
+            let final = polled?.outcome.isFinal == true ? polled : status(t, in: asked)
+            if let s = final ?? polled {
+                try db.recordSlurmState(runId: t.runId, state: s.stateText, reason: Self.reason(s), missingSince: nil)
+            } else {
+                try db.recordSlurmState(
+                    runId: t.runId, state: t.slurmState, reason: "not listed by Slurm", missingSince: clock())
             }
         }
-        return statuses
+    }
+
+    /// What the store keeps beside a state: why the task waits or how it ended, with a non-zero
+    /// exit code (`NonZeroExitCode, exit code 3:0`).
+    static func reason(_ s: SlurmJobStatus) -> String? {
+        let exit = s.exitCode.flatMap { $0.code == 0 && $0.signal == 0 ? nil : "exit code \($0)" }
+        let parts = [s.reason, exit].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     /// Records what Slurm says of the task and settles a run Slurm no longer runs whose store
@@ -119,7 +171,7 @@ extension SlurmHead {
             try db.settleSlurmRun(runId: t.runId, .failed(exitCode: nil, signal: nil, why: why))
             return true
         }
-        try db.recordSlurmState(runId: t.runId, state: status.stateText, reason: status.reason, missingSince: nil)
+        try db.recordSlurmState(runId: t.runId, state: status.stateText, reason: Self.reason(status), missingSince: nil)
         guard status.outcome.isFinal else { return false }
         let id = SlurmJobID(job: array, task: task)
         let what = "Slurm job \(id): \(status.stateText)" + (status.reason.map { " (\($0))" } ?? "")
@@ -147,36 +199,59 @@ extension SlurmHead {
     }
 
     /// The exit code of a finished task, from scontrol while slurmctld still knows it.
-    private func exitCode(of id: SlurmJobID) -> SlurmExitCode? {
-        (try? slurm.showJob(id).flatMap { try $0.statuses() })?.first { $0.id == id || $0.id.task == nil }?.exitCode
+    private func exitCode(of id: SlurmJobID) -> SlurmExitCode? { shownStatus(of: id)?.exitCode }
+
+    /// What `scontrol show job A_T` says of the task (nil once slurmctld forgot it).
+    private func shownStatus(of id: SlurmJobID) -> SlurmJobStatus? {
+        guard
+            let shown = (try? slurm.showJob(id).flatMap { try $0.statuses() })?.first(where: {
+                $0.id == id || $0.id.task == nil
+            })
+        else { return nil }
+        var status = shown
+        status.id = id
+        return status
     }
 
     /// Polls until no run of `experimentId` is live, or `shouldStop` says so (checked every
     /// 0.1 s); `progress` sees every poll. Between polls backed off while nothing changes, the
-    /// spool files are still looked at every poll_seconds, and a poll follows at once when one
-    /// grew (a task waiting at an ASHA rung is answered within about two poll_seconds). Returns
-    /// true when every run finished.
+    /// head looks every poll_seconds for progress it did not make itself, and polls at once when
+    /// it sees some: a spool file that grew (a task waiting at an ASHA rung is answered within
+    /// about two poll_seconds), or, on a PostgreSQL store the tasks write themselves, a live run
+    /// whose state changed or that logged metric points (`TrackerDB.progress`). Any change (the
+    /// poll's own, or progress in the store since the last poll) starts the backoff over.
+    /// Returns true when every run finished.
     public func track(
         experimentId: Int64?, shouldStop: () -> Bool, progress: (PollResult) -> Void
     ) throws -> Bool {
         var backoff = SlurmPollBackoff(
             first: .milliseconds(Int64(config.pollSeconds * 1000)),
             cap: .milliseconds(Int64(config.pollMaxSeconds * 1000)))
+        var watched = try db.liveSlurmTasks(experimentId: experimentId).map(\.runId)
+        var progressed = false
         while true {
+            // taken before the poll, so that nothing a task writes meanwhile goes unseen; after
+            // it when the poll changed the store itself (it polls again within poll_seconds then)
+            var mark = try db.progress(runIds: watched)
             let result = try poll(experimentId: experimentId)
             progress(result)
             if result.live.isEmpty { return true }
-            if result.changed { backoff.reset() }
+            if result.changed { mark = try db.progress(runIds: watched) }
+            if result.changed || progressed { backoff.reset() }
+            progressed = false
             let until = clock() + backoff.next().seconds
             var look = clock() + config.pollSeconds
             while clock() < until {
                 if shouldStop() { return false }
-                Thread.sleep(forTimeInterval: 0.1)
+                sleep(0.1)
                 if clock() >= look {
-                    if Self.spoolsGrew(result.live) { break }
+                    progressed =
+                        Self.spoolsGrew(result.live) || (try? db.progress(runIds: watched)).map { $0 != mark } == true
+                    if progressed { break }
                     look = clock() + config.pollSeconds
                 }
             }
+            watched = result.live.map(\.runId)
         }
     }
 

@@ -21,6 +21,8 @@ public final class SlurmHead {
     public var executable: String
     /// Unix seconds now (tests move it).
     public var clock: () -> Double = { Date().timeIntervalSince1970 }
+    /// Waits this many seconds between two looks of `track` (tests move `clock` instead).
+    public var sleep: (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
     /// The head's environment: where a PostgreSQL store's password file is named for the tasks.
     public var environment = ProcessInfo.processInfo.environment
     /// Warnings (a spool file that cannot be read, a controller that does not answer).

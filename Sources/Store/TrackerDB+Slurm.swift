@@ -58,6 +58,15 @@ public enum SlurmAttemptEnd: Sendable, Equatable {
     case pruned(why: String)
 }
 
+/// How far a set of runs has come in the store (`TrackerDB.progress(runIds:)`): two marks differ
+/// when one of the runs changed state or logged metric points in between.
+public struct StoreProgress: Sendable, Equatable {
+    /// The newest state change (runEvent id) of the runs.
+    public var lastEvent: Int64
+    /// The sum over the runs' metric series of each series' point count and last step.
+    public var points: Int64
+}
+
 /// What one spool ingest did.
 public struct SpoolIngest: Sendable, Equatable {
     public var events = 0
@@ -102,6 +111,42 @@ extension TrackerDB {
                       AND (CAST(? AS BIGINT) IS NULL OR r.experimentId = ?)
                     ORDER BY s.runId
                     """, arguments: [experimentId, experimentId])
+        }
+    }
+
+    /// Slurm tasks whose run ended while the state recorded for the task is one of `states` (the
+    /// states Slurm may still change: a task that started and ended between two squeue polls
+    /// keeps the PENDING recorded at submission), and that Slurm was not yet found to have
+    /// forgotten (`missingSince` is NULL).
+    public func endedSlurmTasks(experimentId: Int64? = nil, states: [String]) throws -> [SlurmTaskRecord] {
+        if states.isEmpty { return [] }
+        return try read { db in
+            try db.fetchAll(
+                SlurmTaskRecord.self,
+                sql: """
+                    SELECT s.* FROM slurmTask s JOIN run r ON r.id = s.runId
+                    WHERE r.state NOT IN ('queued', 'running', 'crashed') AND s.arrayJobId IS NOT NULL
+                      AND s.missingSince IS NULL AND s.slurmState IN (\(sqlMarks(states.count)))
+                      AND (CAST(? AS BIGINT) IS NULL OR r.experimentId = ?)
+                    ORDER BY s.runId
+                    """, arguments: sqlArguments(states) + [experimentId, experimentId])
+        }
+    }
+
+    /// How far runs have come in the store: what a head compares between two looks to notice
+    /// progress it did not make itself (on a PostgreSQL store the tasks write their state
+    /// changes and metrics there, with no spool file to grow).
+    public func progress(runIds: [Int64]) throws -> StoreProgress {
+        if runIds.isEmpty { return StoreProgress(lastEvent: 0, points: 0) }
+        let marks = sqlMarks(runIds.count)
+        return try read { db in
+            let row = try db.row(
+                sql: """
+                    SELECT (SELECT CAST(coalesce(max(id), 0) AS BIGINT) FROM runEvent WHERE runId IN (\(marks))) AS e,
+                      (SELECT CAST(coalesce(sum(count + lastStep), 0) AS BIGINT) FROM metricSummary
+                       WHERE runId IN (\(marks))) AS m
+                    """, arguments: sqlArguments(runIds) + sqlArguments(runIds))
+            return StoreProgress(lastEvent: try row?.get("e") ?? 0, points: try row?.get("m") ?? 0)
         }
     }
 

@@ -62,7 +62,18 @@ final class FakeSlurm: SlurmCommands, @unchecked Sendable {
         ])
     }
 
-    func showJob(_ id: SlurmJobID) throws -> [SlurmJobRecord] { [] }
+    /// What `scontrol -o show job A_T` prints for each task slurmctld still knows (see `scontrolRecord`).
+    var shown: [SlurmJobID: String] = [:]
+    /// The tasks `showJob` was asked about, in order.
+    private(set) var showJobCalls: [SlurmJobID] = []
+
+    func showJob(_ id: SlurmJobID) throws -> [SlurmJobRecord] {
+        let text = lock.withLock {
+            showJobCalls.append(id)
+            return shown[id]
+        }
+        return try text.map { try SlurmParse.jobs($0) } ?? []
+    }
 
     func requeue(_ id: SlurmJobID) throws { lock.withLock { requeued.append(id) } }
 
@@ -128,4 +139,18 @@ func attempt(
     if let end {
         try spool.append(SpoolEvent(kind: .end, outcome: end, exitCode: exitCode, error: "exit \(exitCode ?? 0)"))
     }
+}
+
+/// `scontrol -o show job A_T` of a finished array task, in the format recorded from Slurm 22.05
+/// (Tests/SlurmKitTests/Fixtures/hand-scontrol-show-job-oom.txt) with its ids, state, reason and
+/// exit code replaced.
+func scontrolRecord(array: Int, task: Int, state: String, reason: String = "None", exit: String = "0:0") -> String {
+    "JobId=\(array + task + 1) ArrayJobId=\(array) ArrayTaskId=\(task) JobName=tracker-sweep UserId=root(0) "
+        + "GroupId=root(0) MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) QOS=(null) JobState=\(state) "
+        + "Reason=\(reason) Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=\(exit) "
+        + "RunTime=00:00:03 TimeLimit=00:10:00 TimeMin=N/A SubmitTime=2026-12-06T02:53:44 "
+        + "EligibleTime=2026-12-06T02:53:44 AccrueTime=2026-12-06T02:53:44 StartTime=2026-12-06T02:53:45 "
+        + "EndTime=2026-12-06T02:53:48 Deadline=N/A Partition=debug AllocNode:Sid=localhost:24951 NodeList=vm "
+        + "BatchHost=vm NumNodes=1 NumCPUs=1 NumTasks=1 CPUs/Task=1 TRES=cpu=1,node=1,billing=1 "
+        + "Command=/tmp/sweep/array-0.sh WorkDir=/tmp/sweep StdErr=/dev/null StdIn=/dev/null StdOut=/dev/null Power= \n"
 }

@@ -8,11 +8,6 @@ import Store
 import TestSupport
 import Testing
 
-enum LoadStore: String, CaseIterable, CustomTestStringConvertible {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-}
-
 @Suite(
     .serialized,
     .requires(
@@ -22,22 +17,16 @@ enum LoadStore: String, CaseIterable, CustomTestStringConvertible {
 struct StoreLoadProcessTests {
     /// A new store: its handle here, the arguments that make tracker open it, and the environment
     /// (the password file) its processes need. nil when PostgreSQL is missing outside CI.
-    func open(_ kind: LoadStore, home: String) throws -> (db: TrackerDB, args: [String], env: [String: String])? {
-        switch kind {
-        case .sqlite:
-            return (try TrackerDB(home: home), ["--home", home], [:])
-        case .postgres:
-            guard TestPostgres.available else {
-                if runningInCI {
-                    throw MissingRequirement(description: "CI=true but no PostgreSQL: \(TestPostgres.problem)")
-                }
-                FileHandle.standardError.write(
-                    Data("warning: skipping a PostgreSQL case: \(TestPostgres.problem)\n".utf8))
-                return nil
+    func open(_ kind: TestStore, home: String) throws -> (db: TrackerDB, args: [String], env: [String: String])? {
+        if kind == .postgres, !TestPostgres.available {
+            if runningInCI {
+                throw MissingRequirement(description: "CI=true but no PostgreSQL: \(TestPostgres.problem)")
             }
-            let s = try SlurmPostgresCLITests().store(home)
-            return (s.db, ["--home", home, "--store", s.url], [StoreSettings.passwordFileVariable: s.file])
+            FileHandle.standardError.write(Data("warning: skipping a PostgreSQL case: \(TestPostgres.problem)\n".utf8))
+            return nil
         }
+        let w = try TestWorkspace(kind, home: home)
+        return (w.db, w.arguments(), w.environment)
     }
 
     /// What the children of `tracker bench-store` wrote, for a failure's message.
@@ -48,7 +37,7 @@ struct StoreLoadProcessTests {
         }.joined(separator: "\n")
     }
 
-    @Test(arguments: LoadStore.allCases) func sixteenClaimerProcessesTakeEachOf400RunsOnce(store: LoadStore) throws {
+    @Test(arguments: TestStore.allCases) func sixteenClaimerProcessesTakeEachOf400RunsOnce(store: TestStore) throws {
         let home = tempDir("load-claim")
         guard let (db, args, env) = try open(store, home: home) else { return }
         let e = try db.upsertExperiment(name: "load", source: nil, spec: "{}")
@@ -71,7 +60,7 @@ struct StoreLoadProcessTests {
         var failedClaimers: Int
     }
 
-    @Test(arguments: LoadStore.allCases) func thirtyTwoWriterProcessesLoseNothing(store: LoadStore) throws {
+    @Test(arguments: TestStore.allCases) func thirtyTwoWriterProcessesLoseNothing(store: TestStore) throws {
         let home = tempDir("load-write")
         guard let (db, args, env) = try open(store, home: home) else { return }
         let r = try runTracker(
