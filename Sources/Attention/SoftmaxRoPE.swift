@@ -23,7 +23,7 @@ public struct SoftmaxRoPE: AttentionVariant {
     public let shape: AttentionShape
     /// RoPE base (θ_m = base^(-2m/hs)); option "rope_base".
     public let ropeBase: Double
-    /// Query rows per BLAS tile; option "tile" (speed only, the math is unchanged; `tileOption`).
+    /// Query rows per BLAS tile; option "tile" (speed only, the math is unchanged).
     public let tile: Int
     /// Keys each query sees, itself included; option "window", 0 = all earlier keys.
     public let window: Int
@@ -31,26 +31,19 @@ public struct SoftmaxRoPE: AttentionVariant {
     public let probsCacheBytes: Int
 
     static let ropeBaseOption = CommonOptions.ropeBase(default: 10_000)
-    /// "tile" with a default by training context: 32 query rows up to 512, 64 beyond. Forward and
-    /// backward of one worker's layer of config A (B 4, T 256, 4 heads of 64) took 7% less time at
-    /// 32 than at 64 (10% fewer FLOPs on the diagonal tiles' masked half), 5% less at T 512, but
-    /// 10% more at T 2048 (more, smaller sgemms; release micro-benchmark, 2026-12-06, load 15).
-    static let tileOption = AttentionOption(
-        "tile", default: { $0.context <= 512 ? 32 : 64 }, defaultText: "32 up to context 512, else 64",
-        range: CommonOptions.tile.range, doc: CommonOptions.tile.doc)
     static let windowOption = AttentionOption(
         "window", default: 0, range: .atLeast(0, "must be 0 (no window) or positive"),
         doc: "keys each query sees, itself included (sliding-window attention); 0 = every earlier key")
 
     public static let options: [any AttentionOptionInfo] = [
-        ropeBaseOption, windowOption, tileOption, CommonOptions.probsCacheMiB,
+        ropeBaseOption, windowOption, CommonOptions.tile, CommonOptions.probsCacheMiB,
     ]
 
     public init(options: [String: ConfigValue], shape: AttentionShape) throws {
         var reader = OptionReader(options, for: Self.self)
         ropeBase = try reader.read(Self.ropeBaseOption, shape: shape)
         window = try reader.read(Self.windowOption, shape: shape)
-        tile = try reader.read(Self.tileOption, shape: shape)
+        tile = try reader.read(CommonOptions.tile, shape: shape)
         probsCacheBytes = try reader.probsCacheBytes(shape: shape)
         try reader.finish()
         guard shape.headSize % 2 == 0 else {
