@@ -5,9 +5,18 @@
 # then step time against context 256..2048 on A's model (B x T = 4096 tokens per step).
 # MFU for both is against tracker's measured 2-thread OpenBLAS sgemm peak (1024^3, best of 5),
 # reported by `tracker train` as peakFlops. Usage: bash bench/train_speed.sh [steps]
+# (env: TRACKER_BIN, SCRATCH_PATH, SKIP_BUILD=1 as in bench/lib.sh; CONFIGS="A B ctx" to run
+# fewer; ROUNDS=1; BASELINE_BIN, another tracker binary such as main's release build: each round
+# then runs it right before this tree's on every config, both against the same measured peak, and
+# the script prints the medians of both and this tree's ratio over the baseline, the before/after
+# comparison that stays meaningful on a busy machine; PyTorch runs in the first round only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-30}
+CONFIGS=${CONFIGS:-A B ctx}
+ROUNDS=${ROUNDS:-1}
+BASE=${BASELINE_BIN:-}
+if [ -n "$BASE" ] && [ ! -x "$BASE" ]; then echo "bench: no baseline tracker binary at $BASE" >&2; exit 1; fi
 OUT=bench/out/train_speed
 HOME_DIR=$OUT/home
 mkdir -p "$OUT"
@@ -54,39 +63,73 @@ TOML
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
 
 PEAK=""
+ROUND=1
+tracker_run() { # BIN NAME TAG: trains NAME's config with BIN into $OUT/NAME.TAG.ROUND.json
+  "$1" train --config "$OUT/$2.toml" --home "$HOME_DIR" --format json ${PEAK:+--peak-gflops $PEAK} \
+    > "$OUT/$2.$3.$ROUND.json" 2> "$OUT/$2.$3.log"
+  if [ -z "$PEAK" ]; then PEAK=$(python3 -c "import json; print(json.load(open('$OUT/$2.$3.$ROUND.json'))['peakFlops']/1e9)"); fi
+}
 run_pair() { # NAME C L NH T B
   config "$@"
-  "$TRACKER" train --config "$OUT/$1.toml" --home "$HOME_DIR" --format json ${PEAK:+--peak-gflops $PEAK} \
-    > "$OUT/$1.tracker.json" 2> "$OUT/$1.tracker.log"
-  if [ -z "$PEAK" ]; then PEAK=$(python3 -c "import json; print(json.load(open('$OUT/$1.tracker.json'))['peakFlops']/1e9)"); fi
-  python3 bench/train_speed.py --vocab 8192 --channels "$2" --layers "$3" --heads "$4" --context "$5" \
-    --batch "$6" --steps "$STEPS" --shard "$SHARD" --peak-flops "$(python3 -c "print($PEAK*1e9)")" \
-    > "$OUT/$1.torch.json"
+  if [ -n "$BASE" ]; then tracker_run "$BASE" "$1" baseline; fi
+  tracker_run "$TRACKER" "$1" tracker
+  if [ "$ROUND" = 1 ]; then
+    python3 bench/train_speed.py --vocab 8192 --channels "$2" --layers "$3" --heads "$4" --context "$5" \
+      --batch "$6" --steps "$STEPS" --shard "$SHARD" --peak-flops "$(python3 -c "print($PEAK*1e9)")" \
+      > "$OUT/$1.torch.json"
+  fi
 }
 
-echo "== config A and B" >&2
-run_pair A 256 4 4 256 8
-run_pair B 512 8 8 512 4
-for T in 256 512 1024 2048; do run_pair "ctx$T" 256 4 4 "$T" $((4096 / T)); done
+for ROUND in $(seq "$ROUNDS"); do
+  echo "== round $ROUND of $ROUNDS: $CONFIGS (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  for c in $CONFIGS; do
+    case $c in
+      A) run_pair A 256 4 4 256 8 ;;
+      B) run_pair B 512 8 8 512 4 ;;
+      ctx) for T in 256 512 1024 2048; do run_pair "ctx$T" 256 4 4 "$T" $((4096 / T)); done ;;
+      *) echo "bench: unknown config $c in CONFIGS (A, B, ctx)" >&2; exit 1 ;;
+    esac
+  done
+done
 
-python3 - "$OUT" "$PEAK" <<'PY'
-import json, sys
-out, peak = sys.argv[1], float(sys.argv[2])
+python3 - "$OUT" "$PEAK" "$ROUNDS" "$CONFIGS" "${BASE:+baseline}" <<'PY'
+import json, statistics, sys
+out, peak, rounds, configs, base = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5]
+def runs(n, tag):
+    return [json.load(open(f"{out}/{n}.{tag}.{r}.json")) for r in range(1, rounds + 1)]
+def median(n, tag, key):
+    return statistics.median(j[key] for j in runs(n, tag))
 def load(n):
-    return json.load(open(f"{out}/{n}.tracker.json")), json.load(open(f"{out}/{n}.torch.json"))
-print(f"sgemm peak (OpenBLAS, 2 threads, 1024^3): {peak:.1f} GFLOP/s")
-print(f"{'config':8} {'tracker tok/s':>14} {'torch tok/s':>12} {'ratio':>6} {'tracker MFU':>12} {'torch MFU':>10} {'tracker RSS':>12} {'torch RSS':>10}")
-for n in ["A", "B"]:
+    t = {k: median(n, "tracker", k) for k in ["tokensPerSecond", "mfu"]}
+    t["peakMemoryBytes"] = max(j["peakMemoryBytes"] for j in runs(n, "tracker"))
+    return t, json.load(open(f"{out}/{n}.torch.json"))
+print(f"sgemm peak (OpenBLAS, 2 threads, 1024^3): {peak:.1f} GFLOP/s; medians of {rounds} round(s)")
+names = [n for n in ["A", "B"] if n in configs]
+if names:
+    print(f"{'config':8} {'tracker tok/s':>14} {'torch tok/s':>12} {'ratio':>6} {'tracker MFU':>12} {'torch MFU':>10} {'tracker RSS':>12} {'torch RSS':>10}")
+for n in names:
     t, p = load(n)
     print(f"{n:8} {t['tokensPerSecond']:14.0f} {p['tokensPerSecond']:12.0f} {t['tokensPerSecond']/p['tokensPerSecond']:6.2f}"
           f" {100*t['mfu']:11.1f}% {100*p['mfu']:9.1f}% {t['peakMemoryBytes']/2**20:10.0f}MiB {p['peakMemoryBytes']/2**20:8.0f}MiB")
-print()
-print("context sweep (model A, B x T = 4096 tokens per step): step time in ms")
-print(f"{'T':>6} {'B':>3} {'tracker':>9} {'torch':>9} {'ratio':>6}")
-for T in [256, 512, 1024, 2048]:
-    t, p = load(f"ctx{T}")
-    ts, ps = 4096 / t["tokensPerSecond"] * 1000, p["stepSeconds"] * 1000
-    print(f"{T:6} {4096 // T:3} {ts:9.1f} {ps:9.1f} {ps / ts:6.2f}")
+sweep = [f"ctx{T}" for T in [256, 512, 1024, 2048]] if "ctx" in configs else []
+if sweep:
+    print()
+    print("context sweep (model A, B x T = 4096 tokens per step): step time in ms")
+    print(f"{'T':>6} {'B':>3} {'tracker':>9} {'torch':>9} {'ratio':>6}")
+    for n in sweep:
+        T = int(n[3:])
+        t, p = load(n)
+        ts, ps = 4096 / t["tokensPerSecond"] * 1000, p["stepSeconds"] * 1000
+        print(f"{T:6} {4096 // T:3} {ts:9.1f} {ps:9.1f} {ps / ts:6.2f}")
+if base:
+    print()
+    print("this tree against BASELINE_BIN in the same rounds (tok/s per round as baseline/this; medians)")
+    for n in names + sweep:
+        b, t = runs(n, "baseline"), runs(n, "tracker")
+        pairs = " ".join(f"{x['tokensPerSecond']:.0f}/{y['tokensPerSecond']:.0f}" for x, y in zip(b, t))
+        mb, mt = median(n, "baseline", "tokensPerSecond"), median(n, "tracker", "tokensPerSecond")
+        print(f"{n:8} {pairs}  median {mb:.0f} -> {mt:.0f} tok/s, MFU {median(n, 'baseline', 'mfu'):.3f} -> "
+              f"{median(n, 'tracker', 'mfu'):.3f}, {mt / mb:.3f}x")
 PY
 
 # The figures for bench/all.sh's summary (bench/lib.sh: bench_results).

@@ -132,9 +132,11 @@ public final class Workspace: @unchecked Sendable {
     /// A schedule's own per-thread state (the staircase's row workspaces).
     var scheduleStorage: AnyObject?
 
-    /// Rows per classifier chunk: 512 rows keep the head's sgemms near their full rate (K = 512
-    /// for dW += dlogitsᵀx) while the (chunk, V) logits stay a fraction of the full (BT, V).
-    static let classifierChunk = 512
+    /// Rows per classifier chunk: 1024 rows keep the head's sgemms near their full rate (K = 1024
+    /// for dW += dlogitsᵀx, and the (V, C) weight packed once per 1024 rows) while the (chunk, V)
+    /// logits stay a fraction of the full (BT, V) beyond one worker's share of config A (1024 rows:
+    /// about 2% less head time there than 512, two workers at once, at 32 MiB of logits per worker).
+    static let classifierChunk = 1024
 
     public subscript<Value>(dynamicMember keyPath: KeyPath<WorkspaceLayout, Value>) -> Value {
         layout[keyPath: keyPath]

@@ -128,7 +128,7 @@ public final class AdamW: @unchecked Sendable {
                 let mHat = mi / vbc1
                 let vHat = vi / vbc2
                 let p = load8(params + i)
-                store8(p - vlr * (mHat / (vHat.squareRoot() + veps) + vwd * p), params + i)
+                store8(p - vlr * (mHat / (vsqrt(vHat) + veps) + vwd * p), params + i)
                 if let clear { store8(V8(), clear + i) }
                 i += 8
             }

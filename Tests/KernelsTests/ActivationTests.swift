@@ -19,6 +19,28 @@ struct ActivationTests {
         #expect(vtanh(Vec8(repeating: -50))[0] == -1)
     }
 
+    /// vsqrt gives Float.squareRoot()'s bits in every lane: zeros, subnormals, ordinary and huge
+    /// values, infinity, and NaN for negatives.
+    @Test func vectorSquareRootMatchesScalar() {
+        var inputs: [Float] = [
+            0, -0, .leastNonzeroMagnitude, 1e-40, 1e-30, 0.25, 1, 2, 3, 1e10, .greatestFiniteMagnitude,
+        ]
+        inputs += [.infinity, -1, 7e-8, 0.95, 123.456]
+        var rng = TestRandom(seed: 3)
+        inputs += (0..<64).map { _ in Float(rng.uniform()) * 100 }
+        var i = 0
+        while i + 8 <= inputs.count {
+            let x = Vec8(inputs[i..<i + 8])
+            let got = vsqrt(x)
+            for lane in 0..<8 {
+                let want = x[lane].squareRoot()
+                #expect(
+                    got[lane].bitPattern == want.bitPattern || (got[lane].isNaN && want.isNaN), "sqrt(\(x[lane]))")
+            }
+            i += 8
+        }
+    }
+
     @Test func geluGolden() {
         let g = KernelGolden["gelu"]
         let N = g.dim("N")
