@@ -133,23 +133,28 @@ if base:
 PY
 
 # The figures for bench/all.sh's summary (bench/lib.sh: bench_results).
-python3 - "$OUT" "$PEAK" "$STEPS" <<'PY' | bench_results
-import json, sys
-out, peak, steps = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-def load(n):
-    return json.load(open(f"{out}/{n}.tracker.json")), json.load(open(f"{out}/{n}.torch.json"))
+python3 - "$OUT" "$PEAK" "$STEPS" "$ROUNDS" "$CONFIGS" <<'PY' | bench_results
+import json, statistics, sys
+out, peak, steps, rounds, configs = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5].split()
+def ours(n):
+    runs = [json.load(open(f"{out}/{n}.tracker.{r}.json")) for r in range(1, rounds + 1)]
+    t = {k: statistics.median(j[k] for j in runs) for k in ["tokensPerSecond", "mfu"]}
+    t["peakMemoryBytes"] = max(j["peakMemoryBytes"] for j in runs)
+    return t, json.load(open(f"{out}/{n}.torch.json"))
 shapes = {"A": ("C 256, L 4, NH 4, T 256, B 8", 0.9, 1.25), "B": ("C 512, L 8, NH 8, T 512, B 4", None, 1.2)}
 for n, (shape, mfu, speed) in shapes.items():
-    t, p = load(n)
+    if n not in configs:
+        continue
+    t, p = ours(n)
     ratio = t["tokensPerSecond"] / p["tokensPerSecond"]
     target = (f"MFU >= {mfu}, " if mfu else "") + f">= {speed}x PyTorch"
     met = ratio >= speed and (mfu is None or t["mfu"] >= mfu)
-    print(json.dumps([f"training, config {n} ({shape}; V 8192, {steps} steps; MFU against the {peak:.1f} GFLOP/s sgemm peak)",
+    print(json.dumps([f"training, config {n} ({shape}; V 8192, {steps} steps, median of {rounds} round(s); MFU against the {peak:.1f} GFLOP/s sgemm peak)",
                       f"{t['tokensPerSecond']:,.0f} tok/s, MFU {t['mfu']:.3f}, {t['peakMemoryBytes'] / 2**20:,.0f} MiB",
                       f"PyTorch {p['tokensPerSecond']:,.0f} tok/s, MFU {p['mfu']:.3f}, {p['peakMemoryBytes'] / 2**20:,.0f} MiB",
                       f"{ratio:.2f}x faster", target, "yes" if met else "no"]))
-for T in [256, 512, 1024, 2048]:
-    t, p = load(f"ctx{T}")
+for T in ([256, 512, 1024, 2048] if "ctx" in configs else []):
+    t, p = ours(f"ctx{T}")
     ts, ps = 4096 / t["tokensPerSecond"] * 1000, p["stepSeconds"] * 1000
     print(json.dumps([f"training step time, config A's model at T={T}, B={4096 // T}", f"{ts:,.0f} ms", f"PyTorch {ps:,.0f} ms",
                       f"{ps / ts:.2f}x faster", "", ""]))
