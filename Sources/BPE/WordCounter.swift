@@ -24,7 +24,7 @@ public final class WordCounter: @unchecked Sendable {
 
     public init() { spillArea = nil }
 
-    /// A counter that spills to `area` when its table would pass `area.tableBudget` bytes.
+    /// A counter that spills to `area` when its table would pass `area.tableLimit` bytes.
     public init(spillingTo area: SpillArea) { spillArea = area }
 
     /// Splits one document's UTF-8 bytes into pre-tokens and counts them.
@@ -32,7 +32,7 @@ public final class WordCounter: @unchecked Sendable {
     public func add(document: UnsafeRawBufferPointer) {
         guard let base = document.baseAddress else { return }
         let table = self.table
-        guard let limit = spillArea?.tableBudget else {
+        guard let limit = spillArea?.tableLimit else {
             PreTokenizer.forEachPiece(document) { start, end in table.add(base + start, end - start, 1) }
             return
         }
@@ -52,7 +52,7 @@ public final class WordCounter: @unchecked Sendable {
     /// Adds `count` occurrences of one already split word.
     public func add(word: UnsafeRawBufferPointer, count: Int64) {
         guard let base = word.baseAddress else { return }
-        if let limit = spillArea?.tableBudget {
+        if let limit = spillArea?.tableLimit {
             guard failure == nil, combined == nil else { return noteReadOnly() }
             if table.bytesAfterInsert(word.count) > limit { spill() }
         }
@@ -161,7 +161,7 @@ public final class WordCounter: @unchecked Sendable {
             return first
         }
         let tableBytes = counters.reduce(0) { $0 + $1.table.memoryBytes }
-        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableBudget * counters.count {
+        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableLimit * counters.count {
             for other in counters.dropFirst() {
                 other.table.forEach { word, count in first.table.add(word.baseAddress!, word.count, count) }
                 other.releaseTable()

@@ -76,6 +76,31 @@ private func spilledCount(
         for doc in documents.prefix(20) { #expect(fromDisk.encode(doc) == fromMemory.encode(doc)) }
     }
 
+    /// Memory reserved outside the tables (an ingest's document keys) shrinks what each table may
+    /// hold, so the same words spill more, and the counts stay exact.
+    @Test func aReserveShrinksTheTablesAndKeepsTheCountsExact() throws {
+        let documents = hugeVocabularyDocuments(600, seed: 11)
+        let area = try SpillArea(directory: temporaryFolder(), tableBudget: 32 << 20, partitions: 4)
+        defer { area.remove() }
+        #expect(area.tableLimit == 32 << 20)
+        let roomy = try spilledCount(documents, area: area)
+        #expect(!roomy.isSpilled && area.filesWritten == 0)
+        area.reserve(perTable: 30 << 20)
+        #expect(area.tableLimit == 2 << 20)
+        area.reserve(perTable: 32 << 20)
+        #expect(area.tableLimit == 1 << 20)
+        let small = try SpillArea(directory: temporaryFolder(), tableBudget: 512 << 10, partitions: 4)
+        defer { small.remove() }
+        small.reserve(perTable: 500 << 10)
+        #expect(small.tableLimit == 512 << 10)
+        let tight = try SpillArea(directory: temporaryFolder(), tableBudget: 32 << 20, partitions: 4)
+        defer { tight.remove() }
+        tight.reserve(perTable: 31 << 20)
+        let spilled = try spilledCount(documents, area: tight)
+        #expect(spilled.isSpilled && tight.filesWritten > 2, "\(tight.filesWritten) files")
+        #expect(contents(spilled) == contents(roomy))
+    }
+
     @Test func smallCountsAreCombinedInMemory() throws {
         let documents = hugeVocabularyDocuments(20, seed: 2)
         let area = try SpillArea(directory: temporaryFolder(), tableBudget: 64 << 20)
@@ -139,6 +164,54 @@ private func spilledCount(
         _ = contents(spilled)
         #expect(throws: WordSpillError.self) { try spilled.throwIfFailed() }
         #expect(area.hasFailed)
+    }
+
+    /// A killed process leaves its spill folder behind (its lock file no longer held: the kernel
+    /// drops the lock): `removeStale` deletes it, and lock files without a folder, and folders
+    /// without a lock file whose pid is gone, but never the folder of a live area.
+    @Test func staleSpillFoldersOfDeadProcessesAreRemoved() throws {
+        let parent = temporaryFolder()
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        let live = try SpillArea(in: parent, tableBudget: 64 << 10, partitions: 2)
+        let liveName = URL(fileURLWithPath: live.directory).lastPathComponent
+        _ = try spilledCount(hugeVocabularyDocuments(40, seed: 10), area: live)
+        #expect(fm.fileExists(atPath: live.directory + ".lock"))
+
+        // A pid that is surely gone: a child that has exited.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let dead = child.processIdentifier
+        func folder(_ name: String, lock: Bool) throws {
+            try fm.createDirectory(atPath: "\(parent)/\(name)", withIntermediateDirectories: false)
+            try Data("words".utf8).write(to: URL(fileURLWithPath: "\(parent)/\(name)/run-1.words"))
+            if lock { try Data("\(dead)\n".utf8).write(to: URL(fileURLWithPath: "\(parent)/\(name).lock")) }
+        }
+        try folder(".spill-\(dead)-1", lock: true)  // killed: its lock file is held by nobody
+        try folder(".spill-\(dead)-2", lock: false)  // an older version's folder, its process gone
+        try folder(".spill-\(getpid())-3", lock: false)  // an older version's folder, its process alive
+        try Data().write(to: URL(fileURLWithPath: "\(parent)/.spill-\(dead)-4.lock"))  // killed before mkdir
+        // One held by a live process (here: another open file description of this one).
+        try folder(".spill-\(dead)-5", lock: true)
+        let holder = try FileLock(path: "\(parent)/.spill-\(dead)-5.lock")
+
+        let removed = SpillArea.removeStale(in: parent).map { URL(fileURLWithPath: $0).lastPathComponent }
+        #expect(removed == [".spill-\(dead)-1", ".spill-\(dead)-2"])
+        let left = try fm.contentsOfDirectory(atPath: parent).sorted()
+        let expected = [
+            ".spill-\(dead)-5", ".spill-\(dead)-5.lock", ".spill-\(getpid())-3", liveName, liveName + ".lock",
+        ]
+        #expect(left == expected.sorted())
+        #expect(try fm.contentsOfDirectory(atPath: live.directory).count == 1)
+
+        holder.release()
+        live.remove()
+        #expect(
+            SpillArea.removeStale(in: parent).map { URL(fileURLWithPath: $0).lastPathComponent } == [".spill-\(dead)-5"]
+        )
+        #expect(try fm.contentsOfDirectory(atPath: parent) == [".spill-\(getpid())-3"])
     }
 
     @Test func aCombinedCounterIsReadOnly() throws {
