@@ -223,7 +223,7 @@ public final class IngestPipeline {
         queue.close()
         join()
         if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
-        let counter = try WordCounter.combine(counters)
+        let counter = try WordCounter.combine(counters, threads: workers)
         return (try result.get(), counter)
     }
 

@@ -42,13 +42,14 @@ private func temporaryFolder() -> String {
     NSTemporaryDirectory() + "word-spill-\(UUID().uuidString)"
 }
 
-/// Counts `documents` round-robin on `counters` spilling counters and combines them.
+/// Counts `documents` round-robin on `counters` spilling counters and combines them on
+/// `threads` threads.
 private func spilledCount(
-    _ documents: [String], area: SpillArea, counters: Int = 2
+    _ documents: [String], area: SpillArea, counters: Int = 2, threads: Int = 1
 ) throws -> WordCounter {
     let all = (0..<counters).map { _ in WordCounter(spillingTo: area) }
     for (i, doc) in documents.enumerated() { all[i % counters].add(text: doc) }
-    return try WordCounter.combine(all)
+    return try WordCounter.combine(all, threads: threads)
 }
 
 @Suite struct WordSpillTests {
@@ -57,7 +58,8 @@ private func spilledCount(
         let inMemory = countWords(documents)
         let area = try SpillArea(directory: temporaryFolder(), tableBudget: 96 << 10, partitions: 16)
         defer { area.remove() }
-        let spilled = try spilledCount(documents, area: area, counters: 3)
+        // Merged on three threads: each a range of the 16 partitions, into a file of its own.
+        let spilled = try spilledCount(documents, area: area, counters: 3, threads: 3)
         #expect(spilled.isSpilled)
         #expect(area.filesWritten > 10, "the budget should force many spills: \(area.filesWritten) files")
         #expect(inMemory.uniqueWords > 20_000)
@@ -65,8 +67,10 @@ private func spilledCount(
         #expect(spilled.totalWords == inMemory.totalWords)
         #expect(spilled.wordBytes == inMemory.wordBytes)
         #expect(contents(spilled) == contents(inMemory))
-        // Only the merged file is left: the runs are deleted once merged.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: area.directory).count == 1)
+        // Only the merged files are left: the runs are deleted once merged.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: area.directory).count == 3)
+        #expect(WordCounter.partitionRanges(16, 3) == [0..<5, 5..<10, 10..<16])
+        #expect(WordCounter.partitionRanges(2, 3) == [0..<1, 1..<2])
 
         let trainer = try BPETrainer(vocabSize: 256 + 400 + 1)
         let fromMemory = trainer.train(inMemory)
