@@ -105,12 +105,25 @@ final class ByteKeyTable {
     @inline(__always)
     func add(_ p: UnsafeRawPointer, _ length: Int, _ delta: Int64) {
         let (h, prefix) = hashKey(p, length)
+        add(p, length, delta, hash: h, prefix: prefix)
+    }
+
+    /// `add` with the key's `hashKey` already computed.
+    @inline(__always)
+    func add(_ p: UnsafeRawPointer, _ length: Int, _ delta: Int64, hash h: UInt64, prefix: UInt64) {
         let found = probe(p, length, hash: h, prefix: prefix)
         if found >= 0 {
             slots[found].value &+= delta
         } else {
             insert(p, length, delta, hash: h, prefix: prefix, slot: -found - 1)
         }
+    }
+
+    /// Loads the first slot a key of hash `h` probes and returns a value made from it: issued for
+    /// many keys before their lookups, the cache misses overlap instead of waiting one by one.
+    @inline(__always)
+    func touch(_ h: UInt64) -> UInt64 {
+        slots[Int(truncatingIfNeeded: h) & (capacity - 1)].meta
     }
 
     /// Inserts a key known to be absent at the empty slot `slot` that `probe` returned.

@@ -4,7 +4,10 @@
 // words); long pieces (runs of one character class can be megabytes) use a linked list and a
 // min-heap, O(n log n). Each encoder caches the tokens of the pieces it has seen: pieces of up to
 // 16 bytes in a `WordCache` (keyed by the bytes themselves), longer ones in a `ByteKeyTable`.
-// Ids are staged in a buffer of the encoder and appended to the caller's array in blocks.
+// Pieces go through in groups: the cache buckets of a whole group are loaded first, so on text
+// with millions of distinct words (a cache far larger than the CPU's) their memory latencies
+// overlap instead of adding up. Ids are staged in a buffer of the encoder and appended to the
+// caller's array in blocks.
 import Basics
 import Synchronization
 
@@ -22,6 +25,12 @@ public final class Encoder {
     private let ranks: UnsafeMutablePointer<Int32>
     /// Ids waiting to be appended to the caller's array.
     private let staged: UnsafeMutablePointer<UInt32>
+    /// The group of pieces being encoded: bounds, and the cache key and hash of the short ones.
+    private let pieceStarts: UnsafeMutablePointer<Int>
+    private let pieceEnds: UnsafeMutablePointer<Int>
+    private let keys: UnsafeMutablePointer<(lo: UInt64, hi: UInt64, hash: UInt64)>
+    /// Where the loads of `WordCache.touch` go, so they are not optimized away.
+    private var touched: UInt32 = 0
 
     /// Pieces longer than this many bytes are not cached; they are rare and would crowd it.
     static let maxCachedPiece = 128
@@ -29,65 +38,105 @@ public final class Encoder {
     static let heapThreshold = 96
     /// Capacity of the staging buffer, in ids.
     static let stagedCapacity = 1 << 14
+    /// Pieces per group.
+    static let group = 32
 
-    /// An encoder whose caches empty themselves past `cachedWords` short and `cachedLongWords`
-    /// long pieces (about 64 and 200 bytes each).
-    init(_ tokenizer: Tokenizer, cachedWords: Int = 1 << 19, cachedLongWords: Int = 1 << 16) {
+    /// An encoder whose short-piece cache holds up to `cachedWords` pieces (32 bytes each,
+    /// then replacing pieces) and whose long-piece cache empties itself past `cachedLongWords`
+    /// pieces (about 200 bytes each). `narrowIds` (tests) overrides how short-piece ids are
+    /// stored: 16 bits each when the vocabulary allows.
+    init(
+        _ tokenizer: Tokenizer, cachedWords: Int = 1 << 21, cachedLongWords: Int = 1 << 16, narrowIds: Bool? = nil
+    ) {
         self.tokenizer = tokenizer
-        words = WordCache(maxCount: cachedWords)
+        words = WordCache(maxCapacity: cachedWords, narrow: narrowIds ?? (tokenizer.vocabSize <= 1 << 16))
         maxLongWords = cachedLongWords
         parts = .allocate(capacity: Encoder.heapThreshold)
         ranks = .allocate(capacity: Encoder.heapThreshold)
         staged = .allocate(capacity: Encoder.stagedCapacity)
+        pieceStarts = .allocate(capacity: Encoder.group)
+        pieceEnds = .allocate(capacity: Encoder.group)
+        keys = .allocate(capacity: Encoder.group)
     }
 
     deinit {
         parts.deallocate()
         ranks.deallocate()
         staged.deallocate()
+        pieceStarts.deallocate()
+        pieceEnds.deallocate()
+        keys.deallocate()
     }
 
     /// Appends the ids of `bytes` (plain text: "<|endoftext|>" in it is not special).
     public func encode(_ bytes: UnsafeRawBufferPointer, into ids: inout [UInt32]) {
         guard let base = bytes.baseAddress else { return }
-        let n = bytes.count
-        let staged = self.staged
-        let words = self.words
         var k = 0
+        var pending = 0
+        let (starts, ends) = (pieceStarts, pieceEnds)
         ByteLevel.idOfByte.withUnsafeBufferPointer { idOfByte in
             PreTokenizer.forEachPiece(bytes) { start, end in
-                let length = end - start
-                // A piece of `length` bytes has at most `length` ids (plus three slack for copyIds).
-                if k + length + WordCache.inlineIds > Encoder.stagedCapacity {
-                    ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
-                    k = 0
-                }
-                let p = base + start
-                if length == 1 {
-                    staged[k] = idOfByte[Int(p.load(as: UInt8.self))]
-                    k += 1
-                } else if length <= WordCache.maxLength {
-                    let (lo, hi) = WordCache.key(p, length, available: n - start)
-                    let found = words.probe(lo, hi, length)
-                    if found >= 0 {
-                        k += words.copyIds(found, to: staged + k)
-                    } else {
-                        let count = mergeByScan(p, length, idOfByte)
-                        words.insert(lo, hi, length, slot: -found - 1, ids: parts, count)
-                        (staged + k).update(from: parts, count: count)
-                        k += count
-                    }
-                } else if length <= Encoder.stagedCapacity - WordCache.inlineIds {
-                    k += encodeLongPiece(p, length, into: staged + k)
-                } else {
-                    ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
-                    k = 0
-                    mergePiece(p, length)
-                    ids.append(contentsOf: scratch)
+                starts[pending] = start
+                ends[pending] = end
+                pending += 1
+                if pending == Encoder.group {
+                    encodeGroup(base, bytes.count, pending, idOfByte, &k, &ids)
+                    pending = 0
                 }
             }
+            encodeGroup(base, bytes.count, pending, idOfByte, &k, &ids)
         }
         ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
+    }
+
+    /// Encodes the `count` pieces of the group into the staging buffer (`k` ids in it so far):
+    /// first every short piece's key, with its cache bucket loaded, then each piece in order.
+    @inline(__always)
+    private func encodeGroup(
+        _ base: UnsafeRawPointer, _ n: Int, _ count: Int, _ idOfByte: UnsafeBufferPointer<UInt32>, _ k: inout Int,
+        _ ids: inout [UInt32]
+    ) {
+        var touched: UInt32 = 0
+        for j in 0..<count {
+            let length = pieceEnds[j] - pieceStarts[j]
+            guard length > 1 && length <= WordCache.maxLength else { continue }
+            let (lo, hi) = WordCache.key(base + pieceStarts[j], length, available: n - pieceStarts[j])
+            let hash = WordCache.hash(lo, hi, length)
+            keys[j] = (lo, hi, hash)
+            touched &+= words.touch(hash)
+        }
+        self.touched &+= touched
+        for j in 0..<count {
+            let length = pieceEnds[j] - pieceStarts[j]
+            // A piece of `length` bytes has at most `length` ids (plus slack for copyIds).
+            if k + length + WordCache.inlineIds > Encoder.stagedCapacity {
+                ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
+                k = 0
+            }
+            let p = base + pieceStarts[j]
+            if length == 1 {
+                staged[k] = idOfByte[Int(p.load(as: UInt8.self))]
+                k += 1
+            } else if length <= WordCache.maxLength {
+                let (lo, hi, hash) = keys[j]
+                let found = words.find(lo, hi, length, hash: hash)
+                if found >= 0 {
+                    k += words.copyIds(found, to: staged + k)
+                } else {
+                    let count = mergeByScan(p, length, idOfByte)
+                    words.insert(lo, hi, length, hash: hash, ids: parts, count)
+                    (staged + k).update(from: parts, count: count)
+                    k += count
+                }
+            } else if length <= Encoder.stagedCapacity - WordCache.inlineIds {
+                k += encodeLongPiece(p, length, into: staged + k)
+            } else {
+                ids.append(contentsOf: UnsafeBufferPointer(start: staged, count: k))
+                k = 0
+                mergePiece(p, length)
+                ids.append(contentsOf: scratch)
+            }
+        }
     }
 
     /// Writes the ids of a piece longer than `WordCache.maxLength` at `out` (room for `length`

@@ -17,29 +17,62 @@ public final class WordCounter: @unchecked Sendable {
     public let spillArea: SpillArea?
     /// Run files written by this counter, not yet combined.
     private var runs: [WordFile] = []
-    /// When combined from spill files: the file of exact counts, and its totals.
-    private var combined: (file: WordFile, unique: Int, total: Int64, bytes: Int)?
+    /// When combined from spill files: the files of exact counts (each a range of partitions),
+    /// and their totals.
+    private var combined: (files: [WordFile], unique: Int, total: Int64, bytes: Int)?
     /// The first spill failure; the counter stops counting after it.
     private var failure: Error?
+    /// The pieces being counted (`add(document:)`), and where the loads of `touch` go.
+    private let group = UnsafeMutablePointer<(start: Int, length: Int, hash: UInt64, prefix: UInt64)>.allocate(
+        capacity: WordCounter.groupSize)
+    private var touched: UInt64 = 0
+    static let groupSize = 32
 
     public init() { spillArea = nil }
 
-    /// A counter that spills to `area` when its table would pass `area.tableBudget` bytes.
+    deinit { group.deallocate() }
+
+    /// A counter that spills to `area` when its table would pass `area.tableLimit` bytes.
     public init(spillingTo area: SpillArea) { spillArea = area }
 
     /// Splits one document's UTF-8 bytes into pre-tokens and counts them.
     /// Call from one thread at a time per counter.
     public func add(document: UnsafeRawBufferPointer) {
         guard let base = document.baseAddress else { return }
-        let table = self.table
-        guard let limit = spillArea?.tableBudget else {
-            PreTokenizer.forEachPiece(document) { start, end in table.add(base + start, end - start, 1) }
-            return
+        if spillArea != nil {
+            guard failure == nil, combined == nil else { return noteReadOnly() }
         }
-        guard failure == nil, combined == nil else { return noteReadOnly() }
+        let limit = spillArea?.tableLimit ?? Int.max
+        let group = self.group
+        var pending = 0
         PreTokenizer.forEachPiece(document) { start, end in
-            if table.bytesAfterInsert(end - start) > limit { spill() }
-            table.add(base + start, end - start, 1)
+            group[pending] = (start, end - start, 0, 0)
+            pending += 1
+            if pending == WordCounter.groupSize {
+                addGroup(base, pending, limit: limit)
+                pending = 0
+            }
+        }
+        addGroup(base, pending, limit: limit)
+    }
+
+    /// Counts the `count` pieces of the group: first every piece's hash, with the first slot it
+    /// probes loaded (the table is far larger than the CPU's caches: the misses overlap), then
+    /// each piece, spilling the table first if it would pass `limit` bytes.
+    @inline(__always)
+    private func addGroup(_ base: UnsafeRawPointer, _ count: Int, limit: Int) {
+        var touched: UInt64 = 0
+        for j in 0..<count {
+            let (h, prefix) = hashKey(base + group[j].start, group[j].length)
+            group[j].hash = h
+            group[j].prefix = prefix
+            touched &+= table.touch(h)
+        }
+        self.touched &+= touched
+        for j in 0..<count {
+            let piece = group[j]
+            if limit != Int.max && table.bytesAfterInsert(piece.length) > limit { spill() }
+            table.add(base + piece.start, piece.length, 1, hash: piece.hash, prefix: piece.prefix)
         }
     }
 
@@ -52,7 +85,7 @@ public final class WordCounter: @unchecked Sendable {
     /// Adds `count` occurrences of one already split word.
     public func add(word: UnsafeRawBufferPointer, count: Int64) {
         guard let base = word.baseAddress else { return }
-        if let limit = spillArea?.tableBudget {
+        if let limit = spillArea?.tableLimit {
             guard failure == nil, combined == nil else { return noteReadOnly() }
             if table.bytesAfterInsert(word.count) > limit { spill() }
         }
@@ -85,10 +118,12 @@ public final class WordCounter: @unchecked Sendable {
     /// combined from spill files reads them back here; if that fails, it stops early and
     /// `throwIfFailed()` throws why.
     public func forEachWord(_ body: (UnsafeRawBufferPointer, Int64) -> Void) {
-        guard let file = combined?.file else { return table.forEach(body) }
+        guard let files = combined?.files else { return table.forEach(body) }
         var buffer: [UInt8] = []
         do {
-            for p in file.sections.indices { try file.forEachEntry(p, buffer: &buffer, body) }
+            for file in files {
+                for p in file.sections.indices { try file.forEachEntry(p, buffer: &buffer, body) }
+            }
         } catch {
             record(error)
         }
@@ -150,10 +185,11 @@ public final class WordCounter: @unchecked Sendable {
 
     /// One counter with the counts of all `counters` (which are emptied). If none spilled and
     /// their tables take at most a quarter of their budget, they are merged in memory; otherwise
-    /// every table is spilled and the runs are merged partition by partition into one file, so
-    /// memory stays within one table's budget, and the tables' memory is free again for the
-    /// trainer, which reads the words back from the file. Throws the first failure of any counter.
-    public static func combine(_ counters: [WordCounter]) throws -> WordCounter {
+    /// every table is spilled and the runs are merged partition by partition, on `threads`
+    /// threads (each a range of partitions, into a file of its own), so memory stays within one
+    /// table's budget, and the tables' memory is free again for the trainer, which reads the
+    /// words back from the files. Throws the first failure of any counter.
+    public static func combine(_ counters: [WordCounter], threads: Int = 1) throws -> WordCounter {
         guard let first = counters.first else { return WordCounter() }
         for c in counters { try c.throwIfFailed() }
         guard let area = first.spillArea else {
@@ -161,30 +197,50 @@ public final class WordCounter: @unchecked Sendable {
             return first
         }
         let tableBytes = counters.reduce(0) { $0 + $1.table.memoryBytes }
-        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableBudget * counters.count {
+        if counters.allSatisfy({ $0.runs.isEmpty }) && tableBytes * 4 <= area.tableLimit * counters.count {
             for other in counters.dropFirst() {
                 other.table.forEach { word, count in first.table.add(word.baseAddress!, word.count, count) }
                 other.releaseTable()
             }
             return first
         }
-        for c in counters {
-            c.spill()
-            c.releaseTable()
-            try c.throwIfFailed()
+        parallelFor(counters.count, threads: threads) { i in
+            counters[i].spill()
+            counters[i].releaseTable()
         }
+        for c in counters { try c.throwIfFailed() }
         let runs = counters.flatMap(\.runs)
         for c in counters { c.runs = [] }
         defer { for r in runs { r.remove() } }
+        let ranges = Self.partitionRanges(area.partitions, max(1, threads))
+        let merged = ResultSlots<Result<Merged, Error>>(count: ranges.count)
+        parallelFor(ranges.count, threads: ranges.count) { i in
+            merged[i] = Result { try mergeRuns(runs, partitions: ranges[i], area: area) }
+        }
+        let results = merged.values.map { $0! }
+        if case .failure(let error) = results.first(where: { if case .failure = $0 { true } else { false } }) {
+            for case .success(let part) in results { part.file.remove() }
+            throw error
+        }
+        let parts = results.map { try! $0.get() }
         let result = WordCounter(spillingTo: area)
-        result.combined = try mergeRuns(runs, area: area)
+        result.combined = (
+            parts.map(\.file), parts.reduce(0) { $0 + $1.unique }, parts.reduce(0) { $0 &+ $1.total },
+            parts.reduce(0) { $0 + $1.bytes }
+        )
         return result
     }
 
-    /// Merges run files partition by partition into one file of exact counts.
-    private static func mergeRuns(
-        _ runs: [WordFile], area: SpillArea
-    ) throws -> (file: WordFile, unique: Int, total: Int64, bytes: Int) {
+    /// `partitions` split into `count` contiguous ranges of nearly equal size.
+    static func partitionRanges(_ partitions: Int, _ count: Int) -> [Range<Int>] {
+        let n = min(count, partitions)
+        return (0..<n).map { i in (i * partitions / n)..<((i + 1) * partitions / n) }
+    }
+
+    typealias Merged = (file: WordFile, unique: Int, total: Int64, bytes: Int)
+
+    /// Merges the `partitions` of the run files into one file of exact counts.
+    private static func mergeRuns(_ runs: [WordFile], partitions: Range<Int>, area: SpillArea) throws -> Merged {
         let writer = try WordFileWriter(area: area, kind: "merged")
         let table = ByteKeyTable(capacity: 1 << 12)
         var buffer: [UInt8] = []
@@ -192,7 +248,7 @@ public final class WordCounter: @unchecked Sendable {
         var total: Int64 = 0
         var bytes = 0
         do {
-            for p in 0..<area.partitions {
+            for p in partitions {
                 table.removeAll()
                 for run in runs {
                     try run.forEachEntry(p, buffer: &buffer) { word, count in

@@ -54,23 +54,62 @@ public final class SpillArea: Sendable {
     let quota: Int64?
     private let state = Mutex<(next: Int, written: Int64)>((0, 0))
     private let failedFlag = Atomic<Bool>(false)
+    private let reservedBytes = Atomic<Int>(0)
+    /// The lock file beside the folder, held while the area lives (`init(in:)` only).
+    /// (Released once, by `remove()`, on the owner's thread.)
+    nonisolated(unsafe) private let lock: FileLock?
 
     /// The largest number of partitions (the index of a file stays under 128 KiB).
     public static let maxPartitions = 4096
 
-    public init(directory: String, tableBudget: Int, partitions: Int = 256, quota: Int64? = nil) throws {
+    public convenience init(directory: String, tableBudget: Int, partitions: Int = 256, quota: Int64? = nil) throws {
+        try self.init(directory: directory, lock: nil, tableBudget: tableBudget, partitions: partitions, quota: quota)
+    }
+
+    /// An area in a new folder `<parent>/.spill-PID-RANDOM`, with a lock file beside it
+    /// (`.spill-PID-RANDOM.lock`) held until `remove()`: the kernel drops the lock when the
+    /// process dies, which is how `removeStale` tells a killed process' folder from a live one.
+    public convenience init(in parent: String, tableBudget: Int, partitions: Int = 256, quota: Int64? = nil) throws {
+        let directory = "\(parent)/\(Self.folderPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let lock: FileLock
+        do {
+            lock = try FileLock(path: directory + Self.lockSuffix, removeOnRelease: true)
+        } catch {
+            let code = errno == 0 ? EIO : errno
+            throw BasicsError.io(
+                path: directory + Self.lockSuffix, errno: code, action: "lock the word-count spill folder")
+        }
+        try self.init(directory: directory, lock: lock, tableBudget: tableBudget, partitions: partitions, quota: quota)
+    }
+
+    private init(directory: String, lock: FileLock?, tableBudget: Int, partitions: Int, quota: Int64?) throws {
         precondition(partitions > 0 && partitions <= Self.maxPartitions && partitions & (partitions - 1) == 0)
         self.directory = directory
         self.tableBudget = tableBudget
         self.partitions = partitions
         self.quota = quota
+        self.lock = lock
         guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-            throw BasicsError.io(path: directory, errno: errno, action: "create the word-count spill folder")
+            let code = errno
+            lock?.release()
+            throw BasicsError.io(path: directory, errno: code, action: "create the word-count spill folder")
         }
     }
 
-    /// Deletes the folder and every spill file in it.
-    public func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    /// Deletes the folder and every spill file in it, then its lock file.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+        lock?.release()
+    }
+
+    /// Memory outside the tables that counts against the same budget (an ingest's set of
+    /// document keys): every table's budget shrinks by `bytes`, down to 1 MiB at least.
+    public func reserve(perTable bytes: Int) { reservedBytes.store(bytes, ordering: .relaxed) }
+
+    /// What one table may take now: `tableBudget` less the reserve.
+    public var tableLimit: Int {
+        max(min(tableBudget, 1 << 20), tableBudget - reservedBytes.load(ordering: .relaxed))
+    }
 
     /// Bytes written to spill files so far (deleted files included).
     public var writtenBytes: Int64 { state.withLock { $0.written } }
@@ -97,6 +136,53 @@ public final class SpillArea: Sendable {
             s.written += Int64(bytes)
             return quota.map { s.written <= $0 } ?? true
         }
+    }
+}
+
+extension SpillArea {
+    static let folderPrefix = ".spill-"
+    static let lockSuffix = ".lock"
+
+    /// Deletes the spill folders in `parent` whose process died before removing them (a killed
+    /// ingest): a folder whose lock file nobody holds, and a lock file left without its folder.
+    /// A folder without a lock file (made by a version before the lock) goes only when the pid
+    /// in its name is no running process. Returns the folders deleted.
+    @discardableResult
+    public static func removeStale(in parent: String) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: parent) else { return [] }
+        let bases = Set(
+            names.filter { $0.hasPrefix(folderPrefix) }.map {
+                $0.hasSuffix(lockSuffix) ? String($0.dropLast(lockSuffix.count)) : $0
+            })
+        var removed: [String] = []
+        for base in bases.sorted() {
+            let folder = "\(parent)/\(base)"
+            let held: FileLock?
+            if fm.fileExists(atPath: folder + lockSuffix) {
+                // Held: its process is alive. Taken: the process is gone (release deletes the file).
+                guard let lock = try? FileLock(path: folder + lockSuffix, removeOnRelease: true) else { continue }
+                held = lock
+            } else {
+                guard let pid = pid(inFolderName: base), !processExists(pid) else { continue }
+                held = nil
+            }
+            if (try? fm.removeItem(atPath: folder)) != nil { removed.append(folder) }
+            held?.release()
+        }
+        return removed
+    }
+
+    /// The pid in a folder name `.spill-PID-RANDOM`.
+    static func pid(inFolderName name: String) -> pid_t? {
+        let fields = name.dropFirst(folderPrefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0 else { return nil }
+        return pid
+    }
+
+    /// Whether a process with this pid runs on this machine.
+    static func processExists(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
     }
 }
 

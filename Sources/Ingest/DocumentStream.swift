@@ -27,13 +27,16 @@ struct DocumentStream {
     var forcedValidation: DocumentKey?
 
     /// Calls `body(bytes, isValidation)` for every kept document in a deterministic order.
+    /// `keyBytes` is told the memory of the set of document keys (which drops duplicates)
+    /// whenever it grows.
     func run(
-        progress: ProgressBar?,
+        progress: ProgressBar?, keyBytes: ((Int) -> Void)? = nil,
         _ body: (UnsafeRawBufferPointer, Bool) throws -> Void
     ) throws -> PassCounts {
         var counts = PassCounts()
         counts.valFileDocuments = Array(repeating: 0, count: valFiles.count)
-        var seen = Set<DocumentKey>()
+        var seen = DocumentKeySet()
+        keyBytes?(seen.bytes)
         var consumedBefore: Int64 = 0
         for (i, source) in sources.enumerated() {
             counts.perSource.append((0, 0))
@@ -43,10 +46,12 @@ struct DocumentStream {
                 progress: { done in progress?.set(before + done) }
             ) { doc in
                 let key = DocumentKey(doc.bytes)
-                guard seen.insert(key).inserted else {
+                let before = seen.bytes
+                guard seen.insert(key) else {
                     counts.duplicates += 1
                     return
                 }
+                if seen.bytes != before { keyBytes?(seen.bytes) }
                 let heldOut = heldOutGlob(doc)
                 if let g = heldOut { counts.valFileDocuments[g] += 1 }
                 let isVal = heldOut != nil || key.isValidation(fraction: valFraction) || key == forcedValidation

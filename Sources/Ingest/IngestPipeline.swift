@@ -106,9 +106,9 @@ public final class IngestPipeline {
         _ stream: inout DocumentStream, paths: [String], options: IngestOptions, seconds: inout [String: Double]
     ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
         let workers = max(1, options.threads)
+        SpillArea.removeStale(in: home)
         let spill = try SpillArea(
-            directory: "\(home)/.spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))",
-            tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
+            in: home, tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
         defer { spill.remove() }
         let (pass1, counter) = try readAndCount(
             &stream, paths: paths, options: options, spill: spill, seconds: &seconds)
@@ -208,7 +208,8 @@ public final class IngestPipeline {
         }
         var batch = DocumentBatch()
         let result = Result {
-            try stream.run(progress: bar) { doc, isVal in
+            // The document keys count against the budget: the tables give up their share.
+            try stream.run(progress: bar, keyBytes: { spill.reserve(perTable: $0 / workers) }) { doc, isVal in
                 batch.append(doc, isValidation: isVal)
                 if batch.bytes.count >= batchBytes {
                     // A counter that failed to spill (full disk) ends the pass; `combine` says why.
@@ -222,7 +223,7 @@ public final class IngestPipeline {
         queue.close()
         join()
         if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
-        let counter = try WordCounter.combine(counters)
+        let counter = try WordCounter.combine(counters, threads: workers)
         return (try result.get(), counter)
     }
 

@@ -71,7 +71,7 @@ struct ReferenceEncoder {
         #expect(difference == nil, "first difference at id \(difference ?? 0)", sourceLocation: sourceLocation)
     }
 
-    /// Ids from an encoder whose caches hold only a few pieces, so they empty and regrow often.
+    /// Ids from an encoder whose caches hold only a few pieces, so they replace pieces and empty often.
     func smallCacheIds(_ encoder: Encoder, _ bytes: [UInt8]) -> [UInt32] {
         var ids: [UInt32] = [7]
         bytes.withUnsafeBytes { encoder.encode($0, into: &ids) }
@@ -91,8 +91,10 @@ struct ReferenceEncoder {
         }
     }
 
-    @Test func sameIdsAsTheReferenceOnRandomBytes() async {
-        let encoder = Encoder(Self.tokenizer, cachedWords: 40, cachedLongWords: 4)
+    /// With 16-bit ids in the cache slots (six fit; this vocabulary allows it) and with 32-bit
+    /// ones (three fit, as for a vocabulary past 2^16).
+    @Test(arguments: [true, false]) func sameIdsAsTheReferenceOnRandomBytes(narrowIds: Bool) async {
+        let encoder = Encoder(Self.tokenizer, cachedWords: 40, cachedLongWords: 4, narrowIds: narrowIds)
         // Mostly letters and spaces (long words, cache hits), with any byte mixed in.
         let byte = Gen<UInt8?>.element(of: Array("aabbc  é'".utf8) + [0x80, 0xC3, 0xFF, 0x00])
             .map { $0 ?? 0x61 }

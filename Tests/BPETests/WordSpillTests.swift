@@ -42,13 +42,14 @@ private func temporaryFolder() -> String {
     NSTemporaryDirectory() + "word-spill-\(UUID().uuidString)"
 }
 
-/// Counts `documents` round-robin on `counters` spilling counters and combines them.
+/// Counts `documents` round-robin on `counters` spilling counters and combines them on
+/// `threads` threads.
 private func spilledCount(
-    _ documents: [String], area: SpillArea, counters: Int = 2
+    _ documents: [String], area: SpillArea, counters: Int = 2, threads: Int = 1
 ) throws -> WordCounter {
     let all = (0..<counters).map { _ in WordCounter(spillingTo: area) }
     for (i, doc) in documents.enumerated() { all[i % counters].add(text: doc) }
-    return try WordCounter.combine(all)
+    return try WordCounter.combine(all, threads: threads)
 }
 
 @Suite struct WordSpillTests {
@@ -57,7 +58,8 @@ private func spilledCount(
         let inMemory = countWords(documents)
         let area = try SpillArea(directory: temporaryFolder(), tableBudget: 96 << 10, partitions: 16)
         defer { area.remove() }
-        let spilled = try spilledCount(documents, area: area, counters: 3)
+        // Merged on three threads: each a range of the 16 partitions, into a file of its own.
+        let spilled = try spilledCount(documents, area: area, counters: 3, threads: 3)
         #expect(spilled.isSpilled)
         #expect(area.filesWritten > 10, "the budget should force many spills: \(area.filesWritten) files")
         #expect(inMemory.uniqueWords > 20_000)
@@ -65,8 +67,10 @@ private func spilledCount(
         #expect(spilled.totalWords == inMemory.totalWords)
         #expect(spilled.wordBytes == inMemory.wordBytes)
         #expect(contents(spilled) == contents(inMemory))
-        // Only the merged file is left: the runs are deleted once merged.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: area.directory).count == 1)
+        // Only the merged files are left: the runs are deleted once merged.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: area.directory).count == 3)
+        #expect(WordCounter.partitionRanges(16, 3) == [0..<5, 5..<10, 10..<16])
+        #expect(WordCounter.partitionRanges(2, 3) == [0..<1, 1..<2])
 
         let trainer = try BPETrainer(vocabSize: 256 + 400 + 1)
         let fromMemory = trainer.train(inMemory)
@@ -74,6 +78,31 @@ private func spilledCount(
         try spilled.throwIfFailed()
         #expect(fromDisk.merges.map { [$0.0, $0.1] } == fromMemory.merges.map { [$0.0, $0.1] })
         for doc in documents.prefix(20) { #expect(fromDisk.encode(doc) == fromMemory.encode(doc)) }
+    }
+
+    /// Memory reserved outside the tables (an ingest's document keys) shrinks what each table may
+    /// hold, so the same words spill more, and the counts stay exact.
+    @Test func aReserveShrinksTheTablesAndKeepsTheCountsExact() throws {
+        let documents = hugeVocabularyDocuments(600, seed: 11)
+        let area = try SpillArea(directory: temporaryFolder(), tableBudget: 32 << 20, partitions: 4)
+        defer { area.remove() }
+        #expect(area.tableLimit == 32 << 20)
+        let roomy = try spilledCount(documents, area: area)
+        #expect(!roomy.isSpilled && area.filesWritten == 0)
+        area.reserve(perTable: 30 << 20)
+        #expect(area.tableLimit == 2 << 20)
+        area.reserve(perTable: 32 << 20)
+        #expect(area.tableLimit == 1 << 20)
+        let small = try SpillArea(directory: temporaryFolder(), tableBudget: 512 << 10, partitions: 4)
+        defer { small.remove() }
+        small.reserve(perTable: 500 << 10)
+        #expect(small.tableLimit == 512 << 10)
+        let tight = try SpillArea(directory: temporaryFolder(), tableBudget: 32 << 20, partitions: 4)
+        defer { tight.remove() }
+        tight.reserve(perTable: 31 << 20)
+        let spilled = try spilledCount(documents, area: tight)
+        #expect(spilled.isSpilled && tight.filesWritten > 2, "\(tight.filesWritten) files")
+        #expect(contents(spilled) == contents(roomy))
     }
 
     @Test func smallCountsAreCombinedInMemory() throws {
@@ -139,6 +168,54 @@ private func spilledCount(
         _ = contents(spilled)
         #expect(throws: WordSpillError.self) { try spilled.throwIfFailed() }
         #expect(area.hasFailed)
+    }
+
+    /// A killed process leaves its spill folder behind (its lock file no longer held: the kernel
+    /// drops the lock): `removeStale` deletes it, and lock files without a folder, and folders
+    /// without a lock file whose pid is gone, but never the folder of a live area.
+    @Test func staleSpillFoldersOfDeadProcessesAreRemoved() throws {
+        let parent = temporaryFolder()
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        let live = try SpillArea(in: parent, tableBudget: 64 << 10, partitions: 2)
+        let liveName = URL(fileURLWithPath: live.directory).lastPathComponent
+        _ = try spilledCount(hugeVocabularyDocuments(40, seed: 10), area: live)
+        #expect(fm.fileExists(atPath: live.directory + ".lock"))
+
+        // A pid that is surely gone: a child that has exited.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let dead = child.processIdentifier
+        func folder(_ name: String, lock: Bool) throws {
+            try fm.createDirectory(atPath: "\(parent)/\(name)", withIntermediateDirectories: false)
+            try Data("words".utf8).write(to: URL(fileURLWithPath: "\(parent)/\(name)/run-1.words"))
+            if lock { try Data("\(dead)\n".utf8).write(to: URL(fileURLWithPath: "\(parent)/\(name).lock")) }
+        }
+        try folder(".spill-\(dead)-1", lock: true)  // killed: its lock file is held by nobody
+        try folder(".spill-\(dead)-2", lock: false)  // an older version's folder, its process gone
+        try folder(".spill-\(getpid())-3", lock: false)  // an older version's folder, its process alive
+        try Data().write(to: URL(fileURLWithPath: "\(parent)/.spill-\(dead)-4.lock"))  // killed before mkdir
+        // One held by a live process (here: another open file description of this one).
+        try folder(".spill-\(dead)-5", lock: true)
+        let holder = try FileLock(path: "\(parent)/.spill-\(dead)-5.lock")
+
+        let removed = SpillArea.removeStale(in: parent).map { URL(fileURLWithPath: $0).lastPathComponent }
+        #expect(removed == [".spill-\(dead)-1", ".spill-\(dead)-2"])
+        let left = try fm.contentsOfDirectory(atPath: parent).sorted()
+        let expected = [
+            ".spill-\(dead)-5", ".spill-\(dead)-5.lock", ".spill-\(getpid())-3", liveName, liveName + ".lock",
+        ]
+        #expect(left == expected.sorted())
+        #expect(try fm.contentsOfDirectory(atPath: live.directory).count == 1)
+
+        holder.release()
+        live.remove()
+        #expect(
+            SpillArea.removeStale(in: parent).map { URL(fileURLWithPath: $0).lastPathComponent } == [".spill-\(dead)-5"]
+        )
+        #expect(try fm.contentsOfDirectory(atPath: parent) == [".spill-\(getpid())-3"])
     }
 
     @Test func aCombinedCounterIsReadOnly() throws {

@@ -86,6 +86,41 @@ struct IngestScaleTests {
         #expect(left.isEmpty, "left behind: \(left)")
     }
 
+    /// A killed ingest leaves its spill folder behind, beside a lock file that nobody holds any
+    /// more (the kernel dropped the lock): the next ingest in the workspace deletes both.
+    @Test func theNextIngestRemovesTheSpillFolderOfAKilledOne() throws {
+        let corpus = try zipfCorpus(bytes: 100_000, seed: 6)
+        let home = try folder("home")
+        let stale = "\(home)/.spill-12345-678"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: false)
+        try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: stale + "/run-1.words"))
+        try Data("12345\n".utf8).write(to: URL(fileURLWithPath: stale + ".lock"))
+        let summary = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
+            paths: [corpus], options: options(budget: 4 << 20))
+        #expect(summary.status == "ingested")
+        let left = try leftovers(home)
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    /// The duplicate-dropping key set answers as a Set does (the all-zero key too), and its
+    /// memory, which counts against the budget, is what it says.
+    @Test func documentKeySetDropsExactlyTheRepeatedKeys() {
+        var rng = SplitMix64(seed: 7)
+        var keys = (0..<5_000).map { _ in DocumentKey(hi: rng.next(), lo: rng.next() & 0xFFFF) }
+        keys += [DocumentKey(hi: 0, lo: 0), DocumentKey(hi: 0, lo: 1), DocumentKey(hi: 1, lo: 0)]
+        keys += keys.prefix(700) + [DocumentKey(hi: 0, lo: 0)]
+        var set = DocumentKeySet()
+        var reference = Set<DocumentKey>()
+        var sizes: [Int] = []
+        for key in keys {
+            #expect(set.insert(key) == reference.insert(key).inserted)
+            sizes.append(set.bytes)
+        }
+        #expect(set.count == reference.count && set.count == 5_003)
+        #expect(set.bytes == 8192 * 16 && sizes.first == 1024 * 16)
+        #expect(set.bytes * 3 >= set.count * 4 * 16)
+    }
+
     @Test func minFrequencyIsInTheFingerprintOnlyWhenItChangesTheResult() throws {
         var o = options()
         let base = o.fingerprintSettings
