@@ -47,7 +47,12 @@ enum HTTPClient {
         }
     }
 
-    static func connect(port: Int, timeout: Int = 20) throws -> Int32 {
+    /// A reply's patience: generous, because the server shares the test process's two
+    /// cooperative threads with every other suite, and on a loaded 2-core machine a page of a
+    /// few runs can wait tens of seconds for a thread (the tests check content, not latency).
+    static let replyTimeout = 60
+
+    static func connect(port: Int, timeout: Int = replyTimeout) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Fixture.Failed(description: "socket() failed") }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
@@ -82,14 +87,19 @@ enum HTTPClient {
         send(fd, path: path, method: method, headers: headers)
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65_536)
+        var timedOut = false
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { timedOut = true }
             if n <= 0 { break }
             data += buffer[0..<n]
             if let reply = parse(data, complete: false) { return reply }
         }
         guard let reply = parse(data, complete: true) else {
-            throw Fixture.Failed(description: "no complete HTTP response for \(path)")
+            let why =
+                timedOut
+                ? "none within \(replyTimeout) s" : "the server closed the connection after \(data.count) bytes"
+            throw Fixture.Failed(description: "no complete HTTP response for \(path): \(why)")
         }
         return reply
     }
