@@ -36,7 +36,7 @@ public struct SHA256: Sendable {
     }
 
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        let done = bytes.withContiguousStorageIfAvailable { buf in
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buf in
             update(UnsafeRawBufferPointer(buf))
         }
         if done == nil { update(Array(bytes)) }

@@ -109,7 +109,7 @@ enum RunFolder {
 
     private static func append(_ line: String, to path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)  // a failure: the open below says so
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw SessionError.unreadable(path: path, what: "file", reason: "cannot open for writing", hint: "")

@@ -32,7 +32,7 @@ public struct SbatchRecord: Codable, Sendable, Equatable {
         do {
             let line = try encoder.encode(self) + Data("\n".utf8)
             if !FileManager.default.fileExists(atPath: path) {
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)  // a failure: the open below says so
             }
             let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             defer { try? file.close() }

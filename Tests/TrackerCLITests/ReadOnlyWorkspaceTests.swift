@@ -33,7 +33,7 @@ struct ReadOnlyWorkspaceTests {
         try #require(imported.status == 0, "import failed: \(imported.stderr)")
         for path in [dir, home] + (try FileManager.default.contentsOfDirectory(atPath: home)).map({ home + "/" + $0 }) {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
             try FileManager.default.setAttributes(
                 [.posixPermissions: isDir.boolValue ? 0o555 : 0o444], ofItemAtPath: path)
         }

@@ -276,7 +276,7 @@ struct SlurmExecutorCLITests {
             #expect(try waitFor(120) { try w.db.runs().contains { $0.state == .running } }, "no run started")
             let c = try w.tracker(["cancel", "cancel"])
             #expect(c.status == 0 && c.stdout.contains("scancelled 2 Slurm task(s)"), "\(c.stdout)\(c.stderr)")
-            #expect(try waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
+            #expect(waitFor(60) { !head.isRunning }, "the head did not finish after the cancel")
             #expect(try w.db.runs().map(\.state) == [.cancelled, .cancelled])
             // in Slurm too: nothing of the array pends or runs (a pending task cancelled on its own
             // leaves squeue; the running one stays listed as CANCELLED)
