@@ -1,36 +1,65 @@
 """Independent PyTorch cross-check of the S1 plateau (shared/spec/attention.md §2.3, S1).
 
-A 2-layer pre-norm (RMSNorm) transformer with RoPE, D = 64, 4 heads, MLP 4x with GELU, tied
-embeddings, init N(0, 0.02) with the output projections scaled by 1/sqrt(2L), AdamW (0.9, 0.95),
-weight decay 0.01, warm-up 50 then cosine to 10%, grad clip 1.0, batch 32: the spec's S1 model,
+A pre-norm (RMSNorm) transformer, by default the spec's S1 model: 2 layers, D = 64, 4 heads, MLP
+4x with GELU, tied embeddings, init N(0, 0.02) with the output projections scaled by 1/sqrt(2L),
+AdamW (0.9, 0.95), weight decay 0.01, linear warm-up then cosine to 10%, grad clip 1.0, batch 32,
 written separately from tracker's engine. It trains on MQRAR-tiny episodes (8 keys, 16 values,
-SET 0.6 / GET 0.4) and prints step, training loss and GET accuracy on 500 fixed episodes.
+SET 0.6 / GET 0.4, loss on the GET answers v* only) and prints, every --eval-every steps, the
+step, the training loss, GET accuracy on fixed episodes at the training length (1x), the
+training FLOPs so far (README "The S1 budget": 6 N over the matmul weights plus 6 L T C a token)
+and the wall time. One thread; run one of these at a time on the shared machine.
 
-    python3 s1_torch_check.py T STEPS LR [full]
+    python3 s1_torch_check.py --attn rope --steps 5000 --lr 1e-3
+    python3 s1_torch_check.py --attn sb            # stick-breaking, the positive control
 
-`full` trains on every next token instead of the v* answers only (a diagnostic: the spec's loss is
-on v* only). Measured 2026-12-06 (README "The S1 budget"): at T = 16 and lr 1e-3 both losses sit
-at 39-43% after 2,000 steps, what "predict the last value in the context" scores (44.9%), as
-tracker's runs do. Not a runtime dependency: torch is only needed to run this check.
+--attn: rope (softmax+RoPE), sb (stick-breaking, NoPE, remainder to the current token), nope
+(softmax, no positions). --full trains on every next token (a diagnostic). --curriculum N grows
+the episode length from 16 to --T over the first N steps. --init-std scales the initialisation.
+
+Measured 2026-12-06 (README "The S1 budget"): at T = 16 and lr 1e-3 both losses sit at 39-43%
+after 2,000 steps, what "predict the last value in the context" scores (44.9%), as tracker's
+runs do. The budget search of the same day is in the README's table (rows "torch").
+Not a runtime dependency: torch is only needed to run this check.
 """
+
+import argparse
 import math
 import random
-import sys
+import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-T = int(sys.argv[1]) if len(sys.argv) > 1 else 16
-STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3000
-LR = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-3
-FULL = len(sys.argv) > 4 and sys.argv[4] == "full"
-D, H, L, KEYS, VALS, B = 64, 4, 2, 8, 16, 32
+KEYS, VALS = 8, 16
 V = 2 + KEYS + VALS  # BOS, ?, keys, values
 
 
-def episode(rng):
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--attn", choices=["rope", "sb", "nope"], default="rope")
+    p.add_argument("--T", type=int, default=64, help="training episode length")
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--rope-base", type=float, default=10000.0)
+    p.add_argument("--init-std", type=float, default=0.02)
+    p.add_argument("--curriculum", type=int, default=0, help="steps to grow episodes 16 -> T")
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-episodes", type=int, default=500)
+    p.add_argument("--final-lengths", type=int, nargs="*", default=[], help="e.g. 256 512")
+    p.add_argument("--stop-at", type=float, default=2.0, help="stop once 1x accuracy reaches it")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--full", action="store_true", help="loss on every next token")
+    return p.parse_args()
+
+
+def episode(rng, T):
     """Inputs and targets (-1: no loss); the target of a GET's v* sits at its key's position."""
     x, y, mem, set_keys = [0], [-1], {}, []
     while len(x) < T:
@@ -52,14 +81,14 @@ def episode(rng):
     return x[:T], y
 
 
-def batch(rng, n):
-    xs, ys = zip(*[episode(rng) for _ in range(n)])
+def batch(rng, n, T):
+    xs, ys = zip(*[episode(rng, T) for _ in range(n)])
     return torch.tensor(xs), torch.tensor(ys)
 
 
 class Rope:
-    def __init__(self, head_dim, length):
-        inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    def __init__(self, head_dim, length, base):
+        inv = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
         f = torch.outer(torch.arange(length).float(), inv)
         self.cos, self.sin = f.cos(), f.sin()
 
@@ -69,34 +98,52 @@ class Rope:
         return torch.stack([x1 * c - x2 * s, x1 * s + x2 * c], -1).flatten(-2)
 
 
+def stick_breaking(q, k, v):
+    """Spec §1b: keys j < i, log A_ij = z_ij - sum_{m=j}^{i-1} softplus(z_im), rest to v_i."""
+    t = q.shape[-2]
+    z = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    allowed = torch.ones(t, t, dtype=torch.bool).tril(-1)
+    sp = F.softplus(z).masked_fill(~allowed, 0)
+    r = sp.flip(-1).cumsum(-1).flip(-1)  # R_ij = sum_{m >= j} SP_im
+    a = (z - r).exp().masked_fill(~allowed, 0)
+    return a @ v + (-r[..., :1]).exp() * v
+
+
 class Block(nn.Module):
-    def __init__(self):
+    def __init__(self, d, h, attn):
         super().__init__()
-        self.n1, self.n2 = nn.RMSNorm(D), nn.RMSNorm(D)
-        self.qkv = nn.Linear(D, 3 * D, bias=False)
-        self.o = nn.Linear(D, D, bias=False)
-        self.f1 = nn.Linear(D, 4 * D, bias=False)
-        self.f2 = nn.Linear(4 * D, D, bias=False)
+        self.h, self.attn = h, attn
+        self.n1, self.n2 = nn.RMSNorm(d), nn.RMSNorm(d)
+        self.qkv = nn.Linear(d, 3 * d, bias=False)
+        self.o = nn.Linear(d, d, bias=False)
+        self.f1 = nn.Linear(d, 4 * d, bias=False)
+        self.f2 = nn.Linear(4 * d, d, bias=False)
 
     def forward(self, x, rope):
-        b, t, _ = x.shape
-        q, k, v = self.qkv(self.n1(x)).view(b, t, 3, H, D // H).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(rope(q), rope(k), v, is_causal=True)
-        x = x + self.o(a.transpose(1, 2).reshape(b, t, D))
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.n1(x)).view(b, t, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        if self.attn == "sb":
+            a = stick_breaking(q, k, v)
+        else:
+            if self.attn == "rope":
+                q, k = rope(q), rope(k)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, t, d))
         return x + self.f2(F.gelu(self.f1(self.n2(x))))
 
 
 class Model(nn.Module):
-    def __init__(self):
+    def __init__(self, args):
         super().__init__()
-        self.embed = nn.Embedding(V, D)
-        self.blocks = nn.ModuleList([Block() for _ in range(L)])
-        self.norm = nn.RMSNorm(D)
-        self.rope = Rope(D // H, 1024)
+        d, n = args.width, args.layers
+        self.embed = nn.Embedding(V, d)
+        self.blocks = nn.ModuleList([Block(d, args.heads, args.attn) for _ in range(n)])
+        self.norm = nn.RMSNorm(d)
+        self.rope = Rope(d // args.heads, 4096, args.rope_base)
         for name, p in self.named_parameters():
             if p.dim() == 2:
                 scaled = name.endswith(("o.weight", "f2.weight"))
-                nn.init.normal_(p, 0, 0.02 / (math.sqrt(2 * L) if scaled else 1))
+                nn.init.normal_(p, 0, args.init_std / (math.sqrt(2 * n) if scaled else 1))
 
     def forward(self, x):
         h = self.embed(x)
@@ -105,26 +152,59 @@ class Model(nn.Module):
         return self.norm(h) @ self.embed.weight.T
 
 
-rng = random.Random(1)
-torch.manual_seed(1)
-model = Model()
-opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.95), weight_decay=0.01)
-eval_x, eval_y = batch(random.Random(99), 500)
-for step in range(1, STEPS + 1):
-    lr = LR * min(1, step / 50) * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1, step / STEPS))))
-    for group in opt.param_groups:
-        group["lr"] = lr
-    x, y = batch(rng, B)
-    if FULL:
-        y = torch.cat([x[:, 1:], torch.full((B, 1), -1)], 1)
-    loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1), ignore_index=-1)
-    opt.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    if step % 250 == 0:
-        with torch.no_grad():
-            pred = model(eval_x).argmax(-1)
-            mask = eval_y >= 0
-            acc = (pred[mask] == eval_y[mask]).float().mean().item()
-        print(step, round(loss.item(), 3), round(acc, 3), flush=True)
+def flops_per_token(args, t):
+    """README's LanguageModel.flopsPerToken: 6 N (matmul weights, LM head included) + 6 L t C."""
+    d = args.width
+    return 6 * (args.layers * 12 * d * d + V * d) + 6 * args.layers * t * d
+
+
+def accuracy(model, x, y):
+    with torch.no_grad():
+        pred = model(x).argmax(-1)
+    mask = y >= 0
+    return (pred[mask] == y[mask]).float().mean().item()
+
+
+def main():
+    args = parse()
+    torch.set_num_threads(1)
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    model = Model(args)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay
+    )
+    eval_x, eval_y = batch(random.Random(99), args.eval_episodes, args.T)
+    print(f"# {vars(args)}  FLOPs a token at T: {flops_per_token(args, args.T):.0f}", flush=True)
+    print("step loss acc1x TFLOPs seconds", flush=True)
+    flops, start = 0.0, time.time()
+    for step in range(1, args.steps + 1):
+        frac = min(1, step / args.steps)
+        cosine = 0.1 + 0.45 * (1 + math.cos(math.pi * frac))
+        for group in opt.param_groups:
+            group["lr"] = args.lr * min(1, step / max(1, args.warmup)) * cosine
+        t = args.T
+        if args.curriculum:
+            t = min(args.T, 16 + (args.T - 16) * step // args.curriculum)
+        x, y = batch(rng, args.batch, t)
+        if args.full:
+            y = torch.cat([x[:, 1:], torch.full((args.batch, 1), -1)], 1)
+        loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1), ignore_index=-1)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        flops += args.batch * t * flops_per_token(args, t)
+        if step % args.eval_every == 0 or step == args.steps:
+            acc = accuracy(model, eval_x, eval_y)
+            seconds = time.time() - start
+            print(f"{step} {loss.item():.3f} {acc:.3f} {flops / 1e12:.2f} {seconds:.0f}", flush=True)
+            if acc >= args.stop_at:
+                break
+    for length in args.final_lengths:
+        x, y = batch(random.Random(100 + length), args.eval_episodes, length)
+        print(f"# final accuracy at T = {length}: {accuracy(model, x, y):.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
