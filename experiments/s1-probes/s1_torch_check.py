@@ -17,13 +17,14 @@ and the wall time. One thread; run one of these at a time on the shared machine.
 the episode length from 16 to --T over the first N steps. --init-std sets the initialisation's
 standard deviation. --stop-at A ends the run once 1x accuracy reaches A.
 
-What it showed, 2026-12-06 (README "The S1 budget", rows "PyTorch"; load average 10-17, about 11
+What it showed, 2026-12-06 (README "The S1 budget", rows "PyTorch"; load average 10-19, about 11
 steps a second for rope and 7 for sb): at --T 16 and lr 1e-3 both losses sit at 39-43% after
 2,000 steps, what "predict the last value in the context" scores (44.9%), as tracker's runs do. At
 T = 64 the stick-breaking control leaves that plateau between steps 250 and 750 (28.0%, 55.1%,
 98.4% at 1x; 96.2% at T = 256), so the data is learnable here too, while softmax+RoPE stays at
 25-30% at 1x through 5,000 steps with --init-std 0.1 or --rope-base 100 (the loss falls
-slowly, the accuracy stays flat).
+slowly, the accuracy stays flat), and at 25.9-29.2% through 32,000 steps at --lr 3e-3 (42.5 T
+FLOPs; a 40,000-step schedule stopped at the session's end): no transition.
 Not a runtime dependency: torch is only needed to run this check.
 """
 
@@ -203,7 +204,8 @@ def main():
         if step % args.eval_every == 0 or step == args.steps:
             acc = accuracy(model, eval_x, eval_y)
             seconds = time.time() - start
-            print(f"{step} {loss.item():.3f} {acc:.3f} {flops / 1e12:.2f} {seconds:.0f}", flush=True)
+            line = f"{step} {loss.item():.3f} {acc:.3f} {flops / 1e12:.2f} {seconds:.0f}"
+            print(line, flush=True)
             if acc >= args.stop_at:
                 break
     for length in args.final_lengths:
