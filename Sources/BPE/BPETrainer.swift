@@ -58,25 +58,27 @@ public struct BPETrainer: Sendable {
 
     /// Learns the merges from `counts` on `threads` threads and returns the tokenizer they
     /// define. `progress(mergesDone, mergesTotal)` is called now and then, and once at the end.
+    /// With `releasingCounts`, `counts` is emptied (its table freed) as soon as the trainer has
+    /// copied its words, so the counter's table and the trainer's words are never held together.
     public func train(
-        _ counts: WordCounter, threads: Int = Parallelism.defaultThreads,
+        _ counts: WordCounter, threads: Int = Parallelism.defaultThreads, releasingCounts: Bool = false,
         progress: ((Int, Int) -> Void)? = nil
     ) -> Tokenizer {
         let tokenCount = 256 + mergeTarget
         let merges =
             tokenCount < Int(UInt16.max)
-            ? learn(MergeLearner<UInt16>.self, counts, tokenCount, threads, progress)
-            : learn(MergeLearner<UInt32>.self, counts, tokenCount, threads, progress)
+            ? learn(MergeLearner<UInt16>.self, counts, tokenCount, threads, releasingCounts, progress)
+            : learn(MergeLearner<UInt32>.self, counts, tokenCount, threads, releasingCounts, progress)
         return Tokenizer(validMerges: merges, specialTokens: specialTokens)
     }
 
     private func learn<Symbol>(
         _: MergeLearner<Symbol>.Type, _ counts: WordCounter, _ tokenCount: Int, _ threads: Int,
-        _ progress: ((Int, Int) -> Void)?
+        _ releasingCounts: Bool, _ progress: ((Int, Int) -> Void)?
     ) -> [(UInt32, UInt32)] {
         let learner = MergeLearner<Symbol>(
             counts, tokenCount: tokenCount, threads: threads, parallelMinimum: parallelMinimumHolders,
-            threshold: trackingThreshold, floor: Int64(minFrequency))
+            threshold: trackingThreshold, floor: Int64(minFrequency), releasingCounts: releasingCounts)
         return learner.learn(mergeTarget, progress: progress)
     }
 }
