@@ -56,6 +56,15 @@ public struct BPETrainer: Sendable {
         self.minFrequency = minFrequency
     }
 
+    /// About how much memory training on `uniqueWords` distinct words of `wordBytes` bytes in all
+    /// takes: each word's token ids (2 bytes per byte below 65,535 tokens, else 4), its start
+    /// and count (8 bytes), and the lists of words holding each pair (about a byte per pair in a
+    /// word, with room for the lists the merges add before the pool is compacted).
+    public func estimatedMemoryBytes(uniqueWords: Int, wordBytes: Int) -> Int {
+        let symbolBytes = 256 + mergeTarget < Int(UInt16.max) ? 2 : 4
+        return wordBytes * (symbolBytes + 2) + uniqueWords * 8
+    }
+
     /// Learns the merges from `counts` on `threads` threads and returns the tokenizer they
     /// define. `progress(mergesDone, mergesTotal)` is called now and then, and once at the end.
     /// With `releasingCounts`, `counts` is emptied (its table freed) as soon as the trainer has

@@ -119,6 +119,7 @@ public final class IngestPipeline {
             &stream, paths: paths, options: options, spill: spill, seconds: &seconds)
         let t = DispatchTime.now()
         let uniqueWords = counter!.uniqueWords
+        try checkTrainerBudget(counter!, options: options)
         let tokenizer = try trainTokenizer(counter!, options: options)
         try counter!.throwIfFailed()
         seconds["train"] = secondsSince(t)
@@ -149,6 +150,18 @@ public final class IngestPipeline {
             stream.forcedValidation = pass1.smallestKey
         }
         return (pass1, counter)
+    }
+
+    /// Throws when the trainer would not fit in `--memory-budget` with the words counted (it runs
+    /// after the counting tables are freed, so it has the whole budget).
+    private func checkTrainerBudget(_ counter: WordCounter, options: IngestOptions) throws {
+        let trainer = try BPETrainer(vocabSize: options.vocabSize, minFrequency: options.minFrequency)
+        let needed = trainer.estimatedMemoryBytes(uniqueWords: counter.uniqueWords, wordBytes: counter.wordBytes)
+        if needed > options.memoryBudget {
+            throw IngestError.trainerOverBudget(
+                words: counter.uniqueWords, neededMiB: (needed + (1 << 20) - 1) >> 20,
+                budgetMiB: options.memoryBudget >> 20)
+        }
     }
 
     /// Trains the tokenizer on every kept document.

@@ -188,6 +188,30 @@ struct IngestScaleTests {
         #expect(ZipfText(seed: 5).heapsK == 25)
     }
 
+    /// A budget too small for the trainer's distinct words stops the ingest after counting, with
+    /// what the trainer needs; the same corpus goes through with that budget.
+    @Test func aBudgetTooSmallForTheTrainerSaysWhatItNeeds() throws {
+        let corpus = try zipfCorpus(bytes: 12_000_000)
+        let home = try folder("home")
+        let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
+        var o = options(budget: 4 << 20)
+        var needed = 0
+        do {
+            _ = try pipeline.run(paths: [corpus], options: o)
+            Issue.record("an ingest whose trainer needs more than 4 MiB went through")
+        } catch IngestError.trainerOverBudget(let words, let neededMiB, let budgetMiB) {
+            #expect(words > 50000)
+            #expect(neededMiB > 4 && budgetMiB == 4)
+            needed = neededMiB
+        }
+        let left = try leftovers(home)
+        #expect(left.isEmpty, "nothing left behind: \(left)")
+        o.memoryBudget = needed << 20
+        let summary = try pipeline.run(paths: [corpus], options: o)
+        #expect(summary.status == "ingested")
+        #expect(summary.stagePeakBytes?["train"] != nil)
+    }
+
     /// Plain words are split at white space and lower-cased, punctuation kept.
     @Test func plainWordsAreLowerCasedAndSplitAtWhiteSpace() throws {
         let counter = WordCounter()
