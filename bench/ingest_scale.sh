@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Corpus-scale ingest: `tracker ingest` of synthetic Zipfian text whose vocabulary grows as real
-# text does (Heaps' law, 25 n^0.6 distinct words after n words; the constant is checked against
-# the bundled corpus and printed), at each SIZE: wall time, MB/s and peak RSS (/usr/bin/time -v),
-# with the word counts spilled past the memory budget; and HF `tokenizers` training on the same
-# text where it fits in memory (skipped, with the reason, above HF_MAX), merges compared.
+# Corpus-scale ingest: `tracker ingest` of synthetic Zipfian text whose vocabulary grows by
+# Heaps' law, 25 n^0.6 distinct pre-token words after n pre-token words (the trainer's unit; the
+# bundled corpus is fitted in that unit and in plain lower-cased words, and printed), at each
+# SIZE: wall time, MB/s and peak RSS (/usr/bin/time -v), the stage that held the peak (the
+# ingest's stagePeakBytes), with the word counts spilled past the memory budget; and HF
+# `tokenizers` training on the same text where it fits in memory (skipped, with the reason,
+# above HF_MAX), merges compared.
 # Usage: bench/ingest_scale.sh [SIZE...] [--full]   (SIZE like 100M or 1G; default 100M 1G;
 #        --full adds 10G). Env: SCALE_BENCH_DIR (the corpora, kept between runs; default
 #        /tmp/tracker-ingest-scale), VOCAB (32768), MEMORY_BUDGET (tracker's default if unset),
@@ -40,23 +42,25 @@ fi
 hf_ok=1
 $PY -c "import tokenizers" 2>/dev/null || { hf_ok=0; echo "HF tokenizers unavailable (pip install tokenizers failed): HF columns skipped" >&2; }
 
-echo "== Heaps' law: distinct pre-token words D = K n^0.6 after n words"
+echo "== Heaps' law: D = K n^0.6 distinct words after n words"
 heaps=$("$TRACKER_BIN" bench-corpus --mode heaps corpora/bundled.tar.xz)
-python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"bundled corpus: n = {h['words']:,.0f}, D = {h['distinct']:,.0f}: K = {h['heapsK']:.1f} at beta 0.6 (free fit: K = {h['freeK']:.1f}, beta = {h['freeBeta']:.3f}); the generator uses K = 25\")" "$heaps"
+python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"bundled corpus, pre-token words: n = {h['words']:,.0f}, D = {h['distinct']:,.0f}: K = {h['heapsK']:.1f} at beta 0.6 (free fit: K = {h['freeK']:.1f}, beta = {h['freeBeta']:.3f}); the generator uses K = 25 in this unit\"); print(f\"bundled corpus, plain lower-cased words: n = {h['plainWords']:,.0f}, D = {h['plainDistinct']:,.0f}: K = {h['plainHeapsK']:.1f} at beta 0.6 (free fit: K = {h['plainFreeK']:.1f}, beta = {h['plainFreeBeta']:.3f})\")" "$heaps"
 
 results=$WORK/results.jsonl
 : >"$results"
 for size in "${sizes[@]}"; do
     n=$(bytes "$size")
-    corpus=$WORK/zipf-$size.jsonl
+    # zipf2: the law counted in pre-token words (the zipf-SIZE files of older versions counted the
+    # generator's words, and grew 1.9x more pre-token words: not reused, delete them).
+    corpus=$WORK/zipf2-$size.jsonl
     if [[ ! -f $corpus ]]; then
         echo "== writing $size of Zipfian text to $corpus" >&2
-        "$TRACKER_BIN" bench-corpus --mode generate --bytes "$size" --output "$corpus.tmp" >"$WORK/gen-$size.json"
+        "$TRACKER_BIN" bench-corpus --mode generate --bytes "$size" --output "$corpus.tmp" >"$WORK/gen2-$size.json"
         mv "$corpus.tmp" "$corpus"
     fi
     if [[ $size == "${sizes[0]}" ]]; then
         g=$("$TRACKER_BIN" bench-corpus --mode heaps "$corpus")
-        python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"generated {sys.argv[2]}: K = {h['heapsK']:.1f} over its pre-token words (punctuation included)\")" "$g" "$size"
+        python3 -c "import json,sys; h=json.loads(sys.argv[1]); print(f\"generated {sys.argv[2]}: n = {h['words']:,.0f}, D = {h['distinct']:,.0f}: K = {h['heapsK']:.1f} at beta 0.6 over its pre-token words (free fit: K = {h['freeK']:.1f}, beta = {h['freeBeta']:.3f})\")" "$g" "$size"
     fi
 
     echo "== tracker ingest $size (V=$VOCAB, $THREADS threads)" >&2
@@ -87,6 +91,7 @@ print(json.dumps({"size": sys.argv[2], "bytes": s["sourceBytes"], "seconds": s["
                   "countTrain": s["seconds"].get("read+count", 0) + s["seconds"].get("train", 0),
                   "mbps": s["megabytesPerSecond"], "rss": int(sys.argv[3]), "summaryPeak": s["peakMemoryBytes"],
                   "budget": s["memoryBudgetBytes"], "spilled": s["spilledBytes"], "words": s["uniqueWords"],
+                  "stagePeaks": s.get("stagePeakBytes") or {},
                   "hf": json.loads(sys.argv[4]), "same": json.loads(sys.argv[5])}))
 EOF
 done
@@ -96,12 +101,13 @@ echo "ingest of Zipfian JSONL, V=$VOCAB, $THREADS threads, release build; load $
 python3 - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-print(f"{'size':>6} {'unique words':>12} {'wall s':>8} {'MB/s':>7} {'peak RSS':>9} {'budget':>8} {'spilled':>8}"
+print(f"{'size':>6} {'unique words':>12} {'wall s':>8} {'MB/s':>7} {'peak RSS':>9} {'peak in':>14} {'budget':>8} {'spilled':>8}"
       f" {'count+train s':>13} {'HF train s':>10} {'HF RSS':>8} {'ratio':>6}  merges")
 for r in rows:
     hf = r["hf"] or {}
+    stage = max(r["stagePeaks"], key=r["stagePeaks"].get) if r["stagePeaks"] else "?"
     line = (f"{r['size']:>6} {r['words']:>12,} {r['seconds']:>8.1f} {r['mbps']:>7.1f} {r['rss'] / 2**20:>6.0f} MB"
-            f" {r['budget'] / 2**20:>5.0f} MB {r['spilled'] / 2**20:>5.0f} MB {r['countTrain']:>13.1f}")
+            f" {stage:>14} {r['budget'] / 2**20:>5.0f} MB {r['spilled'] / 2**20:>5.0f} MB {r['countTrain']:>13.1f}")
     if "seconds" in hf:
         same = r["same"]
         check = "identical" if same["identical"] else f"differ at {same['first_difference']}"
@@ -110,6 +116,8 @@ for r in rows:
         line += f"  HF: {hf.get('skipped', 'not run')}"
     print(line)
 print("wall s, MB/s: the whole ingest (checksums, read + count, BPE, encode + shards, database);")
+print("peak in: the stage whose own peak was highest (stage peaks in MB: " + "; ".join(
+    f"{r['size']}: " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in r["stagePeaks"].items()) for r in rows) + ")")
 print("ratio: HF's training time over tracker's read + count + train (the same work)")
 EOF
 

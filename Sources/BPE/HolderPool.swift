@@ -3,7 +3,9 @@
 // lists live in one byte pool. A list is written once, whole, when its pair appears (the
 // initial count, or the merge step that creates the pair's new token), and read once, when the
 // pair is merged; so no list ever grows in place. Dropped lists leave garbage that
-// `compact(_:)` squeezes out in place, because lists lie in the pool in the order of their pairs.
+// `compact(_:)` squeezes out in place, because lists lie in the pool in the order of their pairs
+// (the trainer compacts once dropped lists are a quarter of the pool, so the pool stays within
+// about 1.4 times its live lists).
 import Glibc
 
 /// A byte pool of varint-delta word lists, addressed by (offset, byte count).
@@ -50,11 +52,11 @@ struct HolderPool {
     }
 
     /// Reserves `count` bytes at the end and returns their offset (the pool may move; it grows
-    /// by a quarter).
+    /// by an eighth).
     mutating func claim(_ count: Int) -> Int {
         if used + count > capacity {
-            var c = capacity + capacity / 4
-            while c < used + count { c += c / 4 }
+            var c = capacity + capacity / 8
+            while c < used + count { c += c / 8 }
             bytes = HolderPool.resize(bytes, c)
             capacity = c
         }
@@ -96,5 +98,10 @@ struct HolderPool {
         }
         used = write
         garbage = 0
+        // Hand the room freed back (a large pool shrinks in place, its tail pages unmapped).
+        if capacity > used + used / 4 + (1 << 20) {
+            capacity = max(64, used + used / 16)
+            bytes = HolderPool.resize(bytes, capacity)
+        }
     }
 }

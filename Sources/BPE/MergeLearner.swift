@@ -43,10 +43,11 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
 
     /// Takes the words of `counter` with two bytes or more; `tokenCount` bounds the token ids.
     /// Pairs seen under `threshold` times are not tracked until no tracked pair is left, and
-    /// none seen under `floor` times is ever merged.
+    /// none seen under `floor` times is ever merged. `releasingCounts` empties `counter` once
+    /// its words are loaded.
     init(
         _ counter: WordCounter, tokenCount: Int, threads: Int, parallelMinimum: Int, threshold: Int64,
-        floor: Int64
+        floor: Int64, releasingCounts: Bool = false
     ) {
         precondition(tokenCount < Int(Symbol.max), "token ids must stay below Symbol.max")
         self.threads = max(1, threads)
@@ -57,6 +58,7 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         workers = .allocate(capacity: self.threads)
         for t in 0..<self.threads { (workers + t).initialize(to: MergeWorker(tokenCount: tokenCount)) }
         (symbols, words, wordCount) = Self.loadWords(counter, threads: self.threads)
+        if releasingCounts { counter.releaseWords() }
         countPairs()
     }
 
@@ -125,7 +127,7 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
             for q in firstNewPair..<pairKeys.count where pairCounts[q] > 0 {
                 heap.push(MergeCandidate(count: pairCounts[q], key: pairKeys[q], pair: Int32(q)))
             }
-            if pool.garbage > 1 << 16 && pool.garbage > pool.used / 2 {
+            if pool.garbage > 1 << 16 && pool.garbage > pool.used / 4 {
                 pool.compact(offsets: &listOffsets, counts: listBytes)
             }
             if let progress, merges.count % every == 0 { progress(merges.count, target) }

@@ -183,6 +183,13 @@ public final class WordCounter: @unchecked Sendable {
     /// Frees the table's memory.
     private func releaseTable() { table = ByteKeyTable(capacity: 16) }
 
+    /// Forgets the words held in memory and frees their table (the trainer's `releasingCounts`,
+    /// once it has copied them); a counter read back from spill files keeps its files.
+    func releaseWords() {
+        guard combined == nil else { return }
+        releaseTable()
+    }
+
     /// One counter with the counts of all `counters` (which are emptied). If none spilled and
     /// their tables take at most a quarter of their budget, they are merged in memory; otherwise
     /// every table is spilled and the runs are merged partition by partition, on `threads`

@@ -15,6 +15,8 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     case sourcesChanged(paths: [String])
     /// The per-corpus lock file could not be taken.
     case lockFailed(path: String, reason: String)
+    /// The trainer would need more memory than `--memory-budget` for the distinct words counted.
+    case trainerOverBudget(words: Int, neededMiB: Int, budgetMiB: Int)
 
     public var description: String {
         switch self {
@@ -39,6 +41,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
         case .sourcesChanged(let paths):
             return
                 "the sources changed while they were being read (\(paths.joined(separator: ", "))): nothing was recorded; run the ingest again when they are no longer being written"
+        case .trainerOverBudget(let words, let needed, let budget):
+            return "the BPE trainer needs about \(needed) MiB for the \(words) distinct words counted, more than "
+                + "--memory-budget \(budget) MiB: pass --memory-budget \(needed + needed / 4)M or more (the trainer holds "
+                + "every distinct word; --min-frequency does not make it hold fewer)"
         case .lockFailed(let path, let reason):
             return "\(path): cannot take the ingest lock (\(reason)): check that the workspace folder is writable"
         case .filesMissing(let corpus, let path):

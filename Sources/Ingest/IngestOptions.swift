@@ -136,6 +136,9 @@ public struct IngestSummary: Codable, Sendable {
     public var megabytesPerSecond: Double
     /// Peak resident memory of the process (the kernel's high-water mark, as getrusage's ru_maxrss).
     public var peakMemoryBytes: Int64
+    /// The peak of each stage that ended ("hash", "count", "combine counts" when spilled,
+    /// "train", "encode+write"), where the kernel lets the peak be reset between stages.
+    public var stagePeakBytes: [String: Int64]?
     /// The --memory-budget the word counting ran with.
     public var memoryBudgetBytes: Int64
     /// Bytes of word counts spilled to disk because they passed the budget (0: none).

@@ -25,6 +25,9 @@ public final class IngestPipeline {
     /// Documents go to the worker threads in batches of about this many bytes (tests make it
     /// small, to run many batches through the ordering on a small corpus).
     var batchBytes = 1 << 20
+    /// Peak resident memory of each stage that has ended (the high-water mark, reset between
+    /// stages where the kernel allows it).
+    private(set) var stagePeaks: [String: Int64] = [:]
 
     public init(home: String, db: TrackerDB) {
         self.home = home
@@ -45,6 +48,7 @@ public final class IngestPipeline {
         let checksums = try hashSources(sources, threads: options.threads)
         let fingerprint = Self.fingerprint(checksums: checksums, settings: options.fingerprintSettings)
         seconds["hash"] = secondsSince(t)
+        endStage("hash")
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
         stream.valFiles = options.valFiles.map(Glob.init)
         if options.dryRun {
@@ -71,6 +75,7 @@ public final class IngestPipeline {
         defer { staging.remove() }
         let (pass2, writer) = try writeShards(stream, tokenizer: tokenizer, into: staging, options: options)
         seconds["encode+write"] = secondsSince(t)
+        endStage("encode+write")
         guard pass2.documents == pass1.documents else { throw IngestError.sourcesChanged(paths: paths) }
 
         // 4. Move the files into fresh places, record them, and only then drop the files of the corpus replaced.
@@ -113,10 +118,13 @@ public final class IngestPipeline {
         let (pass1, counter) = try readAndCount(
             &stream, paths: paths, options: options, spill: spill, seconds: &seconds)
         let t = DispatchTime.now()
+        let uniqueWords = counter!.uniqueWords
+        try checkTrainerBudget(counter!, options: options)
         let tokenizer = try trainTokenizer(counter!, options: options)
         try counter!.throwIfFailed()
         seconds["train"] = secondsSince(t)
-        return (pass1, tokenizer, counter!.uniqueWords, spill.writtenBytes)
+        endStage("train")
+        return (pass1, tokenizer, uniqueWords, spill.writtenBytes)
     }
 
     /// Pass 1: read, deduplicate, split, and (unless a dry run) count pre-token words on every thread.
@@ -144,13 +152,25 @@ public final class IngestPipeline {
         return (pass1, counter)
     }
 
+    /// Throws when the trainer would not fit in `--memory-budget` with the words counted (it runs
+    /// after the counting tables are freed, so it has the whole budget).
+    private func checkTrainerBudget(_ counter: WordCounter, options: IngestOptions) throws {
+        let trainer = try BPETrainer(vocabSize: options.vocabSize, minFrequency: options.minFrequency)
+        let needed = trainer.estimatedMemoryBytes(uniqueWords: counter.uniqueWords, wordBytes: counter.wordBytes)
+        if needed > options.memoryBudget {
+            throw IngestError.trainerOverBudget(
+                words: counter.uniqueWords, neededMiB: (needed + (1 << 20) - 1) >> 20,
+                budgetMiB: options.memoryBudget >> 20)
+        }
+    }
+
     /// Trains the tokenizer on every kept document.
     private func trainTokenizer(_ counter: WordCounter, options: IngestOptions) throws -> Tokenizer {
         let vocabSize = options.vocabSize
         let trainer = try BPETrainer(vocabSize: vocabSize, minFrequency: options.minFrequency)
         let bar = showProgress ? ProgressBar("train", total: Int64(vocabSize - 257), unit: .items("merges")) : nil
         defer { bar?.finish() }
-        return trainer.train(counter, progress: { done, _ in bar?.set(Int64(done)) })
+        return trainer.train(counter, releasingCounts: true, progress: { done, _ in bar?.set(Int64(done)) })
     }
 
     /// Pass 2: writes tokenizer.json and encodes every document into the staging folder's shards.
@@ -223,7 +243,9 @@ public final class IngestPipeline {
         queue.close()
         join()
         if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
+        endStage("count")
         let counter = try WordCounter.combine(counters, threads: workers)
+        endStage("combine counts")
         return (try result.get(), counter)
     }
 
@@ -251,6 +273,15 @@ public final class IngestPipeline {
             throw error
         }
     }
+
+    /// Ends a stage of the ingest: notes its peak memory and starts a new peak.
+    func endStage(_ name: String) {
+        stagePeaks[name] = ProcessStats.peakRSSBytes()
+        ProcessStats.resetPeak()
+    }
+
+    /// The peak memory of the whole ingest so far: the highest stage peak, or the current one.
+    var peakMemoryBytes: Int64 { max(stagePeaks.values.max() ?? 0, ProcessStats.peakRSSBytes()) }
 
     private func verifyFiles(_ c: IngestedCorpus) throws {
         let fm = FileManager.default

@@ -49,8 +49,8 @@ extension IngestPipeline {
             uniqueWords: uniqueWords, tokenizerPath: nil, tokenizerSHA256: nil, shards: [], seconds: seconds,
             totalSeconds: secondsSince(start),
             megabytesPerSecond: Double(sources.reduce(0) { $0 + $1.size }) / 1e6 / max(secondsSince(start), 1e-9),
-            peakMemoryBytes: ProcessStats.peakRSSBytes(), memoryBudgetBytes: Int64(options.memoryBudget),
-            spilledBytes: 0, warnings: pass.stats.warnings)
+            peakMemoryBytes: peakMemoryBytes, stagePeakBytes: stagePeaks,
+            memoryBudgetBytes: Int64(options.memoryBudget), spilledBytes: 0, warnings: pass.stats.warnings)
     }
 
     func ingestedSummary(
@@ -100,7 +100,8 @@ extension IngestPipeline {
                     sha256: $0.sha256)
             },
             seconds: seconds, totalSeconds: secondsSince(start), megabytesPerSecond: 0,
-            peakMemoryBytes: ProcessStats.peakRSSBytes(), memoryBudgetBytes: 0, spilledBytes: 0, warnings: [])
+            peakMemoryBytes: peakMemoryBytes, stagePeakBytes: stagePeaks, memoryBudgetBytes: 0, spilledBytes: 0,
+            warnings: [])
     }
 }
 

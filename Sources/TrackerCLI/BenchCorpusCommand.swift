@@ -1,8 +1,9 @@
 // `tracker bench-corpus` (hidden): the synthetic corpora of bench/ingest_scale.sh. Modes:
 //   generate - writes --bytes of Zipfian JSONL text whose vocabulary follows Heaps' law
-//              (K n^β distinct words after n words) to --output
-//   heaps    - fits Heaps' law to the pre-token words of PATH... (K at β = --heaps-beta, and the
-//              free fit of both), to check the generator's constant against real text
+//              (K n^β distinct pre-token words after n pre-token words) to --output
+//   heaps    - fits Heaps' law to PATH... (K at β = --heaps-beta, and the free fit of both), in
+//              pre-token words (the trainer's unit) and in plain lower-cased words ("plain*"),
+//              to check the generator's constant against real text
 // Each mode prints one JSON object on stdout.
 import ArgumentParser
 import Basics
@@ -35,7 +36,7 @@ struct BenchCorpusCommand: ParsableCommand {
             let fit = Double(text.distinct) / pow(Double(text.words), heapsBeta)
             try printJSON([
                 "bytes": Double(total), "words": Double(text.words), "distinct": Double(text.distinct),
-                "heapsK": fit, "seconds": secondsSince(start),
+                "spellings": Double(text.spellings), "heapsK": fit, "seconds": secondsSince(start),
             ])
         case "heaps":
             var fit = HeapsFit()
@@ -48,10 +49,13 @@ struct BenchCorpusCommand: ParsableCommand {
             }
             fit.finish()
             let (k, beta, freeK) = fit.fit(beta: heapsBeta)
-            let last = fit.points.last
+            let plain = fit.fit(beta: heapsBeta, plainWords: true)
+            let (last, plainLast) = (fit.points.last, fit.plainPoints.last)
             try printJSON([
                 "words": Double(last?.words ?? 0), "distinct": Double(last?.distinct ?? 0), "heapsK": k,
                 "heapsBeta": heapsBeta, "freeBeta": beta, "freeK": freeK, "checkpoints": Double(fit.points.count),
+                "plainWords": Double(plainLast?.words ?? 0), "plainDistinct": Double(plainLast?.distinct ?? 0),
+                "plainHeapsK": plain.k, "plainFreeBeta": plain.freeBeta, "plainFreeK": plain.freeK,
             ])
         default:
             throw ValidationError("--mode must be generate or heaps")
