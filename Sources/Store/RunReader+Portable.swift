@@ -34,8 +34,9 @@ extension RunReader {
     /// Seconds from a run's start to its end (or now), to the millisecond; NULL before it starts.
     static func durationSQL(_ dialect: SQLDialect) -> String {
         switch dialect {
-        case .sqlite:
-            "round((julianday(coalesce(r.finishedAt, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.startedAt)) * 86400.0, 3)"
+        case .sqlite:  // the CASE skips the clock and date parsing for runs never started (most imported ones)
+            "CASE WHEN r.startedAt IS NULL THEN NULL ELSE "
+                + "round((julianday(coalesce(r.finishedAt, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.startedAt)) * 86400.0, 3) END"
         case .postgres:
             "CAST(round(CAST(EXTRACT(EPOCH FROM (coalesce(CAST(r.finishedAt AS TIMESTAMPTZ), now()) "
                 + "- CAST(r.startedAt AS TIMESTAMPTZ))) AS NUMERIC), 3) AS DOUBLE PRECISION)"

@@ -29,42 +29,39 @@ public struct RunReader: Sendable {
 
     public init(db: TrackerDB) { self.db = db }
 
-    /// Summaries of the selected runs, in id order, in one read transaction: one row per run,
-    /// its parameters, tags and metric summaries read from its packs (runSummaryPack, see
-    /// SummaryPack.swift) into flat columns shared by all runs (`RunColumns`) with interned
-    /// keys. Stepping the per-key tables instead (200,000 rows for 10,000 runs, on two
-    /// connections) was most of a 10,000-run comparison (perf).
+    /// Summaries of the selected runs, in id order: one row per run, its parameters, tags and
+    /// metric summaries read from its packs (runSummaryPack, see SummaryPack.swift) into flat
+    /// columns shared by all runs (`RunColumns`) with interned keys. Stepping the per-key tables
+    /// instead (200,000 rows for 10,000 runs) was most of a 10,000-run comparison (perf). From
+    /// `concurrentFrom` runs in the store, the runs below and from the median id are read and
+    /// decoded at the same time on two connections (WAL readers), each half in one read
+    /// transaction, and joined; every run is read whole in one of them, and a run that appeared
+    /// in between is in the second half or in neither.
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
         if db.sqlitePool == nil { return try portableSummaries(selection) }
-        return try read { db in
+        let (condition, total, split) = try read { db -> (SQLCondition, Int, Int64?) in
             let condition = try Self.condition(SQLiteConnection(db: db), selection)
-            let hint = try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0
-            var runs: [RunSummary] = []
-            var names = KeyInterner()  // experiment, state and origin repeat
-            var packs = PackColumns(expectedRows: hint)
-            try Self.step(
-                db,
-                """
-                SELECT r.id, r.name, e.name, r.state, r.origin, \(Self.durationSQL(.sqlite)), p.params, p.tags, p.metrics
-                FROM run r LEFT JOIN experiment e ON e.id = r.experimentId LEFT JOIN runSummaryPack p ON p.runId = r.id
-                WHERE \(condition.sql) ORDER BY r.id
-                """, SQLiteConnection.arguments(condition.arguments)
-            ) { s in
-                let run = RunSummary(
-                    id: sqlite3_column_int64(s, 0), name: Self.string(s, 1) ?? "", experiment: names.text(s, 2),
-                    state: names.text(s, 3) ?? "", origin: names.text(s, 4) ?? "",
-                    duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
-                func blob(_ i: Int32) -> UnsafeRawBufferPointer? {
-                    guard sqlite3_column_type(s, i) == SQLITE_BLOB else { return nil }
-                    return UnsafeRawBufferPointer(
-                        start: sqlite3_column_blob(s, i), count: Int(sqlite3_column_bytes(s, i)))
-                }
-                try packs.append(row: runs.count, runId: run.id, blob(6), blob(7), blob(8))
-                runs.append(run)
-            }
-            Self.attach(packs.finish(rows: runs.count), to: runs)
-            return runs
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0
+            if total < Self.concurrentFrom { return (condition, total, nil) }
+            let median = try Int64.fetchOne(
+                db, sql: "SELECT id FROM run ORDER BY id LIMIT 1 OFFSET ?", arguments: [total / 2])
+            return (condition, total, median)
         }
+        guard let split else {
+            var all = try read { db in try Self.packedRuns(db, condition, nil, total) }
+            return all.finished()
+        }
+        let halves = ResultSlots<Result<PackedRuns, any Error>>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            halves[half] = Result {
+                try read { db in
+                    try Self.packedRuns(db, condition, (half == 0 ? "r.id < ?" : "r.id >= ?", split), total / 2)
+                }
+            }
+        }
+        var first = try halves[0]!.get()
+        first.append(try halves[1]!.get())
+        return first.finished()
     }
 
     /// Gives `runs` the columns read from their packs.
@@ -72,42 +69,104 @@ public struct RunReader: Sendable {
         for (i, r) in runs.enumerated() { r.attach(columns, row: i) }
     }
 
+    /// Selections of at least this many runs in the store are read on two connections.
+    static let concurrentFrom = 2000
+
+    /// Runs read with their packs, not yet given their columns.
+    struct PackedRuns {
+        var runs: [RunSummary] = []
+        var packs: PackColumns
+
+        /// Appends `other`'s runs after these.
+        mutating func append(_ other: PackedRuns) {
+            packs.append(other.packs, rows: other.runs.count, after: runs.count)
+            runs += other.runs
+        }
+
+        /// The runs, given the columns of their packs.
+        mutating func finished() -> [RunSummary] {
+            RunReader.attach(packs.finish(rows: runs.count), to: runs)
+            return runs
+        }
+    }
+
+    /// The runs `condition` selects (and `range`, a condition on r.id with one argument), in id
+    /// order, with their packs decoded; `hint`: about how many there are.
+    private static func packedRuns(
+        _ db: Database, _ condition: SQLCondition, _ range: (sql: String, id: Int64)?, _ hint: Int
+    ) throws -> PackedRuns {
+        var out = PackedRuns(packs: PackColumns(expectedRows: hint))
+        var names = KeyInterner()  // experiment, state and origin repeat
+        try Self.step(
+            db,
+            """
+            SELECT r.id, r.name, e.name, r.state, r.origin, \(Self.durationSQL(.sqlite)), p.params, p.tags, p.metrics
+            FROM run r LEFT JOIN experiment e ON e.id = r.experimentId LEFT JOIN runSummaryPack p ON p.runId = r.id
+            WHERE (\(condition.sql))\(range.map { " AND " + $0.sql } ?? "") ORDER BY r.id
+            """,
+            SQLiteConnection.arguments(condition.arguments + (range.map { [.integer($0.id)] } ?? []))
+        ) { s in
+            let run = RunSummary(
+                id: sqlite3_column_int64(s, 0), name: Self.string(s, 1) ?? "", experiment: names.text(s, 2),
+                state: names.text(s, 3) ?? "", origin: names.text(s, 4) ?? "",
+                duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
+            func blob(_ i: Int32) -> UnsafeRawBufferPointer? {
+                guard sqlite3_column_type(s, i) == SQLITE_BLOB else { return nil }
+                return UnsafeRawBufferPointer(start: sqlite3_column_blob(s, i), count: Int(sqlite3_column_bytes(s, i)))
+            }
+            try out.packs.append(row: out.runs.count, runId: run.id, blob(6), blob(7), blob(8))
+            out.runs.append(run)
+        }
+        return out
+    }
+
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
+    /// From 16 runs on, the two halves of the runs are read at the same time on two connections
+    /// (a comparison charts up to 16 runs of each of 8 groups: some 50,000 points).
     public func histories(runIds: [Int64], keys: [String]) throws -> [Int64: [String: [HistoryPoint]]] {
         if runIds.isEmpty || keys.isEmpty { return [:] }
         if db.sqlitePool == nil { return try portableHistories(runIds: runIds, keys: keys) }
-        return try read { db in
-            var out: [Int64: [String: [HistoryPoint]]] = [:]
-            let marks = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
-            var keyIndex = KeyInterner()
-            var runId: Int64 = -1
-            var key = ""
-            var points: [HistoryPoint] = []
-            func flush() {
-                if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
-                points.removeAll(keepingCapacity: true)
-            }
-            try Self.step(
-                db,
-                """
-                SELECT runId, key, step, value, isNaN FROM metric
-                WHERE runId IN (\(marks(runIds.count))) AND key IN (\(marks(keys.count))) ORDER BY runId, key, step
-                """,
-                StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
-            ) { s in
-                let id = sqlite3_column_int64(s, 0)
-                let k = keyIndex.text(s, 1) ?? ""
-                if id != runId || k != key {
-                    flush()
-                    (runId, key) = (id, k)
-                }
-                let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
-                points.append(
-                    HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
-            }
-            flush()
-            return out
+        if runIds.count < 16 { return try read { db in try Self.histories(db, runIds, keys) } }
+        let halves = [Array(runIds[..<(runIds.count / 2)]), Array(runIds[(runIds.count / 2)...])]
+        let parts = ResultSlots<Result<[Int64: [String: [HistoryPoint]]], any Error>>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            parts[half] = Result { try read { db in try Self.histories(db, halves[half], keys) } }
         }
+        return try parts[0]!.get().merging(try parts[1]!.get()) { a, b in a.merging(b) { x, _ in x } }
+    }
+
+    private static func histories(_ db: Database, _ runIds: [Int64], _ keys: [String]) throws -> [Int64: [String:
+        [HistoryPoint]]]
+    {
+        var out: [Int64: [String: [HistoryPoint]]] = [:]
+        var keyIndex = KeyInterner()
+        var runId: Int64 = -1
+        var key = ""
+        var points: [HistoryPoint] = []
+        func flush() {
+            if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
+            points.removeAll(keepingCapacity: true)
+        }
+        try Self.step(
+            db,
+            """
+            SELECT runId, key, step, value, isNaN FROM metric
+            WHERE runId IN (\(sqlMarks(runIds.count))) AND key IN (\(sqlMarks(keys.count))) ORDER BY runId, key, step
+            """,
+            StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
+        ) { s in
+            let id = sqlite3_column_int64(s, 0)
+            let k = keyIndex.text(s, 1) ?? ""
+            if id != runId || k != key {
+                flush()
+                (runId, key) = (id, k)
+            }
+            let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
+            points.append(
+                HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
+        }
+        flush()
+        return out
     }
 
     /// The id of the run a user named: an id, or a name (the only run with it).
@@ -265,6 +324,12 @@ struct KeyInterner {
     mutating func id(_ s: OpaquePointer, _ i: Int32) -> Int32 {
         let p = sqlite3_column_text(s, i)
         return id(p, p == nil ? 0 : Int(sqlite3_column_bytes(s, i)))
+    }
+
+    /// The id of `text`.
+    mutating func id(of text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { id($0.baseAddress, $0.count) }
     }
 
     /// The id of the `n` bytes of text at `p`.

@@ -52,8 +52,10 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         try withCLIErrors {
             let home = workspace.resolvedHome
-            let db = try TrackerDB(home: home, access: .readOnly)
+            // Recovery first: its read-write open also upgrades an older schema, which the
+            // read-only handle would refuse (StoreError.schemaBehind names this command).
             let recovered = Self.recoverLeases(home: home)
+            let db = try TrackerDB(home: home, access: .readOnly)
             let experimentId = try experiment.map { try WorkerCommand.experimentId($0, db) }
             let counts = try db.stateCounts(experimentId: experimentId)
             let now = Date().timeIntervalSince1970

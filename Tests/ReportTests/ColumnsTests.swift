@@ -9,12 +9,12 @@ import Testing
 
 struct ColumnsTests {
     /// Runs in one experiment whose parameters and metrics vary in which keys they have: more
-    /// runs than the readers' sample rows, an option key some runs lack, lengen families.
+    /// runs than the two-connection threshold, an option key some runs lack, lengen families.
     static func database() throws -> TrackerDB {
         let db = try TrackerDB(home: Fixture.tempDir())
         try db.write { db in
             try db.execute(sql: "INSERT INTO experiment (id, name, spec) VALUES (1, 'mix', '{}')")
-            for id in 1...2003 {
+            for id in 1...(RunReader.concurrentFrom + 3) {
                 try db.execute(
                     sql:
                         "INSERT INTO run (id, experimentId, name, config, configHash, state) VALUES (?, 1, ?, '{}', ?, 'succeeded')",

@@ -192,6 +192,32 @@ struct SummaryPackTests {
         try expectPacksMatchTables(upgraded)
     }
 
+    /// Histories of many runs (read in two halves on two connections) equal each run's own.
+    @Test func historiesOfManyRunsEqualEachRunsOwn() throws {
+        let db = try #require(try makeDB(.sqlite))
+        let runs = try (0..<21).map { try makeRun(db, name: "h\($0)") }
+        var points: [MetricPoint] = []
+        for run in runs {
+            for step in 0..<30 {
+                for key in ["train/loss", "val/loss", "other"] {
+                    let value = step == 7 ? Double.nan : Double(run) + Double(step) / 8
+                    points.append(MetricPoint(runId: run, key: key, step: Int64(step), value: value, time: 0))
+                }
+            }
+        }
+        try db.logMetrics(points)
+        let reader = RunReader(db: db)
+        let all = try reader.histories(runIds: runs.reversed(), keys: ["val/loss", "train/loss"])
+        #expect(all.count == runs.count)
+        for run in runs {
+            let own = try reader.histories(runIds: [run], keys: ["val/loss", "train/loss"])
+            for key in ["val/loss", "train/loss"] {  // as text: NaN equals NaN
+                #expect("\(all[run]?[key] ?? [])" == "\(own[run]?[key] ?? [])", "run \(run) \(key)")
+            }
+            #expect(all[run]?["val/loss"]?.count == 30 && all[run]?["other"] == nil)
+        }
+    }
+
     /// Every run's summaries as reports read them equal its per-key rows.
     func expectPacksMatchTables(_ db: TrackerDB) throws {
         for run in try RunReader(db: db).summaries(RunSelection()) {
