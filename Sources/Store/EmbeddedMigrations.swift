@@ -300,6 +300,30 @@ enum EmbeddedMigrations {
             -- that: it turns foreign keys off for a batch's transaction and checks the batch's runs first.
             """#
         ),
+        (
+            "0006_summary_pack.sql",
+            #"""
+            -- Packed per-run summaries (issue 16): one row per run holding its parameters, tags and metric
+            -- summaries as three blobs (layout: Sources/Store/SummaryPack.swift, versioned), which reports
+            -- read instead of stepping runParam, runTag and metricSummary row by row. Those tables stay
+            -- (--where compiles to SQL over them; the ASHA queue and one-run reads query single keys); the
+            -- store writes each pack in the same transaction as their rows. A run gets its row (empty
+            -- packs) when it is created; after this script, in the same transaction, the migration's data
+            -- step (TrackerDB.dataStep: SummaryPack.backfill) fills the rows of the runs that exist.
+
+            CREATE TABLE runSummaryPack (
+              runId   INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+              params  BLOB NOT NULL,
+              tags    BLOB NOT NULL,
+              metrics BLOB NOT NULL
+            ) STRICT;
+
+            CREATE TRIGGER runSummaryPackOnInsert AFTER INSERT ON run BEGIN
+              INSERT INTO runSummaryPack (runId, params, tags, metrics)
+              VALUES (NEW.id, X'010100000000', X'010200000000', X'010300000000');
+            END;
+            """#
+        ),
     ]
     static let postgres: [(name: String, sql: String)] = [
         (
@@ -554,6 +578,28 @@ enum EmbeddedMigrations {
               AS 'BEGIN DELETE FROM metric WHERE runId = OLD.id; RETURN NULL; END';
 
             CREATE TRIGGER runDeletesMetrics AFTER DELETE ON run FOR EACH ROW EXECUTE FUNCTION deleteRunMetrics();
+            """#
+        ),
+        (
+            "0006_summary_pack.sql",
+            #"""
+            -- PostgreSQL mirror of migrations/0006_summary_pack.sql (see there): the packs are BYTEA. The
+            -- row a run gets when it is created is also what the metric write path locks (FOR UPDATE), so
+            -- two writers of one run's first metrics wait for each other instead of both creating it.
+
+            CREATE TABLE runSummaryPack (
+              runId   BIGINT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+              params  BYTEA NOT NULL,
+              tags    BYTEA NOT NULL,
+              metrics BYTEA NOT NULL
+            );
+
+            CREATE FUNCTION runSummaryPackOnInsert() RETURNS trigger LANGUAGE plpgsql
+              AS 'BEGIN INSERT INTO runSummaryPack (runId, params, tags, metrics) VALUES (NEW.id,
+                decode(''010100000000'', ''hex''), decode(''010200000000'', ''hex''), decode(''010300000000'', ''hex''));
+                RETURN NULL; END';
+
+            CREATE TRIGGER runSummaryPackOnInsert AFTER INSERT ON run FOR EACH ROW EXECUTE FUNCTION runSummaryPackOnInsert();
             """#
         ),
     ]

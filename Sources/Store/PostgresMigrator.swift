@@ -8,8 +8,7 @@ enum PostgresMigrator {
     /// The advisory lock key: "tracker" in ASCII, any constant the store alone uses.
     static let lockKey: Int64 = 0x74_72_61_63_6b_65_72
 
-    static func migrate(_ store: TrackerDB) throws {
-        let known = TrackerDB.migrations(.postgres)
+    static func migrate(_ store: TrackerDB, _ known: [(name: String, sql: String)]) throws {
         // The common case, an up-to-date database, needs one read and no lock.
         let upToDate = try? store.read { db -> Bool in
             let applied = try db.rows(sql: "SELECT name, sha256 FROM schemaMigration ORDER BY seq")

@@ -1,73 +1,42 @@
 // The report reads on any backend, through StoreConnection rows: what a PostgreSQL store
-// reads. SQLite keeps its own fast paths in RunReader.swift (the C API over GRDB's statements,
-// interned keys, two reader connections); the selection, its condition and the tables read are
-// the same, so both return the same summaries.
+// reads. SQLite keeps its own fast paths in RunReader.swift (the C API over GRDB's statements);
+// the selection, its condition, the tables read and the pack decoder are the same, so both
+// return the same summaries.
 extension RunReader {
-    /// `summaries` on any backend, in one read transaction, into the same columns.
+    /// `summaries` on any backend, in one read transaction, from the same packs into the same columns.
     func portableSummaries(_ selection: RunSelection) throws -> [RunSummary] {
         try portableRead { db in
             let condition = try Self.condition(db, selection)
-            let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
             var runs: [RunSummary] = []
+            var packs = PackColumns(expectedRows: 0)
             for row in try db.rows(
-                "SELECT r.id, r.name, e.name AS experiment, r.state, r.origin, \(Self.durationSQL(db.dialect)) AS duration "
-                    + "\(from) ORDER BY r.id", condition.arguments)
+                """
+                SELECT r.id, r.name, e.name AS experiment, r.state, r.origin, \(Self.durationSQL(db.dialect)) AS duration,
+                  p.params, p.tags, p.metrics
+                FROM run r LEFT JOIN experiment e ON e.id = r.experimentId LEFT JOIN runSummaryPack p ON p.runId = r.id
+                WHERE \(condition.sql) ORDER BY r.id
+                """, condition.arguments)
             {
-                runs.append(
-                    RunSummary(
-                        id: try row.get("id"), name: try row.get("name"),
-                        experiment: String(sqlValue: row["experiment"]),
-                        state: try row.get("state"), origin: try row.get("origin"),
-                        duration: Double(sqlValue: row["duration"])))
+                let run = RunSummary(
+                    id: try row.get("id"), name: try row.get("name"), experiment: String(sqlValue: row["experiment"]),
+                    state: try row.get("state"), origin: try row.get("origin"),
+                    duration: Double(sqlValue: row["duration"]))
+                try packs.append(
+                    row: runs.count, runId: run.id, [UInt8](sqlValue: row["params"]), [UInt8](sqlValue: row["tags"]),
+                    [UInt8](sqlValue: row["metrics"]))
+                runs.append(run)
             }
-            if runs.isEmpty { return runs }
-            Self.attach(
-                try Self.portableChildren(db, "SELECT r.id \(from)", condition.arguments, runs.map(\.id)), to: runs)
+            Self.attach(packs.finish(rows: runs.count), to: runs)
             return runs
         }
-    }
-
-    /// `readChildren`'s two parts on any backend: rows in run id order, each found by `RunWalk`.
-    private static func portableChildren(
-        _ db: any StoreConnection, _ ids: String, _ arguments: [SQLValue], _ runIds: [Int64]
-    ) throws -> [Children] {
-        var out = Children(rows: runIds.count)
-        func read<V>(_ sql: String, _ entries: inout SummaryEntries<V>, _ value: (SQLRow) throws -> V) throws {
-            var names: [String: Int32] = [:]
-            var rows = RunWalk(runIds)
-            for r in try db.rows(sql + " WHERE runId IN (\(ids)) ORDER BY runId, key", arguments) {
-                guard let row = rows.row(try r.get("runId")) else { continue }
-                let key: String = try r.get("key")
-                let id = names[key] ?? Int32(names.count)
-                names[key] = id
-                entries.append(row: row, key: id, try value(r))
-            }
-            var byId = [String](repeating: "", count: names.count)
-            for (name, id) in names { byId[Int(id)] = name }
-            entries.finish(rows: runIds.count, names: byId)
-        }
-        try read("SELECT runId, key, type, num, text FROM runParam", &out.params) { row in
-            Self.param(
-                typeInitial: (String(sqlValue: row["type"]) ?? "").utf8.first ?? 0, num: Double(sqlValue: row["num"]),
-                text: String(sqlValue: row["text"]))
-        }
-        try read("SELECT runId, key, value FROM runTag", &out.tags) { try $0.get("value") }
-        try read(
-            "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary", &out.metrics
-        ) { row in
-            let nan: Bool = try row.get("lastIsNaN")
-            return MetricStat(
-                lastStep: try row.get("lastStep"), last: nan ? .nan : (Double(sqlValue: row["last"]) ?? .nan),
-                min: Double(sqlValue: row["min"]), max: Double(sqlValue: row["max"]), count: try row.get("count"))
-        }
-        return [out, out]
     }
 
     /// Seconds from a run's start to its end (or now), to the millisecond; NULL before it starts.
     static func durationSQL(_ dialect: SQLDialect) -> String {
         switch dialect {
-        case .sqlite:
-            "round((julianday(coalesce(r.finishedAt, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.startedAt)) * 86400.0, 3)"
+        case .sqlite:  // the CASE skips the clock and date parsing for runs never started (most imported ones)
+            "CASE WHEN r.startedAt IS NULL THEN NULL ELSE "
+                + "round((julianday(coalesce(r.finishedAt, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) - julianday(r.startedAt)) * 86400.0, 3) END"
         case .postgres:
             "CAST(round(CAST(EXTRACT(EPOCH FROM (coalesce(CAST(r.finishedAt AS TIMESTAMPTZ), now()) "
                 + "- CAST(r.startedAt AS TIMESTAMPTZ))) AS NUMERIC), 3) AS DOUBLE PRECISION)"

@@ -1,5 +1,5 @@
 // Read-only queries behind every report: which runs a selection names, their summaries (run row,
-// typed params, tags, metricSummary), metric histories for charts and exports, and one run whole.
+// typed params, tags, metric summaries: runSummaryPack), metric histories for charts and exports, and one run whole.
 // Each call reads in one transaction (summaries: see there), so a report never mixes two states
 // of a run. Reports read only through this API: no SQL outside Store.
 import Basics
@@ -29,163 +29,144 @@ public struct RunReader: Sendable {
 
     public init(db: TrackerDB) { self.db = db }
 
-    /// Summaries of the selected runs, in id order. Every table is stepped with SQLite's C API and
-    /// interned keys into flat columns (`RunColumns`): for 10,000 runs that is 200,000 rows, and
-    /// GRDB's Row boxing, a fresh String per key and a dictionary per run cost most of a
-    /// comparison (perf). Up to `concurrentFrom` runs, everything is one read transaction. Past
-    /// it, the run rows are read first, then params and tags, and metric summaries, at the same
-    /// time on two connections (WAL readers): those transactions start a moment after the first,
-    /// but parameters never change once a run exists, and a run that appeared in between is left
-    /// out (its rows find no run).
+    /// Summaries of the selected runs, in id order: one row per run, its parameters, tags and
+    /// metric summaries read from its packs (runSummaryPack, see SummaryPack.swift) into flat
+    /// columns shared by all runs (`RunColumns`) with interned keys. Stepping the per-key tables
+    /// instead (200,000 rows for 10,000 runs) was most of a 10,000-run comparison (perf). From
+    /// `concurrentFrom` runs in the store, the runs below and from the median id are read and
+    /// decoded at the same time on two connections (WAL readers), each half in one read
+    /// transaction, and joined; every run is read whole in one of them, and a run that appeared
+    /// in between is in the second half or in neither.
     public func summaries(_ selection: RunSelection) throws -> [RunSummary] {
         if db.sqlitePool == nil { return try portableSummaries(selection) }
-        let (runs, ids, args, children) = try read { db -> ([RunSummary], String, StatementArguments, [Children]?) in
+        let (condition, total, split) = try read { db -> (SQLCondition, Int, Int64?) in
             let condition = try Self.condition(SQLiteConnection(db: db), selection)
-            let from = "FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
-            let args = SQLiteConnection.arguments(condition.arguments)
-            var runs: [RunSummary] = []
-            var names = KeyInterner()  // experiment, state and origin repeat
-            try Self.step(
-                db,
-                """
-                SELECT r.id, r.name, e.name, r.state, r.origin, \(Self.durationSQL(.sqlite))
-                \(from) ORDER BY r.id
-                """, args
-            ) { s in
-                let run = RunSummary(
-                    id: sqlite3_column_int64(s, 0), name: Self.string(s, 1) ?? "", experiment: names.text(s, 2),
-                    state: names.text(s, 3) ?? "", origin: names.text(s, 4) ?? "",
-                    duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
-                runs.append(run)
-            }
-            if runs.isEmpty { return (runs, "", args, []) }
-            // A selection of most runs reads the child tables whole, in key order, and leaves out
-            // the rows of other runs as it goes: for 10,000 runs, probing each table once per
-            // selected id cost SQLite 1.5-2x as much (measured).
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0
-            let (ids, idArgs) = runs.count * 2 >= total ? ("", StatementArguments()) : ("SELECT r.id \(from)", args)
-            if runs.count >= Self.concurrentFrom { return (runs, ids, idArgs, nil) }
-            let runIds = runs.map(\.id)
-            return (runs, ids, idArgs, try (0..<2).map { try Self.readChildren($0, db, ids, idArgs, runIds) })
+            if total < Self.concurrentFrom { return (condition, total, nil) }
+            let median = try Int64.fetchOne(
+                db, sql: "SELECT id FROM run ORDER BY id LIMIT 1 OFFSET ?", arguments: [total / 2])
+            return (condition, total, median)
         }
-        if let children {
-            Self.attach(children, to: runs)
-            return runs
+        guard let split else {
+            var all = try read { db in try Self.packedRuns(db, condition, nil, total) }
+            return all.finished()
         }
-        let runIds = runs.map(\.id)
-        let parts = ResultSlots<Result<Children, any Error>>(count: 2)
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            parts[part] = Result { try read { db in try Self.readChildren(part, db, ids, args, runIds) } }
+        let halves = ResultSlots<Result<PackedRuns, any Error>>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            halves[half] = Result {
+                try read { db in
+                    try Self.packedRuns(db, condition, (half == 0 ? "r.id < ?" : "r.id >= ?", split), total / 2)
+                }
+            }
         }
-        Self.attach(try parts.values.map { try $0!.get() }, to: runs)
-        return runs
+        var first = try halves[0]!.get()
+        first.append(try halves[1]!.get())
+        return first.finished()
     }
 
-    /// Selections of at least this many runs read their params and metric summaries on two threads.
-    static let concurrentFrom = 2000
-
-    /// What one part of `readChildren` read: params and tags (part 0) or metric summaries (part 1).
-    struct Children {
-        var params: SummaryEntries<ParamValue>
-        var tags: SummaryEntries<String>
-        var metrics: SummaryEntries<MetricStat>
-
-        /// Nothing read yet, for `rows` runs.
-        init(rows: Int) {
-            params = SummaryEntries(expectedRows: rows)
-            tags = SummaryEntries(expectedRows: rows)
-            metrics = SummaryEntries(expectedRows: rows)
-        }
-    }
-
-    /// Gives `runs` the columns that the two parts of `readChildren` (or `portableChildren`) read.
-    static func attach(_ parts: [Children], to runs: [RunSummary]) {
-        guard parts.count == 2 else { return }
-        let columns = RunColumns(params: parts[0].params, tags: parts[0].tags, metrics: parts[1].metrics)
+    /// Gives `runs` the columns read from their packs.
+    static func attach(_ columns: RunColumns, to runs: [RunSummary]) {
         for (i, r) in runs.enumerated() { r.attach(columns, row: i) }
     }
 
-    /// Part 0: params and tags; part 1: metric summaries, each in run id order, the row of each
-    /// run found by walking `runIds` (ascending) along (rows of runs outside the selection find
-    /// none). `ids` selects the run ids to read, or is empty to read the tables whole.
-    private static func readChildren(
-        _ part: Int, _ db: Database, _ ids: String, _ args: StatementArguments, _ runIds: [Int64]
-    ) throws -> Children {
-        var out = Children(rows: runIds.count)
-        let only = (ids.isEmpty ? "" : " WHERE runId IN (\(ids))") + " ORDER BY runId"
-        if part == 0 {
-            var keys = KeyInterner()
-            var rows = RunWalk(runIds)
-            try Self.step(db, "SELECT runId, key, type, num, text FROM runParam" + only, args) { s in
-                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
-                let num: Double? = sqlite3_column_type(s, 3) == SQLITE_NULL ? nil : sqlite3_column_double(s, 3)
-                out.params.append(
-                    row: row, key: keys.id(s, 1),
-                    Self.param(typeInitial: sqlite3_column_text(s, 2)?.pointee ?? 0, num: num, text: Self.string(s, 4)))
+    /// Selections of at least this many runs in the store are read on two connections.
+    static let concurrentFrom = 2000
+
+    /// Runs read with their packs, not yet given their columns.
+    struct PackedRuns {
+        var runs: [RunSummary] = []
+        var packs: PackColumns
+
+        /// Appends `other`'s runs after these.
+        mutating func append(_ other: PackedRuns) {
+            packs.append(other.packs, rows: other.runs.count, after: runs.count)
+            runs += other.runs
+        }
+
+        /// The runs, given the columns of their packs.
+        mutating func finished() -> [RunSummary] {
+            RunReader.attach(packs.finish(rows: runs.count), to: runs)
+            return runs
+        }
+    }
+
+    /// The runs `condition` selects (and `range`, a condition on r.id with one argument), in id
+    /// order, with their packs decoded; `hint`: about how many there are.
+    private static func packedRuns(
+        _ db: Database, _ condition: SQLCondition, _ range: (sql: String, id: Int64)?, _ hint: Int
+    ) throws -> PackedRuns {
+        var out = PackedRuns(packs: PackColumns(expectedRows: hint))
+        var names = KeyInterner()  // experiment, state and origin repeat
+        try Self.step(
+            db,
+            """
+            SELECT r.id, r.name, e.name, r.state, r.origin, \(Self.durationSQL(.sqlite)), p.params, p.tags, p.metrics
+            FROM run r LEFT JOIN experiment e ON e.id = r.experimentId LEFT JOIN runSummaryPack p ON p.runId = r.id
+            WHERE (\(condition.sql))\(range.map { " AND " + $0.sql } ?? "") ORDER BY r.id
+            """,
+            SQLiteConnection.arguments(condition.arguments + (range.map { [.integer($0.id)] } ?? []))
+        ) { s in
+            let run = RunSummary(
+                id: sqlite3_column_int64(s, 0), name: Self.string(s, 1) ?? "", experiment: names.text(s, 2),
+                state: names.text(s, 3) ?? "", origin: names.text(s, 4) ?? "",
+                duration: sqlite3_column_type(s, 5) == SQLITE_NULL ? nil : sqlite3_column_double(s, 5))
+            func blob(_ i: Int32) -> UnsafeRawBufferPointer? {
+                guard sqlite3_column_type(s, i) == SQLITE_BLOB else { return nil }
+                return UnsafeRawBufferPointer(start: sqlite3_column_blob(s, i), count: Int(sqlite3_column_bytes(s, i)))
             }
-            out.params.finish(rows: runIds.count, names: keys.strings)
-            keys = KeyInterner()
-            rows = RunWalk(runIds)
-            try Self.step(db, "SELECT runId, key, value FROM runTag" + only, args) { s in
-                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
-                out.tags.append(row: row, key: keys.id(s, 1), Self.string(s, 2) ?? "")
-            }
-            out.tags.finish(rows: runIds.count, names: keys.strings)
-        } else {
-            var keys = KeyInterner()
-            var rows = RunWalk(runIds)
-            try Self.step(
-                db, "SELECT runId, key, lastStep, last, lastIsNaN, min, max, count FROM metricSummary" + only, args
-            ) { s in
-                guard let row = rows.row(sqlite3_column_int64(s, 0)) else { return }
-                out.metrics.append(
-                    row: row, key: keys.id(s, 1),
-                    MetricStat(
-                        lastStep: sqlite3_column_int64(s, 2),
-                        last: sqlite3_column_int(s, 4) != 0 ? .nan : (Self.real(s, 3) ?? .nan),
-                        min: Self.real(s, 5), max: Self.real(s, 6), count: sqlite3_column_int64(s, 7)))
-            }
-            out.metrics.finish(rows: runIds.count, names: keys.strings)
+            try out.packs.append(row: out.runs.count, runId: run.id, blob(6), blob(7), blob(8))
+            out.runs.append(run)
         }
         return out
     }
 
     /// Metric histories (step, value; NaN kept) for `keys` of the given runs: `[runId: [key: points]]`.
+    /// From 16 runs on, the two halves of the runs are read at the same time on two connections
+    /// (a comparison charts up to 16 runs of each of 8 groups: some 50,000 points).
     public func histories(runIds: [Int64], keys: [String]) throws -> [Int64: [String: [HistoryPoint]]] {
         if runIds.isEmpty || keys.isEmpty { return [:] }
         if db.sqlitePool == nil { return try portableHistories(runIds: runIds, keys: keys) }
-        return try read { db in
-            var out: [Int64: [String: [HistoryPoint]]] = [:]
-            let marks = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
-            var keyIndex = KeyInterner()
-            var runId: Int64 = -1
-            var key = ""
-            var points: [HistoryPoint] = []
-            func flush() {
-                if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
-                points.removeAll(keepingCapacity: true)
-            }
-            try Self.step(
-                db,
-                """
-                SELECT runId, key, step, value, isNaN FROM metric
-                WHERE runId IN (\(marks(runIds.count))) AND key IN (\(marks(keys.count))) ORDER BY runId, key, step
-                """,
-                StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
-            ) { s in
-                let id = sqlite3_column_int64(s, 0)
-                let k = keyIndex.text(s, 1) ?? ""
-                if id != runId || k != key {
-                    flush()
-                    (runId, key) = (id, k)
-                }
-                let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
-                points.append(
-                    HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
-            }
-            flush()
-            return out
+        if runIds.count < 16 { return try read { db in try Self.histories(db, runIds, keys) } }
+        let halves = [Array(runIds[..<(runIds.count / 2)]), Array(runIds[(runIds.count / 2)...])]
+        let parts = ResultSlots<Result<[Int64: [String: [HistoryPoint]]], any Error>>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            parts[half] = Result { try read { db in try Self.histories(db, halves[half], keys) } }
         }
+        return try parts[0]!.get().merging(try parts[1]!.get()) { a, b in a.merging(b) { x, _ in x } }
+    }
+
+    private static func histories(_ db: Database, _ runIds: [Int64], _ keys: [String]) throws -> [Int64: [String:
+        [HistoryPoint]]]
+    {
+        var out: [Int64: [String: [HistoryPoint]]] = [:]
+        var keyIndex = KeyInterner()
+        var runId: Int64 = -1
+        var key = ""
+        var points: [HistoryPoint] = []
+        func flush() {
+            if runId >= 0 && !points.isEmpty { out[runId, default: [:]][key] = points }
+            points.removeAll(keepingCapacity: true)
+        }
+        try Self.step(
+            db,
+            """
+            SELECT runId, key, step, value, isNaN FROM metric
+            WHERE runId IN (\(sqlMarks(runIds.count))) AND key IN (\(sqlMarks(keys.count))) ORDER BY runId, key, step
+            """,
+            StatementArguments(runIds.map(\.databaseValue) + keys.map(\.databaseValue))
+        ) { s in
+            let id = sqlite3_column_int64(s, 0)
+            let k = keyIndex.text(s, 1) ?? ""
+            if id != runId || k != key {
+                flush()
+                (runId, key) = (id, k)
+            }
+            let nan = sqlite3_column_int(s, 4) != 0 || sqlite3_column_type(s, 3) == SQLITE_NULL
+            points.append(
+                HistoryPoint(step: sqlite3_column_int64(s, 2), value: nan ? .nan : sqlite3_column_double(s, 3)))
+        }
+        flush()
+        return out
     }
 
     /// The id of the run a user named: an id, or a name (the only run with it).
@@ -317,20 +298,6 @@ public struct RunReader: Sendable {
     }
 }
 
-/// The row (index in `ids`, ascending) of each run id of rows that arrive in run id order;
-/// nil for ids not among them.
-struct RunWalk {
-    let ids: [Int64]
-    var next = 0
-
-    init(_ ids: [Int64]) { self.ids = ids }
-
-    mutating func row(_ id: Int64) -> Int? {
-        while next < ids.count && ids[next] < id { next += 1 }
-        return next < ids.count && ids[next] == id ? next : nil
-    }
-}
-
 /// Hands out one String per distinct column text (parameter and metric keys repeat in every
 /// run): an FNV-1a hash of the bytes indexes an open-addressing table of earlier texts, compared
 /// with memcmp, so a repeated key costs neither an allocation nor Swift's (seeded SipHash)
@@ -356,7 +323,17 @@ struct KeyInterner {
     /// The id of column i's text (NULL reads as the empty text): its index in `strings`.
     mutating func id(_ s: OpaquePointer, _ i: Int32) -> Int32 {
         let p = sqlite3_column_text(s, i)
-        let n = p == nil ? 0 : Int(sqlite3_column_bytes(s, i))
+        return id(p, p == nil ? 0 : Int(sqlite3_column_bytes(s, i)))
+    }
+
+    /// The id of `text`.
+    mutating func id(of text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { id($0.baseAddress, $0.count) }
+    }
+
+    /// The id of the `n` bytes of text at `p`.
+    mutating func id(_ p: UnsafePointer<UInt8>?, _ n: Int) -> Int32 {
         if let hit = guess(p, n) { return hit }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for j in 0..<n { h = (h ^ UInt64(p![j])) &* 0x100_0000_01b3 }

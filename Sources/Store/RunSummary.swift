@@ -215,6 +215,14 @@ package struct SummaryEntries<Value> {
         while start.count <= row { start.append(Int32(keys.count)) }
     }
 
+    /// Appends the `rows` rows of `other` (finished) as rows `after`, `after + 1`, ..., its key
+    /// id k becoming `keys[k]`.
+    mutating func append(_ other: SummaryEntries, rows: Int, after: Int, keys: [Int32]) {
+        for r in 0..<rows {
+            for i in other.range(r) { append(row: after + r, key: keys[Int(other.keys[i])], other.values[i]) }
+        }
+    }
+
     /// Ends the last of `rows` rows and names the key ids (`names[id]`).
     mutating func finish(rows: Int, names: [String]) {
         while start.count <= rows { start.append(Int32(keys.count)) }

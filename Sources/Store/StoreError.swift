@@ -23,6 +23,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case badStoreURL(url: String, reason: String)
     /// The PostgreSQL password file cannot be used.
     case passwordFile(path: String, reason: String)
+    /// A run's packed summary (runSummaryPack) cannot be read; `offset` is the byte.
+    case badSummaryPack(runId: Int64, part: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -69,6 +71,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "cannot use the store \(url): \(reason)"
         case .passwordFile(let path, let reason):
             return "cannot use the PostgreSQL password file \(path) (TRACKER_DATABASE_PASSWORD_FILE): \(reason)"
+        case .badSummaryPack(let runId, let part, let offset, let reason):
+            return "the packed \(part) of run \(runId) (table runSummaryPack) is damaged at byte \(offset): \(reason); "
+                + "the database was changed outside tracker: restore it from a backup"
         }
     }
 }

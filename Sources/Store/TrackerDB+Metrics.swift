@@ -1,8 +1,9 @@
 // The one write path for metrics (MLflow's log_batch idea): a batch of points goes in one short
-// write transaction, NaN is stored as value NULL + isNaN 1 (SQLite turns NaN into NULL), and
-// metricSummary is upserted once per (run, key) of the batch. On SQLite, rows are inserted series
-// by series (stable, so within a batch the last point for a step still wins), up to 64 rows per
-// INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
+// write transaction, NaN is stored as value NULL + isNaN 1 (SQLite turns NaN into NULL),
+// metricSummary is upserted once per (run, key) of the batch and each run's metric pack
+// (runSummaryPack.metrics, SummaryPack.swift) once per run, in the same transaction. On SQLite,
+// rows are inserted series by series (stable, so within a batch the last point for a step still
+// wins), up to 64 rows per INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
 // statement's set-up (its statement journal) is paid once per 64 rows; the runs are checked once
 // per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL a
 // batch is two statements: its runs and summaries read (and locked) in one, its points inserted
@@ -44,28 +45,69 @@ extension TrackerDB {
         }
     }
 
+    /// The stored summaries come from the runs' metric packs (one read per run, not one per
+    /// series), which hold exactly what metricSummary holds: both are written here, together.
+    /// `checkingRuns`: fail with `runNotFound` when a run of the batch does not exist (once per
+    /// run, not per row: the metric connection has foreign keys off).
     private static func writeSQLite(_ points: [MetricPoint], _ db: Database, checkingRuns: Bool) throws {
         if points.isEmpty { return }
         let batch = SeriesBatch(points)
-        if checkingRuns { try checkRuns(batch, SQLiteConnection(db: db)) }
+        let conn = SQLiteConnection(db: db)
+        // Every run has a pack row (made with it, deleted with it), so reading the packs checks
+        // the batch's runs too; the run table is asked only about a run without one.
+        var packs = try MetricPacks(batch.series) { runId in
+            guard let pack = try readPack(runId, db) else {
+                let exists = try conn.scalar(Int.self, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [runId])
+                if checkingRuns && exists == nil { throw StoreError.runNotFound(String(runId)) }
+                return nil
+            }
+            return pack
+        }
         try batch.withKeyPointers { keys in
-            let stored = try batch.series.indices.map { try readSummary(batch.series[$0], keys[$0], db) }
+            let stored = batch.series.map { packs.stored($0) }
             let appending = zip(batch.summaries, stored).allSatisfy { $0.appends(to: $1) }
             let conflicted = try insert(points, batch, keys, replacing: !appending, db)
             for (i, series) in batch.series.enumerated() {
                 let summary =
-                    try (conflicted ? nil : batch.summaries[i].updated(stored[i], series))
-                    ?? recompute(series, SQLiteConnection(db: db))
-                if let summary { try writeSummary(summary, keys[i], db) }
+                    try (conflicted ? nil : batch.summaries[i].updated(stored[i], series)) ?? recompute(series, conn)
+                if let summary {
+                    try writeSummary(summary, keys[i], db)
+                    packs.set(summary)
+                }
             }
+        }
+        for (runId, bytes) in packs.encoded { try writePack(runId, bytes, db) }
+    }
+
+    /// A run's metric pack, read with the C API on a cached statement (nil: the run has no row).
+    /// Through SQLRow and GRDB's Row it cost 2-3% of a batch of 1000 points (perf).
+    private static func readPack(_ runId: Int64, _ db: Database) throws -> [UInt8]? {
+        let read = try db.cachedStatement(sql: "SELECT metrics FROM runSummaryPack WHERE runId = ?").sqliteStatement
+        sqlite3_bind_int64(read, 1, runId)
+        defer { sqlite3_reset(read) }
+        switch sqlite3_step(read) {
+        case SQLITE_ROW:
+            guard let p = sqlite3_column_blob(read, 0) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(read, 0))))
+        case SQLITE_DONE: return nil
+        case let rc: throw RunReader.stepError(rc, db)
         }
     }
 
-    /// Fails with `runNotFound` when a run of the batch does not exist (once per run, not per row).
-    private static func checkRuns(_ batch: SeriesBatch, _ conn: any StoreConnection) throws {
-        for runId in Set(batch.series.map(\.runId))
-        where try conn.scalar(Int.self, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [runId]) == nil {
-            throw StoreError.runNotFound(String(runId))
+    /// Sets a run's metric pack with the C API on a cached statement; a run without a row (never:
+    /// a trigger makes it with the run) gets one through the portable upsert.
+    private static func writePack(_ runId: Int64, _ bytes: [UInt8], _ db: Database) throws {
+        let write = try db.cachedStatement(sql: "UPDATE runSummaryPack SET metrics = ? WHERE runId = ?").sqliteStatement
+        defer { sqlite3_clear_bindings(write) }
+        let rc = bytes.withUnsafeBytes { b in
+            sqlite3_bind_blob(write, 1, b.baseAddress, Int32(b.count), nil)  // SQLITE_STATIC: unbound above
+            sqlite3_bind_int64(write, 2, runId)
+            defer { sqlite3_reset(write) }
+            return sqlite3_step(write)
+        }
+        if rc != SQLITE_DONE { throw RunReader.stepError(rc, db) }
+        if sqlite3_changes(db.sqliteConnection) == 0 {
+            try SummaryPack.write(.metrics, runId, bytes, SQLiteConnection(db: db))
         }
     }
 
@@ -298,28 +340,43 @@ extension TrackerDB {
         var max: Double?
     }
 
-    /// One series' stored summary, read with the C API on a cached statement: GRDB's record fetch
-    /// prepared its statement anew each time and cost a tenth of a batch (perf).
-    private static func readSummary(_ s: SeriesKey, _ key: UnsafePointer<CChar>, _ db: Database) throws
-        -> StoredSummary?
-    {
-        let read = try db.cachedStatement(
-            sql: "SELECT lastStep, count, min, max FROM metricSummary WHERE runId = ? AND key = ?"
-        ).sqliteStatement
-        sqlite3_bind_int64(read, 1, s.runId)
-        sqlite3_bind_text(read, 2, key, -1, nil)  // SQLITE_STATIC: unbound below
-        defer {
-            sqlite3_reset(read)
-            sqlite3_clear_bindings(read)
+    /// The metric packs (runSummaryPack.metrics) of a batch's runs while it is written: read once
+    /// per run, given every summary the batch writes, written back once per run.
+    struct MetricPacks {
+        private var runs: [Int64: [String: MetricStat]] = [:]
+        private var changed: Set<Int64> = []
+
+        /// `read` returns a run's stored pack (nil: the run has no row yet).
+        init(_ series: [SeriesKey], read: (Int64) throws -> [UInt8]?) throws {
+            for s in series where runs[s.runId] == nil {
+                var entries: [String: MetricStat] = [:]
+                if let bytes = try read(s.runId) {
+                    for (key, stat) in try SummaryPack.metrics(bytes, runId: s.runId) { entries[key] = stat }
+                }
+                runs[s.runId] = entries
+            }
         }
-        switch sqlite3_step(read) {
-        case SQLITE_ROW:
-            return StoredSummary(
-                lastStep: sqlite3_column_int64(read, 0), count: sqlite3_column_int64(read, 1),
-                min: RunReader.real(read, 2), max: RunReader.real(read, 3))
-        case SQLITE_DONE: return nil
-        case let rc: throw RunReader.stepError(rc, db)
+
+        func stored(_ s: SeriesKey) -> StoredSummary? {
+            runs[s.runId]?[s.key].map {
+                StoredSummary(lastStep: $0.lastStep, count: $0.count, min: $0.min, max: $0.max)
+            }
         }
+
+        mutating func set(_ r: MetricSummaryRecord) {
+            runs[r.runId, default: [:]][r.key] = MetricStat(
+                lastStep: r.lastStep, last: r.lastIsNaN ? .nan : (r.last ?? .nan), min: r.min, max: r.max,
+                count: r.count)
+            changed.insert(r.runId)
+        }
+
+        /// The changed runs' packs, by run id.
+        var encoded: [(runId: Int64, bytes: [UInt8])] {
+            changed.sorted().map {
+                ($0, SummaryPack.encode(metrics: runs[$0, default: [:]].map { ($0.key, $0.value) }))
+            }
+        }
+
     }
 
     /// Upserts one series' summary, with the C API on a cached statement.

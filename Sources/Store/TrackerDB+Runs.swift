@@ -158,6 +158,7 @@ extension TrackerDB {
                     ON CONFLICT (runId, key) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text
                     """, arguments: [runId, key, value.typeName, num, text])
         }
+        if !params.isEmpty { try SummaryPack.rebuild(.params, runId: runId, db) }
     }
 
     /// A run's parameters, typed as stored.
@@ -192,6 +193,7 @@ extension TrackerDB {
                     ON CONFLICT (runId, key) DO UPDATE SET value = excluded.value
                     """, arguments: [runId, key, value])
         }
+        if !tags.isEmpty { try SummaryPack.rebuild(.tags, runId: runId, db) }
     }
 
     public func tags(runId: Int64) throws -> [String: String] {

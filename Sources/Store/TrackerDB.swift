@@ -39,7 +39,12 @@ public final class TrackerDB: Sendable {
 
     /// Opens the database at `path`: read-write creates it if needed and applies the pending
     /// migrations; read-only requires it to exist with this build's schema.
-    public init(path: String, access: Access = .readWrite, busyTimeout: TimeInterval = 30) throws {
+    public convenience init(path: String, access: Access = .readWrite, busyTimeout: TimeInterval = 30) throws {
+        try self.init(path: path, access: access, busyTimeout: busyTimeout, migrations: Self.migrations)
+    }
+
+    /// `init(path:access:busyTimeout:)` applying only `migrations` (tests build older schemas).
+    init(path: String, access: Access, busyTimeout: TimeInterval, migrations: [(name: String, sql: String)]) throws {
         self.path = path
         self.home = (path as NSString).deletingLastPathComponent
         self.access = access
@@ -59,15 +64,26 @@ public final class TrackerDB: Sendable {
             try checkSchema()
             return
         }
-        backend = SQLiteBackend(pool: try Self.openMigrated(path, config, busyTimeout: busyTimeout), path: path)
+        backend = SQLiteBackend(
+            pool: try Self.openMigrated(path, config, busyTimeout: busyTimeout, migrations), path: path)
     }
 
     /// Opens the PostgreSQL store at `url` for workspace `home` (its logs, checkpoints and shards
     /// stay in the folder): read-write applies the pending migrations under an advisory lock.
     /// `maxConnections`: how many connections it may open (a Slurm task keeps to one).
-    public init(
+    public convenience init(
         postgres url: PostgresURL, password: String?, home: String, access: Access = .readWrite,
         maxConnections: Int = 4
+    ) throws {
+        try self.init(
+            postgres: url, password: password, home: home, access: access, maxConnections: maxConnections,
+            migrations: Self.migrations(.postgres))
+    }
+
+    /// The PostgreSQL init applying only `migrations` (tests build older schemas).
+    init(
+        postgres url: PostgresURL, password: String?, home: String, access: Access, maxConnections: Int,
+        migrations: [(name: String, sql: String)]
     ) throws {
         let backend = try PostgresBackend(url: url, password: password, maxConnections: maxConnections)
         self.backend = backend
@@ -77,7 +93,7 @@ public final class TrackerDB: Sendable {
         if access == .readOnly {
             try checkSchema()
         } else {
-            try PostgresMigrator.migrate(self)
+            try PostgresMigrator.migrate(self, migrations)
         }
     }
 
@@ -85,14 +101,14 @@ public final class TrackerDB: Sendable {
     /// once (two `tracker ingest` on a new --home) can meet SQLITE_BUSY outside the busy handler's
     /// reach (switching a new file to WAL, a read that must become a write): the loser waits and
     /// tries again, within the same timeout, instead of failing with "database is locked".
-    private static func openMigrated(_ path: String, _ config: Configuration, busyTimeout: TimeInterval) throws
-        -> DatabasePool
-    {
+    private static func openMigrated(
+        _ path: String, _ config: Configuration, busyTimeout: TimeInterval, _ known: [(name: String, sql: String)]
+    ) throws -> DatabasePool {
         let deadline = Date().addingTimeInterval(busyTimeout)
         while true {
             do {
                 let pool = try DatabasePool(path: path, configuration: config)
-                try migrate(pool)
+                try migrate(pool, known)
                 return pool
             } catch let error as DatabaseError
                 where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) && Date() < deadline
@@ -186,8 +202,7 @@ public final class TrackerDB: Sendable {
         }
     }
 
-    private static func migrate(_ pool: DatabasePool) throws {
-        let known = Self.migrations
+    private static func migrate(_ pool: DatabasePool, _ known: [(name: String, sql: String)]) throws {
         // The common case, an up-to-date database, needs only a read: no write lock, no WAL write.
         let upToDate = try? pool.read { db -> Bool in
             let applied = try Row.fetchAll(db, sql: "SELECT name, sha256 FROM schemaMigration ORDER BY rowid")
@@ -246,8 +261,15 @@ public final class TrackerDB: Sendable {
                 continue
             }
             try db.executeScript(m.sql)
+            try dataStep(m.name, db)
             try db.execute(sql: "INSERT INTO schemaMigration (name, sha256) VALUES (?, ?)", arguments: [m.name, sum])
         }
+    }
+
+    /// What a migration does after its SQL, in the same transaction, where SQL alone cannot
+    /// (both engines): 0006 packs every existing run's summaries (`SummaryPack.backfill`).
+    static func dataStep(_ name: String, _ db: any StoreConnection) throws {
+        if name == "0006_summary_pack.sql" { try SummaryPack.backfill(db) }
     }
 
     /// Names of the applied migrations, in order.

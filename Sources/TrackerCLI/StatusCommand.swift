@@ -52,7 +52,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         try withCLIErrors {
             let home = workspace.resolvedHome
-            let db = try TrackerDB(home: home, access: .readOnly)
+            let db = try Self.openUpgrading(home)
             let recovered = Self.recoverLeases(home: home)
             let experimentId = try experiment.map { try WorkerCommand.experimentId($0, db) }
             let counts = try db.stateCounts(experimentId: experimentId)
@@ -127,6 +127,17 @@ extension StatusCommand {
         for (name, list) in Dictionary(grouping: rungs, by: \.experiment).sorted(by: { $0.key < $1.key }) {
             let parts = list.map { "rung \($0.rung) (step \($0.step)): \($0.results) results, \($0.pruned) pruned" }
             print("  \(name)  \(list[0].metric)  " + parts.joined(separator: "; "))
+        }
+    }
+
+    /// The read-only handle; a workspace an older tracker wrote is first upgraded through a
+    /// write handle (what StoreError.schemaBehind tells users to run this command for).
+    static func openUpgrading(_ home: String) throws -> TrackerDB {
+        do {
+            return try TrackerDB(home: home, access: .readOnly)
+        } catch StoreError.schemaBehind {
+            _ = try TrackerDB(home: home)
+            return try TrackerDB(home: home, access: .readOnly)
         }
     }
 

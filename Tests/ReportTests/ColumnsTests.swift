@@ -43,6 +43,7 @@ struct ColumnsTests {
                         arguments: [id, key, 10 * i, last, last == nil ? 1 : 0, Double(id % 13) / 4])
                 }
             }
+            try TrackerDB.rebuildSummaryPacks(in: db)
         }
         return db
     }

@@ -1,7 +1,8 @@
 // A small, fully deterministic tracker database for the report tests: one experiment 'sweep'
 // with five runs (two variants x two seeds, and a diverged 'forgetting' run whose last val/loss
 // is NaN and last train/loss is +inf), plus one imported run outside any experiment. Written with
-// plain SQL so the tests depend only on the schema.
+// plain SQL so the tests depend only on the schema (and the store's rebuild of its packed
+// summaries, TrackerDB.rebuildSummaryPacks).
 import Foundation
 import Store
 
@@ -107,6 +108,7 @@ enum Fixture {
                       (SELECT count(*) FROM metric WHERE runId = m.runId AND key = m.key)
                     FROM metric m WHERE m.step = (SELECT max(step) FROM metric WHERE runId = m.runId AND key = m.key)
                     """)
+            try TrackerDB.rebuildSummaryPacks(in: db)  // rows written around the store's API
         }
         return db
     }

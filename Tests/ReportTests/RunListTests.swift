@@ -93,6 +93,7 @@ struct RunListTests {
                         "INSERT INTO metricSummary (runId, key, lastStep, last, min, max, count) VALUES (?, ?, 1, ?, 0, 9, 1)",
                     arguments: [id, "m\(k)", Double(id) / 2])
             }
+            try TrackerDB.rebuildSummaryPacks(in: db)
         }
         for selection in [RunSelection(experiment: "many"), RunSelection(runs: ["r1", "r2", "r301"])] {
             let summaries = try RunReader(db: db).summaries(selection)

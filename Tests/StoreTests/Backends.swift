@@ -2,10 +2,11 @@
 // database on the server TestPostgres provides). Without a server the PostgreSQL cases say so on
 // stderr and pass as skipped; under CI=true they fail.
 import Foundation
-import Store
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Store
 
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
@@ -18,11 +19,16 @@ func tempHome(_ prefix: String = "store") -> String {
     return d
 }
 
-/// A new, empty store on `backend`; nil when PostgreSQL is unavailable outside CI.
-func makeDB(_ backend: Backend = .sqlite) throws -> TrackerDB? {
+/// A new, empty store on `backend`; nil when PostgreSQL is unavailable outside CI. `migrations`:
+/// how many of the migrations to apply (an older schema), all when nil.
+func makeDB(_ backend: Backend = .sqlite, migrations: Int? = nil) throws -> TrackerDB? {
+    let known = TrackerDB.migrations(backend == .sqlite ? .sqlite : .postgres)
+    let applied = Array(known.prefix(migrations ?? known.count))
     switch backend {
     case .sqlite:
-        return try TrackerDB(home: tempHome("store-metrics"))
+        return try TrackerDB(
+            path: tempHome("store-metrics") + "/tracker.sqlite", access: .readWrite, busyTimeout: 30,
+            migrations: applied)
     case .postgres:
         guard TestPostgres.available else {
             if runningInCI {
@@ -32,7 +38,9 @@ func makeDB(_ backend: Backend = .sqlite) throws -> TrackerDB? {
             return nil
         }
         let url = try PostgresURL(try TestPostgres.newDatabase())
-        let db = try TrackerDB(postgres: url, password: url.password, home: tempHome("store-pg"))
+        let db = try TrackerDB(
+            postgres: url, password: url.password, home: tempHome("store-pg"), access: .readWrite, maxConnections: 4,
+            migrations: applied)
         urls.withLock { $0[db.path] = url }
         return db
     }
