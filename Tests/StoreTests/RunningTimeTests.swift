@@ -1,0 +1,98 @@
+// The time runs actually ran (`RunReader.runningTimes`), on both engines: runs driven through the
+// queue's own calls (so the events carry the details the queue writes), then given fixed times,
+// so every value is exact to the millisecond.
+import Foundation
+import Testing
+
+@testable import Store
+
+struct RunningTimeTests {
+    /// 2027-01-01T00:00:00Z in unix seconds: event `s` seconds later is `iso(s)`.
+    static let day = 1_798_761_600.0
+
+    /// 2027-01-01 plus `s` seconds (under a day) as the store writes event times.
+    static func iso(_ s: Double) -> String {
+        String(
+            format: "2027-01-01T%02d:%02d:%06.3fZ", Int(s) / 3600, Int(s) % 3600 / 60,
+            s.truncatingRemainder(dividingBy: 60))
+    }
+
+    /// Gives run `runId`'s events, oldest first, the times `seconds` (after `day`), one each.
+    static func retime(_ db: TrackerDB, _ runId: Int64, _ seconds: [Double]) throws {
+        let events = try db.events(runId: runId)
+        try #require(
+            events.count == seconds.count,
+            "events: \(events.map { "\($0.fromState?.rawValue ?? "-") -> \($0.toState)" })")
+        try db.write { c in
+            for (e, s) in zip(events, seconds) {
+                try c.execute(sql: "UPDATE runEvent SET time = ? WHERE id = ?", arguments: [iso(s), e.id])
+            }
+        }
+    }
+
+    static func create(_ db: TrackerDB, _ name: String) throws -> Int64 {
+        try db.createRun(RunRecord(name: name, config: "{}", configHash: name)).id!
+    }
+
+    static func claim(_ db: TrackerDB, _ id: Int64, _ worker: String) throws {
+        let run = try db.claimNextRun(worker: worker, lease: 10, now: 1000)
+        try #require(run?.id == id)
+    }
+
+    @Test(arguments: Backend.allCases) func sumsRunningIntervalsEndingSilentDeathsAtTheLastMetric(backend: Backend)
+        throws
+    {
+        guard let db = try makeDB(backend) else { return }
+        // Two attempts; the first one's worker died after its metric at 35.125 s, which was
+        // noticed at 725 s (lease expired). The second attempt logs a metric of its own.
+        let twice = try Self.create(db, "twice")
+        try Self.claim(db, twice, "w1")
+        try db.logMetrics([
+            MetricPoint(runId: twice, key: "train/loss", step: 10, value: 3, time: Self.day + 20.125),
+            MetricPoint(runId: twice, key: "val/loss", step: 20, value: 2.5, time: Self.day + 35.125),
+        ])
+        #expect(try db.recoverExpiredLeases(now: 2000).map(\.id) == [twice])
+        try Self.claim(db, twice, "w2")
+        try db.logMetrics([MetricPoint(runId: twice, key: "train/loss", step: 30, value: 2, time: Self.day + 740)])
+        #expect(try db.transition(runId: twice, from: .running, to: .succeeded, worker: "w2"))
+        try Self.retime(db, twice, [0, 5.25, 725, 725.001, 735.5, 796.75])
+
+        // A worker that died before its first metric: the interval counts nothing.
+        let silent = try Self.create(db, "silent")
+        try Self.claim(db, silent, "w3")
+        #expect(try db.recoverExpiredLeases(now: 2000).map(\.id) == [silent])
+        #expect(try db.cancel(runIds: [silent]) == (1, 0))
+        try Self.retime(db, silent, [0, 10, 600, 600.001, 900])
+
+        // Released on SIGTERM and resumed; a cancel request (running -> running) ends nothing.
+        let released = try Self.create(db, "released")
+        try Self.claim(db, released, "w4")
+        #expect(try db.transition(runId: released, from: .running, to: .queued, worker: "w4", detail: "SIGTERM"))
+        try Self.claim(db, released, "w5")
+        #expect(try db.cancel(runIds: [released]) == (0, 1))
+        #expect(try db.transition(runId: released, from: .running, to: .cancelled, worker: "w5"))
+        try Self.retime(db, released, [90, 100.1, 160.35, 1900, 1910, 1930.001])
+
+        // Released once, running again now: its open interval counts to now.
+        let running = try Self.create(db, "running")
+        try Self.claim(db, running, "w6")
+        #expect(try db.transition(runId: running, from: .running, to: .queued, worker: "w6", detail: "SIGTERM"))
+        try Self.claim(db, running, "w7")
+        try Self.retime(db, running, [2990, 3000, 3010.5, 3600])
+
+        let never = try Self.create(db, "never")
+        let reader = RunReader(db: db)
+        let before = Date().timeIntervalSince1970
+        let seconds = try reader.runningTimes(RunSelection())
+        let after = Date().timeIntervalSince1970
+        #expect(seconds[twice] == 91.125)  // (35.125 - 5.25) + (796.75 - 735.5)
+        #expect(seconds[silent] == 0)
+        #expect(seconds[released] == 90.251)  // (160.35 - 100.1) + (1930.001 - 1900)
+        #expect(seconds[never] == nil)
+        let now = try #require(seconds[running]) - 10.5 + Self.day + 3600
+        #expect(now >= before - 0.001 && now <= after + 0.001)
+        #expect(seconds.count == 4)
+        // One selection reads its own runs only.
+        #expect(try reader.runningTimes(RunSelection(runs: ["twice", "never"])) == [twice: 91.125])
+    }
+}
