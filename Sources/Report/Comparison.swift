@@ -118,7 +118,7 @@ extension Reports {
     static func summariesWithWall(_ reader: RunReader, _ selection: RunSelection) throws -> [RunSummary] {
         let runs = try reader.summaries(selection)
         if runs.isEmpty { return runs }
-        let seconds = try reader.runningTimes(selection)
+        let seconds = try reader.runningTimes(runIds: runs.map(\.id))
         for r in runs { r.runningTime = seconds[r.id] }
         return runs
     }

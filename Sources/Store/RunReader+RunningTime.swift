@@ -12,7 +12,7 @@ extension TrackerDB {
 }
 
 extension RunReader {
-    /// Seconds each selected run actually ran, to the millisecond, by run id; runs that never
+    /// Seconds each of the runs `runIds` actually ran, to the millisecond, by run id; runs that never
     /// started are absent. A run's running time is the sum of its running intervals: each
     /// 'queued -> running' event (a claim) up to the next event that leaves running (succeeded,
     /// failed, cancelled, pruned, crashed, or back to queued on SIGINT/SIGTERM); an interval
@@ -23,16 +23,28 @@ extension RunReader {
     /// interval's start when none was. (A step logged again by the next attempt carries that
     /// attempt's time, so such a step no longer counts for the dead one.)
     ///
-    /// One read of the selected runs' events (in run, id order, by runEvent's index) paired here,
-    /// plus one query for the last metric times when some interval ended in a lease expiry: a
-    /// window over runEvent in SQL cost SQLite several times as much (measured, 10,000 runs).
-    public func runningTimes(_ selection: RunSelection) throws -> [Int64: Double] {
-        try portableRead { db in
-            let condition = try Self.condition(db, selection)
-            let runs = "SELECT r.id FROM run r LEFT JOIN experiment e ON e.id = r.experimentId WHERE \(condition.sql)"
+    /// The runs' events are read once and paired here, plus one query for the last metric times
+    /// when some interval ended in a lease expiry. For most of the store's runs (a comparison of
+    /// a sweep) runEvent is read whole in id order, its table's own order: a window over
+    /// runEvent in SQL, or reading it through its (runId, id) index, cost SQLite several times as
+    /// much for 10,000 runs (measured).
+    public func runningTimes(runIds: [Int64]) throws -> [Int64: Double] {
+        if runIds.isEmpty { return [:] }
+        return try portableRead { db in
             var intervals = RunningIntervals()
-            try Self.readEdges(db, Self.edgeSQL(db.dialect, runs: runs), condition.arguments) {
-                intervals.add(runId: $0, time: $1, kind: $2)
+            let total = try db.scalar(Int64.self, sql: "SELECT count(*) FROM run") ?? 0
+            if runIds.count * 2 >= total {
+                let wanted = Set(runIds)
+                try Self.readEdges(db, Self.edgeSQL(db.dialect, only: nil), []) { id, time, kind in
+                    if wanted.contains(id) { intervals.add(runId: id, time: time, kind: kind) }
+                }
+            } else {
+                for chunk in stride(from: 0, to: runIds.count, by: 5000) {
+                    let ids = runIds[chunk..<min(chunk + 5000, runIds.count)]
+                    try Self.readEdges(db, Self.edgeSQL(db.dialect, only: ids.count), ids.map { .integer($0) }) {
+                        intervals.add(runId: $0, time: $1, kind: $2)
+                    }
+                }
             }
             if intervals.open > 0 {
                 intervals.now = try db.scalar(Double.self, sql: "SELECT \(Self.epochNow(db.dialect)) AS now") ?? 0
@@ -42,16 +54,18 @@ extension RunReader {
         }
     }
 
-    /// The events that enter or leave running (not running -> running, as a cancel request) of
-    /// the runs `runs` selects: run id, unix time, and kind (`RunningIntervals.Kind`).
-    static func edgeSQL(_ dialect: SQLDialect, runs: String) -> String {
+    /// The events that enter or leave running (not running -> running, as a cancel request):
+    /// run id, unix time, and kind (`RunningIntervals.Kind`); of `only` runs (ids bound as
+    /// arguments), or of every run in id order when nil.
+    static func edgeSQL(_ dialect: SQLDialect, only: Int?) -> String {
         """
         SELECT v.runId, \(epoch(dialect, "v.time")) AS at,
           CASE WHEN v.toState = 'running' THEN 1
             WHEN v.toState = 'crashed' AND v.detail LIKE '\(TrackerDB.leaseExpiredDetail)%' THEN 2 ELSE 0 END AS kind
         FROM runEvent v
-        WHERE v.runId IN (\(runs)) AND (v.toState = 'running') <> (coalesce(v.fromState, '') = 'running')
-        ORDER BY v.runId, v.id
+        WHERE \(only.map { "v.runId IN (\(sqlMarks($0))) AND " } ?? "")
+          (v.toState = 'running') <> (coalesce(v.fromState, '') = 'running')
+        ORDER BY \(only == nil ? "v.id" : "v.runId, v.id")
         """
     }
 
@@ -118,8 +132,8 @@ extension RunReader {
     }
 }
 
-/// The running intervals of runs, built from their events in (run, id) order: a start opens one,
-/// the next event that leaves running closes it.
+/// The running intervals of runs, built from each run's events in id order (runs may
+/// interleave): a start opens one, the run's next event that leaves running closes it.
 struct RunningIntervals {
     /// What an event does: leaves running, starts running, or leaves it by a lease expiry.
     enum Kind: Int64 {
@@ -138,25 +152,23 @@ struct RunningIntervals {
     private(set) var spans: [Span] = []
     /// The indices of intervals a lease expiry ended.
     private(set) var silent: [Int] = []
-    /// How many intervals are still open (they end at `now`).
-    private(set) var open = 0
+    /// The open interval of each run that has one (they end at `now`).
+    private var openSpan: [Int64: Int] = [:]
     var now = 0.0
 
+    /// How many intervals are open.
+    var open: Int { openSpan.count }
+
     mutating func add(runId: Int64, time: Double, kind: Int64) {
-        let last = spans.indices.last
         if kind == Kind.start.rawValue {
-            if let last, spans[last].runId == runId, spans[last].end == nil {  // a start without an end
-                spans[last].end = time
-                open -= 1
-            }
+            if let i = openSpan[runId] { spans[i].end = time }  // a start without an end: ends there
+            openSpan[runId] = spans.count
             spans.append(Span(runId: runId, start: time, end: nil))
-            open += 1
             return
         }
-        guard let last, spans[last].runId == runId, spans[last].end == nil else { return }
-        spans[last].end = time
-        open -= 1
-        if kind == Kind.leaseExpired.rawValue { silent.append(last) }
+        guard let i = openSpan.removeValue(forKey: runId) else { return }
+        spans[i].end = time
+        if kind == Kind.leaseExpired.rawValue { silent.append(i) }
     }
 
     /// Ends silent interval `i` at `time`, at its start when nil (no sign of life in it).

@@ -83,7 +83,7 @@ struct RunningTimeTests {
         let never = try Self.create(db, "never")
         let reader = RunReader(db: db)
         let before = Date().timeIntervalSince1970
-        let seconds = try reader.runningTimes(RunSelection())
+        let seconds = try reader.runningTimes(runIds: [twice, silent, released, running, never])
         let after = Date().timeIntervalSince1970
         #expect(seconds[twice] == 91.125)  // (35.125 - 5.25) + (796.75 - 735.5)
         #expect(seconds[silent] == 0)
@@ -92,7 +92,9 @@ struct RunningTimeTests {
         let now = try #require(seconds[running]) - 10.5 + Self.day + 3600
         #expect(now >= before - 0.001 && now <= after + 0.001)
         #expect(seconds.count == 4)
-        // One selection reads its own runs only.
-        #expect(try reader.runningTimes(RunSelection(runs: ["twice", "never"])) == [twice: 91.125])
+        // A few of the store's runs are read by their ids, most by reading runEvent whole: same values.
+        #expect(try reader.runningTimes(runIds: [twice, never]) == [twice: 91.125])
+        #expect(
+            try reader.runningTimes(runIds: [twice, silent, released]) == [twice: 91.125, silent: 0, released: 90.251])
     }
 }
