@@ -118,8 +118,7 @@ extension Reports {
     static func summariesWithWall(_ reader: RunReader, _ selection: RunSelection) throws -> [RunSummary] {
         let runs = try reader.summaries(selection)
         if runs.isEmpty { return runs }
-        let seconds = try reader.runningTimes(runIds: runs.map(\.id))
-        for r in runs { r.runningTime = seconds[r.id] }
+        for (r, seconds) in zip(runs, try reader.runningTimes(runIds: runs.map(\.id))) { r.runningTime = seconds }
         return runs
     }
 

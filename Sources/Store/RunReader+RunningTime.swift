@@ -28,29 +28,25 @@ extension RunReader {
     /// a sweep) runEvent is read whole in id order, its table's own order: a window over
     /// runEvent in SQL, or reading it through its (runId, id) index, cost SQLite several times as
     /// much for 10,000 runs (measured).
-    public func runningTimes(runIds: [Int64]) throws -> [Int64: Double] {
-        if runIds.isEmpty { return [:] }
+    /// The result's i-th value is `runIds[i]`'s.
+    public func runningTimes(runIds: [Int64]) throws -> [Double?] {
+        if runIds.isEmpty { return [] }
         return try portableRead { db in
-            var intervals = RunningIntervals()
+            var intervals = RunningIntervals(runIds)
             let total = try db.scalar(Int64.self, sql: "SELECT count(*) FROM run") ?? 0
             if runIds.count * 2 >= total {
-                let wanted = Set(runIds)
-                try Self.readEdges(db, Self.edgeSQL(db.dialect, only: nil), []) { id, time, kind in
-                    if wanted.contains(id) { intervals.add(runId: id, time: time, kind: kind) }
-                }
+                try Self.readEdges(db, Self.edgeSQL(db.dialect, only: nil), []) { intervals.add($0, $1, $2) }
             } else {
                 for chunk in stride(from: 0, to: runIds.count, by: 5000) {
                     let ids = runIds[chunk..<min(chunk + 5000, runIds.count)]
                     try Self.readEdges(db, Self.edgeSQL(db.dialect, only: ids.count), ids.map { .integer($0) }) {
-                        intervals.add(runId: $0, time: $1, kind: $2)
+                        intervals.add($0, $1, $2)
                     }
                 }
             }
-            if intervals.open > 0 {
-                intervals.now = try db.scalar(Double.self, sql: "SELECT \(Self.epochNow(db.dialect)) AS now") ?? 0
-            }
+            let now = try db.scalar(Double.self, sql: "SELECT \(Self.epochNow(db.dialect)) AS now") ?? 0
             try Self.endSilentDeaths(db, &intervals)
-            return intervals.seconds()
+            return intervals.seconds(now: now)
         }
     }
 
@@ -106,16 +102,14 @@ extension RunReader {
     static func endSilentDeaths(_ db: any StoreConnection, _ intervals: inout RunningIntervals) throws {
         let silent = intervals.silent
         for chunk in stride(from: 0, to: silent.count, by: 500) {
-            let part = silent[chunk..<min(chunk + 500, silent.count)]
+            let part = chunk..<min(chunk + 500, silent.count)
             let values = part.map { _ in
                 "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION))"
             }
             var arguments: [SQLValue] = []
             for i in part {
-                let span = intervals.spans[i]
-                arguments += [
-                    .integer(Int64(i)), .integer(span.runId), .real(span.start), .real(span.end ?? span.start),
-                ]
+                let span = silent[i]
+                arguments += [.integer(Int64(i)), .integer(span.runId), .real(span.start), .real(span.end)]
             }
             for row in try db.rows(
                 """
@@ -125,15 +119,16 @@ extension RunReader {
                 FROM span
                 """, arguments)
             {
-                let i = Int(try row.get("n") as Int64)
-                intervals.endSilent(i, at: Double(sqlValue: row["last"]))
+                intervals.endSilent(Int(try row.get("n") as Int64), at: Double(sqlValue: row["last"]))
             }
         }
     }
 }
 
 /// The running intervals of runs, built from each run's events in id order (runs may
-/// interleave): a start opens one, the run's next event that leaves running closes it.
+/// interleave): a start opens one, the run's next event that leaves running closes it. Kept by
+/// row (the index of a run among the ids asked for), in flat arrays: a comparison of 10,000
+/// runs adds some 20,000 events.
 struct RunningIntervals {
     /// What an event does: leaves running, starts running, or leaves it by a lease expiry.
     enum Kind: Int64 {
@@ -142,43 +137,87 @@ struct RunningIntervals {
         case leaseExpired = 2
     }
 
-    /// One interval; `end` is nil while it is open.
-    struct Span {
+    /// An interval a lease expiry ended, waiting for its run's last metric time in it.
+    struct Silent {
+        var row: Int
         var runId: Int64
         var start: Double
-        var end: Double?
+        var end: Double
     }
 
-    private(set) var spans: [Span] = []
-    /// The indices of intervals a lease expiry ended.
-    private(set) var silent: [Int] = []
-    /// The open interval of each run that has one (they end at `now`).
-    private var openSpan: [Int64: Int] = [:]
-    var now = 0.0
+    private let rows: RowIndex
+    /// Seconds of each row's closed intervals, nil before its first start.
+    private var closed: [Double?]
+    /// The start of each row's open interval (nil: none).
+    private var openStart: [Double?]
+    private(set) var silent: [Silent] = []
 
-    /// How many intervals are open.
-    var open: Int { openSpan.count }
+    init(_ runIds: [Int64]) {
+        rows = RowIndex(runIds)
+        closed = Array(repeating: nil, count: runIds.count)
+        openStart = Array(repeating: nil, count: runIds.count)
+    }
 
-    mutating func add(runId: Int64, time: Double, kind: Int64) {
+    /// Adds event (run id, unix time, `Kind` raw value); events of runs not asked for are left out.
+    mutating func add(_ runId: Int64, _ time: Double, _ kind: Int64) {
+        guard let row = rows.row(runId) else { return }
+        let start = openStart[row]
         if kind == Kind.start.rawValue {
-            if let i = openSpan[runId] { spans[i].end = time }  // a start without an end: ends there
-            openSpan[runId] = spans.count
-            spans.append(Span(runId: runId, start: time, end: nil))
+            if let start { closed[row]! += time - start }  // a start without an end: ends there
+            closed[row] = closed[row] ?? 0
+            openStart[row] = time
             return
         }
-        guard let i = openSpan.removeValue(forKey: runId) else { return }
-        spans[i].end = time
-        if kind == Kind.leaseExpired.rawValue { silent.append(i) }
+        guard let start else { return }
+        openStart[row] = nil
+        if kind == Kind.leaseExpired.rawValue {
+            silent.append(Silent(row: row, runId: runId, start: start, end: time))
+        } else {
+            closed[row]! += time - start
+        }
     }
 
     /// Ends silent interval `i` at `time`, at its start when nil (no sign of life in it).
-    mutating func endSilent(_ i: Int, at time: Double?) { spans[i].end = time ?? spans[i].start }
+    mutating func endSilent(_ i: Int, at time: Double?) {
+        let s = silent[i]
+        closed[s.row]! += (time ?? s.start) - s.start
+    }
 
-    /// Seconds by run id, rounded to the millisecond.
-    func seconds() -> [Int64: Double] {
-        var out: [Int64: Double] = [:]
-        out.reserveCapacity(spans.count)
-        for s in spans { out[s.runId, default: 0] += (s.end ?? now) - s.start }
-        return out.mapValues { ($0 * 1000).rounded() / 1000 }
+    /// Seconds of each row, rounded to the millisecond; open intervals end at `now`.
+    func seconds(now: Double) -> [Double?] {
+        closed.indices.map { row in
+            guard let t = closed[row] else { return nil }
+            return ((t + (openStart[row].map { now - $0 } ?? 0)) * 1000).rounded() / 1000
+        }
+    }
+}
+
+/// The row (index among `ids`) of a run id: a table over the ids' range when it is compact (a
+/// sweep's runs), else a dictionary.
+struct RowIndex {
+    private let low: Int64
+    private let table: [Int32]
+    private let map: [Int64: Int]
+
+    init(_ ids: [Int64]) {
+        let low = ids.min() ?? 0
+        let span = (ids.max() ?? -1) - low + 1
+        self.low = low
+        if span <= 4 * Int64(ids.count) + 1024 {
+            var table = [Int32](repeating: -1, count: Int(span))
+            for (i, id) in ids.enumerated().reversed() { table[Int(id - low)] = Int32(i) }
+            self.table = table
+            map = [:]
+        } else {
+            table = []
+            map = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    func row(_ id: Int64) -> Int? {
+        if table.isEmpty { return map[id] }
+        let k = id - low
+        guard k >= 0 && k < table.count, table[Int(k)] >= 0 else { return nil }
+        return Int(table[Int(k)])
     }
 }
