@@ -12,23 +12,22 @@ extension TrackerDB {
 }
 
 extension RunReader {
-    /// Seconds each of the runs `runIds` actually ran, to the millisecond, by run id; runs that never
-    /// started are absent. A run's running time is the sum of its running intervals: each
-    /// 'queued -> running' event (a claim) up to the next event that leaves running (succeeded,
-    /// failed, cancelled, pruned, crashed, or back to queued on SIGINT/SIGTERM); an interval
-    /// still open (the run is running) ends now. An interval ended by a lease-expiry crash (its
-    /// worker died silently; the crash is only noticed when someone finds the lease expired, up
-    /// to minutes later) ends at the run's last sign of life inside it instead of at that
-    /// detection: the latest time a metric of the run was logged within the interval, or the
-    /// interval's start when none was. (A step logged again by the next attempt carries that
+    /// Seconds each of the runs `runIds` actually ran, to the millisecond, in their order; nil
+    /// for a run that never started. A run's running time is the sum of its running intervals:
+    /// each 'queued -> running' event (a claim) up to the next event that leaves running
+    /// (succeeded, failed, cancelled, pruned, crashed, or back to queued on SIGINT/SIGTERM); an
+    /// interval still open (the run is running) ends now. An interval ended by a lease-expiry
+    /// crash (its worker died silently; the crash is only noticed when someone finds the lease
+    /// expired, up to minutes later) ends at the run's last sign of life inside it instead of at
+    /// that detection: the latest time a metric of the run was logged within the interval, or
+    /// the interval's start when none was. (A step logged again by the next attempt carries that
     /// attempt's time, so such a step no longer counts for the dead one.)
     ///
-    /// The runs' events are read once and paired here, plus one query for the last metric times
-    /// when some interval ended in a lease expiry. For most of the store's runs (a comparison of
-    /// a sweep) runEvent is read whole in id order, its table's own order: a window over
-    /// runEvent in SQL, or reading it through its (runId, id) index, cost SQLite several times as
-    /// much for 10,000 runs (measured).
-    /// The result's i-th value is `runIds[i]`'s.
+    /// The events are read once and paired here. For most of the store's runs (a comparison of
+    /// a sweep) runEvent is read whole in its own (id) order: through its (runId, id) index it
+    /// cost SQLite 2-3x as much at 10,000 runs, a window function pairing them in SQL about 10x
+    /// (measured). Intervals ended by a lease expiry then take one more query (per 500): the
+    /// metric table has no index on time, so it reads those runs' metric rows.
     public func runningTimes(runIds: [Int64]) throws -> [Double?] {
         if runIds.isEmpty { return [] }
         return try portableRead { db in
