@@ -118,7 +118,7 @@ extension Reports {
     static func summariesWithWall(_ reader: RunReader, _ selection: RunSelection) throws -> [RunSummary] {
         let runs = try reader.summaries(selection)
         if runs.isEmpty { return runs }
-        for (r, seconds) in zip(runs, try reader.runningTimes(runIds: runs.map(\.id))) { r.runningTime = seconds }
+        try reader.setRunningTimes(runs)
         return runs
     }
 

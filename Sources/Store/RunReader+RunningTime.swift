@@ -1,7 +1,8 @@
 // How long runs actually ran, from their state history (runEvent), for the reports' "wall": a
 // run that was interrupted and resumed does not count the time it sat dead or queued, as its
 // calendar span (finishedAt - startedAt, `RunSummary.duration`) does. Read from runEvent, so it
-// holds for every store written since runEvent exists, retroactively.
+// holds for every store written since runEvent exists, retroactively. Most runs ran one interval
+// (from their first claim to their end): theirs is their duration (`setRunningTimes`).
 import GRDB
 import GRDBSQLite
 
@@ -12,6 +13,49 @@ extension TrackerDB {
 }
 
 extension RunReader {
+    /// Sets each run's `runningTime`. Most runs ran one interval, from their first claim
+    /// (startedAt) to their end (finishedAt) or now, still in it: their running time is their
+    /// `duration`, read with the run row. That holds exactly for a run that never left running
+    /// other than to a finished state (succeeded, failed, cancelled, pruned), which cannot run
+    /// again; the others (a crash, a lease expiry, a release to the queue on SIGINT/SIGTERM or a
+    /// Slurm requeue) get `runningTimes`. The run row cannot tell them apart (a release gives its
+    /// attempt back, so attempts = 1 after a release and a resume; a crashed run back in the
+    /// queue may be cancelled), so one query finds them: the runs' events that leave running
+    /// for queued or crashed (usually none).
+    public func setRunningTimes(_ runs: [RunSummary]) throws {
+        if runs.isEmpty { return }
+        let interrupted = try interruptedRuns(runs.map(\.id))
+        var others: [RunSummary] = []
+        for r in runs {
+            if interrupted.contains(r.id) { others.append(r) } else { r.runningTime = r.duration }
+        }
+        for (r, seconds) in zip(others, try runningTimes(runIds: others.map(\.id))) { r.runningTime = seconds }
+    }
+
+    /// The runs among `runIds` with an event that leaves running for queued or crashed: runEvent
+    /// read whole for most of the store's runs (as `runningTimes` does), else by their ids.
+    func interruptedRuns(_ runIds: [Int64]) throws -> Set<Int64> {
+        try portableRead { db in
+            let leaves = "v.fromState = 'running' AND v.toState IN ('queued', 'crashed')"
+            let total = try db.scalar(Int64.self, sql: "SELECT count(*) FROM run") ?? 0
+            if runIds.count * 2 >= total {
+                let found = try db.rows("SELECT DISTINCT v.runId FROM runEvent v WHERE \(leaves)", [])
+                return Set(try found.map { try $0.get("runId") as Int64 }).intersection(runIds)
+            }
+            var out = Set<Int64>()
+            for chunk in stride(from: 0, to: runIds.count, by: 5000) {
+                let ids = runIds[chunk..<min(chunk + 5000, runIds.count)]
+                for row in try db.rows(
+                    "SELECT DISTINCT v.runId FROM runEvent v WHERE v.runId IN (\(sqlMarks(ids.count))) AND \(leaves)",
+                    ids.map { .integer($0) })
+                {
+                    out.insert(try row.get("runId"))
+                }
+            }
+            return out
+        }
+    }
+
     /// Seconds each of the runs `runIds` actually ran, to the millisecond, in their order; nil
     /// for a run that never started. A run's running time is the sum of its running intervals:
     /// each 'queued -> running' event (a claim) up to the next event that leaves running

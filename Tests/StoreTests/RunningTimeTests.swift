@@ -97,4 +97,70 @@ struct RunningTimeTests {
         #expect(try reader.runningTimes(runIds: [never, twice]) == [nil, 91.125])
         #expect(try reader.runningTimes(runIds: [released, twice, silent]) == [90.251, 91.125, 0])
     }
+
+    /// Gives run `runId` the startedAt and finishedAt (nil: none) `start` and `end` (after `day`).
+    static func span(_ db: TrackerDB, _ runId: Int64, _ start: Double, _ end: Double?) throws {
+        try db.write { c in
+            try c.execute(
+                sql: "UPDATE run SET startedAt = ?, finishedAt = ? WHERE id = ?",
+                arguments: [iso(start), end.map(iso), runId])
+        }
+    }
+
+    @Test(arguments: Backend.allCases) func oneIntervalIsTheDurationTheOthersReadTheirEvents(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
+        // One claim each, to a finished state or still running (below): the duration, read with the row.
+        let done = try Self.create(db, "done")
+        try Self.claim(db, done, "w1")
+        #expect(try db.cancel(runIds: [done]) == (0, 1))
+        #expect(try db.transition(runId: done, from: .running, to: .failed, worker: "w1"))
+        try Self.retime(db, done, [0, 10.5, 20, 70.25])
+        try Self.span(db, done, 10.5, 70.25)
+        // Cancelled while queued: never started.
+        let never = try Self.create(db, "never")
+        #expect(try db.cancel(runIds: [never]) == (1, 0))
+        // Released and resumed (attempts is 1 again), and a crash back in the queue, cancelled
+        // there (attempts 1): their span holds time they did not run, their events say how much.
+        let released = try Self.create(db, "released")
+        try Self.claim(db, released, "w3")
+        #expect(try db.transition(runId: released, from: .running, to: .queued, worker: "w3", detail: "SIGTERM"))
+        try Self.claim(db, released, "w4")
+        #expect(try db.transition(runId: released, from: .running, to: .succeeded, worker: "w4"))
+        try Self.retime(db, released, [0, 10, 20, 100, 130.5])
+        try Self.span(db, released, 10, 130.5)
+        let crashed = try Self.create(db, "crashed")
+        try Self.claim(db, crashed, "w5")
+        #expect(try db.recoverExpiredLeases(now: 2000).map(\.id) == [crashed])
+        #expect(try db.cancel(runIds: [crashed]) == (1, 0))
+        try Self.retime(db, crashed, [0, 10, 600, 600.001, 900])
+        try Self.span(db, crashed, 10, 900)
+        let running = try Self.create(db, "running")  // its lease has not expired
+        try Self.claim(db, running, "w2")
+        try Self.retime(db, running, [0, 3000])
+        try Self.span(db, running, 3000, nil)
+
+        let reader = RunReader(db: db)
+        let ids = [done, never, released, crashed, running]
+        for selection in [RunSelection(), RunSelection(runs: ["released", "done"])] {
+            let before = Date().timeIntervalSince1970
+            let runs = try reader.summaries(selection)
+            try reader.setRunningTimes(runs)
+            let after = Date().timeIntervalSince1970
+            let events = try reader.runningTimes(runIds: runs.map(\.id))
+            for (r, fromEvents) in zip(runs, events) where r.id != running {
+                #expect(r.runningTime == fromEvents, "\(r.name)")
+            }
+            if let r = runs.first(where: { $0.id == running }) {
+                let now = try #require(r.runningTime) + Self.day + 3000
+                #expect(now >= before - 0.001 && now <= after + 0.001)
+            }
+        }
+        let runs = try reader.summaries(RunSelection())
+        #expect(runs.map(\.id) == ids)
+        try reader.setRunningTimes(runs)
+        #expect(runs.map(\.runningTime)[0] == 59.75)
+        #expect(runs.map(\.runningTime)[1] == nil)
+        #expect(runs.map(\.runningTime)[2] == 40.5)  // (20 - 10) + (130.5 - 100); its span is 120.5
+        #expect(runs.map(\.runningTime)[3] == 0)
+    }
 }
