@@ -300,6 +300,17 @@ enum EmbeddedMigrations {
             -- that: it turns foreign keys off for a batch's transaction and checks the batch's runs first.
             """#
         ),
+        (
+            "0006_run_event_interruptions.sql",
+            #"""
+            -- The events that leave running for queued or crashed (a release on SIGINT/SIGTERM, a Slurm
+            -- requeue, a crash, a lease expiry), by run: RunReader.setRunningTimes finds the few runs that ran
+            -- more than one interval through it, without reading runEvent (every other run's running time is
+            -- its duration).
+            CREATE INDEX runEventInterruptions ON runEvent (runId)
+              WHERE fromState = 'running' AND toState IN ('queued', 'crashed');
+            """#
+        ),
     ]
     static let postgres: [(name: String, sql: String)] = [
         (
@@ -554,6 +565,15 @@ enum EmbeddedMigrations {
               AS 'BEGIN DELETE FROM metric WHERE runId = OLD.id; RETURN NULL; END';
 
             CREATE TRIGGER runDeletesMetrics AFTER DELETE ON run FOR EACH ROW EXECUTE FUNCTION deleteRunMetrics();
+            """#
+        ),
+        (
+            "0006_run_event_interruptions.sql",
+            #"""
+            -- PostgreSQL mirror of migrations/0006_run_event_interruptions.sql: the events that leave running
+            -- for queued or crashed, by run, for RunReader.setRunningTimes.
+            CREATE INDEX runEventInterruptions ON runEvent (runId)
+              WHERE fromState = 'running' AND toState IN ('queued', 'crashed');
             """#
         ),
     ]

@@ -20,8 +20,8 @@ extension RunReader {
     /// again; the others (a crash, a lease expiry, a release to the queue on SIGINT/SIGTERM or a
     /// Slurm requeue) get `runningTimes`. The run row cannot tell them apart (a release gives its
     /// attempt back, so attempts = 1 after a release and a resume; a crashed run back in the
-    /// queue may be cancelled), so one query finds them: the runs' events that leave running
-    /// for queued or crashed (usually none).
+    /// queue may be cancelled), so one query finds them by their events that leave running for
+    /// queued or crashed (usually none), through an index of those events only.
     public func setRunningTimes(_ runs: [RunSummary]) throws {
         if runs.isEmpty { return }
         let interrupted = try interruptedRuns(runs.map(\.id))
@@ -32,28 +32,21 @@ extension RunReader {
         for (r, seconds) in zip(others, try runningTimes(runIds: others.map(\.id))) { r.runningTime = seconds }
     }
 
-    /// The runs among `runIds` with an event that leaves running for queued or crashed: runEvent
-    /// read whole for most of the store's runs (as `runningTimes` does), else by their ids.
+    /// The runs among `runIds` with an event that leaves running for queued or crashed: read
+    /// through the partial index runEventInterruptions (migration 0006), which holds only those
+    /// events, so its cost follows the store's interruptions, not its runs. Without it the same
+    /// query read runEvent whole, as much as `runningTimes` on 10,000 runs (measured).
     func interruptedRuns(_ runIds: [Int64]) throws -> Set<Int64> {
-        try portableRead { db in
-            let leaves = "v.fromState = 'running' AND v.toState IN ('queued', 'crashed')"
-            let total = try db.scalar(Int64.self, sql: "SELECT count(*) FROM run") ?? 0
-            if runIds.count * 2 >= total {
-                let found = try db.rows("SELECT DISTINCT v.runId FROM runEvent v WHERE \(leaves)", [])
-                return Set(try found.map { try $0.get("runId") as Int64 }).intersection(runIds)
-            }
-            var out = Set<Int64>()
-            for chunk in stride(from: 0, to: runIds.count, by: 5000) {
-                let ids = runIds[chunk..<min(chunk + 5000, runIds.count)]
-                for row in try db.rows(
-                    "SELECT DISTINCT v.runId FROM runEvent v WHERE v.runId IN (\(sqlMarks(ids.count))) AND \(leaves)",
-                    ids.map { .integer($0) })
-                {
-                    out.insert(try row.get("runId"))
-                }
-            }
-            return out
+        let found = try portableRead { db in
+            try db.rows(
+                """
+                SELECT DISTINCT runId FROM runEvent
+                WHERE fromState = 'running' AND toState IN ('queued', 'crashed')
+                """, []
+            ).map { try $0.get("runId") as Int64 }
         }
+        if found.isEmpty { return [] }
+        return Set(found).intersection(runIds)
     }
 
     /// Seconds each of the runs `runIds` actually ran, to the millisecond, in their order; nil
