@@ -47,11 +47,12 @@ extension Reports {
             (.fixed(4), false, { $0.metric($1.valLoss)?.min }),
             (.fixed(4), false, { $0.metric($1.valBPB)?.last }),
             (.count, nil, { $0.metric($1.tokensPerSecond)?.last }),
-            (.count, nil, { $0.steps($1) }), (.count, nil, { $0.tokens($1) }), (.duration, nil, { r, _ in r.duration }),
+            (.count, nil, { $0.steps($1) }), (.count, nil, { $0.tokens($1) }),
+            (.duration, nil, { r, _ in r.runningTime }),
         ]
 
     public static func compare(_ reader: RunReader, _ query: CompareQuery) throws -> ReportDocument {
-        let runs = try reader.summaries(query.selection)
+        let runs = try summariesWithWall(reader, query.selection)
         if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
         let differing = Statistics.differingParams(runs)
         let groupKeys = query.groupBy ?? Statistics.withoutSeeds(differing)
@@ -110,6 +111,15 @@ extension Reports {
             "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
             + " (\(describe(query.selection)))"
         return ReportDocument(title: title, sections: sections)
+    }
+
+    /// The selected runs' summaries with their running time (`RunSummary.runningTime`): the
+    /// reports' "wall" leaves out the time a run sat dead or queued between attempts.
+    static func summariesWithWall(_ reader: RunReader, _ selection: RunSelection) throws -> [RunSummary] {
+        let runs = try reader.summaries(selection)
+        if runs.isEmpty { return runs }
+        try reader.setRunningTimes(runs)
+        return runs
     }
 
     /// Groups with their key values, run count and `metricColumns` as mean ± std.

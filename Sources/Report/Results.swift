@@ -194,7 +194,7 @@ extension Reports {
     ) throws -> Bool {
         let runs: [RunSummary]
         do {
-            runs = try reader.summaries(RunSelection(experiment: experiment))
+            runs = try summariesWithWall(reader, RunSelection(experiment: experiment))
         } catch StoreError.experimentNotFound {
             runs = []
         }
@@ -221,7 +221,7 @@ extension Reports {
         }
         let runRows = runs.map { r -> [Cell] in
             [.text(r.name), .text(r.state), number(r.steps(values), .count), number(r.tokens(values), .count)]
-                + [number(r.metric(values.tokensPerSecond)?.last, .count), number(r.duration, .duration)]
+                + [number(r.metric(values.tokensPerSecond)?.last, .count), number(r.runningTime, .duration)]
         }
         sections.append(
             .table(

@@ -324,6 +324,17 @@ enum EmbeddedMigrations {
             END;
             """#
         ),
+        (
+            "0007_run_event_interruptions.sql",
+            #"""
+            -- The events that leave running for queued or crashed (a release on SIGINT/SIGTERM, a Slurm
+            -- requeue, a crash, a lease expiry), by run: RunReader.setRunningTimes finds the few runs that ran
+            -- more than one interval through it, without reading runEvent (every other run's running time is
+            -- its duration).
+            CREATE INDEX runEventInterruptions ON runEvent (runId)
+              WHERE fromState = 'running' AND toState IN ('queued', 'crashed');
+            """#
+        ),
     ]
     static let postgres: [(name: String, sql: String)] = [
         (
@@ -600,6 +611,15 @@ enum EmbeddedMigrations {
                 RETURN NULL; END';
 
             CREATE TRIGGER runSummaryPackOnInsert AFTER INSERT ON run FOR EACH ROW EXECUTE FUNCTION runSummaryPackOnInsert();
+            """#
+        ),
+        (
+            "0007_run_event_interruptions.sql",
+            #"""
+            -- PostgreSQL mirror of migrations/0007_run_event_interruptions.sql: the events that leave running
+            -- for queued or crashed, by run, for RunReader.setRunningTimes.
+            CREATE INDEX runEventInterruptions ON runEvent (runId)
+              WHERE fromState = 'running' AND toState IN ('queued', 'crashed');
             """#
         ),
     ]

@@ -47,8 +47,12 @@ public final class RunSummary {
     public var experiment: String?
     public var state: String
     public var origin: String
-    /// Seconds from the first claim to the end (or to now while running); nil if never started.
+    /// Seconds from the first claim to the end (or to now while running), its calendar span with any
+    /// time it sat dead or queued between attempts; nil if never started.
     public var duration: Double?
+    /// Seconds the run actually ran (nil if never started, or not read): set by
+    /// `RunReader.setRunningTimes`, which says how; `summaries` leaves it nil.
+    public var runningTime: Double?
     /// The columns holding this run's entries (nil: its dictionaries are all there is) and its row.
     /// These five are read on every `param(_:)` and `metric(_:)` (hundreds of thousands of times
     /// in a 10,000-run comparison), where Swift's dynamic exclusivity checks of class properties

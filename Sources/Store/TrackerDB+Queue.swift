@@ -124,7 +124,7 @@ extension TrackerDB {
                 arguments: [now])
             var out: [RunRecord] = []
             for r in stale {
-                let why = "lease expired: worker \(r.worker ?? "?") missed its heartbeat"
+                let why = "\(Self.leaseExpiredDetail): worker \(r.worker ?? "?") missed its heartbeat"
                 guard try Self.crash(r, worker: r.worker, signal: nil, error: why, db) else { continue }
                 // Its worker has sent nothing since its last heartbeat for this run: it is gone.
                 try db.execute(

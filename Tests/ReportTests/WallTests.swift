@@ -1,0 +1,67 @@
+// The reports' "wall" is the time a run ran (`RunReader.runningTimes`), not its calendar span:
+// the fixture's softmax_rope-seed1 ran 00:00-00:12, but its first worker died silently after a
+// metric at 00:00:30, which was noticed at 00:10 (lease expired); resumed at 00:11, it ran 90 s.
+import Basics
+import Session
+import Store
+import Testing
+
+@testable import Report
+
+struct WallTests {
+    /// The fixture with softmax_rope-seed1 (run 1) interrupted as above.
+    static func database() throws -> TrackerDB {
+        let db = try Fixture.database()
+        try db.write { c in
+            try c.execute(sql: "DELETE FROM runEvent WHERE runId = 1 AND fromState IS NOT NULL")
+            let events: [(String, String, String, String?)] = [
+                ("00:00:00.000", "queued", "running", "attempt 1"),
+                ("00:10:00.000", "running", "crashed", "lease expired: worker box:42 missed its heartbeat"),
+                ("00:10:00.001", "crashed", "queued", "retry 2 of 3, resuming from the last checkpoint"),
+                ("00:11:00.000", "queued", "running", "attempt 2"),
+                ("00:12:00.000", "running", "succeeded", nil),
+            ]
+            for (time, from, to, detail) in events {
+                try c.execute(
+                    sql: "INSERT INTO runEvent (runId, time, fromState, toState, detail) VALUES (1, ?, ?, ?, ?)",
+                    arguments: ["2025-01-01T\(time)Z", from, to, detail])
+            }
+            // 2025-01-01T00:00:30Z: the last metric the first attempt logged.
+            try c.execute(sql: "UPDATE metric SET time = 1735689630 WHERE runId = 1 AND key = 'val/loss' AND step = 50")
+        }
+        return db
+    }
+
+    @Test func compareAndResultsShowTheRunningTime() throws {
+        let reader = RunReader(db: try Self.database())
+        let compare = try Reports.compare(reader, CompareQuery(selection: RunSelection(experiment: "sweep")))
+        let runs = try #require(Self.table(compare, "Runs"))
+        let wall = try #require(runs.columns.firstIndex(of: "wall"))
+        #expect(runs.rows.map { $0[wall].display } == ["1m30s", "13m00s", "15m00s", "16m00s", "3m00s"])
+
+        let claims = try ClaimSet(
+            tree: try TOMLReader.parse(
+                """
+                experiments = ["sweep"]
+                [[claim]]
+                id = "c"
+                source = "s"
+                claim = "x"
+                experiment = "sweep"
+                checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
+                """, file: "claims.toml"))
+        let results = try #require(Self.table(try Reports.results(reader, claims), "sweep: runs"))
+        #expect(results.rows.map { $0.last?.display } == ["1m30s", "13m00s", "15m00s", "16m00s", "3m00s"])
+        // The group of softmax_rope's two seeds: mean of 90 s and 780 s.
+        let groups = try #require(
+            Self.table(compare, "Groups: mean ± std over runs (grouped by model.attention.variant, train.lr)"))
+        #expect(groups.rows[0].last?.display.hasPrefix("7m15s ± ") == true)
+        // The single run's report keeps the calendar span.
+        #expect(try reader.summaries(RunSelection(runs: ["softmax_rope-seed1"]))[0].duration == 720)
+    }
+
+    static func table(_ doc: ReportDocument, _ title: String) -> ReportTable? {
+        for case .table(let t) in doc.sections where t.title == title { return t }
+        return nil
+    }
+}
