@@ -70,12 +70,23 @@ fi
 
 # The README's results section, between its two marker lines, from the store alone. Headings are
 # moved three levels down to sit under "## Results".
+# The first line says when, from which store and how complete it was (a suite still running or
+# interrupted gives partial results: its queued runs show "-" and claims without runs NOT RUN).
+# (status first: it also upgrades a store written by an older tracker, which report, a reader, will not).
+QUEUE=$(T status | head -1)
 OUT=$(mktemp)
 T report --results experiments/claims.toml --format markdown -o "$OUT" > /dev/null
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$(date -u '+%Y-%m-%d %H:%M') UTC" "$QUEUE" <<'PY'
 import re, sys
 begin, end = "<!-- results:begin (written by experiments/compare.sh) -->", "<!-- results:end -->"
 body = open(sys.argv[1]).read().strip()
+when, queue = sys.argv[2], sys.argv[3]
+done = re.search(r"(\d+) queued, (\d+) running", queue)
+partial = done and (int(done.group(1)) + int(done.group(2))) > 0
+note = f"Written {when} by `bash experiments/compare.sh HOME results` from the suite's store ({queue})."
+if partial:
+    note += " **Partial: the suite has not finished**; re-running `bash experiments/compare.sh HOME` resumes it."
+body = note + "\n\n" + body
 body = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M)
 readme = open("README.md").read()
 if begin not in readme or end not in readme:
