@@ -2,8 +2,9 @@
 # Corpus-scale ingest: `tracker ingest` of synthetic Zipfian text whose vocabulary grows by
 # Heaps' law, 25 n^0.6 distinct pre-token words after n pre-token words (the trainer's unit; the
 # bundled corpus is fitted in that unit and in plain lower-cased words, and printed), at each
-# SIZE: wall time, MB/s and peak RSS (/usr/bin/time -v), the stage that held the peak (the
-# ingest's stagePeakBytes), with the word counts spilled past the memory budget; and HF
+# SIZE: wall time, CPU time (user + system), MB/s and peak RSS (/usr/bin/time -v), each
+# phase's wall and CPU seconds and the stage that held the peak (the ingest's seconds,
+# cpuSeconds, stagePeakBytes), with the word counts spilled past the memory budget; and HF
 # `tokenizers` training on the same text where it fits in memory (skipped, with the reason,
 # above HF_MAX), merges compared.
 # Usage: bench/ingest_scale.sh [SIZE...] [--full]   (SIZE like 100M or 1G; default 100M 1G;
@@ -32,6 +33,7 @@ use_release_binary
 bytes() { python3 -c "import sys; u={'K':10,'M':20,'G':30,'T':40}; s=sys.argv[1].upper().rstrip('B').rstrip('I'); print(int(float(s[:-1])*(1<<u[s[-1]])) if s[-1] in u else int(s))" "$1"; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
 maxrss() { awk -F': ' '/Maximum resident set size/ {print $2 * 1024}' "$1"; }
+cputime() { awk -F': ' '/User time|System time/ {t += $2} END {print t}' "$1"; }
 
 # HF tokenizers: the python3 on PATH if it has it, else a venv of ours.
 PY=python3
@@ -72,6 +74,7 @@ for size in "${sizes[@]}"; do
     cp "$(json "$WORK/ours.json" tokenizerPath)" "$WORK/ours-tokenizer.json"
     rm -rf "$home"
     ours_rss=$(maxrss "$WORK/time-ours.txt")
+    ours_cpu=$(cputime "$WORK/time-ours.txt")
 
     hf="null"
     same="null"
@@ -84,14 +87,15 @@ for size in "${sizes[@]}"; do
     elif ((hf_ok)); then
         hf="{\"skipped\": \"above HF_MAX=$HF_MAX: HF needs 4.5-8x the text in memory\"}"
     fi
-    python3 - "$WORK/ours.json" "$size" "$ours_rss" "$hf" "$same" >>"$results" <<'EOF'
+    python3 - "$WORK/ours.json" "$size" "$ours_rss" "$hf" "$same" "$ours_cpu" >>"$results" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
-print(json.dumps({"size": sys.argv[2], "bytes": s["sourceBytes"], "seconds": s["totalSeconds"],
+print(json.dumps({"size": sys.argv[2], "bytes": s["sourceBytes"], "seconds": s["totalSeconds"], "cpu": float(sys.argv[6]),
                   "countTrain": s["seconds"].get("read+count", 0) + s["seconds"].get("train", 0),
                   "mbps": s["megabytesPerSecond"], "rss": int(sys.argv[3]), "summaryPeak": s["peakMemoryBytes"],
                   "budget": s["memoryBudgetBytes"], "spilled": s["spilledBytes"], "words": s["uniqueWords"],
                   "stagePeaks": s.get("stagePeakBytes") or {},
+                  "phases": s["seconds"], "phaseCPU": s.get("cpuSeconds") or {},
                   "hf": json.loads(sys.argv[4]), "same": json.loads(sys.argv[5])}))
 EOF
 done
@@ -101,12 +105,12 @@ echo "ingest of Zipfian JSONL, V=$VOCAB, $THREADS threads, release build; load $
 python3 - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-print(f"{'size':>6} {'unique words':>12} {'wall s':>8} {'MB/s':>7} {'peak RSS':>9} {'peak in':>14} {'budget':>8} {'spilled':>8}"
+print(f"{'size':>6} {'unique words':>12} {'wall s':>8} {'CPU s':>7} {'MB/s':>7} {'peak RSS':>9} {'peak in':>14} {'budget':>8} {'spilled':>8}"
       f" {'count+train s':>13} {'HF train s':>10} {'HF RSS':>8} {'ratio':>6}  merges")
 for r in rows:
     hf = r["hf"] or {}
     stage = max(r["stagePeaks"], key=r["stagePeaks"].get) if r["stagePeaks"] else "?"
-    line = (f"{r['size']:>6} {r['words']:>12,} {r['seconds']:>8.1f} {r['mbps']:>7.1f} {r['rss'] / 2**20:>6.0f} MB"
+    line = (f"{r['size']:>6} {r['words']:>12,} {r['seconds']:>8.1f} {r.get('cpu', 0):>7.1f} {r['mbps']:>7.1f} {r['rss'] / 2**20:>6.0f} MB"
             f" {stage:>14} {r['budget'] / 2**20:>5.0f} MB {r['spilled'] / 2**20:>5.0f} MB {r['countTrain']:>13.1f}")
     if "seconds" in hf:
         same = r["same"]
@@ -116,6 +120,10 @@ for r in rows:
         line += f"  HF: {hf.get('skipped', 'not run')}"
     print(line)
 print("wall s, MB/s: the whole ingest (checksums, read + count, BPE, encode + shards, database);")
+print("CPU s: user + system time of the ingest, every thread (two busy cores: twice the wall);")
+print("phases, wall / CPU s: " + "; ".join(f"{r['size']}: " + ", ".join(
+    f"{k} {v:.1f}" + (f" / {r['phaseCPU'][k]:.1f}" if k in r.get("phaseCPU", {}) else "")
+    for k, v in r.get("phases", {}).items()) for r in rows))
 print("peak in: the stage whose own peak was highest (stage peaks in MB: " + "; ".join(
     f"{r['size']}: " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in r["stagePeaks"].items()) for r in rows) + ")")
 print("ratio: HF's training time over tracker's read + count + train (the same work)")

@@ -62,6 +62,7 @@ final class ByteKeyTable {
         while c < capacity { c <<= 1 }
         self.capacity = c
         slots = .allocate(capacity: c)
+        adviseHugePages(UnsafeMutableRawPointer(slots), bytes: c * MemoryLayout<Slot>.stride)
         slots.initialize(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: c)
         arenaCapacity = c * 4
         arena = .allocate(capacity: arenaCapacity)
@@ -164,6 +165,7 @@ final class ByteKeyTable {
         let oldCapacity = capacity
         capacity = newCapacity
         slots = .allocate(capacity: newCapacity)
+        adviseHugePages(UnsafeMutableRawPointer(slots), bytes: newCapacity * MemoryLayout<Slot>.stride)
         slots.initialize(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: newCapacity)
         for j in 0..<oldCapacity where old[j].meta != 0 {
             let s = old[j]

@@ -267,6 +267,12 @@ public final class Encoder {
     }
 }
 
+extension Tokenizer {
+    /// A new encoder whose short-piece cache grows to at most `cachedWords` pieces (32 bytes
+    /// each): more than `makeEncoder()`'s 2M for text of many millions of distinct words.
+    public func makeEncoder(cachedWords: Int) -> Encoder { Encoder(self, cachedWords: cachedWords) }
+}
+
 /// A binary min-heap of packed (rank << 32 | position) keys.
 private struct MinHeap {
     private var items: [UInt64] = []

@@ -12,6 +12,14 @@ public enum ProcessStats {
     /// Resident set size now in bytes (VmRSS from /proc/self/status), or 0 when unavailable.
     public static func residentBytes() -> Int64 { statusBytes("VmRSS:") }
 
+    /// User + system CPU seconds of this process so far, all threads (the wall-clock rate
+    /// suffers on a busy machine; this does not).
+    public static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+
     /// Starts a new peak: hands freed heap memory back to the system and resets VmHWM to the
     /// resident size now (Linux; elsewhere nothing happens).
     public static func resetPeak() {

@@ -129,8 +129,12 @@ public struct IngestSummary: Codable, Sendable {
     public var tokenizerPath: String?
     public var tokenizerSHA256: String?
     public var shards: [ShardInfo]
-    /// Seconds per stage: hash, read+count, train, encode+write, record.
+    /// Wall-clock seconds per stage: hash (alongside read+count, which includes "combine
+    /// counts" when the counts spilled), read+count, train, encode+write, record.
     public var seconds: [String: Double]
+    /// CPU seconds of the process (every thread) during each stage of `seconds` but hash, whose
+    /// CPU is part of read+count's.
+    public var cpuSeconds: [String: Double]?
     public var totalSeconds: Double
     /// Source bytes read per second over the whole ingest, in MB (10^6 bytes).
     public var megabytesPerSecond: Double

@@ -28,6 +28,8 @@ public final class IngestPipeline {
     /// Peak resident memory of each stage that has ended (the high-water mark, reset between
     /// stages where the kernel allows it).
     private(set) var stagePeaks: [String: Int64] = [:]
+    /// CPU seconds of the process (every thread) during each phase that ended.
+    private(set) var cpuSeconds: [String: Double] = [:]
 
     public init(home: String, db: TrackerDB) {
         self.home = home
@@ -42,13 +44,7 @@ public final class IngestPipeline {
         let sources = try CorpusScanner.sources(for: paths)
         guard !sources.isEmpty else { throw IngestError.noSources(paths: paths) }
         var seconds: [String: Double] = [:]
-
-        // 1. Checksums of the sources, which with the settings identify the corpus.
-        var t = DispatchTime.now()
-        let checksums = try hashSources(sources, threads: options.threads)
-        let fingerprint = Self.fingerprint(checksums: checksums, settings: options.fingerprintSettings)
-        seconds["hash"] = secondsSince(t)
-        endStage("hash")
+        cpuSeconds = [:]
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
         stream.valFiles = options.valFiles.map(Glob.init)
         if options.dryRun {
@@ -58,34 +54,47 @@ public final class IngestPipeline {
                 seconds: seconds, start: start)
         }
 
-        // 2. One ingest of this corpus at a time; a second one finds it recorded when the first is done.
-        let lock = try IngestLock.take(home: home, fingerprint: fingerprint, onWait: onWait)
-        defer { lock.release() }
-        let existing = try db.corpus(fingerprint: fingerprint)
-        if let existing, !options.force {
-            try verifyFiles(existing)
-            return unchangedSummary(existing, seconds: seconds, start: start)
+        // 1. Checksums of the sources, which with the settings identify the corpus: hashed while
+        // pass 1 reads. 2. Once they are known (between two batches of pass 1, or after it), one
+        // ingest of this corpus at a time: a second one finds it recorded when the first is done.
+        let checksums = SourceChecksums(sources, threads: options.threads)
+        var identity: CorpusIdentity?
+        defer { identity?.lock.release() }
+        let identify: (_ wait: Bool) throws -> Void = { wait in
+            guard identity == nil, wait || checksums.isDone else { return }
+            identity = try self.identify(checksums, options: options)
+            if identity!.existing != nil && !options.force { throw CorpusUnchanged() }
         }
 
         // 3. Pass 1 counts words, the tokenizer is trained, pass 2 writes the shards into a staging folder.
-        let counted = try countAndTrain(&stream, paths: paths, options: options, seconds: &seconds)
-        let (pass1, tokenizer) = (counted.pass, counted.tokenizer)
-        t = DispatchTime.now()
-        let staging = try StagingFolder(home: home, id: "\(name)-\(fingerprint.prefix(12))")
+        let counted: (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64)
+        do {
+            counted = try countAndTrain(&stream, paths: paths, options: options, identify: identify, seconds: &seconds)
+        } catch is CorpusUnchanged {
+            seconds["hash"] = checksums.seconds
+            try verifyFiles(identity!.existing!)
+            return unchangedSummary(identity!.existing!, seconds: seconds, start: start)
+        } catch {
+            _ = try? checksums.wait()
+            throw error
+        }
+        let (pass1, tokenizer, existing) = (counted.pass, counted.tokenizer, identity!.existing)
+        seconds["hash"] = checksums.seconds
+        var clock = PhaseClock()
+        let staging = try StagingFolder(home: home, id: "\(name)-\(identity!.fingerprint.prefix(12))")
         defer { staging.remove() }
         let (pass2, writer) = try writeShards(stream, tokenizer: tokenizer, into: staging, options: options)
-        seconds["encode+write"] = secondsSince(t)
+        endPhase("encode+write", clock, &seconds)
         endStage("encode+write")
         guard pass2.documents == pass1.documents else { throw IngestError.sourcesChanged(paths: paths) }
 
         // 4. Move the files into fresh places, record them, and only then drop the files of the corpus replaced.
-        t = DispatchTime.now()
+        clock = PhaseClock()
         let target = staging.target(replacing: existing)
         var record = makeRecord(
-            name: name, fingerprint: fingerprint, options: options, pass: pass2, sources: sources,
-            checksums: checksums, tokenizerPath: target.tokenizer, tokenizerSHA256: writer.tokenizerSHA256,
-            vocabSize: tokenizer.vocabSize,
-            shards: try writer.written(relativeTo: target.shards, threads: options.threads), seconds: seconds)
+            name: name, fingerprint: identity!.fingerprint, options: options, pass: pass2, sources: sources,
+            checksums: identity!.checksums, tokenizerPath: target.tokenizer, tokenizerSHA256: writer.tokenizerSHA256,
+            vocabSize: tokenizer.vocabSize, shards: try writer.written(relativeTo: target.shards), seconds: seconds)
         try staging.publish(to: target)
         do {
             record = try db.record(record, replacingFingerprint: existing != nil)
@@ -94,7 +103,7 @@ public final class IngestPipeline {
             throw error
         }
         if let existing { PublishedPaths(existing).remove(home: home) }
-        seconds["record"] = secondsSince(t)
+        endPhase("record", clock, &seconds)
 
         var summary = ingestedSummary(
             record, tokenizer: tokenizer, pass: pass2, sources: sources, uniqueWords: counted.uniqueWords,
@@ -103,12 +112,27 @@ public final class IngestPipeline {
         return summary
     }
 
+    /// Waits for the checksums, takes the corpus' lock and looks the corpus up.
+    private func identify(_ checksums: SourceChecksums, options: IngestOptions) throws -> CorpusIdentity {
+        let sums = try checksums.wait()
+        let fingerprint = Self.fingerprint(checksums: sums, settings: options.fingerprintSettings)
+        let lock = try IngestLock.take(home: home, fingerprint: fingerprint, onWait: onWait)
+        do {
+            let existing = try db.corpus(fingerprint: fingerprint)
+            return CorpusIdentity(checksums: sums, fingerprint: fingerprint, lock: lock, existing: existing)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
     // MARK: - Stages
 
     /// Pass 1 and the training: the word counts spill into a folder of the workspace past the
     /// memory budget, and live only until the tokenizer is trained.
     private func countAndTrain(
-        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, seconds: inout [String: Double]
+        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, identify: (Bool) throws -> Void,
+        seconds: inout [String: Double]
     ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
         let workers = max(1, options.threads)
         SpillArea.removeStale(in: home)
@@ -116,27 +140,30 @@ public final class IngestPipeline {
             in: home, tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
         defer { spill.remove() }
         let (pass1, counter) = try readAndCount(
-            &stream, paths: paths, options: options, spill: spill, seconds: &seconds)
-        let t = DispatchTime.now()
+            &stream, paths: paths, options: options, spill: spill, identify: identify, seconds: &seconds)
+        try identify(true)
+        let clock = PhaseClock()
         let uniqueWords = counter!.uniqueWords
         try checkTrainerBudget(counter!, options: options)
         let tokenizer = try trainTokenizer(counter!, options: options)
         try counter!.throwIfFailed()
-        seconds["train"] = secondsSince(t)
+        endPhase("train", clock, &seconds)
         endStage("train")
         return (pass1, tokenizer, uniqueWords, spill.writtenBytes)
     }
 
-    /// Pass 1: read, deduplicate, split, and (unless a dry run) count pre-token words on every thread.
+    /// Pass 1: read, deduplicate, split, and (unless a dry run) count pre-token words on every
+    /// thread; `identify(false)` is called between batches (it may end the pass by throwing).
     private func readAndCount(
         _ stream: inout DocumentStream, paths: [String], options: IngestOptions, spill: SpillArea?,
-        seconds: inout [String: Double]
+        identify: (Bool) throws -> Void = { _ in }, seconds: inout [String: Double]
     ) throws -> (PassCounts, WordCounter?) {
-        let t = DispatchTime.now()
+        let clock = PhaseClock()
         let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
         let (pass1, counter) = try countWords(
-            stream, threads: options.threads, totalBytes: totalBytes, spill: options.dryRun ? nil : spill)
-        seconds["read+count"] = secondsSince(t)
+            stream, threads: options.threads, totalBytes: totalBytes, spill: options.dryRun ? nil : spill,
+            identify: identify, seconds: &seconds)
+        endPhase("read+count", clock, &seconds)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
         }
@@ -185,7 +212,7 @@ public final class IngestPipeline {
         do {
             let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
             let pass2 = try encode(
-                stream, tokenizer: tokenizer, writer: writer, threads: options.threads, totalBytes: totalBytes)
+                stream, tokenizer: tokenizer, writer: writer, options: options, totalBytes: totalBytes)
             try writer.finish()
             return (pass2, writer)
         } catch {
@@ -194,22 +221,11 @@ public final class IngestPipeline {
         }
     }
 
-    private func hashSources(_ sources: [SourceFile], threads: Int) throws -> [(sha256: String, size: Int64)] {
-        let total = sources.reduce(Int64(0)) { $0 + $1.size }
-        let bar = showProgress ? ProgressBar("checksum", total: total, unit: .bytes) : nil
-        let slots = ResultSlots<Result<(sha256: String, size: Int64), Error>>(count: sources.count)
-        parallelFor(sources.count, threads: threads) { i in
-            slots[i] = Result { try FileHashing.sha256(path: sources[i].path) }.map { ($0.hex, $0.size) }
-            bar?.advance(sources[i].size)
-        }
-        bar?.finish()
-        return try slots.values.map { try $0!.get() }
-    }
-
     /// Reads every document and, given a spill area, counts its words on `threads` threads, one
     /// counter each, combined at the end (spilled and merged from disk past the area's budget).
     private func countWords(
-        _ stream: DocumentStream, threads: Int, totalBytes: Int64, spill: SpillArea?
+        _ stream: DocumentStream, threads: Int, totalBytes: Int64, spill: SpillArea?,
+        identify: (Bool) throws -> Void, seconds: inout [String: Double]
     ) throws -> (PassCounts, WordCounter?) {
         let bar =
             showProgress ? ProgressBar(spill == nil ? "read" : "read+count", total: totalBytes, unit: .bytes) : nil
@@ -234,6 +250,7 @@ public final class IngestPipeline {
                 if batch.bytes.count >= batchBytes {
                     // A counter that failed to spill (full disk) ends the pass; `combine` says why.
                     if spill.hasFailed { throw CountAbandoned() }
+                    try identify(false)
                     queue.push(batch)
                     batch = DocumentBatch()
                 }
@@ -244,18 +261,22 @@ public final class IngestPipeline {
         join()
         if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
         endStage("count")
+        let clock = PhaseClock()
         let counter = try WordCounter.combine(counters, threads: workers)
+        endPhase("combine counts", clock, &seconds)
         endStage("combine counts")
         return (try result.get(), counter)
     }
 
     /// Pass 2: this thread reads the documents while the encoder's threads encode and write them.
     private func encode(
-        _ stream: DocumentStream, tokenizer: Tokenizer, writer: SplitWriters, threads: Int, totalBytes: Int64
+        _ stream: DocumentStream, tokenizer: Tokenizer, writer: SplitWriters, options: IngestOptions,
+        totalBytes: Int64
     ) throws -> PassCounts {
         let bar = showProgress ? ProgressBar("encode", total: totalBytes, unit: .bytes) : nil
         defer { bar?.finish() }
-        let encoder = BatchEncoder(tokenizer: tokenizer, threads: threads, writer: writer)
+        let encoder = BatchEncoder(
+            tokenizer: tokenizer, threads: options.threads, memoryBudget: options.memoryBudget, writer: writer)
         var batch = encoder.makeBatch()
         do {
             let counts = try stream.run(progress: bar) { doc, isVal in
@@ -272,6 +293,12 @@ public final class IngestPipeline {
             encoder.cancel()
             throw error
         }
+    }
+
+    /// Notes the wall and CPU seconds of the phase that started at `clock`.
+    func endPhase(_ name: String, _ clock: PhaseClock, _ seconds: inout [String: Double]) {
+        seconds[name] = secondsSince(clock.wall)
+        cpuSeconds[name] = ProcessStats.cpuSeconds() - clock.cpu
     }
 
     /// Ends a stage of the ingest: notes its peak memory and starts a new peak.
@@ -329,6 +356,24 @@ public final class IngestPipeline {
 
 /// Thrown inside pass 1 to stop reading once a counter failed; the counter's own error is reported.
 private struct CountAbandoned: Error {}
+
+/// Thrown inside pass 1 to stop reading when the checksums show the corpus recorded already.
+private struct CorpusUnchanged: Error {}
+
+/// The start of a phase, in wall-clock and process CPU time.
+struct PhaseClock {
+    let wall = DispatchTime.now()
+    let cpu = ProcessStats.cpuSeconds()
+}
+
+/// What the sources' checksums tell: the corpus' fingerprint, the lock of its ingest (held until
+/// it is recorded), and the corpus recorded with that fingerprint, if any.
+struct CorpusIdentity {
+    let checksums: SourceChecksums.Sums
+    let fingerprint: String
+    let lock: FileLock
+    let existing: IngestedCorpus?
+}
 
 /// Wraps a non-Sendable value whose users guarantee disjoint access from threads.
 struct UncheckedSendable<T>: @unchecked Sendable {

@@ -40,7 +40,7 @@ extension IngestPipeline {
         status: String, name: String, pass: PassCounts, sources: [SourceFile], uniqueWords: Int,
         options: IngestOptions, seconds: [String: Double], start: DispatchTime
     ) -> IngestSummary {
-        IngestSummary(
+        var s = IngestSummary(
             status: status, corpus: name, corpusId: nil, sources: sources.count,
             sourceBytes: sources.reduce(0) { $0 + $1.size }, documents: pass.documents,
             trainDocuments: pass.trainDocuments, valDocuments: pass.valDocuments, bytes: pass.bytes,
@@ -51,6 +51,8 @@ extension IngestPipeline {
             megabytesPerSecond: Double(sources.reduce(0) { $0 + $1.size }) / 1e6 / max(secondsSince(start), 1e-9),
             peakMemoryBytes: peakMemoryBytes, stagePeakBytes: stagePeaks,
             memoryBudgetBytes: Int64(options.memoryBudget), spilledBytes: 0, warnings: pass.stats.warnings)
+        s.cpuSeconds = cpuSeconds
+        return s
     }
 
     func ingestedSummary(

@@ -1,5 +1,8 @@
 // Shard writers for the train and val splits, rolling over to a new file every `shardTokens`
 // tokens (at a document boundary), and the parallel encoder that feeds them in document order.
+// A full shard is finished on a thread of its own (`ShardFinisher`: header, fsync, rename, and
+// its SHA-256 read back while the file is still in the page cache), so the encoders never wait
+// for the disk and the shards are not read again to record their checksums.
 import BPE
 import Basics
 import Foundation
@@ -13,7 +16,8 @@ final class SplitWriters {
     private let shardTokens: Int
     private var open: [ShardSplit: ShardWriter] = [:]
     private var ordinals: [ShardSplit: Int] = [:]
-    private var finished: [(split: ShardSplit, ordinal: Int, file: String, header: ShardHeader)] = []
+    private var finished: [(split: ShardSplit, ordinal: Int, file: String, tokens: Int, documents: Int)] = []
+    private let finisher = ShardFinisher()
 
     init(folder: String, tokenizer: Tokenizer, tokenizerSHA256: String, shardTokens: Int) {
         self.folder = folder
@@ -40,37 +44,95 @@ final class SplitWriters {
         return w
     }
 
+    /// Hands the split's open shard to the finisher (throws what an earlier shard's finishing met).
     private func close(_ split: ShardSplit) throws {
+        try finisher.throwIfFailed()
         guard let w = open.removeValue(forKey: split) else { return }
-        let header = try w.finish()
         let ordinal = ordinals[split, default: 0]
-        finished.append((split, ordinal, URL(fileURLWithPath: w.path).lastPathComponent, header))
+        finished.append((split, ordinal, URL(fileURLWithPath: w.path).lastPathComponent, w.tokenCount, w.documents))
         ordinals[split] = ordinal + 1
+        finisher.submit(w)
     }
 
+    /// Closes the open shards and waits until every shard is finished and checksummed.
     func finish() throws {
         for split in ShardSplit.allCases { try close(split) }
+        try finisher.finish()
     }
 
     func discard() {
         for w in open.values { w.discard() }
         open.removeAll()
+        finisher.discard()
     }
 
-    /// Records of the finished shards, with checksums (one file per thread at a time), paths
-    /// relative to the workspace.
-    func written(relativeTo rel: String, threads: Int) throws -> [ShardRecord] {
-        let sums = ResultSlots<Result<(hex: String, size: Int64), Error>>(count: finished.count)
-        let files = finished.map { "\(folder)/\($0.file)" }
-        parallelFor(files.count, threads: threads) { i in sums[i] = Result { try FileHashing.sha256(path: files[i]) } }
-        return try finished.indices.map { i in
+    /// Records of the finished shards (after `finish`), with the checksums the finisher took,
+    /// paths relative to the workspace.
+    func written(relativeTo rel: String) throws -> [ShardRecord] {
+        let sums = finisher.checksums
+        guard sums.count == finished.count else { throw ShardError.io(.io(path: folder, errno: EIO, action: "finish")) }
+        return finished.indices.map { i in
             let f = finished[i]
-            let sum = try sums[i]!.get()
             return ShardRecord(
-                split: f.split.rawValue, ordinal: Int64(f.ordinal), path: "\(rel)/\(f.file)",
-                tokens: Int64(f.header.tokenCount), documents: Int64(f.header.documents), size: sum.size,
-                sha256: sum.hex)
+                split: f.split.rawValue, ordinal: Int64(f.ordinal), path: "\(rel)/\(f.file)", tokens: Int64(f.tokens),
+                documents: Int64(f.documents), size: sums[i].size, sha256: sums[i].hex)
         }
+    }
+}
+
+/// Finishes shards in the order submitted, on one thread of its own: `ShardWriter.finish`
+/// (the rest of the buffer, the header, fsync, rename), then the file's SHA-256. At most two
+/// shards wait, so a slow disk still holds the encoders back rather than memory growing.
+final class ShardFinisher: @unchecked Sendable {
+    private let queue = BoundedQueue<ShardWriter>(capacity: 2)
+    private let lock = NSLock()
+    private var sums: [(hex: String, size: Int64)] = []
+    private var failure: (any Error)?
+    private var join: (() -> Void)?
+
+    init() {
+        join = startThreads(1, name: "shard-finish") { [self] _ in
+            while let w = queue.pop() {
+                if lock.withLock({ failure != nil }) {
+                    w.discard()
+                    continue
+                }
+                do {
+                    try w.finish()
+                    let sum = try FileHashing.sha256(path: w.path)
+                    lock.withLock { sums.append(sum) }
+                } catch {
+                    w.discard()
+                    lock.withLock { failure = failure ?? error }
+                }
+            }
+        }
+    }
+
+    deinit { discard() }
+
+    /// The checksums of the shards finished so far, in submission order.
+    var checksums: [(hex: String, size: Int64)] { lock.withLock { sums } }
+
+    func submit(_ w: ShardWriter) { queue.push(w) }
+
+    /// Throws the first failure to finish a shard (a full disk), if any.
+    func throwIfFailed() throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
+    }
+
+    /// Waits for every submitted shard; throws the first failure.
+    func finish() throws {
+        queue.close()
+        join?()
+        join = nil
+        try throwIfFailed()
+    }
+
+    /// Drops the shards still waiting and waits for the thread (the caller failed).
+    func discard() {
+        lock.withLock { failure = failure ?? CancellationError() }
+        try? finish()
     }
 }
 
@@ -91,11 +153,13 @@ final class BatchEncoder: @unchecked Sendable {
     private var spareOutputs: [EncodedBatch] = []
     private var join: (() -> Void)?
 
-    init(tokenizer: Tokenizer, threads: Int, writer: SplitWriters) {
+    /// `memoryBudget`: the encoders' word caches share half of it (see `cachedWords`).
+    init(tokenizer: Tokenizer, threads: Int, memoryBudget: Int, writer: SplitWriters) {
         let workers = max(1, threads)
         self.writer = writer
         queue = BoundedQueue(capacity: 2 * workers)
-        let encoders = UncheckedSendable((0..<workers).map { _ in tokenizer.makeEncoder() })
+        let slots = Self.cachedWords(memoryBudget: memoryBudget, threads: workers)
+        let encoders = UncheckedSendable((0..<workers).map { _ in tokenizer.makeEncoder(cachedWords: slots) })
         let eot = tokenizer.eotId
         join = startThreads(workers, name: "encode") { [self] w in
             while let (sequence, batch) = queue.pop() {
@@ -104,6 +168,17 @@ final class BatchEncoder: @unchecked Sendable {
                 deliver(sequence, batch, out)
             }
         }
+    }
+
+    /// The most pieces each encoder caches: half the memory budget among the threads, 32 bytes a
+    /// piece, rounded down to a power of two, between 64K and 8M (256 MiB). At 10 GB of text
+    /// (17 M distinct words) every piece missed costs a merge, about ten times a cached one, and
+    /// the pass has the budget to itself (the counts and the trainer are gone).
+    static func cachedWords(memoryBudget: Int, threads: Int) -> Int {
+        let fit = memoryBudget / 2 / max(1, threads) / 32
+        var slots = 1 << 16
+        while slots * 2 <= min(fit, 1 << 23) { slots *= 2 }
+        return slots
     }
 
     /// An empty batch to fill (a recycled one when there is one).

@@ -45,7 +45,7 @@ struct BenchStoreCommand: ParsableCommand {
             // generic getter, a few percent of the time measured (perf).
             let keys = self.keys
             let names = (0..<keys).map { "k\($0)" }
-            let cpu0 = Self.cpuSeconds()
+            let cpu0 = ProcessStats.cpuSeconds()
             let t = Date()
             var step: Int64 = 0
             var written = 0
@@ -61,7 +61,7 @@ struct BenchStoreCommand: ParsableCommand {
                 written += n
             }
             let s = Date().timeIntervalSince(t)
-            let cpu = Self.cpuSeconds() - cpu0
+            let cpu = ProcessStats.cpuSeconds() - cpu0
             out = [
                 "points": Double(points), "seconds": s, "pointsPerSecond": Double(points) / s, "cpuSeconds": cpu,
                 "pointsPerCPUSecond": Double(points) / cpu,
@@ -114,13 +114,6 @@ struct BenchStoreCommand: ParsableCommand {
 
     private func newRun(_ db: TrackerDB, _ name: String) throws -> Int64 {
         try db.createRun(RunRecord(name: "bench-\(name)-\(getpid())", config: "{}", configHash: UUID().uuidString)).id!
-    }
-
-    /// User + system CPU time of this process (the wall-clock rate suffers on a busy machine).
-    static func cpuSeconds() -> Double {
-        var u = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &u)
-        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func isLockError(_ error: Error) -> Bool {

@@ -146,6 +146,69 @@ struct IngestPipelineTests {
         #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
     }
 
+    /// Small shards: many are finished and checksummed on the finisher's thread while the
+    /// encoders go on; the records keep their order and checksums, and say each phase's CPU.
+    @Test func manySmallShardsAreRecordedInOrderWithTheirChecksums() throws {
+        let (dir, docs) = try makeCorpus(count: 300)
+        let home = tempDir("home")
+        let db = try TrackerDB(home: home)
+        var o = options()
+        o.shardTokens = 1024
+        let s = try IngestPipeline(home: home, db: db).run(paths: [dir], options: o)
+        let train = s.shards.filter { $0.split == "train" }
+        #expect(train.count >= 8)
+        for split in ["train", "val"] {
+            let names = s.shards.filter { $0.split == split }.map { URL(fileURLWithPath: $0.path).lastPathComponent }
+            #expect(names == names.indices.map { String(format: "%@_%06d.bin", split, $0) })
+        }
+        let tokenizer = try Tokenizer.load(tokenizerJSON: Data(contentsOf: URL(fileURLWithPath: s.tokenizerPath!)))
+        var decoded: [String] = []
+        for shard in s.shards {
+            #expect(try FileHashing.sha256(path: shard.path).hex == shard.sha256)
+            decoded += try documents(in: shard.path, tokenizer: tokenizer)
+        }
+        #expect(decoded.sorted() == docs.sorted())
+        let c = try #require(try db.corpus(named: s.corpus))
+        let recorded = Dictionary(uniqueKeysWithValues: c.shards.map { ("\(home)/\($0.path)", $0) })
+        #expect(recorded.count == s.shards.count)
+        for shard in s.shards {
+            let size = try FileManager.default.attributesOfItem(atPath: shard.path)[.size] as? Int64
+            #expect(recorded[shard.path]?.sha256 == shard.sha256 && recorded[shard.path]?.size == size)
+        }
+        let phases = Set((s.cpuSeconds ?? [:]).filter { $0.value >= 0 }.keys)
+        #expect(phases.isSuperset(of: ["read+count", "train", "encode+write", "record"]))
+        #expect(s.seconds["hash"] != nil)
+    }
+
+    /// The encoders' caches share half the budget, within 64K-8M pieces each, a power of two.
+    @Test func encoderCachesFitHalfTheBudget() {
+        #expect(BatchEncoder.cachedWords(memoryBudget: 1 << 30, threads: 2) == 1 << 23)
+        #expect(BatchEncoder.cachedWords(memoryBudget: 1 << 30, threads: 3) == 1 << 22)
+        #expect(BatchEncoder.cachedWords(memoryBudget: 64 << 20, threads: 2) == 1 << 19)
+        #expect(BatchEncoder.cachedWords(memoryBudget: 4 << 20, threads: 8) == 1 << 16)
+        #expect(BatchEncoder.cachedWords(memoryBudget: 1 << 40, threads: 1) == 1 << 23)
+        for threads in 1...16 {
+            let slots = BatchEncoder.cachedWords(memoryBudget: 1 << 30, threads: threads)
+            #expect(slots * 32 * threads <= 1 << 29 && slots & (slots - 1) == 0)
+        }
+    }
+
+    /// A shard the finisher cannot finish (its folder is gone) is an error at the next shard or
+    /// at the end, and the shards after it are not finished.
+    @Test func aShardThatCannotBeFinishedIsAnError() throws {
+        let folder = tempDir("gone")
+        let first = try ShardWriter(path: folder + "/a.bin", vocabSize: 300, eotId: 256, tokenizerSHA256: [])
+        let later = try ShardWriter(path: folder + "/b.bin", vocabSize: 300, eotId: 256, tokenizerSHA256: [])
+        try [UInt32(256), 1, 2].withUnsafeBufferPointer { try first.append(document: $0) }
+        try FileManager.default.removeItem(atPath: folder)
+        let finisher = ShardFinisher()
+        finisher.submit(first)
+        finisher.submit(later)
+        #expect(throws: ShardError.self) { try finisher.finish() }
+        #expect(finisher.checksums.isEmpty)
+        #expect(throws: ShardError.self) { try finisher.throwIfFailed() }
+    }
+
     @Test func dryRunWritesNothing() throws {
         let (dir, docs) = try makeCorpus(count: 10)
         let home = tempDir("home")
