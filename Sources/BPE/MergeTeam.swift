@@ -125,7 +125,9 @@ final class MergeTeam: @unchecked Sendable {
     }
 
     private func helperLoop() {
-        var seen = ticket.load(ordering: .acquiring) >> 32
+        // Generation 0 is the one before any step: a helper that starts late still joins the
+        // step under way (the ticket's generation at its start may be a step it has not seen).
+        var seen: UInt64 = 0
         var idle = 0
         var idleSince = 0
         while !stopping.load(ordering: .acquiring) {
