@@ -64,12 +64,13 @@ struct HolderPool {
         return used - count
     }
 
-    /// Replaces `ids` by the list of `count` bytes at `offset`.
-    func decode(offset: Int, count: Int, into ids: inout [UInt32]) {
-        ids.removeAll(keepingCapacity: true)
+    /// Writes the ids of the list of `count` bytes at `offset` to `ids` (room for `count` ids:
+    /// each takes a byte at least) and returns how many there are.
+    func decode(offset: Int, count: Int, into ids: UnsafeMutablePointer<UInt32>) -> Int {
         var p = bytes + offset
         let end = p + count
         var id: UInt32 = 0
+        var n = 0
         while p < end {
             var v = UInt32(p.pointee & 0x7F)
             var shift: UInt32 = 7
@@ -80,8 +81,10 @@ struct HolderPool {
             }
             p += 1
             id &+= v
-            ids.append(id)
+            ids[n] = id
+            n += 1
         }
+        return n
     }
 
     /// Marks a list of `count` bytes as dropped.

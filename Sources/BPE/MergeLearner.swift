@@ -33,11 +33,15 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
     var listBytes: [UInt32] = []
     var pool = HolderPool(capacity: 0)
 
+    /// The workers of the steps: `threads` for a step run on all threads, and with helpers one
+    /// more, so that a step run ahead never shares a worker with the step before it.
     let workers: UnsafeMutablePointer<MergeWorker<Symbol>>
-    /// The threads of the merge steps, awake while `learn` runs.
+    let workerCount: Int
+    /// The threads of the merge steps, ready while `learn` runs.
     private var team = MergeTeam(threads: 1)
-    /// Scratch of a step: the holders of the merged pair.
-    private var holders: [UInt32] = []
+    /// Scratch of a step: the holders of the merged pair (room for `holderRoom`).
+    private var holders = UnsafeMutablePointer<UInt32>.allocate(capacity: 1024)
+    private var holderRoom = 1024
     /// Scratch of a step: its new pairs, gathered from the workers.
     private var groups: NewPairGroups
 
@@ -55,8 +59,9 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         self.floor = max(1, floor)
         self.threshold = max(self.floor, threshold)
         groups = NewPairGroups(tokenCount: tokenCount)
-        workers = .allocate(capacity: self.threads)
-        for t in 0..<self.threads { (workers + t).initialize(to: MergeWorker(tokenCount: tokenCount)) }
+        workerCount = self.threads > 1 ? self.threads + 1 : 1
+        workers = .allocate(capacity: workerCount)
+        for t in 0..<workerCount { (workers + t).initialize(to: MergeWorker(tokenCount: tokenCount)) }
         (symbols, words, wordCount) = Self.loadWords(counter, threads: self.threads)
         if releasingCounts { counter.releaseWords() }
         countPairs()
@@ -65,9 +70,10 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
     deinit {
         symbols.deallocate()
         words.entries.deallocate()
-        for t in 0..<threads { workers[t].deallocate() }
-        workers.deinitialize(count: threads)
+        for t in 0..<workerCount { workers[t].deallocate() }
+        workers.deinitialize(count: workerCount)
         workers.deallocate()
+        holders.deallocate()
         pool.deallocate()
     }
 
@@ -85,6 +91,15 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         return Int(slot)
     }
 
+    /// A merge step: its pair, and the workers that hold its notes. A step run ahead (on a
+    /// helper, while the step before was folded) still has to look up the pairs it lowered.
+    private struct Step {
+        var pair: Int
+        var key: UInt64
+        var workers: Range<Int>
+        var ranAhead: Bool
+    }
+
     /// Runs up to `target` merges, stopping early when no pair occurs `floor` times or more
     /// (HF's `min_frequency`), and returns them as (left, right) id pairs.
     func learn(_ target: Int, progress: ((Int, Int) -> Void)?) -> [(UInt32, UInt32)] {
@@ -97,32 +112,25 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         var merges: [(UInt32, UInt32)] = []
         merges.reserveCapacity(max(0, target))
         let every = max(1, target / 100)
+        var ahead: Step?
         while merges.count < target {
-            guard let top = heap.pop() else {
-                if threshold == floor { break }
-                recount(threshold: max(floor, threshold / 8))  // untracked pairs may remain
-                heap = trackedHeap()
-                continue
+            let newId = UInt32(256 + merges.count)
+            let step: Step
+            if let next = ahead {
+                team.wait()
+                step = next
+                ahead = nil
+            } else {
+                guard let top = nextPair(&heap) else { break }
+                step = rewrite(top, newId)
             }
-            let p = Int(top.pair)
-            let current = pairCounts[p]
-            if current != top.count {
-                // Stale: the count fell since the push. Re-queue with today's count.
-                if current > 0 { heap.push(MergeCandidate(count: current, key: top.key, pair: top.pair)) }
-                continue
-            }
-            if current < threshold {
-                // The best tracked pair is under the threshold: an untracked one may be better.
-                if threshold == floor { break }  // HF: `min_frequency > top.count` ends training
-                recount(threshold: max(floor, threshold / 8))
-                heap = trackedHeap()
-                continue
-            }
-            let left = UInt32(truncatingIfNeeded: top.key >> 32)
-            let right = UInt32(truncatingIfNeeded: top.key)
             let firstNewPair = pairKeys.count
-            merge(p, left, right, UInt32(256 + merges.count))
-            merges.append((left, right))
+            let bestNew = gatherNewPairs(step, newId)
+            if threads > 1 && merges.count + 1 < target {
+                ahead = runAhead(&heap, after: step, bestNew: bestNew, newId: newId + 1)
+            }
+            fold(step, newId)
+            merges.append((UInt32(truncatingIfNeeded: step.key >> 32), UInt32(truncatingIfNeeded: step.key)))
             // Every pair with a positive change holds the new token, so it is new in this step.
             for q in firstNewPair..<pairKeys.count where pairCounts[q] > 0 {
                 heap.push(MergeCandidate(count: pairCounts[q], key: pairKeys[q], pair: Int32(q)))
@@ -134,6 +142,100 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         }
         progress?(merges.count, target)
         return merges
+    }
+
+    /// The best pair to merge next (stale candidates re-queued with today's count), recounting
+    /// the pairs with a lower threshold when none tracked reaches it; nil when training ends.
+    private func nextPair(_ heap: inout PairHeap) -> MergeCandidate? {
+        while true {
+            guard let top = heap.pop() else {
+                if threshold == floor { return nil }
+                recount(threshold: max(floor, threshold / 8))  // untracked pairs may remain
+                heap = trackedHeap()
+                continue
+            }
+            let current = pairCounts[Int(top.pair)]
+            if current != top.count {
+                // Stale: the count fell since the push. Re-queue with today's count.
+                if current > 0 { heap.push(MergeCandidate(count: current, key: top.key, pair: top.pair)) }
+                continue
+            }
+            if current < threshold {
+                // The best tracked pair is under the threshold: an untracked one may be better.
+                if threshold == floor { return nil }  // HF: `min_frequency > top.count` ends training
+                recount(threshold: max(floor, threshold / 8))
+                heap = trackedHeap()
+                continue
+            }
+            return top
+        }
+    }
+
+    /// Decodes the holders of pair `p` into `holders`, drops its list, and returns how many.
+    private func takeHolders(_ p: Int) -> Int {
+        let bytes = Int(listBytes[p])
+        if bytes > holderRoom {
+            holders.deallocate()
+            holderRoom = max(bytes, 2 * holderRoom)
+            holders = .allocate(capacity: holderRoom)
+        }
+        let n = pool.decode(offset: listOffsets[p], count: bytes, into: holders)
+        pool.drop(bytes)
+        listBytes[p] = 0
+        return n
+    }
+
+    /// Merges pair `top` into `newId` in every word that holds it, on all threads when there
+    /// are many; the workers also look up the pairs that lost counts.
+    private func rewrite(_ top: MergeCandidate, _ newId: UInt32) -> Step {
+        let n = takeHolders(Int(top.pair))
+        let chunks = threads > 1 && n >= parallelMinimum ? threads : 1
+        let (symbols, words, workers, index, holders) = (
+            self.symbols, self.words, self.workers, pairIndex, self.holders
+        )
+        let (left, right) = (UInt32(truncatingIfNeeded: top.key >> 32), UInt32(truncatingIfNeeded: top.key))
+        let (l, r, id) = (Symbol(left), Symbol(right), Symbol(newId))
+        team.run(chunks) { t in
+            let slice = UnsafeBufferPointer(
+                start: holders + n * t / chunks, count: n * (t + 1) / chunks - n * t / chunks)
+            workers[t].rewrite(slice, symbols: symbols, words: words, left: l, right: r, newId: id)
+            workers[t].findLostPairs(index, left: left, right: right)
+        }
+        return Step(pair: Int(top.pair), key: top.key, workers: 0..<chunks, ranAhead: false)
+    }
+
+    /// Starts the step after `step` on a helper, to run while `step` is folded, when its pair is
+    /// sure to be the next one: the heap's best (stale candidates re-queued), unless the fold
+    /// may lower its count (a pair ending in the merged left token or starting with the right
+    /// one), a new pair of `step` outranks it, it is under the threshold, or its list is long
+    /// enough for all threads (`parallelMinimum`). Counts only fall, so no other pair can pass it.
+    private func runAhead(_ heap: inout PairHeap, after step: Step, bestNew: MergeCandidate?, newId: UInt32) -> Step? {
+        let (left, right) = (UInt32(truncatingIfNeeded: step.key >> 32), UInt32(truncatingIfNeeded: step.key))
+        while let top = heap.pop() {
+            let (a, b) = (UInt32(truncatingIfNeeded: top.key >> 32), UInt32(truncatingIfNeeded: top.key))
+            let current = pairCounts[Int(top.pair)]
+            if b != left && a != right && current != top.count {
+                if current > 0 { heap.push(MergeCandidate(count: current, key: top.key, pair: top.pair)) }
+                continue
+            }
+            if b == left || a == right || current < threshold || Int(listBytes[Int(top.pair)]) >= parallelMinimum
+                || bestNew?.outranks(top) == true
+            {
+                heap.push(top)
+                return nil
+            }
+            let n = takeHolders(Int(top.pair))
+            let w = step.workers.upperBound % workerCount
+            let (symbols, words, workers, holders) = (self.symbols, self.words, self.workers, self.holders)
+            let (l, r, id) = (Symbol(a), Symbol(b), Symbol(newId))
+            team.start { _ in
+                workers[w].rewrite(
+                    UnsafeBufferPointer(start: holders, count: n), symbols: symbols, words: words, left: l, right: r,
+                    newId: id)
+            }
+            return Step(pair: Int(top.pair), key: top.key, workers: w..<w + 1, ranAhead: true)
+        }
+        return nil
     }
 
     /// A heap of every tracked pair that occurs.
@@ -157,35 +259,26 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
         countPairs()
     }
 
-    /// Merges pair `p` = (left, right) into `newId` in every word that holds it.
-    private func merge(_ p: Int, _ left: UInt32, _ right: UInt32, _ newId: UInt32) {
-        pool.decode(offset: listOffsets[p], count: Int(listBytes[p]), into: &holders)
-        pool.drop(Int(listBytes[p]))
-        listBytes[p] = 0
-        let n = holders.count
-        let chunks = threads > 1 && n >= parallelMinimum ? threads : 1
-        let (symbols, words, workers) = (self.symbols, self.words, self.workers)
-        let (l, r, id) = (Symbol(left), Symbol(right), Symbol(newId))
-        holders.withUnsafeBufferPointer { h in
-            team.run(chunks) { t in
-                let slice = UnsafeBufferPointer(rebasing: h[n * t / chunks..<n * (t + 1) / chunks])
-                workers[t].rewrite(
-                    slice, symbols: symbols, words: words, left: l, right: r, newId: id)
-            }
+    /// Folds the notes of `step`'s workers into the tables (its new pairs gathered already).
+    private func fold(_ step: Step, _ newId: UInt32) {
+        let stepWorkers = UnsafeMutableBufferPointer(
+            start: workers + step.workers.lowerBound, count: step.workers.count)
+        if step.ranAhead {
+            let (left, right) = (UInt32(truncatingIfNeeded: step.key >> 32), UInt32(truncatingIfNeeded: step.key))
+            stepWorkers[0].findLostPairs(pairIndex, left: left, right: right)
         }
-        absorbNewPairs(chunks, newId)
-        absorbLosses(chunks, left, right)
-        pairCounts[p] = 0
+        absorbNewPairs(stepWorkers, newId)
+        absorbLosses(stepWorkers, pairKey(newId, UInt32(truncatingIfNeeded: step.key >> 32)))
+        pairCounts[step.pair] = 0
     }
 
-    /// Adds up the pairs the workers saw gain (in worker order), creates those seen
-    /// `threshold` times or more, and writes their holder lists: each worker's words come after
-    /// the previous worker's, so a pair's list is the workers' parts in worker order.
-    private func absorbNewPairs(_ chunks: Int, _ newId: UInt32) {
+    /// Adds up the pairs the workers of `step` saw gain, in worker order, into `groups`, and
+    /// returns the best of those seen `threshold` times or more.
+    private func gatherNewPairs(_ step: Step, _ newId: UInt32) -> MergeCandidate? {
         var groups = NewPairGroups(tokenCount: 0)
         swap(&groups, &self.groups)
         defer { swap(&groups, &self.groups) }
-        for t in 0..<chunks {
+        for t in step.workers {
             workers[t].slots.removeAll(keepingCapacity: true)
             for i in 0..<workers[t].newKeys.count {
                 let g = groups.group(workers[t].newKeys[i], newId)
@@ -193,13 +286,28 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
                 workers[t].slots.append(Int32(g))
             }
         }
+        var best: MergeCandidate?
+        for g in groups.keys.indices where groups.counts[g] >= threshold {
+            let candidate = MergeCandidate(count: groups.counts[g], key: groups.keys[g], pair: -1)
+            if best.map({ candidate.outranks($0) }) ?? true { best = candidate }
+        }
+        return best
+    }
+
+    /// Creates the gathered new pairs seen `threshold` times or more and writes their holder
+    /// lists: each worker's words come after the previous worker's, so a pair's list is the
+    /// workers' parts in worker order.
+    private func absorbNewPairs(_ stepWorkers: UnsafeMutableBufferPointer<MergeWorker<Symbol>>, _ newId: UInt32) {
+        var groups = NewPairGroups(tokenCount: 0)
+        swap(&groups, &self.groups)
+        defer { swap(&groups, &self.groups) }
         // Tracked groups become pairs in group order, their lists in the pool in that order.
         for g in groups.keys.indices where groups.counts[g] >= threshold {
             groups.slots[g] = pairSlot(groups.keys[g])
             pairCounts[groups.slots[g]] = groups.counts[g]
         }
         listBytes.withUnsafeMutableBufferPointer { listBytes in
-            groups.layParts(workers, chunks, listBytes: listBytes, pool: nil)
+            groups.layParts(stepWorkers, listBytes: listBytes, pool: nil)
             var total = 0
             for g in groups.keys.indices where groups.slots[g] >= 0 {
                 listOffsets[groups.slots[g]] = total
@@ -211,33 +319,27 @@ final class MergeLearner<Symbol: FixedWidthInteger & UnsignedInteger> {
                 listOffsets[groups.slots[g]] += base
                 groups.cursor[g] += base
             }
-            groups.layParts(workers, chunks, listBytes: listBytes, pool: pool.bytes)
+            groups.layParts(stepWorkers, listBytes: listBytes, pool: pool.bytes)
         }
         groups.removeAll(newId: newId)
     }
 
-    /// Takes away the counts (token, left) and (right, token) lost, and drops the lists of
-    /// pairs that no longer occur.
-    private func absorbLosses(_ chunks: Int, _ left: UInt32, _ right: UInt32) {
-        let index = pairIndex
+    /// Takes away the counts (token, left) and (right, token) lost (the workers found their
+    /// slots), and drops the lists of pairs that no longer occur.
+    private func absorbLosses(_ stepWorkers: UnsafeMutableBufferPointer<MergeWorker<Symbol>>, _ newLeft: UInt64) {
+        let newLeftSlot = pairIndex.get(newLeft)
         var dropped = 0
         pairCounts.withUnsafeMutableBufferPointer { counts in
             listBytes.withUnsafeMutableBufferPointer { bytes in
-                @inline(__always) func lose(_ key: UInt64, _ count: Int64) {
-                    let slot = Int(index.get(key))
-                    if slot < 0 { return }  // not tracked
-                    counts[slot] -= count
-                    if counts[slot] == 0 && bytes[slot] > 0 {
-                        dropped += Int(bytes[slot])
-                        bytes[slot] = 0
-                    }
-                }
-                for t in 0..<chunks {
-                    for token in workers[t].touchedBefore {
-                        lose(pairKey(token, left), workers[t].lostBefore[Int(token)])
-                    }
-                    for token in workers[t].touchedAfter {
-                        lose(pairKey(right, token), workers[t].lostAfter[Int(token)])
+                for t in stepWorkers.indices {
+                    for k in stepWorkers[t].lostSlots.indices where stepWorkers[t].lostSlots[k] != -1 {
+                        let s = Int(stepWorkers[t].lostSlots[k] == -2 ? newLeftSlot : stepWorkers[t].lostSlots[k])
+                        if s < 0 { continue }
+                        counts[s] -= stepWorkers[t].lostCounts[k]
+                        if counts[s] == 0 && bytes[s] > 0 {
+                            dropped += Int(bytes[s])
+                            bytes[s] = 0
+                        }
                     }
                 }
             }

@@ -15,6 +15,11 @@ struct MergeWorker<Symbol: FixedWidthInteger & UnsignedInteger> {
     let lostAfter: UnsafeMutablePointer<Int64>
     private(set) var touchedBefore: [UInt32] = []
     private(set) var touchedAfter: [UInt32] = []
+    /// After `findLostPairs`: the slot of each pair that lost counts (-1: not tracked, -2:
+    /// (new, left), which the step itself may have made: its slot is known after the fold of
+    /// the step's new pairs), and the count it lost.
+    private(set) var lostSlots: [Int32] = []
+    private(set) var lostCounts: [Int64] = []
     /// 1 + the local index of (token, new), of (new, token); 0: not seen in this step.
     private let newBefore: UnsafeMutablePointer<Int32>
     private let newAfter: UnsafeMutablePointer<Int32>
@@ -134,6 +139,21 @@ struct MergeWorker<Symbol: FixedWidthInteger & UnsignedInteger> {
         while write < read {
             symbols[write] = Symbol.max
             write += 1
+        }
+    }
+
+    /// Looks up the slots of the pairs that lost counts in the last `rewrite` (on the worker's
+    /// thread, so that the fold only adds them up).
+    mutating func findLostPairs(_ index: PairMap, left: UInt32, right: UInt32) {
+        lostSlots.removeAll(keepingCapacity: true)
+        lostCounts.removeAll(keepingCapacity: true)
+        for token in touchedBefore {
+            lostSlots.append(token == lastNewId ? -2 : index.get(pairKey(token, left)))
+            lostCounts.append(lostBefore[Int(token)])
+        }
+        for token in touchedAfter {
+            lostSlots.append(index.get(pairKey(right, token)))
+            lostCounts.append(lostAfter[Int(token)])
         }
     }
 

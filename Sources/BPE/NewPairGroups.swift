@@ -43,11 +43,11 @@ struct NewPairGroups {
     /// each part at its group's cursor (the first word as the delta from the part before's last,
     /// then the worker's tail).
     mutating func layParts<Symbol>(
-        _ workers: UnsafeMutablePointer<MergeWorker<Symbol>>, _ chunks: Int,
-        listBytes: UnsafeMutableBufferPointer<UInt32>, pool: UnsafeMutablePointer<UInt8>?
+        _ workers: UnsafeMutableBufferPointer<MergeWorker<Symbol>>, listBytes: UnsafeMutableBufferPointer<UInt32>,
+        pool: UnsafeMutablePointer<UInt8>?
     ) {
         for g in keys.indices { last[g] = 0 }
-        for t in 0..<chunks {
+        for t in workers.indices {
             for i in 0..<workers[t].newKeys.count {
                 let g = Int(workers[t].slots[i])
                 if slots[g] < 0 { continue }

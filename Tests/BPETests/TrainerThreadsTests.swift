@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 
 // The trainer on several threads and with HF's min_frequency: the merges of 1, 2 and 4 threads
@@ -114,6 +116,32 @@ import Testing
         team.finish()
         let wrong = (0..<steps * 8).filter { i in hits[i] != (i % 8 <= (i / 8) % 8 ? 1 : 0) }
         #expect(wrong.isEmpty, "chunks run \(wrong.prefix(5).map { hits[$0] }) times at \(wrong.prefix(5))")
+    }
+
+    /// Helpers that went to sleep between steps (a pause longer than their spin) wake for the
+    /// next step: each step's two chunks wait for each other, so they need two threads at once.
+    /// `finish` also wakes and stops sleeping helpers.
+    @Test func mergeTeamWakesSleepingHelpers() {
+        let team = MergeTeam(threads: 2)
+        let pause = UInt32(2 * MergeTeam.spinNanoseconds / 1000 + 1000)  // microseconds
+        let started = Atomic<Int>(0)
+        let timedOut = Atomic<Int>(0)
+        for step in 0..<20 where timedOut.load(ordering: .relaxed) == 0 {
+            usleep(pause)
+            team.run(2) { _ in
+                started.wrappingAdd(1, ordering: .relaxed)
+                let deadline = Date().addingTimeInterval(60)
+                while started.load(ordering: .relaxed) < 2 * (step + 1) {
+                    if Date() > deadline {
+                        timedOut.wrappingAdd(1, ordering: .relaxed)
+                        return
+                    }
+                }
+            }
+        }
+        usleep(pause)
+        team.finish()
+        #expect(timedOut.load(ordering: .relaxed) == 0, "a step ran without the sleeping helper for 60 s")
     }
 
     /// A counter of more than 2 x 65,536 words is read on several threads: the same words in the
