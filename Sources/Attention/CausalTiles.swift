@@ -145,6 +145,18 @@ struct TileKernel {
         return (extraSeen(i), lo, max(lo, c.E + i + 1 - c.k0))
     }
 
+    /// The tile's rows as at most two GEMM row blocks, each with the columns its rows need: on
+    /// a plain causal tile (no extra columns, window or segment) of 16 rows or more, the first
+    /// half of the rows stops at its own last key, so the masked upper right quarter of the
+    /// diagonal block is never multiplied (10% of attention's sgemm work at tile 64, T 256). The
+    /// columns a block leaves out are zero in P and dS; every GEMM below skips them.
+    @inline(__always) func rowBlocks(_ i0: Int, _ R: Int, _ c: (E: Int, k0: Int, N: Int)) -> RowBlocks {
+        guard R >= 16, c.E == 0, c.k0 == 0, window == 0, segment == 0 else {
+            return RowBlocks(R: R, split: R, first: c.N, N: c.N)
+        }
+        return RowBlocks(R: R, split: R / 2, first: i0 + R / 2, N: c.N)
+    }
+
     /// Floats of one head's kept weights over T queries, tile after tile.
     func keptFloats(T: Int) -> Int { causalTileFloats(T: T, tile: tile) { columns($0, $1).N } }
 
@@ -162,9 +174,11 @@ struct TileKernel {
                 transB: true, M: R, N: c.E, K: h.d, alpha: scale * x.keyScale, A: x.q + i0 * x.ldq, lda: x.ldq,
                 B: x.k, ldb: x.ldk, beta: 0, C: S, ldc: c.N)
         }
-        BLAS.gemm(
-            transB: true, M: R, N: c.N - c.E, K: h.d, alpha: scale, A: h.q + i0 * h.ldq, lda: h.ldq,
-            B: h.k + c.k0 * h.ldk, ldb: h.ldk, beta: 0, C: S + c.E, ldc: c.N)
+        for (r0, rows, n) in rowBlocks(i0, R, c).blocks {
+            BLAS.gemm(
+                transB: true, M: rows, N: n - c.E, K: h.d, alpha: scale, A: h.q + (i0 + r0) * h.ldq, lda: h.ldq,
+                B: h.k + c.k0 * h.ldk, ldb: h.ldk, beta: 0, C: S + r0 * c.N + c.E, ldc: c.N)
+        }
         guard lengthScale != nil || !bias.isNone else { return }
         for r in 0..<R {
             let i = i0 + r
@@ -233,10 +247,10 @@ struct TileKernel {
                     M: R, N: h.dv, K: c.E, alpha: x.valueScale, A: S, lda: c.N, B: x.v, ldb: x.ldv, beta: 0,
                     C: h.o + i0 * h.ldo, ldc: h.ldo)
             }
-            if c.N > c.E {
+            for (r0, rows, n) in rowBlocks(i0, R, c).blocks where n > c.E {
                 BLAS.gemm(
-                    M: R, N: h.dv, K: c.N - c.E, A: S + c.E, lda: c.N, B: h.v + c.k0 * h.ldv, ldb: h.ldv,
-                    beta: c.E > 0 ? 1 : 0, C: h.o + i0 * h.ldo, ldc: h.ldo)
+                    M: rows, N: h.dv, K: n - c.E, A: S + r0 * c.N + c.E, lda: c.N, B: h.v + c.k0 * h.ldv,
+                    ldb: h.ldv, beta: c.E > 0 ? 1 : 0, C: h.o + (i0 + r0) * h.ldo, ldc: h.ldo)
             }
             i0 += R
         }
@@ -307,13 +321,20 @@ struct TileKernel {
                 transA: true, M: c.E, N: h.dv, K: R, alpha: x.valueScale, A: P, lda: c.N, B: dO, ldb: g.lddo,
                 beta: 1, C: xg.dv, ldc: xg.lddv)
         }
-        let M = c.N - c.E
-        BLAS.gemm(
-            transB: true, M: R, N: M, K: h.dv, A: dO, lda: g.lddo, B: h.v + c.k0 * h.ldv, ldb: h.ldv, beta: 0,
-            C: dP + c.E, ldc: c.N)
-        BLAS.gemm(
-            transA: true, M: M, N: h.dv, K: R, A: P + c.E, lda: c.N, B: dO, ldb: g.lddo, beta: 1,
-            C: g.dv + c.k0 * g.lddv, ldc: g.lddv)
+        let blocks = rowBlocks(i0, R, c)
+        for (r0, rows, n) in blocks.blocks {
+            BLAS.gemm(
+                transB: true, M: rows, N: n - c.E, K: h.dv, A: dO + r0 * g.lddo, lda: g.lddo, B: h.v + c.k0 * h.ldv,
+                ldb: h.ldv, beta: 0, C: dP + r0 * c.N + c.E, ldc: c.N)
+        }
+        blocks.zeroSkipped(dP)
+        // dv's keys below the first block's end get every row; the keys after it only the
+        // second block's rows (the first block's P is zero there)
+        for (r0, k0, k1) in blocks.keyBlocks(E: c.E) {
+            BLAS.gemm(
+                transA: true, M: k1 - k0, N: h.dv, K: R - r0, A: P + r0 * c.N + k0, lda: c.N, B: dO + r0 * g.lddo,
+                ldb: g.lddo, beta: 1, C: g.dv + (c.k0 + k0 - c.E) * g.lddv, ldc: g.lddv)
+        }
     }
 
     /// forward was: S = s [qx kxᵀ | q kᵀ] ; so dq += s dS k, dk += s dSᵀ q, and alike for the
@@ -322,14 +343,19 @@ struct TileKernel {
         _ h: TileHead, _ g: TileGrads, _ i0: Int, _ R: Int, _ c: (E: Int, k0: Int, N: Int),
         dS: UnsafePointer<Float>
     ) {
-        let M = c.N - c.E
-        if M > 0 {
-            BLAS.gemm(
-                M: R, N: h.d, K: M, alpha: scale, A: dS + c.E, lda: c.N, B: h.k + c.k0 * h.ldk, ldb: h.ldk,
-                beta: 1, C: g.dq + i0 * g.lddq, ldc: g.lddq)
-            BLAS.gemm(
-                transA: true, M: M, N: h.d, K: R, alpha: scale, A: dS + c.E, lda: c.N,
-                B: h.q + i0 * h.ldq, ldb: h.ldq, beta: 1, C: g.dk + c.k0 * g.lddk, ldc: g.lddk)
+        if c.N > c.E {
+            let blocks = rowBlocks(i0, R, c)
+            for (r0, rows, n) in blocks.blocks {
+                BLAS.gemm(
+                    M: rows, N: h.d, K: n - c.E, alpha: scale, A: dS + r0 * c.N + c.E, lda: c.N,
+                    B: h.k + c.k0 * h.ldk, ldb: h.ldk, beta: 1, C: g.dq + (i0 + r0) * g.lddq, ldc: g.lddq)
+            }
+            for (r0, k0, k1) in blocks.keyBlocks(E: c.E) {
+                BLAS.gemm(
+                    transA: true, M: k1 - k0, N: h.d, K: R - r0, alpha: scale, A: dS + r0 * c.N + k0, lda: c.N,
+                    B: h.q + (i0 + r0) * h.ldq, ldb: h.ldq, beta: 1, C: g.dk + (c.k0 + k0 - c.E) * g.lddk,
+                    ldc: g.lddk)
+            }
         }
         guard c.E > 0, let x = h.extra, let xg = g.extra else { return }
         let alpha = scale * x.keyScale
@@ -360,6 +386,27 @@ struct TileKernel {
             let vj = v + j * ldv
             for e in 0..<dv { out[e] += w * vj[e] }
         }
+    }
+}
+
+/// A tile's R rows in at most two GEMM row blocks (`TileKernel.rowBlocks`): rows 0 ..< split use
+/// columns 0 ..< first, rows split ..< R all N columns; split == R is one block.
+struct RowBlocks {
+    var R: Int, split: Int, first: Int, N: Int
+
+    /// (first row, rows, columns) of each block.
+    var blocks: [(Int, Int, Int)] { split < R ? [(0, split, first), (split, R - split, N)] : [(0, R, N)] }
+
+    /// (first row, first column, end column) of the key blocks from column E on: the columns
+    /// E ..< first take every row, first ..< N the second block's rows only.
+    @inline(__always) func keyBlocks(E: Int) -> [(Int, Int, Int)] {
+        first < N ? [(0, E, first), (split, first, N)] : [(0, E, N)]
+    }
+
+    /// Zeros the first block's rows past its columns in a (R, N) tile (what no GEMM wrote).
+    @inline(__always) func zeroSkipped(_ x: UnsafeMutablePointer<Float>) {
+        guard first < N else { return }
+        for r in 0..<split { (x + r * N + first).update(repeating: 0, count: N - first) }
     }
 }
 

@@ -19,7 +19,7 @@ struct ALiBiTests {
         for (H, slopes) in expected { #expect(ALiBi.slopes(heads: H) == slopes, "H=\(H)") }
     }
 
-    @Test(arguments: [(1, 1), (5, 2), (13, 4), (30, 64)])
+    @Test(arguments: [(1, 1), (5, 2), (13, 4), (30, 64), (70, 32)])
     func tiledMatchesNaive(T: Int, tile: Int) throws {
         for (NH, NKV) in [(6, 2), (3, 3), (5, 1)] {
             let h = try Harness(

@@ -31,7 +31,7 @@ struct ForgettingTests {
         #expect(relativeError(half["out"]!, nope["out"]!.map(Double.init)) > 1e-3)
     }
 
-    @Test(arguments: [(1, 1, false), (6, 2, false), (13, 4, true), (25, 64, true)])
+    @Test(arguments: [(1, 1, false), (6, 2, false), (13, 4, true), (25, 64, true), (70, 32, false)])
     func tiledMatchesNaive(T: Int, tile: Int, rope: Bool) throws {
         for (NH, NKV) in [(4, 2), (3, 1)] {
             let h = try Harness(

@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 struct SigmoidTests {
-    @Test(arguments: [(1, 1, true), (6, 2, false), (13, 4, true), (25, 64, false)])
+    @Test(arguments: [(1, 1, true), (6, 2, false), (13, 4, true), (25, 64, false), (70, 32, true)])
     func tiledMatchesNaive(T: Int, tile: Int, rope: Bool) throws {
         for bias: ConfigValue in [.double(-1.25), .string("learned")] {
             let h = try Harness(

@@ -26,7 +26,7 @@ struct SoftmaxRoPETests {
         #expect(scaledError(dqkv.p, g.values("dqkv")) < 1e-5)
     }
 
-    @Test(arguments: [(1, 1), (5, 2), (64, 64), (7, 1000)])
+    @Test(arguments: [(1, 1), (5, 2), (64, 64), (7, 1000), (100, 40), (50, 17)])
     func tiledMatchesNaive(shape: (Int, Int)) throws {
         let (T, tile) = shape
         let h = try Harness(

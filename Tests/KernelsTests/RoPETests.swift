@@ -1,8 +1,9 @@
-// RoPE: golden half-split rotation at a position offset, gradient check, relative-position
-// property.
-import Kernels
 import TestSupport
 import Testing
+
+// RoPE: golden half-split rotation at a position offset, gradient check, relative-position
+// property.
+@testable import Kernels
 
 struct RoPETests {
     @Test func golden() {
@@ -25,6 +26,24 @@ struct RoPETests {
             dinpStride: H * hs, doutStride: H * hs)
         #expect(scaledError(out.p, g.values("out")) < 1e-6)
         #expect(scaledError(dx.p, g.values("dinp")) < 1e-6)
+    }
+
+    /// The process-wide rows ropeTables copies are the per-call computation bit for bit: any
+    /// offset, a table that grows the cache, one past its limit, odd bases, T = 1.
+    @Test(arguments: [(64, 10_000.0), (6, 500.0), (128, 1e6), (2, 10_000.0)])
+    func cachedTablesAreTheComputedOnes(hs: Int, base: Double) {
+        let limit = RopeRows.maxFloats / (hs / 2)
+        for (T, pos0) in [(256, 0), (3, 250), (1, 17), (700, 100), (5, 0), (4, limit - 4), (8, limit - 4)] {
+            let (c, s) = (Floats(T * hs / 2), Floats(T * hs / 2))
+            let (c0, s0) = (Floats(T * hs / 2), Floats(T * hs / 2))
+            ropeTables(cos: c.p, sin: s.p, T: T, hs: hs, pos0: pos0, base: base)
+            ropeRows(cos: c0.p, sin: s0.p, T: T, hs: hs, pos0: pos0, base: base)
+            #expect(
+                (0..<T * hs / 2).allSatisfy {
+                    c.p[$0].bitPattern == c0.p[$0].bitPattern && s.p[$0].bitPattern == s0.p[$0].bitPattern
+                },
+                "T \(T), pos0 \(pos0), hs \(hs), base \(base)")
+        }
     }
 
     @Test func dotProductDependsOnlyOnDistance() {
