@@ -36,6 +36,7 @@ python3 -c "import tokenizers, tiktoken" || { echo "pip install tokenizers tikto
 # 2. The corpus: documents of ~64 KB cut at blank lines, one file each.
 if [ ! -d "$WORK/corpus" ]; then
     echo "assembling the corpus in $WORK/corpus" >&2
+    rm -rf "$WORK/corpus" # a stale file or broken link of that name would stop the mv
     $PY corpus "$WORK/corpus.tmp" && mv "$WORK/corpus.tmp" "$WORK/corpus"
 fi
 
@@ -95,6 +96,7 @@ done
 if [ "${BPE_BENCH_MEMORY:-1}" != 0 ]; then
     if [ ! -d "$WORK/zipf" ]; then
         echo "writing Zipfian text in $WORK/zipf" >&2
+        rm -rf "$WORK/zipf" # a stale file or broken link of that name would stop the mv
         $PY zipf "$WORK/zipf.tmp" 47 && mv "$WORK/zipf.tmp" "$WORK/zipf"
     fi
     echo "train V=32768 threads=2 on $WORK/zipf (memory)" >&2
