@@ -7,7 +7,8 @@
 # reported by `tracker train` as peakFlops. Usage: bash bench/train_speed.sh [steps]
 # (env: TRACKER_BIN, SCRATCH_PATH, SKIP_BUILD=1 as in bench/lib.sh; CONFIGS="A B ctx" to run
 # fewer; ROUNDS=1; BASELINE_BIN, another tracker binary such as main's release build: each round
-# then runs it right before this tree's on every config, both against the same measured peak, and
+# then runs it beside this tree's on every config (before it in odd rounds, after it in even
+# ones: use an even ROUNDS), both against the same measured peak, and
 # the script prints the medians of both and this tree's ratio over the baseline, the before/after
 # comparison that stays meaningful on a busy machine; PyTorch runs in the first round only)
 set -euo pipefail
@@ -71,8 +72,11 @@ tracker_run() { # BIN NAME TAG: trains NAME's config with BIN into $OUT/NAME.TAG
 }
 run_pair() { # NAME C L NH T B
   config "$@"
-  if [ -n "$BASE" ]; then tracker_run "$BASE" "$1" baseline; fi
+  # with a baseline, odd rounds run it first and even rounds second (A B, B A, ...), so that
+  # neither binary always meets the machine in the state the other one leaves it in
+  if [ -n "$BASE" ] && [ $((ROUND % 2)) = 1 ]; then tracker_run "$BASE" "$1" baseline; fi
   tracker_run "$TRACKER" "$1" tracker
+  if [ -n "$BASE" ] && [ $((ROUND % 2)) = 0 ]; then tracker_run "$BASE" "$1" baseline; fi
   if [ "$ROUND" = 1 ]; then
     python3 bench/train_speed.py --vocab 8192 --channels "$2" --layers "$3" --heads "$4" --context "$5" \
       --batch "$6" --steps "$STEPS" --shard "$SHARD" --peak-flops "$(python3 -c "print($PEAK*1e9)")" \
