@@ -182,13 +182,9 @@ public struct AttentionOption<Value: OptionValue>: AttentionOptionInfo {
 
 /// The options several variants take, declared once.
 public enum CommonOptions {
-    /// Option "tile": query rows per BLAS tile (speed only, the math is unchanged). 128 rather
-    /// than 64: the tile engine's causal split then multiplies 64-row halves instead of 32-row
-    /// ones, and single-threaded sgemm at 32 rows ran at 50-60 GFLOP/s against 95-100 for the
-    /// model's large matrices (config A, release): 1-3% more training tokens/s for softmax_rope
-    /// at T 256 to 2048, 3% for retnet, 20% for mlstm's chunk at T 256.
+    /// Option "tile": query rows per BLAS tile (speed only, the math is unchanged).
     public static let tile = AttentionOption(
-        "tile", default: 128, range: .atLeast(1, "must be positive"),
+        "tile", default: 64, range: .atLeast(1, "must be positive"),
         doc: "query rows per BLAS tile (speed only, the results do not change)")
 
     /// Option "probs_cache_mib": the MiB per layer call that forward may spend keeping the
