@@ -42,12 +42,12 @@ print('%.1f' % (sum(t) / len(t) * 1000))"
     fi
 }
 
-# Interleaved rounds of this binary and BASELINE_BIN on one command line (the report's
-# arguments): medians of wall and CPU time in ms per process, printed as one table row.
+# Interleaved rounds of this binary and BASELINE_BIN on one command line (a label, then the
+# report's arguments): medians of wall and CPU time in ms per process, printed as a table row.
 side_by_side() {
     python3 - "$TRACKER_BIN" "$BASE" "$ROUNDS_AB" "$@" <<'PY'
 import resource, statistics, subprocess, sys, time
-ours, base, rounds, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+ours, base, rounds, label, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 res = {ours: ([], []), base: ([], [])}
 for r in range(rounds):
     for b in (ours, base) if r % 2 == 0 else (base, ours):
@@ -57,7 +57,7 @@ for r in range(rounds):
         res[b][0].append(wall)
         res[b][1].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
 (ow, oc), (bw, bc) = ([statistics.median(v) for v in res[b]] for b in (ours, base))
-print(f"| {' '.join(args[3:])} | {ow:.1f} / {oc:.1f} | {bw:.1f} / {bc:.1f} | {bw / ow:.2f}x / {bc / oc:.2f}x |")
+print(f"| {label} | {' '.join(args[3:])} | {ow:.1f} / {oc:.1f} | {bw:.1f} / {bc:.1f} | {bw / ow:.2f}x / {bc / oc:.2f}x |")
 PY
 }
 
@@ -76,8 +76,8 @@ for n in $SIZES; do
     fi
     if [ -n "$BASE" ]; then
         echo "timing $n runs side by side with $BASE..." >&2
-        ab_rows+=("$(side_by_side report --home "$home" --compare --experiment sweep)")
-        ab_rows+=("$(side_by_side report --home "$home" --experiment sweep)")
+        ab_rows+=("$(side_by_side "$n" report --home "$home" --compare --experiment sweep)")
+        ab_rows+=("$(side_by_side "$n" report --home "$home" --experiment sweep)")
     fi
     if [ "$MLFLOW" = 0 ]; then
         echo "timing $n runs..." >&2
@@ -115,8 +115,8 @@ if [ -n "$BASE" ]; then
     echo
     echo "Side by side with $BASE ($ROUNDS_AB alternating rounds, medians; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end):"
     echo
-    echo "| tracker report ... | this binary (ms, wall / CPU) | baseline (ms, wall / CPU) | baseline / this |"
-    echo "|---|---:|---:|---:|"
+    echo "| runs | tracker report ... | this binary (ms, wall / CPU) | baseline (ms, wall / CPU) | baseline / this |"
+    echo "|---:|---|---:|---:|---:|"
     printf '%s\n' "${ab_rows[@]}"
 fi
 
