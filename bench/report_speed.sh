@@ -5,16 +5,23 @@
 # Our database is filled through `tracker import`, i.e. Store's batched metric write path.
 # Targets: compare < 50 ms at 100 runs, < 250 ms at 10,000 runs; CLI start < 20 ms.
 # Usage: bench/report_speed.sh   (env: TRACKER_BIN to use a built binary, SCRATCH_PATH,
-# BENCH_DIR, SIZES="100 10000", STEPS=200, RUNS_HF=20 hyperfine runs)
+# BENCH_DIR, SIZES="100 10000", STEPS=200, RUNS_HF=20 hyperfine runs, MLFLOW=0 to leave out the
+# MLflow side, BASELINE_BIN another tracker binary, e.g. main's release build, timed on the same
+# stores side by side with this one: ROUNDS_AB=20 rounds alternating the two binaries, medians
+# of wall and CPU time (user + sys) per process, the ratios and the load average)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_DIR:-/tmp/tracker-report-bench}
 SIZES=${SIZES:-"100 10000"}
 STEPS=${STEPS:-200}
 RUNS_HF=${RUNS_HF:-20}
+MLFLOW=${MLFLOW:-1}
+BASE=${BASELINE_BIN:-}
+ROUNDS_AB=${ROUNDS_AB:-20}
 mkdir -p "$WORK"
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench: no tracker binary at BASELINE_BIN=$BASE" >&2; exit 1; }
 
-python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
+[ "$MLFLOW" = 0 ] || python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
 command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
 source bench/lib.sh
 use_release_binary
@@ -35,7 +42,27 @@ print('%.1f' % (sum(t) / len(t) * 1000))"
     fi
 }
 
+# Interleaved rounds of this binary and BASELINE_BIN on one command line (a label, then the
+# report's arguments): medians of wall and CPU time in ms per process, printed as a table row.
+side_by_side() {
+    python3 - "$TRACKER_BIN" "$BASE" "$ROUNDS_AB" "$@" <<'PY'
+import resource, statistics, subprocess, sys, time
+ours, base, rounds, label, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+res = {ours: ([], []), base: ([], [])}
+for r in range(rounds):
+    for b in (ours, base) if r % 2 == 0 else (base, ours):
+        r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run([b] + args, stdout=subprocess.DEVNULL, check=True)
+        wall, r1 = (time.perf_counter() - t) * 1000, resource.getrusage(resource.RUSAGE_CHILDREN)
+        res[b][0].append(wall)
+        res[b][1].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
+(ow, oc), (bw, bc) = ([statistics.median(v) for v in res[b]] for b in (ours, base))
+print(f"| {label} | {' '.join(args[3:])} | {ow:.1f} / {oc:.1f} | {bw:.1f} / {bc:.1f} | {bw / ow:.2f}x / {bc / oc:.2f}x |")
+PY
+}
+
 rows=()
+ab_rows=()
 for n in $SIZES; do
     home="$WORK/tracker-$n" mlflow_db="$WORK/mlflow-$n.db"
     if [ ! -f "$home/tracker.sqlite" ]; then
@@ -46,6 +73,18 @@ for n in $SIZES; do
         "$TRACKER_BIN" import --home "$home" "$WORK"/jsonl-"$n"/*.jsonl >/dev/null
         echo "  import: $(python3 -c "print('%.1f' % ($(date +%s.%N) - $start))") s" >&2
         rm -rf "$WORK/jsonl-$n"
+    fi
+    if [ -n "$BASE" ]; then
+        echo "timing $n runs side by side with $BASE..." >&2
+        ab_rows+=("$(side_by_side "$n" report --home "$home" --compare --experiment sweep)")
+        ab_rows+=("$(side_by_side "$n" report --home "$home" --experiment sweep)")
+    fi
+    if [ "$MLFLOW" = 0 ]; then
+        echo "timing $n runs..." >&2
+        ours=$(mean_ms "$TRACKER_BIN report --home $home --compare --experiment sweep" "$RUNS_HF")
+        ours_list=$(mean_ms "$TRACKER_BIN report --home $home --experiment sweep" "$RUNS_HF")
+        rows+=("$n|$ours|$ours_list|nan|nan")
+        continue
     fi
     if [ ! -f "$mlflow_db" ]; then
         echo "filling $n runs into an MLflow store..." >&2
@@ -67,11 +106,19 @@ echo "| runs | tracker report --compare (whole process) | tracker report (run ta
 echo "|---:|---:|---:|---:|---:|---:|"
 for r in "${rows[@]}"; do
     IFS='|' read -r n ours list call proc <<<"$r"
-    ratio=$(python3 -c "print('%.1fx' % ($call / $ours))")
+    ratio=$(python3 -c "c = float('$call'); print('not run' if c != c else '%.1fx' % (c / $ours))")
     echo "| $n | $ours ms | $list ms | $call ms | $proc ms | $ratio |"
 done
 echo
 echo "CLI start (tracker --help): $start_ms ms (target < 20 ms)"
+if [ -n "$BASE" ]; then
+    echo
+    echo "Side by side with $BASE ($ROUNDS_AB alternating rounds, medians; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end):"
+    echo
+    echo "| runs | tracker report ... | this binary (ms, wall / CPU) | baseline (ms, wall / CPU) | baseline / this |"
+    echo "|---:|---|---:|---:|---:|"
+    printf '%s\n' "${ab_rows[@]}"
+fi
 
 # The figures for bench/all.sh's summary (bench/lib.sh: bench_results); targets of issue 16.
 python3 - "$start_ms" "${rows[@]}" <<'PY' | bench_results
@@ -79,9 +126,11 @@ import json, sys
 for row in sys.argv[2:]:
     n, ours, listing, call, proc = row.split("|")
     n, ours, call, want = int(n), float(ours), float(call), 50 if int(n) <= 100 else 100
+    mlflow = call == call  # NaN: MLFLOW=0
     print(json.dumps([f"report --compare, {n:,} runs, whole process", f"{ours:.1f} ms",
-                      f"MLflow search_runs {call:.1f} ms (the call alone; {float(proc):.0f} ms as a Python process)",
-                      f"{call / ours:.1f}x faster", f"< {want} ms", "yes" if ours < want else "no"]))
+                      f"MLflow search_runs {call:.1f} ms (the call alone; {float(proc):.0f} ms as a Python process)"
+                      if mlflow else "MLflow not run (MLFLOW=0)",
+                      f"{call / ours:.1f}x faster" if mlflow else "", f"< {want} ms", "yes" if ours < want else "no"]))
 start = float(sys.argv[1])
 print(json.dumps(["CLI start (tracker --help)", f"{start:.1f} ms", "", "", "< 20 ms", "yes" if start < 20 else "no"]))
 PY

@@ -2,6 +2,7 @@
 // and best metrics, mean ± std over seeds per group, the length-generalisation ('lengen/...') and
 // task ('task/...') tables, and loss curves of the best few runs or groups.
 import Basics
+import Dispatch
 import Store
 
 /// What `tracker report --compare` compares and how.
@@ -59,48 +60,23 @@ extension Reports {
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
         let keys = CompareKeys(runs)
-        var sections: [ReportSection] = []
-        var marked = false
-
-        let differingKeys = differing.map { SummaryKey($0, in: runs) }
-        let runRows = runs.map { r -> [Cell] in
-            var row: [Cell] = [.text(r.name), .int(r.id)]  // one allocation per row: 10,000 rows
-            row.reserveCapacity(3 + differing.count + metricValues.count)
-            for key in differingKeys { row.append(paramCell(r.param(key))) }
-            row.append(.text(r.state))
-            for m in metricValues { row.append(number(m.value(r, keys), m.style)) }
-            return row
-        }
-        sections.append(
-            .table(
-                ReportTable(
-                    title: "Runs", columns: ["run", "id"] + differing + ["state"] + metricColumns, rows: runRows)))
-        if differing.isEmpty { sections.append(.note("all runs have the same parameters")) }
-
-        if grouped {
-            let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
-            var table = groupTable(
-                groups, keys: groupKeys, title: "Groups: mean ± std over runs (\(by))", values: keys)
-            marked = markMetricColumns(&table, first: groupKeys.count + 1) || marked
-            sections.append(.table(table))
-        }
-
         let ranked = rankedSeries(runs: runs, groups: grouped ? groups : nil, keys: keys)
         let shown = Array(ranked.prefix(max(1, query.maxSeries)))
-        var bucketCharts: [ReportSection] = []
-        for prefix in MetricKey.familyPrefixes {
-            for family in metricFamilies(runs, prefix: prefix) {
-                var table = familyTable(family, runs: runs, groups: grouped ? groups : nil)
-                marked = markFamily(&table, family.name) || marked
-                sections.append(.table(table))
-                // Loss against position: one curve per group, all of them.
-                let series = family.name == MetricKey.lengenPosition ? ranked : shown
-                if let chart = bucketChart(family, series) { bucketCharts.append(.chart(chart)) }
-            }
-        }
-        if marked { sections.append(.note(markLegend)) }
 
-        sections += try lossCharts(reader, query, shown, grouped: grouped).map(ReportSection.chart) + bucketCharts
+        // The charted histories (up to 16 runs of each shown series: some 50,000 points at
+        // 10,000 runs, a fifth of the comparison's CPU) are read while the tables are built.
+        let charted = shown.map { (label: $0.label, runIds: Array($0.runs.prefix(16).map(\.id))) }
+        let charts = ResultSlots<Result<[ReportChart], any Error>>(count: 1)
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) {
+            charts[0] = Result { try lossCharts(reader, query, charted, grouped: grouped) }
+        }
+        let tables = tableSections(
+            runs, differing: differing, groups: grouped ? (groups, groupKeys) : nil, keys: keys, ranked: ranked,
+            shown: shown)
+        reading.wait()
+        var sections = tables.sections
+        sections += try charts[0]!.get().map(ReportSection.chart) + tables.bucketCharts
         if ranked.count > shown.count {
             sections.append(
                 .note(
@@ -111,6 +87,57 @@ extension Reports {
             "tracker report --compare: \(runs.count) runs" + (grouped ? " in \(groups.count) groups" : "")
             + " (\(describe(query.selection)))"
         return ReportDocument(title: title, sections: sections)
+    }
+
+    /// A comparison's tables (and their notes) in order, and its charts by position bucket.
+    struct TableSections {
+        var sections: [ReportSection] = []
+        var bucketCharts: [ReportSection] = []
+    }
+
+    /// The run table, the group table when runs are grouped (by `groups.keys`), the family tables
+    /// and the legend of their marks; the bucket charts of `ranked` and `shown` series.
+    static func tableSections(
+        _ runs: [RunSummary], differing: [String], groups: (groups: [RunGroup], keys: [String])?, keys: CompareKeys,
+        ranked: [(label: String, runs: [RunSummary])], shown: [(label: String, runs: [RunSummary])]
+    ) -> TableSections {
+        var out = TableSections()
+        var marked = false
+        let differingKeys = differing.map { SummaryKey($0, in: runs) }
+        let runRows = runs.map { r -> [Cell] in
+            var row: [Cell] = [.text(r.name), .int(r.id)]  // one allocation per row: 10,000 rows
+            row.reserveCapacity(3 + differing.count + metricValues.count)
+            for key in differingKeys { row.append(paramCell(r.param(key))) }
+            row.append(.text(r.state))
+            for m in metricValues { row.append(number(m.value(r, keys), m.style)) }
+            return row
+        }
+        out.sections.append(
+            .table(
+                ReportTable(
+                    title: "Runs", columns: ["run", "id"] + differing + ["state"] + metricColumns, rows: runRows)))
+        if differing.isEmpty { out.sections.append(.note("all runs have the same parameters")) }
+
+        if let (groups, groupKeys) = groups {
+            let by = groupKeys.isEmpty ? "all runs in one group" : "grouped by " + groupKeys.joined(separator: ", ")
+            var table = groupTable(
+                groups, keys: groupKeys, title: "Groups: mean ± std over runs (\(by))", values: keys)
+            marked = markMetricColumns(&table, first: groupKeys.count + 1) || marked
+            out.sections.append(.table(table))
+        }
+
+        for prefix in MetricKey.familyPrefixes {
+            for family in metricFamilies(runs, prefix: prefix) {
+                var table = familyTable(family, runs: runs, groups: groups?.groups)
+                marked = markFamily(&table, family.name) || marked
+                out.sections.append(.table(table))
+                // Loss against position: one curve per group, all of them.
+                let series = family.name == MetricKey.lengenPosition ? ranked : shown
+                if let chart = bucketChart(family, series) { out.bucketCharts.append(.chart(chart)) }
+            }
+        }
+        if marked { out.sections.append(.note(markLegend)) }
+        return out
     }
 
     /// The selected runs' summaries with their running time (`RunSummary.runningTime`): the
@@ -153,16 +180,15 @@ extension Reports {
         return marked
     }
 
-    /// The charted metrics' curves of the shown runs or group means (16 runs a group at most),
-    /// each group's with its mean ± std band.
+    /// The charted metrics' curves of the shown runs or group means (`shown`: each series' label
+    /// and its charted runs, 16 a group at most), each group's with its mean ± std band.
     static func lossCharts(
-        _ reader: RunReader, _ query: CompareQuery, _ shown: [(label: String, runs: [RunSummary])], grouped: Bool
+        _ reader: RunReader, _ query: CompareQuery, _ shown: [(label: String, runIds: [Int64])], grouped: Bool
     ) throws -> [ReportChart] {
-        let histories = try reader.histories(
-            runIds: shown.flatMap { $0.runs.prefix(16).map(\.id) }, keys: query.chartMetrics)
+        let histories = try reader.histories(runIds: shown.flatMap(\.runIds), keys: query.chartMetrics)
         return query.chartMetrics.compactMap { metric in
             let series = shown.compactMap { s -> ReportChart.Series? in
-                let curves = s.runs.prefix(16).compactMap { histories[$0.id]?[metric] }
+                let curves = s.runIds.compactMap { histories[$0]?[metric] }
                 if curves.isEmpty { return nil }
                 return ReportChart.Series(
                     name: s.label, points: Statistics.meanCurve(curves), band: Statistics.spreadBand(curves))

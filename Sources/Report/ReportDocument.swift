@@ -71,7 +71,7 @@ public enum Cell: Sendable, Equatable {
     func write(to out: inout [UInt8]) {
         switch self {
         case .text(let s): out.append(contentsOf: s.utf8)
-        case .int(let v): out.append(contentsOf: String(v).utf8)
+        case .int(let v): appendInteger(v, to: &out)
         case .number(let v, let style): Self.write(v, style, to: &out)
         case .meanStd(let m, let s, let style):
             Self.write(m, style, to: &out)
@@ -88,6 +88,7 @@ public enum Cell: Sendable, Equatable {
     }
 
     static func write(_ v: Double, _ style: NumberStyle, to out: inout [UInt8]) {
+        if v.isFinite, case .fixed(let digits) = style { return appendFixed(v, digits, to: &out) }
         out.append(contentsOf: format(v, style).utf8)
     }
 
@@ -199,6 +200,13 @@ public struct ReportDocument: Sendable, Equatable {
         case .json: return JSONRenderer.render(self)
         case .html: return HTMLRenderer.render(self)
         }
+    }
+
+    /// `render` as UTF-8 bytes: the terminal table is built as bytes, which a command writes out
+    /// without making a String of them first (validating and copying 1.8 MB for 10,000 runs).
+    public func renderUTF8(_ format: ReportFormat, color: Bool = false) -> [UInt8] {
+        if format == .table { return TextRenderer.tableUTF8(self, color: color) }
+        return Array(render(format, color: color).utf8)
     }
 }
 

@@ -178,9 +178,9 @@ public struct RunGroup {
     }
 }
 
-/// The keys a comparison reads from every run, looked up once in the runs' columns.
+/// The keys a comparison or the run table reads from every run, looked up once in the runs' columns.
 struct CompareKeys {
-    let trainLoss, valLoss, valBPB, tokensPerSecond, batch, context, gradAccum: SummaryKey
+    let trainLoss, valLoss, valBPB, tokensPerSecond, batch, context, gradAccum, variant: SummaryKey
 
     init(_ runs: [RunSummary]) {
         trainLoss = SummaryKey(MetricKey.trainLoss, in: runs)
@@ -190,6 +190,7 @@ struct CompareKeys {
         batch = SummaryKey(ConfigKey.batch, in: runs)
         context = SummaryKey(ConfigKey.context, in: runs)
         gradAccum = SummaryKey(ConfigKey.gradAccum, in: runs)
+        variant = SummaryKey(ConfigKey.attentionVariant, in: runs)
     }
 }
 

@@ -12,6 +12,11 @@ enum TextRenderer {
     /// before anything is joined, so the text is built once in a buffer of about its size (the
     /// comparison of 10,000 runs prints about 1.8 MB) instead of joining copies of it.
     static func table(_ doc: ReportDocument, color: Bool) -> String {
+        String(decoding: tableUTF8(doc, color: color), as: UTF8.self)
+    }
+
+    /// `table` as UTF-8 bytes, before it becomes a String.
+    static func tableUTF8(_ doc: ReportDocument, color: Bool) -> [UInt8] {
         var parts: [Part] = [.text(doc.title)]
         for section in doc.sections {
             switch section {
@@ -36,7 +41,7 @@ enum TextRenderer {
             case .table(let t): t.write(to: &out)
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// A piece of the terminal text: plain text, or a table laid out and not yet written.

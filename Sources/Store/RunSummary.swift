@@ -220,11 +220,18 @@ package struct SummaryEntries<Value> {
     }
 
     /// Appends the `rows` rows of `other` (finished) as rows `after`, `after + 1`, ..., its key
-    /// id k becoming `keys[k]`.
-    mutating func append(_ other: SummaryEntries, rows: Int, after: Int, keys: [Int32]) {
-        for r in 0..<rows {
-            for i in other.range(r) { append(row: after + r, key: keys[Int(other.keys[i])], other.values[i]) }
+    /// id k becoming `keys[k]`: its arrays whole (appending the second half of a 10,000-run
+    /// read entry by entry was 6% of a comparison's CPU, on its critical path).
+    mutating func append(_ other: SummaryEntries, rows: Int, after: Int, keys map: [Int32]) {
+        while start.count < after { start.append(Int32(keys.count)) }
+        let base = Int32(keys.count)
+        start.append(contentsOf: other.start[..<rows].lazy.map { $0 + base })
+        if map.indices.allSatisfy({ map[$0] == Int32($0) }) {
+            keys.append(contentsOf: other.keys)
+        } else {
+            keys.append(contentsOf: other.keys.lazy.map { map[Int($0)] })
         }
+        values.append(contentsOf: other.values)
     }
 
     /// Ends the last of `rows` rows and names the key ids (`names[id]`).

@@ -215,6 +215,10 @@ struct SummaryPackTests {
                 #expect("\(all[run]?[key] ?? [])" == "\(own[run]?[key] ?? [])", "run \(run) \(key)")
             }
             #expect(all[run]?["val/loss"]?.count == 30 && all[run]?["other"] == nil)
+            // Values as logged, in step order, a NaN as NaN.
+            #expect(all[run]?["train/loss"]?.map(\.step) == (0..<30).map(Int64.init))
+            #expect(all[run]?["train/loss"]?[3].value == Double(run) + 3.0 / 8)
+            #expect(all[run]?["val/loss"]?[7].value.isNaN == true)
         }
     }
 
