@@ -8,7 +8,7 @@ use_release_binary() {
         local scratch=${SCRATCH_PATH:-.build-release}
         if [ "${SKIP_BUILD:-0}" != 1 ]; then
             echo "== release build ($scratch)" >&2
-            swift build -c release --scratch-path "$scratch" --product tracker >&2
+            swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product tracker >&2
         fi
         case $scratch in
             /*) TRACKER_BIN=$scratch/release/tracker ;;
