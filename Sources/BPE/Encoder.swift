@@ -4,7 +4,7 @@
 // words); long pieces (runs of one character class can be megabytes) use a linked list and a
 // min-heap, O(n log n). Each encoder caches the tokens of the pieces it has seen: pieces of up to
 // 16 bytes in a `WordCache` (keyed by the bytes themselves), longer ones in a `ByteKeyTable`.
-// Pieces go through in groups: the cache buckets of a whole group are loaded first, so on text
+// Pieces go through in groups: the cache buckets of a whole group are prefetched first, so on text
 // with millions of distinct words (a cache far larger than the CPU's) their memory latencies
 // overlap instead of adding up. Ids are staged in a buffer of the encoder and appended to the
 // caller's array in blocks.
@@ -29,8 +29,6 @@ public final class Encoder {
     private let pieceStarts: UnsafeMutablePointer<Int>
     private let pieceEnds: UnsafeMutablePointer<Int>
     private let keys: UnsafeMutablePointer<(lo: UInt64, hi: UInt64, hash: UInt64)>
-    /// Where the loads of `WordCache.touch` go, so they are not optimized away.
-    private var touched: UInt32 = 0
 
     /// Pieces longer than this many bytes are not cached; they are rare and would crowd it.
     static let maxCachedPiece = 128
@@ -90,22 +88,20 @@ public final class Encoder {
     }
 
     /// Encodes the `count` pieces of the group into the staging buffer (`k` ids in it so far):
-    /// first every short piece's key, with its cache bucket loaded, then each piece in order.
+    /// first every short piece's key, with its cache bucket prefetched, then each piece in order.
     @inline(__always)
     private func encodeGroup(
         _ base: UnsafeRawPointer, _ n: Int, _ count: Int, _ idOfByte: UnsafeBufferPointer<UInt32>, _ k: inout Int,
         _ ids: inout [UInt32]
     ) {
-        var touched: UInt32 = 0
         for j in 0..<count {
             let length = pieceEnds[j] - pieceStarts[j]
             guard length > 1 && length <= WordCache.maxLength else { continue }
             let (lo, hi) = WordCache.key(base + pieceStarts[j], length, available: n - pieceStarts[j])
             let hash = WordCache.hash(lo, hi, length)
             keys[j] = (lo, hi, hash)
-            touched &+= words.touch(hash)
+            words.touch(hash)
         }
-        self.touched &+= touched
         for j in 0..<count {
             let length = pieceEnds[j] - pieceStarts[j]
             // A piece of `length` bytes has at most `length` ids (plus slack for copyIds).
