@@ -156,6 +156,16 @@ final class ByteKeyTable {
         prefetch(slots + (Int(truncatingIfNeeded: h) & (capacity - 1)))
     }
 
+    /// After `touch(h)` (and once its slot has had time to arrive): for a key of more than 8
+    /// bytes, whose rest is compared in the arena, prefetches that rest when the first slot it
+    /// probes has its hash and length (the arena is a second miss, as large as the slots).
+    @inline(__always)
+    func touchKey(_ h: UInt64, _ length: Int) {
+        guard length > 8 else { return }
+        let s = slots[Int(truncatingIfNeeded: h) & (capacity - 1)]
+        if s.meta == ByteKeyTable.meta(h, length) { prefetch(arena + s.offset + 8) }
+    }
+
     /// Inserts a key known to be absent at the empty slot `slot` that `probe` returned.
     func insert(
         _ p: UnsafeRawPointer, _ length: Int, _ value: Int64, hash h: UInt64, prefix: UInt64,

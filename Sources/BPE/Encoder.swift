@@ -20,6 +20,10 @@ public final class Encoder {
     private let maxLongWords: Int
     private var longTokens: [UInt32] = []
     private(set) var scratch: [UInt32] = []
+    /// The rank of the merge of two bytes' base ids, at first byte << 8 | second: the first round
+    /// of `mergeByScan` reads it instead of the rank table (128 KB against 16 bytes a merge,
+    /// and no hashing). `Encoder.noMerge`: none; `Encoder.largeRank`: in the rank table.
+    private let byteRanks: UnsafeMutablePointer<UInt16>
     /// The ids and pair ranks of the piece being merged by `mergeByScan`.
     private let parts: UnsafeMutablePointer<UInt32>
     private let ranks: UnsafeMutablePointer<Int32>
@@ -38,6 +42,10 @@ public final class Encoder {
     static let stagedCapacity = 1 << 14
     /// Pieces per group.
     static let group = 32
+    /// `byteRanks` of two bytes that do not merge.
+    static let noMerge = UInt16.max
+    /// `byteRanks` of two bytes whose rank is this or more (looked up in the rank table).
+    static let largeRank = UInt16.max - 1
 
     /// An encoder whose short-piece cache holds up to `cachedWords` pieces (32 bytes each,
     /// then replacing pieces) and whose long-piece cache empties itself past `cachedLongWords`
@@ -49,6 +57,7 @@ public final class Encoder {
         self.tokenizer = tokenizer
         words = WordCache(maxCapacity: cachedWords, narrow: narrowIds ?? (tokenizer.vocabSize <= 1 << 16))
         maxLongWords = cachedLongWords
+        byteRanks = Encoder.byteRanks(tokenizer.merges)
         parts = .allocate(capacity: Encoder.heapThreshold)
         ranks = .allocate(capacity: Encoder.heapThreshold)
         staged = .allocate(capacity: Encoder.stagedCapacity)
@@ -58,12 +67,26 @@ public final class Encoder {
     }
 
     deinit {
+        byteRanks.deallocate()
         parts.deallocate()
         ranks.deallocate()
         staged.deallocate()
         pieceStarts.deallocate()
         pieceEnds.deallocate()
         keys.deallocate()
+    }
+
+    /// The table of `byteRanks` for `merges` (merge i has rank i; a pair listed twice keeps its
+    /// first rank, as in `RankTable`).
+    private static func byteRanks(_ merges: [(UInt32, UInt32)]) -> UnsafeMutablePointer<UInt16> {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: 1 << 16)
+        table.initialize(repeating: noMerge, count: 1 << 16)
+        let byteOfId = ByteLevel.byteOfId
+        for (rank, (left, right)) in merges.enumerated() where left < 256 && right < 256 {
+            let at = Int(byteOfId[Int(left)]) << 8 | Int(byteOfId[Int(right)])
+            if table[at] == noMerge { table[at] = UInt16(min(rank, Int(largeRank))) }
+        }
+        return table
     }
 
     /// Appends the ids of `bytes` (plain text: "<|endoftext|>" in it is not special).
@@ -191,11 +214,19 @@ public final class Encoder {
         let parts = self.parts
         let ranks = self.ranks
         let none = Int32.max
-        for i in 0..<length { parts[i] = idOfByte[Int(p.load(fromByteOffset: i, as: UInt8.self))] }
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<length { parts[i] = idOfByte[Int(bytes[i])] }
         var m = length
         for i in 0..<(m - 1) {
-            let r = table.rank(parts[i], parts[i + 1])
-            ranks[i] = r < 0 ? none : r
+            let r = byteRanks[Int(bytes[i]) << 8 | Int(bytes[i + 1])]
+            if r < Encoder.largeRank {
+                ranks[i] = Int32(r)
+            } else if r == Encoder.noMerge {
+                ranks[i] = none
+            } else {
+                let r = table.rank(parts[i], parts[i + 1])
+                ranks[i] = r < 0 ? none : r
+            }
         }
         while m > 1 {
             var best = none

@@ -57,7 +57,8 @@ public final class WordCounter: @unchecked Sendable {
 
     /// Counts the `count` pieces of the group: first every piece's hash, with the first slot it
     /// probes prefetched (the table is far larger than the CPU's caches: the misses overlap), then
-    /// each piece, spilling the table first if it would pass `limit` bytes.
+    /// the arena bytes of the long pieces found there, then each piece, spilling the table first
+    /// if it would pass `limit` bytes.
     @inline(__always)
     private func addGroup(_ base: UnsafeRawPointer, _ count: Int, limit: Int) {
         for j in 0..<count {
@@ -66,6 +67,7 @@ public final class WordCounter: @unchecked Sendable {
             group[j].prefix = prefix
             table.touch(h)
         }
+        for j in 0..<count { table.touchKey(group[j].hash, group[j].length) }
         for j in 0..<count {
             let piece = group[j]
             if limit != Int.max && table.bytesAfterInsert(piece.length) > limit { spill() }
