@@ -4,10 +4,6 @@
 // goes through the generic Hasher; with tens of millions of lookups that dominates training.
 // Each slot holds the key's first 8 bytes, so a lookup of a word of up to 8 bytes (most words)
 // touches one cache line and never the arena.
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// LLVM's prefetch intrinsic: (address, 0 = read, locality 0...3, 1 = data cache).
 @_silgen_name("llvm.prefetch.p0")
 private func llvmPrefetch(_ p: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ data: Int32)
