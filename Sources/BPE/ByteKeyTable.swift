@@ -4,9 +4,18 @@
 // goes through the generic Hasher; with tens of millions of lookups that dominates training.
 // Each slot holds the key's first 8 bytes, so a lookup of a word of up to 8 bytes (most words)
 // touches one cache line and never the arena.
-#if canImport(Glibc)
-    import Glibc
-#endif
+/// LLVM's prefetch intrinsic: (address, 0 = read, locality 0...3, 1 = data cache).
+@_silgen_name("llvm.prefetch.p0")
+private func llvmPrefetch(_ p: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ data: Int32)
+
+/// Asks the CPU to bring the cache line at `p` into all cache levels, without waiting for it.
+/// Unlike a load, whose miss holds up the instructions behind it once the reorder buffer is
+/// full, a prefetch retires at once: issued for a group of keys before their lookups, every
+/// miss of the group is in flight together.
+@inline(__always)
+func prefetch(_ p: UnsafeRawPointer) {
+    llvmPrefetch(p, 0, 3, 1)
+}
 
 /// Hash and first-8-bytes prefix (little-endian, zero padded) of `count` bytes at `p`.
 @inline(__always)
@@ -92,9 +101,7 @@ final class ByteKeyTable {
         var i = Int(truncatingIfNeeded: h) & (capacity - 1)
         while true {
             let s = slots[i]
-            if s.meta == meta && s.prefix == prefix
-                && (length <= 8 || memcmp(arena + s.offset + 8, p + 8, length - 8) == 0)
-            {
+            if s.meta == meta && s.prefix == prefix && (length <= 8 || sameTail(arena + s.offset, p, length)) {
                 return i
             }
             if s.meta == 0 { return -(i + 1) }
@@ -120,11 +127,39 @@ final class ByteKeyTable {
         }
     }
 
-    /// Loads the first slot a key of hash `h` probes and returns a value made from it: issued for
-    /// many keys before their lookups, the cache misses overlap instead of waiting one by one.
+    /// Whether the `length` (more than 8) bytes at `a` and `b` agree past their first 8, compared
+    /// a word at a time (the last word may overlap the one before it) instead of calling `memcmp`:
+    /// most keys are short, and the call cost more than the compare.
     @inline(__always)
-    func touch(_ h: UInt64) -> UInt64 {
-        slots[Int(truncatingIfNeeded: h) & (capacity - 1)].meta
+    private func sameTail(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
+        var i = 8
+        while i + 8 < length {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                != b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            {
+                return false
+            }
+            i += 8
+        }
+        return a.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
+            == b.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
+    }
+
+    /// Prefetches the first slot a key of hash `h` probes: issued for many keys before their
+    /// lookups, the cache misses overlap instead of waiting one by one.
+    @inline(__always)
+    func touch(_ h: UInt64) {
+        prefetch(slots + (Int(truncatingIfNeeded: h) & (capacity - 1)))
+    }
+
+    /// After `touch(h)` (and once its slot has had time to arrive): for a key of more than 8
+    /// bytes, whose rest is compared in the arena, prefetches that rest when the first slot it
+    /// probes has its hash and length (the arena is a second miss, as large as the slots).
+    @inline(__always)
+    func touchKey(_ h: UInt64, _ length: Int) {
+        guard length > 8 else { return }
+        let s = slots[Int(truncatingIfNeeded: h) & (capacity - 1)]
+        if s.meta == ByteKeyTable.meta(h, length) { prefetch(arena + s.offset + 8) }
     }
 
     /// Inserts a key known to be absent at the empty slot `slot` that `probe` returned.

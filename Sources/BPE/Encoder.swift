@@ -4,7 +4,7 @@
 // words); long pieces (runs of one character class can be megabytes) use a linked list and a
 // min-heap, O(n log n). Each encoder caches the tokens of the pieces it has seen: pieces of up to
 // 16 bytes in a `WordCache` (keyed by the bytes themselves), longer ones in a `ByteKeyTable`.
-// Pieces go through in groups: the cache buckets of a whole group are loaded first, so on text
+// Pieces go through in groups: the cache buckets of a whole group are prefetched first, so on text
 // with millions of distinct words (a cache far larger than the CPU's) their memory latencies
 // overlap instead of adding up. Ids are staged in a buffer of the encoder and appended to the
 // caller's array in blocks.
@@ -20,6 +20,10 @@ public final class Encoder {
     private let maxLongWords: Int
     private var longTokens: [UInt32] = []
     private(set) var scratch: [UInt32] = []
+    /// The rank of the merge of two bytes' base ids, at first byte << 8 | second: the first round
+    /// of `mergeByScan` reads it instead of the rank table (128 KB against 16 bytes a merge,
+    /// and no hashing). `Encoder.noMerge`: none; `Encoder.largeRank`: in the rank table.
+    private let byteRanks: UnsafeMutablePointer<UInt16>
     /// The ids and pair ranks of the piece being merged by `mergeByScan`.
     private let parts: UnsafeMutablePointer<UInt32>
     private let ranks: UnsafeMutablePointer<Int32>
@@ -29,8 +33,6 @@ public final class Encoder {
     private let pieceStarts: UnsafeMutablePointer<Int>
     private let pieceEnds: UnsafeMutablePointer<Int>
     private let keys: UnsafeMutablePointer<(lo: UInt64, hi: UInt64, hash: UInt64)>
-    /// Where the loads of `WordCache.touch` go, so they are not optimized away.
-    private var touched: UInt32 = 0
 
     /// Pieces longer than this many bytes are not cached; they are rare and would crowd it.
     static let maxCachedPiece = 128
@@ -40,6 +42,10 @@ public final class Encoder {
     static let stagedCapacity = 1 << 14
     /// Pieces per group.
     static let group = 32
+    /// `byteRanks` of two bytes that do not merge.
+    static let noMerge = UInt16.max
+    /// `byteRanks` of two bytes whose rank is this or more (looked up in the rank table).
+    static let largeRank = UInt16.max - 1
 
     /// An encoder whose short-piece cache holds up to `cachedWords` pieces (32 bytes each,
     /// then replacing pieces) and whose long-piece cache empties itself past `cachedLongWords`
@@ -51,6 +57,7 @@ public final class Encoder {
         self.tokenizer = tokenizer
         words = WordCache(maxCapacity: cachedWords, narrow: narrowIds ?? (tokenizer.vocabSize <= 1 << 16))
         maxLongWords = cachedLongWords
+        byteRanks = Encoder.byteRanks(tokenizer.merges)
         parts = .allocate(capacity: Encoder.heapThreshold)
         ranks = .allocate(capacity: Encoder.heapThreshold)
         staged = .allocate(capacity: Encoder.stagedCapacity)
@@ -60,12 +67,26 @@ public final class Encoder {
     }
 
     deinit {
+        byteRanks.deallocate()
         parts.deallocate()
         ranks.deallocate()
         staged.deallocate()
         pieceStarts.deallocate()
         pieceEnds.deallocate()
         keys.deallocate()
+    }
+
+    /// The table of `byteRanks` for `merges` (merge i has rank i; a pair listed twice keeps its
+    /// first rank, as in `RankTable`).
+    private static func byteRanks(_ merges: [(UInt32, UInt32)]) -> UnsafeMutablePointer<UInt16> {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: 1 << 16)
+        table.initialize(repeating: noMerge, count: 1 << 16)
+        let byteOfId = ByteLevel.byteOfId
+        for (rank, (left, right)) in merges.enumerated() where left < 256 && right < 256 {
+            let at = Int(byteOfId[Int(left)]) << 8 | Int(byteOfId[Int(right)])
+            if table[at] == noMerge { table[at] = UInt16(min(rank, Int(largeRank))) }
+        }
+        return table
     }
 
     /// Appends the ids of `bytes` (plain text: "<|endoftext|>" in it is not special).
@@ -90,22 +111,20 @@ public final class Encoder {
     }
 
     /// Encodes the `count` pieces of the group into the staging buffer (`k` ids in it so far):
-    /// first every short piece's key, with its cache bucket loaded, then each piece in order.
+    /// first every short piece's key, with its cache bucket prefetched, then each piece in order.
     @inline(__always)
     private func encodeGroup(
         _ base: UnsafeRawPointer, _ n: Int, _ count: Int, _ idOfByte: UnsafeBufferPointer<UInt32>, _ k: inout Int,
         _ ids: inout [UInt32]
     ) {
-        var touched: UInt32 = 0
         for j in 0..<count {
             let length = pieceEnds[j] - pieceStarts[j]
             guard length > 1 && length <= WordCache.maxLength else { continue }
             let (lo, hi) = WordCache.key(base + pieceStarts[j], length, available: n - pieceStarts[j])
             let hash = WordCache.hash(lo, hi, length)
             keys[j] = (lo, hi, hash)
-            touched &+= words.touch(hash)
+            words.touch(hash)
         }
-        self.touched &+= touched
         for j in 0..<count {
             let length = pieceEnds[j] - pieceStarts[j]
             // A piece of `length` bytes has at most `length` ids (plus slack for copyIds).
@@ -195,11 +214,19 @@ public final class Encoder {
         let parts = self.parts
         let ranks = self.ranks
         let none = Int32.max
-        for i in 0..<length { parts[i] = idOfByte[Int(p.load(fromByteOffset: i, as: UInt8.self))] }
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<length { parts[i] = idOfByte[Int(bytes[i])] }
         var m = length
         for i in 0..<(m - 1) {
-            let r = table.rank(parts[i], parts[i + 1])
-            ranks[i] = r < 0 ? none : r
+            let r = byteRanks[Int(bytes[i]) << 8 | Int(bytes[i + 1])]
+            if r < Encoder.largeRank {
+                ranks[i] = Int32(r)
+            } else if r == Encoder.noMerge {
+                ranks[i] = none
+            } else {
+                let r = table.rank(parts[i], parts[i + 1])
+                ranks[i] = r < 0 ? none : r
+            }
         }
         while m > 1 {
             var best = none

@@ -9,7 +9,7 @@
 // of its full bucket and the last one drops out, and a hit moves a piece one place forward, so
 // the frequent pieces stay while the cache keeps holding as many as it has room for (emptying
 // it whole, as before, kept it half full on average: on text with millions of distinct words
-// most of the misses). `touch` loads a bucket ahead of its lookup, so that the encoder can
+// most of the misses). `touch` prefetches a bucket ahead of its lookup, so that the encoder can
 // start the cache misses of many pieces at once.
 
 #if canImport(Glibc)
@@ -124,12 +124,13 @@ final class WordCache {
         Int(truncatingIfNeeded: hash >> shift) &* WordCache.ways
     }
 
-    /// Loads both cache lines of the hash's bucket and returns a value made from them: issued
-    /// for many pieces before their lookups, the loads overlap instead of waiting one by one.
+    /// Prefetches both cache lines of the hash's bucket: issued for many pieces before their
+    /// lookups, the misses overlap instead of waiting one by one.
     @inline(__always)
-    func touch(_ hash: UInt64) -> UInt32 {
+    func touch(_ hash: UInt64) {
         let s = slots + bucket(hash)
-        return s.pointee.tag &+ (s + 2).pointee.tag
+        prefetch(s)
+        prefetch(s + 2)
     }
 
     /// The slot of the key, or -1. A hit past the front of its bucket trades places with the

@@ -22,10 +22,9 @@ public final class WordCounter: @unchecked Sendable {
     private var combined: (files: [WordFile], unique: Int, total: Int64, bytes: Int)?
     /// The first spill failure; the counter stops counting after it.
     private var failure: Error?
-    /// The pieces being counted (`add(document:)`), and where the loads of `touch` go.
+    /// The pieces being counted (`add(document:)`).
     private let group = UnsafeMutablePointer<(start: Int, length: Int, hash: UInt64, prefix: UInt64)>.allocate(
         capacity: WordCounter.groupSize)
-    private var touched: UInt64 = 0
     static let groupSize = 32
 
     public init() { spillArea = nil }
@@ -57,18 +56,18 @@ public final class WordCounter: @unchecked Sendable {
     }
 
     /// Counts the `count` pieces of the group: first every piece's hash, with the first slot it
-    /// probes loaded (the table is far larger than the CPU's caches: the misses overlap), then
-    /// each piece, spilling the table first if it would pass `limit` bytes.
+    /// probes prefetched (the table is far larger than the CPU's caches: the misses overlap), then
+    /// the arena bytes of the long pieces found there, then each piece, spilling the table first
+    /// if it would pass `limit` bytes.
     @inline(__always)
     private func addGroup(_ base: UnsafeRawPointer, _ count: Int, limit: Int) {
-        var touched: UInt64 = 0
         for j in 0..<count {
             let (h, prefix) = hashKey(base + group[j].start, group[j].length)
             group[j].hash = h
             group[j].prefix = prefix
-            touched &+= table.touch(h)
+            table.touch(h)
         }
-        self.touched &+= touched
+        for j in 0..<count { table.touchKey(group[j].hash, group[j].length) }
         for j in 0..<count {
             let piece = group[j]
             if limit != Int.max && table.bytesAfterInsert(piece.length) > limit { spill() }

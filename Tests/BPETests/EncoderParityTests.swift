@@ -117,6 +117,28 @@ struct ReferenceEncoder {
         expectSameIds(smallCacheIds(encoder, bytes), Self.reference.encode(bytes))
     }
 
+    @Test func sameIdsWhenBytePairsRankPastSixteenBits() throws {
+        // Every pair of bytes merges; "th" and "he" last, at ranks 65534 and 65535, past what
+        // the encoder's 16-bit table of byte-pair ranks holds itself.
+        let late: [(UInt8, UInt8)] = [(0x74, 0x68), (0x68, 0x65)]
+        var merges: [(UInt32, UInt32)] = []
+        for a in 0..<256 {
+            for b in 0..<256 where !late.contains(where: { Int($0.0) == a && Int($0.1) == b }) {
+                merges.append((ReferenceTrainer.idOfByte[a], ReferenceTrainer.idOfByte[b]))
+            }
+        }
+        var rng = SeededGenerator(seed: 29)
+        merges.shuffle(using: &rng)
+        merges += late.map { (ReferenceTrainer.idOfByte[Int($0.0)], ReferenceTrainer.idOfByte[Int($0.1)]) }
+        let tokenizer = try Tokenizer(merges: merges)
+        let reference = ReferenceEncoder(tokenizer)
+        var text = ""
+        for _ in 0..<400 { text += ["the", " other", " then", "theme", " hethe", " x"].randomElement(using: &rng)! }
+        text += randomText(200, &rng)
+        let bytes = Array(text.utf8)
+        #expect(smallCacheIds(tokenizer.makeEncoder(), bytes) == reference.encode(bytes))
+    }
+
     @Test(.tags(.slow)) func sameIdsAsTheReferenceOnTheBundledCorpus() throws {
         let text = try bundledCorpusText()
         let documents = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)

@@ -48,6 +48,29 @@ import Testing
         }
     }
 
+    @Test func matchesRegexOnLongWords() {
+        // Runs of ASCII letters longer than 8 bytes (the scanner takes them 8 at a time), ending
+        // at every kind of neighbour, at the end of the text, and going on in non-ASCII letters.
+        let fixed = [
+            "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ", "internationalization",
+            "Wordsworthéçà plus", "ééééabcdefghijklmnopé", "abcdefgh@ijklmnop[qrstuvwx`yzabcdef{ghijklmn",
+            "abcdefgh0123456789abcdefgh", "abcdefghi\u{7F}jklmnopq\u{1F}rstuvwxy", "abcdefgh'sabcdefgh'll",
+            "abcdefghijklmnop\u{00A0}qrstuvwx", "abcdefghijklmno\u{10400}pqrstuvw", "ab\tcdefghijk\r\nlmnopqrstu",
+        ]
+        for text in fixed { #expect(scannerPieces(text) == regexPieces(text), "\(text)") }
+        var rng = SeededGenerator(seed: 3)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{0 '.é\u{1F}\u{7F}ß\u{2003}")
+        for _ in 0..<300 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0...60, using: &rng) {
+                let letter = Int.random(in: 0..<10, using: &rng) < 8
+                text.append(
+                    letter ? alphabet[Int.random(in: 0..<52, using: &rng)] : alphabet.randomElement(using: &rng)!)
+            }
+            #expect(scannerPieces(text) == regexPieces(text), "\(text.unicodeScalars.map(\.value))")
+        }
+    }
+
     @Test func invalidUTF8BytesAreKeptAsOtherPieces() {
         let bytes: [UInt8] = [0x61, 0xFF, 0xFE, 0x20, 0xC3, 0x62, 0xED, 0xA0, 0x80, 0x20, 0x62]
         var pieces: [[UInt8]] = []
