@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "Session",
             dependencies: [
-                "Training", "Model", "Attention", "Shards", "BPE", "Store", "Scheduler", "Basics",
+                "Training", "Model", "Attention", "Kernels", "Shards", "BPE", "Store", "Scheduler", "Basics",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 

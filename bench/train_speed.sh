@@ -97,7 +97,7 @@ for ROUND in $(seq "$ROUNDS"); do
 done
 
 python3 - "$OUT" "$PEAK" "$ROUNDS" "$CONFIGS" "${BASE:+baseline}" <<'PY'
-import json, statistics, sys
+import glob, json, statistics, sys
 out, peak, rounds, configs, base = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5]
 def runs(n, tag):
     return [json.load(open(f"{out}/{n}.{tag}.{r}.json")) for r in range(1, rounds + 1)]
@@ -108,6 +108,10 @@ def load(n):
     t["peakMemoryBytes"] = max(j["peakMemoryBytes"] for j in runs(n, "tracker"))
     return t, json.load(open(f"{out}/{n}.torch.json"))
 print(f"sgemm peak (OpenBLAS, 2 threads, 1024^3): {peak:.1f} GFLOP/s; medians of {rounds} round(s)")
+first = json.load(open(glob.glob(f"{out}/*.tracker.1.json")[0]))
+print(f"OpenBLAS: {first.get('blas', 'not reported by this binary')}")
+if first.get("blasAdvice"):
+    print(f"note: {first['blasAdvice']}")
 names = [n for n in ["A", "B"] if n in configs]
 if names:
     print(f"{'config':8} {'tracker tok/s':>14} {'torch tok/s':>12} {'ratio':>6} {'tracker MFU':>12} {'torch MFU':>10} {'tracker RSS':>12} {'torch RSS':>10}")

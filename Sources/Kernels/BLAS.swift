@@ -6,6 +6,9 @@
 // its thread pool when the process loads, and those threads spin (sched_yield) for about 0.1 s
 // on the other core, which every command paid, `tracker --help` and `tracker report` included,
 // though only training, sampling and the attention command multiply matrices.
+import Basics
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -19,6 +22,34 @@ public enum BLAS {
 
     /// The number of threads OpenBLAS will use.
     public static var threads: Int { Int(OpenBLAS.shared.getThreads?() ?? 1) }
+
+    /// OpenBLAS's build line with the kernel family it runs, e.g. "OpenBLAS 0.3.21 NO_LAPACKE
+    /// DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"; nil for another BLAS.
+    public static var configuration: String? { OpenBLAS.shared.getConfig?().map { String(cString: $0) } }
+
+    /// The kernel family OpenBLAS runs on this CPU, e.g. "Haswell" (AVX2) or "Cooperlake" (AVX-512).
+    public static var coreName: String? { OpenBLAS.shared.getCoreName?().map { String(cString: $0) } }
+
+    /// OpenBLAS's kernel families that use AVX-512.
+    static let avx512Cores: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+
+    /// Advice when OPENBLAS_CORETYPE pins OpenBLAS to kernels without AVX-512 on a CPU that has it
+    /// (a container image may set it for every process): matrix products then run on half-width
+    /// vectors. nil when nothing is pinned, the CPU lacks AVX-512, or the kernels use it.
+    public static func kernelAdvice(core: String?, pinned: String?, cpuFlags: Set<String>) -> String? {
+        guard let pinned, !pinned.isEmpty, let core, !avx512Cores.contains(core) else { return nil }
+        guard ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(cpuFlags.contains) else { return nil }
+        return "OPENBLAS_CORETYPE=\(pinned) holds OpenBLAS to its \(core) kernels on this AVX-512 CPU; "
+            + "`env -u OPENBLAS_CORETYPE` lets it pick AVX-512 ones, up to twice as fast where the cores "
+            + "have full-width AVX-512 units (README: Performance)"
+    }
+
+    /// `kernelAdvice` for this process: the loaded OpenBLAS, its environment and this CPU.
+    public static func kernelAdvice() -> String? {
+        kernelAdvice(
+            core: coreName, pinned: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
+            cpuFlags: CPUInfo.flags())
+    }
 
     /// C (M,N) = alpha * op(A) * op(B) + beta * C, all row-major.
     /// op(A) is (M,K): A is (M,K) with leading dimension lda, or (K,M) if transA.
@@ -54,6 +85,8 @@ struct OpenBLAS: @unchecked Sendable {
     @usableFromInline let sgemm: SGEMM
     let setThreads: (@convention(c) (Int32) -> Void)?
     let getThreads: (@convention(c) () -> Int32)?
+    let getConfig: (@convention(c) () -> UnsafePointer<CChar>?)?
+    let getCoreName: (@convention(c) () -> UnsafePointer<CChar>?)?
 
     /// Library names tried in order: OpenBLAS's soname, its development link, the generic BLAS
     /// (which has no thread control).
@@ -77,6 +110,12 @@ struct OpenBLAS: @unchecked Sendable {
                 },
                 getThreads: dlsym(handle, "openblas_get_num_threads").map {
                     unsafeBitCast($0, to: (@convention(c) () -> Int32).self)
+                },
+                getConfig: dlsym(handle, "openblas_get_config").map {
+                    unsafeBitCast($0, to: (@convention(c) () -> UnsafePointer<CChar>?).self)
+                },
+                getCoreName: dlsym(handle, "openblas_get_corename").map {
+                    unsafeBitCast($0, to: (@convention(c) () -> UnsafePointer<CChar>?).self)
                 })
         }
         fatalError(

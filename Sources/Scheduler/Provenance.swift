@@ -21,6 +21,7 @@ public enum Provenance {
         let info = ProcessInfo.processInfo
         let machine: ConfigValue = .table([
             "host": .string(info.hostName),
+            "cpu": .string(CPUInfo.modelName() ?? "unknown"),
             "cores": .int(info.activeProcessorCount),
             "memoryBytes": .int(Int(clamping: info.physicalMemory)),
             "os": .string(info.operatingSystemVersionString),

@@ -4,6 +4,7 @@
 import BPE
 import Basics
 import Foundation
+import Kernels
 import Model
 import Shards
 import Store
@@ -124,6 +125,10 @@ public struct TrainSummary: Codable, Sendable {
     public var tokensPerSecond: Double
     public var mfu: Double?
     public var peakFlops: Double?
+    /// OpenBLAS's build line and kernel family (`BLAS.configuration`): MFU depends on it.
+    public var blas: String?
+    /// Set when OPENBLAS_CORETYPE holds this AVX-512 CPU to narrower kernels (`BLAS.kernelAdvice`).
+    public var blasAdvice: String?
     public var peakMemoryBytes: Int64
     public var seconds: Double
     public var checkpoints: [String]
@@ -144,6 +149,8 @@ public struct TrainSummary: Codable, Sendable {
         tokensPerSecond = outcome.tokensPerSecond
         mfu = outcome.mfu
         peakFlops = outcome.peakFlops
+        blas = BLAS.configuration
+        blasAdvice = BLAS.kernelAdvice()
         peakMemoryBytes = ProcessStats.peakRSSBytes()
         seconds = outcome.seconds
         checkpoints = outcome.checkpoints
@@ -167,6 +174,8 @@ public struct TrainSummary: Codable, Sendable {
             speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9)
         }
         lines.append(speed)
+        if let blas { lines.append("  blas        \(blas)") }
+        if let blasAdvice { lines.append("  note        \(blasAdvice)") }
         for key in (evaluation ?? [:]).keys.sorted() where !key.contains("[") {
             lines.append(String(format: "  %@  %.4f", key as NSString, evaluation![key]!))
         }

@@ -37,6 +37,9 @@ struct TrainSessionTests {
         let session = TrainSession(home: home, peakFlops: 1e9)
         let summary = try session.train(config, name: "t1")
         #expect(summary.steps == 4 && summary.finalTrainLoss.isFinite)
+        // the summary names the BLAS the speed and the MFU peak came from, in JSON and in text
+        #expect(summary.blas?.hasPrefix("OpenBLAS") == true)
+        #expect(summary.text.contains("  blas        OpenBLAS"))
         #expect(summary.model.vocabSize > 0 && summary.model.attention.options["rope_base"]?.number == 1000)
 
         let written = try String(contentsOfFile: summary.runDirectory + "/config.json", encoding: .utf8)
