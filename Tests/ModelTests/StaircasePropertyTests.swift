@@ -173,7 +173,11 @@ struct StaircasePropertyTests {
                 for b in 0..<B {
                     let got = Array(ws.states[(b * M * 8)..<((b + 1) * M * 8)])
                     let want = Array(whole.states[((b * T + s) * 8)..<((b * T + s + M) * 8)])
-                    #expect(maxDiff(got, want) < 1e-4, "\(variant) C \(C) N \(N) \(cache) M \(M)")
+                    // relative to the states' size: RetNet's reach about 7 here, where float32
+                    // rounding of the two summation orders differs by about 1e-4 (1.08e-4 measured
+                    // on an AMD EPYC of family 26, under 1e-4 on earlier machines)
+                    let scale = max(1, Double(want.map { abs($0) }.max() ?? 0))
+                    #expect(maxDiff(got, want) < 1e-4 * scale, "\(variant) C \(C) N \(N) \(cache) M \(M)")
                     #expect(
                         maxDiff(
                             Array(ws.losses[(b * M)..<((b + 1) * M)]),
