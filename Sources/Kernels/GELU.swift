@@ -1,6 +1,6 @@
 // GELU, tanh approximation (Hendrycks & Gimpel 2016, arXiv 1606.08415), as in GPT-2 and llm.c's
 // gelu_forward/backward: out = 0.5 x (1 + tanh(k (x + 0.044715 x³))), k = sqrt(2/pi).
-// Vectorised through `vtanh`; scalar tails use the same formula. For training, the forward can
+// Vectorised over sixteen lanes through `vtanh`; scalar tails use the same formula. For training, the forward can
 // also keep gelu'(x), computed from the same tanh (`geluForward(out:derivative:inp:N:)`), so the
 // backward is one multiply per element (`geluBackward(dinp:derivative:dout:N:)`) instead of a
 // second tanh: the same numbers as `geluBackward(dinp:inp:dout:N:)`, bit for bit.
@@ -14,16 +14,14 @@ public func geluForward(
     N: Int
 ) {
     var i = 0
-    while i + 8 <= N {
-        let x = load8(inp + i)
-        let t = vtanh(geluScale * (x + 0.044715 * x * x * x))
-        store8(0.5 * x * (1 + t), out + i)
-        i += 8
+    while i + 16 <= N {
+        let x = load16(inp + i)
+        store16(0.5 * x * (1 + geluTanh(x)), out + i)
+        i += 16
     }
     while i < N {
-        let x = inp[i]
-        let t = vtanh(Vec8(repeating: geluScale * (x + 0.044715 * x * x * x)))[0]
-        out[i] = 0.5 * x * (1 + t)
+        let x = Vec8(repeating: inp[i])
+        out[i] = (0.5 * x * (1 + geluTanh(x)))[0]
         i += 1
     }
 }
@@ -36,12 +34,12 @@ public func geluForward(
     N: Int
 ) {
     var i = 0
-    while i + 8 <= N {
-        let x = load8(inp + i)
+    while i + 16 <= N {
+        let x = load16(inp + i)
         let t = geluTanh(x)
-        store8(0.5 * x * (1 + t), out + i)
-        store8(geluDerivative(x, t), derivative + i)
-        i += 8
+        store16(0.5 * x * (1 + t), out + i)
+        store16(geluDerivative(x, t), derivative + i)
+        i += 16
     }
     while i < N {
         let x = Vec8(repeating: inp[i])
@@ -61,9 +59,9 @@ public func geluBackward(
     N: Int
 ) {
     var i = 0
-    while i + 8 <= N {
-        store8(load8(derivative + i) * load8(dout + i), dinp + i)
-        i += 8
+    while i + 16 <= N {
+        store16(load16(derivative + i) * load16(dout + i), dinp + i)
+        i += 16
     }
     while i < N {
         dinp[i] = derivative[i] * dout[i]
@@ -85,6 +83,19 @@ func geluDerivative(_ x: Vec8, _ t: Vec8) -> Vec8 {
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
 }
 
+/// `geluTanh` and `geluDerivative` on sixteen lanes, for the main loops (the eight-lane ones serve
+/// the scalar tails; the same operations per lane, so the same bits).
+@inline(__always)
+func geluTanh(_ x: Vec16) -> Vec16 {
+    vtanh(geluScale * (x + 0.044715 * x * x * x))
+}
+
+@inline(__always)
+func geluDerivative(_ x: Vec16, _ t: Vec16) -> Vec16 {
+    let du = geluScale * (1 + 3 * 0.044715 * x * x)
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+}
+
 /// dinp (N) += gelu'(inp) * dout, or = when `accumulate` is false (dinp may then hold anything).
 public func geluBackward(
     dinp: UnsafeMutablePointer<Float>,  // (N)
@@ -93,16 +104,17 @@ public func geluBackward(
     N: Int, accumulate: Bool = true
 ) {
     @inline(__always) func grad(_ x: Vec8) -> Vec8 { geluDerivative(x, geluTanh(x)) }
+    @inline(__always) func grad(_ x: Vec16) -> Vec16 { geluDerivative(x, geluTanh(x)) }
     var i = 0
     if accumulate {
-        while i + 8 <= N {
-            store8(load8(dinp + i) + grad(load8(inp + i)) * load8(dout + i), dinp + i)
-            i += 8
+        while i + 16 <= N {
+            store16(load16(dinp + i) + grad(load16(inp + i)) * load16(dout + i), dinp + i)
+            i += 16
         }
     } else {
-        while i + 8 <= N {
-            store8(grad(load8(inp + i)) * load8(dout + i), dinp + i)
-            i += 8
+        while i + 16 <= N {
+            store16(grad(load16(inp + i)) * load16(dout + i), dinp + i)
+            i += 16
         }
     }
     while i < N {
