@@ -20,7 +20,7 @@ public func geluForward(
         i += 16
     }
     while i < N {
-        let x = Vec8(repeating: inp[i])
+        let x = Vec16(repeating: inp[i])
         out[i] = (0.5 * x * (1 + geluTanh(x)))[0]
         i += 1
     }
@@ -42,7 +42,7 @@ public func geluForward(
         i += 16
     }
     while i < N {
-        let x = Vec8(repeating: inp[i])
+        let x = Vec16(repeating: inp[i])
         let t = geluTanh(x)
         out[i] = 0.5 * x[0] * (1 + t[0])
         derivative[i] = geluDerivative(x, t)[0]
@@ -69,29 +69,17 @@ public func geluBackward(
     }
 }
 
-/// tanh(u), u = k (x + 0.044715 x³): the one tanh of GELU's forward and backward.
-@inline(__always)
-func geluTanh(_ x: Vec8) -> Vec8 {
-    vtanh(geluScale * (x + 0.044715 * x * x * x))
-}
-
-/// gelu'(x) from t = geluTanh(x).
-@inline(__always)
-func geluDerivative(_ x: Vec8, _ t: Vec8) -> Vec8 {
-    // forward was: out = 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x³)
-    let du = geluScale * (1 + 3 * 0.044715 * x * x)
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-}
-
-/// `geluTanh` and `geluDerivative` on sixteen lanes, for the main loops (the eight-lane ones serve
-/// the scalar tails; the same operations per lane, so the same bits).
+/// tanh(u), u = k (x + 0.044715 x³): the one tanh of GELU's forward and backward, sixteen lanes
+/// (the scalar tails broadcast one value: the same operations per lane, so the same bits).
 @inline(__always)
 func geluTanh(_ x: Vec16) -> Vec16 {
     vtanh(geluScale * (x + 0.044715 * x * x * x))
 }
 
+/// gelu'(x) from t = geluTanh(x).
 @inline(__always)
 func geluDerivative(_ x: Vec16, _ t: Vec16) -> Vec16 {
+    // forward was: out = 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x³)
     let du = geluScale * (1 + 3 * 0.044715 * x * x)
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
 }
@@ -103,7 +91,6 @@ public func geluBackward(
     dout: UnsafePointer<Float>,  // (N)
     N: Int, accumulate: Bool = true
 ) {
-    @inline(__always) func grad(_ x: Vec8) -> Vec8 { geluDerivative(x, geluTanh(x)) }
     @inline(__always) func grad(_ x: Vec16) -> Vec16 { geluDerivative(x, geluTanh(x)) }
     var i = 0
     if accumulate {
@@ -118,7 +105,7 @@ public func geluBackward(
         }
     }
     while i < N {
-        let d = grad(Vec8(repeating: inp[i]))[0] * dout[i]
+        let d = grad(Vec16(repeating: inp[i]))[0] * dout[i]
         dinp[i] = accumulate ? dinp[i] + d : d
         i += 1
     }

@@ -1,5 +1,5 @@
-// Vectorised exp, tanh and row reductions over SIMD8<Float>, used by softmax, cross-entropy,
-// GELU and SwiGLU. exp is Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7
+// Vectorised exp, tanh and row reductions over SIMD8<Float>, and over SIMD16<Float> for the
+// exp-heavy rows (softmax sums, GELU), used by softmax, cross-entropy, GELU and SwiGLU. exp is Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7
 // Taylor polynomial (error ~1e-8) and 2^n built in the exponent bits; max relative error about
 // 1e-7 over [-87, 88]. Why not Foundation's expf: it is scalar and ~4x slower per element here.
 // Why `replace(with:where:)` and the 1.5*2^23 rounding trick: Swift's pointwiseMin/Max, rounded()
@@ -88,13 +88,7 @@ public func vexp(_ x: Vec16) -> Vec16 {
     return p * unsafeBitCast(bits, to: Vec16.self)
 }
 
-/// tanh(x) = 1 - 2 / (e^{2x} + 1), lane-wise; absolute error ~1e-7.
-@inline(__always)
-public func vtanh(_ x: Vec8) -> Vec8 {
-    1 - 2 / (vexp(x + x) + 1)
-}
-
-/// `vtanh` on sixteen lanes (the same bits lane for lane).
+/// tanh(x) = 1 - 2 / (e^{2x} + 1), lane-wise; absolute error ~1e-7 (GELU's tanh).
 @inline(__always)
 public func vtanh(_ x: Vec16) -> Vec16 {
     1 - 2 / (vexp(x + x) + 1)
