@@ -146,26 +146,39 @@ public struct SlurmTaskRunner {
     private func interrupted(
         at step: Int, by signal: Int32, requeuesSoFar: Int, _ manifest: SlurmManifest, _ reporter: RunReporter
     ) throws -> Int32 {
+        let end = Self.interruptedEnd(
+            at: step, by: signal, requeuesSoFar: requeuesSoFar, maxRequeues: manifest.maxRequeues, jobID: jobID)
+        try reporter.report(end.event)
+        writeStderr((end.exitCode == 0 ? "" : "error: ") + (end.event.error ?? "") + "\n")
+        if end.requeue, let id = jobID { try slurm.requeue(id) }
+        return end.exitCode
+    }
+
+    /// How a task interrupted by `signal` after its checkpoint at `step` ends: its end event,
+    /// whether it requeues itself, and its exit code. SIGUSR1 (`--signal=B:USR1@N`: a time limit
+    /// or a preemption is near) requeues while requeues are left; past `maxRequeues` the run
+    /// stops, and the head records it failed without spending an attempt (a time limit is not
+    /// a failure to retry). Any other signal stops it (the head requeues or cancels it).
+    static func interruptedEnd(
+        at step: Int, by signal: Int32, requeuesSoFar: Int, maxRequeues: Int, jobID: SlurmJobID?
+    ) -> (event: SpoolEvent, requeue: Bool, exitCode: Int32) {
         guard signal == SIGUSR1 else {
-            try reporter.report(
-                SpoolEvent(
-                    kind: .end, outcome: .stopped, signal: Int64(signal),
-                    error: "stopped by signal \(signal) at step \(step)"))
-            return 128 + signal
+            let event = SpoolEvent(
+                kind: .end, outcome: .stopped, signal: Int64(signal),
+                error: "stopped by signal \(signal) at step \(step)")
+            return (event, false, 128 + signal)
         }
-        guard requeuesSoFar < manifest.maxRequeues, let id = jobID else {
+        guard let id = jobID else {
+            let why = "SIGUSR1 at step \(step) outside a Slurm job: not requeued"
+            return (SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: why), false, 1)
+        }
+        guard requeuesSoFar < maxRequeues else {
             let why =
-                jobID == nil
-                ? "SIGUSR1 at step \(step) outside a Slurm job: not requeued"
-                : "time limit or preemption at step \(step) after \(requeuesSoFar) requeue(s) (max_requeues = \(manifest.maxRequeues))"
-            try reporter.report(SpoolEvent(kind: .end, outcome: .failed, exitCode: 1, error: why))
-            writeStderr("error: \(why)\n")
-            return 1
+                "time limit or preemption (SIGUSR1) at step \(step), checkpointed; no requeue left"
+            let event = SpoolEvent(kind: .end, step: Int64(step), outcome: .stopped, signal: Int64(SIGUSR1), error: why)
+            return (event, false, 128 + SIGUSR1)
         }
         let why = "checkpointed at step \(step) after SIGUSR1 and requeued as \(id)"
-        try reporter.report(SpoolEvent(kind: .end, step: Int64(step), outcome: .requeued, error: why))
-        writeStderr(why + "\n")
-        try slurm.requeue(id)
-        return 0
+        return (SpoolEvent(kind: .end, step: Int64(step), outcome: .requeued, error: why), true, 0)
     }
 }

@@ -2,10 +2,11 @@
 // final states fill the gaps a task could not report, failures spend attempts and time limits
 // requeues, a restarted head reconciles from the store and squeue, cancel scancels.
 import Foundation
-import SlurmExecutor
 import SlurmKit
 import Store
 import Testing
+
+@testable import SlurmExecutor
 
 struct HeadTests {
     @Test func aSweepIsOneArrayTrackedToCompletion() throws {
@@ -141,6 +142,51 @@ struct HeadTests {
         let r = try f.state(run)
         #expect(r.state == .failed)
         #expect(r.error?.contains("max_requeues = 1") == true)
+    }
+
+    /// A SIGUSR1 past max_requeues (the task's own end, as SlurmTaskRunner writes it): the run
+    /// is failed at once, with its attempt count unchanged and nothing submitted again, though
+    /// attempts are left (a time limit is not a failure to retry).
+    @Test func aSIGUSR1PastMaxRequeuesFailsWithoutSpendingAnAttempt() throws {
+        let f = try Fixture(count: 1, maxAttempts: 3)
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = 1
+        let head = f.head(config)
+        let run = f.runs[0]
+        try head.submit(f.runs, experiment: "sweep")
+        let first = SlurmTaskRunner.interruptedEnd(
+            at: 2, by: SIGUSR1, requeuesSoFar: 0, maxRequeues: 1, jobID: SlurmJobID(job: 101, task: 0))
+        #expect(first.requeue && first.exitCode == 0 && first.event.outcome == .requeued)
+        try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: nil)
+        try f.spool(run).append(first.event)
+        f.slurm.set(101, 0, "PENDING")
+        _ = try head.poll()
+        #expect(try f.state(run).state == .queued && f.task(run).requeues == 1)
+
+        let second = SlurmTaskRunner.interruptedEnd(
+            at: 4, by: SIGUSR1, requeuesSoFar: 1, maxRequeues: 1, jobID: SlurmJobID(job: 101, task: 0))
+        #expect(!second.requeue && second.exitCode == 128 + SIGUSR1 && second.event.outcome == .stopped)
+        f.slurm.set(101, 0, "RUNNING")
+        try attempt(try f.spool(run), job: "101_0", steps: 3...4, end: nil)
+        try f.spool(run).append(second.event)
+        f.slurm.set(101, 0, "FAILED")
+        let poll = try head.poll()
+        let r = try f.state(run)
+        #expect(r.state == .failed && r.attempts == 1)
+        #expect(r.error?.contains("no requeue left") == true && r.error?.contains("max_requeues = 1") == true)
+        #expect(poll.resubmitted == 0 && f.slurm.scripts.count == 1)
+        #expect(try f.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...4))
+    }
+
+    /// Another signal stops the task (the head requeues or cancels it); SIGUSR1 outside a Slurm
+    /// job fails it.
+    @Test func otherInterruptionsEndAsBefore() {
+        let term = SlurmTaskRunner.interruptedEnd(
+            at: 3, by: SIGTERM, requeuesSoFar: 0, maxRequeues: 3, jobID: SlurmJobID(job: 7, task: 1))
+        #expect(!term.requeue && term.exitCode == 128 + SIGTERM && term.event.outcome == .stopped)
+        #expect(term.event.signal == Int64(SIGTERM))
+        let outside = SlurmTaskRunner.interruptedEnd(at: 3, by: SIGUSR1, requeuesSoFar: 0, maxRequeues: 3, jobID: nil)
+        #expect(!outside.requeue && outside.exitCode == 1 && outside.event.outcome == .failed)
     }
 
     @Test func aSelfRequeuedTaskResumesUnderTheSameRunWithEveryStepOnce() throws {
