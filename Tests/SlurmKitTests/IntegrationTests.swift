@@ -1,18 +1,19 @@
-// A 4-task array through the real Slurm commands, on the cluster SLURM_CONF names (CI starts one
-// with .ci/services/slurm.sh). Without Slurm this says so; with CI=true that is a failure.
+// A 4-task array through the real Slurm commands, on TestSlurm's cluster (the one SLURM_CONF
+// names, else one the test process starts and stops). Without Slurm this says so; with CI=true
+// that is a failure.
 import Foundation
+import TestSupport
 import Testing
 
 @testable import SlurmKit
 
 @Suite(.tags(.slurm), .serialized) struct IntegrationTests {
-    /// The environment to run Slurm commands in, or nil (after saying why) when there is no cluster.
+    /// The environment to run Slurm commands in (TestSlurm's cluster), or nil (after saying why)
+    /// when there is none.
     func clusterEnvironment() -> [String: String]? {
-        let env = ProcessInfo.processInfo.environment
-        if let conf = env["SLURM_CONF"], FileManager.default.fileExists(atPath: conf) { return env }
-        let why =
-            "SLURM_CONF is not set to a slurm.conf: start a cluster with `.ci/services/slurm.sh start` and source its output"
-        if env["CI"] == "true" {
+        if let env = TestSlurm.environment { return env }
+        let why = "no Slurm cluster: \(TestSlurm.problem)"
+        if runningInCI {
             Issue.record("Slurm integration test cannot run: \(why)")
         } else {
             print("skipped the Slurm integration test: \(why)")
