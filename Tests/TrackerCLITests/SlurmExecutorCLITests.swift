@@ -1,5 +1,5 @@
-// The Slurm executor end to end, on the cluster SLURM_CONF names (CI starts one with
-// .ci/services/slurm.sh; here: eval "$(bash .ci/services/slurm.sh start)"), each test once per
+// The Slurm executor end to end, on TestSlurm's cluster (the one SLURM_CONF names, else one the
+// test process starts with .ci/services/slurm.sh and stops at its exit), each test once per
 // store (see TestStores.swift): SQLite, where the tasks report through spool files the head
 // ingests, and PostgreSQL (`--store postgres://`), where each task writes the store itself (no
 // spool file) and gets the password from a 0600 file only. A sweep runs as one job array to
@@ -17,19 +17,9 @@ import Testing
     import Glibc
 #endif
 
-/// A Slurm cluster answers: SLURM_CONF names a slurm.conf and `squeue` runs.
-let slurmClusterUp: Bool = {
-    guard let conf = ProcessInfo.processInfo.environment["SLURM_CONF"], FileManager.default.fileExists(atPath: conf)
-    else { return false }
-    return (try? runProcess("/usr/bin/env", ["squeue", "-h"]).status) == 0
-}()
-
 /// Not serialized: each test waits for one of the cluster's two test slots (`slurmSlot`), so the
 /// time limits (which count the wait) leave room for the other tests.
-@Suite(
-    .tags(.slow),
-    .requires(
-        "a Slurm cluster (SLURM_CONF; start one with `eval \"$(bash .ci/services/slurm.sh start)\"`)", slurmClusterUp))
+@Suite(.tags(.slow), .slurmCluster)
 struct SlurmExecutorCLITests {
     static let syntheticData = """
         [data]
@@ -237,9 +227,9 @@ struct SlurmExecutorCLITests {
 
     /// A task that exits 2 before it can report anything (its submission folder is not on its
     /// node: here the manifest is removed while the array is held) fails in Slurm; the head takes
-    /// the exit code from scontrol and, with no attempt left, fails the run with it. The head
-    /// settles it alike on either store: SQLite only (the corpus test fails a run on both).
-    @Test(.timeLimit(.minutes(15)), arguments: [TestStore.sqlite])
+    /// the exit code from scontrol and, with no attempt left, fails the run with it, on either
+    /// store. (A task whose data is missing on its node: the corpus test below.)
+    @Test(.timeLimit(.minutes(15)), arguments: TestStore.tested)
     func aFailingRunIsFailedWithItsExitCode(_ store: TestStore) async throws {
         try await slurmSlot {
             let w = try TestWorkspace(store, "slurm-fail")
