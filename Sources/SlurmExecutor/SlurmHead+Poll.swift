@@ -136,6 +136,7 @@ extension SlurmHead {
             SlurmParse.taskStatus(statuses, array: Int(t.arrayJobId!), task: Int(t.arrayTask ?? 0))
         }
         let asked = finalStatuses(ended.filter { status($0, in: statuses)?.outcome.isFinal != true })
+        try cancelRequeuedTasksOfFailedRuns(ended, statuses: { status($0, in: statuses) })
         for t in ended {
             let polled = status(t, in: statuses)
             let final = polled?.outcome.isFinal == true ? polled : status(t, in: asked)
@@ -145,6 +146,28 @@ extension SlurmHead {
                 try db.recordSlurmState(
                     runId: t.runId, state: t.slurmState, reason: "not listed by Slurm", missingSince: clock())
             }
+        }
+    }
+
+    /// A run the store failed while Slurm holds its task for another start (the task requeued
+    /// itself, or was requeued, just as its run ran out of `max_requeues`; on SQLite a task counts
+    /// the requeues in its spool file, which misses those the head made for a task killed without
+    /// an end) would otherwise train again for nothing: its waiting task is scancelled.
+    func cancelRequeuedTasksOfFailedRuns(
+        _ ended: [SlurmTaskRecord], statuses: (SlurmTaskRecord) -> SlurmJobStatus?
+    ) throws {
+        var ids: [SlurmJobID] = []
+        for t in ended {
+            guard let s = statuses(t), [.queued, .held, .requeued].contains(s.outcome),
+                try db.run(id: t.runId)?.state == .failed
+            else { continue }
+            ids.append(SlurmJobID(job: Int(t.arrayJobId!), task: Int(t.arrayTask ?? 0)))
+        }
+        if ids.isEmpty { return }
+        do {
+            try slurm.scancel(ids, pendingOnly: true)
+        } catch let e as SlurmError {
+            warn("\(e); will try again")
         }
     }
 

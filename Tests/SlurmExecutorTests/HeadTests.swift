@@ -178,6 +178,34 @@ struct HeadTests {
         #expect(try f.db.metrics(runId: run.id!, key: "train/loss").map(\.step) == Array(1...4))
     }
 
+    /// On SQLite a task counts only the requeues in its spool file: after a time limit that
+    /// killed it without an end (a requeue the head made), it may requeue itself once more than
+    /// max_requeues allows. The head fails the run, and scancels the task Slurm would start again.
+    @Test func aRequeuedTaskOfARunFailedPastMaxRequeuesIsScancelled() throws {
+        let f = try Fixture(count: 1, maxAttempts: 3)
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = 1
+        let head = f.head(config)
+        let run = f.runs[0]
+        try head.submit(f.runs, experiment: "sweep")
+        try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: nil)
+        f.slurm.set(101, 0, "TIMEOUT")
+        _ = try head.poll()
+        #expect(try f.task(run).requeues == 1 && f.slurm.scripts.count == 2)
+        // the resubmitted task sees no requeue in its spool file and requeues itself
+        let end = SlurmTaskRunner.interruptedEnd(
+            at: 4, by: SIGUSR1, requeuesSoFar: 0, maxRequeues: 1, jobID: SlurmJobID(job: 102, task: 0))
+        #expect(end.requeue)
+        try attempt(try f.spool(run), job: "102_0", steps: 3...4, end: nil)
+        try f.spool(run).append(end.event)
+        f.slurm.set(102, 0, "PENDING")
+        _ = try head.poll()
+        let r = try f.state(run)
+        #expect(r.state == .failed && r.attempts == 1 && r.error?.contains("max_requeues = 1") == true)
+        #expect(f.slurm.cancelled == [SlurmJobID(job: 102, task: 0)])
+        #expect(f.slurm.scripts.count == 2)
+    }
+
     /// Another signal stops the task (the head requeues or cancels it); SIGUSR1 outside a Slurm
     /// job fails it.
     @Test func otherInterruptionsEndAsBefore() {
