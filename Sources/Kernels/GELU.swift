@@ -1,9 +1,10 @@
 // GELU, tanh approximation (Hendrycks & Gimpel 2016, arXiv 1606.08415), as in GPT-2 and llm.c's
 // gelu_forward/backward: out = 0.5 x (1 + tanh(k (x + 0.044715 x³))), k = sqrt(2/pi).
-// Vectorised over sixteen lanes through `vtanh`; scalar tails use the same formula. For training, the forward can
-// also keep gelu'(x), computed from the same tanh (`geluForward(out:derivative:inp:N:)`), so the
-// backward is one multiply per element (`geluBackward(dinp:derivative:dout:N:)`) instead of a
-// second tanh: the same numbers as `geluBackward(dinp:inp:dout:N:)`, bit for bit.
+// Vectorised over sixteen lanes through `vtanh`; scalar tails use the same formula. For training,
+// the forward can also keep gelu'(x), computed from the same tanh
+// (`geluForward(out:derivative:inp:N:)`), so the backward is one multiply per element
+// (`geluBackward(dinp:derivative:dout:N:)`) instead of a second tanh: the same numbers as
+// `geluBackward(dinp:inp:dout:N:)`, bit for bit.
 
 @usableFromInline let geluScale: Float = 0.797_884_560_802_865_4  // sqrt(2/pi)
 

@@ -1,7 +1,8 @@
 // Vectorised exp, tanh and row reductions over SIMD8<Float>, and over SIMD16<Float> for the
-// exp-heavy rows (softmax sums, GELU), used by softmax, cross-entropy, GELU and SwiGLU. exp is Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7
-// Taylor polynomial (error ~1e-8) and 2^n built in the exponent bits; max relative error about
-// 1e-7 over [-87, 88]. Why not Foundation's expf: it is scalar and ~4x slower per element here.
+// exp-heavy rows (softmax sums, GELU), used by softmax, cross-entropy, GELU and SwiGLU. exp is
+// Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7 Taylor polynomial
+// (error ~1e-8) and 2^n built in the exponent bits; max relative error about 1e-7 over [-87, 88].
+// Why not Foundation's expf: it is scalar and ~4x slower per element here.
 // Why `replace(with:where:)` and the 1.5*2^23 rounding trick: Swift's pointwiseMin/Max, rounded()
 // and SIMD int conversions compile to scalar loops on x86_64 (checked in the disassembly).
 

@@ -126,11 +126,8 @@ struct HeadTests {
 
     @Test func timeLimitsSpendRequeuesNotAttempts() throws {
         let f = try Fixture(count: 1, maxAttempts: 1)
-        var config = SlurmExecutorConfig()
-        config.maxRequeues = 1
-        let head = f.head(config)
+        let head = try f.submittedHead(maxRequeues: 1)
         let run = f.runs[0]
-        try head.submit(f.runs, experiment: "sweep")
         try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: nil)
         f.slurm.set(101, 0, "TIMEOUT")
         _ = try head.poll()
@@ -149,11 +146,8 @@ struct HeadTests {
     /// attempts are left (a time limit is not a failure to retry).
     @Test func aSIGUSR1PastMaxRequeuesFailsWithoutSpendingAnAttempt() throws {
         let f = try Fixture(count: 1, maxAttempts: 3)
-        var config = SlurmExecutorConfig()
-        config.maxRequeues = 1
-        let head = f.head(config)
+        let head = try f.submittedHead(maxRequeues: 1)
         let run = f.runs[0]
-        try head.submit(f.runs, experiment: "sweep")
         let first = SlurmTaskRunner.interruptedEnd(
             at: 2, by: SIGUSR1, requeuesSoFar: 0, maxRequeues: 1, jobID: SlurmJobID(job: 101, task: 0))
         #expect(first.requeue && first.exitCode == 0 && first.event.outcome == .requeued)
@@ -183,11 +177,8 @@ struct HeadTests {
     /// max_requeues allows. The head fails the run, and scancels the task Slurm would start again.
     @Test func aRequeuedTaskOfARunFailedPastMaxRequeuesIsScancelled() throws {
         let f = try Fixture(count: 1, maxAttempts: 3)
-        var config = SlurmExecutorConfig()
-        config.maxRequeues = 1
-        let head = f.head(config)
+        let head = try f.submittedHead(maxRequeues: 1)
         let run = f.runs[0]
-        try head.submit(f.runs, experiment: "sweep")
         try attempt(try f.spool(run), job: "101_0", steps: 1...2, end: nil)
         f.slurm.set(101, 0, "TIMEOUT")
         _ = try head.poll()

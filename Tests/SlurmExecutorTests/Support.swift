@@ -108,6 +108,15 @@ struct Fixture {
         runs = try db.enqueue(planned, experimentId: experimentId, force: false).enqueued
     }
 
+    /// A head with `maxRequeues` (else the defaults) that has submitted the sweep.
+    func submittedHead(maxRequeues: Int) throws -> SlurmHead {
+        var config = SlurmExecutorConfig()
+        config.maxRequeues = maxRequeues
+        let head = self.head(config)
+        try head.submit(runs, experiment: "sweep")
+        return head
+    }
+
     func head(_ config: SlurmExecutorConfig = SlurmExecutorConfig(), clock: Double? = nil) -> SlurmHead {
         var c = config
         c.kind = .slurm

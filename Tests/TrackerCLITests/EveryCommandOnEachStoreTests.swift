@@ -17,35 +17,10 @@ import Testing
 #endif
 
 @Suite(.tags(.slow)) struct EveryCommandOnEachStoreTests {
-    /// A tiny model on the ingested corpus, `seeds` seeds.
-    static func experiment(_ name: String, home: String, seeds: [Int], steps: Int = 8) throws -> String {
-        let file = "\(home)/\(name).toml"
-        try """
-        [data]
-        corpus = "bundled"
-
-        [model]
-        layers = 1
-        heads = 2
-        channels = 16
-        context = 16
-
-        [train]
-        steps = \(steps)
-        batch = 4
-        warmup = 2
-        eval_every = 0
-        checkpoint_every = 4
-        log_every = 1
-        threads = 1
-
-        [eval]
-        final_batches = 1
-
-        [sweep]
-        seeds = [\(seeds.map(String.init).joined(separator: ", "))]
-        """.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
+    /// A tiny model on the ingested corpus, `seeds` seeds, 8 steps, checkpoints at 4 and 8.
+    static func experiment(_ name: String, home: String, seeds: [Int]) throws -> String {
+        try tinyExperiment(
+            name, home: home, data: "[data]\ncorpus = \"bundled\"", steps: 8, seeds: seeds, checkpointEvery: 4)
     }
 
     @Test(.timeLimit(.minutes(10)), arguments: TestStore.tested)

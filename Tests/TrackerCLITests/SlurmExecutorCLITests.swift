@@ -32,42 +32,17 @@ struct SlurmExecutorCLITests {
         _ name: String, home: String, steps: Int, runs: Int, extra: String = "", data: String = syntheticData,
         seeds first: Int = 1, cpus: Int = 1, sweep: String = ""
     ) throws -> String {
-        let seeds = (first..<(first + runs)).map(String.init).joined(separator: ", ")
-        let file = "\(home)/\(name).toml"
-        try """
-        [executor]
-        kind = "slurm"
-        cpus_per_task = \(cpus)
-        time = "10"
-        poll_seconds = 0.5
-        poll_max_seconds = 2
-        \(extra)
-
-        \(data)
-
-        [model]
-        layers = 1
-        heads = 2
-        channels = 16
-        context = 16
-
-        [train]
-        steps = \(steps)
-        batch = 4
-        warmup = 2
-        eval_every = 0
-        checkpoint_every = 1000
-        log_every = 1
-        threads = 1
-
-        [eval]
-        final_batches = 1
-
-        [sweep]
-        seeds = [\(seeds)]
-        \(sweep)
-        """.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
+        try tinyExperiment(
+            name, home: home, data: data, steps: steps, seeds: Array(first..<(first + runs)),
+            header: """
+                [executor]
+                kind = "slurm"
+                cpus_per_task = \(cpus)
+                time = "10"
+                poll_seconds = 0.5
+                poll_max_seconds = 2
+                \(extra)
+                """, sweep: sweep)
     }
 
     /// Waits up to `seconds` for `condition`.

@@ -75,6 +75,44 @@ actor SlurmSlots {
     }
 }
 
+/// Writes HOME/NAME.toml: a tiny model (1 layer, 2 heads, 16 channels, context 16) trained for
+/// `steps` steps of batch 4 on `data`, one run per seed; `header` goes first (e.g. an [executor]
+/// table) and `sweep` after the seeds. The experiment file of the CLI tests that run tracker.
+func tinyExperiment(
+    _ name: String, home: String, data: String, steps: Int, seeds: [Int], checkpointEvery: Int = 1000,
+    header: String = "", sweep: String = ""
+) throws -> String {
+    let file = "\(home)/\(name).toml"
+    try """
+    \(header)
+
+    \(data)
+
+    [model]
+    layers = 1
+    heads = 2
+    channels = 16
+    context = 16
+
+    [train]
+    steps = \(steps)
+    batch = 4
+    warmup = 2
+    eval_every = 0
+    checkpoint_every = \(checkpointEvery)
+    log_every = 1
+    threads = 1
+
+    [eval]
+    final_batches = 1
+
+    [sweep]
+    seeds = [\(seeds.map(String.init).joined(separator: ", "))]
+    \(sweep)
+    """.write(toFile: file, atomically: true, encoding: .utf8)
+    return file
+}
+
 /// One test's workspace and store, and tracker run against them.
 struct TestWorkspace {
     let store: TestStore
