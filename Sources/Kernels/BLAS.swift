@@ -44,6 +44,33 @@ public enum BLAS {
             + "have full-width AVX-512 units (README: Performance)"
     }
 
+    /// The kernel family for a CPU with these feature flags: "SkylakeX" with AVX-512 (F, BW, DQ,
+    /// VL), "Haswell" with AVX2 and FMA, else nil (OpenBLAS's own choice is as good).
+    public static func kernelFamily(cpuFlags: Set<String>) -> String? {
+        if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(cpuFlags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "Haswell" }
+        return nil
+    }
+
+    /// The family `chooseKernels` pinned in this process, nil when it pinned none (the user's
+    /// OPENBLAS_CORETYPE, a CPU without AVX2, or not called yet).
+    public nonisolated(unsafe) private(set) static var chosenKernels: String?
+
+    /// Sets OPENBLAS_CORETYPE from this CPU's flags unless it is set already; OpenBLAS reads it
+    /// once, when it is loaded, so this runs before the first matrix product (the CLI calls it
+    /// first thing, while the process has one thread; the loader calls it again, a no-op then).
+    /// Why: an OpenBLAS older than the CPU does not recognise its model number and falls back to
+    /// its SSE3 "Prescott" kernels. Debian 12's 0.3.21 does so on Intel's Emerald Rapids (family
+    /// 6, model 207): sgemm 1024^3 on one thread ran at 32.5 GFLOP/s, and at 155.5 with
+    /// OPENBLAS_CORETYPE=SkylakeX (2026-12-07). On a CPU it recognises, the pin names the
+    /// kernels it would pick itself (its AVX-512 families share the SkylakeX sgemm; Zen's are
+    /// Haswell's). Set OPENBLAS_CORETYPE yourself to choose otherwise.
+    public static func chooseKernels() {
+        guard getenv("OPENBLAS_CORETYPE") == nil, let family = kernelFamily(cpuFlags: CPUInfo.flags()) else { return }
+        setenv("OPENBLAS_CORETYPE", family, 0)
+        chosenKernels = family
+    }
+
     /// `kernelAdvice` for this process: the loaded OpenBLAS, its environment and this CPU.
     public static func kernelAdvice() -> String? {
         kernelAdvice(
@@ -93,6 +120,7 @@ struct OpenBLAS: @unchecked Sendable {
     static let libraries = ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"]
 
     @usableFromInline static let shared: OpenBLAS = {
+        BLAS.chooseKernels()
         var errors: [String] = []
         for name in libraries {
             guard let handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL) else {

@@ -1,5 +1,6 @@
 // The `tracker` executable: a thin layer over the library modules, one file per subcommand.
 import ArgumentParser
+import Kernels
 
 @main
 struct Tracker: ParsableCommand {
@@ -16,4 +17,10 @@ struct Tracker: ParsableCommand {
             BenchAttentionCommand.self, ServeCommand.self,
             BenchCorpusCommand.self,
         ])
+
+    static func main() {
+        // OpenBLAS reads OPENBLAS_CORETYPE when it loads; set it while the process has one thread.
+        BLAS.chooseKernels()
+        main(nil)
+    }
 }

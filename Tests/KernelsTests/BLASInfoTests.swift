@@ -1,5 +1,6 @@
 // What tracker says about the loaded OpenBLAS: its build line and kernel family, and the advice
 // when OPENBLAS_CORETYPE pins AVX2 kernels on a CPU with AVX-512 (and only then).
+import Basics
 import Kernels
 import Testing
 
@@ -27,5 +28,28 @@ struct BLASInfoTests {
         #expect(BLAS.kernelAdvice(core: "Haswell", pinned: "Haswell", cpuFlags: []) == nil)
         // another BLAS (no core name)
         #expect(BLAS.kernelAdvice(core: nil, pinned: "Haswell", cpuFlags: avx512) == nil)
+    }
+
+    @Test func choosesTheWidestKernelFamilyTheFlagsAllow() {
+        #expect(BLAS.kernelFamily(cpuFlags: avx512.union(["fma"])) == "SkylakeX")
+        #expect(BLAS.kernelFamily(cpuFlags: ["avx2", "fma", "avx512f"]) == "Haswell", "AVX-512F alone is not enough")
+        #expect(BLAS.kernelFamily(cpuFlags: ["avx2", "fma"]) == "Haswell")
+        #expect(BLAS.kernelFamily(cpuFlags: ["avx2"]) == nil)
+        #expect(BLAS.kernelFamily(cpuFlags: ["sse4_2", "avx"]) == nil)
+        #expect(BLAS.kernelFamily(cpuFlags: []) == nil)
+    }
+
+    /// Debian 12's OpenBLAS falls back to SSE3 kernels on CPUs newer than it (Emerald Rapids):
+    /// loaded through tracker it must run the family this CPU's flags allow, unless the test's
+    /// environment pinned one itself.
+    @Test func loadedOpenBLASRunsTheKernelsThisCPUAllows() throws {
+        let core = try #require(BLAS.coreName, "tracker loads OpenBLAS (libopenblas0)")
+        guard let family = BLAS.kernelFamily(cpuFlags: CPUInfo.flags()), BLAS.chosenKernels != nil else { return }
+        #expect(family == BLAS.chosenKernels)
+        if family == "SkylakeX" {
+            #expect(["SkylakeX", "Cooperlake", "SapphireRapids"].contains(core), "OpenBLAS runs \(core)")
+        } else {
+            #expect(!["Prescott", "Core2", "Nehalem", "Sandybridge"].contains(core), "OpenBLAS runs \(core)")
+        }
     }
 }
