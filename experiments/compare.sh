@@ -4,6 +4,10 @@
 #
 #   bash experiments/compare.sh [HOME]            ingest, enqueue, run, write the results (resumable)
 #   bash experiments/compare.sh [HOME] results    only rewrite the README's results section
+#   bash experiments/compare.sh [HOME] results EXPERIMENT
+#                                                 only that experiment's claims and tables, into
+#                                                 its own block (after the results section), for
+#                                                 a store that holds just that experiment
 #   bash experiments/compare.sh [HOME] smoke      every compare file at 2 steps, one seed, 16
 #                                                 evaluation episodes, in HOME (use a scratch one)
 #
@@ -76,27 +80,44 @@ fi
 # The first line says when, from which store and how complete it was (a suite still running or
 # interrupted gives partial results: its queued runs show "-" and claims without runs NOT RUN).
 # (status first: it also upgrades a store written by an older tracker, which report, a reader, will not).
+# With an EXPERIMENT (a third argument), only that experiment's claims and tables, into a block
+# of its own after the section: for an experiment run alone in a store of its own (rewriting the
+# whole section from that store would mark every other claim NOT RUN). The next whole rewrite
+# drops such blocks, since the section then holds their experiments too.
+ONLY=${3:-}
 QUEUE=$(T status | head -1)
 OUT=$(mktemp)
-T report --results experiments/claims.toml --format markdown -o "$OUT" > /dev/null
-python3 - "$OUT" "$(date -u '+%Y-%m-%d %H:%M') UTC" "$QUEUE" <<'PY'
+T report --results experiments/claims.toml ${ONLY:+--experiment "$ONLY"} --format markdown -o "$OUT" > /dev/null
+python3 - "$OUT" "$(date -u '+%Y-%m-%d %H:%M') UTC" "$QUEUE" "$ONLY" <<'PY'
 import re, sys
-begin, end = "<!-- results:begin (written by experiments/compare.sh) -->", "<!-- results:end -->"
 body = open(sys.argv[1]).read().strip()
-when, queue = sys.argv[2], sys.argv[3]
+when, queue, only = sys.argv[2], sys.argv[3], sys.argv[4]
 done = re.search(r"(\d+) queued, (\d+) running", queue)
 partial = done and (int(done.group(1)) + int(done.group(2))) > 0
-note = f"Written {when} by `bash experiments/compare.sh HOME results` from the suite's store ({queue})."
+if only:
+    begin, end = f"<!-- results:{only}:begin (written by experiments/compare.sh) -->", f"<!-- results:{only}:end -->"
+    note = (f"Written {when} by `bash experiments/compare.sh HOME results {only}` from a store holding "
+            f"this experiment only ({queue}); the next whole rewrite of the section above takes it in.")
+else:
+    begin, end = "<!-- results:begin (written by experiments/compare.sh) -->", "<!-- results:end -->"
+    note = f"Written {when} by `bash experiments/compare.sh HOME results` from the suite's store ({queue})."
 if partial:
     note += " **Partial: the suite has not finished**; re-running `bash experiments/compare.sh HOME` resumes it."
 body = note + "\n\n" + body
 body = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M)
 readme = open("README.md").read()
-if begin not in readme or end not in readme:
+main_end = "<!-- results:end -->"
+if "<!-- results:begin" not in readme or main_end not in readme:
     sys.exit("README.md has no results markers; put the two marker lines back under '## Results'")
+if not only:
+    # the whole section holds every experiment: drop the blocks of single experiments
+    readme = re.sub(r"\n*<!-- results:([\w.-]+):begin .*?<!-- results:\1:end -->", "", readme, flags=re.S)
+if begin not in readme:
+    head, tail = readme.split(main_end, 1)
+    readme = head + main_end + "\n\n" + begin + "\n" + end + tail
 head, rest = readme.split(begin, 1)
 _, tail = rest.split(end, 1)
 open("README.md", "w").write(head + begin + "\n\n" + body + "\n\n" + end + tail)
-print("wrote the results section of README.md")
+print(f"wrote the results {'of ' + only if only else 'section'} in README.md")
 PY
 rm -f "$OUT"

@@ -95,6 +95,21 @@ public struct ClaimSet: Sendable, Equatable {
         }
     }
 
+    /// The part of the set about one of its experiments: that experiment's tables and the claims
+    /// judged on it (`tracker report --results FILE --experiment NAME`).
+    public func only(experiment: String) throws -> ClaimSet {
+        guard experiments.contains(experiment) else {
+            throw ReportError.badClaims(
+                "the claims file does not list experiment '\(experiment)'; it lists "
+                    + experiments.joined(separator: ", "))
+        }
+        var part = self
+        part.title = "\(title): \(experiment)"
+        part.experiments = [experiment]
+        part.claims = claims.filter { $0.experiment == experiment }
+        return part
+    }
+
     static func claim(_ value: ConfigValue, index: Int) throws -> Claim {
         let t = try table(value, "claim \(index + 1)")
         let id = try string(t, "id", in: "claim \(index + 1)")

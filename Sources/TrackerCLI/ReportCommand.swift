@@ -18,7 +18,7 @@ struct ReportCommand: ParsableCommand {
             tracker report [--experiment NAME] [--state S] [--where EXPR] [--sort KEY [--desc]] [--limit N]
             tracker report RUN
             tracker report --compare RUN... | --compare --experiment NAME [--group-by KEY]
-            tracker report --results experiments/claims.toml [--format markdown]
+            tracker report --results experiments/claims.toml [--experiment NAME] [--format markdown]
 
             --where compares parameters (train.lr), tags (tag.note), run columns (run.name, run.state,
             run.id, run.experiment, run.origin) and metrics (val/loss, val/loss.min, val/loss.max; names
@@ -97,9 +97,10 @@ struct ReportCommand: ParsableCommand {
         }
         if !groupBy.isEmpty && !compare { throw ValidationError("--group-by only applies with --compare") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if results != nil && (compare || !runs.isEmpty || experiment != nil || filter != nil) {
+        if results != nil && (compare || !runs.isEmpty || filter != nil) {
             throw ValidationError(
-                "--results takes its experiments from the claims file; drop --compare, runs and filters")
+                "--results takes its experiments from the claims file (--experiment picks one of them); "
+                    + "drop --compare, runs and --where")
         }
     }
 
@@ -154,7 +155,8 @@ struct ReportCommand: ParsableCommand {
         let metrics = chartMetrics.isEmpty ? [MetricKey.trainLoss, MetricKey.valLoss] : chartMetrics
         if let results {
             let tree = try TOMLReader.read(path: results, what: "claims file")
-            return try Reports.results(reader, try ClaimSet(tree: tree))
+            let claims = try ClaimSet(tree: tree)
+            return try Reports.results(reader, try experiment.map(claims.only(experiment:)) ?? claims)
         }
         if compare {
             let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)

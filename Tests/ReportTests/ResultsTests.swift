@@ -154,3 +154,20 @@ extension ResultsTests {
         #expect(verdicts.rows.map { $0[3].display } == ["NOT RUN", "NOT RUN", "NOT RUN"])
     }
 }
+
+extension ResultsTests {
+    /// `--results FILE --experiment NAME`: that experiment's claims and tables only; an experiment
+    /// the file does not list is refused with the list.
+    @Test func oneExperimentOfTheClaims() throws {
+        let part = try Self.claims().only(experiment: "absent")
+        #expect(part.experiments == ["absent"] && part.claims.isEmpty && part.title == "Fixture results: absent")
+        let sweep = try Self.claims().only(experiment: "sweep")
+        #expect(sweep.claims.map(\.id) == ["better", "flat", "fox"] && sweep.experiments == ["sweep"])
+        let doc = try Reports.results(RunReader(db: try Fixture.database()), part)
+        #expect(doc.sections.contains(.note("absent: no runs in this store (not run).")))
+        #expect(!doc.render(.markdown).contains("sweep: runs"))
+        #expect(
+            throws: ReportError.badClaims("the claims file does not list experiment 'other'; it lists sweep, absent")
+        ) { try Self.claims().only(experiment: "other") }
+    }
+}
