@@ -43,9 +43,11 @@ let package = Package(
 
         // SHA-256 on the CPU's SHA extensions (checked at run time), under Basics' SHA256.
         .target(name: "CSHA256"),
+        // Flush-to-zero for the calling thread (MXCSR FTZ/DAZ, FPCR FZ), under Basics' FloatEnvironment.
+        .target(name: "CFloatEnv"),
 
         // MARK: - Foundations shared by every stage
-        .target(name: "Basics", dependencies: ["CSHA256"]),
+        .target(name: "Basics", dependencies: ["CSHA256", "CFloatEnv"]),
 
         // MARK: - Ingest: archives -> documents -> BPE -> shards
         .target(name: "Corpus", dependencies: ["CArchive", "Basics"]),

@@ -1,5 +1,6 @@
 // The `tracker` executable: a thin layer over the library modules, one file per subcommand.
 import ArgumentParser
+import Basics
 import Kernels
 
 @main
@@ -19,8 +20,10 @@ struct Tracker: ParsableCommand {
         ])
 
     static func main() {
-        // OpenBLAS reads OPENBLAS_CORETYPE when it loads; set it while the process has one thread.
+        // Both while the process has one thread: OpenBLAS reads OPENBLAS_CORETYPE when it loads,
+        // and every thread created later inherits flush-to-zero (Basics/FloatEnvironment.swift).
         BLAS.chooseKernels()
+        FloatEnvironment.flushSubnormals()
         main(nil)
     }
 }

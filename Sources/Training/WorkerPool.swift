@@ -1,6 +1,7 @@
 // Persistent worker threads for the trainer: each `run` hands the same job to every worker
 // (with its index) and waits for all of them. Threads live as long as the pool, so a training
 // step costs two semaphore hand-offs per worker instead of a thread start.
+import Basics
 import Foundation
 
 public final class WorkerPool: @unchecked Sendable {
@@ -24,6 +25,7 @@ public final class WorkerPool: @unchecked Sendable {
         self.shared = shared
         for i in 0..<threads {
             let t = Thread {
+                FloatEnvironment.flushSubnormals()
                 while true {
                     shared.start[i].wait()
                     if shared.stopping { break }
