@@ -24,8 +24,9 @@ struct FloatEnvironmentTests {
     @Test func flushedThreadsTurnSubnormalsIntoZero() throws {
         let tiny = [Float.leastNormalMagnitude]
         let (kept, flags) = Self.onNewThread { (Self.halfSmallestNormal(tiny[0]), FloatEnvironment.flushesSubnormals) }
-        #expect(!flags, "a new thread of the test process starts without flush-to-zero")
-        #expect(kept.isSubnormal)
+        // A thread that does not flush keeps the subnormal (whether this one flushes depends on
+        // the thread that created it, which the test does not control).
+        #expect(flags || kept.isSubnormal)
         let (flushed, inherited) = Self.onNewThread { () -> (Float, Bool) in
             guard FloatEnvironment.flushSubnormals() else { return (0, true) }
             let child = Self.onNewThread { FloatEnvironment.flushesSubnormals }
