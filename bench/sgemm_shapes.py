@@ -8,7 +8,10 @@ product shape of one config A step (C 256, L 4, T 256, B 8, V 8192: 1,024 tokens
 thread in two processes at once (as the workers run), then the 2-thread 1024^3 peak, and prints
 the FLOP-weighted rate of the step's products as a fraction of the peak's per-core share: the MFU
 that training would reach if nothing but these products took time.
-Usage: python3 bench/sgemm_shapes.py [seconds per shape, default 0.2]
+Usage: python3 bench/sgemm_shapes.py [seconds per shape, default 0.2] [peak GFLOP/s]
+With a peak (bench/train_speed.sh passes the best one `tracker train` measured in its pass), the
+ceiling is against it instead of this script's own 2-thread measurement; the last line is then
+`ceiling=X` for the caller. Run it with the OPENBLAS_CORETYPE that tracker chose (it prints it).
 """
 import ctypes
 import multiprocessing as mp
@@ -18,6 +21,7 @@ import time
 import numpy as np
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 0.2
+GIVEN_PEAK = float(sys.argv[2]) if len(sys.argv) > 2 else None
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 L, C, H, V, TOKENS = 4, 256, 1024, 8192, 1024
 # (name, transA, transB, M, N, K, beta, calls per step per worker); y = x W^T forward,
@@ -85,3 +89,6 @@ if __name__ == "__main__":
     weighted = total / sum(f / g for f, g in zip(flops, per_shape))
     print(f"FLOP-weighted rate of the step's products: {weighted:.1f} GFLOP/s a core, "
           f"{weighted / (peak / 2):.3f} of the peak's per-core share (the MFU ceiling of these products alone)")
+    if GIVEN_PEAK:
+        print(f"against the given peak, {GIVEN_PEAK:.1f} GFLOP/s: {weighted / (GIVEN_PEAK / 2):.3f}")
+        print(f"ceiling={weighted / (GIVEN_PEAK / 2):.4f}")
