@@ -35,24 +35,7 @@ struct ChaosTests {
         eval_lengths = [16]
         eval_episodes = 8
 
-        [model]
-        layers = 1
-        heads = 2
-        channels = 16
-        context = 16
-
-        [train]
-        steps = \(steps)
-        batch = 4
-        warmup = 2
-        eval_every = 0
-        checkpoint_every = 5
-        log_every = 1
-        threads = 1
-        seed = 1
-
-        [eval]
-        final_batches = 1
+        \(tinyRunTables(steps: steps, checkpointEvery: 5, seed: 1))
 
         \(sweep)
         """

@@ -88,23 +88,7 @@ func tinyExperiment(
 
     \(data)
 
-    [model]
-    layers = 1
-    heads = 2
-    channels = 16
-    context = 16
-
-    [train]
-    steps = \(steps)
-    batch = 4
-    warmup = 2
-    eval_every = 0
-    checkpoint_every = \(checkpointEvery)
-    log_every = 1
-    threads = 1
-
-    [eval]
-    final_batches = 1
+    \(tinyRunTables(steps: steps, checkpointEvery: checkpointEvery))
 
     [sweep]
     seeds = [\(seeds.map(String.init).joined(separator: ", "))]
