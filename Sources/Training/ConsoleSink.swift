@@ -7,8 +7,9 @@ import Foundation
 public final class ConsoleSink: MetricSink {
     private let totalSteps: Int
     private let interactive: Bool
-    private let start = Date()
-    private var firstStep: Int?
+    /// The step and time of the first progress line: the ETA is the rate since then, so it leaves
+    /// out the set-up before the first step and, after a resume, the steps trained before it.
+    private var anchor: (step: Int, time: Date)?
     private var lineOpen = false
 
     /// - Parameters:
@@ -27,18 +28,28 @@ public final class ConsoleSink: MetricSink {
             emit(text, permanent: true)
         }
         guard let loss = metrics[MetricKey.trainLoss] else { return }
-        if firstStep == nil { firstStep = step }
+        let now = Date()
+        if anchor == nil { anchor = (step, now) }
         var text = String(format: "step %d/%d  loss %.4f", step, totalSteps, loss)
         if let lr = metrics[MetricKey.trainLR] { text += String(format: "  lr %.2e", lr) }
         if let norm = metrics[MetricKey.trainGradNorm] { text += String(format: "  |g| %.3f", norm) }
         if let tps = metrics[MetricKey.tokensPerSecond] { text += "  " + Format.count(Int64(tps)) + " tok/s" }
         if let mfu = metrics[MetricKey.trainMFU] { text += String(format: "  MFU %.1f%%", mfu * 100) }
-        let elapsed = Date().timeIntervalSince(start)
-        let done = step - (firstStep ?? step) + 1
-        if done > 0 && step < totalSteps {
-            text += "  ETA " + Format.duration(elapsed / Double(done) * Double(totalSteps - step))
+        if let anchor,
+            let eta = Self.eta(
+                from: anchor.step, at: step, of: totalSteps, seconds: now.timeIntervalSince(anchor.time))
+        {
+            text += "  ETA " + Format.duration(eta)
         }
         emit(text, permanent: !interactive)
+    }
+
+    /// Seconds left to `total` when the steps after `first` up to `step` took `seconds`; nil
+    /// before a second progress line (no rate yet) and at the end. The first line's step is no
+    /// start: it follows `log_every` steps and the set-up (or, resumed, every step before it).
+    static func eta(from first: Int, at step: Int, of total: Int, seconds: Double) -> Double? {
+        guard step > first, step < total, seconds >= 0 else { return nil }
+        return seconds / Double(step - first) * Double(total - step)
     }
 
     public func finish(error: Error?) {
