@@ -46,11 +46,16 @@ enum RunFolder {
     }
 
     /// Refuses to resume `dir` with a config that differs from its config.json in anything but
-    /// evaluation keys, naming the keys that differ.
+    /// evaluation keys, naming the keys that differ. `train.steps` may change too (a run trained
+    /// further, or stopped sooner) when `train.decay_steps` is set: then the learning-rate schedule
+    /// does not depend on it, and the longer run is the one a config with those steps would have
+    /// trained from the start (the same schedule, batches and evaluations).
     static func checkResume(_ dir: String, config: TrainRunConfig) throws {
         let stored = try TrainConfigFile.resolvedTree(TrainConfigFile.load(path: dir + "/config.json"))
         let changed = differences(stored, try TrainConfigFile.resolvedTree(config)).map(\.key)
-        let training = changed.filter { key in !evaluationKeys.contains { key.hasPrefix($0) } }
+        let training = changed.filter { key in
+            !evaluationKeys.contains { key.hasPrefix($0) } && !(key == "train.steps" && config.train.decaySteps > 0)
+        }
         if !training.isEmpty {
             throw SessionError.resumeChangesConfig(dir: dir, keys: training)
         }

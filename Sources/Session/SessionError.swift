@@ -42,7 +42,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
         case .resumeChangesConfig(let dir, let keys):
             return "the config differs from \(dir)/config.json in \(keys.joined(separator: ", ")): resume with "
                 + "the run's own config (--config \(dir)/config.json) or start a new run; a resume may change "
-                + "only evaluation keys ([eval], train.eval_every, train.eval_batches, data.eval_*)"
+                + "only evaluation keys ([eval], train.eval_every, train.eval_batches, data.eval_*), and "
+                + "train.steps when train.decay_steps fixes the learning-rate schedule"
         case .invalidConfigJSON(let detail):
             return "the run config is not valid: \(detail)"
         case .tokenizer(let message):

@@ -42,6 +42,40 @@ struct RunFolderTests {
         #expect(try TrainConfigFile.load(path: first.runDirectory + "/config.json") == resolvedOptions(config))
     }
 
+    /// With train.decay_steps set, a finished run trains on to more steps from its last
+    /// checkpoint, and ends exactly where a run with those steps from the start ends; without it
+    /// the schedule would change under the run, and the resume is refused.
+    @Test func aRunWithAFixedScheduleTrainsOnToMoreSteps() throws {
+        let session = TrainSession(home: home(), peakFlops: 1e9)
+        var config = try TrainConfigFile.decode(toml: TrainSessionTests.toml)
+        config.train.warmup = 2
+        config.train.checkpointEvery = 4
+        config.train.steps = 8
+        config.train.decaySteps = 8
+        let straight = try session.train(config, name: "straight")
+        var short = config
+        short.train.steps = 4
+        let first = try session.train(short, name: "t1")
+        let extended = try session.train(config, name: "t1", resume: first.runDirectory)
+        #expect(extended.runDirectory == first.runDirectory && extended.steps == 8)
+        #expect(extended.finalTrainLoss == straight.finalTrainLoss)
+        let changes = try String(contentsOfFile: first.runDirectory + "/config-changes.jsonl", encoding: .utf8)
+        #expect(changes.contains("\"train.steps\":[4,8]"), "\(changes)")
+
+        var open = short
+        open.train.decaySteps = 0
+        let unfixed = try session.train(open, name: "t2")
+        var longer = open
+        longer.train.steps = 8
+        do {
+            _ = try session.train(longer, name: "t2", resume: unfixed.runDirectory)
+            Issue.record("a resume that changes the schedule through train.steps went ahead")
+        } catch let error as SessionError {
+            #expect(
+                error.description.contains("in train.steps:") && error.description.contains("decay_steps"), "\(error)")
+        }
+    }
+
     @Test func anEvaluationChangeIsRecordedAndEachStepIsLoggedOnce() throws {
         let session = TrainSession(home: home(), peakFlops: 1e9)
         var config = try TrainConfigFile.decode(toml: TrainSessionTests.toml)
