@@ -6,7 +6,8 @@
 # MFU for both is against tracker's measured 2-thread OpenBLAS sgemm peak (1024^3), the best that
 # any `tracker train` of the pass reported as peakFlops: every run measures it (at least 0.25 s),
 # and a cold first measurement can read low (185.8 against 308 GFLOP/s on 2026-12-07, which put
-# MFU above 100%), so each run's MFU is rescaled to the pass's best peak at the end. Usage: bash bench/train_speed.sh [steps]
+# MFU above 100%), so after the rounds every run's MFU is rescaled to the pass's best peak
+# (its own reading kept as measuredPeakFlops). Usage: bash bench/train_speed.sh [steps]
 # (env: TRACKER_BIN, SCRATCH_PATH, SKIP_BUILD=1 as in bench/lib.sh; CONFIGS="A B ctx" to run
 # fewer; ROUNDS=1; BASELINE_BIN, another tracker binary such as main's release build: each round
 # then runs it beside this tree's on every config (before it in odd rounds, after it in even
@@ -70,7 +71,7 @@ ROUND=1
 tracker_run() { # BIN NAME TAG: trains NAME's config with BIN into $OUT/NAME.TAG.ROUND.json
   "$1" train --config "$OUT/$2.toml" --home "$HOME_DIR" --format json \
     > "$OUT/$2.$3.$ROUND.json" 2> "$OUT/$2.$3.log"
-  # the best peak so far, for PyTorch's run (rescaled to the pass's best at the end like ours)
+  # the best peak so far, for PyTorch's run (rescaled after the rounds, like ours)
   PEAK=$(python3 -c "import json; print(max(float('${PEAK:-0}'), json.load(open('$OUT/$2.$3.$ROUND.json'))['peakFlops']/1e9))")
 }
 run_pair() { # NAME C L NH T B
@@ -85,7 +86,7 @@ run_pair() { # NAME C L NH T B
       --batch "$6" --steps "$STEPS" --shard "$SHARD" --peak-flops "$(python3 -c "print($PEAK*1e9)")" \
       > "$OUT/$1.torch.json"
     python3 -c "import json,sys; p=sys.argv[1]; d=json.load(open(p)); d['peakFlops']=float(sys.argv[2])*1e9; json.dump(d, open(p, 'w'))" \
-      "$OUT/$1.torch.json" "$PEAK"
+      "$OUT/$1.torch.json" "$PEAK"  # the peak its MFU was computed against, for the rescaling below
   fi
 }
 
@@ -101,6 +102,22 @@ for ROUND in $(seq "$ROUNDS"); do
   done
 done
 
+# Every run of the pass (ours, the baseline's, PyTorch's) against the best peak of the pass.
+python3 - "$OUT" "$PEAK" "$ROUNDS" "$CONFIGS" <<'PY'
+import json, os, sys
+out, peak, rounds, configs = sys.argv[1], float(sys.argv[2]) * 1e9, int(sys.argv[3]), sys.argv[4].split()
+names = [n for c in configs for n in ([f"ctx{T}" for T in (256, 512, 1024, 2048)] if c == "ctx" else [c])]
+paths = [f"{out}/{n}.torch.json" for n in names]
+paths += [f"{out}/{n}.{tag}.{r}.json" for n in names for tag in ("tracker", "baseline") for r in range(1, rounds + 1)]
+for path in filter(os.path.exists, paths):
+    run = json.load(open(path))
+    measured = run.setdefault("measuredPeakFlops", run.get("peakFlops"))
+    if run.get("mfu") is not None and measured:
+        run["mfu"] *= measured / peak
+    run["peakFlops"] = peak
+    json.dump(run, open(path, "w"))
+PY
+
 # What the sgemm calls of config A can reach at all (bench/sgemm_shapes.py), against the same
 # peak, with the OpenBLAS kernels tracker chose (it sets OPENBLAS_CORETYPE itself; numpy does not).
 CEILING=""
@@ -113,18 +130,14 @@ fi
 python3 - "$OUT" "$PEAK" "$ROUNDS" "$CONFIGS" "${BASE:+baseline}" <<'PY'
 import glob, json, os, statistics, sys
 out, peak, rounds, configs, base = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5]
-def rescaled(j):  # MFU against the pass's best peak (each run measured its own)
-    if j.get("mfu") is not None and j.get("peakFlops"):
-        j["mfu"] *= j["peakFlops"] / (peak * 1e9)
-    return j
 def runs(n, tag):
-    return [rescaled(json.load(open(f"{out}/{n}.{tag}.{r}.json"))) for r in range(1, rounds + 1)]
+    return [json.load(open(f"{out}/{n}.{tag}.{r}.json")) for r in range(1, rounds + 1)]
 def median(n, tag, key):
     return statistics.median(j[key] for j in runs(n, tag))
 def load(n):
     t = {k: median(n, "tracker", k) for k in ["tokensPerSecond", "mfu"]}
     t["peakMemoryBytes"] = max(j["peakMemoryBytes"] for j in runs(n, "tracker"))
-    return t, rescaled(json.load(open(f"{out}/{n}.torch.json")))
+    return t, json.load(open(f"{out}/{n}.torch.json"))
 print(f"sgemm peak (OpenBLAS, 2 threads, 1024^3): {peak:.1f} GFLOP/s; medians of {rounds} round(s)")
 first = json.load(open(glob.glob(f"{out}/*.tracker.1.json")[0]))
 print(f"OpenBLAS: {first.get('blas', 'not reported by this binary')}")
@@ -167,15 +180,11 @@ python3 - "$OUT" "$PEAK" "$STEPS" "$ROUNDS" "$CONFIGS" "$CEILING" <<'PY' | bench
 import json, statistics, sys
 out, peak, steps, rounds, configs = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5].split()
 ceiling = float(sys.argv[6]) if sys.argv[6] else None
-def rescaled(j):  # MFU against the pass's best peak (each run measured its own)
-    if j.get("mfu") is not None and j.get("peakFlops"):
-        j["mfu"] *= j["peakFlops"] / (peak * 1e9)
-    return j
 def ours(n):
-    runs = [rescaled(json.load(open(f"{out}/{n}.tracker.{r}.json"))) for r in range(1, rounds + 1)]
+    runs = [json.load(open(f"{out}/{n}.tracker.{r}.json")) for r in range(1, rounds + 1)]
     t = {k: statistics.median(j[k] for j in runs) for k in ["tokensPerSecond", "mfu"]}
     t["peakMemoryBytes"] = max(j["peakMemoryBytes"] for j in runs)
-    return t, rescaled(json.load(open(f"{out}/{n}.torch.json")))
+    return t, json.load(open(f"{out}/{n}.torch.json"))
 shapes = {"A": ("C 256, L 4, NH 4, T 256, B 8", 0.9, 1.25), "B": ("C 512, L 8, NH 8, T 512, B 4", None, 1.2)}
 for n, (shape, mfu, speed) in shapes.items():
     if n not in configs:
