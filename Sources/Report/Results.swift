@@ -195,24 +195,78 @@ extension Reports {
         for claim in claims.claims where !claim.tried.isEmpty {
             sections.append(.note("\(claim.id), what was tried: \(claim.tried)"))
         }
+        let experiments = try claims.experiments.map { name -> (name: String, runs: [RunSummary]) in
+            do {
+                return (name, try summariesWithWall(reader, RunSelection(experiment: name)))
+            } catch StoreError.experimentNotFound {
+                return (name, [])
+            }
+        }
+        sections.append(.table(costTable(experiments)))
+        sections.append(.note(costLegend))
         var marked = false
-        for experiment in claims.experiments {
-            marked = try experimentSections(reader, experiment, families: claims.families, into: &sections) || marked
+        for (experiment, runs) in experiments {
+            marked = experimentSections(experiment, runs, families: claims.families, into: &sections) || marked
         }
         if marked { sections.append(.note(markLegend)) }
         return ReportDocument(title: claims.title, sections: sections)
     }
 
+    static let costLegend =
+        "Cost: worker-hours are the sum of the runs' wall times (the time each ran, interrupted attempts "
+        + "summed, evaluations included), so with two workers the suite takes about half of them in wall-clock "
+        + "time; tokens/s is the median over the runs of their last logged training speed, tokens per wall "
+        + "second the experiment's tokens over its worker-seconds."
+
+    /// What each experiment cost, from its runs' records: runs, steps and tokens a run, the sum and
+    /// mean of their wall times, their speed; and a total row.
+    static func costTable(_ experiments: [(name: String, runs: [RunSummary])]) -> ReportTable {
+        func range(_ values: [Double]) -> Cell {
+            guard let lo = values.min(), let hi = values.max() else { return .missing }
+            return lo == hi
+                ? .number(lo, .count) : .text(Format.count(Int64(lo)) + "-" + Format.count(Int64(hi)))
+        }
+        var rows: [[Cell]] = []
+        var (allRuns, allSucceeded, allSeconds, timedTokens, timedSeconds) = (0, 0, 0.0, 0.0, 0.0)
+        for (name, runs) in experiments {
+            let keys = CompareKeys(runs)
+            let walls = runs.compactMap(\.runningTime)
+            let seconds = walls.reduce(0, +)
+            let tokens = runs.compactMap { $0.tokens(keys) }
+            // tokens over worker-seconds, of the runs that have both
+            let timed = runs.compactMap { r in r.runningTime.flatMap { t in r.tokens(keys).map { ($0, t) } } }
+            let (tokensTimed, secondsTimed) = timed.reduce((0.0, 0.0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+            let speeds = runs.compactMap { $0.metric(keys.tokensPerSecond)?.last }.filter(\.isFinite).sorted()
+            let succeeded = runs.filter { $0.state == "succeeded" }.count
+            rows.append([
+                .text(name), .text("\(runs.count) (\(succeeded) succeeded)"),
+                range(runs.compactMap { $0.steps(keys) }), range(tokens),
+                walls.isEmpty ? .missing : .number(seconds / 3600, .fixed(2)),
+                walls.isEmpty ? .missing : .number(seconds / Double(walls.count), .duration),
+                speeds.isEmpty ? .missing : .number(speeds[speeds.count / 2], .count),
+                secondsTimed > 0 ? .number(tokensTimed / secondsTimed, .count) : .missing,
+            ])
+            (allRuns, allSucceeded, allSeconds) = (allRuns + runs.count, allSucceeded + succeeded, allSeconds + seconds)
+            (timedTokens, timedSeconds) = (timedTokens + tokensTimed, timedSeconds + secondsTimed)
+        }
+        rows.append([
+            .text("total"), .text("\(allRuns) (\(allSucceeded) succeeded)"), .missing,
+            .missing, .number(allSeconds / 3600, .fixed(2)), .missing,
+            .missing, timedSeconds > 0 ? .number(timedTokens / timedSeconds, .count) : .missing,
+        ])
+        return ReportTable(
+            title: "Cost",
+            columns: [
+                "experiment", "runs", "steps a run", "tokens a run", "worker-hours", "mean wall a run", "tokens/s",
+                "tokens per wall second",
+            ],
+            rows: rows)
+    }
+
     /// An experiment's groups, families (marked) and runs; returns whether anything was marked.
     static func experimentSections(
-        _ reader: RunReader, _ experiment: String, families: [String], into sections: inout [ReportSection]
-    ) throws -> Bool {
-        let runs: [RunSummary]
-        do {
-            runs = try summariesWithWall(reader, RunSelection(experiment: experiment))
-        } catch StoreError.experimentNotFound {
-            runs = []
-        }
+        _ experiment: String, _ runs: [RunSummary], families: [String], into sections: inout [ReportSection]
+    ) -> Bool {
         if runs.isEmpty {
             sections.append(.note("\(experiment): no runs in this store (not run)."))
             return false

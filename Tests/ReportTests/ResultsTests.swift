@@ -66,13 +66,18 @@ struct ResultsTests {
         let titles = doc.sections.compactMap { if case .table(let t) = $0 { t.title } else { nil } }
         #expect(
             titles == [
-                "Verdicts", "sweep: groups, mean ± std over seeds", "sweep: lengen/loss (final, mean ± std)",
+                "Verdicts", "Cost", "sweep: groups, mean ± std over seeds", "sweep: lengen/loss (final, mean ± std)",
                 "sweep: task/acc (final, mean ± std)", "sweep: runs",
             ])
         #expect(doc.sections.contains(.note("better, what was tried: two seeds each")))
         #expect(doc.sections.contains(.note("absent: no runs in this store (not run).")))
         #expect(doc.sections.last == .note(Reports.markLegend))
         let markdown = doc.render(.markdown)
+        // What it cost: 12 + 13 + 15 + 16 + 3 minutes of wall, the median of the last logged speeds;
+        // the fixture's runs record no batch or context, so no tokens.
+        #expect(markdown.contains("| sweep | 5 (4 succeeded) | 100 | - | 0.98 | 11m48s | 13.5k | - |"))
+        #expect(markdown.contains("| absent | 0 (0 succeeded) | - | - | - | - | - | - |"))
+        #expect(markdown.contains("| total | 5 (4 succeeded) | - | - | 0.98 | - | - | - |"))
         #expect(markdown.contains("| softmax_rope-seed1 | succeeded | 100 | - | 12.5k | 12m00s |"))
         #expect(
             markdown.contains(

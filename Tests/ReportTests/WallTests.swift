@@ -60,6 +60,40 @@ struct WallTests {
         #expect(try reader.summaries(RunSelection(runs: ["softmax_rope-seed1"]))[0].duration == 720)
     }
 
+    /// The results' cost table sums the running times (not the calendar spans) and divides the
+    /// tokens by them.
+    @Test func theCostIsTheRunningTimeSummed() throws {
+        let db = try Self.database()
+        try db.write { c in
+            for run in 1...5 {  // 100 steps of 4 x 8 tokens: 3,200 tokens a run
+                for (key, value) in [("train.batch", 4.0), ("model.context", 8.0)] {
+                    try c.execute(
+                        sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, ?, 'int', ?)",
+                        arguments: [run, key, value])
+                }
+            }
+            try TrackerDB.rebuildSummaryPacks(in: c)  // rows written around the store's API
+        }
+        let claims = try ClaimSet(
+            tree: try TOMLReader.parse(
+                """
+                experiments = ["sweep"]
+                [[claim]]
+                id = "c"
+                source = "s"
+                claim = "x"
+                experiment = "sweep"
+                checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
+                """, file: "claims.toml"))
+        let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
+        // 90 + 780 + 900 + 960 + 180 = 2,910 s = 0.81 h, 9m42s a run; 16,000 tokens / 2,910 s.
+        #expect(
+            cost.rows.map { $0.map(\.display) } == [
+                ["sweep", "5 (4 succeeded)", "100", "3200", "0.81", "9m42s", "13.5k", "5.50"],
+                ["total", "5 (4 succeeded)", "-", "-", "0.81", "-", "-", "5.50"],
+            ])
+    }
+
     static func table(_ doc: ReportDocument, _ title: String) -> ReportTable? {
         for case .table(let t) in doc.sections where t.title == title { return t }
         return nil
