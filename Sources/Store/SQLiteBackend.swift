@@ -1,7 +1,8 @@
 // The SQLite backend: GRDB's DatabasePool (WAL: one writer, many readers). Writes are BEGIN
 // IMMEDIATE transactions, reads are snapshot transactions on a reader connection. Statements
 // are GRDB's cached ones, so a query written once is prepared once per connection.
-// Metric batches have a connection of their own (see `metricWriter`).
+// Metric batches have a connection of their own (see `metricWriter`), whose WAL checkpoints run
+// on another thread (WALCheckpointer.swift).
 import Foundation
 import GRDB
 import Synchronization
@@ -12,10 +13,22 @@ public final class SQLiteBackend: SQLBackend {
     public var dialect: SQLDialect { .sqlite }
     public var location: String { path }
     private let metricConnection = Mutex<DatabaseQueue?>(nil)
+    /// Checkpoints the WAL the metric connection writes, off its thread (WALCheckpointer.swift).
+    let checkpointer: WALCheckpointer
 
     init(pool: DatabasePool, path: String) {
         self.pool = pool
         self.path = path
+        checkpointer = WALCheckpointer(path: path)
+    }
+
+    deinit {
+        // The hook points at the checkpointer: off before either goes.
+        metricConnection.withLock { queue in
+            queue?.inDatabase { db in WALCheckpointer.uninstall(from: db.sqliteConnection!) }
+            queue = nil
+        }
+        checkpointer.close()
     }
 
     /// The connection `logMetrics` writes on, opened on first use with the pool's settings but
@@ -31,6 +44,7 @@ public final class SQLiteBackend: SQLBackend {
             config.foreignKeysEnabled = false
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = OFF") }
             let opened = try DatabaseQueue(path: path, configuration: config)
+            opened.inDatabase { db in checkpointer.install(on: db.sqliteConnection!) }
             queue = opened
             return opened
         }
