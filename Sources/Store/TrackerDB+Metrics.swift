@@ -2,7 +2,9 @@
 // write transaction, NaN is stored as value NULL + isNaN 1 (SQLite turns NaN into NULL),
 // metricSummary is upserted once per (run, key) of the batch and each run's metric pack
 // (runSummaryPack.metrics, SummaryPack.swift) once per run, in the same transaction. On SQLite,
-// rows are inserted series by series (stable, so within a batch the last point for a step still
+// a batch's series are looked up (or made) in metricSeries first, once each, and the points go
+// into metricPoint as (seriesId, step, value, isNaN, time) rows (`metric` is a view of the two:
+// migrations/0008_metric_series.sql), series by series (stable, so within a batch the last point for a step still
 // wins), up to 64 rows per INSERT statement: in one statement SQLite keeps its cursor on the series' last leaf page, and a
 // statement's set-up (its statement journal) is paid once per 64 rows; the runs are checked once
 // per batch, not once per row. Together about 2x the points per CPU second. On PostgreSQL a
@@ -66,7 +68,8 @@ extension TrackerDB {
         try batch.withKeyPointers { keys in
             let stored = batch.series.map { packs.stored($0) }
             let appending = zip(batch.summaries, stored).allSatisfy { $0.appends(to: $1) }
-            let conflicted = try insert(points, batch, keys, replacing: !appending, db)
+            let ids = try seriesIds(batch.series, keys, db)
+            let conflicted = try insert(points, batch, ids, replacing: !appending, db)
             for (i, series) in batch.series.enumerated() {
                 let summary =
                     try (conflicted ? nil : batch.summaries[i].updated(stored[i], series)) ?? recompute(series, conn)
@@ -154,13 +157,42 @@ extension TrackerDB {
     /// 32, 16, ..., 1 (seven cached statements per conflict clause).
     static let maxRowsPerInsert = 64
 
-    /// `INSERT OR REPLACE INTO metric ... VALUES (?, ...), ...` with `rows` rows; `OR FAIL` when
+    /// The ids of a batch's series in metricSeries (migrations/0008_metric_series.sql), made for
+    /// series new to the store; looked up each batch, not cached: a deleted run's series go with
+    /// it, and its id may be given to a new run.
+    private static func seriesIds(_ series: [SeriesKey], _ keys: [UnsafePointer<CChar>], _ db: Database) throws
+        -> [Int64]
+    {
+        let find = try db.cachedStatement(sql: "SELECT id FROM metricSeries WHERE runId = ? AND key = ?")
+            .sqliteStatement
+        let make = try db.cachedStatement(sql: "INSERT INTO metricSeries (runId, key) VALUES (?, ?)").sqliteStatement
+        defer { [find, make].forEach { sqlite3_clear_bindings($0) } }
+        return try zip(series, keys).map { s, key in
+            for stmt in [find, make] {
+                sqlite3_bind_int64(stmt, 1, s.runId)
+                sqlite3_bind_text(stmt, 2, key, -1, nil)  // SQLITE_STATIC: unbound above
+            }
+            let found = sqlite3_step(find)
+            defer { sqlite3_reset(find) }
+            switch found {
+            case SQLITE_ROW: return sqlite3_column_int64(find, 0)
+            case SQLITE_DONE: break
+            default: throw RunReader.stepError(found, db)
+            }
+            let made = sqlite3_step(make)
+            sqlite3_reset(make)
+            if made != SQLITE_DONE { throw RunReader.stepError(made, db) }
+            return sqlite3_last_insert_rowid(db.sqliteConnection)
+        }
+    }
+
+    /// `INSERT OR REPLACE INTO metricPoint ... VALUES (?, ...), ...` with `rows` rows; `OR FAIL` when
     /// not `replacing`. Why OR FAIL for a batch that only appends: a statement that may abort
     /// halfway (OR REPLACE, whose CHECK constraints abort) keeps a statement journal, a copy of
     /// every page it touches, which OR FAIL does not need (a few percent of a batch).
     static func insertSQL(rows: Int, replacing: Bool = true) -> String {
-        "INSERT OR \(replacing ? "REPLACE" : "FAIL") INTO metric (runId, key, step, value, isNaN, time) VALUES "
-            + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+        "INSERT OR \(replacing ? "REPLACE" : "FAIL") INTO metricPoint (seriesId, step, value, isNaN, time) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
     /// The statements' SQL, by `statementIndex`.
@@ -173,22 +205,19 @@ extension TrackerDB {
     }
 
     /// Binds and steps the rows with the C API, series by series. Why not
-    /// `Statement.execute(arguments:)`: boxing six values into StatementArguments per row cost
+    /// `Statement.execute(arguments:)`: boxing the values into StatementArguments per row cost
     /// about half the time of a batch (perf), and this loop is the tracker's hottest. The
     /// statements are GRDB's cached ones, inside GRDB's transaction, so GRDB still owns their
-    /// life cycle; each is looked up once per batch (the cache hashes its 2 KB of SQL), keys are
-    /// bound without a copy (SQLITE_STATIC) and unbound at the end of the batch, before they are
-    /// freed.
+    /// life cycle; each is looked up once per batch (the cache hashes its 2 KB of SQL). A row is
+    /// its series id (`seriesIds`), step, value, NaN flag and time.
     /// Returns whether a batch that should only have appended met a step already in the table
     /// (rows written around this path, which its summary does not know of): then the rest of
     /// the batch was written replacing, and its summaries must be recomputed.
     private static func insert(
-        _ points: [MetricPoint], _ batch: SeriesBatch, _ keys: [UnsafePointer<CChar>], replacing: Bool,
-        _ db: Database
+        _ points: [MetricPoint], _ batch: SeriesBatch, _ seriesIds: [Int64], replacing: Bool, _ db: Database
     ) throws -> Bool {
         var statements = [OpaquePointer?](repeating: nil, count: insertSQLs.count)
         defer { statements.forEach { if let stmt = $0 { sqlite3_clear_bindings(stmt) } } }
-        let lengths = keys.map { Int32(strlen($0)) }
         var (replacing, conflicted) = (replacing, false)
         var done = 0
         while done < batch.order.count {
@@ -201,14 +230,13 @@ extension TrackerDB {
                 let i = Int(batch.order[done + r])
                 let p = points[i]
                 let s = Int(batch.seriesOf[i])
-                let base = Int32(6 * r)
+                let base = Int32(5 * r)
                 let nan = p.value.isNaN
-                sqlite3_bind_int64(stmt, base + 1, p.runId)
-                sqlite3_bind_text(stmt, base + 2, keys[s], lengths[s], nil)  // SQLITE_STATIC
-                sqlite3_bind_int64(stmt, base + 3, p.step)
-                if nan { sqlite3_bind_null(stmt, base + 4) } else { sqlite3_bind_double(stmt, base + 4, p.value) }
-                sqlite3_bind_int(stmt, base + 5, nan ? 1 : 0)
-                sqlite3_bind_double(stmt, base + 6, p.time)
+                sqlite3_bind_int64(stmt, base + 1, seriesIds[s])
+                sqlite3_bind_int64(stmt, base + 2, p.step)
+                if nan { sqlite3_bind_null(stmt, base + 3) } else { sqlite3_bind_double(stmt, base + 3, p.value) }
+                sqlite3_bind_int(stmt, base + 4, nan ? 1 : 0)
+                sqlite3_bind_double(stmt, base + 5, p.time)
             }
             let rc = sqlite3_step(stmt)
             sqlite3_reset(stmt)
