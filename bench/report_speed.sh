@@ -3,11 +3,14 @@
 # params, a tag, 200 steps x 4 metrics and 4 length/task metrics), side by side with MLflow's
 # search_runs over the same runs in an MLflow SQLite store, and prints a table with the ratios.
 # Our database is filled through `tracker import`, i.e. Store's batched metric write path.
-# Targets: compare < 50 ms at 100 runs, < 250 ms at 10,000 runs; CLI start < 20 ms.
+# Targets: compare < 50 ms at 100 runs, < 100 ms at 10,000 runs (issue 16); CLI start < 20 ms.
+# The stores are kept in BENCH_DIR between runs (filling 10,000 runs takes minutes) and upgraded
+# or filled again when the binary's schema differs.
 # Usage: bench/report_speed.sh   (env: TRACKER_BIN to use a built binary, SCRATCH_PATH,
 # BENCH_DIR, SIZES="100 10000", STEPS=200, RUNS_HF=20 hyperfine runs, MLFLOW=0 to leave out the
-# MLflow side, BASELINE_BIN another tracker binary, e.g. main's release build, timed on the same
-# stores side by side with this one: ROUNDS_AB=20 rounds alternating the two binaries, medians
+# MLflow side, BASELINE_BIN another tracker binary, e.g. main's release build, timed side by side
+# with this one on the same runs, in a store it filled itself (its schema may be older):
+# ROUNDS_AB=20 rounds alternating the two binaries, medians
 # of wall and CPU time (user + sys) per process, the ratios and the load average)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,37 +50,52 @@ print('%.1f' % (sum(t) / len(t) * 1000))"
 side_by_side() {
     python3 - "$TRACKER_BIN" "$BASE" "$ROUNDS_AB" "$@" <<'PY'
 import resource, statistics, subprocess, sys, time
-ours, base, rounds, label, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+ours, base, rounds, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cut = sys.argv.index("--")
+args, homes = sys.argv[5:cut], dict(zip((ours, base), sys.argv[cut + 1:cut + 3]))
 res = {ours: ([], []), base: ([], [])}
 for r in range(rounds):
     for b in (ours, base) if r % 2 == 0 else (base, ours):
         r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-        subprocess.run([b] + args, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run([b] + args + ["--home", homes[b]], stdout=subprocess.DEVNULL, check=True)
         wall, r1 = (time.perf_counter() - t) * 1000, resource.getrusage(resource.RUSAGE_CHILDREN)
         res[b][0].append(wall)
         res[b][1].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
 (ow, oc), (bw, bc) = ([statistics.median(v) for v in res[b]] for b in (ours, base))
-print(f"| {label} | {' '.join(args[3:])} | {ow:.1f} / {oc:.1f} | {bw:.1f} / {bc:.1f} | {bw / ow:.2f}x / {bc / oc:.2f}x |")
+print(f"| {label} | {' '.join(args[1:])} | {ow:.1f} / {oc:.1f} | {bw:.1f} / {bc:.1f} | {bw / ow:.2f}x / {bc / oc:.2f}x |")
 PY
 }
 
 rows=()
 ab_rows=()
+# A store of N runs for BIN in HOME, kept from an earlier run of this script when BIN can use it:
+# `status` (a write) upgrades a store of an older schema; a store BIN cannot open (a newer
+# schema, or damaged) is filled again.
+fill() { # BIN HOME N
+    if [ -f "$2/tracker.sqlite" ] && ! "$1" status --home "$2" >/dev/null 2>&1; then
+        echo "  $2 cannot be opened by $1 (another schema?): filling it again" >&2
+        rm -rf "$2"
+    fi
+    if [ ! -f "$2/tracker.sqlite" ]; then
+        echo "filling $3 runs through $1 import..." >&2
+        rm -rf "$WORK/jsonl-$3" "$2"
+        DATA jsonl "$WORK/jsonl-$3" "$3" "$STEPS"
+        start=$(date +%s.%N)
+        "$1" import --home "$2" "$WORK"/jsonl-"$3"/*.jsonl >/dev/null
+        echo "  import: $(python3 -c "print('%.1f' % ($(date +%s.%N) - $start))") s" >&2
+        rm -rf "$WORK/jsonl-$3"
+    fi
+}
+
 for n in $SIZES; do
     home="$WORK/tracker-$n" mlflow_db="$WORK/mlflow-$n.db"
-    if [ ! -f "$home/tracker.sqlite" ]; then
-        echo "filling $n runs through tracker import..." >&2
-        rm -rf "$WORK/jsonl-$n" "$home"
-        DATA jsonl "$WORK/jsonl-$n" "$n" "$STEPS"
-        start=$(date +%s.%N)
-        "$TRACKER_BIN" import --home "$home" "$WORK"/jsonl-"$n"/*.jsonl >/dev/null
-        echo "  import: $(python3 -c "print('%.1f' % ($(date +%s.%N) - $start))") s" >&2
-        rm -rf "$WORK/jsonl-$n"
-    fi
+    fill "$TRACKER_BIN" "$home" "$n"
     if [ -n "$BASE" ]; then
+        # the baseline reads a store of its own (its schema may be older than this tree's)
+        fill "$BASE" "$WORK/baseline-$n" "$n"
         echo "timing $n runs side by side with $BASE..." >&2
-        ab_rows+=("$(side_by_side "$n" report --home "$home" --compare --experiment sweep)")
-        ab_rows+=("$(side_by_side "$n" report --home "$home" --experiment sweep)")
+        ab_rows+=("$(side_by_side "$n" report --compare --experiment sweep -- "$home" "$WORK/baseline-$n")")
+        ab_rows+=("$(side_by_side "$n" report --experiment sweep -- "$home" "$WORK/baseline-$n")")
     fi
     if [ "$MLFLOW" = 0 ]; then
         echo "timing $n runs..." >&2
