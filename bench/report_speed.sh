@@ -23,6 +23,8 @@ BASE=${BASELINE_BIN:-}
 ROUNDS_AB=${ROUNDS_AB:-20}
 mkdir -p "$WORK"
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench: no tracker binary at BASELINE_BIN=$BASE" >&2; exit 1; }
+[ -z "$BASE" ] || [ "$(realpath "$BASE")" != "$(realpath "${TRACKER_BIN:-/nonexistent}")" ] ||
+    { echo "bench: BASELINE_BIN is TRACKER_BIN; copy one of them to compare a binary with itself" >&2; exit 1; }
 
 [ "$MLFLOW" = 0 ] || python3 -c "import mlflow" 2>/dev/null || pip install -q mlflow
 command -v hyperfine >/dev/null || (apt-get install -y -qq hyperfine >/dev/null 2>&1 || true)
@@ -72,8 +74,8 @@ ab_rows=()
 # `status` (a write) upgrades a store of an older schema; a store BIN cannot open (a newer
 # schema, or damaged) is filled again.
 fill() { # BIN HOME N
-    if [ -f "$2/tracker.sqlite" ] && ! "$1" status --home "$2" >/dev/null 2>&1; then
-        echo "  $2 cannot be opened by $1 (another schema?): filling it again" >&2
+    if [ -f "$2/tracker.sqlite" ] && ! err=$("$1" status --home "$2" 2>&1 >/dev/null); then
+        echo "  $1 cannot open $2 ($err): filling it again" >&2
         rm -rf "$2"
     fi
     if [ ! -f "$2/tracker.sqlite" ]; then

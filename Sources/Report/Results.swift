@@ -221,20 +221,28 @@ extension Reports {
     /// What each experiment cost, from its runs' records: runs, steps and tokens a run, the sum and
     /// mean of their wall times, their speed; and a total row.
     static func costTable(_ experiments: [(name: String, runs: [RunSummary])]) -> ReportTable {
+        // Parameters come from users' configs: a non-finite value (TOML allows inf and nan) is left out.
         func range(_ values: [Double]) -> Cell {
-            guard let lo = values.min(), let hi = values.max() else { return .missing }
-            return lo == hi
-                ? .number(lo, .count) : .text(Format.count(Int64(lo)) + "-" + Format.count(Int64(hi)))
+            let finite = values.filter(\.isFinite)
+            guard let lo = finite.min(), let hi = finite.max() else { return .missing }
+            return lo == hi ? .number(lo, .count) : .text(formatCount(lo) + "-" + formatCount(hi))
+        }
+        func median(_ sorted: [Double]) -> Double {
+            sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
         var rows: [[Cell]] = []
         var (allRuns, allSucceeded, allSeconds, timedTokens, timedSeconds) = (0, 0, 0.0, 0.0, 0.0)
+        var anyWall = false
         for (name, runs) in experiments {
             let keys = CompareKeys(runs)
             let walls = runs.compactMap(\.runningTime)
             let seconds = walls.reduce(0, +)
-            let tokens = runs.compactMap { $0.tokens(keys) }
+            let tokens = runs.compactMap { $0.tokens(keys) }.filter(\.isFinite)
             // tokens over worker-seconds, of the runs that have both
-            let timed = runs.compactMap { r in r.runningTime.flatMap { t in r.tokens(keys).map { ($0, t) } } }
+            let timed = runs.compactMap { r in
+                r.runningTime.flatMap { t in r.tokens(keys).flatMap { $0.isFinite ? ($0, t) : nil } }
+            }
             let (tokensTimed, secondsTimed) = timed.reduce((0.0, 0.0)) { ($0.0 + $1.0, $0.1 + $1.1) }
             let speeds = runs.compactMap { $0.metric(keys.tokensPerSecond)?.last }.filter(\.isFinite).sorted()
             let succeeded = runs.filter { $0.state == "succeeded" }.count
@@ -243,15 +251,16 @@ extension Reports {
                 range(runs.compactMap { $0.steps(keys) }), range(tokens),
                 walls.isEmpty ? .missing : .number(seconds / 3600, .fixed(2)),
                 walls.isEmpty ? .missing : .number(seconds / Double(walls.count), .duration),
-                speeds.isEmpty ? .missing : .number(speeds[speeds.count / 2], .count),
+                speeds.isEmpty ? .missing : .number(median(speeds), .count),
                 secondsTimed > 0 ? .number(tokensTimed / secondsTimed, .count) : .missing,
             ])
             (allRuns, allSucceeded, allSeconds) = (allRuns + runs.count, allSucceeded + succeeded, allSeconds + seconds)
             (timedTokens, timedSeconds) = (timedTokens + tokensTimed, timedSeconds + secondsTimed)
+            anyWall = anyWall || !walls.isEmpty
         }
         rows.append([
             .text("total"), .text("\(allRuns) (\(allSucceeded) succeeded)"), .missing,
-            .missing, .number(allSeconds / 3600, .fixed(2)), .missing,
+            .missing, anyWall ? .number(allSeconds / 3600, .fixed(2)) : .missing, .missing,
             .missing, timedSeconds > 0 ? .number(timedTokens / timedSeconds, .count) : .missing,
         ])
         return ReportTable(

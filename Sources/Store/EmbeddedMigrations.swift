@@ -366,8 +366,8 @@ enum EmbeddedMigrations {
               CHECK ((value IS NULL) = (isNaN = 1))
             ) STRICT, WITHOUT ROWID;
 
-            -- Points of a run that no longer exists (none should: the table's foreign key cascaded) are left
-            -- behind rather than failing the migration's foreign key check.
+            -- Points of a run that no longer exists (none should: the table's foreign key cascaded) are not
+            -- carried over, and go with the old table, rather than failing the migration's foreign key check.
             INSERT INTO metricSeries (runId, key)
               SELECT DISTINCT runId, key FROM metric WHERE runId IN (SELECT id FROM run) ORDER BY runId, key;
             INSERT INTO metricPoint (seriesId, step, value, isNaN, time)

@@ -6,6 +6,7 @@
 // synchronous (no async in Kernels..Training), and a dedicated thread never queues behind the
 // compute threads of a cooperative pool.
 import Foundation
+import GRDB
 
 public final class MetricWriter: @unchecked Sendable {
     public let db: TrackerDB
@@ -116,19 +117,24 @@ public final class MetricWriter: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Writes one batch; a second try covers a transient error (the busy timeout covers locks).
+    /// Writes one batch. A second try covers a transient error; a store that stays locked past
+    /// the busy timeout (another process holding the write lock for long: a big schema upgrade,
+    /// a VACUUM) is waited for up to `lockedTries` timeouts in all before the batch is given up.
     private func write(_ batch: [MetricPoint]) -> Error? {
-        do {
-            try db.logMetrics(batch)
-            return nil
-        } catch {
-            Thread.sleep(forTimeInterval: 0.05)
+        var tries = 0
+        while true {
             do {
                 try db.logMetrics(batch)
                 return nil
             } catch {
-                return error
+                tries += 1
+                let locked = (error as? DatabaseError).map { [.SQLITE_BUSY, .SQLITE_LOCKED].contains($0.resultCode) }
+                if tries >= (locked == true ? Self.lockedTries : 2) { return error }
+                Thread.sleep(forTimeInterval: 0.05)
             }
         }
     }
+
+    /// Tries of a batch whose store stays locked (each waits the store's busy timeout, 30 s).
+    static let lockedTries = 10
 }

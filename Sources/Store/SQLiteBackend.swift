@@ -1,8 +1,8 @@
 // The SQLite backend: GRDB's DatabasePool (WAL: one writer, many readers). Writes are BEGIN
 // IMMEDIATE transactions, reads are snapshot transactions on a reader connection. Statements
 // are GRDB's cached ones, so a query written once is prepared once per connection.
-// Metric batches have a connection of their own (see `metricWriter`), whose WAL checkpoints run
-// on another thread (WALCheckpointer.swift).
+// Metric batches have a connection of their own (see `metricWriter`). The WAL checkpoints of
+// both writing connections run on another thread (WALCheckpointer.swift).
 import Foundation
 import GRDB
 import Synchronization
@@ -13,22 +13,18 @@ public final class SQLiteBackend: SQLBackend {
     public var dialect: SQLDialect { .sqlite }
     public var location: String { path }
     private let metricConnection = Mutex<DatabaseQueue?>(nil)
-    /// Checkpoints the WAL the metric connection writes, off its thread (WALCheckpointer.swift).
-    let checkpointer: WALCheckpointer
+    /// Checkpoints the WAL off the writing threads (WALCheckpointer.swift): hooked on the pool's
+    /// writer and the metric connection by the configuration's `prepareDatabase`; nil read-only.
+    let checkpointer: WALCheckpointer?
 
-    init(pool: DatabasePool, path: String) {
+    init(pool: DatabasePool, path: String, checkpointer: WALCheckpointer? = nil) {
         self.pool = pool
         self.path = path
-        checkpointer = WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
     }
 
     deinit {
-        // The hook points at the checkpointer: off before either goes.
-        metricConnection.withLock { queue in
-            queue?.inDatabase { db in WALCheckpointer.uninstall(from: db.sqliteConnection!) }
-            queue = nil
-        }
-        checkpointer.close()
+        checkpointer?.close()
     }
 
     /// The connection `logMetrics` writes on, opened on first use with the pool's settings but
@@ -44,7 +40,6 @@ public final class SQLiteBackend: SQLBackend {
             config.foreignKeysEnabled = false
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA foreign_keys = OFF") }
             let opened = try DatabaseQueue(path: path, configuration: config)
-            opened.inDatabase { db in checkpointer.install(on: db.sqliteConnection!) }
             queue = opened
             return opened
         }

@@ -52,8 +52,11 @@ public final class TrackerDB: Sendable {
         config.busyMode = .callback(BusyWait.callback(timeout: busyTimeout))
         config.foreignKeysEnabled = true
         config.readonly = access == .readOnly
+        let checkpointer = access == .readWrite ? WALCheckpointer(path: path) : nil
         config.prepareDatabase { db in
             if access == .readWrite { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            // the pool's writer and the metric connection (a copy of this configuration)
+            if let checkpointer, !db.configuration.readonly { checkpointer.install(on: db.sqliteConnection!) }
             // Reads go through a memory map instead of a pread and a copy per page: a
             // 10,000-run comparison reads some 4,000 pages (WAL frames are still read as before).
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
@@ -65,7 +68,8 @@ public final class TrackerDB: Sendable {
             return
         }
         backend = SQLiteBackend(
-            pool: try Self.openMigrated(path, config, busyTimeout: busyTimeout, migrations), path: path)
+            pool: try Self.openMigrated(path, config, busyTimeout: busyTimeout, migrations), path: path,
+            checkpointer: checkpointer)
     }
 
     /// Opens the PostgreSQL store at `url` for workspace `home` (its logs, checkpoints and shards

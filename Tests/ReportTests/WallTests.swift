@@ -94,6 +94,38 @@ struct WallTests {
             ])
     }
 
+    /// A parameter TOML allows but no count is (inf) leaves that run's tokens out of the cost,
+    /// with no trap.
+    @Test func aNonFiniteBatchLeavesTheRunsTokensOut() throws {
+        let db = try Self.database()
+        try db.write { c in
+            for run in 1...5 {
+                try c.execute(
+                    sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, 'model.context', 'int', 8)",
+                    arguments: [run])
+                try c.execute(
+                    sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, 'train.batch', 'real', ?)",
+                    arguments: [run, run == 5 ? Double.infinity : 4])
+            }
+            try TrackerDB.rebuildSummaryPacks(in: c)
+        }
+        let claims = try ClaimSet(
+            tree: try TOMLReader.parse(
+                """
+                experiments = ["sweep"]
+                [[claim]]
+                id = "c"
+                source = "s"
+                claim = "x"
+                experiment = "sweep"
+                checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
+                """, file: "claims.toml"))
+        let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
+        // runs 1-4: 12,800 tokens in 90 + 780 + 900 + 960 = 2,730 s
+        #expect(cost.rows[0].map(\.display)[3] == "3200")
+        #expect(cost.rows[0].map(\.display)[7] == "4.69")
+    }
+
     static func table(_ doc: ReportDocument, _ title: String) -> ReportTable? {
         for case .table(let t) in doc.sections where t.title == title { return t }
         return nil

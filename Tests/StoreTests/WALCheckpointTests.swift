@@ -1,6 +1,6 @@
-// The metric connection's WAL is checkpointed on another thread (WALCheckpointer): the points
-// all arrive, the database stays sound, and the WAL stays bounded even when that thread never
-// runs (the committing connection then checkpoints itself past the hard limit).
+// The WAL of a store's writing connections is checkpointed on another thread (WALCheckpointer):
+// the points all arrive, the database stays sound, and the WAL stays bounded even when that
+// thread never runs (the committing connection then checkpoints itself past the hard limit).
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -16,7 +16,7 @@ struct WALCheckpointTests {
         let writer = try backend.metricWriter()
         writer.inDatabase { checkpointer.install(on: $0.sqliteConnection!) }
         defer {
-            writer.inDatabase { WALCheckpointer.uninstall(from: $0.sqliteConnection!) }
+            if let own = backend.checkpointer { writer.inDatabase { own.install(on: $0.sqliteConnection!) } }
             checkpointer.close()
         }
         var largest = 0
@@ -65,6 +65,27 @@ struct WALCheckpointTests {
         let pageSize = try db.read { try $0.scalar(Int.self, sql: "PRAGMA page_size") } ?? 4096
         #expect(largest <= 32 + (Int(hard) + 200) * (pageSize + 24), "the WAL grew to \(largest) bytes")
         try Self.expectSound(db, run, batches: 40)
+    }
+
+    /// Both writing connections of a read-write store carry the store's checkpointer (the hook's
+    /// context is it); a read-only store has none.
+    @Test func theWritingConnectionsAreHooked() throws {
+        let db = try TrackerDB(home: tempHome("store-wal"))
+        _ = try makeRun(db)
+        let backend = try #require(db.backend as? SQLiteBackend)
+        let own = try #require(backend.checkpointer)
+        func context(_ c: OpaquePointer) -> UnsafeMutableRawPointer? {
+            let previous = sqlite3_wal_hook(c, nil, nil)
+            own.install(on: c)
+            return previous
+        }
+        let expected = Unmanaged.passUnretained(own).toOpaque()
+        #expect(try backend.pool.writeWithoutTransaction { context($0.sqliteConnection!) } == expected)
+        #expect(try backend.metricWriter().inDatabase { context($0.sqliteConnection!) } == expected)
+        let limit = try backend.metricWriter().inDatabase { try Int.fetchOne($0, sql: "PRAGMA journal_size_limit") }
+        #expect(limit == WALCheckpointer.journalSizeLimit)
+        let readOnly = try TrackerDB(path: db.path, access: .readOnly)
+        #expect((readOnly.backend as? SQLiteBackend)?.checkpointer == nil)
     }
 
     /// The store's own checkpointer, on a store that is opened, written and closed: the
