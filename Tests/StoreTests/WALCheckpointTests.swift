@@ -80,7 +80,7 @@ struct WALCheckpointTests {
             return previous
         }
         let expected = Unmanaged.passUnretained(own).toOpaque()
-        #expect(try backend.pool.writeWithoutTransaction { context($0.sqliteConnection!) } == expected)
+        #expect(backend.pool.writeWithoutTransaction { context($0.sqliteConnection!) } == expected)
         #expect(try backend.metricWriter().inDatabase { context($0.sqliteConnection!) } == expected)
         let limit = try backend.metricWriter().inDatabase { try Int.fetchOne($0, sql: "PRAGMA journal_size_limit") }
         #expect(limit == WALCheckpointer.journalSizeLimit)
