@@ -39,17 +39,7 @@ struct WallTests {
         let wall = try #require(runs.columns.firstIndex(of: "wall"))
         #expect(runs.rows.map { $0[wall].display } == ["1m30s", "13m00s", "15m00s", "16m00s", "3m00s"])
 
-        let claims = try ClaimSet(
-            tree: try TOMLReader.parse(
-                """
-                experiments = ["sweep"]
-                [[claim]]
-                id = "c"
-                source = "s"
-                claim = "x"
-                experiment = "sweep"
-                checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
-                """, file: "claims.toml"))
+        let claims = try Self.sweepClaims()
         let results = try #require(Self.table(try Reports.results(reader, claims), "sweep: runs"))
         #expect(results.rows.map { $0.last?.display } == ["1m30s", "13m00s", "15m00s", "16m00s", "3m00s"])
         // The group of softmax_rope's two seeds: mean of 90 s and 780 s.
@@ -64,27 +54,8 @@ struct WallTests {
     /// tokens by them.
     @Test func theCostIsTheRunningTimeSummed() throws {
         let db = try Self.database()
-        try db.write { c in
-            for run in 1...5 {  // 100 steps of 4 x 8 tokens: 3,200 tokens a run
-                for (key, value) in [("train.batch", 4.0), ("model.context", 8.0)] {
-                    try c.execute(
-                        sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, ?, 'int', ?)",
-                        arguments: [run, key, value])
-                }
-            }
-            try TrackerDB.rebuildSummaryPacks(in: c)  // rows written around the store's API
-        }
-        let claims = try ClaimSet(
-            tree: try TOMLReader.parse(
-                """
-                experiments = ["sweep"]
-                [[claim]]
-                id = "c"
-                source = "s"
-                claim = "x"
-                experiment = "sweep"
-                checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
-                """, file: "claims.toml"))
+        try Self.setBatchAndContext(db) { _ in 4 }  // 100 steps of 4 x 8 tokens: 3,200 tokens a run
+        let claims = try Self.sweepClaims()
         let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
         // 90 + 780 + 900 + 960 + 180 = 2,910 s = 0.81 h, 9m42s a run; 16,000 tokens / 2,910 s.
         #expect(
@@ -98,18 +69,17 @@ struct WallTests {
     /// with no trap.
     @Test func aNonFiniteBatchLeavesTheRunsTokensOut() throws {
         let db = try Self.database()
-        try db.write { c in
-            for run in 1...5 {
-                try c.execute(
-                    sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, 'model.context', 'int', 8)",
-                    arguments: [run])
-                try c.execute(
-                    sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, 'train.batch', 'real', ?)",
-                    arguments: [run, run == 5 ? Double.infinity : 4])
-            }
-            try TrackerDB.rebuildSummaryPacks(in: c)
-        }
-        let claims = try ClaimSet(
+        try Self.setBatchAndContext(db) { $0 == 5 ? .infinity : 4 }
+        let claims = try Self.sweepClaims()
+        let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
+        // runs 1-4: 12,800 tokens in 90 + 780 + 900 + 960 = 2,730 s
+        #expect(cost.rows[0].map(\.display)[3] == "3200")
+        #expect(cost.rows[0].map(\.display)[7] == "4.69")
+    }
+
+    /// A claims file over the fixture's experiment (its one claim does not matter here).
+    static func sweepClaims() throws -> ClaimSet {
+        try ClaimSet(
             tree: try TOMLReader.parse(
                 """
                 experiments = ["sweep"]
@@ -120,10 +90,20 @@ struct WallTests {
                 experiment = "sweep"
                 checks = [{ a = 'model.attention.variant = "forgetting"', metric = "val/loss", op = ">=", value = 0 }]
                 """, file: "claims.toml"))
-        let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
-        // runs 1-4: 12,800 tokens in 90 + 780 + 900 + 960 = 2,730 s
-        #expect(cost.rows[0].map(\.display)[3] == "3200")
-        #expect(cost.rows[0].map(\.display)[7] == "4.69")
+    }
+
+    /// Gives the fixture's five runs a context of 8 and `batch(run)` as their batch, in plain SQL.
+    static func setBatchAndContext(_ db: TrackerDB, batch: (Int) -> Double) throws {
+        try db.write { c in
+            for run in 1...5 {
+                for (key, value) in [("model.context", 8.0), ("train.batch", batch(run))] {
+                    try c.execute(
+                        sql: "INSERT INTO runParam (runId, key, type, num) VALUES (?, ?, 'real', ?)",
+                        arguments: [run, key, value])
+                }
+            }
+            try TrackerDB.rebuildSummaryPacks(in: c)  // rows written around the store's API
+        }
     }
 
     static func table(_ doc: ReportDocument, _ title: String) -> ReportTable? {
