@@ -4,7 +4,8 @@
 #   training (pre-tokenize + count + merges) vs HF tokenizers' BpeTrainer, V = 8192 and 32768,
 #     on 2 threads and on 1 (RAYON_NUM_THREADS / TRACKER_THREADS / --threads), merges compared;
 #   encoding vs tiktoken built from our merges, on 2 threads and on 1, ids compared on a sample,
-#     the best of BPE_BENCH_ENCODE_RUNS alternating runs of each;
+#     the best of BPE_BENCH_ENCODE_RUNS alternating runs of each (ours as ingest encodes: each
+#     thread's ids go into one reused buffer; tiktoken returns a list per document, its only API);
 #   memory of the trainer per distinct word on Zipfian text with ~1M distinct words (330 MB,
 #     generated once; BPE_BENCH_MEMORY=0 skips it): the merges' peak resident size above the
 #     resident size when they start, over the distinct words.

@@ -334,24 +334,40 @@ private struct MinHeap {
     }
 }
 
+/// Encodes many documents on `threads` threads, as ingest runs the encoder: one encoder and one
+/// reused id buffer per thread, so no memory is allocated per document once the buffer has grown.
+/// `withDocument(i, body)` must call `body` with document i's bytes; `consume(i, ids)` sees
+/// document i's ids on the thread that encoded them (documents in no particular order) and must
+/// not keep the buffer.
+public func forEachEncodedDocument(
+    _ tokenizer: Tokenizer, count: Int, threads: Int = Parallelism.defaultThreads,
+    withDocument: (Int, (UnsafeRawBufferPointer) -> Void) -> Void,
+    consume: (Int, UnsafeBufferPointer<UInt32>) -> Void
+) {
+    let workers = max(1, min(threads, count))
+    let next = Atomic<Int>(0)
+    parallelFor(workers, threads: workers) { _ in
+        let encoder = tokenizer.makeEncoder()
+        var ids: [UInt32] = []
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { break }
+            ids.removeAll(keepingCapacity: true)
+            withDocument(i) { encoder.encode($0, into: &ids) }
+            ids.withUnsafeBufferPointer { consume(i, $0) }
+        }
+    }
+}
+
 /// Encodes many documents on `threads` threads, one encoder per thread; `result[i]` holds the
 /// ids of document i. `withDocument(i, body)` must call `body` with document i's bytes.
 public func encodeDocuments(
     _ tokenizer: Tokenizer, count: Int, threads: Int = Parallelism.defaultThreads,
     withDocument: (Int, (UnsafeRawBufferPointer) -> Void) -> Void
 ) -> [[UInt32]] {
-    let workers = max(1, min(threads, count))
     let results = ResultSlots<[UInt32]>(count: count)
-    let next = Atomic<Int>(0)
-    parallelFor(workers, threads: workers) { _ in
-        let encoder = tokenizer.makeEncoder()
-        while true {
-            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            if i >= count { break }
-            var ids: [UInt32] = []
-            withDocument(i) { encoder.encode($0, into: &ids) }
-            results[i] = ids
-        }
+    forEachEncodedDocument(tokenizer, count: count, threads: threads, withDocument: withDocument) { i, ids in
+        results[i] = Array(ids)
     }
     return results.values.map { $0 ?? [] }
 }

@@ -1,10 +1,11 @@
+// Encoding: decode(encode(s)) == s for any text and any bytes (property tests, tiktoken style),
+// the scan and heap merge paths agree, long repetitive input, plain-text special tokens, and
+// document-parallel encoding that keeps the order.
+import Basics
 import Foundation
 import PropertyBased
 import Testing
 
-// Encoding: decode(encode(s)) == s for any text and any bytes (property tests, tiktoken style),
-// the scan and heap merge paths agree, long repetitive input, plain-text special tokens, and
-// document-parallel encoding that keeps the order.
 @testable import BPE
 
 @Suite struct EncoderTests {
@@ -78,5 +79,28 @@ import Testing
             doc.withUnsafeBytes { encoder.encode($0, into: &expected) }
             #expect(ids == expected)
         }
+    }
+
+    /// The reused buffer of each thread holds exactly one document's ids at a time: a short
+    /// document after a long one shows none of the long one's ids, and each document is seen once.
+    @Test func forEachEncodedDocumentReusesItsBufferCleanly() {
+        var rng = SeededGenerator(seed: 11)
+        let documents = (0..<60).map { i in
+            Array(randomText(i % 3 == 0 ? 400 : Int.random(in: 0...8, using: &rng), &rng).utf8)
+        }
+        let seen = ResultSlots<[UInt32]>(count: documents.count)
+        let calls = ResultSlots<Int>(count: documents.count)
+        for threads in [1, 2] {
+            forEachEncodedDocument(Self.tokenizer, count: documents.count, threads: threads) { i, body in
+                documents[i].withUnsafeBytes { body($0) }
+            } consume: { i, ids in
+                seen[i] = Array(ids)
+                calls[i] = (calls[i] ?? 0) + 1
+            }
+            for (i, doc) in documents.enumerated() {
+                #expect(seen[i] == Self.tokenizer.encode(String(decoding: doc, as: UTF8.self)), "document \(i)")
+            }
+        }
+        #expect(calls.values.allSatisfy { $0 == 2 })
     }
 }

@@ -122,6 +122,41 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
         #expect(show.stdout.contains("\"split\" : \"val\""))
     }
 
+    /// `tokenizer encode` counts the same tokens whether it keeps the ids (`--ids`) or only
+    /// times them through its reused buffers, on both thread counts, and the ids it writes are one
+    /// line per document, in the order of the files.
+    @Test func tokenizerEncodeCountsTheIdsItWrites() throws {
+        let dir = tempDir("encode")
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        for i in 0..<9 {
+            let text = String(
+                repeating: "Document \(i) says: the quick brown fox, \(i * 13) times. ", count: 1 + i * 40)
+            try text.write(toFile: "\(src)/d\(i).txt", atomically: true, encoding: .utf8)
+        }
+        let trained = try runTracker([
+            "tokenizer", "train", src, "--vocab-size", "300", "--output", dir + "/tok.json",
+        ])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        func tokens(_ extra: [String]) throws -> Int {
+            let r = try runTracker(
+                ["tokenizer", "encode", src, "--tokenizer", dir + "/tok.json", "--format", "json"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            #expect(json["documents"] as? Int == 9)
+            return json["tokens"] as? Int ?? -1
+        }
+        let counted = try tokens(["--threads", "2"])
+        #expect(counted > 0)
+        #expect(try tokens(["--threads", "1"]) == counted)
+        #expect(try tokens(["--threads", "2", "--ids", dir + "/ids.jsonl"]) == counted)
+        let lines = try String(contentsOfFile: dir + "/ids.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 9)
+        let perLine = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Int] }
+        #expect(perLine.reduce(0) { $0 + $1.count } == counted)
+        #expect(zip(perLine, perLine.dropFirst()).allSatisfy { $0.count < $1.count })  // file order
+    }
+
     @Test(arguments: [
         (["ingest", "/nonexistent/corpus.tar.gz"], "/nonexistent/corpus.tar.gz"),
         (["ingest", "SRC", "--vocab-size", "100"], "--vocab-size"),
