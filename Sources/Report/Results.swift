@@ -204,6 +204,10 @@ extension Reports {
         }
         sections.append(.table(costTable(experiments)))
         sections.append(.note(costLegend))
+        let workerSeconds = experiments.flatMap(\.runs).compactMap(\.runningTime).reduce(0, +)
+        if workerSeconds > 0 {
+            sections.append(.note(costTotal(workerSeconds)))
+        }
         var marked = false
         for (experiment, runs) in experiments {
             marked = experimentSections(experiment, runs, families: claims.families, into: &sections) || marked
@@ -217,6 +221,14 @@ extension Reports {
         + "summed, evaluations included), so with two workers the suite takes about half of them in wall-clock "
         + "time; tokens/s is the median over the runs of their last logged training speed, tokens per wall "
         + "second the experiment's tokens over its worker-seconds."
+
+    /// The whole suite's cost in wall-clock terms, from the sum of its runs' wall times.
+    static func costTotal(_ workerSeconds: Double) -> String {
+        let hours = workerSeconds / 3600
+        return "In all: " + String(format: "%.2f", hours) + " worker-hours, so about "
+            + String(format: "%.1f", hours / 2) + " hours of wall-clock time with two workers (the runs ran "
+            + "one at a time per worker; the ingests and the time between runs are not counted)."
+    }
 
     /// What each experiment cost, from its runs' records: runs, steps and tokens a run, the sum and
     /// mean of their wall times, their speed; and a total row.

@@ -56,13 +56,19 @@ struct WallTests {
         let db = try Self.database()
         try Self.setBatchAndContext(db) { _ in 4 }  // 100 steps of 4 x 8 tokens: 3,200 tokens a run
         let claims = try Self.sweepClaims()
-        let cost = try #require(Self.table(try Reports.results(RunReader(db: db), claims), "Cost"))
+        let results = try Reports.results(RunReader(db: db), claims)
+        let cost = try #require(Self.table(results, "Cost"))
         // 90 + 780 + 900 + 960 + 180 = 2,910 s = 0.81 h, 9m42s a run; 16,000 tokens / 2,910 s.
         #expect(
             cost.rows.map { $0.map(\.display) } == [
                 ["sweep", "5 (4 succeeded)", "100", "3200", "0.81", "9m42s", "13.5k", "5.50"],
                 ["total", "5 (4 succeeded)", "-", "-", "0.81", "-", "-", "5.50"],
             ])
+        let notes = results.sections.compactMap { section -> String? in
+            if case .note(let text) = section { return text }
+            return nil
+        }
+        #expect(notes.contains { $0.hasPrefix("In all: 0.81 worker-hours, so about 0.4 hours of wall-clock time") })
     }
 
     /// A parameter TOML allows but no count is (inf) leaves that run's tokens out of the cost,
