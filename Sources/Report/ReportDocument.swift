@@ -213,7 +213,8 @@ public struct ReportDocument: Sendable, Equatable {
 // MARK: - Number formatting
 
 func formatCount(_ v: Double) -> String {
-    abs(v) >= 100 ? Format.count(Int64(v.rounded())) : formatFixed(v, 2)
+    if abs(v) >= 100 { return Format.count(Int64(v.rounded())) }
+    return v == v.rounded() ? formatFixed(v, 0) : formatFixed(v, 2)
 }
 
 func formatDuration(_ s: Double) -> String { Format.duration(s) }

@@ -250,23 +250,27 @@ extension Reports {
             let keys = CompareKeys(runs)
             let walls = runs.compactMap(\.runningTime)
             let seconds = walls.reduce(0, +)
-            let tokens = runs.compactMap { $0.tokens(keys) }.filter(\.isFinite)
+            // A run's steps and tokens are those of the runs that finished (a running or queued
+            // run's are only how far it got); the time and the speed count every run.
+            let finished = runs.filter { $0.state == "succeeded" }
+            let tokens = finished.compactMap { $0.tokens(keys) }.filter(\.isFinite)
             // tokens over worker-seconds, of the runs that have both
             let timed = runs.compactMap { r in
                 r.runningTime.flatMap { t in r.tokens(keys).flatMap { $0.isFinite ? ($0, t) : nil } }
             }
             let (tokensTimed, secondsTimed) = timed.reduce((0.0, 0.0)) { ($0.0 + $1.0, $0.1 + $1.1) }
             let speeds = runs.compactMap { $0.metric(keys.tokensPerSecond)?.last }.filter(\.isFinite).sorted()
-            let succeeded = runs.filter { $0.state == "succeeded" }.count
             rows.append([
-                .text(name), .text("\(runs.count) (\(succeeded) succeeded)"),
-                range(runs.compactMap { $0.steps(keys) }), range(tokens),
+                .text(name), .text("\(runs.count) (\(finished.count) succeeded)"),
+                range(finished.compactMap { $0.steps(keys) }), range(tokens),
                 walls.isEmpty ? .missing : .number(seconds / 3600, .fixed(2)),
                 walls.isEmpty ? .missing : .number(seconds / Double(walls.count), .duration),
                 speeds.isEmpty ? .missing : .number(median(speeds), .count),
                 secondsTimed > 0 ? .number(tokensTimed / secondsTimed, .count) : .missing,
             ])
-            (allRuns, allSucceeded, allSeconds) = (allRuns + runs.count, allSucceeded + succeeded, allSeconds + seconds)
+            (allRuns, allSucceeded, allSeconds) = (
+                allRuns + runs.count, allSucceeded + finished.count, allSeconds + seconds
+            )
             (timedTokens, timedSeconds) = (timedTokens + tokensTimed, timedSeconds + secondsTimed)
             anyWall = anyWall || !walls.isEmpty
         }

@@ -30,11 +30,11 @@ struct CompareTests {
         let groups = t["Groups: mean ± std over runs (grouped by model.attention.variant, train.lr)"]!
         #expect(
             TextRenderer.alignedTable(groups) == """
-                model.attention.variant  train.lr  runs   final train/loss     final val/loss      best val/loss            val/bpb     tokens/s       steps  tokens             wall
-                -----------------------  --------  ----  -----------------  -----------------  -----------------  -----------------  -----------  ----------  ------  ---------------
-                softmax_rope                0.003     2  3.1500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  1.6250 ± 0.0354 ▼  12.8k ± 354  100 ± 0.00  -       12m30s ± 42.4 s
-                stick_breaking              0.003     2  2.9500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  1.5250 ± 0.0354 ▲  13.8k ± 354  100 ± 0.00  -       15m30s ± 42.4 s
-                forgetting                   0.01     1                inf                nan             4.0000                nan        14.5k         100  -                 3m00s
+                model.attention.variant  train.lr  runs   final train/loss     final val/loss      best val/loss            val/bpb     tokens/s    steps  tokens             wall
+                -----------------------  --------  ----  -----------------  -----------------  -----------------  -----------------  -----------  -------  ------  ---------------
+                softmax_rope                0.003     2  3.1500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  3.2500 ± 0.0707 ▼  1.6250 ± 0.0354 ▼  12.8k ± 354  100 ± 0  -       12m30s ± 42.4 s
+                stick_breaking              0.003     2  2.9500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  3.0500 ± 0.0707 ▲  1.5250 ± 0.0354 ▲  13.8k ± 354  100 ± 0  -       15m30s ± 42.4 s
+                forgetting                   0.01     1                inf                nan             4.0000                nan        14.5k      100  -                 3m00s
                 """)
         #expect(
             TextRenderer.alignedTable(t["lengen/loss (final, mean ± std)"]!) == """
