@@ -14,6 +14,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case runNotFound(String)
     case ambiguousRun(name: String, ids: [Int64])
     case experimentNotFound(String)
+    /// A run that is still queued, running or crashed cannot be deleted.
+    case runNotFinished(id: Int64, name: String, state: String)
     /// A line of an import file that cannot be used; `line` is 1-based.
     case badImportLine(file: String, line: Int, message: String)
     case cannotRead(path: String, reason: String)
@@ -59,6 +61,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "several runs are named '\(name)' (ids \(list)); name the run by its id"
         case .experimentNotFound(let name):
             return "no experiment named '\(name)' (list runs with `tracker report` to see the experiments)"
+        case .runNotFinished(let id, let name, let state):
+            return "run \(id) (\(name)) is \(state): only finished runs can be deleted; "
+                + "stop it first with `tracker cancel \(id)`, then delete it"
         case .badImportLine(let file, let line, let message):
             return
                 "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"

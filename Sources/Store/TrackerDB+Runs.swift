@@ -109,6 +109,47 @@ extension TrackerDB {
                 """, arguments: [experimentId] + sqlArguments(hashes))
     }
 
+    /// Deletes runs `ids` with everything recorded about them (params, tags, metrics, summaries,
+    /// artifacts' rows, events, rungs, Slurm tasks: the schema's foreign keys cascade), in one
+    /// transaction, and returns the deleted rows. Only finished runs (succeeded, failed, cancelled,
+    /// pruned) can go: a queued, running or crashed one has a worker, a retry or a Slurm task that
+    /// may still write it, so it must be cancelled first. Checked inside the write transaction, so
+    /// a worker cannot claim a run between the check and the delete. Files are the caller's
+    /// (`runFiles(home:runId:)`).
+    @discardableResult
+    public func deleteRuns(ids: [Int64]) throws -> [RunRecord] {
+        let ids = Array(Set(ids)).sorted()
+        if ids.isEmpty { return [] }
+        // IN lists of at most 500: SQLite's limit on bound parameters is 32,766, PostgreSQL's 65,535
+        let chunks = stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) }
+        return try write { db in
+            var runs: [RunRecord] = []
+            for chunk in chunks {
+                runs += try db.fetchAll(
+                    RunRecord.self, sql: "SELECT * FROM run WHERE id IN (\(sqlMarks(chunk.count))) ORDER BY id",
+                    arguments: sqlArguments(chunk))
+            }
+            let found = Set(runs.compactMap(\.id))
+            if let missing = ids.first(where: { !found.contains($0) }) { throw StoreError.runNotFound(String(missing)) }
+            if let busy = runs.first(where: { !$0.state.isTerminal }) {
+                throw StoreError.runNotFinished(id: busy.id!, name: busy.name, state: busy.state.rawValue)
+            }
+            for chunk in chunks {
+                try db.execute(
+                    sql: "DELETE FROM run WHERE id IN (\(sqlMarks(chunk.count)))", arguments: sqlArguments(chunk))
+            }
+            return runs
+        }
+    }
+
+    /// The files and folders of run `runId` in workspace `home` that exist: its folder (config,
+    /// metrics.jsonl, checkpoints) and the log its workers appended to.
+    public static func runFiles(home: String, runId: Int64) -> [String] {
+        ["\(home)/runs/\(runId)", runLogPath(home: home, runId: runId)].filter {
+            FileManager.default.fileExists(atPath: $0)
+        }
+    }
+
     public func run(id: Int64) throws -> RunRecord? {
         try read { db in try db.fetch(RunRecord.self, id: id) }
     }

@@ -12,7 +12,7 @@ struct Tracker: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             IngestCommand.self, CorpusCommand.self, ScanCommand.self, TokenizerCommand.self,
-            RunCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self,
+            RunCommand.self, WorkerCommand.self, StatusCommand.self, CancelCommand.self, DeleteCommand.self,
             ReportCommand.self, ExportCommand.self, ImportCommand.self, NightlyCommand.self,
             TrainCommand.self, SampleCommand.self, AttentionCommand.self, BenchStoreCommand.self,
             BenchAttentionCommand.self, ServeCommand.self,
