@@ -87,7 +87,7 @@ fi
 ONLY=${3:-}
 QUEUE=$(T status | head -1)
 OUT=$(mktemp)
-T report --results experiments/claims.toml ${ONLY:+--experiment "$ONLY"} --format markdown -o "$OUT" > /dev/null
+T report --results experiments/claims.toml ${ONLY:+--experiment "$ONLY"} --workers "$WORKERS" --format markdown -o "$OUT" > /dev/null
 python3 - "$OUT" "$(date -u '+%Y-%m-%d %H:%M') UTC" "$QUEUE" "$ONLY" <<'PY'
 import re, sys
 body = open(sys.argv[1]).read().strip()

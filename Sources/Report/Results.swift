@@ -174,7 +174,9 @@ public enum Verdict: String, Sendable, Equatable {
 
 extension Reports {
     /// The results document: verdicts, what was tried, then each experiment's tables.
-    public static func results(_ reader: RunReader, _ claims: ClaimSet) throws -> ReportDocument {
+    /// `workers`: how many workers ran the suite side by side, for the wall-clock estimate under
+    /// the Cost table (experiments/compare.sh starts two unless WORKERS says otherwise).
+    public static func results(_ reader: RunReader, _ claims: ClaimSet, workers: Int = 2) throws -> ReportDocument {
         var sections: [ReportSection] = []
         var rows: [[Cell]] = []
         for claim in claims.claims {
@@ -202,11 +204,11 @@ extension Reports {
                 return (name, [])
             }
         }
-        sections.append(.table(costTable(experiments)))
-        sections.append(.note(costLegend))
-        let workerSeconds = experiments.flatMap(\.runs).compactMap(\.runningTime).reduce(0, +)
-        if workerSeconds > 0 {
-            sections.append(.note(costTotal(workerSeconds)))
+        let (cost, workerSeconds) = costTable(experiments)
+        sections.append(.table(cost))
+        sections.append(.note(costLegend(workers: workers)))
+        if let workerSeconds, workerSeconds > 0 {
+            sections.append(.note(costTotal(workerSeconds, workers: workers)))
         }
         var marked = false
         for (experiment, runs) in experiments {
@@ -216,23 +218,34 @@ extension Reports {
         return ReportDocument(title: claims.title, sections: sections)
     }
 
-    static let costLegend =
-        "Cost: worker-hours are the sum of the runs' wall times (the time each ran, interrupted attempts "
-        + "summed, evaluations included), so with two workers the suite takes about half of them in wall-clock "
-        + "time; tokens/s is the median over the runs of their last logged training speed, tokens per wall "
-        + "second the experiment's tokens over its worker-seconds."
+    static func costLegend(workers: Int) -> String {
+        let share = workers == 1 ? "all" : workers == 2 ? "half" : "1/\(workers)"
+        let wall =
+            "so with \(workersText(workers)) the suite takes about \(share) of them in wall-clock time"
+        return "Cost: worker-hours are the sum of the runs' wall times (the time each ran, interrupted "
+            + "attempts summed, evaluations included), " + wall + "; tokens/s is the median over the runs "
+            + "of their last logged training speed, tokens per wall second the experiment's tokens over "
+            + "its worker-seconds."
+    }
+
+    static func workersText(_ n: Int) -> String {
+        let words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        return (n >= 1 && n <= 9 ? words[n - 1] : String(n)) + (n == 1 ? " worker" : " workers")
+    }
 
     /// The whole suite's cost in wall-clock terms, from the sum of its runs' wall times.
-    static func costTotal(_ workerSeconds: Double) -> String {
+    static func costTotal(_ workerSeconds: Double, workers: Int) -> String {
         let hours = workerSeconds / 3600
         return "In all: " + String(format: "%.2f", hours) + " worker-hours, so about "
-            + String(format: "%.1f", hours / 2) + " hours of wall-clock time with two workers (the runs ran "
-            + "one at a time per worker; the ingests and the time between runs are not counted)."
+            + String(format: "%.1f", hours / Double(max(workers, 1))) + " hours of wall-clock time with "
+            + workersText(workers) + " (the runs ran one at a time per worker; the ingests and the time "
+            + "between runs are not counted)."
     }
 
     /// What each experiment cost, from its runs' records: runs, steps and tokens a run, the sum and
-    /// mean of their wall times, their speed; and a total row.
-    static func costTable(_ experiments: [(name: String, runs: [RunSummary])]) -> ReportTable {
+    /// mean of their wall times, their speed; and a total row. Also returns the total wall time in
+    /// seconds (nil when no run has one), the sum the total row shows in hours.
+    static func costTable(_ experiments: [(name: String, runs: [RunSummary])]) -> (ReportTable, Double?) {
         // Parameters come from users' configs: a non-finite value (TOML allows inf and nan) is left out.
         func range(_ values: [Double]) -> Cell {
             let finite = values.filter(\.isFinite)
@@ -279,13 +292,14 @@ extension Reports {
             .missing, anyWall ? .number(allSeconds / 3600, .fixed(2)) : .missing, .missing,
             .missing, timedSeconds > 0 ? .number(timedTokens / timedSeconds, .count) : .missing,
         ])
-        return ReportTable(
+        let table = ReportTable(
             title: "Cost",
             columns: [
                 "experiment", "runs", "steps a run", "tokens a run", "worker-hours", "mean wall a run", "tokens/s",
                 "tokens per wall second",
             ],
             rows: rows)
+        return (table, anyWall ? allSeconds : nil)
     }
 
     /// An experiment's groups, families (marked) and runs; returns whether anything was marked.

@@ -14,8 +14,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case runNotFound(String)
     case ambiguousRun(name: String, ids: [Int64])
     case experimentNotFound(String)
-    /// A run that is still queued, running or crashed cannot be deleted.
-    case runNotFinished(id: Int64, name: String, state: String)
+    /// A run that is still queued, running or crashed cannot be deleted; `others`: how many more
+    /// of the runs asked for are unfinished too.
+    case runNotFinished(id: Int64, name: String, state: String, others: Int)
     /// A line of an import file that cannot be used; `line` is 1-based.
     case badImportLine(file: String, line: Int, message: String)
     case cannotRead(path: String, reason: String)
@@ -61,9 +62,11 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "several runs are named '\(name)' (ids \(list)); name the run by its id"
         case .experimentNotFound(let name):
             return "no experiment named '\(name)' (list runs with `tracker report` to see the experiments)"
-        case .runNotFinished(let id, let name, let state):
-            return "run \(id) (\(name)) is \(state): only finished runs can be deleted; "
-                + "stop it first with `tracker cancel \(id)`, then delete it"
+        case .runNotFinished(let id, let name, let state, let others):
+            let more = others == 0 ? "" : " (and \(others) more of the runs asked for are not finished)"
+            return "run \(id) (\(name)) is \(state)\(more): only finished runs can be deleted, and nothing was; "
+                + "stop it with `tracker cancel \(id)` (or cancel its experiment), wait until `tracker status` "
+                + "no longer lists it as running, then delete again"
         case .badImportLine(let file, let line, let message):
             return
                 "\(file):\(line): \(message); each line must be {\"run\": NAME, \"params\": {...}, \"tags\": {...}} or {\"run\": NAME, \"step\": N, \"metrics\": {KEY: NUMBER}}"

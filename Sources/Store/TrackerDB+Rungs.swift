@@ -94,7 +94,7 @@ extension TrackerDB {
         let record = RungRecord(
             experimentId: arrival.experimentId, rung: arrival.rung, runId: arrival.runId, step: arrival.step,
             atStep: arrival.atStep, metric: arrival.metric, value: arrival.value.isNaN ? nil : arrival.value,
-            arrival: Int64(earlier.count + 1), pruned: prune(earlier.map(\.metricValue), arrival.value),
+            arrival: (earlier.last?.arrival ?? 0) + 1, pruned: prune(earlier.map(\.metricValue), arrival.value),
             time: isoNow())
         try db.insert(record)
         return record

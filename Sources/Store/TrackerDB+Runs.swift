@@ -131,8 +131,10 @@ extension TrackerDB {
             }
             let found = Set(runs.compactMap(\.id))
             if let missing = ids.first(where: { !found.contains($0) }) { throw StoreError.runNotFound(String(missing)) }
-            if let busy = runs.first(where: { !$0.state.isTerminal }) {
-                throw StoreError.runNotFinished(id: busy.id!, name: busy.name, state: busy.state.rawValue)
+            let busy = runs.filter { !$0.state.isTerminal }
+            if let first = busy.first {
+                throw StoreError.runNotFinished(
+                    id: first.id!, name: first.name, state: first.state.rawValue, others: busy.count - 1)
             }
             for chunk in chunks {
                 try db.execute(
@@ -142,12 +144,25 @@ extension TrackerDB {
         }
     }
 
-    /// The files and folders of run `runId` in workspace `home` that exist: its folder (config,
-    /// metrics.jsonl, checkpoints) and the log its workers appended to.
-    public static func runFiles(home: String, runId: Int64) -> [String] {
-        ["\(home)/runs/\(runId)", runLogPath(home: home, runId: runId)].filter {
-            FileManager.default.fileExists(atPath: $0)
+    /// The files and folders of run `runId` that exist: its folder in workspace `home` (config,
+    /// metrics.jsonl, checkpoints), the log its workers appended to, and for a run handed to Slurm
+    /// (`sweepDir`, its slurmTask row's) its spool file and rung decision files. The sweep's Slurm
+    /// logs (one per array task) stay with the sweep.
+    public static func runFiles(home: String, runId: Int64, sweepDir: String? = nil) -> [String] {
+        var paths = ["\(home)/runs/\(runId)", runLogPath(home: home, runId: runId)]
+        if let sweepDir {
+            let spool = SlurmTaskRecord.spoolPath(sweepDir: sweepDir, runId: runId)
+            paths.append(spool)
+            let decision = URL(fileURLWithPath: RungDecisionFile.path(spoolPath: spool, rung: 0)).lastPathComponent
+            let prefix = String(decision.dropLast(1))  // "ID.rung-"
+            let folder = (spool as NSString).deletingLastPathComponent
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            let decisions = names.filter { (name: String) -> Bool in
+                name.hasPrefix(prefix) && Int(name.dropFirst(prefix.count)) != nil
+            }
+            paths += decisions.sorted().map { folder + "/" + $0 }
         }
+        return paths.filter { FileManager.default.fileExists(atPath: $0) }
     }
 
     public func run(id: Int64) throws -> RunRecord? {

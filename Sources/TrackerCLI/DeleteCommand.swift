@@ -62,13 +62,15 @@ struct DeleteCommand: ParsableCommand {
                 print("nothing deleted: add --yes to delete these \(runs.count) run(s), their metrics and their files")
                 return
             }
+            let sweepDirs = Dictionary(
+                try db.slurmTasks(runIds: ids).map { ($0.runId, $0.sweepDir) }, uniquingKeysWith: { a, _ in a })
             let deleted = try db.deleteRuns(ids: ids)
-            // The rows are gone first, so a failure below leaves files no run refers to, never a
-            // run whose checkpoints are missing.
+            // The rows go first, so a failure below leaves files no run refers to (ids are never
+            // reused: migrations/0009), never a run whose checkpoints are missing.
             var bytes: Int64 = 0
             var left: [String] = []
             for r in deleted {
-                for path in TrackerDB.runFiles(home: db.home, runId: r.id!) {
+                for path in TrackerDB.runFiles(home: db.home, runId: r.id!, sweepDir: sweepDirs[r.id!]) {
                     bytes += diskUsage(path)
                     do {
                         try FileManager.default.removeItem(atPath: path)

@@ -41,6 +41,12 @@ struct ReportCommand: ParsableCommand {
             valueName: "claims.toml"))
     var results: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --results: how many workers ran the suite side by side, for its wall-clock estimate (2).",
+            valueName: "n"))
+    var workers: Int?
+
     @Option(help: ArgumentHelp("Only runs of this experiment.", valueName: "name"))
     var experiment: String?
 
@@ -97,6 +103,8 @@ struct ReportCommand: ParsableCommand {
         }
         if !groupBy.isEmpty && !compare { throw ValidationError("--group-by only applies with --compare") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if workers != nil && results == nil { throw ValidationError("--workers only applies with --results") }
         if results != nil && (compare || !runs.isEmpty || filter != nil) {
             throw ValidationError(
                 "--results takes its experiments from the claims file (--experiment picks one of them); "
@@ -156,7 +164,8 @@ struct ReportCommand: ParsableCommand {
         if let results {
             let tree = try TOMLReader.read(path: results, what: "claims file")
             let claims = try ClaimSet(tree: tree)
-            return try Reports.results(reader, try experiment.map(claims.only(experiment:)) ?? claims)
+            return try Reports.results(
+                reader, try experiment.map(claims.only(experiment:)) ?? claims, workers: workers ?? 2)
         }
         if compare {
             let selection = RunSelection(experiment: experiment, state: state, filter: filterExpr, runs: runs)

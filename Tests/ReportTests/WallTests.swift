@@ -68,7 +68,20 @@ struct WallTests {
             if case .note(let text) = section { return text }
             return nil
         }
-        #expect(notes.contains { $0.hasPrefix("In all: 0.81 worker-hours, so about 0.4 hours of wall-clock time") })
+        #expect(
+            notes.contains {
+                $0.hasPrefix("In all: 0.81 worker-hours, so about 0.4 hours of wall-clock time with two workers")
+            })
+        // with three workers, a third of it
+        let three = try Reports.results(RunReader(db: db), claims, workers: 3).sections.compactMap {
+            section -> String? in
+            if case .note(let text) = section { return text }
+            return nil
+        }
+        let third = "In all: 0.81 worker-hours, so about 0.3 hours of wall-clock time with three workers"
+        #expect(three.contains { $0.hasPrefix(third) })
+        #expect(three.contains { $0.contains("with three workers the suite takes about 1/3 of them") })
+        #expect(notes.contains { $0.contains("with two workers the suite takes about half of them") })
     }
 
     /// A parameter TOML allows but no count is (inf) leaves that run's tokens out of the cost,

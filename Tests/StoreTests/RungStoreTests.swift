@@ -90,4 +90,26 @@ struct RungStoreTests {
         #expect(summary.allSatisfy { $0.experiment == "sweep" })
         #expect(try db.rungs(runIds: [runs[2].id!]).map(\.runId) == [runs[2].id!])
     }
+
+    /// A deleted run takes its rung rows with it; the next run to reach the rung arrives after the
+    /// last arrival left, not at the count (which a gap would make collide).
+    @Test(arguments: Backend.allCases)
+    func aRunArrivingAfterADeleteTakesTheNextArrival(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
+        let e = try db.upsertExperiment(name: "sweep", source: nil, spec: "{}")
+        let runs = try (1...4).map { i in
+            try db.createRun(
+                RunRecord(experimentId: e.id, name: "r\(i)", config: "{}", configHash: "h\(i)", state: .succeeded))
+        }
+        func arrive(_ run: RunRecord) throws -> RungRecord {
+            try db.recordRung(
+                RungArrival(
+                    experimentId: e.id!, rung: 0, runId: run.id!, step: 10, atStep: 10, metric: "val/loss", value: 1),
+                prune: { _, _ in false })
+        }
+        #expect(try runs[0...2].map { try arrive($0).arrival } == [1, 2, 3])
+        try db.deleteRuns(ids: [runs[1].id!])
+        #expect(try db.rungs(experimentId: e.id!).map(\.arrival) == [1, 3])
+        #expect(try arrive(runs[3]).arrival == 4)
+    }
 }
