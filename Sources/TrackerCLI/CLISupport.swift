@@ -2,6 +2,8 @@
 import ArgumentParser
 import Basics
 import Foundation
+import Scheduler
+import Store
 
 func prettyJSON<T: Encodable>(_ value: T) throws -> String {
     let e = JSONText.encoder(pretty: true)
@@ -26,4 +28,22 @@ func withCLIErrors<T>(_ body: () throws -> T) throws -> T {
     } catch {
         throw CLIError(description: error.localizedDescription)
     }
+}
+
+/// The runs `targets` name, as `tracker cancel` and `tracker delete` take them: each a run id, or
+/// an experiment's name for those of its runs that `fromExperiment` keeps. Each run once, by id.
+func runTargets(
+    _ targets: [String], in db: TrackerDB, fromExperiment keep: (RunRecord) -> Bool = { _ in true }
+) throws -> [RunRecord] {
+    var runs: [Int64: RunRecord] = [:]
+    for t in targets {
+        if let id = Int64(t) {
+            guard let run = try db.run(id: id) else { throw SchedulerError.noSuchRun(id) }
+            runs[id] = run
+        } else {
+            guard let e = try db.experiment(named: t) else { throw SchedulerError.noSuchExperiment(t) }
+            for run in try db.runs(experimentId: e.id!) where keep(run) { runs[run.id!] = run }
+        }
+    }
+    return runs.keys.sorted().map { runs[$0]! }
 }

@@ -27,16 +27,7 @@ struct CancelCommand: ParsableCommand {
     func run() throws {
         try withCLIErrors {
             let db = try TrackerDB(home: workspace.resolvedHome)
-            var ids: [Int64] = []
-            for t in targets {
-                if let id = Int64(t) {
-                    guard try db.run(id: id) != nil else { throw SchedulerError.noSuchRun(id) }
-                    ids.append(id)
-                } else {
-                    guard let e = try db.experiment(named: t) else { throw SchedulerError.noSuchExperiment(t) }
-                    ids += try db.runs(experimentId: e.id!).filter { !$0.state.isTerminal }.map { $0.id! }
-                }
-            }
+            let ids = try runTargets(targets, in: db, fromExperiment: { !$0.state.isTerminal }).map { $0.id! }
             let (cancelled, requested, scancelled) = try SlurmHead.cancel(
                 db: db, runIds: ids, slurm: ProcessSlurmCommands())
             var line =

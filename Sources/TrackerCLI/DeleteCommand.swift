@@ -5,7 +5,6 @@
 // part of a sweep, where `tracker run --force` would add second copies beside the old runs.
 import ArgumentParser
 import Foundation
-import Scheduler
 import Store
 
 struct DeleteCommand: ParsableCommand {
@@ -35,23 +34,13 @@ struct DeleteCommand: ParsableCommand {
     func run() throws {
         try withCLIErrors {
             let db = try TrackerDB(home: workspace.resolvedHome)
-            var ids: [Int64] = []
-            for t in targets {
-                if let id = Int64(t) {
-                    guard try db.run(id: id) != nil else { throw SchedulerError.noSuchRun(id) }
-                    ids.append(id)
-                } else {
-                    guard let e = try db.experiment(named: t) else { throw SchedulerError.noSuchExperiment(t) }
-                    ids += try db.runs(experimentId: e.id!).map { $0.id! }
-                }
-            }
-            ids = Array(Set(ids)).sorted()
-            if ids.isEmpty {
+            let runs = try runTargets(targets, in: db)
+            if runs.isEmpty {
                 print("no runs to delete")
                 return
             }
+            let ids = runs.map { $0.id! }
             guard yes else {
-                let runs = try ids.compactMap { try db.run(id: $0) }
                 for r in runs { print("\(r.id!)\t\(r.name)\t\(r.state.rawValue)") }
                 let busy = runs.filter { !$0.state.isTerminal }
                 if !busy.isEmpty {
