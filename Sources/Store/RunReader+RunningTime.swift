@@ -73,8 +73,7 @@ extension RunReader {
             if runIds.count * 2 >= total {
                 try Self.readEdges(db, Self.edgeSQL(db.dialect, only: nil), []) { intervals.add($0, $1, $2) }
             } else {
-                for chunk in stride(from: 0, to: runIds.count, by: 5000) {
-                    let ids = runIds[chunk..<min(chunk + 5000, runIds.count)]
+                for ids in sqlChunks(runIds, size: 5000) {
                     try Self.readEdges(db, Self.edgeSQL(db.dialect, only: ids.count), ids.map { .integer($0) }) {
                         intervals.add($0, $1, $2)
                     }
@@ -137,8 +136,7 @@ extension RunReader {
     /// start): one query per 500 such intervals.
     static func endSilentDeaths(_ db: any StoreConnection, _ intervals: inout RunningIntervals) throws {
         let silent = intervals.silent
-        for chunk in stride(from: 0, to: silent.count, by: 500) {
-            let part = chunk..<min(chunk + 500, silent.count)
+        for part in sqlChunks(Array(silent.indices)) {
             let values = part.map { _ in
                 "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION))"
             }

@@ -197,6 +197,12 @@ public func sqlArguments<V: SQLValueConvertible>(_ values: [V]) -> SQLArguments 
 /// `?, ?, ?` for `n` arguments (an IN list, a VALUES row).
 public func sqlMarks(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
 
+/// `values` in slices of at most `size`, for IN lists and VALUES rows that stay under the engines'
+/// limits on bound parameters (SQLite 32,766, PostgreSQL 65,535) whatever the caller asks for.
+public func sqlChunks<T>(_ values: [T], size: Int = 500) -> [ArraySlice<T>] {
+    stride(from: 0, to: values.count, by: size).map { values[$0..<min($0 + size, values.count)] }
+}
+
 /// What a transaction may do. Writes on SQLite are BEGIN IMMEDIATE (the write lock up front);
 /// on PostgreSQL a write transaction is READ COMMITTED, reads are REPEATABLE READ READ ONLY (one
 /// snapshot, like a SQLite read transaction).

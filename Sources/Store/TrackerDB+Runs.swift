@@ -120,8 +120,7 @@ extension TrackerDB {
     public func deleteRuns(ids: [Int64]) throws -> [RunRecord] {
         let ids = Array(Set(ids)).sorted()
         if ids.isEmpty { return [] }
-        // IN lists of at most 500: SQLite's limit on bound parameters is 32,766, PostgreSQL's 65,535
-        let chunks = stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) }
+        let chunks = sqlChunks(ids).map(Array.init)
         return try write { db in
             var runs: [RunRecord] = []
             for chunk in chunks {

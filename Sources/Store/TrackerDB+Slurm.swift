@@ -92,11 +92,12 @@ extension TrackerDB {
             guard let runIds else {
                 return try db.fetchAll(SlurmTaskRecord.self, sql: "SELECT * FROM slurmTask ORDER BY runId")
             }
-            if runIds.isEmpty { return [] }
-            return try db.fetchAll(
-                SlurmTaskRecord.self,
-                sql: "SELECT * FROM slurmTask WHERE runId IN (\(sqlMarks(runIds.count))) ORDER BY runId",
-                arguments: sqlArguments(runIds))
+            return try sqlChunks(Array(Set(runIds)).sorted()).flatMap { chunk in
+                try db.fetchAll(
+                    SlurmTaskRecord.self,
+                    sql: "SELECT * FROM slurmTask WHERE runId IN (\(sqlMarks(chunk.count))) ORDER BY runId",
+                    arguments: sqlArguments(Array(chunk)))
+            }
         }
     }
 
