@@ -90,7 +90,7 @@ plan() {
                 printf '%s\n' -- 1G; ((full)) && echo 10G; fi ;;
         store_speed) ((q)) && printf '%s\n' "BENCH_DIR=$QUICK/store" POINTS=20000 ROUNDS=1 ;;
         tracker_vs_mlflow)
-            ((q)) && printf '%s\n' "BENCH_DIR=$QUICK/mlflow" POINTS=20000 MLFLOW_POINTS=2000 STEPS=100 MLFLOW_STEPS=20 \
+            ((q)) && printf '%s\n' "BENCH_DIR=$QUICK/mlflow" ROUNDS=1 POINTS=20000 MLFLOW_POINTS=2000 STEPS=100 MLFLOW_STEPS=20 \
                 WRITER_POINTS=25000 ;;
         report_speed) ((q)) && printf '%s\n' "BENCH_DIR=$QUICK/report" SIZES=100 STEPS=10 RUNS_HF=3 ;;
         train_speed) ((q)) && printf '%s\n' -- 3 ;;
