@@ -147,5 +147,9 @@ public struct IngestSummary: Codable, Sendable {
     public var memoryBudgetBytes: Int64
     /// Bytes of word counts spilled to disk because they passed the budget (0: none).
     public var spilledBytes: Int64
+    /// How often the sources were read: 1 when pass 2 encoded the documents pass 1 kept in memory
+    /// (they fit in an eighth of the budget), 2 when it read them again; nil for a dry run or an
+    /// unchanged corpus.
+    public var sourceReads: Int? = nil
     public var warnings: [String]
 }

@@ -2,7 +2,8 @@
 //
 // Two streaming passes over the sources keep memory bounded by the number of unique words, not
 // the corpus size: pass 1 counts pre-token words (on every worker thread), pass 2 encodes and
-// writes the shards. Everything is written under a staging folder and moved into place only when
+// writes the shards. A corpus whose documents fit in an eighth of the memory budget is read once:
+// pass 2 encodes the documents pass 1 kept (DocumentCache.swift). Everything is written under a staging folder and moved into place only when
 // complete; the database rows are inserted last, in one transaction. Any failure removes the
 // staging folder, so there are never partial rows or half-written shards. Ingests of one corpus
 // (same sources and settings) take turns (IngestLock), and a rebuild (--force) publishes into
@@ -25,6 +26,9 @@ public final class IngestPipeline {
     /// Documents go to the worker threads in batches of about this many bytes (tests make it
     /// small, to run many batches through the ordering on a small corpus).
     var batchBytes = 1 << 20
+    /// Bytes of documents pass 1 may keep for pass 2 (nil: an eighth of the memory budget; tests
+    /// set 0 to read the sources twice, or a few batches' worth to drop them midway).
+    var documentCacheBytes: Int?
     /// Peak resident memory of each stage that has ended (the high-water mark, reset between
     /// stages where the kernel allows it).
     private(set) var stagePeaks: [String: Int64] = [:]
@@ -68,8 +72,10 @@ public final class IngestPipeline {
 
         // 3. Pass 1 counts words, the tokenizer is trained, pass 2 writes the shards into a staging folder.
         let counted: (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64)
+        let cache = DocumentCache(limit: documentCacheBytes ?? options.memoryBudget / 8)
         do {
-            counted = try countAndTrain(&stream, paths: paths, options: options, identify: identify, seconds: &seconds)
+            counted = try countAndTrain(
+                &stream, paths: paths, options: options, cache: cache, identify: identify, seconds: &seconds)
         } catch is CorpusUnchanged {
             seconds["hash"] = checksums.seconds
             try verifyFiles(identity!.existing!)
@@ -83,7 +89,10 @@ public final class IngestPipeline {
         var clock = PhaseClock()
         let staging = try StagingFolder(home: home, id: "\(name)-\(identity!.fingerprint.prefix(12))")
         defer { staging.remove() }
-        let (pass2, writer) = try writeShards(stream, tokenizer: tokenizer, into: staging, options: options)
+        let keptDocuments = !cache.isDropped
+        let (pass2, writer) = try writeShards(
+            stream, replaying: keptDocuments ? (cache, pass1) : nil, tokenizer: tokenizer, into: staging,
+            options: options)
         endPhase("encode+write", clock, &seconds)
         endStage("encode+write")
         guard pass2.documents == pass1.documents else { throw IngestError.sourcesChanged(paths: paths) }
@@ -109,6 +118,7 @@ public final class IngestPipeline {
             record, tokenizer: tokenizer, pass: pass2, sources: sources, uniqueWords: counted.uniqueWords,
             options: options, seconds: seconds, start: start)
         summary.spilledBytes = counted.spilledBytes
+        summary.sourceReads = keptDocuments ? 1 : 2
         return summary
     }
 
@@ -131,8 +141,8 @@ public final class IngestPipeline {
     /// Pass 1 and the training: the word counts spill into a folder of the workspace past the
     /// memory budget, and live only until the tokenizer is trained.
     private func countAndTrain(
-        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, identify: (Bool) throws -> Void,
-        seconds: inout [String: Double]
+        _ stream: inout DocumentStream, paths: [String], options: IngestOptions, cache: DocumentCache,
+        identify: (Bool) throws -> Void, seconds: inout [String: Double]
     ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
         let workers = max(1, options.threads)
         SpillArea.removeStale(in: home)
@@ -140,11 +150,12 @@ public final class IngestPipeline {
             in: home, tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
         defer { spill.remove() }
         let (pass1, counter) = try readAndCount(
-            &stream, paths: paths, options: options, spill: spill, identify: identify, seconds: &seconds)
+            &stream, paths: paths, options: options, spill: spill, cache: cache, identify: identify,
+            seconds: &seconds)
         try identify(true)
         let clock = PhaseClock()
         let uniqueWords = counter!.uniqueWords
-        try checkTrainerBudget(counter!, options: options)
+        try checkTrainerBudget(counter!, options: options, cache: cache)
         let tokenizer = try trainTokenizer(counter!, options: options)
         try counter!.throwIfFailed()
         endPhase("train", clock, &seconds)
@@ -156,13 +167,13 @@ public final class IngestPipeline {
     /// thread; `identify(false)` is called between batches (it may end the pass by throwing).
     private func readAndCount(
         _ stream: inout DocumentStream, paths: [String], options: IngestOptions, spill: SpillArea?,
-        identify: (Bool) throws -> Void = { _ in }, seconds: inout [String: Double]
+        cache: DocumentCache? = nil, identify: (Bool) throws -> Void = { _ in }, seconds: inout [String: Double]
     ) throws -> (PassCounts, WordCounter?) {
         let clock = PhaseClock()
         let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
         let (pass1, counter) = try countWords(
             stream, threads: options.threads, totalBytes: totalBytes, spill: options.dryRun ? nil : spill,
-            identify: identify, seconds: &seconds)
+            cache: cache, identify: identify, seconds: &seconds)
         endPhase("read+count", clock, &seconds)
         guard pass1.documents > 0 else {
             throw IngestError.nothingUsable(paths: paths, detail: pass1.stats.skipSummary(duplicates: pass1.duplicates))
@@ -180,10 +191,12 @@ public final class IngestPipeline {
     }
 
     /// Throws when the trainer would not fit in `--memory-budget` with the words counted (it runs
-    /// after the counting tables are freed, so it has the whole budget).
-    private func checkTrainerBudget(_ counter: WordCounter, options: IngestOptions) throws {
+    /// after the counting tables are freed, so it has the whole budget); the kept documents go
+    /// when the trainer needs their memory.
+    private func checkTrainerBudget(_ counter: WordCounter, options: IngestOptions, cache: DocumentCache) throws {
         let trainer = try BPETrainer(vocabSize: options.vocabSize, minFrequency: options.minFrequency)
         let needed = trainer.estimatedMemoryBytes(uniqueWords: counter.uniqueWords, wordBytes: counter.wordBytes)
+        if needed + cache.bytes > options.memoryBudget { cache.drop() }
         if needed > options.memoryBudget {
             throw IngestError.trainerOverBudget(
                 words: counter.uniqueWords, neededMiB: (needed + (1 << 20) - 1) >> 20,
@@ -200,9 +213,11 @@ public final class IngestPipeline {
         return trainer.train(counter, releasingCounts: true, progress: { done, _ in bar?.set(Int64(done)) })
     }
 
-    /// Pass 2: writes tokenizer.json and encodes every document into the staging folder's shards.
+    /// Pass 2: writes tokenizer.json and encodes every document into the staging folder's shards,
+    /// from the documents pass 1 kept (`replaying`) or read again.
     private func writeShards(
-        _ stream: DocumentStream, tokenizer: Tokenizer, into staging: StagingFolder, options: IngestOptions
+        _ stream: DocumentStream, replaying: (DocumentCache, PassCounts)?, tokenizer: Tokenizer,
+        into staging: StagingFolder, options: IngestOptions
     ) throws -> (PassCounts, SplitWriters) {
         let tokenizerJSON = tokenizer.tokenizerJSON()
         try writeFile(tokenizerJSON, to: staging.tokenizerFile)
@@ -212,7 +227,8 @@ public final class IngestPipeline {
         do {
             let totalBytes = stream.sources.reduce(Int64(0)) { $0 + $1.size }
             let pass2 = try encode(
-                stream, tokenizer: tokenizer, writer: writer, options: options, totalBytes: totalBytes)
+                stream, replaying: replaying, tokenizer: tokenizer, writer: writer, options: options,
+                totalBytes: totalBytes)
             try writer.finish()
             return (pass2, writer)
         } catch {
@@ -224,7 +240,7 @@ public final class IngestPipeline {
     /// Reads every document and, given a spill area, counts its words on `threads` threads, one
     /// counter each, combined at the end (spilled and merged from disk past the area's budget).
     private func countWords(
-        _ stream: DocumentStream, threads: Int, totalBytes: Int64, spill: SpillArea?,
+        _ stream: DocumentStream, threads: Int, totalBytes: Int64, spill: SpillArea?, cache: DocumentCache?,
         identify: (Bool) throws -> Void, seconds: inout [String: Double]
     ) throws -> (PassCounts, WordCounter?) {
         let bar =
@@ -243,20 +259,34 @@ public final class IngestPipeline {
             }
         }
         var batch = DocumentBatch()
+        // The document keys and the kept documents count against the budget: the tables give up their share.
+        var keyBytes = 0
+        let reserve = { spill.reserve(perTable: (keyBytes + (cache?.bytes ?? 0)) / workers) }
+        let push = { (batch: DocumentBatch) in
+            cache?.keep(batch)
+            reserve()
+            queue.push(batch)
+        }
         let result = Result {
-            // The document keys count against the budget: the tables give up their share.
-            try stream.run(progress: bar, keyBytes: { spill.reserve(perTable: $0 / workers) }) { doc, isVal in
+            try stream.run(
+                progress: bar,
+                keyBytes: {
+                    keyBytes = $0
+                    reserve()
+                }
+            ) { doc, isVal in
                 batch.append(doc, isValidation: isVal)
                 if batch.bytes.count >= batchBytes {
                     // A counter that failed to spill (full disk) ends the pass; `combine` says why.
                     if spill.hasFailed { throw CountAbandoned() }
                     try identify(false)
-                    queue.push(batch)
+                    push(batch)
                     batch = DocumentBatch()
                 }
             }
         }
-        queue.push(batch)
+        if case .failure = result { cache?.drop() }
+        push(batch)
         queue.close()
         join()
         if case .failure(let error) = result, !(error is CountAbandoned) { throw error }
@@ -268,15 +298,28 @@ public final class IngestPipeline {
         return (try result.get(), counter)
     }
 
-    /// Pass 2: this thread reads the documents while the encoder's threads encode and write them.
+    /// Pass 2: this thread reads the documents (or hands over the ones pass 1 kept) while the
+    /// encoder's threads encode and write them.
     private func encode(
-        _ stream: DocumentStream, tokenizer: Tokenizer, writer: SplitWriters, options: IngestOptions,
-        totalBytes: Int64
+        _ stream: DocumentStream, replaying: (DocumentCache, PassCounts)?, tokenizer: Tokenizer,
+        writer: SplitWriters, options: IngestOptions, totalBytes: Int64
     ) throws -> PassCounts {
         let bar = showProgress ? ProgressBar("encode", total: totalBytes, unit: .bytes) : nil
         defer { bar?.finish() }
         let encoder = BatchEncoder(
             tokenizer: tokenizer, threads: options.threads, memoryBudget: options.memoryBudget, writer: writer)
+        if let (cache, pass1) = replaying {
+            do {
+                let counts = try replay(
+                    cache, pass1, forcedValidation: stream.forcedValidation, to: encoder, progress: bar,
+                    totalBytes: totalBytes)
+                try encoder.finish()
+                return counts
+            } catch {
+                encoder.cancel()
+                throw error
+            }
+        }
         var batch = encoder.makeBatch()
         do {
             let counts = try stream.run(progress: bar) { doc, isVal in
@@ -293,6 +336,32 @@ public final class IngestPipeline {
             encoder.cancel()
             throw error
         }
+    }
+
+    /// Submits the documents pass 1 kept, in its order, with the split pass 2's reading would give
+    /// them: pass 1's, but for the document moved to validation after it (`forcedValidation`).
+    private func replay(
+        _ cache: DocumentCache, _ pass1: PassCounts, forcedValidation: DocumentKey?, to encoder: BatchEncoder,
+        progress bar: ProgressBar?, totalBytes: Int64
+    ) throws -> PassCounts {
+        var counts = pass1
+        let total = max(1, cache.documentBytes)
+        var done: Int64 = 0
+        var batches = Array(cache.take().reversed())
+        while let batch = batches.popLast() {
+            if let forced = forcedValidation {
+                for i in 0..<batch.count
+                where !batch.isValidation[i] && batch.withDocument(i, DocumentKey.init) == forced {
+                    batch.isValidation[i] = true
+                    counts.valDocuments += 1
+                    counts.trainDocuments -= 1
+                }
+            }
+            done += Int64(batch.bytes.count)
+            try encoder.submit(batch)
+            bar?.set(totalBytes * done / total)
+        }
+        return counts
     }
 
     /// Notes the wall and CPU seconds of the phase that started at `clock`.

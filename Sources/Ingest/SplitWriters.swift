@@ -151,6 +151,8 @@ final class BatchEncoder: @unchecked Sendable {
     private var failure: (any Error)?
     private var spareBatches: [DocumentBatch] = []
     private var spareOutputs: [EncodedBatch] = []
+    /// Spares kept at most (batches handed over from pass 1's cache, beyond these, are freed).
+    private let maxSpares: Int
     private var join: (() -> Void)?
 
     /// `memoryBudget`: the encoders' word caches share half of it (see `cachedWords`).
@@ -158,6 +160,7 @@ final class BatchEncoder: @unchecked Sendable {
         let workers = max(1, threads)
         self.writer = writer
         queue = BoundedQueue(capacity: 2 * workers)
+        maxSpares = 2 * workers + 2
         let slots = Self.cachedWords(memoryBudget: memoryBudget, threads: workers)
         let encoders = UncheckedSendable((0..<workers).map { _ in tokenizer.makeEncoder(cachedWords: slots) })
         let eot = tokenizer.eotId
@@ -223,8 +226,10 @@ final class BatchEncoder: @unchecked Sendable {
             if failure == nil {
                 do { try out.write(batch, to: writer) } catch { failure = error }
             }
-            batch.removeAll()
-            spareBatches.append(batch)
+            if spareBatches.count < maxSpares {
+                batch.removeAll()
+                spareBatches.append(batch)
+            }
             spareOutputs.append(out)
         }
     }

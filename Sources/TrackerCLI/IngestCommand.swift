@@ -191,7 +191,9 @@ enum IngestReport {
         lines.append(
             "  time        \(Format.duration(s.totalSeconds)) (\(stages.joined(separator: ", "))), \(rate)")
         let spilled = s.spilledBytes > 0 ? ", \(Format.bytes(s.spilledBytes)) of word counts spilled to disk" : ""
-        let budget = s.memoryBudgetBytes > 0 ? " (budget \(Format.bytes(s.memoryBudgetBytes))\(spilled))" : ""
+        let reads = s.sourceReads == 1 ? "; sources read once, the documents kept for encoding" : ""
+        let budget =
+            s.memoryBudgetBytes > 0 ? " (budget \(Format.bytes(s.memoryBudgetBytes))\(spilled)\(reads))" : ""
         lines.append("  memory      peak \(Format.bytes(s.peakMemoryBytes))\(budget)")
         for w in s.warnings.prefix(20) { lines.append("  warning     \(w)") }
         if s.warnings.count > 20 {

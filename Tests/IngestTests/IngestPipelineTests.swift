@@ -146,6 +146,36 @@ struct IngestPipelineTests {
         #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
     }
 
+    /// Pass 2 from the documents pass 1 kept in memory writes exactly what reading the sources
+    /// again writes: with room for every document, none, or a few batches (dropped midway); with
+    /// many small batches; and when a document moves to validation after pass 1 (a fraction so
+    /// small that no document's hash picks it).
+    @Test(arguments: [(1 << 20, 0.1), (300, 0.1), (300, 1e-9), (1 << 20, 1e-9)])
+    func keptDocumentsEncodeLikeASecondRead(batchBytes: Int, valFraction: Double) throws {
+        let (dir, _) = try makeCorpus()
+        var outputs: [[String]] = []
+        var records: [IngestedCorpus?] = []
+        var reads: [Int?] = []
+        for cacheBytes in [nil, 0, 3000] as [Int?] {
+            let home = tempDir("home")
+            let db = try TrackerDB(home: home)
+            let pipeline = IngestPipeline(home: home, db: db)
+            pipeline.batchBytes = batchBytes
+            pipeline.documentCacheBytes = cacheBytes
+            var o = options()
+            o.valFraction = valFraction
+            let s = try pipeline.run(paths: [dir], options: o)
+            #expect(s.valTokens > 0 && s.trainTokens > 0)
+            outputs.append(
+                [s.tokenizerSHA256!] + s.shards.map(\.sha256) + ["\(s.documents) \(s.trainTokens) \(s.valTokens)"])
+            records.append(try recordedCorpus(db))
+            reads.append(s.sourceReads)
+        }
+        #expect(reads == [1, 2, 2])
+        #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2])
+        #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
+    }
+
     /// Small shards: many are finished and checksummed on the finisher's thread while the
     /// encoders go on; the records keep their order and checksums, and say each phase's CPU.
     @Test func manySmallShardsAreRecordedInOrderWithTheirChecksums() throws {
