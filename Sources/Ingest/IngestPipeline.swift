@@ -3,12 +3,13 @@
 // Two streaming passes over the sources keep memory bounded by the number of unique words, not
 // the corpus size: pass 1 counts pre-token words (on every worker thread), pass 2 encodes and
 // writes the shards. A corpus whose documents fit in an eighth of the memory budget is read once:
-// pass 2 encodes the documents pass 1 kept (DocumentCache.swift). Everything is written under a staging folder and moved into place only when
-// complete; the database rows are inserted last, in one transaction. Any failure removes the
-// staging folder, so there are never partial rows or half-written shards. Ingests of one corpus
-// (same sources and settings) take turns (IngestLock), and a rebuild (--force) publishes into
-// places the recorded corpus does not use, so files a committed row names are never deleted
-// before the row that replaces it is committed (Publishing.swift).
+// pass 2 encodes the documents pass 1 kept (DocumentCache.swift). Everything is written under a
+// staging folder and moved into place only when complete; the database rows are inserted last,
+// in one transaction. Any failure removes the staging folder, so there are never partial rows or
+// half-written shards. Ingests of one corpus (same sources and settings) take turns
+// (IngestLock), and a rebuild (--force) publishes into places the recorded corpus does not use,
+// so files a committed row names are never deleted before the row that replaces it is committed
+// (Publishing.swift).
 import BPE
 import Basics
 import Corpus
