@@ -24,6 +24,8 @@ if [ -n "$BASE" ] && [ ! -x "$BASE" ]; then echo "bench: no baseline tracker bin
 OUT=bench/out/train_speed
 HOME_DIR=$OUT/home
 mkdir -p "$OUT"
+# this run's results only: the rescaling below reads every run file it finds
+rm -f "$OUT"/*.tracker.*.json "$OUT"/*.baseline.*.json "$OUT"/*.torch.json
 
 source bench/lib.sh
 use_release_binary
@@ -36,6 +38,15 @@ python3 -c "import torch" 2>/dev/null || python3 -m pip install -q torch numpy \
 if [ ! -f "$HOME_DIR/tracker.sqlite" ]; then
   echo "== ingest the bundled corpus (vocabulary 8192)" >&2
   "$TRACKER" ingest corpora/bundled.tar.xz --home "$HOME_DIR" --vocab-size 8192 --format json > "$OUT/ingest.json"
+fi
+# The baseline trains in a home of its own, ingested by itself: a binary from before one of this
+# tree's migrations refuses a store this tree has upgraded (and names the migration).
+if [ -n "$BASE" ]; then
+  BASE_HOME=$OUT/home-baseline-$(sha256sum "$BASE" | cut -c1-12)
+  if [ ! -f "$BASE_HOME/tracker.sqlite" ]; then
+    echo "== ingest the bundled corpus with the baseline" >&2
+    "$BASE" ingest corpora/bundled.tar.xz --home "$BASE_HOME" --vocab-size 8192 --format json > /dev/null
+  fi
 fi
 SHARD=$(ls "$HOME_DIR"/shards/*/train_*.bin 2>/dev/null | head -1 || true)
 [ -n "$SHARD" ] || SHARD=$(find "$HOME_DIR" -name 'train_*.bin' | head -1)
@@ -69,8 +80,14 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)
 PEAK=""
 ROUND=1
 tracker_run() { # BIN NAME TAG: trains NAME's config with BIN into $OUT/NAME.TAG.ROUND.json
-  "$1" train --config "$OUT/$2.toml" --home "$HOME_DIR" --format json \
-    > "$OUT/$2.$3.$ROUND.json" 2> "$OUT/$2.$3.log"
+  local home=$HOME_DIR
+  [ "$3" = baseline ] && home=$BASE_HOME
+  if ! "$1" train --config "$OUT/$2.toml" --home "$home" --format json \
+    > "$OUT/$2.$3.$ROUND.json" 2> "$OUT/$2.$3.log"; then
+    echo "bench: $3 training of $2 failed ($1); the end of $OUT/$2.$3.log:" >&2
+    tail -5 "$OUT/$2.$3.log" >&2
+    exit 1
+  fi
   # the best peak so far, for PyTorch's run (rescaled after the rounds, like ours)
   PEAK=$(python3 -c "import json; print(max(float('${PEAK:-0}'), json.load(open('$OUT/$2.$3.$ROUND.json'))['peakFlops']/1e9))")
 }
