@@ -96,6 +96,7 @@ public final class IngestPipeline {
             options: options)
         endPhase("encode+write", clock, &seconds)
         endStage("encode+write")
+        // (Only a second read can differ: the kept documents are pass 1's own.)
         guard pass2.documents == pass1.documents else { throw IngestError.sourcesChanged(paths: paths) }
 
         // 4. Move the files into fresh places, record them, and only then drop the files of the corpus replaced.
@@ -360,7 +361,8 @@ public final class IngestPipeline {
             }
             done += Int64(batch.bytes.count)
             try encoder.submit(batch)
-            bar?.set(totalBytes * done / total)
+            // in Double: the product of two sizes may pass Int64
+            bar?.set(Int64(Double(totalBytes) * Double(done) / Double(total)))
         }
         return counts
     }

@@ -151,7 +151,8 @@ final class BatchEncoder: @unchecked Sendable {
     private var failure: (any Error)?
     private var spareBatches: [DocumentBatch] = []
     private var spareOutputs: [EncodedBatch] = []
-    /// Spares kept at most (batches handed over from pass 1's cache, beyond these, are freed).
+    /// Spares kept at most: as many as can be in use at once (queued, encoding, being filled);
+    /// batches handed over from pass 1's kept documents, beyond these, are freed.
     private let maxSpares: Int
     private var join: (() -> Void)?
 
@@ -160,7 +161,7 @@ final class BatchEncoder: @unchecked Sendable {
         let workers = max(1, threads)
         self.writer = writer
         queue = BoundedQueue(capacity: 2 * workers)
-        maxSpares = 2 * workers + 2
+        maxSpares = 3 * workers + 2
         let slots = Self.cachedWords(memoryBudget: memoryBudget, threads: workers)
         let encoders = UncheckedSendable((0..<workers).map { _ in tokenizer.makeEncoder(cachedWords: slots) })
         let eot = tokenizer.eotId

@@ -149,10 +149,13 @@ struct IngestPipelineTests {
     /// Pass 2 from the documents pass 1 kept in memory writes exactly what reading the sources
     /// again writes: with room for every document, none, or a few batches (dropped midway); with
     /// many small batches; and when a document moves to validation after pass 1 (a fraction so
-    /// small that no document's hash picks it).
-    @Test(arguments: [(1 << 20, 0.1), (300, 0.1), (300, 1e-9), (1 << 20, 1e-9)])
-    func keptDocumentsEncodeLikeASecondRead(batchBytes: Int, valFraction: Double) throws {
-        let (dir, _) = try makeCorpus()
+    /// small that no document's hash picks it); from a folder and from a .tar.gz.
+    @Test(arguments: [
+        (1 << 20, 0.1, false), (300, 0.1, false), (300, 1e-9, false), (1 << 20, 1e-9, false), (300, 0.1, true),
+    ])
+    func keptDocumentsEncodeLikeASecondRead(batchBytes: Int, valFraction: Double, archive: Bool) throws {
+        let (folder, _) = try makeCorpus()
+        let source = archive ? try tarGz(folder) : folder
         var outputs: [[String]] = []
         var records: [IngestedCorpus?] = []
         var reads: [Int?] = []
@@ -164,7 +167,7 @@ struct IngestPipelineTests {
             pipeline.documentCacheBytes = cacheBytes
             var o = options()
             o.valFraction = valFraction
-            let s = try pipeline.run(paths: [dir], options: o)
+            let s = try pipeline.run(paths: [source], options: o)
             #expect(s.valTokens > 0 && s.trainTokens > 0)
             outputs.append(
                 [s.tokenizerSHA256!] + s.shards.map(\.sha256) + ["\(s.documents) \(s.trainTokens) \(s.valTokens)"])
