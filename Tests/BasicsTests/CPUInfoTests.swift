@@ -1,5 +1,6 @@
 // /proc/cpuinfo parsing: the first processor's fields, flags as a set, missing fields as nil.
 import Basics
+import Foundation
 import Testing
 
 struct CPUInfoTests {
@@ -25,6 +26,21 @@ struct CPUInfoTests {
         #expect(CPUInfo.field("model name", in: "processor : 0\n") == nil)
         #expect(CPUInfo.flags(in: "").isEmpty)
         #expect(CPUInfo.field("flags", in: "no colon here\n:\n") == nil)
+    }
+
+    @Test func trimsBlanksAroundKeysAndValues() {
+        let text = "  model name \t:\t  Some CPU  \t\nflags:a  b\n"
+        #expect(CPUInfo.field("model name", in: text) == "Some CPU")
+        #expect(CPUInfo.flags(in: text) == ["a", "b"])
+        #expect(CPUInfo.field("model", in: text) == nil)
+    }
+
+    @Test func readsThisMachinesFileAsTextParsingDoes() throws {
+        // The byte reader against the file read whole as a String, line by line.
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1) }
+        let flags = lines.first { $0.count == 2 && $0[0].trimmingCharacters(in: .whitespaces) == "flags" }
+        #expect(CPUInfo.flags() == Set((flags?[1] ?? "").split(separator: " ").map(String.init)))
     }
 
     @Test func thisMachineHasAModelName() {
