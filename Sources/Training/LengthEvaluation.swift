@@ -84,7 +84,7 @@ public struct LengthEvaluator: Sendable {
         let B = trainer.B
         let rows = trainer.rows
         let T = windows.T
-        let workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: T)) }
+        let workspaces = trainer.evaluationWorkspaces(time: T)
         let inputs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
         let targets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: B * T)
         let partial = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: rows.count)

@@ -84,7 +84,7 @@ public struct TaskEvaluator: Sendable {
         let B = trainer.B
         let rows = trainer.rows
         let loader = TaskLoader.evaluation(task: task, batch: B, time: T, seed: seed)
-        let workspaces = rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: T)) }
+        let workspaces = trainer.evaluationWorkspaces(time: T)
         let head = HeadWeights(model)
         let partial = UnsafeMutableBufferPointer<Outputs>.allocate(capacity: rows.count)
         partial.initialize(repeating: Outputs())

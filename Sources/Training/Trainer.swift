@@ -92,6 +92,14 @@ public final class Trainer: @unchecked Sendable {
         pool = WorkerPool(threads: W)
     }
 
+    /// Workspaces for evaluating windows of `time` tokens on the workers. At the training length
+    /// they are the training ones (evaluations run between steps, and validation always used
+    /// them): a run's length and task evaluations at 1x used to make and fault in new ones at
+    /// every evaluation.
+    func evaluationWorkspaces(time: Int) -> [WorkspaceBox] {
+        time == T ? workspaces : rows.map { WorkspaceBox(model.makeWorkspace(batch: $0.count, time: time)) }
+    }
+
     deinit {
         for g in grads { LargeFloats.deallocate(g.baseAddress) }
         inputs.deallocate()

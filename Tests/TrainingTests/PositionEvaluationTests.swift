@@ -55,6 +55,32 @@ struct PositionEvaluationTests {
         #expect(!metrics.keys.contains { $0.hasPrefix("lengen/pos/4x") })
     }
 
+    @Test func evaluationsAtTheTrainingLengthReuseTheTrainingWorkspaces() throws {
+        let dir = temporaryDirectory("lengen-reuse")
+        let tokens = (0..<2000).map { UInt32($0 * 5 % 23) }
+        let train = try makeShard(dir + "/train.bin", tokens: tokens, vocab: 24)
+        let val = try makeShard(dir + "/val.bin", tokens: Array(tokens.prefix(300)), vocab: 24)
+        let source = { try DataLoader(shards: [train], batch: 4, time: 8, seed: 1) }
+        let trainer = try tinyTrainer(vocab: 24, context: 32, source: try source())
+        trainer.trainStep()
+        #expect(zip(trainer.evaluationWorkspaces(time: 8), trainer.workspaces).allSatisfy { $0 === $1 })
+        #expect(!zip(trainer.evaluationWorkspaces(time: 16), trainer.workspaces).contains { $0 === $1 })
+        // The training step's activations left in them change nothing: the same results as a
+        // trainer of the same model whose workspaces were never used.
+        let unused = try Trainer(model: trainer.model, config: quickTrainConfig(steps: 2), source: try source())
+        let lengths = LengthEvaluator(shards: [val], trainLength: 8, factors: [1, 2], batches: 3)
+        #expect(lengths.evaluate(trainer).results == lengths.evaluate(unused).results)
+        let task = try RandomWalkTask()
+        let taskTrainer = try tinyTrainer(
+            vocab: task.vocabSize, context: 16, source: TaskLoader(task: task, batch: 4, time: 8, seed: 3))
+        taskTrainer.trainStep()
+        let taskUnused = try Trainer(
+            model: taskTrainer.model, config: quickTrainConfig(steps: 2),
+            source: TaskLoader(task: task, batch: 4, time: 8, seed: 3))
+        let tasks = TaskEvaluator(task: task, trainLength: 8, lengths: [8, 16], episodes: 6, seed: 3)
+        #expect(tasks.evaluate(taskTrainer) == tasks.evaluate(taskUnused))
+    }
+
     @Test func tinyRandomWalkRunLogsTaskAccuracyByBucket() throws {
         let task = try RandomWalkTask()
         let loader = TaskLoader(task: task, batch: 4, time: 8, seed: 3)
