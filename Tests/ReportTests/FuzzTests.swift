@@ -122,10 +122,21 @@ struct FilterFuzzTests {
     @Test func deepNestingRunsUpToTheLimitAndFailsClearlyPastIt() throws {
         let d = Filter.maxDepth
         let comparison = "run.id = 1"
-        // The worst case for SQLite's parser at the limit: each level a `not` of an `or`.
-        var nested = comparison
-        for i in 0..<(d / 2) { nested = (i % 2 == 0 ? "not (run.id = 2 or " : "(run.id = 3 and ") + nested + ")" }
-        #expect(try check(nested) != nil)
+        // The shapes that fill SQLite's parser stack fastest, at the limit (each of the last three
+        // overflowed it before depth 32, the old limit: at 15, 27 and 29 levels).
+        let shapes: [(units: Int, wrap: (String) -> String)] = [
+            (3, { "not (run.id = 2 or (run.id = 3 and \($0)))" }),
+            (2, { "(run.id = 2 or run.id = 4 and not \($0))" }),
+            (1, { "(train.lr > 1 or \($0) and tag.note = 'a')" }),
+            (1, { "(run.id = 2 or \($0) and run.id != 3)" }),
+        ]
+        for shape in shapes {
+            var nested = comparison
+            for _ in 0..<(d / shape.units) { nested = shape.wrap(nested) }
+            #expect(try check(nested) != nil, "\(nested)")
+            let error = try #require(parseError(shape.wrap(shape.wrap(nested))))
+            #expect(error.description.contains("nested more than \(d) deep"), "\(error)")
+        }
         #expect(try check(String(repeating: "(", count: d) + comparison + String(repeating: ")", count: d)) == [1])
         #expect(try check(String(repeating: "not ", count: d) + comparison) == [1])
         #expect(try check(String(repeating: "not ", count: d - 1) + comparison) == all.subtracting([1]))
