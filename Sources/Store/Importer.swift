@@ -54,19 +54,42 @@ public enum Importer {
     }
 
     public static func importFile(_ path: String, into db: TrackerDB) throws -> ImportSummary {
-        let text: String
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StoreError.cannotRead(path: path, reason: "it is a folder; name the .jsonl files in it")
+        }
+        let data: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw StoreError.cannotRead(path: path, reason: error.localizedDescription)
         }
-        return try importLines(text, file: path, into: db)
+        return try importLines(try utf8Text(data, file: path), file: path, into: db)
+    }
+
+    /// The file's text, or an error naming the first line that is not valid UTF-8.
+    static func utf8Text(_ data: Data, file: String) throws -> String {
+        if let text = String(data: data, encoding: .utf8) { return text }
+        var line = 1
+        var bytes = data.makeIterator()
+        var decoder = UTF8()
+        while case .scalarValue(let scalar) = decoder.decode(&bytes) {
+            if scalar == "\n" { line += 1 }
+        }
+        throw StoreError.badImportLine(
+            file: file, line: line, message: "not valid UTF-8; convert the file to UTF-8 (e.g. with iconv)")
+    }
+
+    /// The file's lines: split at LF, a CRLF counting as one line end (Swift reads "\r\n" as one
+    /// Character, so splitting at "\n" alone left files written on Windows as one line).
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
     }
 
     static func plan(_ text: String, file: String) throws -> [PlannedRun] {
         var runs: [PlannedRun] = []
         var index: [String: Int] = [:]
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in lines(text).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             func fail(_ message: String) -> StoreError { .badImportLine(file: file, line: n + 1, message: message) }

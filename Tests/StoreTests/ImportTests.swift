@@ -45,6 +45,31 @@ struct ImportTests {
         #expect(try db.events(runId: r.id).map(\.detail) == ["imported"])
     }
 
+    @Test func readsCRLFLinesAndNamesALineThatIsNotUTF8() throws {
+        guard let db = try makeDB(.sqlite) else { return }
+        let dir = tempDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Windows line ends: "\r\n" is one Character in Swift, and the file was one bad line.
+        let crlf = dir + "/crlf.jsonl"
+        try Data(baseline.replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: URL(fileURLWithPath: crlf))
+        let s = try Importer.importFile(crlf, into: db)
+        #expect(s.created == ["torch-softmax", "torch-other"] && s.points == 6)
+        // A byte that is not UTF-8 on line 2: the error names the line, as a JSON mistake does.
+        let bad = dir + "/bad.jsonl"
+        var bytes = Array(baseline.utf8)
+        let second = bytes.firstIndex(of: UInt8(ascii: "\n"))! + 5
+        bytes.insert(0xFF, at: second)
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        for (path, expected) in [(bad, "bad.jsonl:2: not valid UTF-8"), (dir, "is a folder")] {
+            do {
+                _ = try Importer.importFile(path, into: db)
+                Issue.record("\(path) imported")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     @Test(arguments: Backend.allCases) func reimportUpdatesInsteadOfDuplicating(backend: Backend) throws {
         guard let db = try makeDB(backend) else { return }
         _ = try Importer.importLines(baseline, file: "b.jsonl", into: db)
