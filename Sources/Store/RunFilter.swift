@@ -185,9 +185,25 @@ extension Filter {
                 sql: "EXISTS (SELECT 1 FROM runParam p WHERE p.runId = r.id AND p.key = ? AND \(test(column)))",
                 arguments: [.text(key), value])
         case .tag(let key):
+            // Tags are text. A number compares with the tags that are decimal numbers, as numbers
+            // ("9" < 10, "1.0" = 1), and with no other tag; `~` compares text with its digits.
+            // (SQLite used to compare the text with the number's spelling "9.0", so `= 9` never
+            // matched "9" and `> 10` did; PostgreSQL compared texts, so "9" > "10".)
+            let column: String
+            if isNumber && op != .contains {
+                column =
+                    switch dialect {
+                    case .sqlite: "\(TagNumber.sqlFunction)(t.value)"
+                    case .postgres:
+                        "CASE WHEN t.value ~ '\(TagNumber.pattern)' THEN CAST(t.value AS DOUBLE PRECISION) END"
+                    }
+            } else {
+                column = "t.value"
+                if isNumber { value = .text(literal.text) }
+            }
             return SQLCondition(
-                sql: "EXISTS (SELECT 1 FROM runTag t WHERE t.runId = r.id AND t.key = ? AND \(test("t.value")))",
-                arguments: [.text(key), isNumber && dialect == .postgres ? .text(literal.text) : value])
+                sql: "EXISTS (SELECT 1 FROM runTag t WHERE t.runId = r.id AND t.key = ? AND \(test(column)))",
+                arguments: [.text(key), value])
         case .metric(let key, let stat):
             let column: String
             switch stat {
@@ -216,5 +232,36 @@ extension Filter {
             // missing parameter does, instead of SQL's NULL that `not` leaves NULL.
             return SQLCondition(sql: "coalesce(\(test(sqlColumn)), FALSE)", arguments: [value])
         }
+    }
+}
+
+/// Which tags are numbers for `--where`: decimal numbers, optionally signed, with an exponent
+/// (`pattern`; no spaces, hex, inf or nan), the same in both engines: PostgreSQL matches the
+/// pattern, SQLite calls `sqlFunction`, registered on every connection the store opens.
+enum TagNumber {
+    static let pattern = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+    static let sqlFunction = "tracker_tag_number"
+
+    /// The number `text` spells under `pattern`, or nil.
+    static func value(_ text: String) -> Double? {
+        var bytes = Substring(text).utf8[...]
+        func digits() -> Int {
+            let n = bytes.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+            bytes = bytes.dropFirst(n)
+            return n
+        }
+        if let c = bytes.first, c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        var mantissa = digits()
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            mantissa += digits()
+        }
+        guard mantissa > 0 else { return nil }
+        if let c = bytes.first, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if let c = bytes.first, c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            guard digits() > 0 else { return nil }
+        }
+        return bytes.isEmpty ? Double(text) : nil
     }
 }

@@ -43,6 +43,11 @@ public final class TrackerDB: Sendable {
         try self.init(path: path, access: access, busyTimeout: busyTimeout, migrations: Self.migrations)
     }
 
+    /// `--where`'s numeric tags (RunFilter.swift, TagNumber).
+    static let tagNumber = DatabaseFunction(TagNumber.sqlFunction, argumentCount: 1, pure: true) { values in
+        String.fromDatabaseValue(values[0]).flatMap(TagNumber.value)
+    }
+
     /// `init(path:access:busyTimeout:)` applying only `migrations` (tests build older schemas).
     init(path: String, access: Access, busyTimeout: TimeInterval, migrations: [(name: String, sql: String)]) throws {
         self.path = path
@@ -55,6 +60,7 @@ public final class TrackerDB: Sendable {
         let checkpointer = access == .readWrite ? WALCheckpointer(path: path) : nil
         config.prepareDatabase { db in
             if access == .readWrite { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            db.add(function: Self.tagNumber)
             // the pool's writer and the metric connection (a copy of this configuration)
             if let checkpointer, !db.configuration.readonly { checkpointer.install(on: db.sqliteConnection!) }
             // Reads go through a memory map instead of a pread and a copy per page: a

@@ -36,4 +36,28 @@ struct RunFilterTests {
         #expect(try names(.not(.compare(.param("nope"), .equal, .number(1)))) == ["r0", "r1"])
         #expect(try names(.compare(.run(.name), .equal, .string("r0"))) == ["r0"])
     }
+
+    @Test(arguments: Backend.allCases) func numbersCompareWithNumericTagsAsNumbers(backend: Backend) throws {
+        guard let db = try makeDB(backend) else { return }
+        let tags = ["9", "20", "1.0", "-2.5e1", "abc", "9abc", " 9", "0x10", ".5", "5.", "nan", "1e"]
+        for (i, tag) in tags.enumerated() {
+            _ = try db.createRun(
+                RunRecord(name: tag, config: "{}", configHash: "h\(i)", state: .succeeded), params: [:],
+                tags: ["epochs": tag])
+        }
+        let reader = RunReader(db: db)
+        func names(_ op: Comparison, _ v: Double) throws -> Set<String> {
+            Set(try reader.summaries(RunSelection(filter: .compare(.tag("epochs"), op, .number(v)))).map(\.name))
+        }
+        #expect(try names(.equal, 9) == ["9"])
+        #expect(try names(.greater, 10) == ["20"])
+        #expect(try names(.less, 10) == ["9", "1.0", "-2.5e1", ".5", "5."])
+        #expect(try names(.equal, 1) == ["1.0"])
+        #expect(try names(.equal, -25) == ["-2.5e1"])
+        #expect(try names(.notEqual, 9) == ["20", "1.0", "-2.5e1", ".5", "5."])
+        // `~` compares text: the number's digits.
+        let contains = try reader.summaries(RunSelection(filter: .compare(.tag("epochs"), .contains, .number(9))))
+        #expect(Set(contains.map(\.name)) == ["9", "9abc", " 9"])
+        #expect(TagNumber.value("9") == 9 && TagNumber.value("+.5e-1") == 0.05 && TagNumber.value("1e") == nil)
+    }
 }
