@@ -8,6 +8,9 @@ public enum JSON: Sendable {
     case null
     case bool(Bool)
     case number(Double)
+    /// An integer written exactly (a Double holds integers exactly only up to 2^53: steps, ids,
+    /// sizes and integer parameters past that came out rounded).
+    case integer(Int64)
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
@@ -23,10 +26,16 @@ public enum JSON: Sendable {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
         case .number(let v): return formatShortest(v)
+        case .integer(let v): return String(v)
         case .string(let s): return JSONText.quoted(s)
         case .array(let items):
             if items.isEmpty { return "[]" }
-            if items.allSatisfy({ if case .number = $0 { true } else { false } }) {
+            if items.allSatisfy({
+                switch $0 {
+                case .number, .integer: true
+                default: false
+                }
+            }) {
                 return "[" + items.map { $0.render() }.joined(separator: ", ") + "]"
             }
             return "[\n" + items.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
@@ -53,7 +62,7 @@ public enum JSON: Sendable {
         switch v {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
-        case .int(let i): self = .number(Double(i))
+        case .int(let i): self = .integer(Int64(i))
         case .double(let d): self = .number(d)
         case .string(let s): self = .string(s)
         case .array(let a): self = .array(a.map(JSON.init))

@@ -56,7 +56,7 @@ enum JSONRenderer {
     static func cell(_ c: Cell) -> JSON {
         switch c {
         case .text(let s): return .string(s)
-        case .int(let v): return .number(Double(v))
+        case .int(let v): return .integer(v)
         case .number(let v, _): return .number(orString: v)
         case .meanStd(let m, let s, _):
             return .object([("mean", .number(orString: m)), ("std", s.map { .number(orString: $0) } ?? .null)])

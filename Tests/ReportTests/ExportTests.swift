@@ -82,4 +82,24 @@ struct StoreMoveTests {
         _ = try Importer.importFile(back[0].files[2], into: fresh)
         #expect(try contents(fresh) == once)
     }
+
+    @Test func namesThatMeetInAFileNameOrRunLongGetFilesOfTheirOwn() throws {
+        let db = try TrackerDB(home: Fixture.tempDir())
+        let long = String(repeating: "L", count: 300)
+        let lines =
+            ["a/b", "a_b", long].map { #"{"run": "\#($0)", "params": {}}"# } + [
+                #"{"run": "a/b", "step": 9007199254740993, "metrics": {"train/loss": 1}}"#
+            ]
+        _ = try Importer.importLines(lines.joined(separator: "\n"), file: "x.jsonl", into: db)
+        let out = try Exporter.export(RunReader(db: db), runs: ["a/b", "a_b", long, "a_b"], to: Fixture.tempDir())
+        #expect(out.map(\.run) == ["a/b", "a_b", long])
+        let stems = out.map { ($0.files[2] as NSString).lastPathComponent }
+        #expect(Set(stems).count == 3 && stems.allSatisfy { $0.utf8.count <= Exporter.maxStemBytes + 6 })
+        for run in out {
+            let back = try String(contentsOfFile: run.files[2], encoding: .utf8)
+            #expect(back.hasPrefix(#"{"run":"\#(run.run)""#), "\(run.files[2])")
+        }
+        // Steps past 2^53 come out exact (they went through a Double).
+        #expect(try String(contentsOfFile: out[0].files[2], encoding: .utf8).contains(#""step":9007199254740993,"#))
+    }
 }
