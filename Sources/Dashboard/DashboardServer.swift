@@ -126,7 +126,8 @@ enum Token {
     enum Outcome { case accepted, fromQuery, refused }
 
     static func check(_ token: String, _ request: Request) -> Outcome {
-        if let auth = request.headers[.authorization], auth.hasPrefix("Bearer "),
+        // The scheme's name is case-insensitive (RFC 7235): "bearer" too.
+        if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer "),
             equal(String(auth.dropFirst("Bearer ".count)), token)
         {
             return .accepted

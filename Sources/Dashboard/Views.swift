@@ -84,6 +84,11 @@ extension Dashboard {
     static func selection(_ query: QueryString) throws -> RunSelection {
         let filter = try query["where"].map(Filter.parse)
         let runs = query["runs"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        if let state = query["state"], !state.isEmpty, RunState(rawValue: state) == nil {
+            // as `report --state` refuses it (a page of "0 runs (state bogus)" read as an answer)
+            throw DashboardError.badRequest(
+                "state must be one of " + RunState.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         return RunSelection(experiment: query["experiment"], state: query["state"], filter: filter, runs: runs)
     }
 

@@ -57,6 +57,12 @@ extension Reports {
         if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
         let differing = Statistics.differingParams(runs)
         let groupKeys = query.groupBy ?? Statistics.withoutSeeds(differing)
+        for key in query.groupBy ?? [] {
+            let k = SummaryKey(key, in: runs)
+            if !runs.contains(where: { $0.param(k) != nil }) {
+                throw ReportError.badGroupKey(key, differing: Statistics.withoutSeeds(differing))
+            }
+        }
         let groups = Statistics.group(runs, by: groupKeys)
         let grouped = groups.count < runs.count
         let keys = CompareKeys(runs)

@@ -7,6 +7,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     case badFilter(expression: String, column: Int, message: String)
     /// A `--sort` key that names nothing.
     case badSortKey(String)
+    /// A --group-by key that is no parameter of the compared runs (and the ones that differ).
+    case badGroupKey(String, differing: [String])
     case noRuns(String)
     /// A page of the run table that starts past its last run.
     case pastTheEnd(offset: Int, total: Int)
@@ -28,6 +30,12 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .badSortKey(let key):
             return
                 "--sort: '\(key)' is not a column, parameter, tag or metric of these runs; use e.g. 'name', 'val/loss.min', 'train.lr' or 'tag.note'"
+        case .badGroupKey(let key, let differing):
+            let hint =
+                differing.isEmpty
+                ? "these runs differ in no parameter but their seeds"
+                : "they differ in " + differing.prefix(8).joined(separator: ", ") + (differing.count > 8 ? ", ..." : "")
+            return "--group-by: '\(key)' is not a parameter of these runs; \(hint)"
         case .pastTheEnd(let offset, let total):
             return "the selection has \(total) runs, fewer than the \(offset) skipped; ask for an earlier page"
         case .noRuns(let what):

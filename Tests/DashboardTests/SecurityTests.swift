@@ -50,6 +50,7 @@ import Testing
             #expect(try await server.get(path, headers: ["Authorization": "Bearer s3cret+/=x"]).status == 401)
         }
         #expect(try await server.get("/runs", headers: ["Authorization": "Bearer s3cret+/="]).status == 200)
+        #expect(try await server.get("/runs", headers: ["Authorization": "bearer s3cret+/="]).status == 200)
         let viaQuery = try await server.get("/runs?token=" + QueryString.escape("s3cret+/="))
         #expect(viaQuery.status == 200)
         let cookie = try #require(viaQuery.headers["set-cookie"])
@@ -78,6 +79,7 @@ import Testing
             ("/runs?page=-1", "page must be"), ("/runs?page=abc", "page must be"), ("/runs?per=0", "per must be"),
             ("/runs?format=xml", "format must be"), ("/runs?where=%zz", "'%'"), ("/runs?where=%ff%fe", "UTF-8"),
             ("/compare?where=" + QueryString.escape("val/loss = 'x'"), "compares with numbers"),
+            ("/runs?state=bogus", "state must be one of"), ("/compare?group=nope", "--group-by: 'nope'"),
         ]
         for (path, message) in cases {
             let reply = try await server.get(path)
