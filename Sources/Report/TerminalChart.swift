@@ -68,12 +68,16 @@ enum TerminalChart {
         let first = "step \(scale.minStep)"
         let last = "\(scale.maxStep)"
         out.append(pad + " " + first + String(repeating: " ", count: max(1, width - first.count - last.count)) + last)
-        let nameWidth = chart.series.map(\.name.count).max() ?? 0
+        // names on one line each (a control character shows as a space), padded by their width
+        let names = chart.series.map {
+            String($0.name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
+        }
+        let nameWidth = names.map(TextRenderer.displayWidth).max() ?? 0
         for (s, series) in chart.series.enumerated() {
             let number = color ? "\u{1B}[\(colors[s % colors.count])m\(s + 1)\u{1B}[0m" : "\(s + 1)"
             let finite = series.points.map(\.value).filter(\.isFinite)
             let range = finite.isEmpty ? "" : "  \(scale.valueLabel(finite.first!)) → \(scale.valueLabel(finite.last!))"
-            let name = series.name + String(repeating: " ", count: nameWidth - series.name.count)
+            let name = names[s] + String(repeating: " ", count: nameWidth - TextRenderer.displayWidth(names[s]))
             out.append("  \(number)  \(name)  \(sparkline(series, scale))\(range)")
         }
         if chart.logScale { out.append("  (log scale)") }

@@ -160,19 +160,44 @@ enum TextRenderer {
         mutating func append(_ cell: Cell) {
             let start = bytes.count
             cell.write(to: &bytes)
+            // A line break or another control character in a name or value would break the
+            // table's lines: each shows as a space, as the Markdown output shows them.
+            for i in start..<bytes.count where bytes[i] < 0x20 || bytes[i] == 0x7F { bytes[i] = 0x20 }
             ends.append(Int32(bytes.count))
-            lengths.append(TextRenderer.scalarCount(bytes[start...]))
+            lengths.append(TextRenderer.displayWidth(bytes[start...]))
         }
 
         /// The byte count of cell c.
         func sizes(_ c: Int) -> Int32 { ends[c] - (c == 0 ? 0 : ends[c - 1]) }
     }
 
-    /// Unicode scalars in UTF-8 text: its bytes that do not continue a sequence.
-    static func scalarCount(_ utf8: some Sequence<UInt8>) -> Int {
-        var count = 0
-        for b in utf8 where b & 0xC0 != 0x80 { count += 1 }
-        return count
+    /// The columns UTF-8 text takes in a terminal: one per scalar, two for the East Asian wide
+    /// and fullwidth ones (CJK, Hangul, fullwidth forms, most emoji), none for combining marks,
+    /// joiners and variation selectors, so tables of such names stay aligned.
+    static func displayWidth(_ utf8: ArraySlice<UInt8>) -> Int {
+        if utf8.allSatisfy({ $0 < 0x80 }) { return utf8.count }
+        var width = 0
+        for scalar in String(decoding: utf8, as: UTF8.self).unicodeScalars { width += columns(scalar.value) }
+        return width
+    }
+
+    /// A string's `displayWidth`.
+    static func displayWidth(_ text: String) -> Int { displayWidth(ArraySlice(text.utf8)) }
+
+    /// The columns of one scalar (see `displayWidth`).
+    static func columns(_ v: UInt32) -> Int {
+        switch v {
+        case 0x0300...0x036F, 0x1AB0...0x1AFF, 0x1DC0...0x1DFF, 0x200B...0x200F, 0x20D0...0x20FF, 0xFE00...0xFE0F,
+            0xFE20...0xFE2F, 0xE0100...0xE01EF:
+            return 0
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+            0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x1F300...0x1F64F,
+            0x1F680...0x1F6FF,
+            0x1F900...0x1F9FF, 0x1FA70...0x1FAFF, 0x20000...0x3FFFD:
+            return 2
+        default:
+            return 1
+        }
     }
 
     // MARK: - CSV
@@ -187,7 +212,7 @@ enum TextRenderer {
         var blocks: [String] = []
         for t in tables {
             var lines: [String] = []
-            if tables.count > 1 { lines.append("# " + t.title) }
+            if tables.count > 1 { lines.append(csvField("# " + t.title)) }  // one field, commas and all
             let split = t.columns.indices.map { i in
                 t.rows.contains { if case .meanStd = $0[i].unmarked { true } else { false } }
             }

@@ -51,6 +51,39 @@ struct RenderTests {
                 """)
     }
 
+    @Test func textTablesKeepOneLinePerRowAndAlignWideCharacters() {
+        let t = ReportTable(
+            title: "names", columns: ["run", "n"],
+            rows: [
+                [.text("a\nb\tc"), .int(1)], [.text("运行"), .int(2)], [.text("🚀x"), .int(3)],
+                [.text("e\u{301}"), .int(4)],
+            ])
+        #expect(
+            TextRenderer.alignedTable(t) == """
+                run    n
+                -----  -
+                a b c  1
+                运行   2
+                🚀x    3
+                e\u{301}      4
+                """)
+        let chart = ReportChart(
+            title: "c", metric: "m",
+            series: [.init(name: "lr\n0.1", points: [.init(step: 0, value: 1)]), .init(name: "运", points: [])])
+        let legend = TerminalChart.render(chart, color: false).split(separator: "\n").suffix(2)
+        #expect(legend.map { $0.prefix(11) } == ["  1  lr 0.1", "  2  运     "])
+    }
+
+    @Test func csvTitlesAreOneField() {
+        let two = ReportDocument(
+            title: "t",
+            sections: [
+                .table(ReportTable(title: "a, b (mean ± std)", columns: ["x"], rows: [[.int(1)]])),
+                .table(ReportTable(title: "c", columns: ["y"], rows: [[.int(2)]])),
+            ])
+        #expect(two.render(.csv) == "\"# a, b (mean ± std)\"\nx\n1\n\n# c\ny\n2")
+    }
+
     @Test func csvQuotesAndSplitsMeanStd() {
         #expect(
             doc.render(.csv) == #"""
