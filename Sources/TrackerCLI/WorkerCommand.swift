@@ -84,7 +84,7 @@ struct WorkerCommand: ParsableCommand {
         }
         let signals = SignalWatcher()
         let home = workspace.resolvedHome
-        try withCLIErrors {
+        let bad = try withCLIErrors {
             let db = try TrackerDB(home: home)
             var options = WorkerOptions(home: home)
             options.untilEmpty = untilEmpty
@@ -106,6 +106,13 @@ struct WorkerCommand: ParsableCommand {
             if let s = summary.stoppedBy { line += "; stopped by signal \(s), run released to the queue" }
             if summary.hitDeadline { line += "; deadline reached" }
             writeStderr(line + "\n")
+            return (done[.failed] ?? 0) + (done[.crashed] ?? 0)
+        }
+        // A batch worker (a cron job's `--until-empty`) says by its exit code whether every run it
+        // executed succeeded, as `tracker run` does; a worker run as a service exits 0.
+        if (untilEmpty || maxRuns != nil) && bad > 0 {
+            writeStderr("worker: \(bad) run(s) failed or crashed; see `tracker status`\n")
+            throw ExitCode(1)
         }
     }
 

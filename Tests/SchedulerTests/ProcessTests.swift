@@ -130,6 +130,17 @@ struct ProcessTests {
         }
     }
 
+    @Test func aBatchWorkerExitsNonZeroWhenARunFailed() throws {
+        let home = tempHome("proc-worker-exit")
+        let db = try TrackerDB(home: home)
+        _ = try enqueueSeeds(db, 2)
+        let failed = try tracker(["worker", "--home", home, "--until-empty", "--command", "exit 3"])
+        #expect(failed.status == 1 && failed.err.contains("2 run(s) failed or crashed"), "\(failed.err)")
+        #expect(try enqueueSeeds(db, 1, experiment: "other").count == 1)
+        let ok = try tracker(["worker", "--home", home, "--until-empty", "--command", "true"])
+        #expect(ok.status == 0 && ok.err.contains("1 run(s) (1 succeeded)"), "\(ok.err)")
+    }
+
     @Test func sigtermReleasesTheWorkersRun() throws {
         let home = tempHome("proc-term")
         let db = try TrackerDB(home: home)
