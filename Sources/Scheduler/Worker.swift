@@ -100,7 +100,10 @@ public final class Worker: @unchecked Sendable {
                 }
                 continue
             }
-            if options.untilEmpty { break }
+            // A run whose worker was killed waits for its lease to run out, then comes back to
+            // the queue: a draining worker waits for it instead of leaving it `running` (it exited
+            // at once, and the run stayed so until something looked again after the lease).
+            if try options.untilEmpty && !db.hasSilentRun(experimentId: options.experimentId) { break }
             if now - lastBeat >= options.heartbeatInterval {
                 try db.workerHeartbeat(id: id)
                 lastBeat = now

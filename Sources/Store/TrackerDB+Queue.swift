@@ -135,6 +135,21 @@ extension TrackerDB {
         }
     }
 
+    /// Whether a running run (of experiment `experimentId`, or any) has a worker that stopped
+    /// renewing its lease: its last heartbeat is older than half the lease (a live worker renews
+    /// it every few seconds). Once the lease runs out, `recoverExpiredLeases` queues it again.
+    public func hasSilentRun(experimentId: Int64? = nil, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+        try read { db in
+            try db.scalar(
+                Bool.self,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM run WHERE state = 'running'
+                      AND (CAST(? AS BIGINT) IS NULL OR experimentId = ?)
+                      AND heartbeatAt + (leaseExpiresAt - heartbeatAt) / 2 < CAST(? AS DOUBLE PRECISION))
+                    """, arguments: [experimentId, experimentId, now]) ?? false
+        }
+    }
+
     /// Records that running run `runId`'s process died without finishing (SIGKILL, as by the
     /// out-of-memory killer): crashed, with the signal, and back in the queue under the same id
     /// (to resume from its last checkpoint) while attempts < maxAttempts and no cancel was asked.

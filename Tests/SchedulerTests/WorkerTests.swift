@@ -55,6 +55,23 @@ struct WorkerTests {
         #expect(try db.events(runId: run.id!).map(\.toState) == [.queued, .running, .failed])
     }
 
+    @Test func aDrainingWorkerWaitsForTheRunOfAKilledWorker() throws {
+        let home = tempHome()
+        let db = try TrackerDB(home: home)
+        let runs = try enqueueSeeds(db, 2)
+        // a worker claimed the first run, beat once and died: its 1 s lease runs out unrenewed
+        let orphan = try #require(try db.claimNextRun(worker: "gone:1", lease: 1))
+        let fresh = try #require(try db.claimNextRun(worker: "alive:2", lease: 60))  // renewed: not waited for
+        #expect(Set([orphan.id, fresh.id]) == Set(runs.map(\.id)))
+        Thread.sleep(forTimeInterval: 0.6)  // past half its lease: silent
+        let started = Date()
+        let summary = try shellWorker(db, home: home, "true").run()
+        #expect(summary.finished.map(\.runId) == [orphan.id!] && summary.finished.map(\.state) == [.succeeded])
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(try db.run(id: fresh.id!)?.state == .running)
+        #expect(try !db.hasSilentRun())
+    }
+
     @Test func succeedingChildsAndEnvironment() throws {
         let home = tempHome()
         let db = try TrackerDB(home: home)

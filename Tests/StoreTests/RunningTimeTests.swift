@@ -39,6 +39,19 @@ struct RunningTimeTests {
         try #require(run?.id == id)
     }
 
+    @Test(arguments: Backend.allCases) func aRunWhoseHeartbeatStoppedForHalfItsLeaseIsSilent(backend: Backend)
+        throws
+    {
+        guard let db = try makeDB(backend) else { return }
+        let id = try Self.create(db, "beats")
+        try Self.claim(db, id, "w1")  // at 1000, lease 10
+        #expect(try !db.hasSilentRun(now: 1004.9))
+        #expect(try db.hasSilentRun(now: 1005.1))
+        #expect(try !db.hasSilentRun(experimentId: 424_242, now: 1005.1))
+        #expect(try db.recoverExpiredLeases(now: 1011).map(\.id) == [id])
+        #expect(try !db.hasSilentRun(now: 1011))
+    }
+
     @Test(arguments: Backend.allCases) func sumsRunningIntervalsEndingSilentDeathsAtTheLastMetric(backend: Backend)
         throws
     {
