@@ -3,6 +3,7 @@
 // and records it as cancelled. Runs handed to Slurm are cancelled in the store first, then
 // their tasks are scancelled (`A_T` each).
 import ArgumentParser
+import Basics
 import Foundation
 import Scheduler
 import SlurmExecutor
@@ -27,7 +28,12 @@ struct CancelCommand: ParsableCommand {
     func run() throws {
         try withCLIErrors {
             let db = try TrackerDB(home: workspace.resolvedHome)
-            let ids = try runTargets(targets, in: db, fromExperiment: { !$0.state.isTerminal }).map { $0.id! }
+            let named = try runTargets(targets, in: db, fromExperiment: { !$0.state.isTerminal })
+            // A run named by id that has already ended: say so rather than count it nowhere.
+            for r in named where r.state.isTerminal {
+                writeStderr("run \(r.id!) (\(r.name)) has already ended (\(r.state.rawValue)): nothing to cancel\n")
+            }
+            let ids = named.filter { !$0.state.isTerminal }.map { $0.id! }
             let (cancelled, requested, scancelled) = try SlurmHead.cancel(
                 db: db, runIds: ids, slurm: ProcessSlurmCommands())
             var line =

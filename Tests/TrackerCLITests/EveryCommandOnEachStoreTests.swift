@@ -57,6 +57,9 @@ import Testing
         _ = try ok(["run", dropped, "--no-wait"], "run --no-wait")
         _ = try ok(["cancel", "dropped"], "cancel")
         #expect(try w.db.stateCounts() == [.succeeded: 3, .cancelled: 1])
+        let ended = try ok(["cancel", "1"], "cancel of a finished run")  // says so, changes nothing
+        #expect(ended.stderr.contains("run 1 (seed1) has already ended (succeeded)"), "\(ended.stderr)")
+        #expect(try w.db.stateCounts() == [.succeeded: 3, .cancelled: 1])
         let status = try ok(["status"], "status").stdout
         #expect(status.contains("succeeded") && status.contains("cancelled"), "\(status)")
 
