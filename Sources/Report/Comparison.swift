@@ -54,7 +54,10 @@ extension Reports {
 
     public static func compare(_ reader: RunReader, _ query: CompareQuery) throws -> ReportDocument {
         let runs = try summariesWithWall(reader, query.selection)
-        if runs.isEmpty { throw ReportError.noRuns(describe(query.selection)) }
+        if runs.isEmpty {
+            let why = try query.selection.filter.flatMap { try missingNote(reader, $0) }
+            throw ReportError.noRuns(describe(query.selection) + (why.map { " (\($0))" } ?? ""))
+        }
         let differing = Statistics.differingParams(runs)
         let groupKeys = query.groupBy ?? Statistics.withoutSeeds(differing)
         for key in query.groupBy ?? [] {

@@ -69,6 +69,9 @@ public enum Reports {
         } else if runs.count < total {
             sections.append(.note("showing \(runs.count) of \(total) runs (--limit)"))
         }
+        if total == 0, let filter = query.selection.filter, let note = try missingNote(reader, filter) {
+            sections.append(.note(note))
+        }
         let count = runs.count == 1 ? "1 run" : "\(runs.count) runs"
         let title = "tracker report: \(count) (\(describe(query.selection)))"
         return (ReportDocument(title: title, sections: sections), total)
@@ -130,6 +133,14 @@ public enum Reports {
         case .bool(let b): return .text(b ? "true" : "false")
         case .text(let s): return .text(s)
         }
+    }
+
+    /// Why a filter may have selected nothing: the fields it names that no run has, if any.
+    static func missingNote(_ reader: RunReader, _ filter: Filter) throws -> String? {
+        let missing = try reader.missingFields(filter)
+        if missing.isEmpty { return nil }
+        return "no run has " + missing.joined(separator: ", ")
+            + " (a metric's statistic is .last, .min or .max; `tracker report RUN` lists a run's fields)"
     }
 
     static func describe(_ s: RunSelection) -> String {

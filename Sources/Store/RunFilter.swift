@@ -265,3 +265,47 @@ enum TagNumber {
         return bytes.isEmpty ? Double(text) : nil
     }
 }
+
+extension Filter {
+    /// The parameters, tags and metrics the expression names, in order, each once.
+    public var namedFields: [Field] {
+        var out: [Field] = []
+        var stack = [self]
+        while let f = stack.popLast() {
+            switch f {
+            case .and(let a, let b), .or(let a, let b): stack += [b, a]
+            case .not(let a): stack.append(a)
+            case .compare(let field, _, _):
+                if case .run = field { continue }
+                if !out.contains(field) { out.append(field) }
+            }
+        }
+        return out
+    }
+}
+
+extension RunReader {
+    /// The fields `filter` names that no run in the store has (a misspelt `trian.lr` or an
+    /// unknown statistic in `val/loss.mean`), as "parameter 'x'", "tag 'x'", "metric 'x'": what
+    /// a report says when a filter selects nothing.
+    public func missingFields(_ filter: Filter) throws -> [String] {
+        let fields = filter.namedFields
+        if fields.isEmpty { return [] }
+        return try db.read { db in
+            try fields.compactMap { field -> String? in
+                let (table, kind, key): (String, String, String)
+                switch field {
+                case .param(let k): (table, kind, key) = ("runParam", "parameter", k)
+                case .tag(let k): (table, kind, key) = ("runTag", "tag", k)
+                case .metric(let k, _): (table, kind, key) = ("metricSummary", "metric", k)
+                case .run: return nil
+                }
+                let found =
+                    try db.scalar(
+                        Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE key = ?)", arguments: [key])
+                    ?? false
+                return found ? nil : "\(kind) '\(key)'"
+            }
+        }
+    }
+}

@@ -21,6 +21,23 @@ struct RunListTests {
         return t.rows.map { $0[i].display }
     }
 
+    @Test func anEmptySelectionNamesTheFieldsNoRunHas() throws {
+        let typo = try Filter.parse("trian.lr < 1 and tag.nope = 'x' or `val/loss.mean` < 3 and train.lr > 0")
+        let text = try list(RunListQuery(selection: RunSelection(filter: typo))).render(.table)
+        #expect(text.contains("no run has parameter 'trian.lr', tag 'nope', metric 'val/loss.mean'"), "\(text)")
+        // A filter on existing fields that selects nothing has no such note.
+        let none = try list(RunListQuery(selection: RunSelection(filter: try Filter.parse("train.lr > 1e9"))))
+        #expect(!none.render(.table).contains("no run has"))
+        #expect(throws: ReportError.self) {
+            try Reports.compare(reader, CompareQuery(selection: RunSelection(filter: typo)))
+        }
+        do {
+            _ = try Reports.compare(reader, CompareQuery(selection: RunSelection(filter: typo)))
+        } catch {
+            #expect("\(error)".contains("no run has parameter 'trian.lr'"), "\(error)")
+        }
+    }
+
     @Test func table() throws {
         let text = try list(RunListQuery(selection: RunSelection(experiment: "sweep"))).render(.table)
         #expect(
