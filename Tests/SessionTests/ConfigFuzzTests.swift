@@ -166,7 +166,7 @@ struct ConfigFuzzTests {
     /// start with a key; TOMLText refuses those first, and leaves valid look-alikes alone.
     @Test func inputsTOMLKitCannotReport() throws {
         let headers = [
-            "[é]", "[[é]]", "[ é]", "[", "[\r", "[#", "[=]", "[{]", "[+]", "[.a]", "[\\]", "\u{FEFF}[é]", "[\u{1}]",
+            "[é]", "[[é]]", "[ é]", "[", "[\r", "[#", "[=]", "[{]", "[+]", "[.a]", "[\\]", "\u{FEFF}[é]",
         ]
         for header in headers {
             do {
@@ -194,6 +194,43 @@ struct ConfigFuzzTests {
         }
         let lookAlikes = "x = '''\n[é]\n'''\ny = [\n[{a = 1}],\n[+1],\n]\nz = \"[\"\n"
         #expect(throws: Never.self) { try TOMLText.checkTableHeaders(lookAlikes) }
+    }
+
+    /// toml++ reads its input as a C string: a NUL ended the file there, so what followed (a
+    /// duplicate key, an unknown table) was never read, and a file of one NUL was the default
+    /// run. Every control character TOML forbids is refused first, with its line and column, in
+    /// run configs and experiment files alike (both are read by TOMLReader).
+    @Test func controlCharactersAreRefusedWithTheirPlace() throws {
+        let dir = NSTemporaryDirectory() + "config-nul-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [(text: String, place: String, code: String)] = [
+            ("[train]\nsteps = 2\n\u{0}\nsteps = \"junk\"\n[bogus]\nx=1\n", "line 3, column 1", "U+0000"),
+            ("\u{0}", "line 1, column 1", "U+0000"),
+            ("[train]\nsteps = 2 # ok\u{0}\n", "line 2, column 15", "U+0000"),
+            ("[train]\nlr = \"a\u{0}b\"\n", "line 2, column 8", "U+0000"),
+            ("[\u{1}]\n", "line 1, column 2", "U+0001"),
+            ("[train]\r\nsteps = 2\u{7F}\r\n", "line 2, column 10", "U+007F"),
+        ]
+        for (i, c) in cases.enumerated() {
+            for (file, load) in [
+                ("run.toml", { (p: String) in _ = try TrainConfigFile.load(path: p) }),
+                ("sweep.toml", { (p: String) in _ = try ExperimentFile.load(path: p) }),
+            ] as [(String, (String) throws -> Void)] {
+                let path = dir + "/\(i)-" + file
+                try Data(c.text.utf8).write(to: URL(fileURLWithPath: path))
+                do {
+                    try load(path)
+                    Issue.record("\(file) accepted case \(i)")
+                } catch {
+                    let text = "\(error)"
+                    #expect(text.contains(c.place) && text.contains(c.code) && text.contains(path), "\(i): \(text)")
+                }
+            }
+        }
+        // Tabs, line breaks and escapes are not control characters in the file.
+        let fine = "[train]\r\n\tsteps = 2\n[experiment]\ndescription = \"a\\u0000b\\tc\"\n"
+        #expect(try TrainConfigFile.decode(toml: fine).train.steps == 2)
     }
 
     @Test func hugeSizesAreClearErrors() {
