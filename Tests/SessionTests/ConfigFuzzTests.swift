@@ -162,6 +162,31 @@ struct ConfigFuzzTests {
         }
     }
 
+    /// A run config read as JSON (a run folder's config.json passed as --config) with a null
+    /// value: decodeIfPresent took it for an absent key, so `"layers": null` was the default.
+    @Test(arguments: [
+        ("model.layers", "model.layers must be an integer (got null)"),
+        ("train.lr", "train.lr must be a number (got null)"),
+        ("data.corpus", "data.corpus must be a string (got null)"),
+        ("eval.lengths", "eval.lengths must be a list (got null)"),
+        ("model.attention", "model.attention must be a table (got null)"),
+        ("model.attention.window", "model.attention.window must be a value (got null)"),
+    ])
+    func nullInAJSONConfigNamesTheKey(key: String, message: String) throws {
+        var tree = try TrainConfigFile.resolvedTree(TrainConfigFile.decode(toml: "[model.attention]\nwindow = 8"))
+        try tree.set(key, to: .null)
+        let dir = NSTemporaryDirectory() + "config-null-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try tree.canonicalJSON().write(toFile: dir + "/config.json", atomically: false, encoding: .utf8)
+        do {
+            _ = try TrainConfigFile.load(path: dir + "/config.json")
+            Issue.record("accepted \(key): null")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
     /// toml++ asserts (aborting the process) instead of reporting a table header that does not
     /// start with a key; TOMLText refuses those first, and leaves valid look-alikes alone.
     @Test func inputsTOMLKitCannotReport() throws {
