@@ -3,6 +3,8 @@ import Foundation
 
 public enum SchedulerError: Error, CustomStringConvertible {
     case badSweep(key: String, reason: String)
+    /// A grid axis (or `seeds`) that lists a value twice.
+    case sweepValueTwice(key: String, value: String)
     case badConfig(key: String, reason: String)
     case badNightly(key: String, reason: String)
     case noSuchRun(Int64)
@@ -16,6 +18,9 @@ public enum SchedulerError: Error, CustomStringConvertible {
         switch self {
         case .badSweep(let key, let reason):
             return "[sweep] \(key): \(reason) (see experiments/attention-sweep.toml for the accepted shapes)"
+        case .sweepValueTwice(let key, let value):
+            return "[sweep] \(key) lists \(value) twice: each value is a run, and the second would repeat the "
+                + "first; list it once"
         case .badConfig(let key, let reason):
             return "config key \(key): \(reason)"
         case .badNightly(let key, let reason):

@@ -94,6 +94,21 @@ public struct Sweep: Sendable, Equatable {
             throw SchedulerError.badSweep(
                 key: dup, reason: "swept twice (in the grid, [sweep.random] or seed_key); sweep it once")
         }
+        // A value listed twice makes two runs with the same config: the second is then "already in
+        // the experiment" when enqueued, which is not what the file says.
+        for (key, values) in grid.map({ ($0.key, $0.values) }) + [("seeds", seeds.map { ConfigValue.int($0) })] {
+            var seen = Set<ConfigValue>()
+            for v in values.map(Self.sameRun) where !seen.insert(v).inserted {
+                throw SchedulerError.sweepValueTwice(key: key, value: (try? v.canonicalJSON()) ?? v.shortDescription)
+            }
+        }
+    }
+
+    /// `value` as the run it makes: a whole number written as a real (1.0) sets the same config as
+    /// the integer (1), so the two are one value of an axis.
+    private static func sameRun(_ value: ConfigValue) -> ConfigValue {
+        if case .double(let d) = value, d == d.rounded(), abs(d) < 1e15 { return .int(Int(d)) }
+        return value
     }
 
     /// Every key a point sets: the grid's, [sweep.random]'s, and the seed keys when there are seeds.

@@ -216,6 +216,30 @@ struct SweepTests {
         }
     }
 
+    /// A value listed twice made two runs with one config, and enqueueing then called the second
+    /// "already in the experiment". A whole real (1.0) is the same value as the integer.
+    @Test(
+        arguments: [
+            (["seeds": .array([.int(1), .int(1), .int(2)])], "[sweep] seeds lists 1 twice"),
+            (
+                ["train.lr": .array([.double(1e-3), .double(3e-3), .double(1e-3)])],
+                "[sweep] train.lr lists 0.001 twice"
+            ),
+            (["model.layers": .array([.int(2), .double(2)])], "[sweep] model.layers lists 2 twice"),
+            (
+                ["model.attention.variant": .array([.string("alibi"), .string("alibi")])],
+                "[sweep] model.attention.variant lists \"alibi\" twice"
+            ),
+        ] as [([String: ConfigValue], String)])
+    func aValueListedTwiceIsRefused(sweep: [String: ConfigValue], message: String) throws {
+        do {
+            _ = try spec(sweep)
+            Issue.record("accepted \(sweep)")
+        } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+
     @Test func nonFiniteNumbersAreNotConfigs() throws {
         var tree = baseTree
         try tree.set("train.lr", to: .double(.infinity))
