@@ -240,6 +240,34 @@ struct SweepTests {
         }
     }
 
+    /// 7 axes of 10 values held 10^7 configs in memory (24 GB, then the OOM killer): the size is
+    /// the product of the axes, refused before anything is expanded.
+    @Test func aSweepPastTheLimitIsRefusedBeforeExpanding() throws {
+        var axes: [String: ConfigValue] = [:]
+        for key in ["train.lr", "train.steps", "train.batch", "model.layers", "model.channels", "model.heads"] {
+            axes[key] = .array((1...10).map { .int($0) })
+        }
+        axes["seeds"] = .array((1...10).map { .int($0) })
+        let started = Date()
+        do {
+            _ = try spec(axes)
+            Issue.record("a sweep of 10^7 runs was accepted")
+        } catch {
+            #expect(
+                "\(error)".hasPrefix(
+                    "the sweep expands to 10,000,000 runs (7 axes: model.channels × 10, model.heads × 10, "
+                        + "model.layers × 10, train.batch × 10, train.lr × 10, train.steps × 10, seeds × 10); "
+                        + "at most 100,000"), "\(error)")
+        }
+        #expect(Date().timeIntervalSince(started) < 1)
+        // Random samples count too; the limit itself is allowed.
+        #expect(throws: SchedulerError.self) {
+            try spec(["random": .table(["count": .int(1_000_000), "train.lr": .table(["choice": .array([.int(1)])])])])
+        }
+        axes = ["train.steps": .array((1...100).map { .int($0) }), "seeds": .array((1...1000).map { .int($0) })]
+        #expect(try spec(axes).sweep.grid.count == 1)
+    }
+
     @Test func nonFiniteNumbersAreNotConfigs() throws {
         var tree = baseTree
         try tree.set("train.lr", to: .double(.infinity))
