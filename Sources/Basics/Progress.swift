@@ -137,6 +137,17 @@ public enum Format {
         return "\(v)"
     }
 
+    /// An exact count with thousands separators: 10000000 -> "10,000,000".
+    public static func grouped(_ v: Int64) -> String {
+        let digits = Array(String(v.magnitude))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return (v < 0 ? "-" : "") + out
+    }
+
     public static func duration(_ s: Double) -> String {
         if s < 1 { return String(format: "%.0f ms", s * 1000) }
         if s < 60 { return String(format: "%.1f s", s) }

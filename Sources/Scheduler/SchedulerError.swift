@@ -3,6 +3,10 @@ import Foundation
 
 public enum SchedulerError: Error, CustomStringConvertible {
     case badSweep(key: String, reason: String)
+    /// A grid axis (or `seeds`) that lists a value twice.
+    case sweepValueTwice(key: String, value: String)
+    /// A sweep whose axes multiply past `Sweep.maxRuns`.
+    case sweepTooLarge(runs: String, axes: [String], limit: String)
     case badConfig(key: String, reason: String)
     case badNightly(key: String, reason: String)
     case noSuchRun(Int64)
@@ -16,6 +20,12 @@ public enum SchedulerError: Error, CustomStringConvertible {
         switch self {
         case .badSweep(let key, let reason):
             return "[sweep] \(key): \(reason) (see experiments/attention-sweep.toml for the accepted shapes)"
+        case .sweepValueTwice(let key, let value):
+            return "[sweep] \(key) lists \(value) twice: each value is a run, and the second would repeat the "
+                + "first; list it once"
+        case .sweepTooLarge(let runs, let axes, let limit):
+            return "the sweep expands to \(runs) runs (\(axes.count) axes: \(axes.joined(separator: ", "))); "
+                + "at most \(limit): split it into several experiments, or sample it with [sweep.random]"
         case .badConfig(let key, let reason):
             return "config key \(key): \(reason)"
         case .badNightly(let key, let reason):

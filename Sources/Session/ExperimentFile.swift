@@ -4,7 +4,8 @@
 // Each run is then resolved: it stores every key with its value (defaults included) and is
 // identified by the hash of that resolved config; the hash of the config as written (what runs
 // enqueued before resolved configs carry) is kept as an equivalent, so re-running an old
-// experiment file does not enqueue its runs again.
+// experiment file does not enqueue its runs again. Enqueueing also checks that the store holds
+// the corpora the runs name.
 import Basics
 import Foundation
 import Scheduler
@@ -34,10 +35,24 @@ public enum ExperimentFile {
         _ spec: ExperimentSpec, _ plans: [ExperimentSpec.Plan], source: String, db: TrackerDB, force: Bool,
         priority: Int64? = nil
     ) throws -> (experiment: ExperimentRecord, enqueued: [RunRecord], skipped: [RunRecord]) {
+        try requireCorpora(plans, db: db)
         let experiment = try db.upsertExperiment(name: spec.name, source: source, spec: spec.specJSON)
         var rows = try spec.plannedRuns(plans)
         if let priority { for i in rows.indices { rows[i].run.priority = priority } }
         let (enqueued, skipped) = try db.enqueue(rows, experimentId: experiment.id!, force: force)
         return (experiment, enqueued, skipped)
+    }
+
+    /// Throws unless the store holds every corpus the runs train on (runs of a synthetic task need
+    /// none): a missing one failed every run when it started, after "enqueued N run(s)". The
+    /// store is the one the runs will read, SQLite or PostgreSQL, so the check is theirs.
+    static func requireCorpora(_ plans: [ExperimentSpec.Plan], db: TrackerDB) throws {
+        var checked = Set<String>()
+        // The resolved config always holds data.corpus, and data.task for a task run.
+        for plan in plans where plan.config.value(at: "data.task") == nil {
+            guard case .string(let name)? = plan.config.value(at: "data.corpus"), checked.insert(name).inserted
+            else { continue }
+            if try db.corpus(named: name) == nil { throw SessionError.noCorpus(name: name, home: db.home) }
+        }
     }
 }

@@ -163,6 +163,7 @@ public enum TrainConfigFile {
 
     /// Decodes and validates a run config from JSON.
     public static func decode(json: Data) throws -> TrainRunConfig {
+        try refuseNull(json)
         let config: TrainRunConfig
         do {
             config = try JSONDecoder().decode(TrainRunConfig.self, from: json)
@@ -172,6 +173,31 @@ public enum TrainConfigFile {
         }
         try config.validate()
         return config
+    }
+
+    /// No key of a run config takes null (a resolved config never holds one), but the sections
+    /// read their keys with decodeIfPresent, which takes null for absent: `"layers": null` was
+    /// silently the default. Names the first null key and the type its place expects, found by
+    /// decoding a table and then a string there instead (a key that takes either is "a value").
+    static func refuseNull(_ json: Data) throws {
+        guard let tree = try? JSONDecoder().decode(ConfigValue.self, from: json),
+            let key = tree.leaves().first(where: { $0.value == .null })?.key
+        else { return }  // not JSON, or no null: decoding says what is wrong, if anything
+        var expected = "a value"
+        let path = key.split(separator: ".").map(String.init)
+        for probe in [ConfigValue.table([:]), .string("")] where !key.contains("[") {
+            var replaced = tree
+            guard (try? replaced.set(key, to: probe)) != nil,
+                let data = try? replaced.canonicalJSON().data(using: .utf8)
+            else { break }
+            do {
+                _ = try JSONDecoder().decode(TrainRunConfig.self, from: data)
+            } catch DecodingError.typeMismatch(let type, let ctx) where ctx.codingPath.map(\.stringValue) == path {
+                expected = describe(type)
+                break
+            } catch {}
+        }
+        throw TrainingError.wrongType(key: key, expected: "\(expected) (got null)")
     }
 
     /// JSONDecoder says only "The given data was not valid JSON.", without a key, both for broken

@@ -14,7 +14,9 @@ public enum TOMLReader {
     public static func parse(_ text: String, file: String) throws -> ConfigValue {
         let table: TOMLTable
         do {
-            // toml++ aborts instead of reporting on a few malformed headers: refuse them first.
+            // toml++ stops at a NUL and aborts instead of reporting on a few malformed headers:
+            // refuse them first.
+            try TOMLText.checkControlCharacters(text)
             try TOMLText.checkTableHeaders(text)
             table = try TOMLTable(string: text)
         } catch let e as TOMLText.Refused {

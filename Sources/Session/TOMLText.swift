@@ -28,6 +28,31 @@ public enum TOMLText {
         return text
     }
 
+    /// Throws at the first control character TOML forbids (U+0000-U+0008, U+000A-U+001F but
+    /// line feed and carriage return, U+007F: the spec refuses them in strings and comments too),
+    /// naming its line and column. toml++ reads its input as a C string, so a NUL silently ended
+    /// the file there (the rest, with any error in it, was never seen, and a file of one NUL was
+    /// an empty config: the default run); the others get the same message here.
+    public static func checkControlCharacters(_ text: String) throws {
+        var line = 1
+        var column = 1
+        for c in text.unicodeScalars {
+            if c == "\n" {
+                line += 1
+                column = 1
+                continue
+            }
+            if (c.value < 0x20 && c != "\t" && c != "\r") || c.value == 0x7F {
+                let hex = String(c.value, radix: 16, uppercase: true)
+                let code = "U+" + String(repeating: "0", count: 4 - hex.count) + hex
+                throw Refused(
+                    description: "line \(line), column \(column): control character \(code) (TOML "
+                        + "allows only tab and line breaks; in a string, write it as an escape, e.g. \"\\u0000\")")
+            }
+            column += 1
+        }
+    }
+
     /// Throws when a table header (`[name]` or `[[name]]` at the start of a line, outside any
     /// value) does not start with a bare key character, a quote or `]`.
     public static func checkTableHeaders(_ text: String) throws {

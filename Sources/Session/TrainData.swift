@@ -118,11 +118,13 @@ public struct TrainSummary: Codable, Sendable {
     public var runDirectory: String
     public var steps: Int
     public var parameters: Int
-    public var finalTrainLoss: Double
+    /// Nil when nothing was trained (`complete`).
+    public var finalTrainLoss: Double?
     public var valLoss: Double?
     public var valPerplexity: Double?
     public var valBitsPerByte: Double?
-    public var tokensPerSecond: Double
+    /// Nil when nothing was trained (`complete`).
+    public var tokensPerSecond: Double?
     public var mfu: Double?
     public var peakFlops: Double?
     /// OpenBLAS's build line and kernel family (`BLAS.configuration`): MFU depends on it.
@@ -137,6 +139,9 @@ public struct TrainSummary: Codable, Sendable {
     public var model: ModelConfig
     /// Why an ASHA sweep stopped the run early (nil when it ran all its steps).
     public var pruned: String? = nil
+    /// Set when the run was already complete: its checkpoint is its last step, so nothing was
+    /// trained, evaluated or written (the numbers of that run are in its metrics).
+    public var complete: String? = nil
 
     public init(runDirectory: String, model: LanguageModel, outcome: TrainingOutcome) {
         self.runDirectory = runDirectory
@@ -158,18 +163,35 @@ public struct TrainSummary: Codable, Sendable {
         self.model = model.config
     }
 
+    /// The summary of a run that had nothing left to train: its checkpoint at `step`, the last.
+    public init(complete runDirectory: String, step: Int, checkpoint: String, model: LanguageModel) {
+        self.runDirectory = runDirectory
+        steps = step
+        parameters = model.parameterCount
+        blas = BLAS.configuration
+        peakMemoryBytes = ProcessStats.peakRSSBytes()
+        seconds = 0
+        checkpoints = [checkpoint]
+        self.model = model.config
+        complete = "nothing left to train: the run is complete at step \(step)"
+    }
+
     /// The text summary `tracker train` prints.
     public var text: String {
+        if let complete {
+            return [complete, "  run         \(runDirectory)", "  checkpoint  \(checkpoints.last ?? "")"]
+                .joined(separator: "\n")
+        }
         var lines = [
             "trained \(Format.count(Int64(parameters))) parameters for \(steps) steps in \(Format.duration(seconds))"
         ]
-        lines.append(String(format: "  train loss  %.4f", finalTrainLoss))
+        lines.append(String(format: "  train loss  %.4f", finalTrainLoss ?? .nan))
         if let valLoss {
             var s = String(format: "  val loss    %.4f  ppl %.2f", valLoss, valPerplexity ?? .nan)
             if let valBitsPerByte { s += String(format: "  bits/byte %.4f", valBitsPerByte) }
             lines.append(s)
         }
-        var speed = "  speed       \(Format.count(Int64(tokensPerSecond))) tokens/s"
+        var speed = "  speed       \(Format.count(Int64(tokensPerSecond ?? 0))) tokens/s"
         if let mfu, let peakFlops {
             speed += String(format: ", MFU %.1f%% of %.1f GFLOP/s sgemm", mfu * 100, peakFlops / 1e9)
         }

@@ -94,6 +94,13 @@ public struct TrainSession {
         shouldEnd: (() -> Bool)? = nil, corpus: IngestedCorpus? = nil, stop: SignalWatcher? = nil,
         onTrainingStart: ((Int) -> Void)? = nil
     ) throws -> TrainSummary {
+        if let resumeFrom,
+            let done = try Self.completeSummary(resumeFrom, runDirectory: dir, steps: config.train.steps)
+        {
+            FanOutSink(extraSinks).finish(error: nil)  // as the loop does at its end: closes the store's writer
+            writeStderr(done.complete! + "\n")
+            return done
+        }
         let data = try TrainData.load(config, home: home, corpus: corpus)
         let modelConfig = try config.model.resolved(vocabSize: data.vocabSize)
         try TrainingMemory(
@@ -130,6 +137,20 @@ public struct TrainSession {
         onTrainingStart?(trainer.step)
         let outcome = try loop.run()
         return TrainSummary(runDirectory: dir, model: model, outcome: outcome)
+    }
+
+    /// The summary of a run whose checkpoint `path` is at its last step (or past it), nil while
+    /// steps are left. Such a run is done: its final evaluation was logged before that checkpoint
+    /// was written, and training "on" logged it again (val/* and lengen/* twice in metrics.jsonl)
+    /// and reported a NaN loss at 0 tokens/s. Nothing is written. A queued run found so (its worker
+    /// died after the final checkpoint was recorded, or `--run` of a succeeded run) exits 0 and
+    /// ends succeeded, which it is: failing it would throw away a finished run.
+    static func completeSummary(_ path: String, runDirectory: String, steps: Int) throws -> TrainSummary? {
+        guard let step = try SafetensorsFile(path: path).metadata["step"].flatMap(Int.init), step >= steps else {
+            return nil  // a checkpoint without a step is refused by loadCheckpoint, with why
+        }
+        let model = try Checkpoint.loadModel(path: path).model
+        return TrainSummary(complete: runDirectory, step: step, checkpoint: path, model: model)
     }
 
     /// Creates the run folder and its checkpoints/, and writes config.json (the resolved config);

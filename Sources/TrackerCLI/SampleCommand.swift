@@ -46,7 +46,11 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         if tokens < 1 { throw ValidationError("--tokens must be at least 1") }
-        if temperature < 0 { throw ValidationError("--temperature must be 0 (greedy) or positive") }
+        // `temperature < 0` alone let nan through (every comparison with nan is false), and nan or
+        // inf sampled garbage.
+        if !(temperature >= 0 && temperature.isFinite) {
+            throw ValidationError("--temperature must be 0 (greedy) or a positive number (got \(temperature))")
+        }
         if topK < 0 { throw ValidationError("--top-k must be 0 (all tokens) or positive") }
     }
 

@@ -7,7 +7,9 @@
 //                                  batch count (the loader's batches are a pure function of those,
 //                                  so they are the whole RNG state of training)
 // The state file is written first and the weights last, each atomically, so a step whose weights
-// file exists is complete. Resuming checks that both files name the same step and model.
+// file exists is complete. Resuming checks that both files name the same step and model; every
+// load checks the files' data against the digest written with it (Safetensors.swift) and that
+// the values are finite.
 import Basics
 import Foundation
 import Kernels
@@ -120,8 +122,19 @@ public enum Checkpoint {
 
     static func copyWeights(from file: SafetensorsFile, into model: LanguageModel) throws {
         for s in try sources(in: file, for: model).0 {
-            try file.copy(s.spec.name, elements: s.values, into: slice(model.parameters, s.spec))
+            let values = slice(model.parameters, s.spec)
+            try file.copy(s.spec.name, elements: s.values, into: values)
+            try requireFinite(values, tensor: s.spec.name, path: file.path)
         }
+    }
+
+    /// Throws when `values` hold a NaN or an infinity. A checkpoint written by a run that had
+    /// diverged loads without complaint, and resuming from it then said "training diverged ...
+    /// lower lr" at the first step, blaming the config instead of the file.
+    static func requireFinite(_ values: UnsafeMutableBufferPointer<Float>, tensor: String, path: String) throws {
+        var probe: Float = 0
+        for x in values { probe += x * 0 }  // 0 for finite values; NaN once any is NaN or infinite
+        if probe != 0 { throw TrainingError.nonFiniteCheckpoint(path: path, tensor: tensor) }
     }
 
     /// The part of a flat parameter-layout buffer that holds `spec`.
@@ -204,8 +217,9 @@ extension Trainer {
             }
             for s in sources {
                 let from = s.flatOffset + s.values.lowerBound
-                try state.copy(
-                    name, elements: from..<(from + s.values.count), into: Checkpoint.slice(moment, s.spec))
+                let values = Checkpoint.slice(moment, s.spec)
+                try state.copy(name, elements: from..<(from + s.values.count), into: values)
+                try Checkpoint.requireFinite(values, tensor: "\(name) of \(s.spec.name)", path: statePath)
             }
         }
         optimizer.t = t

@@ -13,6 +13,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case vocabularyMismatch(path: String, shard: Int, model: Int)
     /// A checkpoint file is malformed.
     case badCheckpoint(path: String, reason: String)
+    /// A checkpoint's tensor data no longer hashes to the digest written with it.
+    case damagedCheckpoint(path: String)
+    /// A checkpoint whose tensor holds NaN or infinity (written after the run had diverged).
+    case nonFiniteCheckpoint(path: String, tensor: String)
     /// A checkpoint belongs to another model or run.
     case checkpointMismatch(path: String, reason: String)
     /// Nothing to resume or sample from.
@@ -40,6 +44,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
                 + "train with the tokenizer the shards were written with"
         case .badCheckpoint(let path, let reason):
             return "\(path): not a usable checkpoint (\(reason)): pick another checkpoint of the run"
+        case .damagedCheckpoint(let path):
+            return "\(path): checkpoint data does not match its checksum: the file is damaged; resume from an "
+                + "earlier checkpoint"
+        case .nonFiniteCheckpoint(let path, let tensor):
+            return "\(path): tensor '\(tensor)' holds NaN or infinity (the run had diverged when it was written): "
+                + "resume from an earlier checkpoint"
         case .checkpointMismatch(let path, let reason):
             return "\(path): \(reason): resume with the config the checkpoint was trained with"
         case .notEnoughMemory(let needed, let available, let limit, let breakdown):

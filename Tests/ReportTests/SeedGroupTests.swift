@@ -34,6 +34,15 @@ struct SeedGroupTests {
         try experiment.write(toFile: path, atomically: true, encoding: .utf8)
         let (spec, plans) = try ExperimentFile.load(path: path)
         let db = try TrackerDB(home: home)
+        // Enqueueing checks that the corpus is in the store; these runs are never trained.
+        _ = try db.record(
+            IngestedCorpus(
+                corpus: CorpusRecord(
+                    name: "bundled", fingerprint: "fp", settings: "{}", documents: 1, trainDocuments: 1,
+                    valDocuments: 0, bytes: 1, skipped: 0, invalid: 0, repaired: 0, duplicates: 0, stats: "{}"),
+                sources: [],
+                tokenizer: TokenizerRecord(kind: "bpe", vocabSize: 300, settings: "{}", sha256: "t", path: "t.json"),
+                shards: []))
         let runs = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false).enqueued
         try db.logMetrics(
             runs.enumerated().map { i, run in

@@ -82,12 +82,13 @@ func waitFor(_ timeout: Double = 30, _ condition: () throws -> Bool) rethrows ->
     return false
 }
 
-/// A small experiment file in `dir` with `seeds` runs.
+/// A small experiment file in `dir` with `seeds` runs (on a synthetic task: enqueueing checks that
+/// a corpus run's corpus is in the store, and these runs only ever run shell commands).
 func writeExperiment(_ dir: String, name: String = "tiny", seeds: Int = 2) throws -> String {
     let path = "\(dir)/\(name).toml"
     try """
     [data]
-    corpus = "bundled"
+    task = "t1"
     [model]
     layers = 1
     [train]

@@ -216,6 +216,58 @@ struct SweepTests {
         }
     }
 
+    /// A value listed twice made two runs with one config, and enqueueing then called the second
+    /// "already in the experiment". A whole real (1.0) is the same value as the integer.
+    @Test(
+        arguments: [
+            (["seeds": .array([.int(1), .int(1), .int(2)])], "[sweep] seeds lists 1 twice"),
+            (
+                ["train.lr": .array([.double(1e-3), .double(3e-3), .double(1e-3)])],
+                "[sweep] train.lr lists 0.001 twice"
+            ),
+            (["model.layers": .array([.int(2), .double(2)])], "[sweep] model.layers lists 2 twice"),
+            (
+                ["model.attention.variant": .array([.string("alibi"), .string("alibi")])],
+                "[sweep] model.attention.variant lists \"alibi\" twice"
+            ),
+        ] as [([String: ConfigValue], String)])
+    func aValueListedTwiceIsRefused(sweep: [String: ConfigValue], message: String) throws {
+        do {
+            _ = try spec(sweep)
+            Issue.record("accepted \(sweep)")
+        } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+
+    /// 7 axes of 10 values held 10^7 configs in memory (24 GB, then the OOM killer): the size is
+    /// the product of the axes, refused before anything is expanded.
+    @Test func aSweepPastTheLimitIsRefusedBeforeExpanding() throws {
+        var axes: [String: ConfigValue] = [:]
+        for key in ["train.lr", "train.steps", "train.batch", "model.layers", "model.channels", "model.heads"] {
+            axes[key] = .array((1...10).map { .int($0) })
+        }
+        axes["seeds"] = .array((1...10).map { .int($0) })
+        let started = Date()
+        do {
+            _ = try spec(axes)
+            Issue.record("a sweep of 10^7 runs was accepted")
+        } catch {
+            #expect(
+                "\(error)".hasPrefix(
+                    "the sweep expands to 10,000,000 runs (7 axes: model.channels × 10, model.heads × 10, "
+                        + "model.layers × 10, train.batch × 10, train.lr × 10, train.steps × 10, seeds × 10); "
+                        + "at most 100,000"), "\(error)")
+        }
+        #expect(Date().timeIntervalSince(started) < 1)
+        // Random samples count too; the limit itself is allowed.
+        #expect(throws: SchedulerError.self) {
+            try spec(["random": .table(["count": .int(1_000_000), "train.lr": .table(["choice": .array([.int(1)])])])])
+        }
+        axes = ["train.steps": .array((1...100).map { .int($0) }), "seeds": .array((1...1000).map { .int($0) })]
+        #expect(try spec(axes).sweep.grid.count == 1)
+    }
+
     @Test func nonFiniteNumbersAreNotConfigs() throws {
         var tree = baseTree
         try tree.set("train.lr", to: .double(.infinity))

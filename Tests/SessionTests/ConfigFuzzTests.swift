@@ -162,11 +162,36 @@ struct ConfigFuzzTests {
         }
     }
 
+    /// A run config read as JSON (a run folder's config.json passed as --config) with a null
+    /// value: decodeIfPresent took it for an absent key, so `"layers": null` was the default.
+    @Test(arguments: [
+        ("model.layers", "model.layers must be an integer (got null)"),
+        ("train.lr", "train.lr must be a number (got null)"),
+        ("data.corpus", "data.corpus must be a string (got null)"),
+        ("eval.lengths", "eval.lengths must be a list (got null)"),
+        ("model.attention", "model.attention must be a table (got null)"),
+        ("model.attention.window", "model.attention.window must be a value (got null)"),
+    ])
+    func nullInAJSONConfigNamesTheKey(key: String, message: String) throws {
+        var tree = try TrainConfigFile.resolvedTree(TrainConfigFile.decode(toml: "[model.attention]\nwindow = 8"))
+        try tree.set(key, to: .null)
+        let dir = NSTemporaryDirectory() + "config-null-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try tree.canonicalJSON().write(toFile: dir + "/config.json", atomically: false, encoding: .utf8)
+        do {
+            _ = try TrainConfigFile.load(path: dir + "/config.json")
+            Issue.record("accepted \(key): null")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
     /// toml++ asserts (aborting the process) instead of reporting a table header that does not
     /// start with a key; TOMLText refuses those first, and leaves valid look-alikes alone.
     @Test func inputsTOMLKitCannotReport() throws {
         let headers = [
-            "[é]", "[[é]]", "[ é]", "[", "[\r", "[#", "[=]", "[{]", "[+]", "[.a]", "[\\]", "\u{FEFF}[é]", "[\u{1}]",
+            "[é]", "[[é]]", "[ é]", "[", "[\r", "[#", "[=]", "[{]", "[+]", "[.a]", "[\\]", "\u{FEFF}[é]",
         ]
         for header in headers {
             do {
@@ -194,6 +219,43 @@ struct ConfigFuzzTests {
         }
         let lookAlikes = "x = '''\n[é]\n'''\ny = [\n[{a = 1}],\n[+1],\n]\nz = \"[\"\n"
         #expect(throws: Never.self) { try TOMLText.checkTableHeaders(lookAlikes) }
+    }
+
+    /// toml++ reads its input as a C string: a NUL ended the file there, so what followed (a
+    /// duplicate key, an unknown table) was never read, and a file of one NUL was the default
+    /// run. Every control character TOML forbids is refused first, with its line and column, in
+    /// run configs and experiment files alike (both are read by TOMLReader).
+    @Test func controlCharactersAreRefusedWithTheirPlace() throws {
+        let dir = NSTemporaryDirectory() + "config-nul-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [(text: String, place: String, code: String)] = [
+            ("[train]\nsteps = 2\n\u{0}\nsteps = \"junk\"\n[bogus]\nx=1\n", "line 3, column 1", "U+0000"),
+            ("\u{0}", "line 1, column 1", "U+0000"),
+            ("[train]\nsteps = 2 # ok\u{0}\n", "line 2, column 15", "U+0000"),
+            ("[train]\nlr = \"a\u{0}b\"\n", "line 2, column 8", "U+0000"),
+            ("[\u{1}]\n", "line 1, column 2", "U+0001"),
+            ("[train]\r\nsteps = 2\u{7F}\r\n", "line 2, column 10", "U+007F"),
+        ]
+        for (i, c) in cases.enumerated() {
+            for (file, load) in [
+                ("run.toml", { (p: String) in _ = try TrainConfigFile.load(path: p) }),
+                ("sweep.toml", { (p: String) in _ = try ExperimentFile.load(path: p) }),
+            ] as [(String, (String) throws -> Void)] {
+                let path = dir + "/\(i)-" + file
+                try Data(c.text.utf8).write(to: URL(fileURLWithPath: path))
+                do {
+                    try load(path)
+                    Issue.record("\(file) accepted case \(i)")
+                } catch {
+                    let text = "\(error)"
+                    #expect(text.contains(c.place) && text.contains(c.code) && text.contains(path), "\(i): \(text)")
+                }
+            }
+        }
+        // Tabs, line breaks and escapes are not control characters in the file.
+        let fine = "[train]\r\n\tsteps = 2\n[experiment]\ndescription = \"a\\u0000b\\tc\"\n"
+        #expect(try TrainConfigFile.decode(toml: fine).train.steps == 2)
     }
 
     @Test func hugeSizesAreClearErrors() {

@@ -38,12 +38,27 @@ private func writeExperiment(_ home: String, _ text: String = experiment) throws
     return path
 }
 
+/// The workspace's store with a corpus named "bundled" recorded (enqueueing checks that the runs'
+/// corpus is there; these runs are never trained, so no file of it exists).
+private func storeWithCorpus(_ home: String) throws -> TrackerDB {
+    let db = try TrackerDB(home: home)
+    _ = try db.record(
+        IngestedCorpus(
+            corpus: CorpusRecord(
+                name: "bundled", fingerprint: "fp-\(home)", settings: "{}", documents: 1, trainDocuments: 1,
+                valDocuments: 0, bytes: 1, skipped: 0, invalid: 0, repaired: 0, duplicates: 0, stats: "{}"),
+            sources: [],
+            tokenizer: TokenizerRecord(kind: "bpe", vocabSize: 300, settings: "{}", sha256: "t", path: "t.json"),
+            shards: []))
+    return db
+}
+
 struct ResolvedConfigTests {
     @Test func enqueuedRunsStoreEveryKeyWithItsValue() throws {
         let home = tempHome("resolved")
         let path = try writeExperiment(home)
         let (spec, plans) = try ExperimentFile.load(path: path)
-        let db = try TrackerDB(home: home)
+        let db = try storeWithCorpus(home)
         let (_, enqueued, _) = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false)
         #expect(enqueued.count == 2)
         let stored = try ConfigValue(json: enqueued[0].config)
@@ -85,7 +100,7 @@ struct ResolvedConfigTests {
     @Test func rerunningTheFileEnqueuesNothing() throws {
         let home = tempHome("rerun")
         let path = try writeExperiment(home)
-        let db = try TrackerDB(home: home)
+        let db = try storeWithCorpus(home)
         let (spec, plans) = try ExperimentFile.load(path: path)
         _ = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false)
         let again = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false)
@@ -100,7 +115,7 @@ struct ResolvedConfigTests {
         let home = tempHome("seedkeys")
         let text = experiment + "\nseeds = [1, 2]\nseed_key = [\"train.seed\", \"model.init_seed\"]\n"
         let path = try writeExperiment(home, text)
-        let db = try TrackerDB(home: home)
+        let db = try storeWithCorpus(home)
         let (spec, plans) = try ExperimentFile.load(path: path)
         let first = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false).enqueued
         #expect(first.map(\.name) == ["lr0.001-seed1", "lr0.001-seed2", "lr0.003-seed1", "lr0.003-seed2"])
@@ -118,7 +133,7 @@ struct ResolvedConfigTests {
     @Test func runsEnqueuedAsWrittenAreNotEnqueuedAgain() throws {
         let home = tempHome("legacy")
         let path = try writeExperiment(home)
-        let db = try TrackerDB(home: home)
+        let db = try storeWithCorpus(home)
         let spec = try ExperimentSpec(name: "exp", tree: try TOMLReader.parse(experiment, file: path))
         let record = try db.upsertExperiment(name: "exp", source: path, spec: spec.specJSON)
         let old = try db.enqueue(try spec.plannedRuns(), experimentId: record.id!, force: false).enqueued
@@ -163,6 +178,25 @@ struct ResolvedConfigTests {
         let c = try JSONDecoder().decode(ModelConfig.self, from: Data(legacy.utf8))
         #expect(c.vocabSize == 300 && c.kvHeads == 1 && c.initSeed == 7 && !c.tiedEmbeddings && c.mlp == .swiglu)
         #expect(c.attention == AttentionConfig(variant: "softmax_rope", options: ["rope_base": .int(500)]))
+    }
+
+    /// A corpus the store does not hold was enqueued ("enqueued 2 run(s)"), and every run then
+    /// failed when it started; it is refused before anything is written. Task runs need none.
+    @Test func aMissingCorpusIsRefusedAtEnqueue() throws {
+        let home = tempHome("nocorpus")
+        let path = try writeExperiment(home, experiment.replacingOccurrences(of: "\"bundled\"", with: "\"nope\""))
+        let db = try storeWithCorpus(home)
+        let (spec, plans) = try ExperimentFile.load(path: path)
+        do {
+            _ = try ExperimentFile.enqueue(spec, plans, source: path, db: db, force: false)
+            Issue.record("enqueued runs on a corpus the store does not hold")
+        } catch {
+            #expect(error as? SessionError == .noCorpus(name: "nope", home: home), "\(error)")
+        }
+        #expect(try db.runs().isEmpty && db.experiment(named: "exp") == nil)
+        let task = experiment.replacingOccurrences(of: "corpus = \"bundled\"", with: "task = \"t1\"")
+        let (taskSpec, taskPlans) = try ExperimentFile.load(path: try writeExperiment(home, task))
+        #expect(try ExperimentFile.enqueue(taskSpec, taskPlans, source: path, db: db, force: false).enqueued.count == 2)
     }
 
     @Test func vocabSizeInTheRunConfigIsRefused() throws {

@@ -36,7 +36,7 @@ struct TrainSessionTests {
         let config = try TrainConfigFile.decode(toml: Self.toml)
         let session = TrainSession(home: home, peakFlops: 1e9)
         let summary = try session.train(config, name: "t1")
-        #expect(summary.steps == 4 && summary.finalTrainLoss.isFinite)
+        #expect(summary.steps == 4 && summary.finalTrainLoss?.isFinite == true)
         // the summary names the BLAS the speed and the MFU peak came from, in JSON and in text
         #expect(summary.blas?.hasPrefix("OpenBLAS") == true)
         #expect(summary.text.contains("  blas        OpenBLAS"))
@@ -66,6 +66,34 @@ struct TrainSessionTests {
         #expect(try Checkpoint.loadModel(path: atFour).model.config == summary.model)
         let fromOld = try session.train(six, name: "ignored", resume: atFour)
         #expect(fromOld.steps == 6 && fromOld.finalTrainLoss == whole.finalTrainLoss)
+    }
+
+    /// Resuming a run from its final checkpoint appended its final evaluation to metrics.jsonl
+    /// again (and reported a NaN loss at 0 tokens/s) each time: it trains nothing, says the run
+    /// is complete, and leaves every file of the folder as it was.
+    @Test func resumingAFinishedRunWritesNothing() throws {
+        let home = NSTemporaryDirectory() + "session-done-\(UUID().uuidString)"
+        let config = try TrainConfigFile.decode(toml: Self.toml)
+        let session = TrainSession(home: home, peakFlops: 1e9)
+        let done = try session.train(config, name: "done")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: done.runDirectory).sorted()
+        func contents() throws -> [Data] {
+            try files.filter { !$0.hasSuffix("checkpoints") }.map {
+                try Data(contentsOf: URL(fileURLWithPath: done.runDirectory + "/" + $0))
+            }
+        }
+        let before = try contents()
+        for resume in [done.runDirectory, try #require(done.checkpoints.last)] {
+            let again = try session.train(config, name: "ignored", resume: resume)
+            #expect(again.complete == "nothing left to train: the run is complete at step 4")
+            #expect(again.steps == 4 && again.finalTrainLoss == nil && again.tokensPerSecond == nil)
+            #expect(again.runDirectory == done.runDirectory && again.checkpoints == [done.checkpoints.last!])
+            #expect(again.text.hasPrefix("nothing left to train: the run is complete at step 4\n  run  "))
+            let json = String(decoding: try JSONEncoder().encode(again), as: UTF8.self)
+            #expect(!json.contains("nan") && !json.contains("finalTrainLoss"), "\(json)")
+            #expect(try FileManager.default.subpathsOfDirectory(atPath: done.runDirectory).sorted() == files)
+            #expect(try contents() == before)
+        }
     }
 
     /// Rewrites a weights file with its model config in the form checkpoints held before.

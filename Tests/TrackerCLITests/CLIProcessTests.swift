@@ -176,6 +176,17 @@ func sqlite(_ db: String, _ sql: String) throws -> String {
         #expect(r.stderr.contains(mentions))
     }
 
+    /// `--temperature nan` (and inf) passed the `< 0` check and sampled garbage: refused like
+    /// `--tokens 0`, as a usage error (exit 64), before any checkpoint is read.
+    @Test(arguments: ["nan", "inf", "-inf", "-0.5"])
+    func sampleRefusesANonFiniteOrNegativeTemperature(value: String) throws {
+        let r = try runTracker(["sample", "/nonexistent/run", "--temperature=\(value)"])
+        #expect(r.status == 64, "\(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("--temperature must be 0 (greedy) or a positive number"), "\(r.stderr)")
+        let tokens = try runTracker(["sample", "/nonexistent/run", "--tokens", "0"])
+        #expect(tokens.status == 64, "\(tokens.stderr)")
+    }
+
     @Test func truncatedArchiveFailsCleanly() throws {
         let home = tempDir("trunc")
         let src = tempDir("src")

@@ -72,6 +72,55 @@ struct CheckpointTests {
         #expect(throws: TrainingError.self) { try t3.loadCheckpoint(path) }
     }
 
+    /// 400 flipped bytes in the tensor data of either file were loaded as weights or moments (a
+    /// resume trained on from loss 1545): every reader now checks the data against the digest
+    /// written in `__metadata__`, and names the damaged file.
+    @Test func flippedDataBytesAreRefusedNamingTheFile() throws {
+        let t = try makeTrainer(try shard(), steps: 3)
+        for _ in 0..<3 { t.trainStep() }
+        let dir = temporaryDirectory("ckpt")
+        let path = try t.saveCheckpoint(directory: dir)
+        let statePath = Checkpoint.statePath(forWeights: path)
+        let pristine = try [path, statePath].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        for file in [path, statePath] {
+            #expect(try SafetensorsFile(path: file).metadata[Safetensors.digestKey]?.count == 64)
+        }
+        for (i, damaged) in [path, statePath].enumerated() {
+            var bytes = pristine[i]
+            let dataStart = 8 + Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+            for k in dataStart + 100..<dataStart + 500 { bytes[k] ^= 0x5A }
+            try bytes.write(to: URL(fileURLWithPath: damaged))
+            let expected = TrainingError.damagedCheckpoint(path: damaged)
+            #expect(throws: expected) { try makeTrainer(try shard(), steps: 6).loadCheckpoint(path) }
+            if damaged == path { #expect(throws: expected) { try Checkpoint.loadModel(path: path) } }
+            #expect(expected.description.contains("checkpoint data does not match its checksum: the file is damaged"))
+            try pristine[i].write(to: URL(fileURLWithPath: damaged))
+        }
+        try makeTrainer(try shard(), steps: 6).loadCheckpoint(path)  // restored: loads again
+    }
+
+    /// A checkpoint written after the weights went NaN loaded, and the resume then blamed the
+    /// learning rate ("training diverged"); the load names the file and the tensor instead.
+    @Test func nonFiniteWeightsOrMomentsAreRefused() throws {
+        for (target, value) in [("weights", Float.nan), ("moments", Float.infinity)] {
+            let t = try makeTrainer(try shard(), steps: 3)
+            t.trainStep()
+            if target == "weights" { t.model.parameters[5] = value } else { t.optimizer.v[5] = value }
+            let path = try t.saveCheckpoint(directory: temporaryDirectory("ckpt"))
+            let name = t.model.tensors.first { $0.offset <= 5 && 5 < $0.offset + $0.count }!.name
+            let expected =
+                target == "weights"
+                ? TrainingError.nonFiniteCheckpoint(path: path, tensor: name)
+                : TrainingError.nonFiniteCheckpoint(
+                    path: Checkpoint.statePath(forWeights: path), tensor: "adamw.v of \(name)")
+            #expect(throws: expected) { try makeTrainer(try shard(), steps: 6).loadCheckpoint(path) }
+            if target == "weights" {
+                #expect(throws: expected) { try Checkpoint.loadModel(path: path) }
+                #expect(expected.description.contains("holds NaN or infinity"))
+            }
+        }
+    }
+
     @Test(.requires("python3 with safetensors and numpy", pythonHasSafetensors))
     func pythonReadsCheckpointWeights() throws {
         let t = try makeTrainer(try shard(), steps: 1)
