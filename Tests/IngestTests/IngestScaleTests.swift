@@ -71,6 +71,34 @@ struct IngestScaleTests {
         #expect(records[0] != nil && records[0] == records[1] && records[1] == records[2])
     }
 
+    /// One word longer than a counting table's budget (a 600 KB run of letters; each of 8
+    /// threads' tables may hold 768 KiB): spilled a few times, not once per later word (the
+    /// QA's 3 MB word filled 1.9 GB of one-word run files in 15 s), and the same corpus as
+    /// counted in memory.
+    @Test func aWordLongerThanTheTableBudgetGivesTheSameCorpus() throws {
+        let corpus = try zipfCorpus(bytes: 300_000, seed: 8)
+        var rng = SplitMix64(seed: 8)
+        let long = String((0..<600_000).map { _ in Character(Unicode.Scalar(UInt8(97 + rng.next() % 10))) })
+        let word = (corpus as NSString).deletingLastPathComponent + "/a-word.txt"
+        try long.write(toFile: word, atomically: true, encoding: .utf8)
+        var results: [IngestSummary] = []
+        for budget in [nil, 8 << 20] {
+            let home = try folder("home")
+            var o = options(budget: budget)
+            o.threads = 8
+            results.append(
+                try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(paths: [word, corpus], options: o))
+            let left = try leftovers(home)
+            #expect(left.isEmpty, "left behind: \(left)")
+        }
+        let (unbounded, bounded) = (results[0], results[1])
+        #expect(unbounded.spilledBytes == 0)
+        // Each spill of its table writes the long word again. Before, every word after it did.
+        #expect(bounded.spilledBytes > 600_000 && bounded.spilledBytes < 4_000_000, "\(bounded.spilledBytes) bytes")
+        #expect(bounded.tokenizerSHA256 == unbounded.tokenizerSHA256)
+        #expect(bounded.shards.map(\.sha256) == unbounded.shards.map(\.sha256))
+    }
+
     @Test func aFullDiskWhileSpillingLeavesNothingBehind() throws {
         let corpus = try zipfCorpus(bytes: 1_000_000, seed: 2)
         let home = try folder("home")
