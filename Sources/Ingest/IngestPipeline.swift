@@ -148,6 +148,7 @@ public final class IngestPipeline {
     ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
         let workers = max(1, options.threads)
         SpillArea.removeStale(in: home)
+        StagingFolder.removeStale(in: home)
         let spill = try SpillArea(
             in: home, tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
         defer { spill.remove() }

@@ -130,6 +130,37 @@ struct IngestScaleTests {
         #expect(left.isEmpty, "left behind: \(left)")
     }
 
+    /// A killed ingest (SIGKILL during the encode stage) leaves its staging folder, with the
+    /// tokenizer and partial shards: the next ingest deletes it, and one an older version left
+    /// without a lock file once its pid is gone, but never the folder of an ingest still running.
+    @Test func theNextIngestRemovesTheStagingFolderOfAKilledOne() throws {
+        let corpus = try zipfCorpus(bytes: 100_000, seed: 7)
+        let home = try folder("home")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let dead = child.processIdentifier
+        func staging(_ name: String, lock: Bool) throws {
+            try FileManager.default.createDirectory(
+                atPath: "\(home)/\(name)/shards", withIntermediateDirectories: true)
+            try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: "\(home)/\(name)/shards/shard-0000.bin"))
+            if lock { try Data("\(dead)\n".utf8).write(to: URL(fileURLWithPath: "\(home)/\(name).lock")) }
+        }
+        try staging(".staging-zipf-0123456789ab-\(dead)-1", lock: true)
+        try staging(".staging-zipf-0123456789ab-\(dead)-2", lock: false)
+        try staging(".staging-other-0123456789ab-\(getpid())-3", lock: false)
+        try staging(".staging-other-0123456789ab-\(dead)-4", lock: true)
+        let live = try FileLock(path: "\(home)/.staging-other-0123456789ab-\(dead)-4.lock")
+        defer { live.release() }
+        let summary = try IngestPipeline(home: home, db: try TrackerDB(home: home)).run(
+            paths: [corpus], options: options())
+        #expect(summary.status == "ingested")
+        let left = try leftovers(home).sorted()
+        let kept = [".staging-other-0123456789ab-\(dead)-4", ".staging-other-0123456789ab-\(getpid())-3"]
+        #expect(left == (kept + [kept[0] + ".lock"]).sorted(), "left behind: \(left)")
+    }
+
     /// The duplicate-dropping key set answers as a Set does (the all-zero key too), and its
     /// memory, which counts against the budget, is what it says.
     @Test func documentKeySetDropsExactlyTheRepeatedKeys() {
