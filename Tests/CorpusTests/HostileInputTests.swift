@@ -65,6 +65,31 @@ import Testing
         #expect(warning.contains("continuing on error"))
     }
 
+    /// A tar header whose checksum fails: libarchive skips to the next valid header, and the lost
+    /// entry is counted as unreadable with a warning naming the archive and libarchive's reason
+    /// (it was dropped silently: "entries 2, warnings 0").
+    @Test func aDamagedTarHeaderIsACountedWarning() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let entries = (1...3).map { FixtureEntry.file("d\($0).txt", "document number \($0)\n") }
+        let tar = Fixtures.archive(dir.file("three.tar"), format: .tar, entries)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tar)))
+        bytes[1025] = UInt8(ascii: "X")  // in d2.txt's header (d1.txt: header 0-511, data 512-1023)
+        let damaged = dir.write("damaged.tar", bytes)
+        let (docs, stats) = try readAll(damaged)
+        #expect(docs.map(\.entry) == ["d1.txt", "d3.txt"])
+        #expect(stats.entriesSeen == 3 && stats.skippedUnreadable == 1 && stats.warningCount == 1)
+        let warning = try #require(stats.warnings.first)
+        #expect(warning.hasPrefix(damaged + ": after d1.txt: damaged entry header (libarchive: "), "\(warning)")
+        #expect(warning.contains("Damaged tar archive"), "\(warning)")
+        // Damage in the last header: reported before the end too.
+        bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tar)))
+        bytes[2049] = UInt8(ascii: "X")
+        let (lastDocs, lastStats) = try readAll(dir.write("damaged-last.tar", bytes))
+        #expect(lastDocs.map(\.entry) == ["d1.txt", "d2.txt"])
+        #expect(lastStats.skippedUnreadable == 1 && lastStats.warnings.first?.contains("after d2.txt") == true)
+    }
+
     @Test func compressionBombIsRejected() throws {
         let dir = TempDir()
         defer { dir.remove() }
