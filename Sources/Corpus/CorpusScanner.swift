@@ -9,13 +9,23 @@ public enum CorpusScanner {
     /// readable (throws otherwise), and returns the files sorted by path, each once. Inside a
     /// folder, symlinks to folders, dangling symlinks, fifos, sockets and devices are left out.
     public static func sources(for paths: [String]) throws -> [SourceFile] {
-        var seen = Set<String>()
-        var files: [SourceFile] = []
-        for path in paths {
-            try collect(path, explicit: true, into: &files, seen: &seen)
+        try listSources(for: paths).files
+    }
+
+    /// The files of `paths` (as `sources(for:)`), and warnings about what was left out that the
+    /// user would miss: the folder `skipping` (the workspace, whose tokenizers and files would
+    /// otherwise be read as documents once it lies in an input folder).
+    public static func listSources(for paths: [String], skipping: String? = nil) throws -> SourceListing {
+        var walk = Walk()
+        var st = stat()
+        if let skipping, stat(skipping, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            walk.skipped = (st.st_dev, st.st_ino)
         }
-        files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        return files
+        for path in paths {
+            try collect(path, explicit: true, into: &walk)
+        }
+        walk.files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        return SourceListing(files: walk.files, warnings: walk.warnings)
     }
 
     /// Streams the documents of one source to `body`, in a deterministic order. `progress` gets the
@@ -81,9 +91,16 @@ public enum CorpusScanner {
             &chunks, entry: "", jsonl: ContentKind.isJSONL(path), sizeHint: Int64(st.st_size), body: body)
     }
 
-    private static func collect(
-        _ path: String, explicit: Bool, into files: inout [SourceFile], seen: inout Set<String>
-    ) throws {
+    /// What a walk of the input paths found so far.
+    private struct Walk {
+        var files: [SourceFile] = []
+        var seen = Set<String>()
+        var warnings: [String] = []
+        /// Device and inode of the folder not to walk into.
+        var skipped: (dev: UInt, ino: UInt)?
+    }
+
+    private static func collect(_ path: String, explicit: Bool, into walk: inout Walk) throws {
         var st = stat()
         if !explicit {
             guard lstat(path, &st) == 0 else { return }
@@ -101,11 +118,15 @@ public enum CorpusScanner {
                 throw CorpusError.unreadable(path: path, reason: String(cString: strerror(errno)))
             }
             let key = canonical(path)
-            if seen.insert(key).inserted { files.append(SourceFile(path: path, size: Int64(st.st_size))) }
+            if walk.seen.insert(key).inserted { walk.files.append(SourceFile(path: path, size: Int64(st.st_size))) }
         case S_IFDIR:
+            if let skipped = walk.skipped, skipped.dev == UInt(st.st_dev), skipped.ino == UInt(st.st_ino) {
+                walk.warnings.append("\(path): the workspace (--home), not read as part of the corpus")
+                return
+            }
             let prefix = path.hasSuffix("/") ? path : path + "/"
             for name in try listDirectory(path) {
-                try collect(prefix + name, explicit: false, into: &files, seen: &seen)
+                try collect(prefix + name, explicit: false, into: &walk)
             }
         default:
             if explicit { throw CorpusError.notRegularFile(path: path) }
@@ -135,6 +156,12 @@ public enum CorpusScanner {
         defer { free(resolved) }
         return String(cString: resolved)
     }
+}
+
+/// The files of a source listing, and warnings about what it left out.
+public struct SourceListing: Sendable {
+    public var files: [SourceFile]
+    public var warnings: [String]
 }
 
 /// A plain file's bytes, read with read(2) in the biggest chunks the document buffer allows.

@@ -35,6 +35,9 @@ public final class IngestPipeline {
     private(set) var stagePeaks: [String: Int64] = [:]
     /// CPU seconds of the process (every thread) during each phase that ended.
     private(set) var cpuSeconds: [String: Double] = [:]
+    /// What listing the sources left out (the workspace, names that are not UTF-8): the summary's
+    /// first warnings.
+    private(set) var sourceWarnings: [String] = []
 
     public init(home: String, db: TrackerDB) {
         self.home = home
@@ -46,7 +49,11 @@ public final class IngestPipeline {
         try options.validate()
         let name = options.name ?? Self.defaultName(for: paths)
         guard Self.isValidName(name) else { throw IngestError.badName(name) }
-        let sources = try CorpusScanner.sources(for: paths)
+        // The workspace is never read as a source (`tracker ingest .` with the default ./.tracker
+        // read its tokenizers as documents, a few more at every run).
+        let listing = try CorpusScanner.listSources(for: paths, skipping: home)
+        let sources = listing.files
+        sourceWarnings = listing.warnings
         guard !sources.isEmpty else { throw IngestError.noSources(paths: paths) }
         var seconds: [String: Double] = [:]
         cpuSeconds = [:]

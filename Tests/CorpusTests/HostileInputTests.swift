@@ -221,6 +221,25 @@ import Testing
         }
     }
 
+    /// The workspace inside an input folder is not walked (its tokenizers were read as documents,
+    /// a few more at every ingest), with a warning saying so; nor is it when named directly.
+    @Test func theSkippedFolderIsNotWalked() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        dir.write("corpus/a.txt", "alpha")
+        dir.write("corpus/.tracker/tokenizers/x.json", "{}")
+        let listing = try CorpusScanner.listSources(for: [dir.file("corpus")], skipping: dir.file("corpus/.tracker"))
+        #expect(listing.files.map(\.path) == [dir.file("corpus/a.txt")])
+        #expect(
+            listing.warnings == [
+                "\(dir.file("corpus/.tracker")): the workspace (--home), not read as part of the corpus"
+            ])
+        #expect(try CorpusScanner.sources(for: [dir.file("corpus")]).count == 2)
+        let named = try CorpusScanner.listSources(
+            for: [dir.file("corpus/.tracker")], skipping: dir.file("corpus/.tracker/"))
+        #expect(named.files.isEmpty && named.warnings.count == 1)
+    }
+
     @Test func callerErrorsPassThrough() throws {
         struct Stop: Error {}
         let dir = TempDir()

@@ -254,6 +254,20 @@ struct IngestPipelineTests {
         #expect(!FileManager.default.fileExists(atPath: home + "/shards"))
     }
 
+    /// A workspace inside the input folder is not ingested: the same corpus at every run (its
+    /// tokenizers made it 10 -> 13 -> 16 sources), with a warning saying it was left out.
+    @Test func aWorkspaceInsideTheInputFolderIsNotIngested() throws {
+        let (dir, docs) = try makeCorpus(count: 10)
+        let home = dir + "/.tracker"
+        let db = try TrackerDB(home: home)
+        let first = try IngestPipeline(home: home, db: db).run(paths: [dir], options: options())
+        #expect(first.status == "ingested" && first.sources == docs.count + 1)
+        #expect(first.warnings.contains("\(home): the workspace (--home), not read as part of the corpus"))
+        let second = try IngestPipeline(home: home, db: db).run(paths: [dir], options: options())
+        #expect(second.status == "unchanged" && second.sources == docs.count + 1)
+        #expect(try db.corpora().count == 1)
+    }
+
     @Test func failuresLeaveNoRowsAndNoFiles() throws {
         let home = tempDir("home")
         let db = try TrackerDB(home: home)
