@@ -14,7 +14,8 @@ public enum CorpusScanner {
 
     /// The files of `paths` (as `sources(for:)`), and warnings about what was left out that the
     /// user would miss: the folder `skipping` (the workspace, whose tokenizers and files would
-    /// otherwise be read as documents once it lies in an input folder).
+    /// otherwise be read as documents once it lies in an input folder) and file names that are
+    /// not UTF-8 (a path is a String here: such a name cannot be opened).
     public static func listSources(for paths: [String], skipping: String? = nil) throws -> SourceListing {
         var walk = Walk()
         var st = stat()
@@ -125,7 +126,12 @@ public enum CorpusScanner {
                 return
             }
             let prefix = path.hasSuffix("/") ? path : path + "/"
-            for name in try listDirectory(path) {
+            let (names, unreadable) = try listDirectory(path)
+            for name in unreadable {
+                walk.warnings.append(
+                    "\(path): the file name '\(name)' is not valid UTF-8 and was not read: rename the file")
+            }
+            for name in names {
                 try collect(prefix + name, explicit: false, into: &walk)
             }
         default:
@@ -133,8 +139,10 @@ public enum CorpusScanner {
         }
     }
 
-    /// The names in a directory, sorted by bytes.
-    private static func listDirectory(_ path: String) throws -> [String] {
+    /// The names in a directory, sorted by bytes, and the names that are not UTF-8 (with their
+    /// bad bytes as U+FFFD), which a String path cannot name: `String(cString:)` made them
+    /// another name, which then failed lstat and was dropped without a word.
+    private static func listDirectory(_ path: String) throws -> (names: [String], notUTF8: [String]) {
         guard let dir = opendir(path) else {
             let code = errno
             if code == ENOENT { throw CorpusError.notFound(path: path) }
@@ -142,13 +150,24 @@ public enum CorpusScanner {
         }
         defer { closedir(dir) }
         var names: [String] = []
+        var notUTF8: [String] = []
         while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: &ent.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            let name = withUnsafeBytes(of: &ent.pointee.d_name) { raw -> String? in
+                String(validatingCString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard let name else {
+                notUTF8.append(
+                    withUnsafeBytes(of: &ent.pointee.d_name) {
+                        String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                    })
+                continue
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return (
+            names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+            notUTF8.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        )
     }
 
     private static func canonical(_ path: String) -> String {

@@ -221,6 +221,26 @@ import Testing
         }
     }
 
+    /// A file name that is not UTF-8 cannot be named by a String path: it is a warning naming the
+    /// folder and saying to rename the file (it was skipped without a word).
+    @Test func aFileNameThatIsNotUTF8IsAWarning() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        dir.write("folder/good.txt", "good")
+        let bad: [UInt8] = Array(dir.file("folder/bad").utf8) + [0xFF, 0xFE] + Array(".txt".utf8) + [0]
+        let fd = bad.withUnsafeBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644)
+        }
+        try #require(fd >= 0)
+        close(fd)
+        let listing = try CorpusScanner.listSources(for: [dir.file("folder")])
+        #expect(listing.files.map(\.path) == [dir.file("folder/good.txt")])
+        #expect(listing.warnings.count == 1)
+        let warning = try #require(listing.warnings.first)
+        #expect(warning.hasPrefix(dir.file("folder") + ": the file name 'bad"), "\(warning)")
+        #expect(warning.contains("is not valid UTF-8") && warning.hasSuffix("rename the file"), "\(warning)")
+    }
+
     /// The workspace inside an input folder is not walked (its tokenizers were read as documents,
     /// a few more at every ingest), with a warning saying so; nor is it when named directly.
     @Test func theSkippedFolderIsNotWalked() throws {
