@@ -19,7 +19,9 @@ import Store
 
 public final class IngestPipeline {
     public let home: String
-    public let db: TrackerDB
+    /// The workspace's database; nil for a dry run (`init(dryRunIn:)`), which creates nothing.
+    private let database: TrackerDB?
+    public var db: TrackerDB { database! }
     /// Draw progress bars on stderr (only when it is a terminal).
     public var showProgress = ProgressBar.terminalAttached
     /// Told, once, when this ingest waits for another ingest of the same corpus to finish.
@@ -41,7 +43,13 @@ public final class IngestPipeline {
 
     public init(home: String, db: TrackerDB) {
         self.home = home
-        self.db = db
+        self.database = db
+    }
+
+    /// A pipeline for `--dry-run` only: it reads the sources and opens (or creates) nothing in `home`.
+    public init(dryRunIn home: String) {
+        self.home = home
+        self.database = nil
     }
 
     public func run(paths: [String], options: IngestOptions) throws -> IngestSummary {
@@ -59,6 +67,7 @@ public final class IngestPipeline {
         cpuSeconds = [:]
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
         stream.valFiles = options.valFiles.map(Glob.init)
+        precondition(options.dryRun || database != nil, "an ingest needs the database: init(home:db:)")
         if options.dryRun {
             let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, spill: nil, seconds: &seconds)
             return summary(
@@ -193,6 +202,9 @@ public final class IngestPipeline {
         }
         if !options.valFiles.isEmpty && pass1.trainDocuments == 0 {
             throw IngestError.noTrainingDocuments(valFiles: options.valFiles)
+        }
+        if pass1.trainDocuments == 0 {
+            throw IngestError.allValidation(valFraction: options.valFraction, documents: pass1.documents)
         }
         if options.valFraction > 0 && pass1.valDocuments == 0 && pass1.documents >= 2 {
             stream.forcedValidation = pass1.smallestKey

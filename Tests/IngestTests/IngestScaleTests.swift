@@ -207,10 +207,7 @@ struct IngestScaleTests {
         let home = try folder("home")
         let pipeline = IngestPipeline(home: home, db: try TrackerDB(home: home))
         var o = options(budget: 1 << 20)
-        #expect(
-            throws: IngestError.outOfRange(
-                option: "--memory-budget (MiB)", value: 1, range: IngestLimits.memoryBudgetMiB)
-        ) {
+        #expect(throws: IngestError.memoryBudgetOutOfRange("\(1 << 20) bytes")) {
             try pipeline.run(paths: [corpus], options: o)
         }
         o = options()
