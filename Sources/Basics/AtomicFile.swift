@@ -50,18 +50,20 @@ public enum AtomicFile {
     /// rename over it would replace the device node (as root, /dev/null) and hide write errors
     /// (ENOSPC on /dev/full); a folder or a socket is an error.
     public static func save(_ bytes: [UInt8], to path: String) throws(BasicsError) {
-        let target = try resolvingSymlinks(path)
+        // What the path names (through symlinks, /dev/stdout's to a pipe included) decides; only a
+        // file is replaced, at the path its symlinks resolve to.
         var st = stat()
-        if stat(target, &st) == 0 {
+        if stat(path, &st) == 0 {
             switch st.st_mode & S_IFMT {
             case S_IFREG: break
-            case S_IFCHR, S_IFIFO: return try writeInPlace(bytes, to: target)
+            case S_IFCHR, S_IFIFO: return try writeInPlace(bytes, to: path)
             case S_IFDIR: throw .notAFile(path: path, kind: "a folder")
             case S_IFBLK: throw .notAFile(path: path, kind: "a block device")
             case S_IFSOCK: throw .notAFile(path: path, kind: "a socket")
             default: throw .notAFile(path: path, kind: "not a regular file")
             }
         }
+        let target = try resolvingSymlinks(path)
         let temporary = "\(target).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: temporary, errno: errno, action: "create") }

@@ -75,7 +75,8 @@ struct AtomicFileTests {
         #expect(stat("/dev/full", &st) == 0 && st.st_mode & S_IFMT == S_IFCHR)
     }
 
-    /// A FIFO is written into (a reader gets the bytes); a folder is an error naming it.
+    /// A FIFO is written into (a reader gets the bytes), a pipe named through a symlink too; a
+    /// folder is an error naming it.
     @Test func saveToAFIFOWritesIntoItAndToAFolderIsAnError() async throws {
         let fifo = dir + "/fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
@@ -84,6 +85,13 @@ struct AtomicFileTests {
         #expect(try await reader.value == Data([5, 6, 7]))
         var st = stat()
         #expect(lstat(fifo, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO)
+        // A pipe through /proc's symlink to "pipe:[N]", as /dev/stdout is when piped.
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { for end in ends { close(end) } }
+        try AtomicFile.save([8, 9], to: "/proc/self/fd/\(ends[1])")
+        var got: [UInt8] = [0, 0, 0]
+        #expect(read(ends[0], &got, 3) == 2 && got.prefix(2) == [8, 9])
         try FileManager.default.createDirectory(atPath: dir + "/folder", withIntermediateDirectories: false)
         let e = #expect(throws: BasicsError.notAFile(path: dir + "/folder", kind: "a folder")) {
             try AtomicFile.save([1], to: dir + "/folder")
