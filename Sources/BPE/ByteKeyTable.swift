@@ -65,6 +65,8 @@ final class ByteKeyTable {
     private(set) var arena: UnsafeMutablePointer<UInt8>
     private(set) var arenaCapacity: Int
     private(set) var arenaCount = 0
+    /// The arena's size when the table was made, which `removeAll(keepingAtMost:)` goes back to.
+    private let firstArenaCapacity: Int
 
     init(capacity: Int = 1 << 12) {
         var c = 16
@@ -74,6 +76,7 @@ final class ByteKeyTable {
         adviseHugePages(UnsafeMutableRawPointer(slots), bytes: c * MemoryLayout<Slot>.stride)
         slots.initialize(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: c)
         arenaCapacity = c * 4
+        firstArenaCapacity = arenaCapacity
         arena = .allocate(capacity: arenaCapacity)
     }
 
@@ -82,11 +85,19 @@ final class ByteKeyTable {
         arena.deallocate()
     }
 
-    /// Forgets every key but keeps the memory.
-    func removeAll() {
+    /// Forgets every key but keeps the memory, except an arena that leaves the slots and arena
+    /// together over `maxBytes`: it goes back to its first size. (One key longer than a spilling
+    /// counter's budget grows the arena past the budget; kept, every later insert would find the
+    /// table over its limit and spill a run of one word.)
+    func removeAll(keepingAtMost maxBytes: Int = .max) {
         slots.update(repeating: Slot(prefix: 0, meta: 0, offset: 0, value: 0), count: capacity)
         count = 0
         arenaCount = 0
+        if capacity * MemoryLayout<Slot>.stride + arenaCapacity > maxBytes && arenaCapacity > firstArenaCapacity {
+            arena.deallocate()
+            arenaCapacity = firstArenaCapacity
+            arena = .allocate(capacity: arenaCapacity)
+        }
     }
 
     @inline(__always)

@@ -167,7 +167,9 @@ public final class WordCounter: @unchecked Sendable {
         if combined != nil { record(WordSpillError.readOnlyCounter) }
     }
 
-    /// Writes the table to a new run file and empties it (keeping its memory for the next run).
+    /// Writes the table to a new run file and empties it, keeping its memory for the next run
+    /// when that leaves the next run at least half the limit (not after a word longer than the
+    /// budget grew the arena: the next run would spill at every word, one file each).
     /// On failure the words are dropped and the failure recorded: the count cannot be finished.
     private func spill() {
         guard let area = spillArea, table.count > 0 else { return }
@@ -176,7 +178,7 @@ public final class WordCounter: @unchecked Sendable {
         } catch {
             record(error)
         }
-        table.removeAll()
+        table.removeAll(keepingAtMost: area.tableLimit / 2)
     }
 
     /// Frees the table's memory.

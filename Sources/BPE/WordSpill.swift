@@ -141,48 +141,13 @@ public final class SpillArea: Sendable {
 
 extension SpillArea {
     static let folderPrefix = ".spill-"
-    static let lockSuffix = ".lock"
+    static let lockSuffix = StaleFolders.lockSuffix
 
     /// Deletes the spill folders in `parent` whose process died before removing them (a killed
-    /// ingest): a folder whose lock file nobody holds, and a lock file left without its folder.
-    /// A folder without a lock file (made by a version before the lock) goes only when the pid
-    /// in its name is no running process. Returns the folders deleted.
+    /// ingest), as `StaleFolders.remove` does. Returns the folders deleted.
     @discardableResult
     public static func removeStale(in parent: String) -> [String] {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: parent) else { return [] }
-        let bases = Set(
-            names.filter { $0.hasPrefix(folderPrefix) }.map {
-                $0.hasSuffix(lockSuffix) ? String($0.dropLast(lockSuffix.count)) : $0
-            })
-        var removed: [String] = []
-        for base in bases.sorted() {
-            let folder = "\(parent)/\(base)"
-            let held: FileLock?
-            if fm.fileExists(atPath: folder + lockSuffix) {
-                // Held: its process is alive. Taken: the process is gone (release deletes the file).
-                guard let lock = try? FileLock(path: folder + lockSuffix, removeOnRelease: true) else { continue }
-                held = lock
-            } else {
-                guard let pid = pid(inFolderName: base), !processExists(pid) else { continue }
-                held = nil
-            }
-            if (try? fm.removeItem(atPath: folder)) != nil { removed.append(folder) }
-            held?.release()
-        }
-        return removed
-    }
-
-    /// The pid in a folder name `.spill-PID-RANDOM`.
-    static func pid(inFolderName name: String) -> pid_t? {
-        let fields = name.dropFirst(folderPrefix.count).split(separator: "-", omittingEmptySubsequences: false)
-        guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0 else { return nil }
-        return pid
-    }
-
-    /// Whether a process with this pid runs on this machine.
-    static func processExists(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+        StaleFolders.remove(in: parent, prefix: folderPrefix)
     }
 }
 

@@ -44,9 +44,27 @@ public enum AtomicFile {
     }
 
     /// Writes `bytes` to `path` the atomic way: a temporary file next to it (`path.tmp-PID`),
-    /// written, fsynced, closed, then renamed into place.
+    /// written, fsynced, closed, then renamed into place. A path the user named may be more than
+    /// a file: a symlink is followed (the file it resolves to is replaced, the link kept); a
+    /// character device or a FIFO (/dev/null, /dev/stdout, a pipe) is written directly, as a
+    /// rename over it would replace the device node (as root, /dev/null) and hide write errors
+    /// (ENOSPC on /dev/full); a folder or a socket is an error.
     public static func save(_ bytes: [UInt8], to path: String) throws(BasicsError) {
-        let temporary = "\(path).tmp-\(getpid())"
+        // What the path names (through symlinks, /dev/stdout's to a pipe included) decides; only a
+        // file is replaced, at the path its symlinks resolve to.
+        var st = stat()
+        if stat(path, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFCHR, S_IFIFO: return try writeInPlace(bytes, to: path)
+            case S_IFDIR: throw .notAFile(path: path, kind: "a folder")
+            case S_IFBLK: throw .notAFile(path: path, kind: "a block device")
+            case S_IFSOCK: throw .notAFile(path: path, kind: "a socket")
+            default: throw .notAFile(path: path, kind: "not a regular file")
+            }
+        }
+        let target = try resolvingSymlinks(path)
+        let temporary = "\(target).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: temporary, errno: errno, action: "create") }
         let failed: BasicsError? = bytes.withUnsafeBytes { raw in
@@ -66,6 +84,44 @@ public enum AtomicFile {
             throw error
         }
         close(fd)
-        try moveIntoPlace(temporary, path)
+        try moveIntoPlace(temporary, target)
+    }
+
+    /// Writes `bytes` into the existing device or FIFO at `path`, without a temporary file.
+    private static func writeInPlace(_ bytes: [UInt8], to path: String) throws(BasicsError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, errno: errno, action: "open for writing") }
+        defer { close(fd) }
+        let failed: BasicsError? = bytes.withUnsafeBytes { raw in
+            do throws(BasicsError) {
+                try writeAll(fd, raw, path: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failed { throw failed }
+    }
+
+    /// The path `path` names after following its symlinks (relative ones from their own folder),
+    /// up to the first that does not exist, which a write then creates (a dangling link's target).
+    static func resolvingSymlinks(_ path: String) throws(BasicsError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            var st = stat()
+            guard lstat(current, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return current }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(current, &buffer, buffer.count - 1)
+            guard n >= 0 else { throw .io(path: current, errno: errno, action: "read the symlink") }
+            let link = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if link.hasPrefix("/") {
+                current = link
+            } else if let slash = current.lastIndex(of: "/") {
+                current = String(current[...slash]) + link
+            } else {
+                current = link
+            }
+        }
+        throw .io(path: path, errno: ELOOP, action: "follow the symlink")
     }
 }

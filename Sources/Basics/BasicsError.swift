@@ -5,12 +5,16 @@
 /// Errors of the shared helpers: file I/O with the OS's reason and what to do about it.
 public enum BasicsError: Error, CustomStringConvertible, Equatable {
     case io(path: String, errno: Int32, action: String)
+    /// An output path that names something a file cannot be written over (a folder, a socket).
+    case notAFile(path: String, kind: String)
 
     public var description: String {
         switch self {
         case .io(let path, let code, let action):
             let reason = String(cString: strerror(code))
             return "\(path): cannot \(action): \(reason)\(ioHint(code))"
+        case .notAFile(let path, let kind):
+            return "\(path): is \(kind), not a file: give the path of a file to write"
         }
     }
 }

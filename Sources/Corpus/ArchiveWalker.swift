@@ -46,6 +46,9 @@ final class ArchiveWalker: ItemStream {
     private var previous: String?
     private var current = ""
     private var ended = false
+    /// Set at a damaged header (ARCHIVE_RETRY) until the next readable one: the blocks libarchive
+    /// skips in between (a lost entry's header and data) are one loss, reported once.
+    private var skippingDamage = false
 
     /// Opens the archive at `fd` (which the caller closes after the walker is gone).
     init(
@@ -93,9 +96,24 @@ final class ArchiveWalker: ItemStream {
                 finishedSize = fileSize
                 try check()
                 ended = true
-                return nil
+                return pending.isEmpty ? nil : pending.removeFirst()
             }
-            if r == ARCHIVE_RETRY { continue }
+            if r == ARCHIVE_RETRY {
+                // A damaged header (a tar header whose checksum fails): libarchive skips it and
+                // reads on to the next valid one, so at least one entry is lost. Counted as an
+                // unreadable entry with libarchive's reason, as an entry that cannot be decoded is
+                // (a corrupt archive ends with ARCHIVE_FATAL instead, and is an error).
+                if !skippingDamage {
+                    skippingDamage = true
+                    pending.append(
+                        .skipped(
+                            .unreadable, name: previous.map { "after \($0)" } ?? "",
+                            warning: "damaged entry header (libarchive: \(Self.message(a))): "
+                                + "entries up to the next readable header skipped"))
+                }
+                continue
+            }
+            skippingDamage = false
             if r == ARCHIVE_FATAL {
                 throw CorpusError.archive(path: path, entry: previous.map { "after \($0)" }, detail: Self.message(a))
             }

@@ -9,13 +9,24 @@ public enum CorpusScanner {
     /// readable (throws otherwise), and returns the files sorted by path, each once. Inside a
     /// folder, symlinks to folders, dangling symlinks, fifos, sockets and devices are left out.
     public static func sources(for paths: [String]) throws -> [SourceFile] {
-        var seen = Set<String>()
-        var files: [SourceFile] = []
-        for path in paths {
-            try collect(path, explicit: true, into: &files, seen: &seen)
+        try listSources(for: paths).files
+    }
+
+    /// The files of `paths` (as `sources(for:)`), and warnings about what was left out that the
+    /// user would miss: the folder `skipping` (the workspace, whose tokenizers and files would
+    /// otherwise be read as documents once it lies in an input folder) and file names that are
+    /// not UTF-8 (a path is a String here: such a name cannot be opened).
+    public static func listSources(for paths: [String], skipping: String? = nil) throws -> SourceListing {
+        var walk = Walk()
+        var st = stat()
+        if let skipping, stat(skipping, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            walk.skipped = (st.st_dev, st.st_ino)
         }
-        files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        return files
+        for path in paths {
+            try collect(path, explicit: true, into: &walk)
+        }
+        walk.files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        return SourceListing(files: walk.files, warnings: walk.warnings)
     }
 
     /// Streams the documents of one source to `body`, in a deterministic order. `progress` gets the
@@ -81,9 +92,16 @@ public enum CorpusScanner {
             &chunks, entry: "", jsonl: ContentKind.isJSONL(path), sizeHint: Int64(st.st_size), body: body)
     }
 
-    private static func collect(
-        _ path: String, explicit: Bool, into files: inout [SourceFile], seen: inout Set<String>
-    ) throws {
+    /// What a walk of the input paths found so far.
+    private struct Walk {
+        var files: [SourceFile] = []
+        var seen = Set<String>()
+        var warnings: [String] = []
+        /// Device and inode of the folder not to walk into.
+        var skipped: (dev: UInt, ino: UInt)?
+    }
+
+    private static func collect(_ path: String, explicit: Bool, into walk: inout Walk) throws {
         var st = stat()
         if !explicit {
             guard lstat(path, &st) == 0 else { return }
@@ -101,19 +119,30 @@ public enum CorpusScanner {
                 throw CorpusError.unreadable(path: path, reason: String(cString: strerror(errno)))
             }
             let key = canonical(path)
-            if seen.insert(key).inserted { files.append(SourceFile(path: path, size: Int64(st.st_size))) }
+            if walk.seen.insert(key).inserted { walk.files.append(SourceFile(path: path, size: Int64(st.st_size))) }
         case S_IFDIR:
+            if let skipped = walk.skipped, skipped.dev == UInt(st.st_dev), skipped.ino == UInt(st.st_ino) {
+                walk.warnings.append("\(path): the workspace (--home), not read as part of the corpus")
+                return
+            }
             let prefix = path.hasSuffix("/") ? path : path + "/"
-            for name in try listDirectory(path) {
-                try collect(prefix + name, explicit: false, into: &files, seen: &seen)
+            let (names, unreadable) = try listDirectory(path)
+            for name in unreadable {
+                walk.warnings.append(
+                    "\(path): the file name '\(name)' is not valid UTF-8 and was not read: rename the file")
+            }
+            for name in names {
+                try collect(prefix + name, explicit: false, into: &walk)
             }
         default:
             if explicit { throw CorpusError.notRegularFile(path: path) }
         }
     }
 
-    /// The names in a directory, sorted by bytes.
-    private static func listDirectory(_ path: String) throws -> [String] {
+    /// The names in a directory, sorted by bytes, and the names that are not UTF-8 (with their
+    /// bad bytes as U+FFFD), which a String path cannot name: `String(cString:)` made them
+    /// another name, which then failed lstat and was dropped without a word.
+    private static func listDirectory(_ path: String) throws -> (names: [String], notUTF8: [String]) {
         guard let dir = opendir(path) else {
             let code = errno
             if code == ENOENT { throw CorpusError.notFound(path: path) }
@@ -121,13 +150,24 @@ public enum CorpusScanner {
         }
         defer { closedir(dir) }
         var names: [String] = []
+        var notUTF8: [String] = []
         while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: &ent.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            let name = withUnsafeBytes(of: &ent.pointee.d_name) { raw -> String? in
+                String(validatingCString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard let name else {
+                notUTF8.append(
+                    withUnsafeBytes(of: &ent.pointee.d_name) {
+                        String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                    })
+                continue
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return (
+            names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+            notUTF8.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        )
     }
 
     private static func canonical(_ path: String) -> String {
@@ -135,6 +175,12 @@ public enum CorpusScanner {
         defer { free(resolved) }
         return String(cString: resolved)
     }
+}
+
+/// The files of a source listing, and warnings about what it left out.
+public struct SourceListing: Sendable {
+    public var files: [SourceFile]
+    public var warnings: [String]
 }
 
 /// A plain file's bytes, read with read(2) in the biggest chunks the document buffer allows.

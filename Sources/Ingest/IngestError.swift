@@ -7,6 +7,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     case valFilesUnmatched(glob: String)
     /// `--val-files` held out every document.
     case noTrainingDocuments(valFiles: [String])
+    /// `--val-fraction` sent every document to the validation split.
+    case allValidation(valFraction: Double, documents: Int64)
+    /// `--memory-budget` (as typed) outside `IngestLimits.memoryBudgetMiB`.
+    case memoryBudgetOutOfRange(String)
     case badName(String)
     case filesMissing(corpus: String, path: String)
     /// An option outside the range the pipeline supports.
@@ -34,6 +38,12 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
         case .noTrainingDocuments(let globs):
             return "--val-files \(globs.map { "'\($0)'" }.joined(separator: " ")) held out every document: "
                 + "nothing is left to train on; hold out fewer files"
+        case .allValidation(let fraction, let documents):
+            return "--val-fraction \(fraction) put all \(documents) documents in the validation split: nothing is "
+                + "left to train on; give a smaller fraction"
+        case .memoryBudgetOutOfRange(let typed):
+            return "--memory-budget \(typed) is out of range: it must be between "
+                + "\(IngestLimits.memoryBudgetMiB.lowerBound)M and \(IngestLimits.memoryBudgetMiB.upperBound >> 10)G"
         case .badName(let n):
             return "corpus name '\(n)' must be 1-64 characters of letters, digits, '.', '_' or '-'"
         case .outOfRange(let option, let value, let range):

@@ -40,7 +40,7 @@ public struct IngestOptions: Sendable {
         guard valFraction >= 0, valFraction < 1 else { throw IngestError.badValFraction(valFraction) }
         try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
         try IngestLimits.check("--threads", threads, in: IngestLimits.threads)
-        try IngestLimits.check("--memory-budget (MiB)", memoryBudget >> 20, in: IngestLimits.memoryBudgetMiB)
+        try IngestLimits.checkMemoryBudget(memoryBudget)
         try IngestLimits.check("--min-frequency", minFrequency, in: IngestLimits.minFrequency)
         let bytes = 1...IngestLimits.maxDocumentMiB.upperBound << 20
         try IngestLimits.check("corpus.maxDocumentBytes", corpus.maxDocumentBytes, in: bytes)
@@ -59,7 +59,7 @@ public struct IngestOptions: Sendable {
             "format": "tracker-ingest-v1",
             "tokenizer": "bpe-byte-level-gpt2-v1",
             "vocabSize": "\(vocabSize)",
-            "valFraction": "\(valFraction)",
+            "valFraction": "\(valFraction + 0)",  // -0.0 + 0 is 0.0: `-0` and `0` are one setting
             "valFiles": valFiles.joined(separator: "\u{1F}"),
             "include": corpus.include.joined(separator: "\u{1F}"),
             "exclude": corpus.exclude.joined(separator: "\u{1F}"),
@@ -90,6 +90,14 @@ public enum IngestLimits {
     public static let memoryBudgetMiB = 4...(1 << 20)
     /// `--min-frequency`.
     public static let minFrequency = 0...Int(Int32.max)
+
+    /// Throws `IngestError.memoryBudgetOutOfRange` naming the budget as typed (`typed`, else in
+    /// bytes) unless its whole MiB lie in `memoryBudgetMiB` (`1K` is 0 MiB: it names `1K`, not 0).
+    public static func checkMemoryBudget(_ bytes: Int, typed: String? = nil) throws {
+        guard memoryBudgetMiB.contains(bytes >> 20) else {
+            throw IngestError.memoryBudgetOutOfRange(typed ?? "\(bytes) bytes")
+        }
+    }
 
     /// Throws `IngestError.outOfRange` unless `range` holds `value`.
     public static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {

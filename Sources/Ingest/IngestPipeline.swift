@@ -19,7 +19,9 @@ import Store
 
 public final class IngestPipeline {
     public let home: String
-    public let db: TrackerDB
+    /// The workspace's database; nil for a dry run (`init(dryRunIn:)`), which creates nothing.
+    private let database: TrackerDB?
+    public var db: TrackerDB { database! }
     /// Draw progress bars on stderr (only when it is a terminal).
     public var showProgress = ProgressBar.terminalAttached
     /// Told, once, when this ingest waits for another ingest of the same corpus to finish.
@@ -35,10 +37,19 @@ public final class IngestPipeline {
     private(set) var stagePeaks: [String: Int64] = [:]
     /// CPU seconds of the process (every thread) during each phase that ended.
     private(set) var cpuSeconds: [String: Double] = [:]
+    /// What listing the sources left out (the workspace, names that are not UTF-8): the summary's
+    /// first warnings.
+    private(set) var sourceWarnings: [String] = []
 
     public init(home: String, db: TrackerDB) {
         self.home = home
-        self.db = db
+        self.database = db
+    }
+
+    /// A pipeline for `--dry-run` only: it reads the sources and opens (or creates) nothing in `home`.
+    public init(dryRunIn home: String) {
+        self.home = home
+        self.database = nil
     }
 
     public func run(paths: [String], options: IngestOptions) throws -> IngestSummary {
@@ -46,12 +57,17 @@ public final class IngestPipeline {
         try options.validate()
         let name = options.name ?? Self.defaultName(for: paths)
         guard Self.isValidName(name) else { throw IngestError.badName(name) }
-        let sources = try CorpusScanner.sources(for: paths)
+        // The workspace is never read as a source (`tracker ingest .` with the default ./.tracker
+        // read its tokenizers as documents, a few more at every run).
+        let listing = try CorpusScanner.listSources(for: paths, skipping: home)
+        let sources = listing.files
+        sourceWarnings = listing.warnings
         guard !sources.isEmpty else { throw IngestError.noSources(paths: paths) }
         var seconds: [String: Double] = [:]
         cpuSeconds = [:]
         var stream = DocumentStream(sources: sources, options: options.corpus, valFraction: options.valFraction)
         stream.valFiles = options.valFiles.map(Glob.init)
+        precondition(options.dryRun || database != nil, "an ingest needs the database: init(home:db:)")
         if options.dryRun {
             let (pass1, _) = try readAndCount(&stream, paths: paths, options: options, spill: nil, seconds: &seconds)
             return summary(
@@ -148,6 +164,7 @@ public final class IngestPipeline {
     ) throws -> (pass: PassCounts, tokenizer: Tokenizer, uniqueWords: Int, spilledBytes: Int64) {
         let workers = max(1, options.threads)
         SpillArea.removeStale(in: home)
+        StagingFolder.removeStale(in: home)
         let spill = try SpillArea(
             in: home, tableBudget: max(1 << 20, options.memoryBudget / 4 * 3 / workers), quota: options.spillQuota)
         defer { spill.remove() }
@@ -185,6 +202,9 @@ public final class IngestPipeline {
         }
         if !options.valFiles.isEmpty && pass1.trainDocuments == 0 {
             throw IngestError.noTrainingDocuments(valFiles: options.valFiles)
+        }
+        if pass1.trainDocuments == 0 {
+            throw IngestError.allValidation(valFraction: options.valFraction, documents: pass1.documents)
         }
         if options.valFraction > 0 && pass1.valDocuments == 0 && pass1.documents >= 2 {
             stream.forcedValidation = pass1.smallestKey

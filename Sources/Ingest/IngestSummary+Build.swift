@@ -50,7 +50,8 @@ extension IngestPipeline {
             totalSeconds: secondsSince(start),
             megabytesPerSecond: Double(sources.reduce(0) { $0 + $1.size }) / 1e6 / max(secondsSince(start), 1e-9),
             peakMemoryBytes: peakMemoryBytes, stagePeakBytes: stagePeaks,
-            memoryBudgetBytes: Int64(options.memoryBudget), spilledBytes: 0, warnings: pass.stats.warnings)
+            memoryBudgetBytes: Int64(options.memoryBudget), spilledBytes: 0,
+            warnings: sourceWarnings + pass.stats.warnings)
         s.cpuSeconds = cpuSeconds
         return s
     }

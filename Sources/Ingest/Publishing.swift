@@ -37,26 +37,49 @@ struct PublishedPaths: Equatable {
     }
 }
 
-/// The staging folder of one ingest: `<home>/.staging-<id>-<pid>-<random>`, removed by `remove()`.
+/// The staging folder of one ingest: `<home>/.staging-<id>-<pid>-<random>`, removed by `remove()`,
+/// with a lock file beside it (`.staging-...lock`) held until then: a killed ingest leaves its
+/// folder (the tokenizer and partial shards), and the next ingest deletes it (`removeStale`).
 final class StagingFolder {
+    static let folderPrefix = ".staging-"
     let home: String
     let id: String
     let path: String
+    private let lock: FileLock
     var tokenizerFile: String { path + "/tokenizer.json" }
     var shardsFolder: String { path + "/shards" }
 
     init(home: String, id: String) throws {
         self.home = home
         self.id = id
-        path = "\(home)/.staging-\(id)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        path = "\(home)/\(Self.folderPrefix)\(id)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            lock = try FileLock(path: path + StaleFolders.lockSuffix, removeOnRelease: true)
+        } catch {
+            throw BasicsError.io(
+                path: path + StaleFolders.lockSuffix, errno: errno == 0 ? EIO : errno, action: "lock the staging folder"
+            )
+        }
         do {
             try FileManager.default.createDirectory(atPath: shardsFolder, withIntermediateDirectories: true)
         } catch {
-            throw BasicsError.io(path: path, errno: errno == 0 ? EIO : errno, action: "create the staging folder")
+            let code = errno == 0 ? EIO : errno
+            remove()
+            throw BasicsError.io(path: path, errno: code, action: "create the staging folder")
         }
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+        lock.release()
+    }
+
+    /// Deletes the staging folders in `home` of ingests that died (killed, or the machine went
+    /// down) before removing them; never one whose ingest runs.
+    @discardableResult
+    static func removeStale(in home: String) -> [String] {
+        StaleFolders.remove(in: home, prefix: folderPrefix)
+    }
 
     /// The first of `<id>`, `<id>-2` that `existing` does not use, relative to the workspace.
     func target(replacing existing: IngestedCorpus?) -> PublishedPaths {

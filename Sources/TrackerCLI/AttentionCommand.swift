@@ -61,9 +61,9 @@ struct AttentionCommand: ParsableCommand {
             print(text)
         } else {
             do {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
+                try AtomicFile.save(Array(text.utf8), to: output)
             } catch {
-                throw CLIError(description: "\(output): cannot write the output (\(error.localizedDescription))")
+                throw CLIError(description: "\(error)")
             }
         }
     }

@@ -98,9 +98,7 @@ struct IngestCommand: ParsableCommand {
             try IngestLimits.check("--shard-tokens", shardTokens, in: IngestLimits.shardTokens)
             if let threads { try IngestLimits.check("--threads", threads, in: IngestLimits.threads) }
             try IngestLimits.check("--min-frequency", minFrequency, in: IngestLimits.minFrequency)
-            if let mib = try memoryBudgetBytes().map({ $0 >> 20 }) {
-                try IngestLimits.check("--memory-budget (MiB)", mib, in: IngestLimits.memoryBudgetMiB)
-            }
+            if let bytes = try memoryBudgetBytes() { try IngestLimits.checkMemoryBudget(bytes, typed: memoryBudget) }
         } catch {
             throw ValidationError("\(error)")
         }
@@ -137,8 +135,9 @@ struct IngestCommand: ParsableCommand {
 
         let home = workspace.resolvedHome
         let summary = try withCLIErrors {
-            let db = try TrackerDB(home: home)
-            let pipeline = IngestPipeline(home: home, db: db)
+            // A dry run writes nothing, not even the workspace's database.
+            let pipeline =
+                dryRun ? IngestPipeline(dryRunIn: home) : IngestPipeline(home: home, db: try TrackerDB(home: home))
             pipeline.onWait = { writeStderr("note: \($0)\n") }
             return try pipeline.run(paths: paths, options: options)
         }

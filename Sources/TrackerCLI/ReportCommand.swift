@@ -142,9 +142,9 @@ struct ReportCommand: ParsableCommand {
             if bytes.last != UInt8(ascii: "\n") || output == nil { bytes.append(UInt8(ascii: "\n")) }
             if let output {
                 do {
-                    try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic)
+                    try AtomicFile.save(bytes, to: output)
                 } catch {
-                    throw CLIError(description: "cannot write \(output): \(error.localizedDescription)")
+                    throw CLIError(description: "\(error)")
                 }
                 print("wrote \(output)")
             } else {

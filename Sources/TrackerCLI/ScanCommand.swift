@@ -75,10 +75,13 @@ struct ScanCommand: ParsableCommand {
 
     private func scan(_ options: CorpusOptions) throws -> ScanResult {
         let start = Date()
-        let sources = try CorpusScanner.sources(for: paths)
+        let listing = try CorpusScanner.listSources(for: paths, skipping: workspace.resolvedHome)
+        let sources = listing.files
         let totalSize = sources.reduce(Int64(0)) { $0 + $1.size }
         let bar = ProgressBar("scan", total: totalSize, unit: .bytes)
         var stats = CorpusStats()
+        stats.warnings = listing.warnings
+        stats.warningCount = listing.warnings.count
         var finished: Int64 = 0
         for source in sources {
             let base = finished

@@ -75,7 +75,7 @@ struct TokenizerCommand: ParsableCommand {
             let trained = Date()
             let mergePeak = ProcessStats.peakRSSBytes()
             try withCLIErrors {
-                try tokenizer.tokenizerJSON().write(to: URL(fileURLWithPath: output), options: .atomic)
+                try AtomicFile.save(Array(tokenizer.tokenizerJSON()), to: output)
             }
             let report = TrainReport(
                 documents: files.count, bytes: bytes.total, uniqueWords: counts.uniqueWords,
@@ -162,7 +162,7 @@ struct TokenizerCommand: ParsableCommand {
             if let ids, let kept {
                 let lines = kept.values.map { "[" + ($0 ?? []).map(String.init).joined(separator: ",") + "]\n" }
                 try withCLIErrors {
-                    try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: ids), options: .atomic)
+                    try AtomicFile.save(Array(lines.joined().utf8), to: ids)
                 }
             }
             let bytes = documents.reduce(0) { $0 + $1.count }

@@ -218,6 +218,23 @@ private func spilledCount(
         #expect(try fm.contentsOfDirectory(atPath: parent) == [".spill-\(getpid())-3"])
     }
 
+    /// One word longer than the table's budget grows its arena past the budget: the spill that
+    /// follows gives the arena back, so later words go on filling runs instead of each spilling a
+    /// run of its own (the disk filled with one file per word), and the counts stay exact.
+    @Test func aWordLongerThanTheBudgetSpillsOnceNotAtEveryLaterWord() throws {
+        var rng = SeededGenerator(seed: 12)
+        let long = String(
+            (0..<1_500_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 97...106, using: &rng))) })
+        let documents = [long] + hugeVocabularyDocuments(30, seed: 12) + [long]
+        let area = try SpillArea(directory: temporaryFolder(), tableBudget: 1 << 20, partitions: 4)
+        defer { area.remove() }
+        let spilled = try spilledCount(documents, area: area, counters: 1)
+        // Before: 6,000 and more run files, one per word after the long one.
+        #expect(area.filesWritten <= 6, "\(area.filesWritten) files")
+        #expect(spilled.isSpilled)
+        #expect(contents(spilled) == contents(countWords(documents)))
+    }
+
     @Test func aCombinedCounterIsReadOnly() throws {
         let area = try SpillArea(directory: temporaryFolder(), tableBudget: 64 << 10, partitions: 2)
         defer { area.remove() }

@@ -65,6 +65,31 @@ import Testing
         #expect(warning.contains("continuing on error"))
     }
 
+    /// A tar header whose checksum fails: libarchive skips to the next valid header, and the lost
+    /// entry is counted as unreadable with a warning naming the archive and libarchive's reason
+    /// (it was dropped silently: "entries 2, warnings 0").
+    @Test func aDamagedTarHeaderIsACountedWarning() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let entries = (1...3).map { FixtureEntry.file("d\($0).txt", "document number \($0)\n") }
+        let tar = Fixtures.archive(dir.file("three.tar"), format: .tar, entries)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tar)))
+        bytes[1025] = UInt8(ascii: "X")  // in d2.txt's header (d1.txt: header 0-511, data 512-1023)
+        let damaged = dir.write("damaged.tar", bytes)
+        let (docs, stats) = try readAll(damaged)
+        #expect(docs.map(\.entry) == ["d1.txt", "d3.txt"])
+        #expect(stats.entriesSeen == 3 && stats.skippedUnreadable == 1 && stats.warningCount == 1)
+        let warning = try #require(stats.warnings.first)
+        #expect(warning.hasPrefix(damaged + ": after d1.txt: damaged entry header (libarchive: "), "\(warning)")
+        #expect(warning.contains("Damaged tar archive"), "\(warning)")
+        // Damage in the last header: reported before the end too.
+        bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tar)))
+        bytes[2049] = UInt8(ascii: "X")
+        let (lastDocs, lastStats) = try readAll(dir.write("damaged-last.tar", bytes))
+        #expect(lastDocs.map(\.entry) == ["d1.txt", "d2.txt"])
+        #expect(lastStats.skippedUnreadable == 1 && lastStats.warnings.first?.contains("after d2.txt") == true)
+    }
+
     @Test func compressionBombIsRejected() throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -194,6 +219,45 @@ import Testing
         #expect(throws: CorpusError.notRegularFile(path: dir.file("fifo"))) {
             try CorpusScanner.sources(for: [dir.file("fifo")])
         }
+    }
+
+    /// A file name that is not UTF-8 cannot be named by a String path: it is a warning naming the
+    /// folder and saying to rename the file (it was skipped without a word).
+    @Test func aFileNameThatIsNotUTF8IsAWarning() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        dir.write("folder/good.txt", "good")
+        let bad: [UInt8] = Array(dir.file("folder/bad").utf8) + [0xFF, 0xFE] + Array(".txt".utf8) + [0]
+        let fd = bad.withUnsafeBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644)
+        }
+        try #require(fd >= 0)
+        close(fd)
+        let listing = try CorpusScanner.listSources(for: [dir.file("folder")])
+        #expect(listing.files.map(\.path) == [dir.file("folder/good.txt")])
+        #expect(listing.warnings.count == 1)
+        let warning = try #require(listing.warnings.first)
+        #expect(warning.hasPrefix(dir.file("folder") + ": the file name 'bad"), "\(warning)")
+        #expect(warning.contains("is not valid UTF-8") && warning.hasSuffix("rename the file"), "\(warning)")
+    }
+
+    /// The workspace inside an input folder is not walked (its tokenizers were read as documents,
+    /// a few more at every ingest), with a warning saying so; nor is it when named directly.
+    @Test func theSkippedFolderIsNotWalked() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        dir.write("corpus/a.txt", "alpha")
+        dir.write("corpus/.tracker/tokenizers/x.json", "{}")
+        let listing = try CorpusScanner.listSources(for: [dir.file("corpus")], skipping: dir.file("corpus/.tracker"))
+        #expect(listing.files.map(\.path) == [dir.file("corpus/a.txt")])
+        #expect(
+            listing.warnings == [
+                "\(dir.file("corpus/.tracker")): the workspace (--home), not read as part of the corpus"
+            ])
+        #expect(try CorpusScanner.sources(for: [dir.file("corpus")]).count == 2)
+        let named = try CorpusScanner.listSources(
+            for: [dir.file("corpus/.tracker")], skipping: dir.file("corpus/.tracker/"))
+        #expect(named.files.isEmpty && named.warnings.count == 1)
     }
 
     @Test func callerErrorsPassThrough() throws {

@@ -254,6 +254,55 @@ struct IngestPipelineTests {
         #expect(!FileManager.default.fileExists(atPath: home + "/shards"))
     }
 
+    /// A workspace inside the input folder is not ingested: the same corpus at every run (its
+    /// tokenizers made it 10 -> 13 -> 16 sources), with a warning saying it was left out.
+    @Test func aWorkspaceInsideTheInputFolderIsNotIngested() throws {
+        let (dir, docs) = try makeCorpus(count: 10)
+        let home = dir + "/.tracker"
+        let db = try TrackerDB(home: home)
+        let first = try IngestPipeline(home: home, db: db).run(paths: [dir], options: options())
+        #expect(first.status == "ingested" && first.sources == docs.count + 1)
+        #expect(first.warnings.contains("\(home): the workspace (--home), not read as part of the corpus"))
+        let second = try IngestPipeline(home: home, db: db).run(paths: [dir], options: options())
+        #expect(second.status == "unchanged" && second.sources == docs.count + 1)
+        #expect(try db.corpora().count == 1)
+    }
+
+    /// A dry-run pipeline needs no database: it creates nothing, not even the workspace folder.
+    @Test func aDryRunPipelineCreatesNoWorkspace() throws {
+        let (dir, docs) = try makeCorpus(count: 10)
+        let home = tempDir("home") + "/workspace"
+        var o = options()
+        o.dryRun = true
+        let s = try IngestPipeline(dryRunIn: home).run(paths: [dir], options: o)
+        #expect(s.status == "dry-run" && s.documents == Int64(docs.count))
+        #expect(!FileManager.default.fileExists(atPath: home))
+    }
+
+    /// A --val-fraction that sends every document to validation is an error, as --val-files
+    /// holding out everything is (it made a corpus of "train 0, val 60" with exit 0).
+    @Test func aValFractionLeavingNothingToTrainOnIsAnError() throws {
+        let (dir, docs) = try makeCorpus(count: 60)
+        let home = tempDir("home")
+        let db = try TrackerDB(home: home)
+        var o = options()
+        o.valFraction = 0.999999
+        #expect(throws: IngestError.allValidation(valFraction: 0.999999, documents: Int64(docs.count))) {
+            try IngestPipeline(home: home, db: db).run(paths: [dir], options: o)
+        }
+        #expect(try db.corpora().isEmpty)
+    }
+
+    /// `--val-fraction -0` is `0`: the same settings, hence the same corpus fingerprint.
+    @Test func negativeZeroValFractionIsZero() {
+        var zero = options()
+        zero.valFraction = 0
+        var negativeZero = options()
+        negativeZero.valFraction = -0.0
+        #expect(negativeZero.fingerprintSettings == zero.fingerprintSettings)
+        #expect(zero.fingerprintSettings["valFraction"] == "0.0")
+    }
+
     @Test func failuresLeaveNoRowsAndNoFiles() throws {
         let home = tempDir("home")
         let db = try TrackerDB(home: home)

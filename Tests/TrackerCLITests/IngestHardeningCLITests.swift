@@ -68,6 +68,19 @@ struct IngestHardeningCLITests {
         #expect(r.stderr.contains(option) && r.stderr.contains("out of range: it must be between"), "\(r.stderr)")
     }
 
+    /// The budget is named as typed (`1K` was "--memory-budget (MiB) 0"), and a dry run creates
+    /// no workspace (it made tracker.sqlite while printing "nothing written").
+    @Test func aBudgetOutOfRangeIsNamedAsTypedAndADryRunCreatesNothing() throws {
+        let src = try smallCorpus()
+        let home = tempDir("budget") + "/workspace"
+        let r = try runTracker(["ingest", src, "--home", home, "--memory-budget", "1K"])
+        #expect(r.status != 0 && !isTrap(r), "\(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("--memory-budget 1K is out of range: it must be between 4M and 1024G"), "\(r.stderr)")
+        let dry = try runTracker(["ingest", src, "--home", home, "--dry-run"])
+        #expect(dry.status == 0 && dry.stdout.contains("nothing written"), "\(dry.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home), "the dry run created \(home)")
+    }
+
     @Test func scanTakesHome() throws {
         let src = try smallCorpus()
         let r = try runTracker(["scan", src, "--home", tempDir("scan"), "--format", "json"])
